@@ -1,0 +1,37 @@
+// `GET /v1/config` (public: how to sign in) and `GET /v1/whoami` (who the broker sees).
+
+import type { WhoAmIResponse } from '../../shared/wire.js';
+import { groupsOf, type BrokerApp } from '../app.js';
+import { inAnyGroup } from '../identity/directory.js';
+import type { Route } from '../http/router.js';
+
+export function identityRoutes(app: BrokerApp): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/v1/config',
+      auth: 'none',
+      handle: async () => app.signIn,
+    },
+    {
+      method: 'GET',
+      path: '/v1/whoami',
+      auth: 'required',
+      handle: async (_ctx, principal): Promise<WhoAmIResponse> => {
+        const groups = await groupsOf(app, principal);
+        return {
+          kind: principal.kind,
+          oid: principal.oid,
+          upn: principal.upn,
+          name: principal.name,
+          tenantId: principal.tenantId,
+          groups: [...groups].sort((a, b) => a.displayName.localeCompare(b.displayName)),
+          groupOverage: principal.groupOverage,
+          tokenExpiresAt: principal.expiresAt.toISOString(),
+          isAuditor: inAnyGroup(groups, app.config.auditors),
+          isAdmin: inAnyGroup(groups, app.config.admins),
+        };
+      },
+    },
+  ];
+}

@@ -1,0 +1,115 @@
+// The access-request API: create, list, show, cancel, review, revoke, and what waits for my review.
+// Handlers check the shape of what they are given and call the RequestService; every rule lives
+// there and in the pure domain below it.
+
+import { AccessError } from '../../shared/errors.js';
+import type { ApprovalsResponse, CreateRequestBody, RequestsResponse, RequestView } from '../../shared/wire.js';
+import { bodyObject, optionalString, requiredChoice, requiredString } from '../http/body.js';
+import { readJsonBody } from '../http/respond.js';
+import type { Route } from '../http/router.js';
+import type { RequestService } from '../requests/service.js';
+import type { RequestState } from '../requests/types.js';
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../store/request-store.js';
+
+const REQUEST_STATES: readonly RequestState[] = ['pending', 'approved', 'denied', 'cancelled', 'timed_out', 'expired', 'revoked'];
+const DECISIONS = ['approve', 'deny'] as const;
+
+export function requestRoutes(service: RequestService): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/v1/requests',
+      status: 201,
+      auth: 'required',
+      handle: async (ctx, principal): Promise<RequestView> => {
+        const created = await service.create(principal, createBody(await readJsonBody(ctx.req)));
+        ctx.res.setHeader('location', `/v1/requests/${created.id}`);
+        return created;
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/requests',
+      auth: 'required',
+      handle: async (ctx, principal): Promise<RequestsResponse> => {
+        const states = statesParam(ctx.url.searchParams.get('state'));
+        const limit = limitParam(ctx.url.searchParams.get('limit'));
+        return { requests: await service.listMine(principal, { ...(states ? { states } : {}), limit }) };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/requests/:id',
+      auth: 'required',
+      handle: async (ctx, principal): Promise<RequestView> => service.get(principal, idParam(ctx.params)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/requests/:id/cancel',
+      auth: 'required',
+      handle: async (ctx, principal): Promise<RequestView> => {
+        // `reason` is accepted for symmetry with revoke; a cancelled request records who, not why.
+        reasonBody(await readJsonBody(ctx.req), 'cancel');
+        return service.cancel(principal, idParam(ctx.params));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/requests/:id/review',
+      auth: 'required',
+      handle: async (ctx, principal): Promise<RequestView> => {
+        const body = bodyObject(await readJsonBody(ctx.req), ['decision', 'comment'], 'review');
+        const decision = requiredChoice(body, 'decision', DECISIONS, 'review');
+        return service.review(principal, idParam(ctx.params), decision, optionalString(body, 'comment', 'review') ?? null);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/requests/:id/revoke',
+      auth: 'required',
+      handle: async (ctx, principal): Promise<RequestView> =>
+        service.revoke(principal, idParam(ctx.params), reasonBody(await readJsonBody(ctx.req), 'revoke')),
+    },
+    {
+      method: 'GET',
+      path: '/v1/approvals',
+      auth: 'required',
+      handle: async (_ctx, principal): Promise<ApprovalsResponse> => ({ approvals: await service.listApprovals(principal) }),
+    },
+  ];
+}
+
+function createBody(raw: unknown): CreateRequestBody {
+  const body = bodyObject(raw, ['resource', 'duration', 'reason', 'ticket'], 'request');
+  const optional = (key: 'duration' | 'reason' | 'ticket'): Partial<CreateRequestBody> => {
+    const value = optionalString(body, key, 'request');
+    return value === undefined ? {} : { [key]: value };
+  };
+  return { resource: requiredString(body, 'resource', 'request'), ...optional('duration'), ...optional('reason'), ...optional('ticket') };
+}
+
+function reasonBody(raw: unknown, what: string): string | null {
+  return optionalString(bodyObject(raw, ['reason'], what), 'reason', what) ?? null;
+}
+
+function idParam(params: Record<string, string>): string {
+  return params['id'] ?? '';
+}
+
+/** `?state=pending,approved` → the states; absent → all states. */
+function statesParam(value: string | null): RequestState[] | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const names = value.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const unknown = names.filter((name) => !REQUEST_STATES.some((state) => state === name));
+  if (unknown.length > 0) {
+    throw new AccessError('bad_request', `unknown state ${unknown.map((n) => JSON.stringify(n)).join(', ')} in ?state= — use ${REQUEST_STATES.join(', ')}`);
+  }
+  return REQUEST_STATES.filter((state) => names.includes(state));
+}
+
+function limitParam(value: string | null): number {
+  if (value === null) return LIST_LIMIT_DEFAULT;
+  const limit = Number(value);
+  if (Number.isInteger(limit) && limit >= 1 && limit <= LIST_LIMIT_MAX) return limit;
+  throw new AccessError('bad_request', `?limit=${value} is not a whole number from 1 to ${LIST_LIMIT_MAX}`);
+}

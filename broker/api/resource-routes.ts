@@ -1,0 +1,43 @@
+// `GET /v1/resources`: the resources the caller may request or approve, with a policy summary.
+
+import type { ResourceSummary, ResourcesResponse } from '../../shared/wire.js';
+import { groupsOf, type BrokerApp } from '../app.js';
+import type { ResourcePolicy } from '../config/types.js';
+import { inAnyGroup } from '../identity/directory.js';
+import type { Route } from '../http/router.js';
+import type { GroupRef } from '../../shared/wire.js';
+
+export function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[]): ResourceSummary {
+  return {
+    name: resource.name,
+    kind: resource.kind,
+    description: resource.description,
+    canRequest: inAnyGroup(groups, resource.requesters),
+    canApprove: inAnyGroup(groups, resource.approvers),
+    autoApproved: inAnyGroup(groups, resource.autoApprove),
+    approvers: resource.approvers,
+    approvals: resource.approvals,
+    maxDurationMs: resource.maxDurationMs,
+    defaultDurationMs: resource.defaultDurationMs,
+    reason: resource.reason,
+    ticketPattern: resource.ticketPattern,
+  };
+}
+
+export function resourceRoutes(app: BrokerApp): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/v1/resources',
+      auth: 'required',
+      handle: async (_ctx, principal): Promise<ResourcesResponse> => {
+        const groups = await groupsOf(app, principal);
+        const isAdmin = inAnyGroup(groups, app.config.admins);
+        const resources = app.config.resources
+          .map((resource) => summarizeResource(resource, groups))
+          .filter((summary) => isAdmin || summary.canRequest || summary.canApprove);
+        return { resources };
+      },
+    },
+  ];
+}

@@ -1,0 +1,112 @@
+// Reads the broker's YAML config (the form is in schema.ts and examples/access.yaml) into a
+// BrokerConfig, or refuses it with every problem at once, each on its own line as
+// `FILE:LINE key.path: reason (got VALUE)`. Bad config is refused at start, never half-applied.
+
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { AccessError } from '../../shared/errors.js';
+import { ConfigInvalidError, locateProblems, type ConfigPath, type ConfigProblem } from './problems.js';
+import { configSchema } from './schema.js';
+import type { BrokerConfig } from './types.js';
+
+export interface ConfigOptions {
+  /** Accept a `devTenant` section (`access-broker dev --config`). Default false. */
+  allowDevDirectory?: boolean;
+  /** Refuse a file without a `tenant` block (`access-broker serve`). Default false. */
+  requireTenant?: boolean;
+}
+
+/** A policy file is a few kilobytes; anything this large is the wrong file. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Parses and validates config text. `source` names it in messages (a path, or "(built-in demo)");
+ * `env` is where the Graph client secret is looked up. Throws ConfigInvalidError (code
+ * `config_invalid`) listing every problem.
+ */
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv, options: ConfigOptions = {}): BrokerConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const refuse = (problems: ConfigProblem[], tree: Document | null): never => {
+    throw new ConfigInvalidError(source, locateProblems(source, problems, tree, lineCounter));
+  };
+
+  // Warnings too (e.g. an unknown !tag): a policy file must mean exactly what it says.
+  const syntax = [...doc.errors, ...doc.warnings];
+  if (syntax.length > 0) {
+    refuse(syntax.map((error) => ({ path: [], reason: `YAML: ${error.message}`, offset: error.pos[0] })), null);
+  }
+
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (error) {
+    // toJS fails on what the parser lets through, such as an alias to an undefined anchor.
+    refuse([{ path: [], reason: `YAML: ${error instanceof Error ? error.message : String(error)}` }], doc);
+  }
+  if (data === null || data === undefined) {
+    refuse([{ path: [], reason: 'the file is empty — it needs at least `resources` (see examples/access.yaml)' }], doc);
+  }
+
+  const schema = configSchema({
+    env,
+    allowDevDirectory: options.allowDevDirectory ?? false,
+    requireTenant: options.requireTenant ?? false,
+  });
+  const result = schema.safeParse(data, { reportInput: true, error: fallbackMessage });
+  if (!result.success) refuse(result.error.issues.map(issueProblem), doc);
+  return { source, ...(result.data as Omit<BrokerConfig, 'source'>) };
+}
+
+/** Reads and parses a config file; a missing or unreadable file is refused naming the path. */
+export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv, options: ConfigOptions = {}): Promise<BrokerConfig> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw new AccessError('config_invalid', unreadableMessage(path, error), { cause: error });
+  }
+  if (bytes.length > MAX_CONFIG_BYTES) {
+    throw new AccessError('config_invalid', `config file ${path} is ${bytes.length} bytes, more than the ${MAX_CONFIG_BYTES} a config may be — is this the right file?`);
+  }
+  return parseConfig(bytes.toString('utf8'), path, env, options);
+}
+
+function unreadableMessage(path: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return `config file not found: ${path} — check the path (examples/access.yaml shows the form)`;
+    case 'EACCES':
+    case 'EPERM':
+      return `cannot read config file ${path}: permission denied — let the broker's user read it`;
+    case 'EISDIR':
+      return `config file ${path} is a directory — pass the YAML file inside it`;
+    default:
+      return `cannot read config file ${path}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+/** Messages for the few issues no field schema words itself. */
+function fallbackMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  return issue.input === undefined ? 'is required' : undefined;
+}
+
+function issueProblem(issue: z.core.$ZodIssue): ConfigProblem {
+  const path: ConfigPath = issue.path.map((segment) => (typeof segment === 'number' ? segment : String(segment)));
+  if (issue.code === 'unrecognized_keys') {
+    // One unknown key (the usual typo) is reported at the key itself; several at their mapping.
+    return { path: issue.keys.length === 1 ? [...path, issue.keys[0] as string] : path, reason: issue.message };
+  }
+  const problem: ConfigProblem = { path, reason: issue.message };
+  // A section refused in this mode (schema.ts refusedSection): its content is beside the point.
+  if (issue.code === 'invalid_type' && issue.expected === 'never') return problem;
+  const input = (issue as { input?: unknown }).input;
+  if (input === undefined) return problem;
+  // A custom check's input defaults to the whole mapping it ran on, which says nothing; type
+  // errors say what was written instead ("got a list").
+  const composite = typeof input === 'object' && input !== null;
+  if (issue.code === 'custom' && composite) return problem;
+  return { ...problem, got: input };
+}

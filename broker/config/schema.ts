@@ -1,0 +1,260 @@
+// The YAML form of the broker config as a zod schema that validates and converts in one pass:
+// the file's camelCase keys and human units in, BrokerConfig (types.ts) out. Every mapping is
+// strict, every message says what to write instead (fields.ts). examples/access.yaml documents
+// the form for people.
+
+import { z } from 'zod';
+import { formatDuration } from '../../shared/duration.js';
+import { checkDevDirectory, unknownGroup } from './dev-directory.js';
+import {
+  choice,
+  duration,
+  emailShaped,
+  guid,
+  httpsOrigin,
+  nameList,
+  regexSource,
+  secretFromEnv,
+  strictMapping,
+  target,
+  text,
+  wholeNumber,
+} from './fields.js';
+import type { ConfigPath, ConfigProblem } from './problems.js';
+import type { BrokerConfig, ResourceKind, ResourcePolicy } from './types.js';
+
+export const RESOURCE_KINDS = ['postgres', 'mysql', 'ssh', 'tcp'] as const satisfies readonly ResourceKind[];
+/** Lower-case DNS-label-like names: safe in URLs, shell arguments and table columns alike. */
+export const RESOURCE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** More distinct approvers than this is a policy nobody can satisfy in time. */
+export const MAX_APPROVALS = 10;
+/** A grant longer than a week is standing access, which this tool exists to remove. */
+export const MAX_GRANT_DURATION_MS = 7 * 86_400_000;
+/** A request nobody reviewed within a week is stale: its reason no longer describes a need. */
+export const MAX_REQUEST_TTL_MS = 7 * 86_400_000;
+export const DEFAULT_REQUEST_TTL_MS = 3_600_000;
+/** defaultDuration, when not written, is this or maxDuration, whichever is shorter. */
+export const DEFAULT_DURATION_CAP_MS = 3_600_000;
+export const DEFAULT_GROUP_CACHE_SECONDS = 60;
+/** A member removed from a group must lose access within the hour even with the longest cache. */
+export const MAX_GROUP_CACHE_SECONDS = 3600;
+
+export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
+export const DEFAULT_GRAPH_BASE_URL = 'https://graph.microsoft.com';
+export const DEFAULT_REQUIRED_SCOPE = 'user_impersonation';
+export const DEFAULT_REQUIRED_APP_ROLE = 'Access.Automation';
+
+export interface SchemaOptions {
+  /** Where `tenant.graph.clientSecretEnv` is looked up. */
+  env: NodeJS.ProcessEnv;
+  /** Accept a `devTenant` section (only `access-broker dev --config`). */
+  allowDevDirectory: boolean;
+  /** Refuse a file without a `tenant` block (`access-broker serve`). */
+  requireTenant: boolean;
+}
+
+const GROUPS_HINT = 'Entra group object ids or display names, e.g. [sg-eng]';
+
+function tenantSchema(env: NodeJS.ProcessEnv) {
+  const graph = strictMapping(
+    {
+      clientId: guid('the application (client) id of the app the broker reads Microsoft Graph with'),
+      clientSecretEnv: secretFromEnv(env, 'the environment variable holding that app\'s client secret, e.g. ACCESS_GRAPH_CLIENT_SECRET'),
+      baseUrl: httpsOrigin('Microsoft Graph, e.g. https://graph.microsoft.com').default(DEFAULT_GRAPH_BASE_URL),
+    },
+    'the app registration the broker reads group membership with (clientId, clientSecretEnv)',
+  );
+  return strictMapping(
+    {
+      id: guid('the Directory (tenant) ID from the Entra admin center, not a domain name'),
+      authorityHost: httpsOrigin('the Entra sign-in host, e.g. https://login.microsoftonline.com').default(DEFAULT_AUTHORITY_HOST),
+      cliClientId: guid('the application (client) id of the CLI\'s public client app registration'),
+      audiences: nameList('accepted token audiences: the API\'s App ID URI and/or client id', { nonEmpty: true }),
+      cliScope: text('the scope the CLI requests, e.g. api://access-broker/user_impersonation'),
+      requiredScope: text('the scp value a user token must carry').default(DEFAULT_REQUIRED_SCOPE),
+      requiredAppRole: text('the app role an automation token must carry').default(DEFAULT_REQUIRED_APP_ROLE),
+      graph,
+    },
+    '`access-broker serve` needs the Entra tenant: id, cliClientId, audiences, cliScope, graph (see examples/access.yaml)',
+  ).transform((raw, ctx) => {
+    // A CLI scope that does not end in the required scope yields tokens every request is refused with.
+    if (!raw.cliScope.endsWith(`/${raw.requiredScope}`)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cliScope'],
+        message: `must end with "/${raw.requiredScope}" (requiredScope), or users' tokens will never carry that scope`,
+        input: raw.cliScope,
+      });
+    }
+    const { id, graph: g, ...rest } = raw;
+    return { tenantId: id, ...rest, graph: { clientId: g.clientId, clientSecret: g.clientSecretEnv, baseUrl: g.baseUrl } };
+  });
+}
+
+function resourceSchema() {
+  return strictMapping(
+    {
+      kind: choice(RESOURCE_KINDS, 'the protocol of the target'),
+      description: text('one line people see in `access resources`').optional(),
+      target: target('the host:port the broker dials, e.g. db.internal:5432'),
+      requesters: nameList(`groups whose members may request access — ${GROUPS_HINT}`, { nonEmpty: true }),
+      approvers: nameList(`groups whose members may approve — ${GROUPS_HINT}`, { nonEmpty: true }),
+      approvals: wholeNumber(1, MAX_APPROVALS, 'distinct approvers needed').default(1),
+      maxDuration: duration('the longest grant, e.g. 4h', MAX_GRANT_DURATION_MS, 'longer grants are standing access'),
+      defaultDuration: duration('the grant length when a request names none, e.g. 1h', MAX_GRANT_DURATION_MS, 'longer grants are standing access').optional(),
+      requestTtl: duration('how long a request may wait for review, e.g. 1h', MAX_REQUEST_TTL_MS, 'an older request is stale').default(DEFAULT_REQUEST_TTL_MS),
+      reason: choice(['optional', 'required'], 'whether a request must say why').default('optional'),
+      ticketPattern: regexSource('a ticket id must match it, e.g. \'^(INC|CHG)-\\d+$\'').optional(),
+      autoApprove: nameList(`groups whose requests are approved by policy — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
+    },
+    'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
+  ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> => {
+    const defaultDurationMs = raw.defaultDuration ?? Math.min(DEFAULT_DURATION_CAP_MS, raw.maxDuration);
+    if (defaultDurationMs > raw.maxDuration) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultDuration'],
+        message: 'must not be longer than maxDuration — a default above the maximum could never be granted',
+        input: formatDuration(defaultDurationMs),
+      });
+    }
+    return {
+      kind: raw.kind,
+      description: raw.description ?? null,
+      target: raw.target,
+      requesters: raw.requesters,
+      approvers: raw.approvers,
+      approvals: raw.approvals,
+      maxDurationMs: raw.maxDuration,
+      defaultDurationMs,
+      requestTtlMs: raw.requestTtl,
+      reason: raw.reason,
+      ticketPattern: raw.ticketPattern ?? null,
+      autoApprove: raw.autoApprove,
+    };
+  });
+}
+
+function resourcesSchema() {
+  return z
+    .record(z.string(), resourceSchema(), {
+      error: (issue) => (issue.input === undefined
+        ? 'is required — the resources people may request, each with its policy (see examples/access.yaml)'
+        : 'must be a mapping of resource names to their policies'),
+    })
+    .superRefine(
+      (resources, ctx) => {
+        const names = Object.keys(resources);
+        if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'must declare at least one resource', input: resources });
+        for (const name of names) {
+          if (RESOURCE_NAME.test(name)) continue;
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: 'is not a valid resource name — use lower-case letters, digits and hyphens, starting with a letter or digit, at most 63 characters',
+            input: name,
+          });
+        }
+      },
+      // Name problems are independent of the policies': report both in one go.
+      { when: () => true },
+    )
+    .transform((resources) => Object.entries(resources).map(([name, policy]): ResourcePolicy => ({ name, ...policy })));
+}
+
+function devTenantSchema() {
+  const group = strictMapping(
+    {
+      name: text('the group\'s display name, e.g. sg-eng'),
+      memberOf: nameList('groups this group is nested in', { nonEmpty: false }).default([]),
+    },
+    'a dev group: { name, memberOf }',
+  );
+  const user = strictMapping(
+    {
+      upn: emailShaped('the user\'s sign-in name'),
+      name: text('the user\'s display name'),
+      groups: nameList('groups the user is a direct member of', { nonEmpty: false }).default([]),
+    },
+    'a dev user: { upn, name, groups }',
+  );
+  return strictMapping(
+    {
+      groups: z.array(group, { error: 'must be a list of groups, e.g. [{ name: sg-eng }]' }).default([]),
+      users: z
+        .array(user, { error: 'must be a list of users, e.g. [{ upn: alice@contoso.dev, name: Alice, groups: [sg-eng] }]' })
+        .min(1, { error: 'must list at least one user — someone has to sign in' }),
+    },
+    'the dev tenant\'s users and groups',
+  ).superRefine((directory, ctx) => {
+    for (const problem of checkDevDirectory(directory)) addProblem(ctx, problem);
+  });
+}
+
+/** A section that exists only in another mode, with the reason it is refused here. */
+function refusedSection(reason: string) {
+  return z.never({ error: reason }).optional();
+}
+
+export function configSchema(options: SchemaOptions) {
+  const tenant = tenantSchema(options.env);
+  const devTenant = options.allowDevDirectory
+    ? devTenantSchema().optional()
+    : refusedSection('is only accepted by `access-broker dev --config` — a real tenant\'s users and groups live in Entra ID; remove this section');
+  return strictMapping(
+    {
+      tenant: options.requireTenant ? tenant : tenant.optional(),
+      groupCacheSeconds: wholeNumber(0, MAX_GROUP_CACHE_SECONDS, 'seconds a user\'s group membership read from Graph is trusted')
+        .default(DEFAULT_GROUP_CACHE_SECONDS),
+      resources: resourcesSchema(),
+      auditors: nameList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
+      admins: nameList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
+      devTenant,
+    },
+    'the broker config: resources, auditors, admins and (for `serve`) tenant',
+  ).transform((raw, ctx): Omit<BrokerConfig, 'source'> => {
+    const devDirectory = (raw.devTenant as z.output<ReturnType<typeof devTenantSchema>> | undefined) ?? null;
+    if (devDirectory) for (const problem of undeclaredGroups(raw, new Set(devDirectory.groups.map((g) => g.name)))) addProblem(ctx, problem);
+    return {
+      tenant: raw.tenant ?? null,
+      resources: raw.resources,
+      auditors: raw.auditors,
+      admins: raw.admins,
+      groupCacheSeconds: raw.groupCacheSeconds,
+      devDirectory,
+    };
+  });
+}
+
+/**
+ * Under a dev directory every group the policy names must exist there: a misspelt approver group
+ * would otherwise make a resource silently unapprovable.
+ */
+function undeclaredGroups(
+  config: { resources: ResourcePolicy[]; auditors: string[]; admins: string[] },
+  declared: ReadonlySet<string>,
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const check = (path: ConfigPath, names: readonly string[]): void => {
+    names.forEach((name, index) => {
+      if (!declared.has(name)) problems.push(unknownGroup([...path, index], name));
+    });
+  };
+  for (const resource of config.resources) {
+    check(['resources', resource.name, 'requesters'], resource.requesters);
+    check(['resources', resource.name, 'approvers'], resource.approvers);
+    check(['resources', resource.name, 'autoApprove'], resource.autoApprove);
+  }
+  check(['auditors'], config.auditors);
+  check(['admins'], config.admins);
+  return problems;
+}
+
+function addProblem(ctx: z.core.$RefinementCtx, problem: ConfigProblem): void {
+  ctx.addIssue({
+    code: 'custom',
+    path: [...problem.path],
+    message: problem.reason,
+    ...('got' in problem ? { input: problem.got } : {}),
+  });
+}

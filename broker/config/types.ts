@@ -1,0 +1,82 @@
+// The broker's configuration after parsing and validation (see broker/config/load.ts for the YAML
+// form). Durations are milliseconds, group references are kept as written (an Entra group object
+// id or a display name) and resolved against Microsoft Graph at check time.
+
+export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp';
+
+export interface ResourcePolicy {
+  name: string;
+  kind: ResourceKind;
+  description: string | null;
+  /** host:port the broker dials for a tunnel. */
+  target: { host: string; port: number };
+  requesters: string[];
+  approvers: string[];
+  /** Distinct approvers needed. */
+  approvals: number;
+  maxDurationMs: number;
+  defaultDurationMs: number;
+  /** A pending request expires (timed_out) after this long. */
+  requestTtlMs: number;
+  reason: 'optional' | 'required';
+  /** Source of a RegExp a ticket id must match, when tickets are required. */
+  ticketPattern: string | null;
+  /** Groups whose requests are approved by policy. */
+  autoApprove: string[];
+}
+
+/** Identity settings for a real Entra tenant (absent under `access-broker dev`, which makes its own). */
+export interface TenantConfig {
+  tenantId: string;
+  /** Default https://login.microsoftonline.com */
+  authorityHost: string;
+  /** The CLI's public client application id. */
+  cliClientId: string;
+  /** Accepted `aud` values: the API's App ID URI and/or its client id. */
+  audiences: string[];
+  /** Scope the CLI requests, e.g. api://access-broker/user_impersonation */
+  cliScope: string;
+  /** `scp` value a user token must carry. Default user_impersonation */
+  requiredScope: string;
+  /** `roles` value an app (service principal) token must carry. Default Access.Automation */
+  requiredAppRole: string;
+  graph: {
+    clientId: string;
+    /** Resolved from the environment variable named in the file; never written in the file. */
+    clientSecret: string;
+    /** Default https://graph.microsoft.com */
+    baseUrl: string;
+  };
+}
+
+/** A user of the embedded dev tenant. */
+export interface DevUser {
+  upn: string;
+  name: string;
+  /** Group names the user is a direct member of. */
+  groups: string[];
+}
+
+/** A group of the embedded dev tenant; `memberOf` nests it inside other groups (transitivity). */
+export interface DevGroup {
+  name: string;
+  memberOf: string[];
+}
+
+export interface DevDirectory {
+  users: DevUser[];
+  groups: DevGroup[];
+}
+
+export interface BrokerConfig {
+  /** Path of the file this came from, or "(built-in demo)". */
+  source: string;
+  tenant: TenantConfig | null;
+  resources: ResourcePolicy[];
+  auditors: string[];
+  admins: string[];
+  /** Seconds a user's group membership read from Graph is trusted. Default 60. */
+  groupCacheSeconds: number;
+  /** Only read by `access-broker dev --config`: the dev tenant's users and groups. */
+  devDirectory: DevDirectory | null;
+}

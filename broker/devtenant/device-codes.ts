@@ -1,0 +1,113 @@
+// Pending device authorizations (RFC 8628 as Entra runs it): the CLI gets a device code and the
+// person a short user code; the device-login page approves a user code for a dev user; the CLI's
+// next poll collects the tokens once. Held in memory: a restart ends pending sign-ins, as a
+// sign-in that outlives its 15 minutes would anyway.
+
+import { randomBytes, randomInt } from 'node:crypto';
+
+/** Entra's device code lifetime. */
+export const DEVICE_CODE_LIFETIME_SEC = 900;
+/** Seconds the client waits between polls; small because approval here is a local form post. */
+export const DEVICE_CODE_POLL_INTERVAL_SEC = 1;
+/** Pending sign-ins kept at once; bounds memory if a script loops on /devicecode. */
+export const MAX_PENDING_DEVICE_CODES = 1000;
+/** An expired code is remembered this long so a late poll hears "expired", not "unknown". */
+const EXPIRED_RETENTION_MS = 15 * 60_000;
+/** Letters only, without I, L and O, which people confuse with 1 and 0 when typing. */
+const USER_CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ';
+const USER_CODE_LENGTH = 8;
+/** Random bytes of a device code (only the client sees it; it must not be guessable). */
+const DEVICE_CODE_BYTES = 32;
+
+export interface DeviceAuthorization {
+  readonly deviceCode: string;
+  readonly userCode: string;
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  /** Milliseconds since the epoch (the tenant's clock). */
+  readonly expiresAt: number;
+  /** Object id of the user who approved it on the device-login page; null while pending. */
+  approvedOid: string | null;
+}
+
+export type PollResult =
+  | { state: 'pending' | 'expired' | 'unknown' | 'other_client' }
+  | { state: 'approved'; authorization: DeviceAuthorization };
+
+export type ApproveResult = 'approved' | 'unknown' | 'expired';
+
+/** The form a person may type a user code in: any case, spaces or dashes. */
+export function normalizeUserCode(text: string): string {
+  return text.replace(/[\s-]/g, '').toUpperCase();
+}
+
+export class DeviceCodes {
+  readonly #now: () => number;
+  readonly #byDeviceCode = new Map<string, DeviceAuthorization>();
+  readonly #byUserCode = new Map<string, DeviceAuthorization>();
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  /** Starts a device authorization; null when MAX_PENDING_DEVICE_CODES are already pending. */
+  start(clientId: string, scopes: readonly string[]): DeviceAuthorization | null {
+    this.#prune();
+    if (this.#byDeviceCode.size >= MAX_PENDING_DEVICE_CODES) return null;
+    const authorization: DeviceAuthorization = {
+      deviceCode: randomBytes(DEVICE_CODE_BYTES).toString('base64url'),
+      userCode: this.#newUserCode(),
+      clientId,
+      scopes,
+      expiresAt: this.#now() + DEVICE_CODE_LIFETIME_SEC * 1000,
+      approvedOid: null,
+    };
+    this.#byDeviceCode.set(authorization.deviceCode, authorization);
+    this.#byUserCode.set(authorization.userCode, authorization);
+    return authorization;
+  }
+
+  /** Approves the authorization a person typed the user code of. */
+  approve(userCode: string, oid: string): ApproveResult {
+    const authorization = this.#byUserCode.get(normalizeUserCode(userCode));
+    if (!authorization || authorization.approvedOid !== null) return 'unknown';
+    if (this.#expired(authorization)) return 'expired';
+    authorization.approvedOid = oid;
+    return 'approved';
+  }
+
+  /** The client's poll. An approved authorization is handed out once and then forgotten. */
+  poll(deviceCode: string, clientId: string): PollResult {
+    const authorization = this.#byDeviceCode.get(deviceCode);
+    if (!authorization) return { state: 'unknown' };
+    if (authorization.clientId !== clientId) return { state: 'other_client' };
+    if (this.#expired(authorization)) return { state: 'expired' };
+    if (authorization.approvedOid === null) return { state: 'pending' };
+    this.#forget(authorization);
+    return { state: 'approved', authorization };
+  }
+
+  #expired(authorization: DeviceAuthorization): boolean {
+    return this.#now() >= authorization.expiresAt;
+  }
+
+  #forget(authorization: DeviceAuthorization): void {
+    this.#byDeviceCode.delete(authorization.deviceCode);
+    this.#byUserCode.delete(authorization.userCode);
+  }
+
+  #prune(): void {
+    const cutoff = this.#now() - EXPIRED_RETENTION_MS;
+    for (const authorization of this.#byDeviceCode.values()) {
+      if (authorization.expiresAt <= cutoff) this.#forget(authorization);
+    }
+  }
+
+  #newUserCode(): string {
+    for (;;) {
+      let code = '';
+      for (let i = 0; i < USER_CODE_LENGTH; i++) code += USER_CODE_ALPHABET[randomInt(USER_CODE_ALPHABET.length)];
+      if (!this.#byUserCode.has(code)) return code;
+    }
+  }
+}

@@ -1,0 +1,112 @@
+// The page a person opens to finish a device code sign-in: `GET /devicelogin` shows a form with a
+// code field and the dev users; `POST /devicelogin` (`user_code`, `username` = a dev user's UPN)
+// approves that pending sign-in for that user. Tests and scripts drive the same form. There is no
+// password: whoever can reach the loopback dev broker may be any dev user, which is the point.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AccessError } from '../../shared/errors.js';
+import type { TenantContext } from './context.js';
+import { normalizeUserCode } from './device-codes.js';
+import type { DirectoryUser } from './directory.js';
+import { escapeHtml, renderPage } from './html.js';
+import { mediaType, parseForm, readBody, sendHtml } from './http-io.js';
+
+export const DEVICE_LOGIN_PATH = '/devicelogin';
+/** Direct groups listed next to a user before "and N more" (grace is in 251). */
+const GROUPS_SHOWN = 4;
+
+interface FormState {
+  userCode: string;
+  username: string;
+  error: string | null;
+}
+
+export async function handleDeviceLogin(
+  ctx: TenantContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<boolean> {
+  if (url.pathname !== DEVICE_LOGIN_PATH && url.pathname !== `${DEVICE_LOGIN_PATH}/`) return false;
+  const method = req.method ?? 'GET';
+  if (method === 'GET' || method === 'HEAD') {
+    sendHtml(res, 200, formPage(ctx, { userCode: url.searchParams.get('user_code') ?? '', username: '', error: null }));
+    return true;
+  }
+  if (method !== 'POST') {
+    res.setHeader('allow', 'GET, POST');
+    sendHtml(res, 405, renderPage('Method not allowed', `<p class="error">${escapeHtml(method)} is not supported here; open this page in a browser.</p>`));
+    return true;
+  }
+  let form: Map<string, string>;
+  try {
+    const body = await readBody(req);
+    form = mediaType(req) === 'application/x-www-form-urlencoded' ? parseForm(body) : new Map();
+  } catch (error) {
+    if (!(error instanceof AccessError)) throw error;
+    sendHtml(res, error.status, renderPage('Sign-in failed', `<p class="error">${escapeHtml(error.message)}</p>`));
+    return true;
+  }
+  const state: FormState = { userCode: form.get('user_code') ?? '', username: form.get('username') ?? '', error: null };
+  const user = state.username ? ctx.directory.findUser(state.username.trim()) : undefined;
+  state.error = approveOrExplain(ctx, state, user);
+  if (state.error || !user) {
+    sendHtml(res, 400, formPage(ctx, state));
+    return true;
+  }
+  sendHtml(
+    res,
+    200,
+    renderPage(
+      'Signed in',
+      `<p class="ok">Signed in as <strong>${escapeHtml(user.name)}</strong> (${escapeHtml(user.upn)}).</p>
+<p>You can close this window and return to your terminal.</p>`,
+    ),
+  );
+  return true;
+}
+
+/** Approves the sign-in the form names; returns what is wrong instead when it cannot. */
+function approveOrExplain(ctx: TenantContext, state: FormState, user: DirectoryUser | undefined): string | null {
+  const code = normalizeUserCode(state.userCode);
+  if (!code) return 'Enter the code your terminal shows.';
+  if (!state.username.trim()) return 'Choose the dev user to sign in as.';
+  if (!user) return `There is no dev user "${state.username}". Choose one of the users below.`;
+  const result = ctx.deviceCodes.approve(code, user.oid);
+  if (result === 'unknown') {
+    return `The code "${state.userCode}" is not a pending sign-in (unknown, or already used). Check the code your terminal shows.`;
+  }
+  if (result === 'expired') return `The code "${state.userCode}" has expired. Run the sign-in again to get a new code.`;
+  return null;
+}
+
+function formPage(ctx: TenantContext, state: FormState): string {
+  const error = state.error ? `<p class="error">${escapeHtml(state.error)}</p>\n` : '';
+  const users = ctx.directory
+    .users()
+    .map((user) => {
+      const checked = user.upn.toLowerCase() === state.username.trim().toLowerCase() ? ' checked' : '';
+      return `<label class="user"><input type="radio" name="username" value="${escapeHtml(user.upn)}" required${checked}> <strong>${escapeHtml(user.name)}</strong> ${escapeHtml(user.upn)} <span class="groups">${escapeHtml(groupSummary(user))}</span></label>`;
+    })
+    .join('\n');
+  return renderPage(
+    'Sign in to the access dev tenant',
+    `${error}<p class="note">Enter the code shown by <code>access login</code> and pick who you want to be.</p>
+<form method="post" action="${DEVICE_LOGIN_PATH}">
+<p><label>Code <input name="user_code" value="${escapeHtml(state.userCode)}" autocomplete="off" spellcheck="false" maxlength="32" required autofocus></label></p>
+<fieldset>
+<legend>Sign in as</legend>
+${users}
+</fieldset>
+<button type="submit">Sign in</button>
+</form>
+<p class="note">Tenant ${escapeHtml(ctx.tenantId)}</p>`,
+  );
+}
+
+function groupSummary(user: DirectoryUser): string {
+  const groups = [...user.groups];
+  if (groups.length === 0) return 'no groups';
+  const shown = groups.slice(0, GROUPS_SHOWN).join(', ');
+  return groups.length > GROUPS_SHOWN ? `${shown} and ${groups.length - GROUPS_SHOWN} more` : shown;
+}

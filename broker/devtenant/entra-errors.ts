@@ -1,0 +1,159 @@
+// Errors of the identity provider in Entra's shape: `error` (the OAuth code clients branch on),
+// `error_description` starting with the AADSTS number, `error_codes`, `timestamp`, `trace_id` and
+// `correlation_id`. MSAL and people read the same fields they would read from Entra.
+
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson } from './http-io.js';
+
+export interface EntraError {
+  status: number;
+  /** OAuth error code (RFC 6749 / RFC 8628), e.g. `authorization_pending`. */
+  error: string;
+  /** The AADSTS number Entra uses for the same situation. */
+  aadsts: number;
+  description: string;
+}
+
+const entra = (status: number, error: string, aadsts: number, description: string): EntraError => ({
+  status,
+  error,
+  aadsts,
+  description,
+});
+
+/** The situations the dev tenant refuses, with Entra's codes and wording. */
+export const EntraErrors = {
+  missingParameter: (name: string) =>
+    entra(400, 'invalid_request', 900144, `The request body must contain the following parameter: '${name}'.`),
+  notAForm: () =>
+    entra(400, 'invalid_request', 900144, "The request body must be application/x-www-form-urlencoded and contain the parameter 'grant_type'."),
+  bodyTooLarge: (message: string) => entra(413, 'invalid_request', 90036, message),
+  methodNotAllowed: (method: string, allowed: string) =>
+    entra(405, 'invalid_request', 900561, `The endpoint only accepts ${allowed} requests. Received a ${method} request.`),
+  tenantNotFound: (tenant: string) =>
+    entra(
+      400,
+      'invalid_tenant',
+      90002,
+      `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+    ),
+  noTenantForClientCredentials: () =>
+    entra(
+      400,
+      'invalid_request',
+      50059,
+      'No tenant-identifying information found in either the request or implied by any provided credentials. Use the tenant id in the authority, not common or organizations.',
+    ),
+  unknownClient: (clientId: string, tenantId: string) =>
+    entra(
+      400,
+      'unauthorized_client',
+      700016,
+      `Application with identifier '${clientId}' was not found in the directory '${tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+    ),
+  invalidScope: (scope: string) =>
+    entra(
+      400,
+      'invalid_scope',
+      70011,
+      `The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope '${scope}' is not valid.`,
+    ),
+  apiScopeRequired: (scope: string, apiScope: string) =>
+    entra(
+      400,
+      'invalid_scope',
+      70011,
+      `The provided value for the input parameter 'scope' is not valid. '${scope}' names no scope of the access broker API; ask for '${apiScope}'.`,
+    ),
+  unsupportedGrantType: (grantType: string) =>
+    entra(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`),
+  notPublicClient: (clientId: string) =>
+    entra(
+      400,
+      'invalid_client',
+      7000218,
+      `The request body must contain the following parameter: 'client_assertion' or 'client_secret'. App '${clientId}' is not a public client.`,
+    ),
+  authorizationPending: () =>
+    entra(400, 'authorization_pending', 70016, 'OAuth 2.0 device flow error. Authorization is pending. Continue polling.'),
+  deviceCodeExpired: () =>
+    entra(400, 'expired_token', 70020, "The provided value for the input parameter 'device_code' is not valid. This device code has expired."),
+  deviceCodeInvalid: () =>
+    entra(
+      400,
+      'invalid_grant',
+      70000,
+      "The provided value for the input parameter 'device_code' is not valid. It is unknown, was already used, or was issued to another client.",
+    ),
+  tooManyPendingSignIns: (limit: number) =>
+    entra(503, 'temporarily_unavailable', 90033, `Too many pending device sign-ins (${limit}). Finish or let some expire, then try again.`),
+  missingClientSecret: (clientId: string) =>
+    entra(401, 'invalid_client', 7000218, `The request body must contain the following parameter: 'client_assertion' or 'client_secret'. App: '${clientId}'.`),
+  invalidClientSecret: (clientId: string) =>
+    entra(
+      401,
+      'invalid_client',
+      7000215,
+      `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+    ),
+  clientCredentialsScope: (scope: string) =>
+    entra(
+      400,
+      'invalid_scope',
+      1002012,
+      `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+    ),
+  resourceNotFound: (resource: string, tenantId: string) =>
+    entra(
+      400,
+      'invalid_resource',
+      500011,
+      `The resource principal named ${resource} was not found in the tenant named ${tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
+    ),
+  refreshTokenInvalid: () =>
+    entra(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid: the refresh token is not one this tenant issued. Sign in again.'),
+  refreshTokenExpired: () =>
+    entra(400, 'invalid_grant', 700082, 'The refresh token has expired due to inactivity. Sign in again.'),
+  refreshTokenOtherClient: () =>
+    entra(
+      400,
+      'invalid_grant',
+      70000,
+      "The provided value for the input parameter 'refresh_token' or 'assertion' is not valid. The refresh token was issued to a different client.",
+    ),
+  userNotFound: (oid: string, tenantId: string) =>
+    entra(
+      400,
+      'invalid_grant',
+      50034,
+      `The user account ${oid} does not exist in the '${tenantId}' directory. To sign into this application, the account must be added to the directory.`,
+    ),
+} as const;
+
+/** Entra's timestamp format: `2024-05-01 12:34:56Z`. */
+function entraTimestamp(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}Z`;
+}
+
+export function sendEntraError(req: IncomingMessage, res: ServerResponse, err: EntraError, now: number): void {
+  const traceId = randomUUID();
+  // Entra echoes the client's request id (MSAL sends one) as the correlation id.
+  const header = req.headers['client-request-id'];
+  const correlationId = typeof header === 'string' && header ? header : randomUUID();
+  const timestamp = entraTimestamp(now);
+  sendJson(
+    res,
+    err.status,
+    {
+      error: err.error,
+      error_description: `AADSTS${err.aadsts}: ${err.description} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
+      error_codes: [err.aadsts],
+      timestamp,
+      trace_id: traceId,
+      correlation_id: correlationId,
+      error_uri: `https://login.microsoftonline.com/error?code=${err.aadsts}`,
+    },
+    { pragma: 'no-cache', 'x-ms-request-id': traceId, 'client-request-id': correlationId },
+  );
+}

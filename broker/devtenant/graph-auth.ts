@@ -1,0 +1,54 @@
+// Every Graph emulator call must carry an app-only token this tenant issued for Graph, checked the
+// way Graph checks it: our own published keys, RS256, the v1 issuer of this tenant, Graph as the
+// audience, and an application permission that covers the call.
+
+import type { IncomingMessage } from 'node:http';
+import { errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { TenantContext } from './context.js';
+import { GraphFailures } from './graph-errors.js';
+import { GRAPH_APP_ID, GRAPH_RESOURCE, v1Issuer } from './tokens.js';
+
+/** Application permissions that allow reading users. */
+export const USER_READ_ROLES = ['User.Read.All', 'Directory.Read.All'] as const;
+/** Application permissions that allow reading groups and memberships. */
+export const MEMBERSHIP_READ_ROLES = ['GroupMember.Read.All', 'Group.Read.All', 'Directory.Read.All'] as const;
+/** Clock skew Graph tolerates on `nbf`/`exp` (seconds). */
+const CLOCK_TOLERANCE_SEC = 300;
+
+export async function authorizeGraphCall(ctx: TenantContext, req: IncomingMessage, anyOfRoles: readonly string[]): Promise<void> {
+  const header = req.headers.authorization ?? '';
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match) throw GraphFailures.tokenMissing();
+  const getKey: JWTVerifyGetKey = (protectedHeader) => {
+    const key = protectedHeader.kid ? ctx.keys.publicKey(protectedHeader.kid) : undefined;
+    if (!key) throw new errors.JWKSNoMatchingKey();
+    return key;
+  };
+  let roles: unknown;
+  try {
+    const { payload } = await jwtVerify(match[1] as string, getKey, {
+      algorithms: ['RS256'],
+      issuer: v1Issuer(ctx.tenantId),
+      audience: [GRAPH_RESOURCE, GRAPH_APP_ID],
+      currentDate: new Date(ctx.now()),
+      clockTolerance: CLOCK_TOLERANCE_SEC,
+    });
+    roles = payload.roles;
+  } catch (error) {
+    throw GraphFailures.tokenInvalid(describe(error));
+  }
+  const granted = Array.isArray(roles) ? roles : [];
+  if (!anyOfRoles.some((role) => granted.includes(role))) throw GraphFailures.insufficientPrivileges(anyOfRoles);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'Lifetime validation failed, the token is expired.';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'aud') return 'Invalid audience.';
+    if (error.claim === 'iss') return 'Invalid issuer.';
+    return `Invalid claim '${error.claim}'.`;
+  }
+  if (error instanceof errors.JWKSNoMatchingKey) return 'The signing key is not one of this tenant.';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'Invalid signature.';
+  return 'The token is malformed or not signed by this tenant.';
+}

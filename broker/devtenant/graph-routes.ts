@@ -1,0 +1,175 @@
+// The Microsoft Graph emulator under `/graph/v1.0`: the reads the broker makes (users, groups,
+// `checkMemberGroups`, `transitiveMemberOf` with paging), answered from the dev directory with
+// Graph's shapes, permissions, limits and errors, so the real Graph client runs against it.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AccessError } from '../../shared/errors.js';
+import type { TenantContext } from './context.js';
+import type { DirectoryGroup, DirectoryUser } from './directory.js';
+import { authorizeGraphCall, MEMBERSHIP_READ_ROLES, USER_READ_ROLES } from './graph-auth.js';
+import { GraphFailure, GraphFailures, sendGraphError } from './graph-errors.js';
+import { filter, page, select, type GraphObject } from './graph-odata.js';
+import { mediaType, readBody, sendJson } from './http-io.js';
+
+export const GRAPH_PATH_PREFIX = '/graph/';
+const GRAPH_VERSION = 'v1.0';
+/** Graph's limit on the ids of one `checkMemberGroups` call. */
+export const MAX_CHECK_MEMBER_GROUPS_IDS = 20;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function handleGraph(ctx: TenantContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+  if (!url.pathname.startsWith(GRAPH_PATH_PREFIX)) return false;
+  try {
+    if (!ctx.graphAvailable()) throw GraphFailures.unavailable();
+    const body = await route(ctx, req, url);
+    sendJson(res, 200, body);
+  } catch (error) {
+    if (error instanceof GraphFailure) {
+      sendGraphError(req, res, error, ctx.now());
+      return true;
+    }
+    if (error instanceof AccessError && error.code === 'payload_too_large') {
+      sendGraphError(req, res, GraphFailures.tooLarge(error.message), ctx.now());
+      return true;
+    }
+    throw error;
+  }
+  return true;
+}
+
+async function route(ctx: TenantContext, req: IncomingMessage, url: URL): Promise<GraphObject> {
+  const segments = url.pathname.slice(GRAPH_PATH_PREFIX.length).split('/').map(decodeSegment);
+  const [version, collection, id, action, cast, ...rest] = segments;
+  if (version !== GRAPH_VERSION) throw GraphFailures.unknownSegment(version ?? '');
+  if (rest.length > 0 || (cast !== undefined && (action !== 'transitiveMemberOf' || cast !== 'microsoft.graph.group'))) {
+    throw GraphFailures.unknownSegment(segments.slice(4).join('/'));
+  }
+  const method = req.method ?? 'GET';
+  const base = `${ctx.publicOrigin}/graph/${GRAPH_VERSION}`;
+  const expectMethod = (expected: 'GET' | 'POST'): void => {
+    if (method !== expected) throw GraphFailures.methodNotAllowed(method);
+  };
+
+  if (collection === 'users') {
+    if (id === undefined || id === '') {
+      expectMethod('GET');
+      await authorizeGraphCall(ctx, req, USER_READ_ROLES);
+      const users = filter(ctx.directory.users().map(userObject), url, ['displayName', 'userPrincipalName', 'mail', 'id']);
+      return collectionBody(`${base}/$metadata#users`, page(users, url, ctx.publicOrigin));
+    }
+    if (action === undefined) {
+      expectMethod('GET');
+      await authorizeGraphCall(ctx, req, USER_READ_ROLES);
+      return { '@odata.context': `${base}/$metadata#users/$entity`, ...select(userObject(findUser(ctx, id)), url) };
+    }
+    if (action === 'checkMemberGroups') {
+      expectMethod('POST');
+      await authorizeGraphCall(ctx, req, MEMBERSHIP_READ_ROLES);
+      const user = findUser(ctx, id);
+      const wanted = await groupIdsFrom(req);
+      const member = new Set(ctx.directory.transitiveGroups(user).map((g) => g.id));
+      return { '@odata.context': `${base}/$metadata#Collection(Edm.String)`, value: wanted.filter((g) => member.has(g.toLowerCase())) };
+    }
+    if (action === 'transitiveMemberOf') {
+      expectMethod('GET');
+      await authorizeGraphCall(ctx, req, MEMBERSHIP_READ_ROLES);
+      const user = findUser(ctx, id);
+      const groups = ctx.directory.transitiveGroups(user).map((g) => ({ '@odata.type': '#microsoft.graph.group', ...groupObject(g) }));
+      const context = cast ? `${base}/$metadata#groups` : `${base}/$metadata#directoryObjects`;
+      return collectionBody(context, page(filter(groups, url, ['displayName', 'id']), url, ctx.publicOrigin));
+    }
+    throw GraphFailures.unknownSegment(action);
+  }
+
+  if (collection === 'groups' && action === undefined) {
+    expectMethod('GET');
+    await authorizeGraphCall(ctx, req, MEMBERSHIP_READ_ROLES);
+    if (id === undefined || id === '') {
+      const groups = filter(ctx.directory.groups().map(groupObject), url, ['displayName', 'id', 'mailNickname']);
+      return collectionBody(`${base}/$metadata#groups`, page(groups, url, ctx.publicOrigin));
+    }
+    const group = ctx.directory.groupById(id);
+    if (!group) throw GraphFailures.notFound(id);
+    return { '@odata.context': `${base}/$metadata#groups/$entity`, ...select(groupObject(group), url) };
+  }
+
+  throw GraphFailures.unknownSegment(collection === 'groups' ? (action ?? '') : (collection ?? ''));
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw GraphFailures.badRequest(`The path segment '${segment}' is not valid percent-encoding.`);
+  }
+}
+
+function findUser(ctx: TenantContext, idOrUpn: string): DirectoryUser {
+  const user = ctx.directory.findUser(idOrUpn);
+  if (!user) throw GraphFailures.notFound(idOrUpn);
+  return user;
+}
+
+async function groupIdsFrom(req: IncomingMessage): Promise<string[]> {
+  const text = await readBody(req);
+  if (mediaType(req) !== 'application/json') {
+    throw GraphFailures.badRequest(`Send the body as application/json, not '${mediaType(req) || 'nothing'}'.`);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw GraphFailures.badRequest('The request body is not valid JSON.');
+  }
+  const ids = (body as { groupIds?: unknown } | null)?.groupIds;
+  if (!Array.isArray(ids)) throw GraphFailures.badRequest("The request body needs 'groupIds', an array of group ids.");
+  if (ids.length > MAX_CHECK_MEMBER_GROUPS_IDS) {
+    throw GraphFailures.badRequest(
+      `Too many group ids (${ids.length}); checkMemberGroups takes at most ${MAX_CHECK_MEMBER_GROUPS_IDS} a call. Split the list.`,
+    );
+  }
+  for (const id of ids) {
+    if (typeof id !== 'string' || !GUID.test(id)) {
+      throw GraphFailures.badRequest(`Invalid group id ${JSON.stringify(id)} in 'groupIds'; group ids are GUIDs.`);
+    }
+  }
+  return ids as string[];
+}
+
+function collectionBody(context: string, result: { value: GraphObject[]; nextLink?: string }): GraphObject {
+  return {
+    '@odata.context': context,
+    ...(result.nextLink ? { '@odata.nextLink': result.nextLink } : {}),
+    value: result.value,
+  };
+}
+
+function userObject(user: DirectoryUser): GraphObject {
+  const [givenName, ...rest] = user.name.split(' ');
+  return {
+    id: user.oid,
+    businessPhones: [],
+    displayName: user.name,
+    givenName: givenName ?? null,
+    surname: rest.length ? rest.join(' ') : null,
+    jobTitle: null,
+    mail: user.upn,
+    mobilePhone: null,
+    officeLocation: null,
+    preferredLanguage: null,
+    userPrincipalName: user.upn,
+  };
+}
+
+function groupObject(group: DirectoryGroup): GraphObject {
+  return {
+    id: group.id,
+    displayName: group.name,
+    description: null,
+    groupTypes: [],
+    mail: null,
+    mailEnabled: false,
+    mailNickname: group.name,
+    securityEnabled: true,
+  };
+}

@@ -1,0 +1,285 @@
+// The identity provider half of the dev tenant, at Entra's paths under `/{tenant}`: OpenID
+// discovery, the JWKS, the device authorization endpoint and the token endpoint with the
+// device_code, refresh_token and client_credentials grants. Unmodified MSAL talks to it.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AccessError } from '../../shared/errors.js';
+import { API_SCOPE_NAME, OIDC_SCOPES, type AppRegistration } from './apps.js';
+import type { TenantContext } from './context.js';
+import { DEVICE_CODE_LIFETIME_SEC, DEVICE_CODE_POLL_INTERVAL_SEC, MAX_PENDING_DEVICE_CODES } from './device-codes.js';
+import type { DirectoryUser } from './directory.js';
+import { EntraErrors, sendEntraError, type EntraError } from './entra-errors.js';
+import { escapeHtml, renderPage } from './html.js';
+import { mediaType, parseForm, readBody, sendHtml, sendJson } from './http-io.js';
+import { v2Issuer } from './tokens.js';
+
+/** Tenant names Entra accepts in place of a tenant id for user sign-in (not for app tokens). */
+const TENANT_ALIASES = new Set(['common', 'organizations']);
+/** RFC 8628's grant type, and the short form MSAL sends (Entra accepts both). */
+const DEVICE_CODE_GRANTS = new Set(['urn:ietf:params:oauth:grant-type:device_code', 'device_code']);
+
+type Route = 'metadata' | 'keys' | 'devicecode' | 'token' | 'authorize' | 'logout';
+
+/** Paths below `/{tenant}/`, with Entra's v1 aliases for discovery and keys. */
+const ROUTES = new Map<string, Route>([
+  ['v2.0/.well-known/openid-configuration', 'metadata'],
+  ['.well-known/openid-configuration', 'metadata'],
+  ['discovery/v2.0/keys', 'keys'],
+  ['discovery/keys', 'keys'],
+  ['oauth2/v2.0/devicecode', 'devicecode'],
+  ['oauth2/v2.0/token', 'token'],
+  ['oauth2/v2.0/authorize', 'authorize'],
+  ['oauth2/v2.0/logout', 'logout'],
+]);
+
+const POST_ROUTES = new Set<Route>(['devicecode', 'token']);
+
+/** Thrown inside a handler to answer an Entra-shaped error. */
+class Refusal extends Error {
+  constructor(readonly entra: EntraError) {
+    super(entra.description);
+  }
+}
+
+/** Answers an identity provider request; false when the path is not one of its paths. */
+export async function handleIdp(ctx: TenantContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+  const slash = url.pathname.indexOf('/', 1);
+  if (slash < 0) return false;
+  const route = ROUTES.get(url.pathname.slice(slash + 1));
+  if (!route) return false;
+  const tenant = url.pathname.slice(1, slash).toLowerCase();
+  const alias = TENANT_ALIASES.has(tenant);
+  try {
+    if (tenant !== ctx.tenantId && !alias) throw new Refusal(EntraErrors.tenantNotFound(tenant));
+    const method = req.method ?? 'GET';
+    const expected = POST_ROUTES.has(route) ? 'POST' : 'GET';
+    if (method !== expected && !(expected === 'GET' && method === 'HEAD')) {
+      res.setHeader('allow', expected);
+      throw new Refusal(EntraErrors.methodNotAllowed(method, expected));
+    }
+    // Endpoints are advertised under the tenant segment the client used, as Entra does.
+    const base = `${ctx.publicOrigin}/${alias ? tenant : ctx.tenantId}`;
+    switch (route) {
+      case 'metadata':
+        sendJson(res, 200, discoveryDocument(ctx, base, alias));
+        return true;
+      case 'keys':
+        sendJson(res, 200, ctx.keys.jwks(v2Issuer(ctx.tenantId)), { 'cache-control': 'max-age=300' });
+        return true;
+      case 'devicecode':
+        sendJson(res, 200, await deviceAuthorization(ctx, await readForm(req)), { pragma: 'no-cache' });
+        return true;
+      case 'token':
+        sendJson(res, 200, await token(ctx, await readForm(req), alias), { pragma: 'no-cache' });
+        return true;
+      case 'authorize':
+        sendHtml(res, 400, renderPage('Interactive sign-in is not available', unsupportedSignIn(ctx)));
+        return true;
+      case 'logout':
+        sendHtml(res, 200, renderPage('Signed out', '<p class="ok">You have signed out. You can close this window.</p>'));
+        return true;
+    }
+  } catch (error) {
+    if (error instanceof Refusal) {
+      sendEntraError(req, res, error.entra, ctx.now());
+      return true;
+    }
+    if (error instanceof AccessError && error.code === 'payload_too_large') {
+      sendEntraError(req, res, EntraErrors.bodyTooLarge(error.message), ctx.now());
+      return true;
+    }
+    throw error;
+  }
+}
+
+async function readForm(req: IncomingMessage): Promise<Map<string, string>> {
+  const body = await readBody(req);
+  if (mediaType(req) !== 'application/x-www-form-urlencoded') throw new Refusal(EntraErrors.notAForm());
+  return parseForm(body);
+}
+
+function required(form: Map<string, string>, name: string): string {
+  const value = form.get(name)?.trim();
+  if (!value) throw new Refusal(EntraErrors.missingParameter(name));
+  return value;
+}
+
+function discoveryDocument(ctx: TenantContext, base: string, alias: boolean): Record<string, unknown> {
+  // MSAL requires the issuer to share the authority's host, so it is the public origin here;
+  // tokens themselves carry the Microsoft issuer. Entra's multi-tenant documents use `{tenantid}`.
+  const issuerTenant = alias ? '{tenantid}' : ctx.tenantId;
+  return {
+    issuer: `${ctx.publicOrigin}/${issuerTenant}/v2.0`,
+    authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+    token_endpoint: `${base}/oauth2/v2.0/token`,
+    device_authorization_endpoint: `${base}/oauth2/v2.0/devicecode`,
+    end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+    jwks_uri: `${base}/discovery/v2.0/keys`,
+    token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
+    response_modes_supported: ['query', 'fragment', 'form_post'],
+    response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'],
+    subject_types_supported: ['pairwise'],
+    id_token_signing_alg_values_supported: ['RS256'],
+    scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'name', 'oid', 'tid', 'preferred_username', 'ver'],
+    request_uri_parameter_supported: false,
+    http_logout_supported: true,
+    frontchannel_logout_supported: true,
+    tenant_region_scope: null,
+    cloud_instance_name: 'microsoftonline.com',
+  };
+}
+
+function unsupportedSignIn(ctx: TenantContext): string {
+  const page = `${ctx.browserOrigin}/devicelogin`;
+  return `<p class="error">The dev tenant signs people in with the device code flow only.</p>
+<p>Run <code>access login</code> and enter the code it prints at <a href="${escapeHtml(page)}">${escapeHtml(page)}</a>.</p>`;
+}
+
+/** A client that may run the user flows (device code, refresh), or a refusal saying why not. */
+function publicClient(ctx: TenantContext, form: Map<string, string>): AppRegistration {
+  const clientId = required(form, 'client_id');
+  const app = ctx.apps.byClientId(clientId);
+  if (!app) throw new Refusal(EntraErrors.unknownClient(clientId, ctx.tenantId));
+  if (!app.publicClient) throw new Refusal(EntraErrors.notPublicClient(clientId));
+  return app;
+}
+
+/**
+ * The delegated permissions a user flow asks for. Besides OpenID scopes only the API's scope is
+ * known (the CLI is consented for nothing else); at least one API scope is required because the
+ * token the CLI gets is for the API.
+ */
+function apiPermissions(ctx: TenantContext, scopeParam: string): string[] {
+  const permissions = new Set<string>();
+  for (const scope of scopeParam.split(/\s+/).filter(Boolean)) {
+    if (OIDC_SCOPES.has(scope.toLowerCase())) continue;
+    const permission = ctx.apps.apiPermission(scope);
+    if (!permission) throw new Refusal(EntraErrors.invalidScope(scope));
+    permissions.add(permission);
+  }
+  if (permissions.size === 0) throw new Refusal(EntraErrors.apiScopeRequired(scopeParam, ctx.apps.apiScope));
+  return [...permissions];
+}
+
+async function deviceAuthorization(ctx: TenantContext, form: Map<string, string>): Promise<Record<string, unknown>> {
+  const app = publicClient(ctx, form);
+  const permissions = apiPermissions(ctx, required(form, 'scope'));
+  const authorization = ctx.deviceCodes.start(app.clientId, permissions);
+  if (!authorization) throw new Refusal(EntraErrors.tooManyPendingSignIns(MAX_PENDING_DEVICE_CODES));
+  const page = `${ctx.browserOrigin}/devicelogin`;
+  return {
+    user_code: authorization.userCode,
+    device_code: authorization.deviceCode,
+    verification_uri: page,
+    expires_in: DEVICE_CODE_LIFETIME_SEC,
+    interval: DEVICE_CODE_POLL_INTERVAL_SEC,
+    message: `To sign in, use a web browser to open the page ${page} and enter the code ${authorization.userCode} to authenticate.`,
+  };
+}
+
+async function token(ctx: TenantContext, form: Map<string, string>, alias: boolean): Promise<Record<string, unknown>> {
+  const grantType = required(form, 'grant_type');
+  if (DEVICE_CODE_GRANTS.has(grantType)) return deviceCodeGrant(ctx, form);
+  switch (grantType) {
+    case 'refresh_token':
+      return refreshTokenGrant(ctx, form);
+    case 'client_credentials':
+      if (alias) throw new Refusal(EntraErrors.noTenantForClientCredentials());
+      return clientCredentialsGrant(ctx, form);
+    default:
+      throw new Refusal(EntraErrors.unsupportedGrantType(grantType));
+  }
+}
+
+async function deviceCodeGrant(ctx: TenantContext, form: Map<string, string>): Promise<Record<string, unknown>> {
+  const app = publicClient(ctx, form);
+  const result = ctx.deviceCodes.poll(required(form, 'device_code'), app.clientId);
+  switch (result.state) {
+    case 'pending':
+      throw new Refusal(EntraErrors.authorizationPending());
+    case 'expired':
+      throw new Refusal(EntraErrors.deviceCodeExpired());
+    case 'unknown':
+    case 'other_client':
+      throw new Refusal(EntraErrors.deviceCodeInvalid());
+    case 'approved': {
+      const oid = result.authorization.approvedOid as string;
+      return userTokens(ctx, app, existingUser(ctx, oid), result.authorization.scopes);
+    }
+  }
+}
+
+async function refreshTokenGrant(ctx: TenantContext, form: Map<string, string>): Promise<Record<string, unknown>> {
+  const app = publicClient(ctx, form);
+  const check = await ctx.tokens.checkRefreshToken(required(form, 'refresh_token'), app.clientId);
+  if (!check.ok) {
+    if (check.reason === 'expired') throw new Refusal(EntraErrors.refreshTokenExpired());
+    if (check.reason === 'other_client') throw new Refusal(EntraErrors.refreshTokenOtherClient());
+    throw new Refusal(EntraErrors.refreshTokenInvalid());
+  }
+  const user = existingUser(ctx, check.oid);
+  const scope = form.get('scope')?.trim();
+  return userTokens(ctx, app, user, scope ? apiPermissions(ctx, scope) : [API_SCOPE_NAME]);
+}
+
+function existingUser(ctx: TenantContext, oid: string): DirectoryUser {
+  const user = ctx.directory.users().find((u) => u.oid === oid);
+  if (!user) throw new Refusal(EntraErrors.userNotFound(oid, ctx.tenantId));
+  return user;
+}
+
+async function userTokens(
+  ctx: TenantContext,
+  app: AppRegistration,
+  user: DirectoryUser,
+  permissions: readonly string[],
+): Promise<Record<string, unknown>> {
+  const lifetime = ctx.tokens.accessTokenLifetimeSec;
+  const [accessToken, idToken, refreshToken] = await Promise.all([
+    ctx.tokens.userAccessToken({
+      user,
+      groups: ctx.directory.transitiveGroups(user),
+      clientId: app.clientId,
+      apiClientId: ctx.apps.api.clientId,
+      scopes: permissions,
+    }),
+    ctx.tokens.idToken(user, app.clientId),
+    ctx.tokens.refreshToken(user.oid, app.clientId),
+  ]);
+  return {
+    token_type: 'Bearer',
+    scope: permissions.map((p) => `${ctx.apps.apiAppIdUri}/${p}`).join(' '),
+    expires_in: lifetime,
+    ext_expires_in: lifetime,
+    access_token: accessToken,
+    refresh_token: refreshToken,
+    id_token: idToken,
+    // MSAL keys its account on this: home account id `${uid}.${utid}`.
+    client_info: Buffer.from(JSON.stringify({ uid: user.oid, utid: ctx.tenantId })).toString('base64url'),
+  };
+}
+
+async function clientCredentialsGrant(ctx: TenantContext, form: Map<string, string>): Promise<Record<string, unknown>> {
+  const clientId = required(form, 'client_id');
+  const app = ctx.apps.byClientId(clientId);
+  if (!app) throw new Refusal(EntraErrors.unknownClient(clientId, ctx.tenantId));
+  const secret = form.get('client_secret');
+  if (!secret || app.clientSecret === null) throw new Refusal(EntraErrors.missingClientSecret(clientId));
+  if (!ctx.apps.secretMatches(app, secret)) throw new Refusal(EntraErrors.invalidClientSecret(clientId));
+  const scope = required(form, 'scope');
+  if (scope.includes(' ') || !scope.endsWith('/.default')) throw new Refusal(EntraErrors.clientCredentialsScope(scope));
+  const resource = ctx.apps.defaultScopeResource(scope);
+  if (!resource) throw new Refusal(EntraErrors.resourceNotFound(scope.slice(0, -'/.default'.length), ctx.tenantId));
+  const lifetime = ctx.tokens.accessTokenLifetimeSec;
+  // Like Entra, an app without a role on the resource still gets a token, just without `roles`:
+  // the resource decides what that token may do.
+  const accessToken = await ctx.tokens.appToken({
+    app,
+    resource,
+    apiClientId: ctx.apps.api.clientId,
+    roles: app.appRoles[resource],
+  });
+  return { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken };
+}

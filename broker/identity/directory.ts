@@ -1,0 +1,23 @@
+// Group membership as the broker sees it. The `groups` claim of a token is never enough (it
+// disappears above 200 groups and goes stale the moment someone is removed), so every check reads
+// the directory: Microsoft Graph in production and under `access-broker dev` alike.
+
+import type { GroupRef } from '../../shared/wire.js';
+
+export interface Directory {
+  /**
+   * The user's transitive group membership. Throws AccessError `directory_unavailable` when the
+   * directory cannot answer: callers must fail closed, never fall back to the token's claims.
+   */
+  memberGroups(oid: string): Promise<GroupRef[]>;
+}
+
+/**
+ * Whether any of `groups` is named by `refs` (Entra object ids, or display names compared without
+ * regard to case, as Entra itself does).
+ */
+export function inAnyGroup(groups: readonly GroupRef[], refs: readonly string[]): boolean {
+  if (refs.length === 0) return false;
+  const wanted = new Set(refs.map((ref) => ref.toLowerCase()));
+  return groups.some((g) => wanted.has(g.id.toLowerCase()) || wanted.has(g.displayName.toLowerCase()));
+}

@@ -1,0 +1,51 @@
+// Where the broker's identity settings come from: a real Entra tenant (the config file's `tenant`
+// block) or the embedded dev tenant. Both produce the same settings, and everything downstream
+// (token validation, Graph, the CLI's sign-in config) runs the same code for either.
+
+import type { BrokerConfigResponse } from '../../shared/wire.js';
+import { VERSION } from '../../shared/version.js';
+import type { TenantConfig } from '../config/types.js';
+
+export interface IdentitySettings {
+  tenantId: string;
+  /** MSAL authority for the CLI and the broker's own client credentials. */
+  authority: string;
+  cliClientId: string;
+  cliScope: string;
+  audiences: string[];
+  requiredScope: string;
+  requiredAppRole: string;
+  jwksUri: string;
+  graph: { clientId: string; clientSecret: string; baseUrl: string };
+  /** Set only for the embedded dev tenant served by this broker on loopback HTTP. */
+  devTenantOrigin: string | null;
+}
+
+export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+
+export function identityFromTenant(tenant: TenantConfig): IdentitySettings {
+  const host = tenant.authorityHost.replace(/\/+$/, '');
+  return {
+    tenantId: tenant.tenantId,
+    authority: `${host}/${tenant.tenantId}`,
+    cliClientId: tenant.cliClientId,
+    cliScope: tenant.cliScope,
+    audiences: tenant.audiences,
+    requiredScope: tenant.requiredScope,
+    requiredAppRole: tenant.requiredAppRole,
+    jwksUri: `${host}/${tenant.tenantId}/discovery/v2.0/keys`,
+    graph: tenant.graph,
+    devTenantOrigin: null,
+  };
+}
+
+export function signInResponse(identity: IdentitySettings): BrokerConfigResponse {
+  return {
+    tenantId: identity.tenantId,
+    authority: identity.authority,
+    clientId: identity.cliClientId,
+    scopes: [identity.cliScope],
+    ...(identity.devTenantOrigin ? { devTenant: { origin: identity.devTenantOrigin } } : {}),
+    brokerVersion: VERSION,
+  };
+}

@@ -1,0 +1,88 @@
+// `access-broker`'s entry point: `dev` (embedded dev tenant and demo targets) and `serve` (a real
+// Entra tenant). The only top-level catch: errors print as one clear line, stack traces only
+// with ACCESS_DEBUG=1.
+
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import path from 'node:path';
+import { AccessError, ExitCode } from '../shared/errors.js';
+import { VERSION } from '../shared/version.js';
+import { DEFAULT_DEV_PORT, startDevBroker } from './dev-command.js';
+import { consoleLogger } from './log.js';
+import { startBroker } from './serve-command.js';
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError(`"${value}" is not a port — use a number from 0 (any free port) to 65535`);
+  return port;
+}
+
+/** Resolves when the process is asked to stop (Ctrl-C or a service manager's SIGTERM). */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const log = consoleLogger();
+  let exit: number = ExitCode.ok;
+  const program = new Command('access-broker')
+    .description('The access broker: validates Entra tokens, holds the resource catalog and policy, and opens audited tunnels.')
+    .version(VERSION)
+    .exitOverride()
+    .showHelpAfterError('(run `access-broker --help` for usage)');
+
+  program
+    .command('dev')
+    .description('run the broker with an embedded Entra-compatible dev tenant and demo resources (no cloud account needed)')
+    .option('--port <n>', `port to listen on (0 = any free port)`, parsePort, DEFAULT_DEV_PORT)
+    .option('--host <addr>', 'address to listen on (loopback only is sensible for dev)', '127.0.0.1')
+    .option('--data <dir>', 'keep state (tenant keys, users, demo database) in DIR across restarts')
+    .option('--config <file>', "use a team's own resources, policy and dev users/groups instead of the demo set")
+    .action(async (opts: { port: number; host: string; data?: string; config?: string }) => {
+      const broker = await startDevBroker({
+        port: opts.port,
+        host: opts.host,
+        dataDir: opts.data ? path.resolve(opts.data) : null,
+        configFile: opts.config ? path.resolve(opts.config) : null,
+        env: process.env,
+        log,
+        print: (line) => process.stdout.write(`${line}\n`),
+      });
+      const signal = await untilSignal();
+      log.info('stopping', { signal });
+      await broker.stop();
+    });
+
+  program
+    .command('serve')
+    .description('run the broker for a real Microsoft Entra tenant')
+    .requiredOption('--config <file>', 'the resources/policy/tenant YAML file')
+    .option('--port <n>', 'port to listen on', parsePort, DEFAULT_DEV_PORT)
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .action(async (opts: { port: number; host: string; config: string }) => {
+      const broker = await startBroker({ configFile: path.resolve(opts.config), port: opts.port, host: opts.host, env: process.env, log });
+      const signal = await untilSignal();
+      log.info('stopping', { signal });
+      await broker.stop();
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return exit;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      exit = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? ExitCode.ok : ExitCode.usage;
+      return exit;
+    }
+    const debug = process.env.ACCESS_DEBUG === '1';
+    if (error instanceof AccessError) {
+      process.stderr.write(`error: ${debug && error.stack ? error.stack : error.message}\n`);
+      return error.exitCode === ExitCode.usage ? ExitCode.usage : ExitCode.error;
+    }
+    process.stderr.write(`unexpected error: ${error instanceof Error ? (debug ? error.stack : error.message) : String(error)}\n`);
+    if (!debug) process.stderr.write('(set ACCESS_DEBUG=1 to see details)\n');
+    return ExitCode.error;
+  }
+}

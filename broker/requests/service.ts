@@ -1,0 +1,359 @@
+// The broker's request service: reads the caller's groups, then in ONE store transaction loads the
+// request, applies the pure domain (policy.ts, state-machine.ts) and stores the result; after the
+// commit it tells its listeners (events hub, deadline scheduler) and logs the change.
+//
+// Group reads are async and happen before the transaction; the transaction re-loads the request,
+// so an event always applies to the state as committed at that instant (two approvers racing on
+// the same request are serialised there: both reviews are kept, one transition happens).
+
+import { AccessError } from '../../shared/errors.js';
+import type { ApprovalView, CreateRequestBody, GroupRef, RequestView } from '../../shared/wire.js';
+import type { Logger } from '../app.js';
+import type { Principal } from '../auth/principal.js';
+import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
+import { inAnyGroup, type Directory } from '../identity/directory.js';
+import { LIST_LIMIT_MAX, type RequestStore } from '../store/request-store.js';
+import { randomRequestId, type IdGenerator } from './ids.js';
+import { openRequest, type RequestContext } from './policy.js';
+import { applyEvent, ClosedByClockError } from './state-machine.js';
+import type { AccessRequest, Actor, RequestChange, RequestEvent, RequestState } from './types.js';
+import { toRequestView } from './view.js';
+import { actorName } from './wording.js';
+
+/** How many of the requester's earlier requests on the resource an approver sees (`access review`). */
+export const RECENT_REQUESTS_SHOWN = 5;
+/** Fresh ids tried before giving up; with 50 random bits a second attempt is already a curiosity. */
+const MAX_ID_ATTEMPTS = 5;
+/** A deadline handled later than this is logged as overdue (the broker was down or busy at the time). */
+const OVERDUE_AFTER_MS = 1_000;
+
+/** Called after every committed mutation with the request as stored and what happened to it. */
+export type ChangeListener = (request: AccessRequest, changes: readonly RequestChange[]) => void;
+
+/** A directory that can bypass its cache; reviews and revokes must see membership as it is now. */
+interface FreshDirectory extends Directory {
+  fresh(oid: string): Promise<GroupRef[]>;
+}
+
+function hasFreshReads(directory: Directory): directory is FreshDirectory {
+  return typeof (directory as Partial<FreshDirectory>).fresh === 'function';
+}
+
+export interface RequestServiceOptions {
+  config: BrokerConfig;
+  store: RequestStore;
+  /** Usually the broker's CachedDirectory: `memberGroups` is cached, `fresh` reads Graph now. */
+  directory: Directory;
+  now: () => number;
+  log: Logger;
+  /** Default: 10 random base32 characters (ids.ts). */
+  newId?: IdGenerator;
+}
+
+export interface ListMineOptions {
+  /** Only these states; all states when absent. */
+  states?: RequestState[];
+  limit?: number;
+}
+
+interface Outcome {
+  request: AccessRequest;
+  changes: RequestChange[];
+  /** Set when the clock closed the request before the event could apply: stored, then thrown. */
+  refusal: AccessError | null;
+}
+
+export class RequestService {
+  readonly #config: BrokerConfig;
+  readonly #store: RequestStore;
+  readonly #directory: Directory;
+  readonly #now: () => number;
+  readonly #log: Logger;
+  readonly #newId: IdGenerator;
+  readonly #listeners = new Set<ChangeListener>();
+
+  constructor(options: RequestServiceOptions) {
+    this.#config = options.config;
+    this.#store = options.store;
+    this.#directory = options.directory;
+    this.#now = options.now;
+    this.#log = options.log;
+    this.#newId = options.newId ?? randomRequestId;
+  }
+
+  /** Registers a listener for committed changes; returns its removal. */
+  onChange(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The resource's policy as configured now, or null when the resource has left the configuration. */
+  policyOf(resource: string): ResourcePolicy | null {
+    return this.#config.resources.find((r) => r.name === resource) ?? null;
+  }
+
+  view(request: AccessRequest): RequestView {
+    return toRequestView(request, this.policyOf(request.resource));
+  }
+
+  async create(principal: Principal, body: CreateRequestBody): Promise<RequestView> {
+    requirePerson(principal, 'request access');
+    const groups = await this.#directory.memberGroups(principal.oid);
+    const policy = this.policyOf(body.resource);
+    if (!policy) throw this.#unknownResource(body.resource, groups);
+    const ctx = this.#context(policy);
+    const input = { resource: body.resource, duration: body.duration ?? null, reason: body.reason ?? null, ticket: body.ticket ?? null };
+    const { request, changes } = this.#store.transaction(() => {
+      const opened = openRequest(input, actorOf(principal), groups, ctx, this.#freshId());
+      this.#store.insert(opened.request);
+      return opened;
+    });
+    this.#announce(request, changes, actorOf(principal));
+    return this.view(request);
+  }
+
+  async get(principal: Principal, id: string): Promise<RequestView> {
+    const groups = await this.#groupsOf(principal);
+    return this.view(this.#visible(this.#store.get(id), id, principal, groups));
+  }
+
+  /** The caller's own requests, newest first. */
+  async listMine(principal: Principal, options: ListMineOptions = {}): Promise<RequestView[]> {
+    const found = this.#store.listByRequester(principal.oid, options);
+    return found.map((request) => this.view(request));
+  }
+
+  /**
+   * Pending requests the caller can act on now (approver of the resource, not the requester, not
+   * yet reviewed by them), oldest first, each with the requester's groups and recent requests.
+   */
+  async listApprovals(principal: Principal): Promise<ApprovalView[]> {
+    if (principal.kind !== 'user') return [];
+    const groups = await this.#directory.memberGroups(principal.oid);
+    const now = this.#now();
+    const waiting = this.#config.resources
+      .filter((policy) => inAnyGroup(groups, policy.approvers))
+      .flatMap((policy) => this.#store.listByStates(['pending'], { resource: policy.name, limit: LIST_LIMIT_MAX }))
+      .filter((r) => r.requester.oid !== principal.oid && r.pendingUntil > now && !r.reviews.some((v) => v.reviewer.oid === principal.oid))
+      .sort((a, b) => a.createdAt - b.createdAt);
+    // One directory read per requester, however many of their requests wait.
+    const groupReads = new Map<string, Promise<GroupRef[]>>();
+    const requesterGroups = (oid: string): Promise<GroupRef[]> => {
+      const read = groupReads.get(oid) ?? this.#directory.memberGroups(oid);
+      groupReads.set(oid, read);
+      return read;
+    };
+    return Promise.all(
+      waiting.map(async (request): Promise<ApprovalView> => ({
+        ...this.view(request),
+        requesterGroups: await requesterGroups(request.requester.oid),
+        recent: this.#store
+          .recentFor(request.requester.oid, request.resource, RECENT_REQUESTS_SHOWN + 1)
+          .filter((earlier) => earlier.id !== request.id)
+          .slice(0, RECENT_REQUESTS_SHOWN)
+          .map((earlier) => this.view(earlier)),
+      })),
+    );
+  }
+
+  async review(principal: Principal, id: string, decision: 'approve' | 'deny', comment: string | null): Promise<RequestView> {
+    requirePerson(principal, 'review requests');
+    const { seen, current } = await this.#groupsForDecision(principal);
+    const reviewer = actorOf(principal);
+    return this.#mutate(id, principal, seen, { type: 'review', reviewer, reviewerGroups: current, decision, comment });
+  }
+
+  async cancel(principal: Principal, id: string): Promise<RequestView> {
+    const groups = await this.#groupsOf(principal);
+    return this.#mutate(id, principal, groups, { type: 'cancel', by: actorOf(principal) });
+  }
+
+  async revoke(principal: Principal, id: string, reason: string | null): Promise<RequestView> {
+    const { seen, current } = await this.#groupsForDecision(principal);
+    return this.#mutate(id, principal, seen, { type: 'revoke', by: actorOf(principal), byGroups: current, reason });
+  }
+
+  /**
+   * Applies the clock to every request whose deadline has come (pending past pendingUntil →
+   * timed_out, grants past expiresAt → expired, closedAt = the deadline itself). Returns how many
+   * changed. One transaction per request, so one bad row cannot hold back the others.
+   */
+  sweep(): number {
+    const now = this.#now();
+    let changed = 0;
+    for (const due of this.#store.listDue(now)) {
+      try {
+        const outcome = this.#store.transaction(() => this.#apply(due.id, { type: 'tick' }, now, (current) => current ?? missing(due.id)));
+        if (outcome.changes.length === 0) continue;
+        changed += 1;
+        this.#announce(outcome.request, outcome.changes, null);
+      } catch (error) {
+        this.#log.error('deadline sweep failed for a request', { id: due.id, error: error instanceof Error ? error.stack : String(error) });
+      }
+    }
+    return changed;
+  }
+
+  async #mutate(id: string, principal: Principal, groups: readonly GroupRef[], event: RequestEvent): Promise<RequestView> {
+    const now = this.#now();
+    const outcome = this.#store.transaction(() =>
+      this.#apply(id, event, now, (current) => this.#visible(current, id, principal, groups)),
+    );
+    if (outcome.changes.length > 0) this.#announce(outcome.request, outcome.changes, actorOf(principal));
+    if (outcome.refusal) throw outcome.refusal;
+    return this.view(outcome.request);
+  }
+
+  /**
+   * Inside a transaction: loads the request as committed now, applies the event and saves the
+   * result. When the clock closed the request first, that closing is saved too and the refusal is
+   * returned for the caller to throw after the commit.
+   */
+  #apply(id: string, event: RequestEvent, now: number, check: (current: AccessRequest | null) => AccessRequest): Outcome {
+    const current = check(this.#store.get(id));
+    try {
+      const { request, changes } = applyEvent(current, event, this.#context(this.#policyOrOrphan(current), now));
+      if (changes.length > 0) this.#store.save(request);
+      return { request, changes, refusal: null };
+    } catch (error) {
+      if (error instanceof ClosedByClockError) {
+        this.#store.save(error.request);
+        return { request: error.request, changes: error.changes, refusal: error };
+      }
+      throw withApprovers(error, current);
+    }
+  }
+
+  #announce(request: AccessRequest, changes: readonly RequestChange[], actor: Actor | null): void {
+    for (const change of changes) this.#logChange(change, request, actor);
+    for (const listener of this.#listeners) {
+      try {
+        listener(request, changes);
+      } catch (error) {
+        // The change is committed: a failing listener must not turn it into an error for the caller.
+        this.#log.error('request change listener failed', { id: request.id, error: error instanceof Error ? error.stack : String(error) });
+      }
+    }
+  }
+
+  #logChange(change: RequestChange, request: AccessRequest, actor: Actor | null): void {
+    const fields: Record<string, unknown> = {
+      id: request.id,
+      resource: request.resource,
+      requester: actorName(request.requester),
+      state: request.state,
+    };
+    if (actor) fields['by'] = actorName(actor);
+    if (request.expiresAt !== null && (change === 'approved' || change === 'auto_approved')) fields['expiresAt'] = new Date(request.expiresAt).toISOString();
+    if (request.closeReason) fields['reason'] = request.closeReason;
+    // A clock transition handled well after its deadline happened while the broker was not running.
+    const late = actor === null && request.closedAt !== null ? this.#now() - request.closedAt : 0;
+    if (late > OVERDUE_AFTER_MS) {
+      fields['deadline'] = new Date(request.closedAt ?? 0).toISOString();
+      fields['overdueMs'] = late;
+    }
+    this.#log.info(late > OVERDUE_AFTER_MS ? `request ${change} (deadline passed while the broker was down)` : `request ${change}`, fields);
+  }
+
+  /** Who may see a request: its requester, approvers of its resource, admins and auditors. Others learn nothing. */
+  #visible(request: AccessRequest | null, id: string, principal: Principal, groups: readonly GroupRef[]): AccessRequest {
+    if (request) {
+      if (request.requester.oid === principal.oid) return request;
+      const approvers = this.policyOf(request.resource)?.approvers ?? [];
+      if (inAnyGroup(groups, [...approvers, ...this.#config.admins, ...this.#config.auditors])) return request;
+    }
+    // The same answer whether it does not exist or is not theirs: ids are not probed for existence.
+    throw new AccessError('request_not_found', `No request "${id}" that you can see — list yours with \`access requests\`, pending reviews with \`access approvals\`.`);
+  }
+
+  #unknownResource(resource: string, groups: readonly GroupRef[]): AccessError {
+    const allowed = this.#config.resources.filter((r) => inAnyGroup(groups, r.requesters)).map((r) => r.name);
+    const choices = allowed.length > 0 ? `You may request: ${allowed.join(', ')}.` : 'You may not request any resource yet — ask an admin which group to join.';
+    return new AccessError('unknown_resource', `No resource named ${JSON.stringify(resource)}. ${choices}`);
+  }
+
+  #context(policy: ResourcePolicy, now: number = this.#now()): RequestContext {
+    return { policy, admins: this.#config.admins, now };
+  }
+
+  /**
+   * A request whose resource has left the configuration keeps its clock (it still times out and
+   * expires) and can still be revoked by its requester and admins; nobody can approve it any more.
+   */
+  #policyOrOrphan(request: AccessRequest): ResourcePolicy {
+    return (
+      this.policyOf(request.resource) ?? {
+        name: request.resource,
+        kind: 'tcp',
+        description: null,
+        target: { host: '', port: 0 },
+        requesters: [],
+        approvers: [],
+        approvals: request.approvalsRequired,
+        maxDurationMs: request.durationMs,
+        defaultDurationMs: request.durationMs,
+        requestTtlMs: request.pendingUntil - request.createdAt,
+        reason: 'optional',
+        ticketPattern: null,
+        autoApprove: [],
+      }
+    );
+  }
+
+  #freshId(): string {
+    for (let attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
+      const id = this.#newId();
+      if (!this.#store.get(id)) return id;
+    }
+    throw new AccessError('internal', `no unused request id after ${MAX_ID_ATTEMPTS} attempts; the id generator is broken`);
+  }
+
+  /** Cached membership: enough for reading and listing. Apps act through roles, not groups. */
+  async #groupsOf(principal: Principal): Promise<GroupRef[]> {
+    if (principal.kind === 'app') return [];
+    return this.#directory.memberGroups(principal.oid);
+  }
+
+  /**
+   * Groups for a review or revoke. The decision uses `current`, read through Graph at this moment
+   * (never the cache: someone just removed from the approver group must not count). Visibility
+   * uses what the caller was last shown (`seen`, the cached read), so an approver removed a moment
+   * ago is told they may no longer review rather than that the request does not exist.
+   */
+  async #groupsForDecision(principal: Principal): Promise<{ seen: GroupRef[]; current: GroupRef[] }> {
+    if (principal.kind === 'app') return { seen: [], current: [] };
+    const directory = this.#directory;
+    if (!hasFreshReads(directory)) {
+      const groups = await directory.memberGroups(principal.oid);
+      return { seen: groups, current: groups };
+    }
+    // Together: on a cache miss both share one Graph read (CachedDirectory joins lookups in flight).
+    const [seen, current] = await Promise.all([directory.memberGroups(principal.oid), directory.fresh(principal.oid)]);
+    return { seen: [...seen, ...current], current };
+  }
+}
+
+function actorOf(principal: Principal): Actor {
+  return { oid: principal.oid, upn: principal.upn };
+}
+
+function requirePerson(principal: Principal, action: string): void {
+  if (principal.kind === 'user') return;
+  throw new AccessError('forbidden', `An application token may not ${action}: a person must, signed in with \`access login\`.`);
+}
+
+function missing(id: string): never {
+  throw new AccessError('request_not_found', `No request "${id}".`);
+}
+
+/**
+ * A review that lost the race to an approval says who approved, so the second approver knows the
+ * request is handled and by whom.
+ */
+function withApprovers(error: unknown, current: AccessRequest): unknown {
+  if (!(error instanceof AccessError) || error.code !== 'request_not_pending' || current.state !== 'approved') return error;
+  const approvers = current.reviews.filter((r) => r.decision === 'approve').map((r) => actorName(r.reviewer));
+  const by = current.autoApproved ? 'by policy' : approvers.length > 0 ? `by ${approvers.join(', ')}` : '';
+  if (by === '' || error.message.includes(by)) return error;
+  return new AccessError(error.code, `${error.message} It was approved ${by}.`, { cause: error });
+}

@@ -1,0 +1,48 @@
+// How a stored request reads on the wire (shared/wire.ts RequestView): instants become ISO
+// strings, and the resource's approver groups are added so a CLI can say whom the request waits for.
+
+import type { ActorView, RequestView, ReviewView } from '../../shared/wire.js';
+import type { ResourcePolicy } from '../config/types.js';
+import type { AccessRequest, Actor, Review } from './types.js';
+
+function actorView(actor: Actor): ActorView {
+  return { oid: actor.oid, upn: actor.upn };
+}
+
+function iso(at: number | null): string | null {
+  return at === null ? null : new Date(at).toISOString();
+}
+
+function reviewView(review: Review): ReviewView {
+  return { reviewer: actorView(review.reviewer), decision: review.decision, comment: review.comment, at: new Date(review.at).toISOString() };
+}
+
+/** Distinct people who approved (the store keeps one review per reviewer; counted by oid anyway). */
+export function approvalCount(request: AccessRequest): number {
+  return new Set(request.reviews.filter((r) => r.decision === 'approve').map((r) => r.reviewer.oid)).size;
+}
+
+/** @param policy the resource's current policy, or null when the resource has left the config. */
+export function toRequestView(request: AccessRequest, policy: ResourcePolicy | null): RequestView {
+  return {
+    id: request.id,
+    resource: request.resource,
+    requester: actorView(request.requester),
+    state: request.state,
+    durationMs: request.durationMs,
+    reason: request.reason,
+    ticket: request.ticket,
+    createdAt: new Date(request.createdAt).toISOString(),
+    pendingUntil: new Date(request.pendingUntil).toISOString(),
+    approvalsRequired: request.approvalsRequired,
+    approvals: approvalCount(request),
+    reviews: request.reviews.map(reviewView),
+    approvers: policy ? [...policy.approvers] : [],
+    grantedAt: iso(request.grantedAt),
+    expiresAt: iso(request.expiresAt),
+    closedAt: iso(request.closedAt),
+    closedBy: request.closedBy ? actorView(request.closedBy) : null,
+    closeReason: request.closeReason,
+    autoApproved: request.autoApproved,
+  };
+}

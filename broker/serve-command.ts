@@ -1,0 +1,37 @@
+// `access-broker serve --config FILE`: the broker for a real Entra tenant.
+
+import http from 'node:http';
+import { HttpTransport } from '../shared/http-transport.js';
+import { AccessError } from '../shared/errors.js';
+import type { BrokerApp, Logger } from './app.js';
+import { loadConfigFile } from './config/load.js';
+import { buildIdentity } from './identity/build-identity.js';
+import { identityFromTenant, signInResponse } from './identity/identity-settings.js';
+import { brokerRequestHandler, listen } from './server.js';
+
+export interface ServeOptions {
+  configFile: string;
+  port: number;
+  host: string;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+}
+
+export async function startBroker(options: ServeOptions): Promise<{ url: string; stop(): Promise<void> }> {
+  const config = await loadConfigFile(options.configFile, options.env, { allowDevDirectory: false, requireTenant: true });
+  if (!config.tenant) throw new AccessError('config_invalid', `${options.configFile}: a \`tenant\` block is required to serve a real tenant (or use \`access-broker dev\`)`);
+  const identity = identityFromTenant(config.tenant);
+  const { verifier, directory } = buildIdentity(identity, { transport: new HttpTransport(), groupCacheSeconds: config.groupCacheSeconds });
+  const app: BrokerApp = { config, signIn: signInResponse(identity), verifier, directory, now: Date.now, log: options.log };
+  const server = http.createServer(brokerRequestHandler(app));
+  const address = await listen(server, options.port, options.host);
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  options.log.info('broker listening', { url, tenant: identity.tenantId, resources: config.resources.length });
+  return {
+    url,
+    stop: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}

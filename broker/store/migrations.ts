@@ -1,0 +1,132 @@
+// The schema, as an ordered list of migrations. A database records the versions applied to it in
+// `schema_migrations`; opening applies the missing ones in one transaction, so a crash mid-upgrade
+// leaves the previous schema intact. Migrations are append-only: never edit a shipped one, add
+// the next version instead.
+//
+// The list is plain data (no functions) so a child process in the tests can build the same
+// schema with better-sqlite3 alone.
+
+import type { Database } from './database.js';
+import { AccessError } from '../../shared/errors.js';
+
+export interface Migration {
+  /** 1, 2, 3 … without gaps; the position in MIGRATIONS is version - 1. */
+  readonly version: number;
+  /** Says what the migration does; recorded next to the version for whoever inspects the file. */
+  readonly name: string;
+  readonly sql: string;
+}
+
+const REQUEST_STATES = `'pending', 'approved', 'denied', 'cancelled', 'timed_out', 'expired', 'revoked'`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'access requests and reviews',
+    // STRICT tables refuse a value of the wrong type instead of storing it as something else.
+    // The CHECKs hold the invariants every reader relies on, whatever code wrote the row.
+    sql: `
+      CREATE TABLE requests (
+        id                 TEXT    NOT NULL PRIMARY KEY,
+        resource           TEXT    NOT NULL,
+        requester_oid      TEXT    NOT NULL,
+        requester_upn      TEXT,
+        duration_ms        INTEGER NOT NULL CHECK (duration_ms > 0),
+        reason             TEXT,
+        ticket             TEXT,
+        state              TEXT    NOT NULL CHECK (state IN (${REQUEST_STATES})),
+        created_at         INTEGER NOT NULL,
+        pending_until      INTEGER NOT NULL,
+        approvals_required INTEGER NOT NULL CHECK (approvals_required >= 0),
+        granted_at         INTEGER,
+        expires_at         INTEGER,
+        closed_at          INTEGER,
+        closed_by_oid      TEXT,
+        closed_by_upn      TEXT,
+        close_reason       TEXT,
+        auto_approved      INTEGER NOT NULL CHECK (auto_approved IN (0, 1)),
+        -- A grant (live or ended) always knows when it started and ends: the expiry sweep needs it.
+        CHECK (state NOT IN ('approved', 'expired', 'revoked') OR (granted_at IS NOT NULL AND expires_at IS NOT NULL)),
+        -- Every closed request says when it closed.
+        CHECK (state IN ('pending', 'approved') OR closed_at IS NOT NULL),
+        -- A closer's display name never comes without the closer.
+        CHECK (closed_by_oid IS NOT NULL OR closed_by_upn IS NULL)
+      ) STRICT;
+
+      -- listDue / nextDeadline: the open requests in deadline order, per state.
+      CREATE INDEX requests_state_pending_until ON requests (state, pending_until);
+      CREATE INDEX requests_state_expires_at ON requests (state, expires_at);
+      -- listByStates: newest first within a state.
+      CREATE INDEX requests_state_created ON requests (state, created_at);
+      -- listByRequester / recentFor: a requester's requests, newest first.
+      CREATE INDEX requests_requester_created ON requests (requester_oid, created_at);
+
+      CREATE TABLE reviews (
+        request_id   TEXT    NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+        -- Order of the review in AccessRequest.reviews (0, 1, …).
+        position     INTEGER NOT NULL CHECK (position >= 0),
+        reviewer_oid TEXT    NOT NULL,
+        reviewer_upn TEXT,
+        decision     TEXT    NOT NULL CHECK (decision IN ('approve', 'deny')),
+        comment      TEXT,
+        at           INTEGER NOT NULL,
+        PRIMARY KEY (request_id, position),
+        -- The database itself guarantees an approver counts once per request.
+        UNIQUE (request_id, reviewer_oid)
+      ) STRICT;
+    `,
+  },
+];
+
+/** The newest schema version this code knows. */
+export const SCHEMA_VERSION: number = MIGRATIONS.length;
+
+const CREATE_SCHEMA_MIGRATIONS = `
+  CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER NOT NULL PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at INTEGER NOT NULL
+  ) STRICT
+`;
+
+/**
+ * Brings the database up to the newest known version in one IMMEDIATE transaction (so two
+ * processes opening the same file at once do not both migrate). Refuses a database whose version
+ * is newer than `migrations` knows: older code writing to a newer schema could break it.
+ * `migrations` is a parameter only so tests can exercise a failing migration.
+ */
+export function applyMigrations(db: Database, migrations: readonly Migration[] = MIGRATIONS, now: () => number = Date.now): void {
+  assertOrdered(migrations);
+  const known = migrations.length;
+  db.transaction(() => {
+    db.exec(CREATE_SCHEMA_MIGRATIONS);
+    const current = currentVersion(db);
+    if (current > known) {
+      throw new AccessError(
+        'store_incompatible',
+        `the database "${db.name}" has schema version ${current}, but this broker knows versions up to ${known}; ` +
+          `run the newer broker that wrote it, or restore a backup made for version ${known}`,
+      );
+    }
+    const record = db.prepare<[number, string, number]>('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    for (const migration of migrations.slice(current)) {
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, now());
+    }
+  }).immediate();
+}
+
+/** The highest version recorded in `schema_migrations` (0 for a new database). */
+export function currentVersion(db: Database): number {
+  const row = db.prepare<[], { version: number | null }>('SELECT max(version) AS version FROM schema_migrations').get();
+  return row?.version ?? 0;
+}
+
+/** A gap or reordering would make `slice(current)` skip or repeat a migration. */
+function assertOrdered(migrations: readonly Migration[]): void {
+  migrations.forEach((migration, index) => {
+    if (migration.version !== index + 1) {
+      throw new Error(`migration "${migration.name}" has version ${migration.version} at position ${index}; versions must be 1, 2, 3 … in order`);
+    }
+  });
+}

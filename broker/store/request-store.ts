@@ -1,0 +1,346 @@
+// Access requests in SQLite: one `requests` row per request, its reviews in `reviews` (schema in
+// migrations.ts). The broker loads a request, applies the pure state machine and saves the result
+// inside one `transaction`, together with the audit entry for the change.
+
+import Sqlite from 'better-sqlite3';
+import { AccessError } from '../../shared/errors.js';
+import type { AccessRequest, Actor, RequestState, Review } from '../requests/types.js';
+import { immediateTransaction, type Database } from './database.js';
+
+/**
+ * Default page of a listing: what fits a screen or a JSON page, and keeps the broker from
+ * materialising a requester's whole history by accident.
+ */
+export const LIST_LIMIT_DEFAULT = 100;
+/** Largest page a caller may ask for; more is an export, not a listing. */
+export const LIST_LIMIT_MAX = 1_000;
+
+export interface RequestStore {
+  /**
+   * Runs fn in one IMMEDIATE transaction; everything written inside commits or nothing does.
+   * fn must be synchronous. Other stores on the same database (the audit log) join it.
+   */
+  transaction<T>(fn: () => T): T;
+  /** Stores a new request (with its reviews, if any); store_conflict if the id is taken. */
+  insert(request: AccessRequest): void;
+  get(id: string): AccessRequest | null;
+  /**
+   * Replaces the stored request (state, reviews, timestamps) with `next`; throws if it does not
+   * exist. Reviews are history: `next.reviews` must begin with the stored ones, so a `next` built
+   * from a stale read (another review committed since) fails with store_conflict instead of
+   * erasing that review. Read and save inside one `transaction` and that cannot happen.
+   */
+  save(next: AccessRequest): void;
+  /** Newest first. */
+  listByRequester(oid: string, options?: { states?: RequestState[]; limit?: number }): AccessRequest[];
+  /** Newest first. */
+  listByStates(states: RequestState[], options?: { resource?: string; limit?: number }): AccessRequest[];
+  /**
+   * Requests whose deadline is at or before `now`: pending with pendingUntil <= now, approved with
+   * expiresAt <= now. Earliest deadline first. Not paged: the sweep must see every one.
+   */
+  listDue(now: number): AccessRequest[];
+  /**
+   * The earliest deadline (pendingUntil of pending, expiresAt of approved), or null when nothing is
+   * open. It may already have passed (the broker was down): then listDue has work at once.
+   */
+  nextDeadline(): number | null;
+  /** The requester's most recent requests on a resource (for `access review` context), newest first. */
+  recentFor(requesterOid: string, resource: string, limit: number): AccessRequest[];
+}
+
+/** A `requests` row, column for column. */
+interface RequestRow {
+  id: string;
+  resource: string;
+  requester_oid: string;
+  requester_upn: string | null;
+  duration_ms: number;
+  reason: string | null;
+  ticket: string | null;
+  state: RequestState;
+  created_at: number;
+  pending_until: number;
+  approvals_required: number;
+  granted_at: number | null;
+  expires_at: number | null;
+  closed_at: number | null;
+  closed_by_oid: string | null;
+  closed_by_upn: string | null;
+  close_reason: string | null;
+  auto_approved: 0 | 1;
+}
+
+/** A `reviews` row, column for column. */
+interface ReviewRow {
+  request_id: string;
+  position: number;
+  reviewer_oid: string;
+  reviewer_upn: string | null;
+  decision: 'approve' | 'deny';
+  comment: string | null;
+  at: number;
+}
+
+const REQUEST_COLUMNS = [
+  'id',
+  'resource',
+  'requester_oid',
+  'requester_upn',
+  'duration_ms',
+  'reason',
+  'ticket',
+  'state',
+  'created_at',
+  'pending_until',
+  'approvals_required',
+  'granted_at',
+  'expires_at',
+  'closed_at',
+  'closed_by_oid',
+  'closed_by_upn',
+  'close_reason',
+  'auto_approved',
+] as const satisfies readonly (keyof RequestRow)[];
+
+/** Newest first; rowid (insertion order) breaks ties between requests made in the same millisecond. */
+const NEWEST_FIRST = 'ORDER BY created_at DESC, rowid DESC';
+
+const SQL = {
+  insertRequest: `INSERT INTO requests (${REQUEST_COLUMNS.join(', ')}) VALUES (${REQUEST_COLUMNS.map((c) => `@${c}`).join(', ')})`,
+  updateRequest: `UPDATE requests SET ${REQUEST_COLUMNS.filter((c) => c !== 'id')
+    .map((c) => `${c} = @${c}`)
+    .join(', ')} WHERE id = @id`,
+  insertReview: `INSERT INTO reviews (request_id, position, reviewer_oid, reviewer_upn, decision, comment, at)
+                 VALUES (@request_id, @position, @reviewer_oid, @reviewer_upn, @decision, @comment, @at)`,
+  getRequest: 'SELECT * FROM requests WHERE id = ?',
+  reviewsOf: 'SELECT * FROM reviews WHERE request_id = ? ORDER BY position',
+  // Ids travel as one JSON array parameter so a single prepared statement serves any number.
+  reviewsOfMany: 'SELECT * FROM reviews WHERE request_id IN (SELECT value FROM json_each(?)) ORDER BY request_id, position',
+  byRequester: `SELECT * FROM requests
+                WHERE requester_oid = @oid AND (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
+                ${NEWEST_FIRST} LIMIT @limit`,
+  byStates: `SELECT * FROM requests
+             WHERE state IN (SELECT value FROM json_each(@states)) AND (@resource IS NULL OR resource = @resource)
+             ${NEWEST_FIRST} LIMIT @limit`,
+  // Two index range scans, one per state and its own deadline column.
+  due: `SELECT * FROM (
+          SELECT *, pending_until AS deadline FROM requests WHERE state = 'pending' AND pending_until <= @now
+          UNION ALL
+          SELECT *, expires_at AS deadline FROM requests WHERE state = 'approved' AND expires_at <= @now
+        ) ORDER BY deadline, id`,
+  nextDeadline: `SELECT min(deadline) AS deadline FROM (
+                   SELECT min(pending_until) AS deadline FROM requests WHERE state = 'pending'
+                   UNION ALL
+                   SELECT min(expires_at) FROM requests WHERE state = 'approved'
+                 )`,
+  recentFor: `SELECT * FROM requests WHERE requester_oid = ? AND resource = ? ${NEWEST_FIRST} LIMIT ?`,
+} as const;
+
+export class SqliteRequestStore implements RequestStore {
+  // Prepared once: preparing is the expensive part of a better-sqlite3 statement.
+  readonly #statements;
+
+  constructor(private readonly db: Database) {
+    this.#statements = {
+      insertRequest: db.prepare<RequestRow>(SQL.insertRequest),
+      updateRequest: db.prepare<RequestRow>(SQL.updateRequest),
+      insertReview: db.prepare<ReviewRow>(SQL.insertReview),
+      getRequest: db.prepare<[string], RequestRow>(SQL.getRequest),
+      reviewsOf: db.prepare<[string], ReviewRow>(SQL.reviewsOf),
+      reviewsOfMany: db.prepare<[string], ReviewRow>(SQL.reviewsOfMany),
+      byRequester: db.prepare<{ oid: string; states: string | null; limit: number }, RequestRow>(SQL.byRequester),
+      byStates: db.prepare<{ states: string; resource: string | null; limit: number }, RequestRow>(SQL.byStates),
+      due: db.prepare<{ now: number }, RequestRow>(SQL.due),
+      nextDeadline: db.prepare<[], { deadline: number | null }>(SQL.nextDeadline),
+      recentFor: db.prepare<[string, string, number], RequestRow>(SQL.recentFor),
+    };
+  }
+
+  transaction<T>(fn: () => T): T {
+    return immediateTransaction(this.db, fn);
+  }
+
+  insert(request: AccessRequest): void {
+    this.transaction(() => {
+      try {
+        this.#statements.insertRequest.run(toRow(request));
+      } catch (error) {
+        if (isConstraint(error, 'SQLITE_CONSTRAINT_PRIMARYKEY')) {
+          throw new AccessError('store_conflict', `a request with id "${request.id}" already exists; new requests need a fresh id`, { cause: error });
+        }
+        throw error;
+      }
+      this.#appendReviews(request, 0);
+    });
+  }
+
+  get(id: string): AccessRequest | null {
+    const row = this.#statements.getRequest.get(id);
+    if (!row) return null;
+    return toRequest(row, this.#statements.reviewsOf.all(id).map(toReview));
+  }
+
+  save(next: AccessRequest): void {
+    this.transaction(() => {
+      const { changes } = this.#statements.updateRequest.run(toRow(next));
+      if (changes === 0) {
+        throw new AccessError('request_not_found', `request "${next.id}" is not stored, so it cannot be saved; insert it first`);
+      }
+      const stored = this.#statements.reviewsOf.all(next.id).map(toReview);
+      assertExtends(next, stored);
+      this.#appendReviews(next, stored.length);
+    });
+  }
+
+  listByRequester(oid: string, options: { states?: RequestState[]; limit?: number } = {}): AccessRequest[] {
+    const limit = checkLimit(options.limit ?? LIST_LIMIT_DEFAULT);
+    if (options.states?.length === 0) return [];
+    const states = options.states ? JSON.stringify(options.states) : null;
+    return this.#withReviews(this.#statements.byRequester.all({ oid, states, limit }));
+  }
+
+  listByStates(states: RequestState[], options: { resource?: string; limit?: number } = {}): AccessRequest[] {
+    const limit = checkLimit(options.limit ?? LIST_LIMIT_DEFAULT);
+    if (states.length === 0) return [];
+    return this.#withReviews(this.#statements.byStates.all({ states: JSON.stringify(states), resource: options.resource ?? null, limit }));
+  }
+
+  listDue(now: number): AccessRequest[] {
+    return this.#withReviews(this.#statements.due.all({ now }));
+  }
+
+  nextDeadline(): number | null {
+    return this.#statements.nextDeadline.get()?.deadline ?? null;
+  }
+
+  recentFor(requesterOid: string, resource: string, limit: number): AccessRequest[] {
+    return this.#withReviews(this.#statements.recentFor.all(requesterOid, resource, checkLimit(limit)));
+  }
+
+  #appendReviews(request: AccessRequest, from: number): void {
+    request.reviews.slice(from).forEach((review, offset) => {
+      try {
+        this.#statements.insertReview.run(toReviewRow(request.id, from + offset, review));
+      } catch (error) {
+        if (isConstraint(error, 'SQLITE_CONSTRAINT_UNIQUE')) {
+          throw new AccessError('store_conflict', `request "${request.id}" already has a review by "${review.reviewer.oid}"; a reviewer counts once`, {
+            cause: error,
+          });
+        }
+        throw error;
+      }
+    });
+  }
+
+  /** Loads the reviews of all `rows` in one query rather than one per request. */
+  #withReviews(rows: RequestRow[]): AccessRequest[] {
+    if (rows.length === 0) return [];
+    const reviews = new Map<string, Review[]>();
+    for (const row of this.#statements.reviewsOfMany.all(JSON.stringify(rows.map((r) => r.id)))) {
+      const list = reviews.get(row.request_id) ?? [];
+      list.push(toReview(row));
+      reviews.set(row.request_id, list);
+    }
+    return rows.map((row) => toRequest(row, reviews.get(row.id) ?? []));
+  }
+}
+
+function toRow(request: AccessRequest): RequestRow {
+  return {
+    id: request.id,
+    resource: request.resource,
+    requester_oid: request.requester.oid,
+    requester_upn: request.requester.upn,
+    duration_ms: request.durationMs,
+    reason: request.reason,
+    ticket: request.ticket,
+    state: request.state,
+    created_at: request.createdAt,
+    pending_until: request.pendingUntil,
+    approvals_required: request.approvalsRequired,
+    granted_at: request.grantedAt,
+    expires_at: request.expiresAt,
+    closed_at: request.closedAt,
+    closed_by_oid: request.closedBy?.oid ?? null,
+    closed_by_upn: request.closedBy?.upn ?? null,
+    close_reason: request.closeReason,
+    auto_approved: request.autoApproved ? 1 : 0,
+  };
+}
+
+function toRequest(row: RequestRow, reviews: Review[]): AccessRequest {
+  return {
+    id: row.id,
+    resource: row.resource,
+    requester: actor(row.requester_oid, row.requester_upn),
+    durationMs: row.duration_ms,
+    reason: row.reason,
+    ticket: row.ticket,
+    state: row.state,
+    createdAt: row.created_at,
+    pendingUntil: row.pending_until,
+    approvalsRequired: row.approvals_required,
+    reviews,
+    grantedAt: row.granted_at,
+    expiresAt: row.expires_at,
+    closedAt: row.closed_at,
+    closedBy: row.closed_by_oid === null ? null : actor(row.closed_by_oid, row.closed_by_upn),
+    closeReason: row.close_reason,
+    autoApproved: row.auto_approved === 1,
+  };
+}
+
+function toReviewRow(requestId: string, position: number, review: Review): ReviewRow {
+  return {
+    request_id: requestId,
+    position,
+    reviewer_oid: review.reviewer.oid,
+    reviewer_upn: review.reviewer.upn,
+    decision: review.decision,
+    comment: review.comment,
+    at: review.at,
+  };
+}
+
+function toReview(row: ReviewRow): Review {
+  return { reviewer: actor(row.reviewer_oid, row.reviewer_upn), decision: row.decision, comment: row.comment, at: row.at };
+}
+
+function actor(oid: string, upn: string | null): Actor {
+  return { oid, upn };
+}
+
+/** Refuses a `next` whose reviews do not start with the stored ones (see RequestStore.save). */
+function assertExtends(next: AccessRequest, stored: readonly Review[]): void {
+  const rewritten = stored.findIndex((review, i) => {
+    const candidate = next.reviews[i];
+    return candidate === undefined || !sameReview(review, candidate);
+  });
+  if (rewritten === -1) return;
+  const was = stored[rewritten] as Review;
+  throw new AccessError(
+    'store_conflict',
+    `request "${next.id}" changed since it was read: its review #${rewritten + 1} by "${was.reviewer.oid}" is missing or different in the update; ` +
+      'read the request again and reapply the change',
+  );
+}
+
+function sameReview(a: Review, b: Review): boolean {
+  return (
+    a.reviewer.oid === b.reviewer.oid &&
+    a.reviewer.upn === b.reviewer.upn &&
+    a.decision === b.decision &&
+    a.comment === b.comment &&
+    a.at === b.at
+  );
+}
+
+function checkLimit(limit: number): number {
+  if (Number.isInteger(limit) && limit >= 1 && limit <= LIST_LIMIT_MAX) return limit;
+  throw new AccessError('bad_request', `limit ${limit} is not a whole number from 1 to ${LIST_LIMIT_MAX}`);
+}
+
+function isConstraint(error: unknown, code: string): boolean {
+  return error instanceof Sqlite.SqliteError && error.code === code;
+}

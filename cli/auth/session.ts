@@ -1,0 +1,148 @@
+// Signing in to the broker's Entra tenant with the real MSAL public client: device code once,
+// then silent refresh from the token cache (OS keychain or a 0600 file). The tenant, client id
+// and scope come from the broker's GET /v1/config, so a person only ever types the broker URL.
+
+import { AuthError, InteractionRequiredAuthError, LogLevel, PublicClientApplication, type AccountInfo, type Configuration } from '@azure/msal-node';
+import { AccessError } from '../../shared/errors.js';
+import { HttpTransport, isLoopbackHost } from '../../shared/http-transport.js';
+import { msalNetworkModule } from '../../shared/msal-network.js';
+import type { BrokerConfigResponse } from '../../shared/wire.js';
+import { chooseSecretStore, type SecretStore } from './secret-store.js';
+import { tokenCachePlugin } from './token-cache-plugin.js';
+
+/** How long `access login` waits for the person to finish in the browser (Entra's codes live 15 min). */
+export const DEVICE_CODE_TIMEOUT_SEC = 900;
+
+/**
+ * The transport for a broker and its tenant. A broker that serves the embedded dev tenant itself
+ * on loopback HTTP names the https origin MSAL sees; we accept that only for the loopback origin
+ * of the very broker we were pointed at.
+ */
+export function transportFor(brokerUrl: string, signIn: BrokerConfigResponse | null): HttpTransport {
+  const dev = signIn?.devTenant;
+  if (!dev) return new HttpTransport();
+  const broker = new URL(brokerUrl);
+  const origin = new URL(dev.origin);
+  if (origin.host !== broker.host || !isLoopbackHost(broker.hostname)) {
+    throw new AccessError(
+      'broker_response_invalid',
+      `the broker at ${brokerUrl} asked to reach a dev tenant at ${dev.origin} over plain HTTP; that is only allowed for a broker on loopback serving its own dev tenant`,
+    );
+  }
+  return new HttpTransport({ plaintextOrigins: [origin.origin] });
+}
+
+export function isSameTenant(account: AccountInfo, signIn: BrokerConfigResponse): boolean {
+  return account.tenantId === signIn.tenantId;
+}
+
+export class Session {
+  readonly signIn: BrokerConfigResponse;
+  readonly store: SecretStore;
+  /** One line saying which secret store holds the tokens, and why. */
+  readonly storeNotice: string;
+  readonly #pca: PublicClientApplication;
+
+  private constructor(pca: PublicClientApplication, signIn: BrokerConfigResponse, store: SecretStore, storeNotice: string) {
+    this.#pca = pca;
+    this.signIn = signIn;
+    this.store = store;
+    this.storeNotice = storeNotice;
+  }
+
+  static async open(options: {
+    home: string;
+    env: NodeJS.ProcessEnv;
+    signIn: BrokerConfigResponse;
+    transport: HttpTransport;
+    debug?: (line: string) => void;
+  }): Promise<Session> {
+    const { store, notice } = await chooseSecretStore(options.home, options.env);
+    const { signIn } = options;
+    const config: Configuration = {
+      auth: {
+        clientId: signIn.clientId,
+        authority: signIn.authority,
+        // The dev tenant is not a Microsoft cloud host: name it so MSAL skips cloud instance discovery.
+        ...(signIn.devTenant ? { knownAuthorities: [new URL(signIn.authority).host] } : {}),
+      },
+      cache: { cachePlugin: tokenCachePlugin(store) },
+      system: {
+        networkClient: msalNetworkModule(options.transport),
+        loggerOptions: {
+          logLevel: options.debug ? LogLevel.Verbose : LogLevel.Error,
+          piiLoggingEnabled: false,
+          loggerCallback: (_level, message) => options.debug?.(`msal: ${message}`),
+        },
+      },
+    };
+    return new Session(new PublicClientApplication(config), signIn, store, notice);
+  }
+
+  /** The signed-in account for this broker's tenant, if any. */
+  async account(): Promise<AccountInfo | null> {
+    const accounts = await this.#pca.getTokenCache().getAllAccounts();
+    return accounts.find((a) => isSameTenant(a, this.signIn)) ?? null;
+  }
+
+  /** Device code sign-in; `onMessage` receives Entra's "To sign in, use a web browser…" text. */
+  async signInWithDeviceCode(onMessage: (message: string) => void): Promise<AccountInfo> {
+    let result;
+    try {
+      result = await this.#pca.acquireTokenByDeviceCode({
+        scopes: this.signIn.scopes,
+        deviceCodeCallback: (response) => onMessage(response.message),
+        timeout: DEVICE_CODE_TIMEOUT_SEC,
+      });
+    } catch (error) {
+      throw signInError(error);
+    }
+    if (!result?.account) throw new AccessError('sign_in_failed', 'the tenant answered without an account; try `access login` again');
+    // One state dir is one person: forget anyone else who signed in here before.
+    const cache = this.#pca.getTokenCache();
+    for (const other of await cache.getAllAccounts()) {
+      if (other.homeAccountId !== result.account.homeAccountId) await cache.removeAccount(other);
+    }
+    return result.account;
+  }
+
+  /** A valid access token for the broker, refreshed silently; never prompts. */
+  async accessToken(): Promise<string> {
+    const account = await this.account();
+    if (!account) throw new AccessError('not_signed_in', 'you are not signed in — run `access login`');
+    try {
+      const result = await this.#pca.acquireTokenSilent({ account, scopes: this.signIn.scopes });
+      return result.accessToken;
+    } catch (error) {
+      if (error instanceof InteractionRequiredAuthError || (error instanceof AuthError && error.errorCode === 'no_tokens_found')) {
+        throw new AccessError('not_signed_in', `your sign-in as ${account.username} has expired — run \`access login\``, { cause: error });
+      }
+      throw signInError(error);
+    }
+  }
+
+  /** Forgets every account and token; returns who was signed in. */
+  async signOut(): Promise<AccountInfo[]> {
+    const cache = this.#pca.getTokenCache();
+    const accounts = await cache.getAllAccounts();
+    for (const account of accounts) await cache.removeAccount(account);
+    await this.store.clear();
+    return accounts;
+  }
+}
+
+function signInError(error: unknown): AccessError {
+  if (error instanceof AccessError) return error;
+  if (error instanceof AuthError) {
+    if (error.errorCode === 'expired_token' || error.errorCode === 'device_code_polling_cancelled' || /timed? ?out/i.test(error.errorMessage)) {
+      return new AccessError('sign_in_timed_out', 'the sign-in code expired before it was used — run `access login` again', { cause: error });
+    }
+    return new AccessError('sign_in_failed', `sign-in failed: ${error.errorCode}${error.errorMessage ? ` — ${firstLine(error.errorMessage)}` : ''}`, { cause: error });
+  }
+  const text = error instanceof Error ? error.message : String(error);
+  return new AccessError('sign_in_failed', `sign-in failed: ${firstLine(text)}`, { cause: error });
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
+}

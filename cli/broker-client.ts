@@ -1,0 +1,63 @@
+// Calls to the broker's /v1 API. Broker errors arrive as `{ code, message }` and are rethrown as
+// the same AccessError, so the CLI prints the broker's words and exits with the code's exit status.
+
+import { AccessError, isErrorCode } from '../shared/errors.js';
+import type { HttpTransport } from '../shared/http-transport.js';
+
+export type TokenSource = () => Promise<string>;
+
+export class BrokerClient {
+  readonly baseUrl: string;
+  readonly #transport: HttpTransport;
+  readonly #token: TokenSource | null;
+
+  constructor(baseUrl: string, transport: HttpTransport, token: TokenSource | null = null) {
+    this.baseUrl = baseUrl;
+    this.#transport = transport;
+    this.#token = token;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.#call<T>('GET', path);
+  }
+
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.#call<T>('POST', path, body);
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#token) headers.authorization = `Bearer ${await this.#token()}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res;
+    try {
+      res = await this.#transport.request(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+      throw new AccessError(
+        'broker_unreachable',
+        `cannot reach the broker at ${this.baseUrl} (${reason}) — is it running? Check the URL, or pass --broker URL`,
+        { cause: error },
+      );
+    }
+    let parsed: unknown;
+    try {
+      parsed = res.body.length ? JSON.parse(res.body.toString('utf8')) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (res.status >= 200 && res.status < 300 && parsed !== undefined) return parsed as T;
+    if (parsed && typeof parsed === 'object') {
+      const { code, message } = parsed as { code?: unknown; message?: unknown };
+      if (isErrorCode(code) && typeof message === 'string') throw new AccessError(code, message);
+    }
+    throw new AccessError(
+      'broker_response_invalid',
+      `${this.baseUrl} answered ${method} ${path} with HTTP ${res.status} and no usable body — is this an access broker URL?`,
+    );
+  }
+}

@@ -1,0 +1,32 @@
+// The shape of a CLI command: a small declarative definition (what it is, its options, its
+// handler). cli/commands/index.ts lists them all; cli/main.ts turns them into commander commands.
+
+import type { ExitCode } from '../../shared/errors.js';
+import type { CliContext } from '../context.js';
+
+export interface OptionSpec {
+  /** commander flags, e.g. `--broker <url>` or `--json`. */
+  flags: string;
+  description: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  /** Positional arguments in commander syntax, e.g. `<id>`. */
+  args?: string;
+  options?: readonly OptionSpec[];
+  run(ctx: CliContext, options: Record<string, unknown>, args: string[]): Promise<ExitCode | void>;
+}
+
+export const brokerOption: OptionSpec = {
+  flags: '--broker <url>',
+  description: 'broker URL (default: $ACCESS_BROKER, else the one remembered at login)',
+};
+
+export const jsonOption: OptionSpec = { flags: '--json', description: 'print JSON instead of a table' };
+
+export function stringOption(options: Record<string, unknown>, name: string): string | undefined {
+  const value = options[name];
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,34 @@
+// Every CLI command, in the order `access --help` lists them.
+
+import { approvalsCommand } from './approvals.js';
+import { approveCommand } from './approve.js';
+import { cancelCommand } from './cancel.js';
+import type { CommandSpec } from './command.js';
+import { denyCommand } from './deny.js';
+import { loginCommand } from './login.js';
+import { logoutCommand } from './logout.js';
+import { requestCommand } from './request.js';
+import { requestsCommand } from './requests.js';
+import { resourcesCommand } from './resources.js';
+import { reviewCommand } from './review.js';
+import { revokeCommand } from './revoke.js';
+import { watchCommand } from './watch.js';
+import { whoamiCommand } from './whoami.js';
+
+export const commands: readonly CommandSpec[] = [
+  loginCommand,
+  logoutCommand,
+  whoamiCommand,
+  resourcesCommand,
+  // Requesting access.
+  requestCommand,
+  requestsCommand,
+  cancelCommand,
+  revokeCommand,
+  // Approving.
+  approvalsCommand,
+  approveCommand,
+  denyCommand,
+  reviewCommand,
+  watchCommand,
+];

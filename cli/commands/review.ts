@@ -1,0 +1,106 @@
+// `access review`: go through the requests waiting for you one by one — who asks, their groups,
+// what for, their recent requests on that resource, approvals so far — and approve, deny (with a
+// reason) or skip each. Interactive only; scripts use `approvals`, `approve` and `deny`.
+
+import { AccessError, type ErrorCode } from '../../shared/errors.js';
+import type { ApprovalsResponse, ApprovalView } from '../../shared/wire.js';
+import type { CliContext } from '../context.js';
+import { actorName, ago, approvers, cell, clockTime, span, stateLabel } from '../request-format.js';
+import { sendReview } from './approve.js';
+import { brokerOption, stringOption, type CommandSpec } from './command.js';
+
+/** Above this many groups the review shows a count of the rest; `access approvals --json` lists all. */
+const MAX_GROUPS_SHOWN = 15;
+
+/**
+ * Refusals about one request that leave the others reviewable: someone else decided first, it
+ * was withdrawn, or you may not act on it (any more). Anything else stops the review.
+ */
+const PER_REQUEST_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'request_not_pending',
+  'already_reviewed',
+  'request_not_found',
+  'self_review',
+  'not_an_approver',
+]);
+
+type Decision = 'approve' | 'deny' | 'skip' | 'quit';
+
+const NON_INTERACTIVE =
+  '`access review` asks questions and needs a terminal (stdin and stdout) — without one use `access approvals` to list, `access approve ID [--comment TEXT]` and `access deny ID --reason TEXT`';
+
+function groupsLine(a: ApprovalView): string {
+  const names = a.requesterGroups.map((g) => g.displayName);
+  if (names.length === 0) return '(none)';
+  if (names.length <= MAX_GROUPS_SHOWN) return names.join(', ');
+  return `${names.slice(0, MAX_GROUPS_SHOWN).join(', ')} and ${names.length - MAX_GROUPS_SHOWN} more`;
+}
+
+function show(ctx: CliContext, a: ApprovalView, index: number, total: number): void {
+  const { out } = ctx;
+  const now = ctx.now();
+  const row = (label: string, value: string): void => out.line(`  ${out.bold(label.padEnd(10))} ${value}`);
+  out.line();
+  out.line(`${out.dim(`[${index + 1}/${total}]`)} Request ${out.bold(a.id)} — ${out.bold(a.resource)} for ${span(a.durationMs)}`);
+  row('Requester', actorName(a.requester));
+  row('Groups', groupsLine(a));
+  row('Reason', a.reason ?? '(none given)');
+  row('Ticket', a.ticket ?? '(none)');
+  row('Asked', `${ago(a.createdAt, now)}; times out unanswered at ${clockTime(Date.parse(a.pendingUntil), now)}`);
+  const so = a.approvals > 0 ? ` (so far: ${approvers(a)})` : '';
+  row('Approvals', `${a.approvals} of ${a.approvalsRequired} from ${a.approvers.join(' or ') || 'the approvers'}${so}`);
+  if (a.recent.length === 0) {
+    row('Recent', `(no earlier requests for ${a.resource})`);
+    return;
+  }
+  a.recent.forEach((r, i) => {
+    const text = `${clockTime(Date.parse(r.createdAt), now)}  ${stateLabel(r.state, out)}  ${span(r.durationMs)}  ${cell(r.reason)}`;
+    out.line(`  ${out.bold((i === 0 ? 'Recent' : '').padEnd(10))} ${text}`);
+  });
+}
+
+export const reviewCommand: CommandSpec = {
+  name: 'review',
+  summary: 'go through the requests waiting for you and approve, deny or skip each',
+  options: [brokerOption],
+  async run(ctx, options) {
+    if (!ctx.stdinIsTTY || !ctx.out.interactive || !ctx.prompts.interactive) throw new AccessError('usage', NON_INTERACTIVE);
+    const { client } = await ctx.connect(stringOption(options, 'broker'));
+    const { approvals } = await client.get<ApprovalsResponse>('/v1/approvals');
+    if (approvals.length === 0) {
+      ctx.out.line('Nothing waits for your review.');
+      return;
+    }
+    const tally = { approved: 0, denied: 0, skipped: 0 };
+    for (const [index, a] of approvals.entries()) {
+      show(ctx, a, index, approvals.length);
+      const decision = await ctx.prompts.select<Decision>({
+        message: `Decision on ${a.id}`,
+        instead: 'use `access approve ID` or `access deny ID --reason TEXT`',
+        choices: [
+          { value: 'approve', name: 'Approve' },
+          { value: 'deny', name: 'Deny', description: 'asks for the reason the requester will read' },
+          { value: 'skip', name: 'Skip', description: 'leave it for now (or for another approver)' },
+          { value: 'quit', name: 'Quit' },
+        ],
+      });
+      if (decision === 'quit') break;
+      if (decision === 'skip') {
+        tally.skipped += 1;
+        continue;
+      }
+      const comment = decision === 'deny' ? await ctx.prompts.text({ message: `Reason for denying ${a.id}:`, instead: 'pass --reason TEXT to `access deny`', required: true }) : undefined;
+      try {
+        await sendReview(ctx, client, a.id, { decision, ...(comment ? { comment } : {}) }, false);
+        if (decision === 'approve') tally.approved += 1;
+        else tally.denied += 1;
+      } catch (error) {
+        if (!(error instanceof AccessError) || !PER_REQUEST_REFUSALS.has(error.code)) throw error;
+        ctx.out.notice(`${ctx.out.yellow('!')} ${error.message}`);
+        tally.skipped += 1;
+      }
+    }
+    ctx.out.line();
+    ctx.out.line(`Reviewed: ${tally.approved} approved, ${tally.denied} denied, ${tally.skipped} skipped.`);
+  },
+};

@@ -1,0 +1,98 @@
+// `access watch [--json]`: a live feed of what concerns you — new requests you can review,
+// decisions on your requests, grants about to end — one line each, until Ctrl-C. Survives broker
+// restarts and network drops (the stream reconnects; events during the gap are not replayed).
+
+import { ExitCode } from '../../shared/errors.js';
+import type { EventMessage, RequestView } from '../../shared/wire.js';
+import type { Output } from '../output.js';
+import { accessUntil, actorName, approvers, cell, clockTime, outcome, span, stillNeeded, timeOfDay } from '../request-format.js';
+import { brokerOption, stringOption, type CommandSpec } from './command.js';
+
+/** A change to one of your own requests. */
+function mine(change: string, view: RequestView, now: number, out: Output): string {
+  const head = `Your request ${view.id} for ${view.resource}`;
+  if (view.state !== 'pending') return `${head}: ${outcome(view, now, out).line}`;
+  if (change === 'review_recorded') return `${head}: approved by ${approvers(view)} (${view.approvals} of ${view.approvalsRequired}), waiting for ${stillNeeded(view)}`;
+  return `${head} (${span(view.durationMs)}) is pending — waiting for ${stillNeeded(view)}`;
+}
+
+/** A change to someone else's request on a resource you may approve. */
+function theirs(change: string, view: RequestView, now: number, out: Output): string {
+  const who = actorName(view.requester);
+  const head = `${view.id} ${who} → ${view.resource}`;
+  switch (view.state) {
+    case 'pending':
+      if (change === 'created') {
+        const why = view.reason ? ` — "${cell(view.reason)}"` : '';
+        return `${out.yellow('New request')} ${head} for ${span(view.durationMs)}${why} · access approve ${view.id} / access deny ${view.id} --reason …`;
+      }
+      return `${head}: ${view.approvals} of ${view.approvalsRequired} approvals (${approvers(view)})`;
+    case 'approved':
+      return `${head}: approved by ${view.autoApproved ? 'policy' : approvers(view)} — ${accessUntil(view, now)}`;
+    case 'denied':
+    case 'cancelled':
+    case 'revoked':
+      return `${head}: ${view.state}${view.closedBy ? ` by ${actorName(view.closedBy)}` : ''}${view.closeReason ? ` — ${cell(view.closeReason)}` : ''}`;
+    case 'timed_out':
+      return `${head}: timed out unanswered`;
+    case 'expired':
+      return `${head}: grant ended`;
+  }
+}
+
+/** The feed line for one event, or null for an event that is not news (hello). */
+export function describeEvent(event: EventMessage, me: string | null, now: number, out: Output): string | null {
+  switch (event.type) {
+    case 'hello':
+      return null;
+    case 'expiring': {
+      const end = event.request.expiresAt ? clockTime(Date.parse(event.request.expiresAt), now) : 'soon';
+      return `${out.yellow('Ending')} your access to ${event.request.resource} (${event.request.id}) ends at ${end} (in ${span(event.inMs)}) — \`access request ${event.request.resource}\` for more time`;
+    }
+    case 'request':
+      return event.request.requester.oid === me ? mine(event.change, event.request, now, out) : theirs(event.change, event.request, now, out);
+  }
+}
+
+export const watchCommand: CommandSpec = {
+  name: 'watch',
+  summary: 'follow new requests to review, decisions on yours and expiring grants, live',
+  options: [brokerOption, { flags: '--json', description: 'print one JSON object per event and line' }],
+  async run(ctx, options) {
+    const json = Boolean(options.json);
+    const { openEvents } = await ctx.connect(stringOption(options, 'broker'));
+    const events = await openEvents();
+    // Ctrl-C is how a feed ends: stop cleanly and exit 0.
+    const stopListening = ctx.onInterrupt(() => events.close());
+    let me: string | null = null;
+    try {
+      for await (const item of events) {
+        const now = ctx.now();
+        switch (item.type) {
+          case 'hello':
+            if (me === null) ctx.out.notice(`Watching as ${item.upn ?? item.oid} — Ctrl-C stops`);
+            me = item.oid;
+            continue;
+          case 'disconnected':
+            ctx.out.notice(`${timeOfDay(now)}  lost the broker (${item.reason}) — reconnecting in ${span(item.retryInMs)}`);
+            continue;
+          case 'reconnected':
+            ctx.out.notice(`${timeOfDay(now)}  reconnected — events during the gap are not replayed; \`access approvals\` and \`access requests\` show the current state`);
+            continue;
+          default: {
+            if (json) {
+              ctx.out.jsonLine({ receivedAt: new Date(now).toISOString(), ...item });
+              continue;
+            }
+            const line = describeEvent(item, me, now, ctx.out);
+            if (line) ctx.out.line(`${ctx.out.dim(timeOfDay(now))}  ${line}`);
+          }
+        }
+      }
+    } finally {
+      stopListening();
+      events.close();
+    }
+    return ExitCode.ok;
+  },
+};

@@ -1,0 +1,46 @@
+// Everything a command handler reaches outside itself, passed in one object so tests hand it
+// fakes (streams, environment, clock, broker connection) instead of mocking modules.
+
+import { connectBroker, type BrokerConnection } from './broker-connection.js';
+import { Output, type OutputStreams } from './output.js';
+import { terminalPrompts, type Prompts } from './prompts.js';
+import { accessHome } from './state-dir.js';
+
+export interface CliContext {
+  env: NodeJS.ProcessEnv;
+  /** The CLI's state dir ($ACCESS_HOME): one per signed-in person. */
+  home: string;
+  out: Output;
+  stdinIsTTY: boolean;
+  now: () => number;
+  /** Opens a signed-in connection to the broker (`--broker` flag value, if given). */
+  connect: (brokerFlag: string | undefined) => Promise<BrokerConnection>;
+  /** Questions for a person at a terminal; refuses (usage error) when there is none. */
+  prompts: Prompts;
+  /**
+   * Calls `listener` on Ctrl-C (SIGINT) instead of the default kill, so a command can stop waiting
+   * cleanly (e.g. leave a request pending and say so). Returns the function that stops listening.
+   */
+  onInterrupt: (listener: () => void) => () => void;
+}
+
+function onProcessInterrupt(listener: () => void): () => void {
+  process.once('SIGINT', listener);
+  return () => {
+    process.off('SIGINT', listener);
+  };
+}
+
+export function processContext(streams: OutputStreams = process, env: NodeJS.ProcessEnv = process.env): CliContext {
+  const ctx: CliContext = {
+    env,
+    home: accessHome(env),
+    out: new Output(streams, env),
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    now: Date.now,
+    connect: (brokerFlag) => connectBroker(ctx, brokerFlag),
+    prompts: terminalPrompts({ input: process.stdin, output: streams.stderr }),
+    onInterrupt: onProcessInterrupt,
+  };
+  return ctx;
+}

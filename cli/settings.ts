@@ -1,0 +1,65 @@
+// The CLI's remembered settings ($ACCESS_HOME/config.json): which broker to talk to and how to
+// sign in to its tenant (learned from the broker's GET /v1/config at login).
+
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { AccessError } from '../shared/errors.js';
+import type { BrokerConfigResponse } from '../shared/wire.js';
+import { ensurePrivateDir, writeFileAtomic } from './state-dir.js';
+
+export interface CliSettings {
+  broker?: string;
+  signIn?: BrokerConfigResponse;
+}
+
+export const SETTINGS_FILE = 'config.json';
+
+export async function readSettings(home: string): Promise<CliSettings> {
+  const file = path.join(home, SETTINGS_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object') return parsed as CliSettings;
+  } catch {
+    // fall through to the error below
+  }
+  throw new AccessError('config_invalid', `${file} is not valid JSON — fix it or delete it and run \`access login\` again`);
+}
+
+export async function writeSettings(home: string, settings: CliSettings): Promise<void> {
+  await ensurePrivateDir(home);
+  await writeFileAtomic(path.join(home, SETTINGS_FILE), `${JSON.stringify(settings, null, 2)}\n`);
+}
+
+/** Normalizes a broker URL as typed (`127.0.0.1:4780`, `https://broker.corp/`) or explains why not. */
+export function normalizeBrokerUrl(input: string): string {
+  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(input) ? input : `http://${input}`;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new AccessError('usage', `"${input}" is not a broker URL — expected something like https://access.example.com or http://127.0.0.1:4780`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new AccessError('usage', `broker URL "${input}" must start with https:// (or http:// on loopback)`);
+  }
+  return url.origin + url.pathname.replace(/\/+$/, '');
+}
+
+/** `--broker` beats `ACCESS_BROKER` beats the remembered broker. */
+export function resolveBrokerUrl(flag: string | undefined, env: NodeJS.ProcessEnv, settings: CliSettings): string {
+  const chosen = flag ?? env.ACCESS_BROKER ?? settings.broker;
+  if (!chosen) {
+    throw new AccessError(
+      'not_signed_in',
+      'no broker configured — run `access login --broker URL` (`access-broker dev` prints the URL), or set ACCESS_BROKER',
+    );
+  }
+  return normalizeBrokerUrl(chosen);
+}

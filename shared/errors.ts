@@ -1,0 +1,145 @@
+// The one table of error codes shared by the broker (HTTP status on the wire) and the CLI
+// (process exit code). Every refusal anywhere in the product uses one of these codes; the wire
+// form is always `{ code, message }`.
+
+/** Process exit codes of the CLI (DESIGN.md, "Interfaces people expect"). */
+export const ExitCode = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  denied: 3,
+  notSignedIn: 4,
+  timedOut: 5,
+  /** 128 + SIGINT: the shell's convention for "stopped by Ctrl-C" (e.g. leaving a request pending). */
+  interrupted: 130,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+interface ErrorKind {
+  /** HTTP status the broker answers with. */
+  readonly status: number;
+  /** Exit code the CLI ends with when this error reaches the top. */
+  readonly exit: ExitCode;
+}
+
+const unauthorized: ErrorKind = { status: 401, exit: ExitCode.notSignedIn };
+const forbidden: ErrorKind = { status: 403, exit: ExitCode.denied };
+const badRequest: ErrorKind = { status: 400, exit: ExitCode.usage };
+const unavailable: ErrorKind = { status: 503, exit: ExitCode.error };
+const conflict: ErrorKind = { status: 409, exit: ExitCode.error };
+
+export const ErrorCodes = {
+  // Bearer token validation (broker/auth). Each failed check has its own code.
+  token_missing: unauthorized,
+  token_malformed: unauthorized,
+  token_algorithm_not_allowed: unauthorized,
+  token_signature_invalid: unauthorized,
+  token_key_unknown: unauthorized,
+  token_expired: unauthorized,
+  token_not_yet_valid: unauthorized,
+  token_issuer_invalid: unauthorized,
+  token_tenant_invalid: unauthorized,
+  token_audience_invalid: unauthorized,
+  token_scope_missing: unauthorized,
+  token_role_missing: unauthorized,
+  token_subject_missing: unauthorized,
+  jwks_unavailable: unavailable,
+
+  // Directory (Microsoft Graph).
+  directory_unavailable: unavailable,
+
+  // Authorization.
+  forbidden,
+
+  // Access requests (broker/requests): who may do what to a request.
+  not_a_requester: forbidden,
+  not_an_approver: forbidden,
+  self_review: forbidden,
+  not_allowed_to_cancel: forbidden,
+  not_allowed_to_revoke: forbidden,
+  // Access requests: the request is not in a state that allows the action.
+  request_not_pending: conflict,
+  already_reviewed: conflict,
+  grant_not_active: conflict,
+  // Access requests: what was asked for breaks the resource's policy.
+  duration_invalid: badRequest,
+  duration_too_long: badRequest,
+  reason_required: badRequest,
+  reason_too_long: badRequest,
+  reason_invalid: badRequest,
+  ticket_required: badRequest,
+  ticket_invalid: badRequest,
+  // Access requests: lookups.
+  unknown_resource: { status: 404, exit: ExitCode.usage },
+  request_not_found: { status: 404, exit: ExitCode.error },
+
+  // Generic request problems.
+  bad_request: badRequest,
+  not_found: { status: 404, exit: ExitCode.error },
+  method_not_allowed: { status: 405, exit: ExitCode.error },
+  payload_too_large: { status: 413, exit: ExitCode.error },
+  internal: { status: 500, exit: ExitCode.error },
+
+  // CLI-side situations (never sent by the broker, but printed and mapped the same way).
+  usage: badRequest,
+  not_signed_in: unauthorized,
+  sign_in_failed: { status: 401, exit: ExitCode.error },
+  sign_in_timed_out: { status: 408, exit: ExitCode.timedOut },
+  broker_unreachable: unavailable,
+  broker_response_invalid: { status: 502, exit: ExitCode.error },
+  secret_store_failed: { status: 500, exit: ExitCode.error },
+  config_invalid: { status: 500, exit: ExitCode.error },
+  // Ctrl-C at a prompt; 499 is nginx's "client closed request" (the status is never sent).
+  interrupted: { status: 499, exit: ExitCode.interrupted },
+
+  // `access-broker dev` demo targets (a local PostgreSQL, a TCP service) that could not start.
+  demo_target_failed: { status: 500, exit: ExitCode.error },
+
+  // Storage (broker/store).
+  /** The database file cannot be opened or set up (missing directory, no permission, no WAL). */
+  store_unavailable: unavailable,
+  /** The database was written by a newer broker; running older code on it could corrupt it. */
+  store_incompatible: { status: 500, exit: ExitCode.error },
+  /** A write contradicts what is stored (duplicate id, a review history rewritten under us). */
+  store_conflict: { status: 409, exit: ExitCode.error },
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ErrorCodes, value);
+}
+
+/** Wire form of every error the broker sends. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/**
+ * An error the user (or the caller) can understand and act on. The message says what was wrong,
+ * quoting the bad value, and what to do next. Anything else that reaches the top is a bug.
+ */
+export class AccessError extends Error {
+  override readonly name = 'AccessError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  get status(): number {
+    return ErrorCodes[this.code].status;
+  }
+
+  get exitCode(): ExitCode {
+    return ErrorCodes[this.code].exit;
+  }
+
+  toBody(): ErrorBody {
+    return { code: this.code, message: this.message };
+  }
+}

@@ -1,0 +1,153 @@
+// Types that travel between the CLI and the broker over HTTP. The broker produces them, the CLI
+// consumes them; both import them from here so the contract is written once.
+
+/** `GET /v1/config` — everything a CLI needs to sign in, learned from the broker URL alone. */
+export interface BrokerConfigResponse {
+  /** Entra tenant id (GUID). */
+  tenantId: string;
+  /** MSAL authority, e.g. `https://login.microsoftonline.com/<tenant id>`. */
+  authority: string;
+  /** The CLI's public client application id. */
+  clientId: string;
+  /** Scopes the CLI asks for, e.g. `api://access-broker/user_impersonation`. */
+  scopes: string[];
+  /**
+   * Present only when the broker serves the embedded dev tenant itself on loopback HTTP: the
+   * https origin MSAL is given (it refuses http authorities) and that the CLI reaches over plain
+   * HTTP. The CLI accepts it only when it is the loopback origin of the broker it was pointed at.
+   */
+  devTenant?: { origin: string };
+  brokerVersion: string;
+}
+
+export interface GroupRef {
+  id: string;
+  displayName: string;
+}
+
+/** `GET /v1/whoami` — who the broker sees behind the caller's token. */
+export interface WhoAmIResponse {
+  kind: 'user' | 'app';
+  oid: string;
+  /** preferred_username (display only; the key is always `oid`). */
+  upn: string | null;
+  name: string | null;
+  tenantId: string;
+  /** Transitive group membership as read from Microsoft Graph, never from the token alone. */
+  groups: GroupRef[];
+  /** Whether the token carried a group overage marker instead of a `groups` claim. */
+  groupOverage: boolean;
+  /** ISO time at which the presented access token expires. */
+  tokenExpiresAt: string;
+  isAuditor: boolean;
+  isAdmin: boolean;
+}
+
+/** One entry of `GET /v1/resources`: a resource the caller may request or approve. */
+export interface ResourceSummary {
+  name: string;
+  kind: string;
+  description: string | null;
+  canRequest: boolean;
+  canApprove: boolean;
+  /** Whether a request by the caller is approved by policy (auto-approve group). */
+  autoApproved: boolean;
+  /** Approver groups as the policy names them (Entra object ids or display names). */
+  approvers: string[];
+  approvals: number;
+  maxDurationMs: number;
+  defaultDurationMs: number;
+  reason: 'optional' | 'required';
+  ticketPattern: string | null;
+}
+
+export interface ResourcesResponse {
+  resources: ResourceSummary[];
+}
+
+// ---- Requests and approvals -------------------------------------------------------------------
+
+export type RequestStateName = 'pending' | 'approved' | 'denied' | 'cancelled' | 'timed_out' | 'expired' | 'revoked';
+
+export interface ActorView {
+  oid: string;
+  upn: string | null;
+}
+
+export interface ReviewView {
+  reviewer: ActorView;
+  decision: 'approve' | 'deny';
+  comment: string | null;
+  at: string;
+}
+
+/** A request as the API shows it. Times are ISO strings; durations milliseconds. */
+export interface RequestView {
+  id: string;
+  resource: string;
+  requester: ActorView;
+  state: RequestStateName;
+  durationMs: number;
+  reason: string | null;
+  ticket: string | null;
+  createdAt: string;
+  pendingUntil: string;
+  approvalsRequired: number;
+  /** Distinct approvals so far. */
+  approvals: number;
+  reviews: ReviewView[];
+  /** Approver groups of the resource, as the policy names them. */
+  approvers: string[];
+  grantedAt: string | null;
+  expiresAt: string | null;
+  closedAt: string | null;
+  closedBy: ActorView | null;
+  closeReason: string | null;
+  autoApproved: boolean;
+}
+
+/** `POST /v1/requests` body. */
+export interface CreateRequestBody {
+  resource: string;
+  /** e.g. "1h30m"; omitted → the resource's default duration. */
+  duration?: string;
+  reason?: string;
+  ticket?: string;
+}
+
+/** `POST /v1/requests/:id/review` body. */
+export interface ReviewBody {
+  decision: 'approve' | 'deny';
+  comment?: string;
+}
+
+/** `POST /v1/requests/:id/revoke` and `/cancel` body. */
+export interface ReasonBody {
+  reason?: string;
+}
+
+export interface RequestsResponse {
+  requests: RequestView[];
+}
+
+/** One entry of `GET /v1/approvals`: a pending request the caller can act on, with context for the decision. */
+export interface ApprovalView extends RequestView {
+  /** The requester's transitive groups now (from Graph). */
+  requesterGroups: GroupRef[];
+  /** The requester's most recent earlier requests on this resource. */
+  recent: RequestView[];
+}
+
+export interface ApprovalsResponse {
+  approvals: ApprovalView[];
+}
+
+/**
+ * Messages the broker pushes on `GET /v1/events` (WebSocket, bearer token checked during the
+ * upgrade). The requester receives every change to their requests; approvers receive every change
+ * to pending requests they can act on; `expiring` warns a requester shortly before a grant ends.
+ */
+export type EventMessage =
+  | { type: 'hello'; oid: string; upn: string | null }
+  | { type: 'request'; change: string; request: RequestView }
+  | { type: 'expiring'; request: RequestView; inMs: number };

@@ -1,0 +1,131 @@
+// The broker API over a real socket, with the identity edge replaced by fakes of its interfaces
+// (token verifier, directory). The real verifier and Graph are exercised in their own tests and e2e.
+
+import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrokerApp, Verifier } from '../../broker/app.js';
+import type { Principal } from '../../broker/auth/principal.js';
+import type { BrokerConfig, ResourcePolicy } from '../../broker/config/types.js';
+import type { Directory } from '../../broker/identity/directory.js';
+import { createBrokerServer } from '../../broker/server.js';
+import { AccessError } from '../../shared/errors.js';
+import type { GroupRef, ResourcesResponse, WhoAmIResponse } from '../../shared/wire.js';
+
+function principal(oid: string, kind: Principal['kind'] = 'user'): Principal {
+  return {
+    kind, oid, tenantId: 't1', upn: `${oid}@contoso.dev`, name: oid, appId: 'cli', scopes: ['user_impersonation'],
+    roles: [], groupsClaim: null, groupOverage: false, expiresAt: new Date('2030-01-01T00:00:00Z'),
+  };
+}
+
+const verifier: Verifier = {
+  async verify(token) {
+    if (token.startsWith('good-')) return principal(token.slice(5));
+    if (token === 'app') return principal('svc', 'app');
+    throw new AccessError('token_signature_invalid', 'the token signature does not verify');
+  },
+};
+
+const memberships: Record<string, GroupRef[]> = {
+  alice: [{ id: 'g-eng', displayName: 'sg-eng' }],
+  bob: [{ id: 'g-dba', displayName: 'sg-dba' }, { id: 'g-eng', displayName: 'sg-eng' }],
+  erin: [{ id: 'g-plat', displayName: 'sg-platform' }],
+  frank: [],
+};
+
+const directory: Directory = {
+  async memberGroups(oid) {
+    if (oid === 'outage') throw new AccessError('directory_unavailable', 'cannot read group membership');
+    return memberships[oid] ?? [];
+  },
+};
+
+function resource(name: string, over: Partial<ResourcePolicy> = {}): ResourcePolicy {
+  return {
+    name, kind: 'postgres', description: null, target: { host: '127.0.0.1', port: 5432 }, requesters: ['sg-eng'],
+    approvers: ['sg-dba'], approvals: 1, maxDurationMs: 4 * 3600_000, defaultDurationMs: 3600_000, requestTtlMs: 3600_000,
+    reason: 'required', ticketPattern: null, autoApprove: [], ...over,
+  };
+}
+
+const config: BrokerConfig = {
+  source: 'test', tenant: null, auditors: ['sg-audit'], admins: ['sg-platform'], groupCacheSeconds: 60, devDirectory: null,
+  resources: [resource('prod-db'), resource('secret-db', { requesters: ['sg-secret'], approvers: ['sg-secret'] })],
+};
+
+const app: BrokerApp = {
+  config,
+  signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
+  verifier, directory, now: Date.now,
+  log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+};
+
+let server: http.Server;
+let base: string;
+
+beforeAll(async () => {
+  server = createBrokerServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+async function get(path: string, token?: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${base}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  return { status: res.status, body: await res.json() };
+}
+
+describe('broker API', () => {
+  it('answers /v1/config without a token', async () => {
+    const { status, body } = await get('/v1/config');
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ tenantId: 't1', clientId: 'cli' });
+  });
+
+  it('refuses /v1/whoami without a token with 401 token_missing', async () => {
+    const { status, body } = await get('/v1/whoami');
+    expect(status).toBe(401);
+    expect(body).toMatchObject({ code: 'token_missing' });
+  });
+
+  it('passes the verifier refusal through with its code', async () => {
+    const { status, body } = await get('/v1/whoami', 'forged');
+    expect(status).toBe(401);
+    expect(body).toMatchObject({ code: 'token_signature_invalid' });
+  });
+
+  it('shows who the caller is with groups read from the directory', async () => {
+    const { status, body } = await get('/v1/whoami', 'good-bob');
+    expect(status).toBe(200);
+    const me = body as WhoAmIResponse;
+    expect(me.groups.map((g) => g.displayName)).toEqual(['sg-dba', 'sg-eng']);
+    expect(me).toMatchObject({ oid: 'bob', isAdmin: false, isAuditor: false });
+  });
+
+  it('fails closed with 503 when the directory cannot answer', async () => {
+    const { status, body } = await get('/v1/whoami', 'good-outage');
+    expect(status).toBe(503);
+    expect(body).toMatchObject({ code: 'directory_unavailable' });
+  });
+
+  it('lists only the resources the caller may request or approve', async () => {
+    const alice = (await get('/v1/resources', 'good-alice')).body as ResourcesResponse;
+    expect(alice.resources.map((r) => r.name)).toEqual(['prod-db']);
+    expect(alice.resources[0]).toMatchObject({ canRequest: true, canApprove: false });
+    const frank = (await get('/v1/resources', 'good-frank')).body as ResourcesResponse;
+    expect(frank.resources).toEqual([]);
+  });
+
+  it('shows admins every resource', async () => {
+    const erin = (await get('/v1/resources', 'good-erin')).body as ResourcesResponse;
+    expect(erin.resources.map((r) => r.name)).toEqual(['prod-db', 'secret-db']);
+  });
+
+  it('answers unknown endpoints with 404 not_found', async () => {
+    const { status, body } = await get('/v1/nothing-here');
+    expect(status).toBe(404);
+    expect(body).toMatchObject({ code: 'not_found' });
+  });
+});

@@ -1,0 +1,56 @@
+import { describe, expect, it, vi } from 'vitest';
+import { approvedView, carol, harness, makeView } from './fakes.js';
+
+function scripted(h: ReturnType<typeof harness>): void {
+  h.events.push(
+    { type: 'hello', oid: 'oid-alice', upn: 'alice@contoso.com' },
+    { type: 'request', change: 'created', request: makeView({ id: 'theirs1', requester: carol }) },
+    { type: 'request', change: 'approved', request: approvedView() },
+    { type: 'expiring', request: approvedView(), inMs: 300_000 },
+  );
+}
+
+describe('access watch', () => {
+  it('prints one line per event that concerns me, with the time, until Ctrl-C (exit 0)', async () => {
+    const h = harness();
+    scripted(h);
+    const exit = h.run('watch');
+    await vi.waitFor(() => expect(h.stdout().split('\n')).toHaveLength(4));
+    h.interrupt();
+    expect(await exit).toBe(0);
+    const lines = h.stdout().trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d {2}New request theirs1 carol@contoso\.com → prod-db for 1h — "INC-4211: stuck migration" · access approve theirs1/);
+    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d {2}Your request r7f3c0a1b2 for prod-db: ✔ Approved by bob@contoso\.com — access until (?:tomorrow )?\d\d:\d\d \(59m\)$/);
+    expect(lines[2]).toMatch(/^\d\d:\d\d:\d\d {2}Ending your access to prod-db \(r7f3c0a1b2\) ends at (?:tomorrow )?\d\d:\d\d \(in 5m\)/);
+    expect(h.stderr()).toContain('Watching as alice@contoso.com');
+    expect(h.events.closed).toBe(true);
+  });
+
+  it('prints one JSON object per line with --json', async () => {
+    const h = harness();
+    scripted(h);
+    const exit = h.run('watch', '--json');
+    await vi.waitFor(() => expect(h.stdout().split('\n')).toHaveLength(4));
+    h.interrupt();
+    await exit;
+    const objects = h.stdout().trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; receivedAt: string });
+    expect(objects.map((o) => o.type)).toEqual(['request', 'request', 'expiring']);
+    expect(objects[0]?.receivedAt).toBe('2025-03-04T12:00:00.000Z');
+  });
+
+  it('says when it lost and regained the broker, on stderr', async () => {
+    const h = harness();
+    h.events.push(
+      { type: 'hello', oid: 'oid-alice', upn: null },
+      { type: 'disconnected', reason: 'closed by the broker (code 1006)', retryInMs: 1000 },
+      { type: 'hello', oid: 'oid-alice', upn: null },
+      { type: 'reconnected' },
+    );
+    const exit = h.run('watch');
+    await vi.waitFor(() => expect(h.stderr()).toContain('reconnected'));
+    h.interrupt();
+    await exit;
+    expect(h.stderr()).toContain('lost the broker (closed by the broker (code 1006)) — reconnecting in 1s');
+    expect(h.stdout()).toBe('');
+  });
+});

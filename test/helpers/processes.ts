@@ -1,0 +1,123 @@
+// Real processes for end-to-end tests: the dev broker and CLI invocations, each CLI with its own
+// ACCESS_HOME (one machine user each), driven the way a person or a script would.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ACCESS_BIN = path.join(REPO, 'bin/access');
+export const BROKER_BIN = path.join(REPO, 'bin/access-broker');
+
+export async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `access-test-${prefix}-`));
+  // Under root the demo PostgreSQL runs as an unprivileged user that must traverse this dir.
+  await chmod(dir, 0o711);
+  return dir;
+}
+
+/** Environment for child processes: no colour, no inherited access settings. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  for (const key of Object.keys(env)) if (key.startsWith('ACCESS_')) delete env[key];
+  return { ...env, ...extra };
+}
+
+export interface DevBrokerProcess {
+  url: string;
+  child: ChildProcess;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+/** Starts `access-broker dev --port 0` and resolves once it prints "Ready.". */
+export async function startDevBrokerProcess(args: string[] = [], env: Record<string, string> = {}): Promise<DevBrokerProcess> {
+  const child = spawn(process.execPath, [BROKER_BIN, 'dev', '--port', '0', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (): void => {
+      const match = /Broker URL\s+(\S+)/.exec(out);
+      if (match && out.includes('Ready.')) resolve(match[1] as string);
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`access-broker dev exited with ${code}\nstdout:\n${out}\nstderr:\n${err}`)));
+  });
+  return {
+    url,
+    child,
+    output: () => `${out}\n${err}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliRun {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  done: Promise<CliResult>;
+}
+
+export function startCli(args: string[], home: string, env: Record<string, string> = {}): CliRun {
+  const child = spawn(process.execPath, [ACCESS_BIN, ...args], {
+    env: cleanEnv({ ACCESS_HOME: home, ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<CliResult>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, stdout: () => stdout, stderr: () => stderr, done };
+}
+
+export function runCli(args: string[], home: string, env: Record<string, string> = {}): Promise<CliResult> {
+  return startCli(args, home, env).done;
+}
+
+/** Waits until `read()` matches `pattern` (polling the captured output of a child). */
+export async function waitForMatch(read: () => string, pattern: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+  const start = Date.now();
+  for (;;) {
+    const match = pattern.exec(read());
+    if (match) return match;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${pattern}; got:\n${read()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Completes a device authorization the way the sign-in page's form does. */
+export async function submitDeviceLogin(brokerUrl: string, userCode: string, username: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`${brokerUrl}/devicelogin`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ user_code: userCode, username }).toString(),
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+export const DEVICE_CODE_MESSAGE = /To sign in, use a web browser to open the page (\S+) and enter the code (\S+) to authenticate\./;
+
+/** `access login` as `username`, completing the device code through the sign-in page. */
+export async function login(brokerUrl: string, home: string, username: string, env: Record<string, string> = {}): Promise<CliResult> {
+  const run = startCli(['login', '--broker', brokerUrl], home, env);
+  const match = await waitForMatch(run.stderr, DEVICE_CODE_MESSAGE);
+  const page = await submitDeviceLogin(brokerUrl, match[2] as string, username);
+  if (page.status !== 200) throw new Error(`device login form answered ${page.status}: ${page.body}`);
+  return run.done;
+}
