@@ -20,6 +20,7 @@ import { DevTenant } from './devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from './devtenant/seed.js';
 import { buildIdentity } from './identity/build-identity.js';
 import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
+import { startRequests } from './requests/runtime.js';
 import { brokerRequestHandler, listen } from './server.js';
 
 export const DEFAULT_DEV_PORT = 4780;
@@ -84,7 +85,9 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
     if (config) {
       effective = config;
     } else {
-      const postgres = await startDemoPostgres({ dataDir: path.join(dataDir, 'postgres'), log: (line) => options.log.info(line) });
+      // PostgreSQL's own log (checkpoints and the like) only with ACCESS_DEBUG=1; failures are errors either way.
+      const pgLog = options.env.ACCESS_DEBUG === '1' ? (line: string) => options.log.info(line) : () => undefined;
+      const postgres = await startDemoPostgres({ dataDir: path.join(dataDir, 'postgres'), log: pgLog });
       cleanups.push(() => postgres.stop());
       const tcp = await startDemoTcpService();
       cleanups.push(() => tcp.stop());
@@ -107,7 +110,13 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
     const transport = new HttpTransport({ plaintextOrigins: [publicOrigin] });
     const { verifier, directory } = buildIdentity(identity, { transport, groupCacheSeconds: effective.groupCacheSeconds });
     const app: BrokerApp = { config: effective, signIn: signInResponse(identity), verifier, directory, now: Date.now, log: options.log };
+    // Cleanups run in reverse: the requests runtime (event streams, scheduler, database) closes
+    // before the server, which would otherwise wait for upgraded sockets forever.
+    const requests = startRequests({ app, dataFile: path.join(dataDir, 'access.db') });
+    cleanups.push(() => requests.close());
+    app.requests = requests.service;
     server.on('request', brokerRequestHandler(app, { side: tenant }));
+    requests.attach(server);
 
     printBanner(options.print, { url: browserOrigin, dataDir: ephemeral ? null : dataDir, tenant, config: effective, targets });
     return { url: browserOrigin, stop };

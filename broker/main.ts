@@ -59,10 +59,18 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     .command('serve')
     .description('run the broker for a real Microsoft Entra tenant')
     .requiredOption('--config <file>', 'the resources/policy/tenant YAML file')
+    .option('--data <dir>', 'where the store (requests, grants, audit log) lives', 'access-data')
     .option('--port <n>', 'port to listen on', parsePort, DEFAULT_DEV_PORT)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .action(async (opts: { port: number; host: string; config: string }) => {
-      const broker = await startBroker({ configFile: path.resolve(opts.config), port: opts.port, host: opts.host, env: process.env, log });
+    .action(async (opts: { port: number; host: string; config: string; data: string }) => {
+      const broker = await startBroker({
+        configFile: path.resolve(opts.config),
+        dataDir: path.resolve(opts.data),
+        port: opts.port,
+        host: opts.host,
+        env: process.env,
+        log,
+      });
       const signal = await untilSignal();
       log.info('stopping', { signal });
       await broker.stop();

@@ -57,7 +57,8 @@ export function span(ms: number): string {
 }
 
 export function ago(at: string, now: number): string {
-  return `${span(now - Date.parse(at))} ago`;
+  const elapsed = now - Date.parse(at);
+  return elapsed < 1000 ? 'just now' : `${span(elapsed)} ago`;
 }
 
 /** "access until 14:32 (59m)" for a live grant; "access ended 14:32" once past. */

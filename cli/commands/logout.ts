@@ -1,5 +1,6 @@
 // `access logout`: forget the tokens of this state dir (keychain entry or token file).
 
+import { AccessError } from '../../shared/errors.js';
 import { Session, transportFor } from '../auth/session.js';
 import { readSettings } from '../settings.js';
 import { chooseSecretStore } from '../auth/secret-store.js';
@@ -23,7 +24,16 @@ export const logoutCommand: CommandSpec = {
       signIn: settings.signIn,
       transport: transportFor(settings.broker, settings.signIn),
     });
-    const accounts = await session.signOut();
+    let accounts;
+    try {
+      accounts = await session.signOut();
+    } catch (error) {
+      // A damaged token cache cannot be read, but it can always be removed: that is what logout is for.
+      if (!(error instanceof AccessError) || error.code !== 'secret_store_failed') throw error;
+      await session.store.clear();
+      ctx.out.line(`Removed the unreadable token cache (${session.store.description}).`);
+      return;
+    }
     ctx.out.line(accounts.length ? `Signed out ${accounts.map((a) => a.username).join(', ')}.` : 'Not signed in.');
   },
 };

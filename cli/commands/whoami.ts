@@ -1,7 +1,7 @@
 // `access whoami [--json]`: who the broker sees behind this machine user's token.
 
-import { formatDuration } from '../../shared/duration.js';
 import type { WhoAmIResponse } from '../../shared/wire.js';
+import { clockTime, span } from '../request-format.js';
 import { brokerOption, jsonOption, stringOption, type CommandSpec } from './command.js';
 
 /** Above this many groups the table shows a count; `--json` always lists them all. */
@@ -33,7 +33,7 @@ export const whoamiCommand: CommandSpec = {
       ['Tenant', me.tenantId],
       ['Groups', groups + (me.groupOverage ? ' (token had too many groups to list; read from Microsoft Graph)' : '')],
       ['Roles', roles],
-      ['Token', `expires ${new Date(me.tokenExpiresAt).toLocaleTimeString()} (in ${formatDuration(Math.max(0, expiresIn))}; refreshed automatically)`],
+      ['Token', `expires ${clockTime(Date.parse(me.tokenExpiresAt), ctx.now())} (in ${span(expiresIn)}; refreshed automatically)`],
       ['Broker', brokerUrl],
       ['Token store', session.store.description],
     ];
