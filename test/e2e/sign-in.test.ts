@@ -1,13 +1,14 @@
 // End to end with real processes: `access-broker dev`, then `access login` / `whoami` /
 // `resources` / `logout` as separate CLI processes, each person with their own ACCESS_HOME.
 
-import { stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResourceSummary, WhoAmIResponse } from '../../shared/wire.js';
 import {
   DEVICE_CODE_MESSAGE,
   login,
+  REPO,
   runCli,
   startCli,
   startDevBrokerProcess,
@@ -148,5 +149,32 @@ describe('bad input at the CLI', () => {
   it('treats an unknown command as a usage error (exit 2)', async () => {
     const result = await runCli(['frobnicate'], await tempDir('unknown'));
     expect(result.code).toBe(2);
+  });
+});
+
+describe('access-broker dev --config (a team’s own policy and dev users)', () => {
+  it('serves the team’s users, groups and resources instead of the demo set', async () => {
+    const team = await startDevBrokerProcess(['--config', path.join(REPO, 'examples/dev-team.yaml')]);
+    try {
+      expect(team.output()).toContain('orders-db');
+      expect(team.output()).not.toContain('demo-db');
+      const home = await tempDir('team');
+      const upn = /^\s+(\S+@\S+)\s/m.exec(team.output())?.[1] as string;
+      const result = await login(team.url, home, upn);
+      expect(result.code, result.stderr).toBe(0);
+      const me = await whoami(home);
+      expect(me.upn).toBe(upn);
+      const resources = await runCli(['resources', '--json'], home);
+      expect(resources.code, resources.stderr).toBe(0);
+    } finally {
+      await team.stop();
+    }
+  });
+
+  it('refuses a bad config at start, naming the file, line, key and reason', async () => {
+    const dir = await tempDir('bad-config');
+    const file = path.join(dir, 'access.yaml');
+    await writeFile(file, 'resources:\n  prod-db:\n    kind: postgress\n    target: db:5432\n    requesters: [sg-eng]\n    approvers: [sg-dba]\n    maxDuration: 4h\n');
+    await expect(startDevBrokerProcess(['--config', file])).rejects.toThrow(`${file}:3 resources.prod-db.kind: must be one of postgres`);
   });
 });

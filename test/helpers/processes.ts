@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,11 +31,39 @@ export interface DevBrokerProcess {
   child: ChildProcess;
   output: () => string;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash or the OOM killer would: no exit handler runs. Resolves once the process is gone. */
+  kill(): Promise<void>;
 }
 
-/** Starts `access-broker dev --port 0` and resolves once it prints "Ready.". */
-export async function startDevBrokerProcess(args: string[] = [], env: Record<string, string> = {}): Promise<DevBrokerProcess> {
-  const child = spawn(process.execPath, [BROKER_BIN, 'dev', '--port', '0', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * A TCP port that was free a moment ago, for a broker that must come back on the same URL after a
+ * restart (the CLI remembers the broker URL). Port 0 picks it, so it never collides with a fixed
+ * port such as a developer's running dev broker.
+ */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface DevBrokerOptions {
+  /** Port to listen on; default 0 (any free port). */
+  port?: number;
+}
+
+/** Starts `access-broker dev --port 0` (or `options.port`) and resolves once it prints "Ready.". */
+export async function startDevBrokerProcess(
+  args: string[] = [],
+  env: Record<string, string> = {},
+  options: DevBrokerOptions = {},
+): Promise<DevBrokerProcess> {
+  const port = String(options.port ?? 0);
+  const child = spawn(process.execPath, [BROKER_BIN, 'dev', '--port', port, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -53,9 +82,15 @@ export async function startDevBrokerProcess(args: string[] = [], env: Record<str
     output: () => `${out}\n${err}`,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
+      }),
+    kill: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
       }),
   };
 }
@@ -88,6 +123,13 @@ export function startCli(args: string[], home: string, env: Record<string, strin
 
 export function runCli(args: string[], home: string, env: Record<string, string> = {}): Promise<CliResult> {
   return startCli(args, home, env).done;
+}
+
+/** Runs a `--json` command that must succeed and returns its parsed stdout. */
+export async function runCliJson<T>(args: string[], home: string, env: Record<string, string> = {}): Promise<T> {
+  const result = await runCli([...args, '--json'], home, env);
+  if (result.code !== 0) throw new Error(`access ${args.join(' ')} --json exited with ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
 }
 
 /** Waits until `read()` matches `pattern` (polling the captured output of a child). */
