@@ -39,6 +39,14 @@ export interface RouteMatch {
   params: Record<string, string>;
 }
 
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new AccessError('bad_request', `"${segment}" is not a valid URL path segment`);
+  }
+}
+
 function matchPath(pattern: string, path: string): Record<string, string> | null {
   const want = pattern.split('/');
   const got = path.split('/');
@@ -49,7 +57,7 @@ function matchPath(pattern: string, path: string): Record<string, string> | null
     const g = got[i] as string;
     if (w.startsWith(':')) {
       if (!g) return null;
-      params[w.slice(1)] = decodeURIComponent(g);
+      params[w.slice(1)] = decodeSegment(g);
     } else if (w !== g) {
       return null;
     }

@@ -175,7 +175,7 @@ function refusalFor(action: 'review' | 'cancel' | 'revoke', request: AccessReque
   return { code: 'request_not_pending', message: `${state}; only a pending request can be ${verb}.` };
 }
 
-function countApprovals(request: AccessRequest): number {
-  // Distinct reviewers, so an approval recorded twice by some other path still counts once.
+/** Distinct people who approved: an approval recorded twice by some other path still counts once. */
+export function countApprovals(request: AccessRequest): number {
   return new Set(request.reviews.filter((review) => review.decision === 'approve').map((review) => review.reviewer.oid)).size;
 }

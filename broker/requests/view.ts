@@ -3,6 +3,7 @@
 
 import type { ActorView, RequestView, ReviewView } from '../../shared/wire.js';
 import type { ResourcePolicy } from '../config/types.js';
+import { countApprovals } from './state-machine.js';
 import type { AccessRequest, Actor, Review } from './types.js';
 
 function actorView(actor: Actor): ActorView {
@@ -15,11 +16,6 @@ function iso(at: number | null): string | null {
 
 function reviewView(review: Review): ReviewView {
   return { reviewer: actorView(review.reviewer), decision: review.decision, comment: review.comment, at: new Date(review.at).toISOString() };
-}
-
-/** Distinct people who approved (the store keeps one review per reviewer; counted by oid anyway). */
-export function approvalCount(request: AccessRequest): number {
-  return new Set(request.reviews.filter((r) => r.decision === 'approve').map((r) => r.reviewer.oid)).size;
 }
 
 /** @param policy the resource's current policy, or null when the resource has left the config. */
@@ -35,7 +31,7 @@ export function toRequestView(request: AccessRequest, policy: ResourcePolicy | n
     createdAt: new Date(request.createdAt).toISOString(),
     pendingUntil: new Date(request.pendingUntil).toISOString(),
     approvalsRequired: request.approvalsRequired,
-    approvals: approvalCount(request),
+    approvals: countApprovals(request),
     reviews: request.reviews.map(reviewView),
     approvers: policy ? [...policy.approvers] : [],
     grantedAt: iso(request.grantedAt),

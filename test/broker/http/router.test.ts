@@ -20,6 +20,10 @@ describe('findRoute', () => {
     expect(() => findRoute(routes, 'GET', '/v1/nope')).toThrow(/GET \/v1\/nope/);
   });
 
+  it('refuses a malformed escape in a parameter as a bad request', () => {
+    expect(() => findRoute(routes, 'GET', '/v1/requests/%E0%A4%A')).toThrow(expect.objectContaining({ code: 'bad_request' }));
+  });
+
   it('does not match an empty parameter', () => {
     expect(() => findRoute(routes, 'GET', '/v1/requests/')).toThrow(expect.objectContaining({ code: 'not_found' }));
   });
