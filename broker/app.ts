@@ -4,6 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import { AccessError } from '../shared/errors.js';
 import type { BrokerConfigResponse, GroupRef } from '../shared/wire.js';
+import type { Audit } from './audit/audit.js';
 import type { Principal } from './auth/principal.js';
 import { bearerTokenFrom } from './auth/token-verifier.js';
 import type { BrokerConfig } from './config/types.js';
@@ -30,10 +31,22 @@ export interface BrokerApp {
   log: Logger;
   /** Access requests and approvals (broker/requests/runtime.ts); their routes are served when present. */
   requests?: RequestService;
+  /**
+   * The audit log (broker/audit, built by startRequests): when present, its routes are served and
+   * every token the broker accepts for the first time is recorded as `signin.seen`.
+   */
+  audit?: Audit;
 }
 
-export async function authenticate(app: Pick<BrokerApp, 'verifier'>, req: IncomingMessage): Promise<Principal> {
-  return app.verifier.verify(bearerTokenFrom(req.headers.authorization));
+/**
+ * The caller behind the request's bearer token. With an audit log, a token seen for the first time
+ * is recorded (once per token: an in-memory LRU, not a write per request).
+ */
+export async function authenticate(app: Pick<BrokerApp, 'verifier' | 'audit'>, req: IncomingMessage): Promise<Principal> {
+  const token = bearerTokenFrom(req.headers.authorization);
+  const principal = await app.verifier.verify(token);
+  app.audit?.signins.seen(principal, token);
+  return principal;
 }
 
 /** The caller's groups from the directory. Apps (service principals) act through roles, not groups. */

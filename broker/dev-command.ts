@@ -2,8 +2,10 @@
 // server carries the broker API and the embedded dev tenant (an Entra-compatible identity
 // provider and a Microsoft Graph emulator); demo targets (a real PostgreSQL server and a TCP
 // service) are started alongside unless `--config` brings a team's own resources.
+// With `--tls-cert/--tls-key` the same server speaks HTTPS/WSS and the dev tenant is reached over
+// real https on that origin (trusting `--tls-ca` or the self-signed certificate), exactly as a
+// client reaches a real tenant: no plain-HTTP adaptation at all.
 
-import http from 'node:http';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +20,7 @@ import { startDemoTcpService } from './demo/tcp-service.js';
 import type { DemoTarget } from './demo/types.js';
 import { DevTenant } from './devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from './devtenant/seed.js';
+import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, type BrokerTls, type TlsFiles } from './http/tls.js';
 import { buildIdentity } from './identity/build-identity.js';
 import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
@@ -35,6 +38,8 @@ export interface DevOptions {
   env: NodeJS.ProcessEnv;
   log: Logger;
   print: (line: string) => void;
+  /** Serve HTTPS/WSS with these files. Default: plain HTTP (loopback). */
+  tls?: TlsFiles | null;
 }
 
 export interface RunningDevBroker {
@@ -43,6 +48,7 @@ export interface RunningDevBroker {
 }
 
 export async function startDevBroker(options: DevOptions): Promise<RunningDevBroker> {
+  const tls = options.tls ? await loadBrokerTls(options.tls) : null;
   const config: BrokerConfig | null = options.configFile
     ? await loadConfigFile(options.configFile, options.env, { allowDevDirectory: true, requireTenant: false })
     : null;
@@ -63,15 +69,17 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
   }
 
   try {
-    const server = http.createServer();
+    const server = createListener(tls);
     const address = await listen(server, options.port, options.host);
     cleanups.push(() => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
     }));
-    const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    const browserOrigin = `http://${hostForUrl}:${address.port}`;
-    const publicOrigin = `https://${hostForUrl}:${address.port}`;
+    // Without TLS, MSAL and the Graph client are still given https URLs (they refuse http) and the
+    // broker's own transport carries them over plain HTTP; a person's browser uses http.
+    const browserOrigin = listenerOrigin(address, tls ? 'https' : 'http');
+    const publicOrigin = listenerOrigin(address, 'https');
+    if (tls) await checkServesOwnOrigin(publicOrigin, tls);
 
     const tenant = await DevTenant.open({
       publicOrigin,
@@ -106,8 +114,9 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       jwksUri: tenant.jwksUri,
       graph: { ...tenant.graphApp, baseUrl: tenant.graphBaseUrl },
       devTenantOrigin: publicOrigin,
+      devTenantPlaintext: !tls,
     };
-    const transport = new HttpTransport({ plaintextOrigins: [publicOrigin] });
+    const transport = tls ? new HttpTransport({ extraCa: tls.trust }) : new HttpTransport({ plaintextOrigins: [publicOrigin] });
     const { verifier, directory } = buildIdentity(identity, { transport, groupCacheSeconds: effective.groupCacheSeconds });
     const app: BrokerApp = { config: effective, signIn: signInResponse(identity), verifier, directory, now: Date.now, log: options.log };
     // Cleanups run in reverse: the requests runtime (event streams, scheduler, database) closes
@@ -118,7 +127,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
     server.on('request', brokerRequestHandler(app, { side: tenant }));
     requests.attach(server);
 
-    printBanner(options.print, { url: browserOrigin, dataDir: ephemeral ? null : dataDir, tenant, config: effective, targets });
+    printBanner(options.print, { url: browserOrigin, dataDir: ephemeral ? null : dataDir, tenant, config: effective, targets, tls });
     return { url: browserOrigin, stop };
   } catch (error) {
     await stop();
@@ -128,13 +137,17 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
 
 function printBanner(
   print: (line: string) => void,
-  info: { url: string; dataDir: string | null; tenant: DevTenant; config: BrokerConfig; targets: DemoTarget[] },
+  info: { url: string; dataDir: string | null; tenant: DevTenant; config: BrokerConfig; targets: DemoTarget[]; tls: BrokerTls | null },
 ): void {
   print('access-broker dev: the broker, an Entra-compatible dev tenant and demo targets on this machine');
   print('');
   print(`  Broker URL    ${info.url}`);
-  print(`  Sign in       access login --broker ${info.url}`);
+  print(`  Sign in       access login --broker ${info.url}${info.tls?.trustFile ? ` --ca ${info.tls.trustFile}` : ''}`);
   print(`  Sign-in page  ${info.url}/devicelogin`);
+  if (info.tls) {
+    const leaf = info.tls.chain[0]?.x509;
+    print(`  TLS           ${info.tls.files.certFile}${leaf ? ` (${leaf.subjectAltName ?? leaf.subject}; until ${leaf.validTo})` : ''}`);
+  }
   print(`  Tenant        ${info.tenant.tenantId} (dev)`);
   print(`  Data          ${info.dataDir ?? 'temporary, removed on exit (--data DIR keeps it)'}`);
   print('');

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { AccessError, ExitCode } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import { DEFAULT_DEV_PORT, startDevBroker } from './dev-command.js';
+import type { TlsFiles } from './http/tls.js';
 import { consoleLogger } from './log.js';
 import { startBroker } from './serve-command.js';
 
@@ -15,6 +16,31 @@ function parsePort(value: string): number {
   if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError(`"${value}" is not a port — use a number from 0 (any free port) to 65535`);
   return port;
 }
+
+interface TlsFlags {
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+}
+
+/** `--tls-cert` and `--tls-key` come as a pair (absolute paths, so messages name the real files). */
+function tlsFiles(opts: TlsFlags): TlsFiles | null {
+  if (!opts.tlsCert && !opts.tlsKey) {
+    if (opts.tlsCa) throw new AccessError('usage', `--tls-ca "${opts.tlsCa}" is the CA of a certificate: also pass --tls-cert FILE and --tls-key FILE`);
+    return null;
+  }
+  if (!opts.tlsCert || !opts.tlsKey) {
+    throw new AccessError('usage', `--tls-cert and --tls-key go together: got only ${opts.tlsCert ? `--tls-cert "${opts.tlsCert}"` : `--tls-key "${opts.tlsKey}"`} — pass both`);
+  }
+  return {
+    certFile: path.resolve(opts.tlsCert),
+    keyFile: path.resolve(opts.tlsKey),
+    caFile: opts.tlsCa ? path.resolve(opts.tlsCa) : null,
+  };
+}
+
+const TLS_CERT_HELP = 'serve HTTPS/WSS with this PEM certificate (the broker\'s own first, then any intermediates)';
+const TLS_KEY_HELP = 'the unencrypted PEM private key of --tls-cert';
 
 /** Resolves when the process is asked to stop (Ctrl-C or a service manager's SIGTERM). */
 function untilSignal(): Promise<NodeJS.Signals> {
@@ -40,8 +66,12 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     .option('--host <addr>', 'address to listen on (loopback only is sensible for dev)', '127.0.0.1')
     .option('--data <dir>', 'keep state (tenant keys, users, demo database) in DIR across restarts')
     .option('--config <file>', "use a team's own resources, policy and dev users/groups instead of the demo set")
-    .action(async (opts: { port: number; host: string; data?: string; config?: string }) => {
+    .option('--tls-cert <file>', `${TLS_CERT_HELP}; the dev tenant is then served over https too`)
+    .option('--tls-key <file>', TLS_KEY_HELP)
+    .option('--tls-ca <file>', 'the PEM certificate of the CA that issued --tls-cert (default: trust --tls-cert itself when self-signed); the CLI names the same file with `access login --ca`')
+    .action(async (opts: { port: number; host: string; data?: string; config?: string } & TlsFlags) => {
       const broker = await startDevBroker({
+        tls: tlsFiles(opts),
         port: opts.port,
         host: opts.host,
         dataDir: opts.data ? path.resolve(opts.data) : null,
@@ -62,8 +92,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     .option('--data <dir>', 'where the store (requests, grants, audit log) lives', 'access-data')
     .option('--port <n>', 'port to listen on', parsePort, DEFAULT_DEV_PORT)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .action(async (opts: { port: number; host: string; config: string; data: string }) => {
+    .option('--tls-cert <file>', TLS_CERT_HELP)
+    .option('--tls-key <file>', TLS_KEY_HELP)
+    .action(async (opts: { port: number; host: string; config: string; data: string } & TlsFlags) => {
       const broker = await startBroker({
+        tls: tlsFiles(opts),
         configFile: path.resolve(opts.config),
         dataDir: path.resolve(opts.data),
         port: opts.port,

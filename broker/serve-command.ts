@@ -1,12 +1,14 @@
-// `access-broker serve --config FILE`: the broker for a real Entra tenant.
+// `access-broker serve --config FILE [--tls-cert FILE --tls-key FILE]`: the broker for a real
+// Entra tenant, over HTTPS/WSS when given a certificate (else plain HTTP, for a TLS-terminating
+// proxy in front of it).
 
-import http from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { HttpTransport } from '../shared/http-transport.js';
+import { HttpTransport, isLoopbackHost } from '../shared/http-transport.js';
 import { AccessError } from '../shared/errors.js';
 import type { BrokerApp, Logger } from './app.js';
 import { loadConfigFile } from './config/load.js';
+import { createListener, listenerOrigin, loadBrokerTls, type TlsFiles } from './http/tls.js';
 import { buildIdentity } from './identity/build-identity.js';
 import { identityFromTenant, signInResponse } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
@@ -20,9 +22,12 @@ export interface ServeOptions {
   host: string;
   env: NodeJS.ProcessEnv;
   log: Logger;
+  /** Serve HTTPS/WSS with these files (`caFile` is not used by serve). Default: plain HTTP. */
+  tls?: TlsFiles | null;
 }
 
 export async function startBroker(options: ServeOptions): Promise<{ url: string; stop(): Promise<void> }> {
+  const tls = options.tls ? await loadBrokerTls(options.tls) : null;
   const config = await loadConfigFile(options.configFile, options.env, { allowDevDirectory: false, requireTenant: true });
   if (!config.tenant) throw new AccessError('config_invalid', `${options.configFile}: a \`tenant\` block is required to serve a real tenant (or use \`access-broker dev\`)`);
   const identity = identityFromTenant(config.tenant);
@@ -31,7 +36,8 @@ export async function startBroker(options: ServeOptions): Promise<{ url: string;
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const requests = startRequests({ app, dataFile: path.join(options.dataDir, 'access.db') });
   app.requests = requests.service;
-  const server = http.createServer(brokerRequestHandler(app));
+  const server = createListener(tls);
+  server.on('request', brokerRequestHandler(app));
   requests.attach(server);
   let address;
   try {
@@ -40,8 +46,12 @@ export async function startBroker(options: ServeOptions): Promise<{ url: string;
     await requests.close();
     throw error;
   }
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  options.log.info('broker listening', { url, tenant: identity.tenantId, resources: config.resources.length, data: options.dataDir });
+  const url = listenerOrigin(address, tls ? 'https' : 'http');
+  options.log.info('broker listening', { url, tenant: identity.tenantId, resources: config.resources.length, data: options.dataDir, ...(tls ? { certificate: tls.files.certFile } : {}) });
+  if (!tls && !isLoopbackHost(address.address)) {
+    // Bearer tokens cross this connection: plain HTTP is only sound behind a proxy that terminates TLS.
+    options.log.warn('serving plain HTTP on a non-loopback address; pass --tls-cert and --tls-key unless a TLS-terminating proxy is in front', { url });
+  }
   return {
     url,
     stop: async () => {

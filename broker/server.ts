@@ -3,6 +3,7 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { auditRoutes } from './api/audit-routes.js';
 import { identityRoutes } from './api/identity-routes.js';
 import { requestRoutes } from './api/request-routes.js';
 import { resourceRoutes } from './api/resource-routes.js';
@@ -17,7 +18,12 @@ export interface SideHandler {
 }
 
 export function brokerRoutes(app: BrokerApp): Route[] {
-  return [...identityRoutes(app), ...resourceRoutes(app), ...(app.requests ? requestRoutes(app.requests) : [])];
+  return [
+    ...identityRoutes(app),
+    ...resourceRoutes(app),
+    ...(app.requests ? requestRoutes(app.requests) : []),
+    ...(app.audit ? auditRoutes(app.audit, app.now) : []),
+  ];
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;

@@ -6,15 +6,22 @@ import type { HttpTransport } from '../shared/http-transport.js';
 
 export type TokenSource = () => Promise<string>;
 
+/** Turns a failed connection into the error a person can act on, when it is about TLS (cli/broker-trust.ts). */
+export interface ConnectFailureExplainer {
+  explain(error: unknown, url: string): AccessError | null;
+}
+
 export class BrokerClient {
   readonly baseUrl: string;
   readonly #transport: HttpTransport;
   readonly #token: TokenSource | null;
+  readonly #trust: ConnectFailureExplainer | null;
 
-  constructor(baseUrl: string, transport: HttpTransport, token: TokenSource | null = null) {
+  constructor(baseUrl: string, transport: HttpTransport, token: TokenSource | null = null, trust: ConnectFailureExplainer | null = null) {
     this.baseUrl = baseUrl;
     this.#transport = transport;
     this.#token = token;
+    this.#trust = trust;
   }
 
   get<T>(path: string): Promise<T> {
@@ -37,6 +44,8 @@ export class BrokerClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (error) {
+      const tlsFailure = this.#trust?.explain(error, this.baseUrl);
+      if (tlsFailure) throw tlsFailure;
       const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
       throw new AccessError(
         'broker_unreachable',

@@ -1,6 +1,7 @@
 // Everything a command handler reaches outside itself, passed in one object so tests hand it
 // fakes (streams, environment, clock, broker connection) instead of mocking modules.
 
+import type { Readable, Writable } from 'node:stream';
 import { connectBroker, type BrokerConnection } from './broker-connection.js';
 import { Output, type OutputStreams } from './output.js';
 import { terminalPrompts, type Prompts } from './prompts.js';
@@ -11,6 +12,11 @@ export interface CliContext {
   /** The CLI's state dir ($ACCESS_HOME): one per signed-in person. */
   home: string;
   out: Output;
+  /**
+   * The process's raw byte streams, for commands that carry bytes rather than text
+   * (`access connect --stdio`: stdout holds tunnel bytes and nothing else).
+   */
+  stdio: { stdin: Readable; stdout: Writable };
   stdinIsTTY: boolean;
   now: () => number;
   /** Opens a signed-in connection to the broker (`--broker` flag value, if given). */
@@ -36,6 +42,7 @@ export function processContext(streams: OutputStreams = process, env: NodeJS.Pro
     env,
     home: accessHome(env),
     out: new Output(streams, env),
+    stdio: { stdin: process.stdin, stdout: streams.stdout },
     stdinIsTTY: Boolean(process.stdin.isTTY),
     now: Date.now,
     connect: (brokerFlag) => connectBroker(ctx, brokerFlag),

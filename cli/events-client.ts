@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { CLOSE_REASONS, CloseCode } from '../shared/close-codes.js';
 import { AccessError, ExitCode, isErrorCode } from '../shared/errors.js';
 import type { EventMessage } from '../shared/wire.js';
+import type { BrokerTrust } from './broker-trust.js';
 
 /** First reconnect delay; doubled after every failed attempt. */
 export const RECONNECT_INITIAL_MS = 500;
@@ -55,6 +56,8 @@ export interface EventStreamOptions {
   keepaliveMs?: number;
   /** Diagnostics (ACCESS_DEBUG=1). Default: none. */
   debug?: (line: string) => void;
+  /** The certificates accepted from a `wss://` broker (a private CA). Default: Node's bundled public roots. */
+  trust?: BrokerTrust;
 }
 
 /** The events endpoint of a broker: `http` → `ws`, `https` → `wss`. */
@@ -144,6 +147,7 @@ async function connectOnce(options: EventStreamOptions): Promise<{ socket: WebSo
   const bearer = await options.token();
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(options.url, {
+      ...options.trust?.tlsOptions(),
       headers: { authorization: `Bearer ${bearer}` },
       // Events are small JSON; compression costs more than it saves (and is off on the broker too).
       perMessageDeflate: false,
@@ -163,7 +167,10 @@ async function connectOnce(options: EventStreamOptions): Promise<{ socket: WebSo
       HELLO_TIMEOUT_MS,
     );
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      fail(new AccessError('broker_unreachable', `cannot reach the broker's events stream at ${options.url} (${error.code ?? error.message}) — is it running?`, { cause: error }));
+      fail(
+        options.trust?.explain(error, options.url) ??
+          new AccessError('broker_unreachable', `cannot reach the broker's events stream at ${options.url} (${error.code ?? error.message}) — is it running?`, { cause: error }),
+      );
     });
     socket.once('unexpected-response', (req, res) => {
       void readRefusal(options.url, res).then((error) => {

@@ -22,8 +22,12 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     const command = program.command(spec.args ? `${spec.name} ${spec.args}` : spec.name).description(spec.summary);
     for (const option of spec.options ?? []) command.option(option.flags, option.description);
     command.action(async (...received: unknown[]) => {
-      // commander passes the positional args, then the options object, then the command.
-      const args = received.slice(0, -2).filter((a): a is string => typeof a === 'string');
+      // commander passes the positional args (a variadic one as an array), then the options object,
+      // then the command.
+      const args = received
+        .slice(0, -2)
+        .flatMap((a) => (Array.isArray(a) ? (a as unknown[]) : [a]))
+        .filter((a): a is string => typeof a === 'string');
       const options = (received.at(-2) ?? {}) as Record<string, unknown>;
       const code = await spec.run(ctx, options, args);
       setExit(code ?? ExitCode.ok);

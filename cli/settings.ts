@@ -1,5 +1,6 @@
-// The CLI's remembered settings ($ACCESS_HOME/config.json): which broker to talk to and how to
-// sign in to its tenant (learned from the broker's GET /v1/config at login).
+// The CLI's remembered settings ($ACCESS_HOME/config.json): which broker to talk to, how to
+// sign in to its tenant (learned from the broker's GET /v1/config at login) and which private CA
+// issued its TLS certificate, if one did (`access login --ca FILE`).
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,6 +11,8 @@ import { ensurePrivateDir, writeFileAtomic } from './state-dir.js';
 export interface CliSettings {
   broker?: string;
   signIn?: BrokerConfigResponse;
+  /** Absolute path of the PEM CA certificate trusted for `broker` (cli/broker-trust.ts); ACCESS_CA_FILE overrides it. */
+  caFile?: string;
 }
 
 export const SETTINGS_FILE = 'config.json';

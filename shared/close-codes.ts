@@ -10,6 +10,21 @@ export const CloseCode = {
   tryAgainLater: 1013,
   /** The bearer token the connection was opened with has expired; reconnect with a fresh one. */
   tokenExpired: 4001,
+
+  // The tunnel (`/v1/tunnel`): why the broker cut a connection. The close reason (≤ 123 bytes)
+  // carries the specifics, e.g. the revoker and their reason.
+  /** The target closed the connection (the database ended the session). */
+  targetClosed: 4100,
+  /** The target failed mid-session (reset, timeout). */
+  targetFailed: 4101,
+  /** The grant reached its absolute expiry. */
+  grantExpired: 4110,
+  /** The grant was revoked (reason: "revoked by <upn>: <reason>"). */
+  grantRevoked: 4111,
+  /** The periodic membership re-check found the user gone from the resource's requester groups. */
+  membershipLost: 4112,
+  /** No bytes either way for the resource's idle timeout. */
+  idleTimeout: 4113,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -19,4 +34,10 @@ export const CLOSE_REASONS: Record<CloseCode, string> = {
   [CloseCode.policyViolation]: 'the broker refused what this client sent',
   [CloseCode.tryAgainLater]: 'the connection fell too far behind',
   [CloseCode.tokenExpired]: 'the access token expired',
+  [CloseCode.targetClosed]: 'the target closed the connection',
+  [CloseCode.targetFailed]: 'the connection to the target failed',
+  [CloseCode.grantExpired]: 'access expired',
+  [CloseCode.grantRevoked]: 'access was revoked',
+  [CloseCode.membershipLost]: 'you are no longer in a group allowed to use this resource',
+  [CloseCode.idleTimeout]: 'the connection was idle too long',
 };

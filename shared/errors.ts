@@ -73,6 +73,19 @@ export const ErrorCodes = {
   unknown_resource: { status: 404, exit: ExitCode.usage },
   request_not_found: { status: 404, exit: ExitCode.error },
 
+  // The tunnel (`/v1/tunnel`): refused during the HTTP upgrade, before any WebSocket exists.
+  /** The caller holds no approved, unexpired grant on the resource. */
+  no_live_grant: forbidden,
+  /** The resource's limit of concurrent tunnels is reached. */
+  too_many_connections: { status: 429, exit: ExitCode.error },
+  /** The broker could not dial the resource's target (refused, timed out, unresolvable). */
+  target_unreachable: { status: 502, exit: ExitCode.error },
+
+  // The audit log (broker/audit): only members of the auditor groups read it.
+  not_an_auditor: forbidden,
+  /** No audit entry names this request or session id. */
+  audit_subject_not_found: { status: 404, exit: ExitCode.error },
+
   // Generic request problems.
   bad_request: badRequest,
   not_found: { status: 404, exit: ExitCode.error },
@@ -89,6 +102,8 @@ export const ErrorCodes = {
   broker_response_invalid: { status: 502, exit: ExitCode.error },
   secret_store_failed: { status: 500, exit: ExitCode.error },
   config_invalid: { status: 500, exit: ExitCode.error },
+  /** `access connect` could not listen on the local address (port in use, address not on this machine). */
+  listen_failed: { status: 500, exit: ExitCode.error },
   // Ctrl-C at a prompt; 499 is nginx's "client closed request" (the status is never sent).
   interrupted: { status: 499, exit: ExitCode.interrupted },
 

@@ -59,6 +59,10 @@ export interface ResourceSummary {
   defaultDurationMs: number;
   reason: 'optional' | 'required';
   ticketPattern: string | null;
+  /** postgres/mysql: the database a client connects to unless told otherwise (e.g. PGDATABASE); null when not configured. */
+  database: string | null;
+  /** postgres/mysql: the database user a client connects as unless told otherwise (e.g. PGUSER); null when not configured. */
+  user: string | null;
 }
 
 export interface ResourcesResponse {
@@ -151,3 +155,104 @@ export type EventMessage =
   | { type: 'hello'; oid: string; upn: string | null }
   | { type: 'request'; change: string; request: RequestView }
   | { type: 'expiring'; request: RequestView; inMs: number };
+
+// ---- Audit log (auditors only) ------------------------------------------------------------------
+
+/** Every kind of entry in the audit log. New kinds are added here; stored entries never change kind. */
+export const AUDIT_EVENT_TYPES = [
+  'signin.seen',
+  'request.created',
+  'request.auto_approved',
+  'request.review_recorded',
+  'request.approved',
+  'request.denied',
+  'request.cancelled',
+  'request.timed_out',
+  'request.expired',
+  'request.revoked',
+  'policy.refused',
+  'session.opened',
+  'session.closed',
+  'pg.query',
+  'audit.dropped',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/**
+ * One audit entry as the API shows it. `at` is ISO with milliseconds and `body` the parsed JSON, so
+ * an exported entry can be re-hashed from this form alone (broker/audit/entry.ts documents how).
+ */
+export interface AuditEntryView {
+  seq: number;
+  at: string;
+  type: AuditEventType;
+  /** Who acted; null for the clock (timeouts, expiries) and the broker itself. */
+  actor: ActorView | null;
+  /** The request id or session id the entry belongs to, if any. */
+  subject: string | null;
+  resource: string | null;
+  body: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+/** `GET /v1/audit/events`: one page in sequence order; ask again with `after_seq=nextAfterSeq`. */
+export interface AuditEventsResponse {
+  entries: AuditEntryView[];
+  /** The last seq in `entries`, or the `after_seq` asked for when there were none. */
+  nextAfterSeq: number;
+  /** The newest seq in the log when the page was read (0 for an empty log). */
+  headSeq: number;
+}
+
+/** One tunnel session as the audit log recorded it (`session.opened` + `session.closed`). */
+export interface AuditSessionView {
+  id: string;
+  /** The grant (request) the session ran under. */
+  requestId: string | null;
+  user: ActorView;
+  resource: string;
+  target: string | null;
+  client: string | null;
+  openedAt: string;
+  /** Null while the session is open (or when the broker stopped before recording its end). */
+  closedAt: string | null;
+  /** Client → target. */
+  bytesUp: number | null;
+  /** Target → client. */
+  bytesDown: number | null;
+  /** How it ended (a close code name such as `grantExpired`, `targetClosed`), null while open. */
+  endReason: string | null;
+  /** Postgres queries the session sent, when the tunnel counted them. */
+  queries: number | null;
+}
+
+/** `GET /v1/audit/sessions`: newest first. */
+export interface AuditSessionsResponse {
+  sessions: AuditSessionView[];
+}
+
+/** `GET /v1/audit/show/:id`: the whole story of a request or a session, in log order. */
+export interface AuditShowResponse {
+  id: string;
+  kind: 'request' | 'session';
+  /** The request the story belongs to (the id itself for a request; the grant of a session). */
+  requestId: string | null;
+  sessions: AuditSessionView[];
+  entries: AuditEntryView[];
+  /** True when the story has more entries than were returned (a session with very many queries). */
+  truncated: boolean;
+}
+
+/** `GET /v1/audit/verify`: the hash chain recomputed from the first entry to the head. */
+export type AuditVerifyResponse =
+  | { ok: true; count: number; headSeq: number; headHash: string }
+  | {
+      ok: false;
+      /** Entries that verified before the first bad one. */
+      count: number;
+      firstBadSeq: number;
+      /** `missing`: the seq is absent; `altered`: its content no longer matches its hash; `unlinked`: it does not chain to the entry before it. */
+      problem: 'missing' | 'altered' | 'unlinked';
+      reason: string;
+    };

@@ -21,6 +21,8 @@ export function summarizeResource(resource: ResourcePolicy, groups: readonly Gro
     defaultDurationMs: resource.defaultDurationMs,
     reason: resource.reason,
     ticketPattern: resource.ticketPattern,
+    database: resource.database,
+    user: resource.user,
   };
 }
 

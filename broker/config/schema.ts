@@ -35,6 +35,22 @@ export const MAX_REQUEST_TTL_MS = 7 * 86_400_000;
 export const DEFAULT_REQUEST_TTL_MS = 3_600_000;
 /** defaultDuration, when not written, is this or maxDuration, whichever is shorter. */
 export const DEFAULT_DURATION_CAP_MS = 3_600_000;
+/**
+ * Tunnels open at once to one resource when the config names no `maxConnections`: enough for a
+ * team's psql sessions and a connection pool or two, few enough that one runaway script cannot
+ * exhaust the target's own connection limit (PostgreSQL's default max_connections is 100).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 20;
+/** More concurrent tunnels than this to one resource is a service, not human access. */
+export const MAX_CONNECTIONS_LIMIT = 1_000;
+/** A tunnel idle this long is closed when the config names no `idleTimeout` (a forgotten psql). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
+/** Resource kinds whose clients take a default database and user (`database`, `user`). */
+export const DATABASE_KINDS: readonly ResourceKind[] = ['postgres', 'mysql'];
+/** How often users with open tunnels have their membership re-read from Graph, by default. */
+export const DEFAULT_MEMBERSHIP_RECHECK_SECONDS = 30;
+/** A removed member must lose live tunnels within the hour, like MAX_GROUP_CACHE_SECONDS. */
+export const MAX_MEMBERSHIP_RECHECK_SECONDS = 3600;
 export const DEFAULT_GROUP_CACHE_SECONDS = 60;
 /** A member removed from a group must lose access within the hour even with the longest cache. */
 export const MAX_GROUP_CACHE_SECONDS = 3600;
@@ -106,6 +122,12 @@ function resourceSchema() {
       reason: choice(['optional', 'required'], 'whether a request must say why').default('optional'),
       ticketPattern: regexSource('a ticket id must match it, e.g. \'^(INC|CHG)-\\d+$\'').optional(),
       autoApprove: nameList(`groups whose requests are approved by policy — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
+      maxConnections: wholeNumber(1, MAX_CONNECTIONS_LIMIT, 'tunnels open at once to this resource, all users together')
+        .default(DEFAULT_MAX_CONNECTIONS),
+      idleTimeout: duration('close a tunnel after this long with no bytes either way, e.g. 30m', MAX_GRANT_DURATION_MS, 'a tunnel never outlives its grant')
+        .default(DEFAULT_IDLE_TIMEOUT_MS),
+      database: text('the database clients connect to by default, e.g. orders').optional(),
+      user: text('the database user clients connect as by default, e.g. readonly').optional(),
     },
     'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
   ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> => {
@@ -117,6 +139,17 @@ function resourceSchema() {
         message: 'must not be longer than maxDuration — a default above the maximum could never be granted',
         input: formatDuration(defaultDurationMs),
       });
+    }
+    if (!DATABASE_KINDS.includes(raw.kind)) {
+      for (const key of ['database', 'user'] as const) {
+        if (raw[key] === undefined) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `applies to ${DATABASE_KINDS.join(' and ')} resources only, not kind ${raw.kind} — remove it`,
+          input: raw[key],
+        });
+      }
     }
     return {
       kind: raw.kind,
@@ -131,6 +164,10 @@ function resourceSchema() {
       reason: raw.reason,
       ticketPattern: raw.ticketPattern ?? null,
       autoApprove: raw.autoApprove,
+      maxConnections: raw.maxConnections,
+      idleTimeoutMs: raw.idleTimeout,
+      database: raw.database ?? null,
+      user: raw.user ?? null,
     };
   });
 }
@@ -206,6 +243,8 @@ export function configSchema(options: SchemaOptions) {
       tenant: options.requireTenant ? tenant : tenant.optional(),
       groupCacheSeconds: wholeNumber(0, MAX_GROUP_CACHE_SECONDS, 'seconds a user\'s group membership read from Graph is trusted')
         .default(DEFAULT_GROUP_CACHE_SECONDS),
+      membershipRecheckSeconds: wholeNumber(1, MAX_MEMBERSHIP_RECHECK_SECONDS, 'seconds between membership re-reads for users with open tunnels')
+        .default(DEFAULT_MEMBERSHIP_RECHECK_SECONDS),
       resources: resourcesSchema(),
       auditors: nameList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
       admins: nameList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
@@ -221,6 +260,7 @@ export function configSchema(options: SchemaOptions) {
       auditors: raw.auditors,
       admins: raw.admins,
       groupCacheSeconds: raw.groupCacheSeconds,
+      membershipRecheckSeconds: raw.membershipRecheckSeconds,
       devDirectory,
     };
   });

@@ -23,6 +23,14 @@ export interface ResourcePolicy {
   ticketPattern: string | null;
   /** Groups whose requests are approved by policy. */
   autoApprove: string[];
+  /** Tunnels open at once to this resource, all users together. Default 20. */
+  maxConnections: number;
+  /** A tunnel with no bytes either way for this long is closed. Default 30 minutes. */
+  idleTimeoutMs: number;
+  /** postgres/mysql only: the database a client connects to unless told otherwise (PGDATABASE). */
+  database: string | null;
+  /** postgres/mysql only: the database user a client connects as unless told otherwise (PGUSER). */
+  user: string | null;
 }
 
 /** Identity settings for a real Entra tenant (absent under `access-broker dev`, which makes its own). */
@@ -77,6 +85,11 @@ export interface BrokerConfig {
   admins: string[];
   /** Seconds a user's group membership read from Graph is trusted. Default 60. */
   groupCacheSeconds: number;
+  /**
+   * Seconds between fresh Graph reads of the membership of users with open tunnels; a user removed
+   * from a resource's requester groups loses their tunnels within this. Default 30.
+   */
+  membershipRecheckSeconds: number;
   /** Only read by `access-broker dev --config`: the dev tenant's users and groups. */
   devDirectory: DevDirectory | null;
 }

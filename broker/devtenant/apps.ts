@@ -4,7 +4,9 @@
 //     `Access.Automation`, and asks for the `groups` claim;
 //   - the broker's Graph app: a confidential client holding Graph `GroupMember.Read.All` and
 //     `User.Read.All` application permissions;
-//   - an automation app: a confidential client holding the API's `Access.Automation` app role.
+//   - an automation app: a confidential client holding the API's `Access.Automation` app role;
+//   - a directory admin app: a confidential client holding Graph `GroupMember.ReadWrite.All` (and
+//     `User.Read.All`), so tests and scripts can change group membership of a running dev broker.
 
 import { timingSafeEqual } from 'node:crypto';
 import type { TenantState } from './state.js';
@@ -13,6 +15,8 @@ import { GRAPH_APP_ID, GRAPH_RESOURCE } from './tokens.js';
 export const API_SCOPE_NAME = 'user_impersonation';
 export const AUTOMATION_ROLE = 'Access.Automation';
 export const GRAPH_APP_ROLES = ['GroupMember.Read.All', 'User.Read.All'] as const;
+/** The directory admin app's Graph permissions: change memberships, and look users up by UPN. */
+export const DIRECTORY_ADMIN_ROLES = ['GroupMember.ReadWrite.All', 'User.Read.All'] as const;
 /** Scopes of OpenID Connect itself, which any client may ask for next to a resource scope. */
 export const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
 
@@ -36,6 +40,7 @@ export class AppRegistry {
   readonly api: AppRegistration;
   readonly graph: AppRegistration;
   readonly automation: AppRegistration;
+  readonly directoryAdmin: AppRegistration;
   readonly apiAppIdUri: string;
   readonly apiScope: string;
 
@@ -57,13 +62,20 @@ export class AppRegistry {
       publicClient: false,
       appRoles: { graph: [], api: [AUTOMATION_ROLE] },
     };
+    this.directoryAdmin = {
+      key: 'directoryAdmin',
+      displayName: 'access directory admin (dev)',
+      ...apps.directoryAdmin,
+      publicClient: false,
+      appRoles: { graph: DIRECTORY_ADMIN_ROLES, api: [] },
+    };
     this.apiAppIdUri = `api://${apps.api.clientId}`;
     this.apiScope = `${this.apiAppIdUri}/${API_SCOPE_NAME}`;
   }
 
   byClientId(clientId: string): AppRegistration | undefined {
     const id = clientId.toLowerCase();
-    return [this.cli, this.api, this.graph, this.automation].find((app) => app.clientId === id);
+    return [this.cli, this.api, this.graph, this.automation, this.directoryAdmin].find((app) => app.clientId === id);
   }
 
   /** Whether `secret` is the app's client secret (constant time). */

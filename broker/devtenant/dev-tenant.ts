@@ -59,6 +59,12 @@ export class DevTenant {
   readonly api: { clientId: string; appIdUri: string; scope: string };
   readonly graphApp: { clientId: string; clientSecret: string };
   readonly automationApp: { clientId: string; clientSecret: string };
+  /**
+   * Holds Graph `GroupMember.ReadWrite.All`: with a client-credentials token it may add and remove
+   * direct group members through the Graph emulator of a running dev broker (its id and secret are
+   * in `<data>/tenant/dev-tenant.json` under apps.directoryAdmin).
+   */
+  readonly directoryAdminApp: { clientId: string; clientSecret: string };
 
   readonly #ctx: TenantContext;
   readonly #store: TenantStateStore;
@@ -96,6 +102,7 @@ export class DevTenant {
     this.api = { clientId: apps.api.clientId, appIdUri: apps.apiAppIdUri, scope: apps.apiScope };
     this.graphApp = { clientId: apps.graph.clientId, clientSecret: apps.graph.clientSecret as string };
     this.automationApp = { clientId: apps.automation.clientId, clientSecret: apps.automation.clientSecret as string };
+    this.directoryAdminApp = { clientId: apps.directoryAdmin.clientId, clientSecret: apps.directoryAdmin.clientSecret as string };
   }
 
   static async open(options: DevTenantOptions): Promise<DevTenant> {

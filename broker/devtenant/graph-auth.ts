@@ -10,8 +10,10 @@ import { GRAPH_APP_ID, GRAPH_RESOURCE, v1Issuer } from './tokens.js';
 
 /** Application permissions that allow reading users. */
 export const USER_READ_ROLES = ['User.Read.All', 'Directory.Read.All'] as const;
+/** Application permissions that allow changing group memberships (each also allows reading them). */
+export const MEMBERSHIP_WRITE_ROLES = ['GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'] as const;
 /** Application permissions that allow reading groups and memberships. */
-export const MEMBERSHIP_READ_ROLES = ['GroupMember.Read.All', 'Group.Read.All', 'Directory.Read.All'] as const;
+export const MEMBERSHIP_READ_ROLES = ['GroupMember.Read.All', 'Group.Read.All', 'Directory.Read.All', ...MEMBERSHIP_WRITE_ROLES] as const;
 /** Clock skew Graph tolerates on `nbf`/`exp` (seconds). */
 const CLOCK_TOLERANCE_SEC = 300;
 

@@ -31,7 +31,7 @@ export interface AppState {
 export interface TenantState {
   version: typeof STATE_VERSION;
   tenantId: string;
-  apps: { cli: AppState; api: AppState; graph: AppState; automation: AppState };
+  apps: { cli: AppState; api: AppState; graph: AppState; automation: AppState; directoryAdmin: AppState };
   refreshTokenSecret: string;
   objectIds: ObjectIds;
   signingKeys: StoredSigningKey[];
@@ -46,7 +46,8 @@ const appSchema = z.object({
 const stateSchema = z.object({
   version: z.literal(STATE_VERSION),
   tenantId: z.uuid(),
-  apps: z.object({ cli: appSchema, api: appSchema, graph: appSchema, automation: appSchema }),
+  // directoryAdmin came later: a file written before it gets one on open (see readState).
+  apps: z.object({ cli: appSchema, api: appSchema, graph: appSchema, automation: appSchema, directoryAdmin: appSchema.optional() }),
   refreshTokenSecret: z.string().min(43),
   objectIds: z.object({ users: z.record(z.string(), z.uuid()), groups: z.record(z.string(), z.uuid()) }),
   signingKeys: z
@@ -90,16 +91,19 @@ export class TenantStateStore {
   }
 }
 
-async function freshState(directory: DevDirectory, now: number): Promise<TenantState> {
-  const app = (withSecret: boolean): AppState => ({
+function newApp(withSecret: boolean): AppState {
+  return {
     clientId: randomUUID(),
     servicePrincipalId: randomUUID(),
     clientSecret: withSecret ? randomBytes(CLIENT_SECRET_BYTES).toString('base64url') : null,
-  });
+  };
+}
+
+async function freshState(directory: DevDirectory, now: number): Promise<TenantState> {
   return {
     version: STATE_VERSION,
     tenantId: randomUUID(),
-    apps: { cli: app(false), api: app(false), graph: app(true), automation: app(true) },
+    apps: { cli: newApp(false), api: newApp(false), graph: newApp(true), automation: newApp(true), directoryAdmin: newApp(true) },
     refreshTokenSecret: randomBytes(REFRESH_SECRET_BYTES).toString('base64url'),
     objectIds: assignObjectIds(directory, null),
     signingKeys: [await generateSigningKey(now)],
@@ -135,6 +139,7 @@ async function readState(file: string): Promise<TenantState | null> {
   }
   const state: TenantState = {
     ...parsed.data,
+    apps: { ...parsed.data.apps, directoryAdmin: parsed.data.apps.directoryAdmin ?? newApp(true) },
     signingKeys: parsed.data.signingKeys.map((k) => ({ ...k, privateJwk: k.privateJwk as JsonWebKey })),
   };
   try {

@@ -12,6 +12,21 @@ export interface Directory {
   memberGroups(oid: string): Promise<GroupRef[]>;
 }
 
+/** A directory that can bypass its cache (CachedDirectory): decisions that must be current read through it. */
+export interface FreshDirectory extends Directory {
+  /** The membership as the directory has it now, never from a cache. */
+  fresh(oid: string): Promise<GroupRef[]>;
+}
+
+export function hasFreshReads(directory: Directory): directory is FreshDirectory {
+  return typeof (directory as Partial<FreshDirectory>).fresh === 'function';
+}
+
+/** The user's groups read now (bypassing any cache) when the directory can, else as it answers. */
+export function currentGroups(directory: Directory, oid: string): Promise<GroupRef[]> {
+  return hasFreshReads(directory) ? directory.fresh(oid) : directory.memberGroups(oid);
+}
+
 /**
  * Whether any of `groups` is named by `refs` (Entra object ids, or display names compared without
  * regard to case, as Entra itself does).

@@ -17,8 +17,17 @@ export interface IdentitySettings {
   requiredAppRole: string;
   jwksUri: string;
   graph: { clientId: string; clientSecret: string; baseUrl: string };
-  /** Set only for the embedded dev tenant served by this broker on loopback HTTP. */
+  /**
+   * Set only for the embedded dev tenant served by this broker: its https origin (MSAL treats it as
+   * a known authority, so no cloud instance discovery is attempted for it).
+   */
   devTenantOrigin: string | null;
+  /**
+   * True when that dev tenant is really served over plain HTTP on loopback (`dev` without TLS):
+   * /v1/config then names it so the CLI reaches it the same way. Default false: over TLS the CLI
+   * reaches the tenant at its https origin like any other.
+   */
+  devTenantPlaintext?: boolean;
 }
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
@@ -45,7 +54,7 @@ export function signInResponse(identity: IdentitySettings): BrokerConfigResponse
     authority: identity.authority,
     clientId: identity.cliClientId,
     scopes: [identity.cliScope],
-    ...(identity.devTenantOrigin ? { devTenant: { origin: identity.devTenantOrigin } } : {}),
+    ...(identity.devTenantOrigin && identity.devTenantPlaintext ? { devTenant: { origin: identity.devTenantOrigin } } : {}),
     brokerVersion: VERSION,
   };
 }

@@ -1,15 +1,19 @@
 // Wires access requests into a running broker: the SQLite store, the request service, the events
-// hub and its WebSocket endpoint, and the deadline scheduler. `access-broker dev` and `serve` call
+// hub and its WebSocket endpoint, the deadline scheduler, and the tunnel endpoint with its session
+// store (sessions a crash left open are closed here, at start). `access-broker dev` and `serve` call
 // startRequests once, set `app.requests` so the REST routes are served, and attach the upgrade
 // router to their HTTP server.
 
 import type http from 'node:http';
 import type { BrokerApp } from '../app.js';
+import { Audit } from '../audit/audit.js';
 import { EventsEndpoint } from '../events/endpoint.js';
 import { EventHub } from '../events/hub.js';
 import { upgradeRouter, type UpgradeListener, type UpgradeRoute } from '../http/upgrade.js';
 import { openDatabase } from '../store/database.js';
 import { SqliteRequestStore } from '../store/request-store.js';
+import { SqliteSessionStore, type SessionStore } from '../store/session-store.js';
+import { TunnelEndpoint, type TunnelEndpointOptions } from '../tunnel/endpoint.js';
 import type { IdGenerator } from './ids.js';
 import { DeadlineScheduler } from './scheduler.js';
 import { RequestService } from './service.js';
@@ -24,13 +28,19 @@ export interface StartRequestsOptions {
   newId?: IdGenerator;
   /** Keepalive ping interval of the events stream; default DEFAULT_PING_INTERVAL_MS. */
   pingIntervalMs?: number;
+  /** Tunnel tuning for tests (connect timeout, re-check interval, session ids); defaults in tunnel/endpoint.ts. */
+  tunnel?: Pick<TunnelEndpointOptions, 'connectTimeoutMs' | 'membershipRecheckMs' | 'newId'>;
 }
 
 export interface RequestsRuntime {
   service: RequestService;
+  /** The audit log on the same database; serve it as `app.audit`. Request changes are appended to it. */
+  audit: Audit;
   hub: EventHub;
   scheduler: DeadlineScheduler;
   events: EventsEndpoint;
+  tunnels: TunnelEndpoint;
+  sessions: SessionStore;
   /** Serves the WebSocket endpoints on `server`'s `upgrade` event. */
   attach(server: http.Server): void;
   /** Closes event streams, stops the scheduler, detaches from servers and closes the database. */
@@ -41,12 +51,14 @@ export function startRequests(options: StartRequestsOptions): RequestsRuntime {
   const { app } = options;
   const db = openDatabase(options.dataFile);
   const store = new SqliteRequestStore(db);
+  const audit = new Audit({ db, config: app.config, directory: app.directory, now: app.now, logger: app.log });
   const service = new RequestService({
     config: app.config,
     store,
     directory: app.directory,
     now: app.now,
     log: app.log,
+    audit: audit.log,
     ...(options.newId ? { newId: options.newId } : {}),
   });
   const hub = new EventHub(app.config, app.log);
@@ -63,6 +75,7 @@ export function startRequests(options: StartRequestsOptions): RequestsRuntime {
   try {
     scheduler.start();
   } catch (error) {
+    audit.close();
     db.close();
     throw error;
   }
@@ -74,13 +87,31 @@ export function startRequests(options: StartRequestsOptions): RequestsRuntime {
     ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
   });
 
-  const onUpgrade: UpgradeListener = upgradeRouter(app, [events, ...(options.upgradeRoutes ?? [])]);
+  const sessions = new SqliteSessionStore(db);
+  const leftovers = sessions.closeLeftovers(app.now());
+  if (leftovers > 0) app.log.warn('closed tunnel sessions the previous broker left open', { sessions: leftovers });
+  const tunnels = new TunnelEndpoint({
+    config: app.config,
+    grants: store,
+    directory: app.directory,
+    sessions,
+    now: app.now,
+    log: app.log,
+    ...options.tunnel,
+  });
+  // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit.
+  service.onChange((request, changes) => tunnels.onRequestChange(request, changes));
+
+  const onUpgrade: UpgradeListener = upgradeRouter(app, [events, tunnels, ...(options.upgradeRoutes ?? [])]);
   const servers = new Set<http.Server>();
   return {
     service,
+    audit,
     hub,
     scheduler,
     events,
+    tunnels,
+    sessions,
     attach(server) {
       if (servers.has(server)) return;
       servers.add(server);
@@ -91,7 +122,10 @@ export function startRequests(options: StartRequestsOptions): RequestsRuntime {
       servers.clear();
       scheduler.stop();
       // Upgraded sockets are no longer the HTTP server's: its close() would wait on them forever.
-      await events.close();
+      // Tunnels record their end in the database, so they close before it does.
+      await Promise.all([events.close(), tunnels.close()]);
+      // Batched entries are written before the database closes.
+      audit.close();
       db.close();
     },
   };

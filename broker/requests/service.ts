@@ -9,9 +9,11 @@
 import { AccessError } from '../../shared/errors.js';
 import type { ApprovalView, CreateRequestBody, GroupRef, RequestView } from '../../shared/wire.js';
 import type { Logger } from '../app.js';
+import type { AuditAppender } from '../audit/audit-log.js';
+import { refusalEntry, requestEntries, type RefusedAction } from '../audit/request-entries.js';
 import type { Principal } from '../auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
-import { inAnyGroup, type Directory } from '../identity/directory.js';
+import { hasFreshReads, inAnyGroup, type Directory } from '../identity/directory.js';
 import { LIST_LIMIT_MAX, type RequestStore } from '../store/request-store.js';
 import { randomRequestId, type IdGenerator } from './ids.js';
 import { openRequest, type RequestContext } from './policy.js';
@@ -30,15 +32,6 @@ const OVERDUE_AFTER_MS = 1_000;
 /** Called after every committed mutation with the request as stored and what happened to it. */
 export type ChangeListener = (request: AccessRequest, changes: readonly RequestChange[]) => void;
 
-/** A directory that can bypass its cache; reviews and revokes must see membership as it is now. */
-interface FreshDirectory extends Directory {
-  fresh(oid: string): Promise<GroupRef[]>;
-}
-
-function hasFreshReads(directory: Directory): directory is FreshDirectory {
-  return typeof (directory as Partial<FreshDirectory>).fresh === 'function';
-}
-
 export interface RequestServiceOptions {
   config: BrokerConfig;
   store: RequestStore;
@@ -48,6 +41,11 @@ export interface RequestServiceOptions {
   log: Logger;
   /** Default: 10 random base32 characters (ids.ts). */
   newId?: IdGenerator;
+  /**
+   * The audit log on the store's database connection: every change is appended in the transaction
+   * that stores it, every refusal in a transaction of its own. Absent: nothing is audited.
+   */
+  audit?: AuditAppender;
 }
 
 export interface ListMineOptions {
@@ -70,6 +68,7 @@ export class RequestService {
   readonly #now: () => number;
   readonly #log: Logger;
   readonly #newId: IdGenerator;
+  readonly #audit: AuditAppender | null;
   readonly #listeners = new Set<ChangeListener>();
 
   constructor(options: RequestServiceOptions) {
@@ -79,6 +78,7 @@ export class RequestService {
     this.#now = options.now;
     this.#log = options.log;
     this.#newId = options.newId ?? randomRequestId;
+    this.#audit = options.audit ?? null;
   }
 
   /** Registers a listener for committed changes; returns its removal. */
@@ -97,6 +97,11 @@ export class RequestService {
   }
 
   async create(principal: Principal, body: CreateRequestBody): Promise<RequestView> {
+    const asked = { duration: body.duration ?? null, reason: body.reason ?? null, ticket: body.ticket ?? null };
+    return this.#refusing('create', principal, { requestId: null, resource: body.resource }, asked, () => this.#create(principal, body));
+  }
+
+  async #create(principal: Principal, body: CreateRequestBody): Promise<RequestView> {
     requirePerson(principal, 'request access');
     const groups = await this.#directory.memberGroups(principal.oid);
     const policy = this.policyOf(body.resource);
@@ -106,6 +111,7 @@ export class RequestService {
     const { request, changes } = this.#store.transaction(() => {
       const opened = openRequest(input, actorOf(principal), groups, ctx, this.#freshId());
       this.#store.insert(opened.request);
+      this.#record(opened.request, opened.changes, actorOf(principal), opened.request.createdAt);
       return opened;
     });
     this.#announce(request, changes, actorOf(principal));
@@ -157,20 +163,26 @@ export class RequestService {
   }
 
   async review(principal: Principal, id: string, decision: 'approve' | 'deny', comment: string | null): Promise<RequestView> {
-    requirePerson(principal, 'review requests');
-    const { seen, current } = await this.#groupsForDecision(principal);
-    const reviewer = actorOf(principal);
-    return this.#mutate(id, principal, seen, { type: 'review', reviewer, reviewerGroups: current, decision, comment });
+    return this.#refusing('review', principal, { requestId: id }, { decision, comment }, async () => {
+      requirePerson(principal, 'review requests');
+      const { seen, current } = await this.#groupsForDecision(principal);
+      const reviewer = actorOf(principal);
+      return this.#mutate(id, principal, seen, { type: 'review', reviewer, reviewerGroups: current, decision, comment });
+    });
   }
 
   async cancel(principal: Principal, id: string): Promise<RequestView> {
-    const groups = await this.#groupsOf(principal);
-    return this.#mutate(id, principal, groups, { type: 'cancel', by: actorOf(principal) });
+    return this.#refusing('cancel', principal, { requestId: id }, {}, async () => {
+      const groups = await this.#groupsOf(principal);
+      return this.#mutate(id, principal, groups, { type: 'cancel', by: actorOf(principal) });
+    });
   }
 
   async revoke(principal: Principal, id: string, reason: string | null): Promise<RequestView> {
-    const { seen, current } = await this.#groupsForDecision(principal);
-    return this.#mutate(id, principal, seen, { type: 'revoke', by: actorOf(principal), byGroups: current, reason });
+    return this.#refusing('revoke', principal, { requestId: id }, { reason }, async () => {
+      const { seen, current } = await this.#groupsForDecision(principal);
+      return this.#mutate(id, principal, seen, { type: 'revoke', by: actorOf(principal), byGroups: current, reason });
+    });
   }
 
   /**
@@ -214,13 +226,54 @@ export class RequestService {
     try {
       const { request, changes } = applyEvent(current, event, this.#context(this.#policyOrOrphan(current), now));
       if (changes.length > 0) this.#store.save(request);
+      this.#record(request, changes, eventActor(event), now);
       return { request, changes, refusal: null };
     } catch (error) {
       if (error instanceof ClosedByClockError) {
         this.#store.save(error.request);
+        this.#record(error.request, error.changes, null, now);
         return { request: error.request, changes: error.changes, refusal: error };
       }
       throw withApprovers(error, current);
+    }
+  }
+
+  /** Inside the transaction that stores the change: its audit entries commit with it or not at all. */
+  #record(request: AccessRequest, changes: readonly RequestChange[], actor: Actor | null, at: number): void {
+    if (!this.#audit) return;
+    for (const entry of requestEntries(request, changes, actor, at)) this.#audit.append(entry);
+  }
+
+  /**
+   * Runs `act`; when it is refused (a 4xx AccessError: policy, permissions, state, lookups), the
+   * refusal is appended to the audit log in a small transaction of its own (the refused one rolled
+   * back) before the error goes on to the caller.
+   */
+  async #refusing<T>(
+    action: RefusedAction,
+    principal: Principal,
+    target: { requestId: string | null; resource?: string },
+    details: Record<string, unknown>,
+    act: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await act();
+    } catch (error) {
+      if (this.#audit && isRefusal(error)) {
+        try {
+          const resource = target.resource ?? (target.requestId === null ? null : (this.#store.get(target.requestId)?.resource ?? null));
+          const entry = refusalEntry(action, actorOf(principal), { requestId: target.requestId, resource }, error, details, this.#now());
+          this.#store.transaction(() => this.#audit?.append(entry));
+        } catch (auditError) {
+          // The caller must still learn why they were refused; the failed append is the operator's problem.
+          this.#log.error('audit entry for a refusal could not be written', {
+            action,
+            code: error.code,
+            error: auditError instanceof Error ? auditError.message : String(auditError),
+          });
+        }
+      }
+      throw error;
     }
   }
 
@@ -296,6 +349,11 @@ export class RequestService {
         reason: 'optional',
         ticketPattern: null,
         autoApprove: [],
+        // The tunnel refuses a resource that is not configured, so these are never read.
+        maxConnections: 0,
+        idleTimeoutMs: 0,
+        database: null,
+        user: null,
       }
     );
   }
@@ -335,6 +393,27 @@ export class RequestService {
 
 function actorOf(principal: Principal): Actor {
   return { oid: principal.oid, upn: principal.upn };
+}
+
+/** Who causes an event: the reviewer, canceller or revoker; nobody for the clock. */
+function eventActor(event: RequestEvent): Actor | null {
+  switch (event.type) {
+    case 'review':
+      return event.reviewer;
+    case 'cancel':
+    case 'revoke':
+      return event.by;
+    case 'tick':
+      return null;
+  }
+}
+
+/**
+ * A refusal of what the caller asked (4xx), as opposed to the broker failing (directory or store
+ * unavailable) or losing a write race (store_conflict, retried by the caller).
+ */
+function isRefusal(error: unknown): error is AccessError {
+  return error instanceof AccessError && error.status < 500 && error.code !== 'store_conflict';
 }
 
 function requirePerson(principal: Principal, action: string): void {

@@ -76,6 +76,94 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'tunnel sessions',
+    // One row per tunnel (broker/store/session-store.ts): inserted when the WebSocket opens,
+    // completed when it closes. A row with ended_at NULL is an open tunnel, or one a crash left
+    // behind (closed as 'broker_restart' at the next start).
+    sql: `
+      CREATE TABLE sessions (
+        id             TEXT    NOT NULL PRIMARY KEY,
+        -- The grant the tunnel runs under.
+        request_id     TEXT    NOT NULL REFERENCES requests (id),
+        user_oid       TEXT    NOT NULL,
+        user_upn       TEXT,
+        resource       TEXT    NOT NULL,
+        client_address TEXT,
+        -- host:port as dialled.
+        target         TEXT    NOT NULL,
+        started_at     INTEGER NOT NULL,
+        ended_at       INTEGER,
+        -- Client → target and target → client; updated while open, final at close.
+        bytes_up       INTEGER NOT NULL DEFAULT 0 CHECK (bytes_up >= 0),
+        bytes_down     INTEGER NOT NULL DEFAULT 0 CHECK (bytes_down >= 0),
+        end_reason     TEXT,
+        end_detail     TEXT,
+        -- An ended session always says why; an open one has no reason yet.
+        CHECK ((ended_at IS NULL) = (end_reason IS NULL)),
+        CHECK (end_detail IS NULL OR ended_at IS NOT NULL),
+        CHECK (ended_at IS NULL OR ended_at >= started_at)
+      ) STRICT;
+
+      -- Listings by user or resource, newest first, and by time alone.
+      CREATE INDEX sessions_user_started ON sessions (user_oid, started_at);
+      CREATE INDEX sessions_resource_started ON sessions (resource, started_at);
+      CREATE INDEX sessions_started ON sessions (started_at);
+      -- The sessions of a grant (audit: what was done under request X).
+      CREATE INDEX sessions_request ON sessions (request_id);
+      -- Crash recovery at start: the open ones only.
+      CREATE INDEX sessions_open ON sessions (started_at) WHERE ended_at IS NULL;
+    `,
+  },
+  {
+    version: 3,
+    name: 'audit log',
+    // The tamper-evident audit log (broker/audit): one row per entry, each carrying the hash of the
+    // one before it (broker/audit/entry.ts defines the hash). seq is the rowid: gapless, assigned
+    // by the appender inside the writing transaction.
+    sql: `
+      CREATE TABLE audit_log (
+        seq       INTEGER NOT NULL PRIMARY KEY CHECK (seq >= 1),
+        at        INTEGER NOT NULL,
+        type      TEXT    NOT NULL,
+        actor_oid TEXT,
+        actor_upn TEXT,
+        -- Request id or session id.
+        subject   TEXT,
+        resource  TEXT,
+        -- Canonical JSON (sorted keys, no whitespace): hashed as stored.
+        body      TEXT    NOT NULL,
+        prev_hash TEXT    NOT NULL CHECK (length(prev_hash) = 64),
+        hash      TEXT    NOT NULL CHECK (length(hash) = 64),
+        CHECK (actor_oid IS NOT NULL OR actor_upn IS NULL)
+      ) STRICT;
+
+      -- The database keeps the chain whoever writes: a new entry must extend the head (seq 1 on the
+      -- genesis hash, every other seq on the hash of seq - 1), and nothing is updated or deleted.
+      -- Someone with the file can drop these triggers; the hash chain is what shows that.
+      CREATE TRIGGER audit_log_chain BEFORE INSERT ON audit_log
+      WHEN NEW.prev_hash IS NOT (CASE WHEN NEW.seq = 1 THEN '${'0'.repeat(64)}' ELSE (SELECT hash FROM audit_log WHERE seq = NEW.seq - 1) END)
+      BEGIN
+        SELECT RAISE(ABORT, 'audit_log: the entry does not extend the chain head');
+      END;
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+      BEGIN
+        SELECT RAISE(ABORT, 'audit_log is append-only');
+      END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+      BEGIN
+        SELECT RAISE(ABORT, 'audit_log is append-only');
+      END;
+
+      -- events --since: the first seq at or after an instant.
+      CREATE INDEX audit_log_at ON audit_log (at);
+      -- show ID: a request's or session's entries; with type, a session's query count is an index count.
+      CREATE INDEX audit_log_subject ON audit_log (subject, type) WHERE subject IS NOT NULL;
+      -- audit sessions --user <upn>: sessions are keyed by oid, auditors often know the UPN.
+      CREATE INDEX sessions_user_upn_started ON sessions (user_upn COLLATE NOCASE, started_at);
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

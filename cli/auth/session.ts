@@ -14,13 +14,23 @@ import { tokenCachePlugin } from './token-cache-plugin.js';
 export const DEVICE_CODE_TIMEOUT_SEC = 900;
 
 /**
- * The transport for a broker and its tenant. A broker that serves the embedded dev tenant itself
- * on loopback HTTP names the https origin MSAL sees; we accept that only for the loopback origin
- * of the very broker we were pointed at.
+ * Whether the broker serves its tenant itself (the embedded dev tenant, over HTTP or TLS): the
+ * authority is on the broker's own host. A real tenant's authority is a Microsoft host.
  */
-export function transportFor(brokerUrl: string, signIn: BrokerConfigResponse | null): HttpTransport {
+export function servesOwnTenant(brokerUrl: string, signIn: BrokerConfigResponse): boolean {
+  return Boolean(signIn.devTenant) || new URL(signIn.authority).host === new URL(brokerUrl).host;
+}
+
+/**
+ * The transport MSAL reaches the tenant with. A broker that serves the embedded dev tenant itself
+ * on loopback HTTP names the https origin MSAL sees; we accept that only for the loopback origin
+ * of the very broker we were pointed at. A broker serving its own tenant over TLS is trusted with
+ * the broker's private CA (`extraCa`); a real tenant only with the public roots — a CA trusted for
+ * the broker is no reason to trust it for Microsoft's sign-in hosts.
+ */
+export function transportFor(brokerUrl: string, signIn: BrokerConfigResponse | null, extraCa: readonly string[] = []): HttpTransport {
   const dev = signIn?.devTenant;
-  if (!dev) return new HttpTransport();
+  if (!dev) return signIn && servesOwnTenant(brokerUrl, signIn) ? new HttpTransport({ extraCa }) : new HttpTransport();
   const broker = new URL(brokerUrl);
   const origin = new URL(dev.origin);
   if (origin.host !== broker.host || !isLoopbackHost(broker.hostname)) {
@@ -53,6 +63,8 @@ export class Session {
   static async open(options: {
     home: string;
     env: NodeJS.ProcessEnv;
+    /** The broker the sign-in config came from. */
+    brokerUrl: string;
     signIn: BrokerConfigResponse;
     transport: HttpTransport;
     debug?: (line: string) => void;
@@ -64,7 +76,7 @@ export class Session {
         clientId: signIn.clientId,
         authority: signIn.authority,
         // The dev tenant is not a Microsoft cloud host: name it so MSAL skips cloud instance discovery.
-        ...(signIn.devTenant ? { knownAuthorities: [new URL(signIn.authority).host] } : {}),
+        ...(servesOwnTenant(options.brokerUrl, signIn) ? { knownAuthorities: [new URL(signIn.authority).host] } : {}),
       },
       cache: { cachePlugin: tokenCachePlugin(store) },
       system: {

@@ -1,7 +1,6 @@
 // The shape of a CLI command: a small declarative definition (what it is, its options, its
 // handler). cli/commands/index.ts lists them all; cli/main.ts turns them into commander commands.
 
-import type { ExitCode } from '../../shared/errors.js';
 import type { CliContext } from '../context.js';
 
 export interface OptionSpec {
@@ -16,7 +15,11 @@ export interface CommandSpec {
   /** Positional arguments in commander syntax, e.g. `<id>`. */
   args?: string;
   options?: readonly OptionSpec[];
-  run(ctx: CliContext, options: Record<string, unknown>, args: string[]): Promise<ExitCode | void>;
+  /**
+   * Resolves with the exit code: an ExitCode, or for a command that runs another program
+   * (`access connect NAME -- CMD`) that program's exit status.
+   */
+  run(ctx: CliContext, options: Record<string, unknown>, args: string[]): Promise<number | void>;
 }
 
 export const brokerOption: OptionSpec = {

@@ -4,6 +4,7 @@ import { approvalsCommand } from './approvals.js';
 import { approveCommand } from './approve.js';
 import { cancelCommand } from './cancel.js';
 import type { CommandSpec } from './command.js';
+import { connectCommand } from './connect.js';
 import { denyCommand } from './deny.js';
 import { loginCommand } from './login.js';
 import { logoutCommand } from './logout.js';
@@ -25,6 +26,8 @@ export const commands: readonly CommandSpec[] = [
   requestsCommand,
   cancelCommand,
   revokeCommand,
+  // Using access.
+  connectCommand,
   // Approving.
   approvalsCommand,
   approveCommand,

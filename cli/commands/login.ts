@@ -1,30 +1,39 @@
-// `access login [--broker URL]`: Entra ID device code sign-in. The sign-in instructions go to
-// stderr; the result (who you are) to stdout.
+// `access login [--broker URL] [--ca FILE]`: Entra ID device code sign-in. The sign-in
+// instructions go to stderr; the result (who you are) to stdout. The broker URL and the private CA
+// that issued its certificate (if any) are remembered for the following commands.
 
 import type { WhoAmIResponse } from '../../shared/wire.js';
 import { Session, transportFor } from '../auth/session.js';
 import { BrokerClient } from '../broker-client.js';
 import { debugLogger, fetchSignInConfig } from '../broker-connection.js';
+import { caFileToRemember, resolveBrokerTrust } from '../broker-trust.js';
 import { readSettings, resolveBrokerUrl, writeSettings } from '../settings.js';
-import { brokerOption, stringOption, type CommandSpec } from './command.js';
+import { brokerOption, stringOption, type CommandSpec, type OptionSpec } from './command.js';
+
+const caOption: OptionSpec = {
+  flags: '--ca <file>',
+  description: 'PEM certificate of the private CA that issued the broker\'s TLS certificate; remembered for this broker (ACCESS_CA_FILE overrides it)',
+};
 
 export const loginCommand: CommandSpec = {
   name: 'login',
   summary: 'sign in with Microsoft Entra ID (device code) and remember the broker',
-  options: [brokerOption],
+  options: [brokerOption, caOption],
   async run(ctx, options) {
     const settings = await readSettings(ctx.home);
     const brokerUrl = resolveBrokerUrl(stringOption(options, 'broker'), ctx.env, settings);
-    const signIn = await fetchSignInConfig(brokerUrl);
-    const transport = transportFor(brokerUrl, signIn);
+    const trust = await resolveBrokerTrust({ caFlag: stringOption(options, 'ca'), env: ctx.env, settings, brokerUrl });
+    const signIn = await fetchSignInConfig(brokerUrl, trust);
+    const transport = transportFor(brokerUrl, signIn, trust.extraCa);
     const debug = debugLogger(ctx);
-    const session = await Session.open({ home: ctx.home, env: ctx.env, signIn, transport, ...(debug ? { debug } : {}) });
+    const session = await Session.open({ home: ctx.home, env: ctx.env, brokerUrl, signIn, transport, ...(debug ? { debug } : {}) });
     ctx.out.notice(session.storeNotice);
 
     const account = await session.signInWithDeviceCode((message) => ctx.out.notice(message));
-    await writeSettings(ctx.home, { broker: brokerUrl, signIn });
+    const caFile = caFileToRemember(trust, settings, brokerUrl);
+    await writeSettings(ctx.home, { broker: brokerUrl, signIn, ...(caFile ? { caFile } : {}) });
 
-    const client = new BrokerClient(brokerUrl, transport, () => session.accessToken());
+    const client = new BrokerClient(brokerUrl, trust.transport(), () => session.accessToken(), trust);
     const me = await client.get<WhoAmIResponse>('/v1/whoami');
     const who = me.name ? `${me.name} <${me.upn ?? account.username}>` : (me.upn ?? account.username);
     ctx.out.line(`${ctx.out.green('✔')} Signed in as ${ctx.out.bold(who)} on ${brokerUrl}`);

@@ -21,6 +21,7 @@ export const logoutCommand: CommandSpec = {
     const session = await Session.open({
       home: ctx.home,
       env: ctx.env,
+      brokerUrl: settings.broker,
       signIn: settings.signIn,
       transport: transportFor(settings.broker, settings.signIn),
     });

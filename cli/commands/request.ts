@@ -9,6 +9,7 @@ import { parseDuration } from '../../shared/duration.js';
 import { AccessError, ExitCode, type ErrorCode } from '../../shared/errors.js';
 import type { CreateRequestBody, RequestView } from '../../shared/wire.js';
 import type { BrokerClient } from '../broker-client.js';
+import type { BrokerConnection } from '../broker-connection.js';
 import type { CliContext } from '../context.js';
 import type { EventStream, StreamItem } from '../events-client.js';
 import { actorName, outcome, pendingLine, requestPath, span, stillNeeded } from '../request-format.js';
@@ -107,6 +108,57 @@ async function latest(client: BrokerClient, view: RequestView, item: StreamItem)
   }
 }
 
+/** The body of `POST /v1/requests` from the command's flags; refuses a malformed --for (usage). */
+export function requestBody(resource: string, options: Record<string, unknown>): CreateRequestBody {
+  const duration = stringOption(options, 'for');
+  if (duration !== undefined && parseDuration(duration) === undefined) {
+    throw new AccessError('usage', `--for "${duration}" is not a duration — use e.g. 30m, 1h, 1h30m`);
+  }
+  const reason = stringOption(options, 'reason');
+  const ticket = stringOption(options, 'ticket');
+  return { resource, ...(duration ? { duration } : {}), ...(reason ? { reason } : {}), ...(ticket ? { ticket } : {}) };
+}
+
+export interface RequestResult {
+  /** The request as last seen (approved, denied, … or still pending after Ctrl-C). */
+  view: RequestView;
+  /** approved 0, denied 3, timed out 5, cancelled elsewhere 1, Ctrl-C 130. */
+  exit: ExitCode;
+}
+
+/**
+ * Asks for access and waits for the decision, saying each step through `say`: the pending line,
+ * partial approvals, and the outcome (or how to find the request again after Ctrl-C). The events
+ * stream is opened before the request is created, so no decision can slip between the two.
+ * `access request` and `access connect --request` both run this.
+ */
+export async function requestAccess(
+  ctx: CliContext,
+  connection: Pick<BrokerConnection, 'client' | 'openEvents'>,
+  body: CreateRequestBody,
+  say: (line: string) => void,
+): Promise<RequestResult> {
+  const { client } = connection;
+  const events = await connection.openEvents();
+  try {
+    let final = await createRequest(ctx, client, body);
+    if (final.state === 'pending') {
+      say(pendingLine(final));
+      const waited = await waitForDecision(ctx, client, events, final, say);
+      if (waited.interrupted) {
+        say(`Still pending: access requests (or access cancel ${final.id})`);
+        return { view: waited.view, exit: ExitCode.interrupted };
+      }
+      final = waited.view;
+    }
+    const result = outcome(final, ctx.now(), ctx.out);
+    say(result.line);
+    return { view: final, exit: result.exit };
+  } finally {
+    events.close();
+  }
+}
+
 export const requestCommand: CommandSpec = {
   name: 'request',
   summary: 'ask for access to a resource and wait for the decision',
@@ -120,45 +172,20 @@ export const requestCommand: CommandSpec = {
     { flags: '--json', description: 'print the final request as JSON' },
   ],
   async run(ctx, options, args) {
-    const resource = args[0] ?? '';
-    const duration = stringOption(options, 'for');
-    if (duration !== undefined && parseDuration(duration) === undefined) {
-      throw new AccessError('usage', `--for "${duration}" is not a duration — use e.g. 30m, 1h, 1h30m`);
-    }
-    const reason = stringOption(options, 'reason');
-    const ticket = stringOption(options, 'ticket');
-    const body: CreateRequestBody = { resource, ...(duration ? { duration } : {}), ...(reason ? { reason } : {}), ...(ticket ? { ticket } : {}) };
-    const wait = options.wait !== false;
+    const body = requestBody(args[0] ?? '', options);
     const json = Boolean(options.json);
     // With --json, stdout holds only the JSON; the words go to stderr.
     const say = (line: string): void => (json ? ctx.out.notice(line) : ctx.out.line(line));
 
-    const { client, openEvents } = await ctx.connect(stringOption(options, 'broker'));
-    const events = wait ? await openEvents() : null;
-    try {
-      const created = await createRequest(ctx, client, body);
-      if (!events) {
-        say(created.state === 'pending' ? `Request ${created.id} PENDING — needs ${stillNeeded(created)}; \`access requests\` shows it` : outcome(created, ctx.now(), ctx.out).line);
-        if (json) ctx.out.json(created);
-        return ExitCode.ok;
-      }
-      let final = created;
-      if (created.state === 'pending') {
-        say(pendingLine(created));
-        const waited = await waitForDecision(ctx, client, events, created, say);
-        if (waited.interrupted) {
-          say(`Still pending: access requests (or access cancel ${created.id})`);
-          if (json) ctx.out.json(waited.view);
-          return ExitCode.interrupted;
-        }
-        final = waited.view;
-      }
-      const result = outcome(final, ctx.now(), ctx.out);
-      say(result.line);
-      if (json) ctx.out.json(final);
-      return result.exit;
-    } finally {
-      events?.close();
+    const connection = await ctx.connect(stringOption(options, 'broker'));
+    if (options.wait === false) {
+      const created = await createRequest(ctx, connection.client, body);
+      say(created.state === 'pending' ? `Request ${created.id} PENDING — needs ${stillNeeded(created)}; \`access requests\` shows it` : outcome(created, ctx.now(), ctx.out).line);
+      if (json) ctx.out.json(created);
+      return ExitCode.ok;
     }
+    const { view, exit } = await requestAccess(ctx, connection, body, say);
+    if (json) ctx.out.json(view);
+    return exit;
   },
 };

@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HttpTransport } from '../../shared/http-transport.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const ACCESS_BIN = path.join(REPO, 'bin/access');
@@ -54,16 +55,26 @@ export async function freePort(): Promise<number> {
 export interface DevBrokerOptions {
   /** Port to listen on; default 0 (any free port). */
   port?: number;
+  /** Serve HTTPS/WSS: `--tls-cert`, `--tls-key` and, when given, `--tls-ca`. Default: plain HTTP. */
+  tls?: { certFile: string; keyFile: string; caFile?: string };
 }
 
-/** Starts `access-broker dev --port 0` (or `options.port`) and resolves once it prints "Ready.". */
+function tlsArgs(tls: DevBrokerOptions['tls']): string[] {
+  if (!tls) return [];
+  return ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile, ...(tls.caFile ? ['--tls-ca', tls.caFile] : [])];
+}
+
+/** Starts `access-broker dev --port 0` (or `options.port`, with `options.tls`) and resolves once it prints "Ready.". */
 export async function startDevBrokerProcess(
   args: string[] = [],
   env: Record<string, string> = {},
   options: DevBrokerOptions = {},
 ): Promise<DevBrokerProcess> {
   const port = String(options.port ?? 0);
-  const child = spawn(process.execPath, [BROKER_BIN, 'dev', '--port', port, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BROKER_BIN, 'dev', '--port', port, ...tlsArgs(options.tls), ...args], {
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -143,23 +154,44 @@ export async function waitForMatch(read: () => string, pattern: RegExp, timeoutM
   }
 }
 
-/** Completes a device authorization the way the sign-in page's form does. */
-export async function submitDeviceLogin(brokerUrl: string, userCode: string, username: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${brokerUrl}/devicelogin`, {
+/**
+ * Completes a device authorization the way the sign-in page's form does. `ca`: PEM certificates a
+ * browser would have been told to trust for an https dev broker (a private CA). Default: none.
+ */
+export async function submitDeviceLogin(
+  brokerUrl: string,
+  userCode: string,
+  username: string,
+  ca: readonly string[] = [],
+): Promise<{ status: number; body: string }> {
+  const res = await new HttpTransport({ extraCa: ca }).request(`${brokerUrl}/devicelogin`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ user_code: userCode, username }).toString(),
   });
-  return { status: res.status, body: await res.text() };
+  return { status: res.status, body: res.body.toString('utf8') };
 }
 
 export const DEVICE_CODE_MESSAGE = /To sign in, use a web browser to open the page (\S+) and enter the code (\S+) to authenticate\./;
 
+export interface LoginOptions {
+  /** More `access login` arguments, e.g. `['--ca', file]`. Default: none. */
+  args?: string[];
+  /** PEM certificates the sign-in page is verified with (an https dev broker's private CA). Default: none. */
+  pageCa?: readonly string[];
+}
+
 /** `access login` as `username`, completing the device code through the sign-in page. */
-export async function login(brokerUrl: string, home: string, username: string, env: Record<string, string> = {}): Promise<CliResult> {
-  const run = startCli(['login', '--broker', brokerUrl], home, env);
+export async function login(
+  brokerUrl: string,
+  home: string,
+  username: string,
+  env: Record<string, string> = {},
+  options: LoginOptions = {},
+): Promise<CliResult> {
+  const run = startCli(['login', '--broker', brokerUrl, ...(options.args ?? [])], home, env);
   const match = await waitForMatch(run.stderr, DEVICE_CODE_MESSAGE);
-  const page = await submitDeviceLogin(brokerUrl, match[2] as string, username);
+  const page = await submitDeviceLogin(brokerUrl, match[2] as string, username, options.pageCa);
   if (page.status !== 200) throw new Error(`device login form answered ${page.status}: ${page.body}`);
   return run.done;
 }

@@ -153,6 +153,8 @@ export interface Harness {
   events: FakeEvents;
   /** Everything in order: "events" when the stream was opened, "METHOD path" per call. */
   log: string[];
+  /** What the command reads as its raw stdin (`access connect --stdio`). */
+  stdin: PassThrough;
   stdout: () => string;
   stderr: () => string;
   /** Presses Ctrl-C. */
@@ -169,6 +171,7 @@ export function harness(options: { routes?: Record<string, Handler>; tty?: boole
   const tty = options.tty ?? false;
   const stdout = Object.assign(new PassThrough(), { isTTY: tty });
   const stderr = Object.assign(new PassThrough(), { isTTY: tty });
+  const stdin = new PassThrough();
   let out = '';
   let err = '';
   stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -185,6 +188,9 @@ export function harness(options: { routes?: Record<string, Handler>; tty?: boole
       log.push('events');
       return events;
     },
+    openTunnel: async () => {
+      throw new AccessError('not_found', 'fake broker has no tunnel');
+    },
   } satisfies BrokerConnection;
   const connection = options.connection ?? fake;
   const refuse = (): never => {
@@ -194,6 +200,7 @@ export function harness(options: { routes?: Record<string, Handler>; tty?: boole
     env: { NO_COLOR: '1' },
     home: '/nonexistent',
     out: new Output({ stdout, stderr }, { NO_COLOR: '1' }),
+    stdio: { stdin, stdout },
     stdinIsTTY: tty,
     now: () => NOW,
     connect: async () => {
@@ -225,6 +232,7 @@ export function harness(options: { routes?: Record<string, Handler>; tty?: boole
     client,
     events,
     log,
+    stdin,
     stdout: () => out,
     stderr: () => err,
     interrupt: () => {

@@ -1,0 +1,170 @@
+// What auditors ask the log: sessions by user, resource and time (from the indexed `sessions` table
+// the tunnel writes, broker/store/session-store.ts), the whole story of a request or session, and
+// the raw entries in sequence order for `events --follow` and `export`.
+
+import { AccessError } from '../../shared/errors.js';
+import type { AuditEntryView, AuditEventsResponse, AuditSessionView, AuditShowResponse } from '../../shared/wire.js';
+import type { Database } from '../store/database.js';
+import { SqliteSessionStore, type SessionRecord } from '../store/session-store.js';
+import { AUDIT_COLUMNS, toEntryView, type AuditRow } from './entry.js';
+
+/** A page of `sessions`: a screen or a JSON page; more is an export. */
+export const SESSIONS_LIMIT_DEFAULT = 100;
+export const SESSIONS_LIMIT_MAX = 1_000;
+/** A page of raw events: large enough that an export of a million entries is a thousand calls, small enough to answer in milliseconds. */
+export const EVENTS_LIMIT_DEFAULT = 1_000;
+export const EVENTS_LIMIT_MAX = 10_000;
+/** Entries in one `show`: the request, its reviews and a few sessions fit with room; a session of a million queries is cut (`truncated`). */
+export const SHOW_LIMIT_DEFAULT = 5_000;
+export const SHOW_LIMIT_MAX = 50_000;
+
+export interface SessionQuery {
+  /** Object id, or UPN (any case). */
+  user?: string;
+  resource?: string;
+  /** Sessions opened at or after this instant (ms). */
+  since?: number;
+  /** Sessions opened before this instant (ms). */
+  until?: number;
+  limit?: number;
+}
+
+export interface EventsQuery {
+  /** Entries after this seq (0: from the start). */
+  afterSeq?: number;
+  /** Only entries whose `at` is at or after this instant (ms). */
+  since?: number;
+  limit?: number;
+}
+
+type SessionParams = { user?: string; resource?: string; since?: number; until?: number; limit: number };
+
+export class AuditQueries {
+  readonly #db: Database;
+  readonly #sessions: SqliteSessionStore;
+  /** One prepared statement per combination of filters, so each can use its index. */
+  readonly #sessionLists = new Map<string, ReturnType<Database['prepare']>>();
+  readonly #statements;
+
+  constructor(db: Database) {
+    this.#db = db;
+    this.#sessions = new SqliteSessionStore(db);
+    this.#statements = {
+      head: db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM audit_log'),
+      page: db.prepare<[number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`),
+      // `+at` keeps the planner on the primary key: the page is in seq order, `at` only filters.
+      pageSince: db.prepare<[number, number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? AND +at >= ? ORDER BY seq LIMIT ?`),
+      // A range scan of the covering `at` index; `at` is nearly in seq order, not exactly (batches).
+      firstSince: db.prepare<[number], { seq: number | null }>('SELECT min(seq) AS seq FROM audit_log INDEXED BY audit_log_at WHERE at >= ?'),
+      bySubject: db.prepare<[string, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE subject = ? ORDER BY seq LIMIT ?`),
+      queryCount: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM audit_log WHERE subject = ? AND type = 'pg.query'"),
+    };
+  }
+
+  /** The newest seq (0 for an empty log). */
+  headSeq(): number {
+    return this.#statements.head.get()?.seq ?? 0;
+  }
+
+  /** Sessions matching every given filter, newest first. */
+  sessions(query: SessionQuery = {}): AuditSessionView[] {
+    const params: SessionParams = { limit: checkLimit(query.limit ?? SESSIONS_LIMIT_DEFAULT, SESSIONS_LIMIT_MAX) };
+    if (query.user !== undefined) params.user = query.user;
+    if (query.resource !== undefined) params.resource = query.resource;
+    if (query.since !== undefined) params.since = query.since;
+    if (query.until !== undefined) params.until = query.until;
+    const ids = this.#sessionList(params).pluck().all(params) as string[];
+    return ids.flatMap((id) => {
+      const record = this.#sessions.get(id);
+      return record ? [this.#sessionView(record)] : [];
+    });
+  }
+
+  /** Entries in seq order after `afterSeq`, optionally only those at or after `since`. */
+  events(query: EventsQuery = {}): AuditEventsResponse {
+    const afterSeq = query.afterSeq ?? 0;
+    const limit = checkLimit(query.limit ?? EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX);
+    const headSeq = this.headSeq();
+    let rows: AuditRow[];
+    if (query.since === undefined) {
+      rows = this.#statements.page.all(afterSeq, limit);
+    } else {
+      const first = this.#statements.firstSince.get(query.since)?.seq ?? null;
+      rows = first === null ? [] : this.#statements.pageSince.all(Math.max(afterSeq, first - 1), query.since, limit);
+    }
+    const entries = rows.map(toEntryView);
+    return { entries, nextAfterSeq: entries.at(-1)?.seq ?? afterSeq, headSeq };
+  }
+
+  /**
+   * The whole story of a request (its entries, then every session run under it with its queries)
+   * or of a session (the request it ran under, and its own entries), in log order.
+   */
+  show(id: string, limit = SHOW_LIMIT_DEFAULT): AuditShowResponse {
+    checkLimit(limit, SHOW_LIMIT_MAX);
+    const session = this.#sessions.get(id);
+    const sessions = session ? [session] : this.#sessions.listByRequest(id);
+    const requestId = session ? session.requestId : id;
+    const subjects = [requestId, ...sessions.map((s) => s.id)];
+    // limit + 1 of each, so a cut is noticed.
+    const rows = subjects.flatMap((subject) => this.#statements.bySubject.all(subject, limit + 1));
+    if (rows.length === 0 && !session) {
+      throw new AccessError(
+        'audit_subject_not_found',
+        `No audit entries for "${id}" — find request and session ids with \`access audit sessions\` or \`access audit events\`.`,
+      );
+    }
+    rows.sort((a, b) => a.seq - b.seq);
+    const entries: AuditEntryView[] = rows.slice(0, limit).map(toEntryView);
+    return {
+      id,
+      kind: session ? 'session' : 'request',
+      requestId,
+      sessions: sessions.map((s) => this.#sessionView(s)),
+      entries,
+      truncated: rows.length > limit,
+    };
+  }
+
+  #sessionView(record: SessionRecord): AuditSessionView {
+    return {
+      id: record.id,
+      requestId: record.requestId,
+      user: record.user,
+      resource: record.resource,
+      target: record.target,
+      client: record.clientAddress,
+      openedAt: new Date(record.startedAt).toISOString(),
+      closedAt: record.endedAt === null ? null : new Date(record.endedAt).toISOString(),
+      bytesUp: record.bytesUp,
+      bytesDown: record.bytesDown,
+      endReason: record.reason,
+      queries: this.#statements.queryCount.get(record.id)?.n ?? 0,
+    };
+  }
+
+  /**
+   * Only the filters given appear in the SQL: a `(@x IS NULL OR col = @x)` term would keep SQLite
+   * from using the index on col. A user is matched by oid or by UPN (two indexes, one OR).
+   */
+  #sessionList(params: SessionParams): ReturnType<Database['prepare']> {
+    const terms: string[] = [];
+    if (params.user !== undefined) terms.push('(user_oid = @user OR user_upn = @user COLLATE NOCASE)');
+    if (params.resource !== undefined) terms.push('resource = @resource');
+    if (params.since !== undefined) terms.push('started_at >= @since');
+    if (params.until !== undefined) terms.push('started_at < @until');
+    const key = terms.join(' AND ');
+    let statement = this.#sessionLists.get(key);
+    if (!statement) {
+      const where = terms.length > 0 ? `WHERE ${key}` : '';
+      statement = this.#db.prepare(`SELECT id FROM sessions ${where} ORDER BY started_at DESC, rowid DESC LIMIT @limit`);
+      this.#sessionLists.set(key, statement);
+    }
+    return statement;
+  }
+}
+
+function checkLimit(limit: number, max: number): number {
+  if (Number.isInteger(limit) && limit >= 1 && limit <= max) return limit;
+  throw new AccessError('bad_request', `limit ${limit} is not a whole number from 1 to ${max}`);
+}

@@ -1,0 +1,82 @@
+// The audit entries of the request lifecycle: one per RequestChange, written by the request
+// service in the transaction that stores the change, and one per refusal of what a caller asked.
+
+import type { AccessError } from '../../shared/errors.js';
+import type { AccessRequest, Actor, RequestChange } from '../requests/types.js';
+import type { NewAuditEntry } from './entry.js';
+
+/** What a caller tried when the broker refused it. */
+export type RefusedAction = 'create' | 'review' | 'cancel' | 'revoke';
+
+/** Changes the clock makes: nobody acted, whoever's call happened to apply them. */
+const CLOCK_CHANGES: ReadonlySet<RequestChange> = new Set(['timed_out', 'expired']);
+
+/**
+ * One entry per change, in order. `actor` is who caused the changes (null for the deadline sweep);
+ * `at` is the instant the service applied them.
+ */
+export function requestEntries(request: AccessRequest, changes: readonly RequestChange[], actor: Actor | null, at: number): NewAuditEntry[] {
+  return changes.map((change) => ({
+    type: `request.${change}`,
+    at,
+    actor: CLOCK_CHANGES.has(change) ? null : actor,
+    subject: request.id,
+    resource: request.resource,
+    body: changeBody(request, change),
+  }));
+}
+
+/** A refusal: who tried what, and the code and message they were given. */
+export function refusalEntry(
+  action: RefusedAction,
+  actor: Actor,
+  target: { requestId: string | null; resource: string | null },
+  error: AccessError,
+  details: Record<string, unknown>,
+  at: number,
+): NewAuditEntry {
+  return {
+    type: 'policy.refused',
+    at,
+    actor,
+    subject: target.requestId,
+    resource: target.resource,
+    body: { action, code: error.code, message: error.message, ...details },
+  };
+}
+
+function changeBody(request: AccessRequest, change: RequestChange): Record<string, unknown> {
+  switch (change) {
+    case 'created':
+      return {
+        durationMs: request.durationMs,
+        reason: request.reason,
+        ticket: request.ticket,
+        pendingUntil: iso(request.pendingUntil),
+        approvalsRequired: request.approvalsRequired,
+      };
+    case 'auto_approved':
+    case 'approved':
+      return {
+        grantedAt: iso(request.grantedAt),
+        expiresAt: iso(request.expiresAt),
+        approvers: request.reviews.filter((r) => r.decision === 'approve').map((r) => r.reviewer.upn ?? r.reviewer.oid),
+      };
+    case 'review_recorded': {
+      const review = request.reviews[request.reviews.length - 1];
+      return review ? { decision: review.decision, comment: review.comment, reviewer: review.reviewer.upn ?? review.reviewer.oid } : {};
+    }
+    case 'denied':
+    case 'revoked':
+    case 'cancelled':
+      return { reason: request.closeReason };
+    case 'timed_out':
+      return { pendingUntil: iso(request.pendingUntil) };
+    case 'expired':
+      return { expiresAt: iso(request.expiresAt) };
+  }
+}
+
+function iso(at: number | null): string | null {
+  return at === null ? null : new Date(at).toISOString();
+}

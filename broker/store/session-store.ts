@@ -1,0 +1,226 @@
+// Tunnel sessions in SQLite (`sessions`, migration 2): one row per tunnel, inserted when it opens
+// and completed when it closes, with the bytes each way and why it ended. The broker writes the
+// byte counts of open tunnels now and then, so a crash leaves them roughly right; the next start
+// closes what the crash left open.
+
+import Sqlite from 'better-sqlite3';
+import type { CloseCode } from '../../shared/close-codes.js';
+import { AccessError } from '../../shared/errors.js';
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from './request-store.js';
+import type { Database } from './database.js';
+
+/** The end reason of sessions a crashed broker left open (closed at the next start). */
+export const BROKER_RESTART = 'broker_restart';
+/** The end reason of a session the client ended (closed its WebSocket or vanished). */
+export const CLIENT_CLOSED = 'clientClosed';
+
+/**
+ * Why a session ended: the name of the close code the broker sent (shared/close-codes.ts, e.g.
+ * `grantExpired`, `targetClosed`), CLIENT_CLOSED or BROKER_RESTART.
+ */
+export type SessionEndReason = keyof typeof CloseCode | typeof CLIENT_CLOSED | typeof BROKER_RESTART;
+
+export interface NewSession {
+  id: string;
+  /** The grant (request id) the tunnel runs under. */
+  requestId: string;
+  user: { oid: string; upn: string | null };
+  resource: string;
+  /** The peer address of the client's connection (no X-Forwarded-For). */
+  clientAddress: string | null;
+  /** host:port as dialled. */
+  target: string;
+  startedAt: number;
+}
+
+export interface SessionEnd {
+  endedAt: number;
+  bytesUp: number;
+  bytesDown: number;
+  reason: SessionEndReason;
+  /** The specifics, e.g. the close reason sent ("revoked by bob@contoso.dev: …") or the target's error. */
+  detail: string | null;
+}
+
+export interface SessionRecord extends NewSession {
+  /** Null while the tunnel is open. */
+  endedAt: number | null;
+  /** Client → target. */
+  bytesUp: number;
+  /** Target → client. */
+  bytesDown: number;
+  reason: SessionEndReason | null;
+  detail: string | null;
+}
+
+export interface SessionFilter {
+  userOid?: string;
+  resource?: string;
+  /** Sessions that started at or after this instant (ms). */
+  since?: number;
+  /** Sessions that started before this instant (ms). */
+  until?: number;
+  /** Default LIST_LIMIT_DEFAULT, at most LIST_LIMIT_MAX. */
+  limit?: number;
+}
+
+export interface SessionStore {
+  /** Records a tunnel as it opens; store_conflict if the id is taken. */
+  open(session: NewSession): void;
+  /** Records the bytes so far of an open session (no-op once it has ended). */
+  progress(id: string, bytesUp: number, bytesDown: number): void;
+  /** Completes the session; a session already ended keeps its first ending. Returns whether this call ended it. */
+  close(id: string, end: SessionEnd): boolean;
+  /** Ends every session still open (left by a crash) with BROKER_RESTART at `now`; returns how many. */
+  closeLeftovers(now: number): number;
+  get(id: string): SessionRecord | null;
+  /** Newest first. */
+  list(filter?: SessionFilter): SessionRecord[];
+  /** The sessions run under one grant, oldest first. */
+  listByRequest(requestId: string): SessionRecord[];
+}
+
+/** A `sessions` row, column for column. */
+interface SessionRow {
+  id: string;
+  request_id: string;
+  user_oid: string;
+  user_upn: string | null;
+  resource: string;
+  client_address: string | null;
+  target: string;
+  started_at: number;
+  ended_at: number | null;
+  bytes_up: number;
+  bytes_down: number;
+  end_reason: string | null;
+  end_detail: string | null;
+}
+
+const NEWEST_FIRST = 'ORDER BY started_at DESC, rowid DESC';
+
+const SQL = {
+  insert: `INSERT INTO sessions (id, request_id, user_oid, user_upn, resource, client_address, target, started_at)
+           VALUES (@id, @request_id, @user_oid, @user_upn, @resource, @client_address, @target, @started_at)`,
+  progress: 'UPDATE sessions SET bytes_up = @bytes_up, bytes_down = @bytes_down WHERE id = @id AND ended_at IS NULL',
+  // A wall clock stepped back must not make the row break its CHECK (and stay open forever).
+  close: `UPDATE sessions SET ended_at = max(@ended_at, started_at), bytes_up = @bytes_up, bytes_down = @bytes_down,
+                              end_reason = @end_reason, end_detail = @end_detail
+          WHERE id = @id AND ended_at IS NULL`,
+  closeLeftovers: `UPDATE sessions SET ended_at = max(@now, started_at), end_reason = '${BROKER_RESTART}',
+                                       end_detail = 'the broker stopped while the tunnel was open; bytes are as last recorded'
+                   WHERE ended_at IS NULL`,
+  get: 'SELECT * FROM sessions WHERE id = ?',
+  list: `SELECT * FROM sessions
+         WHERE (@user_oid IS NULL OR user_oid = @user_oid) AND (@resource IS NULL OR resource = @resource)
+           AND (@since IS NULL OR started_at >= @since) AND (@until IS NULL OR started_at < @until)
+         ${NEWEST_FIRST} LIMIT @limit`,
+  byRequest: 'SELECT * FROM sessions WHERE request_id = ? ORDER BY started_at, rowid',
+} as const;
+
+interface ListParams {
+  user_oid: string | null;
+  resource: string | null;
+  since: number | null;
+  until: number | null;
+  limit: number;
+}
+
+export class SqliteSessionStore implements SessionStore {
+  readonly #statements;
+
+  constructor(db: Database) {
+    this.#statements = {
+      insert: db.prepare<Omit<SessionRow, 'ended_at' | 'bytes_up' | 'bytes_down' | 'end_reason' | 'end_detail'>>(SQL.insert),
+      progress: db.prepare<{ id: string; bytes_up: number; bytes_down: number }>(SQL.progress),
+      close: db.prepare<{ id: string; ended_at: number; bytes_up: number; bytes_down: number; end_reason: string; end_detail: string | null }>(SQL.close),
+      closeLeftovers: db.prepare<{ now: number }>(SQL.closeLeftovers),
+      get: db.prepare<[string], SessionRow>(SQL.get),
+      list: db.prepare<ListParams, SessionRow>(SQL.list),
+      byRequest: db.prepare<[string], SessionRow>(SQL.byRequest),
+    };
+  }
+
+  open(session: NewSession): void {
+    try {
+      this.#statements.insert.run({
+        id: session.id,
+        request_id: session.requestId,
+        user_oid: session.user.oid,
+        user_upn: session.user.upn,
+        resource: session.resource,
+        client_address: session.clientAddress,
+        target: session.target,
+        started_at: session.startedAt,
+      });
+    } catch (error) {
+      if (error instanceof Sqlite.SqliteError && error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new AccessError('store_conflict', `a session with id "${session.id}" already exists; new sessions need a fresh id`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  progress(id: string, bytesUp: number, bytesDown: number): void {
+    this.#statements.progress.run({ id, bytes_up: bytesUp, bytes_down: bytesDown });
+  }
+
+  close(id: string, end: SessionEnd): boolean {
+    const { changes } = this.#statements.close.run({
+      id,
+      ended_at: end.endedAt,
+      bytes_up: end.bytesUp,
+      bytes_down: end.bytesDown,
+      end_reason: end.reason,
+      end_detail: end.detail,
+    });
+    return changes > 0;
+  }
+
+  closeLeftovers(now: number): number {
+    return this.#statements.closeLeftovers.run({ now }).changes;
+  }
+
+  get(id: string): SessionRecord | null {
+    const row = this.#statements.get.get(id);
+    return row ? toRecord(row) : null;
+  }
+
+  list(filter: SessionFilter = {}): SessionRecord[] {
+    const limit = filter.limit ?? LIST_LIMIT_DEFAULT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIST_LIMIT_MAX) {
+      throw new AccessError('bad_request', `limit ${limit} is not a whole number from 1 to ${LIST_LIMIT_MAX}`);
+    }
+    return this.#statements.list
+      .all({
+        user_oid: filter.userOid ?? null,
+        resource: filter.resource ?? null,
+        since: filter.since ?? null,
+        until: filter.until ?? null,
+        limit,
+      })
+      .map(toRecord);
+  }
+
+  listByRequest(requestId: string): SessionRecord[] {
+    return this.#statements.byRequest.all(requestId).map(toRecord);
+  }
+}
+
+function toRecord(row: SessionRow): SessionRecord {
+  return {
+    id: row.id,
+    requestId: row.request_id,
+    user: { oid: row.user_oid, upn: row.user_upn },
+    resource: row.resource,
+    clientAddress: row.client_address,
+    target: row.target,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    bytesUp: row.bytes_up,
+    bytesDown: row.bytes_down,
+    // Written by this code only (close() takes a SessionEndReason), so the cast holds.
+    reason: row.end_reason as SessionEndReason | null,
+    detail: row.end_detail,
+  };
+}

@@ -1,0 +1,88 @@
+// Who may open a tunnel, checked in order during the HTTP upgrade (after the token): the resource
+// exists → the caller is a person → they hold a live grant on it → Microsoft Graph says, now, that
+// they are still in one of its requester groups. Each refusal says what to do next.
+
+import { AccessError } from '../../shared/errors.js';
+import type { Principal } from '../auth/principal.js';
+import type { ResourcePolicy } from '../config/types.js';
+import { currentGroups, inAnyGroup, type Directory } from '../identity/directory.js';
+import { isLive } from '../requests/state-machine.js';
+import type { AccessRequest } from '../requests/types.js';
+import { describeState, formatInstant, groupList } from '../requests/wording.js';
+import { LIST_LIMIT_MAX, type RequestStore } from '../store/request-store.js';
+
+/** The reads admission needs from the request store. */
+export type GrantLookup = Pick<RequestStore, 'get' | 'listByRequester' | 'recentFor'>;
+
+export interface AdmissionContext {
+  resources: readonly ResourcePolicy[];
+  grants: GrantLookup;
+  directory: Directory;
+  now: number;
+}
+
+export interface Admission {
+  policy: ResourcePolicy;
+  /** The live grant the tunnel runs under (the one lasting longest when there are several). */
+  grant: AccessRequest;
+}
+
+export async function admit(principal: Principal, resource: string | null, ctx: AdmissionContext): Promise<Admission> {
+  if (!resource) {
+    throw new AccessError('bad_request', 'Say which resource to connect to: /v1/tunnel?resource=NAME (`access connect NAME`).');
+  }
+  const policy = ctx.resources.find((r) => r.name === resource);
+  if (!policy) {
+    throw new AccessError('unknown_resource', `No resource named ${JSON.stringify(resource)}. List the ones you may use with \`access resources\`.`);
+  }
+  if (principal.kind !== 'user') {
+    throw new AccessError('forbidden', 'An application token may not open a tunnel: a person must, signed in with `access login`, under their own grant.');
+  }
+  const grant = liveGrant(ctx.grants, principal.oid, policy.name, ctx.now);
+  if (!grant) throw noLiveGrant(ctx.grants, principal.oid, policy.name, ctx.now);
+  // Never the cache: someone removed from the group a minute ago must not get a new tunnel.
+  const groups = await currentGroups(ctx.directory, principal.oid);
+  if (!inAnyGroup(groups, policy.requesters)) {
+    throw new AccessError(
+      'not_a_requester',
+      `You are no longer in a group allowed to use ${policy.name} (${groupList(policy.requesters)}), so grant ${grant.id} cannot open a tunnel. ` +
+        'Ask an admin if you should be.',
+    );
+  }
+  return { policy, grant };
+}
+
+/** The caller's live grant on `resource` that lasts longest, or null. */
+export function liveGrant(grants: GrantLookup, oid: string, resource: string, now: number): AccessRequest | null {
+  let best: AccessRequest | null = null;
+  for (const request of grants.listByRequester(oid, { states: ['approved'], limit: LIST_LIMIT_MAX })) {
+    if (request.resource !== resource || !isLive(request, now)) continue;
+    if (best === null || (request.expiresAt ?? 0) > (best.expiresAt ?? 0)) best = request;
+  }
+  return best;
+}
+
+/** The refusal for a caller without a live grant, saying what became of their latest request and how to ask. */
+export function noLiveGrant(grants: GrantLookup, oid: string, resource: string, now: number): AccessError {
+  const latest = grants.recentFor(oid, resource, 1)[0];
+  if (latest?.state === 'pending') {
+    return new AccessError(
+      'no_live_grant',
+      `You have no live grant for ${resource} yet: request ${latest.id} ${describeState(latest, now)}. ` +
+        'Connect once an approver has approved it (`access requests` shows where it stands).',
+    );
+  }
+  const story = latest ? ` (request ${latest.id} ${storyOf(latest, now)})` : '';
+  return new AccessError(
+    'no_live_grant',
+    `You have no live grant for ${resource}${story}. Ask for one: access request ${resource} --for 1h --reason "…"`,
+  );
+}
+
+/** describeState, except that a grant past its end that the clock has not closed yet reads as expired. */
+function storyOf(request: AccessRequest, now: number): string {
+  if (request.state === 'approved' && request.expiresAt !== null && request.expiresAt <= now) {
+    return `was granted and the grant expired at ${formatInstant(request.expiresAt, now)}`;
+  }
+  return describeState(request, now);
+}

@@ -1,0 +1,376 @@
+// `GET /v1/tunnel?resource=NAME`: the audited tunnel. The bearer token has been checked by the
+// upgrade router; here, still on the plain HTTP request, the caller must hold a live grant on the
+// resource and still be in its requester groups (read from Graph now), the resource must have a
+// free connection slot, and the broker dials the target. Only then does the WebSocket open, so
+// every refusal is an HTTP error with a code (shared/errors.ts), never an opened-then-closed socket.
+//
+// While open, a tunnel ends with a close code (shared/close-codes.ts) at its grant's absolute
+// expiry, at once on a revoke, when a periodic membership re-check finds the user gone, after the
+// resource's idle timeout, when the target ends or fails, and on broker shutdown. Every tunnel is
+// a session row (store/session-store.ts) and one log line when it opens and one when it closes.
+
+import type { IncomingMessage } from 'node:http';
+import type net from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
+import { AccessError } from '../../shared/errors.js';
+import type { Logger } from '../app.js';
+import type { Principal } from '../auth/principal.js';
+import { formatTarget } from '../config/target.js';
+import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
+import type { UpgradeContext, UpgradeRoute } from '../http/upgrade.js';
+import { currentGroups, inAnyGroup, type Directory } from '../identity/directory.js';
+import { randomRequestId, type IdGenerator } from '../requests/ids.js';
+import { isLive } from '../requests/state-machine.js';
+import type { AccessRequest, RequestChange } from '../requests/types.js';
+import { actorName } from '../requests/wording.js';
+import type { NewSession, SessionRecord, SessionStore } from '../store/session-store.js';
+import { admit, noLiveGrant, type GrantLookup } from './admission.js';
+import { expiredReason, membershipLostReason, revokedReason } from './close-reason.js';
+import { dialTarget, TARGET_CONNECT_TIMEOUT_MS } from './dial.js';
+import { GrantDeadlines } from './grant-deadlines.js';
+import { Relay, type TunnelEnd } from './relay.js';
+
+export const TUNNEL_PATH = '/v1/tunnel';
+/**
+ * Largest frame a client may send. A client sends each local socket read as one frame (64 KiB
+ * with Node's defaults, similar elsewhere); a megabyte leaves room for bigger reads while keeping
+ * what ws assembles in memory for one message small. Larger frames close the tunnel (1009).
+ */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+/** On shutdown, clients get this long to answer the close frame before their sockets are cut. */
+export const CLOSE_GRACE_MS = 1_000;
+/**
+ * Consecutive failed membership re-reads (Graph down) a user's tunnels survive. One blip is
+ * forgiven; the second failure in a row closes them: without a current answer the broker fails
+ * closed, as it does for new tunnels.
+ */
+export const MEMBERSHIP_FAILURES_TOLERATED = 1;
+
+export interface TunnelEndpointOptions {
+  config: Pick<BrokerConfig, 'resources' | 'membershipRecheckSeconds'>;
+  /** The request store: grants are read from it at open and again right after the dial. */
+  grants: GrantLookup;
+  /** Usually the broker's CachedDirectory; admission and re-checks read through `fresh`. */
+  directory: Directory;
+  sessions: SessionStore;
+  now: () => number;
+  log: Logger;
+  /** Session ids; default random (requests/ids.ts, the same alphabet as request ids). */
+  newId?: IdGenerator;
+  /** Default TARGET_CONNECT_TIMEOUT_MS (10 s). */
+  connectTimeoutMs?: number;
+  /** Default config.membershipRecheckSeconds. */
+  membershipRecheckMs?: number;
+  /**
+   * Per tunnel, an observer of the bytes the client sends (RelayOptions.observeUp), or null. For
+   * the audit log's Postgres query capture; the session's `closed` event tells it the tunnel ended.
+   */
+  observe?: (session: NewSession, policy: ResourcePolicy) => ((chunk: Buffer) => void) | null;
+}
+
+/** An open tunnel as the endpoint tracks it. */
+interface Tunnel {
+  session: NewSession;
+  principal: Principal;
+  policy: ResourcePolicy;
+  relay: Relay;
+  release: () => void;
+}
+
+export type SessionEvent = { type: 'opened'; session: SessionRecord } | { type: 'closed'; session: SessionRecord };
+export type SessionListener = (event: SessionEvent) => void;
+
+export class TunnelEndpoint implements UpgradeRoute {
+  readonly path = TUNNEL_PATH;
+  readonly #options: TunnelEndpointOptions;
+  readonly #wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES, clientTracking: false });
+  readonly #tunnels = new Set<Tunnel>();
+  /** Per resource: tunnels open plus dials in progress, against maxConnections. */
+  readonly #slots = new Map<string, number>();
+  readonly #deadlines: GrantDeadlines<Tunnel>;
+  readonly #listeners = new Set<SessionListener>();
+  /** Consecutive failed membership reads per user with open tunnels. */
+  readonly #membershipFailures = new Map<string, number>();
+  #tick: NodeJS.Timeout | null = null;
+  #rechecking = false;
+  #closing = false;
+
+  constructor(options: TunnelEndpointOptions) {
+    this.#options = options;
+    this.#deadlines = new GrantDeadlines<Tunnel>(options.now, (_grantId, expiresAt, tunnels) => {
+      for (const tunnel of tunnels) tunnel.relay.cut(CloseCode.grantExpired, expiredReason(expiresAt));
+    });
+  }
+
+  /** Open tunnels (for logs and tests). */
+  get connections(): number {
+    return this.#tunnels.size;
+  }
+
+  /** Registers a listener for sessions opening and closing (the audit log); returns its removal. */
+  onSession(listener: SessionListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async handle(ctx: UpgradeContext, principal: Principal): Promise<void> {
+    const { grants, directory, now } = this.#options;
+    const { policy, grant } = await admit(principal, ctx.url.searchParams.get('resource'), {
+      resources: this.#options.config.resources,
+      grants,
+      directory,
+      now: now(),
+    });
+    if (ctx.socket.destroyed || this.#closing) {
+      ctx.socket.destroy();
+      return;
+    }
+    const release = this.#reserve(policy);
+    // A client that gives up while the broker dials must not leave a target connection behind.
+    const abandoned = new AbortController();
+    const onClientGone = (): void => abandoned.abort();
+    ctx.socket.once('close', onClientGone);
+    let target: net.Socket;
+    try {
+      target = await dialTarget(policy.target, {
+        resource: policy.name,
+        timeoutMs: this.#options.connectTimeoutMs ?? TARGET_CONNECT_TIMEOUT_MS,
+        signal: abandoned.signal,
+      });
+    } catch (error) {
+      release();
+      throw error;
+    } finally {
+      ctx.socket.off('close', onClientGone);
+    }
+    try {
+      this.#open(ctx, principal, policy, grant.id, target, release);
+    } catch (error) {
+      target.destroy();
+      release();
+      throw error;
+    }
+  }
+
+  /** Cuts the tunnels of a grant that was revoked or expired (RequestService.onChange). */
+  onRequestChange(request: AccessRequest, changes: readonly RequestChange[]): void {
+    if (changes.includes('revoked')) {
+      const reason = revokedReason(request.closedBy, request.closeReason);
+      for (const tunnel of this.#deadlines.members(request.id)) tunnel.relay.cut(CloseCode.grantRevoked, reason);
+    } else if (changes.includes('expired') && request.expiresAt !== null) {
+      const reason = expiredReason(request.expiresAt);
+      for (const tunnel of this.#deadlines.members(request.id)) tunnel.relay.cut(CloseCode.grantExpired, reason);
+    }
+  }
+
+  /** Closes every tunnel with "going away" (sessions recorded as goingAway) and stops the timers. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#stopTick();
+    await Promise.all([...this.#tunnels].map((tunnel) => this.#closeGracefully(tunnel)));
+    this.#deadlines.clear();
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+
+  /** After the dial: checks again, records the session and completes the upgrade, all in one synchronous step. */
+  #open(ctx: UpgradeContext, principal: Principal, policy: ResourcePolicy, grantId: string, target: net.Socket, release: () => void): void {
+    const { sessions, grants, now } = this.#options;
+    if (ctx.socket.destroyed || this.#closing) {
+      target.destroy();
+      release();
+      ctx.socket.destroy();
+      return;
+    }
+    // A revoke or the expiry may have landed during the dial; from here on the change listener sees the tunnel.
+    const grant = grants.get(grantId);
+    if (!grant || !isLive(grant, now())) throw noLiveGrant(grants, principal.oid, policy.name, now());
+    const session: NewSession = {
+      id: this.#freshId(),
+      requestId: grant.id,
+      user: { oid: principal.oid, upn: principal.upn },
+      resource: policy.name,
+      clientAddress: ctx.req.socket.remoteAddress ?? null,
+      target: formatTarget(policy.target),
+      startedAt: now(),
+    };
+    // Recorded before the WebSocket exists: a tunnel the audit cannot see never carries a byte.
+    sessions.open(session);
+    let upgraded = false;
+    this.#wss.handleUpgrade(ctx.req, ctx.socket, ctx.head, (ws: WebSocket, _req: IncomingMessage) => {
+      upgraded = true;
+      this.#start(ws, target, { session, principal, policy, release }, grant);
+    });
+    if (upgraded) return;
+    // ws refused the handshake itself (bad Sec-WebSocket-Key or version) and answered 400.
+    target.destroy();
+    release();
+    sessions.close(session.id, { endedAt: now(), bytesUp: 0, bytesDown: 0, reason: 'clientClosed', detail: 'the WebSocket handshake was invalid' });
+  }
+
+  #start(ws: WebSocket, target: net.Socket, parts: Omit<Tunnel, 'relay'>, grant: AccessRequest): void {
+    const { now, log } = this.#options;
+    // isLive(grant) held a moment ago, and a live grant has an expiresAt.
+    const expiresAt = grant.expiresAt as number;
+    const tunnel: Tunnel = {
+      ...parts,
+      relay: new Relay(ws, target, {
+        idleTimeoutMs: parts.policy.idleTimeoutMs,
+        now,
+        onEnd: (end) => this.#ended(tunnel, end),
+        observeUp: this.#options.observe?.(parts.session, parts.policy) ?? null,
+      }),
+    };
+    this.#tunnels.add(tunnel);
+    this.#deadlines.add(grant.id, expiresAt, tunnel);
+    this.#startTick();
+    const { session } = tunnel;
+    log.info('tunnel opened', {
+      session: session.id,
+      user: actorName(session.user),
+      resource: session.resource,
+      target: session.target,
+      grant: session.requestId,
+      client: session.clientAddress,
+      expiresAt: new Date(expiresAt).toISOString(),
+    });
+    this.#emit({ type: 'opened', session: record(session, null, 0, 0) });
+  }
+
+  #ended(tunnel: Tunnel, end: TunnelEnd): void {
+    const { session, relay } = tunnel;
+    this.#tunnels.delete(tunnel);
+    this.#deadlines.remove(session.requestId, tunnel);
+    tunnel.release();
+    if (this.#tunnels.size === 0) this.#stopTick();
+    try {
+      this.#options.sessions.close(session.id, { endedAt: end.at, bytesUp: relay.bytesUp, bytesDown: relay.bytesDown, reason: end.reason, detail: end.detail });
+    } catch (error) {
+      this.#options.log.error('tunnel session could not be recorded as closed', { session: session.id, error: error instanceof Error ? error.stack : String(error) });
+    }
+    this.#options.log.info('tunnel closed', {
+      session: session.id,
+      user: actorName(session.user),
+      resource: session.resource,
+      reason: end.reason,
+      detail: end.detail,
+      bytesUp: relay.bytesUp,
+      bytesDown: relay.bytesDown,
+      seconds: Math.round((end.at - session.startedAt) / 1000),
+    });
+    this.#emit({ type: 'closed', session: record(session, end, relay.bytesUp, relay.bytesDown) });
+  }
+
+  /** Takes a connection slot of the resource or refuses 429; the returned release is safe to call twice. */
+  #reserve(policy: ResourcePolicy): () => void {
+    const used = this.#slots.get(policy.name) ?? 0;
+    if (used >= policy.maxConnections) {
+      throw new AccessError(
+        'too_many_connections',
+        `${policy.name} already has ${used} open tunnel${used === 1 ? '' : 's'}, its limit (maxConnections ${policy.maxConnections}). ` +
+          'Close one you no longer use, or try again shortly.',
+      );
+    }
+    this.#slots.set(policy.name, used + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#slots.get(policy.name) ?? 1) - 1;
+      if (left > 0) this.#slots.set(policy.name, left);
+      else this.#slots.delete(policy.name);
+    };
+  }
+
+  /** The periodic work of open tunnels: membership re-check and byte counts to the store. Runs only while tunnels are open. */
+  #startTick(): void {
+    if (this.#tick) return;
+    const interval = this.#options.membershipRecheckMs ?? this.#options.config.membershipRecheckSeconds * 1000;
+    this.#tick = setInterval(() => {
+      this.#recordProgress();
+      void this.#recheckMembership();
+    }, interval);
+    this.#tick.unref();
+  }
+
+  #stopTick(): void {
+    if (this.#tick) clearInterval(this.#tick);
+    this.#tick = null;
+    this.#membershipFailures.clear();
+  }
+
+  /** So a crash leaves the byte counts of open sessions roughly right. */
+  #recordProgress(): void {
+    try {
+      for (const { session, relay } of this.#tunnels) this.#options.sessions.progress(session.id, relay.bytesUp, relay.bytesDown);
+    } catch (error) {
+      this.#options.log.warn('tunnel byte counts could not be recorded', { error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  /** One fresh directory read per user with open tunnels; tunnels whose resource no longer admits the user are cut. */
+  async #recheckMembership(): Promise<void> {
+    // A slow directory must not pile up reads: a round still running skips this one.
+    if (this.#rechecking) return;
+    this.#rechecking = true;
+    try {
+      const byUser = new Map<string, Tunnel[]>();
+      for (const tunnel of this.#tunnels) {
+        if (tunnel.relay.ending) continue;
+        const list = byUser.get(tunnel.principal.oid) ?? [];
+        list.push(tunnel);
+        byUser.set(tunnel.principal.oid, list);
+      }
+      for (const oid of this.#membershipFailures.keys()) if (!byUser.has(oid)) this.#membershipFailures.delete(oid);
+      await Promise.all([...byUser].map(([oid, tunnels]) => this.#recheckUser(oid, tunnels)));
+    } finally {
+      this.#rechecking = false;
+    }
+  }
+
+  async #recheckUser(oid: string, tunnels: readonly Tunnel[]): Promise<void> {
+    let groups;
+    try {
+      groups = await currentGroups(this.#options.directory, oid);
+    } catch (error) {
+      const failures = (this.#membershipFailures.get(oid) ?? 0) + 1;
+      this.#membershipFailures.set(oid, failures);
+      const message = error instanceof Error ? error.message : String(error);
+      this.#options.log.warn('tunnel membership re-check failed', { oid, failures, error: message });
+      if (failures <= MEMBERSHIP_FAILURES_TOLERATED) return;
+      for (const tunnel of tunnels) {
+        tunnel.relay.cut(CloseCode.membershipLost, 'your group membership could not be confirmed (the directory is unavailable)');
+      }
+      return;
+    }
+    this.#membershipFailures.delete(oid);
+    for (const tunnel of tunnels) {
+      if (!inAnyGroup(groups, tunnel.policy.requesters)) tunnel.relay.cut(CloseCode.membershipLost, membershipLostReason(tunnel.policy.name));
+    }
+  }
+
+  async #closeGracefully(tunnel: Tunnel): Promise<void> {
+    const cutOff = setTimeout(() => tunnel.relay.terminate(), CLOSE_GRACE_MS);
+    tunnel.relay.cut(CloseCode.goingAway, CLOSE_REASONS[CloseCode.goingAway]);
+    await tunnel.relay.closed;
+    clearTimeout(cutOff);
+  }
+
+  #emit(event: SessionEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#options.log.error('tunnel session listener failed', { session: event.session.id, error: error instanceof Error ? error.stack : String(error) });
+      }
+    }
+  }
+
+  #freshId(): string {
+    return (this.#options.newId ?? randomRequestId)();
+  }
+}
+
+function record(session: NewSession, end: TunnelEnd | null, bytesUp: number, bytesDown: number): SessionRecord {
+  return { ...session, endedAt: end?.at ?? null, bytesUp, bytesDown, reason: end?.reason ?? null, detail: end?.detail ?? null };
+}

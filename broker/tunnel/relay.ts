@@ -1,0 +1,213 @@
+// One tunnel's hot path: the client's WebSocket and the target's TCP socket, bytes relayed both
+// ways unchanged. Each target chunk goes out as one binary frame the moment it arrives; each
+// binary frame from the client is written to the target as is. Nothing else is allocated or
+// logged per chunk: the byte counts are two number additions.
+//
+// Backpressure both ways, so neither side can make the broker buffer without bound:
+//   client → target: target.write() returns false → stop reading the WebSocket until 'drain'.
+//   target → client: ws.bufferedAmount above HIGH_WATER_MARK_BYTES → stop reading the target
+//   until that frame (and so everything before it) has been handed to the kernel.
+//
+// The first cause of the end wins (the grant expired, then the target went away as a result: the
+// session ended because the grant expired); `onEnd` is called once, when the WebSocket has closed.
+
+import type net from 'node:net';
+import { WebSocket, type RawData } from 'ws';
+import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
+import { formatDuration } from '../../shared/duration.js';
+import { CLIENT_CLOSED, type SessionEndReason } from '../store/session-store.js';
+import { fitCloseReason } from './close-reason.js';
+import { describeSocketError } from './dial.js';
+
+/**
+ * Bytes queued towards the client before the target is paused. A megabyte keeps a fast link busy
+ * (several round trips of a few-ms WAN at gigabit rates) while bounding what one tunnel holds in
+ * broker memory to about this plus one socket read (64 KiB).
+ */
+export const HIGH_WATER_MARK_BYTES = 1024 * 1024;
+/**
+ * After the client closes, the target gets this long to take the bytes still queued for it (and
+ * answer our FIN) before its socket is destroyed.
+ */
+export const TARGET_END_GRACE_MS = 5_000;
+
+type CloseCodeName = keyof typeof CloseCode;
+/** Code → name, e.g. 4110 → 'grantExpired', for the session's end reason. Built from CloseCode, so it covers every code. */
+const CLOSE_CODE_NAMES = new Map<number, CloseCodeName>(
+  (Object.keys(CloseCode) as CloseCodeName[]).map((name) => [CloseCode[name], name]),
+);
+/** Shared by every send: ws reads the options, so one object serves all frames. */
+const BINARY = { binary: true } as const;
+
+export interface TunnelEnd {
+  reason: SessionEndReason;
+  /** The close code the broker sent, or the client's when it closed. */
+  code: number | null;
+  /** The close reason sent, the target's error, or what the client said. */
+  detail: string | null;
+  /** When the first cause happened (ms). */
+  at: number;
+}
+
+export interface RelayOptions {
+  /** Closes the tunnel after this long without a byte either way. */
+  idleTimeoutMs: number;
+  now: () => number;
+  /** Called once, after the WebSocket has closed, with the first cause. */
+  onEnd: (end: TunnelEnd) => void;
+  /**
+   * Sees every client → target chunk, in order, before it is written (e.g. the Postgres query log).
+   * It must not keep the buffer past the call or change it.
+   */
+  observeUp?: ((chunk: Buffer) => void) | null;
+}
+
+export class Relay {
+  /** Client → target bytes written. */
+  bytesUp = 0;
+  /** Target → client bytes sent. */
+  bytesDown = 0;
+  /** Resolves once the WebSocket has closed and onEnd has run. */
+  readonly closed: Promise<TunnelEnd>;
+
+  readonly #ws: WebSocket;
+  readonly #target: net.Socket;
+  readonly #options: RelayOptions;
+  readonly #observeUp: ((chunk: Buffer) => void) | null;
+  #end: TunnelEnd | null = null;
+  #resolveClosed!: (end: TunnelEnd) => void;
+
+  constructor(ws: WebSocket, target: net.Socket, options: RelayOptions) {
+    this.#ws = ws;
+    this.#target = target;
+    this.#options = options;
+    this.#observeUp = options.observeUp ?? null;
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+
+    ws.on('message', this.#onClientMessage);
+    ws.on('close', this.#onClientClose);
+    ws.on('error', this.#onClientError);
+    target.on('data', this.#onTargetData);
+    target.on('drain', this.#onTargetDrain);
+    target.on('end', this.#onTargetEnd);
+    target.on('error', this.#onTargetError);
+    target.on('close', this.#onTargetClose);
+    target.on('timeout', this.#onIdle);
+    // Node resets a socket's timeout on every read and write, and every byte of the tunnel passes
+    // through the target socket: this is "no bytes either way for idleTimeoutMs".
+    target.setTimeout(options.idleTimeoutMs);
+  }
+
+  /** Whether a cause of the end has been recorded (the tunnel is closing or closed). */
+  get ending(): boolean {
+    return this.#end !== null;
+  }
+
+  /**
+   * Ends the tunnel from the broker's side: the client gets `code` and `reason` in the close frame
+   * and the target connection is dropped at once, so not one more byte reaches it.
+   */
+  cut(code: CloseCode, reason: string): void {
+    const fitted = fitCloseReason(reason);
+    if (!this.#record(CLOSE_CODE_NAMES.get(code) as CloseCodeName, code, fitted)) return;
+    this.#target.destroy();
+    this.#closeClient(code, fitted);
+  }
+
+  /** Drops the client's connection without a close handshake (shutdown, after a grace period). */
+  terminate(): void {
+    this.#ws.terminate();
+  }
+
+  // ---- client → target --------------------------------------------------------------------------
+
+  readonly #onClientMessage = (data: RawData, isBinary: boolean): void => {
+    if (this.#end) return;
+    if (!isBinary) {
+      this.cut(CloseCode.policyViolation, 'a tunnel carries binary frames only');
+      return;
+    }
+    // The server's binaryType is 'nodebuffer': a message, even a fragmented one, is one Buffer.
+    const chunk = data as Buffer;
+    this.bytesUp += chunk.length;
+    if (this.#observeUp) this.#observeUp(chunk);
+    if (!this.#target.write(chunk)) this.#ws.pause();
+  };
+
+  readonly #onTargetDrain = (): void => {
+    if (!this.#end) this.#ws.resume();
+  };
+
+  // ---- target → client --------------------------------------------------------------------------
+
+  readonly #onTargetData = (chunk: Buffer): void => {
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.bytesDown += chunk.length;
+    if (this.#ws.bufferedAmount < HIGH_WATER_MARK_BYTES) {
+      this.#ws.send(chunk, BINARY);
+      return;
+    }
+    // The client is this far behind: read no more from the target until this frame is flushed.
+    this.#target.pause();
+    this.#ws.send(chunk, BINARY, this.#onClientFlushed);
+  };
+
+  readonly #onClientFlushed = (error?: Error): void => {
+    if (!error && !this.#end) this.#target.resume();
+  };
+
+  // ---- endings ----------------------------------------------------------------------------------
+
+  readonly #onTargetEnd = (): void => {
+    // Whatever the target sent before its FIN is queued ahead of the close frame, so it arrives.
+    const reason = CLOSE_REASONS[CloseCode.targetClosed];
+    if (this.#record('targetClosed', CloseCode.targetClosed, reason)) this.#closeClient(CloseCode.targetClosed, reason);
+  };
+
+  readonly #onTargetError = (error: Error): void => {
+    const reason = fitCloseReason(`the connection to the target failed: ${describeSocketError(error)}`);
+    if (this.#record('targetFailed', CloseCode.targetFailed, reason)) this.#closeClient(CloseCode.targetFailed, reason);
+  };
+
+  readonly #onTargetClose = (): void => {
+    const reason = CLOSE_REASONS[CloseCode.targetClosed];
+    if (this.#record('targetClosed', CloseCode.targetClosed, reason)) this.#closeClient(CloseCode.targetClosed, reason);
+  };
+
+  readonly #onIdle = (): void => {
+    this.cut(CloseCode.idleTimeout, `idle: no bytes either way for ${formatDuration(this.#options.idleTimeoutMs)}`);
+  };
+
+  readonly #onClientError = (error: Error): void => {
+    // ws closes the connection itself after an error (e.g. a frame above maxPayload: 1009).
+    this.#record(CLIENT_CLOSED, null, `protocol error: ${error.message}`);
+  };
+
+  readonly #onClientClose = (code: number, reason: Buffer): void => {
+    const said = reason.length > 0 ? `: ${reason.toString('utf8')}` : '';
+    this.#record(CLIENT_CLOSED, code, `the client closed the tunnel (${code}${said})`);
+    if (!this.#target.destroyed) {
+      // Let the target take what the client sent last, then make sure the socket goes.
+      this.#target.end();
+      setTimeout(() => this.#target.destroy(), TARGET_END_GRACE_MS).unref();
+    }
+    const end = this.#end as TunnelEnd;
+    this.#options.onEnd(end);
+    this.#resolveClosed(end);
+  };
+
+  /** Records the first cause of the end; false when one was recorded already. */
+  #record(reason: SessionEndReason, code: number | null, detail: string | null): boolean {
+    if (this.#end) return false;
+    this.#end = { reason, code, detail, at: this.#options.now() };
+    return true;
+  }
+
+  #closeClient(code: CloseCode, reason: string): void {
+    // A paused socket would never read the client's close frame: the handshake would hang until ws's timeout.
+    this.#ws.resume();
+    this.#ws.close(code, reason);
+  }
+}

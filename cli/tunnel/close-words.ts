@@ -1,0 +1,104 @@
+// Why a tunnel closed, in the words a person reads ("access expired at 14:32", "revoked by
+// bob@contoso.dev: done", "the database closed the connection"), and what it means for the
+// command: the grant endings (expiry, revoke, lost membership) end every tunnel of the grant and
+// `access connect` itself; the others end one connection.
+
+import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
+import { ExitCode } from '../../shared/errors.js';
+import { clockTime } from '../request-format.js';
+
+export interface TunnelClose {
+  code: number;
+  reason: string;
+}
+
+/** What the words need to know about the resource and its grant. */
+export interface TunnelSubject {
+  name: string;
+  kind: string;
+  /** The grant's end (ISO), used when the broker's expiry reason carries no time. */
+  expiresAt: string | null;
+}
+
+/** RFC 6455: a close frame without a status code. */
+const NO_STATUS = 1005;
+/** RFC 6455: the socket was lost without a close frame. */
+const ABNORMAL = 1006;
+/** RFC 6455: the broker hit an unexpected condition. */
+const INTERNAL_ERROR = 1011;
+
+/** The broker's expiry reason: "access expired at <ISO time>". */
+const EXPIRED_AT = /^access expired at (\S+)/;
+
+/** Close codes that end the grant itself, with the exit code `access connect` ends with. */
+const GRANT_ENDINGS: Partial<Record<number, ExitCode>> = {
+  // Reaching the end of the granted time is the normal end of a session.
+  [CloseCode.grantExpired]: ExitCode.ok,
+  [CloseCode.grantRevoked]: ExitCode.denied,
+  [CloseCode.membershipLost]: ExitCode.denied,
+};
+
+/** The exit code when `close` ended the grant (every tunnel, and the command); null when it ended one connection. */
+export function grantEndingExit(close: TunnelClose): ExitCode | null {
+  return GRANT_ENDINGS[close.code] ?? null;
+}
+
+/**
+ * The exit code of a single tunnel that ended with `close` (`--stdio`): the grant endings as above,
+ * 0 when the tunnel ended normally (either side closed it), 1 when it was cut.
+ */
+export function tunnelExit(close: TunnelClose): ExitCode {
+  const grant = grantEndingExit(close);
+  if (grant !== null) return grant;
+  return close.code === 1000 || close.code === NO_STATUS || close.code === CloseCode.targetClosed ? ExitCode.ok : ExitCode.error;
+}
+
+/** What sits behind the tunnel, as people call it. */
+function targetNoun(kind: string): string {
+  switch (kind) {
+    case 'postgres':
+    case 'mysql':
+      return 'database';
+    case 'ssh':
+      return 'host';
+    default:
+      return 'target';
+  }
+}
+
+function expiredWords(reason: string, subject: TunnelSubject, now: number): string {
+  const stated = EXPIRED_AT.exec(reason)?.[1];
+  const at = Date.parse(stated ?? subject.expiresAt ?? '');
+  return Number.isNaN(at) ? CLOSE_REASONS[CloseCode.grantExpired] : `access expired at ${clockTime(at, now)}`;
+}
+
+/** Why the tunnel closed, in words; `now` only decides how the expiry time reads (today or a date). */
+export function closeWords(close: TunnelClose, subject: TunnelSubject, now: number): string {
+  const { code, reason } = close;
+  switch (code) {
+    case CloseCode.grantExpired:
+      return expiredWords(reason, subject, now);
+    case CloseCode.grantRevoked:
+      // The broker's reason already reads "revoked by bob@contoso.dev: <their reason>".
+      return reason || CLOSE_REASONS[CloseCode.grantRevoked];
+    case CloseCode.membershipLost:
+      return `you are no longer in a group allowed to use ${subject.name}`;
+    case CloseCode.idleTimeout:
+      return 'idle too long';
+    case CloseCode.targetClosed:
+      return `the ${targetNoun(subject.kind)} closed the connection`;
+    case CloseCode.targetFailed:
+      return `the connection to the ${targetNoun(subject.kind)} failed${reason ? `: ${reason}` : ''}`;
+    case 1000:
+    case NO_STATUS:
+      return 'closed';
+    case ABNORMAL:
+      return 'the connection to the broker was lost';
+    case INTERNAL_ERROR:
+      return `the broker failed${reason ? `: ${reason}` : ''}`;
+    default: {
+      const known = (CLOSE_REASONS as Partial<Record<number, string>>)[code];
+      return known ?? (reason ? `${reason} (close code ${code})` : `closed with code ${code}`);
+    }
+  }
+}

@@ -1,0 +1,71 @@
+// How a client reaches the local end of a tunnel, per resource kind: the environment handed to
+// `access connect NAME -- CMD` (the variables each kind's usual client reads) and the one-line hint
+// printed in listener mode. The resource's connection defaults (user, database) come from the
+// broker's /v1/resources when it provides them.
+
+export interface LocalAddress {
+  /** The address a client dials: loopback when the listener is bound to every address. */
+  host: string;
+  port: number;
+}
+
+export interface ConnectionDefaults {
+  user?: string | null | undefined;
+  database?: string | null | undefined;
+}
+
+/** The address a local client should dial for a listener bound to `bind`. */
+export function dialHost(bind: string): string {
+  if (bind === '0.0.0.0') return '127.0.0.1';
+  if (bind === '::' || bind === '[::]') return '::1';
+  return bind.replace(/^\[(.*)\]$/, '$1');
+}
+
+/** "127.0.0.1:54321", "[::1]:54321". */
+export function hostPort(address: LocalAddress): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/**
+ * The environment for CMD: `base` plus where the tunnel listens. Host and port always point at the
+ * tunnel (a PGHOST left over from elsewhere must not send the client around it); the user and
+ * database defaults only fill what the person has not set.
+ */
+export function connectionEnv(kind: string, address: LocalAddress, defaults: ConnectionDefaults, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const port = String(address.port);
+  const env: NodeJS.ProcessEnv = { ...base, ACCESS_HOST: address.host, ACCESS_PORT: port };
+  const fill = (name: string, value: string | null | undefined): void => {
+    if (value && !env[name]) env[name] = value;
+  };
+  switch (kind) {
+    case 'postgres':
+      env.PGHOST = address.host;
+      env.PGPORT = port;
+      fill('PGUSER', defaults.user);
+      fill('PGDATABASE', defaults.database);
+      break;
+    case 'mysql':
+      // The mysql and mariadb clients read these (a host, not "localhost", so they use TCP).
+      env.MYSQL_HOST = address.host;
+      env.MYSQL_TCP_PORT = port;
+      break;
+    default:
+      break;
+  }
+  return env;
+}
+
+/** A command line that connects through the tunnel with the kind's usual client. */
+export function connectHint(kind: string, address: LocalAddress, defaults: ConnectionDefaults): string {
+  const { host, port } = address;
+  switch (kind) {
+    case 'postgres':
+      return ['psql', '-h', host, '-p', String(port), ...(defaults.user ? ['-U', defaults.user] : []), ...(defaults.database ? [defaults.database] : [])].join(' ');
+    case 'mysql':
+      return ['mysql', '-h', host, '-P', String(port), ...(defaults.user ? ['-u', defaults.user] : []), ...(defaults.database ? [defaults.database] : [])].join(' ');
+    case 'ssh':
+      return `ssh -p ${port} ${defaults.user ? `${defaults.user}@` : ''}${host}`;
+    default:
+      return `nc ${host} ${port}`;
+  }
+}

@@ -1,0 +1,86 @@
+// Opening one tunnel: `GET /v1/tunnel?resource=NAME` upgraded to a WebSocket with a fresh bearer
+// token. The broker checks the token, the live grant and the group membership, and dials the target
+// BEFORE it completes the upgrade, so an open socket means bytes can flow; a refusal is a plain
+// HTTP answer carrying the broker's `{code, message}`, rethrown here as that AccessError.
+
+import WebSocket from 'ws';
+import { AccessError } from '../../shared/errors.js';
+import { readUpgradeRefusal } from '../upgrade-refusal.js';
+
+/**
+ * How long the upgrade may take. The broker dials the target before it answers (with its own
+ * connect timeout of about 10 s), so this must be longer than that or a slow target would read as
+ * an unreachable broker.
+ */
+export const TUNNEL_HANDSHAKE_TIMEOUT_MS = 30_000;
+/**
+ * Largest frame accepted from the broker. It sends what one read from the target returned (64 KiB
+ * in Node); a frame far larger than that is not tunnel traffic and is refused (close 1009) rather
+ * than buffered.
+ */
+export const MAX_TUNNEL_FRAME_BYTES = 16 * 1024 * 1024;
+
+export interface TunnelClientOptions {
+  /** `ws://` or `wss://` URL of the tunnel for one resource (see `tunnelUrl`). */
+  url: string;
+  /** A valid access token; called once per tunnel so a long session never presents a stale one. */
+  token: () => Promise<string>;
+  /**
+   * Extra `ws` client options from the broker connection (TLS: a private CA). Default: none. The
+   * tunnel's own options (no compression, frame limit, handshake timeout, headers) always win.
+   */
+  clientOptions?: WebSocket.ClientOptions;
+}
+
+/** The tunnel endpoint of a broker for `resource`: `http` → `ws`, `https` → `wss`. */
+export function tunnelUrl(brokerUrl: string, resource: string): string {
+  const url = new URL(`${brokerUrl.replace(/\/+$/, '')}/v1/tunnel`);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.searchParams.set('resource', resource);
+  return url.toString();
+}
+
+/**
+ * Opens one tunnel. Resolves with an OPEN socket that is PAUSED: a target that speaks first (an SSH
+ * banner) may have its bytes in the same packet as the upgrade answer, and they must not be emitted
+ * before the caller listens. Attach 'message', then call `resume()`.
+ */
+export async function openTunnel(options: TunnelClientOptions): Promise<WebSocket> {
+  const bearer = await options.token();
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(options.url, {
+      ...options.clientOptions,
+      headers: { ...options.clientOptions?.headers, authorization: `Bearer ${bearer}` },
+      // Tunnel bytes are often already compressed or encrypted (TLS to the database, SSH); deflate
+      // would cost CPU on the hot path for nothing.
+      perMessageDeflate: false,
+      maxPayload: MAX_TUNNEL_FRAME_BYTES,
+      handshakeTimeout: TUNNEL_HANDSHAKE_TIMEOUT_MS,
+    });
+    // Messages are raw bytes; 'nodebuffer' makes every message a single Buffer (the relay relies on it).
+    socket.binaryType = 'nodebuffer';
+    let settled = false;
+    const fail = (error: AccessError): void => {
+      if (settled) return;
+      settled = true;
+      socket.terminate();
+      reject(error);
+    };
+    // Stays attached after open: ws emits errors on a live socket too, and the relay reports them
+    // through 'close'.
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      fail(new AccessError('broker_unreachable', `cannot open a tunnel through the broker at ${options.url} (${error.code ?? error.message}) — is it running?`, { cause: error }));
+    });
+    socket.once('unexpected-response', (req, res) => {
+      void readUpgradeRefusal('tunnel', options.url, res).then((error) => {
+        req.destroy();
+        fail(error);
+      });
+    });
+    socket.once('open', () => {
+      settled = true;
+      socket.pause();
+      resolve(socket);
+    });
+  });
+}

@@ -1,0 +1,38 @@
+// A WebSocket upgrade the broker refused arrives as a plain HTTP answer with the broker's
+// `{code, message}` body (the bearer token and the policy are checked before any WebSocket exists).
+// This turns it back into the broker's own AccessError, so the CLI prints the broker's words and
+// exits with that code's status; a body that is not the broker's falls back to the HTTP status.
+
+import type { IncomingMessage } from 'node:http';
+import { AccessError, isErrorCode } from '../shared/errors.js';
+
+/** A refusal is a small `{code, message}` body; read no more than this of it. */
+export const MAX_REFUSAL_BYTES = 16 * 1024;
+
+/**
+ * `what` names the endpoint without an article ("events stream", "tunnel"); `url` is the one dialled.
+ * Consumes the response body (up to MAX_REFUSAL_BYTES).
+ */
+export async function readUpgradeRefusal(what: string, url: string, res: IncomingMessage): Promise<AccessError> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_REFUSAL_BYTES) break;
+      chunks.push(chunk);
+    }
+  } catch {
+    // A cut body still leaves the status to report.
+  }
+  try {
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: unknown; message?: unknown };
+    if (isErrorCode(body.code) && typeof body.message === 'string') return new AccessError(body.code, body.message);
+  } catch {
+    // Not JSON: fall through to the status.
+  }
+  const status = res.statusCode ?? 0;
+  if (status === 401) return new AccessError('not_signed_in', `the broker refused the ${what} at ${url} (HTTP 401) — run \`access login\``);
+  if (status === 404) return new AccessError('broker_response_invalid', `the broker has no ${what} at ${url} (HTTP 404) — is it older than this CLI?`);
+  return new AccessError('broker_response_invalid', `the broker answered the ${what} at ${url} with HTTP ${status}`);
+}
