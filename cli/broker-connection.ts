@@ -51,12 +51,13 @@ export async function connectBroker(ctx: CliContext, brokerFlag: string | undefi
     brokerUrl,
     signIn,
     transport: transportFor(brokerUrl, signIn, trust.extraCa),
+    trust,
     ...(debug ? { debug } : {}),
   });
   const client = new BrokerClient(brokerUrl, trust.transport(), () => session.accessToken(), trust);
   const openEvents = (): Promise<EventStream> =>
     openEventStream({ url: eventsUrl(brokerUrl), token: () => session.accessToken(), trust, ...(debug ? { debug } : {}) });
   const openTunnelTo = (resource: string): Promise<WebSocket> =>
-    openTunnel({ url: tunnelUrl(brokerUrl, resource), token: () => session.accessToken(), clientOptions: trust.tlsOptions() });
+    openTunnel({ url: tunnelUrl(brokerUrl, resource), token: () => session.accessToken(), trust });
   return { brokerUrl, session, client, trust, openEvents, openTunnel: openTunnelTo };
 }

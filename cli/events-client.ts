@@ -7,12 +7,12 @@
 // has registered the subscription, so anything done after `openEventStream` resolves (such as
 // POSTing a request) cannot produce an event this stream misses.
 
-import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { CLOSE_REASONS, CloseCode } from '../shared/close-codes.js';
-import { AccessError, ExitCode, isErrorCode } from '../shared/errors.js';
+import { AccessError, ExitCode } from '../shared/errors.js';
 import type { EventMessage } from '../shared/wire.js';
 import type { BrokerTrust } from './broker-trust.js';
+import { readUpgradeRefusal } from './upgrade-refusal.js';
 
 /** First reconnect delay; doubled after every failed attempt. */
 export const RECONNECT_INITIAL_MS = 500;
@@ -27,8 +27,6 @@ export const HELLO_TIMEOUT_MS = 10_000;
 export const KEEPALIVE_INTERVAL_MS = 30_000;
 /** Each event carries one request view; a frame larger than this is not an event. */
 const MAX_EVENT_BYTES = 1024 * 1024;
-/** A refused upgrade answers with a small `{code, message}` body; read no more than this of it. */
-const MAX_REFUSAL_BYTES = 16 * 1024;
 /** After our close frame, how long the broker gets to answer before the socket is cut. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -112,33 +110,6 @@ function parseMessage(data: WebSocket.RawData): EventMessage | null {
   return value as EventMessage;
 }
 
-/** Turns a refused upgrade (a plain HTTP answer) into the broker's own AccessError when it sent one. */
-async function readRefusal(url: string, res: IncomingMessage): Promise<AccessError> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_REFUSAL_BYTES) break;
-      chunks.push(chunk);
-    }
-  } catch {
-    // A cut body still leaves the status to report.
-  }
-  try {
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: unknown; message?: unknown };
-    if (isErrorCode(body.code) && typeof body.message === 'string') return new AccessError(body.code, body.message);
-  } catch {
-    // Not JSON: fall through to the status.
-  }
-  const status = res.statusCode ?? 0;
-  if (status === 401) return new AccessError('not_signed_in', `the broker refused the events stream at ${url} (HTTP 401) — run \`access login\``);
-  if (status === 404) {
-    return new AccessError('broker_response_invalid', `the broker has no events stream at ${url} (HTTP 404) — is it older than this CLI?`);
-  }
-  return new AccessError('broker_response_invalid', `the broker answered the events stream at ${url} with HTTP ${status}`);
-}
-
 /**
  * One connection attempt: upgrade with the bearer token, then wait for `hello`. Resolves with the
  * open socket (its error listener stays attached: ws emits errors after a failed handshake too).
@@ -173,7 +144,7 @@ async function connectOnce(options: EventStreamOptions): Promise<{ socket: WebSo
       );
     });
     socket.once('unexpected-response', (req, res) => {
-      void readRefusal(options.url, res).then((error) => {
+      void readUpgradeRefusal('events stream', options.url, res).then((error) => {
         req.destroy();
         fail(error);
       });

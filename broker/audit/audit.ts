@@ -53,6 +53,11 @@ export class Audit {
     this.#stopListening = this.log.onAppend(() => this.#wakeWaiters());
   }
 
+  /** Long polls parked in waitForEntries (for logs and tests). */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
   /** Throws `not_an_auditor` (403) unless the caller is a person in one of the auditor groups now. */
   async requireAuditor(principal: Principal): Promise<void> {
     const groups = principal.kind === 'user' ? await this.#directory.memberGroups(principal.oid) : [];

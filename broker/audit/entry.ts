@@ -110,10 +110,21 @@ export function toEntryView(row: AuditRow): AuditEntryView {
     actor: row.actor_oid === null ? null : { oid: row.actor_oid, upn: row.actor_upn },
     subject: row.subject,
     resource: row.resource,
-    body: JSON.parse(row.body) as Record<string, unknown>,
+    body: parseBody(row.body),
     prevHash: row.prev_hash,
     hash: row.hash,
   };
+}
+
+/** The appender only stores canonical JSON objects; anything else was written by someone else, and is shown as found. */
+function parseBody(text: string): Record<string, unknown> {
+  try {
+    const body: unknown = JSON.parse(text);
+    if (typeof body === 'object' && body !== null && !Array.isArray(body)) return body as Record<string, unknown>;
+  } catch {
+    // Falls through to the raw text: verify names the entry; readers still see what is there.
+  }
+  return { unparsable: text };
 }
 
 /** The hash an entry must have, recomputed from its wire form (for checking an export offline). */

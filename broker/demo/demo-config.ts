@@ -21,8 +21,10 @@ export function demoConfigYaml(targets: DemoTargets): string {
 resources:
   demo-db:
     kind: postgres
-    description: Demo PostgreSQL (database demo, user demo, no password) — psql -U demo -d demo
+    description: Demo PostgreSQL with an orders table — access connect demo-db -- psql
     target: ${postgres}
+    database: demo
+    user: demo
     requesters: [sg-eng]
     approvers: [sg-dba]
     approvals: 1
@@ -33,6 +35,8 @@ resources:
     kind: postgres
     description: The same database under a stricter policy — two approvals and a ticket
     target: ${postgres}
+    database: demo
+    user: demo
     requesters: [sg-eng]
     approvers: [sg-dba]
     approvals: 2

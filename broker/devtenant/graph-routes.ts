@@ -1,12 +1,14 @@
 // The Microsoft Graph emulator under `/graph/v1.0`: the reads the broker makes (users, groups,
 // `checkMemberGroups`, `transitiveMemberOf` with paging), answered from the dev directory with
-// Graph's shapes, permissions, limits and errors, so the real Graph client runs against it.
+// Graph's shapes, permissions, limits and errors, so the real Graph client runs against it. Plus
+// the two membership writes (`POST /groups/{id}/members/$ref`, `DELETE /groups/{id}/members/{id}/$ref`)
+// so a test or script can change a running dev broker's directory from outside its process.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError } from '../../shared/errors.js';
 import type { TenantContext } from './context.js';
 import type { DirectoryGroup, DirectoryUser } from './directory.js';
-import { authorizeGraphCall, MEMBERSHIP_READ_ROLES, USER_READ_ROLES } from './graph-auth.js';
+import { authorizeGraphCall, MEMBERSHIP_READ_ROLES, MEMBERSHIP_WRITE_ROLES, USER_READ_ROLES } from './graph-auth.js';
 import { GraphFailure, GraphFailures, sendGraphError } from './graph-errors.js';
 import { filter, page, select, type GraphObject } from './graph-odata.js';
 import { mediaType, readBody, sendJson } from './http-io.js';
@@ -16,13 +18,21 @@ const GRAPH_VERSION = 'v1.0';
 /** Graph's limit on the ids of one `checkMemberGroups` call. */
 export const MAX_CHECK_MEMBER_GROUPS_IDS = 20;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The path of an `@odata.id` member reference: `/v1.0/directoryObjects/{id}` (or `/users/{id}`). */
+const MEMBER_REFERENCE = /\/(?:directoryObjects|users)\/([^/]+)$/;
 
 export async function handleGraph(ctx: TenantContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
   if (!url.pathname.startsWith(GRAPH_PATH_PREFIX)) return false;
   try {
     if (!ctx.graphAvailable()) throw GraphFailures.unavailable();
     const body = await route(ctx, req, url);
-    sendJson(res, 200, body);
+    if (body === null) {
+      // Graph answers a reference change with 204 and no body.
+      res.writeHead(204, { 'cache-control': 'no-store' });
+      res.end();
+    } else {
+      sendJson(res, 200, body);
+    }
   } catch (error) {
     if (error instanceof GraphFailure) {
       sendGraphError(req, res, error, ctx.now());
@@ -37,10 +47,12 @@ export async function handleGraph(ctx: TenantContext, req: IncomingMessage, res:
   return true;
 }
 
-async function route(ctx: TenantContext, req: IncomingMessage, url: URL): Promise<GraphObject> {
+/** The answer's body, or null for 204 No Content. */
+async function route(ctx: TenantContext, req: IncomingMessage, url: URL): Promise<GraphObject | null> {
   const segments = url.pathname.slice(GRAPH_PATH_PREFIX.length).split('/').map(decodeSegment);
   const [version, collection, id, action, cast, ...rest] = segments;
   if (version !== GRAPH_VERSION) throw GraphFailures.unknownSegment(version ?? '');
+  if (collection === 'groups' && id && action === 'members') return memberReference(ctx, req, id, segments.slice(4));
   if (rest.length > 0 || (cast !== undefined && (action !== 'transitiveMemberOf' || cast !== 'microsoft.graph.group'))) {
     throw GraphFailures.unknownSegment(segments.slice(4).join('/'));
   }
@@ -110,17 +122,62 @@ function findUser(ctx: TenantContext, idOrUpn: string): DirectoryUser {
   return user;
 }
 
-async function groupIdsFrom(req: IncomingMessage): Promise<string[]> {
+/**
+ * `POST /groups/{id}/members/$ref` with `{"@odata.id": "…/directoryObjects/{user id}"}` adds a user
+ * as a direct member; `DELETE /groups/{id}/members/{user id}/$ref` removes one. Both answer 204.
+ * Users only: nesting groups stays the dev directory's (config) business.
+ */
+async function memberReference(ctx: TenantContext, req: IncomingMessage, groupId: string, rest: readonly string[]): Promise<null> {
+  const adding = rest.length === 1 && rest[0] === '$ref';
+  const removing = rest.length === 2 && rest[1] === '$ref';
+  if (!adding && !removing) throw GraphFailures.unknownSegment(['members', ...rest].join('/'));
+  const method = req.method ?? 'GET';
+  if (method !== (adding ? 'POST' : 'DELETE')) throw GraphFailures.methodNotAllowed(method);
+  await authorizeGraphCall(ctx, req, MEMBERSHIP_WRITE_ROLES);
+  const group = ctx.directory.groupById(groupId);
+  if (!group) throw GraphFailures.notFound(groupId);
+  const memberId = adding ? await memberIdFrom(req) : (rest[0] as string);
+  if (ctx.directory.groupById(memberId)) {
+    throw GraphFailures.badRequest(`'${memberId}' is a group; the dev tenant changes the direct membership of users only.`);
+  }
+  // Graph names members by object id here, never by UPN.
+  const user = GUID.test(memberId) ? ctx.directory.findUser(memberId) : undefined;
+  if (!user) throw GraphFailures.notFound(memberId);
+  const isMember = user.groups.has(group.name);
+  if (adding && isMember) {
+    throw GraphFailures.badRequest("One or more added object references already exist for the following modified properties: 'members'.");
+  }
+  if (removing && !isMember) throw GraphFailures.notFound(memberId);
+  ctx.directory.setMembership(user.upn, group.name, adding);
+  return null;
+}
+
+/** The object id an `@odata.id` reference names, e.g. https://graph.microsoft.com/v1.0/directoryObjects/{id}. */
+async function memberIdFrom(req: IncomingMessage): Promise<string> {
+  const reference = ((await jsonBodyFrom(req)) as Record<string, unknown> | null)?.['@odata.id'];
+  const match = typeof reference === 'string' && URL.canParse(reference) ? MEMBER_REFERENCE.exec(new URL(reference).pathname) : null;
+  if (!match) {
+    throw GraphFailures.badRequest(
+      `The body needs '@odata.id' naming the new member, e.g. {"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/{id}"}; got ${JSON.stringify(reference ?? null)}.`,
+    );
+  }
+  return decodeSegment(match[1] as string);
+}
+
+async function jsonBodyFrom(req: IncomingMessage): Promise<unknown> {
   const text = await readBody(req);
   if (mediaType(req) !== 'application/json') {
     throw GraphFailures.badRequest(`Send the body as application/json, not '${mediaType(req) || 'nothing'}'.`);
   }
-  let body: unknown;
   try {
-    body = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
     throw GraphFailures.badRequest('The request body is not valid JSON.');
   }
+}
+
+async function groupIdsFrom(req: IncomingMessage): Promise<string[]> {
+  const body = await jsonBodyFrom(req);
   const ids = (body as { groupIds?: unknown } | null)?.groupIds;
   if (!Array.isArray(ids)) throw GraphFailures.badRequest("The request body needs 'groupIds', an array of group ids.");
   if (ids.length > MAX_CHECK_MEMBER_GROUPS_IDS) {

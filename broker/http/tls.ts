@@ -75,10 +75,14 @@ export async function loadBrokerTls(files: TlsFiles, now: number = Date.now()): 
   } catch (error) {
     throw new AccessError('config_invalid', `cannot serve TLS with "${files.certFile}" and "${files.keyFile}": ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
+  return { files, cert, key: keyText, chain, ...(await trustOf(files, chain)) };
+}
 
+/** What verifies this certificate beyond the public roots: the named CA (checked to be the issuer), or the certificate itself when self-signed. */
+async function trustOf(files: TlsFiles, chain: PemCertificate[]): Promise<Pick<BrokerTls, 'trust' | 'trustFile'>> {
+  const top = (chain.at(-1) as PemCertificate).x509;
   if (files.caFile) {
     const ca = await readCertificates(files.caFile, CA_ROLE);
-    const top = (chain.at(-1) as PemCertificate).x509;
     const issued = ca.some((c) => c.x509.fingerprint256 === top.fingerprint256 || (top.checkIssued(c.x509) && top.verify(c.x509.publicKey)));
     if (!issued) {
       throw new AccessError(
@@ -86,12 +90,11 @@ export async function loadBrokerTls(files: TlsFiles, now: number = Date.now()): 
         `the certificate in "${files.certFile}" (--tls-cert) was not issued by the CA in "${files.caFile}" (--tls-ca): its issuer is ${top.issuer.replace(/\n/g, ', ')} — pass the CA that issued it`,
       );
     }
-    return { files, cert, key: keyText, chain, trust: ca.map((c) => c.pem), trustFile: files.caFile };
+    return { trust: ca.map((c) => c.pem), trustFile: files.caFile };
   }
-  const selfSigned = chain.length === 1 && leaf.checkIssued(leaf) && leaf.verify(leaf.publicKey);
-  return selfSigned
-    ? { files, cert, key: keyText, chain, trust: [chain[0]?.pem as string], trustFile: files.certFile }
-    : { files, cert, key: keyText, chain, trust: [], trustFile: null };
+  // Not checkIssued: OpenSSL refuses a leaf as its own issuer when its key usage lacks keyCertSign.
+  const selfSigned = chain.length === 1 && top.issuer === top.subject && top.verify(top.publicKey);
+  return selfSigned ? { trust: [chain[0]?.pem as string], trustFile: files.certFile } : { trust: [], trustFile: null };
 }
 
 function privateKey(text: string, file: string): KeyObject {

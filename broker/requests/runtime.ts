@@ -7,6 +7,7 @@
 import type http from 'node:http';
 import type { BrokerApp } from '../app.js';
 import { Audit } from '../audit/audit.js';
+import { AuditedSessionStore } from '../audit/audited-session-store.js';
 import { EventsEndpoint } from '../events/endpoint.js';
 import { EventHub } from '../events/hub.js';
 import { upgradeRouter, type UpgradeListener, type UpgradeRoute } from '../http/upgrade.js';
@@ -87,7 +88,8 @@ export function startRequests(options: StartRequestsOptions): RequestsRuntime {
     ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
   });
 
-  const sessions = new SqliteSessionStore(db);
+  // Every session opening and closing is also an audit entry, in the same transaction as its row.
+  const sessions = new AuditedSessionStore(db, new SqliteSessionStore(db), audit.log);
   const leftovers = sessions.closeLeftovers(app.now());
   if (leftovers > 0) app.log.warn('closed tunnel sessions the previous broker left open', { sessions: leftovers });
   const tunnels = new TunnelEndpoint({

@@ -19,16 +19,17 @@ import type { Principal } from '../auth/principal.js';
 import { formatTarget } from '../config/target.js';
 import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
 import type { UpgradeContext, UpgradeRoute } from '../http/upgrade.js';
-import { currentGroups, inAnyGroup, type Directory } from '../identity/directory.js';
+import type { Directory } from '../identity/directory.js';
 import { randomRequestId, type IdGenerator } from '../requests/ids.js';
 import { isLive } from '../requests/state-machine.js';
 import type { AccessRequest, RequestChange } from '../requests/types.js';
 import { actorName } from '../requests/wording.js';
 import type { NewSession, SessionRecord, SessionStore } from '../store/session-store.js';
 import { admit, noLiveGrant, type GrantLookup } from './admission.js';
-import { expiredReason, membershipLostReason, revokedReason } from './close-reason.js';
+import { expiredReason, revokedReason } from './close-reason.js';
 import { dialTarget, TARGET_CONNECT_TIMEOUT_MS } from './dial.js';
 import { GrantDeadlines } from './grant-deadlines.js';
+import { MembershipRecheck, type RecheckedTunnel } from './membership-recheck.js';
 import { Relay, type TunnelEnd } from './relay.js';
 
 export const TUNNEL_PATH = '/v1/tunnel';
@@ -40,12 +41,6 @@ export const TUNNEL_PATH = '/v1/tunnel';
 export const MAX_FRAME_BYTES = 1024 * 1024;
 /** On shutdown, clients get this long to answer the close frame before their sockets are cut. */
 export const CLOSE_GRACE_MS = 1_000;
-/**
- * Consecutive failed membership re-reads (Graph down) a user's tunnels survive. One blip is
- * forgiven; the second failure in a row closes them: without a current answer the broker fails
- * closed, as it does for new tunnels.
- */
-export const MEMBERSHIP_FAILURES_TOLERATED = 1;
 
 export interface TunnelEndpointOptions {
   config: Pick<BrokerConfig, 'resources' | 'membershipRecheckSeconds'>;
@@ -78,6 +73,18 @@ interface Tunnel {
   release: () => void;
 }
 
+/** An open tunnel as `status()` shows it. */
+export interface TunnelStatus {
+  session: string;
+  user: string;
+  resource: string;
+  bytesUp: number;
+  bytesDown: number;
+  /** Bytes the broker holds for the client / the target (bounded by backpressure). */
+  queuedToClient: number;
+  queuedToTarget: number;
+}
+
 export type SessionEvent = { type: 'opened'; session: SessionRecord } | { type: 'closed'; session: SessionRecord };
 export type SessionListener = (event: SessionEvent) => void;
 
@@ -90,14 +97,13 @@ export class TunnelEndpoint implements UpgradeRoute {
   readonly #slots = new Map<string, number>();
   readonly #deadlines: GrantDeadlines<Tunnel>;
   readonly #listeners = new Set<SessionListener>();
-  /** Consecutive failed membership reads per user with open tunnels. */
-  readonly #membershipFailures = new Map<string, number>();
+  readonly #membership: MembershipRecheck;
   #tick: NodeJS.Timeout | null = null;
-  #rechecking = false;
   #closing = false;
 
   constructor(options: TunnelEndpointOptions) {
     this.#options = options;
+    this.#membership = new MembershipRecheck(options.directory, options.log);
     this.#deadlines = new GrantDeadlines<Tunnel>(options.now, (_grantId, expiresAt, tunnels) => {
       for (const tunnel of tunnels) tunnel.relay.cut(CloseCode.grantExpired, expiredReason(expiresAt));
     });
@@ -106,6 +112,19 @@ export class TunnelEndpoint implements UpgradeRoute {
   /** Open tunnels (for logs and tests). */
   get connections(): number {
     return this.#tunnels.size;
+  }
+
+  /** The open tunnels now (operations, tests). */
+  status(): TunnelStatus[] {
+    return [...this.#tunnels].map(({ session, relay }) => ({
+      session: session.id,
+      user: actorName(session.user),
+      resource: session.resource,
+      bytesUp: relay.bytesUp,
+      bytesDown: relay.bytesDown,
+      queuedToClient: relay.queued.toClient,
+      queuedToTarget: relay.queued.toTarget,
+    }));
   }
 
   /** Registers a listener for sessions opening and closing (the audit log); returns its removal. */
@@ -194,12 +213,14 @@ export class TunnelEndpoint implements UpgradeRoute {
       target: formatTarget(policy.target),
       startedAt: now(),
     };
+    // Everything that may fail happens before the WebSocket exists, so a failure is still an HTTP error.
+    const observeUp = this.#options.observe?.(session, policy) ?? null;
     // Recorded before the WebSocket exists: a tunnel the audit cannot see never carries a byte.
     sessions.open(session);
     let upgraded = false;
     this.#wss.handleUpgrade(ctx.req, ctx.socket, ctx.head, (ws: WebSocket, _req: IncomingMessage) => {
       upgraded = true;
-      this.#start(ws, target, { session, principal, policy, release }, grant);
+      this.#start(ws, target, { session, principal, policy, release }, grant, observeUp);
     });
     if (upgraded) return;
     // ws refused the handshake itself (bad Sec-WebSocket-Key or version) and answered 400.
@@ -208,7 +229,7 @@ export class TunnelEndpoint implements UpgradeRoute {
     sessions.close(session.id, { endedAt: now(), bytesUp: 0, bytesDown: 0, reason: 'clientClosed', detail: 'the WebSocket handshake was invalid' });
   }
 
-  #start(ws: WebSocket, target: net.Socket, parts: Omit<Tunnel, 'relay'>, grant: AccessRequest): void {
+  #start(ws: WebSocket, target: net.Socket, parts: Omit<Tunnel, 'relay'>, grant: AccessRequest, observeUp: ((chunk: Buffer) => void) | null): void {
     const { now, log } = this.#options;
     // isLive(grant) held a moment ago, and a live grant has an expiresAt.
     const expiresAt = grant.expiresAt as number;
@@ -218,7 +239,7 @@ export class TunnelEndpoint implements UpgradeRoute {
         idleTimeoutMs: parts.policy.idleTimeoutMs,
         now,
         onEnd: (end) => this.#ended(tunnel, end),
-        observeUp: this.#options.observe?.(parts.session, parts.policy) ?? null,
+        observeUp,
       }),
     };
     this.#tunnels.add(tunnel);
@@ -288,7 +309,9 @@ export class TunnelEndpoint implements UpgradeRoute {
     const interval = this.#options.membershipRecheckMs ?? this.#options.config.membershipRecheckSeconds * 1000;
     this.#tick = setInterval(() => {
       this.#recordProgress();
-      void this.#recheckMembership();
+      this.#membership.run([...this.#tunnels].map(recheckable)).catch((error: unknown) => {
+        this.#options.log.error('tunnel membership re-check failed unexpectedly', { error: error instanceof Error ? error.stack : String(error) });
+      });
     }, interval);
     this.#tick.unref();
   }
@@ -296,7 +319,6 @@ export class TunnelEndpoint implements UpgradeRoute {
   #stopTick(): void {
     if (this.#tick) clearInterval(this.#tick);
     this.#tick = null;
-    this.#membershipFailures.clear();
   }
 
   /** So a crash leaves the byte counts of open sessions roughly right. */
@@ -305,47 +327,6 @@ export class TunnelEndpoint implements UpgradeRoute {
       for (const { session, relay } of this.#tunnels) this.#options.sessions.progress(session.id, relay.bytesUp, relay.bytesDown);
     } catch (error) {
       this.#options.log.warn('tunnel byte counts could not be recorded', { error: error instanceof Error ? error.message : String(error) });
-    }
-  }
-
-  /** One fresh directory read per user with open tunnels; tunnels whose resource no longer admits the user are cut. */
-  async #recheckMembership(): Promise<void> {
-    // A slow directory must not pile up reads: a round still running skips this one.
-    if (this.#rechecking) return;
-    this.#rechecking = true;
-    try {
-      const byUser = new Map<string, Tunnel[]>();
-      for (const tunnel of this.#tunnels) {
-        if (tunnel.relay.ending) continue;
-        const list = byUser.get(tunnel.principal.oid) ?? [];
-        list.push(tunnel);
-        byUser.set(tunnel.principal.oid, list);
-      }
-      for (const oid of this.#membershipFailures.keys()) if (!byUser.has(oid)) this.#membershipFailures.delete(oid);
-      await Promise.all([...byUser].map(([oid, tunnels]) => this.#recheckUser(oid, tunnels)));
-    } finally {
-      this.#rechecking = false;
-    }
-  }
-
-  async #recheckUser(oid: string, tunnels: readonly Tunnel[]): Promise<void> {
-    let groups;
-    try {
-      groups = await currentGroups(this.#options.directory, oid);
-    } catch (error) {
-      const failures = (this.#membershipFailures.get(oid) ?? 0) + 1;
-      this.#membershipFailures.set(oid, failures);
-      const message = error instanceof Error ? error.message : String(error);
-      this.#options.log.warn('tunnel membership re-check failed', { oid, failures, error: message });
-      if (failures <= MEMBERSHIP_FAILURES_TOLERATED) return;
-      for (const tunnel of tunnels) {
-        tunnel.relay.cut(CloseCode.membershipLost, 'your group membership could not be confirmed (the directory is unavailable)');
-      }
-      return;
-    }
-    this.#membershipFailures.delete(oid);
-    for (const tunnel of tunnels) {
-      if (!inAnyGroup(groups, tunnel.policy.requesters)) tunnel.relay.cut(CloseCode.membershipLost, membershipLostReason(tunnel.policy.name));
     }
   }
 
@@ -369,6 +350,16 @@ export class TunnelEndpoint implements UpgradeRoute {
   #freshId(): string {
     return (this.#options.newId ?? randomRequestId)();
   }
+}
+
+function recheckable({ session, policy, relay }: Tunnel): RecheckedTunnel {
+  return {
+    oid: session.user.oid,
+    resource: policy.name,
+    requesters: policy.requesters,
+    ending: relay.ending,
+    cut: (code, reason) => relay.cut(code, reason),
+  };
 }
 
 function record(session: NewSession, end: TunnelEnd | null, bytesUp: number, bytesDown: number): SessionRecord {

@@ -5,8 +5,10 @@
 //
 // Backpressure both ways, so neither side can make the broker buffer without bound:
 //   client → target: target.write() returns false → stop reading the WebSocket until 'drain'.
-//   target → client: ws.bufferedAmount above HIGH_WATER_MARK_BYTES → stop reading the target
+//   target → client: a frame that takes ws.bufferedAmount to HIGH_WATER_MARK_BYTES → stop reading the target
 //   until that frame (and so everything before it) has been handed to the kernel.
+//
+// Nagle is off on both sockets: dial.ts sets it on the target, ws on the client's (setSocket).
 //
 // The first cause of the end wins (the grant expired, then the target went away as a result: the
 // session ended because the grant expired); `onEnd` is called once, when the WebSocket has closed.
@@ -20,9 +22,9 @@ import { fitCloseReason } from './close-reason.js';
 import { describeSocketError } from './dial.js';
 
 /**
- * Bytes queued towards the client before the target is paused. A megabyte keeps a fast link busy
+ * Bytes queued towards the client at which the target is paused. A megabyte keeps a fast link busy
  * (several round trips of a few-ms WAN at gigabit rates) while bounding what one tunnel holds in
- * broker memory to about this plus one socket read (64 KiB).
+ * broker memory to this plus one socket read (64 KiB).
  */
 export const HIGH_WATER_MARK_BYTES = 1024 * 1024;
 /**
@@ -100,6 +102,11 @@ export class Relay {
     target.setTimeout(options.idleTimeoutMs);
   }
 
+  /** Bytes the broker holds for each side right now: what backpressure keeps bounded. */
+  get queued(): { toClient: number; toTarget: number } {
+    return { toClient: this.#ws.bufferedAmount, toTarget: this.#target.writableLength };
+  }
+
   /** Whether a cause of the end has been recorded (the tunnel is closing or closed). */
   get ending(): boolean {
     return this.#end !== null;
@@ -145,11 +152,11 @@ export class Relay {
   readonly #onTargetData = (chunk: Buffer): void => {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
     this.bytesDown += chunk.length;
-    if (this.#ws.bufferedAmount < HIGH_WATER_MARK_BYTES) {
+    if (this.#ws.bufferedAmount + chunk.length < HIGH_WATER_MARK_BYTES) {
       this.#ws.send(chunk, BINARY);
       return;
     }
-    // The client is this far behind: read no more from the target until this frame is flushed.
+    // This frame takes the queue past the mark: read no more from the target until it is flushed.
     this.#target.pause();
     this.#ws.send(chunk, BINARY, this.#onClientFlushed);
   };

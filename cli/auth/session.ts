@@ -2,11 +2,21 @@
 // then silent refresh from the token cache (OS keychain or a 0600 file). The tenant, client id
 // and scope come from the broker's GET /v1/config, so a person only ever types the broker URL.
 
-import { AuthError, InteractionRequiredAuthError, LogLevel, PublicClientApplication, type AccountInfo, type Configuration } from '@azure/msal-node';
+import {
+  AuthError,
+  InteractionRequiredAuthError,
+  LogLevel,
+  PublicClientApplication,
+  type AccountInfo,
+  type Configuration,
+  type INetworkModule,
+  type NetworkRequestOptions,
+} from '@azure/msal-node';
 import { AccessError } from '../../shared/errors.js';
 import { HttpTransport, isLoopbackHost } from '../../shared/http-transport.js';
 import { msalNetworkModule } from '../../shared/msal-network.js';
 import type { BrokerConfigResponse } from '../../shared/wire.js';
+import type { ConnectFailureExplainer } from '../broker-client.js';
 import { chooseSecretStore, type SecretStore } from './secret-store.js';
 import { tokenCachePlugin } from './token-cache-plugin.js';
 
@@ -42,6 +52,26 @@ export function transportFor(brokerUrl: string, signIn: BrokerConfigResponse | n
   return new HttpTransport({ plaintextOrigins: [origin.origin] });
 }
 
+/**
+ * MSAL reports a failed call to the tenant only as `endpoints_resolution_error` or a bare network
+ * error. This keeps the last failure and its URL, so a sign-in error can say what really happened
+ * (e.g. a dev broker's certificate this CLI does not trust).
+ */
+class NetworkFailures {
+  last: { error: unknown; url: string } | null = null;
+
+  watch(inner: INetworkModule): INetworkModule {
+    const record = (url: string) => (error: unknown): never => {
+      this.last = { error, url };
+      throw error;
+    };
+    return {
+      sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => inner.sendGetRequestAsync<T>(url, options).catch(record(url)),
+      sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => inner.sendPostRequestAsync<T>(url, options).catch(record(url)),
+    };
+  }
+}
+
 export function isSameTenant(account: AccountInfo, signIn: BrokerConfigResponse): boolean {
   return account.tenantId === signIn.tenantId;
 }
@@ -52,12 +82,24 @@ export class Session {
   /** One line saying which secret store holds the tokens, and why. */
   readonly storeNotice: string;
   readonly #pca: PublicClientApplication;
+  readonly #brokerUrl: string;
+  readonly #failures: NetworkFailures;
+  readonly #trust: ConnectFailureExplainer | null;
 
-  private constructor(pca: PublicClientApplication, signIn: BrokerConfigResponse, store: SecretStore, storeNotice: string) {
+  private constructor(
+    pca: PublicClientApplication,
+    signIn: BrokerConfigResponse,
+    store: SecretStore,
+    storeNotice: string,
+    network: { brokerUrl: string; failures: NetworkFailures; trust: ConnectFailureExplainer | null },
+  ) {
     this.#pca = pca;
     this.signIn = signIn;
     this.store = store;
     this.storeNotice = storeNotice;
+    this.#brokerUrl = network.brokerUrl;
+    this.#failures = network.failures;
+    this.#trust = network.trust;
   }
 
   static async open(options: {
@@ -67,8 +109,11 @@ export class Session {
     brokerUrl: string;
     signIn: BrokerConfigResponse;
     transport: HttpTransport;
+    /** Explains a TLS failure reaching a tenant the broker serves itself (cli/broker-trust.ts). Default: none. */
+    trust?: ConnectFailureExplainer;
     debug?: (line: string) => void;
   }): Promise<Session> {
+    const failures = new NetworkFailures();
     const { store, notice } = await chooseSecretStore(options.home, options.env);
     const { signIn } = options;
     const config: Configuration = {
@@ -80,7 +125,7 @@ export class Session {
       },
       cache: { cachePlugin: tokenCachePlugin(store) },
       system: {
-        networkClient: msalNetworkModule(options.transport),
+        networkClient: failures.watch(msalNetworkModule(options.transport)),
         loggerOptions: {
           logLevel: options.debug ? LogLevel.Verbose : LogLevel.Error,
           piiLoggingEnabled: false,
@@ -88,7 +133,11 @@ export class Session {
         },
       },
     };
-    return new Session(new PublicClientApplication(config), signIn, store, notice);
+    return new Session(new PublicClientApplication(config), signIn, store, notice, {
+      brokerUrl: options.brokerUrl,
+      failures,
+      trust: options.trust ?? null,
+    });
   }
 
   /** The signed-in account for this broker's tenant, if any. */
@@ -100,6 +149,7 @@ export class Session {
   /** Device code sign-in; `onMessage` receives Entra's "To sign in, use a web browser…" text. */
   async signInWithDeviceCode(onMessage: (message: string) => void): Promise<AccountInfo> {
     let result;
+    this.#failures.last = null;
     try {
       result = await this.#pca.acquireTokenByDeviceCode({
         scopes: this.signIn.scopes,
@@ -107,7 +157,7 @@ export class Session {
         timeout: DEVICE_CODE_TIMEOUT_SEC,
       });
     } catch (error) {
-      throw signInError(error);
+      throw this.#signInError(error);
     }
     if (!result?.account) throw new AccessError('sign_in_failed', 'the tenant answered without an account; try `access login` again');
     // One state dir is one person: forget anyone else who signed in here before.
@@ -122,6 +172,7 @@ export class Session {
   async accessToken(): Promise<string> {
     const account = await this.account();
     if (!account) throw new AccessError('not_signed_in', 'you are not signed in — run `access login`');
+    this.#failures.last = null;
     try {
       const result = await this.#pca.acquireTokenSilent({ account, scopes: this.signIn.scopes });
       return result.accessToken;
@@ -129,7 +180,7 @@ export class Session {
       if (error instanceof InteractionRequiredAuthError || (error instanceof AuthError && error.errorCode === 'no_tokens_found')) {
         throw new AccessError('not_signed_in', `your sign-in as ${account.username} has expired — run \`access login\``, { cause: error });
       }
-      throw signInError(error);
+      throw this.#signInError(error);
     }
   }
 
@@ -140,6 +191,20 @@ export class Session {
     for (const account of accounts) await cache.removeAccount(account);
     await this.store.clear();
     return accounts;
+  }
+
+  /** Why an MSAL call failed, in words: a network failure MSAL hid comes first. */
+  #signInError(error: unknown): AccessError {
+    const failure = this.#failures.last;
+    this.#failures.last = null;
+    if (!failure || error instanceof AccessError) return signInError(error);
+    const url = new URL(failure.url);
+    if (url.host === new URL(this.#brokerUrl).host) {
+      const explained = this.#trust?.explain(failure.error, failure.url);
+      if (explained) return explained;
+    }
+    const reason = (failure.error as NodeJS.ErrnoException).code ?? (failure.error instanceof Error ? failure.error.message : String(failure.error));
+    return new AccessError('sign_in_failed', `sign-in failed: cannot reach the tenant at ${url.origin} (${reason})`, { cause: error });
   }
 }
 

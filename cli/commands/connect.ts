@@ -7,7 +7,7 @@
 // or the membership is lost; with `-- CMD`, CMD's exit status.
 
 import { AccessError, ExitCode } from '../../shared/errors.js';
-import type { RequestView } from '../../shared/wire.js';
+import type { CreateRequestBody, RequestView } from '../../shared/wire.js';
 import type { BrokerConnection } from '../broker-connection.js';
 import type { CliContext } from '../context.js';
 import { runExec } from '../tunnel/exec.js';
@@ -29,7 +29,8 @@ interface ConnectArgs {
   mode: Mode;
   bind: string;
   port: number;
-  request: boolean;
+  /** With --request: what to ask for when there is no live grant (checked before anything is sent). */
+  request: CreateRequestBody | null;
 }
 
 function parsePort(text: string | undefined): number {
@@ -54,7 +55,7 @@ function parseArgs(options: Record<string, unknown>, args: string[]): ConnectArg
     if (!request && options[flag] !== undefined) throw new AccessError('usage', `--${flag} only applies with --request (ask for access when you have no live grant)`);
   }
   const mode: Mode = stdio ? { kind: 'stdio' } : argv.length > 0 ? { kind: 'exec', argv } : { kind: 'listen' };
-  return { name, mode, bind: bindText ?? DEFAULT_BIND, port: parsePort(portText), request };
+  return { name, mode, bind: bindText ?? DEFAULT_BIND, port: parsePort(portText), request: request ? requestBody(name, options) : null };
 }
 
 /**
@@ -65,13 +66,12 @@ async function findGrant(
   ctx: CliContext,
   connection: BrokerConnection,
   parsed: ConnectArgs,
-  options: Record<string, unknown>,
   say: (line: string) => void,
 ): Promise<{ grant: RequestView; resource: ConnectResource | null } | ExitCode> {
   const found = await lookUp(connection.client, parsed.name, ctx.now());
   if (found.grant) return { grant: found.grant, resource: found.resource };
   if (!parsed.request) throw noLiveGrant(parsed.name, found.resource);
-  const { view, exit } = await requestAccess(ctx, connection, requestBody(parsed.name, options), say);
+  const { view, exit } = await requestAccess(ctx, connection, parsed.request, say);
   if (exit !== ExitCode.ok || view.state !== 'approved') return exit === ExitCode.ok ? ExitCode.error : exit;
   return { grant: view, resource: found.resource };
 }
@@ -88,7 +88,7 @@ function planFor(connection: BrokerConnection, name: string, grant: RequestView,
 
 export const connectCommand: CommandSpec = {
   name: 'connect',
-  summary: 'open the audited tunnel to a resource you have a live grant on',
+  summary: 'open the audited tunnel to a resource: listen on a local port, run `-- CMD` through it, or relay --stdio',
   args: '<name> [command...]',
   options: [
     { flags: '--port <port>', description: 'local port to listen on (default: a free port, printed)' },
@@ -105,7 +105,7 @@ export const connectCommand: CommandSpec = {
     // Only the listener prints its result on stdout: CMD owns it in exec mode, tunnel bytes in --stdio.
     const say = (line: string): void => (parsed.mode.kind === 'listen' ? ctx.out.line(line) : ctx.out.notice(line));
     const connection = await ctx.connect(stringOption(options, 'broker'));
-    const found = await findGrant(ctx, connection, parsed, options, say);
+    const found = await findGrant(ctx, connection, parsed, say);
     if (typeof found === 'number') return found;
     const plan = planFor(connection, parsed.name, found.grant, found.resource);
     const where = { bind: parsed.bind, port: parsed.port };

@@ -26,7 +26,7 @@ export const loginCommand: CommandSpec = {
     const signIn = await fetchSignInConfig(brokerUrl, trust);
     const transport = transportFor(brokerUrl, signIn, trust.extraCa);
     const debug = debugLogger(ctx);
-    const session = await Session.open({ home: ctx.home, env: ctx.env, brokerUrl, signIn, transport, ...(debug ? { debug } : {}) });
+    const session = await Session.open({ home: ctx.home, env: ctx.env, brokerUrl, signIn, transport, trust, ...(debug ? { debug } : {}) });
     ctx.out.notice(session.storeNotice);
 
     const account = await session.signInWithDeviceCode((message) => ctx.out.notice(message));

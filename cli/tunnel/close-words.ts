@@ -20,6 +20,8 @@ export interface TunnelSubject {
   expiresAt: string | null;
 }
 
+/** RFC 6455: a normal closure. */
+const NORMAL = 1000;
 /** RFC 6455: a close frame without a status code. */
 const NO_STATUS = 1005;
 /** RFC 6455: the socket was lost without a close frame. */
@@ -43,14 +45,17 @@ export function grantEndingExit(close: TunnelClose): ExitCode | null {
   return GRANT_ENDINGS[close.code] ?? null;
 }
 
+/** Whether a tunnel ended the ordinary way: either side closed it, or the target ended the session. */
+export function isNormalEnd(close: TunnelClose): boolean {
+  return close.code === NORMAL || close.code === NO_STATUS || close.code === CloseCode.targetClosed;
+}
+
 /**
  * The exit code of a single tunnel that ended with `close` (`--stdio`): the grant endings as above,
- * 0 when the tunnel ended normally (either side closed it), 1 when it was cut.
+ * 0 when the tunnel ended normally, 1 when it was cut.
  */
 export function tunnelExit(close: TunnelClose): ExitCode {
-  const grant = grantEndingExit(close);
-  if (grant !== null) return grant;
-  return close.code === 1000 || close.code === NO_STATUS || close.code === CloseCode.targetClosed ? ExitCode.ok : ExitCode.error;
+  return grantEndingExit(close) ?? (isNormalEnd(close) ? ExitCode.ok : ExitCode.error);
 }
 
 /** What sits behind the tunnel, as people call it. */
@@ -89,7 +94,7 @@ export function closeWords(close: TunnelClose, subject: TunnelSubject, now: numb
       return `the ${targetNoun(subject.kind)} closed the connection`;
     case CloseCode.targetFailed:
       return `the connection to the ${targetNoun(subject.kind)} failed${reason ? `: ${reason}` : ''}`;
-    case 1000:
+    case NORMAL:
     case NO_STATUS:
       return 'closed';
     case ABNORMAL:

@@ -14,7 +14,7 @@ export interface ConnectionDefaults {
   database?: string | null | undefined;
 }
 
-/** The address a local client should dial for a listener bound to `bind`. */
+/** The address a local client dials for a listener bound to `bind` (loopback for "every address"). */
 export function dialHost(bind: string): string {
   if (bind === '0.0.0.0') return '127.0.0.1';
   if (bind === '::' || bind === '[::]') return '::1';

@@ -9,7 +9,7 @@ import type { RequestsResponse, RequestView, ResourcesResponse, ResourceSummary 
 import type { BrokerClient } from '../broker-client.js';
 import type { ConnectionDefaults } from './environment.js';
 
-/** A resource as /v1/resources lists it; brokers that know them add connection defaults. */
+/** A resource as /v1/resources lists it; a broker older than the connection defaults omits them. */
 export type ConnectResource = ResourceSummary & ConnectionDefaults;
 
 /**

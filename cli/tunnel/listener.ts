@@ -15,10 +15,10 @@ import net from 'node:net';
 import type WebSocket from 'ws';
 import { CloseCode } from '../../shared/close-codes.js';
 import { AccessError, ExitCode } from '../../shared/errors.js';
-import { closeWords, grantEndingExit, type TunnelClose, type TunnelSubject } from './close-words.js';
+import { closeWords, grantEndingExit, isNormalEnd, type TunnelClose, type TunnelSubject } from './close-words.js';
 import { closedLine, openLine, refusedLine } from './connection-log.js';
 import { dialHost, type LocalAddress } from './environment.js';
-import { socketEnd, startRelay, type Relay, type RelayResult } from './relay.js';
+import { LOCAL_CLOSE, socketEnd, startRelay, type Relay, type RelayResult } from './relay.js';
 
 export type ListenerEnd =
   /** The broker ended the grant (close 4110/4111/4112), or it reached its end on our clock (`expire()`). */
@@ -55,7 +55,7 @@ function describe(error: unknown): AccessError {
 
 /** A close the person should hear about even when normal connections are not logged. */
 function isTrouble(result: RelayResult): boolean {
-  return result.error !== undefined || ![1000, 1005, CloseCode.targetClosed].includes(result.code);
+  return result.error !== undefined || !isNormalEnd(result);
 }
 
 /** The grant's end as seen on our clock (the broker's own close, if any, says the same). */
@@ -76,10 +76,12 @@ export class TunnelListener {
   #stopped = false;
   #count = 0;
 
-  private constructor(server: net.Server, options: ListenerOptions, port: number) {
+  private constructor(server: net.Server, options: ListenerOptions, bound: net.AddressInfo) {
     this.#server = server;
     this.#options = options;
-    this.address = { host: dialHost(options.bind), port };
+    // The address actually bound ("localhost" → 127.0.0.1): a client given the name "localhost"
+    // may pick a Unix socket instead of TCP (the mysql client does).
+    this.address = { host: dialHost(bound.address), port: bound.port };
     this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
     server.on('connection', (socket) => void this.#accept(socket));
   }
@@ -106,13 +108,8 @@ export class TunnelListener {
     }
     server.on('error', (error) => options.log(`listener error: ${error.message}`));
     const bound = server.address();
-    const port = bound && typeof bound === 'object' ? bound.port : options.port;
-    return new TunnelListener(server, options, port);
-  }
-
-  /** Tunnels open right now. */
-  get openTunnels(): number {
-    return this.#relays.size;
+    // A TCP server's address is always an AddressInfo (a string only for a pipe or Unix socket).
+    return new TunnelListener(server, options, bound as net.AddressInfo);
   }
 
   /**
@@ -177,7 +174,8 @@ export class TunnelListener {
     socket.off('error', ignore);
     if (socket.destroyed || !this.#accepting) {
       // The client left, or the listener ended, while the tunnel was opening.
-      ws.close(1000, 'client closed');
+      ws.resume();
+      ws.close(LOCAL_CLOSE.code, LOCAL_CLOSE.reason);
       socket.destroy();
       this.#afterClose();
       return;

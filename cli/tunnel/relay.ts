@@ -75,16 +75,17 @@ export function socketEnd(socket: Socket): LocalEnd {
 export function startRelay(ws: WebSocket, local: LocalEnd): Relay {
   let bytesUp = 0;
   let bytesDown = 0;
-  let endedBy: RelayResult['endedBy'] | null = null;
+  let endedBy: RelayResult['endedBy'] = 'broker';
   let error: string | undefined;
   let closed = false;
   let graceTimer: NodeJS.Timeout | null = null;
   let resolveDone!: (result: RelayResult) => void;
   const done = new Promise<RelayResult>((resolve) => (resolveDone = resolve));
 
-  const closeTunnel = (by: 'local' | 'broker'): void => {
-    endedBy ??= by;
-    if (closed || ws.readyState === ws.CLOSING || ws.readyState === ws.CLOSED) return;
+  // Closes from this side, unless the tunnel is already closing (then whoever began it ended it).
+  const closeTunnel = (): void => {
+    if (closed || ws.readyState !== ws.OPEN) return;
+    endedBy = 'local';
     ws.close(LOCAL_CLOSE.code, LOCAL_CLOSE.reason);
     // A polite close, but a broker that never answers must not hold the connection open.
     graceTimer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
@@ -105,10 +106,10 @@ export function startRelay(ws: WebSocket, local: LocalEnd): Relay {
     local.readable.pause();
     ws.send(chunk, resumeLocal);
   };
-  const onLocalEnd = (): void => closeTunnel('local');
+  const onLocalEnd = (): void => closeTunnel();
   const onLocalError = (err: Error): void => {
     error ??= `local side: ${err.message}`;
-    closeTunnel('local');
+    closeTunnel();
   };
 
   const onMessage = (data: WebSocket.RawData): void => {
@@ -140,7 +141,7 @@ export function startRelay(ws: WebSocket, local: LocalEnd): Relay {
     resolveDone({
       code,
       reason: reason.toString('utf8'),
-      endedBy: endedBy ?? 'broker',
+      endedBy,
       bytesUp,
       bytesDown,
       ...(error === undefined ? {} : { error }),
@@ -159,6 +160,6 @@ export function startRelay(ws: WebSocket, local: LocalEnd): Relay {
 
   return {
     done,
-    close: () => closeTunnel('local'),
+    close: closeTunnel,
   };
 }

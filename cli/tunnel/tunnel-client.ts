@@ -5,6 +5,7 @@
 
 import WebSocket from 'ws';
 import { AccessError } from '../../shared/errors.js';
+import type { BrokerTrust } from '../broker-trust.js';
 import { readUpgradeRefusal } from '../upgrade-refusal.js';
 
 /**
@@ -25,11 +26,8 @@ export interface TunnelClientOptions {
   url: string;
   /** A valid access token; called once per tunnel so a long session never presents a stale one. */
   token: () => Promise<string>;
-  /**
-   * Extra `ws` client options from the broker connection (TLS: a private CA). Default: none. The
-   * tunnel's own options (no compression, frame limit, handshake timeout, headers) always win.
-   */
-  clientOptions?: WebSocket.ClientOptions;
+  /** The certificates accepted from a `wss://` broker (a private CA). Default: Node's bundled public roots. */
+  trust?: BrokerTrust;
 }
 
 /** The tunnel endpoint of a broker for `resource`: `http` → `ws`, `https` → `wss`. */
@@ -49,8 +47,8 @@ export async function openTunnel(options: TunnelClientOptions): Promise<WebSocke
   const bearer = await options.token();
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(options.url, {
-      ...options.clientOptions,
-      headers: { ...options.clientOptions?.headers, authorization: `Bearer ${bearer}` },
+      ...options.trust?.tlsOptions(),
+      headers: { authorization: `Bearer ${bearer}` },
       // Tunnel bytes are often already compressed or encrypted (TLS to the database, SSH); deflate
       // would cost CPU on the hot path for nothing.
       perMessageDeflate: false,
@@ -69,7 +67,10 @@ export async function openTunnel(options: TunnelClientOptions): Promise<WebSocke
     // Stays attached after open: ws emits errors on a live socket too, and the relay reports them
     // through 'close'.
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      fail(new AccessError('broker_unreachable', `cannot open a tunnel through the broker at ${options.url} (${error.code ?? error.message}) — is it running?`, { cause: error }));
+      fail(
+        options.trust?.explain(error, options.url) ??
+          new AccessError('broker_unreachable', `cannot open a tunnel through the broker at ${options.url} (${error.code ?? error.message}) — is it running?`, { cause: error }),
+      );
     });
     socket.once('unexpected-response', (req, res) => {
       void readUpgradeRefusal('tunnel', options.url, res).then((error) => {

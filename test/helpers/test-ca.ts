@@ -13,7 +13,10 @@ export interface TestCertificate {
 }
 
 export interface TestCa extends TestCertificate {
-  /** A server certificate for `names` issued by this CA, written to DIR/NAME.crt and DIR/NAME.key. */
+  /**
+   * A server certificate issued by this CA, written next to it as NAME.crt and NAME.key. Default
+   * names: DNS localhost and IP 127.0.0.1; default validity: from a day ago for 30 days.
+   */
   issue(name: string, options?: { dns?: string[]; ips?: string[]; notAfter?: Date; notBefore?: Date }): Promise<TestCertificate>;
 }
 

@@ -59,3 +59,10 @@ describe('sealEntry', () => {
     expect(canonicalJson({ sql }).startsWith(body.prefix)).toBe(true);
   });
 });
+
+describe('toEntryView', () => {
+  it('shows a body that is not a JSON object (written around the appender) as found, instead of failing the page', () => {
+    const row = { ...sealEntry(entry(1), 1, GENESIS_HASH), body: '{"sql": "select 1"' };
+    expect(toEntryView(row).body).toEqual({ unparsable: '{"sql": "select 1"' });
+  });
+});

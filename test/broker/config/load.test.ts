@@ -64,6 +64,7 @@ describe('parseConfig: valid files', () => {
       graph: { clientId: '6e5d4c3b-2a19-4f8e-b7d6-c5b4a3928170', clientSecret: SECRET, baseUrl: 'https://graph.microsoft.com' },
     });
     expect(config.groupCacheSeconds).toBe(60);
+    expect(config.membershipRecheckSeconds).toBe(30);
     expect(config.auditors).toEqual(['sg-audit']);
     expect(config.admins).toEqual(['sg-platform']);
     expect(config.devDirectory).toBeNull();
@@ -82,6 +83,10 @@ describe('parseConfig: valid files', () => {
       reason: 'required',
       ticketPattern: null,
       autoApprove: ['sg-oncall'],
+      maxConnections: 20,
+      idleTimeoutMs: 30 * 60_000,
+      database: 'orders',
+      user: 'readonly',
     });
     expect(config.resources[1]).toMatchObject({ approvals: 2, maxDurationMs: H, defaultDurationMs: H / 2, ticketPattern: '^(INC|CHG)-\\d+$' });
     expect(config.resources[2]).toMatchObject({ kind: 'mysql', description: null, reason: 'optional', autoApprove: [], defaultDurationMs: H });
@@ -105,6 +110,7 @@ describe('parseConfig: valid files', () => {
       source: 'config.yaml',
       tenant: null,
       groupCacheSeconds: 60,
+      membershipRecheckSeconds: 30,
       auditors: [],
       admins: [],
       devDirectory: null,
@@ -122,6 +128,10 @@ describe('parseConfig: valid files', () => {
         reason: 'optional',
         ticketPattern: null,
         autoApprove: [],
+        maxConnections: 20,
+        idleTimeoutMs: 30 * 60_000,
+        database: null,
+        user: null,
       }],
     });
   });
@@ -142,7 +152,7 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     {
       claim: 'an unknown top-level key, listing what is allowed',
       text: file(...RESOURCE, 'frobnicate: true'),
-      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, resources, auditors, admins, devTenant',
+      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, membershipRecheckSeconds, resources, auditors, admins, devTenant',
     },
     {
       claim: 'a kind that is not a resource kind',

@@ -28,8 +28,12 @@ describe('demoConfig', () => {
       reason: 'required',
       ticketPattern: null,
       autoApprove: [],
+      maxConnections: 20,
+      idleTimeoutMs: 30 * 60_000,
+      database: 'demo',
+      user: 'demo',
     });
-    expect(critical).toMatchObject({ name: 'demo-db-critical', kind: 'postgres', target: { port: 54321 }, approvals: 2, ticketPattern: '^(INC|CHG)-\\d+$' });
+    expect(critical).toMatchObject({ name: 'demo-db-critical', kind: 'postgres', target: { port: 54321 }, database: 'demo', user: 'demo', approvals: 2, ticketPattern: '^(INC|CHG)-\\d+$' });
     expect(new RegExp(critical?.ticketPattern ?? '').test('INC-4211')).toBe(true);
     expect(echo).toMatchObject({ name: 'demo-echo', kind: 'tcp', target: { port: 7007 }, requesters: ['sg-eng'], approvers: ['sg-dba'], autoApprove: ['sg-oncall'] });
   });

@@ -52,12 +52,16 @@ export function resource(name: string, over: Partial<ResourcePolicy> = {}): Reso
   return {
     name, kind: 'postgres', description: null, target: { host: '127.0.0.1', port: 5432 }, requesters: ['sg-eng'],
     approvers: ['sg-dba'], approvals: 1, maxDurationMs: 4 * HOUR, defaultDurationMs: HOUR, requestTtlMs: HOUR,
-    reason: 'optional', ticketPattern: null, autoApprove: ['sg-oncall'], ...over,
+    reason: 'optional', ticketPattern: null, autoApprove: ['sg-oncall'], maxConnections: 20, idleTimeoutMs: 30 * MINUTE,
+    database: null, user: null, ...over,
   };
 }
 
 export function config(resources: ResourcePolicy[] = defaultResources()): BrokerConfig {
-  return { source: 'test', tenant: null, auditors: ['sg-audit'], admins: ['sg-platform'], groupCacheSeconds: 60, devDirectory: null, resources };
+  return {
+    source: 'test', tenant: null, auditors: ['sg-audit'], admins: ['sg-platform'], groupCacheSeconds: 60, membershipRecheckSeconds: 30,
+    devDirectory: null, resources,
+  };
 }
 
 export function defaultResources(): ResourcePolicy[] {

@@ -128,6 +128,18 @@ describe('TunnelListener', () => {
     await closedBy(socket);
   });
 
+  it.each([
+    ['localhost', /^(127\.0\.0\.1|::1)$/],
+    ['0.0.0.0', /^127\.0\.0\.1$/],
+  ])('bound to %s, tells clients to dial a loopback address', async (bind, host) => {
+    const bound = await TunnelListener.listen({ bind, port: 0, open: () => Promise.reject(new Error('unused')), subject, log: () => undefined, logEveryConnection: true, now: Date.now });
+    try {
+      expect(bound.address.host).toMatch(host);
+    } finally {
+      await bound.shutdown();
+    }
+  });
+
   it('refuses to listen on a port in use, naming it and what to do', async () => {
     const { listener: first } = await setup();
     const b = broker;

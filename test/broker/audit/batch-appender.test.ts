@@ -1,0 +1,107 @@
+// The batched appender: entries are chained at flush time in the order they were added, after any
+// single appends that committed in between, so interleaving never breaks the chain.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteAuditLog } from '../../../broker/audit/audit-log.js';
+import { BatchedAppender } from '../../../broker/audit/batch-appender.js';
+import { verifyChain } from '../../../broker/audit/verify.js';
+import { openDatabase, type Database } from '../../../broker/store/database.js';
+import { recordingLog } from '../requests/harness.js';
+import { T0, entry, rows } from './entries.js';
+
+const open: Database[] = [];
+function setup(options: { maxBatch?: number; maxPending?: number; flushIntervalMs?: number } = {}) {
+  const db = openDatabase(':memory:');
+  open.push(db);
+  const log = new SqliteAuditLog(db);
+  const logger = recordingLog();
+  // A long interval: flushes happen when the test says so (or at maxBatch).
+  const batch = new BatchedAppender({ log, logger, now: () => T0, flushIntervalMs: 60_000, ...options });
+  return { db, log, batch, logger };
+}
+
+afterEach(() => {
+  for (const db of open.splice(0)) if (db.open) db.close();
+});
+
+describe('BatchedAppender', () => {
+  it('keeps the chain exact when batched and single appends interleave', () => {
+    const { db, log, batch } = setup();
+    batch.add(entry(1, { subject: 'batched' }));
+    batch.add(entry(2, { subject: 'batched' }));
+    log.append(entry(3, { subject: 'single' }));
+    batch.add(entry(4, { subject: 'batched' }));
+    expect(batch.flush()).toBe(3);
+    log.append(entry(5, { subject: 'single' }));
+    batch.add(entry(6, { subject: 'batched' }));
+    batch.close();
+
+    const stored = rows(db);
+    expect(stored.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    // seq is the order of record: the single append committed before the first flush.
+    expect(stored.map((r) => r.at - T0)).toEqual([3, 1, 2, 4, 5, 6]);
+    expect(verifyChain(db)).toMatchObject({ ok: true, count: 6 });
+  });
+
+  it('writes nothing until a flush, then the whole batch in one transaction', () => {
+    const { db, batch } = setup();
+    for (let n = 1; n <= 5; n++) batch.add(entry(n));
+    expect(rows(db)).toHaveLength(0);
+    expect(batch.pending).toBe(5);
+    batch.flush();
+    expect(rows(db)).toHaveLength(5);
+    expect(batch.pending).toBe(0);
+  });
+
+  it('flushes on its own once maxBatch entries wait', async () => {
+    const { db, batch } = setup({ maxBatch: 3 });
+    for (let n = 1; n <= 3; n++) batch.add(entry(n));
+    expect(rows(db)).toHaveLength(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(rows(db)).toHaveLength(3);
+  });
+
+  it('flushes on its own after the flush interval', async () => {
+    const { db, batch } = setup({ flushIntervalMs: 10 });
+    batch.add(entry(1));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(rows(db)).toHaveLength(1);
+  });
+
+  it('keeps a batch the database refused and writes it at the next flush', () => {
+    const { db, batch, logger } = setup();
+    batch.add(entry(1));
+    db.exec("CREATE TEMP TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    expect(batch.flush()).toBe(0);
+    expect(logger.lines.at(-1)).toMatchObject({ level: 'error', fields: { entries: 1, error: 'disk full' } });
+    db.exec('DROP TRIGGER temp.refuse');
+    expect(batch.flush()).toBe(1);
+    expect(verifyChain(db)).toMatchObject({ ok: true, count: 1 });
+  });
+
+  it('bounds what it keeps while writes fail, and records how many entries were lost once they work again', () => {
+    const { db, batch } = setup({ maxPending: 2 });
+    db.exec("CREATE TEMP TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    for (let n = 1; n <= 5; n++) batch.add(entry(n));
+    expect(batch.pending).toBe(2);
+    db.exec('DROP TRIGGER temp.refuse');
+    batch.flush();
+    const stored = rows(db);
+    expect(stored.map((r) => r.type)).toEqual(['audit.dropped', 'pg.query', 'pg.query']);
+    expect(JSON.parse(stored[0]?.body ?? '{}')).toEqual({
+      count: 3,
+      firstAt: new Date(T0 + 1).toISOString(),
+      lastAt: new Date(T0 + 3).toISOString(),
+    });
+    expect(stored.slice(1).map((r) => r.at - T0)).toEqual([4, 5]);
+  });
+
+  it('writes what is buffered on close and refuses (logs) entries after it', () => {
+    const { db, batch, logger } = setup();
+    batch.add(entry(1));
+    batch.close();
+    batch.add(entry(2));
+    expect(rows(db)).toHaveLength(1);
+    expect(logger.lines.at(-1)?.message).toMatch(/after the audit log closed/);
+  });
+});

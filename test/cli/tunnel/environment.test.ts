@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { connectHint, connectionEnv, dialHost, hostPort } from '../../../cli/tunnel/environment.js';
+
+const at = { host: '127.0.0.1', port: 54321 };
+
+describe('connectionEnv', () => {
+  it('points the postgres client at the tunnel and fills user and database from the resource', () => {
+    const env = connectionEnv('postgres', at, { user: 'demo', database: 'demo' }, { PATH: '/bin', PGHOST: 'prod.internal', PGPORT: '5432' });
+    expect(env).toEqual({ PATH: '/bin', PGHOST: '127.0.0.1', PGPORT: '54321', PGUSER: 'demo', PGDATABASE: 'demo', ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
+  });
+
+  it('keeps a PGUSER or PGDATABASE the person has set', () => {
+    const env = connectionEnv('postgres', at, { user: 'demo', database: 'demo' }, { PGUSER: 'alice', PGDATABASE: 'reports' });
+    expect(env).toMatchObject({ PGUSER: 'alice', PGDATABASE: 'reports' });
+  });
+
+  it('sets no PGUSER or PGDATABASE when the broker gives no defaults', () => {
+    const env = connectionEnv('postgres', at, {}, {});
+    expect(env.PGUSER).toBeUndefined();
+    expect(env.PGDATABASE).toBeUndefined();
+  });
+
+  it('gives mysql MYSQL_HOST and MYSQL_TCP_PORT, and every kind ACCESS_HOST and ACCESS_PORT', () => {
+    expect(connectionEnv('mysql', at, {}, {})).toEqual({ MYSQL_HOST: '127.0.0.1', MYSQL_TCP_PORT: '54321', ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
+    expect(connectionEnv('ssh', at, {}, {})).toEqual({ ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
+    expect(connectionEnv('tcp', at, {}, {})).toEqual({ ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
+  });
+});
+
+describe('connectHint', () => {
+  it.each([
+    ['postgres', { user: 'demo', database: 'demo' }, 'psql -h 127.0.0.1 -p 54321 -U demo demo'],
+    ['postgres', {}, 'psql -h 127.0.0.1 -p 54321'],
+    ['mysql', { user: 'app', database: 'shop' }, 'mysql -h 127.0.0.1 -P 54321 -u app shop'],
+    ['ssh', {}, 'ssh -p 54321 127.0.0.1'],
+    ['tcp', {}, 'nc 127.0.0.1 54321'],
+  ])('for %s with %j suggests `%s`', (kind, defaults, hint) => {
+    expect(connectHint(kind, at, defaults)).toBe(hint);
+  });
+});
+
+describe('addresses', () => {
+  it('dials loopback for a listener bound to every address, and brackets IPv6 with a port', () => {
+    expect(dialHost('0.0.0.0')).toBe('127.0.0.1');
+    expect(dialHost('::')).toBe('::1');
+    expect(dialHost('[::1]')).toBe('::1');
+    expect(hostPort({ host: '::1', port: 5 })).toBe('[::1]:5');
+    expect(hostPort(at)).toBe('127.0.0.1:54321');
+  });
+});
