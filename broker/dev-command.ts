@@ -124,6 +124,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
     const requests = startRequests({ app, dataFile: path.join(dataDir, 'access.db') });
     cleanups.push(() => requests.close());
     app.requests = requests.service;
+    app.audit = requests.audit;
     server.on('request', brokerRequestHandler(app, { side: tenant }));
     requests.attach(server);
 

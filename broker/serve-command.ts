@@ -36,6 +36,7 @@ export async function startBroker(options: ServeOptions): Promise<{ url: string;
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const requests = startRequests({ app, dataFile: path.join(options.dataDir, 'access.db') });
   app.requests = requests.service;
+  app.audit = requests.audit;
   const server = createListener(tls);
   server.on('request', brokerRequestHandler(app));
   requests.attach(server);
