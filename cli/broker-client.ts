@@ -24,15 +24,16 @@ export class BrokerClient {
     this.#trust = trust;
   }
 
-  get<T>(path: string): Promise<T> {
-    return this.#call<T>('GET', path);
+  /** `signal` abandons the call (and its socket), e.g. a long poll cut short by Ctrl-C; it rejects with the signal's reason. */
+  get<T>(path: string, options: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.#call<T>('GET', path, undefined, options.signal);
   }
 
   post<T>(path: string, body: unknown): Promise<T> {
     return this.#call<T>('POST', path, body);
   }
 
-  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async #call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#token) headers.authorization = `Bearer ${await this.#token()}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -42,8 +43,11 @@ export class BrokerClient {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(signal ? { signal } : {}),
       });
     } catch (error) {
+      // Abandoned on purpose: not a broker problem to explain.
+      if (signal?.aborted) throw error;
       const tlsFailure = this.#trust?.explain(error, this.baseUrl);
       if (tlsFailure) throw tlsFailure;
       const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));

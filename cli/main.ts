@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { AccessError, ExitCode } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
+import type { CommandSpec } from './commands/command.js';
 import { commands } from './commands/index.js';
 import { processContext, type CliContext } from './context.js';
 
@@ -19,21 +20,30 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       writeErr: (text) => process.stderr.write(text),
     });
   for (const spec of commands) {
-    const command = program.command(spec.args ? `${spec.name} ${spec.args}` : spec.name).description(spec.summary);
-    for (const option of spec.options ?? []) command.option(option.flags, option.description);
-    command.action(async (...received: unknown[]) => {
-      // commander passes the positional args (a variadic one as an array), then the options object,
-      // then the command.
-      const args = received
-        .slice(0, -2)
-        .flatMap((a) => (Array.isArray(a) ? (a as unknown[]) : [a]))
-        .filter((a): a is string => typeof a === 'string');
-      const options = (received.at(-2) ?? {}) as Record<string, unknown>;
-      const code = await spec.run(ctx, options, args);
-      setExit(code ?? ExitCode.ok);
-    });
+    if ('subcommands' in spec) {
+      const group = program.command(spec.name).description(spec.summary);
+      for (const sub of spec.subcommands) addCommand(group, sub, ctx, setExit);
+    } else {
+      addCommand(program, spec, ctx, setExit);
+    }
   }
   return program;
+}
+
+function addCommand(parent: Command, spec: CommandSpec, ctx: CliContext, setExit: (code: number) => void): void {
+  const command = parent.command(spec.args ? `${spec.name} ${spec.args}` : spec.name).description(spec.summary);
+  for (const option of spec.options ?? []) command.option(option.flags, option.description);
+  command.action(async (...received: unknown[]) => {
+    // commander passes the positional args (a variadic one as an array), then the options object,
+    // then the command.
+    const args = received
+      .slice(0, -2)
+      .flatMap((a) => (Array.isArray(a) ? (a as unknown[]) : [a]))
+      .filter((a): a is string => typeof a === 'string');
+    const options = (received.at(-2) ?? {}) as Record<string, unknown>;
+    const code = await spec.run(ctx, options, args);
+    setExit(code ?? ExitCode.ok);
+  });
 }
 
 export function describeFailure(error: unknown, debug: boolean): { message: string; exit: number } {

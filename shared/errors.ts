@@ -80,6 +80,8 @@ export const ErrorCodes = {
   too_many_connections: { status: 429, exit: ExitCode.error },
   /** The broker could not dial the resource's target (refused, timed out, unresolvable). */
   target_unreachable: { status: 502, exit: ExitCode.error },
+  /** The broker reached the target but could not set up TLS to it (`targetTls`): refused, bad certificate. */
+  target_tls_failed: { status: 502, exit: ExitCode.error },
 
   // The audit log (broker/audit): only members of the auditor groups read it.
   not_an_auditor: forbidden,
@@ -97,6 +99,8 @@ export const ErrorCodes = {
   usage: badRequest,
   not_signed_in: unauthorized,
   sign_in_failed: { status: 401, exit: ExitCode.error },
+  /** The identity provider could not be reached (network, or the dev tenant's broker is down): worth trying again, unlike sign_in_failed. */
+  tenant_unreachable: unavailable,
   sign_in_timed_out: { status: 408, exit: ExitCode.timedOut },
   broker_unreachable: unavailable,
   broker_response_invalid: { status: 502, exit: ExitCode.error },

@@ -174,6 +174,12 @@ export const AUDIT_EVENT_TYPES = [
   'session.opened',
   'session.closed',
   'pg.query',
+  /** A Postgres session's startup: the database role, database and application name the client asked for. */
+  'pg.startup',
+  /** Data a Postgres client sent with COPY … FROM STDIN: counted (bytes, messages), never logged. */
+  'pg.copy',
+  /** The tunnel stopped reading a Postgres session's queries (bytes it could not parse); bytes still flow. */
+  'pg.capture_degraded',
   'audit.dropped',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
@@ -225,6 +231,8 @@ export interface AuditSessionView {
   endReason: string | null;
   /** Postgres queries the session sent, when the tunnel counted them. */
   queries: number | null;
+  /** The reason given when the grant the session ran under was requested (null when none was given). */
+  reason: string | null;
 }
 
 /** `GET /v1/audit/sessions`: newest first. */

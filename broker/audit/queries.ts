@@ -58,6 +58,8 @@ export class AuditQueries {
       firstSince: db.prepare<[number], { seq: number | null }>('SELECT min(seq) AS seq FROM audit_log INDEXED BY audit_log_at WHERE at >= ?'),
       bySubject: db.prepare<[string, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE subject = ? ORDER BY seq LIMIT ?`),
       queryCount: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM audit_log WHERE subject = ? AND type = 'pg.query'"),
+      // Why the person had access: an auditor reads a session next to the reason of its grant.
+      requestReason: db.prepare<[string], { reason: string | null }>('SELECT reason FROM requests WHERE id = ?'),
     };
   }
 
@@ -140,6 +142,7 @@ export class AuditQueries {
       bytesDown: record.bytesDown,
       endReason: record.reason,
       queries: this.#statements.queryCount.get(record.id)?.n ?? 0,
+      reason: this.#statements.requestReason.get(record.requestId)?.reason ?? null,
     };
   }
 

@@ -1,9 +1,12 @@
 // The audit entries of a tunnel: `session.opened` and `session.closed` (appended in the
-// transaction that writes the `sessions` row, broker/store/session-store.ts) and `pg.query` for each
-// query a Postgres client sends (through the BatchedAppender: they can be thousands a second).
-// The subject of all three is the session id, so `access audit show SESSION` finds them together.
+// transaction that writes the `sessions` row, broker/store/session-store.ts) and, for Postgres
+// sessions, what the query capture reads from the client (broker/tunnel/postgres/session-capture.ts):
+// `pg.startup`, `pg.query` for each statement run, `pg.copy` for COPY data and `pg.capture_degraded`
+// (through the BatchedAppender: queries can be thousands a second).
+// The subject of all of them is the session id, so `access audit show SESSION` finds them together.
 
 import type { NewSession, SessionEnd } from '../store/session-store.js';
+import type { ParamValue } from '../tunnel/postgres/frontend-messages.js';
 import type { NewAuditEntry } from './entry.js';
 
 /**
@@ -46,15 +49,32 @@ export interface PgQuery {
   user: { oid: string; upn: string | null };
   resource: string;
   at: number;
-  /** The statement text as the client sent it (simple query, or Parse of the extended protocol). */
-  sql: string;
-  /** Which protocol message carried it. */
-  protocol: 'simple' | 'extended';
+  /**
+   * The statement text as the client sent it (simple query, or Parse of the extended protocol);
+   * null when an Execute ran a statement whose Parse the capture no longer holds.
+   */
+  sql: string | null;
+  /** Which protocol message carried it (`function`: a fast-path FunctionCall, no SQL). */
+  protocol: 'simple' | 'extended' | 'function';
   database?: string | null;
+  /** The SQL is already a prefix (its message was larger than the capture keeps); `messageBytes` is the message's size. */
+  sqlCut?: boolean;
+  messageBytes?: number;
+  /** Extended protocol: the prepared statement and portal names when named, and the Bind parameters. */
+  statement?: string;
+  portal?: string;
+  params?: readonly ParamValue[];
+  /** Parameters of a very large Bind beyond what the capture kept. */
+  paramsNotShown?: number;
+  /** FunctionCall: the function's oid. */
+  functionOid?: number;
 }
 
 export function pgQueryEntry(query: PgQuery): NewAuditEntry {
-  const cut = query.sql.length > MAX_QUERY_TEXT_CHARS;
+  const sql = query.sql;
+  const cut = sql !== null && sql.length > MAX_QUERY_TEXT_CHARS;
+  // Cut upstream, the text's full length in characters is unknown; its message's size is known.
+  const size = query.sqlCut ? { messageBytes: query.messageBytes } : cut ? { sqlChars: sql.length } : {};
   return {
     type: 'pg.query',
     at: query.at,
@@ -62,10 +82,92 @@ export function pgQueryEntry(query: PgQuery): NewAuditEntry {
     subject: query.sessionId,
     resource: query.resource,
     body: {
-      sql: cut ? query.sql.slice(0, MAX_QUERY_TEXT_CHARS) : query.sql,
+      sql: cut ? sql.slice(0, MAX_QUERY_TEXT_CHARS) : sql,
       protocol: query.protocol,
       ...(query.database ? { database: query.database } : {}),
-      ...(cut ? { sqlChars: query.sql.length, truncated: true } : {}),
+      ...(cut || query.sqlCut ? { truncated: true, ...size } : {}),
+      ...(query.statement ? { statement: query.statement } : {}),
+      ...(query.portal ? { portal: query.portal } : {}),
+      ...(query.params ? { params: query.params } : {}),
+      ...(query.paramsNotShown ? { paramsNotShown: query.paramsNotShown } : {}),
+      ...(query.functionOid === undefined ? {} : { functionOid: query.functionOid }),
     },
+  };
+}
+
+/** Who a Postgres session's client said it is: the first entry of its timeline after `session.opened`. */
+export interface PgStartup {
+  sessionId: string;
+  user: { oid: string; upn: string | null };
+  resource: string;
+  at: number;
+  /** The database role and database the client asked for (before the server authenticated it). */
+  dbUser: string | null;
+  database: string | null;
+  applicationName: string | null;
+  clientEncoding: string | null;
+  protocol: string;
+}
+
+export function pgStartupEntry(startup: PgStartup): NewAuditEntry {
+  return {
+    type: 'pg.startup',
+    at: startup.at,
+    actor: startup.user,
+    subject: startup.sessionId,
+    resource: startup.resource,
+    body: {
+      dbUser: startup.dbUser,
+      database: startup.database,
+      applicationName: startup.applicationName,
+      ...(startup.clientEncoding ? { clientEncoding: startup.clientEncoding } : {}),
+      protocol: startup.protocol,
+    },
+  };
+}
+
+/** The data of one COPY … FROM STDIN: counted, never logged (the statement itself is a pg.query). */
+export interface PgCopy {
+  sessionId: string;
+  user: { oid: string; upn: string | null };
+  resource: string;
+  at: number;
+  /** CopyData messages and their bytes. */
+  messages: number;
+  bytes: number;
+  /** `done`: CopyDone; `failed`: the client sent CopyFail; `unfinished`: the tunnel ended mid-copy. */
+  outcome: 'done' | 'failed' | 'unfinished';
+}
+
+export function pgCopyEntry(copy: PgCopy): NewAuditEntry {
+  return {
+    type: 'pg.copy',
+    at: copy.at,
+    actor: copy.user,
+    subject: copy.sessionId,
+    resource: copy.resource,
+    body: { direction: 'in', messages: copy.messages, bytes: copy.bytes, outcome: copy.outcome },
+  };
+}
+
+/** The capture stopped reading the session's messages; its bytes were still relayed unchanged. */
+export interface PgCaptureDegraded {
+  sessionId: string;
+  user: { oid: string; upn: string | null };
+  resource: string;
+  at: number;
+  reason: string;
+  /** Offset in the client → server stream where parsing stopped. */
+  atByte: number;
+}
+
+export function pgCaptureDegradedEntry(degraded: PgCaptureDegraded): NewAuditEntry {
+  return {
+    type: 'pg.capture_degraded',
+    at: degraded.at,
+    actor: degraded.user,
+    subject: degraded.sessionId,
+    resource: degraded.resource,
+    body: { reason: degraded.reason, atByte: degraded.atByte },
   };
 }

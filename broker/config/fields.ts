@@ -2,9 +2,13 @@
 // Every message is a reason for `FILE:LINE key.path: reason (got VALUE)` (see problems.ts): the
 // key path and the offending value are added around it, so a message names neither.
 
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../../shared/duration.js';
 import { parseTarget, type Target } from './target.js';
+import type { TargetCa } from './types.js';
 
 type RawIssue = z.core.$ZodRawIssue;
 
@@ -94,6 +98,39 @@ export function target(hint: string) {
       return z.NEVER;
     }
     return parsed;
+  });
+}
+
+/** A CA file is a certificate or a short chain; anything this large is the wrong file. */
+export const MAX_CA_FILE_BYTES = 1024 * 1024;
+
+/**
+ * A PEM file of CA certificates, read now (config load is start-up, so a missing or wrong file
+ * stops the broker instead of failing its first tunnel). Relative paths are relative to `baseDir`,
+ * the config file's directory, so a config and its CA can move together.
+ */
+export function caFile(hint: string, baseDir: string) {
+  return z.string({ error: shapeMessage('the path of a PEM file', hint) }).trim().min(1, { error: `must not be empty — ${hint}` }).transform((value, ctx): TargetCa => {
+    const file = path.resolve(baseDir, value);
+    let pem: string;
+    try {
+      const bytes = readFileSync(file);
+      if (bytes.length > MAX_CA_FILE_BYTES) throw new Error(`it is ${bytes.length} bytes, too large for a CA file (at most ${MAX_CA_FILE_BYTES})`);
+      pem = bytes.toString('utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : error instanceof Error ? error.message : String(error);
+      ctx.addIssue({ code: 'custom', message: `cannot read ${file}: ${why} — ${hint}`, input: value });
+      return z.NEVER;
+    }
+    try {
+      // Parses the first certificate: enough to tell a CA file from a key or a wrong path.
+      new X509Certificate(pem);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----) — ${hint}`, input: value });
+      return z.NEVER;
+    }
+    return { file, pem };
   });
 }
 

@@ -3,6 +3,7 @@
 // `FILE:LINE key.path: reason (got VALUE)`. Bad config is refused at start, never half-applied.
 
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { AccessError } from '../../shared/errors.js';
@@ -15,6 +16,8 @@ export interface ConfigOptions {
   allowDevDirectory?: boolean;
   /** Refuse a file without a `tenant` block (`access-broker serve`). Default false. */
   requireTenant?: boolean;
+  /** Where relative paths in the file (`targetCa`) start. Default: the file's directory (loadConfigFile), else the working directory. */
+  baseDir?: string;
 }
 
 /** A policy file is a few kilobytes; anything this large is the wrong file. */
@@ -53,6 +56,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     env,
     allowDevDirectory: options.allowDevDirectory ?? false,
     requireTenant: options.requireTenant ?? false,
+    baseDir: options.baseDir ?? process.cwd(),
   });
   const result = schema.safeParse(data, { reportInput: true, error: fallbackMessage });
   if (!result.success) refuse(result.error.issues.map(issueProblem), doc);
@@ -60,31 +64,31 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
 }
 
 /** Reads and parses a config file; a missing or unreadable file is refused naming the path. */
-export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv, options: ConfigOptions = {}): Promise<BrokerConfig> {
+export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv, options: ConfigOptions = {}): Promise<BrokerConfig> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readFile(file);
   } catch (error) {
-    throw new AccessError('config_invalid', unreadableMessage(path, error), { cause: error });
+    throw new AccessError('config_invalid', unreadableMessage(file, error), { cause: error });
   }
   if (bytes.length > MAX_CONFIG_BYTES) {
-    throw new AccessError('config_invalid', `config file ${path} is ${bytes.length} bytes, more than the ${MAX_CONFIG_BYTES} a config may be — is this the right file?`);
+    throw new AccessError('config_invalid', `config file ${file} is ${bytes.length} bytes, more than the ${MAX_CONFIG_BYTES} a config may be — is this the right file?`);
   }
-  return parseConfig(bytes.toString('utf8'), path, env, options);
+  return parseConfig(bytes.toString('utf8'), file, env, { baseDir: path.dirname(path.resolve(file)), ...options });
 }
 
-function unreadableMessage(path: string, error: unknown): string {
+function unreadableMessage(file: string, error: unknown): string {
   const code = (error as NodeJS.ErrnoException | null)?.code;
   switch (code) {
     case 'ENOENT':
-      return `config file not found: ${path} — check the path (examples/access.yaml shows the form)`;
+      return `config file not found: ${file} — check the path (examples/access.yaml shows the form)`;
     case 'EACCES':
     case 'EPERM':
-      return `cannot read config file ${path}: permission denied — let the broker's user read it`;
+      return `cannot read config file ${file}: permission denied — let the broker's user read it`;
     case 'EISDIR':
-      return `config file ${path} is a directory — pass the YAML file inside it`;
+      return `config file ${file} is a directory — pass the YAML file inside it`;
     default:
-      return `cannot read config file ${path}: ${error instanceof Error ? error.message : String(error)}`;
+      return `cannot read config file ${file}: ${error instanceof Error ? error.message : String(error)}`;
   }
 }
 

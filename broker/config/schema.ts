@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { formatDuration } from '../../shared/duration.js';
 import { checkDevDirectory, unknownGroup } from './dev-directory.js';
 import {
+  caFile,
   choice,
   duration,
   emailShaped,
@@ -21,7 +22,7 @@ import {
   wholeNumber,
 } from './fields.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
-import type { BrokerConfig, ResourceKind, ResourcePolicy } from './types.js';
+import type { BrokerConfig, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
 
 export const RESOURCE_KINDS = ['postgres', 'mysql', 'ssh', 'tcp'] as const satisfies readonly ResourceKind[];
 /** Lower-case DNS-label-like names: safe in URLs, shell arguments and table columns alike. */
@@ -47,6 +48,9 @@ export const MAX_CONNECTIONS_LIMIT = 1_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
 /** Resource kinds whose clients take a default database and user (`database`, `user`). */
 export const DATABASE_KINDS: readonly ResourceKind[] = ['postgres', 'mysql'];
+/** Resource kinds whose broker → target leg can be TLS (`targetTls`): the broker speaks their TLS negotiation. */
+export const TARGET_TLS_KINDS: readonly ResourceKind[] = ['postgres'];
+export const TARGET_TLS_MODES = ['disable', 'require', 'verify-full'] as const satisfies readonly TargetTlsMode[];
 /** How often users with open tunnels have their membership re-read from Graph, by default. */
 export const DEFAULT_MEMBERSHIP_RECHECK_SECONDS = 30;
 /** A removed member must lose live tunnels within the hour, like MAX_GROUP_CACHE_SECONDS. */
@@ -67,6 +71,8 @@ export interface SchemaOptions {
   allowDevDirectory: boolean;
   /** Refuse a file without a `tenant` block (`access-broker serve`). */
   requireTenant: boolean;
+  /** Where relative file paths in the config (`targetCa`) start: the config file's directory. */
+  baseDir: string;
 }
 
 const GROUPS_HINT = 'Entra group object ids or display names, e.g. [sg-eng]';
@@ -107,7 +113,7 @@ function tenantSchema(env: NodeJS.ProcessEnv) {
   });
 }
 
-function resourceSchema() {
+function resourceSchema(baseDir: string) {
   return strictMapping(
     {
       kind: choice(RESOURCE_KINDS, 'the protocol of the target'),
@@ -128,6 +134,8 @@ function resourceSchema() {
         .default(DEFAULT_IDLE_TIMEOUT_MS),
       database: text('the database clients connect to by default, e.g. orders').optional(),
       user: text('the database user clients connect as by default, e.g. readonly').optional(),
+      targetTls: choice(TARGET_TLS_MODES, 'TLS from the broker to the database').default('disable'),
+      targetCa: caFile('the CA that signs the database\'s certificate, for targetTls: verify-full', baseDir).optional(),
     },
     'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
   ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> => {
@@ -151,6 +159,21 @@ function resourceSchema() {
         });
       }
     }
+    if (raw.targetTls !== 'disable' && !TARGET_TLS_KINDS.includes(raw.kind)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['targetTls'],
+        message: `applies to ${TARGET_TLS_KINDS.join(' and ')} resources only, not kind ${raw.kind} — remove it`,
+        input: raw.targetTls,
+      });
+    }
+    if (raw.targetCa !== undefined && raw.targetTls !== 'verify-full') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['targetCa'],
+        message: `is only read with targetTls: verify-full (this resource has ${raw.targetTls}) — set targetTls: verify-full or remove targetCa`,
+      });
+    }
     return {
       kind: raw.kind,
       description: raw.description ?? null,
@@ -168,13 +191,15 @@ function resourceSchema() {
       idleTimeoutMs: raw.idleTimeout,
       database: raw.database ?? null,
       user: raw.user ?? null,
+      targetTls: raw.targetTls,
+      targetCa: raw.targetCa ?? null,
     };
   });
 }
 
-function resourcesSchema() {
+function resourcesSchema(baseDir: string) {
   return z
-    .record(z.string(), resourceSchema(), {
+    .record(z.string(), resourceSchema(baseDir), {
       error: (issue) => (issue.input === undefined
         ? 'is required — the resources people may request, each with its policy (see examples/access.yaml)'
         : 'must be a mapping of resource names to their policies'),
@@ -245,7 +270,7 @@ export function configSchema(options: SchemaOptions) {
         .default(DEFAULT_GROUP_CACHE_SECONDS),
       membershipRecheckSeconds: wholeNumber(1, MAX_MEMBERSHIP_RECHECK_SECONDS, 'seconds between membership re-reads for users with open tunnels')
         .default(DEFAULT_MEMBERSHIP_RECHECK_SECONDS),
-      resources: resourcesSchema(),
+      resources: resourcesSchema(options.baseDir),
       auditors: nameList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
       admins: nameList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
       devTenant,

@@ -4,6 +4,22 @@
 
 export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp';
 
+/**
+ * How the broker talks to a postgres target (libpq's sslmode words): `disable` plain TCP;
+ * `require` TLS without checking the certificate (encrypts, does not authenticate the server);
+ * `verify-full` TLS with the certificate checked against `targetCa` (or the system's roots) and
+ * the target's host name.
+ */
+export type TargetTlsMode = 'disable' | 'require' | 'verify-full';
+
+/** The CA a `verify-full` target's certificate must chain to, read from the config's `targetCa` at start. */
+export interface TargetCa {
+  /** The file as resolved (relative paths are relative to the config file), for messages. */
+  file: string;
+  /** Its PEM text. */
+  pem: string;
+}
+
 export interface ResourcePolicy {
   name: string;
   kind: ResourceKind;
@@ -31,6 +47,10 @@ export interface ResourcePolicy {
   database: string | null;
   /** postgres/mysql only: the database user a client connects as unless told otherwise (PGUSER). */
   user: string | null;
+  /** postgres only: TLS from the broker to the database. Default disable. */
+  targetTls: TargetTlsMode;
+  /** postgres `verify-full` only: the CA to trust instead of the system's roots; null: the system's roots. */
+  targetCa: TargetCa | null;
 }
 
 /** Identity settings for a real Entra tenant (absent under `access-broker dev`, which makes its own). */

@@ -15,6 +15,7 @@ import { openDatabase } from '../store/database.js';
 import { SqliteRequestStore } from '../store/request-store.js';
 import { SqliteSessionStore, type SessionStore } from '../store/session-store.js';
 import { TunnelEndpoint, type TunnelEndpointOptions } from '../tunnel/endpoint.js';
+import { pgQueryCapture } from '../tunnel/postgres/session-capture.js';
 import type { IdGenerator } from './ids.js';
 import { DeadlineScheduler } from './scheduler.js';
 import { RequestService } from './service.js';
@@ -99,6 +100,8 @@ export function startRequests(options: StartRequestsOptions): RequestsRuntime {
     sessions,
     now: app.now,
     log: app.log,
+    // Every query of a postgres session goes to the audit log, in batches.
+    observe: pgQueryCapture({ sink: audit.batch, log: app.log, now: app.now }),
     ...options.tunnel,
   });
   // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit.

@@ -354,6 +354,8 @@ export class RequestService {
         idleTimeoutMs: 0,
         database: null,
         user: null,
+        targetTls: 'disable',
+        targetCa: null,
       }
     );
   }

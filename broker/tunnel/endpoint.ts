@@ -8,6 +8,10 @@
 // expiry, at once on a revoke, when a periodic membership re-check finds the user gone, after the
 // resource's idle timeout, when the target ends or fails, and on broker shutdown. Every tunnel is
 // a session row (store/session-store.ts) and one log line when it opens and one when it closes.
+//
+// Per resource kind (tunnel/protocol.ts), the target may be prepared after the dial (TLS to a
+// Postgres server) and the client's first bytes handled before the plain relay (a Postgres
+// SSLRequest answered by the broker); an observer (the Postgres query log) sees what the client sends.
 
 import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
@@ -30,6 +34,7 @@ import { expiredReason, revokedReason } from './close-reason.js';
 import { dialTarget, TARGET_CONNECT_TIMEOUT_MS } from './dial.js';
 import { GrantDeadlines } from './grant-deadlines.js';
 import { MembershipRecheck, type RecheckedTunnel } from './membership-recheck.js';
+import { protocolFor, type TunnelObserver } from './protocol.js';
 import { Relay, type TunnelEnd } from './relay.js';
 
 export const TUNNEL_PATH = '/v1/tunnel';
@@ -58,10 +63,10 @@ export interface TunnelEndpointOptions {
   /** Default config.membershipRecheckSeconds. */
   membershipRecheckMs?: number;
   /**
-   * Per tunnel, an observer of the bytes the client sends (RelayOptions.observeUp), or null. For
-   * the audit log's Postgres query capture; the session's `closed` event tells it the tunnel ended.
+   * Per tunnel, an observer of the bytes the client sends (after the protocol's preamble), or null.
+   * For the audit log's Postgres query capture (tunnel/postgres/session-capture.ts).
    */
-  observe?: (session: NewSession, policy: ResourcePolicy) => ((chunk: Buffer) => void) | null;
+  observe?: (session: NewSession, policy: ResourcePolicy) => TunnelObserver | null;
 }
 
 /** An open tunnel as the endpoint tracks it. */
@@ -71,6 +76,7 @@ interface Tunnel {
   policy: ResourcePolicy;
   relay: Relay;
   release: () => void;
+  observer: TunnelObserver | null;
 }
 
 /** An open tunnel as `status()` shows it. */
@@ -152,11 +158,10 @@ export class TunnelEndpoint implements UpgradeRoute {
     ctx.socket.once('close', onClientGone);
     let target: net.Socket;
     try {
-      target = await dialTarget(policy.target, {
-        resource: policy.name,
-        timeoutMs: this.#options.connectTimeoutMs ?? TARGET_CONNECT_TIMEOUT_MS,
-        signal: abandoned.signal,
-      });
+      const timeoutMs = this.#options.connectTimeoutMs ?? TARGET_CONNECT_TIMEOUT_MS;
+      target = await dialTarget(policy.target, { resource: policy.name, timeoutMs, signal: abandoned.signal });
+      const prepare = protocolFor(policy.kind).prepareTarget;
+      if (prepare) target = await prepare(target, policy, { timeoutMs, signal: abandoned.signal });
     } catch (error) {
       release();
       throw error;
@@ -214,13 +219,13 @@ export class TunnelEndpoint implements UpgradeRoute {
       startedAt: now(),
     };
     // Everything that may fail happens before the WebSocket exists, so a failure is still an HTTP error.
-    const observeUp = this.#options.observe?.(session, policy) ?? null;
+    const observer = this.#options.observe?.(session, policy) ?? null;
     // Recorded before the WebSocket exists: a tunnel the audit cannot see never carries a byte.
     sessions.open(session);
     let upgraded = false;
     this.#wss.handleUpgrade(ctx.req, ctx.socket, ctx.head, (ws: WebSocket, _req: IncomingMessage) => {
       upgraded = true;
-      this.#start(ws, target, { session, principal, policy, release }, grant, observeUp);
+      this.#start(ws, target, { session, principal, policy, release, observer }, grant);
     });
     if (upgraded) return;
     // ws refused the handshake itself (bad Sec-WebSocket-Key or version) and answered 400.
@@ -229,8 +234,9 @@ export class TunnelEndpoint implements UpgradeRoute {
     sessions.close(session.id, { endedAt: now(), bytesUp: 0, bytesDown: 0, reason: 'clientClosed', detail: 'the WebSocket handshake was invalid' });
   }
 
-  #start(ws: WebSocket, target: net.Socket, parts: Omit<Tunnel, 'relay'>, grant: AccessRequest, observeUp: ((chunk: Buffer) => void) | null): void {
+  #start(ws: WebSocket, target: net.Socket, parts: Omit<Tunnel, 'relay'>, grant: AccessRequest): void {
     const { now, log } = this.#options;
+    const { observer } = parts;
     // isLive(grant) held a moment ago, and a live grant has an expiresAt.
     const expiresAt = grant.expiresAt as number;
     const tunnel: Tunnel = {
@@ -239,7 +245,8 @@ export class TunnelEndpoint implements UpgradeRoute {
         idleTimeoutMs: parts.policy.idleTimeoutMs,
         now,
         onEnd: (end) => this.#ended(tunnel, end),
-        observeUp,
+        observeUp: observer ? (chunk) => observer.up(chunk) : null,
+        preamble: protocolFor(parts.policy.kind).preamble?.(parts.policy) ?? null,
       }),
     };
     this.#tunnels.add(tunnel);
@@ -264,6 +271,11 @@ export class TunnelEndpoint implements UpgradeRoute {
     this.#deadlines.remove(session.requestId, tunnel);
     tunnel.release();
     if (this.#tunnels.size === 0) this.#stopTick();
+    try {
+      tunnel.observer?.end();
+    } catch (error) {
+      this.#options.log.error('tunnel observer failed at the end of its session', { session: session.id, error: error instanceof Error ? error.stack : String(error) });
+    }
     try {
       this.#options.sessions.close(session.id, { endedAt: end.at, bytesUp: relay.bytesUp, bytesDown: relay.bytesDown, reason: end.reason, detail: end.detail });
     } catch (error) {

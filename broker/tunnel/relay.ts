@@ -10,6 +10,11 @@
 //
 // Nagle is off on both sockets: dial.ts sets it on the target, ws on the client's (setSocket).
 //
+// A protocol that needs the client's first bytes (Postgres answering SSLRequest, tunnel/protocol.ts)
+// gives a preamble: it sees the client's chunks until it says it is done, may answer the client, and
+// decides what reaches the target; from then on (and from the start for every other kind) it costs
+// one null check per frame.
+//
 // The first cause of the end wins (the grant expired, then the target went away as a result: the
 // session ended because the grant expired); `onEnd` is called once, when the WebSocket has closed.
 
@@ -20,6 +25,7 @@ import { formatDuration } from '../../shared/duration.js';
 import { CLIENT_CLOSED, type SessionEndReason } from '../store/session-store.js';
 import { fitCloseReason } from './close-reason.js';
 import { describeSocketError } from './dial.js';
+import type { ClientPreamble } from './protocol.js';
 
 /**
  * Bytes queued towards the client at which the target is paused. A megabyte keeps a fast link busy
@@ -62,6 +68,8 @@ export interface RelayOptions {
    * It must not keep the buffer past the call or change it.
    */
   observeUp?: ((chunk: Buffer) => void) | null;
+  /** Runs on the client's first chunks before the plain relay (tunnel/protocol.ts); null for plain bytes. */
+  preamble?: ClientPreamble | null;
 }
 
 export class Relay {
@@ -76,6 +84,7 @@ export class Relay {
   readonly #target: net.Socket;
   readonly #options: RelayOptions;
   readonly #observeUp: ((chunk: Buffer) => void) | null;
+  #preamble: ClientPreamble | null;
   #end: TunnelEnd | null = null;
   #resolveClosed!: (end: TunnelEnd) => void;
 
@@ -84,6 +93,7 @@ export class Relay {
     this.#target = target;
     this.#options = options;
     this.#observeUp = options.observeUp ?? null;
+    this.#preamble = options.preamble ?? null;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -137,10 +147,31 @@ export class Relay {
       return;
     }
     // The server's binaryType is 'nodebuffer': a message, even a fragmented one, is one Buffer.
-    const chunk = data as Buffer;
+    let chunk = data as Buffer;
+    if (this.#preamble) {
+      chunk = this.#runPreamble(this.#preamble, chunk);
+      if (chunk.length === 0) return;
+    }
     this.bytesUp += chunk.length;
     if (this.#observeUp) this.#observeUp(chunk);
     if (!this.#target.write(chunk)) this.#ws.pause();
+  };
+
+  /** What of `chunk` goes to the target while the preamble runs; its answers go to the client. */
+  #runPreamble(preamble: ClientPreamble, chunk: Buffer): Buffer {
+    try {
+      const step = preamble.take(chunk, this.#answerClient);
+      if (step.done) this.#preamble = null;
+      return step.forward;
+    } catch {
+      // A preamble that fails stands aside: the bytes go to the target as they are, which judges them.
+      this.#preamble = null;
+      return chunk;
+    }
+  }
+
+  readonly #answerClient = (bytes: Buffer): void => {
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(bytes, BINARY);
   };
 
   readonly #onTargetDrain = (): void => {

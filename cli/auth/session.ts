@@ -204,7 +204,7 @@ export class Session {
       if (explained) return explained;
     }
     const reason = (failure.error as NodeJS.ErrnoException).code ?? (failure.error instanceof Error ? failure.error.message : String(failure.error));
-    return new AccessError('sign_in_failed', `sign-in failed: cannot reach the tenant at ${url.origin} (${reason})`, { cause: error });
+    return new AccessError('tenant_unreachable', `sign-in failed: cannot reach the tenant at ${url.origin} (${reason})`, { cause: error });
   }
 }
 

@@ -22,6 +22,13 @@ export interface CommandSpec {
   run(ctx: CliContext, options: Record<string, unknown>, args: string[]): Promise<number | void>;
 }
 
+/** A command that only groups others (`access audit sessions|show|…`): it has no handler of its own. */
+export interface CommandGroupSpec {
+  name: string;
+  summary: string;
+  subcommands: readonly CommandSpec[];
+}
+
 export const brokerOption: OptionSpec = {
   flags: '--broker <url>',
   description: 'broker URL (default: $ACCESS_BROKER, else the one remembered at login)',

@@ -3,7 +3,8 @@
 import { approvalsCommand } from './approvals.js';
 import { approveCommand } from './approve.js';
 import { cancelCommand } from './cancel.js';
-import type { CommandSpec } from './command.js';
+import { auditCommand } from './audit.js';
+import type { CommandGroupSpec, CommandSpec } from './command.js';
 import { connectCommand } from './connect.js';
 import { denyCommand } from './deny.js';
 import { loginCommand } from './login.js';
@@ -16,7 +17,7 @@ import { revokeCommand } from './revoke.js';
 import { watchCommand } from './watch.js';
 import { whoamiCommand } from './whoami.js';
 
-export const commands: readonly CommandSpec[] = [
+export const commands: readonly (CommandSpec | CommandGroupSpec)[] = [
   loginCommand,
   logoutCommand,
   whoamiCommand,
@@ -34,4 +35,6 @@ export const commands: readonly CommandSpec[] = [
   denyCommand,
   reviewCommand,
   watchCommand,
+  // Auditing.
+  auditCommand,
 ];

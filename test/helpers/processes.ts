@@ -2,6 +2,7 @@
 // ACCESS_HOME (one machine user each), driven the way a person or a script would.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -9,7 +10,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpTransport } from '../../shared/http-transport.js';
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/**
+ * The repository root: the nearest directory above this file with bin/access. Found rather than
+ * fixed, because the benchmarks run this file compiled, from dist/bench-build/test/helpers.
+ */
+function findRepo(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'bin', 'access'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`no bin/access above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+  return dir;
+}
+
+export const REPO = findRepo();
 export const ACCESS_BIN = path.join(REPO, 'bin/access');
 export const BROKER_BIN = path.join(REPO, 'bin/access-broker');
 

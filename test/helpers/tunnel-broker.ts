@@ -4,6 +4,7 @@
 // script can do beside the CLI with their own token (an auditor reading the audit API, someone
 // opening /v1/tunnel by hand, the directory admin app changing group membership through Graph).
 
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -11,6 +12,7 @@ import { HttpTransport } from '../../shared/http-transport.js';
 import type { AuditSessionsResponse, AuditSessionView, RequestView } from '../../shared/wire.js';
 import {
   REPO,
+  cleanEnv,
   login,
   runCli,
   runCliJson,
@@ -145,6 +147,14 @@ export class BrokerApi {
     return page.sessions;
   }
 
+  /** The newest session of `resource` that `matches`, once it has closed (the audit log is polled until then). */
+  closedSession(auditorToken: string, resource: string, matches: (session: AuditSessionView) => boolean = () => true): Promise<AuditSessionView> {
+    return eventually(`a closed ${resource} session in the audit log`, async () => {
+      const found = (await this.sessions(auditorToken, resource)).find(matches);
+      return found?.closedAt ? found : undefined;
+    });
+  }
+
   /**
    * Opens /v1/tunnel for `resource` with `token`, without the CLI. Resolves with the open socket,
    * or with the HTTP status and `{code, message}` body of the refusal.
@@ -218,4 +228,28 @@ export class DirectoryAdmin {
     const removed = await this.#graph<unknown>(token, 'DELETE', `/groups/${groupId}/members/${user.body.id}/$ref`);
     if (removed.status !== 204) throw new Error(`removing ${upn} from ${group} answered ${removed.status}`);
   }
+}
+
+/** Polls `check` until it returns a value other than undefined; throws with `what` after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Runs a program other than the CLI (psql, ssh) to its end, without access settings but `env`. */
+export function runProgram(file: string, args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }

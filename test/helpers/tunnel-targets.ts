@@ -5,7 +5,7 @@
 // The tunnel has no half-close (a client's FIN closes the whole tunnel), so neither end of a blob
 // exchange ends its side before it has received everything: both know the size in advance.
 
-import { createCipheriv, createHash, type Hash } from 'node:crypto';
+import { createCipheriv, createHash, type Cipher, type Hash } from 'node:crypto';
 import net from 'node:net';
 
 /** Bytes produced per write: a few socket reads' worth, so backpressure engages often. */
@@ -17,7 +17,7 @@ const ZEROS = Buffer.alloc(CHUNK_BYTES);
  * so a duplicated, dropped or reordered chunk changes the hash, and cheap (~1 GB/s) to generate.
  */
 export class Keystream {
-  readonly #cipher;
+  readonly #cipher: Cipher;
 
   constructor(seed: string) {
     const key = createHash('sha256').update(seed).digest().subarray(0, 16);
@@ -144,12 +144,16 @@ export async function startBlobServer(bytesEachWay: number, seed: string): Promi
   return { ...(await listen(server)), exchanges };
 }
 
-/** Connects to host:port over TCP with Nagle off. */
+/**
+ * Connects to host:port over TCP with Nagle off. Errors after the connect (a reset when a tunnel is
+ * refused or cut) show as 'close', which is what the tests watch.
+ */
 export function connectTcp(host: string, port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port, noDelay: true });
     socket.once('connect', () => {
       socket.off('error', reject);
+      socket.on('error', () => undefined);
       resolve(socket);
     });
     socket.once('error', reject);
@@ -185,4 +189,27 @@ export function echoRoundTrip(socket: net.Socket, text: string): Promise<string>
 export function closed(socket: net.Socket): Promise<void> {
   if (socket.destroyed) return Promise.resolve();
   return new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+/** Both ends of one blob exchange: what the client sent and received, and what the server did. */
+export interface BlobResult {
+  client: { sentSha256: string; received: { sha256: string; bytes: number } };
+  server: BlobExchange;
+}
+
+/**
+ * The client's side of a blob exchange with `server`, through host:port (a tunnel's local end):
+ * sends `bytes` of Keystream(`seed`) while receiving as many, and closes once the server has all.
+ */
+export async function exchangeBlob(host: string, port: number, server: BlobServer, bytes: number, seed: string): Promise<BlobResult> {
+  const index = server.exchanges.length;
+  const socket = await connectTcp(host, port);
+  const [sentSha256, received] = await Promise.all([sendStream(socket, new Keystream(seed), bytes), receiveStream(socket, bytes)]);
+  // The server connected before its first byte reached us, so its exchange is listed by now.
+  const exchange = server.exchanges[index];
+  if (!exchange) throw new Error('the blob server saw no connection for this exchange');
+  const serverSide = await exchange;
+  // Closed only once the server has everything: the tunnel has no half-close.
+  socket.end();
+  return { client: { sentSha256, received }, server: serverSide };
 }

@@ -32,7 +32,7 @@ beforeAll(async () => {
   const alice = principal('alice');
   const oscar = principal('oscar');
 
-  ids.alicePg = (await service.create(alice, { resource: 'prod-db', duration: '4h' })).id;
+  ids.alicePg = (await service.create(alice, { resource: 'prod-db', duration: '4h', reason: 'INC-1: replica lag' })).id;
   await service.review(principal('bob'), ids.alicePg, 'approve', null);
   ids.oscarTwo = (await service.create(oscar, { resource: 'two-key' })).id;
   ids.oscarPg = (await service.create(oscar, { resource: 'prod-db' })).id;
@@ -72,12 +72,12 @@ describe('AuditQueries.sessions', () => {
     expect(sessionIds(query)).toEqual(expected);
   });
 
-  it('shows each session with its user, target, bytes, end and query count', () => {
+  it('shows each session with its user, target, bytes, end, query count and the reason of its grant', () => {
     const [s1] = audit.queries.sessions({ user: 'alice', until: T0 + DAY });
     expect(s1).toEqual({
       id: 's1', requestId: ids.alicePg, user: { oid: 'alice', upn: 'alice@contoso.com' }, resource: 'prod-db', target: '127.0.0.1:5432',
       client: '127.0.0.1', openedAt: new Date(T0).toISOString(), closedAt: new Date(T0 + MINUTE).toISOString(), bytesUp: 120, bytesDown: 4096,
-      endReason: 'clientClosed', queries: 3,
+      endReason: 'clientClosed', queries: 3, reason: 'INC-1: replica lag',
     });
     expect(audit.queries.sessions({ user: 'alice', since: T0 + DAY })[0]).toMatchObject({ id: 's4', closedAt: null, endReason: null });
   });

@@ -11,7 +11,7 @@ let target: Target;
 
 beforeAll(async () => {
   target = await startTarget(echo);
-  broker = await startTunnelBroker([resource('echo', { target: { host: '127.0.0.1', port: target.port } })]);
+  broker = await startTunnelBroker([resource('echo', { kind: 'tcp', target: { host: '127.0.0.1', port: target.port } })]);
 });
 
 afterAll(async () => {

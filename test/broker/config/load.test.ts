@@ -87,6 +87,8 @@ describe('parseConfig: valid files', () => {
       idleTimeoutMs: 30 * 60_000,
       database: 'orders',
       user: 'readonly',
+      targetTls: 'require',
+      targetCa: null,
     });
     expect(config.resources[1]).toMatchObject({ approvals: 2, maxDurationMs: H, defaultDurationMs: H / 2, ticketPattern: '^(INC|CHG)-\\d+$' });
     expect(config.resources[2]).toMatchObject({ kind: 'mysql', description: null, reason: 'optional', autoApprove: [], defaultDurationMs: H });
@@ -132,6 +134,8 @@ describe('parseConfig: valid files', () => {
         idleTimeoutMs: 30 * 60_000,
         database: null,
         user: null,
+        targetTls: 'disable',
+        targetCa: null,
       }],
     });
   });

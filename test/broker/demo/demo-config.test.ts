@@ -32,6 +32,8 @@ describe('demoConfig', () => {
       idleTimeoutMs: 30 * 60_000,
       database: 'demo',
       user: 'demo',
+      targetTls: 'disable',
+      targetCa: null,
     });
     expect(critical).toMatchObject({ name: 'demo-db-critical', kind: 'postgres', target: { port: 54321 }, database: 'demo', user: 'demo', approvals: 2, ticketPattern: '^(INC|CHG)-\\d+$' });
     expect(new RegExp(critical?.ticketPattern ?? '').test('INC-4211')).toBe(true);

@@ -53,7 +53,7 @@ export function resource(name: string, over: Partial<ResourcePolicy> = {}): Reso
     name, kind: 'postgres', description: null, target: { host: '127.0.0.1', port: 5432 }, requesters: ['sg-eng'],
     approvers: ['sg-dba'], approvals: 1, maxDurationMs: 4 * HOUR, defaultDurationMs: HOUR, requestTtlMs: HOUR,
     reason: 'optional', ticketPattern: null, autoApprove: ['sg-oncall'], maxConnections: 20, idleTimeoutMs: 30 * MINUTE,
-    database: null, user: null, ...over,
+    database: null, user: null, targetTls: 'disable', targetCa: null, ...over,
   };
 }
 

@@ -24,7 +24,8 @@ beforeAll(async () => {
   echoTarget = await startTarget(echo);
   quitter = await startTarget((socket) => socket.on('data', () => socket.end('bye')));
   resetter = await startTarget((socket) => socket.on('data', () => socket.resetAndDestroy()));
-  const at = (target: Target) => ({ target: { host: '127.0.0.1', port: target.port } });
+  // Plain bytes (kind tcp): these targets do not speak Postgres, so no query capture reads them.
+  const at = (target: Target) => ({ kind: 'tcp' as const, target: { host: '127.0.0.1', port: target.port } });
   broker = await startTunnelBroker(
     [
       resource('prod-db', at(echoTarget)),

@@ -57,7 +57,7 @@ describe('Session sign-in errors when the tenant cannot be reached', () => {
     const closed = `https://127.0.0.1:${await freePort()}`;
     const session = await openSession(closed, BrokerTrust.publicRoots());
     await expect(session.signInWithDeviceCode(() => undefined)).rejects.toMatchObject({
-      code: 'sign_in_failed',
+      code: 'tenant_unreachable',
       message: `sign-in failed: cannot reach the tenant at ${closed} (ECONNREFUSED)`,
     });
   });

@@ -1,0 +1,321 @@
+// Benchmark (not a test): the tunnel's throughput against the same loopback sink/source reached
+// directly, through socat (a C relay: the reference for "a relay process in the way"), and through
+// `access connect` + `access-broker dev`; then `pgbench -S` against the machine's PostgreSQL the
+// same three ways.
+//
+//   npm run build && npx tsc -p bench/tsconfig.json && node dist/bench-build/bench/tunnel-throughput.js [MiB] [runs] [pgbench-seconds]
+//
+// Defaults: 1024 MiB each direction, the median of 3 runs, pgbench for 10 s (`-S -c 4 -j 2`, 0
+// skips it). Needs socat, and for pgbench: psql, pgbench and PostgreSQL on 127.0.0.1:5432 (user
+// postgres, trust auth); it creates the database access_bench and drops it at the end.
+//
+// The sink/source is this same file run as a child process (`--serve`), so the client and the
+// server never share an event loop. "up" is client → target (the ack comes once the last byte
+// arrived), "down" is target → client. Figures are from one run on whatever machine runs it: read
+// them, check `uptime` first (a busy machine halves them), do not assert them.
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { freePort, startDevBrokerProcess, tempDir, type DevBrokerProcess } from '../test/helpers/processes.js';
+import { grant, signIn, startListener, type Listening } from '../test/helpers/tunnel-broker.js';
+
+const run = promisify(execFile);
+
+const MIB = 1024 * 1024;
+const BYTES = Number(process.argv[2] ?? 1024) * MIB;
+const RUNS = Number(process.argv[3] ?? 3);
+const PGBENCH_SECONDS = Number(process.argv[4] ?? 10);
+/** What one write hands the kernel: large enough that the client is never the bottleneck. */
+const WRITE_BYTES = MIB;
+/** Header of a transfer: 'U' (client sends) or 'D' (server sends), then the byte count (uint64 BE). */
+const HEADER_BYTES = 9;
+const UP = 0x55;
+const DOWN = 0x44;
+/** The server's one-byte answer once an upload is complete. */
+const ACK = Buffer.from('K');
+const BENCH_DB = 'access_bench';
+const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
+const SELF = fileURLToPath(import.meta.url);
+
+// ---- the sink/source (child process) -------------------------------------------------------------
+
+function serve(): void {
+  const block = randomBytes(WRITE_BYTES);
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    socket.on('error', () => undefined);
+    let header = Buffer.alloc(0);
+    let remaining = -1;
+    const onData = (chunk: Buffer): void => {
+      if (remaining < 0) {
+        header = Buffer.concat([header, chunk]);
+        if (header.length < HEADER_BYTES) return;
+        const mode = header[0];
+        const size = Number(header.readBigUInt64BE(1));
+        const rest = header.length - HEADER_BYTES;
+        if (mode === DOWN) {
+          socket.off('data', onData);
+          void sendBytes(socket, block, size);
+          return;
+        }
+        remaining = size - rest;
+      } else {
+        remaining -= chunk.length;
+      }
+      if (remaining === 0) socket.write(ACK);
+    };
+    socket.on('data', onData);
+  });
+  server.listen(0, '127.0.0.1', () => {
+    process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`);
+  });
+}
+
+/** Resolves when the socket drains or closes (then the sender's loop sees it destroyed). */
+function drainedOrClosed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.once('drain', done);
+    socket.once('close', done);
+  });
+}
+
+async function sendBytes(socket: net.Socket, block: Buffer, total: number): Promise<void> {
+  let left = total;
+  while (left > 0 && !socket.destroyed) {
+    const chunk = left >= block.length ? block : block.subarray(0, left);
+    left -= chunk.length;
+    if (!socket.write(chunk)) await drainedOrClosed(socket);
+  }
+}
+
+// ---- the client (this process) -----------------------------------------------------------------
+
+function connect(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port, noDelay: true }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+function header(mode: number, size: number): Buffer {
+  const buffer = Buffer.alloc(HEADER_BYTES);
+  buffer[0] = mode;
+  buffer.writeBigUInt64BE(BigInt(size), 1);
+  return buffer;
+}
+
+/** Seconds to send `size` bytes to the sink through `port`, until its ack. */
+async function timeUp(port: number, size: number): Promise<number> {
+  const socket = await connect(port);
+  const block = randomBytes(WRITE_BYTES);
+  const acked = new Promise<void>((resolve, reject) => {
+    socket.once('data', () => resolve());
+    socket.once('close', () => reject(new Error('closed before the ack')));
+  });
+  const start = performance.now();
+  socket.write(header(UP, size));
+  await sendBytes(socket, block, size);
+  await acked;
+  const seconds = (performance.now() - start) / 1000;
+  socket.destroy();
+  return seconds;
+}
+
+/** Seconds to receive `size` bytes from the source through `port`. */
+async function timeDown(port: number, size: number): Promise<number> {
+  const socket = await connect(port);
+  const start = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    let got = 0;
+    socket.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+      if (got >= size) resolve();
+    });
+    socket.once('close', () => (got >= size ? resolve() : reject(new Error(`closed after ${got} of ${size} bytes`))));
+    socket.write(header(DOWN, size));
+  });
+  const seconds = (performance.now() - start) / 1000;
+  socket.destroy();
+  return seconds;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+/** Median bytes/s over RUNS transfers. */
+async function throughput(port: number, direction: 'up' | 'down'): Promise<number> {
+  const rates: number[] = [];
+  for (let i = 0; i < RUNS; i++) rates.push(BYTES / (direction === 'up' ? await timeUp(port, BYTES) : await timeDown(port, BYTES)));
+  return median(rates);
+}
+
+// ---- processes ------------------------------------------------------------------------------------
+
+/** A helper process that cannot start (socat not installed) ends the benchmark with the reason. */
+function started(child: ChildProcess, what: string): ChildProcess {
+  child.once('error', (error) => {
+    console.error(`${what} could not start: ${error.message}`);
+    process.exit(1);
+  });
+  return child;
+}
+
+async function startSink(): Promise<{ port: number; child: ChildProcess }> {
+  const child = started(spawn(process.execPath, [SELF, '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] }), 'the sink');
+  const port = await new Promise<number>((resolve) => child.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+  return { port, child };
+}
+
+/** socat relaying a free loopback port to `target`; resolves once it accepts. */
+async function startSocat(target: number): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const child = started(spawn('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `TCP:127.0.0.1:${target}`], { stdio: 'ignore' }), 'socat');
+  for (;;) {
+    try {
+      (await connect(port)).destroy();
+      return { port, child };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+async function psql(sql: string): Promise<void> {
+  await run('psql', ['-X', '-q', '-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', 'postgres', '-c', sql]);
+}
+
+/** `pgbench -S -c 4 -j 2` for PGBENCH_SECONDS against port; returns tps. */
+async function pgbench(port: number): Promise<number> {
+  const { stdout } = await run('pgbench', ['-n', '-S', '-c', '4', '-j', '2', '-T', String(PGBENCH_SECONDS), '-h', '127.0.0.1', '-p', String(port), '-U', PG.user, BENCH_DB]);
+  const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
+  if (!match) throw new Error(`no tps in pgbench's output:\n${stdout}`);
+  return Number(match[1]);
+}
+
+function config(sinkPort: number): string {
+  return [
+    'resources:',
+    '  sink:',
+    '    kind: tcp',
+    `    target: 127.0.0.1:${sinkPort}`,
+    '    requesters: [sg-eng]',
+    '    approvers: [sg-dba]',
+    '    autoApprove: [sg-eng]',
+    '    maxDuration: 4h',
+    '  pg:',
+    '    kind: postgres',
+    `    target: ${PG.host}:${PG.port}`,
+    '    requesters: [sg-eng]',
+    '    approvers: [sg-dba]',
+    '    autoApprove: [sg-eng]',
+    '    maxDuration: 4h',
+    'devTenant:',
+    '  groups: [{ name: sg-eng }, { name: sg-dba }]',
+    '  users:',
+    '    - { upn: alice@contoso.dev, name: Alice Requester, groups: [sg-eng] }',
+    '',
+  ].join('\n');
+}
+
+// ---- the run ---------------------------------------------------------------------------------------
+
+function gbits(bytesPerSecond: number): string {
+  return `${((bytesPerSecond * 8) / 1e9).toFixed(2)} Gbit/s`;
+}
+
+function ratio(a: number, b: number): string {
+  return `${(a / b).toFixed(2)}`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+async function main(): Promise<void> {
+  const [one, five] = os.loadavg();
+  console.log(`tunnel throughput: ${BYTES / MIB} MiB each direction, median of ${RUNS}; ${os.cpus().length} cores; load ${one?.toFixed(2)} (1m) ${five?.toFixed(2)} (5m)`);
+  const stops: Array<() => void | Promise<void>> = [];
+  try {
+    const sink = await startSink();
+    stops.push(() => void sink.child.kill());
+    const socat = await startSocat(sink.port);
+    stops.push(() => void socat.child.kill());
+    const dir = await tempDir('bench-tunnel');
+    const configFile = path.join(dir, 'bench.yaml');
+    await writeFile(configFile, config(sink.port));
+    const broker: DevBrokerProcess = await startDevBrokerProcess(['--config', configFile, '--data', path.join(dir, 'data')]);
+    stops.push(() => broker.stop());
+    const alice = await signIn(broker.url, 'alice@contoso.dev', await tempDir('bench-alice'));
+    await grant(alice, 'sink', '4h');
+    const tunnel: Listening = await startListener(alice, 'sink');
+    stops.push(() => void tunnel.run.child.kill('SIGINT'));
+
+    const paths = [
+      { name: 'direct', port: sink.port },
+      { name: 'socat', port: socat.port },
+      { name: 'access tunnel', port: tunnel.port },
+    ];
+    const measured: Record<string, { up: number; down: number }> = {};
+    for (const { name, port } of paths) {
+      measured[name] = { up: await throughput(port, 'up'), down: await throughput(port, 'down') };
+      console.log(`  ${name}: up ${gbits(measured[name].up)}, down ${gbits(measured[name].down)}`);
+    }
+    const direct = measured.direct as { up: number; down: number };
+    const viaSocat = measured.socat as { up: number; down: number };
+    const viaTunnel = measured['access tunnel'] as { up: number; down: number };
+    const rows = [['path', 'up', 'down', 'up / direct', 'down / direct', 'up / socat', 'down / socat']];
+    for (const { name } of paths) {
+      const m = measured[name] as { up: number; down: number };
+      rows.push([name, gbits(m.up), gbits(m.down), ratio(m.up, direct.up), ratio(m.down, direct.down), ratio(m.up, viaSocat.up), ratio(m.down, viaSocat.down)]);
+    }
+    console.log(`\n${table(rows)}\n`);
+    console.log(`tunnel / direct: up ${ratio(viaTunnel.up, direct.up)}, down ${ratio(viaTunnel.down, direct.down)}; tunnel / socat: up ${ratio(viaTunnel.up, viaSocat.up)}, down ${ratio(viaTunnel.down, viaSocat.down)}`);
+
+    if (PGBENCH_SECONDS > 0) await benchPostgres(alice, stops);
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+  }
+}
+
+async function benchPostgres(alice: Awaited<ReturnType<typeof signIn>>, stops: Array<() => void | Promise<void>>): Promise<void> {
+  await psql(`drop database if exists ${BENCH_DB}`);
+  await psql(`create database ${BENCH_DB}`);
+  stops.push(() => psql(`drop database if exists ${BENCH_DB}`));
+  await run('pgbench', ['-i', '-q', '-s', '1', '-h', PG.host, '-p', String(PG.port), '-U', PG.user, BENCH_DB]);
+  const socat = await startSocat(PG.port);
+  stops.push(() => void socat.child.kill());
+  await grant(alice, 'pg', '4h');
+  const tunnel = await startListener(alice, 'pg');
+  stops.push(() => void tunnel.run.child.kill('SIGINT'));
+
+  const tps: Record<string, number> = {};
+  for (const [name, port] of [['direct', PG.port], ['socat', socat.port], ['access tunnel', tunnel.port]] as const) {
+    tps[name] = await pgbench(port);
+    console.log(`  pgbench ${name}: ${tps[name]?.toFixed(0)} tps`);
+  }
+  const direct = tps.direct as number;
+  const viaSocat = tps.socat as number;
+  const rows = [['pgbench -S -c 4 -j 2', 'tps', '/ direct', '/ socat']];
+  for (const name of ['direct', 'socat', 'access tunnel']) {
+    const value = tps[name] as number;
+    rows.push([name, value.toFixed(0), ratio(value, direct), ratio(value, viaSocat)]);
+  }
+  console.log(`\n${table(rows)}`);
+}
+
+if (process.argv.includes('--serve')) serve();
+else await main();

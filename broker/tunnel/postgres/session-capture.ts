@@ -1,0 +1,247 @@
+// The query log of one Postgres tunnel: reads the client → server bytes the relay hands it (after
+// the SSLRequest preamble, so plaintext) and appends to the audit log, through the batched appender:
+//
+//   pg.startup   once: the role, database and application name the client asked for;
+//   pg.query     per simple Query (a multi-statement string is one entry, as sent), and per
+//                executed portal of the extended protocol (Parse → Bind → Execute): its SQL and
+//                parameters, once even when the client fetches it in several Executes;
+//   pg.copy      per COPY … FROM STDIN: CopyData counted in messages and bytes, never logged;
+//   pg.capture_degraded  once, when the stream stops making sense (see below).
+//
+// Passwords and SASL exchanges ('p') are framed and skipped unread. The capture reads only what the
+// client sends, so an entry says what was asked for, not whether the server accepted it (a statement
+// that failed to parse is still logged when the client executes it).
+//
+// It runs inside the relay's hot path, so it must be cheap and must never throw: anything it cannot
+// parse (a malformed length, an unknown first message, garbage, a bug here) stops the capture for the
+// rest of the session — "capture degraded to bytes only", logged once and recorded — while the relay
+// goes on carrying the bytes unchanged. The server judges the bytes, not the broker.
+
+import type { Logger } from '../../app.js';
+import type { NewAuditEntry } from '../../audit/entry.js';
+import { pgCaptureDegradedEntry, pgCopyEntry, pgQueryEntry, pgStartupEntry, type PgQuery } from '../../audit/session-entries.js';
+import type { ResourcePolicy } from '../../config/types.js';
+import type { NewSession } from '../../store/session-store.js';
+import type { TunnelObserver } from '../protocol.js';
+import { Frontend } from './codes.js';
+import { FramingError, FrontendFramer, type FrontendFrame } from './frontend-framer.js';
+import {
+  decodeBind,
+  decodeClose,
+  decodeExecute,
+  decodeFunctionCall,
+  decodeParse,
+  decodeQuery,
+  decodeStartup,
+  MalformedMessage,
+  type Bind,
+} from './frontend-messages.js';
+
+/**
+ * Prepared statements (and portals) remembered per session. Enough for an ORM's statement cache
+ * (pgx keeps 512, pgJDBC 256) while bounding memory to a few MiB per session; beyond it the oldest
+ * is forgotten, and an Execute of it is logged with `sql: null` and its name.
+ */
+export const MAX_TRACKED_STATEMENTS = 512;
+
+/** Where the entries go: the audit log's batched appender. */
+export interface CaptureSink {
+  add(entry: NewAuditEntry): void;
+  /** Writes what is buffered: called when the session ends, so its entries come before `session.closed`. */
+  flush(): void;
+}
+
+export interface CaptureOptions {
+  sink: CaptureSink;
+  log: Logger;
+  now: () => number;
+}
+
+/** The tunnel endpoint's `observe` hook: a capture for every postgres tunnel, none for other kinds. */
+export function pgQueryCapture(options: CaptureOptions): (session: NewSession, policy: ResourcePolicy) => TunnelObserver | null {
+  return (session, policy) => (policy.kind === 'postgres' ? new SessionCapture(session, options) : null);
+}
+
+/** SQL as the capture holds it for a later Execute. */
+interface Statement {
+  sql: string;
+  sqlCut: boolean;
+  messageBytes: number;
+}
+
+interface Portal {
+  statement: string;
+  /** Null when the statement's Parse was never seen (or forgotten). */
+  parsed: Statement | null;
+  bind: Bind;
+  executed: boolean;
+}
+
+export class SessionCapture implements TunnelObserver {
+  readonly #session: NewSession;
+  readonly #options: CaptureOptions;
+  readonly #framer = new FrontendFramer();
+  #reading = true;
+  #database: string | null = null;
+  readonly #statements = new Map<string, Statement>();
+  readonly #portals = new Map<string, Portal>();
+  #copy: { messages: number; bytes: number } | null = null;
+  #wrote = false;
+
+  constructor(session: NewSession, options: CaptureOptions) {
+    this.#session = session;
+    this.#options = options;
+  }
+
+  /** Whether the capture still reads the stream (false once degraded or after Terminate). */
+  get reading(): boolean {
+    return this.#reading;
+  }
+
+  up(chunk: Buffer): void {
+    if (!this.#reading) return;
+    try {
+      this.#framer.push(chunk, this.#onFrame);
+      if (this.#framer.finished) this.#reading = false;
+    } catch (error) {
+      // Bytes after a Terminate in the same chunk are nothing to read, whatever they are.
+      if (this.#reading) this.#degrade(error);
+    }
+  }
+
+  end(): void {
+    if (this.#copy) this.#endCopy('unfinished');
+    this.#reading = false;
+    if (this.#wrote) this.#options.sink.flush();
+  }
+
+  readonly #onFrame = (frame: FrontendFrame): void => {
+    if (!this.#reading) return;
+    if (frame.kind === 'message') this.#message(frame.type, frame.body, frame.body.length < frame.bodyBytes, frame.bodyBytes);
+    else if (frame.kind === 'startup') this.#startup(frame.version, frame.body);
+    // 'negotiation' (an encryption request nobody answered) and 'cancel' carry nothing to log.
+  };
+
+  #startup(version: number, body: Buffer): void {
+    const info = decodeStartup(version, body);
+    this.#database = info.database;
+    this.#add(
+      pgStartupEntry({
+        ...this.#subject(),
+        dbUser: info.user,
+        database: info.database,
+        applicationName: info.applicationName,
+        clientEncoding: info.clientEncoding,
+        protocol: info.protocol,
+      }),
+    );
+  }
+
+  #message(type: number, body: Buffer, cut: boolean, bodyBytes: number): void {
+    switch (type) {
+      case Frontend.query: {
+        const { sql, sqlCut } = decodeQuery(body, cut);
+        this.#query({ sql, protocol: 'simple', sqlCut, messageBytes: bodyBytes });
+        return;
+      }
+      case Frontend.parse: {
+        const parse = decodeParse(body, cut);
+        remember(this.#statements, parse.statement, { sql: parse.sql, sqlCut: parse.sqlCut, messageBytes: bodyBytes });
+        return;
+      }
+      case Frontend.bind: {
+        const bind = decodeBind(body, cut);
+        remember(this.#portals, bind.portal, { statement: bind.statement, parsed: this.#statements.get(bind.statement) ?? null, bind, executed: false });
+        return;
+      }
+      case Frontend.execute:
+        this.#execute(decodeExecute(body).portal);
+        return;
+      case Frontend.close: {
+        const { target, name } = decodeClose(body);
+        (target === 'statement' ? this.#statements : this.#portals).delete(name);
+        return;
+      }
+      case Frontend.functionCall:
+        this.#query({ sql: null, protocol: 'function', functionOid: decodeFunctionCall(body, cut).functionOid });
+        return;
+      case Frontend.copyData:
+        this.#copy ??= { messages: 0, bytes: 0 };
+        this.#copy.messages++;
+        this.#copy.bytes += bodyBytes;
+        return;
+      case Frontend.copyDone:
+        this.#endCopy('done');
+        return;
+      case Frontend.copyFail:
+        this.#endCopy('failed');
+        return;
+      case Frontend.terminate:
+        // The client said goodbye; nothing after this is protocol.
+        this.#reading = false;
+        return;
+      default:
+      // Sync, Flush, Describe, passwords: framed, nothing to log.
+    }
+  }
+
+  #execute(portalName: string): void {
+    const portal = this.#portals.get(portalName);
+    // A portal fetched in several Executes (a row limit) ran one statement: one entry.
+    if (portal?.executed) return;
+    if (portal) portal.executed = true;
+    const parsed = portal?.parsed ?? null;
+    this.#query({
+      sql: parsed?.sql ?? null,
+      protocol: 'extended',
+      ...(parsed?.sqlCut ? { sqlCut: true, messageBytes: parsed.messageBytes } : {}),
+      ...(portal?.statement ? { statement: portal.statement } : {}),
+      ...(portalName ? { portal: portalName } : {}),
+      params: portal?.bind.params ?? [],
+      ...(portal?.bind.paramsNotShown ? { paramsNotShown: portal.bind.paramsNotShown } : {}),
+    });
+  }
+
+  #query(query: Omit<PgQuery, 'sessionId' | 'user' | 'resource' | 'at' | 'database'>): void {
+    this.#add(pgQueryEntry({ ...this.#subject(), database: this.#database, ...query }));
+  }
+
+  #endCopy(outcome: 'done' | 'failed' | 'unfinished'): void {
+    const copy = this.#copy ?? { messages: 0, bytes: 0 };
+    this.#copy = null;
+    this.#add(pgCopyEntry({ ...this.#subject(), ...copy, outcome }));
+  }
+
+  #degrade(error: unknown): void {
+    this.#reading = false;
+    const expected = error instanceof FramingError || error instanceof MalformedMessage;
+    const message = error instanceof Error ? error.message : String(error);
+    // Not the client's bytes but this code: said so, with the stack for whoever fixes it.
+    const reason = expected ? message : `the capture failed: ${message}`;
+    const fields = { session: this.#session.id, resource: this.#session.resource, atByte: this.#framer.offset };
+    try {
+      this.#options.log.warn(`capture degraded to bytes only: ${reason}`, expected ? fields : { ...fields, error: error instanceof Error ? error.stack : message });
+      this.#add(pgCaptureDegradedEntry({ ...this.#subject(), reason, atByte: this.#framer.offset }));
+    } catch {
+      // Logging and the audit buffer do not throw; if they ever do, the relay must still not see it.
+    }
+  }
+
+  #subject(): { sessionId: string; user: NewSession['user']; resource: string; at: number } {
+    return { sessionId: this.#session.id, user: this.#session.user, resource: this.#session.resource, at: this.#options.now() };
+  }
+
+  #add(entry: NewAuditEntry): void {
+    this.#wrote = true;
+    this.#options.sink.add(entry);
+  }
+}
+
+/** Sets `key` as the newest entry, forgetting the oldest beyond MAX_TRACKED_STATEMENTS. */
+function remember<T>(map: Map<string, T>, key: string, value: T): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size <= MAX_TRACKED_STATEMENTS) return;
+  const oldest = map.keys().next();
+  if (!oldest.done) map.delete(oldest.value);
+}

@@ -1,0 +1,64 @@
+// The Postgres preamble: a client may open with SSLRequest or GSSENCRequest (8 bytes each) and
+// wait for a one-byte answer. The broker answers 'N' itself and forwards neither: the client →
+// broker leg already runs inside the WebSocket's TLS, and the broker must see the session in
+// plaintext to record its queries. The database never sees the request; whether the broker →
+// database leg is TLS is the resource's `targetTls`, set up before the tunnel opened.
+//
+// The client then sends its StartupMessage, which ends the preamble. A client that insists on
+// encryption (sslmode=require, gssencmode=require) closes the connection after the 'N', with
+// libpq's "server does not support SSL, but SSL was required": the tunnel cannot give it TLS to
+// the database end to end, and says so the only way the protocol allows.
+
+import type { ClientPreamble, PreambleStep } from '../protocol.js';
+import { ENCRYPTION_DECLINED, GSSENC_REQUEST_CODE, NEGOTIATION_REQUEST_BYTES, SSL_REQUEST_CODE } from './codes.js';
+
+/**
+ * Requests answered before the preamble stands aside. libpq sends at most two (GSSENCRequest, then
+ * SSLRequest after a refusal); PostgreSQL itself refuses a third. More is not a real client: its
+ * bytes go to the server as they are, which answers them.
+ */
+export const MAX_NEGOTIATION_REQUESTS = 2;
+
+const SSL_REQUEST = negotiationRequest(SSL_REQUEST_CODE);
+const GSSENC_REQUEST = negotiationRequest(GSSENC_REQUEST_CODE);
+const DECLINED = Buffer.from([ENCRYPTION_DECLINED]);
+const NOTHING = Buffer.alloc(0);
+
+function negotiationRequest(code: number): Buffer {
+  const bytes = Buffer.alloc(NEGOTIATION_REQUEST_BYTES);
+  bytes.writeInt32BE(NEGOTIATION_REQUEST_BYTES, 0);
+  bytes.writeInt32BE(code, 4);
+  return bytes;
+}
+
+export class DeclineEncryption implements ClientPreamble {
+  /** The start of a possible request split across chunks (at most 7 bytes). */
+  #pending: Buffer | null = null;
+  #answered = 0;
+
+  take(chunk: Buffer, answer: (bytes: Buffer) => void): PreambleStep {
+    let data = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
+    this.#pending = null;
+    while (this.#answered < MAX_NEGOTIATION_REQUESTS) {
+      // Nothing to decide on yet (an empty frame, or the chunk ended right after a request).
+      if (data.length === 0) return { forward: NOTHING, done: false };
+      const head = data.subarray(0, NEGOTIATION_REQUEST_BYTES);
+      if (!isRequestPrefix(head)) break;
+      if (head.length < NEGOTIATION_REQUEST_BYTES) {
+        // Copied: the relay's chunk is not ours to keep past this call.
+        this.#pending = Buffer.from(head);
+        return { forward: NOTHING, done: false };
+      }
+      answer(DECLINED);
+      this.#answered++;
+      // A client waits for the answer before it sends more, so this usually empties the chunk.
+      data = data.subarray(NEGOTIATION_REQUEST_BYTES);
+    }
+    return { forward: data, done: true };
+  }
+}
+
+/** Whether `head` (up to 8 bytes) is, or may still become, an SSLRequest or a GSSENCRequest. */
+function isRequestPrefix(head: Buffer): boolean {
+  return head.equals(SSL_REQUEST.subarray(0, head.length)) || head.equals(GSSENC_REQUEST.subarray(0, head.length));
+}

@@ -1,0 +1,66 @@
+// What a tunnel may know about the protocol of a resource kind. The plain relay moves bytes and
+// knows none; a kind listed here adds two steps around it, and only these two:
+//
+//   prepareTarget  after the dial, before the WebSocket exists (a failure is still an HTTP error):
+//                  e.g. the broker's own TLS to a Postgres server (`targetTls`).
+//   preamble       the client's first bytes, before the plain relay takes over: e.g. answering a
+//                  Postgres client's SSLRequest with 'N' so the rest of the stream is plaintext the
+//                  query log can read (the client → broker leg is already inside the WebSocket's TLS).
+//
+// Kinds not listed (tcp, ssh, mysql) get neither, and their relay is exactly the plain one.
+// Separately, the endpoint's `observe` hook (TunnelObserver) watches what the client sends.
+
+import type net from 'node:net';
+import type { ResourceKind, ResourcePolicy } from '../config/types.js';
+import { postgresProtocol } from './postgres/protocol.js';
+
+export interface PrepareTargetOptions {
+  /** How long the step may take (the dial's own timeout). */
+  timeoutMs: number;
+  /** Aborts the step (the client went away meanwhile). */
+  signal: AbortSignal;
+}
+
+/** What a preamble does with one client chunk. */
+export interface PreambleStep {
+  /** Bytes to write to the target now (may be empty). */
+  forward: Buffer;
+  /** True once the preamble is over: later chunks go straight to the target. */
+  done: boolean;
+}
+
+/**
+ * Runs on the client's first chunks, in order, before the plain relay. `answer` sends bytes to the
+ * client on the broker's own behalf (not counted as target → client bytes). It must not throw; the
+ * relay treats a throw as "done" and forwards the chunk unchanged.
+ */
+export interface ClientPreamble {
+  take(chunk: Buffer, answer: (bytes: Buffer) => void): PreambleStep;
+}
+
+/**
+ * Watches one tunnel's client → target bytes (the Postgres query log). Both methods must be cheap
+ * and must not throw; the relay does not guard the hot path against them.
+ */
+export interface TunnelObserver {
+  /** Every chunk written to the target, in order, after the preamble. It must not keep or change the buffer. */
+  up(chunk: Buffer): void;
+  /** The tunnel ended; called before its session is recorded as closed, so what it writes comes first. */
+  end(): void;
+}
+
+export interface TunnelProtocol {
+  /** Returns the socket to relay over (the dialled one, or a TLS socket over it); rejects with an AccessError. */
+  prepareTarget?(socket: net.Socket, policy: ResourcePolicy, options: PrepareTargetOptions): Promise<net.Socket>;
+  /** A fresh preamble for one tunnel, or null when this resource needs none. */
+  preamble?(policy: ResourcePolicy): ClientPreamble | null;
+}
+
+const PROTOCOLS: Partial<Record<ResourceKind, TunnelProtocol>> = {
+  postgres: postgresProtocol,
+};
+
+/** The protocol steps of a resource kind; an empty object for kinds relayed as plain bytes. */
+export function protocolFor(kind: ResourceKind): TunnelProtocol {
+  return PROTOCOLS[kind] ?? {};
+}

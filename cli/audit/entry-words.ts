@@ -1,0 +1,166 @@
+// How one audit entry reads for a person: the event in a few words from its body ("asked for 1h —
+// "INC-7: stuck migration"", "tunnel closed (client closed): ↑12 B ↓80 B"), and the shared pieces
+// (timestamps, byte counts, end reasons) that `audit sessions`, `audit show` and `audit events`
+// print the same way. `--json` / `--jsonl` carry the entries whole; these words are for reading.
+//
+// Times are the reader's local wall clock, to the millisecond: queries a few ms apart stay in order.
+
+import { formatDuration } from '../../shared/duration.js';
+import { AUDIT_EVENT_TYPES, type ActorView, type AuditEntryView } from '../../shared/wire.js';
+import { actorName } from '../request-format.js';
+
+/** SQL longer than this is cut on a line of text (the entry itself keeps up to 8 KiB of it). */
+export const SQL_LINE_CHARS = 200;
+
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+/** "2025-03-04 14:02:11.123", local time. */
+export function timestamp(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+/** "UTC+01:00": the zone `timestamp` writes in, for a header or a notice. */
+export function localZone(at: number): string {
+  const offset = -new Date(at).getTimezoneOffset();
+  const sign = offset < 0 ? '-' : '+';
+  const abs = Math.abs(offset);
+  return `UTC${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+/** "812 B", "4.0 KiB", "1.2 GiB"; "-" when unknown. */
+export function bytes(n: number | null): string {
+  if (n === null) return '-';
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${BYTE_UNITS[unit]}`;
+}
+
+/** A session's end reason in words: "grantExpired" → "grant expired", "broker_restart" → "broker restart". */
+export function endWords(reason: string | null): string {
+  if (reason === null) return 'open';
+  return reason
+    .replace(/_/g, ' ')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toLowerCase();
+}
+
+/** Text on one line: whitespace runs (newlines in SQL, a pasted reason) become one space. */
+export function oneLine(text: string, width = Number.POSITIVE_INFINITY): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat;
+}
+
+/** "1 entry", "12 entries". */
+export function entries(n: number): string {
+  return `${n} ${n === 1 ? 'entry' : 'entries'}`;
+}
+
+export function who(actor: ActorView | null): string {
+  return actor ? actorName(actor) : 'broker';
+}
+
+function str(body: Record<string, unknown>, key: string): string | null {
+  const value = body[key];
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+function num(body: Record<string, unknown>, key: string): number | null {
+  const value = body[key];
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+function quoted(text: string | null): string {
+  return text === null ? '' : ` — "${oneLine(text)}"`;
+}
+
+function until(body: Record<string, unknown>): string {
+  const end = str(body, 'expiresAt');
+  return end ? `access until ${timestamp(end)}` : 'access granted';
+}
+
+/** What happened, in a few words, from the entry's type and body. */
+export function describeEntry(entry: AuditEntryView): string {
+  const body = entry.body;
+  // As a string: kinds added to the log later (by a newer broker) reach the default, not a type error.
+  const type: string = entry.type;
+  switch (type) {
+    case 'signin.seen': {
+      const name = str(body, 'name');
+      return `first call with a new token (${str(body, 'kind') ?? 'user'}${name ? `, ${name}` : ''})`;
+    }
+    case 'request.created': {
+      const duration = num(body, 'durationMs');
+      const ticket = str(body, 'ticket');
+      return `asked for ${duration === null ? 'access' : formatDuration(duration)}${quoted(str(body, 'reason'))}${ticket ? ` (ticket ${ticket})` : ''}`;
+    }
+    case 'request.auto_approved':
+      return `approved by policy, ${until(body)}`;
+    case 'request.review_recorded': {
+      const decision = str(body, 'decision');
+      return `${decision === 'deny' ? 'denied' : 'approved'}${quoted(str(body, 'comment'))}`;
+    }
+    case 'request.approved': {
+      const approvers = Array.isArray(body.approvers) ? body.approvers.filter((a): a is string => typeof a === 'string') : [];
+      return `granted, ${until(body)}${approvers.length ? ` (approved by ${approvers.join(', ')})` : ''}`;
+    }
+    case 'request.denied':
+      return `denied${quoted(str(body, 'reason'))}`;
+    case 'request.cancelled':
+      return 'cancelled';
+    case 'request.timed_out':
+      return 'timed out: nobody decided in time';
+    case 'request.expired':
+      return 'access ended (expired)';
+    case 'request.revoked':
+      return `revoked${quoted(str(body, 'reason'))}`;
+    case 'policy.refused':
+      return `refused ${str(body, 'action') ?? 'an action'} (${str(body, 'code') ?? 'refused'}): ${oneLine(str(body, 'message') ?? '')}`;
+    case 'session.opened':
+      return `tunnel opened from ${str(body, 'client') ?? 'an unknown address'} to ${str(body, 'target') ?? 'the target'}`;
+    case 'session.closed': {
+      const queries = num(body, 'queries');
+      const detail = str(body, 'detail');
+      return (
+        `tunnel closed (${endWords(str(body, 'endReason'))}): ↑${bytes(num(body, 'bytesUp'))} ↓${bytes(num(body, 'bytesDown'))}` +
+        `${queries === null ? '' : `, ${queries} ${queries === 1 ? 'query' : 'queries'}`}${detail ? ` — ${oneLine(detail)}` : ''}`
+      );
+    }
+    case 'pg.query':
+      return `${body.truncated === true ? '(cut) ' : ''}${oneLine(str(body, 'sql') ?? '', SQL_LINE_CHARS)}`;
+    case 'pg.startup': {
+      const app = str(body, 'applicationName');
+      return `postgres session for database ${str(body, 'database') ?? '?'} as ${str(body, 'dbUser') ?? '?'}${app ? ` (${app})` : ''}`;
+    }
+    case 'pg.copy':
+      return `COPY data sent: ${num(body, 'messages') ?? '?'} messages, ${bytes(num(body, 'bytes'))} (${str(body, 'outcome') ?? 'unknown outcome'}); the data itself is not logged`;
+    case 'pg.capture_degraded':
+      return `stopped reading queries at byte ${num(body, 'atByte') ?? '?'}: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (bytes still flow)`;
+    case 'audit.dropped':
+      return `${num(body, 'count') ?? 'some'} query entries were lost between ${timestamp(str(body, 'firstAt') ?? '')} and ${timestamp(str(body, 'lastAt') ?? '')} (the database refused writes meanwhile)`;
+    default:
+      // A kind this CLI does not know yet (a newer broker): its body as it is.
+      return JSON.stringify(body);
+  }
+}
+
+/** The widest event type, so a feed's columns line up without knowing what comes next. */
+const TYPE_WIDTH = Math.max(...AUDIT_EVENT_TYPES.map((type) => type.length));
+
+/**
+ * One line of `audit events`: "#12  2025-03-04 14:02:11.123  request.created  alice@… demo-db r7f3…  asked for 1h — "…"".
+ * Fixed columns for seq and type; the rest separated by two spaces.
+ */
+export function entryLine(entry: AuditEntryView): string {
+  const cells = [`#${entry.seq}`, timestamp(entry.at), entry.type.padEnd(TYPE_WIDTH), who(entry.actor), entry.resource ?? '-', entry.subject ?? '-', describeEntry(entry)];
+  return cells.join('  ');
+}

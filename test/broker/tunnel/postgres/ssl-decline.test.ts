@@ -1,0 +1,72 @@
+// The Postgres preamble answers a client's encryption requests with 'N' on the broker's behalf,
+// forwards neither, and then stands aside with the client's bytes unchanged.
+
+import { describe, expect, it } from 'vitest';
+import { DeclineEncryption, MAX_NEGOTIATION_REQUESTS } from '../../../../broker/tunnel/postgres/ssl-decline.js';
+import { gssencRequest, query, sslRequest, startup } from './frontend.js';
+
+interface Outcome {
+  answers: string[];
+  forwarded: Buffer;
+  /** The chunk index at which the preamble said it was done (null: never). */
+  doneAt: number | null;
+}
+
+function run(chunks: Buffer[]): Outcome {
+  const preamble = new DeclineEncryption();
+  const answers: string[] = [];
+  const forwarded: Buffer[] = [];
+  let doneAt: number | null = null;
+  chunks.forEach((chunk, index) => {
+    if (doneAt !== null) {
+      forwarded.push(chunk); // the relay's plain path
+      return;
+    }
+    const step = preamble.take(chunk, (bytes) => answers.push(bytes.toString('latin1')));
+    forwarded.push(step.forward);
+    if (step.done) doneAt = index;
+  });
+  return { answers, forwarded: Buffer.concat(forwarded), doneAt };
+}
+
+const START = startup({ user: 'postgres', database: 'test' });
+
+describe('DeclineEncryption', () => {
+  it('answers an SSLRequest with N, forwards none of it, and forwards the startup message unchanged', () => {
+    const outcome = run([sslRequest(), START, query('select 1')]);
+    expect(outcome).toEqual({ answers: ['N'], forwarded: Buffer.concat([START, query('select 1')]), doneAt: 1 });
+  });
+
+  it('declines a GSSENCRequest and then an SSLRequest, as libpq sends them with gssencmode=prefer', () => {
+    // After the second answer there is nothing left to decline: it stands aside right away.
+    expect(run([gssencRequest(), sslRequest(), START])).toEqual({ answers: ['N', 'N'], forwarded: START, doneAt: 1 });
+  });
+
+  it('declines a request split at every byte boundary, with the startup in the same chunks', () => {
+    const stream = Buffer.concat([sslRequest(), START]);
+    for (let at = 1; at < stream.length; at++) {
+      const outcome = run([stream.subarray(0, at), stream.subarray(at)]);
+      expect(outcome.answers).toEqual(['N']);
+      expect(outcome.forwarded).toEqual(START);
+    }
+  });
+
+  it('stands aside at once, forwarding everything, for a client that starts without a request', () => {
+    expect(run([Buffer.concat([START, query('select 1')])])).toEqual({ answers: [], forwarded: Buffer.concat([START, query('select 1')]), doneAt: 0 });
+  });
+
+  it('stands aside on bytes that only begin like a request', () => {
+    const lookalike = Buffer.from('0000000804d21600', 'hex');
+    expect(run([lookalike.subarray(0, 3), lookalike.subarray(3)])).toEqual({ answers: [], forwarded: lookalike, doneAt: 1 });
+  });
+
+  it('waits on an empty frame without deciding', () => {
+    expect(run([Buffer.alloc(0), sslRequest(), START])).toEqual({ answers: ['N'], forwarded: START, doneAt: 2 });
+  });
+
+  it(`forwards requests beyond the first ${MAX_NEGOTIATION_REQUESTS} to the server, which answers them itself`, () => {
+    const outcome = run([sslRequest(), sslRequest(), sslRequest()]);
+    expect(outcome.answers).toEqual(['N', 'N']);
+    expect(outcome.forwarded).toEqual(sslRequest());
+  });
+});
