@@ -29,6 +29,8 @@ export interface BrokerApp {
   directory: Directory;
   now: () => number;
   log: Logger;
+  /** Set when the broker is shutting down: new requests get 503 instead of a closing store. */
+  stopping?: boolean;
   /** Access requests and approvals (broker/requests/runtime.ts); their routes are served when present. */
   requests?: RequestService;
   /**

@@ -24,7 +24,7 @@ import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, ty
 import { buildIdentity } from './identity/build-identity.js';
 import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
-import { brokerRequestHandler, listen } from './server.js';
+import { brokerRequestHandler, closeServer, listen, stopAccepting } from './server.js';
 
 export const DEFAULT_DEV_PORT = 4780;
 /** Users listed with more groups than this show a count instead of every name. */
@@ -71,10 +71,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
   try {
     const server = createListener(tls);
     const address = await listen(server, options.port, options.host);
-    cleanups.push(() => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }));
+    cleanups.push(() => closeServer(server));
     // Without TLS, MSAL and the Graph client are still given https URLs (they refuse http) and the
     // broker's own transport carries them over plain HTTP; a person's browser uses http.
     const browserOrigin = listenerOrigin(address, tls ? 'https' : 'http');
@@ -119,10 +116,12 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
     const transport = tls ? new HttpTransport({ extraCa: tls.trust }) : new HttpTransport({ plaintextOrigins: [publicOrigin] });
     const { verifier, directory } = buildIdentity(identity, { transport, groupCacheSeconds: effective.groupCacheSeconds });
     const app: BrokerApp = { config: effective, signIn: signInResponse(identity), verifier, directory, now: Date.now, log: options.log };
-    // Cleanups run in reverse: the requests runtime (event streams, scheduler, database) closes
-    // before the server, which would otherwise wait for upgraded sockets forever.
+    // Cleanups run in reverse: stop taking requests, then close the requests runtime (event
+    // streams, tunnels, scheduler, database), and only then the server, which would otherwise wait
+    // for upgraded sockets forever.
     const requests = startRequests({ app, dataFile: path.join(dataDir, 'access.db') });
     cleanups.push(() => requests.close());
+    cleanups.push(async () => stopAccepting(app, server));
     app.requests = requests.service;
     app.audit = requests.audit;
     server.on('request', brokerRequestHandler(app, { side: tenant }));

@@ -12,7 +12,7 @@ import { createListener, listenerOrigin, loadBrokerTls, type TlsFiles } from './
 import { buildIdentity } from './identity/build-identity.js';
 import { identityFromTenant, signInResponse } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
-import { brokerRequestHandler, listen } from './server.js';
+import { brokerRequestHandler, closeServer, listen, stopAccepting } from './server.js';
 
 export interface ServeOptions {
   configFile: string;
@@ -56,11 +56,9 @@ export async function startBroker(options: ServeOptions): Promise<{ url: string;
   return {
     url,
     stop: async () => {
+      stopAccepting(app, server);
       await requests.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeServer(server);
     },
   };
 }

@@ -35,6 +35,10 @@ export function brokerRequestHandler(app: BrokerApp, options: { routes?: Route[]
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://broker.invalid');
     try {
+      if (app.stopping) {
+        res.setHeader('connection', 'close');
+        throw new AccessError('shutting_down', 'the broker is shutting down — try again in a moment');
+      }
       if (!url.pathname.startsWith('/v1/') && side && (await side.handle(req, res))) return;
       const { route, params } = findRoute(routes, req.method ?? 'GET', url.pathname);
       const ctx = { req, res, url, params };
@@ -74,4 +78,23 @@ export async function listen(server: http.Server, port: number, host: string): P
     });
   });
   return server.address() as AddressInfo;
+}
+
+/**
+ * The first step of stopping a broker: answer new requests with 503 and stop accepting
+ * connections, so nothing reaches the store while the runtime (event streams, tunnels, database)
+ * closes. The server itself is closed last, once every connection is gone.
+ */
+export function stopAccepting(app: BrokerApp, server: http.Server): void {
+  app.stopping = true;
+  server.close();
+  server.closeIdleConnections();
+}
+
+/** The last step: drop what is left and wait for the server to close. */
+export function closeServer(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }

@@ -94,6 +94,7 @@ export const ErrorCodes = {
   method_not_allowed: { status: 405, exit: ExitCode.error },
   payload_too_large: { status: 413, exit: ExitCode.error },
   internal: { status: 500, exit: ExitCode.error },
+  shutting_down: unavailable,
 
   // CLI-side situations (never sent by the broker, but printed and mapped the same way).
   usage: badRequest,

@@ -123,6 +123,17 @@ describe('broker API', () => {
     expect(erin.resources.map((r) => r.name)).toEqual(['prod-db', 'secret-db']);
   });
 
+  it('answers 503 shutting_down once the broker is stopping, before touching anything else', async () => {
+    app.stopping = true;
+    try {
+      const { status, body } = await get('/v1/whoami', 'good-bob');
+      expect(status).toBe(503);
+      expect(body).toMatchObject({ code: 'shutting_down' });
+    } finally {
+      app.stopping = false;
+    }
+  });
+
   it('answers unknown endpoints with 404 not_found', async () => {
     const { status, body } = await get('/v1/nothing-here');
     expect(status).toBe(404);
