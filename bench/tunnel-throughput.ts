@@ -1,7 +1,8 @@
 // Benchmark (not a test): the tunnel's throughput against the same loopback sink/source reached
 // directly, through socat (a C relay: the reference for "a relay process in the way"), and through
 // `access connect` + `access-broker dev`; then `pgbench -S` against the machine's PostgreSQL the
-// same three ways.
+// same ways, the tunnel twice: as a postgres resource (every query recorded in the audit log) and
+// as a plain tcp resource (the relay alone).
 //
 //   npm run build && npx tsc -p bench/tsconfig.json && node dist/bench-build/bench/tunnel-throughput.js [MiB] [runs] [pgbench-seconds]
 //
@@ -24,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort, startDevBrokerProcess, tempDir, type DevBrokerProcess } from '../test/helpers/processes.js';
-import { grant, signIn, startListener, type Listening } from '../test/helpers/tunnel-broker.js';
+import { grant, signIn, startListener, stopListener, type Listening } from '../test/helpers/tunnel-broker.js';
 
 const run = promisify(execFile);
 
@@ -222,6 +223,14 @@ function config(sinkPort: number): string {
     '    approvers: [sg-dba]',
     '    autoApprove: [sg-eng]',
     '    maxDuration: 4h',
+    // The same server as plain TCP: the relay without the per-query audit of a postgres resource.
+    '  pg-tcp:',
+    '    kind: tcp',
+    `    target: ${PG.host}:${PG.port}`,
+    '    requesters: [sg-eng]',
+    '    approvers: [sg-dba]',
+    '    autoApprove: [sg-eng]',
+    '    maxDuration: 4h',
     'devTenant:',
     '  groups: [{ name: sg-eng }, { name: sg-dba }]',
     '  users:',
@@ -262,7 +271,7 @@ async function main(): Promise<void> {
     const alice = await signIn(broker.url, 'alice@contoso.dev', await tempDir('bench-alice'));
     await grant(alice, 'sink', '4h');
     const tunnel: Listening = await startListener(alice, 'sink');
-    stops.push(() => void tunnel.run.child.kill('SIGINT'));
+    stops.push(async () => void (await stopListener(tunnel)));
 
     const paths = [
       { name: 'direct', port: sink.port },
@@ -298,19 +307,29 @@ async function benchPostgres(alice: Awaited<ReturnType<typeof signIn>>, stops: A
   await run('pgbench', ['-i', '-q', '-s', '1', '-h', PG.host, '-p', String(PG.port), '-U', PG.user, BENCH_DB]);
   const socat = await startSocat(PG.port);
   stops.push(() => void socat.child.kill());
-  await grant(alice, 'pg', '4h');
-  const tunnel = await startListener(alice, 'pg');
-  stops.push(() => void tunnel.run.child.kill('SIGINT'));
+  const tunnels: Record<string, Listening> = {};
+  for (const resource of ['pg', 'pg-tcp']) {
+    await grant(alice, resource, '4h');
+    const listening = await startListener(alice, resource);
+    stops.push(async () => void (await stopListener(listening)));
+    tunnels[resource] = listening;
+  }
 
+  const paths = [
+    ['direct', PG.port],
+    ['socat', socat.port],
+    ['access tunnel (postgres, queries audited)', tunnels.pg?.port ?? 0],
+    ['access tunnel (tcp, no query capture)', tunnels['pg-tcp']?.port ?? 0],
+  ] as const;
   const tps: Record<string, number> = {};
-  for (const [name, port] of [['direct', PG.port], ['socat', socat.port], ['access tunnel', tunnel.port]] as const) {
+  for (const [name, port] of paths) {
     tps[name] = await pgbench(port);
     console.log(`  pgbench ${name}: ${tps[name]?.toFixed(0)} tps`);
   }
   const direct = tps.direct as number;
   const viaSocat = tps.socat as number;
   const rows = [['pgbench -S -c 4 -j 2', 'tps', '/ direct', '/ socat']];
-  for (const name of ['direct', 'socat', 'access tunnel']) {
+  for (const [name] of paths) {
     const value = tps[name] as number;
     rows.push([name, value.toFixed(0), ratio(value, direct), ratio(value, viaSocat)]);
   }

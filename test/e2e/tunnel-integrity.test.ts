@@ -4,7 +4,7 @@
 // lost, doubled or reordered anywhere in the two relays changes the hash.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accessToken, grant, startListener } from '../helpers/tunnel-broker.js';
+import { accessToken, grant, startListener, stopListener } from '../helpers/tunnel-broker.js';
 import { exchangeBlob } from '../helpers/tunnel-targets.js';
 import { startTunnelWorld, type TunnelWorld } from '../helpers/tunnel-world.js';
 
@@ -34,8 +34,7 @@ describe('integrity through the tunnel', () => {
     const session = await world.api.closedSession(await accessToken(world.people.dave), 'blob');
     expect(session).toMatchObject({ bytesUp: BYTES_EACH_WAY, bytesDown: BYTES_EACH_WAY, endReason: 'clientClosed' });
 
-    listening.run.child.kill('SIGINT');
-    expect((await listening.run.done).code).toBe(0);
+    expect((await stopListener(listening)).code).toBe(0);
     expect(listening.run.stderr()).toMatch(/#1 closed: the client closed the connection — 268 MB up, 268 MB down/);
   });
 });

@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForMatch } from '../helpers/processes.js';
-import { accessToken, grant, startListener, type Person } from '../helpers/tunnel-broker.js';
+import { accessToken, grant, startListener, stopListener, type Person } from '../helpers/tunnel-broker.js';
 import { closed, connectTcp, echoRoundTrip } from '../helpers/tunnel-targets.js';
 import { startTunnelWorld, type TunnelWorld } from '../helpers/tunnel-world.js';
 
@@ -90,7 +90,6 @@ describe('refusals', () => {
     expect(await echoRoundTrip(third, 'third')).toBe('third');
     third.end();
 
-    listening.run.child.kill('SIGINT');
-    expect((await listening.run.done).code).toBe(0);
+    expect((await stopListener(listening)).code).toBe(0);
   });
 });

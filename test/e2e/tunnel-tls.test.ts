@@ -4,7 +4,7 @@
 // way through a plain TCP resource with SHA-256 equal at both ends.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grant, startListener, type Person } from '../helpers/tunnel-broker.js';
+import { grant, startListener, stopListener, type Person } from '../helpers/tunnel-broker.js';
 import { exchangeBlob } from '../helpers/tunnel-targets.js';
 import { startTunnelWorld, type TunnelWorld } from '../helpers/tunnel-world.js';
 
@@ -38,7 +38,6 @@ describe('the tunnel over wss', () => {
     expect(server.received).toEqual({ sha256: client.sentSha256, bytes: BYTES_EACH_WAY });
     expect(client.received).toEqual({ sha256: server.sentSha256, bytes: BYTES_EACH_WAY });
 
-    listening.run.child.kill('SIGINT');
-    expect((await listening.run.done).code).toBe(0);
+    expect((await stopListener(listening)).code).toBe(0);
   });
 });

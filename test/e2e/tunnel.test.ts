@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditSessionView } from '../../shared/wire.js';
 import { CopyIn, CopyOut, connectPg, type PgClient } from '../helpers/pg-client.js';
 import { ACCESS_BIN, tempDir, waitForMatch } from '../helpers/processes.js';
-import { accessToken, eventually, grant, runProgram, startListener, type Listening, type Person } from '../helpers/tunnel-broker.js';
+import { accessToken, eventually, grant, runProgram, startListener, stopListener, type Listening, type Person } from '../helpers/tunnel-broker.js';
 import { startTunnelWorld, type TunnelWorld } from '../helpers/tunnel-world.js';
 
 /** Rows of the COPY tests; each row is 1000 characters, so about 50 MB each way. */
@@ -51,13 +51,6 @@ function noOpenSessions(resource: string): Promise<true> {
   return eventually(`every ${resource} session to close`, async () =>
     (await world.api.sessions(auditorToken, resource)).every((s) => s.closedAt !== null) ? true : undefined,
   );
-}
-
-/** Ctrl-C on a listener: it closes its tunnels and exits 0. */
-async function stopListener(listening: Listening): Promise<void> {
-  listening.run.child.kill('SIGINT');
-  const result = await listening.run.done;
-  expect(result.code, result.stderr).toBe(0);
 }
 
 function pgThrough(listening: Listening, applicationName: string): Promise<PgClient> {
@@ -99,7 +92,7 @@ describe('the pg driver through one `access connect pg` listener', () => {
     expect(new Set(answers.map((a) => a.rows[0]?.pid)).size).toBe(PARALLEL);
 
     await Promise.all(clients.map((client) => client.end()));
-    await stopListener(listening);
+    expect((await stopListener(listening)).code).toBe(0);
     expect(listening.run.stderr().match(/#\d+ \S+ open/g)).toHaveLength(PARALLEL);
   });
 
@@ -145,7 +138,7 @@ describe('the pg driver through one `access connect pg` listener', () => {
     const closedLine = await waitForMatch(listening.run.stderr, /#1 closed: the client closed the connection — (\d+) MB up, (\d+) MB down/);
     expect(Number(closedLine[1])).toBeGreaterThanOrEqual(50);
     expect(Number(closedLine[2])).toBeGreaterThanOrEqual(50);
-    await stopListener(listening);
+    expect((await stopListener(listening)).code).toBe(0);
     const session = await closedSession('pg', started);
     expect(session.bytesUp).toBeGreaterThan(COPY_ROWS * ROW_CHARS);
     expect(session.bytesDown).toBeGreaterThan(COPY_ROWS * ROW_CHARS);

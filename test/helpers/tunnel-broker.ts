@@ -109,6 +109,12 @@ export async function startListener(person: Person, resource: string, args: stri
   return { run, host: match[1] as string, port: Number(match[2]) };
 }
 
+/** Ctrl-C on a listener, as a person ends it; resolves with how it ended (0 and its tunnels closed). */
+export function stopListener(listening: Listening): Promise<CliResult> {
+  listening.run.child.kill('SIGINT');
+  return listening.run.done;
+}
+
 interface MsalCacheFile {
   AccessToken?: Record<string, { secret: string; expires_on: string }>;
 }
