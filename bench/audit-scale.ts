@@ -81,6 +81,8 @@ const resources: ResourcePolicy[] = Array.from({ length: RESOURCES }, (_, i) => 
   idleTimeoutMs: 30 * 60_000,
   database: null,
   user: null,
+  targetTls: 'disable',
+  targetCa: null,
 }));
 
 const config: BrokerConfig = {
