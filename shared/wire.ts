@@ -180,6 +180,8 @@ export const AUDIT_EVENT_TYPES = [
   'pg.copy',
   /** The tunnel stopped reading a Postgres session's queries (bytes it could not parse); bytes still flow. */
   'pg.capture_degraded',
+  /** The broker cut a Postgres session and cancelled the query its backend was running (CancelRequest). */
+  'pg.cancelled',
   'audit.dropped',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

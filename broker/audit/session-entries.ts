@@ -2,7 +2,8 @@
 // transaction that writes the `sessions` row, broker/store/session-store.ts) and, for Postgres
 // sessions, what the query capture reads from the client (broker/tunnel/postgres/session-capture.ts):
 // `pg.startup`, `pg.query` for each statement run, `pg.copy` for COPY data and `pg.capture_degraded`
-// (through the BatchedAppender: queries can be thousands a second).
+// (through the BatchedAppender: queries can be thousands a second), and `pg.cancelled` when the
+// broker cut the session and cancelled its running query (broker/tunnel/postgres/cancel-on-cut.ts).
 // The subject of all of them is the session id, so `access audit show SESSION` finds them together.
 
 import type { NewSession, SessionEnd } from '../store/session-store.js';
@@ -169,5 +170,28 @@ export function pgCaptureDegradedEntry(degraded: PgCaptureDegraded): NewAuditEnt
     subject: degraded.sessionId,
     resource: degraded.resource,
     body: { reason: degraded.reason, atByte: degraded.atByte },
+  };
+}
+
+/** The broker cut a Postgres session (revoke, expiry…) and cancelled the query its backend was running. */
+export interface PgCancelled {
+  sessionId: string;
+  user: { oid: string; upn: string | null };
+  resource: string;
+  at: number;
+  /** The server's process id of the session's backend (pg_stat_activity.pid). */
+  backendPid: number;
+  /** Why the broker cut the session: the session's end reason (e.g. `grantRevoked`). */
+  cut: string;
+}
+
+export function pgCancelledEntry(cancelled: PgCancelled): NewAuditEntry {
+  return {
+    type: 'pg.cancelled',
+    at: cancelled.at,
+    actor: cancelled.user,
+    subject: cancelled.sessionId,
+    resource: cancelled.resource,
+    body: { backendPid: cancelled.backendPid, cut: cancelled.cut },
   };
 }

@@ -12,6 +12,8 @@
 // Per resource kind (tunnel/protocol.ts), the target may be prepared after the dial (TLS to a
 // Postgres server) and the client's first bytes handled before the plain relay (a Postgres
 // SSLRequest answered by the broker); an observer (the Postgres query log) sees what the client sends.
+// A kind's target watch ends the session on the server too when the broker cuts it (a Postgres
+// CancelRequest for the running query), logged and recorded in the session's audit trail.
 
 import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
@@ -34,8 +36,8 @@ import { expiredReason, revokedReason } from './close-reason.js';
 import { dialTarget, TARGET_CONNECT_TIMEOUT_MS } from './dial.js';
 import { GrantDeadlines } from './grant-deadlines.js';
 import { MembershipRecheck, type RecheckedTunnel } from './membership-recheck.js';
-import { protocolFor, type TunnelObserver } from './protocol.js';
-import { Relay, type TunnelEnd } from './relay.js';
+import { protocolFor, type TargetWatch, type TunnelObserver } from './protocol.js';
+import { closeCodeName, Relay, type TunnelEnd } from './relay.js';
 
 export const TUNNEL_PATH = '/v1/tunnel';
 /**
@@ -46,6 +48,17 @@ export const TUNNEL_PATH = '/v1/tunnel';
 export const MAX_FRAME_BYTES = 1024 * 1024;
 /** On shutdown, clients get this long to answer the close frame before their sockets are cut. */
 export const CLOSE_GRACE_MS = 1_000;
+/**
+ * The cuts after which the server's side of the session is ended too (TargetWatch.afterCut): the
+ * broker's own decisions. Not policyViolation (a malformed frame) nor ends the client or the target chose.
+ */
+const SERVER_SIDE_CUTS: ReadonlySet<number> = new Set([
+  CloseCode.grantExpired,
+  CloseCode.grantRevoked,
+  CloseCode.membershipLost,
+  CloseCode.idleTimeout,
+  CloseCode.goingAway,
+]);
 
 export interface TunnelEndpointOptions {
   config: Pick<BrokerConfig, 'resources' | 'membershipRecheckSeconds'>;
@@ -77,6 +90,8 @@ interface Tunnel {
   relay: Relay;
   release: () => void;
   observer: TunnelObserver | null;
+  /** The kind's reader of the target stream (tunnel/protocol.ts), or null. */
+  watch: TargetWatch | null;
 }
 
 /** An open tunnel as `status()` shows it. */
@@ -103,6 +118,8 @@ export class TunnelEndpoint implements UpgradeRoute {
   readonly #slots = new Map<string, number>();
   readonly #deadlines: GrantDeadlines<Tunnel>;
   readonly #listeners = new Set<SessionListener>();
+  /** Server-side ends in progress after cuts; shutdown waits for them (each is bounded by its timeout). */
+  readonly #afterCuts = new Set<Promise<void>>();
   readonly #membership: MembershipRecheck;
   #tick: NodeJS.Timeout | null = null;
   #closing = false;
@@ -193,6 +210,7 @@ export class TunnelEndpoint implements UpgradeRoute {
     this.#closing = true;
     this.#stopTick();
     await Promise.all([...this.#tunnels].map((tunnel) => this.#closeGracefully(tunnel)));
+    await Promise.all([...this.#afterCuts]);
     this.#deadlines.clear();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
@@ -234,21 +252,26 @@ export class TunnelEndpoint implements UpgradeRoute {
     sessions.close(session.id, { endedAt: now(), bytesUp: 0, bytesDown: 0, reason: 'clientClosed', detail: 'the WebSocket handshake was invalid' });
   }
 
-  #start(ws: WebSocket, target: net.Socket, parts: Omit<Tunnel, 'relay'>, grant: AccessRequest): void {
+  #start(ws: WebSocket, target: net.Socket, parts: Omit<Tunnel, 'relay' | 'watch'>, grant: AccessRequest): void {
     const { now, log } = this.#options;
     const { observer } = parts;
+    const protocol = protocolFor(parts.policy.kind);
     // isLive(grant) held a moment ago, and a live grant has an expiresAt.
     const expiresAt = grant.expiresAt as number;
     const tunnel: Tunnel = {
       ...parts,
+      watch: null,
       relay: new Relay(ws, target, {
         idleTimeoutMs: parts.policy.idleTimeoutMs,
         now,
         onEnd: (end) => this.#ended(tunnel, end),
         observeUp: observer ? (chunk) => observer.up(chunk) : null,
-        preamble: protocolFor(parts.policy.kind).preamble?.(parts.policy) ?? null,
+        preamble: protocol.preamble?.(parts.policy) ?? null,
+        onCut: protocol.watchTarget ? (code) => this.#afterCut(tunnel, code) : null,
       }),
     };
+    // After the relay's own listener, so the relay reads the target first; neither misses a byte.
+    tunnel.watch = protocol.watchTarget?.(target, parts.policy) ?? null;
     this.#tunnels.add(tunnel);
     this.#deadlines.add(grant.id, expiresAt, tunnel);
     this.#startTick();
@@ -265,8 +288,34 @@ export class TunnelEndpoint implements UpgradeRoute {
     this.#emit({ type: 'opened', session: record(session, null, 0, 0) });
   }
 
+  /** After the broker cut `tunnel`: ends the session on the server too (a Postgres cancel), logs and audits it. */
+  #afterCut(tunnel: Tunnel, code: CloseCode): void {
+    const { watch, session, observer } = tunnel;
+    if (!watch || !SERVER_SIDE_CUTS.has(code)) return;
+    const { log, now } = this.#options;
+    const cut = closeCodeName(code);
+    const done = watch
+      .afterCut(session, cut, now())
+      .then((ended) => {
+        if (!ended) return;
+        log.info(ended.message, ended.fields);
+        observer?.record?.(ended.entry);
+      })
+      .catch((error: unknown) => {
+        log.warn('could not end the cut session on the server; its running query may go on until it finishes', {
+          session: session.id,
+          resource: session.resource,
+          cut,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      })
+      .finally(() => this.#afterCuts.delete(done));
+    this.#afterCuts.add(done);
+  }
+
   #ended(tunnel: Tunnel, end: TunnelEnd): void {
     const { session, relay } = tunnel;
+    tunnel.watch?.stop();
     this.#tunnels.delete(tunnel);
     this.#deadlines.remove(session.requestId, tunnel);
     tunnel.release();

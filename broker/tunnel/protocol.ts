@@ -6,12 +6,17 @@
 //   preamble       the client's first bytes, before the plain relay takes over: e.g. answering a
 //                  Postgres client's SSLRequest with 'N' so the rest of the stream is plaintext the
 //                  query log can read (the client → broker leg is already inside the WebSocket's TLS).
+//   watchTarget    the server's first bytes, read beside the relay (not in its path) until what
+//                  the step needs is seen; when the broker itself cuts the tunnel, `afterCut` ends
+//                  the session on the server too: e.g. a Postgres CancelRequest for a running query.
 //
-// Kinds not listed (tcp, ssh, mysql) get neither, and their relay is exactly the plain one.
+// Kinds not listed (tcp, ssh, mysql) get none, and their relay is exactly the plain one.
 // Separately, the endpoint's `observe` hook (TunnelObserver) watches what the client sends.
 
 import type net from 'node:net';
+import type { NewAuditEntry } from '../audit/entry.js';
 import type { ResourceKind, ResourcePolicy } from '../config/types.js';
+import type { NewSession, SessionEndReason } from '../store/session-store.js';
 import { postgresProtocol } from './postgres/protocol.js';
 
 export interface PrepareTargetOptions {
@@ -47,6 +52,28 @@ export interface TunnelObserver {
   up(chunk: Buffer): void;
   /** The tunnel ended; called before its session is recorded as closed, so what it writes comes first. */
   end(): void;
+  /** Appends an entry to the session's audit trail now, even after `end` (e.g. what a cut did on the server). */
+  record?(entry: NewAuditEntry): void;
+}
+
+/** What a TargetWatch did on the server after a cut, for the log and the audit. */
+export interface ServerSideEnd {
+  /** The log line, e.g. "cancelled the running query of backend 4242 on cut". */
+  message: string;
+  fields: Record<string, unknown>;
+  entry: NewAuditEntry;
+}
+
+/** Reads a tunnel's target stream beside the relay (see watchTarget). */
+export interface TargetWatch {
+  /**
+   * Runs once when the broker itself cut the tunnel (its target socket already closed): ends the
+   * session on the server too. Resolves with what it did, null when there was nothing to do;
+   * rejects with the cause.
+   */
+  afterCut(session: NewSession, cut: SessionEndReason, at: number): Promise<ServerSideEnd | null>;
+  /** Stops reading (the tunnel ended). Safe to call twice. */
+  stop(): void;
 }
 
 export interface TunnelProtocol {
@@ -54,6 +81,8 @@ export interface TunnelProtocol {
   prepareTarget?(socket: net.Socket, policy: ResourcePolicy, options: PrepareTargetOptions): Promise<net.Socket>;
   /** A fresh preamble for one tunnel, or null when this resource needs none. */
   preamble?(policy: ResourcePolicy): ClientPreamble | null;
+  /** Starts reading the target's bytes beside the relay, right after the relay took the socket. */
+  watchTarget?(target: net.Socket, policy: ResourcePolicy): TargetWatch;
 }
 
 const PROTOCOLS: Partial<Record<ResourceKind, TunnelProtocol>> = {

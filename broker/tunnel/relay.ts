@@ -44,6 +44,10 @@ type CloseCodeName = keyof typeof CloseCode;
 const CLOSE_CODE_NAMES = new Map<number, CloseCodeName>(
   (Object.keys(CloseCode) as CloseCodeName[]).map((name) => [CloseCode[name], name]),
 );
+/** The session end reason of a close code the broker sends, e.g. 4111 → 'grantRevoked'. */
+export function closeCodeName(code: CloseCode): CloseCodeName {
+  return CLOSE_CODE_NAMES.get(code) as CloseCodeName;
+}
 /** Shared by every send: ws reads the options, so one object serves all frames. */
 const BINARY = { binary: true } as const;
 
@@ -70,6 +74,8 @@ export interface RelayOptions {
   observeUp?: ((chunk: Buffer) => void) | null;
   /** Runs on the client's first chunks before the plain relay (tunnel/protocol.ts); null for plain bytes. */
   preamble?: ClientPreamble | null;
+  /** Called once when the broker cuts the tunnel (`cut`), right after the target socket was destroyed. */
+  onCut?: ((code: CloseCode) => void) | null;
 }
 
 export class Relay {
@@ -128,8 +134,9 @@ export class Relay {
    */
   cut(code: CloseCode, reason: string): void {
     const fitted = fitCloseReason(reason);
-    if (!this.#record(CLOSE_CODE_NAMES.get(code) as CloseCodeName, code, fitted)) return;
+    if (!this.#record(closeCodeName(code), code, fitted)) return;
     this.#target.destroy();
+    this.#options.onCut?.(code);
     this.#closeClient(code, fitted);
   }
 

@@ -143,6 +143,8 @@ export function describeEntry(entry: AuditEntryView): string {
     }
     case 'pg.copy':
       return `COPY data sent: ${num(body, 'messages') ?? '?'} messages, ${bytes(num(body, 'bytes'))} (${str(body, 'outcome') ?? 'unknown outcome'}); the data itself is not logged`;
+    case 'pg.cancelled':
+      return `cancelled the running query of backend ${num(body, 'backendPid') ?? '?'} when the tunnel was cut (${endWords(str(body, 'cut'))})`;
     case 'pg.capture_degraded':
       return `stopped reading queries at byte ${num(body, 'atByte') ?? '?'}: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (bytes still flow)`;
     case 'audit.dropped':

@@ -3,9 +3,11 @@
 // and within a second of `access revoke`; a member removed from the requester group through the
 // dev tenant's Graph loses an open tunnel within the membership re-check interval (2 s in
 // test/fixtures/tunnel.yaml). The auditor's view of each session says how and when it ended.
+// A cut Postgres session also ends in the server: the broker cancels the running query (a
+// CancelRequest with the backend's key), so the backend exits instead of sleeping on for minutes.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditSessionView, RequestView } from '../../shared/wire.js';
+import type { AuditSessionView, AuditShowResponse, RequestView } from '../../shared/wire.js';
 import { connectPg, type PgClient } from '../helpers/pg-client.js';
 import type { CliRun } from '../helpers/processes.js';
 import { accessToken, eventually, grant, startListener, type Person } from '../helpers/tunnel-broker.js';
@@ -37,8 +39,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // A backend whose client vanished notices within a second (client_connection_check_interval);
-  // this only guards against a test that failed before its cut.
+  // The broker's cancel at a cut ends these backends; this only guards against a test that failed before its cut.
   await observer?.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name like $1 and pid <> pg_backend_pid()`, [`${APP_PREFIX}-%`]);
   await observer?.end();
   await world?.stop();
@@ -48,16 +49,33 @@ afterAll(async () => {
 function sleepingPsql(person: Person, app: string): CliRun {
   return person.start(['connect', 'pg', '--', 'psql', '-X', '-c', 'select pg_sleep(600)'], {
     PGAPPNAME: app,
-    // Lets the server end the backend within a second of losing its client, not after the sleep.
-    PGOPTIONS: '-c client_connection_check_interval=1000',
   });
 }
 
-/** Resolves once the server runs the session's pg_sleep: the session is live end to end. */
-function sleepingInServer(app: string): Promise<true> {
+/** Resolves with the backend's pid once the server runs the session's pg_sleep: the session is live end to end. */
+function sleepingInServer(app: string): Promise<number> {
   return eventually(`psql ${app} to be sleeping in the server`, async () => {
-    const { rows } = await observer.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name = $1 and state = 'active'", [app]);
-    return rows[0]?.n === 1 ? true : undefined;
+    const { rows } = await observer.query<{ pid: number }>("select pid from pg_stat_activity where application_name = $1 and state = 'active'", [app]);
+    return rows.length === 1 ? rows[0]?.pid : undefined;
+  });
+}
+
+/**
+ * Resolves once the server has no backend `pid` any more. `eventually` is only the hang guard: a
+ * backend left sleeping would stay for ten minutes, far beyond it.
+ */
+function goneFromServer(pid: number): Promise<true> {
+  return eventually(`backend ${pid} to leave the server`, async () => {
+    const { rows } = await observer.query('select 1 from pg_stat_activity where pid = $1', [pid]);
+    return rows.length === 0 ? true : undefined;
+  });
+}
+
+/** The `pg.cancelled` entry of session `id`, once it is written (after the session closed). */
+function cancelledEntry(id: string): Promise<Record<string, unknown>> {
+  return eventually(`a pg.cancelled entry for session ${id}`, async () => {
+    const story = await world.api.get<AuditShowResponse>(auditorToken, `/v1/audit/show/${encodeURIComponent(id)}`);
+    return story.entries.find((entry) => entry.type === 'pg.cancelled')?.body;
   });
 }
 
@@ -79,7 +97,7 @@ describe('cuts of a live session', () => {
     await new Promise((resolve) => setTimeout(resolve, ms(view.grantedAt) + SHORT_GRANT_MS / 2 - Date.now()));
     const app = `${APP_PREFIX}-expiry`;
     const run = sleepingPsql(alice, app);
-    await sleepingInServer(app);
+    const pid = await sleepingInServer(app);
     const openedAt = Date.now();
 
     const result = await run.done;
@@ -93,13 +111,15 @@ describe('cuts of a live session', () => {
     const session = await closedSessionOf(view.id, 'pg');
     expect(session.endReason).toBe('grantExpired');
     expect(ms(session.closedAt)).toBeGreaterThanOrEqual(expiresAt);
+    expect(await goneFromServer(pid)).toBe(true);
+    expect(await cancelledEntry(session.id)).toEqual({ backendPid: pid, cut: 'grantExpired' });
   });
 
   it('cuts a sleeping psql within a second of `access revoke`, and psql\'s user reads who revoked it and why', async () => {
     const view = await grant(alice, 'pg', '30m');
     const app = `${APP_PREFIX}-revoke`;
     const run = sleepingPsql(alice, app);
-    await sleepingInServer(app);
+    const pid = await sleepingInServer(app);
 
     const revoke = await world.people.bob.run(['revoke', view.id, '--reason', 'INC-77 resolved']);
     expect(revoke.code, revoke.stderr).toBe(0);
@@ -114,6 +134,24 @@ describe('cuts of a live session', () => {
     const session = await closedSessionOf(view.id, 'pg');
     expect(session.endReason).toBe('grantRevoked');
     expect(ms(session.closedAt) - ms(revoked?.closedAt)).toBeLessThanOrEqual(REVOKE_CUT_MS);
+  });
+
+  it('ends the revoked session in PostgreSQL too: the broker cancels the running pg_sleep and the backend exits', async () => {
+    const view = await grant(alice, 'pg', '30m');
+    const app = `${APP_PREFIX}-cancel`;
+    const run = sleepingPsql(alice, app);
+    const pid = await sleepingInServer(app);
+
+    const revoke = await world.people.bob.run(['revoke', view.id, '--reason', 'INC-78 contained']);
+    expect(revoke.code, revoke.stderr).toBe(0);
+    expect((await run.done).code).toBe(2);
+
+    // Without the cancel the server would not notice the closed socket until pg_sleep(600) returned.
+    expect(await goneFromServer(pid)).toBe(true);
+    const session = await closedSessionOf(view.id, 'pg');
+    expect(await cancelledEntry(session.id)).toEqual({ backendPid: pid, cut: 'grantRevoked' });
+    const logged = `cancelled the running query of backend ${pid} on cut`;
+    expect(await eventually('the broker to log the cancel', async () => (world.broker.output().includes(logged) ? true : undefined))).toBe(true);
   });
 
   it('cuts erin\'s open tunnel within the re-check interval once Graph says she left the requester group, and opens no new one', async () => {

@@ -1,11 +1,14 @@
 // The tunnel's Postgres steps (see ../protocol.ts): TLS to the database when the resource asks
-// (`targetTls`), and the client's SSLRequest/GSSENCRequest answered 'N' by the broker.
+// (`targetTls`), the client's SSLRequest/GSSENCRequest answered 'N' by the broker, and the
+// server's BackendKeyData read so a cut by the broker cancels the running query (cancel-on-cut.ts).
 
 import type { TunnelProtocol } from '../protocol.js';
+import { watchBackendKey } from './cancel-on-cut.js';
 import { DeclineEncryption } from './ssl-decline.js';
 import { secureTarget } from './target-tls.js';
 
 export const postgresProtocol: TunnelProtocol = {
   prepareTarget: secureTarget,
   preamble: () => new DeclineEncryption(),
+  watchTarget: watchBackendKey,
 };

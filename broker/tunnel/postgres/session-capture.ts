@@ -6,7 +6,8 @@
 //                executed portal of the extended protocol (Parse → Bind → Execute): its SQL and
 //                parameters, once even when the client fetches it in several Executes;
 //   pg.copy      per COPY … FROM STDIN: CopyData counted in messages and bytes, never logged;
-//   pg.capture_degraded  once, when the stream stops making sense (see below).
+//   pg.capture_degraded  once, when the stream stops making sense (see below);
+//   pg.cancelled  handed in by the endpoint (`record`) when a cut by the broker cancelled the running query.
 //
 // Passwords and SASL exchanges ('p') are framed and skipped unread. The capture reads only what the
 // client sends, so an entry says what was asked for, not whether the server accepted it (a statement
@@ -113,6 +114,12 @@ export class SessionCapture implements TunnelObserver {
     if (this.#copy) this.#endCopy('unfinished');
     this.#reading = false;
     if (this.#wrote) this.#options.sink.flush();
+  }
+
+  /** An entry about the session from elsewhere (the broker cancelled its query at a cut): written at once. */
+  record(entry: NewAuditEntry): void {
+    this.#options.sink.add(entry);
+    this.#options.sink.flush();
   }
 
   readonly #onFrame = (frame: FrontendFrame): void => {
