@@ -12,6 +12,7 @@ import { CLOSE_REASONS, CloseCode } from '../shared/close-codes.js';
 import { AccessError, ExitCode } from '../shared/errors.js';
 import type { EventMessage } from '../shared/wire.js';
 import type { BrokerTrust } from './broker-trust.js';
+import { openBrokerSocket } from './broker-socket.js';
 import { readUpgradeRefusal } from './upgrade-refusal.js';
 
 /** First reconnect delay; doubled after every failed attempt. */
@@ -117,11 +118,7 @@ function parseMessage(data: WebSocket.RawData): EventMessage | null {
 async function connectOnce(options: EventStreamOptions): Promise<{ socket: WebSocket; hello: EventMessage }> {
   const bearer = await options.token();
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(options.url, {
-      ...options.trust?.tlsOptions(),
-      headers: { authorization: `Bearer ${bearer}` },
-      // Events are small JSON; compression costs more than it saves (and is off on the broker too).
-      perMessageDeflate: false,
+    const socket = openBrokerSocket(options.url, bearer, options.trust, {
       maxPayload: MAX_EVENT_BYTES,
       handshakeTimeout: HELLO_TIMEOUT_MS,
     });

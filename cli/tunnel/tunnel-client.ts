@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import { AccessError } from '../../shared/errors.js';
 import type { BrokerTrust } from '../broker-trust.js';
+import { openBrokerSocket } from '../broker-socket.js';
 import { readUpgradeRefusal } from '../upgrade-refusal.js';
 
 /**
@@ -46,12 +47,7 @@ export function tunnelUrl(brokerUrl: string, resource: string): string {
 export async function openTunnel(options: TunnelClientOptions): Promise<WebSocket> {
   const bearer = await options.token();
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(options.url, {
-      ...options.trust?.tlsOptions(),
-      headers: { authorization: `Bearer ${bearer}` },
-      // Tunnel bytes are often already compressed or encrypted (TLS to the database, SSH); deflate
-      // would cost CPU on the hot path for nothing.
-      perMessageDeflate: false,
+    const socket = openBrokerSocket(options.url, bearer, options.trust, {
       maxPayload: MAX_TUNNEL_FRAME_BYTES,
       handshakeTimeout: TUNNEL_HANDSHAKE_TIMEOUT_MS,
     });
