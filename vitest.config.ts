@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // `e2e` starts real processes (the broker, the CLI, PostgreSQL) and takes longer.
 export default defineConfig({
   test: {
+    // Vitest's default is one worker on a 2-core machine; two halve the unit loop (80 s → 40 s).
+    maxWorkers: 2,
     projects: [
       {
         test: {
