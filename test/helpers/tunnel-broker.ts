@@ -217,22 +217,41 @@ export class DirectoryAdmin {
     return ((await res.json()) as { access_token: string }).access_token;
   }
 
-  async #graph<T>(token: string, method: string, pathAndQuery: string): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${this.brokerUrl}/graph/v1.0${pathAndQuery}`, { method, headers: { authorization: `Bearer ${token}` } });
+  async #graph<T>(token: string, method: string, pathAndQuery: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${this.brokerUrl}/graph/v1.0${pathAndQuery}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
   }
 
-  /** Removes `upn` from the group named `group` (DELETE /groups/{id}/members/{oid}/$ref). */
-  async removeFromGroup(upn: string, group: string): Promise<void> {
+  /** A token, the user's object id and the group's, as a script looks them up in Graph. */
+  async #membership(upn: string, group: string): Promise<{ token: string; userId: string; groupId: string }> {
     const token = await this.#token();
     const user = await this.#graph<{ id: string }>(token, 'GET', `/users/${encodeURIComponent(upn)}`);
     const filter = encodeURIComponent(`displayName eq '${group}'`);
     const found = await this.#graph<{ value: Array<{ id: string }> }>(token, 'GET', `/groups?$filter=${filter}`);
     const groupId = found.body.value[0]?.id;
     if (!groupId) throw new Error(`no group named ${group} in the dev tenant`);
-    const removed = await this.#graph<unknown>(token, 'DELETE', `/groups/${groupId}/members/${user.body.id}/$ref`);
+    return { token, userId: user.body.id, groupId };
+  }
+
+  /** Removes `upn` from the group named `group` (DELETE /groups/{id}/members/{oid}/$ref). */
+  async removeFromGroup(upn: string, group: string): Promise<void> {
+    const { token, userId, groupId } = await this.#membership(upn, group);
+    const removed = await this.#graph<unknown>(token, 'DELETE', `/groups/${groupId}/members/${userId}/$ref`);
     if (removed.status !== 204) throw new Error(`removing ${upn} from ${group} answered ${removed.status}`);
+  }
+
+  /** Adds `upn` to the group named `group` (POST /groups/{id}/members/$ref). */
+  async addToGroup(upn: string, group: string): Promise<void> {
+    const { token, userId, groupId } = await this.#membership(upn, group);
+    const added = await this.#graph<unknown>(token, 'POST', `/groups/${groupId}/members/$ref`, {
+      '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${userId}`,
+    });
+    if (added.status !== 204) throw new Error(`adding ${upn} to ${group} answered ${added.status}`);
   }
 }
 
