@@ -24,7 +24,7 @@ import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, ty
 import { buildIdentity } from './identity/build-identity.js';
 import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
-import { brokerRequestHandler, closeServer, listen, stopAccepting } from './server.js';
+import { closeServer, listen, mountRuntime, stopAccepting } from './server.js';
 
 export const DEFAULT_DEV_PORT = 4780;
 /** Users listed with more groups than this show a count instead of every name. */
@@ -122,10 +122,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
     const requests = startRequests({ app, dataFile: path.join(dataDir, 'access.db') });
     cleanups.push(() => requests.close());
     cleanups.push(async () => stopAccepting(app, server));
-    app.requests = requests.service;
-    app.audit = requests.audit;
-    server.on('request', brokerRequestHandler(app, { side: tenant }));
-    requests.attach(server);
+    mountRuntime(app, requests, server, tenant);
 
     printBanner(options.print, { url: browserOrigin, dataDir: ephemeral ? null : dataDir, tenant, config: effective, targets, tls });
     return { url: browserOrigin, stop };

@@ -12,7 +12,7 @@ import { createListener, listenerOrigin, loadBrokerTls, type TlsFiles } from './
 import { buildIdentity } from './identity/build-identity.js';
 import { identityFromTenant, signInResponse } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
-import { brokerRequestHandler, closeServer, listen, stopAccepting } from './server.js';
+import { closeServer, listen, mountRuntime, stopAccepting } from './server.js';
 
 export interface ServeOptions {
   configFile: string;
@@ -35,11 +35,8 @@ export async function startBroker(options: ServeOptions): Promise<{ url: string;
   const app: BrokerApp = { config, signIn: signInResponse(identity), verifier, directory, now: Date.now, log: options.log };
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const requests = startRequests({ app, dataFile: path.join(options.dataDir, 'access.db') });
-  app.requests = requests.service;
-  app.audit = requests.audit;
   const server = createListener(tls);
-  server.on('request', brokerRequestHandler(app));
-  requests.attach(server);
+  mountRuntime(app, requests, server);
   let address;
   try {
     address = await listen(server, options.port, options.host);

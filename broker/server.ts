@@ -11,6 +11,7 @@ import { authenticate, type BrokerApp } from './app.js';
 import { findRoute, type Route } from './http/router.js';
 import { sendError, sendJson, toAccessError } from './http/respond.js';
 import { AccessError } from '../shared/errors.js';
+import type { RequestsRuntime } from './requests/runtime.js';
 
 /** Anything that answers some paths itself and declines the rest (the dev tenant). */
 export interface SideHandler {
@@ -78,6 +79,18 @@ export async function listen(server: http.Server, port: number, host: string): P
     });
   });
   return server.address() as AddressInfo;
+}
+
+/**
+ * Puts a requests runtime behind a server, in the one order that works: the app learns its
+ * request service and audit log first (the route table is built from them once, with the
+ * handler), then the server gets the handler and the WebSocket upgrades.
+ */
+export function mountRuntime(app: BrokerApp, runtime: RequestsRuntime, server: http.Server, side: SideHandler | null = null): void {
+  app.requests = runtime.service;
+  app.audit = runtime.audit;
+  server.on('request', brokerRequestHandler(app, { side }));
+  runtime.attach(server);
 }
 
 /**

@@ -30,8 +30,6 @@ export interface IdentitySettings {
   devTenantPlaintext?: boolean;
 }
 
-export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
-
 export function identityFromTenant(tenant: TenantConfig): IdentitySettings {
   const host = tenant.authorityHost.replace(/\/+$/, '');
   return {

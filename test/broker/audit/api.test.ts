@@ -1,58 +1,26 @@
 // The audit API over HTTP on a real socket, with requests and the audit log wired by startRequests:
 // auditors only, the sign-in hook, the long poll behind `events --follow`, verify.
 
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrokerApp, Verifier } from '../../../broker/app.js';
-import { startRequests, type RequestsRuntime } from '../../../broker/requests/runtime.js';
-import { brokerRequestHandler } from '../../../broker/server.js';
-import { AccessError } from '../../../shared/errors.js';
+import type { RequestsRuntime } from '../../../broker/requests/runtime.js';
 import type { AuditEntryView, AuditEventsResponse, AuditShowResponse, AuditVerifyResponse, RequestView } from '../../../shared/wire.js';
-import { FakeDirectory, config, principal, recordingLog } from '../requests/harness.js';
+import { startTestBroker, type TestBroker } from '../events/broker-harness.js';
 
-const verifier: Verifier = {
-  async verify(token) {
-    const [kind, oid] = token.split(/-(.*)/s);
-    if (kind === 'good' && oid) return principal(oid);
-    if (kind === 'app' && oid) return principal(oid, 'app');
-    throw new AccessError('token_signature_invalid', 'the token signature does not verify');
-  },
-};
-
+let broker: TestBroker;
 let runtime: RequestsRuntime;
-let server: http.Server;
-let base: string;
 
 beforeAll(async () => {
-  const app: BrokerApp = {
-    config: config(),
-    signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
-    verifier, directory: new FakeDirectory(), now: Date.now, log: recordingLog(),
-  };
-  let n = 0;
-  runtime = startRequests({ app, dataFile: ':memory:', newId: () => `req${String(++n).padStart(3, '0')}` });
-  app.requests = runtime.service;
-  app.audit = runtime.audit;
-  server = http.createServer(brokerRequestHandler(app));
-  runtime.attach(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  broker = await startTestBroker();
+  runtime = broker.runtime;
 });
 
 afterAll(async () => {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  await runtime.close();
-  await closed;
+  await broker.close();
 });
 
 async function call(method: string, path: string, token: string | null, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const headers: Record<string, string> = {};
-  if (token) headers['authorization'] = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  return { status: res.status, body: await res.json() };
+  const { status, body: answer } = await broker.call(method, path, token, body);
+  return { status, body: answer };
 }
 
 async function allEntries(): Promise<AuditEntryView[]> {

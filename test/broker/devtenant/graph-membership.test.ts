@@ -4,33 +4,18 @@
 
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfidentialClientApplication, LogLevel } from '@azure/msal-node';
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DevTenant } from '../../../broker/devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from '../../../broker/devtenant/seed.js';
 import { STATE_FILE_NAME } from '../../../broker/devtenant/state.js';
-import { graphClientOverTransport } from '../../../shared/graph-middleware.js';
-import { msalNetworkModule } from '../../../shared/msal-network.js';
 import { tempDir } from '../../helpers/processes.js';
-import { serveDevTenant, type Served } from './harness.js';
+import { graphClientFor, serveDevTenant, type Served } from './harness.js';
 
 let served: Served;
 
 function clientFor(app: { clientId: string; clientSecret: string }): Client {
-  const cca = new ConfidentialClientApplication({
-    auth: { clientId: app.clientId, clientSecret: app.clientSecret, authority: served.tenant.authority, knownAuthorities: [`127.0.0.1:${served.port}`] },
-    system: {
-      networkClient: msalNetworkModule(served.transport),
-      loggerOptions: { logLevel: LogLevel.Error, piiLoggingEnabled: false, loggerCallback: () => undefined },
-    },
-  });
-  const getToken = async (): Promise<string> => {
-    const result = await cca.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] });
-    if (!result) throw new Error('no token');
-    return result.accessToken;
-  };
-  return graphClientOverTransport(served.transport, getToken, served.tenant.graphBaseUrl);
+  return graphClientFor(served, app);
 }
 
 async function idOf(client: Client, kind: 'users' | 'groups', name: string): Promise<string> {

@@ -1,12 +1,9 @@
 // The real @microsoft/microsoft-graph-client, over our transport with a token from the real MSAL
 // ConfidentialClientApplication, reads the dev tenant's Graph emulator.
 
-import { ConfidentialClientApplication, LogLevel } from '@azure/msal-node';
 import { GraphError, PageIterator, type Client, type PageCollection } from '@microsoft/microsoft-graph-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { graphClientOverTransport } from '../../../shared/graph-middleware.js';
-import { msalNetworkModule } from '../../../shared/msal-network.js';
-import { clientCredentials, json, serveDevTenant, type Served } from './harness.js';
+import { clientCredentials, json, graphClientFor, serveDevTenant, type Served } from './harness.js';
 
 let served: Served;
 let client: Client;
@@ -18,19 +15,7 @@ interface GroupItem {
 }
 
 function clientFor(clientId: string, clientSecret: string): Client {
-  const cca = new ConfidentialClientApplication({
-    auth: { clientId, clientSecret, authority: served.tenant.authority, knownAuthorities: [`127.0.0.1:${served.port}`] },
-    system: {
-      networkClient: msalNetworkModule(served.transport),
-      loggerOptions: { logLevel: LogLevel.Error, piiLoggingEnabled: false, loggerCallback: () => undefined },
-    },
-  });
-  const getToken = async (): Promise<string> => {
-    const result = await cca.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] });
-    if (!result) throw new Error('no token');
-    return result.accessToken;
-  };
-  return graphClientOverTransport(served.transport, getToken, served.tenant.graphBaseUrl);
+  return graphClientFor(served, { clientId, clientSecret });
 }
 
 async function groupIds(...names: string[]): Promise<string[]> {

@@ -4,8 +4,10 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Client } from '@microsoft/microsoft-graph-client';
 import { DevTenant, type DevTenantOptions } from '../../../broker/devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from '../../../broker/devtenant/seed.js';
+import { graphAppClient } from '../../../broker/identity/graph-app-client.js';
 import { HttpTransport, type HttpResponse } from '../../../shared/http-transport.js';
 
 export interface Served {
@@ -118,4 +120,12 @@ export async function clientCredentials(served: Served, clientId: string, client
     client_secret: clientSecret,
     scope,
   });
+}
+
+/** A Graph client acting as one of the dev tenant's apps (client credentials), as the broker builds one. */
+export function graphClientFor(served: Served, app: { clientId: string; clientSecret: string }): Client {
+  return graphAppClient(
+    { ...app, authority: served.tenant.authority, baseUrl: served.tenant.graphBaseUrl, customAuthority: true },
+    served.transport,
+  );
 }

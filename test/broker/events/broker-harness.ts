@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import type { BrokerApp, Verifier } from '../../../broker/app.js';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
 import { startRequests, type RequestsRuntime } from '../../../broker/requests/runtime.js';
-import { brokerRequestHandler } from '../../../broker/server.js';
+import { mountRuntime } from '../../../broker/server.js';
 import { AccessError } from '../../../shared/errors.js';
 import type { EventMessage } from '../../../shared/wire.js';
 import { FakeDirectory, config, principal, recordingLog } from '../requests/harness.js';
@@ -49,9 +49,8 @@ export async function startTestBroker(options: { resources?: ResourcePolicy[]; p
     app, dataFile: ':memory:', newId: () => `req${String(++n).padStart(3, '0')}`,
     ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
   });
-  app.requests = runtime.service;
-  const server = http.createServer(brokerRequestHandler(app));
-  runtime.attach(server);
+  const server = http.createServer();
+  mountRuntime(app, runtime, server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const base = `http://127.0.0.1:${port}`;

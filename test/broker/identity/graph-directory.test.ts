@@ -1,14 +1,11 @@
 // Group membership through the real @microsoft/microsoft-graph-client and MSAL client
 // credentials, against the embedded dev tenant's Graph emulator.
 
-import { ConfidentialClientApplication } from '@azure/msal-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphDirectory } from '../../../broker/identity/graph-directory.js';
 import { buildIdentity } from '../../../broker/identity/build-identity.js';
-import { GRAPH_SCOPE } from '../../../broker/identity/identity-settings.js';
-import { graphClientOverTransport } from '../../../shared/graph-middleware.js';
+import { graphAppClient } from '../../../broker/identity/graph-app-client.js';
 import { HttpTransport, type HttpRequest, type HttpResponse } from '../../../shared/http-transport.js';
-import { msalNetworkModule } from '../../../shared/msal-network.js';
 import { serveDevTenant, type Served } from '../devtenant/harness.js';
 
 /** The real transport, counting the Graph membership pages it fetches. */
@@ -25,12 +22,8 @@ let transport: CountingTransport;
 const oidOf = (upn: string): string => served.tenant.users().find((u) => u.upn === upn)?.oid as string;
 
 function graphDirectory(pageSize: number): GraphDirectory {
-  const app = new ConfidentialClientApplication({
-    auth: { ...served.tenant.graphApp, authority: served.tenant.authority, knownAuthorities: [`127.0.0.1:${served.port}`] },
-    system: { networkClient: msalNetworkModule(transport) },
-  });
-  const token = async (): Promise<string> => (await app.acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE] }))?.accessToken ?? '';
-  return new GraphDirectory(graphClientOverTransport(transport, token, served.tenant.graphBaseUrl), { pageSize });
+  const app = { ...served.tenant.graphApp, authority: served.tenant.authority, baseUrl: served.tenant.graphBaseUrl, customAuthority: true };
+  return new GraphDirectory(graphAppClient(app, transport), { pageSize });
 }
 
 beforeAll(async () => {

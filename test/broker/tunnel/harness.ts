@@ -11,7 +11,7 @@ import { WebSocket } from 'ws';
 import type { BrokerApp, Verifier } from '../../../broker/app.js';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
 import { startRequests, type RequestsRuntime, type StartRequestsOptions } from '../../../broker/requests/runtime.js';
-import { brokerRequestHandler } from '../../../broker/server.js';
+import { mountRuntime } from '../../../broker/server.js';
 import { AccessError } from '../../../shared/errors.js';
 import type { RequestView } from '../../../shared/wire.js';
 import { FakeDirectory, config, principal, recordingLog } from '../requests/harness.js';
@@ -55,9 +55,8 @@ export async function startTunnelBroker(
     newId: () => `req${String(++n).padStart(3, '0')}`,
     tunnel: { newId: () => `ses${String(++s).padStart(3, '0')}`, ...options.tunnel },
   });
-  app.requests = runtime.service;
-  const server = http.createServer(brokerRequestHandler(app));
-  runtime.attach(server);
+  const server = http.createServer();
+  mountRuntime(app, runtime, server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -3,62 +3,36 @@
 // broker agree on the wire, that --follow sees an entry as it is written, and that Ctrl-C cuts the
 // poll that is waiting.
 
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrokerApp, Verifier } from '../../../broker/app.js';
 import { GENESIS_HASH, wireEntryHash } from '../../../broker/audit/entry.js';
-import { startRequests, type RequestsRuntime } from '../../../broker/requests/runtime.js';
-import { brokerRequestHandler } from '../../../broker/server.js';
+import type { RequestsRuntime } from '../../../broker/requests/runtime.js';
 import { BrokerClient } from '../../../cli/broker-client.js';
 import type { BrokerConnection } from '../../../cli/broker-connection.js';
-import { AccessError } from '../../../shared/errors.js';
 import { HttpTransport } from '../../../shared/http-transport.js';
 import type { AuditEntryView, RequestView } from '../../../shared/wire.js';
-import { FakeDirectory, config, principal, recordingLog } from '../../broker/requests/harness.js';
+import { startTestBroker, type TestBroker } from '../../broker/events/broker-harness.js';
 import { harness } from './fakes.js';
 
-const verifier: Verifier = {
-  async verify(token) {
-    const [kind, oid] = token.split(/-(.*)/s);
-    if (kind === 'good' && oid) return principal(oid);
-    throw new AccessError('token_signature_invalid', 'the token signature does not verify');
-  },
-};
-
+let broker: TestBroker;
 let runtime: RequestsRuntime;
-let server: http.Server;
 let base: string;
 
 beforeAll(async () => {
-  const app: BrokerApp = {
-    config: config(),
-    signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
-    verifier, directory: new FakeDirectory(), now: Date.now, log: recordingLog(),
-  };
-  let n = 0;
-  runtime = startRequests({ app, dataFile: ':memory:', newId: () => `req${String(++n).padStart(3, '0')}` });
-  app.requests = runtime.service;
-  app.audit = runtime.audit;
-  server = http.createServer(brokerRequestHandler(app));
-  runtime.attach(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  broker = await startTestBroker();
+  runtime = broker.runtime;
+  base = broker.base;
   const created = await post<RequestView>('/v1/requests', 'alice', { resource: 'prod-db', reason: 'INC-1, "replica"' });
   await post(`/v1/requests/${created.id}/review`, 'bob', { decision: 'approve' });
 });
 
 afterAll(async () => {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  await runtime.close();
-  await closed;
+  await broker.close();
 });
 
 async function post<T>(path: string, oid: string, body: unknown): Promise<T> {
-  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer good-${oid}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (!res.ok) throw new Error(`POST ${path} answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as T;
+  const res = await broker.call('POST', path, `good-${oid}`, body);
+  if (res.status < 200 || res.status >= 300) throw new Error(`POST ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body as T;
 }
 
 /** A person at their terminal (ivy is in sg-audit; alice is not). */
