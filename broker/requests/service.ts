@@ -234,7 +234,7 @@ export class RequestService {
         this.#record(error.request, error.changes, null, now);
         return { request: error.request, changes: error.changes, refusal: error };
       }
-      throw withApprovers(error, current);
+      throw error;
     }
   }
 
@@ -431,10 +431,3 @@ function missing(id: string): never {
  * A review that lost the race to an approval says who approved, so the second approver knows the
  * request is handled and by whom.
  */
-function withApprovers(error: unknown, current: AccessRequest): unknown {
-  if (!(error instanceof AccessError) || error.code !== 'request_not_pending' || current.state !== 'approved') return error;
-  const approvers = current.reviews.filter((r) => r.decision === 'approve').map((r) => actorName(r.reviewer));
-  const by = current.autoApproved ? 'by policy' : approvers.length > 0 ? `by ${approvers.join(', ')}` : '';
-  if (by === '' || error.message.includes(by)) return error;
-  return new AccessError(error.code, `${error.message} It was approved ${by}.`, { cause: error });
-}

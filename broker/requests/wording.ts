@@ -26,6 +26,13 @@ export function formatInstant(at: number, now: number): string {
 }
 
 /** What has become of a request, as the end of a sentence starting with "request ID ". */
+/** " by policy", " by bob@…, carol@…", or "" when nobody is on record. */
+function approvedBy(request: AccessRequest): string {
+  if (request.autoApproved) return ' by policy';
+  const approvers = request.reviews.filter((r) => r.decision === 'approve').map((r) => actorName(r.reviewer));
+  return approvers.length > 0 ? ` by ${approvers.join(', ')}` : '';
+}
+
 export function describeState(request: AccessRequest, now: number): string {
   const by = request.closedBy ? ` by ${actorName(request.closedBy)}` : '';
   const when = (at: number | null): string => (at === null ? '' : ` at ${formatInstant(at, now)}`);
@@ -33,7 +40,7 @@ export function describeState(request: AccessRequest, now: number): string {
     case 'pending':
       return `is still pending (until ${formatInstant(request.pendingUntil, now)}) and not granted yet`;
     case 'approved':
-      return `is already approved (access until ${formatInstant(request.expiresAt ?? now, now)})`;
+      return `is already approved${approvedBy(request)} (access until ${formatInstant(request.expiresAt ?? now, now)})`;
     case 'denied':
       return `was denied${by}${when(request.closedAt)}`;
     case 'cancelled':
