@@ -18,7 +18,7 @@ import { AccessError } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
 import type { AuditEventsResponse, AuditSessionsResponse, AuditShowResponse, AuditVerifyResponse } from '../../shared/wire.js';
 import type { Audit } from '../audit/audit.js';
-import { SESSIONS_LIMIT_MAX, EVENTS_LIMIT_MAX, SHOW_LIMIT_MAX, type EventsQuery, type SessionQuery } from '../audit/queries.js';
+import { SESSIONS_LIMIT_MAX, EVENTS_LIMIT_MAX, SHOW_LIMIT_MAX, type EventsQuery, type SessionQuery } from '../store/audit-queries.js';
 import type { Route, RouteContext } from '../http/router.js';
 
 /**

@@ -12,7 +12,7 @@ import type { Database } from '../store/database.js';
 import { groupList } from '../requests/wording.js';
 import { SqliteAuditLog } from './audit-log.js';
 import { BatchedAppender } from './batch-appender.js';
-import { AuditQueries } from './queries.js';
+import { AuditQueries } from '../store/audit-queries.js';
 import { SignInRecorder } from './signins.js';
 import { verifyChainAsync, type VerifyResult } from './verify.js';
 

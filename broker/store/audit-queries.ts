@@ -4,9 +4,9 @@
 
 import { AccessError } from '../../shared/errors.js';
 import type { AuditEntryView, AuditEventsResponse, AuditSessionView, AuditShowResponse } from '../../shared/wire.js';
-import type { Database } from '../store/database.js';
-import { SqliteSessionStore, type SessionRecord } from '../store/session-store.js';
-import { AUDIT_COLUMNS, toEntryView, type AuditRow } from './entry.js';
+import type { Database } from './database.js';
+import { SqliteSessionStore, type SessionRecord } from './session-store.js';
+import { AUDIT_COLUMNS, toEntryView, type AuditRow } from '../audit/entry.js';
 
 /** A page of `sessions`: a screen or a JSON page; more is an export. */
 export const SESSIONS_LIMIT_DEFAULT = 100;
