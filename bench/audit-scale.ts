@@ -19,7 +19,7 @@ import { Audit } from '../broker/audit/audit.js';
 import { AuditedSessionStore } from '../broker/audit/audited-session-store.js';
 import { pgQueryEntry } from '../broker/audit/session-entries.js';
 import { verifyChain, verifyChainAsync } from '../broker/audit/verify.js';
-import type { Logger } from '../broker/app.js';
+import type { Logger } from '../broker/log.js';
 import type { Principal } from '../broker/auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../broker/config/types.js';
 import type { Directory } from '../broker/identity/directory.js';

@@ -9,16 +9,11 @@ import type { Principal } from './auth/principal.js';
 import { bearerTokenFrom } from './auth/token-verifier.js';
 import type { BrokerConfig } from './config/types.js';
 import type { Directory } from './identity/directory.js';
+import type { Logger } from './log.js';
 import type { RequestService } from './requests/service.js';
 
 export interface Verifier {
   verify(token: string): Promise<Principal>;
-}
-
-export interface Logger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
 }
 
 export interface BrokerApp {

@@ -1,7 +1,12 @@
 // The broker's operational log: one line per event on stderr, `time level message key=value…`.
 // (The audit log is a different thing, kept in the store.)
 
-import type { Logger } from './app.js';
+/** Where every part of the broker writes its operational log; tests pass a recording one. */
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
 
 function formatFields(fields: Record<string, unknown> | undefined): string {
   if (!fields) return '';

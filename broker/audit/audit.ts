@@ -4,7 +4,7 @@
 // startRequests on the broker's one database connection; the API serves it as `app.audit`.
 
 import { AccessError } from '../../shared/errors.js';
-import type { Logger } from '../app.js';
+import type { Logger } from '../log.js';
 import type { Principal } from '../auth/principal.js';
 import type { BrokerConfig } from '../config/types.js';
 import { inAnyGroup, type Directory } from '../identity/directory.js';

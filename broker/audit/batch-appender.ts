@@ -6,7 +6,7 @@
 // A buffered entry keeps the `at` of its event, so within the log `at` may step back slightly at a
 // flush; seq is the order of record.
 
-import type { Logger } from '../app.js';
+import type { Logger } from '../log.js';
 import type { SqliteAuditLog } from './audit-log.js';
 import type { NewAuditEntry } from './entry.js';
 

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, WebSocket } from 'ws';
 import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
 import type { EventMessage, GroupRef } from '../../shared/wire.js';
-import type { Logger } from '../app.js';
+import type { Logger } from '../log.js';
 import type { Principal } from '../auth/principal.js';
 import type { Directory } from '../identity/directory.js';
 import type { UpgradeContext, UpgradeRoute } from '../http/upgrade.js';

@@ -4,7 +4,7 @@
 // requests; approvers receive every change to pending requests they can act on.
 
 import type { EventMessage, GroupRef } from '../../shared/wire.js';
-import type { Logger } from '../app.js';
+import type { Logger } from '../log.js';
 import type { BrokerConfig } from '../config/types.js';
 import { inAnyGroup } from '../identity/directory.js';
 import type { AccessRequest, Actor, RequestChange } from '../requests/types.js';

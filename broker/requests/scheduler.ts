@@ -5,7 +5,7 @@
 //
 // It also warns a requester shortly before their grant ends (`expiring` on the events stream).
 
-import type { Logger } from '../app.js';
+import type { Logger } from '../log.js';
 import { LIST_LIMIT_MAX, type RequestStore } from '../store/request-store.js';
 import type { RequestService } from './service.js';
 import type { AccessRequest } from './types.js';

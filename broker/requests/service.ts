@@ -8,7 +8,7 @@
 
 import { AccessError } from '../../shared/errors.js';
 import type { ApprovalView, CreateRequestBody, GroupRef, RequestView } from '../../shared/wire.js';
-import type { Logger } from '../app.js';
+import type { Logger } from '../log.js';
 import type { AuditAppender } from '../audit/audit-log.js';
 import { refusalEntry, requestEntries, type RefusedAction } from '../audit/request-entries.js';
 import type { Principal } from '../auth/principal.js';

@@ -6,8 +6,12 @@
 // The list is plain data (no functions) so a child process in the tests can build the same
 // schema with better-sqlite3 alone.
 
-import type { Database } from './database.js';
+import type Sqlite from 'better-sqlite3';
 import { AccessError } from '../../shared/errors.js';
+
+// The connection type itself, not database.ts's alias: database.ts runs these migrations, so
+// importing from it would make the two modules depend on each other.
+type Database = Sqlite.Database;
 
 export interface Migration {
   /** 1, 2, 3 … without gaps; the position in MIGRATIONS is version - 1. */

@@ -20,7 +20,7 @@ import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
 import { AccessError } from '../../shared/errors.js';
-import type { Logger } from '../app.js';
+import type { Logger } from '../log.js';
 import type { Principal } from '../auth/principal.js';
 import { formatTarget } from '../config/target.js';
 import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
@@ -36,7 +36,8 @@ import { expiredReason, revokedReason } from './close-reason.js';
 import { dialTarget, TARGET_CONNECT_TIMEOUT_MS } from './dial.js';
 import { GrantDeadlines } from './grant-deadlines.js';
 import { MembershipRecheck, type RecheckedTunnel } from './membership-recheck.js';
-import { protocolFor, type TargetWatch, type TunnelObserver } from './protocol.js';
+import type { TargetWatch, TunnelObserver } from './protocol.js';
+import { protocolFor } from './protocols.js';
 import { closeCodeName, Relay, type TunnelEnd } from './relay.js';
 
 export const TUNNEL_PATH = '/v1/tunnel';

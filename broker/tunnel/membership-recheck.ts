@@ -4,7 +4,7 @@
 
 import { CloseCode } from '../../shared/close-codes.js';
 import type { GroupRef } from '../../shared/wire.js';
-import type { Logger } from '../app.js';
+import type { Logger } from '../log.js';
 import { currentGroups, inAnyGroup, type Directory } from '../identity/directory.js';
 import { membershipLostReason } from './close-reason.js';
 

@@ -10,14 +10,14 @@
 //                  the step needs is seen; when the broker itself cuts the tunnel, `afterCut` ends
 //                  the session on the server too: e.g. a Postgres CancelRequest for a running query.
 //
-// Kinds not listed (tcp, ssh, mysql) get none, and their relay is exactly the plain one.
+// The kinds that have steps are listed in protocols.ts; the others (tcp, ssh, mysql) get none,
+// and their relay is exactly the plain one.
 // Separately, the endpoint's `observe` hook (TunnelObserver) watches what the client sends.
 
 import type net from 'node:net';
 import type { NewAuditEntry } from '../audit/entry.js';
-import type { ResourceKind, ResourcePolicy } from '../config/types.js';
+import type { ResourcePolicy } from '../config/types.js';
 import type { NewSession, SessionEndReason } from '../store/session-store.js';
-import { postgresProtocol } from './postgres/protocol.js';
 
 export interface PrepareTargetOptions {
   /** How long the step may take (the dial's own timeout). */
@@ -83,13 +83,4 @@ export interface TunnelProtocol {
   preamble?(policy: ResourcePolicy): ClientPreamble | null;
   /** Starts reading the target's bytes beside the relay, right after the relay took the socket. */
   watchTarget?(target: net.Socket, policy: ResourcePolicy): TargetWatch;
-}
-
-const PROTOCOLS: Partial<Record<ResourceKind, TunnelProtocol>> = {
-  postgres: postgresProtocol,
-};
-
-/** The protocol steps of a resource kind; an empty object for kinds relayed as plain bytes. */
-export function protocolFor(kind: ResourceKind): TunnelProtocol {
-  return PROTOCOLS[kind] ?? {};
 }

@@ -3,7 +3,7 @@
 
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Logger } from '../../broker/app.js';
+import type { Logger } from '../../broker/log.js';
 import { startBroker } from '../../broker/serve-command.js';
 import { HttpTransport } from '../../shared/http-transport.js';
 import type { BrokerConfigResponse } from '../../shared/wire.js';

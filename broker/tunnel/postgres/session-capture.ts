@@ -18,7 +18,7 @@
 // rest of the session — "capture degraded to bytes only", logged once and recorded — while the relay
 // goes on carrying the bytes unchanged. The server judges the bytes, not the broker.
 
-import type { Logger } from '../../app.js';
+import type { Logger } from '../../log.js';
 import type { NewAuditEntry } from '../../audit/entry.js';
 import { pgCaptureDegradedEntry, pgCopyEntry, pgQueryEntry, pgStartupEntry, type PgQuery } from '../../audit/session-entries.js';
 import type { ResourcePolicy } from '../../config/types.js';

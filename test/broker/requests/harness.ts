@@ -1,7 +1,7 @@
 // A RequestService over the real SQLite store (in memory) with a fake directory, a settable clock
 // and a recording log: shared by the service, scheduler, routes and events tests.
 
-import type { Logger } from '../../../broker/app.js';
+import type { Logger } from '../../../broker/log.js';
 import type { Principal } from '../../../broker/auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../../../broker/config/types.js';
 import type { Directory } from '../../../broker/identity/directory.js';
