@@ -2,13 +2,15 @@
 // in to its tenant (remembered at login, else asked of the broker), and a client that attaches a
 // silently refreshed token to every call. Every connection to the broker (REST, events, tunnels)
 // trusts the same certificates: `trust` (cli/broker-trust.ts).
+//
+// It takes only what it needs (`ConnectInputs`), not the CliContext, so the context can build on
+// it without the two importing each other.
 
 import type WebSocket from 'ws';
 import type { BrokerConfigResponse } from '../shared/wire.js';
 import { Session, transportFor } from './auth/session.js';
 import { BrokerClient } from './broker-client.js';
 import { BrokerTrust, resolveBrokerTrust } from './broker-trust.js';
-import type { CliContext } from './context.js';
 import { eventsUrl, openEventStream, type EventStream } from './events-client.js';
 import { readSettings, resolveBrokerUrl } from './settings.js';
 import { openTunnel, tunnelUrl } from './tunnel/tunnel-client.js';
@@ -35,19 +37,24 @@ export async function fetchSignInConfig(brokerUrl: string, trust: BrokerTrust = 
   return new BrokerClient(brokerUrl, trust.transport(), null, trust).get<BrokerConfigResponse>('/v1/config');
 }
 
-export function debugLogger(ctx: CliContext): ((line: string) => void) | undefined {
-  return ctx.env.ACCESS_DEBUG === '1' ? (line) => ctx.out.notice(line) : undefined;
+/** What opening a connection reads from the CLI's context. */
+export interface ConnectInputs {
+  /** The CLI's state dir ($ACCESS_HOME). */
+  home: string;
+  env: NodeJS.ProcessEnv;
+  /** Where the sign-in and events streams narrate what they do (ACCESS_DEBUG=1), if anywhere. */
+  debug?: ((line: string) => void) | undefined;
 }
 
-export async function connectBroker(ctx: CliContext, brokerFlag: string | undefined): Promise<BrokerConnection> {
-  const settings = await readSettings(ctx.home);
-  const brokerUrl = resolveBrokerUrl(brokerFlag, ctx.env, settings);
-  const trust = await resolveBrokerTrust({ env: ctx.env, settings, brokerUrl });
+export async function connectBroker(inputs: ConnectInputs, brokerFlag: string | undefined): Promise<BrokerConnection> {
+  const { home, env, debug } = inputs;
+  const settings = await readSettings(home);
+  const brokerUrl = resolveBrokerUrl(brokerFlag, env, settings);
+  const trust = await resolveBrokerTrust({ env, settings, brokerUrl });
   const signIn = settings.broker === brokerUrl && settings.signIn ? settings.signIn : await fetchSignInConfig(brokerUrl, trust);
-  const debug = debugLogger(ctx);
   const session = await Session.open({
-    home: ctx.home,
-    env: ctx.env,
+    home,
+    env,
     brokerUrl,
     signIn,
     transport: transportFor(brokerUrl, signIn, trust.extraCa),

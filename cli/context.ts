@@ -30,6 +30,11 @@ export interface CliContext {
   onInterrupt: (listener: () => void) => () => void;
 }
 
+/** Where ACCESS_DEBUG=1 sends the sign-in and stream narration: stderr, beside the other notices. */
+export function debugLogger(ctx: Pick<CliContext, 'env' | 'out'>): ((line: string) => void) | undefined {
+  return ctx.env.ACCESS_DEBUG === '1' ? (line) => ctx.out.notice(line) : undefined;
+}
+
 function onProcessInterrupt(listener: () => void): () => void {
   process.once('SIGINT', listener);
   return () => {
@@ -45,7 +50,7 @@ export function processContext(streams: OutputStreams = process, env: NodeJS.Pro
     stdio: { stdin: process.stdin, stdout: streams.stdout },
     stdinIsTTY: Boolean(process.stdin.isTTY),
     now: Date.now,
-    connect: (brokerFlag) => connectBroker(ctx, brokerFlag),
+    connect: (brokerFlag) => connectBroker({ home: ctx.home, env: ctx.env, debug: debugLogger(ctx) }, brokerFlag),
     prompts: terminalPrompts({ input: process.stdin, output: streams.stderr }),
     onInterrupt: onProcessInterrupt,
   };

@@ -5,8 +5,9 @@
 import type { WhoAmIResponse } from '../../shared/wire.js';
 import { Session, transportFor } from '../auth/session.js';
 import { BrokerClient } from '../broker-client.js';
-import { debugLogger, fetchSignInConfig } from '../broker-connection.js';
+import { fetchSignInConfig } from '../broker-connection.js';
 import { caFileToRemember, resolveBrokerTrust } from '../broker-trust.js';
+import { debugLogger } from '../context.js';
 import { readSettings, resolveBrokerUrl, writeSettings } from '../settings.js';
 import { brokerOption, stringOption, type CommandSpec, type OptionSpec } from './command.js';
 
