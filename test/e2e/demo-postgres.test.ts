@@ -8,9 +8,9 @@ import path from 'node:path';
 // @ts-expect-error -- pg has no type declarations; typed by hand below.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDemoPostgres, type DemoPostgres } from '../../../broker/demo/postgres.js';
-import { watchParentDeath } from '../../../broker/demo/watchdog.js';
-import { AccessError } from '../../../shared/errors.js';
+import { startDemoPostgres, type DemoPostgres } from '../../broker/demo/postgres.js';
+import { watchParentDeath } from '../../broker/demo/watchdog.js';
+import { AccessError } from '../../shared/errors.js';
 
 const isRoot = process.getuid?.() === 0;
 

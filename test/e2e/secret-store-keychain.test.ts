@@ -14,10 +14,10 @@ import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { PROBE_TIMEOUT_MS } from '../../../cli/auth/secret-store.js';
+import { PROBE_TIMEOUT_MS } from '../../cli/auth/secret-store.js';
 
 const run = promisify(execFile);
-const repo = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const fixture = join(repo, 'test', 'fixtures', 'keychain-store.mjs');
 /** Generous: only there so a broken run fails instead of hanging; no test measures time. */
 const CHILD_TIMEOUT_MS = 90_000;

@@ -3,10 +3,10 @@ import { statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { CONNECTION_PRAGMAS, openDatabase } from '../../../broker/store/database.js';
-import { SqliteRequestStore } from '../../../broker/store/request-store.js';
-import { REPO, tempDir, waitForMatch } from '../../helpers/processes.js';
-import { HOUR, T0, approvedRequest, pendingRequest } from './sample-requests.js';
+import { CONNECTION_PRAGMAS, openDatabase } from '../../broker/store/database.js';
+import { SqliteRequestStore } from '../../broker/store/request-store.js';
+import { REPO, tempDir, waitForMatch } from '../helpers/processes.js';
+import { HOUR, T0, approvedRequest, pendingRequest } from '../broker/store/sample-requests.js';
 
 const FIXTURE = path.join(REPO, 'test/fixtures/sqlite-commit.mjs');
 
