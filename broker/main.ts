@@ -6,14 +6,15 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import path from 'node:path';
 import { AccessError, ExitCode } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
+import { parseWholeNumber } from '../shared/whole-number.js';
 import { DEFAULT_DEV_PORT, startDevBroker } from './dev-command.js';
 import type { TlsFiles } from './http/tls.js';
 import { consoleLogger } from './log.js';
 import { startBroker } from './serve-command.js';
 
 function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError(`"${value}" is not a port — use a number from 0 (any free port) to 65535`);
+  const port = parseWholeNumber(value, 0, 65535);
+  if (port === undefined) throw new InvalidArgumentError(`"${value}" is not a port — use a number from 0 (any free port) to 65535`);
   return port;
 }
 

@@ -13,6 +13,7 @@ import {
   type ShouldRetry,
 } from '@microsoft/microsoft-graph-client';
 import type { HttpTransport } from './http-transport.js';
+import { parseWholeNumber } from './whole-number.js';
 
 /** Retries of one Graph call when Graph says when to come back (429/503/504 with Retry-After). */
 export const MAX_GRAPH_RETRIES = 2;
@@ -40,8 +41,8 @@ class TransportHandler implements Middleware {
  */
 const retryWhenToldWhen: ShouldRetry = (_delay, _attempt, _request, _options, response) => {
   const retryAfter = response.headers.get('retry-after');
-  if (retryAfter === null || !/^\d+$/.test(retryAfter.trim())) return false;
-  return Number(retryAfter) <= MAX_GRAPH_RETRY_AFTER_SEC;
+  // A date form of Retry-After (or anything else) is not a short wait.
+  return retryAfter !== null && parseWholeNumber(retryAfter, 0, MAX_GRAPH_RETRY_AFTER_SEC) !== undefined;
 };
 
 /**

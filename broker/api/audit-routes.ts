@@ -16,6 +16,7 @@
 
 import { AccessError } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
+import { parseWholeNumber } from '../../shared/whole-number.js';
 import type { AuditEventsResponse, AuditSessionsResponse, AuditShowResponse, AuditVerifyResponse } from '../../shared/wire.js';
 import type { Audit } from '../audit/audit.js';
 import { SESSIONS_LIMIT_MAX, EVENTS_LIMIT_MAX, SHOW_LIMIT_MAX, type EventsQuery, type SessionQuery } from '../store/audit-queries.js';
@@ -119,8 +120,8 @@ function nonEmpty(params: URLSearchParams, name: string): string | undefined {
 function intParam(params: URLSearchParams, name: string, min: number, max: number): number | undefined {
   const text = nonEmpty(params, name);
   if (text === undefined) return undefined;
-  const value = Number(text);
-  if (/^\d+$/.test(text) && Number.isSafeInteger(value) && value >= min && value <= max) return value;
+  const value = parseWholeNumber(text, min, max);
+  if (value !== undefined) return value;
   throw new AccessError('bad_request', `?${name}=${text} is not a whole number from ${min} to ${max}`);
 }
 

@@ -3,6 +3,7 @@
 // there and in the pure domain below it.
 
 import { AccessError } from '../../shared/errors.js';
+import { parseWholeNumber } from '../../shared/whole-number.js';
 import type { ApprovalsResponse, CreateRequestBody, RequestsResponse, RequestView } from '../../shared/wire.js';
 import { bodyObject, optionalString, requiredChoice, requiredString } from '../http/body.js';
 import { readJsonBody } from '../http/respond.js';
@@ -109,7 +110,7 @@ function statesParam(value: string | null): RequestState[] | undefined {
 
 function limitParam(value: string | null): number {
   if (value === null) return LIST_LIMIT_DEFAULT;
-  const limit = Number(value);
-  if (Number.isInteger(limit) && limit >= 1 && limit <= LIST_LIMIT_MAX) return limit;
+  const limit = parseWholeNumber(value, 1, LIST_LIMIT_MAX);
+  if (limit !== undefined) return limit;
   throw new AccessError('bad_request', `?limit=${value} is not a whole number from 1 to ${LIST_LIMIT_MAX}`);
 }

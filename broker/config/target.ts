@@ -3,6 +3,7 @@
 // `net.connect`.
 
 import net from 'node:net';
+import { parseWholeNumber } from '../../shared/whole-number.js';
 
 export interface Target {
   host: string;
@@ -32,10 +33,9 @@ export function parseTarget(text: string): Target | { problem: string } {
   const portText = match[2] as string;
   if (bracketed && !net.isIPv6(host)) return { problem: `"${host}" in brackets is not an IPv6 address` };
   if (!bracketed && !isHostname(host)) return { problem: `"${host}" is not a host name or IPv4 address` };
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > MAX_PORT) {
-    return { problem: `port must be a number from 1 to ${MAX_PORT} — e.g. db.internal:5432` };
-  }
-  return { host, port: Number(portText) };
+  const port = parseWholeNumber(portText, 1, MAX_PORT);
+  if (port === undefined) return { problem: `port must be a number from 1 to ${MAX_PORT} — e.g. db.internal:5432` };
+  return { host, port };
 }
 
 /** The written form of a target, the inverse of parseTarget. */

@@ -2,6 +2,7 @@
 // the broker makes: `$top` (default 100, at most 999), opaque `$skiptoken` paging through
 // `@odata.nextLink`, loose `$select`, and `$filter` with `prop eq 'value'`.
 
+import { parseWholeNumber } from '../../shared/whole-number.js';
 import { GraphFailures } from './graph-errors.js';
 
 /** Graph's default page size for directory collections. */
@@ -20,8 +21,8 @@ export interface Page {
 export function pageSize(url: URL): number {
   const raw = url.searchParams.get('$top');
   if (raw === null) return DEFAULT_PAGE_SIZE;
-  const top = Number(raw);
-  if (!/^\d+$/.test(raw) || top < 1 || top > MAX_PAGE_SIZE) {
+  const top = parseWholeNumber(raw, 1, MAX_PAGE_SIZE);
+  if (top === undefined) {
     throw GraphFailures.badRequest(`Invalid page size specified: '${raw}'. Must be between 1 and ${MAX_PAGE_SIZE} inclusive.`);
   }
   return top;
@@ -31,8 +32,8 @@ function skipOffset(url: URL): number {
   const raw = url.searchParams.get('$skiptoken');
   if (raw === null) return 0;
   const decoded = Buffer.from(raw, 'base64url').toString('utf8');
-  const offset = decoded.startsWith(SKIPTOKEN_PREFIX) ? Number(decoded.slice(SKIPTOKEN_PREFIX.length)) : Number.NaN;
-  if (!Number.isSafeInteger(offset) || offset < 0) {
+  const offset = decoded.startsWith(SKIPTOKEN_PREFIX) ? parseWholeNumber(decoded.slice(SKIPTOKEN_PREFIX.length)) : undefined;
+  if (offset === undefined) {
     throw GraphFailures.badRequest(`Invalid $skiptoken '${raw}'. Follow the @odata.nextLink of the previous page as it is.`);
   }
   return offset;

@@ -8,6 +8,7 @@
 
 import { parseDuration } from '../../shared/duration.js';
 import { AccessError } from '../../shared/errors.js';
+import { parseWholeNumber } from '../../shared/whole-number.js';
 
 /** 2025-03-04, 2025-03-04T09:30, 2025-03-04 09:30:15.250, each with an optional Z or ±hh:mm. */
 const CALENDAR_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))?$/i;
@@ -53,7 +54,7 @@ export function calendarTime(text: string): number | null {
 /** A whole number flag from `min` to `max`, or undefined when the flag was not given. */
 export function wholeNumberFlag(flag: string, text: string | undefined, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
-  const value = Number(text);
-  if (/^\d+$/.test(text.trim()) && Number.isSafeInteger(value) && value >= min && value <= max) return value;
+  const value = parseWholeNumber(text, min, max);
+  if (value !== undefined) return value;
   throw new AccessError('usage', `--${flag} "${text}" is not a whole number from ${min} to ${max}`);
 }

@@ -7,6 +7,7 @@
 // or the membership is lost; with `-- CMD`, CMD's exit status.
 
 import { AccessError, ExitCode } from '../../shared/errors.js';
+import { parseWholeNumber } from '../../shared/whole-number.js';
 import type { CreateRequestBody, RequestView } from '../../shared/wire.js';
 import type { BrokerConnection } from '../broker-connection.js';
 import type { CliContext } from '../context.js';
@@ -35,8 +36,8 @@ interface ConnectArgs {
 
 function parsePort(text: string | undefined): number {
   if (text === undefined) return 0;
-  const port = Number(text);
-  if (!/^\d+$/.test(text) || port < 1 || port > MAX_PORT) {
+  const port = parseWholeNumber(text, 1, MAX_PORT);
+  if (port === undefined) {
     throw new AccessError('usage', `--port "${text}" is not a port — use a number from 1 to ${MAX_PORT}, or leave --port out for a free one`);
   }
   return port;
