@@ -81,11 +81,14 @@ export function openRequest(
 }
 
 /**
- * A review comment or revoke reason: trimmed, null when empty, refused when too long or unsafe to
- * print. `label` names it in the message ("comment", "revoke reason").
+ * A review comment or revoke reason: trimmed, null when empty; the refusal (a value, for the state
+ * machine) when too long or unsafe to print. `label` names it in the message ("comment", "revoke reason").
  */
-export function checkComment(text: string | null, label: string): string | null {
-  return checkFreeText(text, label, MAX_REASON_LENGTH, 'reason_too_long', 'reason_invalid');
+export function readComment(text: string | null, label: string): { ok: true; comment: string | null } | { ok: false; refusal: AccessError } {
+  const trimmed = text?.trim() ?? '';
+  if (trimmed === '') return { ok: true, comment: null };
+  const refusal = freeTextProblem(trimmed, label, MAX_REASON_LENGTH, 'reason_too_long', 'reason_invalid');
+  return refusal ? { ok: false, refusal } : { ok: true, comment: trimmed };
 }
 
 /** Throws `internal` when the caller passed the policy of another resource: approvers would be the wrong people. */
@@ -157,13 +160,20 @@ function checkFreeText(
 ): string | null {
   const trimmed = text?.trim() ?? '';
   if (trimmed === '') return null;
+  const problem = freeTextProblem(trimmed, label, maxLength, tooLong, invalid);
+  if (problem) throw problem;
+  return trimmed;
+}
+
+/** Why a trimmed, non-empty free text is refused, or null when it is fine. */
+function freeTextProblem(trimmed: string, label: string, maxLength: number, tooLong: ErrorCode, invalid: ErrorCode): AccessError | null {
   if (trimmed.length > maxLength) {
-    throw new AccessError(tooLong, `The ${label} is ${trimmed.length} characters long; at most ${maxLength} are allowed — shorten it.`);
+    return new AccessError(tooLong, `The ${label} is ${trimmed.length} characters long; at most ${maxLength} are allowed — shorten it.`);
   }
   const unsafe = UNSAFE_CHARACTER.exec(trimmed);
-  if (unsafe === null) return trimmed;
+  if (unsafe === null) return null;
   const codePoint = `U+${(unsafe[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-  throw new AccessError(
+  return new AccessError(
     invalid,
     `The ${label} ${JSON.stringify(trimmed)} contains the control character ${codePoint} at position ${unsafe.index + 1} — ` +
       'use plain text on one line.',

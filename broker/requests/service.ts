@@ -17,7 +17,7 @@ import { hasFreshReads, inAnyGroup, type Directory } from '../identity/directory
 import { LIST_LIMIT_MAX, type RequestStore } from '../store/request-store.js';
 import { randomRequestId, type IdGenerator } from './ids.js';
 import { openRequest, type RequestContext } from './policy.js';
-import { applyEvent, ClosedByClockError } from './state-machine.js';
+import { applyEvent, type Outcome } from './state-machine.js';
 import type { AccessRequest, Actor, RequestChange, RequestEvent, RequestState } from './types.js';
 import { toRequestView } from './view.js';
 import { actorName } from './wording.js';
@@ -52,13 +52,6 @@ export interface ListMineOptions {
   /** Only these states; all states when absent. */
   states?: RequestState[];
   limit?: number;
-}
-
-interface Outcome {
-  request: AccessRequest;
-  changes: RequestChange[];
-  /** Set when the clock closed the request before the event could apply: stored, then thrown. */
-  refusal: AccessError | null;
 }
 
 export class RequestService {
@@ -212,30 +205,21 @@ export class RequestService {
       this.#apply(id, event, now, (current) => this.#visible(current, id, principal, groups)),
     );
     if (outcome.changes.length > 0) this.#announce(outcome.request, outcome.changes, actorOf(principal));
-    if (outcome.refusal) throw outcome.refusal;
+    if (!outcome.ok) throw outcome.refusal;
     return this.view(outcome.request);
   }
 
   /**
    * Inside a transaction: loads the request as committed now, applies the event and saves the
-   * result. When the clock closed the request first, that closing is saved too and the refusal is
-   * returned for the caller to throw after the commit.
+   * result. A refusal saves what the clock did first (a timeout or expiry) and is returned for the
+   * caller to throw after the commit.
    */
   #apply(id: string, event: RequestEvent, now: number, check: (current: AccessRequest | null) => AccessRequest): Outcome {
     const current = check(this.#store.get(id));
-    try {
-      const { request, changes } = applyEvent(current, event, this.#context(this.#policyOrOrphan(current), now));
-      if (changes.length > 0) this.#store.save(request);
-      this.#record(request, changes, eventActor(event), now);
-      return { request, changes, refusal: null };
-    } catch (error) {
-      if (error instanceof ClosedByClockError) {
-        this.#store.save(error.request);
-        this.#record(error.request, error.changes, null, now);
-        return { request: error.request, changes: error.changes, refusal: error };
-      }
-      throw error;
-    }
+    const outcome = applyEvent(current, event, { policy: this.policyOf(current.resource), admins: this.#config.admins, now });
+    if (outcome.changes.length > 0) this.#store.save(outcome.request);
+    this.#record(outcome.request, outcome.changes, eventActor(event), now);
+    return outcome;
   }
 
   /** Inside the transaction that stores the change: its audit entries commit with it or not at all. */
@@ -325,39 +309,8 @@ export class RequestService {
     return new AccessError('unknown_resource', `No resource named ${JSON.stringify(resource)}. ${choices}`);
   }
 
-  #context(policy: ResourcePolicy, now: number = this.#now()): RequestContext {
-    return { policy, admins: this.#config.admins, now };
-  }
-
-  /**
-   * A request whose resource has left the configuration keeps its clock (it still times out and
-   * expires) and can still be revoked by its requester and admins; nobody can approve it any more.
-   */
-  #policyOrOrphan(request: AccessRequest): ResourcePolicy {
-    return (
-      this.policyOf(request.resource) ?? {
-        name: request.resource,
-        kind: 'tcp',
-        description: null,
-        target: { host: '', port: 0 },
-        requesters: [],
-        approvers: [],
-        approvals: request.approvalsRequired,
-        maxDurationMs: request.durationMs,
-        defaultDurationMs: request.durationMs,
-        requestTtlMs: request.pendingUntil - request.createdAt,
-        reason: 'optional',
-        ticketPattern: null,
-        autoApprove: [],
-        // The tunnel refuses a resource that is not configured, so these are never read.
-        maxConnections: 0,
-        idleTimeoutMs: 0,
-        database: null,
-        user: null,
-        targetTls: 'disable',
-        targetCa: null,
-      }
-    );
+  #context(policy: ResourcePolicy): RequestContext {
+    return { policy, admins: this.#config.admins, now: this.#now() };
   }
 
   #freshId(): string {
@@ -426,8 +379,3 @@ function requirePerson(principal: Principal, action: string): void {
 function missing(id: string): never {
   throw new AccessError('request_not_found', `No request "${id}".`);
 }
-
-/**
- * A review that lost the race to an approval says who approved, so the second approver knows the
- * request is handled and by whom.
- */

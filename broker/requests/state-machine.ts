@@ -1,45 +1,68 @@
-// The request/approval state machine: `(request, event, ctx) → request'`, pure. The broker loads
+// The request/approval state machine: `(request, event, ctx) → outcome`, pure. The broker loads
 // the request, reads the clock and the actor's groups, calls applyEvent, and stores the result
 // with its changes (audit, events stream) in one transaction.
 //
 // Every event is preceded by the clock, so no caller can forget it: a review of a request whose
-// pendingUntil has passed is refused, and so is a revoke of a grant past its expiresAt.
+// pendingUntil has passed is refused, and so is a revoke of a grant past its expiresAt. A refusal
+// is a value, like a transition: it carries what the clock did first, which is stored all the same.
 
 import { AccessError, type ErrorCode } from '../../shared/errors.js';
+import type { ResourcePolicy } from '../config/types.js';
 import { inAnyGroup } from '../identity/directory.js';
 import { grantAccess } from './grant.js';
-import { assertPolicyFor, checkComment, type RequestContext } from './policy.js';
+import { assertPolicyFor, readComment } from './policy.js';
 import type { AccessRequest, RequestChange, RequestEvent } from './types.js';
 import { actorName, describeState, formatInstant, groupList } from './wording.js';
 
-type Transition = { request: AccessRequest; changes: RequestChange[] };
+/** What an event did: the request after it and what changed (empty for a tick with nothing due). */
+export interface Transition {
+  ok: true;
+  request: AccessRequest;
+  changes: RequestChange[];
+}
+
+/**
+ * Why an event was refused. `request` and `changes` are what the clock did before the event was
+ * looked at (a request timed out or a grant expired; otherwise the request as given and no
+ * changes): the caller stores them with the refusal.
+ */
+export interface Refusal {
+  ok: false;
+  refusal: AccessError;
+  request: AccessRequest;
+  changes: RequestChange[];
+}
+
+export type Outcome = Transition | Refusal;
+
+export interface EventContext {
+  /**
+   * The policy of the request's resource as configured now; null when the resource has left the
+   * configuration. Such a request keeps its clock (it still times out and expires) and can still
+   * be revoked by its requester and admins; nobody can approve it any more.
+   */
+  policy: ResourcePolicy | null;
+  /** Admin groups of the broker (BrokerConfig.admins). */
+  admins: readonly string[];
+  /** The instant of the event, ms since epoch. */
+  now: number;
+}
+
 type ReviewEvent = Extract<RequestEvent, { type: 'review' }>;
 type CancelEvent = Extract<RequestEvent, { type: 'cancel' }>;
 type RevokeEvent = Extract<RequestEvent, { type: 'revoke' }>;
 
 /**
- * Refusal of an event because the clock closed the request first (timed out or expired). It
- * carries that clock transition so the caller can store it in the same transaction as the refusal.
+ * Applies the clock at `ctx.now`, then `event`. Throws only on a programming error (the policy of
+ * another resource); what a caller may not do is returned as a Refusal.
  */
-export class ClosedByClockError extends AccessError {
-  constructor(
-    code: ErrorCode,
-    message: string,
-    readonly request: AccessRequest,
-    readonly changes: RequestChange[],
-  ) {
-    super(code, message);
-  }
-}
-
-/** Applies the clock at `ctx.now`, then `event`. Throws AccessError when the event is not allowed. */
-export function applyEvent(request: AccessRequest, event: RequestEvent, ctx: RequestContext): Transition {
-  assertPolicyFor(request.resource, ctx.policy);
+export function applyEvent(request: AccessRequest, event: RequestEvent, ctx: EventContext): Outcome {
+  if (ctx.policy) assertPolicyFor(request.resource, ctx.policy);
   const clocked = advanceClock(request, ctx.now);
   if (event.type === 'tick') return clocked;
   if (clocked.changes.length > 0) {
-    const refusal = refusalFor(event.type, clocked.request, ctx.now);
-    throw new ClosedByClockError(refusal.code, refusal.message, clocked.request, clocked.changes);
+    const { code, message } = refusalFor(event.type, clocked.request, ctx.now);
+    return { ok: false, refusal: new AccessError(code, message), request: clocked.request, changes: clocked.changes };
   }
   switch (event.type) {
     case 'review':
@@ -66,26 +89,40 @@ export function isLive(request: AccessRequest, now: number): boolean {
 /** Times out a pending request and expires a grant whose deadline has come; closedAt is the deadline itself. */
 function advanceClock(request: AccessRequest, now: number): Transition {
   const deadline = nextDeadline(request);
-  if (deadline === null || now < deadline) return { request, changes: [] };
+  if (deadline === null || now < deadline) return { ok: true, request, changes: [] };
   if (request.state === 'pending') {
-    return { request: { ...request, state: 'timed_out', closedAt: deadline }, changes: ['timed_out'] };
+    return { ok: true, request: { ...request, state: 'timed_out', closedAt: deadline }, changes: ['timed_out'] };
   }
-  return { request: { ...request, state: 'expired', closedAt: deadline }, changes: ['expired'] };
+  return { ok: true, request: { ...request, state: 'expired', closedAt: deadline }, changes: ['expired'] };
 }
 
-function applyReview(request: AccessRequest, event: ReviewEvent, ctx: RequestContext): Transition {
+/** A refusal of an event that left the request as it was. */
+function refuse(request: AccessRequest, code: ErrorCode, message: string): Refusal {
+  return { ok: false, refusal: new AccessError(code, message), request, changes: [] };
+}
+
+function applyReview(request: AccessRequest, event: ReviewEvent, ctx: EventContext): Outcome {
   const { now, policy } = ctx;
-  requirePending(request, 'review', now);
+  if (request.state !== 'pending') return refuseInState(request, 'review', now);
   const { reviewer } = event;
+  if (policy === null) {
+    return refuse(
+      request,
+      'not_an_approver',
+      `Nobody may review request ${request.id} any more: ${request.resource} is no longer in the broker's configuration.`,
+    );
+  }
   if (reviewer.oid === request.requester.oid) {
-    throw new AccessError(
+    return refuse(
+      request,
       'self_review',
       `You made request ${request.id} yourself and may not review it — another member of ${groupList(policy.approvers)} must.`,
     );
   }
   // Membership as read at this moment: someone removed from the approver group no longer counts.
   if (!inAnyGroup(event.reviewerGroups, policy.approvers)) {
-    throw new AccessError(
+    return refuse(
+      request,
       'not_an_approver',
       `You may not review requests for ${policy.name}: only members of ${groupList(policy.approvers)} may.`,
     );
@@ -93,15 +130,19 @@ function applyReview(request: AccessRequest, event: ReviewEvent, ctx: RequestCon
   const earlier = request.reviews.find((review) => review.reviewer.oid === reviewer.oid);
   if (earlier !== undefined) {
     const missing = request.approvalsRequired - countApprovals(request);
-    throw new AccessError(
+    return refuse(
+      request,
       'already_reviewed',
       `You already approved request ${request.id} at ${formatInstant(earlier.at, now)}; it still needs ` +
         `${missing} approval${missing === 1 ? '' : 's'} from other members of ${groupList(policy.approvers)}.`,
     );
   }
-  const comment = checkComment(event.comment, 'comment');
+  const read = readComment(event.comment, 'comment');
+  if (!read.ok) return { ok: false, refusal: read.refusal, request, changes: [] };
+  const { comment } = read;
   if (event.decision === 'deny' && comment === null) {
-    throw new AccessError(
+    return refuse(
+      request,
       'reason_required',
       `Say why you deny request ${request.id}: a denial needs a reason the requester can read, e.g. --reason "use the read replica".`,
     );
@@ -113,55 +154,58 @@ function applyReview(request: AccessRequest, event: ReviewEvent, ctx: RequestCon
   // One eligible deny denies, whatever approvals came before.
   if (event.decision === 'deny') {
     return {
+      ok: true,
       request: { ...reviewed, state: 'denied', closedAt: now, closedBy: reviewer, closeReason: comment },
       changes: ['review_recorded', 'denied'],
     };
   }
-  if (countApprovals(reviewed) < reviewed.approvalsRequired) return { request: reviewed, changes: ['review_recorded'] };
-  return { request: grantAccess(reviewed, now, false), changes: ['review_recorded', 'approved'] };
+  if (countApprovals(reviewed) < reviewed.approvalsRequired) return { ok: true, request: reviewed, changes: ['review_recorded'] };
+  return { ok: true, request: grantAccess(reviewed, now, false), changes: ['review_recorded', 'approved'] };
 }
 
-function applyCancel(request: AccessRequest, event: CancelEvent, ctx: RequestContext): Transition {
-  requirePending(request, 'cancel', ctx.now);
+function applyCancel(request: AccessRequest, event: CancelEvent, ctx: EventContext): Outcome {
+  if (request.state !== 'pending') return refuseInState(request, 'cancel', ctx.now);
   if (event.by.oid !== request.requester.oid) {
-    throw new AccessError(
+    return refuse(
+      request,
       'not_allowed_to_cancel',
       `Only ${actorName(request.requester)}, who made request ${request.id}, may cancel it — an approver can deny it instead.`,
     );
   }
   return {
+    ok: true,
     request: { ...request, state: 'cancelled', closedAt: ctx.now, closedBy: event.by, closeReason: null },
     changes: ['cancelled'],
   };
 }
 
-function applyRevoke(request: AccessRequest, event: RevokeEvent, ctx: RequestContext): Transition {
-  const { now, policy } = ctx;
-  if (request.state !== 'approved') {
-    const refusal = refusalFor('revoke', request, now);
-    throw new AccessError(refusal.code, refusal.message);
-  }
+function applyRevoke(request: AccessRequest, event: RevokeEvent, ctx: EventContext): Outcome {
+  const { now } = ctx;
+  if (request.state !== 'approved') return refuseInState(request, 'revoke', now);
   const { by } = event;
-  const allowed =
-    by.oid === request.requester.oid || inAnyGroup(event.byGroups, policy.approvers) || inAnyGroup(event.byGroups, ctx.admins);
+  const approvers = ctx.policy?.approvers ?? [];
+  const allowed = by.oid === request.requester.oid || inAnyGroup(event.byGroups, approvers) || inAnyGroup(event.byGroups, ctx.admins);
   if (!allowed) {
-    throw new AccessError(
+    const approverPart = approvers.length > 0 ? `, members of ${groupList(approvers)}` : '';
+    return refuse(
+      request,
       'not_allowed_to_revoke',
-      `You may not revoke request ${request.id}: only its requester, members of ${groupList(policy.approvers)} ` +
-        `and admins (${groupList(ctx.admins)}) may.`,
+      `You may not revoke request ${request.id}: only its requester${approverPart} and admins (${groupList(ctx.admins)}) may.`,
     );
   }
-  const reason = checkComment(event.reason, 'revoke reason');
+  const read = readComment(event.reason, 'revoke reason');
+  if (!read.ok) return { ok: false, refusal: read.refusal, request, changes: [] };
   return {
-    request: { ...request, state: 'revoked', closedAt: now, closedBy: by, closeReason: reason },
+    ok: true,
+    request: { ...request, state: 'revoked', closedAt: now, closedBy: by, closeReason: read.comment },
     changes: ['revoked'],
   };
 }
 
-function requirePending(request: AccessRequest, action: 'review' | 'cancel', now: number): void {
-  if (request.state === 'pending') return;
-  const refusal = refusalFor(action, request, now);
-  throw new AccessError(refusal.code, refusal.message);
+/** Refuses `action` on a request whose state does not allow it. */
+function refuseInState(request: AccessRequest, action: 'review' | 'cancel' | 'revoke', now: number): Refusal {
+  const { code, message } = refusalFor(action, request, now);
+  return refuse(request, code, message);
 }
 
 /** Why `action` is refused on a request in its current (non-actionable) state. */

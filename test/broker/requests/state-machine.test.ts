@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
 import { openRequest } from '../../../broker/requests/policy.js';
-import { applyEvent, ClosedByClockError, isLive, nextDeadline } from '../../../broker/requests/state-machine.js';
+import { applyEvent, isLive, nextDeadline, type Outcome } from '../../../broker/requests/state-machine.js';
 import type { AccessRequest, RequestChange, RequestEvent, RequestState } from '../../../broker/requests/types.js';
 import { AccessError, type ErrorCode } from '../../../shared/errors.js';
 import { context, events, HOUR, input, MINUTE, people, policy, T0, type PersonName } from './fixtures.js';
@@ -289,12 +289,8 @@ describe('applyEvent', () => {
 
     scenario.steps.forEach((step, index) => {
       const label = `step ${index + 1} (at +${step.at}m, ${step.event.type})`;
-      const outcome = attempt(request, step.event, context(p, T0 + step.at * MINUTE));
-      if (step.refused === undefined) {
-        expect(outcome.error, label).toBeUndefined();
-      } else {
-        expect(outcome.error?.code, label).toBe(step.refused);
-      }
+      const outcome = applyEvent(request, step.event, context(p, T0 + step.at * MINUTE));
+      expect(outcome.ok ? undefined : outcome.refusal.code, label).toBe(step.refused);
       if (step.changes !== undefined) expect(outcome.changes, label).toEqual(step.changes);
       request = outcome.request;
       expect(request.state, label).toBe(step.state);
@@ -303,41 +299,39 @@ describe('applyEvent', () => {
   });
 });
 
-/** Applies an event the way the broker does: on a refusal by the clock, it keeps the clock's transition. */
-function attempt(
-  request: AccessRequest,
-  event: RequestEvent,
-  ctx: ReturnType<typeof context>,
-): { request: AccessRequest; changes: RequestChange[]; error?: AccessError } {
-  try {
-    return applyEvent(request, event, ctx);
-  } catch (error) {
-    if (error instanceof ClosedByClockError) return { request: error.request, changes: error.changes, error };
-    if (error instanceof AccessError) return { request, changes: [], error };
-    throw error;
-  }
-}
-
 function opened(overrides: Partial<ResourcePolicy> = {}): { request: AccessRequest; p: ResourcePolicy } {
   const p = policy(overrides);
   const { request } = openRequest(input(), people.alice.actor, people.alice.groups, context(p, T0), 'req-1');
   return { request, p };
 }
 
-function refusal(run: () => unknown): AccessError {
+/** The refusal of an outcome; fails the test when the event was not refused. */
+function refusal(outcome: Outcome): AccessError {
+  if (outcome.ok) throw new Error(`expected a refusal, got ${outcome.request.state}`);
+  return outcome.refusal;
+}
+
+/** The request after an event that must succeed. */
+function applied(outcome: Outcome): AccessRequest {
+  if (!outcome.ok) throw new Error(`expected a transition, got ${outcome.refusal.code}: ${outcome.refusal.message}`);
+  return outcome.request;
+}
+
+/** The AccessError a call throws (only a programming error throws: the policy of another resource). */
+function thrown(run: () => unknown): AccessError {
   try {
     run();
   } catch (error) {
     if (error instanceof AccessError) return error;
     throw error;
   }
-  throw new Error('expected a refusal');
+  throw new Error('expected a throw');
 }
 
 describe('state machine details', () => {
   it('records who reviewed, when, and why a request was denied', () => {
     const { request, p } = opened();
-    const { request: denied } = applyEvent(request, deny('bob', 'use the read replica'), context(p, T0 + 7 * MINUTE));
+    const denied = applied(applyEvent(request, deny('bob', 'use the read replica'), context(p, T0 + 7 * MINUTE)));
     expect(denied.reviews).toEqual([
       { reviewer: people.bob.actor, decision: 'deny', comment: 'use the read replica', at: T0 + 7 * MINUTE },
     ]);
@@ -347,43 +341,45 @@ describe('state machine details', () => {
 
   it('records the revoker and the revoke reason', () => {
     const { request, p } = opened();
-    const { request: approved } = applyEvent(request, approve('bob'), context(p, T0 + MINUTE));
-    const { request: revoked } = applyEvent(approved, revoke('erin', 'incident closed'), context(p, T0 + 2 * MINUTE));
+    const approved = applied(applyEvent(request, approve('bob'), context(p, T0 + MINUTE)));
+    const revoked = applied(applyEvent(approved, revoke('erin', 'incident closed'), context(p, T0 + 2 * MINUTE)));
     expect(revoked).toMatchObject({ closedAt: T0 + 2 * MINUTE, closedBy: people.erin.actor, closeReason: 'incident closed' });
   });
 
   it('closes a timed-out request at its deadline, not at the late tick that noticed it', () => {
     const { request, p } = opened();
-    const { request: timedOut } = applyEvent(request, tick(), context(p, T0 + 5 * HOUR));
+    const timedOut = applied(applyEvent(request, tick(), context(p, T0 + 5 * HOUR)));
     expect(timedOut.closedAt).toBe(T0 + HOUR);
     expect(timedOut.closedBy).toBeNull();
   });
 
   it('says when a late review found the request timed out', () => {
     const { request, p } = opened();
-    const error = refusal(() => applyEvent(request, approve('bob'), context(p, T0 + 2 * HOUR)));
-    expect(error).toBeInstanceOf(ClosedByClockError);
+    const outcome = applyEvent(request, approve('bob'), context(p, T0 + 2 * HOUR));
+    const error = refusal(outcome);
+    // The refusal carries the clock's transition, for the broker to store with it.
+    expect(outcome).toMatchObject({ changes: ['timed_out'], request: { state: 'timed_out' } });
     expect(error.message).toContain('Request req-1 timed out at 10:00 UTC');
     expect(error.status).toBe(409);
   });
 
   it('says when a grant expired to someone trying to revoke it', () => {
     const { request, p } = opened();
-    const { request: approved } = applyEvent(request, approve('bob'), context(p, T0 + 5 * MINUTE));
-    const error = refusal(() => applyEvent(approved, revoke('alice'), context(p, T0 + 3 * HOUR)));
+    const approved = applied(applyEvent(request, approve('bob'), context(p, T0 + 5 * MINUTE)));
+    const error = refusal(applyEvent(approved, revoke('alice'), context(p, T0 + 3 * HOUR)));
     expect(error.message).toContain('the grant expired at 10:05 UTC');
   });
 
   it('names the current state when refusing a review of a request no longer pending', () => {
     const { request, p } = opened();
-    const { request: denied } = applyEvent(request, deny('carol'), context(p, T0 + MINUTE));
-    const error = refusal(() => applyEvent(denied, approve('bob'), context(p, T0 + 2 * MINUTE)));
+    const denied = applied(applyEvent(request, deny('carol'), context(p, T0 + MINUTE)));
+    const error = refusal(applyEvent(denied, approve('bob'), context(p, T0 + 2 * MINUTE)));
     expect(error.message).toBe('Request req-1 was denied by carol@contoso.com at 09:01 UTC; only a pending request can be reviewed.');
   });
 
   it('names the approver groups when refusing someone outside them', () => {
     const { request, p } = opened();
-    const error = refusal(() => applyEvent(request, approve('mallory'), context(p, T0 + MINUTE)));
+    const error = refusal(applyEvent(request, approve('mallory'), context(p, T0 + MINUTE)));
     expect(error).toMatchObject({ code: 'not_an_approver', status: 403, exitCode: 3 });
     expect(error.message).toContain('only members of 7c1d-dba may');
   });
@@ -391,27 +387,38 @@ describe('state machine details', () => {
   it('keeps the number of approvals fixed at creation when the policy changes later', () => {
     const { request } = opened({ approvals: 1 });
     const stricter = policy({ approvals: 2 });
-    const { request: approved } = applyEvent(request, approve('bob'), context(stricter, T0 + MINUTE));
+    const approved = applied(applyEvent(request, approve('bob'), context(stricter, T0 + MINUTE)));
     expect(approved.state).toBe('approved');
   });
 
   it('judges reviewers against the policy as it is now', () => {
     const { request } = opened();
     const moved = policy({ approvers: ['sg-platform'] });
-    expect(refusal(() => applyEvent(request, approve('bob'), context(moved, T0 + MINUTE))).code).toBe('not_an_approver');
-    expect(applyEvent(request, approve('erin'), context(moved, T0 + MINUTE)).request.state).toBe('approved');
+    expect(refusal(applyEvent(request, approve('bob'), context(moved, T0 + MINUTE))).code).toBe('not_an_approver');
+    expect(applied(applyEvent(request, approve('erin'), context(moved, T0 + MINUTE))).state).toBe('approved');
   });
 
   it('refuses to run with the policy of another resource', () => {
     const { request } = opened();
     const other = policy({ name: 'prod-ssh' });
-    expect(refusal(() => applyEvent(request, approve('bob'), context(other, T0 + MINUTE))).code).toBe('internal');
+    expect(thrown(() => applyEvent(request, approve('bob'), context(other, T0 + MINUTE))).code).toBe('internal');
+  });
+
+  it('keeps the clock of a request whose resource left the configuration, and lets only its requester and admins act', () => {
+    const { request, p } = opened();
+    const approved = applied(applyEvent(request, approve('bob'), context(p, T0 + MINUTE)));
+    const gone = (now: number) => ({ ...context(p, now), policy: null });
+    expect(refusal(applyEvent(request, approve('bob'), gone(T0 + MINUTE))).code).toBe('not_an_approver');
+    expect(refusal(applyEvent(approved, revoke('bob'), gone(T0 + 2 * MINUTE))).code).toBe('not_allowed_to_revoke');
+    expect(applied(applyEvent(approved, revoke('erin'), gone(T0 + 2 * MINUTE))).state).toBe('revoked');
+    expect(applied(applyEvent(approved, revoke('alice'), gone(T0 + 2 * MINUTE))).state).toBe('revoked');
+    expect(applied(applyEvent(request, tick(), gone(T0 + HOUR))).state).toBe('timed_out');
   });
 
   it('never modifies the request it is given', () => {
     const { request, p } = opened({ approvals: 2 });
     const frozen = deepFreeze(structuredClone(request));
-    const { request: next } = applyEvent(frozen, approve('bob'), context(p, T0 + MINUTE));
+    const next = applied(applyEvent(frozen, approve('bob'), context(p, T0 + MINUTE)));
     applyEvent(next, approve('carol'), context(p, T0 + 2 * MINUTE));
     applyEvent(frozen, tick(), context(p, T0 + 2 * HOUR));
     expect(frozen).toEqual(request);
@@ -423,16 +430,16 @@ describe('nextDeadline and isLive', () => {
   it('gives pendingUntil for a pending request and expiresAt for a grant', () => {
     const { request, p } = opened();
     expect(nextDeadline(request)).toBe(T0 + HOUR);
-    const { request: approved } = applyEvent(request, approve('bob'), context(p, T0 + 30 * MINUTE));
+    const approved = applied(applyEvent(request, approve('bob'), context(p, T0 + 30 * MINUTE)));
     expect(nextDeadline(approved)).toBe(T0 + 90 * MINUTE);
-    const { request: revoked } = applyEvent(approved, revoke('alice'), context(p, T0 + 31 * MINUTE));
+    const revoked = applied(applyEvent(approved, revoke('alice'), context(p, T0 + 31 * MINUTE)));
     expect(nextDeadline(revoked)).toBeNull();
   });
 
   it('counts a grant live from approval until just before expiresAt', () => {
     const { request, p } = opened();
     expect(isLive(request, T0)).toBe(false);
-    const { request: approved } = applyEvent(request, approve('bob'), context(p, T0 + 30 * MINUTE));
+    const approved = applied(applyEvent(request, approve('bob'), context(p, T0 + 30 * MINUTE)));
     expect(isLive(approved, T0 + 30 * MINUTE)).toBe(true);
     expect(isLive(approved, T0 + 90 * MINUTE - 1)).toBe(true);
     expect(isLive(approved, T0 + 90 * MINUTE)).toBe(false);
@@ -440,8 +447,8 @@ describe('nextDeadline and isLive', () => {
 
   it('counts a revoked grant dead before its expiry', () => {
     const { request, p } = opened();
-    const { request: approved } = applyEvent(request, approve('bob'), context(p, T0 + MINUTE));
-    const { request: revoked } = applyEvent(approved, revoke('bob'), context(p, T0 + 2 * MINUTE));
+    const approved = applied(applyEvent(request, approve('bob'), context(p, T0 + MINUTE)));
+    const revoked = applied(applyEvent(approved, revoke('bob'), context(p, T0 + 2 * MINUTE)));
     expect(isLive(revoked, T0 + 3 * MINUTE)).toBe(false);
   });
 });
