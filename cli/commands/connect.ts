@@ -11,13 +11,14 @@ import { parseWholeNumber } from '../../shared/whole-number.js';
 import type { CreateRequestBody, RequestView } from '../../shared/wire.js';
 import type { BrokerConnection } from '../broker-connection.js';
 import type { CliContext } from '../context.js';
+import { requestAccess } from '../request-access.js';
+import { REQUEST_FLAGS, requestBody, requestOptions } from '../request-options.js';
 import { runExec } from '../tunnel/exec.js';
 import { lookUp, noLiveGrant, type ConnectResource } from '../tunnel/grant.js';
 import { runListener } from '../tunnel/listen.js';
 import type { TunnelPlan } from '../tunnel/plan.js';
 import { runStdio } from '../tunnel/stdio.js';
 import { brokerOption, stringOption, type CommandSpec } from './command.js';
-import { requestAccess, requestBody } from './request.js';
 
 /** The listener's address unless --bind says otherwise: loopback, so only this machine can use the grant. */
 export const DEFAULT_BIND = '127.0.0.1';
@@ -52,7 +53,7 @@ function parseArgs(options: Record<string, unknown>, args: string[]): ConnectArg
   const bindText = stringOption(options, 'bind');
   if (stdio && argv.length > 0) throw new AccessError('usage', `--stdio relays stdin/stdout and cannot run "${argv.join(' ')}" — use one or the other`);
   if (stdio && (portText !== undefined || bindText !== undefined)) throw new AccessError('usage', '--stdio does not listen, so --port and --bind do not apply — leave them out');
-  for (const flag of ['for', 'reason', 'ticket'] as const) {
+  for (const flag of REQUEST_FLAGS) {
     if (!request && options[flag] !== undefined) throw new AccessError('usage', `--${flag} only applies with --request (ask for access when you have no live grant)`);
   }
   const mode: Mode = stdio ? { kind: 'stdio' } : argv.length > 0 ? { kind: 'exec', argv } : { kind: 'listen' };
@@ -96,9 +97,7 @@ export const connectCommand: CommandSpec = {
     { flags: '--bind <address>', description: `local address to listen on (default: ${DEFAULT_BIND}; anyone who can reach it uses your access)` },
     { flags: '--stdio', description: "relay stdin/stdout instead of listening, e.g. ssh -o ProxyCommand='access connect %h --stdio'" },
     { flags: '--request', description: 'without a live grant, ask for one and connect once it is approved' },
-    { flags: '--for <duration>', description: 'with --request: how long access lasts once approved, e.g. 30m, 1h' },
-    { flags: '--reason <text>', description: 'with --request: why you need access' },
-    { flags: '--ticket <id>', description: 'with --request: incident or change ticket, e.g. INC-4211' },
+    ...requestOptions.map((option) => ({ ...option, description: `with --request: ${option.description}` })),
     brokerOption,
   ],
   async run(ctx, options, args) {

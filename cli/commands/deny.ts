@@ -1,8 +1,8 @@
 // `access deny ID --reason TEXT [--json]`: deny a pending request. The reason is required (the
 // requester reads it); on a terminal it is asked for, without one a missing --reason is a usage error.
 
+import { sendReview } from '../review-actions.js';
 import { brokerOption, jsonOption, stringOption, type CommandSpec } from './command.js';
-import { sendReview } from './approve.js';
 
 export const denyCommand: CommandSpec = {
   name: 'deny',

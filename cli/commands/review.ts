@@ -6,7 +6,7 @@ import { AccessError, type ErrorCode } from '../../shared/errors.js';
 import type { ApprovalsResponse, ApprovalView } from '../../shared/wire.js';
 import type { CliContext } from '../context.js';
 import { actorName, ago, approvers, cell, clockTime, span, stateLabel } from '../request-format.js';
-import { sendReview } from './approve.js';
+import { sendReview } from '../review-actions.js';
 import { brokerOption, stringOption, type CommandSpec } from './command.js';
 
 /** Above this many groups the review shows a count of the rest; `access approvals --json` lists all. */
