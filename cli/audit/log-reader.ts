@@ -4,6 +4,8 @@
 // `after_seq`, so nothing is skipped or repeated between pages, across a lost broker, or between
 // one export and the next that resumes with `--after-seq`.
 
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AccessError, type ErrorCode } from '../../shared/errors.js';
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../../shared/http-transport.js';
@@ -153,4 +155,9 @@ async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Waits until `stdout` has taken what was written, so a slow pipe slows the reading instead of filling memory. */
+export async function drained(stdout: Writable): Promise<void> {
+  if (stdout.writableNeedDrain) await once(stdout, 'drain');
 }

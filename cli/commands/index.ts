@@ -2,8 +2,12 @@
 
 import { approvalsCommand } from './approvals.js';
 import { approveCommand } from './approve.js';
+import { auditEventsCommand } from './audit/events.js';
+import { auditExportCommand } from './audit/export.js';
+import { auditSessionsCommand } from './audit/sessions.js';
+import { auditShowCommand } from './audit/show.js';
+import { auditVerifyCommand } from './audit/verify.js';
 import { cancelCommand } from './cancel.js';
-import { auditCommand } from './audit.js';
 import type { CommandGroupSpec, CommandSpec } from './command.js';
 import { connectCommand } from './connect.js';
 import { denyCommand } from './deny.js';
@@ -16,6 +20,16 @@ import { reviewCommand } from './review.js';
 import { revokeCommand } from './revoke.js';
 import { watchCommand } from './watch.js';
 import { whoamiCommand } from './whoami.js';
+
+/**
+ * What auditors ask the audit log — members of the config's `auditors` groups only; everyone else
+ * gets the broker's `not_an_auditor` (exit 3). Formatting lives in cli/audit/.
+ */
+const auditCommand: CommandGroupSpec = {
+  name: 'audit',
+  summary: 'read and verify the audit log (auditors only): sessions, show, events, export, verify',
+  subcommands: [auditSessionsCommand, auditShowCommand, auditEventsCommand, auditExportCommand, auditVerifyCommand],
+};
 
 export const commands: readonly (CommandSpec | CommandGroupSpec)[] = [
   loginCommand,
