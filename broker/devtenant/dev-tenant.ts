@@ -17,7 +17,7 @@ import { handleDeviceLogin } from './devicelogin-page.js';
 import { Directory, validateDirectory } from './directory.js';
 import { handleGraph } from './graph-routes.js';
 import { handleIdp } from './idp-routes.js';
-import { generateSigningKey, SigningKeys } from './signing-keys.js';
+import { generateSigningKey, type NewSigningKey, SigningKeys } from './signing-keys.js';
 import { TenantStateStore } from './state.js';
 import { TokenIssuer } from './tokens.js';
 
@@ -40,6 +40,12 @@ export interface DevTenantOptions {
   accessTokenLifetimeSec?: number;
   /** Clock in milliseconds since the epoch. Default Date.now. */
   now?: () => number;
+  /**
+   * Where new signing keys come from (a fresh tenant's first key, each rotation). Default
+   * generateSigningKey, a new RSA key each time; tests hand out pre-generated ones, because
+   * generating RSA keys was most of the unit tests' time.
+   */
+  newSigningKey?: NewSigningKey;
 }
 
 export interface DevTenantUser {
@@ -68,6 +74,7 @@ export class DevTenant {
 
   readonly #ctx: TenantContext;
   readonly #store: TenantStateStore;
+  readonly #newSigningKey: NewSigningKey;
   #graphAvailable = true;
 
   private constructor(options: Required<Omit<DevTenantOptions, 'dataDir'>>, store: TenantStateStore) {
@@ -76,6 +83,7 @@ export class DevTenant {
     const keys = new SigningKeys(state.signingKeys);
     const apps = new AppRegistry(state.apps);
     this.#store = store;
+    this.#newSigningKey = options.newSigningKey;
     this.#ctx = {
       tenantId: state.tenantId,
       publicOrigin: options.publicOrigin,
@@ -114,7 +122,8 @@ export class DevTenant {
     const browserOrigin = origin(options.browserOrigin, 'browserOrigin');
     validateDirectory(options.directory);
     const now = options.now ?? Date.now;
-    const store = await TenantStateStore.open(options.dataDir ?? null, options.directory, now());
+    const newSigningKey = options.newSigningKey ?? generateSigningKey;
+    const store = await TenantStateStore.open(options.dataDir ?? null, options.directory, now(), newSigningKey);
     return new DevTenant(
       {
         publicOrigin,
@@ -122,6 +131,7 @@ export class DevTenant {
         directory: options.directory,
         accessTokenLifetimeSec,
         now,
+        newSigningKey,
       },
       store,
     );
@@ -144,7 +154,7 @@ export class DevTenant {
 
   /** Publishes a new signing key (older ones stay in the JWKS) and signs with it from now on. */
   async rotateSigningKey(): Promise<void> {
-    const key = await generateSigningKey(this.#ctx.now());
+    const key = await this.#newSigningKey(this.#ctx.now());
     this.#ctx.keys.add(key);
     this.#store.state.signingKeys = this.#ctx.keys.stored();
     await this.#store.save();

@@ -42,6 +42,10 @@ interface LoadedKey {
 
 const generateRsa = promisify(generateKeyPair);
 
+/** Makes the key a fresh tenant starts with and each rotation adds; `createdAt` is the tenant's clock. */
+export type NewSigningKey = (createdAt: number) => Promise<StoredSigningKey>;
+
+/** The default NewSigningKey: a fresh RSA 2048 key (tens to hundreds of milliseconds of CPU). */
 export async function generateSigningKey(createdAt: number): Promise<StoredSigningKey> {
   const { privateKey } = await generateRsa('rsa', { modulusLength: RSA_MODULUS_BITS });
   const privateJwk = privateKey.export({ format: 'jwk' });

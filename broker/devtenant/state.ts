@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { AccessError } from '../../shared/errors.js';
 import type { DevDirectory } from '../config/types.js';
 import { assignObjectIds, type ObjectIds } from './directory.js';
-import { generateSigningKey, SigningKeys, type StoredSigningKey } from './signing-keys.js';
+import { type NewSigningKey, SigningKeys, type StoredSigningKey } from './signing-keys.js';
 
 export const STATE_FILE_NAME = 'dev-tenant.json';
 /** Bumped when the file's shape changes incompatibly; an unknown version is refused, never guessed. */
@@ -67,15 +67,16 @@ export class TenantStateStore {
   /**
    * Loads the state from `dataDir` (creating it on first use) or makes a fresh in-memory one.
    * Object ids follow the given directory: new users and groups get ids, removed ones are dropped.
+   * A fresh state's first signing key comes from `newKey`.
    */
-  static async open(dataDir: string | null, directory: DevDirectory, now: number): Promise<TenantStateStore> {
-    if (dataDir === null) return new TenantStateStore(null, await freshState(directory, now));
+  static async open(dataDir: string | null, directory: DevDirectory, now: number, newKey: NewSigningKey): Promise<TenantStateStore> {
+    if (dataDir === null) return new TenantStateStore(null, await freshState(directory, now, newKey));
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const file = path.join(dataDir, STATE_FILE_NAME);
     const previous = await readState(file);
     const state = previous
       ? { ...previous, objectIds: assignObjectIds(directory, previous.objectIds) }
-      : await freshState(directory, now);
+      : await freshState(directory, now, newKey);
     const store = new TenantStateStore(file, state);
     await store.save();
     return store;
@@ -99,14 +100,14 @@ function newApp(withSecret: boolean): AppState {
   };
 }
 
-async function freshState(directory: DevDirectory, now: number): Promise<TenantState> {
+async function freshState(directory: DevDirectory, now: number, newKey: NewSigningKey): Promise<TenantState> {
   return {
     version: STATE_VERSION,
     tenantId: randomUUID(),
     apps: { cli: newApp(false), api: newApp(false), graph: newApp(true), automation: newApp(true), directoryAdmin: newApp(true) },
     refreshTokenSecret: randomBytes(REFRESH_SECRET_BYTES).toString('base64url'),
     objectIds: assignObjectIds(directory, null),
-    signingKeys: [await generateSigningKey(now)],
+    signingKeys: [await newKey(now)],
   };
 }
 

@@ -10,6 +10,7 @@ import { DevTenant } from '../../../broker/devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from '../../../broker/devtenant/seed.js';
 import { STATE_FILE_NAME } from '../../../broker/devtenant/state.js';
 import { tempDir } from '../../helpers/processes.js';
+import { preGeneratedSigningKey } from '../../helpers/signing-keys.js';
 import { graphClientFor, serveDevTenant, type Served } from './harness.js';
 
 let served: Served;
@@ -105,7 +106,7 @@ describe('the directory admin app in the tenant state', () => {
   });
 
   const open = (dataDir: string) =>
-    DevTenant.open({ publicOrigin: 'https://127.0.0.1:1', browserOrigin: 'http://127.0.0.1:1', directory: DEV_DIRECTORY, dataDir });
+    DevTenant.open({ publicOrigin: 'https://127.0.0.1:1', browserOrigin: 'http://127.0.0.1:1', directory: DEV_DIRECTORY, dataDir, newSigningKey: preGeneratedSigningKey });
 
   it('is written to dev-tenant.json, where a test reads its client id and secret, and kept across restarts', async () => {
     const tenant = await open(dir);

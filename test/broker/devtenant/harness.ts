@@ -9,6 +9,7 @@ import { DevTenant, type DevTenantOptions } from '../../../broker/devtenant/dev-
 import { DEV_DIRECTORY } from '../../../broker/devtenant/seed.js';
 import { graphAppClient } from '../../../broker/identity/graph-app-client.js';
 import { HttpTransport, type HttpResponse } from '../../../shared/http-transport.js';
+import { preGeneratedSigningKey } from '../../helpers/signing-keys.js';
 
 export interface Served {
   tenant: DevTenant;
@@ -45,6 +46,7 @@ export async function serveDevTenant(options: Partial<Omit<DevTenantOptions, 'pu
   const clock = { now: Date.now() };
   tenant = await DevTenant.open({
     directory: DEV_DIRECTORY,
+    newSigningKey: preGeneratedSigningKey,
     ...options,
     publicOrigin,
     browserOrigin,
