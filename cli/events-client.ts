@@ -7,7 +7,7 @@
 // has registered the subscription, so anything done after `openEventStream` resolves (such as
 // POSTing a request) cannot produce an event this stream misses.
 
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { CLOSE_REASONS, CloseCode } from '../shared/close-codes.js';
 import { AccessError, ExitCode } from '../shared/errors.js';
 import type { EventMessage } from '../shared/wire.js';

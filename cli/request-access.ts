@@ -61,7 +61,13 @@ interface WaitResult {
  * Follows the events stream until the request leaves `pending` or the person presses Ctrl-C.
  * After a reconnect it GETs the request once, since events sent during the gap are not replayed.
  */
-async function waitForDecision(ctx: CliContext, client: BrokerClient, events: EventStream, created: RequestView, say: (line: string) => void): Promise<WaitResult> {
+async function waitForDecision(
+  ctx: CliContext,
+  client: BrokerClient,
+  events: EventStream,
+  created: RequestView,
+  say: (line: string) => void,
+): Promise<WaitResult> {
   let view = created;
   let interrupted = false;
   const stopListening = ctx.onInterrupt(() => {

@@ -19,6 +19,7 @@ export interface CommandSpec {
    * Resolves with the exit code: an ExitCode, or for a command that runs another program
    * (`access connect NAME -- CMD`) that program's exit status.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler with nothing to report just ends (exit 0); `undefined` would make every such handler `return undefined`.
   run(ctx: CliContext, options: Record<string, unknown>, args: string[]): Promise<number | void>;
 }
 

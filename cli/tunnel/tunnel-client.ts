@@ -3,7 +3,7 @@
 // BEFORE it completes the upgrade, so an open socket means bytes can flow; a refusal is a plain
 // HTTP answer carrying the broker's `{code, message}`, rethrown here as that AccessError.
 
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { AccessError } from '../../shared/errors.js';
 import type { BrokerTrust } from '../broker-trust.js';
 import { openBrokerSocket } from '../broker-socket.js';

@@ -45,7 +45,9 @@ export const auditEventsCommand: CommandSpec = {
           follow,
           signal: stop.signal,
           onLost: (error, retryInMs, at) =>
-            ctx.out.notice(`${timeOfDay(ctx.now())}  no answer from the broker (${error.message}) — asking again in ${span(retryInMs)} from after #${at}; nothing is missed`),
+            ctx.out.notice(
+              `${timeOfDay(ctx.now())}  no answer from the broker (${error.message}) — asking again in ${span(retryInMs)} from after #${at}; nothing is missed`,
+            ),
           onBack: () => ctx.out.notice(`${timeOfDay(ctx.now())}  the broker answers again`),
         },
         async (page) => {

@@ -44,7 +44,11 @@ export const auditSessionsCommand: CommandSpec = {
     if (options.json) ctx.out.json(sessions);
     else if (options.csv) ctx.stdio.stdout.write(sessionsCsv(sessions));
     else if (sessions.length === 0) ctx.out.line('No sessions match.');
-    else ctx.out.table(SESSION_TABLE_HEADERS, sessions.map((s) => sessionTableRow(s, ctx.now())));
+    else
+      ctx.out.table(
+        SESSION_TABLE_HEADERS,
+        sessions.map((s) => sessionTableRow(s, ctx.now())),
+      );
     if (sessions.length === limit) {
       ctx.out.notice(`Showing the newest ${plural(limit, 'session')}; there may be more — narrow with --since/--until or raise --limit.`);
     }
