@@ -64,7 +64,8 @@ afterEach(async () => {
 });
 
 async function open(options: { token?: () => Promise<string>; keepaliveMs?: number } = {}): Promise<EventStream> {
-  const url = eventsUrl(await (broker ??= new FakeEventsBroker()).listen());
+  broker ??= new FakeEventsBroker();
+  const url = eventsUrl(await broker.listen());
   let n = 0;
   stream = await openEventStream({
     url,

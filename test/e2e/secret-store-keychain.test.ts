@@ -148,7 +148,7 @@ describe.skipIf(!onLinux)('KeychainSecretStore on a real keychain', () => {
         /^Token cache: file ~\/\.config\/access-a\/tokens\.json \(mode 0600\) — no OS keychain available \(.*no-such-bus.*\)$/,
       );
       expect(result?.['forced']).toMatchObject({ name: 'AccessError', code: 'secret_store_failed' });
-      expect(String((result?.['forced'] as { message: string }).message)).toContain('ACCESS_TOKEN_STORE=file');
+      expect(String((result?.['forced'] as { message: string } | undefined)?.message)).toContain('ACCESS_TOKEN_STORE=file');
       expect(result?.['read']).toMatchObject({ name: 'AccessError', code: 'secret_store_failed' });
     },
     CHILD_TIMEOUT_MS,
@@ -182,7 +182,7 @@ describe.skipIf(!onLinux)('KeychainSecretStore on a real keychain', () => {
         expect(result?.['autoKind']).toBe('file');
         expect(result?.['autoNotice']).toContain(`no OS keychain available (no answer within ${PROBE_TIMEOUT_MS} ms)`);
         expect(result?.['forced']).toMatchObject({ code: 'secret_store_failed' });
-        expect(String((result?.['forced'] as { message: string }).message)).toContain(`no answer within ${PROBE_TIMEOUT_MS} ms`);
+        expect(String((result?.['forced'] as { message: string } | undefined)?.message)).toContain(`no answer within ${PROBE_TIMEOUT_MS} ms`);
         expect(sockets.size).toBeGreaterThan(0); // it really talked to the hung bus
       },
       CHILD_TIMEOUT_MS,

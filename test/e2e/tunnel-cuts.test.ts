@@ -119,7 +119,7 @@ describe('cuts of a live session', () => {
     const view = await grant(alice, 'pg', '30m');
     const app = `${APP_PREFIX}-revoke`;
     const run = sleepingPsql(alice, app);
-    const pid = await sleepingInServer(app);
+    await sleepingInServer(app);
 
     const revoke = await world.people.bob.run(['revoke', view.id, '--reason', 'INC-77 resolved']);
     expect(revoke.code, revoke.stderr).toBe(0);

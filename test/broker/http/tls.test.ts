@@ -4,7 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, type BrokerTls } from '../../../broker/http/tls.js';
 import { listen } from '../../../broker/server.js';
 import { HttpTransport } from '../../../shared/http-transport.js';

@@ -52,7 +52,7 @@ describe('TunnelListener', () => {
     const { listener, log } = await setup();
     const payloads = [randomData(700_000), randomData(300_000), randomData(1_100_000)];
     const backs = await Promise.all(payloads.map((p) => echoThrough(listener.address.port, p)));
-    backs.forEach((back, i) => expect(sha256(back)).toBe(sha256(payloads[i] ?? Buffer.alloc(0))));
+    for (const [i, back] of backs.entries()) expect(sha256(back)).toBe(sha256(payloads[i] ?? Buffer.alloc(0)));
     expect(broker?.tunnels).toHaveLength(3);
     await expect.poll(() => log.filter((l) => / closed: /.test(l)).length).toBe(3);
     expect(log.filter((l) => / open$/.test(l))).toHaveLength(3);

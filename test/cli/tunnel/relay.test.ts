@@ -12,7 +12,11 @@ async function socketPair(): Promise<{ inner: net.Socket; outer: net.Socket; clo
   const outer = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
   const inner = await accepted;
   server.close();
-  return { inner, outer, close: () => (inner.destroy(), outer.destroy()) };
+  const close = (): void => {
+    inner.destroy();
+    outer.destroy();
+  };
+  return { inner, outer, close };
 }
 
 /** Resolves once `read()` has returned the same value on three polls in a row (the flow has stopped). */

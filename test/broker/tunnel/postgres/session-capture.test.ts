@@ -14,7 +14,6 @@ import {
   cancelRequest,
   close,
   copyData,
-  copyDone,
   copyFail,
   execute,
   functionCall,

@@ -32,7 +32,7 @@ async function standIn(behaviour: Behaviour): Promise<StandIn> {
     socket.on('error', () => undefined);
     socket.once('readable', () => {
       const first = socket.read(8) as Buffer | null;
-      const isRequest = first !== null && first.equals(sslRequest());
+      const isRequest = first?.equals(sslRequest()) ?? false;
       if (behaviour === 'silent') return;
       if ('answer' in behaviour) {
         socket.write(behaviour.answer);
