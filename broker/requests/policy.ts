@@ -25,6 +25,7 @@ export const MAX_TICKET_LENGTH = 64;
  * sequences could repaint an approver's screen; newlines break tables and log lines) and the
  * Unicode bidirectional overrides that make text read differently from what it is.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point: they are refused.
 const UNSAFE_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
 
 export interface RequestContext {
