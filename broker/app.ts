@@ -1,10 +1,11 @@
 // What every broker handler needs, passed explicitly: the configuration, the token verifier, the
-// directory and the clock. Tests build one with fakes; `access-broker` builds one with the real things.
+// directory, the clock, the request service and the audit log. Built once, complete, by
+// broker/assemble.ts and never changed afterwards; tests assemble one with fakes of the identity edge.
 
 import type { IncomingMessage } from 'node:http';
-import { AccessError } from '../shared/errors.js';
-import type { BrokerConfigResponse, GroupRef } from '../shared/wire.js';
+import type { BrokerConfigResponse } from '../shared/wire.js';
 import type { Audit } from './audit/audit.js';
+import type { SignInRecorder } from './audit/signins.js';
 import type { Principal } from './auth/principal.js';
 import { bearerTokenFrom } from './auth/token-verifier.js';
 import type { BrokerConfig } from './config/types.js';
@@ -17,43 +18,31 @@ export interface Verifier {
 }
 
 export interface BrokerApp {
-  config: BrokerConfig;
+  readonly config: BrokerConfig;
   /** What `GET /v1/config` answers: how a CLI signs in to this broker's tenant. */
-  signIn: BrokerConfigResponse;
-  verifier: Verifier;
-  directory: Directory;
-  now: () => number;
-  log: Logger;
-  /** Set when the broker is shutting down: new requests get 503 instead of a closing store. */
-  stopping?: boolean;
-  /** Access requests and approvals (broker/requests/runtime.ts); their routes are served when present. */
-  requests?: RequestService;
-  /**
-   * The audit log (broker/audit, built by startRequests): when present, its routes are served and
-   * every token the broker accepts for the first time is recorded as `signin.seen`.
-   */
-  audit?: Audit;
+  readonly signIn: BrokerConfigResponse;
+  readonly verifier: Verifier;
+  readonly directory: Directory;
+  readonly now: () => number;
+  readonly log: Logger;
+  /** Access requests and approvals. */
+  readonly requests: RequestService;
+  /** The audit log: request changes, sessions, queries and sign-ins, and what auditors read. */
+  readonly audit: Audit;
 }
+
+/** The caller behind a request's bearer token (REST and WebSocket upgrades alike). */
+export type Authenticate = (req: IncomingMessage) => Promise<Principal>;
 
 /**
- * The caller behind the request's bearer token. With an audit log, a token seen for the first time
- * is recorded (once per token: an in-memory LRU, not a write per request).
+ * Authenticates with `verifier`; a token seen for the first time is recorded as `signin.seen`
+ * (once per token: an in-memory LRU, not a write per request).
  */
-export async function authenticate(app: Pick<BrokerApp, 'verifier' | 'audit'>, req: IncomingMessage): Promise<Principal> {
-  const token = bearerTokenFrom(req.headers.authorization);
-  const principal = await app.verifier.verify(token);
-  app.audit?.signins.seen(principal, token);
-  return principal;
-}
-
-/** The caller's groups from the directory. Apps (service principals) act through roles, not groups. */
-export async function groupsOf(app: BrokerApp, principal: Principal): Promise<GroupRef[]> {
-  if (principal.kind === 'app') return [];
-  return app.directory.memberGroups(principal.oid);
-}
-
-export function requireUser(principal: Principal): void {
-  if (principal.kind !== 'user') {
-    throw new AccessError('forbidden', 'this endpoint acts for a signed-in person; an application token cannot use it');
-  }
+export function authenticator(verifier: Verifier, signins: Pick<SignInRecorder, 'seen'>): Authenticate {
+  return async (req) => {
+    const token = bearerTokenFrom(req.headers.authorization);
+    const principal = await verifier.verify(token);
+    signins.seen(principal, token);
+    return principal;
+  };
 }

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatDuration } from '../shared/duration.js';
 import { HttpTransport } from '../shared/http-transport.js';
-import type { BrokerApp } from './app.js';
+import { assembleBroker } from './assemble.js';
 import type { Logger } from './log.js';
 import { loadConfigFile } from './config/load.js';
 import type { BrokerConfig } from './config/types.js';
@@ -24,8 +24,8 @@ import { DEV_DIRECTORY } from './devtenant/seed.js';
 import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, type BrokerTls, type TlsFiles } from './http/tls.js';
 import { buildIdentity } from './identity/build-identity.js';
 import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
-import { startRequests } from './requests/runtime.js';
-import { closeServer, listen, mountRuntime, stopAccepting } from './server.js';
+import { Lifecycle } from './lifecycle.js';
+import { listen } from './server.js';
 
 export const DEFAULT_DEV_PORT = 4780;
 /** Users listed with more groups than this show a count instead of every name. */
@@ -70,9 +70,13 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
   }
 
   try {
+    // The port listens first (the dev tenant's URLs name it); until the broker is assembled below,
+    // the lifecycle answers every request with 503 not_ready rather than leaving it unanswered.
     const server = createListener(tls);
+    const lifecycle = new Lifecycle(options.log);
+    lifecycle.attach(server);
     const address = await listen(server, options.port, options.host);
-    cleanups.push(() => closeServer(server));
+    cleanups.push(() => lifecycle.close());
     // Without TLS, MSAL and the Graph client are still given https URLs (they refuse http) and the
     // broker's own transport carries them over plain HTTP; a person's browser uses http.
     const browserOrigin = listenerOrigin(address, tls ? 'https' : 'http');
@@ -115,15 +119,21 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       devTenantPlaintext: !tls,
     };
     const transport = tls ? new HttpTransport({ extraCa: tls.trust }) : new HttpTransport({ plaintextOrigins: [publicOrigin] });
-    const { verifier, directory } = buildIdentity(identity, { transport, groupCacheSeconds: effective.groupCacheSeconds });
-    const app: BrokerApp = { config: effective, signIn: signInResponse(identity), verifier, directory, now: Date.now, log: options.log };
-    // Cleanups run in reverse: stop taking requests, then close the requests runtime (event
-    // streams, tunnels, scheduler, database), and only then the server, which would otherwise wait
-    // for upgraded sockets forever.
-    const requests = startRequests({ app, dataFile: path.join(dataDir, 'access.db') });
-    cleanups.push(() => requests.close());
-    cleanups.push(async () => stopAccepting(app, server));
-    mountRuntime(app, requests, server, tenant);
+    const { verifier, directory, readiness } = buildIdentity(identity, { transport, groupCacheSeconds: effective.groupCacheSeconds });
+    const broker = assembleBroker({
+      config: effective,
+      signIn: signInResponse(identity),
+      verifier,
+      directory,
+      log: options.log,
+      dataFile: path.join(dataDir, 'access.db'),
+      side: tenant,
+      readiness,
+    });
+    lifecycle.serve(broker);
+    // Cleanups run in reverse: stop taking requests and close the broker (event streams, tunnels,
+    // scheduler, database) before the demo targets stop; the server itself closes last.
+    cleanups.push(() => lifecycle.stop());
 
     printBanner(options.print, { url: browserOrigin, dataDir: ephemeral ? null : dataDir, tenant, config: effective, targets, tls });
     return { url: browserOrigin, stop };

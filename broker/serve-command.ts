@@ -6,14 +6,14 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { HttpTransport, isLoopbackHost } from '../shared/http-transport.js';
 import { AccessError } from '../shared/errors.js';
-import type { BrokerApp } from './app.js';
+import { assembleBroker } from './assemble.js';
 import type { Logger } from './log.js';
 import { loadConfigFile } from './config/load.js';
 import { createListener, listenerOrigin, loadBrokerTls, type TlsFiles } from './http/tls.js';
 import { buildIdentity } from './identity/build-identity.js';
 import { identityFromTenant, signInResponse } from './identity/identity-settings.js';
-import { startRequests } from './requests/runtime.js';
-import { closeServer, listen, mountRuntime, stopAccepting } from './server.js';
+import { Lifecycle } from './lifecycle.js';
+import { listen } from './server.js';
 
 export interface ServeOptions {
   configFile: string;
@@ -32,17 +32,26 @@ export async function startBroker(options: ServeOptions): Promise<{ url: string;
   const config = await loadConfigFile(options.configFile, options.env, { allowDevDirectory: false, requireTenant: true });
   if (!config.tenant) throw new AccessError('config_invalid', `${options.configFile}: a \`tenant\` block is required to serve a real tenant (or use \`access-broker dev\`)`);
   const identity = identityFromTenant(config.tenant);
-  const { verifier, directory } = buildIdentity(identity, { transport: new HttpTransport(), groupCacheSeconds: config.groupCacheSeconds });
-  const app: BrokerApp = { config, signIn: signInResponse(identity), verifier, directory, now: Date.now, log: options.log };
+  const { verifier, directory, readiness } = buildIdentity(identity, { transport: new HttpTransport(), groupCacheSeconds: config.groupCacheSeconds });
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
-  const requests = startRequests({ app, dataFile: path.join(options.dataDir, 'access.db') });
+  const broker = assembleBroker({
+    config,
+    signIn: signInResponse(identity),
+    verifier,
+    directory,
+    log: options.log,
+    dataFile: path.join(options.dataDir, 'access.db'),
+    readiness,
+  });
   const server = createListener(tls);
-  mountRuntime(app, requests, server);
+  const lifecycle = new Lifecycle(options.log);
+  lifecycle.attach(server);
+  lifecycle.serve(broker);
   let address;
   try {
     address = await listen(server, options.port, options.host);
   } catch (error) {
-    await requests.close();
+    await lifecycle.close();
     throw error;
   }
   const url = listenerOrigin(address, tls ? 'https' : 'http');
@@ -53,10 +62,6 @@ export async function startBroker(options: ServeOptions): Promise<{ url: string;
   }
   return {
     url,
-    stop: async () => {
-      stopAccepting(app, server);
-      await requests.close();
-      await closeServer(server);
-    },
+    stop: () => lifecycle.close(),
   };
 }

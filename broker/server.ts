@@ -1,5 +1,5 @@
-// The broker's HTTP server: the API under /v1 and, under `access-broker dev`, the embedded dev
-// tenant on every other path it knows. One place turns errors into `{ code, message }`.
+// The broker's HTTP request handler: the API under /v1 and, under `access-broker dev`, the embedded
+// dev tenant on every other path it knows. One place turns errors into `{ code, message }`.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,11 +7,10 @@ import { auditRoutes } from './api/audit-routes.js';
 import { identityRoutes } from './api/identity-routes.js';
 import { requestRoutes } from './api/request-routes.js';
 import { resourceRoutes } from './api/resource-routes.js';
-import { authenticate, type BrokerApp } from './app.js';
+import type { Authenticate, BrokerApp } from './app.js';
 import { findRoute, type Route } from './http/router.js';
 import { sendError, sendJson, toAccessError } from './http/respond.js';
 import { AccessError } from '../shared/errors.js';
-import type { RequestsRuntime } from './requests/runtime.js';
 
 /** Anything that answers some paths itself and declines the rest (the dev tenant). */
 export interface SideHandler {
@@ -19,31 +18,21 @@ export interface SideHandler {
 }
 
 export function brokerRoutes(app: BrokerApp): Route[] {
-  return [
-    ...identityRoutes(app),
-    ...resourceRoutes(app),
-    ...(app.requests ? requestRoutes(app.requests) : []),
-    ...(app.audit ? auditRoutes(app.audit, app.now) : []),
-  ];
+  return [...identityRoutes(app), ...resourceRoutes(app), ...requestRoutes(app.requests), ...auditRoutes(app.audit, app.now)];
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-export function brokerRequestHandler(app: BrokerApp, options: { routes?: Route[]; side?: SideHandler | null } = {}): RequestHandler {
-  const routes = options.routes ?? brokerRoutes(app);
-  const side = options.side ?? null;
+export function brokerRequestHandler(app: BrokerApp, authenticate: Authenticate, side: SideHandler | null): RequestHandler {
+  const routes = brokerRoutes(app);
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://broker.invalid');
     try {
-      if (app.stopping) {
-        res.setHeader('connection', 'close');
-        throw new AccessError('shutting_down', 'the broker is shutting down — try again in a moment');
-      }
       if (!url.pathname.startsWith('/v1/') && side && (await side.handle(req, res))) return;
       const { route, params } = findRoute(routes, req.method ?? 'GET', url.pathname);
       const ctx = { req, res, url, params };
-      const body = route.auth === 'none' ? await route.handle(ctx) : await route.handle(ctx, await authenticate(app, req));
+      const body = route.auth === 'none' ? await route.handle(ctx) : await route.handle(ctx, await authenticate(req));
       if (!res.headersSent) sendJson(res, route.status ?? 200, body);
     } catch (error) {
       const accessError = toAccessError(error);
@@ -57,10 +46,6 @@ export function brokerRequestHandler(app: BrokerApp, options: { routes?: Route[]
   return (req, res) => {
     void onRequest(req, res);
   };
-}
-
-export function createBrokerServer(app: BrokerApp, options: { routes?: Route[]; side?: SideHandler | null } = {}): http.Server {
-  return http.createServer(brokerRequestHandler(app, options));
 }
 
 export async function listen(server: http.Server, port: number, host: string): Promise<AddressInfo> {
@@ -81,30 +66,7 @@ export async function listen(server: http.Server, port: number, host: string): P
   return server.address() as AddressInfo;
 }
 
-/**
- * Puts a requests runtime behind a server, in the one order that works: the app learns its
- * request service and audit log first (the route table is built from them once, with the
- * handler), then the server gets the handler and the WebSocket upgrades.
- */
-export function mountRuntime(app: BrokerApp, runtime: RequestsRuntime, server: http.Server, side: SideHandler | null = null): void {
-  app.requests = runtime.service;
-  app.audit = runtime.audit;
-  server.on('request', brokerRequestHandler(app, { side }));
-  runtime.attach(server);
-}
-
-/**
- * The first step of stopping a broker: answer new requests with 503 and stop accepting
- * connections, so nothing reaches the store while the runtime (event streams, tunnels, database)
- * closes. The server itself is closed last, once every connection is gone.
- */
-export function stopAccepting(app: BrokerApp, server: http.Server): void {
-  app.stopping = true;
-  server.close();
-  server.closeIdleConnections();
-}
-
-/** The last step: drop what is left and wait for the server to close. */
+/** Closes `server`: drops the connections left and waits until it is closed. */
 export function closeServer(server: http.Server): Promise<void> {
   return new Promise<void>((resolve) => {
     server.close(() => resolve());

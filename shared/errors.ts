@@ -95,6 +95,8 @@ export const ErrorCodes = {
   payload_too_large: { status: 413, exit: ExitCode.error },
   internal: { status: 500, exit: ExitCode.error },
   shutting_down: unavailable,
+  /** The broker is starting, or a part it needs (store, signing keys, Graph) does not answer: `GET /readyz` says which. */
+  not_ready: unavailable,
 
   // CLI-side situations (never sent by the broker, but printed and mapped the same way).
   usage: badRequest,

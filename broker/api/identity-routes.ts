@@ -1,8 +1,8 @@
 // `GET /v1/config` (public: how to sign in) and `GET /v1/whoami` (who the broker sees).
 
 import type { WhoAmIResponse } from '../../shared/wire.js';
-import { groupsOf, type BrokerApp } from '../app.js';
-import { inAnyGroup } from '../identity/directory.js';
+import type { BrokerApp } from '../app.js';
+import { callerGroups, inAnyGroup } from '../identity/directory.js';
 import type { Route } from '../http/router.js';
 
 export function identityRoutes(app: BrokerApp): Route[] {
@@ -18,7 +18,7 @@ export function identityRoutes(app: BrokerApp): Route[] {
       path: '/v1/whoami',
       auth: 'required',
       handle: async (_ctx, principal): Promise<WhoAmIResponse> => {
-        const groups = await groupsOf(app, principal);
+        const groups = await callerGroups(app.directory, principal);
         return {
           kind: principal.kind,
           oid: principal.oid,

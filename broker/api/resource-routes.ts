@@ -1,9 +1,9 @@
 // `GET /v1/resources`: the resources the caller may request or approve, with a policy summary.
 
 import type { ResourceSummary, ResourcesResponse } from '../../shared/wire.js';
-import { groupsOf, type BrokerApp } from '../app.js';
+import type { BrokerApp } from '../app.js';
 import type { ResourcePolicy } from '../config/types.js';
-import { inAnyGroup } from '../identity/directory.js';
+import { callerGroups, inAnyGroup } from '../identity/directory.js';
 import type { Route } from '../http/router.js';
 import type { GroupRef } from '../../shared/wire.js';
 
@@ -33,7 +33,7 @@ export function resourceRoutes(app: BrokerApp): Route[] {
       path: '/v1/resources',
       auth: 'required',
       handle: async (_ctx, principal): Promise<ResourcesResponse> => {
-        const groups = await groupsOf(app, principal);
+        const groups = await callerGroups(app.directory, principal);
         const isAdmin = inAnyGroup(groups, app.config.admins);
         const resources = app.config.resources
           .map((resource) => summarizeResource(resource, groups))

@@ -1,13 +1,13 @@
 // The audit log of a running broker, in one object: the chain's append path (for the request
 // service and the tunnel), the batched appender (for Postgres queries), the sign-in recorder (for
 // authenticate), the auditor queries, live waiting for new entries, and verify. Built by
-// startRequests on the broker's one database connection; the API serves it as `app.audit`.
+// assembleBroker (broker/assemble.ts) on the broker's one database connection.
 
 import { AccessError } from '../../shared/errors.js';
 import type { Logger } from '../log.js';
 import type { Principal } from '../auth/principal.js';
 import type { BrokerConfig } from '../config/types.js';
-import { inAnyGroup, type Directory } from '../identity/directory.js';
+import { callerGroups, inAnyGroup, type Directory } from '../identity/directory.js';
 import type { Database } from '../store/database.js';
 import { groupList } from '../requests/wording.js';
 import { SqliteAuditLog } from './audit-log.js';
@@ -60,7 +60,7 @@ export class Audit {
 
   /** Throws `not_an_auditor` (403) unless the caller is a person in one of the auditor groups now. */
   async requireAuditor(principal: Principal): Promise<void> {
-    const groups = principal.kind === 'user' ? await this.#directory.memberGroups(principal.oid) : [];
+    const groups = await callerGroups(this.#directory, principal);
     if (inAnyGroup(groups, this.#config.auditors)) return;
     throw new AccessError(
       'not_an_auditor',

@@ -9,7 +9,7 @@ import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
 import type { EventMessage, GroupRef } from '../../shared/wire.js';
 import type { Logger } from '../log.js';
 import type { Principal } from '../auth/principal.js';
-import type { Directory } from '../identity/directory.js';
+import { callerGroups, type Directory } from '../identity/directory.js';
 import type { UpgradeContext, UpgradeRoute } from '../http/upgrade.js';
 import type { EventHub, Subscription } from './hub.js';
 
@@ -75,7 +75,7 @@ export class EventsEndpoint implements UpgradeRoute {
 
   async handle(ctx: UpgradeContext, principal: Principal): Promise<void> {
     // Read before the upgrade so a directory outage is an HTTP 503, not an open stream that lies.
-    const groups = await this.#groupsOf(principal);
+    const groups = await callerGroups(this.#options.directory, principal);
     if (ctx.socket.destroyed) return;
     this.#wss.handleUpgrade(ctx.req, ctx.socket, ctx.head, (ws: WebSocket, _req: IncomingMessage) => this.#connect(ws, principal, groups));
   }
@@ -151,7 +151,7 @@ export class EventsEndpoint implements UpgradeRoute {
 
   #refreshGroups(client: Client, now: number): void {
     client.groupsReadAt = now;
-    void this.#groupsOf(client.principal).then(
+    void callerGroups(this.#options.directory, client.principal).then(
       (groups) => client.subscription.setGroups(groups),
       (error: unknown) => {
         // Fail closed: without a current answer the stream keeps only the caller's own requests.
@@ -159,12 +159,6 @@ export class EventsEndpoint implements UpgradeRoute {
         this.#options.log.warn('events stream: group re-read failed', { oid: client.principal.oid, error: error instanceof Error ? error.message : String(error) });
       },
     );
-  }
-
-  async #groupsOf(principal: Principal): Promise<GroupRef[]> {
-    // Apps (service principals) act through roles, not groups: they see their own requests only.
-    if (principal.kind === 'app') return [];
-    return this.#options.directory.memberGroups(principal.oid);
   }
 
   async #closeGracefully(client: Client): Promise<void> {

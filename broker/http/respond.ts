@@ -8,6 +8,19 @@ import { AccessError, type ErrorBody } from '../../shared/errors.js';
 /** API request bodies are small JSON documents; larger ones are refused rather than buffered. */
 export const MAX_JSON_BODY_BYTES = 64 * 1024;
 
+/**
+ * `Retry-After` on every 503 (starting, stopping, a dependency down), in seconds: long enough not
+ * to hammer a broker that is starting, short enough that a client retrying by hand barely waits.
+ */
+export const RETRY_AFTER_SECONDS = 2;
+
+/** The extra headers an error answer carries: the Bearer challenge on 401, Retry-After on 503. */
+export function errorHeaders(error: AccessError): Record<string, string> {
+  if (error.status === 401) return { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${error.code}"` };
+  if (error.status === 503) return { 'Retry-After': String(RETRY_AFTER_SECONDS) };
+  return {};
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -24,13 +37,11 @@ export function toAccessError(error: unknown): AccessError {
 
 export function sendError(res: ServerResponse, error: AccessError): void {
   const body: ErrorBody = error.toBody();
-  const headers: Record<string, string> = {};
-  if (error.status === 401) headers['www-authenticate'] = `Bearer error="invalid_token", error_description="${error.code}"`;
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  for (const [name, value] of Object.entries(errorHeaders(error))) res.setHeader(name, value);
   sendJson(res, error.status, body);
 }
 

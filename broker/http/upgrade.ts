@@ -1,15 +1,16 @@
-// The HTTP `upgrade` router for the broker's WebSocket endpoints (`/v1/events`, later
-// `/v1/tunnel`). Authentication happens here, on the plain HTTP request, before any WebSocket
-// exists: a refused upgrade is a real HTTP response (`HTTP/1.1 401 …` with the usual
-// `{ code, message }` body) followed by closing the socket, so a client sees the same errors as
-// on the REST API and never gets an open WebSocket it was not entitled to.
+// The HTTP `upgrade` router for the broker's WebSocket endpoints (`/v1/events`, `/v1/tunnel`).
+// Authentication happens here, on the plain HTTP request, before any WebSocket exists: a refused
+// upgrade is a real HTTP response (`HTTP/1.1 401 …` with the usual `{ code, message }` body)
+// followed by closing the socket, so a client sees the same errors as on the REST API and never
+// gets an open WebSocket it was not entitled to.
 
 import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AccessError } from '../../shared/errors.js';
 import type { Principal } from '../auth/principal.js';
-import { authenticate, type BrokerApp } from '../app.js';
-import { toAccessError } from './respond.js';
+import type { Authenticate } from '../app.js';
+import type { Logger } from '../log.js';
+import { errorHeaders, toAccessError } from './respond.js';
 
 export interface UpgradeContext {
   req: IncomingMessage;
@@ -44,7 +45,7 @@ export function refuseUpgrade(socket: Duplex, error: AccessError): void {
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Cache-Control: no-store',
   ];
-  if (error.status === 401) headers.push(`WWW-Authenticate: Bearer error="invalid_token", error_description="${error.code}"`);
+  for (const [name, value] of Object.entries(errorHeaders(error))) headers.push(`${name}: ${value}`);
   // Destroy only once the response has been flushed, or the client may see a reset instead of it.
   socket.once('finish', () => socket.destroy());
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
@@ -55,7 +56,7 @@ function isWebSocketUpgrade(req: IncomingMessage): boolean {
 }
 
 /** Routes upgrades by path: unknown path 404, wrong method 405, not a WebSocket 400, bad token 401. */
-export function upgradeRouter(app: Pick<BrokerApp, 'verifier' | 'log'>, routes: readonly UpgradeRoute[]): UpgradeListener {
+export function upgradeRouter(authenticate: Authenticate, log: Logger, routes: readonly UpgradeRoute[]): UpgradeListener {
   const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://broker.invalid');
     // A client that resets mid-authentication must not become an unhandled 'error' event.
@@ -68,7 +69,7 @@ export function upgradeRouter(app: Pick<BrokerApp, 'verifier' | 'log'>, routes: 
       if (!isWebSocketUpgrade(req)) {
         throw new AccessError('bad_request', `${url.pathname} only upgrades to "websocket", not "${req.headers.upgrade ?? ''}"`);
       }
-      const principal = await authenticate(app, req);
+      const principal = await authenticate(req);
       if (socket.destroyed) return;
       await route.handle({ req, socket, head, url }, principal);
       // The socket now belongs to a WebSocket, which handles its errors itself.
@@ -76,7 +77,7 @@ export function upgradeRouter(app: Pick<BrokerApp, 'verifier' | 'log'>, routes: 
     } catch (error) {
       const accessError = toAccessError(error);
       if (accessError.code === 'internal') {
-        app.log.error('upgrade failed', { path: url.pathname, error: error instanceof Error ? error.stack : String(error) });
+        log.error('upgrade failed', { path: url.pathname, error: error instanceof Error ? error.stack : String(error) });
       }
       // The error guard stays: a client may reset while the refusal is being written.
       refuseUpgrade(socket, accessError);

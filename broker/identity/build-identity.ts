@@ -1,5 +1,6 @@
 // Builds the broker's identity edge from its settings: the jose token verifier against the
-// tenant's JWKS, and the Graph directory read with an app-only token from MSAL client credentials.
+// tenant's JWKS, the Graph directory read with an app-only token from MSAL client credentials, and
+// the readiness checks of both (`GET /readyz`).
 
 import type { HttpTransport } from '../../shared/http-transport.js';
 import { TokenVerifier } from '../auth/token-verifier.js';
@@ -7,10 +8,19 @@ import { CachedDirectory } from './cached-directory.js';
 import { GraphDirectory } from './graph-directory.js';
 import { graphAppClient } from './graph-app-client.js';
 import type { IdentitySettings } from './identity-settings.js';
+import type { ReadinessCheck } from '../readiness.js';
+
+/**
+ * The user `/readyz` asks Graph about: an object id no directory has, so the answer is an empty
+ * membership (Graph's 404), and only a Graph or token failure makes the check fail.
+ */
+const READINESS_PROBE_OID = '00000000-0000-0000-0000-000000000000';
 
 export interface Identity {
   verifier: TokenVerifier;
   directory: CachedDirectory;
+  /** Whether the signing keys (JWKS) and Microsoft Graph answer now. */
+  readiness: ReadinessCheck[];
 }
 
 export function buildIdentity(
@@ -32,6 +42,20 @@ export function buildIdentity(
     { ...settings.graph, authority: settings.authority, customAuthority: settings.devTenantOrigin !== null },
     options.transport,
   );
-  const directory = new CachedDirectory(new GraphDirectory(client), options.groupCacheSeconds * 1000, now);
-  return { verifier, directory };
+  const graph = new GraphDirectory(client);
+  const directory = new CachedDirectory(graph, options.groupCacheSeconds * 1000, now);
+  const readiness: ReadinessCheck[] = [
+    { name: 'signing keys', check: () => checkJwks(settings.jwksUri, options.transport) },
+    // Through the uncached directory: a token from the authority and an answer from Graph itself.
+    { name: 'graph', check: async () => void (await graph.memberGroups(READINESS_PROBE_OID)) },
+  ];
+  return { verifier, directory, readiness };
+}
+
+/** The tenant publishes at least one signing key at `jwksUri`. */
+async function checkJwks(jwksUri: string, transport: HttpTransport): Promise<void> {
+  const response = await transport.fetch(jwksUri);
+  if (response.status !== 200) throw new Error(`${jwksUri} answered HTTP ${response.status}, not 200`);
+  const body = (await response.json()) as { keys?: unknown };
+  if (!Array.isArray(body.keys) || body.keys.length === 0) throw new Error(`${jwksUri} publishes no signing keys`);
 }

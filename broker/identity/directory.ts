@@ -3,6 +3,7 @@
 // the directory: Microsoft Graph in production and under `access-broker dev` alike.
 
 import type { GroupRef } from '../../shared/wire.js';
+import type { Principal } from '../auth/principal.js';
 
 export interface Directory {
   /**
@@ -20,6 +21,15 @@ export interface FreshDirectory extends Directory {
 
 export function hasFreshReads(directory: Directory): directory is FreshDirectory {
   return typeof (directory as Partial<FreshDirectory>).fresh === 'function';
+}
+
+/**
+ * The caller's groups, as the directory answers (cached where it caches): what every permission
+ * check of the broker reads. Apps (service principals) act through roles, not groups: none.
+ */
+export function callerGroups(directory: Directory, principal: Principal): Promise<GroupRef[]> {
+  if (principal.kind === 'app') return Promise.resolve([]);
+  return directory.memberGroups(principal.oid);
 }
 
 /** The user's groups read now (bypassing any cache) when the directory can, else as it answers. */

@@ -13,7 +13,7 @@ import type { AuditAppender } from '../audit/audit-log.js';
 import { refusalEntry, requestEntries, type RefusedAction } from '../audit/request-entries.js';
 import type { Principal } from '../auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
-import { hasFreshReads, inAnyGroup, type Directory } from '../identity/directory.js';
+import { callerGroups, hasFreshReads, inAnyGroup, type Directory } from '../identity/directory.js';
 import { LIST_LIMIT_MAX, type RequestStore } from '../store/request-store.js';
 import { randomRequestId, type IdGenerator } from './ids.js';
 import { openRequest, type RequestContext } from './policy.js';
@@ -112,7 +112,7 @@ export class RequestService {
   }
 
   async get(principal: Principal, id: string): Promise<RequestView> {
-    const groups = await this.#groupsOf(principal);
+    const groups = await callerGroups(this.#directory, principal);
     return this.view(this.#visible(this.#store.get(id), id, principal, groups));
   }
 
@@ -166,7 +166,7 @@ export class RequestService {
 
   async cancel(principal: Principal, id: string): Promise<RequestView> {
     return this.#refusing('cancel', principal, { requestId: id }, {}, async () => {
-      const groups = await this.#groupsOf(principal);
+      const groups = await callerGroups(this.#directory, principal);
       return this.#mutate(id, principal, groups, { type: 'cancel', by: actorOf(principal) });
     });
   }
@@ -319,12 +319,6 @@ export class RequestService {
       if (!this.#store.get(id)) return id;
     }
     throw new AccessError('internal', `no unused request id after ${MAX_ID_ATTEMPTS} attempts; the id generator is broken`);
-  }
-
-  /** Cached membership: enough for reading and listing. Apps act through roles, not groups. */
-  async #groupsOf(principal: Principal): Promise<GroupRef[]> {
-    if (principal.kind === 'app') return [];
-    return this.#directory.memberGroups(principal.oid);
   }
 
   /**

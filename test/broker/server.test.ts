@@ -2,13 +2,14 @@
 // (token verifier, directory). The real verifier and Graph are exercised in their own tests and e2e.
 
 import type { AddressInfo } from 'node:net';
-import type http from 'node:http';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrokerApp, Verifier } from '../../broker/app.js';
+import type { Verifier } from '../../broker/app.js';
+import { assembleBroker } from '../../broker/assemble.js';
 import type { Principal } from '../../broker/auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../../broker/config/types.js';
 import type { Directory } from '../../broker/identity/directory.js';
-import { createBrokerServer } from '../../broker/server.js';
+import { Lifecycle } from '../../broker/lifecycle.js';
 import { AccessError } from '../../shared/errors.js';
 import type { GroupRef, ResourcesResponse, WhoAmIResponse } from '../../shared/wire.js';
 
@@ -54,23 +55,26 @@ const config: BrokerConfig = {
   resources: [resource('prod-db'), resource('secret-db', { requesters: ['sg-secret'], approvers: ['sg-secret'] })],
 };
 
-const app: BrokerApp = {
-  config,
-  signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
-  verifier, directory, now: Date.now,
-  log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-};
+const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-let server: http.Server;
+let lifecycle: Lifecycle;
 let base: string;
 
 beforeAll(async () => {
-  server = createBrokerServer(app);
+  const broker = assembleBroker({
+    config,
+    signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
+    verifier, directory, log, dataFile: ':memory:',
+  });
+  const server = http.createServer();
+  lifecycle = new Lifecycle(log);
+  lifecycle.attach(server);
+  lifecycle.serve(broker);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => lifecycle.close());
 
 async function get(path: string, token?: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${base}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
@@ -121,17 +125,6 @@ describe('broker API', () => {
   it('shows admins every resource', async () => {
     const erin = (await get('/v1/resources', 'good-erin')).body as ResourcesResponse;
     expect(erin.resources.map((r) => r.name)).toEqual(['prod-db', 'secret-db']);
-  });
-
-  it('answers 503 shutting_down once the broker is stopping, before touching anything else', async () => {
-    app.stopping = true;
-    try {
-      const { status, body } = await get('/v1/whoami', 'good-bob');
-      expect(status).toBe(503);
-      expect(body).toMatchObject({ code: 'shutting_down' });
-    } finally {
-      app.stopping = false;
-    }
   });
 
   it('answers unknown endpoints with 404 not_found', async () => {

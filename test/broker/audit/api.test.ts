@@ -1,13 +1,13 @@
-// The audit API over HTTP on a real socket, with requests and the audit log wired by startRequests:
+// The audit API over HTTP on a real socket, on a broker assembled like every broker (assemble.ts):
 // auditors only, the sign-in hook, the long poll behind `events --follow`, verify.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RequestsRuntime } from '../../../broker/requests/runtime.js';
+import type { AssembledBroker } from '../../../broker/assemble.js';
 import type { AuditEntryView, AuditEventsResponse, AuditShowResponse, AuditVerifyResponse, RequestView } from '../../../shared/wire.js';
 import { startTestBroker, type TestBroker } from '../events/broker-harness.js';
 
 let broker: TestBroker;
-let runtime: RequestsRuntime;
+let runtime: AssembledBroker;
 
 beforeAll(async () => {
   broker = await startTestBroker();

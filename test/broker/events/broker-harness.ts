@@ -1,13 +1,13 @@
-// A broker on a real loopback socket (port 0) with requests wired in by startRequests, a fake
+// A broker on a real loopback socket (port 0), assembled like every broker (broker/assemble.ts), a fake
 // verifier (tokens `good-<oid>`, `app-<oid>`, `short-<oid>` expiring shortly) and the fake directory.
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import type { BrokerApp, Verifier } from '../../../broker/app.js';
+import { assembleBroker, type AssembledBroker } from '../../../broker/assemble.js';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
-import { startRequests, type RequestsRuntime } from '../../../broker/requests/runtime.js';
-import { mountRuntime } from '../../../broker/server.js';
+import { Lifecycle } from '../../../broker/lifecycle.js';
 import { AccessError } from '../../../shared/errors.js';
 import type { EventMessage } from '../../../shared/wire.js';
 import { FakeDirectory, config, principal, recordingLog } from '../requests/harness.js';
@@ -29,7 +29,7 @@ export interface TestBroker {
   base: string;
   wsBase: string;
   app: BrokerApp;
-  runtime: RequestsRuntime;
+  runtime: AssembledBroker;
   directory: FakeDirectory;
   log: ReturnType<typeof recordingLog>;
   call(method: string, path: string, token: string | null, body?: unknown): Promise<{ status: number; headers: Headers; body: unknown }>;
@@ -39,18 +39,20 @@ export interface TestBroker {
 export async function startTestBroker(options: { resources?: ResourcePolicy[]; pingIntervalMs?: number } = {}): Promise<TestBroker> {
   const directory = new FakeDirectory();
   const log = recordingLog();
-  const app: BrokerApp = {
+  let n = 0;
+  const runtime = assembleBroker({
     config: config(options.resources),
     signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
-    verifier, directory, now: Date.now, log,
-  };
-  let n = 0;
-  const runtime = startRequests({
-    app, dataFile: ':memory:', newId: () => `req${String(++n).padStart(3, '0')}`,
+    verifier, directory, log,
+    dataFile: ':memory:',
+    newId: () => `req${String(++n).padStart(3, '0')}`,
     ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
   });
+  const { app } = runtime;
   const server = http.createServer();
-  mountRuntime(app, runtime, server);
+  const lifecycle = new Lifecycle(log);
+  lifecycle.attach(server);
+  lifecycle.serve(runtime);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const base = `http://127.0.0.1:${port}`;
@@ -63,12 +65,7 @@ export async function startTestBroker(options: { resources?: ResourcePolicy[]; p
       const res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
       return { status: res.status, headers: res.headers, body: await res.json() };
     },
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await runtime.close();
-      await closed;
-    },
+    close: () => lifecycle.close(),
   };
 }
 

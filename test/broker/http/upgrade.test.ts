@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Verifier } from '../../../broker/app.js';
+import { bearerTokenFrom } from '../../../broker/auth/token-verifier.js';
 import { upgradeRouter, type UpgradeRoute } from '../../../broker/http/upgrade.js';
 import { AccessError } from '../../../shared/errors.js';
 import { principal, recordingLog } from '../requests/harness.js';
@@ -28,7 +29,7 @@ let port: number;
 
 beforeAll(async () => {
   server = http.createServer();
-  server.on('upgrade', upgradeRouter({ verifier, log }, routes));
+  server.on('upgrade', upgradeRouter((req) => verifier.verify(bearerTokenFrom(req.headers.authorization)), log, routes));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
 });

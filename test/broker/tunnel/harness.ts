@@ -1,5 +1,5 @@
-// A broker on a real loopback socket (port 0) with requests and the tunnel wired in by
-// startRequests over the real store (':memory:'), a fake verifier (`good-<oid>`, `app-<oid>`), the
+// A broker on a real loopback socket (port 0), assembled like every broker (broker/assemble.ts)
+// over the real store (':memory:'), a fake verifier (`good-<oid>`, `app-<oid>`), the
 // fake directory of the requests harness, and real TCP targets on port 0. Grants are made the way
 // people make them: a request by the requester, an approval by an approver.
 
@@ -9,9 +9,9 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import type { BrokerApp, Verifier } from '../../../broker/app.js';
+import { assembleBroker, type AssembleOptions, type AssembledBroker } from '../../../broker/assemble.js';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
-import { startRequests, type RequestsRuntime, type StartRequestsOptions } from '../../../broker/requests/runtime.js';
-import { mountRuntime } from '../../../broker/server.js';
+import { Lifecycle } from '../../../broker/lifecycle.js';
 import { AccessError } from '../../../shared/errors.js';
 import type { RequestView } from '../../../shared/wire.js';
 import { FakeDirectory, config, principal, recordingLog } from '../requests/harness.js';
@@ -28,7 +28,7 @@ const verifier: Verifier = {
 export interface TunnelBroker {
   wsBase: string;
   app: BrokerApp;
-  runtime: RequestsRuntime;
+  runtime: AssembledBroker;
   directory: FakeDirectory;
   log: ReturnType<typeof recordingLog>;
   /** A grant for `requester` on `resource`: requested, then approved by bob. */
@@ -38,25 +38,25 @@ export interface TunnelBroker {
 
 export async function startTunnelBroker(
   resources: ResourcePolicy[],
-  options: { tunnel?: StartRequestsOptions['tunnel']; dataFile?: string } = {},
+  options: { tunnel?: AssembleOptions['tunnel']; dataFile?: string } = {},
 ): Promise<TunnelBroker> {
   const directory = new FakeDirectory();
   const log = recordingLog();
-  const app: BrokerApp = {
-    config: config(resources),
-    signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
-    verifier, directory, now: Date.now, log,
-  };
   let n = 0;
   let s = 0;
-  const runtime = startRequests({
-    app,
+  const runtime = assembleBroker({
+    config: config(resources),
+    signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
+    verifier, directory, log,
     dataFile: options.dataFile ?? ':memory:',
     newId: () => `req${String(++n).padStart(3, '0')}`,
     tunnel: { newId: () => `ses${String(++s).padStart(3, '0')}`, ...options.tunnel },
   });
+  const { app } = runtime;
   const server = http.createServer();
-  mountRuntime(app, runtime, server);
+  const lifecycle = new Lifecycle(log);
+  lifecycle.attach(server);
+  lifecycle.serve(runtime);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -67,12 +67,7 @@ export async function startTunnelBroker(
       if (created.state === 'approved') return created;
       return runtime.service.review(principal('bob'), created.id, 'approve', null);
     },
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await runtime.close();
-      await closed;
-    },
+    close: () => lifecycle.close(),
   };
 }
 

@@ -1,0 +1,170 @@
+// The broker's one composition root: builds the store, the audit log, the request service, the
+// events hub and its WebSocket endpoint, the deadline scheduler and the tunnel endpoint once, in
+// that order, and returns the request and upgrade handlers with `close()`. `access-broker dev`,
+// `serve`, the test harnesses and the benchmarks all assemble a broker here; what differs between
+// them (the identity edge, the data file, tuning for tests) comes in as options.
+
+import type { BrokerConfigResponse } from '../shared/wire.js';
+import { authenticator, type BrokerApp, type Verifier } from './app.js';
+import { Audit, type AuditOptions } from './audit/audit.js';
+import { AuditedSessionStore } from './audit/audited-session-store.js';
+import type { BrokerConfig } from './config/types.js';
+import { EventsEndpoint } from './events/endpoint.js';
+import { EventHub } from './events/hub.js';
+import { upgradeRouter, type UpgradeListener } from './http/upgrade.js';
+import type { Directory } from './identity/directory.js';
+import type { Servable } from './lifecycle.js';
+import type { Logger } from './log.js';
+import { checkReadiness, type Readiness, type ReadinessCheck } from './readiness.js';
+import type { IdGenerator } from './requests/ids.js';
+import { DeadlineScheduler } from './requests/scheduler.js';
+import { RequestService } from './requests/service.js';
+import { brokerRequestHandler, type RequestHandler, type SideHandler } from './server.js';
+import { openDatabase } from './store/database.js';
+import { SqliteRequestStore } from './store/request-store.js';
+import { SqliteSessionStore, type SessionStore } from './store/session-store.js';
+import { TunnelEndpoint, type TunnelEndpointOptions } from './tunnel/endpoint.js';
+import { pgQueryCapture } from './tunnel/postgres/session-capture.js';
+
+export interface AssembleOptions {
+  config: BrokerConfig;
+  /** What `GET /v1/config` answers. */
+  signIn: BrokerConfigResponse;
+  /** The identity edge: the real jose verifier and Graph directory, or fakes in tests. */
+  verifier: Verifier;
+  directory: Directory;
+  log: Logger;
+  /** The SQLite file (under the broker's data directory), or ':memory:' for a throwaway broker. */
+  dataFile: string;
+  /** Default Date.now. */
+  now?: () => number;
+  /** The embedded dev tenant under `access-broker dev`: answers the non-/v1 paths it knows. */
+  side?: SideHandler | null;
+  /** What `/readyz` asks besides the store: the signing keys and Graph (buildIdentity). */
+  readiness?: ReadinessCheck[];
+  /** Request id generator; default random (ids.ts). */
+  newId?: IdGenerator;
+  /** Keepalive ping interval of the events stream; default DEFAULT_PING_INTERVAL_MS. */
+  pingIntervalMs?: number;
+  /** Tunnel tuning for tests (connect timeout, re-check interval, session ids); defaults in tunnel/endpoint.ts. */
+  tunnel?: Pick<TunnelEndpointOptions, 'connectTimeoutMs' | 'membershipRecheckMs' | 'newId'>;
+  /** Batching of high-volume audit entries; defaults in audit/batch-appender.ts. */
+  auditBatch?: AuditOptions['batch'];
+}
+
+export interface AssembledBroker extends Servable {
+  /** What every handler is given; complete, never changed. */
+  app: BrokerApp;
+  service: RequestService;
+  audit: Audit;
+  hub: EventHub;
+  scheduler: DeadlineScheduler;
+  events: EventsEndpoint;
+  tunnels: TunnelEndpoint;
+  sessions: SessionStore;
+  handleRequest: RequestHandler;
+  /** Serves `/v1/events` and `/v1/tunnel` on a server's `upgrade` event. */
+  handleUpgrade: UpgradeListener;
+  /** Asks the store and the identity edge whether they answer (`GET /readyz`). */
+  readiness(): Promise<Readiness>;
+  /** Closes event streams and tunnels, stops the scheduler, writes batched audit entries and closes the database. */
+  close(): Promise<void>;
+}
+
+export function assembleBroker(options: AssembleOptions): AssembledBroker {
+  const { config, directory, log } = options;
+  const now = options.now ?? Date.now;
+  const db = openDatabase(options.dataFile);
+  const store = new SqliteRequestStore(db);
+  const audit = new Audit({ db, config, directory, now, logger: log, ...(options.auditBatch ? { batch: options.auditBatch } : {}) });
+  const service = new RequestService({
+    config,
+    store,
+    directory,
+    now,
+    log,
+    audit: audit.log,
+    ...(options.newId ? { newId: options.newId } : {}),
+  });
+  const hub = new EventHub(config, log);
+  service.onChange((request, changes) => {
+    for (const change of changes) hub.publish(change, request);
+  });
+  const scheduler = new DeadlineScheduler({
+    service,
+    store,
+    now,
+    log,
+    warn: (request, inMs) => hub.sendTo(request.requester.oid, { type: 'expiring', request: service.view(request), inMs }),
+  });
+  try {
+    scheduler.start();
+  } catch (error) {
+    audit.close();
+    db.close();
+    throw error;
+  }
+  const events = new EventsEndpoint({
+    hub,
+    directory,
+    log,
+    now,
+    ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
+  });
+
+  // Every session opening and closing is also an audit entry, in the same transaction as its row.
+  const sessions = new AuditedSessionStore(db, new SqliteSessionStore(db), audit.log);
+  // Sessions a crashed broker left open are closed at start.
+  const leftovers = sessions.closeLeftovers(now());
+  if (leftovers > 0) log.warn('closed tunnel sessions the previous broker left open', { sessions: leftovers });
+  const tunnels = new TunnelEndpoint({
+    config,
+    grants: store,
+    directory,
+    sessions,
+    now,
+    log,
+    // Every query of a postgres session goes to the audit log, in batches.
+    observe: pgQueryCapture({ sink: audit.batch, log, now }),
+    ...options.tunnel,
+  });
+  // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit.
+  service.onChange((request, changes) => tunnels.onRequestChange(request, changes));
+
+  const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit };
+  const authenticate = authenticator(options.verifier, audit.signins);
+  const checks: ReadinessCheck[] = [
+    {
+      name: 'store',
+      check: async () => {
+        db.prepare('SELECT 1').get();
+      },
+    },
+    ...(options.readiness ?? []),
+  ];
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    service,
+    audit,
+    hub,
+    scheduler,
+    events,
+    tunnels,
+    sessions,
+    handleRequest: brokerRequestHandler(app, authenticate, options.side ?? null),
+    handleUpgrade: upgradeRouter(authenticate, log, [events, tunnels]),
+    readiness: () => checkReadiness(checks),
+    close() {
+      closing ??= (async () => {
+        scheduler.stop();
+        // Tunnels record their end in the database, so they close before it does.
+        await Promise.all([events.close(), tunnels.close()]);
+        // Batched entries are written before the database closes.
+        audit.close();
+        db.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,132 @@
+// What a broker's listener answers in each phase of its life. The port may listen before the
+// broker is assembled (`access-broker dev` needs its port to name the dev tenant's URLs, and the
+// demo database takes seconds to start): until then every request gets 503 `not_ready` with
+// Retry-After instead of a socket that is never answered. While stopping, 503 `shutting_down`.
+// `GET /healthz` answers 200 whenever the process is up; `GET /readyz` 200 only when the broker
+// serves and the parts it needs answer (readiness.ts). Neither needs a token.
+
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { AccessError } from '../shared/errors.js';
+import { errorHeaders, sendError, sendJson } from './http/respond.js';
+import { refuseUpgrade, type UpgradeListener } from './http/upgrade.js';
+import type { Logger } from './log.js';
+import { describeNotReady, type Readiness } from './readiness.js';
+import { closeServer, type RequestHandler } from './server.js';
+
+export type Phase = 'starting' | 'serving' | 'stopping';
+
+/** What the lifecycle hands requests to while serving: an assembled broker (assemble.ts). */
+export interface Servable {
+  handleRequest: RequestHandler;
+  handleUpgrade: UpgradeListener;
+  readiness(): Promise<Readiness>;
+  close(): Promise<void>;
+}
+
+export class Lifecycle {
+  #phase: Phase = 'starting';
+  #broker: Servable | null = null;
+  #closing: Promise<void> | null = null;
+  readonly #servers = new Set<http.Server>();
+  readonly #log: Logger;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  /** Puts this lifecycle in front of `server`: every request and upgrade goes through it. */
+  attach(server: http.Server): void {
+    if (this.#servers.has(server)) return;
+    this.#servers.add(server);
+    server.on('request', this.handleRequest);
+    server.on('upgrade', this.handleUpgrade);
+  }
+
+  /** The broker is assembled: from now on it answers. */
+  serve(broker: Servable): void {
+    if (this.#phase !== 'starting') throw new AccessError('internal', `a broker cannot start serving while ${this.#phase}`);
+    this.#broker = broker;
+    this.#phase = 'serving';
+  }
+
+  /**
+   * The first step of stopping: answer new requests with 503 and stop accepting connections, then
+   * close the broker (event streams, tunnels, scheduler, database), so nothing reaches the store
+   * while it closes. Safe to call twice.
+   */
+  stop(): Promise<void> {
+    this.#phase = 'stopping';
+    for (const server of this.#servers) {
+      server.close();
+      server.closeIdleConnections();
+    }
+    this.#closing ??= this.#broker ? this.#broker.close() : Promise.resolve();
+    return this.#closing;
+  }
+
+  /** Stops (if not yet), then drops what is left and waits for the servers to close. */
+  async close(): Promise<void> {
+    await this.stop();
+    // Upgraded sockets are no longer the server's: the broker closed them above, or this would wait on them forever.
+    await Promise.all([...this.#servers].map((server) => closeServer(server)));
+  }
+
+  readonly handleRequest: RequestHandler = (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://broker.invalid').pathname;
+    if (req.method === 'GET' && path === '/healthz') {
+      sendJson(res, 200, { status: 'up', phase: this.#phase });
+      return;
+    }
+    if (req.method === 'GET' && path === '/readyz') {
+      void this.#answerReadiness(res);
+      return;
+    }
+    if (this.#phase === 'serving' && this.#broker) {
+      this.#broker.handleRequest(req, res);
+      return;
+    }
+    if (this.#phase === 'stopping') res.setHeader('connection', 'close');
+    sendError(res, this.#unavailable());
+  };
+
+  readonly handleUpgrade: UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (this.#phase === 'serving' && this.#broker) {
+      this.#broker.handleUpgrade(req, socket, head);
+      return;
+    }
+    socket.on('error', () => undefined);
+    refuseUpgrade(socket, this.#unavailable());
+  };
+
+  #unavailable(): AccessError {
+    return this.#phase === 'stopping'
+      ? new AccessError('shutting_down', 'the broker is shutting down — try again in a moment')
+      : new AccessError('not_ready', 'the broker is starting — try again in a moment');
+  }
+
+  async #answerReadiness(res: ServerResponse): Promise<void> {
+    if (this.#phase !== 'serving' || !this.#broker) {
+      sendError(res, this.#unavailable());
+      return;
+    }
+    try {
+      const readiness = await this.#broker.readiness();
+      if (readiness.ready) {
+        sendJson(res, 200, { status: 'ready', checks: readiness.checks });
+        return;
+      }
+      const error = new AccessError('not_ready', describeNotReady(readiness));
+      for (const [name, value] of Object.entries(errorHeaders(error))) res.setHeader(name, value);
+      sendJson(res, error.status, { ...error.toBody(), checks: readiness.checks });
+    } catch (error) {
+      this.#log.error('readiness check failed', { error: error instanceof Error ? error.stack : String(error) });
+      sendError(res, new AccessError('internal', 'the readiness check failed unexpectedly; it has been logged'));
+    }
+  }
+}
