@@ -2,6 +2,7 @@
 // keys.json, made once the way generateSigningKey makes them). Generating a key per tenant was most
 // of the dev tenant tests' time. These keys are public test data: they sign nothing outside tests.
 
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { NewSigningKey, StoredSigningKey } from '../../broker/devtenant/signing-keys.js';
 
@@ -19,3 +20,11 @@ export const preGeneratedSigningKey: NewSigningKey = async (createdAt) => {
   const key = KEYS[next++ % KEYS.length] as Omit<StoredSigningKey, 'createdAt'>;
   return { kid: key.kid, createdAt, privateJwk: structuredClone(key.privateJwk) };
 };
+
+/** The fixture's key number `index` as a key pair, for tests that sign tokens themselves. */
+export function preGeneratedKeyPair(index: number): { privateKey: KeyObject; publicKey: KeyObject } {
+  const key = KEYS[index];
+  if (!key) throw new Error(`the fixture has ${KEYS.length} keys, no key number ${index}`);
+  const privateKey = createPrivateKey({ key: key.privateJwk, format: 'jwk' });
+  return { privateKey, publicKey: createPublicKey(privateKey) };
+}

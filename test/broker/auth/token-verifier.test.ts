@@ -2,10 +2,11 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, createSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { exportJWK, exportSPKI, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { AccessError, type ErrorCode } from '../../../shared/errors.js';
 import { HttpTransport } from '../../../shared/http-transport.js';
 import { TokenVerifier, type TokenVerifierOptions } from '../../../broker/auth/token-verifier.js';
+import { preGeneratedKeyPair } from '../../helpers/signing-keys.js';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const OTHER_TENANT = '0b1c5a2e-7f3d-4e0a-9c61-2d4f8e9a1b35';
@@ -21,13 +22,14 @@ const NOW = NOW_MS / 1000;
 
 interface SigningKey {
   kid: string;
-  privateKey: CryptoKey;
+  privateKey: KeyObject;
   jwk: JWK;
   spkiPem: string;
 }
 
-async function signingKey(kid: string): Promise<SigningKey> {
-  const { publicKey, privateKey } = await generateKeyPair('RS256');
+/** RSA 2048 key number `index` of the test fixture (pre-generated: generating one costs ~100 ms). */
+async function signingKey(kid: string, index: number): Promise<SigningKey> {
+  const { publicKey, privateKey } = preGeneratedKeyPair(index);
   // Entra's JWKS entries carry kty/use/kid/n/e and no alg; publish the same shape.
   const jwk = { ...(await exportJWK(publicKey)), kid, use: 'sig' };
   return { kid, privateKey, jwk, spkiPem: await exportSPKI(publicKey) };
@@ -141,7 +143,7 @@ describe('TokenVerifier', () => {
 
   beforeAll(async () => {
     server = await KeyServer.start();
-    [primary, rotated, stranger] = await Promise.all([signingKey('key-1'), signingKey('key-2'), signingKey('key-1')]);
+    [primary, rotated, stranger] = await Promise.all([signingKey('key-1', 0), signingKey('key-2', 1), signingKey('key-1', 2)]);
   });
   afterAll(async () => {
     await server.close();
@@ -262,7 +264,7 @@ describe('TokenVerifier', () => {
       {
         name: 'an RS512 token',
         token: async () => {
-          const { privateKey } = await generateKeyPair('RS512');
+          const { privateKey } = preGeneratedKeyPair(3);
           return new SignJWT(user({})).setProtectedHeader({ alg: 'RS512', kid: primary.kid }).sign(privateKey);
         },
         code: 'token_algorithm_not_allowed',
