@@ -1,7 +1,7 @@
 // The batched appender: entries are chained at flush time in the order they were added, after any
 // single appends that committed in between, so interleaving never breaks the chain.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqliteAuditLog } from '../../../broker/audit/audit-log.js';
 import { BatchedAppender } from '../../../broker/audit/batch-appender.js';
 import { verifyChain } from '../../../broker/audit/verify.js';
@@ -21,6 +21,7 @@ function setup(options: { maxBatch?: number; maxPending?: number; flushIntervalM
 }
 
 afterEach(() => {
+  vi.useRealTimers();
   for (const db of open.splice(0)) if (db.open) db.close();
 });
 
@@ -61,10 +62,11 @@ describe('BatchedAppender', () => {
     expect(rows(db)).toHaveLength(3);
   });
 
-  it('flushes on its own after the flush interval', async () => {
+  it('flushes on its own after the flush interval', () => {
+    vi.useFakeTimers();
     const { db, batch } = setup({ flushIntervalMs: 10 });
     batch.add(entry(1));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    vi.advanceTimersByTime(10);
     expect(rows(db)).toHaveLength(1);
   });
 
