@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { atTime, liveGrant, noLiveGrant, requestCommandLine } from '../../../cli/tunnel/grant.js';
 import { byteCount } from '../../../cli/tunnel/connection-log.js';
 import type { ResourceSummary } from '../../../shared/wire.js';
@@ -37,13 +37,18 @@ describe('the request command suggested without a grant', () => {
 });
 
 describe('atTime', () => {
-  it('fires at once for a time already past, and not after being cancelled', async () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('fires at once for a time already past, and not after being cancelled', () => {
+    vi.useFakeTimers();
     let fired = 0;
     atTime(NOW - 1, () => NOW, () => (fired += 1));
     expect(fired).toBe(1);
     const cancel = atTime(NOW + 20, () => NOW, () => (fired += 1));
     cancel();
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    vi.advanceTimersByTime(40);
     expect(fired).toBe(1);
   });
 });
