@@ -15,18 +15,15 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Audit } from '../broker/audit/audit.js';
-import { AuditedSessionStore } from '../broker/audit/audited-session-store.js';
+import { assembleBroker, type AssembledBroker } from '../broker/assemble.js';
+import type { Audit } from '../broker/audit/audit.js';
 import { pgQueryEntry } from '../broker/audit/session-entries.js';
 import { verifyChain, verifyChainAsync } from '../broker/audit/verify.js';
 import type { Logger } from '../broker/log.js';
 import type { Principal } from '../broker/auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../broker/config/types.js';
 import type { Directory } from '../broker/identity/directory.js';
-import { RequestService } from '../broker/requests/service.js';
 import { openDatabase } from '../broker/store/database.js';
-import { SqliteRequestStore } from '../broker/store/request-store.js';
-import { SqliteSessionStore } from '../broker/store/session-store.js';
 import type { GroupRef } from '../shared/wire.js';
 
 const TARGET = Number(process.argv[2] ?? 1_000_000);
@@ -99,6 +96,20 @@ const config: BrokerConfig = {
 const directory: Directory = { memberGroups: async (oid) => groups.get(oid) ?? [] };
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: (message, fields) => console.error(message, fields) };
 
+/** The broker as `access-broker` builds it (assemble.ts), on the bench's file and clock; no tokens are verified. */
+function broker(now: () => number, newId?: () => string): AssembledBroker {
+  return assembleBroker({
+    config,
+    signIn: { tenantId: 't', authority: 'https://login.invalid/t', clientId: 'cli', scopes: [], brokerVersion: 'bench' },
+    verifier: { verify: () => Promise.reject(new Error('the benchmark verifies no tokens')) },
+    directory,
+    log: quiet,
+    dataFile: FILE,
+    now,
+    ...(newId ? { newId } : {}),
+  });
+}
+
 const SQL_SAMPLES = [
   'SELECT id, email, created_at FROM users WHERE id = $1',
   "SELECT count(*) FROM orders WHERE status = 'stuck' AND updated_at < now() - interval '1 hour'",
@@ -118,15 +129,10 @@ function person(user: { oid: string; upn: string }): Principal {
 
 async function generate(): Promise<{ entries: number; seconds: number; sessions: number; requests: number }> {
   await rm(FILE, { force: true });
-  const db = openDatabase(FILE);
   const clock = { now: START };
-  const audit = new Audit({ db, config, directory, now: () => clock.now, logger: quiet });
   let ids = 0;
-  const service = new RequestService({
-    config, store: new SqliteRequestStore(db), directory, now: () => clock.now, log: quiet, audit: audit.log,
-    newId: () => `req${String(++ids).padStart(7, '0')}`,
-  });
-  const sessionStore = new AuditedSessionStore(db, new SqliteSessionStore(db), audit.log);
+  const assembled = broker(() => clock.now, () => `req${String(++ids).padStart(7, '0')}`);
+  const { service, audit, sessions: sessionStore } = assembled;
   // One "incident" (request → sessions → queries) at a time; each starts in its share of the time
   // left (nextIncident), so the log spreads evenly over the 30 days.
   const started = performance.now();
@@ -174,9 +180,9 @@ async function generate(): Promise<{ entries: number; seconds: number; sessions:
   // Whatever is still open expires.
   clock.now = END;
   service.sweep();
-  audit.close();
-  const entries = audit.queries.headSeq();
-  db.close();
+  // What is still batched is written by close; after it the database is closed.
+  const entries = audit.queries.headSeq() + audit.batch.pending;
+  await assembled.close();
   return { entries, seconds: (performance.now() - started) / 1000, sessions, requests };
 }
 
@@ -196,8 +202,10 @@ function time<T>(label: string, reference: number | null, fn: () => T): { ms: nu
 }
 
 async function measure(): Promise<void> {
+  const assembled = broker(() => END);
+  const { audit } = assembled;
+  // A second connection for the reference scans and the chain: the raw SQL the figures compare to.
   const db = openDatabase(FILE);
-  const audit = new Audit({ db, config, directory, now: () => END, logger: quiet });
   const week = END - 7 * 24 * 3_600_000;
   // The busiest user and resource of the week, so the filtered queries have something to find.
   const busiest = db
@@ -257,8 +265,8 @@ async function measure(): Promise<void> {
   });
   console.log(`  ${''.padEnd(58)} ${(single.ms / SINGLE * 1000).toFixed(0).padStart(9)} µs each`);
   console.log(`  ${JSON.stringify(verifyChain(db)).slice(0, 60)}…`);
-  audit.close();
   db.close();
+  await assembled.close();
 }
 
 async function main(): Promise<void> {
