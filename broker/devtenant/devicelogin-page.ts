@@ -9,7 +9,8 @@ import type { TenantContext } from './context.js';
 import { normalizeUserCode } from './device-codes.js';
 import type { DirectoryUser } from './directory.js';
 import { escapeHtml, renderPage } from './html.js';
-import { mediaType, parseForm, readBody, sendHtml } from './http-io.js';
+import { mediaType, parseForm, MAX_REQUEST_BODY_BYTES, sendHtml } from './http-io.js';
+import { readBody } from '../http/respond.js';
 
 export const DEVICE_LOGIN_PATH = '/devicelogin';
 /** Direct groups listed next to a user before "and N more" (grace is in 251). */
@@ -40,7 +41,7 @@ export async function handleDeviceLogin(
   }
   let form: Map<string, string>;
   try {
-    const body = await readBody(req);
+    const body = await readBody(req, MAX_REQUEST_BODY_BYTES);
     form = mediaType(req) === 'application/x-www-form-urlencoded' ? parseForm(body) : new Map();
   } catch (error) {
     if (!(error instanceof AccessError)) throw error;

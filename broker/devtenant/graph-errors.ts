@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendJson } from './http-io.js';
+import { sendJson } from '../http/respond.js';
 
 export class GraphFailure extends Error {
   constructor(

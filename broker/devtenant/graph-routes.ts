@@ -11,7 +11,8 @@ import type { DirectoryGroup, DirectoryUser } from './directory.js';
 import { authorizeGraphCall, MEMBERSHIP_READ_ROLES, MEMBERSHIP_WRITE_ROLES, USER_READ_ROLES } from './graph-auth.js';
 import { GraphFailure, GraphFailures, sendGraphError } from './graph-errors.js';
 import { filter, page, select, type GraphObject } from './graph-odata.js';
-import { mediaType, readBody, sendJson } from './http-io.js';
+import { mediaType, MAX_REQUEST_BODY_BYTES } from './http-io.js';
+import { readBody, sendJson } from '../http/respond.js';
 
 export const GRAPH_PATH_PREFIX = '/graph/';
 const GRAPH_VERSION = 'v1.0';
@@ -165,7 +166,7 @@ async function memberIdFrom(req: IncomingMessage): Promise<string> {
 }
 
 async function jsonBodyFrom(req: IncomingMessage): Promise<unknown> {
-  const text = await readBody(req);
+  const text = await readBody(req, MAX_REQUEST_BODY_BYTES);
   if (mediaType(req) !== 'application/json') {
     throw GraphFailures.badRequest(`Send the body as application/json, not '${mediaType(req) || 'nothing'}'.`);
   }

@@ -1,9 +1,9 @@
 // Small request/response helpers shared by the dev tenant's three route families (identity
 // provider, Graph emulator, device-login page). Each family answers errors in its own shape; what
-// they share is reading a bounded body and writing a complete response.
+// they share is the body limit and the HTML page answer. Bodies are read and JSON is written by the
+// broker's own helpers (http/respond.ts).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AccessError } from '../../shared/errors.js';
 
 /**
  * Largest request body the dev tenant reads. Its bodies are OAuth forms, a device-login form and
@@ -11,29 +11,6 @@ import { AccessError } from '../../shared/errors.js';
  * stray upload cannot make the broker buffer it.
  */
 export const MAX_REQUEST_BODY_BYTES = 64 * 1024;
-
-/** Reads the whole body, refusing (413) above MAX_REQUEST_BODY_BYTES. */
-export async function readBody(req: IncomingMessage): Promise<string> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > MAX_REQUEST_BODY_BYTES) {
-    throw tooLarge(declared);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_REQUEST_BODY_BYTES) throw tooLarge(size);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function tooLarge(size: number): AccessError {
-  return new AccessError(
-    'payload_too_large',
-    `request body of ${size} bytes is larger than the dev tenant accepts (${MAX_REQUEST_BODY_BYTES} bytes)`,
-  );
-}
 
 /** The media type of a request without parameters, lower-cased ("" when absent). */
 export function mediaType(req: IncomingMessage): string {
@@ -47,22 +24,6 @@ export function parseForm(body: string): Map<string, string> {
     if (!form.has(key)) form.set(key, value);
   }
   return form;
-}
-
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': String(Buffer.byteLength(text)),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  res.end(text);
 }
 
 export function sendHtml(res: ServerResponse, status: number, html: string): void {

@@ -10,7 +10,8 @@ import { DEVICE_CODE_LIFETIME_SEC, DEVICE_CODE_POLL_INTERVAL_SEC, MAX_PENDING_DE
 import type { DirectoryUser } from './directory.js';
 import { EntraErrors, sendEntraError, type EntraError } from './entra-errors.js';
 import { escapeHtml, renderPage } from './html.js';
-import { mediaType, parseForm, readBody, sendHtml, sendJson } from './http-io.js';
+import { mediaType, parseForm, MAX_REQUEST_BODY_BYTES, sendHtml } from './http-io.js';
+import { readBody, sendJson } from '../http/respond.js';
 import { v2Issuer } from './tokens.js';
 
 /** Tenant names Entra accepts in place of a tenant id for user sign-in (not for app tokens). */
@@ -93,7 +94,7 @@ export async function handleIdp(ctx: TenantContext, req: IncomingMessage, res: S
 }
 
 async function readForm(req: IncomingMessage): Promise<Map<string, string>> {
-  const body = await readBody(req);
+  const body = await readBody(req, MAX_REQUEST_BODY_BYTES);
   if (mediaType(req) !== 'application/x-www-form-urlencoded') throw new Refusal(EntraErrors.notAForm());
   return parseForm(body);
 }

@@ -21,12 +21,13 @@ export function errorHeaders(error: AccessError): Record<string, string> {
   return {};
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
+    ...headers,
   });
   res.end(text);
 }
@@ -45,17 +46,33 @@ export function sendError(res: ServerResponse, error: AccessError): void {
   sendJson(res, error.status, body);
 }
 
-export async function readJsonBody(req: IncomingMessage, limit = MAX_JSON_BODY_BYTES): Promise<unknown> {
+/**
+ * Reads the whole body as text, refusing (413) above `limit` bytes: a declared Content-Length above
+ * it unread, a chunked body as soon as it passes it, so a stray upload is never buffered.
+ */
+export async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(declared, limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw new AccessError('payload_too_large', `request body is larger than ${limit} bytes`);
+    if (size > limit) throw tooLarge(size, limit);
     chunks.push(chunk);
   }
-  if (size === 0) return {};
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function tooLarge(size: number, limit: number): AccessError {
+  return new AccessError('payload_too_large', `the request body of ${size} bytes is larger than the ${limit} bytes accepted here — send a smaller one`);
+}
+
+/** An API request's JSON body; an empty body is `{}`. */
+export async function readJsonBody(req: IncomingMessage, limit = MAX_JSON_BODY_BYTES): Promise<unknown> {
+  const text = await readBody(req, limit);
+  if (text === '') return {};
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(text);
   } catch {
     throw new AccessError('bad_request', 'request body is not valid JSON');
   }
