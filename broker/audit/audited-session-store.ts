@@ -4,7 +4,7 @@
 // other change: give it this one.
 
 import { immediateTransaction, type Database } from '../store/database.js';
-import type { NewSession, SessionEnd, SessionFilter, SessionRecord, SessionStore } from '../store/session-store.js';
+import type { NewSession, SessionEnd, SessionRecord, SessionStore } from '../store/session-store.js';
 import type { AuditAppender } from './audit-log.js';
 import { sessionClosedEntry, sessionOpenedEntry } from './session-entries.js';
 
@@ -53,10 +53,6 @@ export class AuditedSessionStore implements SessionStore {
 
   get(id: string): SessionRecord | null {
     return this.#store.get(id);
-  }
-
-  list(filter?: SessionFilter): SessionRecord[] {
-    return this.#store.list(filter);
   }
 
   listByRequest(requestId: string): SessionRecord[] {

@@ -6,7 +6,6 @@
 import Sqlite from 'better-sqlite3';
 import type { CloseCode } from '../../shared/close-codes.js';
 import { AccessError } from '../../shared/errors.js';
-import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from './request-store.js';
 import type { Database } from './database.js';
 
 /** The end reason of sessions a crashed broker left open (closed at the next start). */
@@ -53,17 +52,6 @@ export interface SessionRecord extends NewSession {
   detail: string | null;
 }
 
-export interface SessionFilter {
-  userOid?: string;
-  resource?: string;
-  /** Sessions that started at or after this instant (ms). */
-  since?: number;
-  /** Sessions that started before this instant (ms). */
-  until?: number;
-  /** Default LIST_LIMIT_DEFAULT, at most LIST_LIMIT_MAX. */
-  limit?: number;
-}
-
 export interface SessionStore {
   /** Records a tunnel as it opens; store_conflict if the id is taken. */
   open(session: NewSession): void;
@@ -74,8 +62,6 @@ export interface SessionStore {
   /** Ends every session still open (left by a crash) with BROKER_RESTART at `now`; returns how many. */
   closeLeftovers(now: number): number;
   get(id: string): SessionRecord | null;
-  /** Newest first. */
-  list(filter?: SessionFilter): SessionRecord[];
   /** The sessions run under one grant, oldest first. */
   listByRequest(requestId: string): SessionRecord[];
 }
@@ -97,8 +83,6 @@ interface SessionRow {
   end_detail: string | null;
 }
 
-const NEWEST_FIRST = 'ORDER BY started_at DESC, rowid DESC';
-
 const SQL = {
   insert: `INSERT INTO sessions (id, request_id, user_oid, user_upn, resource, client_address, target, started_at)
            VALUES (@id, @request_id, @user_oid, @user_upn, @resource, @client_address, @target, @started_at)`,
@@ -111,20 +95,8 @@ const SQL = {
                                        end_detail = 'the broker stopped while the tunnel was open; bytes are as last recorded'
                    WHERE ended_at IS NULL`,
   get: 'SELECT * FROM sessions WHERE id = ?',
-  list: `SELECT * FROM sessions
-         WHERE (@user_oid IS NULL OR user_oid = @user_oid) AND (@resource IS NULL OR resource = @resource)
-           AND (@since IS NULL OR started_at >= @since) AND (@until IS NULL OR started_at < @until)
-         ${NEWEST_FIRST} LIMIT @limit`,
   byRequest: 'SELECT * FROM sessions WHERE request_id = ? ORDER BY started_at, rowid',
 } as const;
-
-interface ListParams {
-  user_oid: string | null;
-  resource: string | null;
-  since: number | null;
-  until: number | null;
-  limit: number;
-}
 
 export class SqliteSessionStore implements SessionStore {
   readonly #statements;
@@ -136,7 +108,6 @@ export class SqliteSessionStore implements SessionStore {
       close: db.prepare<{ id: string; ended_at: number; bytes_up: number; bytes_down: number; end_reason: string; end_detail: string | null }>(SQL.close),
       closeLeftovers: db.prepare<{ now: number }>(SQL.closeLeftovers),
       get: db.prepare<[string], SessionRow>(SQL.get),
-      list: db.prepare<ListParams, SessionRow>(SQL.list),
       byRequest: db.prepare<[string], SessionRow>(SQL.byRequest),
     };
   }
@@ -184,22 +155,6 @@ export class SqliteSessionStore implements SessionStore {
   get(id: string): SessionRecord | null {
     const row = this.#statements.get.get(id);
     return row ? toRecord(row) : null;
-  }
-
-  list(filter: SessionFilter = {}): SessionRecord[] {
-    const limit = filter.limit ?? LIST_LIMIT_DEFAULT;
-    if (!Number.isInteger(limit) || limit < 1 || limit > LIST_LIMIT_MAX) {
-      throw new AccessError('bad_request', `limit ${limit} is not a whole number from 1 to ${LIST_LIMIT_MAX}`);
-    }
-    return this.#statements.list
-      .all({
-        user_oid: filter.userOid ?? null,
-        resource: filter.resource ?? null,
-        since: filter.since ?? null,
-        until: filter.until ?? null,
-        limit,
-      })
-      .map(toRecord);
   }
 
   listByRequest(requestId: string): SessionRecord[] {

@@ -146,10 +146,10 @@ function psql(through: TunnelListener, args: string[], options: { sslmode?: stri
 
 /** Runs `client`, then returns the one session it opened, once it has closed and its entries are written. */
 async function sessionOf(client: () => Promise<unknown>): Promise<SessionRecord> {
-  const before = new Set(broker.runtime.sessions.list().map((s) => s.id));
+  const before = new Set(broker.sessions().map((s) => s.id));
   await client();
-  await until(() => broker.runtime.tunnels.connections === 0 && broker.runtime.sessions.list().some((s) => !before.has(s.id)));
-  const opened = broker.runtime.sessions.list().filter((s) => !before.has(s.id));
+  await until(() => broker.runtime.tunnels.connections === 0 && broker.sessions().some((s) => !before.has(s.id)));
+  const opened = broker.sessions().filter((s) => !before.has(s.id));
   expect(opened).toHaveLength(1);
   const session = opened[0] as SessionRecord;
   expect(session.endedAt).not.toBeNull();

@@ -60,7 +60,7 @@ async function endedSession(id: string) {
 }
 
 function latestSessionId(resourceName: string): string {
-  return broker.runtime.sessions.list({ resource: resourceName, limit: 1 })[0]?.id as string;
+  return broker.sessions({ resource: resourceName, limit: 1 })[0]?.id as string;
 }
 
 describe('tunnel cuts', () => {
@@ -192,7 +192,7 @@ describe('broker shutdown', () => {
     const socket = echoTarget.sockets.at(-1) as net.Socket;
     const targetClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     const sessions = own.runtime.sessions;
-    const [session] = sessions.list();
+    const [session] = own.sessions();
     let recorded: unknown;
     const closing = own.runtime.tunnels.onSession((event) => {
       if (event.type === 'closed') recorded = event.session;

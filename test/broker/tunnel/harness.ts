@@ -12,6 +12,8 @@ import type { BrokerApp, Verifier } from '../../../broker/app.js';
 import { assembleBroker, type AssembleOptions, type AssembledBroker } from '../../../broker/assemble.js';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
 import { Lifecycle } from '../../../broker/lifecycle.js';
+import type { SessionQuery } from '../../../broker/store/audit-queries.js';
+import type { SessionRecord } from '../../../broker/store/session-store.js';
 import { AccessError } from '../../../shared/errors.js';
 import type { RequestView } from '../../../shared/wire.js';
 import { FakeDirectory, config, principal, recordingLog } from '../requests/harness.js';
@@ -31,6 +33,11 @@ export interface TunnelBroker {
   runtime: AssembledBroker;
   directory: FakeDirectory;
   log: ReturnType<typeof recordingLog>;
+  /**
+   * The sessions recorded, newest first, as the store holds them: found the one way the broker
+   * lists sessions (the audit queries), then read by id.
+   */
+  sessions(query?: SessionQuery): SessionRecord[];
   /** A grant for `requester` on `resource`: requested, then approved by bob. */
   grant(resource: string, options?: { requester?: string; duration?: string }): Promise<RequestView>;
   close(): Promise<void>;
@@ -61,6 +68,11 @@ export async function startTunnelBroker(
   const { port } = server.address() as AddressInfo;
   return {
     wsBase: `ws://127.0.0.1:${port}`, app, runtime, directory, log,
+    sessions: (query = {}) =>
+      runtime.audit.queries.sessions(query).flatMap((view) => {
+        const record = runtime.sessions.get(view.id);
+        return record ? [record] : [];
+      }),
     async grant(resource, grantOptions = {}) {
       const requester = principal(grantOptions.requester ?? 'alice');
       const created = await runtime.service.create(requester, { resource, duration: grantOptions.duration ?? '1h', reason: 'INC-4211' });

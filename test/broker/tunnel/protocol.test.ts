@@ -45,7 +45,7 @@ describe('tunnel protocol steps', () => {
     // The echo target sends back exactly what reached it: the startup message, no SSLRequest.
     expect(await client.receive(1 + start.length)).toEqual(Buffer.concat([Buffer.from('N'), start]));
     await closed(client);
-    const [session] = broker.runtime.sessions.list({ resource: 'pg-echo' });
+    const [session] = broker.sessions({ resource: 'pg-echo' });
     expect(session).toMatchObject({ bytesUp: start.length, bytesDown: start.length });
   });
 
@@ -63,6 +63,6 @@ describe('tunnel protocol steps', () => {
     expect(refused).toMatchObject({ status: 502, opened: false, body: { code: 'target_tls_failed' } });
     expect(refused.body.message).toContain(`pg-tls's target 127.0.0.1:${noSsl.port}: the database answered that it does not support SSL`);
     expect(broker.runtime.tunnels.connections).toBe(0);
-    expect(broker.runtime.sessions.list({ resource: 'pg-tls' })).toEqual([]);
+    expect(broker.sessions({ resource: 'pg-tls' })).toEqual([]);
   });
 });

@@ -120,6 +120,6 @@ describe('GET /v1/tunnel: refusals before any WebSocket exists', () => {
     // A refused connection is reported as it happens, not after the connect timeout.
     expect(refused.ms).toBeLessThan(TARGET_CONNECT_TIMEOUT_MS);
     // The failed dial gave its slot back and recorded no session.
-    expect(broker.runtime.sessions.list({ resource: 'down-db' })).toEqual([]);
+    expect(broker.sessions({ resource: 'down-db' })).toEqual([]);
   });
 });
