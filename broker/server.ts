@@ -17,7 +17,7 @@ export interface SideHandler {
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
 }
 
-export function brokerRoutes(app: BrokerApp): Route[] {
+function brokerRoutes(app: BrokerApp): Route[] {
   return [...identityRoutes(app), ...resourceRoutes(app), ...requestRoutes(app.requests), ...auditRoutes(app.audit, app.now)];
 }
 

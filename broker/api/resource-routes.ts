@@ -7,7 +7,7 @@ import { callerGroups, inAnyGroup } from '../identity/directory.js';
 import type { Route } from '../http/router.js';
 import type { GroupRef } from '../../shared/wire.js';
 
-export function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[]): ResourceSummary {
+function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[]): ResourceSummary {
   return {
     name: resource.name,
     kind: resource.kind,

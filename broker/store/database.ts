@@ -59,8 +59,8 @@ export function openDatabase(file: string | ':memory:'): Database {
  * Runs `fn` in one IMMEDIATE transaction on `db`: everything written inside commits together or
  * not at all. IMMEDIATE takes the write lock up front, so a read-then-write inside `fn` cannot be
  * invalidated by another connection between the read and the write. Called inside another
- * transaction it becomes a savepoint of the outer one. Every store on the same connection (requests
- * now, the audit log later) writes through here, so one `transaction` call spans all of them.
+ * transaction it becomes a savepoint of the outer one. Every store on the same connection (requests,
+ * sessions, the audit log) writes through here, so one `transaction` call spans all of them.
  */
 export function immediateTransaction<T>(db: Database, fn: () => T): T {
   return db
