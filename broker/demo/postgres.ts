@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { AccessError } from '../../shared/errors.js';
+import { parseWholeNumber } from '../../shared/whole-number.js';
 import { DEMO_DATABASE, DEMO_USER, ensureCluster, lastLines, postgresEnv } from './postgres-cluster.js';
 import { findPostgresBinaries, type PostgresBinaries } from './postgres-binaries.js';
 import { spawnIdentity, unprivilegedAccount, type RunAs } from './run-as.js';
@@ -160,8 +161,8 @@ function forEachLine(child: ChildProcess, onLine: (line: string) => void): void 
  */
 async function refuseIfRunning(dataDir: string): Promise<void> {
   const lock = await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => null);
-  const pid = Number(lock?.split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !(await isPostgresRunning(pid))) return;
+  const pid = parseWholeNumber(lock?.split('\n')[0] ?? '', 1);
+  if (pid === undefined || !(await isPostgresRunning(pid))) return;
   throw new AccessError(
     'demo_target_failed',
     `the demo PostgreSQL in ${dataDir} is already running (pid ${pid}) — another access-broker dev uses this data directory, or one ended without stopping it: stop that one, or end the server with kill -INT ${pid}`,

@@ -6,6 +6,7 @@
 
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
+import { parseWholeNumber } from '../../shared/whole-number.js';
 
 export interface RunAs {
   name: string;
@@ -54,10 +55,10 @@ async function lookUp(name: string): Promise<RunAs | null> {
   try {
     // `id` asks the system's user database (NSS), which covers more than /etc/passwd.
     const [uid, gid] = await Promise.all([
-      execFileAsync('id', ['-u', name]).then(({ stdout }) => Number(stdout.trim())),
-      execFileAsync('id', ['-g', name]).then(({ stdout }) => Number(stdout.trim())),
+      execFileAsync('id', ['-u', name]).then(({ stdout }) => parseWholeNumber(stdout)),
+      execFileAsync('id', ['-g', name]).then(({ stdout }) => parseWholeNumber(stdout)),
     ]);
-    return Number.isInteger(uid) && Number.isInteger(gid) ? { name, uid, gid } : null;
+    return uid !== undefined && gid !== undefined ? { name, uid, gid } : null;
   } catch {
     return null;
   }
