@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENESIS_HASH, wireEntryHash } from '../../../broker/audit/entry.js';
-import type { RequestsRuntime } from '../../../broker/requests/runtime.js';
+import type { AssembledBroker } from '../../../broker/assemble.js';
 import { BrokerClient } from '../../../cli/broker-client.js';
 import type { BrokerConnection } from '../../../cli/broker-connection.js';
 import { HttpTransport } from '../../../shared/http-transport.js';
@@ -14,7 +14,7 @@ import { startTestBroker, type TestBroker } from '../../broker/events/broker-har
 import { harness } from './fakes.js';
 
 let broker: TestBroker;
-let runtime: RequestsRuntime;
+let runtime: AssembledBroker;
 let base: string;
 
 beforeAll(async () => {
