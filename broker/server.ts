@@ -1,7 +1,8 @@
 // The broker's HTTP request handler: the API under /v1 and, under `access-broker dev`, the embedded
 // dev tenant on every other path it knows. One place turns errors into `{ code, message }`.
 
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { auditRoutes } from './api/audit-routes.js';
 import { identityRoutes } from './api/identity-routes.js';

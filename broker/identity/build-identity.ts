@@ -8,7 +8,7 @@ import { CachedDirectory } from './cached-directory.js';
 import { GraphDirectory } from './graph-directory.js';
 import { graphAppClient } from './graph-app-client.js';
 import type { IdentitySettings } from './identity-settings.js';
-import type { ReadinessCheck } from '../readiness.js';
+import { READINESS_CHECK_TIMEOUT_MS, type ReadinessCheck } from '../readiness.js';
 
 /**
  * The user `/readyz` asks Graph about: an object id no directory has, so the answer is an empty
@@ -54,7 +54,7 @@ export function buildIdentity(
 
 /** The tenant publishes at least one signing key at `jwksUri`. */
 async function checkJwks(jwksUri: string, transport: HttpTransport): Promise<void> {
-  const response = await transport.fetch(jwksUri);
+  const response = await transport.fetch(jwksUri, { signal: AbortSignal.timeout(READINESS_CHECK_TIMEOUT_MS) });
   if (response.status !== 200) throw new Error(`${jwksUri} answered HTTP ${response.status}, not 200`);
   const body = (await response.json()) as { keys?: unknown };
   if (!Array.isArray(body.keys) || body.keys.length === 0) throw new Error(`${jwksUri} publishes no signing keys`);

@@ -12,7 +12,13 @@ import type { ReadinessCheck } from '../../broker/readiness.js';
 import { AccessError } from '../../shared/errors.js';
 import { FakeDirectory, config, principal, recordingLog } from './requests/harness.js';
 
-const signIn = { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' };
+const signIn = {
+  tenantId: 't1',
+  authority: 'https://login.microsoftonline.com/t1',
+  clientId: 'cli',
+  scopes: ['api://x/user_impersonation'],
+  brokerVersion: 'test',
+};
 const verifier = {
   async verify(token: string) {
     if (token.startsWith('good-')) return principal(token.slice(5));
