@@ -1,71 +1,9 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { BrokerClient } from '../../../cli/broker-client.js';
-import type { BrokerConnection } from '../../../cli/broker-connection.js';
+import { describe, expect, it, vi } from 'vitest';
 import { clockTime } from '../../../cli/request-format.js';
-import type { RequestView, ResourceSummary } from '../../../shared/wire.js';
-import { echoThrough, randomData, sha256, startFakeBroker, type FakeBroker, type FakeBrokerOptions } from '../tunnel/fake-broker.js';
-import { approvedView, FakeClient, FakeEvents, harness, makeView, NOW, type Harness } from './fakes.js';
-
-const demoDb: ResourceSummary = {
-  name: 'demo-db',
-  kind: 'postgres',
-  description: null,
-  canRequest: true,
-  canApprove: false,
-  autoApproved: false,
-  approvers: ['sg-dba'],
-  approvals: 1,
-  maxDurationMs: 4 * 3_600_000,
-  defaultDurationMs: 3_600_000,
-  reason: 'required',
-  ticketPattern: null,
-  user: 'demo',
-  database: 'demo',
-};
-
-const grant = approvedView({ resource: 'demo-db' });
-
-let broker: FakeBroker | null = null;
-afterEach(async () => {
-  await broker?.stop();
-  broker = null;
-});
-
-interface Setup {
-  h: Harness;
-  broker: FakeBroker;
-  events: FakeEvents;
-  client: FakeClient;
-  log: string[];
-}
-
-/** A CLI whose REST calls answer from `routes` and whose tunnels go to a fake broker on a real socket. */
-async function setup(options: { grants?: RequestView[]; resources?: ResourceSummary[]; broker?: FakeBrokerOptions; routes?: ConstructorParameters<typeof FakeClient>[0] } = {}): Promise<Setup> {
-  const b = await startFakeBroker(options.broker);
-  broker = b;
-  const log: string[] = [];
-  const client = new FakeClient(
-    {
-      'GET /v1/requests?state=approved': () => ({ requests: options.grants ?? [grant] }),
-      'GET /v1/resources': () => ({ resources: options.resources ?? [demoDb] }),
-      ...options.routes,
-    },
-    log,
-  );
-  const events = new FakeEvents();
-  const connection: BrokerConnection = {
-    brokerUrl: b.url,
-    session: {} as BrokerConnection['session'],
-    client: client as unknown as BrokerClient,
-    openEvents: async () => {
-      log.push('events');
-      return events;
-    },
-    openTunnel: (resource) => b.open(resource),
-  };
-  return { h: harness({ connection }), broker: b, events, client, log };
-}
+import { echoThrough, randomData, sha256 } from '../tunnel/fake-broker.js';
+import { grant, setup, type Setup } from './connect-setup.js';
+import { approvedView, makeView, NOW, type Harness } from './fakes.js';
 
 /** Waits for the listener line and returns the port it names. */
 async function listeningPort(h: Harness): Promise<number> {
@@ -274,47 +212,6 @@ describe('access connect --stdio', () => {
     expect(await exit).toBe(3);
     expect(s.h.stderr()).toBe('Tunnel to demo-db closed: revoked by bob@contoso.dev: done\n');
     expect(s.h.stdout()).toBe('');
-  });
-});
-
-/** A node one-liner run as CMD: talks to the tunnel through the connection environment. */
-const PING_SCRIPT = `
-const net = require('node:net');
-const env = process.env;
-if (env.PGHOST !== env.ACCESS_HOST || env.PGPORT !== env.ACCESS_PORT || env.PGUSER !== 'demo' || env.PGDATABASE !== 'demo') process.exit(90);
-const s = net.connect(Number(env.ACCESS_PORT), env.ACCESS_HOST);
-s.on('data', (d) => { if (d.toString() === 'ping') { s.end(); process.exit(7); } });
-s.write('ping');
-`;
-
-describe('access connect -- CMD', () => {
-  it("runs CMD with the connection environment and exits with CMD's exit code", async () => {
-    const s = await setup();
-    expect(await s.h.run('connect', 'demo-db', '--', process.execPath, '-e', PING_SCRIPT)).toBe(7);
-    expect(s.h.stderr()).toMatch(/^Tunnel to demo-db \(postgres\) on 127\.0\.0\.1:\d+ — access until .*; running /);
-    expect(s.h.stdout()).toBe('');
-    expect(s.broker.tunnels).toHaveLength(1);
-  });
-
-  it("cuts CMD's connection and prints the words when the grant ends first", async () => {
-    const waitForCut = `
-const s = require('node:net').connect(Number(process.env.ACCESS_PORT), process.env.ACCESS_HOST);
-s.on('error', () => {});
-s.on('close', () => process.exit(5));
-s.resume();
-`;
-    const s = await setup();
-    const exit = s.h.run('connect', 'demo-db', '--', process.execPath, '-e', waitForCut);
-    await vi.waitFor(() => expect(s.broker.tunnels).toHaveLength(1), { timeout: 5000 });
-    s.broker.closeAll(4111, 'revoked by bob@contoso.dev: done');
-    expect(await exit).toBe(5);
-    expect(s.h.stderr()).toContain('Tunnel to demo-db closed: revoked by bob@contoso.dev: done\n');
-  });
-
-  it('refuses a CMD that cannot be found (exit 2)', async () => {
-    const s = await setup();
-    expect(await s.h.run('connect', 'demo-db', '--', 'no-such-command-xyz')).toBe(2);
-    expect(s.h.stderr()).toContain('error: cannot run "no-such-command-xyz": it is not installed or not on PATH');
   });
 });
 
