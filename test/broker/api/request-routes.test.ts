@@ -1,5 +1,5 @@
 // The request API over HTTP on a real socket: status codes, body validation, and that each route
-// reaches the service (whose rules are proven in service.test.ts).
+// reaches the service (whose rules are proven in test/broker/requests/service.test.ts).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApprovalsResponse, RequestsResponse, RequestView } from '../../../shared/wire.js';
