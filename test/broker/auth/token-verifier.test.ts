@@ -1,7 +1,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, createSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { exportJWK, exportSPKI, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { AccessError, type ErrorCode } from '../../../shared/errors.js';
 import { HttpTransport } from '../../../shared/http-transport.js';
@@ -396,6 +396,12 @@ describe('TokenVerifier', () => {
     });
 
     it('accepts a token signed by a newly published key after the cooldown, without a new verifier', async () => {
+      // jose times the cooldown with Date.now(): a frozen clock keeps it cooling down however slow
+      // the machine is, and moving the clock on ends it (timers stay real, for the HTTP fetches).
+      vi.useFakeTimers({ toFake: ['Date'] });
+      onTestFinished(() => {
+        vi.useRealTimers();
+      });
       const cooldownMs = 50;
       const v = verifier({ jwksCooldownMs: cooldownMs });
       await v.verify(await mint(primary, baseClaims('v2-user')));
@@ -404,7 +410,7 @@ describe('TokenVerifier', () => {
       expect((await refusal(v, rotatedToken)).code).toBe('token_key_unknown'); // still cooling down: no refetch
       expect(server.hits).toBe(1);
 
-      await new Promise((resolve) => setTimeout(resolve, cooldownMs * 3));
+      vi.setSystemTime(Date.now() + cooldownMs * 3);
       await expect(v.verify(rotatedToken)).resolves.toMatchObject({ oid: USER_OID });
       expect(server.hits).toBe(2);
       await expect(v.verify(await mint(primary, baseClaims('v2-user')))).resolves.toMatchObject({ oid: USER_OID });
