@@ -4,8 +4,12 @@ import { defineConfig } from 'vitest/config';
 // `e2e` starts real processes (the broker, the CLI, PostgreSQL) and takes longer.
 export default defineConfig({
   test: {
-    // Vitest's default is one worker on a 2-core machine; two halve the unit loop (80 s → 40 s).
-    maxWorkers: 2,
+    // Three workers on the 2-core machine: while one file waits on a timer or a socket (tunnel
+    // cuts, a long poll) another uses the core (unit loop 15 s with two, 13 s with three, 14 s with four).
+    maxWorkers: 3,
+    // Keeps the TypeScript transforms on disk (node_modules/.experimental-vitest-cache, keyed by
+    // file content) instead of redoing them each run: about 2 s of the unit loop's 17.
+    experimental: { fsModuleCache: true },
     projects: [
       {
         test: {
