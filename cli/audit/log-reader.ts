@@ -32,11 +32,11 @@ export const RETRY_MAX_MS = 30_000;
 /**
  * Failures a feed waits out, as a broker restart or a network drop looks from here: no connection,
  * the tenant unreachable (a fresh token may need it, and the dev tenant is the broker itself), a
- * load balancer's 502/503 page (not the broker's JSON), a broker saying it is shutting down, or a
- * 500 from a broker on its way down. A failure that persists keeps being reported, once per wait,
+ * load balancer's 502/503 page (not the broker's JSON), a broker saying it is shutting down or not
+ * ready yet (starting), or a 500 from a broker on its way down. A failure that persists keeps being reported, once per wait,
  * until Ctrl-C.
  */
-const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['broker_unreachable', 'tenant_unreachable', 'broker_response_invalid', 'internal', 'shutting_down']);
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['broker_unreachable', 'tenant_unreachable', 'broker_response_invalid', 'internal', 'shutting_down', 'not_ready']);
 
 export type LogClient = Pick<BrokerClient, 'get'>;
 

@@ -130,7 +130,7 @@ describe('readLog with --follow', () => {
     expect(c.paths.slice(1, 4).map((p) => new URL(p, 'http://b').searchParams.get('after_seq'))).toEqual(['2', '2', '2']);
   });
 
-  it.each(['broker_response_invalid', 'internal', 'shutting_down'] as const)('waits out %s too (a load balancer\'s 502 page, a broker on its way down)', async (code) => {
+  it.each(['broker_response_invalid', 'internal', 'shutting_down', 'not_ready'] as const)('waits out %s too (a load balancer\'s 502 page, a broker on its way down or starting)', async (code) => {
     const stop = new AbortController();
     const c = client(logOf(1), (_path, n) => {
       if (n === 1) return Promise.reject(new AccessError(code, 'restarting'));
