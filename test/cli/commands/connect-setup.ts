@@ -38,7 +38,9 @@ export interface Setup {
 }
 
 /** A CLI whose REST calls answer from `routes` and whose tunnels go to a fake broker on a real socket. */
-export async function setup(options: { grants?: RequestView[]; resources?: ResourceSummary[]; broker?: FakeBrokerOptions; routes?: ConstructorParameters<typeof FakeClient>[0] } = {}): Promise<Setup> {
+export async function setup(
+  options: { grants?: RequestView[]; resources?: ResourceSummary[]; broker?: FakeBrokerOptions; routes?: ConstructorParameters<typeof FakeClient>[0] } = {},
+): Promise<Setup> {
   const b = await startFakeBroker(options.broker);
   onTestFinished(() => b.stop());
   const log: string[] = [];
