@@ -24,6 +24,8 @@ export default defineConfig({
           // test that sets process.env.TZ changes the zone as it would in a CLI run.
           pool: 'forks',
           isolate: false,
+          // A unit test that starts a process fails, saying it belongs in test/e2e/.
+          setupFiles: ['test/helpers/no-processes.ts'],
         },
       },
       {
