@@ -1,7 +1,7 @@
 // The audit API over HTTP on a real socket, on a broker assembled like every broker (assemble.ts):
 // auditors only, the sign-in hook, the long poll behind `events --follow`, verify.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { AssembledBroker } from '../../../broker/assemble.js';
 import type { AuditEntryView, AuditEventsResponse, AuditShowResponse, AuditVerifyResponse, RequestView } from '../../../shared/wire.js';
 import { startTestBroker, type TestBroker } from '../events/broker-harness.js';
@@ -85,7 +85,15 @@ describe('GET /v1/audit/events', () => {
 
   it('answers a long poll on a quiet log with an empty page', async () => {
     const { headSeq } = (await call('GET', '/v1/audit/events', 'good-ivy')).body as AuditEventsResponse;
-    const page = (await call('GET', `/v1/audit/events?after_seq=${headSeq}&wait=1`, 'good-ivy')).body as AuditEventsResponse;
+    // The poll's one second passes on a fake clock (its timer and performance.now), moved on once the broker holds it.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const polling = call('GET', `/v1/audit/events?after_seq=${headSeq}&wait=1`, 'good-ivy');
+    while (runtime.audit.waiting === 0) await new Promise((resolve) => setImmediate(resolve));
+    vi.advanceTimersByTime(1000);
+    const page = (await polling).body as AuditEventsResponse;
     expect(page).toEqual({ entries: [], nextAfterSeq: headSeq, headSeq });
   });
 
