@@ -5,6 +5,7 @@
 import { onTestFinished } from 'vitest';
 import type { BrokerClient } from '../../../cli/broker-client.js';
 import type { BrokerConnection } from '../../../cli/broker-connection.js';
+import { BrokerTrust } from '../../../cli/broker-trust.js';
 import type { RequestView, ResourceSummary } from '../../../shared/wire.js';
 import { startFakeBroker, type FakeBroker, type FakeBrokerOptions } from '../tunnel/fake-broker.js';
 import { approvedView, FakeClient, FakeEvents, harness, type Harness } from './fakes.js';
@@ -56,6 +57,7 @@ export async function setup(
   const connection: BrokerConnection = {
     brokerUrl: b.url,
     session: {} as BrokerConnection['session'],
+    trust: BrokerTrust.publicRoots(),
     client: client as unknown as BrokerClient,
     openEvents: async () => {
       log.push('events');
