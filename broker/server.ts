@@ -8,6 +8,7 @@ import { identityRoutes } from './api/identity-routes.js';
 import { requestRoutes } from './api/request-routes.js';
 import { resourceRoutes } from './api/resource-routes.js';
 import { authenticate, type BrokerApp } from './app.js';
+import { answerClientError } from './http/client-error.js';
 import { findRoute, type Route } from './http/router.js';
 import { sendError, sendJson, toAccessError } from './http/respond.js';
 import { AccessError } from '../shared/errors.js';
@@ -90,6 +91,7 @@ export function mountRuntime(app: BrokerApp, runtime: RequestsRuntime, server: h
   app.requests = runtime.service;
   app.audit = runtime.audit;
   server.on('request', brokerRequestHandler(app, { side }));
+  server.on('clientError', answerClientError);
   runtime.attach(server);
 }
 

@@ -93,6 +93,10 @@ export const ErrorCodes = {
   not_found: { status: 404, exit: ExitCode.error },
   method_not_allowed: { status: 405, exit: ExitCode.error },
   payload_too_large: { status: 413, exit: ExitCode.error },
+  /** The request line and headers are above Node's limit (answered on the parser's `clientError`). */
+  headers_too_large: { status: 431, exit: ExitCode.error },
+  /** The client did not send a whole request within the server's request timeout. */
+  request_timeout: { status: 408, exit: ExitCode.error },
   internal: { status: 500, exit: ExitCode.error },
   shutting_down: unavailable,
 
