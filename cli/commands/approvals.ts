@@ -10,11 +10,12 @@ export const approvalsCommand: CommandSpec = {
   options: [brokerOption, jsonOption],
   async run(ctx, options) {
     const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const { approvals } = await client.get<ApprovalsResponse>('/v1/approvals');
+    const { approvals: exact } = await client.get<ApprovalsResponse>('/v1/approvals');
     if (options.json) {
-      ctx.out.json(approvals);
+      ctx.out.json(exact);
       return;
     }
+    const approvals = ctx.out.forPeople(exact);
     if (approvals.length === 0) {
       ctx.out.line('Nothing waits for your approval.');
       return;

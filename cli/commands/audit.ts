@@ -132,7 +132,7 @@ const eventsCommand: CommandSpec = {
           follow,
           signal: stop.signal,
           onLost: (error, retryInMs, at) =>
-            ctx.out.notice(`${timeOfDay(ctx.now())}  no answer from the broker (${error.message}) — asking again in ${span(retryInMs)} from after #${at}; nothing is missed`),
+            ctx.out.notice(`${timeOfDay(ctx.now())}  no answer from the broker (${ctx.out.forPeople(error.message)}) — asking again in ${span(retryInMs)} from after #${at}; nothing is missed`),
           onBack: () => ctx.out.notice(`${timeOfDay(ctx.now())}  the broker answers again`),
         },
         async (page) => {
@@ -198,8 +198,9 @@ const verifyCommand: CommandSpec = {
   options: [brokerOption, jsonOption],
   async run(ctx, options) {
     const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const result = await client.get<AuditVerifyResponse>('/v1/audit/verify');
-    if (options.json) ctx.out.json(result);
+    const exact = await client.get<AuditVerifyResponse>('/v1/audit/verify');
+    if (options.json) ctx.out.json(exact);
+    const result = ctx.out.forPeople(exact);
     if (result.ok) {
       if (!options.json) {
         ctx.out.line(`${ctx.out.green('✔')} The audit log is intact: ${entries(result.count)}, head #${result.headSeq} ${result.headHash}`);

@@ -15,11 +15,12 @@ export const requestsCommand: CommandSpec = {
   async run(ctx, options) {
     const { client } = await ctx.connect(stringOption(options, 'broker'));
     const path = options.all ? '/v1/requests' : `/v1/requests?state=${OPEN_STATES}`;
-    const { requests } = await client.get<RequestsResponse>(path);
+    const { requests: exact } = await client.get<RequestsResponse>(path);
     if (options.json) {
-      ctx.out.json(requests);
+      ctx.out.json(exact);
       return;
     }
+    const requests = ctx.out.forPeople(exact);
     if (requests.length === 0) {
       ctx.out.line(options.all ? 'You have no requests. `access request NAME` asks for access.' : 'No open requests. `access requests --all` shows closed ones; `access request NAME` asks for access.');
       return;

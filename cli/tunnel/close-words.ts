@@ -6,6 +6,7 @@
 import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
 import { ExitCode } from '../../shared/errors.js';
 import { clockTime } from '../request-format.js';
+import { safeText } from '../safe-text.js';
 
 export interface TunnelClose {
   code: number;
@@ -79,7 +80,9 @@ function expiredWords(reason: string, subject: TunnelSubject, now: number): stri
 
 /** Why the tunnel closed, in words; `now` only decides how the expiry time reads (today or a date). */
 export function closeWords(close: TunnelClose, subject: TunnelSubject, now: number): string {
-  const { code, reason } = close;
+  const code = close.code;
+  // The reason is the broker's (or whoever answers on its URL): shown safely.
+  const reason = safeText(close.reason);
   switch (code) {
     case CloseCode.grantExpired:
       return expiredWords(reason, subject, now);
