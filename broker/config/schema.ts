@@ -55,6 +55,14 @@ export const TARGET_TLS_MODES = ['disable', 'require', 'verify-full'] as const s
 export const DEFAULT_MEMBERSHIP_RECHECK_SECONDS = 30;
 /** A removed member must lose live tunnels within the hour, like MAX_GROUP_CACHE_SECONDS. */
 export const MAX_MEMBERSHIP_RECHECK_SECONDS = 3600;
+/**
+ * How long live tunnels survive a Graph outage, by default: long enough for a blip or a failover of
+ * Graph (a few re-checks at the default interval), short enough that a removal made during an
+ * outage stops working within minutes.
+ */
+export const DEFAULT_MEMBERSHIP_GRACE_SECONDS = 120;
+/** Like MAX_MEMBERSHIP_RECHECK_SECONDS: an outage must not become an hour of unchecked access. */
+export const MAX_MEMBERSHIP_GRACE_SECONDS = 3600;
 export const DEFAULT_GROUP_CACHE_SECONDS = 60;
 /** A member removed from a group must lose access within the hour even with the longest cache. */
 export const MAX_GROUP_CACHE_SECONDS = 3600;
@@ -270,6 +278,8 @@ export function configSchema(options: SchemaOptions) {
         .default(DEFAULT_GROUP_CACHE_SECONDS),
       membershipRecheckSeconds: wholeNumber(1, MAX_MEMBERSHIP_RECHECK_SECONDS, 'seconds between membership re-reads for users with open tunnels')
         .default(DEFAULT_MEMBERSHIP_RECHECK_SECONDS),
+      membershipGraceSeconds: wholeNumber(0, MAX_MEMBERSHIP_GRACE_SECONDS, 'seconds live tunnels outlive the last confirmed membership while Microsoft Graph cannot answer')
+        .default(DEFAULT_MEMBERSHIP_GRACE_SECONDS),
       resources: resourcesSchema(options.baseDir),
       auditors: nameList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
       admins: nameList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
@@ -286,6 +296,7 @@ export function configSchema(options: SchemaOptions) {
       admins: raw.admins,
       groupCacheSeconds: raw.groupCacheSeconds,
       membershipRecheckSeconds: raw.membershipRecheckSeconds,
+      membershipGraceSeconds: raw.membershipGraceSeconds,
       devDirectory,
     };
   });

@@ -110,6 +110,11 @@ export interface BrokerConfig {
    * from a resource's requester groups loses their tunnels within this. Default 30.
    */
   membershipRecheckSeconds: number;
+  /**
+   * Seconds a live tunnel outlives the last confirmation of its user's membership while Graph cannot
+   * answer; then it is cut (membershipUnconfirmed). Default 120.
+   */
+  membershipGraceSeconds: number;
   /** Only read by `access-broker dev --config`: the dev tenant's users and groups. */
   devDirectory: DevDirectory | null;
 }

@@ -31,7 +31,7 @@ export interface StartRequestsOptions {
   /** Keepalive ping interval of the events stream; default DEFAULT_PING_INTERVAL_MS. */
   pingIntervalMs?: number;
   /** Tunnel tuning for tests (connect timeout, re-check interval, session ids); defaults in tunnel/endpoint.ts. */
-  tunnel?: Pick<TunnelEndpointOptions, 'connectTimeoutMs' | 'membershipRecheckMs' | 'newId'>;
+  tunnel?: Pick<TunnelEndpointOptions, 'connectTimeoutMs' | 'membershipRecheckMs' | 'membershipGraceMs' | 'newId'>;
 }
 
 export interface RequestsRuntime {

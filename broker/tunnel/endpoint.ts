@@ -56,12 +56,13 @@ const SERVER_SIDE_CUTS: ReadonlySet<number> = new Set([
   CloseCode.grantExpired,
   CloseCode.grantRevoked,
   CloseCode.membershipLost,
+  CloseCode.membershipUnconfirmed,
   CloseCode.idleTimeout,
   CloseCode.goingAway,
 ]);
 
 export interface TunnelEndpointOptions {
-  config: Pick<BrokerConfig, 'resources' | 'membershipRecheckSeconds'>;
+  config: Pick<BrokerConfig, 'resources' | 'membershipRecheckSeconds' | 'membershipGraceSeconds'>;
   /** The request store: grants are read from it at open and again right after the dial. */
   grants: GrantLookup;
   /** Usually the broker's CachedDirectory; admission and re-checks read through `fresh`. */
@@ -75,6 +76,8 @@ export interface TunnelEndpointOptions {
   connectTimeoutMs?: number;
   /** Default config.membershipRecheckSeconds. */
   membershipRecheckMs?: number;
+  /** Default config.membershipGraceSeconds. */
+  membershipGraceMs?: number;
   /**
    * Per tunnel, an observer of the bytes the client sends (after the protocol's preamble), or null.
    * For the audit log's Postgres query capture (tunnel/postgres/session-capture.ts).
@@ -126,7 +129,12 @@ export class TunnelEndpoint implements UpgradeRoute {
 
   constructor(options: TunnelEndpointOptions) {
     this.#options = options;
-    this.#membership = new MembershipRecheck(options.directory, options.log);
+    this.#membership = new MembershipRecheck({
+      directory: options.directory,
+      log: options.log,
+      now: options.now,
+      graceMs: options.membershipGraceMs ?? options.config.membershipGraceSeconds * 1000,
+    });
     this.#deadlines = new GrantDeadlines<Tunnel>(options.now, (_grantId, expiresAt, tunnels) => {
       for (const tunnel of tunnels) tunnel.relay.cut(CloseCode.grantExpired, expiredReason(expiresAt));
     });
@@ -418,6 +426,7 @@ function recheckable({ session, policy, relay }: Tunnel): RecheckedTunnel {
     oid: session.user.oid,
     resource: policy.name,
     requesters: policy.requesters,
+    openedAt: session.startedAt,
     ending: relay.ending,
     cut: (code, reason) => relay.cut(code, reason),
   };

@@ -91,6 +91,9 @@ export function closeWords(close: TunnelClose, subject: TunnelSubject, now: numb
       return reason || CLOSE_REASONS[CloseCode.grantRevoked];
     case CloseCode.membershipLost:
       return `you are no longer in a group allowed to use ${subject.name}`;
+    case CloseCode.membershipUnconfirmed:
+      // The broker's reason says for how long: "… could not be confirmed for 2m (the directory is unavailable)".
+      return reason || CLOSE_REASONS[CloseCode.membershipUnconfirmed];
     case CloseCode.idleTimeout:
       return 'idle too long';
     case CloseCode.targetClosed:
