@@ -178,8 +178,10 @@ export const AUDIT_EVENT_TYPES = [
   'pg.startup',
   /** Data a Postgres client sent with COPY … FROM STDIN: counted (bytes, messages), never logged. */
   'pg.copy',
-  /** The tunnel stopped reading a Postgres session's queries (bytes it could not parse); bytes still flow. */
+  /** Written by brokers before fail-closed capture only: the tunnel stopped reading a Postgres session's queries and relayed the rest. */
   'pg.capture_degraded',
+  /** The client sent bytes the query capture could not record: the broker ended the session there and forwarded none of them. */
+  'pg.unrecordable',
   /** The broker cut a Postgres session and cancelled the query its backend was running (CancelRequest). */
   'pg.cancelled',
   'audit.dropped',

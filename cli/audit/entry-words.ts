@@ -158,6 +158,8 @@ export function describeEntry(entry: AuditEntryView): string {
       return `cancelled the running query of backend ${num(body, 'backendPid') ?? '?'} when the tunnel was cut (${endWords(str(body, 'cut'))})`;
     case 'pg.capture_degraded':
       return `stopped reading queries at byte ${num(body, 'atByte') ?? '?'}: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (bytes still flow)`;
+    case 'pg.unrecordable':
+      return `ended the session at byte ${num(body, 'atByte') ?? '?'}, which it could not record: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (none of it reached the database)`;
     case 'audit.dropped':
       return `${num(body, 'count') ?? 'some'} query entries were lost between ${timestamp(str(body, 'firstAt') ?? '')} and ${timestamp(str(body, 'lastAt') ?? '')} (the database refused writes meanwhile)`;
     default:
