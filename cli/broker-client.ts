@@ -49,6 +49,8 @@ export class BrokerClient {
     } catch (error) {
       // Abandoned on purpose: not a broker problem to explain.
       if (signal?.aborted) throw error;
+      // The broker answered, too much (response_too_large): not a reachability problem.
+      if (error instanceof AccessError) throw error;
       const tlsFailure = this.#trust?.explain(error, this.baseUrl);
       if (tlsFailure) throw tlsFailure;
       const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));

@@ -19,6 +19,8 @@ import { parseDuration } from '../../shared/duration.js';
 import type { AuditEventsResponse, AuditSessionsResponse, AuditShowResponse, AuditVerifyResponse } from '../../shared/wire.js';
 import type { Audit } from '../audit/audit.js';
 import { SESSIONS_LIMIT_MAX, EVENTS_LIMIT_MAX, SHOW_LIMIT_MAX, type EventsQuery, type SessionQuery } from '../audit/queries.js';
+import { MAX_ID_CHARS, MAX_RESOURCE_NAME_CHARS, MAX_USER_FILTER_CHARS } from '../../shared/limits.js';
+import { boundedText } from '../http/body.js';
 import type { Route, RouteContext } from '../http/router.js';
 
 /**
@@ -40,8 +42,8 @@ export function auditRoutes(audit: Audit, now: () => number): Route[] {
         await audit.requireAuditor(principal);
         const params = queryParams(ctx, ['user', 'resource', 'since', 'until', 'limit']);
         const query: SessionQuery = {};
-        const user = nonEmpty(params, 'user');
-        const resource = nonEmpty(params, 'resource');
+        const user = bounded(nonEmpty(params, 'user'), MAX_USER_FILTER_CHARS, '?user=');
+        const resource = bounded(nonEmpty(params, 'resource'), MAX_RESOURCE_NAME_CHARS, '?resource=');
         const since = timeParam(params, 'since', now());
         const until = timeParam(params, 'until', now());
         const limit = intParam(params, 'limit', 1, SESSIONS_LIMIT_MAX);
@@ -61,7 +63,7 @@ export function auditRoutes(audit: Audit, now: () => number): Route[] {
         await audit.requireAuditor(principal);
         const params = queryParams(ctx, ['limit']);
         const limit = intParam(params, 'limit', 1, SHOW_LIMIT_MAX);
-        return audit.queries.show(ctx.params['id'] ?? '', limit);
+        return audit.queries.show(boundedText(ctx.params['id'] ?? '', MAX_ID_CHARS, 'the id in the path'), limit);
       },
     },
     {
@@ -109,6 +111,10 @@ function queryParams(ctx: RouteContext, allowed: readonly string[]): URLSearchPa
     throw new AccessError('bad_request', `unknown query parameter "${name}" on ${ctx.url.pathname} — ${known}`);
   }
   return params;
+}
+
+function bounded(value: string | undefined, maxChars: number, where: string): string | undefined {
+  return value === undefined ? undefined : boundedText(value, maxChars, where);
 }
 
 function nonEmpty(params: URLSearchParams, name: string): string | undefined {

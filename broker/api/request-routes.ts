@@ -4,7 +4,8 @@
 
 import { AccessError } from '../../shared/errors.js';
 import type { ApprovalsResponse, CreateRequestBody, RequestsResponse, RequestView } from '../../shared/wire.js';
-import { bodyObject, optionalString, requiredChoice, requiredString } from '../http/body.js';
+import { MAX_DURATION_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, MAX_RESOURCE_NAME_CHARS, MAX_TICKET_CHARS } from '../../shared/limits.js';
+import { bodyObject, boundedText, optionalString, requiredChoice, requiredString } from '../http/body.js';
 import { readJsonBody } from '../http/respond.js';
 import type { Route } from '../http/router.js';
 import type { RequestService } from '../requests/service.js';
@@ -60,7 +61,7 @@ export function requestRoutes(service: RequestService): Route[] {
       handle: async (ctx, principal): Promise<RequestView> => {
         const body = bodyObject(await readJsonBody(ctx.req), ['decision', 'comment'], 'review');
         const decision = requiredChoice(body, 'decision', DECISIONS, 'review');
-        return service.review(principal, idParam(ctx.params), decision, optionalString(body, 'comment', 'review') ?? null);
+        return service.review(principal, idParam(ctx.params), decision, optionalString(body, 'comment', 'review', MAX_REASON_CHARS) ?? null);
       },
     },
     {
@@ -79,21 +80,24 @@ export function requestRoutes(service: RequestService): Route[] {
   ];
 }
 
+/** Each text field of a new request, with its limit (shared/limits.ts). */
+const CREATE_FIELDS = { duration: MAX_DURATION_CHARS, reason: MAX_REASON_CHARS, ticket: MAX_TICKET_CHARS } as const;
+
 function createBody(raw: unknown): CreateRequestBody {
   const body = bodyObject(raw, ['resource', 'duration', 'reason', 'ticket'], 'request');
-  const optional = (key: 'duration' | 'reason' | 'ticket'): Partial<CreateRequestBody> => {
-    const value = optionalString(body, key, 'request');
+  const optional = (key: keyof typeof CREATE_FIELDS): Partial<CreateRequestBody> => {
+    const value = optionalString(body, key, 'request', CREATE_FIELDS[key]);
     return value === undefined ? {} : { [key]: value };
   };
-  return { resource: requiredString(body, 'resource', 'request'), ...optional('duration'), ...optional('reason'), ...optional('ticket') };
+  return { resource: requiredString(body, 'resource', 'request', MAX_RESOURCE_NAME_CHARS), ...optional('duration'), ...optional('reason'), ...optional('ticket') };
 }
 
 function reasonBody(raw: unknown, what: string): string | null {
-  return optionalString(bodyObject(raw, ['reason'], what), 'reason', what) ?? null;
+  return optionalString(bodyObject(raw, ['reason'], what), 'reason', what, MAX_REASON_CHARS) ?? null;
 }
 
 function idParam(params: Record<string, string>): string {
-  return params['id'] ?? '';
+  return boundedText(params['id'] ?? '', MAX_ID_CHARS, 'the request id in the path');
 }
 
 /** `?state=pending,approved` → the states; absent → all states. */

@@ -4,9 +4,10 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError, type ErrorBody } from '../../shared/errors.js';
+import { MAX_API_BODY_BYTES } from '../../shared/limits.js';
 
-/** API request bodies are small JSON documents; larger ones are refused rather than buffered. */
-export const MAX_JSON_BODY_BYTES = 64 * 1024;
+/** API request bodies are small JSON documents; larger ones are refused rather than buffered (shared/limits.ts). */
+export const MAX_JSON_BODY_BYTES = MAX_API_BODY_BYTES;
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -26,6 +27,8 @@ export function sendError(res: ServerResponse, error: AccessError): void {
   const body: ErrorBody = error.toBody();
   const headers: Record<string, string> = {};
   if (error.status === 401) headers['www-authenticate'] = `Bearer error="invalid_token", error_description="${error.code}"`;
+  // The rest of an oversized body is not read: close the connection rather than drain it.
+  if (error.code === 'payload_too_large') headers['connection'] = 'close';
   if (res.headersSent) {
     res.destroy();
     return;
@@ -35,11 +38,16 @@ export function sendError(res: ServerResponse, error: AccessError): void {
 }
 
 export async function readJsonBody(req: IncomingMessage, limit = MAX_JSON_BODY_BYTES): Promise<unknown> {
+  // A declared length above the limit is refused before a byte of the body is read.
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    throw new AccessError('payload_too_large', `request body is ${declared} bytes; the limit is ${limit} bytes`);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw new AccessError('payload_too_large', `request body is larger than ${limit} bytes`);
+    if (size > limit) throw new AccessError('payload_too_large', `request body is larger than ${limit} bytes, the limit`);
     chunks.push(chunk);
   }
   if (size === 0) return {};
