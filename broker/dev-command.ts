@@ -21,6 +21,7 @@ import type { DemoTarget } from './demo/types.js';
 import { DevTenant } from './devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from './devtenant/seed.js';
 import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, type BrokerTls, type TlsFiles } from './http/tls.js';
+import { graphFaultsFromEnv } from './devtenant/graph-faults.js';
 import { buildIdentity } from './identity/build-identity.js';
 import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
@@ -83,6 +84,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       browserOrigin,
       directory: config?.devDirectory ?? DEV_DIRECTORY,
       dataDir: path.join(dataDir, 'tenant'),
+      graphFault: graphFaultsFromEnv(options.env),
     });
 
     const targets: DemoTarget[] = [];

@@ -22,4 +22,6 @@ export interface TenantContext {
   readonly now: () => number;
   /** False while a test simulates a Graph outage. */
   readonly graphAvailable: () => boolean;
+  /** True while a fault test has Graph hold every call unanswered (graph-faults.ts). */
+  readonly graphStalled: () => boolean;
 }

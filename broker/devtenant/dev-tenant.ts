@@ -15,6 +15,7 @@ import type { TenantContext } from './context.js';
 import { DeviceCodes } from './device-codes.js';
 import { handleDeviceLogin } from './devicelogin-page.js';
 import { Directory, validateDirectory } from './directory.js';
+import type { GraphFault } from './graph-faults.js';
 import { handleGraph } from './graph-routes.js';
 import { handleIdp } from './idp-routes.js';
 import { generateSigningKey, SigningKeys } from './signing-keys.js';
@@ -40,6 +41,8 @@ export interface DevTenantOptions {
   accessTokenLifetimeSec?: number;
   /** Clock in milliseconds since the epoch. Default Date.now. */
   now?: () => number;
+  /** Simulated Graph faults (graph-faults.ts, fault tests of a dev broker process). Default: none. */
+  graphFault?: () => GraphFault;
 }
 
 export interface DevTenantUser {
@@ -92,7 +95,8 @@ export class DevTenant {
       }),
       deviceCodes: new DeviceCodes(options.now),
       now: options.now,
-      graphAvailable: () => this.#graphAvailable,
+      graphAvailable: () => this.#graphAvailable && options.graphFault() !== 'down',
+      graphStalled: () => options.graphFault() === 'stall',
     };
     this.tenantId = state.tenantId;
     this.authority = `${options.publicOrigin}/${state.tenantId}`;
@@ -122,6 +126,7 @@ export class DevTenant {
         directory: options.directory,
         accessTokenLifetimeSec,
         now,
+        graphFault: options.graphFault ?? (() => null),
       },
       store,
     );

@@ -4,6 +4,7 @@
 import type { HttpTransport } from '../../shared/http-transport.js';
 import { TokenVerifier } from '../auth/token-verifier.js';
 import { CachedDirectory } from './cached-directory.js';
+import { DeadlineDirectory } from './deadline-directory.js';
 import { GraphDirectory } from './graph-directory.js';
 import { graphAppClient } from './graph-app-client.js';
 import type { IdentitySettings } from './identity-settings.js';
@@ -32,6 +33,6 @@ export function buildIdentity(
     { ...settings.graph, authority: settings.authority, customAuthority: settings.devTenantOrigin !== null },
     options.transport,
   );
-  const directory = new CachedDirectory(new GraphDirectory(client), options.groupCacheSeconds * 1000, now);
+  const directory = new CachedDirectory(new DeadlineDirectory(new GraphDirectory(client)), options.groupCacheSeconds * 1000, now);
   return { verifier, directory };
 }
