@@ -48,7 +48,8 @@ export function brokerRequestHandler(app: BrokerApp, options: { routes?: Route[]
       if (!res.headersSent) sendJson(res, route.status ?? 200, body);
     } catch (error) {
       const accessError = toAccessError(error);
-      if (accessError.code === 'internal') {
+      // A full or failing disk is the operator's to fix: logged as loudly as a bug.
+      if (accessError.code === 'internal' || accessError.code === 'store_full' || accessError.code === 'store_unavailable') {
         app.log.error('request failed', { method: req.method, path: url.pathname, error: error instanceof Error ? error.stack : String(error) });
       }
       sendError(res, accessError);

@@ -135,6 +135,8 @@ export const ErrorCodes = {
   // Storage (broker/store).
   /** The database file cannot be opened or set up (missing directory, no permission, no WAL). */
   store_unavailable: unavailable,
+  /** The database's disk is full: new work is refused (nothing half-written) until space is freed. */
+  store_full: unavailable,
   /** The database was written by a newer broker; running older code on it could corrupt it. */
   store_incompatible: { status: 500, exit: ExitCode.error },
   /** A write contradicts what is stored (duplicate id, a review history rewritten under us). */

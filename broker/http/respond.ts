@@ -4,6 +4,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError, type ErrorBody } from '../../shared/errors.js';
+import { storeWriteFailure } from '../store/write-failure.js';
 import { MAX_API_BODY_BYTES } from '../../shared/limits.js';
 
 /** API request bodies are small JSON documents; larger ones are refused rather than buffered (shared/limits.ts). */
@@ -20,7 +21,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 }
 
 export function toAccessError(error: unknown): AccessError {
-  return error instanceof AccessError ? error : new AccessError('internal', 'the broker hit an unexpected error; it has been logged');
+  if (error instanceof AccessError) return error;
+  return storeWriteFailure(error) ?? new AccessError('internal', 'the broker hit an unexpected error; it has been logged');
 }
 
 export function sendError(res: ServerResponse, error: AccessError): void {
