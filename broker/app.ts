@@ -10,6 +10,7 @@ import { bearerTokenFrom } from './auth/token-verifier.js';
 import type { BrokerConfig } from './config/types.js';
 import type { Directory } from './identity/directory.js';
 import type { RequestService } from './requests/service.js';
+import type { HostAllowList } from './http/host-allow-list.js';
 
 export interface Verifier {
   verify(token: string): Promise<Principal>;
@@ -31,6 +32,12 @@ export interface BrokerApp {
   log: Logger;
   /** Set when the broker is shutting down: new requests get 503 instead of a closing store. */
   stopping?: boolean;
+  /**
+   * The Host names this broker answers to (http/host-allow-list.ts); any other Host gets 421 on
+   * every route and upgrade. Set by `access-broker dev`, whose sign-in page must not be reachable by
+   * DNS rebinding; absent: any Host.
+   */
+  hosts?: HostAllowList;
   /** Access requests and approvals (broker/requests/runtime.ts); their routes are served when present. */
   requests?: RequestService;
   /**

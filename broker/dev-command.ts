@@ -20,8 +20,9 @@ import { startDemoTcpService } from './demo/tcp-service.js';
 import type { DemoTarget } from './demo/types.js';
 import { DevTenant } from './devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from './devtenant/seed.js';
+import { devExposureWarning } from './dev-exposure.js';
+import { certificateHostNames, HostAllowList } from './http/host-allow-list.js';
 import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, type BrokerTls, type TlsFiles } from './http/tls.js';
-import { graphFaultsFromEnv } from './devtenant/graph-faults.js';
 import { buildIdentity } from './identity/build-identity.js';
 import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
@@ -41,6 +42,8 @@ export interface DevOptions {
   print: (line: string) => void;
   /** Serve HTTPS/WSS with these files. Default: plain HTTP (loopback). */
   tls?: TlsFiles | null;
+  /** Listen on a non-loopback `host` anyway (dev-exposure.ts), with a warning on every start. Default: false, refused. */
+  unsafeExpose?: boolean;
 }
 
 export interface RunningDevBroker {
@@ -49,6 +52,9 @@ export interface RunningDevBroker {
 }
 
 export async function startDevBroker(options: DevOptions): Promise<RunningDevBroker> {
+  // Before anything starts: a refusal leaves nothing behind.
+  const exposure = devExposureWarning(options.host, options.unsafeExpose ?? false);
+  if (exposure) options.log.warn(exposure);
   const tls = options.tls ? await loadBrokerTls(options.tls) : null;
   const config: BrokerConfig | null = options.configFile
     ? await loadConfigFile(options.configFile, options.env, { allowDevDirectory: true, requireTenant: false })
@@ -84,7 +90,6 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       browserOrigin,
       directory: config?.devDirectory ?? DEV_DIRECTORY,
       dataDir: path.join(dataDir, 'tenant'),
-      graphFault: graphFaultsFromEnv(options.env),
     });
 
     const targets: DemoTarget[] = [];
@@ -117,7 +122,12 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
     };
     const transport = tls ? new HttpTransport({ extraCa: tls.trust }) : new HttpTransport({ plaintextOrigins: [publicOrigin] });
     const { verifier, directory } = buildIdentity(identity, { transport, groupCacheSeconds: effective.groupCacheSeconds });
-    const app: BrokerApp = { config: effective, signIn: signInResponse(identity), verifier, directory, now: Date.now, log: options.log };
+    // Every route, the dev tenant's included, answers only to the broker's own names (DNS rebinding).
+    const hosts = HostAllowList.forListener(address, tls ? 'https' : 'http', {
+      origins: [browserOrigin, publicOrigin],
+      names: certificateHostNames(tls?.chain[0]?.x509.subjectAltName),
+    });
+    const app: BrokerApp = { config: effective, signIn: signInResponse(identity), verifier, directory, now: Date.now, log: options.log, hosts };
     // Cleanups run in reverse: stop taking requests, then close the requests runtime (event
     // streams, tunnels, scheduler, database), and only then the server, which would otherwise wait
     // for upgraded sockets forever.
@@ -126,7 +136,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
     cleanups.push(async () => stopAccepting(app, server));
     mountRuntime(app, requests, server, tenant);
 
-    printBanner(options.print, { url: browserOrigin, dataDir: ephemeral ? null : dataDir, tenant, config: effective, targets, tls });
+    printBanner(options.print, { url: browserOrigin, dataDir: ephemeral ? null : dataDir, tenant, config: effective, targets, tls, exposure });
     return { url: browserOrigin, stop };
   } catch (error) {
     await stop();
@@ -136,10 +146,14 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
 
 function printBanner(
   print: (line: string) => void,
-  info: { url: string; dataDir: string | null; tenant: DevTenant; config: BrokerConfig; targets: DemoTarget[]; tls: BrokerTls | null },
+  info: { url: string; dataDir: string | null; tenant: DevTenant; config: BrokerConfig; targets: DemoTarget[]; tls: BrokerTls | null; exposure: string | null },
 ): void {
   print('access-broker dev: the broker, an Entra-compatible dev tenant and demo targets on this machine');
   print('');
+  if (info.exposure) {
+    print(`  WARNING       ${info.exposure}`);
+    print('');
+  }
   print(`  Broker URL    ${info.url}`);
   print(`  Sign in       access login --broker ${info.url}${info.tls?.trustFile ? ` --ca ${info.tls.trustFile}` : ''}`);
   print(`  Sign-in page  ${info.url}/devicelogin`);

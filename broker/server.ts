@@ -37,6 +37,7 @@ export function brokerRequestHandler(app: BrokerApp, options: { routes?: Route[]
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://broker.invalid');
     try {
+      app.hosts?.check(req);
       if (app.stopping) {
         res.setHeader('connection', 'close');
         throw new AccessError('shutting_down', 'the broker is shutting down — try again in a moment');

@@ -108,6 +108,10 @@ export const ErrorCodes = {
   headers_too_large: { status: 431, exit: ExitCode.error },
   /** The client did not send a whole request within the server's request timeout. */
   request_timeout: { status: 408, exit: ExitCode.error },
+  /** The Host header is not one of the broker's own names (broker/http/host-allow-list.ts): the DNS rebinding defence. */
+  host_not_allowed: { status: 421, exit: ExitCode.error },
+  /** A form post from another origin, or without the form's own token (broker/devtenant/form-guard.ts). */
+  cross_site_request: { status: 403, exit: ExitCode.error },
   internal: { status: 500, exit: ExitCode.error },
   shutting_down: unavailable,
 

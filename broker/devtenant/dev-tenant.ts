@@ -15,6 +15,7 @@ import type { TenantContext } from './context.js';
 import { DeviceCodes } from './device-codes.js';
 import { handleDeviceLogin } from './devicelogin-page.js';
 import { Directory, validateDirectory } from './directory.js';
+import { FormGuard, refuseCrossSitePost } from './form-guard.js';
 import type { GraphFault } from './graph-faults.js';
 import { handleGraph } from './graph-routes.js';
 import { handleIdp } from './idp-routes.js';
@@ -94,6 +95,7 @@ export class DevTenant {
         now: options.now,
       }),
       deviceCodes: new DeviceCodes(options.now),
+      forms: new FormGuard(options.now),
       now: options.now,
       graphAvailable: () => this.#graphAvailable && options.graphFault() !== 'down',
       graphStalled: () => options.graphFault() === 'stall',
@@ -132,6 +134,11 @@ export class DevTenant {
     );
   }
 
+  /** Device sign-ins pending now (device-codes.ts): for tests and operations. */
+  get pendingSignIns(): number {
+    return this.#ctx.deviceCodes.pending;
+  }
+
   /** The dev users, each with the names of their direct groups. */
   users(): DevTenantUser[] {
     return this.#ctx.directory.users().map((u) => ({ oid: u.oid, upn: u.upn, name: u.name, groups: [...u.groups] }));
@@ -142,6 +149,7 @@ export class DevTenant {
     const url = new URL(req.url ?? '/', 'http://dev-tenant.invalid');
     return (
       (await handleDeviceLogin(this.#ctx, req, res, url)) ||
+      refuseCrossSitePost(this.#ctx, req, res) ||
       (await handleGraph(this.#ctx, req, res, url)) ||
       (await handleIdp(this.#ctx, req, res, url))
     );

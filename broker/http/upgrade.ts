@@ -55,13 +55,14 @@ function isWebSocketUpgrade(req: IncomingMessage): boolean {
 }
 
 /** Routes upgrades by path: unknown path 404, wrong method 405, not a WebSocket 400, bad token 401. */
-export function upgradeRouter(app: Pick<BrokerApp, 'verifier' | 'log'>, routes: readonly UpgradeRoute[]): UpgradeListener {
+export function upgradeRouter(app: Pick<BrokerApp, 'verifier' | 'log' | 'hosts'>, routes: readonly UpgradeRoute[]): UpgradeListener {
   const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://broker.invalid');
     // A client that resets mid-authentication must not become an unhandled 'error' event.
     const ignoreError = (): void => undefined;
     socket.on('error', ignoreError);
     try {
+      app.hosts?.check(req);
       const route = routes.find((r) => r.path === url.pathname);
       if (!route) throw new AccessError('not_found', `no WebSocket endpoint at ${url.pathname}`);
       if (req.method !== 'GET') throw new AccessError('method_not_allowed', `${req.method ?? '?'} is not allowed on ${url.pathname}; a WebSocket upgrade is a GET`);
