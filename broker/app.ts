@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { AccessError } from '../shared/errors.js';
 import type { BrokerConfigResponse, GroupRef } from '../shared/wire.js';
 import type { Audit } from './audit/audit.js';
+import { FailedSignIns } from './auth/failed-sign-ins.js';
 import type { Principal } from './auth/principal.js';
 import { bearerTokenFrom } from './auth/token-verifier.js';
 import type { BrokerConfig } from './config/types.js';
@@ -52,10 +53,28 @@ export interface BrokerApp {
  * is recorded (once per token: an in-memory LRU, not a write per request).
  */
 export async function authenticate(app: Pick<BrokerApp, 'verifier' | 'audit'>, req: IncomingMessage): Promise<Principal> {
-  const token = bearerTokenFrom(req.headers.authorization);
-  const principal = await app.verifier.verify(token);
-  app.audit?.signins.seen(principal, token);
-  return principal;
+  const gate = failedSignInsOf(app);
+  gate.check(req);
+  try {
+    const token = bearerTokenFrom(req.headers.authorization);
+    const principal = await app.verifier.verify(token);
+    app.audit?.signins.seen(principal, token);
+    return principal;
+  } catch (error) {
+    gate.failed(req, error);
+    throw error;
+  }
+}
+
+/** One count of failed token checks per broker (its app object), made on first use. */
+const failedSignIns = new WeakMap<object, FailedSignIns>();
+
+function failedSignInsOf(app: object): FailedSignIns {
+  const known = failedSignIns.get(app);
+  if (known) return known;
+  const made = new FailedSignIns();
+  failedSignIns.set(app, made);
+  return made;
 }
 
 /** The caller's groups from the directory. Apps (service principals) act through roles, not groups. */

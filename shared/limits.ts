@@ -52,3 +52,67 @@ export const MAX_AUDIT_COPY_CHARS = 200;
  * pages are sized to stay far below it. A larger one is reported as `response_too_large`.
  */
 export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+// Per-caller limits: what one person (or one address) may take of what everyone shares.
+
+/**
+ * Requests one person may create: 10 at once, then 10 a minute. Far above a person at a terminal
+ * (a request is a deliberate act an approver must read); low enough that a script cannot bury
+ * the approvers' queue or the audit log.
+ */
+export const REQUEST_CREATION_LIMIT = { burst: 10, perMinute: 10 } as const;
+
+/**
+ * Failed token checks from one source address: 30 at once, then 30 a minute. A CLI with an
+ * expired token fails once and signs in again; a caller that keeps failing is guessing or
+ * flooding (each failure may cost a signing-key fetch from Entra), and is answered 429 without
+ * a check until the bucket refills.
+ */
+export const AUTH_FAILURE_LIMIT = { burst: 30, perMinute: 30 } as const;
+
+/**
+ * Pending requests one person may hold at once (all resources together): a person waits on a
+ * few; more is a queue flood that hides real requests from approvers.
+ */
+export const MAX_PENDING_PER_USER = 20;
+
+/** Event streams (`/v1/events`) one person may hold open at once: a few terminals running `watch` or waiting `request`s. */
+export const MAX_EVENT_STREAMS_PER_USER = 10;
+
+/**
+ * Tunnels one person may hold open to one resource at once, when its policy names no
+ * `maxConnectionsPerUser`: a few psql sessions and an app. Beside the resource's own
+ * `maxConnections` (all users together), so one person cannot take every slot.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_USER = 5;
+
+// Pages: every listing is read page by page with an opaque cursor.
+
+/** Items per page when a listing's `limit` is not given. */
+export const PAGE_LIMIT_DEFAULT = 100;
+
+/**
+ * Most items one page may hold. Items are bounded (the text limits above; a query's SQL at
+ * 8 KiB), so 500 stay well below MAX_RESPONSE_BYTES.
+ */
+export const PAGE_LIMIT_MAX = 500;
+
+/** The per-caller limits a broker applies; a config's `limits` overrides any of them (README, "Limits"). */
+export interface CallerLimits {
+  requestCreation: { burst: number; perMinute: number };
+  maxPendingPerUser: number;
+  maxEventStreamsPerUser: number;
+  maxTunnelsPerUserPerResource: number;
+}
+
+export const DEFAULT_CALLER_LIMITS: CallerLimits = {
+  requestCreation: REQUEST_CREATION_LIMIT,
+  maxPendingPerUser: MAX_PENDING_PER_USER,
+  maxEventStreamsPerUser: MAX_EVENT_STREAMS_PER_USER,
+  maxTunnelsPerUserPerResource: DEFAULT_MAX_CONNECTIONS_PER_USER,
+};
+
+/** The defaults with what a config names instead. */
+export function callerLimits(overrides: Partial<CallerLimits> | undefined): CallerLimits {
+  return { ...DEFAULT_CALLER_LIMITS, ...overrides };
+}

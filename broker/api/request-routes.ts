@@ -7,6 +7,7 @@ import type { ApprovalsResponse, CreateRequestBody, RequestsResponse, RequestVie
 import { MAX_DURATION_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, MAX_RESOURCE_NAME_CHARS, MAX_TICKET_CHARS } from '../../shared/limits.js';
 import { bodyObject, boundedText, optionalString, requiredChoice, requiredString } from '../http/body.js';
 import { readJsonBody } from '../http/respond.js';
+import { RateLimiter, RetryLaterError, retryAfterSeconds } from '../http/rate-limit.js';
 import type { Route } from '../http/router.js';
 import type { RequestService } from '../requests/service.js';
 import type { RequestState } from '../requests/types.js';
@@ -16,6 +17,8 @@ const REQUEST_STATES: readonly RequestState[] = ['pending', 'approved', 'denied'
 const DECISIONS = ['approve', 'deny'] as const;
 
 export function requestRoutes(service: RequestService): Route[] {
+  // Every attempt counts, refused ones too: a flood of refusals is what fills the audit log.
+  const creations = new RateLimiter(service.limits.requestCreation, Date.now);
   return [
     {
       method: 'POST',
@@ -23,6 +26,7 @@ export function requestRoutes(service: RequestService): Route[] {
       status: 201,
       auth: 'required',
       handle: async (ctx, principal): Promise<RequestView> => {
+        limitCreation(creations, principal.oid);
         const created = await service.create(principal, createBody(await readJsonBody(ctx.req)));
         ctx.res.setHeader('location', `/v1/requests/${created.id}`);
         return created;
@@ -82,6 +86,19 @@ export function requestRoutes(service: RequestService): Route[] {
 
 /** Each text field of a new request, with its limit (shared/limits.ts). */
 const CREATE_FIELDS = { duration: MAX_DURATION_CHARS, reason: MAX_REASON_CHARS, ticket: MAX_TICKET_CHARS } as const;
+
+/** Refuses (429, not audited: that is the point) a person over their rate of new requests. */
+function limitCreation(creations: RateLimiter, oid: string): void {
+  const wait = creations.take(oid);
+  if (wait === 0) return;
+  const { burst, perMinute } = creations.limit;
+  const seconds = retryAfterSeconds(wait);
+  throw new RetryLaterError(
+    'rate_limited',
+    `too many new requests from you: at most ${burst} at once, then ${perMinute} a minute — try again in ${seconds} s`,
+    seconds,
+  );
+}
 
 function createBody(raw: unknown): CreateRequestBody {
   const body = bodyObject(raw, ['resource', 'duration', 'reason', 'ticket'], 'request');

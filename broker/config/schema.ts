@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import { formatDuration } from '../../shared/duration.js';
+import type { CallerLimits } from '../../shared/limits.js';
 import { checkDevDirectory, unknownGroup } from './dev-directory.js';
 import {
   caFile,
@@ -261,6 +262,28 @@ function devTenantSchema() {
   });
 }
 
+/** Largest value a per-caller limit may be set to: beyond it a limit limits nothing. */
+const MAX_CALLER_LIMIT = 10_000;
+
+/** `limits:` — per-caller limits that differ from the defaults (shared/limits.ts; README, "Limits"). */
+function limitsSchema() {
+  const limit = (what: string) => wholeNumber(1, MAX_CALLER_LIMIT, what).optional();
+  return strictMapping(
+    {
+      requestsPerMinute: limit('new requests one person may make at once, and then per minute'),
+      maxPendingPerUser: limit('pending requests one person may hold at once'),
+      maxEventStreamsPerUser: limit('event streams one person may hold open at once'),
+      maxTunnelsPerUserPerResource: limit('tunnels one person may hold open to one resource at once (besides the resource\'s maxConnections)'),
+    },
+    'per-caller limits: requestsPerMinute, maxPendingPerUser, maxEventStreamsPerUser, maxTunnelsPerUserPerResource',
+  ).transform((raw): Partial<CallerLimits> => ({
+    ...(raw.requestsPerMinute === undefined ? {} : { requestCreation: { burst: raw.requestsPerMinute, perMinute: raw.requestsPerMinute } }),
+    ...(raw.maxPendingPerUser === undefined ? {} : { maxPendingPerUser: raw.maxPendingPerUser }),
+    ...(raw.maxEventStreamsPerUser === undefined ? {} : { maxEventStreamsPerUser: raw.maxEventStreamsPerUser }),
+    ...(raw.maxTunnelsPerUserPerResource === undefined ? {} : { maxTunnelsPerUserPerResource: raw.maxTunnelsPerUserPerResource }),
+  }));
+}
+
 /** A section that exists only in another mode, with the reason it is refused here. */
 function refusedSection(reason: string) {
   return z.never({ error: reason }).optional();
@@ -283,6 +306,7 @@ export function configSchema(options: SchemaOptions) {
       resources: resourcesSchema(options.baseDir),
       auditors: nameList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
       admins: nameList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
+      limits: limitsSchema().optional(),
       devTenant,
     },
     'the broker config: resources, auditors, admins and (for `serve`) tenant',
@@ -298,6 +322,7 @@ export function configSchema(options: SchemaOptions) {
       membershipRecheckSeconds: raw.membershipRecheckSeconds,
       membershipGraceSeconds: raw.membershipGraceSeconds,
       devDirectory,
+      ...(raw.limits ? { limits: raw.limits } : {}),
     };
   });
 }

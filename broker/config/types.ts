@@ -2,6 +2,8 @@
 // form). Durations are milliseconds, group references are kept as written (an Entra group object
 // id or a display name) and resolved against Microsoft Graph at check time.
 
+import type { CallerLimits } from '../../shared/limits.js';
+
 export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp';
 
 /**
@@ -117,4 +119,6 @@ export interface BrokerConfig {
   membershipGraceSeconds: number;
   /** Only read by `access-broker dev --config`: the dev tenant's users and groups. */
   devDirectory: DevDirectory | null;
+  /** Per-caller limits that differ from the defaults (shared/limits.ts); absent: the defaults. */
+  limits?: Partial<CallerLimits>;
 }

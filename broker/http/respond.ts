@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError, type ErrorBody } from '../../shared/errors.js';
 import { storeWriteFailure } from '../store/write-failure.js';
 import { MAX_API_BODY_BYTES } from '../../shared/limits.js';
+import { retryAfterHeader } from './rate-limit.js';
 
 /** API request bodies are small JSON documents; larger ones are refused rather than buffered (shared/limits.ts). */
 export const MAX_JSON_BODY_BYTES = MAX_API_BODY_BYTES;
@@ -31,6 +32,7 @@ export function sendError(res: ServerResponse, error: AccessError): void {
   if (error.status === 401) headers['www-authenticate'] = `Bearer error="invalid_token", error_description="${error.code}"`;
   // The rest of an oversized body is not read: close the connection rather than drain it.
   if (error.code === 'payload_too_large') headers['connection'] = 'close';
+  Object.assign(headers, retryAfterHeader(error));
   if (res.headersSent) {
     res.destroy();
     return;

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { AccessError } from '../../shared/errors.js';
 import type { Principal } from '../auth/principal.js';
 import { authenticate, type BrokerApp } from '../app.js';
+import { retryAfterHeader } from './rate-limit.js';
 import { toAccessError } from './respond.js';
 
 export interface UpgradeContext {
@@ -45,6 +46,7 @@ export function refuseUpgrade(socket: Duplex, error: AccessError): void {
     'Cache-Control: no-store',
   ];
   if (error.status === 401) headers.push(`WWW-Authenticate: Bearer error="invalid_token", error_description="${error.code}"`);
+  for (const [name, value] of Object.entries(retryAfterHeader(error))) headers.push(`${name}: ${value}`);
   // Destroy only once the response has been flushed, or the client may see a reset instead of it.
   socket.once('finish', () => socket.destroy());
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);

@@ -5,6 +5,7 @@
 // router to their HTTP server.
 
 import type http from 'node:http';
+import { callerLimits } from '../../shared/limits.js';
 import type { BrokerApp } from '../app.js';
 import { Audit } from '../audit/audit.js';
 import { AuditedSessionStore } from '../audit/audited-session-store.js';
@@ -86,6 +87,7 @@ export function startRequests(options: StartRequestsOptions): RequestsRuntime {
     directory: app.directory,
     log: app.log,
     now: app.now,
+    maxStreamsPerUser: callerLimits(app.config.limits).maxEventStreamsPerUser,
     ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
   });
 

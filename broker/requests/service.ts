@@ -7,6 +7,7 @@
 // the same request are serialised there: both reviews are kept, one transition happens).
 
 import { AccessError } from '../../shared/errors.js';
+import { callerLimits, type CallerLimits } from '../../shared/limits.js';
 import type { ApprovalView, CreateRequestBody, GroupRef, RequestView } from '../../shared/wire.js';
 import type { Logger } from '../app.js';
 import type { AuditAppender } from '../audit/audit-log.js';
@@ -70,9 +71,12 @@ export class RequestService {
   readonly #newId: IdGenerator;
   readonly #audit: AuditAppender | null;
   readonly #listeners = new Set<ChangeListener>();
+  /** The per-caller limits of this broker (its config's `limits` over the defaults). */
+  readonly limits: CallerLimits;
 
   constructor(options: RequestServiceOptions) {
     this.#config = options.config;
+    this.limits = callerLimits(options.config.limits);
     this.#store = options.store;
     this.#directory = options.directory;
     this.#now = options.now;
@@ -109,6 +113,8 @@ export class RequestService {
     const ctx = this.#context(policy);
     const input = { resource: body.resource, duration: body.duration ?? null, reason: body.reason ?? null, ticket: body.ticket ?? null };
     const { request, changes } = this.#store.transaction(() => {
+      // Counted in the transaction that inserts, so two racing calls cannot both pass at the cap.
+      this.#assertPendingRoom(principal);
       const opened = openRequest(input, actorOf(principal), groups, ctx, this.#freshId());
       this.#store.insert(opened.request);
       this.#record(opened.request, opened.changes, actorOf(principal), opened.request.createdAt);
@@ -116,6 +122,18 @@ export class RequestService {
     });
     this.#announce(request, changes, actorOf(principal));
     return this.view(request);
+  }
+
+  /** Refuses (429) a person who already holds `limits.maxPendingPerUser` pending requests. */
+  #assertPendingRoom(principal: Principal): void {
+    const cap = this.limits.maxPendingPerUser;
+    const pending = this.#store.countPending(principal.oid, this.#now());
+    if (pending < cap) return;
+    throw new AccessError(
+      'too_many_pending',
+      `You already have ${pending} pending requests, the most one person may hold (${cap}). ` +
+        'Wait for a decision, or withdraw one with `access cancel ID` (`access requests` lists them).',
+    );
   }
 
   async get(principal: Principal, id: string): Promise<RequestView> {

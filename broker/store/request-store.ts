@@ -33,6 +33,8 @@ export interface RequestStore {
   save(next: AccessRequest): void;
   /** Newest first. */
   listByRequester(oid: string, options?: { states?: RequestState[]; limit?: number }): AccessRequest[];
+  /** How many of the requester's requests are pending and still open at `now` (the per-person cap). */
+  countPending(oid: string, now: number): number;
   /** Newest first. */
   listByStates(states: RequestState[], options?: { resource?: string; limit?: number }): AccessRequest[];
   /**
@@ -120,6 +122,7 @@ const SQL = {
   byRequester: `SELECT * FROM requests
                 WHERE requester_oid = @oid AND (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
                 ${NEWEST_FIRST} LIMIT @limit`,
+  countPending: `SELECT count(*) AS n FROM requests WHERE requester_oid = @oid AND state = 'pending' AND pending_until > @now`,
   byStates: `SELECT * FROM requests
              WHERE state IN (SELECT value FROM json_each(@states)) AND (@resource IS NULL OR resource = @resource)
              ${NEWEST_FIRST} LIMIT @limit`,
@@ -150,6 +153,7 @@ export class SqliteRequestStore implements RequestStore {
       reviewsOf: db.prepare<[string], ReviewRow>(SQL.reviewsOf),
       reviewsOfMany: db.prepare<[string], ReviewRow>(SQL.reviewsOfMany),
       byRequester: db.prepare<{ oid: string; states: string | null; limit: number }, RequestRow>(SQL.byRequester),
+      countPending: db.prepare<{ oid: string; now: number }, { n: number }>(SQL.countPending),
       byStates: db.prepare<{ states: string; resource: string | null; limit: number }, RequestRow>(SQL.byStates),
       due: db.prepare<{ now: number }, RequestRow>(SQL.due),
       nextDeadline: db.prepare<[], { deadline: number | null }>(SQL.nextDeadline),
@@ -198,6 +202,10 @@ export class SqliteRequestStore implements RequestStore {
     if (options.states?.length === 0) return [];
     const states = options.states ? JSON.stringify(options.states) : null;
     return this.#withReviews(this.#statements.byRequester.all({ oid, states, limit }));
+  }
+
+  countPending(oid: string, now: number): number {
+    return this.#statements.countPending.get({ oid, now })?.n ?? 0;
   }
 
   listByStates(states: RequestState[], options: { resource?: string; limit?: number } = {}): AccessRequest[] {

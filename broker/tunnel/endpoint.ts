@@ -20,10 +20,12 @@ import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
 import { AccessError } from '../../shared/errors.js';
+import { callerLimits } from '../../shared/limits.js';
 import type { Logger } from '../app.js';
 import type { Principal } from '../auth/principal.js';
 import { formatTarget } from '../config/target.js';
 import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
+import { OpenCounter } from '../http/rate-limit.js';
 import type { UpgradeContext, UpgradeRoute } from '../http/upgrade.js';
 import type { Directory } from '../identity/directory.js';
 import { randomRequestId, type IdGenerator } from '../requests/ids.js';
@@ -62,7 +64,7 @@ const SERVER_SIDE_CUTS: ReadonlySet<number> = new Set([
 ]);
 
 export interface TunnelEndpointOptions {
-  config: Pick<BrokerConfig, 'resources' | 'membershipRecheckSeconds' | 'membershipGraceSeconds'>;
+  config: Pick<BrokerConfig, 'resources' | 'membershipRecheckSeconds' | 'membershipGraceSeconds' | 'limits'>;
   /** The request store: grants are read from it at open and again right after the dial. */
   grants: GrantLookup;
   /** Usually the broker's CachedDirectory; admission and re-checks read through `fresh`. */
@@ -119,6 +121,8 @@ export class TunnelEndpoint implements UpgradeRoute {
   readonly #tunnels = new Set<Tunnel>();
   /** Per resource: tunnels open plus dials in progress, against maxConnections. */
   readonly #slots = new Map<string, number>();
+  /** Per person and resource: their share of those slots, against limits.maxTunnelsPerUserPerResource. */
+  readonly #userSlots = new OpenCounter();
   readonly #deadlines: GrantDeadlines<Tunnel>;
   readonly #listeners = new Set<SessionListener>();
   /** Server-side ends in progress after cuts; shutdown waits for them (each is bounded by its timeout). */
@@ -176,7 +180,7 @@ export class TunnelEndpoint implements UpgradeRoute {
       ctx.socket.destroy();
       return;
     }
-    const release = this.#reserve(policy);
+    const release = this.#reserve(policy, principal.oid);
     // A client that gives up while the broker dials must not leave a target connection behind.
     const abandoned = new AbortController();
     const onClientGone = (): void => abandoned.abort();
@@ -352,7 +356,7 @@ export class TunnelEndpoint implements UpgradeRoute {
   }
 
   /** Takes a connection slot of the resource or refuses 429; the returned release is safe to call twice. */
-  #reserve(policy: ResourcePolicy): () => void {
+  #reserve(policy: ResourcePolicy, oid: string): () => void {
     const used = this.#slots.get(policy.name) ?? 0;
     if (used >= policy.maxConnections) {
       throw new AccessError(
@@ -361,11 +365,24 @@ export class TunnelEndpoint implements UpgradeRoute {
           'Close one you no longer use, or try again shortly.',
       );
     }
+    // One person may not take every slot of a resource: their own share is capped too.
+    const perUser = callerLimits(this.#options.config.limits).maxTunnelsPerUserPerResource;
+    const userKey = `${oid} ${policy.name}`;
+    const mine = this.#userSlots.count(userKey);
+    if (mine >= perUser) {
+      throw new AccessError(
+        'too_many_connections',
+        `You already have ${mine} open tunnel${mine === 1 ? '' : 's'} to ${policy.name}, the most one person may hold (${perUser}). ` +
+          'Close one you no longer use, or try again shortly.',
+      );
+    }
+    const releaseMine = this.#userSlots.open(userKey);
     this.#slots.set(policy.name, used + 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      releaseMine();
       const left = (this.#slots.get(policy.name) ?? 1) - 1;
       if (left > 0) this.#slots.set(policy.name, left);
       else this.#slots.delete(policy.name);

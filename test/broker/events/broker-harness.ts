@@ -9,6 +9,7 @@ import type { ResourcePolicy } from '../../../broker/config/types.js';
 import { startRequests, type RequestsRuntime } from '../../../broker/requests/runtime.js';
 import { mountRuntime } from '../../../broker/server.js';
 import { AccessError } from '../../../shared/errors.js';
+import type { CallerLimits } from '../../../shared/limits.js';
 import type { EventMessage } from '../../../shared/wire.js';
 import { FakeDirectory, config, principal, recordingLog } from '../requests/harness.js';
 
@@ -36,11 +37,11 @@ export interface TestBroker {
   close(): Promise<void>;
 }
 
-export async function startTestBroker(options: { resources?: ResourcePolicy[]; pingIntervalMs?: number } = {}): Promise<TestBroker> {
+export async function startTestBroker(options: { resources?: ResourcePolicy[]; pingIntervalMs?: number; limits?: Partial<CallerLimits> } = {}): Promise<TestBroker> {
   const directory = new FakeDirectory();
   const log = recordingLog();
   const app: BrokerApp = {
-    config: config(options.resources),
+    config: { ...config(options.resources), ...(options.limits ? { limits: options.limits } : {}) },
     signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
     verifier, directory, now: Date.now, log,
   };

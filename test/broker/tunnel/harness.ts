@@ -9,6 +9,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import type { BrokerApp, Verifier } from '../../../broker/app.js';
+import type { CallerLimits } from '../../../shared/limits.js';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
 import { startRequests, type RequestsRuntime, type StartRequestsOptions } from '../../../broker/requests/runtime.js';
 import { mountRuntime } from '../../../broker/server.js';
@@ -38,12 +39,12 @@ export interface TunnelBroker {
 
 export async function startTunnelBroker(
   resources: ResourcePolicy[],
-  options: { tunnel?: StartRequestsOptions['tunnel']; dataFile?: string } = {},
+  options: { tunnel?: StartRequestsOptions['tunnel']; dataFile?: string; limits?: Partial<CallerLimits> } = {},
 ): Promise<TunnelBroker> {
   const directory = new FakeDirectory();
   const log = recordingLog();
   const app: BrokerApp = {
-    config: config(resources),
+    config: { ...config(resources), ...(options.limits ? { limits: options.limits } : {}) },
     signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
     verifier, directory, now: Date.now, log,
   };
