@@ -278,6 +278,7 @@ export class TunnelEndpoint implements UpgradeRoute {
         now,
         onEnd: (end) => this.#ended(tunnel, end),
         observeUp: observer ? (chunk) => observer.up(chunk) : null,
+        beforeDown: observer?.beforeDown ? () => observer.beforeDown?.() : null,
         preamble: protocol.preamble?.(parts.policy) ?? null,
         onCut: protocol.watchTarget ? (code) => this.#afterCut(tunnel, code) : null,
       }),

@@ -56,6 +56,11 @@ export interface TunnelObserver {
    * CloseCode.unrecordable and writes none of the chunk. It must not keep or change the buffer.
    */
   up(chunk: Buffer): string | null;
+  /**
+   * Runs before target → client bytes are sent: writes what it holds of what the client sent so
+   * far, so a client never sees the answer to a statement the log could still lose to a crash.
+   */
+  beforeDown?(): void;
   /** The tunnel ended; called before its session is recorded as closed, so what it writes comes first. */
   end(): void;
   /** Appends an entry to the session's audit trail now, even after `end` (e.g. what a cut did on the server). */

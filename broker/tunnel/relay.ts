@@ -77,6 +77,8 @@ export interface RelayOptions {
    * It must not keep the buffer past the call or change it.
    */
   observeUp?: ((chunk: Buffer) => string | null) | null;
+  /** Runs before each target → client chunk is sent (the query log writing what it holds first). */
+  beforeDown?: (() => void) | null;
   /** Runs on the client's first chunks before the plain relay (tunnel/protocol.ts); null for plain bytes. */
   preamble?: ClientPreamble | null;
   /** Called once when the broker cuts the tunnel (`cut`), right after the target socket was destroyed. */
@@ -211,6 +213,7 @@ export class Relay {
 
   readonly #onTargetData = (chunk: Buffer): void => {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#options.beforeDown?.();
     this.bytesDown += chunk.length;
     if (this.#ws.bufferedAmount + chunk.length < HIGH_WATER_MARK_BYTES) {
       this.#ws.send(chunk, BINARY);

@@ -97,6 +97,8 @@ export class SessionCapture implements TunnelObserver {
   readonly #portals = new Map<string, Portal>();
   #copy: { messages: number; bytes: number } | null = null;
   #wrote = false;
+  /** Entries added since the last flush this capture asked for. */
+  #unflushed = false;
 
   constructor(session: NewSession, options: CaptureOptions) {
     this.#session = session;
@@ -119,6 +121,17 @@ export class SessionCapture implements TunnelObserver {
     } catch (error) {
       return this.#refuse(error);
     }
+  }
+
+  /**
+   * The target is about to answer: what the client sent is written first (one transaction for
+   * everything buffered). A SIGKILL can then lose only statements whose answers nobody has seen;
+   * without this, up to a flush interval of statements that ran would be missing from the log.
+   */
+  beforeDown(): void {
+    if (!this.#unflushed) return;
+    this.#unflushed = false;
+    this.#options.sink.flush();
   }
 
   end(): void {
@@ -249,6 +262,7 @@ export class SessionCapture implements TunnelObserver {
 
   #add(entry: NewAuditEntry): void {
     this.#wrote = true;
+    this.#unflushed = true;
     this.#options.sink.add(entry);
   }
 }

@@ -263,3 +263,18 @@ describe('SessionCapture refusing what it cannot record', () => {
     expect(run.entries.at(-1)?.body).toMatchObject({ atByte: before.length + 5 });
   });
 });
+
+describe('before the target answers', () => {
+  it('writes the statements it holds, so no client sees an answer to a statement a crash could still take from the log', () => {
+    const run = feed(startup({ user: 'alice', database: 'orders' }), query('select 1'));
+    const before = run.flushes;
+    run.capture.beforeDown();
+    expect(run.flushes).toBe(before + 1);
+    // Nothing new since: the next answer chunk costs no write.
+    run.capture.beforeDown();
+    expect(run.flushes).toBe(before + 1);
+    run.capture.up(query('select 2'));
+    run.capture.beforeDown();
+    expect(run.flushes).toBe(before + 2);
+  });
+});
