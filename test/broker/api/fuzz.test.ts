@@ -22,7 +22,7 @@ import { principal } from '../requests/harness.js';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 20_261_206);
 /** Calls per property: enough to reach every route many times, few enough for a few seconds a file. */
-const RUNS = Number(process.env['FUZZ_RUNS'] ?? 150);
+const RUNS = Number(process.env['FUZZ_RUNS'] ?? 100);
 
 /** The callers: requester, approver, auditor, admin, an app, nobody, and tokens that fail verification. */
 const TOKENS = ['good-alice', 'good-bob', 'good-ivy', 'good-erin', 'app-robot', null, 'garbage', 'good-', 'Bearer x'] as const;
