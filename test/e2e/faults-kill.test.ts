@@ -61,6 +61,10 @@ beforeAll(async () => {
       resource('echo', 'tcp', `127.0.0.1:${echo.port}`, '    autoApprove: [sg-eng]\n'),
       resource('pg', 'postgres', '127.0.0.1:5432', '    autoApprove: [sg-eng]\n    database: test\n    user: postgres\n'),
       'auditors: [sg-audit]',
+      // The burst is one person's: the per-caller limits are not what this file is about.
+      'limits:',
+      `  requestsPerMinute: ${BURST * 2}`,
+      `  maxPendingPerUser: ${BURST * 2}`,
       'devTenant:',
       '  groups: [{ name: sg-eng }, { name: sg-dba }, { name: sg-audit }]',
       '  users:',
