@@ -23,6 +23,7 @@ import { DEV_DIRECTORY } from './devtenant/seed.js';
 import { devExposureWarning } from './dev-exposure.js';
 import { certificateHostNames, HostAllowList } from './http/host-allow-list.js';
 import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, type BrokerTls, type TlsFiles } from './http/tls.js';
+import { graphFaultsFromEnv } from './devtenant/graph-faults.js';
 import { buildIdentity } from './identity/build-identity.js';
 import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
@@ -90,6 +91,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       browserOrigin,
       directory: config?.devDirectory ?? DEV_DIRECTORY,
       dataDir: path.join(dataDir, 'tenant'),
+      graphFault: graphFaultsFromEnv(options.env),
     });
 
     const targets: DemoTarget[] = [];
