@@ -132,6 +132,11 @@ export interface ReasonBody {
 
 export interface RequestsResponse {
   requests: RequestView[];
+  /**
+   * The cursor of the next page (`?cursor=`), null on the last page. Absent from brokers older
+   * than paging (they answer everything in one page).
+   */
+  next?: string | null;
 }
 
 /** One entry of `GET /v1/approvals`: a pending request the caller can act on, with context for the decision. */
@@ -144,6 +149,8 @@ export interface ApprovalView extends RequestView {
 
 export interface ApprovalsResponse {
   approvals: ApprovalView[];
+  /** The cursor of the next page (`?cursor=`), null on the last page (see RequestsResponse.next). */
+  next?: string | null;
 }
 
 /**

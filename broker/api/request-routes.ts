@@ -9,12 +9,16 @@ import { bodyObject, boundedText, optionalString, requiredChoice, requiredString
 import { readJsonBody } from '../http/respond.js';
 import { RateLimiter, RetryLaterError, retryAfterSeconds } from '../http/rate-limit.js';
 import type { Route } from '../http/router.js';
+import { decodeCursor, encodeCursor, pageLimit } from '../http/cursor.js';
 import type { RequestService } from '../requests/service.js';
 import type { RequestState } from '../requests/types.js';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../store/request-store.js';
 
 const REQUEST_STATES: readonly RequestState[] = ['pending', 'approved', 'denied', 'cancelled', 'timed_out', 'expired', 'revoked'];
 const DECISIONS = ['approve', 'deny'] as const;
+/** Listing names in cursors: a cursor of one listing is refused by the other. */
+const REQUESTS_LISTING = 'requests';
+const APPROVALS_LISTING = 'approvals';
 
 export function requestRoutes(service: RequestService): Route[] {
   // Every attempt counts, refused ones too: a flood of refusals is what fills the audit log.
@@ -39,7 +43,10 @@ export function requestRoutes(service: RequestService): Route[] {
       handle: async (ctx, principal): Promise<RequestsResponse> => {
         const states = statesParam(ctx.url.searchParams.get('state'));
         const limit = limitParam(ctx.url.searchParams.get('limit'));
-        return { requests: await service.listMine(principal, { ...(states ? { states } : {}), limit }) };
+        const cursor = ctx.url.searchParams.get('cursor');
+        const before = cursor === null ? null : decodeCursor(REQUESTS_LISTING, cursor);
+        const page = await service.requestsPage(principal, { ...(states ? { states } : {}), limit, before });
+        return { requests: page.requests, next: page.next && encodeCursor(REQUESTS_LISTING, page.next) };
       },
     },
     {
@@ -79,7 +86,13 @@ export function requestRoutes(service: RequestService): Route[] {
       method: 'GET',
       path: '/v1/approvals',
       auth: 'required',
-      handle: async (_ctx, principal): Promise<ApprovalsResponse> => ({ approvals: await service.listApprovals(principal) }),
+      handle: async (ctx, principal): Promise<ApprovalsResponse> => {
+        const limit = pageLimit(ctx.url.searchParams.get('limit'));
+        const cursor = ctx.url.searchParams.get('cursor');
+        const after = cursor === null ? null : decodeCursor(APPROVALS_LISTING, cursor);
+        const page = await service.approvalsPage(principal, { limit, after });
+        return { approvals: page.approvals, next: page.next && encodeCursor(APPROVALS_LISTING, page.next) };
+      },
     },
   ];
 }

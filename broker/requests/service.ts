@@ -15,7 +15,7 @@ import { refusalEntry, requestEntries, type RefusedAction } from '../audit/reque
 import type { Principal } from '../auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
 import { hasFreshReads, inAnyGroup, type Directory } from '../identity/directory.js';
-import { LIST_LIMIT_MAX, type RequestStore } from '../store/request-store.js';
+import { LIST_LIMIT_MAX, type RequestStore, type RowPosition } from '../store/request-store.js';
 import { randomRequestId, type IdGenerator } from './ids.js';
 import { openRequest, type RequestContext } from './policy.js';
 import { applyEvent, ClosedByClockError } from './state-machine.js';
@@ -141,6 +141,12 @@ export class RequestService {
     return this.view(this.#visible(this.#store.get(id), id, principal, groups));
   }
 
+  /** One page of the caller's own requests, newest first, strictly before `before`; `next` as for approvalsPage. */
+  async requestsPage(principal: Principal, page: { states?: RequestState[]; limit: number; before: RowPosition | null }): Promise<{ requests: RequestView[]; next: RowPosition | null }> {
+    const read = this.#store.pageByRequester(principal.oid, page);
+    return { requests: read.requests.map((request) => this.view(request)), next: read.next };
+  }
+
   /** The caller's own requests, newest first. */
   async listMine(principal: Principal, options: ListMineOptions = {}): Promise<RequestView[]> {
     const found = this.#store.listByRequester(principal.oid, options);
@@ -152,14 +158,31 @@ export class RequestService {
    * yet reviewed by them), oldest first, each with the requester's groups and recent requests.
    */
   async listApprovals(principal: Principal): Promise<ApprovalView[]> {
-    if (principal.kind !== 'user') return [];
+    return (await this.approvalsPage(principal, { limit: LIST_LIMIT_MAX, after: null })).approvals;
+  }
+
+  /** One page of listApprovals, strictly after `after`; `next` is where the following page starts (null: none). */
+  async approvalsPage(principal: Principal, page: { limit: number; after: RowPosition | null }): Promise<{ approvals: ApprovalView[]; next: RowPosition | null }> {
+    if (principal.kind !== 'user') return { approvals: [], next: null };
     const groups = await this.#directory.memberGroups(principal.oid);
     const now = this.#now();
-    const waiting = this.#config.resources
-      .filter((policy) => inAnyGroup(groups, policy.approvers))
-      .flatMap((policy) => this.#store.listByStates(['pending'], { resource: policy.name, limit: LIST_LIMIT_MAX }))
-      .filter((r) => r.requester.oid !== principal.oid && r.pendingUntil > now && !r.reviews.some((v) => v.reviewer.oid === principal.oid))
-      .sort((a, b) => a.createdAt - b.createdAt);
+    const resources = this.#config.resources.filter((policy) => inAnyGroup(groups, policy.approvers)).map((policy) => policy.name);
+    const actionable = (r: AccessRequest): boolean =>
+      r.requester.oid !== principal.oid && r.pendingUntil > now && !r.reviews.some((v) => v.reviewer.oid === principal.oid);
+    // Whole store pages are consumed, so `next` never skips a row; rows the caller cannot act on
+    // (their own, already reviewed) leave room that the next store page fills.
+    const waiting: AccessRequest[] = [];
+    let next = page.after;
+    do {
+      const read = this.#store.pagePending(resources, { limit: page.limit - waiting.length, after: next });
+      waiting.push(...read.requests.filter(actionable));
+      next = read.next;
+    } while (next !== null && waiting.length < page.limit);
+    return { approvals: await this.#withContext(waiting), next };
+  }
+
+  /** Each waiting request with what an approver weighs: the requester's groups and recent requests. */
+  async #withContext(waiting: readonly AccessRequest[]): Promise<ApprovalView[]> {
     // One directory read per requester, however many of their requests wait.
     const groupReads = new Map<string, Promise<GroupRef[]>>();
     const requesterGroups = (oid: string): Promise<GroupRef[]> => {

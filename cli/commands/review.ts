@@ -3,7 +3,8 @@
 // reason) or skip each. Interactive only; scripts use `approvals`, `approve` and `deny`.
 
 import { AccessError, type ErrorCode } from '../../shared/errors.js';
-import type { ApprovalsResponse, ApprovalView } from '../../shared/wire.js';
+import type { ApprovalView } from '../../shared/wire.js';
+import { allPages } from '../pages.js';
 import type { CliContext } from '../context.js';
 import { actorName, ago, approvers, cell, clockTime, span, stateLabel } from '../request-format.js';
 import { sendReview } from './approve.js';
@@ -66,7 +67,7 @@ export const reviewCommand: CommandSpec = {
   async run(ctx, options) {
     if (!ctx.stdinIsTTY || !ctx.out.interactive || !ctx.prompts.interactive) throw new AccessError('usage', NON_INTERACTIVE);
     const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const { approvals: exact } = await client.get<ApprovalsResponse>('/v1/approvals');
+    const exact = await allPages<'approvals', ApprovalView>(client, '/v1/approvals', 'approvals');
     if (exact.length === 0) {
       ctx.out.line('Nothing waits for your review.');
       return;

@@ -102,11 +102,11 @@ describe('safe terminal output', () => {
   it('shows control characters in the approvals and requests tables, and keeps --json exact', async () => {
     const approval = makeApproval({ resource: HOSTILE, reason: HOSTILE, ticket: HOSTILE, requester: { oid: 'o', upn: HOSTILE } });
     const mine = makeView({ resource: HOSTILE, reason: HOSTILE });
-    const h = harness({ routes: { 'GET /v1/approvals': () => ({ approvals: [approval] }), 'GET /v1/requests?state=pending,approved': () => ({ requests: [mine] }) } });
+    const h = harness({ routes: { 'GET /v1/approvals?limit=100': () => ({ approvals: [approval] }), 'GET /v1/requests?state=pending%2Capproved&limit=100': () => ({ requests: [mine] }) } });
     expect(await h.run('approvals')).toBe(0);
     expect(await h.run('requests')).toBe(0);
     expectSafe(h.stdout());
-    const json = harness({ routes: { 'GET /v1/approvals': () => ({ approvals: [approval] }) } });
+    const json = harness({ routes: { 'GET /v1/approvals?limit=100': () => ({ approvals: [approval] }) } });
     expect(await json.run('approvals', '--json')).toBe(0);
     expect(JSON.parse(json.stdout())).toEqual([approval]);
   });
