@@ -65,8 +65,8 @@ export const REQUEST_CREATION_LIMIT = { burst: 10, perMinute: 10 } as const;
 /**
  * Failed token checks from one source address: 30 at once, then 30 a minute. A CLI with an
  * expired token fails once and signs in again; a caller that keeps failing is guessing or
- * flooding (each failure may cost a signing-key fetch from Entra), and is answered 429 without
- * a check until the bucket refills.
+ * flooding, and its failures are answered 429 until the bucket refills (a token that verifies
+ * still passes, so people sharing the address are not locked out).
  */
 export const AUTH_FAILURE_LIMIT = { burst: 30, perMinute: 30 } as const;
 

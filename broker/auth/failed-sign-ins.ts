@@ -1,6 +1,7 @@
-// Failed token checks, counted per source address: past AUTH_FAILURE_LIMIT an address is answered
-// 429 `too_many_failed_sign_ins` (with Retry-After) before its token is even looked at, so a
-// caller that keeps failing can neither guess on nor make the broker fetch signing keys for it.
+// Failed token checks, counted per source address: past AUTH_FAILURE_LIMIT a failing token from
+// that address is answered 429 `too_many_failed_sign_ins` (with Retry-After) instead of 401, and
+// no longer counted or logged as a sign-in problem. A token that verifies still passes, so one
+// caller's failures do not lock out the people who share their address (a NAT, a proxy).
 
 import type { IncomingMessage } from 'node:http';
 import { AccessError } from '../../shared/errors.js';
@@ -19,7 +20,7 @@ export class FailedSignIns {
     this.#limiter = new RateLimiter(limit, now);
   }
 
-  /** Refuses (429) when the request's address has failed too often lately. */
+  /** Refuses (429) a failed check when the request's address has failed too often lately. */
   check(req: IncomingMessage): void {
     const wait = this.#limiter.waitMs(addressOf(req));
     if (wait === 0) return;

@@ -61,7 +61,7 @@ describe('per-caller limits', () => {
     expect((await broker.call('POST', '/v1/requests', 'good-alice', { resource: 'two-key' })).status).toBe(201);
   });
 
-  it(`answers 429 too_many_failed_sign_ins with Retry-After to an address after ${AUTH_FAILURE_LIMIT.burst} failed token checks`, async () => {
+  it(`answers 429 too_many_failed_sign_ins with Retry-After to an address after ${AUTH_FAILURE_LIMIT.burst} failed token checks, while a token that verifies still passes`, async () => {
     broker = await startTestBroker();
     for (let i = 0; i < AUTH_FAILURE_LIMIT.burst; i++) {
       expect((await broker.call('GET', '/v1/whoami', `forged-${i}`)).status).toBe(401);
@@ -71,6 +71,8 @@ describe('per-caller limits', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     // The upgrade path is the same gate.
     expect(await eventsUpgrade(broker.wsBase, 'forged-ws')).toMatchObject({ status: 429, body: { code: 'too_many_failed_sign_ins' } });
+    // Someone else at the same address, with a token that verifies, is not locked out.
+    expect((await broker.call('GET', '/v1/whoami', 'good-alice')).status).toBe(200);
   });
 
   it('refuses an event stream above the per-person cap with 429 too_many_streams, and opens one again once a stream closes', async () => {
