@@ -249,6 +249,8 @@ export interface AuditSessionView {
 /** `GET /v1/audit/sessions`: newest first. */
 export interface AuditSessionsResponse {
   sessions: AuditSessionView[];
+  /** The cursor of the next page (`?cursor=`), null on the last page (see RequestsResponse.next). */
+  next?: string | null;
 }
 
 /** `GET /v1/audit/show/:id`: the whole story of a request or a session, in log order. */

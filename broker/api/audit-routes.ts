@@ -21,6 +21,7 @@ import type { Audit } from '../audit/audit.js';
 import { SESSIONS_LIMIT_MAX, EVENTS_LIMIT_MAX, SHOW_LIMIT_MAX, type EventsQuery, type SessionQuery } from '../audit/queries.js';
 import { MAX_ID_CHARS, MAX_RESOURCE_NAME_CHARS, MAX_USER_FILTER_CHARS } from '../../shared/limits.js';
 import { boundedText } from '../http/body.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import type { Route, RouteContext } from '../http/router.js';
 
 /**
@@ -28,6 +29,9 @@ import type { Route, RouteContext } from '../http/router.js';
  * so a quiet log ends the wait with an empty page rather than a cut connection.
  */
 export const MAX_WAIT_SECONDS = 25;
+
+/** The listing name in sessions cursors. */
+const SESSIONS_LISTING = 'audit sessions';
 
 /** A calendar date or date-time (what `Date.parse` reads reliably across engines). */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
@@ -40,7 +44,7 @@ export function auditRoutes(audit: Audit, now: () => number): Route[] {
       auth: 'required',
       handle: async (ctx, principal): Promise<AuditSessionsResponse> => {
         await audit.requireAuditor(principal);
-        const params = queryParams(ctx, ['user', 'resource', 'since', 'until', 'limit']);
+        const params = queryParams(ctx, ['user', 'resource', 'since', 'until', 'limit', 'cursor']);
         const query: SessionQuery = {};
         const user = bounded(nonEmpty(params, 'user'), MAX_USER_FILTER_CHARS, '?user=');
         const resource = bounded(nonEmpty(params, 'resource'), MAX_RESOURCE_NAME_CHARS, '?resource=');
@@ -52,7 +56,10 @@ export function auditRoutes(audit: Audit, now: () => number): Route[] {
         if (since !== undefined) query.since = since;
         if (until !== undefined) query.until = until;
         if (limit !== undefined) query.limit = limit;
-        return { sessions: audit.queries.sessions(query) };
+        const cursor = params.get('cursor');
+        if (cursor !== null) query.before = decodeCursor(SESSIONS_LISTING, cursor);
+        const page = audit.queries.sessionsPage(query);
+        return { sessions: page.sessions, next: page.next && encodeCursor(SESSIONS_LISTING, page.next) };
       },
     },
     {

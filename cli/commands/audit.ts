@@ -13,7 +13,8 @@
 import { once } from 'node:events';
 import { parseDuration } from '../../shared/duration.js';
 import { AccessError, ExitCode } from '../../shared/errors.js';
-import type { AuditSessionsResponse, AuditShowResponse, AuditVerifyResponse } from '../../shared/wire.js';
+import { PAGE_LIMIT_MAX } from '../../shared/limits.js';
+import type { AuditSessionsResponse, AuditSessionView, AuditShowResponse, AuditVerifyResponse } from '../../shared/wire.js';
 import { entries, entryLine, localZone } from '../audit/entry-words.js';
 import { timeFlag, wholeNumberFlag } from '../audit/flags.js';
 import { headSeq, readLog } from '../audit/log-reader.js';
@@ -68,15 +69,26 @@ const sessionsCommand: CommandSpec = {
     if (resource !== undefined) query.set('resource', resource);
     if (since !== undefined) query.set('since', since);
     if (until !== undefined) query.set('until', until);
-    query.set('limit', String(limit));
     const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const { sessions } = await client.get<AuditSessionsResponse>(`/v1/audit/sessions?${query.toString()}`);
+    // Page by page (a page holds at most PAGE_LIMIT_MAX) until --limit sessions or the last page.
+    const sessions: AuditSessionView[] = [];
+    let more = false;
+    for (let cursor: string | null = null; ; ) {
+      query.set('limit', String(Math.min(limit - sessions.length, PAGE_LIMIT_MAX)));
+      if (cursor !== null) query.set('cursor', cursor);
+      const page: AuditSessionsResponse = await client.get<AuditSessionsResponse>(`/v1/audit/sessions?${query.toString()}`);
+      sessions.push(...page.sessions);
+      cursor = page.next ?? null;
+      // A broker older than cursors says nothing of more: a full page may have more behind it.
+      more = page.next === undefined ? sessions.length === limit : cursor !== null;
+      if (cursor === null || sessions.length >= limit) break;
+    }
 
     if (options.json) ctx.out.json(sessions);
     else if (options.csv) ctx.stdio.stdout.write(sessionsCsv(sessions));
     else if (sessions.length === 0) ctx.out.line('No sessions match.');
     else ctx.out.table(SESSION_TABLE_HEADERS, sessions.map((s) => sessionTableRow(s, ctx.now())));
-    if (sessions.length === limit) {
+    if (more) {
       ctx.out.notice(`Showing the newest ${plural(limit, 'session')}; there may be more — narrow with --since/--until or raise --limit.`);
     }
   },

@@ -85,6 +85,21 @@ describe('AuditQueries.sessions', () => {
   it('refuses a limit out of range', () => {
     expect(() => audit.queries.sessions({ limit: 0 })).toThrow(AccessError);
   });
+
+  it('reads the sessions page by page, each once, newest first, with the filters kept', () => {
+    const seen: string[][] = [];
+    let page = audit.queries.sessionsPage({ limit: 2 });
+    seen.push(page.sessions.map((s) => s.id));
+    while (page.next) {
+      page = audit.queries.sessionsPage({ limit: 2, before: page.next });
+      seen.push(page.sessions.map((s) => s.id));
+    }
+    expect(seen).toEqual([['s4', 's3'], ['s2', 's1']]);
+    const first = audit.queries.sessionsPage({ resource: 'prod-db', limit: 1 });
+    const rest = audit.queries.sessionsPage({ resource: 'prod-db', limit: 5, before: first.next ?? { at: 0, row: 0 } });
+    expect([...first.sessions, ...rest.sessions].map((s) => s.id)).toEqual(['s4', 's3', 's1']);
+    expect(rest.next).toBeNull();
+  });
 });
 
 describe('AuditQueries.show', () => {
