@@ -1,7 +1,7 @@
 // The audit API, for members of the auditor groups only (403 `not_an_auditor` for everyone else):
 //
-//   GET /v1/audit/sessions?user=&resource=&since=&until=&limit=   sessions, newest first
-//   GET /v1/audit/show/:id?limit=                                   the whole story of a request or session
+//   GET /v1/audit/sessions?user=&resource=&since=&until=&limit=&cursor=   sessions, newest first, page by page
+//   GET /v1/audit/show/:id?limit=&after_seq=                        the whole story of a request or session (after_seq: where a truncated one goes on)
 //   GET /v1/audit/events?after_seq=&since=&limit=&wait=             raw entries in seq order
 //   GET /v1/audit/verify                                            the hash chain recomputed
 //
@@ -68,9 +68,10 @@ export function auditRoutes(audit: Audit, now: () => number): Route[] {
       auth: 'required',
       handle: async (ctx, principal): Promise<AuditShowResponse> => {
         await audit.requireAuditor(principal);
-        const params = queryParams(ctx, ['limit']);
+        const params = queryParams(ctx, ['limit', 'after_seq']);
         const limit = intParam(params, 'limit', 1, SHOW_LIMIT_MAX);
-        return audit.queries.show(boundedText(ctx.params['id'] ?? '', MAX_ID_CHARS, 'the id in the path'), limit);
+        const afterSeq = intParam(params, 'after_seq', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+        return audit.queries.show(boundedText(ctx.params['id'] ?? '', MAX_ID_CHARS, 'the id in the path'), limit, afterSeq);
       },
     },
     {

@@ -59,7 +59,7 @@ export class AuditQueries {
       pageSince: db.prepare<[number, number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? AND +at >= ? ORDER BY seq LIMIT ?`),
       // A range scan of the covering `at` index; `at` is nearly in seq order, not exactly (batches).
       firstSince: db.prepare<[number], { seq: number | null }>('SELECT min(seq) AS seq FROM audit_log INDEXED BY audit_log_at WHERE at >= ?'),
-      bySubject: db.prepare<[string, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE subject = ? ORDER BY seq LIMIT ?`),
+      bySubject: db.prepare<[string, number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE subject = ? AND seq > ? ORDER BY seq LIMIT ?`),
       queryCount: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM audit_log WHERE subject = ? AND type = 'pg.query'"),
       // Why the person had access: an auditor reads a session next to the reason of its grant.
       requestReason: db.prepare<[string], { reason: string | null }>('SELECT reason FROM requests WHERE id = ?'),
@@ -119,15 +119,16 @@ export class AuditQueries {
    * The whole story of a request (its entries, then every session run under it with its queries)
    * or of a session (the request it ran under, and its own entries), in log order.
    */
-  show(id: string, limit = SHOW_LIMIT_DEFAULT): AuditShowResponse {
+  /** The story of a request or session; `afterSeq` continues one that was `truncated` (entries after that seq). */
+  show(id: string, limit = SHOW_LIMIT_DEFAULT, afterSeq = 0): AuditShowResponse {
     checkLimit(limit, SHOW_LIMIT_MAX);
     const session = this.#sessions.get(id);
     const sessions = session ? [session] : this.#sessions.listByRequest(id);
     const requestId = session ? session.requestId : id;
     const subjects = [requestId, ...sessions.map((s) => s.id)];
     // limit + 1 of each, so a cut is noticed.
-    const rows = subjects.flatMap((subject) => this.#statements.bySubject.all(subject, limit + 1));
-    if (rows.length === 0 && !session) {
+    const rows = subjects.flatMap((subject) => this.#statements.bySubject.all(subject, afterSeq, limit + 1));
+    if (rows.length === 0 && !session && afterSeq === 0) {
       throw new AccessError(
         'audit_subject_not_found',
         `No audit entries for "${id}" — find request and session ids with \`access audit sessions\` or \`access audit events\`.`,

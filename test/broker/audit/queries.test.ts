@@ -103,6 +103,15 @@ describe('AuditQueries.sessions', () => {
 });
 
 describe('AuditQueries.show', () => {
+  it('goes on with a cut story after the last seq it gave, until it is whole', () => {
+    const whole = audit.queries.show(ids.alicePg);
+    const first = audit.queries.show(ids.alicePg, 2);
+    expect(first.truncated).toBe(true);
+    const rest = audit.queries.show(ids.alicePg, whole.entries.length, first.entries.at(-1)?.seq ?? 0);
+    expect([...first.entries, ...rest.entries]).toEqual(whole.entries);
+    expect(rest.truncated).toBe(false);
+  });
+
   it('tells the whole story of a session: its request, then open, each query, close — in log order', () => {
     const story = audit.queries.show('s1');
     expect(story).toMatchObject({ id: 's1', kind: 'session', requestId: ids.alicePg, truncated: false });
