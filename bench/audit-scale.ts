@@ -90,6 +90,7 @@ const config: BrokerConfig = {
   admins: [],
   groupCacheSeconds: 60,
   membershipRecheckSeconds: 30,
+  membershipGraceSeconds: 120,
   devDirectory: null,
 };
 

@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { BrokerConfigResponse } from '../shared/wire.js';
 import type { Audit } from './audit/audit.js';
 import type { SignInRecorder } from './audit/signins.js';
+import { FailedSignIns } from './auth/failed-sign-ins.js';
 import type { Principal } from './auth/principal.js';
 import { bearerTokenFrom } from './auth/token-verifier.js';
 import type { BrokerConfig } from './config/types.js';
@@ -36,13 +37,22 @@ export type Authenticate = (req: IncomingMessage) => Promise<Principal>;
 
 /**
  * Authenticates with `verifier`; a token seen for the first time is recorded as `signin.seen`
- * (once per token: an in-memory LRU, not a write per request).
+ * (once per token: an in-memory LRU, not a write per request). Failed checks are counted per source
+ * address in `failures` (one per broker): past the limit the failing caller gets 429 instead of 401.
  */
-export function authenticator(verifier: Verifier, signins: Pick<SignInRecorder, 'seen'>): Authenticate {
+export function authenticator(verifier: Verifier, signins: Pick<SignInRecorder, 'seen'>, failures: FailedSignIns = new FailedSignIns()): Authenticate {
   return async (req) => {
-    const token = bearerTokenFrom(req.headers.authorization);
-    const principal = await verifier.verify(token);
-    signins.seen(principal, token);
-    return principal;
+    try {
+      const token = bearerTokenFrom(req.headers.authorization);
+      const principal = await verifier.verify(token);
+      signins.seen(principal, token);
+      return principal;
+    } catch (error) {
+      // A token that verifies always passes: people behind the same address (a NAT, a proxy) are
+      // not locked out by someone else's failures; the failing caller gets 429 instead of 401.
+      failures.check(req);
+      failures.failed(req, error);
+      throw error;
+    }
   };
 }

@@ -4,13 +4,16 @@
 // `serve`, the test harnesses and the benchmarks all assemble a broker here; what differs between
 // them (the identity edge, the data file, tuning for tests) comes in as options.
 
+import { callerLimits } from '../shared/limits.js';
 import type { BrokerConfigResponse } from '../shared/wire.js';
 import { authenticator, type BrokerApp, type Verifier } from './app.js';
 import { Audit, type AuditOptions } from './audit/audit.js';
+import { FailedSignIns } from './auth/failed-sign-ins.js';
 import { AuditedSessionStore } from './audit/audited-session-store.js';
 import type { BrokerConfig } from './config/types.js';
 import { EventsEndpoint } from './events/endpoint.js';
 import { EventHub } from './events/hub.js';
+import type { HostAllowList } from './http/host-allow-list.js';
 import { upgradeRouter, type UpgradeListener } from './http/upgrade.js';
 import type { Directory } from './identity/directory.js';
 import type { Servable } from './lifecycle.js';
@@ -40,6 +43,12 @@ export interface AssembleOptions {
   now?: () => number;
   /** The embedded dev tenant under `access-broker dev`: answers the non-/v1 paths it knows. */
   side?: SideHandler | null;
+  /**
+   * The Host names the broker answers to (http/host-allow-list.ts): any other Host gets 421 on every
+   * route and upgrade, the side's included. `access-broker dev` sets them, whose password-less
+   * sign-in page must not be reachable by DNS rebinding. Default null: any Host.
+   */
+  hosts?: HostAllowList | null;
   /** What `/readyz` asks besides the store: the signing keys and Graph (buildIdentity). */
   readiness?: ReadinessCheck[];
   /** Request id generator; default random (ids.ts). */
@@ -47,7 +56,7 @@ export interface AssembleOptions {
   /** Keepalive ping interval of the events stream; default DEFAULT_PING_INTERVAL_MS. */
   pingIntervalMs?: number;
   /** Tunnel tuning for tests (connect timeout, re-check interval, session ids); defaults in tunnel/endpoint.ts. */
-  tunnel?: Pick<TunnelEndpointOptions, 'connectTimeoutMs' | 'membershipRecheckMs' | 'newId'>;
+  tunnel?: Pick<TunnelEndpointOptions, 'connectTimeoutMs' | 'membershipRecheckMs' | 'membershipGraceMs' | 'newId'>;
   /** Batching of high-volume audit entries; defaults in audit/batch-appender.ts. */
   auditBatch?: AuditOptions['batch'];
 }
@@ -109,6 +118,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     directory,
     log,
     now,
+    maxStreamsPerUser: callerLimits(config.limits).maxEventStreamsPerUser,
     ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
   });
 
@@ -132,7 +142,9 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   service.onChange((request, changes) => tunnels.onRequestChange(request, changes));
 
   const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit };
-  const authenticate = authenticator(options.verifier, audit.signins);
+  // Counts failed token checks per source address for this broker (auth/failed-sign-ins.ts).
+  const authenticate = authenticator(options.verifier, audit.signins, new FailedSignIns());
+  const hosts = options.hosts ?? null;
   const checks: ReadinessCheck[] = [
     {
       name: 'store',
@@ -152,8 +164,8 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     events,
     tunnels,
     sessions,
-    handleRequest: brokerRequestHandler(app, authenticate, options.side ?? null),
-    handleUpgrade: upgradeRouter(authenticate, log, [events, tunnels]),
+    handleRequest: brokerRequestHandler(app, authenticate, { side: options.side ?? null, hosts }),
+    handleUpgrade: upgradeRouter(authenticate, log, [events, tunnels], hosts),
     readiness: () => checkReadiness(checks),
     close() {
       closing ??= (async () => {

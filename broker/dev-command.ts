@@ -21,7 +21,10 @@ import { startDemoTcpService } from './demo/tcp-service.js';
 import type { DemoTarget } from './demo/types.js';
 import { DevTenant } from './devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from './devtenant/seed.js';
+import { devExposureWarning } from './dev-exposure.js';
+import { certificateHostNames, HostAllowList } from './http/host-allow-list.js';
 import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, type BrokerTls, type TlsFiles } from './http/tls.js';
+import { graphFaultsFromEnv } from './devtenant/graph-faults.js';
 import { buildIdentity } from './identity/build-identity.js';
 import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
 import { Lifecycle } from './lifecycle.js';
@@ -41,6 +44,8 @@ export interface DevOptions {
   print: (line: string) => void;
   /** Serve HTTPS/WSS with these files. Default: plain HTTP (loopback). */
   tls?: TlsFiles | null;
+  /** Listen on a non-loopback `host` anyway (dev-exposure.ts), with a warning on every start. Default: false, refused. */
+  unsafeExpose?: boolean;
 }
 
 export interface RunningDevBroker {
@@ -49,6 +54,9 @@ export interface RunningDevBroker {
 }
 
 export async function startDevBroker(options: DevOptions): Promise<RunningDevBroker> {
+  // Before anything starts: a refusal leaves nothing behind.
+  const exposure = devExposureWarning(options.host, options.unsafeExpose ?? false);
+  if (exposure) options.log.warn(exposure);
   const tls = options.tls ? await loadBrokerTls(options.tls) : null;
   const config: BrokerConfig | null = options.configFile
     ? await loadConfigFile(options.configFile, options.env, { allowDevDirectory: true, requireTenant: false })
@@ -88,6 +96,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       browserOrigin,
       directory: config?.devDirectory ?? DEV_DIRECTORY,
       dataDir: path.join(dataDir, 'tenant'),
+      graphFault: graphFaultsFromEnv(options.env),
     });
 
     const targets: DemoTarget[] = [];
@@ -120,6 +129,11 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
     };
     const transport = tls ? new HttpTransport({ extraCa: tls.trust }) : new HttpTransport({ plaintextOrigins: [publicOrigin] });
     const { verifier, directory, readiness } = buildIdentity(identity, { transport, groupCacheSeconds: effective.groupCacheSeconds });
+    // Every route, the dev tenant's included, answers only to the broker's own names (DNS rebinding).
+    const hosts = HostAllowList.forListener(address, tls ? 'https' : 'http', {
+      origins: [browserOrigin, publicOrigin],
+      names: certificateHostNames(tls?.chain[0]?.x509.subjectAltName),
+    });
     const broker = assembleBroker({
       config: effective,
       signIn: signInResponse(identity),
@@ -128,6 +142,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       log: options.log,
       dataFile: path.join(dataDir, 'access.db'),
       side: tenant,
+      hosts,
       readiness,
     });
     lifecycle.serve(broker);
@@ -135,7 +150,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
     // scheduler, database) before the demo targets stop; the server itself closes last.
     cleanups.push(() => lifecycle.stop());
 
-    printBanner(options.print, { url: browserOrigin, dataDir: ephemeral ? null : dataDir, tenant, config: effective, targets, tls });
+    printBanner(options.print, { url: browserOrigin, dataDir: ephemeral ? null : dataDir, tenant, config: effective, targets, tls, exposure });
     return { url: browserOrigin, stop };
   } catch (error) {
     await stop();
@@ -145,10 +160,14 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
 
 function printBanner(
   print: (line: string) => void,
-  info: { url: string; dataDir: string | null; tenant: DevTenant; config: BrokerConfig; targets: DemoTarget[]; tls: BrokerTls | null },
+  info: { url: string; dataDir: string | null; tenant: DevTenant; config: BrokerConfig; targets: DemoTarget[]; tls: BrokerTls | null; exposure: string | null },
 ): void {
   print('access-broker dev: the broker, an Entra-compatible dev tenant and demo targets on this machine');
   print('');
+  if (info.exposure) {
+    print(`  WARNING       ${info.exposure}`);
+    print('');
+  }
   print(`  Broker URL    ${info.url}`);
   print(`  Sign in       access login --broker ${info.url}${info.tls?.trustFile ? ` --ca ${info.tls.trustFile}` : ''}`);
   print(`  Sign-in page  ${info.url}/devicelogin`);

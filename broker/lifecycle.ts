@@ -9,6 +9,7 @@ import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AccessError } from '../shared/errors.js';
+import { answerClientError } from './http/client-error.js';
 import { errorHeaders, sendError, sendJson } from './http/respond.js';
 import { refuseUpgrade, type UpgradeListener } from './http/upgrade.js';
 import type { Logger } from './log.js';
@@ -40,12 +41,16 @@ export class Lifecycle {
     return this.#phase;
   }
 
-  /** Puts this lifecycle in front of `server`: every request and upgrade goes through it. */
+  /**
+   * Puts this lifecycle in front of `server`: every request and upgrade goes through it, and what
+   * Node's HTTP parser refuses is answered as `{ code, message }` too (http/client-error.ts).
+   */
   attach(server: http.Server): void {
     if (this.#servers.has(server)) return;
     this.#servers.add(server);
     server.on('request', this.handleRequest);
     server.on('upgrade', this.handleUpgrade);
+    server.on('clientError', answerClientError);
   }
 
   /** The broker is assembled: from now on it answers. */

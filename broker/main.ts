@@ -8,6 +8,7 @@ import { AccessError, ExitCode } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import { parseWholeNumber } from '../shared/whole-number.js';
 import { DEFAULT_DEV_PORT, startDevBroker } from './dev-command.js';
+import { UNSAFE_EXPOSE_FLAG } from './dev-exposure.js';
 import type { TlsFiles } from './http/tls.js';
 import { consoleLogger } from './log.js';
 import { startBroker } from './serve-command.js';
@@ -64,14 +65,16 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     .command('dev')
     .description('run the broker with an embedded Entra-compatible dev tenant and demo resources (no cloud account needed)')
     .option('--port <n>', `port to listen on (0 = any free port)`, parsePort, DEFAULT_DEV_PORT)
-    .option('--host <addr>', 'address to listen on (loopback only is sensible for dev)', '127.0.0.1')
+    .option('--host <addr>', `address to listen on: loopback only, unless ${UNSAFE_EXPOSE_FLAG}`, '127.0.0.1')
     .option('--data <dir>', 'keep state (tenant keys, users, demo database) in DIR across restarts')
     .option('--config <file>', "use a team's own resources, policy and dev users/groups instead of the demo set")
     .option('--tls-cert <file>', `${TLS_CERT_HELP}; the dev tenant is then served over https too`)
     .option('--tls-key <file>', TLS_KEY_HELP)
     .option('--tls-ca <file>', 'the PEM certificate of the CA that issued --tls-cert (default: trust --tls-cert itself when self-signed); the CLI names the same file with `access login --ca`')
-    .action(async (opts: { port: number; host: string; data?: string; config?: string } & TlsFlags) => {
+    .option(UNSAFE_EXPOSE_FLAG, 'let --host be a non-loopback address: serves the password-less dev sign-in page to the network (warns on every start)')
+    .action(async (opts: { port: number; host: string; data?: string; config?: string; unsafeExposeDevTenant?: boolean } & TlsFlags) => {
       const broker = await startDevBroker({
+        unsafeExpose: opts.unsafeExposeDevTenant === true,
         tls: tlsFiles(opts),
         port: opts.port,
         host: opts.host,

@@ -9,6 +9,7 @@ import { identityRoutes } from './api/identity-routes.js';
 import { requestRoutes } from './api/request-routes.js';
 import { resourceRoutes } from './api/resource-routes.js';
 import type { Authenticate, BrokerApp } from './app.js';
+import type { HostAllowList } from './http/host-allow-list.js';
 import { findRoute, type Route } from './http/router.js';
 import { sendError, sendJson, toAccessError } from './http/respond.js';
 import { AccessError } from '../shared/errors.js';
@@ -18,18 +19,30 @@ export interface SideHandler {
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
 }
 
-function brokerRoutes(app: BrokerApp): Route[] {
+/** Every API route of a broker (also what the fuzz test walks). */
+export function brokerRoutes(app: BrokerApp): Route[] {
   return [...identityRoutes(app), ...resourceRoutes(app), ...requestRoutes(app.requests), ...auditRoutes(app.audit, app.now)];
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-export function brokerRequestHandler(app: BrokerApp, authenticate: Authenticate, side: SideHandler | null): RequestHandler {
+/**
+ * `side`: the dev tenant under `access-broker dev`, else null. `hosts`: the Host names the broker
+ * answers to (http/host-allow-list.ts), any other gets 421 on every path, the side's included;
+ * null answers any Host.
+ */
+export function brokerRequestHandler(
+  app: BrokerApp,
+  authenticate: Authenticate,
+  edge: { side: SideHandler | null; hosts: HostAllowList | null },
+): RequestHandler {
   const routes = brokerRoutes(app);
+  const { side, hosts } = edge;
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://broker.invalid');
     try {
+      hosts?.check(req);
       if (!url.pathname.startsWith('/v1/') && side && (await side.handle(req, res))) return;
       const { route, params } = findRoute(routes, req.method ?? 'GET', url.pathname);
       const ctx = { req, res, url, params };
@@ -37,7 +50,8 @@ export function brokerRequestHandler(app: BrokerApp, authenticate: Authenticate,
       if (!res.headersSent) sendJson(res, route.status ?? 200, body);
     } catch (error) {
       const accessError = toAccessError(error);
-      if (accessError.code === 'internal') {
+      // A full or failing disk is the operator's to fix: logged as loudly as a bug.
+      if (accessError.code === 'internal' || accessError.code === 'store_full' || accessError.code === 'store_unavailable') {
         app.log.error('request failed', { method: req.method, path: url.pathname, error: error instanceof Error ? error.stack : String(error) });
       }
       sendError(res, accessError);

@@ -3,6 +3,7 @@
 
 import { AccessError, isErrorCode } from '../shared/errors.js';
 import type { HttpTransport } from '../shared/http-transport.js';
+import { safeText } from './safe-text.js';
 
 export type TokenSource = () => Promise<string>;
 
@@ -48,6 +49,8 @@ export class BrokerClient {
     } catch (error) {
       // Abandoned on purpose: not a broker problem to explain.
       if (signal?.aborted) throw error;
+      // The broker answered, too much (response_too_large): not a reachability problem.
+      if (error instanceof AccessError) throw error;
       const tlsFailure = this.#trust?.explain(error, this.baseUrl);
       if (tlsFailure) throw tlsFailure;
       const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
@@ -66,7 +69,8 @@ export class BrokerClient {
     if (res.status >= 200 && res.status < 300 && parsed !== undefined) return parsed as T;
     if (parsed && typeof parsed === 'object') {
       const { code, message } = parsed as { code?: unknown; message?: unknown };
-      if (isErrorCode(code) && typeof message === 'string') throw new AccessError(code, message);
+      // The message quotes what was sent (an id, a name): one line, shown safely wherever it is printed.
+      if (isErrorCode(code) && typeof message === 'string') throw new AccessError(code, safeText(message));
     }
     throw new AccessError(
       'broker_response_invalid',

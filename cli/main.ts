@@ -8,6 +8,7 @@ import { VERSION } from '../shared/version.js';
 import type { CommandSpec } from './commands/command.js';
 import { commands } from './commands/index.js';
 import { processContext, type CliContext } from './context.js';
+import { safeText } from './safe-text.js';
 
 export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
   const program = new Command('access')
@@ -46,13 +47,15 @@ function addCommand(parent: Command, spec: CommandSpec, ctx: CliContext, setExit
   });
 }
 
+/** The message printed for an error that reached the top; it often quotes the broker or the bad value, so it is shown safely. */
 export function describeFailure(error: unknown, debug: boolean): { message: string; exit: number } {
+  const safe = (text: string): string => safeText(text, { multiline: true });
   if (error instanceof AccessError) {
-    return { message: debug && error.stack ? error.stack : `error: ${error.message}`, exit: error.exitCode };
+    return { message: safe(debug && error.stack ? error.stack : `error: ${error.message}`), exit: error.exitCode };
   }
   const text = error instanceof Error ? (debug ? (error.stack ?? error.message) : error.message) : String(error);
   return {
-    message: `unexpected error: ${text}${debug ? '' : '\n(set ACCESS_DEBUG=1 to see details)'}`,
+    message: `unexpected error: ${safe(text)}${debug ? '' : '\n(set ACCESS_DEBUG=1 to see details)'}`,
     exit: ExitCode.error,
   };
 }

@@ -3,6 +3,7 @@
 // clean for pipes.
 
 import type { Writable } from 'node:stream';
+import { displayable } from './safe-text.js';
 import { startSpinner, type Spinner } from './spinner.js';
 
 export interface OutputStreams {
@@ -37,6 +38,15 @@ export class Output {
 
   get interactive(): boolean {
     return Boolean(this.#streams.stdout.isTTY);
+  }
+
+  /**
+   * A broker answer made fit for a person's terminal: a copy with every string's control
+   * characters shown visibly (cli/safe-text.ts). Words for people are formatted from this copy;
+   * `json()` / `jsonLine()` print the original, exactly.
+   */
+  forPeople<T>(value: T): T {
+    return displayable(value);
   }
 
   /** A line of the command's result, on stdout. */

@@ -34,7 +34,7 @@ export async function createRequest(ctx: CliContext, client: BrokerClient, first
       // Without a terminal the broker's own refusal is the answer (a usage error, exit 2).
       if (!askable || !ctx.prompts.interactive || asked.has(askable.field)) throw error;
       asked.add(askable.field);
-      ctx.out.notice(error.message);
+      ctx.out.notice(ctx.out.forPeople(error.message));
       const answer = await ctx.prompts.text({ message: askable.question(body.resource), instead: askable.instead, required: true });
       body = { ...body, [askable.field]: answer };
     }
@@ -88,7 +88,7 @@ async function waitForDecision(
       const progressed = next.approvals > view.approvals;
       view = next;
       if (view.state !== 'pending') return { view, interrupted: false };
-      if (progressed) show(progressLine(view));
+      if (progressed) show(progressLine(ctx.out.forPeople(view)));
       else spinner.update(waitingText(view));
     }
   } finally {
@@ -136,15 +136,15 @@ export async function requestAccess(
   try {
     let final = await createRequest(ctx, client, body);
     if (final.state === 'pending') {
-      say(pendingLine(final));
+      say(pendingLine(ctx.out.forPeople(final)));
       const waited = await waitForDecision(ctx, client, events, final, say);
       if (waited.interrupted) {
-        say(`Still pending: access requests (or access cancel ${final.id})`);
+        say(`Still pending: access requests (or access cancel ${ctx.out.forPeople(final.id)})`);
         return { view: waited.view, exit: ExitCode.interrupted };
       }
       final = waited.view;
     }
-    const result = outcome(final, ctx.now(), ctx.out);
+    const result = outcome(ctx.out.forPeople(final), ctx.now(), ctx.out);
     say(result.line);
     return { view: final, exit: result.exit };
   } finally {

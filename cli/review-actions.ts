@@ -10,6 +10,6 @@ import { requestPath, reviewResult } from './request-format.js';
 export async function sendReview(ctx: CliContext, client: BrokerClient, id: string, body: ReviewBody, json: boolean): Promise<RequestView> {
   const view = await client.post<RequestView>(requestPath(id, 'review'), body);
   if (json) ctx.out.json(view);
-  else ctx.out.line(reviewResult(view, ctx.now(), ctx.out));
+  else ctx.out.line(reviewResult(ctx.out.forPeople(view), ctx.now(), ctx.out));
   return view;
 }

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AccessError } from '../shared/errors.js';
+import { isLoopbackHost } from '../shared/http-transport.js';
 import type { BrokerConfigResponse } from '../shared/wire.js';
 import { ensurePrivateDir, writeFileAtomic } from './state-dir.js';
 
@@ -40,9 +41,13 @@ export async function writeSettings(home: string, settings: CliSettings): Promis
   await writeFileAtomic(path.join(home, SETTINGS_FILE), `${JSON.stringify(settings, null, 2)}\n`);
 }
 
-/** Normalizes a broker URL as typed (`127.0.0.1:4780`, `https://broker.corp/`) or explains why not. */
+/**
+ * Normalizes a broker URL as typed (`broker.corp`, `https://broker.corp/`, `http://127.0.0.1:4780`)
+ * or explains why not. A bare host means https. Plain http:// is accepted only on loopback (127/8,
+ * ::1, localhost): anywhere else the bearer tokens the CLI sends would cross the network readable.
+ */
 export function normalizeBrokerUrl(input: string): string {
-  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(input) ? input : `http://${input}`;
+  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(input) ? input : `https://${input}`;
   let url: URL;
   try {
     url = new URL(text);
@@ -51,6 +56,13 @@ export function normalizeBrokerUrl(input: string): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new AccessError('usage', `broker URL "${input}" must start with https:// (or http:// on loopback)`);
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw new AccessError(
+      'usage',
+      `broker URL "${input}" uses plain http:// to ${url.hostname}, which is not loopback: your sign-in tokens would cross the network unencrypted. ` +
+        `Use https://${url.host}${url.pathname.replace(/\/+$/, '')} (http:// is only for a broker on this machine: 127.0.0.1, ::1, localhost)`,
+    );
   }
   return url.origin + url.pathname.replace(/\/+$/, '');
 }

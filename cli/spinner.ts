@@ -2,6 +2,7 @@
 // a terminal only: on a pipe or a file it writes nothing at all, so logs stay clean.
 
 import type { Writable } from 'node:stream';
+import { safeText } from './safe-text.js';
 
 /** Braille dots: one cell wide everywhere, and readable without colour. */
 export const SPINNER_FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'] as const;
@@ -25,7 +26,8 @@ export function startSpinner(stream: Writable & { isTTY?: boolean }, text: strin
   let frame = 0;
   let current = text;
   const draw = (): void => {
-    stream.write(`${CLEAR_LINE}${SPINNER_FRAMES[frame % SPINNER_FRAMES.length] ?? ''} ${current}`);
+    // The text may quote the broker (a close reason): shown safely, on this one line.
+    stream.write(`${CLEAR_LINE}${SPINNER_FRAMES[frame % SPINNER_FRAMES.length] ?? ''} ${safeText(current)}`);
     frame += 1;
   };
   draw();

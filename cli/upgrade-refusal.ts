@@ -5,6 +5,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import { AccessError, isErrorCode } from '../shared/errors.js';
+import { safeText } from './safe-text.js';
 
 /** A refusal is a small `{code, message}` body; read no more than this of it. */
 export const MAX_REFUSAL_BYTES = 16 * 1024;
@@ -27,7 +28,7 @@ export async function readUpgradeRefusal(what: string, url: string, res: Incomin
   }
   try {
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: unknown; message?: unknown };
-    if (isErrorCode(body.code) && typeof body.message === 'string') return new AccessError(body.code, body.message);
+    if (isErrorCode(body.code) && typeof body.message === 'string') return new AccessError(body.code, safeText(body.message));
   } catch {
     // Not JSON: fall through to the status.
   }

@@ -25,6 +25,18 @@ export const CloseCode = {
   membershipLost: 4112,
   /** No bytes either way for the resource's idle timeout. */
   idleTimeout: 4113,
+  /**
+   * The directory (Graph) could not confirm the user's membership for the membership grace
+   * (config.membershipGraceSeconds): the broker fails closed. Not the grant's end: a new connection
+   * is admitted once Graph answers again.
+   */
+  membershipUnconfirmed: 4115,
+  /**
+   * The client sent bytes the broker could not record (a Postgres stream that stopped being one it
+   * can read: garbage, a TLS handshake, a third encryption request…). The broker ends the session
+   * rather than forward what the audit log would not hold; the reason names what it saw.
+   */
+  unrecordable: 4114,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -40,4 +52,6 @@ export const CLOSE_REASONS: Record<CloseCode, string> = {
   [CloseCode.grantRevoked]: 'access was revoked',
   [CloseCode.membershipLost]: 'you are no longer in a group allowed to use this resource',
   [CloseCode.idleTimeout]: 'the connection was idle too long',
+  [CloseCode.membershipUnconfirmed]: 'your group membership could not be confirmed (the directory is unavailable)',
+  [CloseCode.unrecordable]: 'the broker ended the session: it could not record what the client sent',
 };

@@ -93,6 +93,25 @@ export const ErrorCodes = {
   not_found: { status: 404, exit: ExitCode.error },
   method_not_allowed: { status: 405, exit: ExitCode.error },
   payload_too_large: { status: 413, exit: ExitCode.error },
+  /** A text field (body, path or query) is longer than its limit (shared/limits.ts); the message quotes the limit. */
+  field_too_long: badRequest,
+  /** Too many calls of one kind from one caller in a short time: wait Retry-After seconds (broker/http/rate-limit.ts). */
+  rate_limited: { status: 429, exit: ExitCode.error },
+  /** Too many failed token checks from one address: wait Retry-After seconds, then sign in again. */
+  too_many_failed_sign_ins: { status: 429, exit: ExitCode.error },
+  /** One person holds as many pending requests, event streams or tunnels as one person may. */
+  too_many_pending: { status: 429, exit: ExitCode.error },
+  too_many_streams: { status: 429, exit: ExitCode.error },
+  /** A `cursor` the broker did not hand out (or from another listing). */
+  cursor_invalid: badRequest,
+  /** The request line and headers are above Node's limit (answered on the parser's `clientError`). */
+  headers_too_large: { status: 431, exit: ExitCode.error },
+  /** The client did not send a whole request within the server's request timeout. */
+  request_timeout: { status: 408, exit: ExitCode.error },
+  /** The Host header is not one of the broker's own names (broker/http/host-allow-list.ts): the DNS rebinding defence. */
+  host_not_allowed: { status: 421, exit: ExitCode.error },
+  /** A form post from another origin, or without the form's own token (broker/devtenant/form-guard.ts). */
+  cross_site_request: { status: 403, exit: ExitCode.error },
   internal: { status: 500, exit: ExitCode.error },
   shutting_down: unavailable,
   /** The broker is starting, or a part it needs (store, signing keys, Graph) does not answer: `GET /readyz` says which. */
@@ -107,6 +126,8 @@ export const ErrorCodes = {
   sign_in_timed_out: { status: 408, exit: ExitCode.timedOut },
   broker_unreachable: unavailable,
   broker_response_invalid: { status: 502, exit: ExitCode.error },
+  /** The broker's answer is larger than the CLI accepts (shared/limits.ts MAX_RESPONSE_BYTES): not a connection problem. */
+  response_too_large: { status: 502, exit: ExitCode.error },
   secret_store_failed: { status: 500, exit: ExitCode.error },
   config_invalid: { status: 500, exit: ExitCode.error },
   /** `access connect` could not listen on the local address (port in use, address not on this machine). */
@@ -120,6 +141,8 @@ export const ErrorCodes = {
   // Storage (broker/store).
   /** The database file cannot be opened or set up (missing directory, no permission, no WAL). */
   store_unavailable: unavailable,
+  /** The database's disk is full: new work is refused (nothing half-written) until space is freed. */
+  store_full: unavailable,
   /** The database was written by a newer broker; running older code on it could corrupt it. */
   store_incompatible: { status: 500, exit: ExitCode.error },
   /** A write contradicts what is stored (duplicate id, a review history rewritten under us). */

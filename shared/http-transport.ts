@@ -11,11 +11,12 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { AccessError } from './errors.js';
+import { MAX_RESPONSE_BYTES } from './limits.js';
 
 /** Default time a single identity/Graph call may take before it is abandoned. */
 export const DEFAULT_HTTP_TIMEOUT_MS = 15_000;
-/** Identity and Graph answers are small; anything above this is refused rather than buffered. */
-export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+/** Identity, Graph and broker answers are small; anything above this is refused rather than buffered (shared/limits.ts). */
+export { MAX_RESPONSE_BYTES };
 
 export interface HttpTransportOptions {
   /** PEM certificates to trust in addition to Node's bundled roots. Default: none. */
@@ -98,7 +99,13 @@ export class HttpTransport {
           res.on('data', (chunk: Buffer) => {
             size += chunk.length;
             if (size > MAX_RESPONSE_BYTES) {
-              req.destroy(new Error(`response from ${target.origin} is larger than ${MAX_RESPONSE_BYTES} bytes`));
+              // Said as what it is (the connection was fine), so no caller reports it as unreachable.
+              req.destroy(
+                new AccessError(
+                  'response_too_large',
+                  `the answer from ${target.origin}${target.pathname} is larger than ${MAX_RESPONSE_BYTES} bytes, the most this client reads — ask for less at a time (a smaller --limit), or a newer client`,
+                ),
+              );
               return;
             }
             chunks.push(chunk);

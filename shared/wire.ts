@@ -132,6 +132,11 @@ export interface ReasonBody {
 
 export interface RequestsResponse {
   requests: RequestView[];
+  /**
+   * The cursor of the next page (`?cursor=`), null on the last page. Absent from brokers older
+   * than paging (they answer everything in one page).
+   */
+  next?: string | null;
 }
 
 /** One entry of `GET /v1/approvals`: a pending request the caller can act on, with context for the decision. */
@@ -144,6 +149,8 @@ export interface ApprovalView extends RequestView {
 
 export interface ApprovalsResponse {
   approvals: ApprovalView[];
+  /** The cursor of the next page (`?cursor=`), null on the last page (see RequestsResponse.next). */
+  next?: string | null;
 }
 
 /**
@@ -178,8 +185,10 @@ export const AUDIT_EVENT_TYPES = [
   'pg.startup',
   /** Data a Postgres client sent with COPY … FROM STDIN: counted (bytes, messages), never logged. */
   'pg.copy',
-  /** The tunnel stopped reading a Postgres session's queries (bytes it could not parse); bytes still flow. */
+  /** Written by brokers before fail-closed capture only: the tunnel stopped reading a Postgres session's queries and relayed the rest. */
   'pg.capture_degraded',
+  /** The client sent bytes the query capture could not record: the broker ended the session there and forwarded none of them. */
+  'pg.unrecordable',
   /** The broker cut a Postgres session and cancelled the query its backend was running (CancelRequest). */
   'pg.cancelled',
   'audit.dropped',
@@ -240,6 +249,8 @@ export interface AuditSessionView {
 /** `GET /v1/audit/sessions`: newest first. */
 export interface AuditSessionsResponse {
   sessions: AuditSessionView[];
+  /** The cursor of the next page (`?cursor=`), null on the last page (see RequestsResponse.next). */
+  next?: string | null;
 }
 
 /** `GET /v1/audit/show/:id`: the whole story of a request or a session, in log order. */

@@ -1,7 +1,7 @@
 // The audit API, for members of the auditor groups only (403 `not_an_auditor` for everyone else):
 //
-//   GET /v1/audit/sessions?user=&resource=&since=&until=&limit=   sessions, newest first
-//   GET /v1/audit/show/:id?limit=                                   the whole story of a request or session
+//   GET /v1/audit/sessions?user=&resource=&since=&until=&limit=&cursor=   sessions, newest first, page by page
+//   GET /v1/audit/show/:id?limit=&after_seq=                        the whole story of a request or session (after_seq: where a truncated one goes on)
 //   GET /v1/audit/events?after_seq=&since=&limit=&wait=             raw entries in seq order
 //   GET /v1/audit/verify                                            the hash chain recomputed
 //
@@ -20,6 +20,9 @@ import { parseWholeNumber } from '../../shared/whole-number.js';
 import type { AuditEventsResponse, AuditSessionsResponse, AuditShowResponse, AuditVerifyResponse } from '../../shared/wire.js';
 import type { Audit } from '../audit/audit.js';
 import { SESSIONS_LIMIT_MAX, EVENTS_LIMIT_MAX, SHOW_LIMIT_MAX, type EventsQuery, type SessionQuery } from '../store/audit-queries.js';
+import { MAX_ID_CHARS, MAX_RESOURCE_NAME_CHARS, MAX_USER_FILTER_CHARS } from '../../shared/limits.js';
+import { boundedText } from '../http/body.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import type { Route, RouteContext } from '../http/router.js';
 
 /**
@@ -27,6 +30,9 @@ import type { Route, RouteContext } from '../http/router.js';
  * so a quiet log ends the wait with an empty page rather than a cut connection.
  */
 export const MAX_WAIT_SECONDS = 25;
+
+/** The listing name in sessions cursors. */
+const SESSIONS_LISTING = 'audit sessions';
 
 /** A calendar date or date-time (what `Date.parse` reads reliably across engines). */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
@@ -39,10 +45,10 @@ export function auditRoutes(audit: Audit, now: () => number): Route[] {
       auth: 'required',
       handle: async (ctx, principal): Promise<AuditSessionsResponse> => {
         await audit.requireAuditor(principal);
-        const params = queryParams(ctx, ['user', 'resource', 'since', 'until', 'limit']);
+        const params = queryParams(ctx, ['user', 'resource', 'since', 'until', 'limit', 'cursor']);
         const query: SessionQuery = {};
-        const user = nonEmpty(params, 'user');
-        const resource = nonEmpty(params, 'resource');
+        const user = bounded(nonEmpty(params, 'user'), MAX_USER_FILTER_CHARS, '?user=');
+        const resource = bounded(nonEmpty(params, 'resource'), MAX_RESOURCE_NAME_CHARS, '?resource=');
         const since = timeParam(params, 'since', now());
         const until = timeParam(params, 'until', now());
         const limit = intParam(params, 'limit', 1, SESSIONS_LIMIT_MAX);
@@ -51,7 +57,10 @@ export function auditRoutes(audit: Audit, now: () => number): Route[] {
         if (since !== undefined) query.since = since;
         if (until !== undefined) query.until = until;
         if (limit !== undefined) query.limit = limit;
-        return { sessions: audit.queries.sessions(query) };
+        const cursor = params.get('cursor');
+        if (cursor !== null) query.before = decodeCursor(SESSIONS_LISTING, cursor);
+        const page = audit.queries.sessionsPage(query);
+        return { sessions: page.sessions, next: page.next && encodeCursor(SESSIONS_LISTING, page.next) };
       },
     },
     {
@@ -60,9 +69,10 @@ export function auditRoutes(audit: Audit, now: () => number): Route[] {
       auth: 'required',
       handle: async (ctx, principal): Promise<AuditShowResponse> => {
         await audit.requireAuditor(principal);
-        const params = queryParams(ctx, ['limit']);
+        const params = queryParams(ctx, ['limit', 'after_seq']);
         const limit = intParam(params, 'limit', 1, SHOW_LIMIT_MAX);
-        return audit.queries.show(ctx.params['id'] ?? '', limit);
+        const afterSeq = intParam(params, 'after_seq', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+        return audit.queries.show(boundedText(ctx.params['id'] ?? '', MAX_ID_CHARS, 'the id in the path'), limit, afterSeq);
       },
     },
     {
@@ -110,6 +120,10 @@ function queryParams(ctx: RouteContext, allowed: readonly string[]): URLSearchPa
     throw new AccessError('bad_request', `unknown query parameter "${name}" on ${ctx.url.pathname} — ${known}`);
   }
   return params;
+}
+
+function bounded(value: string | undefined, maxChars: number, where: string): string | undefined {
+  return value === undefined ? undefined : boundedText(value, maxChars, where);
 }
 
 function nonEmpty(params: URLSearchParams, name: string): string | undefined {

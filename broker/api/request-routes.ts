@@ -5,17 +5,25 @@
 import { AccessError } from '../../shared/errors.js';
 import { parseWholeNumber } from '../../shared/whole-number.js';
 import type { ApprovalsResponse, CreateRequestBody, RequestsResponse, RequestView } from '../../shared/wire.js';
-import { bodyObject, optionalString, requiredChoice, requiredString } from '../http/body.js';
+import { MAX_DURATION_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, MAX_RESOURCE_NAME_CHARS, MAX_TICKET_CHARS } from '../../shared/limits.js';
+import { bodyObject, boundedText, optionalString, requiredChoice, requiredString } from '../http/body.js';
 import { readJsonBody } from '../http/respond.js';
+import { RateLimiter, RetryLaterError, retryAfterSeconds } from '../http/rate-limit.js';
 import type { Route } from '../http/router.js';
+import { decodeCursor, encodeCursor, pageLimit } from '../http/cursor.js';
 import type { RequestService } from '../requests/service.js';
 import type { RequestState } from '../requests/types.js';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../store/request-store.js';
 
 const REQUEST_STATES: readonly RequestState[] = ['pending', 'approved', 'denied', 'cancelled', 'timed_out', 'expired', 'revoked'];
 const DECISIONS = ['approve', 'deny'] as const;
+/** Listing names in cursors: a cursor of one listing is refused by the other. */
+const REQUESTS_LISTING = 'requests';
+const APPROVALS_LISTING = 'approvals';
 
 export function requestRoutes(service: RequestService): Route[] {
+  // Every attempt counts, refused ones too: a flood of refusals is what fills the audit log.
+  const creations = new RateLimiter(service.limits.requestCreation, Date.now);
   return [
     {
       method: 'POST',
@@ -23,6 +31,7 @@ export function requestRoutes(service: RequestService): Route[] {
       status: 201,
       auth: 'required',
       handle: async (ctx, principal): Promise<RequestView> => {
+        limitCreation(creations, principal.oid);
         const created = await service.create(principal, createBody(await readJsonBody(ctx.req)));
         ctx.res.setHeader('location', `/v1/requests/${created.id}`);
         return created;
@@ -35,7 +44,10 @@ export function requestRoutes(service: RequestService): Route[] {
       handle: async (ctx, principal): Promise<RequestsResponse> => {
         const states = statesParam(ctx.url.searchParams.get('state'));
         const limit = limitParam(ctx.url.searchParams.get('limit'));
-        return { requests: await service.listMine(principal, { ...(states ? { states } : {}), limit }) };
+        const cursor = ctx.url.searchParams.get('cursor');
+        const before = cursor === null ? null : decodeCursor(REQUESTS_LISTING, cursor);
+        const page = await service.requestsPage(principal, { ...(states ? { states } : {}), limit, before });
+        return { requests: page.requests, next: page.next && encodeCursor(REQUESTS_LISTING, page.next) };
       },
     },
     {
@@ -61,7 +73,7 @@ export function requestRoutes(service: RequestService): Route[] {
       handle: async (ctx, principal): Promise<RequestView> => {
         const body = bodyObject(await readJsonBody(ctx.req), ['decision', 'comment'], 'review');
         const decision = requiredChoice(body, 'decision', DECISIONS, 'review');
-        return service.review(principal, idParam(ctx.params), decision, optionalString(body, 'comment', 'review') ?? null);
+        return service.review(principal, idParam(ctx.params), decision, optionalString(body, 'comment', 'review', MAX_REASON_CHARS) ?? null);
       },
     },
     {
@@ -75,26 +87,48 @@ export function requestRoutes(service: RequestService): Route[] {
       method: 'GET',
       path: '/v1/approvals',
       auth: 'required',
-      handle: async (_ctx, principal): Promise<ApprovalsResponse> => ({ approvals: await service.listApprovals(principal) }),
+      handle: async (ctx, principal): Promise<ApprovalsResponse> => {
+        const limit = pageLimit(ctx.url.searchParams.get('limit'));
+        const cursor = ctx.url.searchParams.get('cursor');
+        const after = cursor === null ? null : decodeCursor(APPROVALS_LISTING, cursor);
+        const page = await service.approvalsPage(principal, { limit, after });
+        return { approvals: page.approvals, next: page.next && encodeCursor(APPROVALS_LISTING, page.next) };
+      },
     },
   ];
 }
 
+/** Each text field of a new request, with its limit (shared/limits.ts). */
+const CREATE_FIELDS = { duration: MAX_DURATION_CHARS, reason: MAX_REASON_CHARS, ticket: MAX_TICKET_CHARS } as const;
+
+/** Refuses (429, not audited: that is the point) a person over their rate of new requests. */
+function limitCreation(creations: RateLimiter, oid: string): void {
+  const wait = creations.take(oid);
+  if (wait === 0) return;
+  const { burst, perMinute } = creations.limit;
+  const seconds = retryAfterSeconds(wait);
+  throw new RetryLaterError(
+    'rate_limited',
+    `too many new requests from you: at most ${burst} at once, then ${perMinute} a minute — try again in ${seconds} s`,
+    seconds,
+  );
+}
+
 function createBody(raw: unknown): CreateRequestBody {
   const body = bodyObject(raw, ['resource', 'duration', 'reason', 'ticket'], 'request');
-  const optional = (key: 'duration' | 'reason' | 'ticket'): Partial<CreateRequestBody> => {
-    const value = optionalString(body, key, 'request');
+  const optional = (key: keyof typeof CREATE_FIELDS): Partial<CreateRequestBody> => {
+    const value = optionalString(body, key, 'request', CREATE_FIELDS[key]);
     return value === undefined ? {} : { [key]: value };
   };
-  return { resource: requiredString(body, 'resource', 'request'), ...optional('duration'), ...optional('reason'), ...optional('ticket') };
+  return { resource: requiredString(body, 'resource', 'request', MAX_RESOURCE_NAME_CHARS), ...optional('duration'), ...optional('reason'), ...optional('ticket') };
 }
 
 function reasonBody(raw: unknown, what: string): string | null {
-  return optionalString(bodyObject(raw, ['reason'], what), 'reason', what) ?? null;
+  return optionalString(bodyObject(raw, ['reason'], what), 'reason', what, MAX_REASON_CHARS) ?? null;
 }
 
 function idParam(params: Record<string, string>): string {
-  return params['id'] ?? '';
+  return boundedText(params['id'] ?? '', MAX_ID_CHARS, 'the request id in the path');
 }
 
 /** `?state=pending,approved` → the states; absent → all states. */

@@ -2,6 +2,7 @@
 // service in the transaction that stores the change, and one per refusal of what a caller asked.
 
 import type { AccessError } from '../../shared/errors.js';
+import { MAX_AUDIT_COPY_CHARS } from '../../shared/limits.js';
 import type { AccessRequest, Actor, RequestChange } from '../requests/types.js';
 import type { NewAuditEntry } from './entry.js';
 
@@ -26,7 +27,29 @@ export function requestEntries(request: AccessRequest, changes: readonly Request
   }));
 }
 
-/** A refusal: who tried what, and the code and message they were given. */
+/**
+ * A copy of refused input small enough to log for anyone who can sign in: text longer than
+ * MAX_AUDIT_COPY_CHARS is cut, and `<key>Length` keeps its original length beside it.
+ */
+export function boundedCopy(details: Record<string, unknown>): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(details)) {
+    if (typeof value === 'string' && value.length > MAX_AUDIT_COPY_CHARS) {
+      copy[key] = `${value.slice(0, MAX_AUDIT_COPY_CHARS)}…`;
+      copy[`${key}Length`] = value.length;
+    } else {
+      copy[key] = value;
+    }
+  }
+  return copy;
+}
+
+/** A bounded identifier for an entry's subject or resource column (see boundedCopy). */
+function boundedId(value: string | null): string | null {
+  return value === null || value.length <= MAX_AUDIT_COPY_CHARS ? value : `${value.slice(0, MAX_AUDIT_COPY_CHARS)}…`;
+}
+
+/** A refusal: who tried what, and the code and message they were given; what they sent, bounded. */
 export function refusalEntry(
   action: RefusedAction,
   actor: Actor,
@@ -39,9 +62,10 @@ export function refusalEntry(
     type: 'policy.refused',
     at,
     actor,
-    subject: target.requestId,
-    resource: target.resource,
-    body: { action, code: error.code, message: error.message, ...details },
+    subject: boundedId(target.requestId),
+    resource: boundedId(target.resource),
+    // The message is the broker's own words (quoting at most a field within its API limit).
+    body: { action, code: error.code, message: error.message, ...boundedCopy(details) },
   };
 }
 

@@ -1,7 +1,7 @@
 // The audit entries of a tunnel: `session.opened` and `session.closed` (appended in the
 // transaction that writes the `sessions` row, broker/store/session-store.ts) and, for Postgres
 // sessions, what the query capture reads from the client (broker/tunnel/postgres/session-capture.ts):
-// `pg.startup`, `pg.query` for each statement run, `pg.copy` for COPY data and `pg.capture_degraded`
+// `pg.startup`, `pg.query` for each statement run, `pg.copy` for COPY data and `pg.unrecordable`
 // (through the BatchedAppender: queries can be thousands a second), and `pg.cancelled` when the
 // broker cut the session and cancelled its running query (broker/tunnel/postgres/cancel-on-cut.ts).
 // The subject of all of them is the session id, so `access audit show SESSION` finds them together.
@@ -151,8 +151,12 @@ export function pgCopyEntry(copy: PgCopy): NewAuditEntry {
   };
 }
 
-/** The capture stopped reading the session's messages; its bytes were still relayed unchanged. */
-export interface PgCaptureDegraded {
+/**
+ * The capture met bytes it cannot record (garbage, a TLS handshake, an encryption request…): the
+ * broker ended the session there and forwarded none of them. Brokers before fail-closed capture
+ * wrote `pg.capture_degraded` instead and relayed the rest unread; no broker writes that any more.
+ */
+export interface PgUnrecordable {
   sessionId: string;
   user: { oid: string; upn: string | null };
   resource: string;
@@ -162,14 +166,14 @@ export interface PgCaptureDegraded {
   atByte: number;
 }
 
-export function pgCaptureDegradedEntry(degraded: PgCaptureDegraded): NewAuditEntry {
+export function pgUnrecordableEntry(refused: PgUnrecordable): NewAuditEntry {
   return {
-    type: 'pg.capture_degraded',
-    at: degraded.at,
-    actor: degraded.user,
-    subject: degraded.sessionId,
-    resource: degraded.resource,
-    body: { reason: degraded.reason, atByte: degraded.atByte },
+    type: 'pg.unrecordable',
+    at: refused.at,
+    actor: refused.user,
+    subject: refused.sessionId,
+    resource: refused.resource,
+    body: { reason: refused.reason, atByte: refused.atByte },
   };
 }
 

@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import { formatDuration } from '../../shared/duration.js';
+import type { CallerLimits } from '../../shared/limits.js';
 import { checkDevDirectory, unknownGroup } from './dev-directory.js';
 import {
   caFile,
@@ -55,6 +56,14 @@ export const TARGET_TLS_MODES = ['disable', 'require', 'verify-full'] as const s
 export const DEFAULT_MEMBERSHIP_RECHECK_SECONDS = 30;
 /** A removed member must lose live tunnels within the hour, like MAX_GROUP_CACHE_SECONDS. */
 export const MAX_MEMBERSHIP_RECHECK_SECONDS = 3600;
+/**
+ * How long live tunnels survive a Graph outage, by default: long enough for a blip or a failover of
+ * Graph (a few re-checks at the default interval), short enough that a removal made during an
+ * outage stops working within minutes.
+ */
+export const DEFAULT_MEMBERSHIP_GRACE_SECONDS = 120;
+/** Like MAX_MEMBERSHIP_RECHECK_SECONDS: an outage must not become an hour of unchecked access. */
+export const MAX_MEMBERSHIP_GRACE_SECONDS = 3600;
 export const DEFAULT_GROUP_CACHE_SECONDS = 60;
 /** A member removed from a group must lose access within the hour even with the longest cache. */
 export const MAX_GROUP_CACHE_SECONDS = 3600;
@@ -253,6 +262,28 @@ function devTenantSchema() {
   });
 }
 
+/** Largest value a per-caller limit may be set to: beyond it a limit limits nothing. */
+const MAX_CALLER_LIMIT = 10_000;
+
+/** `limits:` — per-caller limits that differ from the defaults (shared/limits.ts; README, "Limits"). */
+function limitsSchema() {
+  const limit = (what: string) => wholeNumber(1, MAX_CALLER_LIMIT, what).optional();
+  return strictMapping(
+    {
+      requestsPerMinute: limit('new requests one person may make at once, and then per minute'),
+      maxPendingPerUser: limit('pending requests one person may hold at once'),
+      maxEventStreamsPerUser: limit('event streams one person may hold open at once'),
+      maxTunnelsPerUserPerResource: limit('tunnels one person may hold open to one resource at once (besides the resource\'s maxConnections)'),
+    },
+    'per-caller limits: requestsPerMinute, maxPendingPerUser, maxEventStreamsPerUser, maxTunnelsPerUserPerResource',
+  ).transform((raw): Partial<CallerLimits> => ({
+    ...(raw.requestsPerMinute === undefined ? {} : { requestCreation: { burst: raw.requestsPerMinute, perMinute: raw.requestsPerMinute } }),
+    ...(raw.maxPendingPerUser === undefined ? {} : { maxPendingPerUser: raw.maxPendingPerUser }),
+    ...(raw.maxEventStreamsPerUser === undefined ? {} : { maxEventStreamsPerUser: raw.maxEventStreamsPerUser }),
+    ...(raw.maxTunnelsPerUserPerResource === undefined ? {} : { maxTunnelsPerUserPerResource: raw.maxTunnelsPerUserPerResource }),
+  }));
+}
+
 /** A section that exists only in another mode, with the reason it is refused here. */
 function refusedSection(reason: string) {
   return z.never({ error: reason }).optional();
@@ -270,9 +301,12 @@ export function configSchema(options: SchemaOptions) {
         .default(DEFAULT_GROUP_CACHE_SECONDS),
       membershipRecheckSeconds: wholeNumber(1, MAX_MEMBERSHIP_RECHECK_SECONDS, 'seconds between membership re-reads for users with open tunnels')
         .default(DEFAULT_MEMBERSHIP_RECHECK_SECONDS),
+      membershipGraceSeconds: wholeNumber(0, MAX_MEMBERSHIP_GRACE_SECONDS, 'seconds live tunnels outlive the last confirmed membership while Microsoft Graph cannot answer')
+        .default(DEFAULT_MEMBERSHIP_GRACE_SECONDS),
       resources: resourcesSchema(options.baseDir),
       auditors: nameList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
       admins: nameList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
+      limits: limitsSchema().optional(),
       devTenant,
     },
     'the broker config: resources, auditors, admins and (for `serve`) tenant',
@@ -286,7 +320,9 @@ export function configSchema(options: SchemaOptions) {
       admins: raw.admins,
       groupCacheSeconds: raw.groupCacheSeconds,
       membershipRecheckSeconds: raw.membershipRecheckSeconds,
+      membershipGraceSeconds: raw.membershipGraceSeconds,
       devDirectory,
+      ...(raw.limits ? { limits: raw.limits } : {}),
     };
   });
 }

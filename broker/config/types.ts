@@ -2,6 +2,8 @@
 // form). Durations are milliseconds, group references are kept as written (an Entra group object
 // id or a display name) and resolved against Microsoft Graph at check time.
 
+import type { CallerLimits } from '../../shared/limits.js';
+
 export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp';
 
 /**
@@ -110,6 +112,13 @@ export interface BrokerConfig {
    * from a resource's requester groups loses their tunnels within this. Default 30.
    */
   membershipRecheckSeconds: number;
+  /**
+   * Seconds a live tunnel outlives the last confirmation of its user's membership while Graph cannot
+   * answer; then it is cut (membershipUnconfirmed). Default 120.
+   */
+  membershipGraceSeconds: number;
   /** Only read by `access-broker dev --config`: the dev tenant's users and groups. */
   devDirectory: DevDirectory | null;
+  /** Per-caller limits that differ from the defaults (shared/limits.ts); absent: the defaults. */
+  limits?: Partial<CallerLimits>;
 }

@@ -4,6 +4,7 @@
 import type { AppRegistry } from './apps.js';
 import type { DeviceCodes } from './device-codes.js';
 import type { Directory } from './directory.js';
+import type { FormGuard } from './form-guard.js';
 import type { SigningKeys } from './signing-keys.js';
 import type { TokenIssuer } from './tokens.js';
 
@@ -18,8 +19,12 @@ export interface TenantContext {
   readonly keys: SigningKeys;
   readonly tokens: TokenIssuer;
   readonly deviceCodes: DeviceCodes;
+  /** Same-origin and form-token checks of form posts (form-guard.ts). */
+  readonly forms: FormGuard;
   /** Milliseconds since the epoch. */
   readonly now: () => number;
   /** False while a test simulates a Graph outage. */
   readonly graphAvailable: () => boolean;
+  /** True while a fault test has Graph hold every call unanswered (graph-faults.ts). */
+  readonly graphStalled: () => boolean;
 }

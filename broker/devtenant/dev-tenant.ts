@@ -15,6 +15,8 @@ import type { TenantContext } from './context.js';
 import { DeviceCodes } from './device-codes.js';
 import { handleDeviceLogin } from './devicelogin-page.js';
 import { Directory, validateDirectory } from './directory.js';
+import { FormGuard, refuseCrossSitePost } from './form-guard.js';
+import type { GraphFault } from './graph-faults.js';
 import { handleGraph } from './graph-routes.js';
 import { handleIdp } from './idp-routes.js';
 import { generateSigningKey, type NewSigningKey, SigningKeys } from './signing-keys.js';
@@ -46,6 +48,8 @@ export interface DevTenantOptions {
    * generating RSA keys was most of the unit tests' time.
    */
   newSigningKey?: NewSigningKey;
+  /** Simulated Graph faults (graph-faults.ts, fault tests of a dev broker process). Default: none. */
+  graphFault?: () => GraphFault;
 }
 
 export interface DevTenantUser {
@@ -99,8 +103,10 @@ export class DevTenant {
         now: options.now,
       }),
       deviceCodes: new DeviceCodes(options.now),
+      forms: new FormGuard(options.now),
       now: options.now,
-      graphAvailable: () => this.#graphAvailable,
+      graphAvailable: () => this.#graphAvailable && options.graphFault() !== 'down',
+      graphStalled: () => options.graphFault() === 'stall',
     };
     this.tenantId = state.tenantId;
     this.authority = `${options.publicOrigin}/${state.tenantId}`;
@@ -132,9 +138,15 @@ export class DevTenant {
         accessTokenLifetimeSec,
         now,
         newSigningKey,
+        graphFault: options.graphFault ?? (() => null),
       },
       store,
     );
+  }
+
+  /** Device sign-ins pending now (device-codes.ts): for tests and operations. */
+  get pendingSignIns(): number {
+    return this.#ctx.deviceCodes.pending;
   }
 
   /** The dev users, each with the names of their direct groups. */
@@ -147,6 +159,7 @@ export class DevTenant {
     const url = new URL(req.url ?? '/', 'http://dev-tenant.invalid');
     return (
       (await handleDeviceLogin(this.#ctx, req, res, url)) ||
+      refuseCrossSitePost(this.#ctx, req, res) ||
       (await handleGraph(this.#ctx, req, res, url)) ||
       (await handleIdp(this.#ctx, req, res, url))
     );

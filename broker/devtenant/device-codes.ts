@@ -2,6 +2,11 @@
 // person a short user code; the device-login page approves a user code for a dev user; the CLI's
 // next poll collects the tokens once. Held in memory: a restart ends pending sign-ins, as a
 // sign-in that outlives its 15 minutes would anyway.
+//
+// Anyone who reaches the endpoint may start one (it takes no credentials), so the store is bounded
+// three ways: MAX_PENDING_DEVICE_CODES in all, MAX_PENDING_DEVICE_CODES_PER_CLIENT per client
+// address (one flooding client cannot starve the others), and an expired code stops counting the
+// moment it expires (it is only remembered, for a while, to answer a late poll with "expired").
 
 import { randomBytes, randomInt } from 'node:crypto';
 
@@ -11,6 +16,12 @@ export const DEVICE_CODE_LIFETIME_SEC = 900;
 export const DEVICE_CODE_POLL_INTERVAL_SEC = 1;
 /** Pending sign-ins kept at once; bounds memory if a script loops on /devicecode. */
 export const MAX_PENDING_DEVICE_CODES = 1000;
+/**
+ * Pending sign-ins one client address may hold: a person signs in once or twice at a time, a
+ * script or test suite signs in a few dev users at once; a flood from one address stops here, long
+ * before the total above.
+ */
+export const MAX_PENDING_DEVICE_CODES_PER_CLIENT = 20;
 /** An expired code is remembered this long so a late poll hears "expired", not "unknown". */
 const EXPIRED_RETENTION_MS = 15 * 60_000;
 /** Letters only, without I, L and O, which people confuse with 1 and 0 when typing. */
@@ -36,6 +47,9 @@ export type PollResult =
 
 export type ApproveResult = 'approved' | 'unknown' | 'expired';
 
+/** A started authorization, or why none was: the store is full, or this client holds its share. */
+export type StartResult = { started: DeviceAuthorization } | { refused: 'full' | 'client_full' };
+
 /** The form a person may type a user code in: any case, spaces or dashes. */
 export function normalizeUserCode(text: string): string {
   return text.replace(/[\s-]/g, '').toUpperCase();
@@ -45,15 +59,27 @@ export class DeviceCodes {
   readonly #now: () => number;
   readonly #byDeviceCode = new Map<string, DeviceAuthorization>();
   readonly #byUserCode = new Map<string, DeviceAuthorization>();
+  /** Pending (unexpired, uncollected) authorizations with the client address that started each. */
+  readonly #pending = new Map<DeviceAuthorization, string>();
+  /** How many of #pending each client address holds. */
+  readonly #pendingByClient = new Map<string, number>();
 
   constructor(now: () => number) {
     this.#now = now;
   }
 
-  /** Starts a device authorization; null when MAX_PENDING_DEVICE_CODES are already pending. */
-  start(clientId: string, scopes: readonly string[]): DeviceAuthorization | null {
+  /** Pending authorizations now (expired ones do not count). */
+  get pending(): number {
     this.#prune();
-    if (this.#byDeviceCode.size >= MAX_PENDING_DEVICE_CODES) return null;
+    return this.#pending.size;
+  }
+
+  /** Starts a device authorization for a client at `from` (its address), unless a bound is reached. */
+  start(clientId: string, scopes: readonly string[], from: string): StartResult {
+    this.#prune();
+    if (this.#pending.size >= MAX_PENDING_DEVICE_CODES) return { refused: 'full' };
+    const held = this.#pendingByClient.get(from) ?? 0;
+    if (held >= MAX_PENDING_DEVICE_CODES_PER_CLIENT) return { refused: 'client_full' };
     const authorization: DeviceAuthorization = {
       deviceCode: randomBytes(DEVICE_CODE_BYTES).toString('base64url'),
       userCode: this.#newUserCode(),
@@ -64,7 +90,9 @@ export class DeviceCodes {
     };
     this.#byDeviceCode.set(authorization.deviceCode, authorization);
     this.#byUserCode.set(authorization.userCode, authorization);
-    return authorization;
+    this.#pending.set(authorization, from);
+    this.#pendingByClient.set(from, held + 1);
+    return { started: authorization };
   }
 
   /** Approves the authorization a person typed the user code of. */
@@ -92,14 +120,27 @@ export class DeviceCodes {
   }
 
   #forget(authorization: DeviceAuthorization): void {
+    this.#release(authorization);
     this.#byDeviceCode.delete(authorization.deviceCode);
     this.#byUserCode.delete(authorization.userCode);
   }
 
+  /** Stops counting `authorization` against the bounds (it expired, or was collected). */
+  #release(authorization: DeviceAuthorization): void {
+    const from = this.#pending.get(authorization);
+    if (from === undefined) return;
+    this.#pending.delete(authorization);
+    const left = (this.#pendingByClient.get(from) ?? 1) - 1;
+    if (left > 0) this.#pendingByClient.set(from, left);
+    else this.#pendingByClient.delete(from);
+  }
+
   #prune(): void {
-    const cutoff = this.#now() - EXPIRED_RETENTION_MS;
+    const now = this.#now();
+    const cutoff = now - EXPIRED_RETENTION_MS;
     for (const authorization of this.#byDeviceCode.values()) {
       if (authorization.expiresAt <= cutoff) this.#forget(authorization);
+      else if (now >= authorization.expiresAt) this.#release(authorization);
     }
   }
 

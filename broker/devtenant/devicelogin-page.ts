@@ -1,12 +1,15 @@
 // The page a person opens to finish a device code sign-in: `GET /devicelogin` shows a form with a
 // code field and the dev users; `POST /devicelogin` (`user_code`, `username` = a dev user's UPN)
 // approves that pending sign-in for that user. Tests and scripts drive the same form. There is no
-// password: whoever can reach the loopback dev broker may be any dev user, which is the point.
+// password: whoever can reach the loopback dev broker may be any dev user, which is the point — so
+// a post must come from the page itself (form-guard.ts: same origin, and the form's own token, which
+// a script reads from the page as a browser does), never from a page on another site.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError } from '../../shared/errors.js';
 import type { TenantContext } from './context.js';
 import { normalizeUserCode } from './device-codes.js';
+import { FORM_TOKEN_FIELD } from './form-guard.js';
 import type { DirectoryUser } from './directory.js';
 import { escapeHtml, renderPage } from './html.js';
 import { mediaType, parseForm, MAX_REQUEST_BODY_BYTES, sendHtml } from './http-io.js';
@@ -49,6 +52,12 @@ export async function handleDeviceLogin(
     return true;
   }
   const state: FormState = { userCode: form.get('user_code') ?? '', username: form.get('username') ?? '', error: null };
+  const forged = ctx.forms.checkForm(req, form.get(FORM_TOKEN_FIELD));
+  if (forged) {
+    // Nothing approved; the page offers a fresh form for a person who did mean to sign in.
+    sendHtml(res, 403, formPage(ctx, { ...state, error: forged }));
+    return true;
+  }
   const user = state.username ? ctx.directory.findUser(state.username.trim()) : undefined;
   state.error = approveOrExplain(ctx, state, user);
   if (state.error || !user) {
@@ -94,6 +103,7 @@ function formPage(ctx: TenantContext, state: FormState): string {
     'Sign in to the access dev tenant',
     `${error}<p class="note">Enter the code shown by <code>access login</code> and pick who you want to be.</p>
 <form method="post" action="${DEVICE_LOGIN_PATH}">
+<input type="hidden" name="${FORM_TOKEN_FIELD}" value="${escapeHtml(ctx.forms.issue())}">
 <p><label>Code <input name="user_code" value="${escapeHtml(state.userCode)}" autocomplete="off" spellcheck="false" maxlength="32" required autofocus></label></p>
 <fieldset>
 <legend>Sign in as</legend>

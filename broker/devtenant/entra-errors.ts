@@ -88,6 +88,8 @@ export const EntraErrors = {
     ),
   tooManyPendingSignIns: (limit: number) =>
     entra(503, 'temporarily_unavailable', 90033, `Too many pending device sign-ins (${limit}). Finish or let some expire, then try again.`),
+  tooManyPendingSignInsFromClient: (limit: number) =>
+    entra(429, 'temporarily_unavailable', 90033, `Too many pending device sign-ins from this address (${limit}). Finish or let some expire, then try again.`),
   missingClientSecret: (clientId: string) =>
     entra(401, 'invalid_client', 7000218, `The request body must contain the following parameter: 'client_assertion' or 'client_secret'. App: '${clientId}'.`),
   invalidClientSecret: (clientId: string) =>

@@ -25,6 +25,11 @@ const MEMBER_REFERENCE = /\/(?:directoryObjects|users)\/([^/]+)$/;
 export async function handleGraph(ctx: TenantContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
   if (!url.pathname.startsWith(GRAPH_PATH_PREFIX)) return false;
   try {
+    if (ctx.graphStalled()) {
+      // A hung Graph: nothing is answered; the caller's own timeout is what ends the call.
+      await new Promise<void>((resolve) => res.once('close', () => resolve()));
+      return true;
+    }
     if (!ctx.graphAvailable()) throw GraphFailures.unavailable();
     const body = await route(ctx, req, url);
     if (body === null) {

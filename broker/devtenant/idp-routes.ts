@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError } from '../../shared/errors.js';
 import { API_SCOPE_NAME, OIDC_SCOPES, type AppRegistration } from './apps.js';
 import type { TenantContext } from './context.js';
-import { DEVICE_CODE_LIFETIME_SEC, DEVICE_CODE_POLL_INTERVAL_SEC, MAX_PENDING_DEVICE_CODES } from './device-codes.js';
+import { DEVICE_CODE_LIFETIME_SEC, DEVICE_CODE_POLL_INTERVAL_SEC, MAX_PENDING_DEVICE_CODES, MAX_PENDING_DEVICE_CODES_PER_CLIENT } from './device-codes.js';
 import type { DirectoryUser } from './directory.js';
 import { EntraErrors, sendEntraError, type EntraError } from './entra-errors.js';
 import { escapeHtml, renderPage } from './html.js';
@@ -68,7 +68,7 @@ export async function handleIdp(ctx: TenantContext, req: IncomingMessage, res: S
         sendJson(res, 200, ctx.keys.jwks(v2Issuer(ctx.tenantId)), { 'cache-control': 'max-age=300' });
         return true;
       case 'devicecode':
-        sendJson(res, 200, await deviceAuthorization(ctx, await readForm(req)), { pragma: 'no-cache' });
+        sendJson(res, 200, await deviceAuthorization(ctx, await readForm(req), req.socket.remoteAddress ?? 'unknown'), { pragma: 'no-cache' });
         return true;
       case 'token':
         sendJson(res, 200, await token(ctx, await readForm(req), alias), { pragma: 'no-cache' });
@@ -164,11 +164,19 @@ function apiPermissions(ctx: TenantContext, scopeParam: string): string[] {
   return [...permissions];
 }
 
-async function deviceAuthorization(ctx: TenantContext, form: Map<string, string>): Promise<Record<string, unknown>> {
+/** Starts a device sign-in for the client at address `from` (the per-client bound of device-codes.ts). */
+async function deviceAuthorization(ctx: TenantContext, form: Map<string, string>, from: string): Promise<Record<string, unknown>> {
   const app = publicClient(ctx, form);
   const permissions = apiPermissions(ctx, required(form, 'scope'));
-  const authorization = ctx.deviceCodes.start(app.clientId, permissions);
-  if (!authorization) throw new Refusal(EntraErrors.tooManyPendingSignIns(MAX_PENDING_DEVICE_CODES));
+  const result = ctx.deviceCodes.start(app.clientId, permissions, from);
+  if ('refused' in result) {
+    throw new Refusal(
+      result.refused === 'full'
+        ? EntraErrors.tooManyPendingSignIns(MAX_PENDING_DEVICE_CODES)
+        : EntraErrors.tooManyPendingSignInsFromClient(MAX_PENDING_DEVICE_CODES_PER_CLIENT),
+    );
+  }
+  const authorization = result.started;
   const page = `${ctx.browserOrigin}/devicelogin`;
   return {
     user_code: authorization.userCode,

@@ -6,10 +6,13 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, WebSocket } from 'ws';
 import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
+import { AccessError } from '../../shared/errors.js';
+import { MAX_EVENT_STREAMS_PER_USER } from '../../shared/limits.js';
 import type { EventMessage, GroupRef } from '../../shared/wire.js';
 import type { Logger } from '../log.js';
 import type { Principal } from '../auth/principal.js';
 import { callerGroups, type Directory } from '../identity/directory.js';
+import { OpenCounter } from '../http/rate-limit.js';
 import type { UpgradeContext, UpgradeRoute } from '../http/upgrade.js';
 import type { EventHub, Subscription } from './hub.js';
 
@@ -44,6 +47,8 @@ export interface EventsEndpointOptions {
   now: () => number;
   /** Default DEFAULT_PING_INTERVAL_MS (30 s). */
   pingIntervalMs?: number;
+  /** Streams one person may hold open at once. Default MAX_EVENT_STREAMS_PER_USER (shared/limits.ts). */
+  maxStreamsPerUser?: number;
 }
 
 interface Client {
@@ -60,6 +65,8 @@ export class EventsEndpoint implements UpgradeRoute {
   readonly #options: EventsEndpointOptions;
   readonly #wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_CLIENT_MESSAGE_BYTES });
   readonly #clients = new Set<Client>();
+  /** Open streams (and upgrades in progress) per person, against maxStreamsPerUser. */
+  readonly #perUser = new OpenCounter();
   readonly #keepalive: NodeJS.Timeout;
 
   constructor(options: EventsEndpointOptions) {
@@ -77,6 +84,16 @@ export class EventsEndpoint implements UpgradeRoute {
     // Read before the upgrade so a directory outage is an HTTP 503, not an open stream that lies.
     const groups = await callerGroups(this.#options.directory, principal);
     if (ctx.socket.destroyed) return;
+    const cap = this.#options.maxStreamsPerUser ?? MAX_EVENT_STREAMS_PER_USER;
+    const open = this.#perUser.count(principal.oid);
+    if (open >= cap) {
+      throw new AccessError(
+        'too_many_streams',
+        `You already have ${open} event streams open, the most one person may hold (${cap}) — close an \`access watch\` or a waiting \`access request\` you no longer need.`,
+      );
+    }
+    // Counted until the socket closes, whether the upgrade completes or not.
+    ctx.socket.once('close', this.#perUser.open(principal.oid));
     this.#wss.handleUpgrade(ctx.req, ctx.socket, ctx.head, (ws: WebSocket, _req: IncomingMessage) => this.#connect(ws, principal, groups));
   }
 

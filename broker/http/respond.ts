@@ -4,9 +4,12 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError, type ErrorBody } from '../../shared/errors.js';
+import { MAX_API_BODY_BYTES } from '../../shared/limits.js';
+import { storeWriteFailure } from '../store/write-failure.js';
+import { retryAfterHeader } from './rate-limit.js';
 
-/** API request bodies are small JSON documents; larger ones are refused rather than buffered. */
-export const MAX_JSON_BODY_BYTES = 64 * 1024;
+/** API request bodies are small JSON documents; larger ones are refused rather than buffered (shared/limits.ts). */
+export const MAX_JSON_BODY_BYTES = MAX_API_BODY_BYTES;
 
 /**
  * `Retry-After` on every 503 (starting, stopping, a dependency down), in seconds: long enough not
@@ -14,11 +17,14 @@ export const MAX_JSON_BODY_BYTES = 64 * 1024;
  */
 export const RETRY_AFTER_SECONDS = 2;
 
-/** The extra headers an error answer carries: the Bearer challenge on 401, Retry-After on 503. */
+/**
+ * The extra headers an error answer carries: the Bearer challenge on 401, Retry-After on 503 and
+ * on a rate limit's 429 (the wait it names, http/rate-limit.ts).
+ */
 export function errorHeaders(error: AccessError): Record<string, string> {
   if (error.status === 401) return { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${error.code}"` };
   if (error.status === 503) return { 'Retry-After': String(RETRY_AFTER_SECONDS) };
-  return {};
+  return retryAfterHeader(error);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -33,7 +39,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 export function toAccessError(error: unknown): AccessError {
-  return error instanceof AccessError ? error : new AccessError('internal', 'the broker hit an unexpected error; it has been logged');
+  if (error instanceof AccessError) return error;
+  // A full or failing disk is a coded 503 the caller can act on, not an `internal` 500.
+  return storeWriteFailure(error) ?? new AccessError('internal', 'the broker hit an unexpected error; it has been logged');
 }
 
 export function sendError(res: ServerResponse, error: AccessError): void {
@@ -43,6 +51,8 @@ export function sendError(res: ServerResponse, error: AccessError): void {
     return;
   }
   for (const [name, value] of Object.entries(errorHeaders(error))) res.setHeader(name, value);
+  // The rest of an oversized body is not read: close the connection rather than drain it.
+  if (error.code === 'payload_too_large') res.setHeader('connection', 'close');
   sendJson(res, error.status, body);
 }
 

@@ -10,6 +10,7 @@ import { AccessError } from '../../shared/errors.js';
 import type { Principal } from '../auth/principal.js';
 import type { Authenticate } from '../app.js';
 import type { Logger } from '../log.js';
+import type { HostAllowList } from './host-allow-list.js';
 import { errorHeaders, toAccessError } from './respond.js';
 
 export interface UpgradeContext {
@@ -55,14 +56,18 @@ function isWebSocketUpgrade(req: IncomingMessage): boolean {
   return (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
 }
 
-/** Routes upgrades by path: unknown path 404, wrong method 405, not a WebSocket 400, bad token 401. */
-export function upgradeRouter(authenticate: Authenticate, log: Logger, routes: readonly UpgradeRoute[]): UpgradeListener {
+/**
+ * Routes upgrades by path: a Host not in `hosts` 421 (host-allow-list.ts; null: any Host), unknown
+ * path 404, wrong method 405, not a WebSocket 400, bad token 401.
+ */
+export function upgradeRouter(authenticate: Authenticate, log: Logger, routes: readonly UpgradeRoute[], hosts: HostAllowList | null = null): UpgradeListener {
   const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://broker.invalid');
     // A client that resets mid-authentication must not become an unhandled 'error' event.
     const ignoreError = (): void => undefined;
     socket.on('error', ignoreError);
     try {
+      hosts?.check(req);
       const route = routes.find((r) => r.path === url.pathname);
       if (!route) throw new AccessError('not_found', `no WebSocket endpoint at ${url.pathname}`);
       if (req.method !== 'GET') throw new AccessError('method_not_allowed', `${req.method ?? '?'} is not allowed on ${url.pathname}; a WebSocket upgrade is a GET`);

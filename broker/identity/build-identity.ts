@@ -5,6 +5,7 @@
 import type { HttpTransport } from '../../shared/http-transport.js';
 import { TokenVerifier } from '../auth/token-verifier.js';
 import { CachedDirectory } from './cached-directory.js';
+import { DeadlineDirectory } from './deadline-directory.js';
 import { GraphDirectory } from './graph-directory.js';
 import { graphAppClient } from './graph-app-client.js';
 import type { IdentitySettings } from './identity-settings.js';
@@ -42,7 +43,8 @@ export function buildIdentity(
     { ...settings.graph, authority: settings.authority, customAuthority: settings.devTenantOrigin !== null },
     options.transport,
   );
-  const graph = new GraphDirectory(client);
+  // Every membership read has a deadline (deadline-directory.ts): a Graph that hangs is an outage, not a wait.
+  const graph = new DeadlineDirectory(new GraphDirectory(client));
   const directory = new CachedDirectory(graph, options.groupCacheSeconds * 1000, now);
   const readiness: ReadinessCheck[] = [
     { name: 'signing keys', check: () => checkJwks(settings.jwksUri, options.transport) },

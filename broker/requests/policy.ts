@@ -4,6 +4,7 @@
 
 import { AccessError, type ErrorCode } from '../../shared/errors.js';
 import { formatDuration, parseDuration } from '../../shared/duration.js';
+import { MAX_REASON_CHARS, MAX_TICKET_CHARS } from '../../shared/limits.js';
 import type { GroupRef } from '../../shared/wire.js';
 import type { ResourcePolicy } from '../config/types.js';
 import { inAnyGroup } from '../identity/directory.js';
@@ -11,14 +12,11 @@ import { grantAccess } from './grant.js';
 import type { AccessRequest, Actor, NewRequestInput, RequestChange } from './types.js';
 import { groupList } from './wording.js';
 
-/**
- * Longest reason, review comment or revoke reason, in characters: enough for an incident summary,
- * short enough to show in an approver's table and to keep audit entries small.
- */
-export const MAX_REASON_LENGTH = 1000;
+/** Longest reason, review comment or revoke reason, in characters (shared/limits.ts says why). */
+export const MAX_REASON_LENGTH = MAX_REASON_CHARS;
 
-/** Longest ticket id: real ones (INC-4211, OPS-123456) are short; this also bounds what a ticketPattern scans. */
-export const MAX_TICKET_LENGTH = 64;
+/** Longest ticket id (shared/limits.ts says why). */
+export const MAX_TICKET_LENGTH = MAX_TICKET_CHARS;
 
 /**
  * Characters refused in free text shown in other people's terminals: C0/C1 controls (escape

@@ -7,6 +7,7 @@
 // the same request are serialised there: both reviews are kept, one transition happens).
 
 import { AccessError } from '../../shared/errors.js';
+import { callerLimits, type CallerLimits } from '../../shared/limits.js';
 import type { ApprovalView, CreateRequestBody, GroupRef, RequestView } from '../../shared/wire.js';
 import type { Logger } from '../log.js';
 import type { AuditAppender } from '../audit/audit-log.js';
@@ -14,7 +15,7 @@ import { refusalEntry, requestEntries, type RefusedAction } from '../audit/reque
 import type { Principal } from '../auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
 import { callerGroups, hasFreshReads, inAnyGroup, type Directory } from '../identity/directory.js';
-import { LIST_LIMIT_MAX, type RequestStore } from '../store/request-store.js';
+import { LIST_LIMIT_MAX, type RequestStore, type RowPosition } from '../store/request-store.js';
 import { randomRequestId, type IdGenerator } from './ids.js';
 import { openRequest, type RequestContext } from './policy.js';
 import { applyEvent, type Outcome } from './state-machine.js';
@@ -63,9 +64,12 @@ export class RequestService {
   readonly #newId: IdGenerator;
   readonly #audit: AuditAppender | null;
   readonly #listeners = new Set<ChangeListener>();
+  /** The per-caller limits of this broker (its config's `limits` over the defaults). */
+  readonly limits: CallerLimits;
 
   constructor(options: RequestServiceOptions) {
     this.#config = options.config;
+    this.limits = callerLimits(options.config.limits);
     this.#store = options.store;
     this.#directory = options.directory;
     this.#now = options.now;
@@ -102,6 +106,8 @@ export class RequestService {
     const ctx = this.#context(policy);
     const input = { resource: body.resource, duration: body.duration ?? null, reason: body.reason ?? null, ticket: body.ticket ?? null };
     const { request, changes } = this.#store.transaction(() => {
+      // Counted in the transaction that inserts, so two racing calls cannot both pass at the cap.
+      this.#assertPendingRoom(principal);
       const opened = openRequest(input, actorOf(principal), groups, ctx, this.#freshId());
       this.#store.insert(opened.request);
       this.#record(opened.request, opened.changes, actorOf(principal), opened.request.createdAt);
@@ -111,9 +117,27 @@ export class RequestService {
     return this.view(request);
   }
 
+  /** Refuses (429) a person who already holds `limits.maxPendingPerUser` pending requests. */
+  #assertPendingRoom(principal: Principal): void {
+    const cap = this.limits.maxPendingPerUser;
+    const pending = this.#store.countPending(principal.oid, this.#now());
+    if (pending < cap) return;
+    throw new AccessError(
+      'too_many_pending',
+      `You already have ${pending} pending requests, the most one person may hold (${cap}). ` +
+        'Wait for a decision, or withdraw one with `access cancel ID` (`access requests` lists them).',
+    );
+  }
+
   async get(principal: Principal, id: string): Promise<RequestView> {
     const groups = await callerGroups(this.#directory, principal);
     return this.view(this.#visible(this.#store.get(id), id, principal, groups));
+  }
+
+  /** One page of the caller's own requests, newest first, strictly before `before`; `next` as for approvalsPage. */
+  async requestsPage(principal: Principal, page: { states?: RequestState[]; limit: number; before: RowPosition | null }): Promise<{ requests: RequestView[]; next: RowPosition | null }> {
+    const read = this.#store.pageByRequester(principal.oid, page);
+    return { requests: read.requests.map((request) => this.view(request)), next: read.next };
   }
 
   /** The caller's own requests, newest first. */
@@ -127,14 +151,31 @@ export class RequestService {
    * yet reviewed by them), oldest first, each with the requester's groups and recent requests.
    */
   async listApprovals(principal: Principal): Promise<ApprovalView[]> {
-    if (principal.kind !== 'user') return [];
+    return (await this.approvalsPage(principal, { limit: LIST_LIMIT_MAX, after: null })).approvals;
+  }
+
+  /** One page of listApprovals, strictly after `after`; `next` is where the following page starts (null: none). */
+  async approvalsPage(principal: Principal, page: { limit: number; after: RowPosition | null }): Promise<{ approvals: ApprovalView[]; next: RowPosition | null }> {
+    if (principal.kind !== 'user') return { approvals: [], next: null };
     const groups = await this.#directory.memberGroups(principal.oid);
     const now = this.#now();
-    const waiting = this.#config.resources
-      .filter((policy) => inAnyGroup(groups, policy.approvers))
-      .flatMap((policy) => this.#store.listByStates(['pending'], { resource: policy.name, limit: LIST_LIMIT_MAX }))
-      .filter((r) => r.requester.oid !== principal.oid && r.pendingUntil > now && !r.reviews.some((v) => v.reviewer.oid === principal.oid))
-      .sort((a, b) => a.createdAt - b.createdAt);
+    const resources = this.#config.resources.filter((policy) => inAnyGroup(groups, policy.approvers)).map((policy) => policy.name);
+    const actionable = (r: AccessRequest): boolean =>
+      r.requester.oid !== principal.oid && r.pendingUntil > now && !r.reviews.some((v) => v.reviewer.oid === principal.oid);
+    // Whole store pages are consumed, so `next` never skips a row; rows the caller cannot act on
+    // (their own, already reviewed) leave room that the next store page fills.
+    const waiting: AccessRequest[] = [];
+    let next = page.after;
+    do {
+      const read = this.#store.pagePending(resources, { limit: page.limit - waiting.length, after: next });
+      waiting.push(...read.requests.filter(actionable));
+      next = read.next;
+    } while (next !== null && waiting.length < page.limit);
+    return { approvals: await this.#withContext(waiting), next };
+  }
+
+  /** Each waiting request with what an approver weighs: the requester's groups and recent requests. */
+  async #withContext(waiting: readonly AccessRequest[]): Promise<ApprovalView[]> {
     // One directory read per requester, however many of their requests wait.
     const groupReads = new Map<string, Promise<GroupRef[]>>();
     const requesterGroups = (oid: string): Promise<GroupRef[]> => {

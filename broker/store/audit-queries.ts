@@ -7,6 +7,7 @@ import type { AuditEntryView, AuditEventsResponse, AuditSessionView, AuditShowRe
 import type { Database } from './database.js';
 import { SqliteSessionStore, type SessionRecord } from './session-store.js';
 import { AUDIT_COLUMNS, toEntryView, type AuditRow } from '../audit/entry.js';
+import type { RowPosition } from './request-store.js';
 
 /** A page of `sessions`: a screen or a JSON page; more is an export. */
 export const SESSIONS_LIMIT_DEFAULT = 100;
@@ -27,6 +28,8 @@ export interface SessionQuery {
   /** Sessions opened before this instant (ms). */
   until?: number;
   limit?: number;
+  /** Only sessions after this position in the listing (newest first): where the previous page ended. */
+  before?: RowPosition;
 }
 
 export interface EventsQuery {
@@ -37,7 +40,7 @@ export interface EventsQuery {
   limit?: number;
 }
 
-type SessionParams = { user?: string; resource?: string; since?: number; until?: number; limit: number };
+type SessionParams = { user?: string; resource?: string; since?: number; until?: number; at?: number; row?: number; limit: number };
 
 export class AuditQueries {
   readonly #db: Database;
@@ -56,7 +59,7 @@ export class AuditQueries {
       pageSince: db.prepare<[number, number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? AND +at >= ? ORDER BY seq LIMIT ?`),
       // A range scan of the covering `at` index; `at` is nearly in seq order, not exactly (batches).
       firstSince: db.prepare<[number], { seq: number | null }>('SELECT min(seq) AS seq FROM audit_log INDEXED BY audit_log_at WHERE at >= ?'),
-      bySubject: db.prepare<[string, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE subject = ? ORDER BY seq LIMIT ?`),
+      bySubject: db.prepare<[string, number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE subject = ? AND seq > ? ORDER BY seq LIMIT ?`),
       queryCount: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM audit_log WHERE subject = ? AND type = 'pg.query'"),
       // Why the person had access: an auditor reads a session next to the reason of its grant.
       requestReason: db.prepare<[string], { reason: string | null }>('SELECT reason FROM requests WHERE id = ?'),
@@ -70,16 +73,30 @@ export class AuditQueries {
 
   /** Sessions matching every given filter, newest first. */
   sessions(query: SessionQuery = {}): AuditSessionView[] {
-    const params: SessionParams = { limit: checkLimit(query.limit ?? SESSIONS_LIMIT_DEFAULT, SESSIONS_LIMIT_MAX) };
+    return this.sessionsPage(query).sessions;
+  }
+
+  /** One page of `sessions`, and where the next page starts (null: this is the last). */
+  sessionsPage(query: SessionQuery = {}): { sessions: AuditSessionView[]; next: RowPosition | null } {
+    const limit = checkLimit(query.limit ?? SESSIONS_LIMIT_DEFAULT, SESSIONS_LIMIT_MAX);
+    // One row past the page says whether a next page exists.
+    const params: SessionParams = { limit: limit + 1 };
     if (query.user !== undefined) params.user = query.user;
     if (query.resource !== undefined) params.resource = query.resource;
     if (query.since !== undefined) params.since = query.since;
     if (query.until !== undefined) params.until = query.until;
-    const ids = this.#sessionList(params).pluck().all(params) as string[];
-    return ids.flatMap((id) => {
+    if (query.before !== undefined) {
+      params.at = query.before.at;
+      params.row = query.before.row;
+    }
+    const rows = this.#sessionList(params).all(params) as { id: string; at: number; row: number }[];
+    const shown = rows.slice(0, limit);
+    const last = shown.at(-1);
+    const sessions = shown.flatMap(({ id }) => {
       const record = this.#sessions.get(id);
       return record ? [this.#sessionView(record)] : [];
     });
+    return { sessions, next: rows.length > limit && last ? { at: last.at, row: last.row } : null };
   }
 
   /** Entries in seq order after `afterSeq`, optionally only those at or after `since`. */
@@ -102,15 +119,16 @@ export class AuditQueries {
    * The whole story of a request (its entries, then every session run under it with its queries)
    * or of a session (the request it ran under, and its own entries), in log order.
    */
-  show(id: string, limit = SHOW_LIMIT_DEFAULT): AuditShowResponse {
+  /** The story of a request or session; `afterSeq` continues one that was `truncated` (entries after that seq). */
+  show(id: string, limit = SHOW_LIMIT_DEFAULT, afterSeq = 0): AuditShowResponse {
     checkLimit(limit, SHOW_LIMIT_MAX);
     const session = this.#sessions.get(id);
     const sessions = session ? [session] : this.#sessions.listByRequest(id);
     const requestId = session ? session.requestId : id;
     const subjects = [requestId, ...sessions.map((s) => s.id)];
     // limit + 1 of each, so a cut is noticed.
-    const rows = subjects.flatMap((subject) => this.#statements.bySubject.all(subject, limit + 1));
-    if (rows.length === 0 && !session) {
+    const rows = subjects.flatMap((subject) => this.#statements.bySubject.all(subject, afterSeq, limit + 1));
+    if (rows.length === 0 && !session && afterSeq === 0) {
       throw new AccessError(
         'audit_subject_not_found',
         `No audit entries for "${id}" — find request and session ids with \`access audit sessions\` or \`access audit events\`.`,
@@ -156,11 +174,12 @@ export class AuditQueries {
     if (params.resource !== undefined) terms.push('resource = @resource');
     if (params.since !== undefined) terms.push('started_at >= @since');
     if (params.until !== undefined) terms.push('started_at < @until');
+    if (params.at !== undefined) terms.push('(started_at < @at OR (started_at = @at AND rowid < @row))');
     const key = terms.join(' AND ');
     let statement = this.#sessionLists.get(key);
     if (!statement) {
       const where = terms.length > 0 ? `WHERE ${key}` : '';
-      statement = this.#db.prepare(`SELECT id FROM sessions ${where} ORDER BY started_at DESC, rowid DESC LIMIT @limit`);
+      statement = this.#db.prepare(`SELECT id, started_at AS at, rowid AS row FROM sessions ${where} ORDER BY started_at DESC, rowid DESC LIMIT @limit`);
       this.#sessionLists.set(key, statement);
     }
     return statement;

@@ -33,6 +33,18 @@ export interface RequestStore {
   save(next: AccessRequest): void;
   /** Newest first. */
   listByRequester(oid: string, options?: { states?: RequestState[]; limit?: number }): AccessRequest[];
+  /**
+   * One page of the requester's requests, newest first, strictly before `before` (a position from
+   * an earlier page); `next` is where the page after it starts, null when there is none.
+   */
+  pageByRequester(oid: string, options: { states?: RequestState[]; limit: number; before: RowPosition | null }): StorePage;
+  /**
+   * One page of pending requests on `resources`, oldest first, strictly after `after`; `next` as
+   * for pageByRequester. The approvers' queue reads it page by page.
+   */
+  pagePending(resources: readonly string[], options: { limit: number; after: RowPosition | null }): StorePage;
+  /** How many of the requester's requests are pending and still open at `now` (the per-person cap). */
+  countPending(oid: string, now: number): number;
   /** Newest first. */
   listByStates(states: RequestState[], options?: { resource?: string; limit?: number }): AccessRequest[];
   /**
@@ -47,6 +59,18 @@ export interface RequestStore {
   nextDeadline(): number | null;
   /** The requester's most recent requests on a resource (for `access review` context), newest first. */
   recentFor(requesterOid: string, resource: string, limit: number): AccessRequest[];
+}
+
+/** Where a page of a listing ordered by (created_at, rowid) ends. */
+export interface RowPosition {
+  at: number;
+  row: number;
+}
+
+/** A page of requests and where the next page starts (a position in created_at, rowid order). */
+export interface StorePage {
+  requests: AccessRequest[];
+  next: RowPosition | null;
 }
 
 /** A `requests` row, column for column. */
@@ -69,6 +93,11 @@ interface RequestRow {
   closed_by_upn: string | null;
   close_reason: string | null;
   auto_approved: 0 | 1;
+}
+
+/** A `requests` row read for a page, with its rowid (the tie-break of the listing order). */
+interface PagedRow extends RequestRow {
+  position: number;
 }
 
 /** A `reviews` row, column for column. */
@@ -120,6 +149,16 @@ const SQL = {
   byRequester: `SELECT * FROM requests
                 WHERE requester_oid = @oid AND (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
                 ${NEWEST_FIRST} LIMIT @limit`,
+  // Keyset pages: (created_at, rowid) is the listing order, so a page starts exactly where the last ended.
+  pageByRequester: `SELECT *, rowid AS position FROM requests
+                    WHERE requester_oid = @oid AND (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
+                      AND (@at IS NULL OR created_at < @at OR (created_at = @at AND rowid < @row))
+                    ${NEWEST_FIRST} LIMIT @limit`,
+  pagePending: `SELECT *, rowid AS position FROM requests
+                WHERE state = 'pending' AND resource IN (SELECT value FROM json_each(@resources))
+                  AND (@at IS NULL OR created_at > @at OR (created_at = @at AND rowid > @row))
+                ORDER BY created_at, rowid LIMIT @limit`,
+  countPending: `SELECT count(*) AS n FROM requests WHERE requester_oid = @oid AND state = 'pending' AND pending_until > @now`,
   byStates: `SELECT * FROM requests
              WHERE state IN (SELECT value FROM json_each(@states)) AND (@resource IS NULL OR resource = @resource)
              ${NEWEST_FIRST} LIMIT @limit`,
@@ -150,6 +189,9 @@ export class SqliteRequestStore implements RequestStore {
       reviewsOf: db.prepare<[string], ReviewRow>(SQL.reviewsOf),
       reviewsOfMany: db.prepare<[string], ReviewRow>(SQL.reviewsOfMany),
       byRequester: db.prepare<{ oid: string; states: string | null; limit: number }, RequestRow>(SQL.byRequester),
+      pageByRequester: db.prepare<{ oid: string; states: string | null; at: number | null; row: number | null; limit: number }, PagedRow>(SQL.pageByRequester),
+      pagePending: db.prepare<{ resources: string; at: number | null; row: number | null; limit: number }, PagedRow>(SQL.pagePending),
+      countPending: db.prepare<{ oid: string; now: number }, { n: number }>(SQL.countPending),
       byStates: db.prepare<{ states: string; resource: string | null; limit: number }, RequestRow>(SQL.byStates),
       due: db.prepare<{ now: number }, RequestRow>(SQL.due),
       nextDeadline: db.prepare<[], { deadline: number | null }>(SQL.nextDeadline),
@@ -198,6 +240,35 @@ export class SqliteRequestStore implements RequestStore {
     if (options.states?.length === 0) return [];
     const states = options.states ? JSON.stringify(options.states) : null;
     return this.#withReviews(this.#statements.byRequester.all({ oid, states, limit }));
+  }
+
+  pageByRequester(oid: string, options: { states?: RequestState[]; limit: number; before: RowPosition | null }): StorePage {
+    const limit = checkLimit(options.limit);
+    if (options.states?.length === 0) return { requests: [], next: null };
+    const states = options.states ? JSON.stringify(options.states) : null;
+    const at = options.before?.at ?? null;
+    const row = options.before?.row ?? null;
+    return this.#page(this.#statements.pageByRequester.all({ oid, states, at, row, limit: limit + 1 }), limit);
+  }
+
+  pagePending(resources: readonly string[], options: { limit: number; after: RowPosition | null }): StorePage {
+    const limit = checkLimit(options.limit);
+    if (resources.length === 0) return { requests: [], next: null };
+    const at = options.after?.at ?? null;
+    const row = options.after?.row ?? null;
+    return this.#page(this.#statements.pagePending.all({ resources: JSON.stringify(resources), at, row, limit: limit + 1 }), limit);
+  }
+
+  /** `rows` were read one past `limit`: that extra row only says whether a next page exists. */
+  #page(rows: PagedRow[], limit: number): StorePage {
+    const shown = rows.slice(0, limit);
+    const last = shown.at(-1);
+    const next = rows.length > limit && last ? { at: last.created_at, row: last.position } : null;
+    return { requests: this.#withReviews(shown), next };
+  }
+
+  countPending(oid: string, now: number): number {
+    return this.#statements.countPending.get({ oid, now })?.n ?? 0;
   }
 
   listByStates(states: RequestState[], options: { resource?: string; limit?: number } = {}): AccessRequest[] {

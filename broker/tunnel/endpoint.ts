@@ -20,10 +20,12 @@ import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
 import { AccessError } from '../../shared/errors.js';
+import { callerLimits } from '../../shared/limits.js';
 import type { Logger } from '../log.js';
 import type { Principal } from '../auth/principal.js';
 import { formatTarget } from '../config/target.js';
 import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
+import { OpenCounter } from '../http/rate-limit.js';
 import type { UpgradeContext, UpgradeRoute } from '../http/upgrade.js';
 import type { Directory } from '../identity/directory.js';
 import { randomRequestId, type IdGenerator } from '../requests/ids.js';
@@ -57,12 +59,13 @@ const SERVER_SIDE_CUTS: ReadonlySet<number> = new Set([
   CloseCode.grantExpired,
   CloseCode.grantRevoked,
   CloseCode.membershipLost,
+  CloseCode.membershipUnconfirmed,
   CloseCode.idleTimeout,
   CloseCode.goingAway,
 ]);
 
 export interface TunnelEndpointOptions {
-  config: Pick<BrokerConfig, 'resources' | 'membershipRecheckSeconds'>;
+  config: Pick<BrokerConfig, 'resources' | 'membershipRecheckSeconds' | 'membershipGraceSeconds' | 'limits'>;
   /** The request store: grants are read from it at open and again right after the dial. */
   grants: GrantLookup;
   /** Usually the broker's CachedDirectory; admission and re-checks read through `fresh`. */
@@ -76,6 +79,8 @@ export interface TunnelEndpointOptions {
   connectTimeoutMs?: number;
   /** Default config.membershipRecheckSeconds. */
   membershipRecheckMs?: number;
+  /** Default config.membershipGraceSeconds. */
+  membershipGraceMs?: number;
   /**
    * Per tunnel, an observer of the bytes the client sends (after the protocol's preamble), or null.
    * For the audit log's Postgres query capture (tunnel/postgres/session-capture.ts).
@@ -117,6 +122,8 @@ export class TunnelEndpoint implements UpgradeRoute {
   readonly #tunnels = new Set<Tunnel>();
   /** Per resource: tunnels open plus dials in progress, against maxConnections. */
   readonly #slots = new Map<string, number>();
+  /** Per person and resource: their share of those slots, against limits.maxTunnelsPerUserPerResource. */
+  readonly #userSlots = new OpenCounter();
   readonly #deadlines: GrantDeadlines<Tunnel>;
   readonly #listeners = new Set<SessionListener>();
   /** Server-side ends in progress after cuts; shutdown waits for them (each is bounded by its timeout). */
@@ -127,7 +134,12 @@ export class TunnelEndpoint implements UpgradeRoute {
 
   constructor(options: TunnelEndpointOptions) {
     this.#options = options;
-    this.#membership = new MembershipRecheck(options.directory, options.log);
+    this.#membership = new MembershipRecheck({
+      directory: options.directory,
+      log: options.log,
+      now: options.now,
+      graceMs: options.membershipGraceMs ?? options.config.membershipGraceSeconds * 1000,
+    });
     this.#deadlines = new GrantDeadlines<Tunnel>(options.now, (_grantId, expiresAt, tunnels) => {
       for (const tunnel of tunnels) tunnel.relay.cut(CloseCode.grantExpired, expiredReason(expiresAt));
     });
@@ -169,7 +181,7 @@ export class TunnelEndpoint implements UpgradeRoute {
       ctx.socket.destroy();
       return;
     }
-    const release = this.#reserve(policy);
+    const release = this.#reserve(policy, principal.oid);
     // A client that gives up while the broker dials must not leave a target connection behind.
     const abandoned = new AbortController();
     const onClientGone = (): void => abandoned.abort();
@@ -267,6 +279,7 @@ export class TunnelEndpoint implements UpgradeRoute {
         now,
         onEnd: (end) => this.#ended(tunnel, end),
         observeUp: observer ? (chunk) => observer.up(chunk) : null,
+        beforeDown: observer?.beforeDown ? () => observer.beforeDown?.() : null,
         preamble: protocol.preamble?.(parts.policy) ?? null,
         onCut: protocol.watchTarget ? (code) => this.#afterCut(tunnel, code) : null,
       }),
@@ -345,7 +358,7 @@ export class TunnelEndpoint implements UpgradeRoute {
   }
 
   /** Takes a connection slot of the resource or refuses 429; the returned release is safe to call twice. */
-  #reserve(policy: ResourcePolicy): () => void {
+  #reserve(policy: ResourcePolicy, oid: string): () => void {
     const used = this.#slots.get(policy.name) ?? 0;
     if (used >= policy.maxConnections) {
       throw new AccessError(
@@ -354,11 +367,24 @@ export class TunnelEndpoint implements UpgradeRoute {
           'Close one you no longer use, or try again shortly.',
       );
     }
+    // One person may not take every slot of a resource: their own share is capped too.
+    const perUser = callerLimits(this.#options.config.limits).maxTunnelsPerUserPerResource;
+    const userKey = `${oid} ${policy.name}`;
+    const mine = this.#userSlots.count(userKey);
+    if (mine >= perUser) {
+      throw new AccessError(
+        'too_many_connections',
+        `You already have ${mine} open tunnel${mine === 1 ? '' : 's'} to ${policy.name}, the most one person may hold (${perUser}). ` +
+          'Close one you no longer use, or try again shortly.',
+      );
+    }
+    const releaseMine = this.#userSlots.open(userKey);
     this.#slots.set(policy.name, used + 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      releaseMine();
       const left = (this.#slots.get(policy.name) ?? 1) - 1;
       if (left > 0) this.#slots.set(policy.name, left);
       else this.#slots.delete(policy.name);
@@ -419,6 +445,7 @@ function recheckable({ session, policy, relay }: Tunnel): RecheckedTunnel {
     oid: session.user.oid,
     resource: policy.name,
     requesters: policy.requesters,
+    openedAt: session.startedAt,
     ending: relay.ending,
     cut: (code, reason) => relay.cut(code, reason),
   };

@@ -1,19 +1,20 @@
 // The periodic membership re-check of open tunnels: one fresh directory read per user (never the
 // cache), and every tunnel whose resource no longer admits that user is cut with membershipLost.
-// A failed read is forgiven once; the next failure in a row cuts too (fail closed).
+//
+// When the directory cannot answer (Graph down, or so slow a read is still running at the next
+// tick), a tunnel lives on for the membership grace after its user's membership was last
+// confirmed (by a re-check, or by the fresh read that admitted the tunnel), then is cut with
+// membershipUnconfirmed: without a current answer the broker fails closed, as it does for new
+// tunnels, but one Graph blip does not drop every live session. The grace is checked on every
+// tick, whether or not the previous round's reads have come back, so a stalled Graph cannot keep
+// a tunnel open past it.
 
 import { CloseCode } from '../../shared/close-codes.js';
+import { formatDuration } from '../../shared/duration.js';
 import type { GroupRef } from '../../shared/wire.js';
 import type { Logger } from '../log.js';
 import { currentGroups, inAnyGroup, type Directory } from '../identity/directory.js';
-import { membershipLostReason } from './close-reason.js';
-
-/**
- * Consecutive failed membership re-reads (Graph down) a user's tunnels survive. One blip is
- * forgiven; the second failure in a row closes them: without a current answer the broker fails
- * closed, as it does for new tunnels.
- */
-export const MEMBERSHIP_FAILURES_TOLERATED = 1;
+import { fitCloseReason, membershipLostReason } from './close-reason.js';
 
 /** What the re-check needs of a tunnel. */
 export interface RecheckedTunnel {
@@ -21,58 +22,92 @@ export interface RecheckedTunnel {
   readonly resource: string;
   /** The resource's requester groups. */
   readonly requesters: readonly string[];
+  /** When the tunnel opened (ms): admission read the membership fresh just before. */
+  readonly openedAt: number;
   /** Already closing: not worth a read. */
   readonly ending: boolean;
   cut(code: CloseCode, reason: string): void;
 }
 
+export interface MembershipRecheckOptions {
+  directory: Directory;
+  log: Logger;
+  now: () => number;
+  /** How long a tunnel outlives the last confirmation of its user's membership (config.membershipGraceSeconds). */
+  graceMs: number;
+}
+
+/** "your group membership could not be confirmed for 2m (the directory is unavailable)", fitted. */
+export function membershipUnconfirmedReason(graceMs: number): string {
+  return fitCloseReason(`your group membership could not be confirmed for ${formatDuration(graceMs)} (the directory is unavailable)`);
+}
+
 export class MembershipRecheck {
-  readonly #directory: Directory;
-  readonly #log: Logger;
-  /** Consecutive failed reads per user with open tunnels. */
-  readonly #failures = new Map<string, number>();
+  readonly #options: MembershipRecheckOptions;
+  /** When each user with open tunnels last had their membership confirmed by a re-check. */
+  readonly #confirmedAt = new Map<string, number>();
   #running = false;
 
-  constructor(directory: Directory, log: Logger) {
-    this.#directory = directory;
-    this.#log = log;
+  constructor(options: MembershipRecheckOptions) {
+    this.#options = options;
   }
 
-  /** Re-checks `tunnels` (a snapshot of the open ones); a round still running makes this one a no-op. */
+  /**
+   * Cuts the tunnels past their grace, then re-checks `tunnels` (a snapshot of the open ones);
+   * while a round's reads are still running, a new round only enforces the grace.
+   */
   async run(tunnels: Iterable<RecheckedTunnel>): Promise<void> {
+    const byUser = new Map<string, RecheckedTunnel[]>();
+    for (const tunnel of tunnels) {
+      if (tunnel.ending) continue;
+      const list = byUser.get(tunnel.oid) ?? [];
+      list.push(tunnel);
+      byUser.set(tunnel.oid, list);
+    }
+    for (const oid of this.#confirmedAt.keys()) if (!byUser.has(oid)) this.#confirmedAt.delete(oid);
+    this.#enforceGrace(byUser);
     // A slow directory must not pile up reads.
     if (this.#running) return;
     this.#running = true;
     try {
-      const byUser = new Map<string, RecheckedTunnel[]>();
-      for (const tunnel of tunnels) {
-        if (tunnel.ending) continue;
-        const list = byUser.get(tunnel.oid) ?? [];
-        list.push(tunnel);
-        byUser.set(tunnel.oid, list);
-      }
-      for (const oid of this.#failures.keys()) if (!byUser.has(oid)) this.#failures.delete(oid);
       await Promise.all([...byUser].map(([oid, list]) => this.#recheckUser(oid, list)));
     } finally {
       this.#running = false;
     }
   }
 
+  /** Cuts every tunnel whose user's membership was last confirmed longer than the grace ago. */
+  #enforceGrace(byUser: ReadonlyMap<string, readonly RecheckedTunnel[]>): void {
+    const { now, graceMs } = this.#options;
+    const at = now();
+    for (const [oid, list] of byUser) {
+      const confirmed = this.#confirmedAt.get(oid) ?? 0;
+      for (const tunnel of list) {
+        if (tunnel.ending || at - Math.max(confirmed, tunnel.openedAt) < graceMs) continue;
+        tunnel.cut(CloseCode.membershipUnconfirmed, membershipUnconfirmedReason(graceMs));
+      }
+    }
+  }
+
   async #recheckUser(oid: string, tunnels: readonly RecheckedTunnel[]): Promise<void> {
+    const { directory, log, now } = this.#options;
+    const startedAt = now();
     let groups: GroupRef[];
     try {
-      groups = await currentGroups(this.#directory, oid);
+      groups = await currentGroups(directory, oid);
     } catch (error) {
-      const failures = (this.#failures.get(oid) ?? 0) + 1;
-      this.#failures.set(oid, failures);
-      this.#log.warn('tunnel membership re-check failed', { oid, failures, error: error instanceof Error ? error.message : String(error) });
-      if (failures <= MEMBERSHIP_FAILURES_TOLERATED) return;
-      for (const tunnel of tunnels) {
-        tunnel.cut(CloseCode.membershipLost, 'your group membership could not be confirmed (the directory is unavailable)');
-      }
+      const since = Math.max(this.#confirmedAt.get(oid) ?? 0, ...tunnels.map((t) => t.openedAt));
+      log.warn('tunnel membership re-check failed', {
+        oid,
+        unconfirmedSeconds: Math.round((now() - since) / 1000),
+        graceSeconds: Math.round(this.#options.graceMs / 1000),
+        error: error instanceof Error ? error.message : String(error),
+      });
+      this.#enforceGrace(new Map([[oid, tunnels]]));
       return;
     }
-    this.#failures.delete(oid);
+    // The answer is as old as the question: a read that took long confirms the start of the read.
+    this.#confirmedAt.set(oid, startedAt);
     for (const tunnel of tunnels) {
       if (!inAnyGroup(groups, tunnel.requesters)) tunnel.cut(CloseCode.membershipLost, membershipLostReason(tunnel.resource));
     }

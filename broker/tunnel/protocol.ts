@@ -6,13 +6,15 @@
 //   preamble       the client's first bytes, before the plain relay takes over: e.g. answering a
 //                  Postgres client's SSLRequest with 'N' so the rest of the stream is plaintext the
 //                  query log can read (the client → broker leg is already inside the WebSocket's TLS).
+//                  It may refuse a chunk, which ends the tunnel before any of it is forwarded.
 //   watchTarget    the server's first bytes, read beside the relay (not in its path) until what
 //                  the step needs is seen; when the broker itself cuts the tunnel, `afterCut` ends
 //                  the session on the server too: e.g. a Postgres CancelRequest for a running query.
 //
 // The kinds that have steps are listed in protocols.ts; the others (tcp, ssh, mysql) get none,
 // and their relay is exactly the plain one.
-// Separately, the endpoint's `observe` hook (TunnelObserver) watches what the client sends.
+// Separately, the endpoint's `observe` hook (TunnelObserver) reads what the client sends before it
+// is forwarded, and ends the tunnel on what it cannot record (fail closed).
 
 import type net from 'node:net';
 import type { NewAuditEntry } from '../audit/entry.js';
@@ -26,30 +28,39 @@ export interface PrepareTargetOptions {
   signal: AbortSignal;
 }
 
-/** What a preamble does with one client chunk. */
-export interface PreambleStep {
-  /** Bytes to write to the target now (may be empty). */
-  forward: Buffer;
-  /** True once the preamble is over: later chunks go straight to the target. */
-  done: boolean;
-}
+/**
+ * What a preamble does with one client chunk: what to write to the target now (may be empty), and
+ * whether the preamble is over (later chunks go straight to the target); or a refusal, which ends
+ * the tunnel (CloseCode.unrecordable, with the refusal as the reason) with nothing of it forwarded.
+ */
+export type PreambleStep = { forward: Buffer; done: boolean } | { refuse: string };
 
 /**
  * Runs on the client's first chunks, in order, before the plain relay. `answer` sends bytes to the
  * client on the broker's own behalf (not counted as target → client bytes). It must not throw; the
- * relay treats a throw as "done" and forwards the chunk unchanged.
+ * relay treats a throw as a refusal (fail closed: nothing the preamble did not pass reaches the target).
  */
 export interface ClientPreamble {
   take(chunk: Buffer, answer: (bytes: Buffer) => void): PreambleStep;
 }
 
 /**
- * Watches one tunnel's client → target bytes (the Postgres query log). Both methods must be cheap
- * and must not throw; the relay does not guard the hot path against them.
+ * Watches one tunnel's client → target bytes (the Postgres query log), and decides whether they
+ * may go on: it sees each chunk before the target does. Both methods must be cheap; a throw from
+ * `up` counts as a refusal.
  */
 export interface TunnelObserver {
-  /** Every chunk written to the target, in order, after the preamble. It must not keep or change the buffer. */
-  up(chunk: Buffer): void;
+  /**
+   * Every client chunk after the preamble, in order, before it is written. Returns null to let it
+   * through, or why it must not be (what it could not record): the relay then ends the tunnel with
+   * CloseCode.unrecordable and writes none of the chunk. It must not keep or change the buffer.
+   */
+  up(chunk: Buffer): string | null;
+  /**
+   * Runs before target → client bytes are sent: writes what it holds of what the client sent so
+   * far, so a client never sees the answer to a statement the log could still lose to a crash.
+   */
+  beforeDown?(): void;
   /** The tunnel ended; called before its session is recorded as closed, so what it writes comes first. */
   end(): void;
   /** Appends an entry to the session's audit trail now, even after `end` (e.g. what a cut did on the server). */

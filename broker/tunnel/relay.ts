@@ -15,6 +15,10 @@
 // decides what reaches the target; from then on (and from the start for every other kind) it costs
 // one null check per frame.
 //
+// Fail closed: an observer (the Postgres query log) sees each client chunk before the target does,
+// and a chunk it cannot record, like a chunk the preamble refuses, is never written: the tunnel ends
+// with CloseCode.unrecordable instead. A throw from either counts as a refusal.
+//
 // The first cause of the end wins (the grant expired, then the target went away as a result: the
 // session ended because the grant expired); `onEnd` is called once, when the WebSocket has closed.
 
@@ -25,7 +29,7 @@ import { formatDuration } from '../../shared/duration.js';
 import { CLIENT_CLOSED, type SessionEndReason } from '../store/session-store.js';
 import { fitCloseReason } from './close-reason.js';
 import { describeSocketError } from './dial.js';
-import type { ClientPreamble } from './protocol.js';
+import type { ClientPreamble, PreambleStep } from './protocol.js';
 
 /**
  * Bytes queued towards the client at which the target is paused. A megabyte keeps a fast link busy
@@ -68,10 +72,13 @@ export interface RelayOptions {
   /** Called once, after the WebSocket has closed, with the first cause. */
   onEnd: (end: TunnelEnd) => void;
   /**
-   * Sees every client → target chunk, in order, before it is written (e.g. the Postgres query log).
+   * Sees every client → target chunk, in order, before it is written (e.g. the Postgres query log),
+   * and returns null to let it through or why not (the tunnel is then cut, the chunk not written).
    * It must not keep the buffer past the call or change it.
    */
-  observeUp?: ((chunk: Buffer) => void) | null;
+  observeUp?: ((chunk: Buffer) => string | null) | null;
+  /** Runs before each target → client chunk is sent (the query log writing what it holds first). */
+  beforeDown?: (() => void) | null;
   /** Runs on the client's first chunks before the plain relay (tunnel/protocol.ts); null for plain bytes. */
   preamble?: ClientPreamble | null;
   /** Called once when the broker cuts the tunnel (`cut`), right after the target socket was destroyed. */
@@ -89,7 +96,7 @@ export class Relay {
   readonly #ws: WebSocket;
   readonly #target: net.Socket;
   readonly #options: RelayOptions;
-  readonly #observeUp: ((chunk: Buffer) => void) | null;
+  readonly #observeUp: ((chunk: Buffer) => string | null) | null;
   #preamble: ClientPreamble | null;
   #end: TunnelEnd | null = null;
   #resolveClosed!: (end: TunnelEnd) => void;
@@ -154,27 +161,44 @@ export class Relay {
       return;
     }
     // The server's binaryType is 'nodebuffer': a message, even a fragmented one, is one Buffer.
-    let chunk = data as Buffer;
+    let chunk: Buffer | null = data as Buffer;
     if (this.#preamble) {
       chunk = this.#runPreamble(this.#preamble, chunk);
-      if (chunk.length === 0) return;
+      if (chunk === null || chunk.length === 0) return;
     }
+    // Decided before the write: what the observer cannot record never reaches the target.
+    if (this.#observeUp && !this.#observed(this.#observeUp, chunk)) return;
     this.bytesUp += chunk.length;
-    if (this.#observeUp) this.#observeUp(chunk);
     if (!this.#target.write(chunk)) this.#ws.pause();
   };
 
-  /** What of `chunk` goes to the target while the preamble runs; its answers go to the client. */
-  #runPreamble(preamble: ClientPreamble, chunk: Buffer): Buffer {
+  /** What of `chunk` goes to the target while the preamble runs (its answers go to the client); null once it refused. */
+  #runPreamble(preamble: ClientPreamble, chunk: Buffer): Buffer | null {
+    let step: PreambleStep;
     try {
-      const step = preamble.take(chunk, this.#answerClient);
-      if (step.done) this.#preamble = null;
-      return step.forward;
-    } catch {
-      // A preamble that fails stands aside: the bytes go to the target as they are, which judges them.
-      this.#preamble = null;
-      return chunk;
+      step = preamble.take(chunk, this.#answerClient);
+    } catch (error) {
+      step = { refuse: `the broker failed reading the client's first bytes: ${error instanceof Error ? error.message : String(error)}` };
     }
+    if ('refuse' in step) {
+      this.cut(CloseCode.unrecordable, step.refuse);
+      return null;
+    }
+    if (step.done) this.#preamble = null;
+    return step.forward;
+  }
+
+  /** Whether the observer lets `chunk` through; when it does not, the tunnel is cut. */
+  #observed(observe: (chunk: Buffer) => string | null, chunk: Buffer): boolean {
+    let refusal: string | null;
+    try {
+      refusal = observe(chunk);
+    } catch (error) {
+      refusal = `the broker failed reading what the client sent: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    if (refusal === null) return true;
+    this.cut(CloseCode.unrecordable, refusal);
+    return false;
   }
 
   readonly #answerClient = (bytes: Buffer): void => {
@@ -189,6 +213,7 @@ export class Relay {
 
   readonly #onTargetData = (chunk: Buffer): void => {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#options.beforeDown?.();
     this.bytesDown += chunk.length;
     if (this.#ws.bufferedAmount + chunk.length < HIGH_WATER_MARK_BYTES) {
       this.#ws.send(chunk, BINARY);

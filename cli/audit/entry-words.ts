@@ -8,6 +8,7 @@
 import { formatDuration } from '../../shared/duration.js';
 import { AUDIT_EVENT_TYPES, type ActorView, type AuditEntryView } from '../../shared/wire.js';
 import { actorName } from '../request-format.js';
+import { safeText } from '../safe-text.js';
 
 /** SQL longer than this is cut on a line of text (the entry itself keeps up to 8 KiB of it). */
 export const SQL_LINE_CHARS = 200;
@@ -52,6 +53,16 @@ export function endWords(reason: string | null): string {
     .replace(/_/g, ' ')
     .replace(/([a-z])([A-Z])/g, '$1 $2')
     .toLowerCase();
+}
+
+/**
+ * The cells of a line for people, each shown safely (cli/safe-text.ts): the audit log holds what
+ * anyone sent (resource names, SQL, application_name, close reasons). Free text is flattened by
+ * `oneLine` first, so SQL still reads on one line; what remains (ESC, a newline in a name) is shown
+ * visibly rather than obeyed by the terminal.
+ */
+export function safeCells(cells: readonly string[]): string[] {
+  return cells.map((text) => safeText(text));
 }
 
 /** Text on one line: whitespace runs (newlines in SQL, a pasted reason) become one space. */
@@ -147,6 +158,8 @@ export function describeEntry(entry: AuditEntryView): string {
       return `cancelled the running query of backend ${num(body, 'backendPid') ?? '?'} when the tunnel was cut (${endWords(str(body, 'cut'))})`;
     case 'pg.capture_degraded':
       return `stopped reading queries at byte ${num(body, 'atByte') ?? '?'}: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (bytes still flow)`;
+    case 'pg.unrecordable':
+      return `ended the session at byte ${num(body, 'atByte') ?? '?'}, which it could not record: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (none of it reached the database)`;
     case 'audit.dropped':
       return `${num(body, 'count') ?? 'some'} query entries were lost between ${timestamp(str(body, 'firstAt') ?? '')} and ${timestamp(str(body, 'lastAt') ?? '')} (the database refused writes meanwhile)`;
     default:
@@ -164,5 +177,5 @@ const TYPE_WIDTH = Math.max(...AUDIT_EVENT_TYPES.map((type) => type.length));
  */
 export function entryLine(entry: AuditEntryView): string {
   const cells = [`#${entry.seq}`, timestamp(entry.at), entry.type.padEnd(TYPE_WIDTH), who(entry.actor), entry.resource ?? '-', entry.subject ?? '-', describeEntry(entry)];
-  return cells.join('  ');
+  return safeCells(cells).join('  ');
 }

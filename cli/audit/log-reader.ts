@@ -84,7 +84,10 @@ export async function readLog(client: LogClient, options: ReadLogOptions, onPage
   let retryMs = options.retryFirstMs ?? RETRY_FIRST_MS;
   let lost = false;
   const since = options.since === undefined ? {} : { since: options.since };
-  const path = (): string => eventsPath(afterSeq, { ...since, limit: PAGE_ENTRIES, ...(options.follow ? { wait: FOLLOW_WAIT_SECONDS } : {}) });
+  // Halved whenever an answer is too large for the client (entries written before the broker
+  // bounded them can be big): a listing is read to its end whatever its entries weigh.
+  let pageEntries = PAGE_ENTRIES;
+  const path = (): string => eventsPath(afterSeq, { ...since, limit: pageEntries, ...(options.follow ? { wait: FOLLOW_WAIT_SECONDS } : {}) });
 
   while (!signal.aborted) {
     let page: AuditEventsResponse;
@@ -92,6 +95,10 @@ export async function readLog(client: LogClient, options: ReadLogOptions, onPage
       page = await abortable(client.get<AuditEventsResponse>(path(), { signal }), signal);
     } catch (error) {
       if (signal.aborted) break;
+      if (error instanceof AccessError && error.code === 'response_too_large' && pageEntries > 1) {
+        pageEntries = Math.ceil(pageEntries / 2);
+        continue;
+      }
       if (!options.follow || !(error instanceof AccessError) || !TRANSIENT.has(error.code)) throw error;
       // A broker restarting or a network drop: wait and ask again from the same seq — nothing is lost.
       lost = true;

@@ -5,7 +5,7 @@
 import type { AuditSessionView } from '../../shared/wire.js';
 import { actorName, cell, clockTime, span } from '../request-format.js';
 import { toCsv, type CsvValue } from './csv.js';
-import { bytes, endWords } from './entry-words.js';
+import { bytes, endWords, safeCells } from './entry-words.js';
 
 export const SESSION_TABLE_HEADERS = ['SESSION', 'OPENED', 'USER', 'RESOURCE', 'LASTED', 'UP', 'DOWN', 'QUERIES', 'END', 'REASON'] as const;
 
@@ -16,7 +16,7 @@ export function lasted(session: AuditSessionView): string {
 }
 
 export function sessionTableRow(session: AuditSessionView, now: number): string[] {
-  return [
+  return safeCells([
     session.id,
     clockTime(Date.parse(session.openedAt), now),
     actorName(session.user),
@@ -27,7 +27,7 @@ export function sessionTableRow(session: AuditSessionView, now: number): string[
     session.queries === null ? '-' : String(session.queries),
     endWords(session.endReason),
     cell(session.reason),
-  ];
+  ]);
 }
 
 /** Columns of the CSV, named for a spreadsheet's first row. */

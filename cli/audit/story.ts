@@ -6,7 +6,7 @@
 import type { AuditShowResponse } from '../../shared/wire.js';
 import type { Output } from '../output.js';
 import { plural } from '../request-format.js';
-import { describeEntry, entries, localZone, timestamp, who } from './entry-words.js';
+import { describeEntry, entries, localZone, safeCells, timestamp, who } from './entry-words.js';
 import { SESSION_TABLE_HEADERS, sessionTableRow } from './sessions-format.js';
 
 /** The first line: "Request r7f3 on demo-db by alice@contoso.dev — 2 sessions". */
@@ -25,7 +25,7 @@ export function storyHeadline(story: AuditShowResponse): string {
 }
 
 export function printStory(story: AuditShowResponse, now: number, out: Output): void {
-  out.line(out.bold(storyHeadline(story)));
+  out.line(out.bold(safeCells([storyHeadline(story)]).join('')));
   if (story.sessions.length > 0) {
     out.line();
     out.table(SESSION_TABLE_HEADERS, story.sessions.map((s) => sessionTableRow(s, now)));
@@ -33,7 +33,7 @@ export function printStory(story: AuditShowResponse, now: number, out: Output): 
   out.line();
   out.table(
     ['SEQ', `TIME (${localZone(now)})`, 'EVENT', 'BY', 'SUBJECT', 'WHAT'],
-    story.entries.map((e) => [`#${e.seq}`, timestamp(e.at), e.type, who(e.actor), e.subject ?? '-', describeEntry(e)]),
+    story.entries.map((e) => safeCells([`#${e.seq}`, timestamp(e.at), e.type, who(e.actor), e.subject ?? '-', describeEntry(e)])),
   );
   if (story.truncated) {
     out.notice(

@@ -1,6 +1,7 @@
 // `access approvals [--json]`: the pending requests waiting for your decision.
 
-import type { ApprovalsResponse } from '../../shared/wire.js';
+import type { ApprovalView } from '../../shared/wire.js';
+import { allPages } from '../pages.js';
 import { actorName, ago, cell, span } from '../request-format.js';
 import { brokerOption, jsonOption, stringOption, type CommandSpec } from './command.js';
 
@@ -10,11 +11,12 @@ export const approvalsCommand: CommandSpec = {
   options: [brokerOption, jsonOption],
   async run(ctx, options) {
     const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const { approvals } = await client.get<ApprovalsResponse>('/v1/approvals');
+    const exact = await allPages<'approvals', ApprovalView>(client, '/v1/approvals', 'approvals');
     if (options.json) {
-      ctx.out.json(approvals);
+      ctx.out.json(exact);
       return;
     }
+    const approvals = ctx.out.forPeople(exact);
     if (approvals.length === 0) {
       ctx.out.line('Nothing waits for your approval.');
       return;

@@ -17,6 +17,7 @@ export const cancelCommand: CommandSpec = {
       ctx.out.json(view);
       return;
     }
-    ctx.out.line(`Cancelled request ${view.id} for ${view.resource}.`);
+    const shown = ctx.out.forPeople(view);
+    ctx.out.line(`Cancelled request ${shown.id} for ${shown.resource}.`);
   },
 };

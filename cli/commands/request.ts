@@ -27,7 +27,8 @@ export const requestCommand: CommandSpec = {
     const connection = await ctx.connect(stringOption(options, 'broker'));
     if (options.wait === false) {
       const created = await createRequest(ctx, connection.client, body);
-      say(created.state === 'pending' ? `Request ${created.id} PENDING — needs ${stillNeeded(created)}; \`access requests\` shows it` : outcome(created, ctx.now(), ctx.out).line);
+      const shown = ctx.out.forPeople(created);
+      say(shown.state === 'pending' ? `Request ${shown.id} PENDING — needs ${stillNeeded(shown)}; \`access requests\` shows it` : outcome(shown, ctx.now(), ctx.out).line);
       if (json) ctx.out.json(created);
       return ExitCode.ok;
     }

@@ -1,7 +1,8 @@
 // `access requests [--all] [--json]`: your requests — by default the open ones (pending and
 // approved), with --all the closed ones too — newest first.
 
-import type { RequestsResponse } from '../../shared/wire.js';
+import type { RequestView } from '../../shared/wire.js';
+import { allPages } from '../pages.js';
 import { cell, span, stateLabel, untilOrAge } from '../request-format.js';
 import { brokerOption, jsonOption, stringOption, type CommandSpec } from './command.js';
 
@@ -15,11 +16,12 @@ export const requestsCommand: CommandSpec = {
   async run(ctx, options) {
     const { client } = await ctx.connect(stringOption(options, 'broker'));
     const path = options.all ? '/v1/requests' : `/v1/requests?state=${OPEN_STATES}`;
-    const { requests } = await client.get<RequestsResponse>(path);
+    const exact = await allPages<'requests', RequestView>(client, path, 'requests');
     if (options.json) {
-      ctx.out.json(requests);
+      ctx.out.json(exact);
       return;
     }
+    const requests = ctx.out.forPeople(exact);
     if (requests.length === 0) {
       ctx.out.line(options.all ? 'You have no requests. `access request NAME` asks for access.' : 'No open requests. `access requests --all` shows closed ones; `access request NAME` asks for access.');
       return;

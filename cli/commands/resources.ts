@@ -22,11 +22,12 @@ export const resourcesCommand: CommandSpec = {
   options: [brokerOption, jsonOption],
   async run(ctx, options) {
     const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const { resources } = await client.get<ResourcesResponse>('/v1/resources');
+    const { resources: exact } = await client.get<ResourcesResponse>('/v1/resources');
     if (options.json) {
-      ctx.out.json(resources);
+      ctx.out.json(exact);
       return;
     }
+    const resources = ctx.out.forPeople(exact);
     if (resources.length === 0) {
       ctx.out.line('No resources you can request or approve. Ask your platform team which Entra group grants access.');
       return;

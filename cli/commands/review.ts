@@ -3,7 +3,8 @@
 // reason) or skip each. Interactive only; scripts use `approvals`, `approve` and `deny`.
 
 import { AccessError, type ErrorCode } from '../../shared/errors.js';
-import type { ApprovalsResponse, ApprovalView } from '../../shared/wire.js';
+import type { ApprovalView } from '../../shared/wire.js';
+import { allPages } from '../pages.js';
 import type { CliContext } from '../context.js';
 import { actorName, ago, approvers, cell, clockTime, span, stateLabel } from '../request-format.js';
 import { sendReview } from '../review-actions.js';
@@ -66,16 +67,17 @@ export const reviewCommand: CommandSpec = {
   async run(ctx, options) {
     if (!ctx.stdinIsTTY || !ctx.out.interactive || !ctx.prompts.interactive) throw new AccessError('usage', NON_INTERACTIVE);
     const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const { approvals } = await client.get<ApprovalsResponse>('/v1/approvals');
-    if (approvals.length === 0) {
+    const exact = await allPages<'approvals', ApprovalView>(client, '/v1/approvals', 'approvals');
+    if (exact.length === 0) {
       ctx.out.line('Nothing waits for your review.');
       return;
     }
     const tally = { approved: 0, denied: 0, skipped: 0 };
-    for (const [index, a] of approvals.entries()) {
-      show(ctx, a, index, approvals.length);
+    for (const [index, a] of exact.entries()) {
+      // Shown safely; the id sent back is the broker's own, exactly.
+      show(ctx, ctx.out.forPeople(a), index, exact.length);
       const decision = await ctx.prompts.select<Decision>({
-        message: `Decision on ${a.id}`,
+        message: `Decision on ${ctx.out.forPeople(a.id)}`,
         instead: 'use `access approve ID` or `access deny ID --reason TEXT`',
         choices: [
           { value: 'approve', name: 'Approve' },
@@ -89,14 +91,14 @@ export const reviewCommand: CommandSpec = {
         tally.skipped += 1;
         continue;
       }
-      const comment = decision === 'deny' ? await ctx.prompts.text({ message: `Reason for denying ${a.id}:`, instead: 'pass --reason TEXT to `access deny`', required: true }) : undefined;
+      const comment = decision === 'deny' ? await ctx.prompts.text({ message: `Reason for denying ${ctx.out.forPeople(a.id)}:`, instead: 'pass --reason TEXT to `access deny`', required: true }) : undefined;
       try {
         await sendReview(ctx, client, a.id, { decision, ...(comment ? { comment } : {}) }, false);
         if (decision === 'approve') tally.approved += 1;
         else tally.denied += 1;
       } catch (error) {
         if (!(error instanceof AccessError) || !PER_REQUEST_REFUSALS.has(error.code)) throw error;
-        ctx.out.notice(`${ctx.out.yellow('!')} ${error.message}`);
+        ctx.out.notice(`${ctx.out.yellow('!')} ${ctx.out.forPeople(error.message)}`);
         tally.skipped += 1;
       }
     }

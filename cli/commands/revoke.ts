@@ -20,6 +20,7 @@ export const revokeCommand: CommandSpec = {
       ctx.out.json(view);
       return;
     }
-    ctx.out.line(`Revoked ${view.id}: ${actorName(view.requester)} no longer has ${view.resource}; open sessions are cut within a second.`);
+    const shown = ctx.out.forPeople(view);
+    ctx.out.line(`Revoked ${shown.id}: ${actorName(shown.requester)} no longer has ${shown.resource}; open sessions are cut within a second.`);
   },
 };

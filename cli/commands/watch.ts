@@ -70,11 +70,11 @@ export const watchCommand: CommandSpec = {
         const now = ctx.now();
         switch (item.type) {
           case 'hello':
-            if (me === null) ctx.out.notice(`Watching as ${item.upn ?? item.oid} — Ctrl-C stops`);
+            if (me === null) ctx.out.notice(`Watching as ${ctx.out.forPeople(item.upn ?? item.oid)} — Ctrl-C stops`);
             me = item.oid;
             continue;
           case 'disconnected':
-            ctx.out.notice(`${timeOfDay(now)}  lost the broker (${item.reason}) — reconnecting in ${span(item.retryInMs)}`);
+            ctx.out.notice(`${timeOfDay(now)}  lost the broker (${ctx.out.forPeople(item.reason)}) — reconnecting in ${span(item.retryInMs)}`);
             continue;
           case 'reconnected':
             ctx.out.notice(`${timeOfDay(now)}  reconnected — events during the gap are not replayed; \`access approvals\` and \`access requests\` show the current state`);
@@ -84,7 +84,7 @@ export const watchCommand: CommandSpec = {
               ctx.out.jsonLine({ receivedAt: new Date(now).toISOString(), ...item });
               continue;
             }
-            const line = describeEvent(item, me, now, ctx.out);
+            const line = describeEvent(ctx.out.forPeople(item), me, now, ctx.out);
             if (line) ctx.out.line(`${ctx.out.dim(timeOfDay(now))}  ${line}`);
           }
         }

@@ -13,11 +13,12 @@ export const whoamiCommand: CommandSpec = {
   options: [brokerOption, jsonOption],
   async run(ctx, options) {
     const { brokerUrl, client, session } = await ctx.connect(stringOption(options, 'broker'));
-    const me = await client.get<WhoAmIResponse>('/v1/whoami');
+    const exact = await client.get<WhoAmIResponse>('/v1/whoami');
     if (options.json) {
-      ctx.out.json({ ...me, broker: brokerUrl, tokenStore: session.store.kind });
+      ctx.out.json({ ...exact, broker: brokerUrl, tokenStore: session.store.kind });
       return;
     }
+    const me = ctx.out.forPeople(exact);
     const expiresIn = Date.parse(me.tokenExpiresAt) - ctx.now();
     const names = me.groups.map((g) => g.displayName);
     const groups =

@@ -6,6 +6,7 @@
 import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
 import { ExitCode } from '../../shared/errors.js';
 import { clockTime } from '../request-format.js';
+import { safeText } from '../safe-text.js';
 
 export interface TunnelClose {
   code: number;
@@ -79,7 +80,9 @@ function expiredWords(reason: string, subject: TunnelSubject, now: number): stri
 
 /** Why the tunnel closed, in words; `now` only decides how the expiry time reads (today or a date). */
 export function closeWords(close: TunnelClose, subject: TunnelSubject, now: number): string {
-  const { code, reason } = close;
+  const code = close.code;
+  // The reason is the broker's (or whoever answers on its URL): shown safely.
+  const reason = safeText(close.reason);
   switch (code) {
     case CloseCode.grantExpired:
       return expiredWords(reason, subject, now);
@@ -88,8 +91,14 @@ export function closeWords(close: TunnelClose, subject: TunnelSubject, now: numb
       return reason || CLOSE_REASONS[CloseCode.grantRevoked];
     case CloseCode.membershipLost:
       return `you are no longer in a group allowed to use ${subject.name}`;
+    case CloseCode.membershipUnconfirmed:
+      // The broker's reason says for how long: "… could not be confirmed for 2m (the directory is unavailable)".
+      return reason || CLOSE_REASONS[CloseCode.membershipUnconfirmed];
     case CloseCode.idleTimeout:
       return 'idle too long';
+    case CloseCode.unrecordable:
+      // The broker's reason names what it saw, e.g. "unknown message type 0x16 ('\x16')".
+      return `the broker ended the session: it could not record what the client sent${reason ? ` (${reason})` : ''}`;
     case CloseCode.targetClosed:
       return `the ${targetNoun(subject.kind)} closed the connection`;
     case CloseCode.targetFailed:

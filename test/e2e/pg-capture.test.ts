@@ -9,6 +9,11 @@
 // is inside the WebSocket's TLS, and the broker must read the queries). So sslmode=prefer (libpq's
 // default) connects in plaintext to the tunnel, and sslmode=require fails at once with libpq's
 // "server does not support SSL, but SSL was required" — the documented behaviour.
+//
+// Fail closed: a third resource reaches the TLS front with the default `targetTls: disable`, a
+// TLS-capable database behind a plain leg. A client that keeps sending SSLRequests must not get one
+// through to it (it would answer 'S' and the session would run in TLS the log cannot read), and
+// bytes the capture cannot record end the session before they reach the database.
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -38,7 +43,8 @@ const { Client } = pg as { Client: new (options: Record<string, unknown>) => PgC
 
 let broker: TunnelBroker;
 let tlsFront: TlsFront;
-const listeners: Record<'pg' | 'pg-tls', TunnelListener> = {} as Record<'pg' | 'pg-tls', TunnelListener>;
+type ListenerName = 'pg' | 'pg-tls' | 'pg-front';
+const listeners: Record<ListenerName, TunnelListener> = {} as Record<ListenerName, TunnelListener>;
 
 beforeAll(async () => {
   const reachable = await canConnect(POSTGRES);
@@ -49,8 +55,9 @@ beforeAll(async () => {
   broker = await startTunnelBroker([
     resource('pg', { target: POSTGRES }),
     resource('pg-tls', { target: { host: '127.0.0.1', port: tlsFront.port }, targetTls: 'verify-full', targetCa: { file: ca.certFile, pem: ca.cert } }),
+    resource('pg-front', { target: { host: '127.0.0.1', port: tlsFront.port } }),
   ]);
-  for (const name of ['pg', 'pg-tls'] as const) {
+  for (const name of ['pg', 'pg-tls', 'pg-front'] as const) {
     await broker.grant(name);
     listeners[name] = await TunnelListener.listen({
       bind: '127.0.0.1',
@@ -271,32 +278,29 @@ describe('a stream the capture cannot read', () => {
     return { socket, received: () => Buffer.concat(chunks), closed };
   }
 
-  it('relays garbage unchanged, records one pg.capture_degraded, and the session ends as usual', async () => {
+  it('ends the session at garbage instead of a startup message, and none of it reaches the database', async () => {
     const garbage = Buffer.from('GET / HTTP/1.1\r\nHost: db\r\n\r\n'.repeat(50));
-    let bytes = 0;
     const session = await sessionOf(async () => {
       const client = await raw(listeners.pg);
       client.socket.write(garbage);
-      bytes = garbage.length;
-      // PostgreSQL reads a nonsense startup length and hangs up: the garbage did reach it.
+      // The listener closes the local connection when the broker ends the tunnel.
       await client.closed;
     });
-    expect(session.bytesUp).toBe(bytes);
-    expect(session.reason).toBe('targetClosed');
+    expect(session.bytesUp).toBe(0);
+    expect(session.reason).toBe('unrecordable');
     expect(story(session).map((entry) => [entry.type, entry.body['reason'] ?? null])).toEqual([
       ['session.opened', null],
-      ['pg.capture_degraded', expect.stringMatching(/^the first message \(length \d+, code \d+\) is not a Postgres startup message$/)],
+      ['pg.unrecordable', expect.stringMatching(/^the first message \(length \d+, code \d+\) is not a Postgres startup message$/)],
       ['session.closed', null],
     ]);
-    const warnings = broker.log.lines.filter((line) => line.fields['session'] === session.id && line.message.startsWith('capture degraded to bytes only: '));
+    const warnings = broker.log.lines.filter((line) => line.fields['session'] === session.id && line.message.startsWith('ended the session at bytes it cannot record: '));
     expect(warnings).toHaveLength(1);
   });
 
-  it('keeps what it read before garbage in mid-session, relays the rest, and serves the next session normally', async () => {
+  it('keeps what it read before garbage in mid-session, ends the session there, and serves the next session normally', async () => {
     const startup = startupMessage({ user: 'postgres', database: 'test', application_name: 'pg-capture-raw' });
     const select = Buffer.concat([Buffer.from('Q'), int32(4 + 'select 1\0'.length), Buffer.from('select 1\0')]);
     const junk = Buffer.from('\x01\x02\x03 not a message');
-    let sent = 0;
     let answer = '';
     const session = await sessionOf(async () => {
       const client = await raw(listeners.pg);
@@ -305,14 +309,14 @@ describe('a stream the capture cannot read', () => {
       client.socket.write(select);
       await until(() => readyForQuery(client.received()) === 2);
       client.socket.write(junk);
-      sent = startup.length + select.length + junk.length;
       await client.closed;
       answer = client.received().toString('latin1');
     });
-    // The server got the junk and said so itself.
-    expect(answer).toContain('invalid frontend message type 1');
-    expect(session.bytesUp).toBe(sent);
-    expect(story(session).map((entry) => entry.type)).toEqual(['session.opened', 'pg.startup', 'pg.query', 'pg.capture_degraded', 'session.closed']);
+    // The server never got the junk: it would have answered "invalid frontend message type 1".
+    expect(answer).not.toContain('invalid frontend message type');
+    expect(session.bytesUp).toBe(startup.length + select.length);
+    expect(session.reason).toBe('unrecordable');
+    expect(story(session).map((entry) => entry.type)).toEqual(['session.opened', 'pg.startup', 'pg.query', 'pg.unrecordable', 'session.closed']);
     expect(story(session)[3]?.body).toEqual({ reason: 'unknown message type 0x01', atByte: startup.length + select.length + 5 });
 
     let run: Run | undefined;
@@ -321,10 +325,55 @@ describe('a stream the capture cannot read', () => {
     expect(statements(next)).toEqual([{ sql: 'select 1', protocol: 'simple', database: 'test' }]);
   });
 
+  it('ends the session at a third SSLRequest: a client cannot reach TLS to a TLS-capable database and run queries unrecorded', async () => {
+    const handshakes = tlsFront.handshakes;
+    let answers = '';
+    let secretAnswer = '';
+    const session = await sessionOf(async () => {
+      const client = await raw(listeners['pg-front']);
+      client.socket.write(SSL_REQUEST);
+      await until(() => client.received().length === 1);
+      client.socket.write(SSL_REQUEST);
+      await until(() => client.received().length === 2);
+      client.socket.write(SSL_REQUEST);
+      const gotThrough = await Promise.race([client.closed.then(() => false), until(() => client.received().length === 3).then(() => true)]);
+      answers = client.received().toString('latin1');
+      if (gotThrough) {
+        // What the attack does next when the third request got through: TLS to the database, then SQL.
+        secretAnswer = await queryOverTls(client.socket, "select 'not in the log'");
+        client.socket.destroy();
+      }
+      await client.closed;
+    });
+    expect(secretAnswer).toBe('');
+    expect(answers).toBe('NN');
+    expect(tlsFront.handshakes).toBe(handshakes);
+    expect(session).toMatchObject({ reason: 'unrecordable', bytesUp: 0, detail: expect.stringMatching(/encryption request/) });
+    expect(story(session).map((entry) => entry.type)).toEqual(['session.opened', 'session.closed']);
+  });
+
   it('leaves the audit chain intact after all of it', async () => {
     expect(await broker.runtime.audit.verify()).toMatchObject({ ok: true });
   });
 });
+
+const SSL_REQUEST = Buffer.concat([int32(8), int32(80877103)]);
+
+/** Speaks TLS over `socket` (the database said 'S'), starts a session and runs `sql`: the text of the answer. */
+async function queryOverTls(socket: net.Socket, sql: string): Promise<string> {
+  socket.removeAllListeners('data');
+  const secure = tls.connect({ socket, rejectUnauthorized: false });
+  secure.on('error', () => undefined);
+  await once(secure, 'secureConnect');
+  const chunks: Buffer[] = [];
+  secure.on('data', (chunk: Buffer) => chunks.push(chunk));
+  secure.write(startupMessage({ user: 'postgres', database: 'test' }));
+  await until(() => readyForQuery(Buffer.concat(chunks)) === 1);
+  secure.write(Buffer.concat([Buffer.from('Q'), int32(4 + Buffer.byteLength(sql) + 1), Buffer.from(`${sql}\0`)]));
+  await until(() => readyForQuery(Buffer.concat(chunks)) === 2);
+  secure.destroy();
+  return Buffer.concat(chunks).toString('latin1');
+}
 
 function int32(value: number): Buffer {
   const bytes = Buffer.alloc(4);

@@ -179,10 +179,14 @@ export async function submitDeviceLogin(
   username: string,
   ca: readonly string[] = [],
 ): Promise<{ status: number; body: string }> {
-  const res = await new HttpTransport({ extraCa: ca }).request(`${brokerUrl}/devicelogin`, {
+  // As a browser does: open the page, then submit its form with the token it carries.
+  const transport = new HttpTransport({ extraCa: ca });
+  const page = (await transport.request(`${brokerUrl}/devicelogin`)).body.toString('utf8');
+  const formToken = /name="form_token" value="([^"]+)"/.exec(page)?.[1] ?? '';
+  const res = await transport.request(`${brokerUrl}/devicelogin`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ user_code: userCode, username }).toString(),
+    body: new URLSearchParams({ user_code: userCode, username, form_token: formToken }).toString(),
   });
   return { status: res.status, body: res.body.toString('utf8') };
 }

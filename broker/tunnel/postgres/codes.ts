@@ -47,7 +47,12 @@ export const Frontend = {
 /** Every type byte a client may send after startup (protocol 3.0 to 3.2). */
 export const FRONTEND_TYPES: ReadonlySet<number> = new Set(Object.values(Frontend));
 
-/** "0x41 ('A')" for a message type byte, in degrade reasons. */
+/** "SSLRequest" or "GSSENCRequest" for an encryption request's code, in refusal reasons. */
+export function describeRequest(code: number): string {
+  return code === GSSENC_REQUEST_CODE ? 'GSSENCRequest' : 'SSLRequest';
+}
+
+/** "0x41 ('A')" for a message type byte, in refusal reasons. */
 export function describeType(type: number): string {
   const hex = `0x${type.toString(16).padStart(2, '0')}`;
   return type >= 0x20 && type < 0x7f ? `${hex} ('${String.fromCharCode(type)}')` : hex;

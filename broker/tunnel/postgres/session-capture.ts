@@ -6,25 +6,33 @@
 //                executed portal of the extended protocol (Parse → Bind → Execute): its SQL and
 //                parameters, once even when the client fetches it in several Executes;
 //   pg.copy      per COPY … FROM STDIN: CopyData counted in messages and bytes, never logged;
-//   pg.capture_degraded  once, when the stream stops making sense (see below);
+//   pg.unrecordable  once, when the stream stops being one it can record (see below);
 //   pg.cancelled  handed in by the endpoint (`record`) when a cut by the broker cancelled the running query.
 //
 // Passwords and SASL exchanges ('p') are framed and skipped unread. The capture reads only what the
 // client sends, so an entry says what was asked for, not whether the server accepted it (a statement
 // that failed to parse is still logged when the client executes it).
 //
-// It runs inside the relay's hot path, so it must be cheap and must never throw: anything it cannot
-// parse (a malformed length, an unknown first message, garbage, a bug here) stops the capture for the
-// rest of the session — "capture degraded to bytes only", logged once and recorded — while the relay
-// goes on carrying the bytes unchanged. The server judges the bytes, not the broker.
+// Fail closed: a query that runs is a query in the log. The relay hands each chunk here before it
+// writes it, and anything the capture cannot record — a malformed or oversize length, an unknown
+// first message or type byte, a TLS handshake, an encryption request that reached the stream,
+// bytes after a CancelRequest, a message whose fields do not fit, a bug here — refuses the chunk:
+// `up` returns the reason, the relay ends the session (CloseCode.unrecordable) and writes none of
+// the chunk, so the server never receives a complete message the log does not hold. Logged once
+// and recorded as pg.unrecordable. Entries already made for complete messages earlier in a refused
+// chunk stay: they say what the client asked for, which the server then never received.
+//
+// Terminate does not end the reading: the capture does not bet on the server stopping there (inside
+// COPY FROM STDIN, PostgreSQL takes a Terminate as a protocol error, not a goodbye), so what follows
+// one is framed and recorded like anything else.
 
 import type { Logger } from '../../log.js';
 import type { NewAuditEntry } from '../../audit/entry.js';
-import { pgCaptureDegradedEntry, pgCopyEntry, pgQueryEntry, pgStartupEntry, type PgQuery } from '../../audit/session-entries.js';
+import { pgCopyEntry, pgQueryEntry, pgStartupEntry, pgUnrecordableEntry, type PgQuery } from '../../audit/session-entries.js';
 import type { ResourcePolicy } from '../../config/types.js';
 import type { NewSession } from '../../store/session-store.js';
 import type { TunnelObserver } from '../protocol.js';
-import { Frontend } from './codes.js';
+import { describeRequest, Frontend } from './codes.js';
 import { FramingError, FrontendFramer, type FrontendFrame } from './frontend-framer.js';
 import {
   decodeBind,
@@ -82,37 +90,52 @@ export class SessionCapture implements TunnelObserver {
   readonly #session: NewSession;
   readonly #options: CaptureOptions;
   readonly #framer = new FrontendFramer();
-  #reading = true;
+  /** Why the capture refused the stream, once it has (every later chunk is refused the same). */
+  #refused: string | null = null;
   #database: string | null = null;
   readonly #statements = new Map<string, Statement>();
   readonly #portals = new Map<string, Portal>();
   #copy: { messages: number; bytes: number } | null = null;
   #wrote = false;
+  /** Entries added since the last flush this capture asked for. */
+  #unflushed = false;
 
   constructor(session: NewSession, options: CaptureOptions) {
     this.#session = session;
     this.#options = options;
   }
 
-  /** Whether the capture still reads the stream (false once degraded or after Terminate). */
-  get reading(): boolean {
-    return this.#reading;
+  /** Why the capture refused the stream, or null while it records it. */
+  get refused(): string | null {
+    return this.#refused;
   }
 
-  up(chunk: Buffer): void {
-    if (!this.#reading) return;
+  up(chunk: Buffer): string | null {
+    if (this.#refused !== null) return this.#refused;
     try {
+      const from = this.#framer.offset;
       this.#framer.push(chunk, this.#onFrame);
-      if (this.#framer.finished) this.#reading = false;
+      // The framer stops at a CancelRequest; nothing may follow one on its connection.
+      if (this.#framer.finished && this.#framer.offset - from < chunk.length) throw new FramingError('bytes after a CancelRequest');
+      return null;
     } catch (error) {
-      // Bytes after a Terminate in the same chunk are nothing to read, whatever they are.
-      if (this.#reading) this.#degrade(error);
+      return this.#refuse(error);
     }
+  }
+
+  /**
+   * The target is about to answer: what the client sent is written first (one transaction for
+   * everything buffered). A SIGKILL can then lose only statements whose answers nobody has seen;
+   * without this, up to a flush interval of statements that ran would be missing from the log.
+   */
+  beforeDown(): void {
+    if (!this.#unflushed) return;
+    this.#unflushed = false;
+    this.#options.sink.flush();
   }
 
   end(): void {
     if (this.#copy) this.#endCopy('unfinished');
-    this.#reading = false;
     if (this.#wrote) this.#options.sink.flush();
   }
 
@@ -123,10 +146,11 @@ export class SessionCapture implements TunnelObserver {
   }
 
   readonly #onFrame = (frame: FrontendFrame): void => {
-    if (!this.#reading) return;
     if (frame.kind === 'message') this.#message(frame.type, frame.body, frame.body.length < frame.bodyBytes, frame.bodyBytes);
     else if (frame.kind === 'startup') this.#startup(frame.version, frame.body);
-    // 'negotiation' (an encryption request nobody answered) and 'cancel' carry nothing to log.
+    // The preamble answers every encryption request; one here would reach the server, which may answer 'S'.
+    else if (frame.kind === 'negotiation') throw new FramingError(`an encryption request (${describeRequest(frame.code)}) the broker did not answer`);
+    // 'cancel' carries nothing to log.
   };
 
   #startup(version: number, body: Buffer): void {
@@ -183,12 +207,8 @@ export class SessionCapture implements TunnelObserver {
       case Frontend.copyFail:
         this.#endCopy('failed');
         return;
-      case Frontend.terminate:
-        // The client said goodbye; nothing after this is protocol.
-        this.#reading = false;
-        return;
       default:
-      // Sync, Flush, Describe, passwords: framed, nothing to log.
+      // Sync, Flush, Describe, Terminate, passwords: framed, nothing to log.
     }
   }
 
@@ -219,19 +239,21 @@ export class SessionCapture implements TunnelObserver {
     this.#add(pgCopyEntry({ ...this.#subject(), ...copy, outcome }));
   }
 
-  #degrade(error: unknown): void {
-    this.#reading = false;
+  /** Refuses the stream for good: logged and recorded once; returns the reason the relay closes with. */
+  #refuse(error: unknown): string {
     const expected = error instanceof FramingError || error instanceof MalformedMessage;
     const message = error instanceof Error ? error.message : String(error);
     // Not the client's bytes but this code: said so, with the stack for whoever fixes it.
     const reason = expected ? message : `the capture failed: ${message}`;
+    this.#refused = reason;
     const fields = { session: this.#session.id, resource: this.#session.resource, atByte: this.#framer.offset };
     try {
-      this.#options.log.warn(`capture degraded to bytes only: ${reason}`, expected ? fields : { ...fields, error: error instanceof Error ? error.stack : message });
-      this.#add(pgCaptureDegradedEntry({ ...this.#subject(), reason, atByte: this.#framer.offset }));
+      this.#options.log.warn(`ended the session at bytes it cannot record: ${reason}`, expected ? fields : { ...fields, error: error instanceof Error ? error.stack : message });
+      this.#add(pgUnrecordableEntry({ ...this.#subject(), reason, atByte: this.#framer.offset }));
     } catch {
-      // Logging and the audit buffer do not throw; if they ever do, the relay must still not see it.
+      // Logging and the audit buffer do not throw; if they ever do, the session still ends.
     }
+    return reason;
   }
 
   #subject(): { sessionId: string; user: NewSession['user']; resource: string; at: number } {
@@ -240,6 +262,7 @@ export class SessionCapture implements TunnelObserver {
 
   #add(entry: NewAuditEntry): void {
     this.#wrote = true;
+    this.#unflushed = true;
     this.#options.sink.add(entry);
   }
 }

@@ -1,21 +1,25 @@
 // The Postgres preamble: a client may open with SSLRequest or GSSENCRequest (8 bytes each) and
 // wait for a one-byte answer. The broker answers 'N' itself and forwards neither: the client →
 // broker leg already runs inside the WebSocket's TLS, and the broker must see the session in
-// plaintext to record its queries. The database never sees the request; whether the broker →
+// plaintext to record its queries. The database never sees a request; whether the broker →
 // database leg is TLS is the resource's `targetTls`, set up before the tunnel opened.
 //
 // The client then sends its StartupMessage, which ends the preamble. A client that insists on
 // encryption (sslmode=require, gssencmode=require) closes the connection after the 'N', with
 // libpq's "server does not support SSL, but SSL was required": the tunnel cannot give it TLS to
 // the database end to end, and says so the only way the protocol allows.
+//
+// Fail closed: no request is ever passed to the database. One beyond MAX_NEGOTIATION_REQUESTS is
+// refused, which ends the session: passed on, a TLS-capable server would answer 'S' and the client
+// would speak TLS to it through the tunnel, where the query log cannot read a byte.
 
 import type { ClientPreamble, PreambleStep } from '../protocol.js';
-import { ENCRYPTION_DECLINED, GSSENC_REQUEST_CODE, NEGOTIATION_REQUEST_BYTES, SSL_REQUEST_CODE } from './codes.js';
+import { describeRequest, ENCRYPTION_DECLINED, GSSENC_REQUEST_CODE, NEGOTIATION_REQUEST_BYTES, SSL_REQUEST_CODE } from './codes.js';
 
 /**
- * Requests answered before the preamble stands aside. libpq sends at most two (GSSENCRequest, then
- * SSLRequest after a refusal); PostgreSQL itself refuses a third. More is not a real client: its
- * bytes go to the server as they are, which answers them.
+ * Requests answered before the preamble refuses. libpq sends at most two (GSSENCRequest, then
+ * SSLRequest after a refusal), and PostgreSQL itself answers at most one of each: more is not a
+ * Postgres client.
  */
 export const MAX_NEGOTIATION_REQUESTS = 2;
 
@@ -39,22 +43,25 @@ export class DeclineEncryption implements ClientPreamble {
   take(chunk: Buffer, answer: (bytes: Buffer) => void): PreambleStep {
     let data = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
     this.#pending = null;
-    while (this.#answered < MAX_NEGOTIATION_REQUESTS) {
+    for (;;) {
       // Nothing to decide on yet (an empty frame, or the chunk ended right after a request).
       if (data.length === 0) return { forward: NOTHING, done: false };
       const head = data.subarray(0, NEGOTIATION_REQUEST_BYTES);
-      if (!isRequestPrefix(head)) break;
+      if (!isRequestPrefix(head)) return { forward: data, done: true };
       if (head.length < NEGOTIATION_REQUEST_BYTES) {
         // Copied: the relay's chunk is not ours to keep past this call.
         this.#pending = Buffer.from(head);
         return { forward: NOTHING, done: false };
+      }
+      if (this.#answered === MAX_NEGOTIATION_REQUESTS) {
+        const what = describeRequest(head.readInt32BE(4));
+        return { refuse: `the client sent one more encryption request (${what}) after ${MAX_NEGOTIATION_REQUESTS}; a Postgres client sends at most ${MAX_NEGOTIATION_REQUESTS}` };
       }
       answer(DECLINED);
       this.#answered++;
       // A client waits for the answer before it sends more, so this usually empties the chunk.
       data = data.subarray(NEGOTIATION_REQUEST_BYTES);
     }
-    return { forward: data, done: true };
   }
 }
 

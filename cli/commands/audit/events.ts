@@ -46,7 +46,7 @@ export const auditEventsCommand: CommandSpec = {
           signal: stop.signal,
           onLost: (error, retryInMs, at) =>
             ctx.out.notice(
-              `${timeOfDay(ctx.now())}  no answer from the broker (${error.message}) — asking again in ${span(retryInMs)} from after #${at}; nothing is missed`,
+              `${timeOfDay(ctx.now())}  no answer from the broker (${ctx.out.forPeople(error.message)}) — asking again in ${span(retryInMs)} from after #${at}; nothing is missed`,
             ),
           onBack: () => ctx.out.notice(`${timeOfDay(ctx.now())}  the broker answers again`),
         },

@@ -2,7 +2,8 @@
 // tunnel sessions, newest first (auditors only; everyone else gets the broker's `not_an_auditor`, exit 3).
 
 import { AccessError } from '../../../shared/errors.js';
-import type { AuditSessionsResponse } from '../../../shared/wire.js';
+import { PAGE_LIMIT_MAX } from '../../../shared/limits.js';
+import type { AuditSessionsResponse, AuditSessionView } from '../../../shared/wire.js';
 import { wholeNumberFlag } from '../../audit/flags.js';
 import { optionalTime, WHEN } from '../../audit/options.js';
 import { sessionsCsv, SESSION_TABLE_HEADERS, sessionTableRow } from '../../audit/sessions-format.js';
@@ -37,9 +38,20 @@ export const auditSessionsCommand: CommandSpec = {
     if (resource !== undefined) query.set('resource', resource);
     if (since !== undefined) query.set('since', since);
     if (until !== undefined) query.set('until', until);
-    query.set('limit', String(limit));
     const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const { sessions } = await client.get<AuditSessionsResponse>(`/v1/audit/sessions?${query.toString()}`);
+    // Page by page (a page holds at most PAGE_LIMIT_MAX) until --limit sessions or the last page.
+    const sessions: AuditSessionView[] = [];
+    let more = false;
+    for (let cursor: string | null = null; ; ) {
+      query.set('limit', String(Math.min(limit - sessions.length, PAGE_LIMIT_MAX)));
+      if (cursor !== null) query.set('cursor', cursor);
+      const page: AuditSessionsResponse = await client.get<AuditSessionsResponse>(`/v1/audit/sessions?${query.toString()}`);
+      sessions.push(...page.sessions);
+      cursor = page.next ?? null;
+      // A broker older than cursors says nothing of more: a full page may have more behind it.
+      more = page.next === undefined ? sessions.length === limit : cursor !== null;
+      if (cursor === null || sessions.length >= limit) break;
+    }
 
     if (options.json) ctx.out.json(sessions);
     else if (options.csv) ctx.stdio.stdout.write(sessionsCsv(sessions));
@@ -49,7 +61,7 @@ export const auditSessionsCommand: CommandSpec = {
         SESSION_TABLE_HEADERS,
         sessions.map((s) => sessionTableRow(s, ctx.now())),
       );
-    if (sessions.length === limit) {
+    if (more) {
       ctx.out.notice(`Showing the newest ${plural(limit, 'session')}; there may be more — narrow with --since/--until or raise --limit.`);
     }
   },

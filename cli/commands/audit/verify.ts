@@ -12,8 +12,9 @@ export const auditVerifyCommand: CommandSpec = {
   options: [brokerOption, jsonOption],
   async run(ctx, options) {
     const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const result = await client.get<AuditVerifyResponse>('/v1/audit/verify');
-    if (options.json) ctx.out.json(result);
+    const exact = await client.get<AuditVerifyResponse>('/v1/audit/verify');
+    if (options.json) ctx.out.json(exact);
+    const result = ctx.out.forPeople(exact);
     if (result.ok) {
       if (!options.json) {
         ctx.out.line(`${ctx.out.green('✔')} The audit log is intact: ${entries(result.count)}, head #${result.headSeq} ${result.headHash}`);

@@ -8,7 +8,8 @@ import { startTestBroker, type TestBroker } from '../events/broker-harness.js';
 let broker: TestBroker;
 
 beforeAll(async () => {
-  broker = await startTestBroker();
+  // Many requests from one person here: above the default rate and pending caps (caller-limits.test.ts tests those).
+  broker = await startTestBroker({ limits: { requestCreation: { burst: 1000, perMinute: 1000 }, maxPendingPerUser: 1000 } });
 });
 
 afterAll(async () => {

@@ -113,6 +113,7 @@ describe('parseConfig: valid files', () => {
       tenant: null,
       groupCacheSeconds: 60,
       membershipRecheckSeconds: 30,
+      membershipGraceSeconds: 120,
       auditors: [],
       admins: [],
       devDirectory: null,
@@ -156,7 +157,7 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     {
       claim: 'an unknown top-level key, listing what is allowed',
       text: file(...RESOURCE, 'frobnicate: true'),
-      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, membershipRecheckSeconds, resources, auditors, admins, devTenant',
+      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, membershipRecheckSeconds, membershipGraceSeconds, resources, auditors, admins, limits, devTenant',
     },
     {
       claim: 'a kind that is not a resource kind',

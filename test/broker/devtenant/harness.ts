@@ -79,10 +79,19 @@ export function json(res: HttpResponse): Record<string, unknown> {
   return JSON.parse(res.body.toString('utf8')) as Record<string, unknown>;
 }
 
-/** Completes a pending device sign-in on the device-login page, as a person would. */
-export function approveOnPage(served: Served, userCode: string, username: string): Promise<HttpResponse> {
+/** Completes a pending device sign-in on the device-login page, as a person would: opens it, then submits its form. */
+export async function approveOnPage(served: Served, userCode: string, username: string): Promise<HttpResponse> {
   // The page is opened at the browser (http) origin; a plain transport reaches it.
-  return postForm(new HttpTransport(), `${served.browserOrigin}/devicelogin`, { user_code: userCode, username });
+  const page = new HttpTransport();
+  const form = await page.request(`${served.browserOrigin}/devicelogin`);
+  return postForm(page, `${served.browserOrigin}/devicelogin`, { user_code: userCode, username, form_token: formToken(form.body.toString('utf8')) });
+}
+
+/** The token in a device-login page's form (broker/devtenant/form-guard.ts). */
+export function formToken(html: string): string {
+  const token = /name="form_token" value="([^"]+)"/.exec(html)?.[1];
+  if (!token) throw new Error('the device-login page has no form token');
+  return token;
 }
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';

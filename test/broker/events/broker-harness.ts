@@ -9,6 +9,7 @@ import { assembleBroker, type AssembledBroker } from '../../../broker/assemble.j
 import type { ResourcePolicy } from '../../../broker/config/types.js';
 import { Lifecycle } from '../../../broker/lifecycle.js';
 import { AccessError } from '../../../shared/errors.js';
+import type { CallerLimits } from '../../../shared/limits.js';
 import type { EventMessage } from '../../../shared/wire.js';
 import { FakeDirectory, config, principal, recordingLog } from '../requests/harness.js';
 
@@ -36,12 +37,12 @@ export interface TestBroker {
   close(): Promise<void>;
 }
 
-export async function startTestBroker(options: { resources?: ResourcePolicy[]; pingIntervalMs?: number } = {}): Promise<TestBroker> {
+export async function startTestBroker(options: { resources?: ResourcePolicy[]; pingIntervalMs?: number; limits?: Partial<CallerLimits> } = {}): Promise<TestBroker> {
   const directory = new FakeDirectory();
   const log = recordingLog();
   let n = 0;
   const runtime = assembleBroker({
-    config: config(options.resources),
+    config: { ...config(options.resources), ...(options.limits ? { limits: options.limits } : {}) },
     signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
     verifier, directory, log,
     dataFile: ':memory:',

@@ -59,7 +59,7 @@ export function resource(name: string, over: Partial<ResourcePolicy> = {}): Reso
 
 export function config(resources: ResourcePolicy[] = defaultResources()): BrokerConfig {
   return {
-    source: 'test', tenant: null, auditors: ['sg-audit'], admins: ['sg-platform'], groupCacheSeconds: 60, membershipRecheckSeconds: 30,
+    source: 'test', tenant: null, auditors: ['sg-audit'], admins: ['sg-platform'], groupCacheSeconds: 60, membershipRecheckSeconds: 30, membershipGraceSeconds: 120,
     devDirectory: null, resources,
   };
 }

@@ -85,9 +85,33 @@ describe('AuditQueries.sessions', () => {
   it('refuses a limit out of range', () => {
     expect(() => audit.queries.sessions({ limit: 0 })).toThrow(AccessError);
   });
+
+  it('reads the sessions page by page, each once, newest first, with the filters kept', () => {
+    const seen: string[][] = [];
+    let page = audit.queries.sessionsPage({ limit: 2 });
+    seen.push(page.sessions.map((s) => s.id));
+    while (page.next) {
+      page = audit.queries.sessionsPage({ limit: 2, before: page.next });
+      seen.push(page.sessions.map((s) => s.id));
+    }
+    expect(seen).toEqual([['s4', 's3'], ['s2', 's1']]);
+    const first = audit.queries.sessionsPage({ resource: 'prod-db', limit: 1 });
+    const rest = audit.queries.sessionsPage({ resource: 'prod-db', limit: 5, before: first.next ?? { at: 0, row: 0 } });
+    expect([...first.sessions, ...rest.sessions].map((s) => s.id)).toEqual(['s4', 's3', 's1']);
+    expect(rest.next).toBeNull();
+  });
 });
 
 describe('AuditQueries.show', () => {
+  it('goes on with a cut story after the last seq it gave, until it is whole', () => {
+    const whole = audit.queries.show(ids.alicePg);
+    const first = audit.queries.show(ids.alicePg, 2);
+    expect(first.truncated).toBe(true);
+    const rest = audit.queries.show(ids.alicePg, whole.entries.length, first.entries.at(-1)?.seq ?? 0);
+    expect([...first.entries, ...rest.entries]).toEqual(whole.entries);
+    expect(rest.truncated).toBe(false);
+  });
+
   it('tells the whole story of a session: its request, then open, each query, close — in log order', () => {
     const story = audit.queries.show('s1');
     expect(story).toMatchObject({ id: 's1', kind: 'session', requestId: ids.alicePg, truncated: false });

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import type { BrokerApp, Verifier } from '../../../broker/app.js';
 import { assembleBroker, type AssembleOptions, type AssembledBroker } from '../../../broker/assemble.js';
+import type { CallerLimits } from '../../../shared/limits.js';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
 import { Lifecycle } from '../../../broker/lifecycle.js';
 import type { SessionQuery } from '../../../broker/store/audit-queries.js';
@@ -45,14 +46,14 @@ export interface TunnelBroker {
 
 export async function startTunnelBroker(
   resources: ResourcePolicy[],
-  options: { tunnel?: AssembleOptions['tunnel']; dataFile?: string } = {},
+  options: { tunnel?: AssembleOptions['tunnel']; dataFile?: string; limits?: Partial<CallerLimits> } = {},
 ): Promise<TunnelBroker> {
   const directory = new FakeDirectory();
   const log = recordingLog();
   let n = 0;
   let s = 0;
   const runtime = assembleBroker({
-    config: config(resources),
+    config: { ...config(resources), ...(options.limits ? { limits: options.limits } : {}) },
     signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
     verifier, directory, log,
     dataFile: options.dataFile ?? ':memory:',

@@ -35,10 +35,11 @@ beforeAll(async () => {
   echoTarget = await startTarget(echo);
   stalledReader = await startTarget((socket) => socket.pause());
   writer = await startTarget(() => undefined);
+  // Plain bytes (kind tcp): random bytes are not Postgres, and a postgres tunnel would end at them.
   broker = await startTunnelBroker([
-    resource('echo', { target: { host: '127.0.0.1', port: echoTarget.port } }),
-    resource('stalled', { target: { host: '127.0.0.1', port: stalledReader.port } }),
-    resource('firehose', { target: { host: '127.0.0.1', port: writer.port } }),
+    resource('echo', { kind: 'tcp', target: { host: '127.0.0.1', port: echoTarget.port } }),
+    resource('stalled', { kind: 'tcp', target: { host: '127.0.0.1', port: stalledReader.port } }),
+    resource('firehose', { kind: 'tcp', target: { host: '127.0.0.1', port: writer.port } }),
   ]);
   await broker.grant('echo');
   await broker.grant('stalled');

@@ -26,6 +26,16 @@ describe('describeEntry', () => {
     ['a query on one line', { type: 'pg.query', body: { sql: 'select *\n  from orders\n  where id = 1', protocol: 'simple' } }, 'select * from orders where id = 1'],
     ['a postgres startup', { type: 'pg.startup' as AuditEntryView['type'], body: { dbUser: 'demo', database: 'demo', applicationName: 'psql', protocol: 196608 } }, 'postgres session for database demo as demo (psql)'],
     ['COPY data', { type: 'pg.copy' as AuditEntryView['type'], body: { direction: 'in', messages: 3, bytes: 2048, outcome: 'completed' } }, 'COPY data sent: 3 messages, 2.0 KiB (completed); the data itself is not logged'],
+    [
+      'a session ended at bytes it could not record',
+      { type: 'pg.unrecordable' as AuditEntryView['type'], body: { reason: 'unknown message type 0x16', atByte: 56 } },
+      'ended the session at byte 56, which it could not record: unknown message type 0x16 (none of it reached the database)',
+    ],
+    [
+      'an unrecordable end',
+      { type: 'session.closed', body: { bytesUp: 51, bytesDown: 0, endReason: 'unrecordable', detail: 'unknown message type 0x16' } },
+      'tunnel closed (unrecordable): ↑51 B ↓0 B — unknown message type 0x16',
+    ],
     ['a cut query', { type: 'pg.query', body: { sql: 'copy x from stdin', truncated: true, sqlChars: 90_000 } }, '(cut) copy x from stdin'],
   ])('tells %s in words', (_case, overrides, words) => {
     expect(describeEntry(entryView(1, overrides))).toBe(words);

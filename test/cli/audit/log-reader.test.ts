@@ -46,6 +46,21 @@ describe('readLog without --follow', () => {
     ]);
   });
 
+  it('reads on in smaller pages when a page is too large for the client, instead of failing (audit events, audit export)', async () => {
+    const log = logOf(10);
+    // A page of more than 3 entries is over the client's response cap (big entries written long ago).
+    const c = client(log, (path) => {
+      const limit = Number(new URL(path, 'http://broker').searchParams.get('limit'));
+      return limit > 3 ? Promise.reject(new AccessError('response_too_large', 'too large')) : undefined;
+    });
+    const seen: number[] = [];
+    await readLog(c, { afterSeq: 0, signal: new AbortController().signal }, (entries) => {
+      seen.push(...entries.map((e) => e.seq));
+    });
+    expect(seen).toEqual(log.map((e) => e.seq));
+    expect(c.paths.every((path) => eventsPath(0, { limit: PAGE_ENTRIES }) === path || Number(new URL(path, 'http://b').searchParams.get('limit')) < PAGE_ENTRIES)).toBe(true);
+  });
+
   it('stops at the head as of its first page even while the log grows', async () => {
     const log = logOf(PAGE_ENTRIES + 1);
     const c = client(log);

@@ -3,7 +3,7 @@ import { approvedView, harness, makeView } from './fakes.js';
 
 describe('access requests', () => {
   it('lists my open requests by default', async () => {
-    const h = harness({ routes: { 'GET /v1/requests?state=pending,approved': () => ({ requests: [makeView(), approvedView({ id: 'r2' })] }) } });
+    const h = harness({ routes: { 'GET /v1/requests?state=pending%2Capproved&limit=100': () => ({ requests: [makeView(), approvedView({ id: 'r2' })] }) } });
     expect(await h.run('requests')).toBe(0);
     const [header, first, second] = h.stdout().split('\n');
     expect(header?.split(/\s{2,}/)).toEqual(['ID', 'RESOURCE', 'STATE', 'FOR', 'UNTIL/AGE', 'REASON']);
@@ -12,9 +12,9 @@ describe('access requests', () => {
   });
 
   it('includes closed requests with --all', async () => {
-    const h = harness({ routes: { 'GET /v1/requests': () => ({ requests: [] }) } });
+    const h = harness({ routes: { 'GET /v1/requests?limit=100': () => ({ requests: [] }) } });
     await h.run('requests', '--all', '--json');
-    expect(h.log).toEqual(['connect', 'GET /v1/requests']);
+    expect(h.log).toEqual(['connect', 'GET /v1/requests?limit=100']);
     expect(JSON.parse(h.stdout())).toEqual([]);
   });
 });

@@ -21,7 +21,7 @@ describe('access review', () => {
       tty: true,
       prompts,
       routes: {
-        'GET /v1/approvals': () => ({ approvals: [makeApproval({ recent: [earlier] }), second, third] }),
+        'GET /v1/approvals?limit=100': () => ({ approvals: [makeApproval({ recent: [earlier] }), second, third] }),
         'POST /v1/requests/r7f3c0a1b2/review': () => makeView({ requester: carol, approvalsRequired: 2, approvals: 1 }),
         'POST /v1/requests/r2/review': () => makeView({ id: 'r2', state: 'denied' }),
       },
@@ -47,7 +47,7 @@ describe('access review', () => {
       tty: true,
       prompts,
       routes: {
-        'GET /v1/approvals': () => ({ approvals: [makeApproval(), makeApproval({ id: 'r2' })] }),
+        'GET /v1/approvals?limit=100': () => ({ approvals: [makeApproval(), makeApproval({ id: 'r2' })] }),
         'POST /v1/requests/r7f3c0a1b2/review': () => {
           throw new AccessError('request_not_pending', 'request r7f3c0a1b2 was already approved by dave@contoso.com');
         },
@@ -64,7 +64,7 @@ describe('access review', () => {
       tty: true,
       prompts: scriptedPrompts(['approve']),
       routes: {
-        'GET /v1/approvals': () => ({ approvals: [makeApproval(), makeApproval({ id: 'r2' })] }),
+        'GET /v1/approvals?limit=100': () => ({ approvals: [makeApproval(), makeApproval({ id: 'r2' })] }),
         'POST /v1/requests/r7f3c0a1b2/review': () => {
           throw new AccessError('not_signed_in', 'your sign-in has expired — run `access login`');
         },

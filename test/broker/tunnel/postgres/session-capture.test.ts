@@ -1,6 +1,6 @@
 // The query log of one tunnel, fed recorded client streams (split at every byte boundary) and
-// hand-built ones: what it records for startup, simple and extended queries, COPY, and when it gives
-// up on a stream (once, without throwing).
+// hand-built ones: what it records for startup, simple and extended queries, COPY, and how it refuses
+// a stream it cannot record (once, without throwing, telling the relay why).
 
 import { describe, expect, it } from 'vitest';
 import type { NewAuditEntry } from '../../../../broker/audit/entry.js';
@@ -21,6 +21,7 @@ import {
   parse,
   password,
   query,
+  sslRequest,
   startup,
   sync,
   terminate,
@@ -72,12 +73,15 @@ function told(run: Run): Array<[string, Record<string, unknown>]> {
   return run.entries.map((entry) => [entry.type, entry.body]);
 }
 
+/** psql's stream as the capture sees it: after the preamble answered (and swallowed) its SSLRequest. */
+const PSQL_AFTER_PREAMBLE = PSQL_PREFER_SSL.subarray(8);
+
 const STARTUP_PSQL = ['pg.startup', { dbUser: 'postgres', database: 'test', applicationName: 'rec-psql', protocol: '3.0' }] as const;
 
 describe('SessionCapture on recorded sessions', () => {
   it.each([
     ['psql script', PSQL_SCRIPT],
-    ['psql with sslmode=prefer', PSQL_PREFER_SSL],
+    ['psql with sslmode=prefer', PSQL_AFTER_PREAMBLE],
     ['the pg driver', PG_DRIVER],
   ])('records the same entries for %s whatever the chunk boundaries', (_name, stream) => {
     const whole = told(feed(stream));
@@ -102,11 +106,11 @@ describe('SessionCapture on recorded sessions', () => {
     // The rows themselves ("1\tone") are nowhere in the log.
     expect(JSON.stringify(run.entries)).not.toContain('one\\n');
     expect(run.entries.every((e) => e.subject === 'ses001' && e.resource === 'prod-db' && e.actor?.oid === 'alice')).toBe(true);
-    expect(run.capture.reading).toBe(false); // Terminate ends the protocol
+    expect(run.capture.refused).toBeNull();
   });
 
-  it('records a multi-statement string as one entry, as sent, after an SSLRequest in the stream', () => {
-    expect(told(feed(PSQL_PREFER_SSL))).toEqual([
+  it('records a multi-statement string as one entry, as sent, after the preamble took the SSLRequest', () => {
+    expect(told(feed(PSQL_AFTER_PREAMBLE))).toEqual([
       STARTUP_PSQL,
       ['pg.query', { sql: 'select 1; select 2 as two', protocol: 'simple', database: 'test' }],
       ['pg.query', { sql: 'copy (select g from generate_series(1,3) g) to stdout', protocol: 'simple', database: 'test' }],
@@ -188,12 +192,24 @@ describe('SessionCapture on built streams', () => {
     expect(told(feed(START, functionCall(764)))[1]).toEqual(['pg.query', { sql: null, protocol: 'function', database: 'orders', functionOid: 764 }]);
   });
 
-  it('reads nothing after Terminate, even in the same chunk', () => {
-    const run = feed(Buffer.concat([START, query('select 1'), terminate(), query('select 2'), Buffer.from('junk')]));
+  it('records what follows a Terminate: it does not bet on the server stopping there (inside COPY it is an error)', () => {
+    const run = feed(START, query('copy t from stdin'), copyData(Buffer.from('1\n')), terminate(), query('select 2'));
     expect(told(run).map(([type, body]) => [type, body['sql'] ?? null])).toEqual([
       ['pg.startup', null],
-      ['pg.query', 'select 1'],
+      ['pg.query', 'copy t from stdin'],
+      ['pg.query', 'select 2'],
     ]);
+    expect(run.capture.refused).toBeNull();
+  });
+
+  it('refuses bytes after a Terminate that are not a message', () => {
+    const run = capture();
+    expect(run.capture.up(Buffer.concat([START, query('select 1'), terminate(), Buffer.from('junk!')]))).toMatch(/unknown message type 0x6a/);
+  });
+
+  it('refuses bytes after a CancelRequest', () => {
+    const run = capture();
+    expect(run.capture.up(Buffer.concat([cancelRequest(4242, 99), query('select 1')]))).toBe('bytes after a CancelRequest');
   });
 
   it('records nothing for a connection that only cancels another session\'s query', () => {
@@ -209,33 +225,55 @@ describe('SessionCapture on built streams', () => {
   });
 });
 
-describe('SessionCapture degraded to bytes only', () => {
+describe('SessionCapture refusing what it cannot record', () => {
   const START = startup({ user: 'app', database: 'orders' });
 
   it.each([
     ['garbage after startup', [START, query('select 1'), Buffer.from('\x00garbage that is not a message')], /unknown message type 0x00/],
     ['an unknown first message', [Buffer.from('GET / HTTP/1.1\r\nHost: db\r\n\r\n')], /first message .* is not a Postgres startup message/],
+    ['a TLS ClientHello instead of a startup message', [Buffer.from('16030100c4010000c00303', 'hex')], /first message .* is not a Postgres startup message/],
+    ['a TLS ClientHello after startup', [START, Buffer.from('16030100c4010000c00303', 'hex')], /unknown message type 0x16/],
+    ['an encryption request that reached the stream', [START.subarray(0, 0), sslRequest()], /encryption request \(SSLRequest\) the broker did not answer/],
     ['a malformed length', [START, Buffer.from('5100000001', 'hex')], /impossible length 1/],
+    ['a length beyond what PostgreSQL accepts', [START, Buffer.from('517fffffff', 'hex')], /impossible length 2147483647/],
+    ['a startup message beyond what PostgreSQL accepts', [Buffer.from('7fffffff00030000', 'hex')], /not a Postgres startup message/],
     ['a Bind whose parameters run past its end', [START, message('B', Buffer.from('\0\0\0\0\0\x01\0\0\0\x09ab\0\0', 'latin1'))], /Bind: a parameter value runs past the end/],
     ['a Query without its terminating NUL', [START, message('Q', Buffer.from('select 1'))], /Query: a string has no terminating NUL/],
-  ])('stops at %s: one pg.capture_degraded entry and one log line, and no throw', (_name, chunks, reason) => {
-    const run = feed(...chunks);
-    // Later bytes, even valid ones, are not read any more.
-    run.capture.up(query('select 2'));
-    run.capture.up(Buffer.from('more garbage'));
-    const degraded = run.entries.filter((e) => e.type === 'pg.capture_degraded');
-    expect(degraded).toHaveLength(1);
-    expect(degraded[0]?.body['reason']).toMatch(reason);
-    expect(run.entries.at(-1)?.type).toBe('pg.capture_degraded');
-    const warnings = run.log.lines.filter((l) => l.message.startsWith('capture degraded to bytes only: '));
+  ])('refuses %s: says why to the relay, one pg.unrecordable entry and one log line, and no throw', (_name, chunks, reason) => {
+    const run = capture();
+    const answers = chunks.map((chunk) => run.capture.up(chunk));
+    expect(answers.slice(0, -1).every((answer) => answer === null)).toBe(true);
+    expect(answers.at(-1)).toMatch(reason);
+    // Later bytes, even valid ones, are refused the same way: the relay has ended the session.
+    expect(run.capture.up(query('select 2'))).toBe(answers.at(-1));
+    const refused = run.entries.filter((e) => e.type === 'pg.unrecordable');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.body['reason']).toBe(answers.at(-1));
+    expect(run.entries.at(-1)?.type).toBe('pg.unrecordable');
+    const warnings = run.log.lines.filter((l) => l.message.startsWith('ended the session at bytes it cannot record: '));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.fields).toMatchObject({ session: 'ses001', resource: 'prod-db' });
-    expect(run.capture.reading).toBe(false);
+    expect(run.capture.refused).toBe(answers.at(-1));
   });
 
   it('says at which byte of the stream it stopped', () => {
     const before = Buffer.concat([START, query('select 1')]);
     const run = feed(before, Buffer.from('Zxxxx'));
     expect(run.entries.at(-1)?.body).toMatchObject({ atByte: before.length + 5 });
+  });
+});
+
+describe('before the target answers', () => {
+  it('writes the statements it holds, so no client sees an answer to a statement a crash could still take from the log', () => {
+    const run = feed(startup({ user: 'alice', database: 'orders' }), query('select 1'));
+    const before = run.flushes;
+    run.capture.beforeDown();
+    expect(run.flushes).toBe(before + 1);
+    // Nothing new since: the next answer chunk costs no write.
+    run.capture.beforeDown();
+    expect(run.flushes).toBe(before + 1);
+    run.capture.up(query('select 2'));
+    run.capture.beforeDown();
+    expect(run.flushes).toBe(before + 2);
   });
 });

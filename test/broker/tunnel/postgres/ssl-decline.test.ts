@@ -1,5 +1,6 @@
 // The Postgres preamble answers a client's encryption requests with 'N' on the broker's behalf,
-// forwards neither, and then stands aside with the client's bytes unchanged.
+// forwards none, and then stands aside with the client's bytes unchanged; one request too many
+// ends the session instead of reaching the server.
 
 import { describe, expect, it } from 'vitest';
 import { DeclineEncryption, MAX_NEGOTIATION_REQUESTS } from '../../../../broker/tunnel/postgres/ssl-decline.js';
@@ -10,6 +11,8 @@ interface Outcome {
   forwarded: Buffer;
   /** The chunk index at which the preamble said it was done (null: never). */
   doneAt: number | null;
+  /** Why it refused, when it did (the relay then ends the session and forwards nothing more). */
+  refused?: string;
 }
 
 function run(chunks: Buffer[]): Outcome {
@@ -17,16 +20,22 @@ function run(chunks: Buffer[]): Outcome {
   const answers: string[] = [];
   const forwarded: Buffer[] = [];
   let doneAt: number | null = null;
+  let refused: string | undefined;
   chunks.forEach((chunk, index) => {
+    if (refused !== undefined) return; // the session has ended
     if (doneAt !== null) {
       forwarded.push(chunk); // the relay's plain path
       return;
     }
     const step = preamble.take(chunk, (bytes) => answers.push(bytes.toString('latin1')));
+    if ('refuse' in step) {
+      refused = step.refuse;
+      return;
+    }
     forwarded.push(step.forward);
     if (step.done) doneAt = index;
   });
-  return { answers, forwarded: Buffer.concat(forwarded), doneAt };
+  return { answers, forwarded: Buffer.concat(forwarded), doneAt, ...(refused === undefined ? {} : { refused }) };
 }
 
 const START = startup({ user: 'postgres', database: 'test' });
@@ -38,8 +47,8 @@ describe('DeclineEncryption', () => {
   });
 
   it('declines a GSSENCRequest and then an SSLRequest, as libpq sends them with gssencmode=prefer', () => {
-    // After the second answer there is nothing left to decline: it stands aside right away.
-    expect(run([gssencRequest(), sslRequest(), START])).toEqual({ answers: ['N', 'N'], forwarded: START, doneAt: 1 });
+    // It stands aside only at the startup message: a request after these two would be refused.
+    expect(run([gssencRequest(), sslRequest(), START])).toEqual({ answers: ['N', 'N'], forwarded: START, doneAt: 2 });
   });
 
   it('declines a request split at every byte boundary, with the startup in the same chunks', () => {
@@ -64,9 +73,21 @@ describe('DeclineEncryption', () => {
     expect(run([Buffer.alloc(0), sslRequest(), START])).toEqual({ answers: ['N'], forwarded: START, doneAt: 2 });
   });
 
-  it(`forwards requests beyond the first ${MAX_NEGOTIATION_REQUESTS} to the server, which answers them itself`, () => {
-    const outcome = run([sslRequest(), sslRequest(), sslRequest()]);
-    expect(outcome.answers).toEqual(['N', 'N']);
-    expect(outcome.forwarded).toEqual(sslRequest());
+  it(`refuses a request beyond the first ${MAX_NEGOTIATION_REQUESTS} and never forwards it (a TLS server would answer 'S')`, () => {
+    const outcome = run([sslRequest(), sslRequest(), sslRequest(), START]);
+    expect(outcome).toEqual({
+      answers: ['N', 'N'],
+      forwarded: Buffer.alloc(0),
+      doneAt: null,
+      refused: 'the client sent one more encryption request (SSLRequest) after 2; a Postgres client sends at most 2',
+    });
+  });
+
+  it('refuses one request too many even when all arrive in one chunk, or split at any byte', () => {
+    const stream = Buffer.concat([gssencRequest(), sslRequest(), gssencRequest(), START]);
+    expect(run([stream])).toMatchObject({ answers: ['N', 'N'], forwarded: Buffer.alloc(0), refused: expect.stringContaining('GSSENCRequest') });
+    for (let at = 1; at < stream.length; at++) {
+      expect(run([stream.subarray(0, at), stream.subarray(at)])).toMatchObject({ answers: ['N', 'N'], forwarded: Buffer.alloc(0), refused: expect.any(String) });
+    }
   });
 });
