@@ -24,6 +24,7 @@ const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t'
  *   isolates U+2066–U+2069 (the "Trojan Source" characters);
  * - line and paragraph separators U+2028–U+2029, which some terminals and pagers break lines on.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what this module is for
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 
 function visible(char: string): string {

@@ -26,6 +26,7 @@ const BIDI = 'evil\u202eftp.exe';
 const HOSTILE = `x${CLEAR_AND_TITLE}${FAKE_LINE}${C1_CSI}${BIDI}`;
 
 /** Any character a terminal acts on, or that reorders text. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for control characters
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 
 function expectSafe(text: string): void {

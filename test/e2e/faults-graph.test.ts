@@ -27,14 +27,14 @@ membershipGraceSeconds: ${GRACE_S}
 resources:
   echo:
     kind: tcp
-    target: 127.0.0.1:\${ECHO_PORT}
+    target: 127.0.0.1:ECHO_PORT
     requesters: [sg-eng]
     approvers: [sg-dba]
     autoApprove: [sg-eng]
     maxDuration: 1h
   gated:
     kind: tcp
-    target: 127.0.0.1:\${ECHO_PORT}
+    target: 127.0.0.1:ECHO_PORT
     requesters: [sg-eng]
     approvers: [sg-dba]
     maxDuration: 1h
@@ -68,7 +68,7 @@ beforeAll(async () => {
   await graph('ok');
   echo = await startEchoServer();
   const config = path.join(dir, 'config.yaml');
-  await writeFile(config, CONFIG.replaceAll('${ECHO_PORT}', String(echo.port)));
+  await writeFile(config, CONFIG.replaceAll('ECHO_PORT', String(echo.port)));
   broker = await startDevBrokerProcess(['--data', path.join(dir, 'data'), '--config', config], { ACCESS_DEV_GRAPH_FAULTS: faultFile });
   api = new BrokerApi(broker.url);
   [alice, bob, dave] = await Promise.all(['alice', 'bob', 'dave'].map(async (name) => signIn(broker.url, `${name}@contoso.dev`, await tempDir(name))));

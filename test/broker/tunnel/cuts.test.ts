@@ -226,7 +226,6 @@ describe('broker shutdown', () => {
     const client = await TunnelClient.open(own.wsBase, 'prod-db');
     const socket = echoTarget.sockets.at(-1) as net.Socket;
     const targetClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    const sessions = own.runtime.sessions;
     const [session] = own.sessions();
     let recorded: unknown;
     const closing = own.runtime.tunnels.onSession((event) => {
