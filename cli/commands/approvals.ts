@@ -2,37 +2,32 @@
 
 import type { ApprovalsResponse } from '../../shared/wire.js';
 import { actorName, ago, cell, span } from '../request-format.js';
-import { brokerOption, jsonOption, stringOption, type CommandSpec } from './command.js';
+import { stringOption, type CommandRun } from './command.js';
 
-export const approvalsCommand: CommandSpec = {
-  name: 'approvals',
-  summary: 'list the requests waiting for your approval',
-  options: [brokerOption, jsonOption],
-  async run(ctx, options) {
-    const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const { approvals } = await client.get<ApprovalsResponse>('/v1/approvals');
-    if (options.json) {
-      ctx.out.json(approvals);
-      return;
-    }
-    if (approvals.length === 0) {
-      ctx.out.line('Nothing waits for your approval.');
-      return;
-    }
-    const now = ctx.now();
-    ctx.out.table(
-      ['ID', 'REQUESTER', 'RESOURCE', 'FOR', 'REASON', 'TICKET', 'AGE', 'APPROVALS'],
-      approvals.map((a) => [
-        a.id,
-        actorName(a.requester),
-        a.resource,
-        span(a.durationMs),
-        cell(a.reason),
-        a.ticket ?? '-',
-        ago(a.createdAt, now),
-        `${a.approvals}/${a.approvalsRequired}`,
-      ]),
-    );
-    ctx.out.notice(ctx.out.dim('`access approve ID`, `access deny ID --reason TEXT`, or `access review` to go through them one by one'));
-  },
+export const run: CommandRun = async (ctx, options) => {
+  const { client } = await ctx.connect(stringOption(options, 'broker'));
+  const { approvals } = await client.get<ApprovalsResponse>('/v1/approvals');
+  if (options.json) {
+    ctx.out.json(approvals);
+    return;
+  }
+  if (approvals.length === 0) {
+    ctx.out.line('Nothing waits for your approval.');
+    return;
+  }
+  const now = ctx.now();
+  ctx.out.table(
+    ['ID', 'REQUESTER', 'RESOURCE', 'FOR', 'REASON', 'TICKET', 'AGE', 'APPROVALS'],
+    approvals.map((a) => [
+      a.id,
+      actorName(a.requester),
+      a.resource,
+      span(a.durationMs),
+      cell(a.reason),
+      a.ticket ?? '-',
+      ago(a.createdAt, now),
+      `${a.approvals}/${a.approvalsRequired}`,
+    ]),
+  );
+  ctx.out.notice(ctx.out.dim('`access approve ID`, `access deny ID --reason TEXT`, or `access review` to go through them one by one'));
 };

@@ -7,7 +7,7 @@ import type { ApprovalsResponse, ApprovalView } from '../../shared/wire.js';
 import type { CliContext } from '../context.js';
 import { actorName, ago, approvers, cell, clockTime, span, stateLabel } from '../request-format.js';
 import { sendReview } from '../review-actions.js';
-import { brokerOption, stringOption, type CommandSpec } from './command.js';
+import { stringOption, type CommandRun } from './command.js';
 
 /** Above this many groups the review shows a count of the rest; `access approvals --json` lists all. */
 const MAX_GROUPS_SHOWN = 15;
@@ -59,48 +59,46 @@ function show(ctx: CliContext, a: ApprovalView, index: number, total: number): v
   });
 }
 
-export const reviewCommand: CommandSpec = {
-  name: 'review',
-  summary: 'go through the requests waiting for you and approve, deny or skip each',
-  options: [brokerOption],
-  async run(ctx, options) {
-    if (!ctx.stdinIsTTY || !ctx.out.interactive || !ctx.prompts.interactive) throw new AccessError('usage', NON_INTERACTIVE);
-    const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const { approvals } = await client.get<ApprovalsResponse>('/v1/approvals');
-    if (approvals.length === 0) {
-      ctx.out.line('Nothing waits for your review.');
-      return;
+export const run: CommandRun = async (ctx, options) => {
+  if (!ctx.stdinIsTTY || !ctx.out.interactive || !ctx.prompts.interactive) throw new AccessError('usage', NON_INTERACTIVE);
+  const { client } = await ctx.connect(stringOption(options, 'broker'));
+  const { approvals } = await client.get<ApprovalsResponse>('/v1/approvals');
+  if (approvals.length === 0) {
+    ctx.out.line('Nothing waits for your review.');
+    return;
+  }
+  const tally = { approved: 0, denied: 0, skipped: 0 };
+  for (const [index, a] of approvals.entries()) {
+    show(ctx, a, index, approvals.length);
+    const decision = await ctx.prompts.select<Decision>({
+      message: `Decision on ${a.id}`,
+      instead: 'use `access approve ID` or `access deny ID --reason TEXT`',
+      choices: [
+        { value: 'approve', name: 'Approve' },
+        { value: 'deny', name: 'Deny', description: 'asks for the reason the requester will read' },
+        { value: 'skip', name: 'Skip', description: 'leave it for now (or for another approver)' },
+        { value: 'quit', name: 'Quit' },
+      ],
+    });
+    if (decision === 'quit') break;
+    if (decision === 'skip') {
+      tally.skipped += 1;
+      continue;
     }
-    const tally = { approved: 0, denied: 0, skipped: 0 };
-    for (const [index, a] of approvals.entries()) {
-      show(ctx, a, index, approvals.length);
-      const decision = await ctx.prompts.select<Decision>({
-        message: `Decision on ${a.id}`,
-        instead: 'use `access approve ID` or `access deny ID --reason TEXT`',
-        choices: [
-          { value: 'approve', name: 'Approve' },
-          { value: 'deny', name: 'Deny', description: 'asks for the reason the requester will read' },
-          { value: 'skip', name: 'Skip', description: 'leave it for now (or for another approver)' },
-          { value: 'quit', name: 'Quit' },
-        ],
-      });
-      if (decision === 'quit') break;
-      if (decision === 'skip') {
-        tally.skipped += 1;
-        continue;
-      }
-      const comment = decision === 'deny' ? await ctx.prompts.text({ message: `Reason for denying ${a.id}:`, instead: 'pass --reason TEXT to `access deny`', required: true }) : undefined;
-      try {
-        await sendReview(ctx, client, a.id, { decision, ...(comment ? { comment } : {}) }, false);
-        if (decision === 'approve') tally.approved += 1;
-        else tally.denied += 1;
-      } catch (error) {
-        if (!(error instanceof AccessError) || !PER_REQUEST_REFUSALS.has(error.code)) throw error;
-        ctx.out.notice(`${ctx.out.yellow('!')} ${error.message}`);
-        tally.skipped += 1;
-      }
+    const comment =
+      decision === 'deny'
+        ? await ctx.prompts.text({ message: `Reason for denying ${a.id}:`, instead: 'pass --reason TEXT to `access deny`', required: true })
+        : undefined;
+    try {
+      await sendReview(ctx, client, a.id, { decision, ...(comment ? { comment } : {}) }, false);
+      if (decision === 'approve') tally.approved += 1;
+      else tally.denied += 1;
+    } catch (error) {
+      if (!(error instanceof AccessError) || !PER_REQUEST_REFUSALS.has(error.code)) throw error;
+      ctx.out.notice(`${ctx.out.yellow('!')} ${error.message}`);
+      tally.skipped += 1;
     }
-    ctx.out.line();
-    ctx.out.line(`Reviewed: ${tally.approved} approved, ${tally.denied} denied, ${tally.skipped} skipped.`);
-  },
+  }
+  ctx.out.line();
+  ctx.out.line(`Reviewed: ${tally.approved} approved, ${tally.denied} denied, ${tally.skipped} skipped.`);
 };

@@ -3,19 +3,13 @@
 import type { AuditShowResponse } from '../../../shared/wire.js';
 import { wholeNumberFlag } from '../../audit/flags.js';
 import { printStory } from '../../audit/story.js';
-import { brokerOption, jsonOption, stringOption, type CommandSpec } from '../command.js';
+import { stringOption, type CommandRun } from '../command.js';
 
-export const auditShowCommand: CommandSpec = {
-  name: 'show',
-  summary: 'the whole story of a request or a session: request, reviews, grant, each connection and query',
-  args: '<id>',
-  options: [{ flags: '--limit <n>', description: 'at most this many entries (default 5000)' }, brokerOption, jsonOption],
-  async run(ctx, options, [id]) {
-    const limit = wholeNumberFlag('limit', stringOption(options, 'limit'), 1, Number.MAX_SAFE_INTEGER);
-    const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const query = limit === undefined ? '' : `?limit=${limit}`;
-    const story = await client.get<AuditShowResponse>(`/v1/audit/show/${encodeURIComponent(id ?? '')}${query}`);
-    if (options.json) ctx.out.json(story);
-    else printStory(story, ctx.now(), ctx.out);
-  },
+export const run: CommandRun = async (ctx, options, [id]) => {
+  const limit = wholeNumberFlag('limit', stringOption(options, 'limit'), 1, Number.MAX_SAFE_INTEGER);
+  const { client } = await ctx.connect(stringOption(options, 'broker'));
+  const query = limit === undefined ? '' : `?limit=${limit}`;
+  const story = await client.get<AuditShowResponse>(`/v1/audit/show/${encodeURIComponent(id ?? '')}${query}`);
+  if (options.json) ctx.out.json(story);
+  else printStory(story, ctx.now(), ctx.out);
 };
