@@ -49,7 +49,7 @@ function parseOptions(argv: readonly string[]): Options {
   for (const name of only) if (!(MEASUREMENTS as readonly string[]).includes(name)) throw new Error(`--only ${name}: not one of ${MEASUREMENTS.join(', ')}`);
   return {
     rounds: Number(value('--rounds') ?? (quick ? 2 : 5)),
-    seconds: Number(value('--seconds') ?? (quick ? 2 : 10)),
+    seconds: Number(value('--seconds') ?? (quick ? 1 : 10)),
     starts: quick ? 3 : 10,
     connClients: 8,
     only: only as Measurement[],
@@ -166,12 +166,15 @@ async function socatChain(target: number, stops: World['stops']): Promise<number
 // ---- bulk: iperf3 ---------------------------------------------------------------------------------
 
 interface IperfReport {
-  end: { sum_received: { bits_per_second: number } };
+  error?: string;
+  end: { sum_received?: { bits_per_second: number } };
 }
 
 async function iperf(port: number, seconds: number, reverse: boolean): Promise<number> {
   const { stdout } = await run('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])]);
-  return (JSON.parse(stdout) as IperfReport).end.sum_received.bits_per_second / 1e9;
+  const report = JSON.parse(stdout) as IperfReport;
+  if (!report.end.sum_received) throw new Error(`iperf3 through port ${port}${reverse ? ' (-R)' : ''} failed: ${report.error ?? stdout}`);
+  return report.end.sum_received.bits_per_second / 1e9;
 }
 
 async function benchBulk(options: Options, world: World, iperfPort: number): Promise<Row[]> {
@@ -289,7 +292,7 @@ function printTable(rows: readonly Row[]): string {
     const versus = (ref: string): string => {
       const r = row.versus.find((v) => v.path === ref);
       if (!r) return '';
-      return row.measurement.startsWith('cli') ? `+${format(row.median - r.median)} ms` : ratio(row.median, r.median);
+      return row.measurement.startsWith('cli') ? `+${(row.median - r.median).toFixed(0)} ms` : ratio(row.median, r.median);
     };
     lines.push([
       row.measurement,
