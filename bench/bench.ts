@@ -2,7 +2,7 @@
 // in interleaved rounds (A B C A B C …) so a machine that gets busier mid-run slows every path
 // alike. Prints a table of medians and ratios and writes it as JSON under bench/results/.
 //
-//   npm run bench -- [--quick] [--rounds N] [--seconds S] [--only cli,bulk,pgbench,conns]
+//   npm run bench -- [--quick] [--rounds N] [--seconds S] [--only cli,bulk,pgbench,conns,idle] [--tunnels N]
 //
 // Measurements (the references in brackets):
 //   cli      process time (user+sys) and wall of `access --help` and `access whoami` (empty
@@ -12,21 +12,24 @@
 //            [direct; two socat relays]
 //   conns    new connections per second through one `access connect` listener to a TCP echo
 //            server (connect, one round trip, close) [direct; two socat relays]
+//   idle     RSS each idle tunnel adds to the broker and to `access connect` (--tunnels N, default
+//            1,000, the most one resource allows; --quick 300)
 // What is not installed (iperf3, socat, pgbench) is skipped, and the run says so.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { MAX_CONNECTIONS_LIMIT } from '../broker/config/schema.js';
 import { ACCESS_BIN, freePort, REPO, startDevBrokerProcess, tempDir } from '../test/helpers/processes.js';
 import { grant, signIn, startListener, stopListener, type Person } from '../test/helpers/tunnel-broker.js';
 import { accepting, benchConfig, connect, installed, median, PG, pgbench, preparePgbench, ratio, run, startSocat, started, table } from './common.js';
 
 const SELF = fileURLToPath(import.meta.url);
-const MEASUREMENTS = ['cli', 'bulk', 'pgbench', 'conns'] as const;
+const MEASUREMENTS = ['cli', 'bulk', 'pgbench', 'conns', 'idle'] as const;
 type Measurement = (typeof MEASUREMENTS)[number];
 
 interface Options {
@@ -36,6 +39,8 @@ interface Options {
   starts: number;
   /** Concurrent clients opening connections in `conns`. */
   connClients: number;
+  /** Idle tunnels held open in `idle`. */
+  idleTunnels: number;
   only: readonly Measurement[];
 }
 
@@ -52,6 +57,7 @@ function parseOptions(argv: readonly string[]): Options {
     seconds: Number(value('--seconds') ?? (quick ? 1 : 10)),
     starts: quick ? 3 : 10,
     connClients: 8,
+    idleTunnels: Math.min(MAX_CONNECTIONS_LIMIT, Number(value('--tunnels') ?? (quick ? 300 : MAX_CONNECTIONS_LIMIT))),
     only: only as Measurement[],
   };
 }
@@ -129,8 +135,11 @@ async function benchCli(options: Options): Promise<Row[]> {
 
 interface World {
   alice: Person;
+  brokerPid: number;
   /** Local port of an `access connect` listener per resource. */
   listeners: Map<string, number>;
+  /** Process id of each listener, by its port. */
+  listenerPids: Map<number, number>;
   stops: Array<() => void | Promise<void>>;
 }
 
@@ -141,7 +150,7 @@ async function startWorld(targets: Record<string, number>, stops: World['stops']
   const broker = await startDevBrokerProcess(['--config', configFile, '--data', path.join(dir, 'data')]);
   stops.push(() => broker.stop());
   const alice = await signIn(broker.url, 'alice@contoso.dev', await tempDir('bench-alice'));
-  return { alice, listeners: new Map(), stops };
+  return { alice, brokerPid: broker.child.pid ?? 0, listeners: new Map(), listenerPids: new Map(), stops };
 }
 
 async function listener(world: World, resource: string): Promise<number> {
@@ -151,6 +160,7 @@ async function listener(world: World, resource: string): Promise<number> {
   const listening = await startListener(world.alice, resource);
   world.stops.push(async () => void (await stopListener(listening)));
   world.listeners.set(resource, listening.port);
+  world.listenerPids.set(listening.port, listening.run.child.pid ?? 0);
   return listening.port;
 }
 
@@ -257,6 +267,50 @@ async function benchConns(options: Options, world: World, echoPort: number): Pro
   return rowsOf(`new connections/s (${options.connClients} clients)`, 'conn/s', samples, ['direct', 'two socat relays']);
 }
 
+// ---- idle: memory per idle tunnel ------------------------------------------------------------------
+
+async function rssKiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
+}
+
+/** Holds `count` tunnels open (each after one round trip, so it is set up end to end) and reports what each adds to the broker's and the listener's RSS. */
+async function benchIdle(options: Options, world: World): Promise<Row[]> {
+  const port = await listener(world, 'echo');
+  const cliPid = world.listenerPids.get(port) ?? 0;
+  const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 2000));
+  await settle();
+  const before = { broker: await rssKiB(world.brokerPid), cli: await rssKiB(cliPid) };
+  const sockets: net.Socket[] = [];
+  try {
+    // A few at a time: the listener opens a WebSocket (and asks for a token) per connection.
+    for (let i = 0; i < options.idleTunnels; i += 20) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(20, options.idleTunnels - i) }, async () => {
+          const socket = await connect(port);
+          await new Promise<void>((resolve, reject) => {
+            socket.once('data', () => resolve());
+            socket.once('close', () => reject(new Error(`tunnel ${sockets.length + 1} closed before its echo (a limit?)`)));
+            socket.write('x');
+          });
+          return socket;
+        }),
+      );
+      sockets.push(...batch);
+    }
+    await settle();
+    const after = { broker: await rssKiB(world.brokerPid), cli: await rssKiB(cliPid) };
+    const per = (k: 'broker' | 'cli'): number => (after[k] - before[k]) / options.idleTunnels;
+    const measurement = `idle RSS per tunnel (${options.idleTunnels} tunnels)`;
+    return [
+      { measurement, path: 'access-broker', unit: 'KiB', median: per('broker'), samples: [before.broker, after.broker], versus: [] },
+      { measurement, path: 'access connect', unit: 'KiB', median: per('cli'), samples: [before.cli, after.cli], versus: [] },
+    ];
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+}
+
 // ---- the echo server (a child process, so it never shares the client's event loop) ------------------
 
 function serveEcho(): void {
@@ -347,6 +401,7 @@ async function main(): Promise<void> {
         if (haveSocat) rows.push(...(await benchConns(options, world, echo.port)));
         else skipped.push('conns: socat is not installed');
       }
+      if (options.only.includes('idle')) rows.push(...(await benchIdle(options, world)));
     }
   } finally {
     for (const stop of stops.reverse()) await stop();

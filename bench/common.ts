@@ -5,6 +5,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { promisify } from 'node:util';
+import { MAX_CONNECTIONS_LIMIT } from '../broker/config/schema.js';
 import { freePort } from '../test/helpers/processes.js';
 
 export const run = promisify(execFile);
@@ -132,7 +133,7 @@ export async function pgbench(port: number, seconds: number, clients = 4, thread
   return { tps: Number(tps[1]), latencyMs: Number(latency[1]) };
 }
 
-/** A tcp resource named `name` to `target`, granted to sg-eng at once (autoApprove). */
+/** A resource named `name` to `target`, granted to sg-eng at once (autoApprove), with as many tunnels at once as a config allows. */
 function tcpLike(name: string, kind: 'tcp' | 'postgres', target: string): string[] {
   return [
     `  ${name}:`,
@@ -142,6 +143,7 @@ function tcpLike(name: string, kind: 'tcp' | 'postgres', target: string): string
     '    approvers: [sg-dba]',
     '    autoApprove: [sg-eng]',
     '    maxDuration: 4h',
+    `    maxConnections: ${MAX_CONNECTIONS_LIMIT}`,
   ];
 }
 
