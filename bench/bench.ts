@@ -388,6 +388,8 @@ async function main(): Promise<void> {
       const iperfServer = haveIperf && options.only.includes('bulk') ? await startIperfServer() : null;
       if (iperfServer) stops.push(() => void iperfServer.child.kill());
       const world = await startWorld({ echo: echo.port, ...(iperfServer ? { iperf: iperfServer.port } : {}) }, stops);
+      // First, while the broker has served nothing else: RSS that earlier runs grew (and a GC may give back) would blur it.
+      if (options.only.includes('idle')) rows.push(...(await benchIdle(options, world)));
       if (!haveSocat) skipped.push('the socat references: socat is not installed (apt-get install socat)');
       if (options.only.includes('bulk')) {
         if (iperfServer && haveSocat) rows.push(...(await benchBulk(options, world, iperfServer.port)));
@@ -401,7 +403,6 @@ async function main(): Promise<void> {
         if (haveSocat) rows.push(...(await benchConns(options, world, echo.port)));
         else skipped.push('conns: socat is not installed');
       }
-      if (options.only.includes('idle')) rows.push(...(await benchIdle(options, world)));
     }
   } finally {
     for (const stop of stops.reverse()) await stop();
