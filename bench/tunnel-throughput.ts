@@ -15,7 +15,7 @@
 // arrived), "down" is target → client. Figures are from one run on whatever machine runs it: read
 // them, check `uptime` first (a busy machine halves them), do not assert them.
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -23,11 +23,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { freePort, startDevBrokerProcess, tempDir, type DevBrokerProcess } from '../test/helpers/processes.js';
+import { startDevBrokerProcess, tempDir, type DevBrokerProcess } from '../test/helpers/processes.js';
 import { grant, signIn, startListener, stopListener, type Listening } from '../test/helpers/tunnel-broker.js';
-
-const run = promisify(execFile);
+import { benchConfig, connect, gbits, median, PG, pgbench, preparePgbench, ratio, startSocat, started, table } from './common.js';
 
 const MIB = 1024 * 1024;
 const BYTES = Number(process.argv[2] ?? 1024) * MIB;
@@ -41,8 +39,6 @@ const UP = 0x55;
 const DOWN = 0x44;
 /** The server's one-byte answer once an upload is complete. */
 const ACK = Buffer.from('K');
-const BENCH_DB = 'access_bench';
-const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
 const SELF = fileURLToPath(import.meta.url);
 
 // ---- the sink/source (child process) -------------------------------------------------------------
@@ -102,13 +98,6 @@ async function sendBytes(socket: net.Socket, block: Buffer, total: number): Prom
 
 // ---- the client (this process) -----------------------------------------------------------------
 
-function connect(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port, noDelay: true }, () => resolve(socket));
-    socket.once('error', reject);
-  });
-}
-
 function header(mode: number, size: number): Buffer {
   const buffer = Buffer.alloc(HEADER_BYTES);
   buffer[0] = mode;
@@ -151,11 +140,6 @@ async function timeDown(port: number, size: number): Promise<number> {
   return seconds;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
-
 /** Median bytes/s over RUNS transfers. */
 async function throughput(port: number, direction: 'up' | 'down'): Promise<number> {
   const rates: number[] = [];
@@ -165,98 +149,19 @@ async function throughput(port: number, direction: 'up' | 'down'): Promise<numbe
 
 // ---- processes ------------------------------------------------------------------------------------
 
-/** A helper process that cannot start (socat not installed) ends the benchmark with the reason. */
-function started(child: ChildProcess, what: string): ChildProcess {
-  child.once('error', (error) => {
-    console.error(`${what} could not start: ${error.message}`);
-    process.exit(1);
-  });
-  return child;
-}
-
 async function startSink(): Promise<{ port: number; child: ChildProcess }> {
   const child = started(spawn(process.execPath, [SELF, '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] }), 'the sink');
   const port = await new Promise<number>((resolve) => child.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
   return { port, child };
 }
 
-/** socat relaying a free loopback port to `target`; resolves once it accepts. */
-async function startSocat(target: number): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  const child = started(spawn('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `TCP:127.0.0.1:${target}`], { stdio: 'ignore' }), 'socat');
-  for (;;) {
-    try {
-      (await connect(port)).destroy();
-      return { port, child };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
-async function psql(sql: string): Promise<void> {
-  await run('psql', ['-X', '-q', '-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', 'postgres', '-c', sql]);
-}
-
-/** `pgbench -S -c 4 -j 2` for PGBENCH_SECONDS against port; returns tps. */
-async function pgbench(port: number): Promise<number> {
-  const { stdout } = await run('pgbench', ['-n', '-S', '-c', '4', '-j', '2', '-T', String(PGBENCH_SECONDS), '-h', '127.0.0.1', '-p', String(port), '-U', PG.user, BENCH_DB]);
-  const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
-  if (!match) throw new Error(`no tps in pgbench's output:\n${stdout}`);
-  return Number(match[1]);
-}
-
-function config(sinkPort: number): string {
-  return [
-    'resources:',
-    '  sink:',
-    '    kind: tcp',
-    `    target: 127.0.0.1:${sinkPort}`,
-    '    requesters: [sg-eng]',
-    '    approvers: [sg-dba]',
-    '    autoApprove: [sg-eng]',
-    '    maxDuration: 4h',
-    '  pg:',
-    '    kind: postgres',
-    `    target: ${PG.host}:${PG.port}`,
-    '    requesters: [sg-eng]',
-    '    approvers: [sg-dba]',
-    '    autoApprove: [sg-eng]',
-    '    maxDuration: 4h',
-    // The same server as plain TCP: the relay without the per-query audit of a postgres resource.
-    '  pg-tcp:',
-    '    kind: tcp',
-    `    target: ${PG.host}:${PG.port}`,
-    '    requesters: [sg-eng]',
-    '    approvers: [sg-dba]',
-    '    autoApprove: [sg-eng]',
-    '    maxDuration: 4h',
-    'devTenant:',
-    '  groups: [{ name: sg-eng }, { name: sg-dba }]',
-    '  users:',
-    '    - { upn: alice@contoso.dev, name: Alice Requester, groups: [sg-eng] }',
-    '',
-  ].join('\n');
-}
-
 // ---- the run ---------------------------------------------------------------------------------------
-
-function gbits(bytesPerSecond: number): string {
-  return `${((bytesPerSecond * 8) / 1e9).toFixed(2)} Gbit/s`;
-}
-
-function ratio(a: number, b: number): string {
-  return `${(a / b).toFixed(2)}`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
-}
 
 async function main(): Promise<void> {
   const [one, five] = os.loadavg();
-  console.log(`tunnel throughput: ${BYTES / MIB} MiB each direction, median of ${RUNS}; ${os.cpus().length} cores; load ${one?.toFixed(2)} (1m) ${five?.toFixed(2)} (5m)`);
+  console.log(
+    `tunnel throughput: ${BYTES / MIB} MiB each direction, median of ${RUNS}; ${os.cpus().length} cores; load ${one?.toFixed(2)} (1m) ${five?.toFixed(2)} (5m)`,
+  );
   const stops: Array<() => void | Promise<void>> = [];
   try {
     const sink = await startSink();
@@ -265,7 +170,7 @@ async function main(): Promise<void> {
     stops.push(() => void socat.child.kill());
     const dir = await tempDir('bench-tunnel');
     const configFile = path.join(dir, 'bench.yaml');
-    await writeFile(configFile, config(sink.port));
+    await writeFile(configFile, benchConfig({ sink: sink.port }));
     const broker: DevBrokerProcess = await startDevBrokerProcess(['--config', configFile, '--data', path.join(dir, 'data')]);
     stops.push(() => broker.stop());
     const alice = await signIn(broker.url, 'alice@contoso.dev', await tempDir('bench-alice'));
@@ -292,7 +197,9 @@ async function main(): Promise<void> {
       rows.push([name, gbits(m.up), gbits(m.down), ratio(m.up, direct.up), ratio(m.down, direct.down), ratio(m.up, viaSocat.up), ratio(m.down, viaSocat.down)]);
     }
     console.log(`\n${table(rows)}\n`);
-    console.log(`tunnel / direct: up ${ratio(viaTunnel.up, direct.up)}, down ${ratio(viaTunnel.down, direct.down)}; tunnel / socat: up ${ratio(viaTunnel.up, viaSocat.up)}, down ${ratio(viaTunnel.down, viaSocat.down)}`);
+    console.log(
+      `tunnel / direct: up ${ratio(viaTunnel.up, direct.up)}, down ${ratio(viaTunnel.down, direct.down)}; tunnel / socat: up ${ratio(viaTunnel.up, viaSocat.up)}, down ${ratio(viaTunnel.down, viaSocat.down)}`,
+    );
 
     if (PGBENCH_SECONDS > 0) await benchPostgres(alice, stops);
   } finally {
@@ -301,10 +208,7 @@ async function main(): Promise<void> {
 }
 
 async function benchPostgres(alice: Awaited<ReturnType<typeof signIn>>, stops: Array<() => void | Promise<void>>): Promise<void> {
-  await psql(`drop database if exists ${BENCH_DB}`);
-  await psql(`create database ${BENCH_DB}`);
-  stops.push(() => psql(`drop database if exists ${BENCH_DB}`));
-  await run('pgbench', ['-i', '-q', '-s', '1', '-h', PG.host, '-p', String(PG.port), '-U', PG.user, BENCH_DB]);
+  stops.push(await preparePgbench());
   const socat = await startSocat(PG.port);
   stops.push(() => void socat.child.kill());
   const tunnels: Record<string, Listening> = {};
@@ -323,7 +227,7 @@ async function benchPostgres(alice: Awaited<ReturnType<typeof signIn>>, stops: A
   ] as const;
   const tps: Record<string, number> = {};
   for (const [name, port] of paths) {
-    tps[name] = await pgbench(port);
+    tps[name] = (await pgbench(port, PGBENCH_SECONDS)).tps;
     console.log(`  pgbench ${name}: ${tps[name]?.toFixed(0)} tps`);
   }
   const direct = tps.direct as number;

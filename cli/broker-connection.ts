@@ -4,16 +4,17 @@
 // trusts the same certificates: `trust` (cli/broker-trust.ts).
 //
 // It takes only what it needs (`ConnectInputs`), not the CliContext, so the context can build on
-// it without the two importing each other.
+// it without the two importing each other. MSAL (the session) and ws (events, tunnels) are imported
+// when first needed, not with the CLI: they are most of its start time, and `access --help` or a
+// command refused before sign-in needs neither.
 
 import type WebSocket from 'ws';
 import type { BrokerConfigResponse } from '../shared/wire.js';
-import { Session, transportFor } from './auth/session.js';
+import type { Session } from './auth/session.js';
 import { BrokerClient } from './broker-client.js';
 import { BrokerTrust, resolveBrokerTrust } from './broker-trust.js';
-import { eventsUrl, openEventStream, type EventStream } from './events-client.js';
+import type { EventStream } from './events-client.js';
 import { readSettings, resolveBrokerUrl } from './settings.js';
-import { openTunnel, tunnelUrl } from './tunnel/tunnel-client.js';
 
 export interface BrokerConnection {
   brokerUrl: string;
@@ -52,6 +53,7 @@ export async function connectBroker(inputs: ConnectInputs, brokerFlag: string | 
   const brokerUrl = resolveBrokerUrl(brokerFlag, env, settings);
   const trust = await resolveBrokerTrust({ env, settings, brokerUrl });
   const signIn = settings.broker === brokerUrl && settings.signIn ? settings.signIn : await fetchSignInConfig(brokerUrl, trust);
+  const { Session, transportFor } = await import('./auth/session.js');
   const session = await Session.open({
     home,
     env,
@@ -62,9 +64,13 @@ export async function connectBroker(inputs: ConnectInputs, brokerFlag: string | 
     ...(debug ? { debug } : {}),
   });
   const client = new BrokerClient(brokerUrl, trust.transport(), () => session.accessToken(), trust);
-  const openEvents = (): Promise<EventStream> =>
-    openEventStream({ url: eventsUrl(brokerUrl), token: () => session.accessToken(), trust, ...(debug ? { debug } : {}) });
-  const openTunnelTo = (resource: string): Promise<WebSocket> =>
-    openTunnel({ url: tunnelUrl(brokerUrl, resource), token: () => session.accessToken(), trust });
+  const openEvents = async (): Promise<EventStream> => {
+    const { eventsUrl, openEventStream } = await import('./events-client.js');
+    return openEventStream({ url: eventsUrl(brokerUrl), token: () => session.accessToken(), trust, ...(debug ? { debug } : {}) });
+  };
+  const openTunnelTo = async (resource: string): Promise<WebSocket> => {
+    const { openTunnel, tunnelUrl } = await import('./tunnel/tunnel-client.js');
+    return openTunnel({ url: tunnelUrl(brokerUrl, resource), token: () => session.accessToken(), trust });
+  };
   return { brokerUrl, session, client, trust, openEvents, openTunnel: openTunnelTo };
 }

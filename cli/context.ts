@@ -1,8 +1,9 @@
 // Everything a command handler reaches outside itself, passed in one object so tests hand it
-// fakes (streams, environment, clock, broker connection) instead of mocking modules.
+// fakes (streams, environment, clock, broker connection) instead of mocking modules. Building it
+// imports nothing heavy: the broker connection (TLS, MSAL, ws) is imported on first `connect`.
 
 import type { Readable, Writable } from 'node:stream';
-import { connectBroker, type BrokerConnection } from './broker-connection.js';
+import type { BrokerConnection } from './broker-connection.js';
 import { Output, type OutputStreams } from './output.js';
 import { terminalPrompts, type Prompts } from './prompts.js';
 import { accessHome } from './state-dir.js';
@@ -50,7 +51,10 @@ export function processContext(streams: OutputStreams = process, env: NodeJS.Pro
     stdio: { stdin: process.stdin, stdout: streams.stdout },
     stdinIsTTY: Boolean(process.stdin.isTTY),
     now: Date.now,
-    connect: (brokerFlag) => connectBroker({ home: ctx.home, env: ctx.env, debug: debugLogger(ctx) }, brokerFlag),
+    connect: async (brokerFlag) => {
+      const { connectBroker } = await import('./broker-connection.js');
+      return connectBroker({ home: ctx.home, env: ctx.env, debug: debugLogger(ctx) }, brokerFlag);
+    },
     prompts: terminalPrompts({ input: process.stdin, output: streams.stderr }),
     onInterrupt: onProcessInterrupt,
   };

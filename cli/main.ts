@@ -42,7 +42,8 @@ function addCommand(parent: Command, spec: CommandSpec, ctx: CliContext, setExit
       .flatMap((a) => (Array.isArray(a) ? (a as unknown[]) : [a]))
       .filter((a): a is string => typeof a === 'string');
     const options = (received.at(-2) ?? {}) as Record<string, unknown>;
-    const code = await spec.run(ctx, options, args);
+    const { run } = await spec.load();
+    const code = await run(ctx, options, args);
     setExit(code ?? ExitCode.ok);
   });
 }

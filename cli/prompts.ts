@@ -4,9 +4,9 @@
 // a clean `interrupted` exit (130) instead of inquirer's stack trace.
 //
 // Prompts draw on stderr, so stdout stays the command's result (`--json` output is never mixed
-// with a question).
+// with a question). Inquirer is imported on the first question, not with the CLI: most commands
+// never ask one, and it costs a noticeable share of the CLI's start.
 
-import { input, select } from '@inquirer/prompts';
 import { AccessError } from '../shared/errors.js';
 
 export interface Choice<T extends string> {
@@ -68,6 +68,7 @@ export function terminalPrompts(streams: PromptStreams): Prompts {
     interactive,
     async text(question) {
       if (!interactive) throw noTerminal(question.message, question.instead);
+      const { input } = await import('@inquirer/prompts');
       const answer = await clean(() =>
         input(
           {
@@ -81,6 +82,7 @@ export function terminalPrompts(streams: PromptStreams): Prompts {
     },
     async select(question) {
       if (!interactive) throw noTerminal(question.message, question.instead);
+      const { select } = await import('@inquirer/prompts');
       return clean(() =>
         select(
           {

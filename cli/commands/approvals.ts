@@ -3,38 +3,33 @@
 import type { ApprovalView } from '../../shared/wire.js';
 import { allPages } from '../pages.js';
 import { actorName, ago, cell, span } from '../request-format.js';
-import { brokerOption, jsonOption, stringOption, type CommandSpec } from './command.js';
+import { stringOption, type CommandRun } from './command.js';
 
-export const approvalsCommand: CommandSpec = {
-  name: 'approvals',
-  summary: 'list the requests waiting for your approval',
-  options: [brokerOption, jsonOption],
-  async run(ctx, options) {
-    const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const exact = await allPages<'approvals', ApprovalView>(client, '/v1/approvals', 'approvals');
-    if (options.json) {
-      ctx.out.json(exact);
-      return;
-    }
-    const approvals = ctx.out.forPeople(exact);
-    if (approvals.length === 0) {
-      ctx.out.line('Nothing waits for your approval.');
-      return;
-    }
-    const now = ctx.now();
-    ctx.out.table(
-      ['ID', 'REQUESTER', 'RESOURCE', 'FOR', 'REASON', 'TICKET', 'AGE', 'APPROVALS'],
-      approvals.map((a) => [
-        a.id,
-        actorName(a.requester),
-        a.resource,
-        span(a.durationMs),
-        cell(a.reason),
-        a.ticket ?? '-',
-        ago(a.createdAt, now),
-        `${a.approvals}/${a.approvalsRequired}`,
-      ]),
-    );
-    ctx.out.notice(ctx.out.dim('`access approve ID`, `access deny ID --reason TEXT`, or `access review` to go through them one by one'));
-  },
+export const run: CommandRun = async (ctx, options) => {
+  const { client } = await ctx.connect(stringOption(options, 'broker'));
+  const exact = await allPages<'approvals', ApprovalView>(client, '/v1/approvals', 'approvals');
+  if (options.json) {
+    ctx.out.json(exact);
+    return;
+  }
+  const approvals = ctx.out.forPeople(exact);
+  if (approvals.length === 0) {
+    ctx.out.line('Nothing waits for your approval.');
+    return;
+  }
+  const now = ctx.now();
+  ctx.out.table(
+    ['ID', 'REQUESTER', 'RESOURCE', 'FOR', 'REASON', 'TICKET', 'AGE', 'APPROVALS'],
+    approvals.map((a) => [
+      a.id,
+      actorName(a.requester),
+      a.resource,
+      span(a.durationMs),
+      cell(a.reason),
+      a.ticket ?? '-',
+      ago(a.createdAt, now),
+      `${a.approvals}/${a.approvalsRequired}`,
+    ]),
+  );
+  ctx.out.notice(ctx.out.dim('`access approve ID`, `access deny ID --reason TEXT`, or `access review` to go through them one by one'));
 };

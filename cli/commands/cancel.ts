@@ -2,22 +2,16 @@
 
 import type { RequestView } from '../../shared/wire.js';
 import { requestPath } from '../request-format.js';
-import { brokerOption, jsonOption, stringOption, type CommandSpec } from './command.js';
+import { stringOption, type CommandRun } from './command.js';
 
-export const cancelCommand: CommandSpec = {
-  name: 'cancel',
-  summary: 'withdraw one of your pending requests',
-  args: '<id>',
-  options: [brokerOption, jsonOption],
-  async run(ctx, options, args) {
-    const id = args[0] ?? '';
-    const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const view = await client.post<RequestView>(requestPath(id, 'cancel'), {});
-    if (options.json) {
-      ctx.out.json(view);
-      return;
-    }
-    const shown = ctx.out.forPeople(view);
-    ctx.out.line(`Cancelled request ${shown.id} for ${shown.resource}.`);
-  },
+export const run: CommandRun = async (ctx, options, args) => {
+  const id = args[0] ?? '';
+  const { client } = await ctx.connect(stringOption(options, 'broker'));
+  const view = await client.post<RequestView>(requestPath(id, 'cancel'), {});
+  if (options.json) {
+    ctx.out.json(view);
+    return;
+  }
+  const shown = ctx.out.forPeople(view);
+  ctx.out.line(`Cancelled request ${shown.id} for ${shown.resource}.`);
 };

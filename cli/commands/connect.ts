@@ -12,16 +12,14 @@ import type { CreateRequestBody, RequestView } from '../../shared/wire.js';
 import type { BrokerConnection } from '../broker-connection.js';
 import type { CliContext } from '../context.js';
 import { requestAccess } from '../request-access.js';
-import { REQUEST_FLAGS, requestBody, requestOptions } from '../request-options.js';
+import { REQUEST_FLAGS, requestBody } from '../request-options.js';
 import { runExec } from '../tunnel/exec.js';
 import { lookUp, noLiveGrant, type ConnectResource } from '../tunnel/grant.js';
 import { runListener } from '../tunnel/listen.js';
 import type { TunnelPlan } from '../tunnel/plan.js';
 import { runStdio } from '../tunnel/stdio.js';
-import { brokerOption, stringOption, type CommandSpec } from './command.js';
+import { DEFAULT_BIND, stringOption, type CommandRun } from './command.js';
 
-/** The listener's address unless --bind says otherwise: loopback, so only this machine can use the grant. */
-export const DEFAULT_BIND = '127.0.0.1';
 const MAX_PORT = 65_535;
 
 type Mode = { kind: 'listen' } | { kind: 'stdio' } | { kind: 'exec'; argv: string[] };
@@ -52,9 +50,11 @@ function parseArgs(options: Record<string, unknown>, args: string[]): ConnectArg
   const portText = stringOption(options, 'port');
   const bindText = stringOption(options, 'bind');
   if (stdio && argv.length > 0) throw new AccessError('usage', `--stdio relays stdin/stdout and cannot run "${argv.join(' ')}" — use one or the other`);
-  if (stdio && (portText !== undefined || bindText !== undefined)) throw new AccessError('usage', '--stdio does not listen, so --port and --bind do not apply — leave them out');
+  if (stdio && (portText !== undefined || bindText !== undefined))
+    throw new AccessError('usage', '--stdio does not listen, so --port and --bind do not apply — leave them out');
   for (const flag of REQUEST_FLAGS) {
-    if (!request && options[flag] !== undefined) throw new AccessError('usage', `--${flag} only applies with --request (ask for access when you have no live grant)`);
+    if (!request && options[flag] !== undefined)
+      throw new AccessError('usage', `--${flag} only applies with --request (ask for access when you have no live grant)`);
   }
   const mode: Mode = stdio ? { kind: 'stdio' } : argv.length > 0 ? { kind: 'exec', argv } : { kind: 'listen' };
   return { name, mode, bind: bindText ?? DEFAULT_BIND, port: parsePort(portText), request: request ? requestBody(name, options) : null };
@@ -88,34 +88,28 @@ function planFor(connection: BrokerConnection, name: string, grant: RequestView,
   };
 }
 
-export const connectCommand: CommandSpec = {
-  name: 'connect',
-  summary: 'open the audited tunnel to a resource: listen on a local port, run `-- CMD` through it, or relay --stdio',
-  args: '<name> [command...]',
-  options: [
-    { flags: '--port <port>', description: 'local port to listen on (default: a free port, printed)' },
-    { flags: '--bind <address>', description: `local address to listen on (default: ${DEFAULT_BIND}; anyone who can reach it uses your access)` },
-    { flags: '--stdio', description: "relay stdin/stdout instead of listening, e.g. ssh -o ProxyCommand='access connect %h --stdio'" },
-    { flags: '--request', description: 'without a live grant, ask for one and connect once it is approved' },
-    ...requestOptions.map((option) => ({ ...option, description: `with --request: ${option.description}` })),
-    brokerOption,
-  ],
-  async run(ctx, options, args) {
-    const parsed = parseArgs(options, args);
-    // Only the listener prints its result on stdout: CMD owns it in exec mode, tunnel bytes in --stdio.
-    const say = (line: string): void => (parsed.mode.kind === 'listen' ? ctx.out.line(line) : ctx.out.notice(line));
-    const connection = await ctx.connect(stringOption(options, 'broker'));
-    const found = await findGrant(ctx, connection, parsed, say);
-    if (typeof found === 'number') return found;
-    const plan = planFor(connection, parsed.name, found.grant, found.resource);
-    const where = { bind: parsed.bind, port: parsed.port };
-    switch (parsed.mode.kind) {
-      case 'stdio':
-        return runStdio({ ...ctx.stdio, open: plan.open, subject: plan.subject, notice: (line) => ctx.out.notice(line), onInterrupt: ctx.onInterrupt, now: ctx.now });
-      case 'exec':
-        return runExec(ctx, plan, where, parsed.mode.argv);
-      case 'listen':
-        return runListener(ctx, plan, where);
-    }
-  },
+export const run: CommandRun = async (ctx, options, args) => {
+  const parsed = parseArgs(options, args);
+  // Only the listener prints its result on stdout: CMD owns it in exec mode, tunnel bytes in --stdio.
+  const say = (line: string): void => (parsed.mode.kind === 'listen' ? ctx.out.line(line) : ctx.out.notice(line));
+  const connection = await ctx.connect(stringOption(options, 'broker'));
+  const found = await findGrant(ctx, connection, parsed, say);
+  if (typeof found === 'number') return found;
+  const plan = planFor(connection, parsed.name, found.grant, found.resource);
+  const where = { bind: parsed.bind, port: parsed.port };
+  switch (parsed.mode.kind) {
+    case 'stdio':
+      return runStdio({
+        ...ctx.stdio,
+        open: plan.open,
+        subject: plan.subject,
+        notice: (line) => ctx.out.notice(line),
+        onInterrupt: ctx.onInterrupt,
+        now: ctx.now,
+      });
+    case 'exec':
+      return runExec(ctx, plan, where, parsed.mode.argv);
+    case 'listen':
+      return runListener(ctx, plan, where);
+  }
 };

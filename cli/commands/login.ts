@@ -9,35 +9,27 @@ import { fetchSignInConfig } from '../broker-connection.js';
 import { caFileToRemember, resolveBrokerTrust } from '../broker-trust.js';
 import { debugLogger } from '../context.js';
 import { readSettings, resolveBrokerUrl, writeSettings } from '../settings.js';
-import { brokerOption, stringOption, type CommandSpec, type OptionSpec } from './command.js';
+import { stringOption, type CommandRun } from './command.js';
 
-const caOption: OptionSpec = {
-  flags: '--ca <file>',
-  description: 'PEM certificate of the private CA that issued the broker\'s TLS certificate; remembered for this broker (ACCESS_CA_FILE overrides it)',
-};
+export const run: CommandRun = async (ctx, options) => {
+  const settings = await readSettings(ctx.home);
+  const brokerUrl = resolveBrokerUrl(stringOption(options, 'broker'), ctx.env, settings);
+  const trust = await resolveBrokerTrust({ caFlag: stringOption(options, 'ca'), env: ctx.env, settings, brokerUrl });
+  const signIn = await fetchSignInConfig(brokerUrl, trust);
+  const transport = transportFor(brokerUrl, signIn, trust.extraCa);
+  const debug = debugLogger(ctx);
+  const session = await Session.open({ home: ctx.home, env: ctx.env, brokerUrl, signIn, transport, trust, ...(debug ? { debug } : {}) });
+  ctx.out.notice(session.storeNotice);
 
-export const loginCommand: CommandSpec = {
-  name: 'login',
-  summary: 'sign in with Microsoft Entra ID (device code) and remember the broker',
-  options: [brokerOption, caOption],
-  async run(ctx, options) {
-    const settings = await readSettings(ctx.home);
-    const brokerUrl = resolveBrokerUrl(stringOption(options, 'broker'), ctx.env, settings);
-    const trust = await resolveBrokerTrust({ caFlag: stringOption(options, 'ca'), env: ctx.env, settings, brokerUrl });
-    const signIn = await fetchSignInConfig(brokerUrl, trust);
-    const transport = transportFor(brokerUrl, signIn, trust.extraCa);
-    const debug = debugLogger(ctx);
-    const session = await Session.open({ home: ctx.home, env: ctx.env, brokerUrl, signIn, transport, trust, ...(debug ? { debug } : {}) });
-    ctx.out.notice(session.storeNotice);
+  const account = await session.signInWithDeviceCode((message) => ctx.out.notice(message));
+  const caFile = caFileToRemember(trust, settings, brokerUrl);
+  await writeSettings(ctx.home, { broker: brokerUrl, signIn, ...(caFile ? { caFile } : {}) });
 
-    const account = await session.signInWithDeviceCode((message) => ctx.out.notice(message));
-    const caFile = caFileToRemember(trust, settings, brokerUrl);
-    await writeSettings(ctx.home, { broker: brokerUrl, signIn, ...(caFile ? { caFile } : {}) });
-
-    const client = new BrokerClient(brokerUrl, trust.transport(), () => session.accessToken(), trust);
-    const me = await client.get<WhoAmIResponse>('/v1/whoami');
-    const who = me.name ? `${me.name} <${me.upn ?? account.username}>` : (me.upn ?? account.username);
-    ctx.out.line(`${ctx.out.green('✔')} Signed in as ${ctx.out.bold(who)} on ${brokerUrl}`);
-    ctx.out.line(`  ${me.groups.length} group${me.groups.length === 1 ? '' : 's'} seen by the broker — \`access whoami\` shows them, \`access resources\` what you can request`);
-  },
+  const client = new BrokerClient(brokerUrl, trust.transport(), () => session.accessToken(), trust);
+  const me = await client.get<WhoAmIResponse>('/v1/whoami');
+  const who = me.name ? `${me.name} <${me.upn ?? account.username}>` : (me.upn ?? account.username);
+  ctx.out.line(`${ctx.out.green('✔')} Signed in as ${ctx.out.bold(who)} on ${brokerUrl}`);
+  ctx.out.line(
+    `  ${me.groups.length} group${me.groups.length === 1 ? '' : 's'} seen by the broker — \`access whoami\` shows them, \`access resources\` what you can request`,
+  );
 };

@@ -4,37 +4,33 @@ import { AccessError } from '../../shared/errors.js';
 import { Session, transportFor } from '../auth/session.js';
 import { readSettings } from '../settings.js';
 import { chooseSecretStore } from '../auth/secret-store.js';
-import type { CommandSpec } from './command.js';
+import type { CommandRun } from './command.js';
 
-export const logoutCommand: CommandSpec = {
-  name: 'logout',
-  summary: 'sign out: remove the cached tokens of this machine user ($ACCESS_HOME)',
-  async run(ctx) {
-    const settings = await readSettings(ctx.home);
-    if (!settings.broker || !settings.signIn) {
-      // Nothing remembered: still clear whatever store would hold tokens, then say so.
-      const { store } = await chooseSecretStore(ctx.home, ctx.env);
-      await store.clear();
-      ctx.out.line('Not signed in.');
-      return;
-    }
-    const session = await Session.open({
-      home: ctx.home,
-      env: ctx.env,
-      brokerUrl: settings.broker,
-      signIn: settings.signIn,
-      transport: transportFor(settings.broker, settings.signIn),
-    });
-    let accounts;
-    try {
-      accounts = await session.signOut();
-    } catch (error) {
-      // A damaged token cache cannot be read, but it can always be removed: that is what logout is for.
-      if (!(error instanceof AccessError) || error.code !== 'secret_store_failed') throw error;
-      await session.store.clear();
-      ctx.out.line(`Removed the unreadable token cache (${session.store.description}).`);
-      return;
-    }
-    ctx.out.line(accounts.length ? `Signed out ${accounts.map((a) => a.username).join(', ')}.` : 'Not signed in.');
-  },
+export const run: CommandRun = async (ctx) => {
+  const settings = await readSettings(ctx.home);
+  if (!settings.broker || !settings.signIn) {
+    // Nothing remembered: still clear whatever store would hold tokens, then say so.
+    const { store } = await chooseSecretStore(ctx.home, ctx.env);
+    await store.clear();
+    ctx.out.line('Not signed in.');
+    return;
+  }
+  const session = await Session.open({
+    home: ctx.home,
+    env: ctx.env,
+    brokerUrl: settings.broker,
+    signIn: settings.signIn,
+    transport: transportFor(settings.broker, settings.signIn),
+  });
+  let accounts;
+  try {
+    accounts = await session.signOut();
+  } catch (error) {
+    // A damaged token cache cannot be read, but it can always be removed: that is what logout is for.
+    if (!(error instanceof AccessError) || error.code !== 'secret_store_failed') throw error;
+    await session.store.clear();
+    ctx.out.line(`Removed the unreadable token cache (${session.store.description}).`);
+    return;
+  }
+  ctx.out.line(accounts.length ? `Signed out ${accounts.map((a) => a.username).join(', ')}.` : 'Not signed in.');
 };

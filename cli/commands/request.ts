@@ -5,35 +5,24 @@
 import { ExitCode } from '../../shared/errors.js';
 import { outcome, stillNeeded } from '../request-format.js';
 import { createRequest, requestAccess } from '../request-access.js';
-import { requestBody, requestOptions } from '../request-options.js';
-import { brokerOption, stringOption, type CommandSpec } from './command.js';
+import { requestBody } from '../request-options.js';
+import { stringOption, type CommandRun } from './command.js';
 
-export const requestCommand: CommandSpec = {
-  name: 'request',
-  summary: 'ask for access to a resource and wait for the decision',
-  args: '<name>',
-  options: [
-    ...requestOptions,
-    { flags: '--no-wait', description: 'print the request id and state, and exit without waiting for the decision' },
-    brokerOption,
-    { flags: '--json', description: 'print the final request as JSON' },
-  ],
-  async run(ctx, options, args) {
-    const body = requestBody(args[0] ?? '', options);
-    const json = Boolean(options.json);
-    // With --json, stdout holds only the JSON; the words go to stderr.
-    const say = (line: string): void => (json ? ctx.out.notice(line) : ctx.out.line(line));
+export const run: CommandRun = async (ctx, options, args) => {
+  const body = requestBody(args[0] ?? '', options);
+  const json = Boolean(options.json);
+  // With --json, stdout holds only the JSON; the words go to stderr.
+  const say = (line: string): void => (json ? ctx.out.notice(line) : ctx.out.line(line));
 
-    const connection = await ctx.connect(stringOption(options, 'broker'));
-    if (options.wait === false) {
-      const created = await createRequest(ctx, connection.client, body);
-      const shown = ctx.out.forPeople(created);
-      say(shown.state === 'pending' ? `Request ${shown.id} PENDING — needs ${stillNeeded(shown)}; \`access requests\` shows it` : outcome(shown, ctx.now(), ctx.out).line);
-      if (json) ctx.out.json(created);
-      return ExitCode.ok;
-    }
-    const { view, exit } = await requestAccess(ctx, connection, body, say);
-    if (json) ctx.out.json(view);
-    return exit;
-  },
+  const connection = await ctx.connect(stringOption(options, 'broker'));
+  if (options.wait === false) {
+    const created = await createRequest(ctx, connection.client, body);
+    const shown = ctx.out.forPeople(created);
+    say(shown.state === 'pending' ? `Request ${shown.id} PENDING — needs ${stillNeeded(shown)}; \`access requests\` shows it` : outcome(shown, ctx.now(), ctx.out).line);
+    if (json) ctx.out.json(created);
+    return ExitCode.ok;
+  }
+  const { view, exit } = await requestAccess(ctx, connection, body, say);
+  if (json) ctx.out.json(view);
+  return exit;
 };

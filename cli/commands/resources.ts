@@ -2,7 +2,7 @@
 
 import { formatDuration } from '../../shared/duration.js';
 import type { ResourcesResponse, ResourceSummary } from '../../shared/wire.js';
-import { brokerOption, jsonOption, stringOption, type CommandSpec } from './command.js';
+import { stringOption, type CommandRun } from './command.js';
 
 function access(r: ResourceSummary): string {
   const can = [r.canRequest ? (r.autoApproved ? 'request (auto-approved)' : 'request') : '', r.canApprove ? 'approve' : ''].filter(Boolean);
@@ -16,25 +16,20 @@ function policy(r: ResourceSummary): string {
   return parts.join(', ');
 }
 
-export const resourcesCommand: CommandSpec = {
-  name: 'resources',
-  summary: 'list the resources you may request or approve',
-  options: [brokerOption, jsonOption],
-  async run(ctx, options) {
-    const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const { resources: exact } = await client.get<ResourcesResponse>('/v1/resources');
-    if (options.json) {
-      ctx.out.json(exact);
-      return;
-    }
-    const resources = ctx.out.forPeople(exact);
-    if (resources.length === 0) {
-      ctx.out.line('No resources you can request or approve. Ask your platform team which Entra group grants access.');
-      return;
-    }
-    ctx.out.table(
-      ['NAME', 'KIND', 'YOU CAN', 'MAX', 'APPROVAL'],
-      resources.map((r) => [r.name, r.kind, access(r), formatDuration(r.maxDurationMs), policy(r)]),
-    );
-  },
+export const run: CommandRun = async (ctx, options) => {
+  const { client } = await ctx.connect(stringOption(options, 'broker'));
+  const { resources: exact } = await client.get<ResourcesResponse>('/v1/resources');
+  if (options.json) {
+    ctx.out.json(exact);
+    return;
+  }
+  const resources = ctx.out.forPeople(exact);
+  if (resources.length === 0) {
+    ctx.out.line('No resources you can request or approve. Ask your platform team which Entra group grants access.');
+    return;
+  }
+  ctx.out.table(
+    ['NAME', 'KIND', 'YOU CAN', 'MAX', 'APPROVAL'],
+    resources.map((r) => [r.name, r.kind, access(r), formatDuration(r.maxDurationMs), policy(r)]),
+  );
 };

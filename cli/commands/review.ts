@@ -8,7 +8,7 @@ import { allPages } from '../pages.js';
 import type { CliContext } from '../context.js';
 import { actorName, ago, approvers, cell, clockTime, span, stateLabel } from '../request-format.js';
 import { sendReview } from '../review-actions.js';
-import { brokerOption, stringOption, type CommandSpec } from './command.js';
+import { stringOption, type CommandRun } from './command.js';
 
 /** Above this many groups the review shows a count of the rest; `access approvals --json` lists all. */
 const MAX_GROUPS_SHOWN = 15;
@@ -60,49 +60,47 @@ function show(ctx: CliContext, a: ApprovalView, index: number, total: number): v
   });
 }
 
-export const reviewCommand: CommandSpec = {
-  name: 'review',
-  summary: 'go through the requests waiting for you and approve, deny or skip each',
-  options: [brokerOption],
-  async run(ctx, options) {
-    if (!ctx.stdinIsTTY || !ctx.out.interactive || !ctx.prompts.interactive) throw new AccessError('usage', NON_INTERACTIVE);
-    const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const exact = await allPages<'approvals', ApprovalView>(client, '/v1/approvals', 'approvals');
-    if (exact.length === 0) {
-      ctx.out.line('Nothing waits for your review.');
-      return;
+export const run: CommandRun = async (ctx, options) => {
+  if (!ctx.stdinIsTTY || !ctx.out.interactive || !ctx.prompts.interactive) throw new AccessError('usage', NON_INTERACTIVE);
+  const { client } = await ctx.connect(stringOption(options, 'broker'));
+  const exact = await allPages<'approvals', ApprovalView>(client, '/v1/approvals', 'approvals');
+  if (exact.length === 0) {
+    ctx.out.line('Nothing waits for your review.');
+    return;
+  }
+  const tally = { approved: 0, denied: 0, skipped: 0 };
+  for (const [index, a] of exact.entries()) {
+    // Shown safely; the id sent back is the broker's own, exactly.
+    show(ctx, ctx.out.forPeople(a), index, exact.length);
+    const decision = await ctx.prompts.select<Decision>({
+      message: `Decision on ${ctx.out.forPeople(a.id)}`,
+      instead: 'use `access approve ID` or `access deny ID --reason TEXT`',
+      choices: [
+        { value: 'approve', name: 'Approve' },
+        { value: 'deny', name: 'Deny', description: 'asks for the reason the requester will read' },
+        { value: 'skip', name: 'Skip', description: 'leave it for now (or for another approver)' },
+        { value: 'quit', name: 'Quit' },
+      ],
+    });
+    if (decision === 'quit') break;
+    if (decision === 'skip') {
+      tally.skipped += 1;
+      continue;
     }
-    const tally = { approved: 0, denied: 0, skipped: 0 };
-    for (const [index, a] of exact.entries()) {
-      // Shown safely; the id sent back is the broker's own, exactly.
-      show(ctx, ctx.out.forPeople(a), index, exact.length);
-      const decision = await ctx.prompts.select<Decision>({
-        message: `Decision on ${ctx.out.forPeople(a.id)}`,
-        instead: 'use `access approve ID` or `access deny ID --reason TEXT`',
-        choices: [
-          { value: 'approve', name: 'Approve' },
-          { value: 'deny', name: 'Deny', description: 'asks for the reason the requester will read' },
-          { value: 'skip', name: 'Skip', description: 'leave it for now (or for another approver)' },
-          { value: 'quit', name: 'Quit' },
-        ],
-      });
-      if (decision === 'quit') break;
-      if (decision === 'skip') {
-        tally.skipped += 1;
-        continue;
-      }
-      const comment = decision === 'deny' ? await ctx.prompts.text({ message: `Reason for denying ${ctx.out.forPeople(a.id)}:`, instead: 'pass --reason TEXT to `access deny`', required: true }) : undefined;
-      try {
-        await sendReview(ctx, client, a.id, { decision, ...(comment ? { comment } : {}) }, false);
-        if (decision === 'approve') tally.approved += 1;
-        else tally.denied += 1;
-      } catch (error) {
-        if (!(error instanceof AccessError) || !PER_REQUEST_REFUSALS.has(error.code)) throw error;
-        ctx.out.notice(`${ctx.out.yellow('!')} ${ctx.out.forPeople(error.message)}`);
-        tally.skipped += 1;
-      }
+    const comment =
+      decision === 'deny'
+        ? await ctx.prompts.text({ message: `Reason for denying ${ctx.out.forPeople(a.id)}:`, instead: 'pass --reason TEXT to `access deny`', required: true })
+        : undefined;
+    try {
+      await sendReview(ctx, client, a.id, { decision, ...(comment ? { comment } : {}) }, false);
+      if (decision === 'approve') tally.approved += 1;
+      else tally.denied += 1;
+    } catch (error) {
+      if (!(error instanceof AccessError) || !PER_REQUEST_REFUSALS.has(error.code)) throw error;
+      ctx.out.notice(`${ctx.out.yellow('!')} ${ctx.out.forPeople(error.message)}`);
+      tally.skipped += 1;
     }
-    ctx.out.line();
-    ctx.out.line(`Reviewed: ${tally.approved} approved, ${tally.denied} denied, ${tally.skipped} skipped.`);
-  },
+  }
+  ctx.out.line();
+  ctx.out.line(`Reviewed: ${tally.approved} approved, ${tally.denied} denied, ${tally.skipped} skipped.`);
 };

@@ -3,24 +3,18 @@
 
 import type { ReasonBody, RequestView } from '../../shared/wire.js';
 import { actorName, requestPath } from '../request-format.js';
-import { brokerOption, jsonOption, stringOption, type CommandSpec } from './command.js';
+import { stringOption, type CommandRun } from './command.js';
 
-export const revokeCommand: CommandSpec = {
-  name: 'revoke',
-  summary: 'end a granted access now (yours, or one you may approve)',
-  args: '<id>',
-  options: [{ flags: '--reason <text>', description: 'why, recorded in the audit log and shown to the requester' }, brokerOption, jsonOption],
-  async run(ctx, options, args) {
-    const id = args[0] ?? '';
-    const reason = stringOption(options, 'reason');
-    const body: ReasonBody = reason ? { reason } : {};
-    const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const view = await client.post<RequestView>(requestPath(id, 'revoke'), body);
-    if (options.json) {
-      ctx.out.json(view);
-      return;
-    }
-    const shown = ctx.out.forPeople(view);
-    ctx.out.line(`Revoked ${shown.id}: ${actorName(shown.requester)} no longer has ${shown.resource}; open sessions are cut within a second.`);
-  },
+export const run: CommandRun = async (ctx, options, args) => {
+  const id = args[0] ?? '';
+  const reason = stringOption(options, 'reason');
+  const body: ReasonBody = reason ? { reason } : {};
+  const { client } = await ctx.connect(stringOption(options, 'broker'));
+  const view = await client.post<RequestView>(requestPath(id, 'revoke'), body);
+  if (options.json) {
+    ctx.out.json(view);
+    return;
+  }
+  const shown = ctx.out.forPeople(view);
+  ctx.out.line(`Revoked ${shown.id}: ${actorName(shown.requester)} no longer has ${shown.resource}; open sessions are cut within a second.`);
 };

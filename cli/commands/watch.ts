@@ -6,13 +6,14 @@ import { ExitCode } from '../../shared/errors.js';
 import type { EventMessage, RequestView } from '../../shared/wire.js';
 import type { Output } from '../output.js';
 import { accessUntil, actorName, approvers, cell, clockTime, outcome, span, stillNeeded, timeOfDay } from '../request-format.js';
-import { brokerOption, stringOption, type CommandSpec } from './command.js';
+import { stringOption, type CommandRun } from './command.js';
 
 /** A change to one of your own requests. */
 function mine(change: string, view: RequestView, now: number, out: Output): string {
   const head = `Your request ${view.id} for ${view.resource}`;
   if (view.state !== 'pending') return `${head}: ${outcome(view, now, out).line}`;
-  if (change === 'review_recorded') return `${head}: approved by ${approvers(view)} (${view.approvals} of ${view.approvalsRequired}), waiting for ${stillNeeded(view)}`;
+  if (change === 'review_recorded')
+    return `${head}: approved by ${approvers(view)} (${view.approvals} of ${view.approvalsRequired}), waiting for ${stillNeeded(view)}`;
   return `${head} (${span(view.durationMs)}) is pending — waiting for ${stillNeeded(view)}`;
 }
 
@@ -54,45 +55,42 @@ export function describeEvent(event: EventMessage, me: string | null, now: numbe
   }
 }
 
-export const watchCommand: CommandSpec = {
-  name: 'watch',
-  summary: 'follow new requests to review, decisions on yours and expiring grants, live',
-  options: [brokerOption, { flags: '--json', description: 'print one JSON object per event and line' }],
-  async run(ctx, options) {
-    const json = Boolean(options.json);
-    const { openEvents } = await ctx.connect(stringOption(options, 'broker'));
-    const events = await openEvents();
-    // Ctrl-C is how a feed ends: stop cleanly and exit 0.
-    const stopListening = ctx.onInterrupt(() => events.close());
-    let me: string | null = null;
-    try {
-      for await (const item of events) {
-        const now = ctx.now();
-        switch (item.type) {
-          case 'hello':
-            if (me === null) ctx.out.notice(`Watching as ${ctx.out.forPeople(item.upn ?? item.oid)} — Ctrl-C stops`);
-            me = item.oid;
+export const run: CommandRun = async (ctx, options) => {
+  const json = Boolean(options.json);
+  const { openEvents } = await ctx.connect(stringOption(options, 'broker'));
+  const events = await openEvents();
+  // Ctrl-C is how a feed ends: stop cleanly and exit 0.
+  const stopListening = ctx.onInterrupt(() => events.close());
+  let me: string | null = null;
+  try {
+    for await (const item of events) {
+      const now = ctx.now();
+      switch (item.type) {
+        case 'hello':
+          if (me === null) ctx.out.notice(`Watching as ${ctx.out.forPeople(item.upn ?? item.oid)} — Ctrl-C stops`);
+          me = item.oid;
+          continue;
+        case 'disconnected':
+          ctx.out.notice(`${timeOfDay(now)}  lost the broker (${ctx.out.forPeople(item.reason)}) — reconnecting in ${span(item.retryInMs)}`);
+          continue;
+        case 'reconnected':
+          ctx.out.notice(
+            `${timeOfDay(now)}  reconnected — events during the gap are not replayed; \`access approvals\` and \`access requests\` show the current state`,
+          );
+          continue;
+        default: {
+          if (json) {
+            ctx.out.jsonLine({ receivedAt: new Date(now).toISOString(), ...item });
             continue;
-          case 'disconnected':
-            ctx.out.notice(`${timeOfDay(now)}  lost the broker (${ctx.out.forPeople(item.reason)}) — reconnecting in ${span(item.retryInMs)}`);
-            continue;
-          case 'reconnected':
-            ctx.out.notice(`${timeOfDay(now)}  reconnected — events during the gap are not replayed; \`access approvals\` and \`access requests\` show the current state`);
-            continue;
-          default: {
-            if (json) {
-              ctx.out.jsonLine({ receivedAt: new Date(now).toISOString(), ...item });
-              continue;
-            }
-            const line = describeEvent(ctx.out.forPeople(item), me, now, ctx.out);
-            if (line) ctx.out.line(`${ctx.out.dim(timeOfDay(now))}  ${line}`);
           }
+          const line = describeEvent(ctx.out.forPeople(item), me, now, ctx.out);
+          if (line) ctx.out.line(`${ctx.out.dim(timeOfDay(now))}  ${line}`);
         }
       }
-    } finally {
-      stopListening();
-      events.close();
     }
-    return ExitCode.ok;
-  },
+  } finally {
+    stopListening();
+    events.close();
+  }
+  return ExitCode.ok;
 };

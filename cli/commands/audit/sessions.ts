@@ -5,64 +5,47 @@ import { AccessError } from '../../../shared/errors.js';
 import { PAGE_LIMIT_MAX } from '../../../shared/limits.js';
 import type { AuditSessionsResponse, AuditSessionView } from '../../../shared/wire.js';
 import { wholeNumberFlag } from '../../audit/flags.js';
-import { optionalTime, WHEN } from '../../audit/options.js';
+import { optionalTime } from '../../audit/options.js';
 import { sessionsCsv, SESSION_TABLE_HEADERS, sessionTableRow } from '../../audit/sessions-format.js';
 import { plural } from '../../request-format.js';
-import { brokerOption, jsonOption, stringOption, type CommandSpec } from '../command.js';
+import { SESSIONS_SHOWN, stringOption, type CommandRun } from '../command.js';
 
-/** Sessions listed unless --limit says otherwise: a screenful to read; --since narrows, --limit widens. */
-export const SESSIONS_SHOWN = 100;
+export const run: CommandRun = async (ctx, options) => {
+  if (options.json && options.csv) throw new AccessError('usage', 'choose one of --json and --csv');
+  const query = new URLSearchParams();
+  const user = stringOption(options, 'user');
+  const resource = stringOption(options, 'resource');
+  const since = optionalTime(options, 'since');
+  const until = optionalTime(options, 'until');
+  const limit = wholeNumberFlag('limit', stringOption(options, 'limit'), 1, Number.MAX_SAFE_INTEGER) ?? SESSIONS_SHOWN;
+  if (user !== undefined) query.set('user', user);
+  if (resource !== undefined) query.set('resource', resource);
+  if (since !== undefined) query.set('since', since);
+  if (until !== undefined) query.set('until', until);
+  const { client } = await ctx.connect(stringOption(options, 'broker'));
+  // Page by page (a page holds at most PAGE_LIMIT_MAX) until --limit sessions or the last page.
+  const sessions: AuditSessionView[] = [];
+  let more = false;
+  for (let cursor: string | null = null; ; ) {
+    query.set('limit', String(Math.min(limit - sessions.length, PAGE_LIMIT_MAX)));
+    if (cursor !== null) query.set('cursor', cursor);
+    const page: AuditSessionsResponse = await client.get<AuditSessionsResponse>(`/v1/audit/sessions?${query.toString()}`);
+    sessions.push(...page.sessions);
+    cursor = page.next ?? null;
+    // A broker older than cursors says nothing of more: a full page may have more behind it.
+    more = page.next === undefined ? sessions.length === limit : cursor !== null;
+    if (cursor === null || sessions.length >= limit) break;
+  }
 
-export const auditSessionsCommand: CommandSpec = {
-  name: 'sessions',
-  summary: 'tunnel sessions, newest first, filtered by user, resource and time',
-  options: [
-    { flags: '--user <upn-or-oid>', description: 'only sessions of this person (UPN in any case, or Entra object id)' },
-    { flags: '--resource <name>', description: 'only sessions on this resource' },
-    { flags: '--since <when>', description: `opened at or after: ${WHEN}` },
-    { flags: '--until <when>', description: 'opened before this time (same forms as --since)' },
-    { flags: '--limit <n>', description: `at most this many, newest first (default ${SESSIONS_SHOWN})` },
-    brokerOption,
-    jsonOption,
-    { flags: '--csv', description: 'print CSV (RFC 4180) for a spreadsheet' },
-  ],
-  async run(ctx, options) {
-    if (options.json && options.csv) throw new AccessError('usage', 'choose one of --json and --csv');
-    const query = new URLSearchParams();
-    const user = stringOption(options, 'user');
-    const resource = stringOption(options, 'resource');
-    const since = optionalTime(options, 'since');
-    const until = optionalTime(options, 'until');
-    const limit = wholeNumberFlag('limit', stringOption(options, 'limit'), 1, Number.MAX_SAFE_INTEGER) ?? SESSIONS_SHOWN;
-    if (user !== undefined) query.set('user', user);
-    if (resource !== undefined) query.set('resource', resource);
-    if (since !== undefined) query.set('since', since);
-    if (until !== undefined) query.set('until', until);
-    const { client } = await ctx.connect(stringOption(options, 'broker'));
-    // Page by page (a page holds at most PAGE_LIMIT_MAX) until --limit sessions or the last page.
-    const sessions: AuditSessionView[] = [];
-    let more = false;
-    for (let cursor: string | null = null; ; ) {
-      query.set('limit', String(Math.min(limit - sessions.length, PAGE_LIMIT_MAX)));
-      if (cursor !== null) query.set('cursor', cursor);
-      const page: AuditSessionsResponse = await client.get<AuditSessionsResponse>(`/v1/audit/sessions?${query.toString()}`);
-      sessions.push(...page.sessions);
-      cursor = page.next ?? null;
-      // A broker older than cursors says nothing of more: a full page may have more behind it.
-      more = page.next === undefined ? sessions.length === limit : cursor !== null;
-      if (cursor === null || sessions.length >= limit) break;
-    }
-
-    if (options.json) ctx.out.json(sessions);
-    else if (options.csv) ctx.stdio.stdout.write(sessionsCsv(sessions));
-    else if (sessions.length === 0) ctx.out.line('No sessions match.');
-    else
-      ctx.out.table(
-        SESSION_TABLE_HEADERS,
-        sessions.map((s) => sessionTableRow(s, ctx.now())),
-      );
-    if (more) {
-      ctx.out.notice(`Showing the newest ${plural(limit, 'session')}; there may be more — narrow with --since/--until or raise --limit.`);
-    }
-  },
+  if (options.json) ctx.out.json(sessions);
+  else if (options.csv) ctx.stdio.stdout.write(sessionsCsv(sessions));
+  else if (sessions.length === 0) ctx.out.line('No sessions match.');
+  else
+    ctx.out.table(
+      SESSION_TABLE_HEADERS,
+      sessions.map((s) => sessionTableRow(s, ctx.now())),
+    );
+  if (more) {
+    ctx.out.notice(`Showing the newest ${plural(limit, 'session')}; there may be more — narrow with --since/--until or raise --limit.`);
+  }
 };

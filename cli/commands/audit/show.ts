@@ -5,13 +5,10 @@ import type { AuditShowResponse } from '../../../shared/wire.js';
 import { wholeNumberFlag } from '../../audit/flags.js';
 import { printStory } from '../../audit/story.js';
 import type { BrokerClient } from '../../broker-client.js';
-import { brokerOption, jsonOption, stringOption, type CommandSpec } from '../command.js';
-
-/** Entries of a story shown unless --limit says otherwise (the broker's own default). */
-export const SHOW_ENTRIES_DEFAULT = 5000;
+import { SHOW_ENTRIES_DEFAULT, stringOption, type CommandRun } from '../command.js';
 
 /** Entries of a story asked for per page once the first answer was cut or too large. */
-export const STORY_PAGE_ENTRIES = 250;
+const STORY_PAGE_ENTRIES = 250;
 
 /**
  * The story of `id`, up to `limit` entries (the broker's default when not given): asked for in one
@@ -47,16 +44,10 @@ async function readStory(client: Pick<BrokerClient, 'get'>, id: string, limit: n
   return story;
 }
 
-export const auditShowCommand: CommandSpec = {
-  name: 'show',
-  summary: 'the whole story of a request or a session: request, reviews, grant, each connection and query',
-  args: '<id>',
-  options: [{ flags: '--limit <n>', description: `at most this many entries (default ${SHOW_ENTRIES_DEFAULT})` }, brokerOption, jsonOption],
-  async run(ctx, options, [id]) {
-    const limit = wholeNumberFlag('limit', stringOption(options, 'limit'), 1, Number.MAX_SAFE_INTEGER);
-    const { client } = await ctx.connect(stringOption(options, 'broker'));
-    const story = await readStory(client, id ?? '', limit);
-    if (options.json) ctx.out.json(story);
-    else printStory(story, ctx.now(), ctx.out);
-  },
+export const run: CommandRun = async (ctx, options, [id]) => {
+  const limit = wholeNumberFlag('limit', stringOption(options, 'limit'), 1, Number.MAX_SAFE_INTEGER);
+  const { client } = await ctx.connect(stringOption(options, 'broker'));
+  const story = await readStory(client, id ?? '', limit);
+  if (options.json) ctx.out.json(story);
+  else printStory(story, ctx.now(), ctx.out);
 };

@@ -1,0 +1,426 @@
+// `npm run bench` (not a test): each measurement beside its reference, in the same invocation and
+// in interleaved rounds (A B C A B C …) so a machine that gets busier mid-run slows every path
+// alike. Prints a table of medians and ratios and writes it as JSON under bench/results/.
+//
+//   npm run bench -- [--quick] [--rounds N] [--seconds S] [--only cli,bulk,pgbench,conns,idle] [--tunnels N]
+//
+// Measurements (the references in brackets):
+//   cli      process time (user+sys) and wall of `access --help` and `access whoami` (empty
+//            ACCESS_HOME: refused, exit 4) [`node -e 0`]
+//   bulk     iperf3 up (-c) and down (-R) through `access connect` [direct; two socat relays]
+//   pgbench  `pgbench -S -c4 -j2` tps and `-c1` latency through a tcp and a postgres resource
+//            [direct; two socat relays]
+//   conns    new connections per second through one `access connect` listener to a TCP echo
+//            server (connect, one round trip, close) [direct; two socat relays]
+//   idle     RSS each idle tunnel adds to the broker and to `access connect` (--tunnels N, default
+//            1,000, the most one resource allows; --quick 300)
+// What is not installed (iperf3, socat, pgbench) is skipped, and the run says so.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { MAX_CONNECTIONS_LIMIT } from '../broker/config/schema.js';
+import { ACCESS_BIN, freePort, REPO, startDevBrokerProcess, tempDir } from '../test/helpers/processes.js';
+import { grant, signIn, startListener, stopListener, type Person } from '../test/helpers/tunnel-broker.js';
+import { accepting, benchConfig, connect, installed, median, PG, pgbench, preparePgbench, ratio, run, startSocat, started, table } from './common.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const MEASUREMENTS = ['cli', 'bulk', 'pgbench', 'conns', 'idle'] as const;
+type Measurement = (typeof MEASUREMENTS)[number];
+
+interface Options {
+  rounds: number;
+  seconds: number;
+  /** CLI starts per command and round. */
+  starts: number;
+  /** Concurrent clients opening connections in `conns`. */
+  connClients: number;
+  /** Idle tunnels held open in `idle`. */
+  idleTunnels: number;
+  only: readonly Measurement[];
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const quick = argv.includes('--quick');
+  const value = (flag: string): string | undefined => {
+    const index = argv.indexOf(flag);
+    return index >= 0 ? argv[index + 1] : undefined;
+  };
+  const only = value('--only')?.split(',') ?? [...MEASUREMENTS];
+  for (const name of only) if (!(MEASUREMENTS as readonly string[]).includes(name)) throw new Error(`--only ${name}: not one of ${MEASUREMENTS.join(', ')}`);
+  return {
+    rounds: Number(value('--rounds') ?? (quick ? 2 : 5)),
+    seconds: Number(value('--seconds') ?? (quick ? 1 : 10)),
+    starts: quick ? 3 : 10,
+    connClients: 8,
+    idleTunnels: Math.min(MAX_CONNECTIONS_LIMIT, Number(value('--tunnels') ?? (quick ? 300 : MAX_CONNECTIONS_LIMIT))),
+    only: only as Measurement[],
+  };
+}
+
+/** One line of the table: a path's median over the rounds, and what it is compared with. */
+interface Row {
+  measurement: string;
+  path: string;
+  unit: string;
+  median: number;
+  samples: number[];
+  /** The reference path of the same measurement and its median, when this row is not one. */
+  versus: { path: string; median: number }[];
+}
+
+const skipped: string[] = [];
+
+/** Runs `paths` in interleaved rounds; each path's `measure` returns one sample. */
+async function rounds(rounds: number, paths: readonly { name: string; measure: () => Promise<number> }[]): Promise<Map<string, number[]>> {
+  const samples = new Map(paths.map((p) => [p.name, [] as number[]]));
+  for (let round = 0; round < rounds; round++) {
+    for (const p of paths) samples.get(p.name)?.push(await p.measure());
+  }
+  return samples;
+}
+
+function rowsOf(measurement: string, unit: string, samples: Map<string, number[]>, references: readonly string[]): Row[] {
+  const medians = new Map([...samples].map(([name, values]) => [name, median(values)]));
+  return [...samples].map(([name, values]) => ({
+    measurement,
+    path: name,
+    unit,
+    median: medians.get(name) ?? 0,
+    samples: values,
+    versus: references.filter((ref) => ref !== name && medians.has(ref)).map((ref) => ({ path: ref, median: medians.get(ref) ?? 0 })),
+  }));
+}
+
+// ---- cli: start time ----------------------------------------------------------------------------
+
+/** User+sys ms and wall ms of one run of `argv`, measured by bash's `times` around it. */
+async function processTime(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<{ cpu: number; wall: number }> {
+  const quoted = argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  const start = performance.now();
+  const { stdout } = await run('bash', ['-c', `${quoted} >/dev/null 2>&1; times`], { env });
+  const wall = performance.now() - start;
+  // `times`: the shell's own user/sys, then its children's: "0m0.091s 0m0.023s".
+  const children = stdout.trim().split('\n').at(-1) ?? '';
+  const seconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return { cpu: (seconds[0] ?? 0) * 1000 + (seconds[1] ?? 0) * 1000, wall };
+}
+
+async function benchCli(options: Options): Promise<Row[]> {
+  const home = await tempDir('bench-cli-home');
+  const env: NodeJS.ProcessEnv = { ...process.env, ACCESS_HOME: home, NO_COLOR: '1' };
+  for (const key of Object.keys(env)) if (key.startsWith('ACCESS_') && key !== 'ACCESS_HOME') delete env[key];
+  const commands = [
+    { name: 'node -e 0', argv: [process.execPath, '-e', '0'] },
+    { name: 'access --help', argv: [process.execPath, ACCESS_BIN, '--help'] },
+    { name: 'access whoami (not signed in)', argv: [process.execPath, ACCESS_BIN, 'whoami'] },
+  ];
+  const cpu = new Map(commands.map((c) => [c.name, [] as number[]]));
+  const wall = new Map(commands.map((c) => [c.name, [] as number[]]));
+  for (let i = 0; i < options.rounds * options.starts; i++) {
+    for (const c of commands) {
+      const t = await processTime(c.argv, env);
+      cpu.get(c.name)?.push(t.cpu);
+      wall.get(c.name)?.push(t.wall);
+    }
+  }
+  return [...rowsOf('cli start, process time', 'ms', cpu, ['node -e 0']), ...rowsOf('cli start, wall', 'ms', wall, ['node -e 0'])];
+}
+
+// ---- the world the tunnel measurements share: a dev broker, alice signed in, socat chains --------
+
+interface World {
+  alice: Person;
+  brokerPid: number;
+  /** Local port of an `access connect` listener per resource. */
+  listeners: Map<string, number>;
+  /** Process id of each listener, by its port. */
+  listenerPids: Map<number, number>;
+  stops: Array<() => void | Promise<void>>;
+}
+
+async function startWorld(targets: Record<string, number>, stops: World['stops']): Promise<World> {
+  const dir = await tempDir('bench');
+  const configFile = path.join(dir, 'bench.yaml');
+  await writeFile(configFile, benchConfig(targets));
+  const broker = await startDevBrokerProcess(['--config', configFile, '--data', path.join(dir, 'data')]);
+  stops.push(() => broker.stop());
+  const alice = await signIn(broker.url, 'alice@contoso.dev', await tempDir('bench-alice'));
+  return { alice, brokerPid: broker.child.pid ?? 0, listeners: new Map(), listenerPids: new Map(), stops };
+}
+
+async function listener(world: World, resource: string): Promise<number> {
+  const known = world.listeners.get(resource);
+  if (known !== undefined) return known;
+  await grant(world.alice, resource, '4h');
+  const listening = await startListener(world.alice, resource);
+  world.stops.push(async () => void (await stopListener(listening)));
+  world.listeners.set(resource, listening.port);
+  world.listenerPids.set(listening.port, listening.run.child.pid ?? 0);
+  return listening.port;
+}
+
+/** Two socat relays in a row in front of `target` (the issue's reference: the tunnel is two hops too, CLI and broker). */
+async function socatChain(target: number, stops: World['stops']): Promise<number> {
+  const second = await startSocat(target, true);
+  stops.push(() => void second.child.kill());
+  const first = await startSocat(second.port, true);
+  stops.push(() => void first.child.kill());
+  return first.port;
+}
+
+// ---- bulk: iperf3 ---------------------------------------------------------------------------------
+
+interface IperfReport {
+  error?: string;
+  end: { sum_received?: { bits_per_second: number } };
+}
+
+async function iperf(port: number, seconds: number, reverse: boolean): Promise<number> {
+  const { stdout } = await run('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])]);
+  const report = JSON.parse(stdout) as IperfReport;
+  if (!report.end.sum_received) throw new Error(`iperf3 through port ${port}${reverse ? ' (-R)' : ''} failed: ${report.error ?? stdout}`);
+  return report.end.sum_received.bits_per_second / 1e9;
+}
+
+async function benchBulk(options: Options, world: World, iperfPort: number): Promise<Row[]> {
+  const chain = await socatChain(iperfPort, world.stops);
+  const tunnel = await listener(world, 'iperf');
+  const paths = { direct: iperfPort, 'two socat relays': chain, 'access tunnel': tunnel };
+  const rows: Row[] = [];
+  for (const [direction, reverse] of [
+    ['up', false],
+    ['down', true],
+  ] as const) {
+    const samples = await rounds(
+      options.rounds,
+      Object.entries(paths).map(([name, port]) => ({ name, measure: () => iperf(port, options.seconds, reverse) })),
+    );
+    rows.push(...rowsOf(`iperf3 ${direction}`, 'Gbit/s', samples, ['direct', 'two socat relays']));
+  }
+  return rows;
+}
+
+// ---- pgbench --------------------------------------------------------------------------------------
+
+async function benchPgbench(options: Options, world: World): Promise<Row[]> {
+  world.stops.push(await preparePgbench());
+  const chain = await socatChain(PG.port, world.stops);
+  const paths = {
+    direct: PG.port,
+    'two socat relays': chain,
+    'access tunnel (tcp)': await listener(world, 'pg-tcp'),
+    'access tunnel (postgres, queries audited)': await listener(world, 'pg'),
+  };
+  const refs = ['direct', 'two socat relays'];
+  const tps = await rounds(
+    options.rounds,
+    Object.entries(paths).map(([name, port]) => ({ name, measure: async () => (await pgbench(port, options.seconds, 4, 2)).tps })),
+  );
+  const latency = await rounds(
+    options.rounds,
+    Object.entries(paths).map(([name, port]) => ({ name, measure: async () => (await pgbench(port, options.seconds, 1, 1)).latencyMs })),
+  );
+  return [...rowsOf('pgbench -S -c4 -j2', 'tps', tps, refs), ...rowsOf('pgbench -S -c1 latency', 'ms', latency, refs)];
+}
+
+// ---- conns: new connections per second --------------------------------------------------------------
+
+/** Connect, send one byte, wait for its echo, close. */
+async function roundTrip(port: number): Promise<void> {
+  const socket = await connect(port);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('data', () => resolve());
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error('closed before the echo')));
+    socket.write('x');
+  });
+  socket.destroy();
+}
+
+/** Connections per second that `clients` loops complete in `seconds`. */
+async function connectionsPerSecond(port: number, seconds: number, clients: number): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let done = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < end) {
+        await roundTrip(port);
+        done++;
+      }
+    }),
+  );
+  return done / ((performance.now() - start) / 1000);
+}
+
+async function benchConns(options: Options, world: World, echoPort: number): Promise<Row[]> {
+  const paths = { direct: echoPort, 'two socat relays': await socatChain(echoPort, world.stops), 'access tunnel': await listener(world, 'echo') };
+  const samples = await rounds(
+    options.rounds,
+    Object.entries(paths).map(([name, port]) => ({ name, measure: () => connectionsPerSecond(port, options.seconds, options.connClients) })),
+  );
+  return rowsOf(`new connections/s (${options.connClients} clients)`, 'conn/s', samples, ['direct', 'two socat relays']);
+}
+
+// ---- idle: memory per idle tunnel ------------------------------------------------------------------
+
+async function rssKiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
+}
+
+/** Holds `count` tunnels open (each after one round trip, so it is set up end to end) and reports what each adds to the broker's and the listener's RSS. */
+async function benchIdle(options: Options, world: World): Promise<Row[]> {
+  const port = await listener(world, 'echo');
+  const cliPid = world.listenerPids.get(port) ?? 0;
+  const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 2000));
+  await settle();
+  const before = { broker: await rssKiB(world.brokerPid), cli: await rssKiB(cliPid) };
+  const sockets: net.Socket[] = [];
+  try {
+    // A few at a time: the listener opens a WebSocket (and asks for a token) per connection.
+    for (let i = 0; i < options.idleTunnels; i += 20) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(20, options.idleTunnels - i) }, async () => {
+          const socket = await connect(port);
+          await new Promise<void>((resolve, reject) => {
+            socket.once('data', () => resolve());
+            socket.once('close', () => reject(new Error(`tunnel ${sockets.length + 1} closed before its echo (a limit?)`)));
+            socket.write('x');
+          });
+          return socket;
+        }),
+      );
+      sockets.push(...batch);
+    }
+    await settle();
+    const after = { broker: await rssKiB(world.brokerPid), cli: await rssKiB(cliPid) };
+    const per = (k: 'broker' | 'cli'): number => (after[k] - before[k]) / options.idleTunnels;
+    const measurement = `idle RSS per tunnel (${options.idleTunnels} tunnels)`;
+    return [
+      { measurement, path: 'access-broker', unit: 'KiB', median: per('broker'), samples: [before.broker, after.broker], versus: [] },
+      { measurement, path: 'access connect', unit: 'KiB', median: per('cli'), samples: [before.cli, after.cli], versus: [] },
+    ];
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+}
+
+// ---- the echo server (a child process, so it never shares the client's event loop) ------------------
+
+function serveEcho(): void {
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    socket.on('error', () => undefined);
+    socket.pipe(socket);
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`));
+}
+
+async function startChild(command: string, args: string[], what: string): Promise<{ port: number; child: ChildProcess }> {
+  const child = started(spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] }), what);
+  const port = await new Promise<number>((resolve) => child.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+  return { port, child };
+}
+
+async function startIperfServer(): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const child = started(spawn('iperf3', ['-s', '-p', String(port), '-B', '127.0.0.1'], { stdio: 'ignore' }), 'iperf3 -s');
+  await accepting(port);
+  return { port, child };
+}
+
+// ---- the run --------------------------------------------------------------------------------------
+
+function format(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value.toFixed(2);
+}
+
+function printTable(rows: readonly Row[]): string {
+  const lines = [['measurement', 'path', 'median', 'unit', 'vs direct / node -e 0', 'vs two socat relays']];
+  for (const row of rows) {
+    const versus = (ref: string): string => {
+      const r = row.versus.find((v) => v.path === ref);
+      if (!r) return '';
+      return row.measurement.startsWith('cli') ? `+${(row.median - r.median).toFixed(0)} ms` : ratio(row.median, r.median);
+    };
+    lines.push([
+      row.measurement,
+      row.path,
+      format(row.median),
+      row.unit,
+      versus(row.path === 'node -e 0' ? '' : row.measurement.startsWith('cli') ? 'node -e 0' : 'direct'),
+      versus('two socat relays'),
+    ]);
+  }
+  return table(lines);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const [load1, load5] = os.loadavg();
+  const machine = {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    loadAtStart: [load1, load5],
+  };
+  console.log(
+    `access bench: ${options.rounds} interleaved rounds, ${options.seconds} s per run; ${machine.cores} × ${machine.cpu}; load ${load1?.toFixed(2)} (1m)`,
+  );
+  const rows: Row[] = [];
+  const stops: World['stops'] = [];
+  try {
+    if (options.only.includes('cli')) rows.push(...(await benchCli(options)));
+    const wantsWorld = options.only.some((m) => m !== 'cli');
+    if (wantsWorld) {
+      const haveIperf = await installed('iperf3');
+      const haveSocat = await installed('socat');
+      const havePgbench = (await installed('pgbench')) && (await installed('psql'));
+      const echo = await startChild(process.execPath, [SELF, '--echo'], 'the echo server');
+      stops.push(() => void echo.child.kill());
+      const iperfServer = haveIperf && options.only.includes('bulk') ? await startIperfServer() : null;
+      if (iperfServer) stops.push(() => void iperfServer.child.kill());
+      const world = await startWorld({ echo: echo.port, ...(iperfServer ? { iperf: iperfServer.port } : {}) }, stops);
+      // First, while the broker has served nothing else: RSS that earlier runs grew (and a GC may give back) would blur it.
+      if (options.only.includes('idle')) rows.push(...(await benchIdle(options, world)));
+      if (!haveSocat) skipped.push('the socat references: socat is not installed (apt-get install socat)');
+      if (options.only.includes('bulk')) {
+        if (iperfServer && haveSocat) rows.push(...(await benchBulk(options, world, iperfServer.port)));
+        else skipped.push('bulk: iperf3 or socat is not installed (apt-get install iperf3 socat)');
+      }
+      if (options.only.includes('pgbench')) {
+        if (havePgbench && haveSocat) rows.push(...(await benchPgbench(options, world)));
+        else skipped.push('pgbench: pgbench/psql or socat is not installed (PostgreSQL client tools)');
+      }
+      if (options.only.includes('conns')) {
+        if (haveSocat) rows.push(...(await benchConns(options, world, echo.port)));
+        else skipped.push('conns: socat is not installed');
+      }
+    }
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+  }
+  console.log(`\n${printTable(rows)}\n`);
+  for (const reason of skipped) console.log(`skipped: ${reason}`);
+  const dir = path.join(REPO, 'bench/results');
+  await mkdir(dir, { recursive: true });
+  const file = path.join(
+    dir,
+    `${new Date()
+      .toISOString()
+      .replaceAll(':', '-')
+      .replace(/\.\d+Z$/, 'Z')}.json`,
+  );
+  await writeFile(file, `${JSON.stringify({ when: new Date().toISOString(), machine, options, rows, skipped }, null, 2)}\n`);
+  console.log(`written: ${path.relative(REPO, file)}`);
+}
+
+if (process.argv.includes('--echo')) serveEcho();
+else await main();
