@@ -21,6 +21,7 @@ import type { DemoTarget } from './demo/types.js';
 import { DevTenant } from './devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from './devtenant/seed.js';
 import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, type BrokerTls, type TlsFiles } from './http/tls.js';
+import { secretCredential } from './identity/app-token.js';
 import { buildIdentity } from './identity/build-identity.js';
 import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
@@ -109,7 +110,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       requiredScope: 'user_impersonation',
       requiredAppRole: 'Access.Automation',
       jwksUri: tenant.jwksUri,
-      graph: { ...tenant.graphApp, baseUrl: tenant.graphBaseUrl },
+      graph: { clientId: tenant.graphApp.clientId, credential: secretCredential(tenant.graphApp.clientSecret), baseUrl: tenant.graphBaseUrl },
       devTenantOrigin: publicOrigin,
       devTenantPlaintext: !tls,
     };

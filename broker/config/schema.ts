@@ -15,12 +15,12 @@ import {
   httpsOrigin,
   nameList,
   regexSource,
-  secretFromEnv,
   strictMapping,
   target,
   text,
   wholeNumber,
 } from './fields.js';
+import { graphSchema } from './graph-credential-schema.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
 import type { BrokerConfig, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
 
@@ -65,7 +65,7 @@ export const DEFAULT_REQUIRED_SCOPE = 'user_impersonation';
 export const DEFAULT_REQUIRED_APP_ROLE = 'Access.Automation';
 
 export interface SchemaOptions {
-  /** Where `tenant.graph.clientSecretEnv` is looked up. */
+  /** Where the Graph credential's environment variables (`env`, AZURE_FEDERATED_TOKEN_FILE) are looked up. */
   env: NodeJS.ProcessEnv;
   /** Accept a `devTenant` section (only `access-broker dev --config`). */
   allowDevDirectory: boolean;
@@ -77,15 +77,8 @@ export interface SchemaOptions {
 
 const GROUPS_HINT = 'Entra group object ids or display names, e.g. [sg-eng]';
 
-function tenantSchema(env: NodeJS.ProcessEnv) {
-  const graph = strictMapping(
-    {
-      clientId: guid('the application (client) id of the app the broker reads Microsoft Graph with'),
-      clientSecretEnv: secretFromEnv(env, 'the environment variable holding that app\'s client secret, e.g. ACCESS_GRAPH_CLIENT_SECRET'),
-      baseUrl: httpsOrigin('Microsoft Graph, e.g. https://graph.microsoft.com').default(DEFAULT_GRAPH_BASE_URL),
-    },
-    'the app registration the broker reads group membership with (clientId, clientSecretEnv)',
-  );
+function tenantSchema(options: SchemaOptions) {
+  const graph = graphSchema({ env: options.env, baseDir: options.baseDir, now: Date.now }, DEFAULT_GRAPH_BASE_URL);
   return strictMapping(
     {
       id: guid('the Directory (tenant) ID from the Entra admin center, not a domain name'),
@@ -108,8 +101,8 @@ function tenantSchema(env: NodeJS.ProcessEnv) {
         input: raw.cliScope,
       });
     }
-    const { id, graph: g, ...rest } = raw;
-    return { tenantId: id, ...rest, graph: { clientId: g.clientId, clientSecret: g.clientSecretEnv, baseUrl: g.baseUrl } };
+    const { id, ...rest } = raw;
+    return { tenantId: id, ...rest };
   });
 }
 
@@ -259,7 +252,7 @@ function refusedSection(reason: string) {
 }
 
 export function configSchema(options: SchemaOptions) {
-  const tenant = tenantSchema(options.env);
+  const tenant = tenantSchema(options);
   const devTenant = options.allowDevDirectory
     ? devTenantSchema().optional()
     : refusedSection('is only accepted by `access-broker dev --config` — a real tenant\'s users and groups live in Entra ID; remove this section');

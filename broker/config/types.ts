@@ -69,13 +69,28 @@ export interface TenantConfig {
   /** `roles` value an app (service principal) token must carry. Default Access.Automation */
   requiredAppRole: string;
   graph: {
-    clientId: string;
-    /** Resolved from the environment variable named in the file; never written in the file. */
-    clientSecret: string;
+    /** The Graph app's client id; for a managed identity, the user-assigned identity's client id or null (system-assigned). */
+    clientId: string | null;
+    /** How the broker proves it is that app (see GraphCredential). */
+    credential: GraphCredential;
     /** Default https://graph.microsoft.com */
     baseUrl: string;
   };
 }
+
+/**
+ * How the broker authenticates as its Graph app, resolved at start (files read, environment
+ * looked up), so a wrong path or a missing variable stops the broker instead of its first Graph call.
+ */
+export type GraphCredential =
+  /** A client secret from the environment variable `env` (never written in the file). */
+  | { kind: 'secret'; env: string; secret: string }
+  /** A certificate registered on the app: MSAL signs a client assertion with its private key. */
+  | { kind: 'certificate'; file: string; thumbprintSha256: string; privateKey: string; certificatePem: string }
+  /** Workload identity federation: the JWT in `tokenFile` (re-read for every token) is the assertion. */
+  | { kind: 'federated'; tokenFile: string }
+  /** An Azure managed identity (App Service/Functions IDENTITY_ENDPOINT, else the VM's IMDS). */
+  | { kind: 'managedIdentity' };
 
 /** A user of the embedded dev tenant. */
 export interface DevUser {

@@ -16,7 +16,7 @@ export interface IdentitySettings {
   requiredScope: string;
   requiredAppRole: string;
   jwksUri: string;
-  graph: { clientId: string; clientSecret: string; baseUrl: string };
+  graph: TenantConfig['graph'];
   /**
    * Set only for the embedded dev tenant served by this broker: its https origin (MSAL treats it as
    * a known authority, so no cloud instance discovery is attempted for it).

@@ -61,7 +61,7 @@ describe('parseConfig: valid files', () => {
       cliScope: 'api://access-broker/user_impersonation',
       requiredScope: 'user_impersonation',
       requiredAppRole: 'Access.Automation',
-      graph: { clientId: '6e5d4c3b-2a19-4f8e-b7d6-c5b4a3928170', clientSecret: SECRET, baseUrl: 'https://graph.microsoft.com' },
+      graph: { clientId: '6e5d4c3b-2a19-4f8e-b7d6-c5b4a3928170', credential: { kind: 'secret', env: 'ACCESS_GRAPH_CLIENT_SECRET', secret: SECRET }, baseUrl: 'https://graph.microsoft.com' },
     });
     expect(config.groupCacheSeconds).toBe(60);
     expect(config.membershipRecheckSeconds).toBe(30);
