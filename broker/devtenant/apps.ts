@@ -14,9 +14,10 @@ import { GRAPH_APP_ID, GRAPH_RESOURCE } from './tokens.js';
 
 export const API_SCOPE_NAME = 'user_impersonation';
 export const AUTOMATION_ROLE = 'Access.Automation';
-export const GRAPH_APP_ROLES = ['GroupMember.Read.All', 'User.Read.All'] as const;
-/** The directory admin app's Graph permissions: change memberships, and look users up by UPN. */
-export const DIRECTORY_ADMIN_ROLES = ['GroupMember.ReadWrite.All', 'User.Read.All'] as const;
+/** Application.Read.All lets `access-broker doctor` read the app registrations' setup. */
+export const GRAPH_APP_ROLES = ['GroupMember.Read.All', 'User.Read.All', 'Application.Read.All'] as const;
+/** The directory admin app's Graph permissions: change memberships, look users up by UPN, change app registrations. */
+export const DIRECTORY_ADMIN_ROLES = ['GroupMember.ReadWrite.All', 'User.Read.All', 'Application.ReadWrite.All'] as const;
 /** Scopes of OpenID Connect itself, which any client may ask for next to a resource scope. */
 export const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
 

@@ -1,6 +1,7 @@
 // What every route of the dev tenant works with. DevTenant builds it once; the route modules are
 // functions of (context, request) so each can be read and tested on its own.
 
+import type { Applications } from './applications.js';
 import type { AppRegistry } from './apps.js';
 import type { DeviceCodes } from './device-codes.js';
 import type { Directory } from './directory.js';
@@ -15,6 +16,10 @@ export interface TenantContext {
   readonly browserOrigin: string;
   readonly directory: Directory;
   readonly apps: AppRegistry;
+  /** The apps' settings and credentials as Graph's /applications shows them (changeable at run time). */
+  readonly applications: Applications;
+  /** The secret an App Service-style managed identity caller sends as X-IDENTITY-HEADER. */
+  readonly managedIdentityHeader: string;
   readonly keys: SigningKeys;
   readonly tokens: TokenIssuer;
   readonly deviceCodes: DeviceCodes;

@@ -7,16 +7,21 @@
 // HttpTransport's `plaintextOrigins`. Pages a person opens use `browserOrigin` (plain http).
 // Tokens carry the real Microsoft issuers, so the broker validates them exactly as in production.
 
+import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError } from '../../shared/errors.js';
 import type { DevDirectory } from '../config/types.js';
+import { Applications } from './applications.js';
 import { AppRegistry } from './apps.js';
+import { federatedToken, federationIssuer } from './client-assertion.js';
 import type { TenantContext } from './context.js';
 import { DeviceCodes } from './device-codes.js';
 import { handleDeviceLogin } from './devicelogin-page.js';
 import { Directory, validateDirectory } from './directory.js';
+import { handleGraphApplications } from './graph-application-routes.js';
 import { handleGraph } from './graph-routes.js';
 import { handleIdp } from './idp-routes.js';
+import { handleManagedIdentity, MANAGED_IDENTITY_PATH } from './managed-identity-routes.js';
 import { generateSigningKey, SigningKeys } from './signing-keys.js';
 import { TenantStateStore } from './state.js';
 import { TokenIssuer } from './tokens.js';
@@ -66,6 +71,13 @@ export class DevTenant {
    */
   readonly directoryAdminApp: { clientId: string; clientSecret: string };
 
+  /**
+   * An App Service-style managed identity endpoint for the Graph app: IDENTITY_ENDPOINT and
+   * IDENTITY_HEADER for MSAL's ManagedIdentityApplication. The header is derived from the tenant's
+   * persisted secrets, so it stays the same across restarts with a data dir.
+   */
+  readonly managedIdentity: { endpoint: string; header: string };
+
   readonly #ctx: TenantContext;
   readonly #store: TenantStateStore;
   #graphAvailable = true;
@@ -75,6 +87,7 @@ export class DevTenant {
     const directory = new Directory(options.directory, state.objectIds);
     const keys = new SigningKeys(state.signingKeys);
     const apps = new AppRegistry(state.apps);
+    const managedIdentityHeader = createHmac('sha256', state.refreshTokenSecret).update('managed identity header').digest('base64url');
     this.#store = store;
     this.#ctx = {
       tenantId: state.tenantId,
@@ -82,6 +95,8 @@ export class DevTenant {
       browserOrigin: options.browserOrigin,
       directory,
       apps,
+      applications: new Applications(apps),
+      managedIdentityHeader,
       keys,
       tokens: new TokenIssuer({
         tenantId: state.tenantId,
@@ -103,6 +118,7 @@ export class DevTenant {
     this.graphApp = { clientId: apps.graph.clientId, clientSecret: apps.graph.clientSecret as string };
     this.automationApp = { clientId: apps.automation.clientId, clientSecret: apps.automation.clientSecret as string };
     this.directoryAdminApp = { clientId: apps.directoryAdmin.clientId, clientSecret: apps.directoryAdmin.clientSecret as string };
+    this.managedIdentity = { endpoint: `${options.browserOrigin}${MANAGED_IDENTITY_PATH}`, header: managedIdentityHeader };
   }
 
   static async open(options: DevTenantOptions): Promise<DevTenant> {
@@ -137,6 +153,8 @@ export class DevTenant {
     const url = new URL(req.url ?? '/', 'http://dev-tenant.invalid');
     return (
       (await handleDeviceLogin(this.#ctx, req, res, url)) ||
+      (await handleManagedIdentity(this.#ctx, req, res, url)) ||
+      (await handleGraphApplications(this.#ctx, req, res, url)) ||
       (await handleGraph(this.#ctx, req, res, url)) ||
       (await handleIdp(this.#ctx, req, res, url))
     );
@@ -153,6 +171,26 @@ export class DevTenant {
   /** Adds or removes a user's direct membership of a group, live (not persisted). */
   setGroupMembership(upn: string, group: string, member: boolean): void {
     this.#ctx.directory.setMembership(upn, group, member);
+  }
+
+  /**
+   * A JWT signed by the dev tenant acting as an external identity provider (its federation issuer,
+   * see client-assertion.ts), as AKS or GitHub Actions put in a federated token file.
+   */
+  federatedToken(subject: string, audience?: string): Promise<string> {
+    return federatedToken(this.#ctx, subject, audience);
+  }
+
+  /** The issuer of federatedToken's JWTs: what a federated credential on an app names. */
+  get federationIssuer(): string {
+    return federationIssuer(this.#ctx);
+  }
+
+  /** Grants or revokes a Graph application permission of one of the tenant's apps (admin consent), live. */
+  setGraphPermission(clientId: string, role: string, granted: boolean): void {
+    const application = this.#ctx.applications.find(clientId);
+    if (!application) throw new AccessError('not_found', `dev tenant has no app ${clientId}`);
+    application.graphRoles = granted ? [...new Set([...application.graphRoles, role])] : application.graphRoles.filter((r) => r !== role);
   }
 
   /** While false, every Graph call answers 503 serviceNotAvailable (a simulated outage). */

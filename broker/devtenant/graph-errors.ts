@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AccessError } from '../../shared/errors.js';
 import { sendJson } from './http-io.js';
 
 export class GraphFailure extends Error {
@@ -61,4 +62,18 @@ export function sendGraphError(req: IncomingMessage, res: ServerResponse, failur
     },
     { 'request-id': requestId, 'client-request-id': clientRequestId },
   );
+}
+
+/**
+ * Runs a Graph route's `respond`, answering a GraphFailure (and a body over the size limit) in
+ * Graph's error shape; anything else is a bug and propagates.
+ */
+export async function withGraphErrors(req: IncomingMessage, res: ServerResponse, now: () => number, respond: () => Promise<void>): Promise<void> {
+  try {
+    await respond();
+  } catch (error) {
+    if (error instanceof GraphFailure) return sendGraphError(req, res, error, now());
+    if (error instanceof AccessError && error.code === 'payload_too_large') return sendGraphError(req, res, GraphFailures.tooLarge(error.message), now());
+    throw error;
+  }
 }

@@ -5,11 +5,10 @@
 // so a test or script can change a running dev broker's directory from outside its process.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AccessError } from '../../shared/errors.js';
 import type { TenantContext } from './context.js';
 import type { DirectoryGroup, DirectoryUser } from './directory.js';
 import { authorizeGraphCall, MEMBERSHIP_READ_ROLES, MEMBERSHIP_WRITE_ROLES, USER_READ_ROLES } from './graph-auth.js';
-import { GraphFailure, GraphFailures, sendGraphError } from './graph-errors.js';
+import { GraphFailures, withGraphErrors } from './graph-errors.js';
 import { filter, page, select, type GraphObject } from './graph-odata.js';
 import { mediaType, readBody, sendJson } from './http-io.js';
 
@@ -23,7 +22,7 @@ const MEMBER_REFERENCE = /\/(?:directoryObjects|users)\/([^/]+)$/;
 
 export async function handleGraph(ctx: TenantContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
   if (!url.pathname.startsWith(GRAPH_PATH_PREFIX)) return false;
-  try {
+  await withGraphErrors(req, res, ctx.now, async () => {
     if (!ctx.graphAvailable()) throw GraphFailures.unavailable();
     const body = await route(ctx, req, url);
     if (body === null) {
@@ -33,17 +32,7 @@ export async function handleGraph(ctx: TenantContext, req: IncomingMessage, res:
     } else {
       sendJson(res, 200, body);
     }
-  } catch (error) {
-    if (error instanceof GraphFailure) {
-      sendGraphError(req, res, error, ctx.now());
-      return true;
-    }
-    if (error instanceof AccessError && error.code === 'payload_too_large') {
-      sendGraphError(req, res, GraphFailures.tooLarge(error.message), ctx.now());
-      return true;
-    }
-    throw error;
-  }
+  });
   return true;
 }
 

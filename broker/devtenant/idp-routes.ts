@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError } from '../../shared/errors.js';
 import { API_SCOPE_NAME, OIDC_SCOPES, type AppRegistration } from './apps.js';
+import { checkClientAssertion } from './client-assertion.js';
 import type { TenantContext } from './context.js';
 import { DEVICE_CODE_LIFETIME_SEC, DEVICE_CODE_POLL_INTERVAL_SEC, MAX_PENDING_DEVICE_CODES } from './device-codes.js';
 import type { DirectoryUser } from './directory.js';
@@ -265,9 +266,7 @@ async function clientCredentialsGrant(ctx: TenantContext, form: Map<string, stri
   const clientId = required(form, 'client_id');
   const app = ctx.apps.byClientId(clientId);
   if (!app) throw new Refusal(EntraErrors.unknownClient(clientId, ctx.tenantId));
-  const secret = form.get('client_secret');
-  if (!secret || app.clientSecret === null) throw new Refusal(EntraErrors.missingClientSecret(clientId));
-  if (!ctx.apps.secretMatches(app, secret)) throw new Refusal(EntraErrors.invalidClientSecret(clientId));
+  await authenticateClient(ctx, app, form);
   const scope = required(form, 'scope');
   if (scope.includes(' ') || !scope.endsWith('/.default')) throw new Refusal(EntraErrors.clientCredentialsScope(scope));
   const resource = ctx.apps.defaultScopeResource(scope);
@@ -279,7 +278,21 @@ async function clientCredentialsGrant(ctx: TenantContext, form: Map<string, stri
     app,
     resource,
     apiClientId: ctx.apps.api.clientId,
-    roles: app.appRoles[resource],
+    roles: ctx.applications.grantedRoles(app, resource),
   });
   return { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken };
+}
+
+/** A confidential client proves itself with its secret or with a client assertion (certificate or federated). */
+async function authenticateClient(ctx: TenantContext, app: AppRegistration, form: Map<string, string>): Promise<void> {
+  const assertion = form.get('client_assertion');
+  const application = ctx.applications.find(app.clientId);
+  if (assertion && application) {
+    const refusal = await checkClientAssertion(ctx, application, form.get('client_assertion_type'), assertion);
+    if (refusal) throw new Refusal(refusal);
+    return;
+  }
+  const secret = form.get('client_secret');
+  if (!secret || app.clientSecret === null) throw new Refusal(EntraErrors.missingClientSecret(app.clientId));
+  if (!ctx.apps.secretMatches(app, secret)) throw new Refusal(EntraErrors.invalidClientSecret(app.clientId));
 }
