@@ -7,6 +7,7 @@ import path from 'node:path';
 import { AccessError, ExitCode } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import { DEFAULT_DEV_PORT, startDevBroker } from './dev-command.js';
+import { runDoctor } from './doctor-command.js';
 import type { TlsFiles } from './http/tls.js';
 import { consoleLogger } from './log.js';
 import { startBroker } from './serve-command.js';
@@ -107,6 +108,17 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       const signal = await untilSignal();
       log.info('stopping', { signal });
       await broker.stop();
+    });
+
+  program
+    .command('doctor')
+    .description('check the Entra setup a `serve` config relies on (discovery, Graph credential and permissions, groups, app registrations), with the fix for each problem')
+    .requiredOption('--config <file>', 'the resources/policy/tenant YAML file `serve` uses')
+    .option('--dev-tenant-plaintext', 'the tenant is an `access-broker dev` on loopback without TLS: reach its https origins over plain HTTP')
+    .action(async (opts: { config: string; devTenantPlaintext?: boolean }) => {
+      const report = await runDoctor({ configFile: path.resolve(opts.config), env: process.env, devTenantPlaintext: opts.devTenantPlaintext ?? false });
+      process.stdout.write(`${report.lines.join('\n')}\n`);
+      exit = report.exitCode;
     });
 
   try {

@@ -12,7 +12,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { readCertificateCredential } from './certificate-credential.js';
-import { choice, guid, httpsOrigin, secretFromEnv, strictMapping, text } from './fields.js';
+import { choice, guid, secretFromEnv, strictMapping, text } from './fields.js';
 import type { GraphCredential, TenantConfig } from './types.js';
 
 export const GRAPH_CREDENTIAL_KINDS = ['secret', 'certificate', 'federated', 'managedIdentity'] as const satisfies readonly GraphCredential['kind'][];
@@ -51,7 +51,7 @@ export function graphSchema(options: GraphSchemaOptions, defaultBaseUrl: string)
       clientId: guid('the application (client) id of the app the broker reads Microsoft Graph with').optional(),
       credential: credential.optional(),
       clientSecretEnv: text('the environment variable holding that app\'s client secret, e.g. ACCESS_GRAPH_CLIENT_SECRET').optional(),
-      baseUrl: httpsOrigin('Microsoft Graph, e.g. https://graph.microsoft.com').default(defaultBaseUrl),
+      baseUrl: httpsBaseUrl('Microsoft Graph, e.g. https://graph.microsoft.com').default(defaultBaseUrl),
     },
     'the app registration the broker reads group membership with (clientId and credential)',
   ).transform((raw, ctx): TenantConfig['graph'] | typeof z.NEVER => {
@@ -84,6 +84,21 @@ export function graphSchema(options: GraphSchemaOptions, defaultBaseUrl: string)
     }
     const resolved = resolveCredential(written, options, at, problem);
     return resolved === z.NEVER ? z.NEVER : { clientId: raw.clientId, credential: resolved, baseUrl: raw.baseUrl };
+  });
+}
+
+/**
+ * An https URL Graph's versions hang under: normally an origin (https://graph.microsoft.com), but a
+ * path is allowed for a Graph served below one (the dev tenant's https://127.0.0.1:4780/graph).
+ */
+function httpsBaseUrl(hint: string) {
+  return z.string({ error: `must be an https URL — ${hint}` }).transform((value, ctx) => {
+    const url = URL.canParse(value) ? new URL(value) : null;
+    if (url?.protocol !== 'https:' || url.search || url.hash || url.username || url.password) {
+      ctx.addIssue({ code: 'custom', message: `must be an https URL without query or credentials — ${hint}`, input: value });
+      return z.NEVER;
+    }
+    return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
   });
 }
 

@@ -222,6 +222,7 @@ function devTenantSchema() {
     {
       name: text('the group\'s display name, e.g. sg-eng'),
       memberOf: nameList('groups this group is nested in', { nonEmpty: false }).default([]),
+      securityEnabled: z.boolean({ error: 'must be true or false — false makes a Microsoft 365 group, which `access-broker doctor` refuses in a policy' }).optional(),
     },
     'a dev group: { name, memberOf }',
   );

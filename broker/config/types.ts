@@ -104,6 +104,8 @@ export interface DevUser {
 export interface DevGroup {
   name: string;
   memberOf: string[];
+  /** False makes it a Microsoft 365 group (not a security group), as doctor must notice. Default true. */
+  securityEnabled?: boolean;
 }
 
 export interface DevDirectory {

@@ -18,6 +18,8 @@ export interface DirectoryGroup {
   readonly id: string;
   readonly name: string;
   readonly memberOf: readonly string[];
+  /** False for a Microsoft 365 group. */
+  readonly securityEnabled: boolean;
 }
 
 /** Object ids by lower-cased UPN and by group name; persisted so a reopened tenant keeps them. */
@@ -86,7 +88,7 @@ export class Directory {
 
   /** `directory` must have passed validateDirectory and `ids` must cover it (assignObjectIds). */
   constructor(directory: DevDirectory, ids: ObjectIds) {
-    this.#groups = directory.groups.map((g) => ({ id: idOf(ids.groups, g.name), name: g.name, memberOf: [...g.memberOf] }));
+    this.#groups = directory.groups.map((g) => ({ id: idOf(ids.groups, g.name), name: g.name, memberOf: [...g.memberOf], securityEnabled: g.securityEnabled ?? true }));
     for (const group of this.#groups) {
       this.#groupsByName.set(group.name, group);
       this.#groupsById.set(group.id, group);

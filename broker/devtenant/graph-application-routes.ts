@@ -77,7 +77,7 @@ async function applications(ctx: TenantContext, req: IncomingMessage, url: URL, 
   if (id === undefined || id === '') {
     if (method !== 'GET') throw GraphFailures.methodNotAllowed(method);
     await authorizeGraphCall(ctx, req, APPLICATION_READ_ROLES);
-    const all = filter(ctx.applications.list().map(applicationJson), url, ['appId', 'displayName', 'id']);
+    const all = byIdentifierUri(ctx.applications.list().map(applicationJson), url) ?? filter(ctx.applications.list().map(applicationJson), url, ['appId', 'displayName', 'id']);
     const result = page(all, url, ctx.publicOrigin);
     return { '@odata.context': `${base}/$metadata#applications`, ...(result.nextLink ? { '@odata.nextLink': result.nextLink } : {}), value: result.value };
   }
@@ -102,6 +102,14 @@ async function applications(ctx: TenantContext, req: IncomingMessage, url: URL, 
     return { ...addFederatedCredential(application, await jsonObject(req)) };
   }
   throw GraphFailures.unknownSegment(rest.join('/'));
+}
+
+/** `$filter=identifierUris/any(x:x eq '…')`, Graph's lambda filter on a collection property; null for any other filter. */
+function byIdentifierUri(applications: readonly GraphObject[], url: URL): readonly GraphObject[] | null {
+  const match = /^\s*identifierUris\/any\((\w+):\1 eq '((?:[^']|'')*)'\)\s*$/.exec(url.searchParams.get('$filter') ?? '');
+  if (!match) return null;
+  const uri = (match[2] ?? '').replace(/''/g, "'").toLowerCase();
+  return applications.filter((a) => (a.identifierUris as string[]).some((u) => u.toLowerCase() === uri));
 }
 
 async function jsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {

@@ -212,10 +212,11 @@ function groupObject(group: DirectoryGroup): GraphObject {
     id: group.id,
     displayName: group.name,
     description: null,
-    groupTypes: [],
+    // A group that is not a security group is a Microsoft 365 ("Unified") group, mail-enabled.
+    groupTypes: group.securityEnabled ? [] : ['Unified'],
     mail: null,
-    mailEnabled: false,
+    mailEnabled: !group.securityEnabled,
     mailNickname: group.name,
-    securityEnabled: true,
+    securityEnabled: group.securityEnabled,
   };
 }
