@@ -22,7 +22,9 @@ import { DevTenant } from './devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from './devtenant/seed.js';
 import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, type BrokerTls, type TlsFiles } from './http/tls.js';
 import { secretCredential } from './identity/app-token.js';
+import { namesGroupsByDisplayName } from './config/group-refs.js';
 import { buildIdentity } from './identity/build-identity.js';
+import type { CloudName } from './identity/clouds.js';
 import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
 import { closeServer, listen, mountRuntime, stopAccepting } from './server.js';
@@ -41,6 +43,8 @@ export interface DevOptions {
   print: (line: string) => void;
   /** Serve HTTPS/WSS with these files. Default: plain HTTP (loopback). */
   tls?: TlsFiles | null;
+  /** The Entra cloud the dev tenant presents itself as (`--cloud`). Default public. */
+  cloud?: CloudName;
 }
 
 export interface RunningDevBroker {
@@ -84,6 +88,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       browserOrigin,
       directory: config?.devDirectory ?? DEV_DIRECTORY,
       dataDir: path.join(dataDir, 'tenant'),
+      cloud: options.cloud ?? 'public',
     });
 
     const targets: DemoTarget[] = [];
@@ -109,13 +114,21 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       audiences: [tenant.api.clientId, tenant.api.appIdUri],
       requiredScope: 'user_impersonation',
       requiredAppRole: 'Access.Automation',
+      automationClientIds: [tenant.automationApp.clientId],
+      cloud: tenant.cloud,
       jwksUri: tenant.jwksUri,
       graph: { clientId: tenant.graphApp.clientId, credential: secretCredential(tenant.graphApp.clientSecret), baseUrl: tenant.graphBaseUrl },
       devTenantOrigin: publicOrigin,
       devTenantPlaintext: !tls,
     };
     const transport = tls ? new HttpTransport({ extraCa: tls.trust }) : new HttpTransport({ plaintextOrigins: [publicOrigin] });
-    const { verifier, directory } = buildIdentity(identity, { transport, groupCacheSeconds: effective.groupCacheSeconds });
+    const { verifier, directory } = buildIdentity(identity, {
+      transport,
+      groupCacheSeconds: effective.groupCacheSeconds,
+      graphRetryBudgetMs: effective.graphRetryBudgetMs,
+      groupNamesMatter: namesGroupsByDisplayName(effective),
+      warn: (message) => options.log.warn(message),
+    });
     const app: BrokerApp = { config: effective, signIn: signInResponse(identity), verifier, directory, now: Date.now, log: options.log };
     // Cleanups run in reverse: stop taking requests, then close the requests runtime (event
     // streams, tunnels, scheduler, database), and only then the server, which would otherwise wait

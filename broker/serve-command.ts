@@ -7,11 +7,12 @@ import path from 'node:path';
 import { HttpTransport, isLoopbackHost } from '../shared/http-transport.js';
 import { AccessError } from '../shared/errors.js';
 import type { BrokerApp, Logger } from './app.js';
-import { loadConfigFile } from './config/load.js';
 import { createListener, listenerOrigin, loadBrokerTls, type TlsFiles } from './http/tls.js';
 import { buildIdentity } from './identity/build-identity.js';
+import { checkGroupLabels, graphGroupLookup } from './identity/group-check.js';
 import { identityFromTenant, signInResponse } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
+import { loadServeConfig } from './serve-config.js';
 import { closeServer, listen, mountRuntime, stopAccepting } from './server.js';
 
 export interface ServeOptions {
@@ -28,10 +29,17 @@ export interface ServeOptions {
 
 export async function startBroker(options: ServeOptions): Promise<{ url: string; stop(): Promise<void> }> {
   const tls = options.tls ? await loadBrokerTls(options.tls) : null;
-  const config = await loadConfigFile(options.configFile, options.env, { allowDevDirectory: false, requireTenant: true });
+  const transport = new HttpTransport();
+  const config = await loadServeConfig(options.configFile, options.env, (tenant) => buildIdentity(identityFromTenant(tenant), { transport, groupCacheSeconds: 0 }).graph);
   if (!config.tenant) throw new AccessError('config_invalid', `${options.configFile}: a \`tenant\` block is required to serve a real tenant (or use \`access-broker dev\`)`);
   const identity = identityFromTenant(config.tenant);
-  const { verifier, directory } = buildIdentity(identity, { transport: new HttpTransport(), groupCacheSeconds: config.groupCacheSeconds });
+  const { verifier, directory, graph } = buildIdentity(identity, {
+    transport,
+    groupCacheSeconds: config.groupCacheSeconds,
+    graphRetryBudgetMs: config.graphRetryBudgetMs,
+    warn: (message) => options.log.warn(message),
+  });
+  for (const warning of await checkGroupLabels(config, graphGroupLookup(graph))) options.log.warn(warning);
   const app: BrokerApp = { config, signIn: signInResponse(identity), verifier, directory, now: Date.now, log: options.log };
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const requests = startRequests({ app, dataFile: path.join(options.dataDir, 'access.db') });

@@ -1,6 +1,8 @@
 // The broker's configuration after parsing and validation (see broker/config/load.ts for the YAML
-// form). Durations are milliseconds, group references are kept as written (an Entra group object
-// id or a display name) and resolved against Microsoft Graph at check time.
+// form). Durations are milliseconds; group references are Entra group object ids (lower case), or
+// under `access-broker dev` also display names of the dev tenant's groups (config/group-refs.ts).
+
+import type { Cloud } from '../identity/clouds.js';
 
 export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp';
 
@@ -56,8 +58,8 @@ export interface ResourcePolicy {
 /** Identity settings for a real Entra tenant (absent under `access-broker dev`, which makes its own). */
 export interface TenantConfig {
   tenantId: string;
-  /** Default https://login.microsoftonline.com */
-  authorityHost: string;
+  /** The Entra cloud instance (tenant.cloud): sign-in host, accepted issuers, Graph. Default public. */
+  cloud: Cloud;
   /** The CLI's public client application id. */
   cliClientId: string;
   /** Accepted `aud` values: the API's App ID URI and/or its client id. */
@@ -68,6 +70,8 @@ export interface TenantConfig {
   requiredScope: string;
   /** `roles` value an app (service principal) token must carry. Default Access.Automation */
   requiredAppRole: string;
+  /** Client ids of the automation apps whose app tokens are accepted (tenant.automationApps). Default none. */
+  automationClientIds: string[];
   graph: {
     /** The Graph app's client id; for a managed identity, the user-assigned identity's client id or null (system-assigned). */
     clientId: string | null;
@@ -127,6 +131,13 @@ export interface BrokerConfig {
    * from a resource's requester groups loses their tunnels within this. Default 30.
    */
   membershipRecheckSeconds: number;
+  /**
+   * Names written beside group ids (`{ id, name }`), by lower-case object id: shown to people next to
+   * the id, and compared with the tenant's names at start. Never used for matching.
+   */
+  groupLabels?: Readonly<Record<string, string>>;
+  /** Longest total wait for Graph's Retry-After answers in one call before failing closed (graphRetryBudget). Default 10 s. */
+  graphRetryBudgetMs?: number;
   /** Only read by `access-broker dev --config`: the dev tenant's users and groups. */
   devDirectory: DevDirectory | null;
 }

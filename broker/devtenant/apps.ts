@@ -45,7 +45,11 @@ export class AppRegistry {
   readonly apiAppIdUri: string;
   readonly apiScope: string;
 
-  constructor(apps: TenantState['apps']) {
+  /** Microsoft Graph of the cloud the tenant presents itself as (a `{graph}/.default` scope names it). */
+  readonly #graphResource: string;
+
+  constructor(apps: TenantState['apps'], graphResource: string = GRAPH_RESOURCE) {
+    this.#graphResource = graphResource;
     const none = { graph: [], api: [] };
     this.cli = { key: 'cli', displayName: 'access CLI (dev)', ...apps.cli, publicClient: true, appRoles: none };
     this.api = { key: 'api', displayName: 'access broker API (dev)', ...apps.api, publicClient: false, appRoles: none };
@@ -102,7 +106,7 @@ export class AppRegistry {
   /** The resource a client-credentials scope (`{resource}/.default`) names, or null when unknown. */
   defaultScopeResource(scope: string): Resource | null {
     const resource = scope.slice(0, -'/.default'.length).replace(/\/$/, '');
-    if (resource === GRAPH_RESOURCE || resource === GRAPH_APP_ID) return 'graph';
+    if (resource === this.#graphResource || resource === GRAPH_APP_ID) return 'graph';
     if (resource === this.apiAppIdUri || resource === this.api.clientId) return 'api';
     return null;
   }

@@ -11,6 +11,7 @@ import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError } from '../../shared/errors.js';
 import type { DevDirectory } from '../config/types.js';
+import { CLOUDS, type Cloud, type CloudName } from '../identity/clouds.js';
 import { Applications } from './applications.js';
 import { AppRegistry } from './apps.js';
 import { federatedToken, federationIssuer } from './client-assertion.js';
@@ -19,6 +20,7 @@ import { DeviceCodes } from './device-codes.js';
 import { handleDeviceLogin } from './devicelogin-page.js';
 import { Directory, validateDirectory } from './directory.js';
 import { handleGraphApplications } from './graph-application-routes.js';
+import { GraphFaultPlan, type GraphFaults } from './graph-faults.js';
 import { handleGraph } from './graph-routes.js';
 import { handleIdp } from './idp-routes.js';
 import { handleManagedIdentity, MANAGED_IDENTITY_PATH } from './managed-identity-routes.js';
@@ -43,6 +45,11 @@ export interface DevTenantOptions {
   dataDir?: string | null;
   /** Lifetime of access and id tokens in seconds. Default DEFAULT_ACCESS_TOKEN_LIFETIME_SEC. */
   accessTokenLifetimeSec?: number;
+  /**
+   * The Entra cloud the tenant presents itself as: its tokens carry that cloud's issuers and its
+   * Graph tokens that cloud's Graph as audience (its endpoints stay on publicOrigin). Default public.
+   */
+  cloud?: CloudName;
   /** Clock in milliseconds since the epoch. Default Date.now. */
   now?: () => number;
 }
@@ -81,12 +88,17 @@ export class DevTenant {
   readonly #ctx: TenantContext;
   readonly #store: TenantStateStore;
   #graphAvailable = true;
+  readonly #graphFaults = new GraphFaultPlan();
+  /** The cloud the tenant presents itself as (DevTenantOptions.cloud). */
+  readonly cloud: Cloud;
 
   private constructor(options: Required<Omit<DevTenantOptions, 'dataDir'>>, store: TenantStateStore) {
     const { state } = store;
+    const cloud = CLOUDS[options.cloud];
+    this.cloud = cloud;
     const directory = new Directory(options.directory, state.objectIds);
     const keys = new SigningKeys(state.signingKeys);
-    const apps = new AppRegistry(state.apps);
+    const apps = new AppRegistry(state.apps, cloud.graphHost);
     const managedIdentityHeader = createHmac('sha256', state.refreshTokenSecret).update('managed identity header').digest('base64url');
     this.#store = store;
     this.#ctx = {
@@ -103,11 +115,14 @@ export class DevTenant {
         keys,
         refreshTokenSecret: state.refreshTokenSecret,
         accessTokenLifetimeSec: options.accessTokenLifetimeSec,
+        cloud,
         now: options.now,
       }),
       deviceCodes: new DeviceCodes(options.now),
       now: options.now,
       graphAvailable: () => this.#graphAvailable,
+      graphFaults: this.#graphFaults,
+      cloud,
     };
     this.tenantId = state.tenantId;
     this.authority = `${options.publicOrigin}/${state.tenantId}`;
@@ -137,6 +152,7 @@ export class DevTenant {
         browserOrigin,
         directory: options.directory,
         accessTokenLifetimeSec,
+        cloud: options.cloud ?? 'public',
         now,
       },
       store,
@@ -196,6 +212,11 @@ export class DevTenant {
   /** While false, every Graph call answers 503 serviceNotAvailable (a simulated outage). */
   setGraphAvailable(available: boolean): void {
     this.#graphAvailable = available;
+  }
+
+  /** Makes Graph behave as a real tenant's may (throttling, limited information, strict advanced queries); see graph-faults.ts. */
+  setGraphFaults(faults: Partial<GraphFaults>): void {
+    this.#graphFaults.set(faults);
   }
 }
 

@@ -12,6 +12,8 @@ export class GraphFailure extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Extra response headers, e.g. Retry-After on a 429. */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
   }
@@ -60,7 +62,7 @@ export function sendGraphError(req: IncomingMessage, res: ServerResponse, failur
         },
       },
     },
-    { 'request-id': requestId, 'client-request-id': clientRequestId },
+    { ...failure.headers, 'request-id': requestId, 'client-request-id': clientRequestId },
   );
 }
 

@@ -24,6 +24,7 @@ export async function handleGraph(ctx: TenantContext, req: IncomingMessage, res:
   if (!url.pathname.startsWith(GRAPH_PATH_PREFIX)) return false;
   await withGraphErrors(req, res, ctx.now, async () => {
     if (!ctx.graphAvailable()) throw GraphFailures.unavailable();
+    ctx.graphFaults.beforeCall();
     const body = await route(ctx, req, url);
     if (body === null) {
       // Graph answers a reference change with 204 and no body.
@@ -75,9 +76,14 @@ async function route(ctx: TenantContext, req: IncomingMessage, url: URL): Promis
       expectMethod('GET');
       await authorizeGraphCall(ctx, req, MEMBERSHIP_READ_ROLES);
       const user = findUser(ctx, id);
+      if (cast) ctx.graphFaults.checkAdvancedQuery(req, url);
       const groups = ctx.directory.transitiveGroups(user).map((g) => ({ '@odata.type': '#microsoft.graph.group', ...groupObject(g) }));
       const context = cast ? `${base}/$metadata#groups` : `${base}/$metadata#directoryObjects`;
-      return collectionBody(context, page(filter(groups, url, ['displayName', 'id']), url, ctx.publicOrigin));
+      const matching = filter(groups, url, ['displayName', 'id']);
+      const body = collectionBody(context, page(matching, url, ctx.publicOrigin));
+      const value = (body.value as GraphObject[]).map((group) => ctx.graphFaults.groupAsSeen(group));
+      // $count=true adds the total, as Graph does for advanced queries.
+      return { ...body, ...(url.searchParams.get('$count') === 'true' ? { '@odata.count': matching.length } : {}), value };
     }
     throw GraphFailures.unknownSegment(action);
   }

@@ -12,7 +12,6 @@ import type { DirectoryUser } from './directory.js';
 import { EntraErrors, sendEntraError, type EntraError } from './entra-errors.js';
 import { escapeHtml, renderPage } from './html.js';
 import { mediaType, parseForm, readBody, sendHtml, sendJson } from './http-io.js';
-import { v2Issuer } from './tokens.js';
 
 /** Tenant names Entra accepts in place of a tenant id for user sign-in (not for app tokens). */
 const TENANT_ALIASES = new Set(['common', 'organizations']);
@@ -65,7 +64,7 @@ export async function handleIdp(ctx: TenantContext, req: IncomingMessage, res: S
         sendJson(res, 200, discoveryDocument(ctx, base, alias));
         return true;
       case 'keys':
-        sendJson(res, 200, ctx.keys.jwks(v2Issuer(ctx.tenantId)), { 'cache-control': 'max-age=300' });
+        sendJson(res, 200, ctx.keys.jwks(ctx.tokens.v2Issuer), { 'cache-control': 'max-age=300' });
         return true;
       case 'devicecode':
         sendJson(res, 200, await deviceAuthorization(ctx, await readForm(req)), { pragma: 'no-cache' });

@@ -12,9 +12,13 @@ export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 export interface GraphApp extends AppIdentity {
   /** Graph's base URL, e.g. https://graph.microsoft.com. */
   baseUrl: string;
+  /** The app-only scope of the cloud's Graph (clouds.ts graphScopeOf). Default GRAPH_SCOPE (the public cloud). */
+  scope?: string;
+  /** Longest total Retry-After wait per call (shared/graph-middleware.ts). Default DEFAULT_GRAPH_RETRY_BUDGET_MS. */
+  retryBudgetMs?: number;
 }
 
 export function graphAppClient(app: GraphApp, transport: HttpTransport): Client {
   const token = appTokenSource(app, transport);
-  return graphClientOverTransport(transport, () => token(GRAPH_SCOPE), app.baseUrl);
+  return graphClientOverTransport(transport, () => token(app.scope ?? GRAPH_SCOPE), app.baseUrl, { retryBudgetMs: app.retryBudgetMs });
 }
