@@ -9,8 +9,15 @@ import { VERSION } from '../shared/version.js';
 import { DEFAULT_DEV_PORT, startDevBroker } from './dev-command.js';
 import { runDoctor } from './doctor-command.js';
 import type { TlsFiles } from './http/tls.js';
+import { CLOUD_NAMES, type CloudName } from './identity/clouds.js';
 import { consoleLogger } from './log.js';
 import { startBroker } from './serve-command.js';
+
+function parseCloud(value: string): CloudName {
+  const name = value.trim().toLowerCase();
+  if (!(CLOUD_NAMES as readonly string[]).includes(name)) throw new InvalidArgumentError(`"${value}" is not a cloud — use one of ${CLOUD_NAMES.join(', ')}`);
+  return name as CloudName;
+}
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -70,8 +77,10 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     .option('--tls-cert <file>', `${TLS_CERT_HELP}; the dev tenant is then served over https too`)
     .option('--tls-key <file>', TLS_KEY_HELP)
     .option('--tls-ca <file>', 'the PEM certificate of the CA that issued --tls-cert (default: trust --tls-cert itself when self-signed); the CLI names the same file with `access login --ca`')
-    .action(async (opts: { port: number; host: string; data?: string; config?: string } & TlsFlags) => {
+    .option('--cloud <name>', `the Entra cloud the dev tenant presents itself as (its token issuers and Graph): ${CLOUD_NAMES.join(', ')}`, parseCloud, 'public')
+    .action(async (opts: { port: number; host: string; data?: string; config?: string; cloud: CloudName } & TlsFlags) => {
       const broker = await startDevBroker({
+        cloud: opts.cloud,
         tls: tlsFiles(opts),
         port: opts.port,
         host: opts.host,

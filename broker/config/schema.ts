@@ -241,7 +241,8 @@ function resourcesSchema(baseDir: string, idsOnly: boolean) {
 function devTenantSchema() {
   const group = strictMapping(
     {
-      name: text('the group\'s display name, e.g. sg-eng'),
+      name: text('the group\'s name in this config, e.g. sg-eng (unique here)'),
+      displayName: text('the display name Graph shows, when not the name (Entra display names may repeat)').optional(),
       memberOf: nameList('groups this group is nested in', { nonEmpty: false }).default([]),
       securityEnabled: z.boolean({ error: 'must be true or false — false makes a Microsoft 365 group, which `access-broker doctor` refuses in a policy' }).optional(),
     },

@@ -106,7 +106,13 @@ export interface DevUser {
 
 /** A group of the embedded dev tenant; `memberOf` nests it inside other groups (transitivity). */
 export interface DevGroup {
+  /** Unique within the dev directory: how the config refers to the group. */
   name: string;
+  /**
+   * What Graph shows as the group's displayName; default `name`. Entra display names are not unique,
+   * so this may repeat another group's (tests of the same-name attack use it).
+   */
+  displayName?: string;
   memberOf: string[];
   /** False makes it a Microsoft 365 group (not a security group), as doctor must notice. Default true. */
   securityEnabled?: boolean;

@@ -216,7 +216,7 @@ function userObject(user: DirectoryUser): GraphObject {
 function groupObject(group: DirectoryGroup): GraphObject {
   return {
     id: group.id,
-    displayName: group.name,
+    displayName: group.displayName,
     description: null,
     // A group that is not a security group is a Microsoft 365 ("Unified") group, mail-enabled.
     groupTypes: group.securityEnabled ? [] : ['Unified'],
