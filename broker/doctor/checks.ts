@@ -3,7 +3,7 @@
 
 import { describeCredential } from '../identity/app-token.js';
 import type { ApplicationFacts, DoctorFacts, Fetched, GroupFacts } from './facts.js';
-import type { DoctorTarget } from './gather.js';
+import { NOT_TRIED, type DoctorTarget } from './gather.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'unknown';
 
@@ -79,7 +79,7 @@ function discoveryChecks({ target }: CheckInput, facts: DoctorFacts): CheckResul
     results.push({ status: 'pass', title });
   }
   const jwks = facts.jwks;
-  if (jwks?.ok && jwks.value.keys > 0) results.push({ status: 'pass', title: `token signing keys (JWKS) reachable: ${jwks.value.keys} keys at ${host(facts.discovery.value.jwksUri)}` });
+  if (jwks?.ok && jwks.value.keys > 0) results.push({ status: 'pass', title: `token signing keys (JWKS) reachable: ${jwks.value.keys} key${jwks.value.keys === 1 ? '' : 's'} at ${host(facts.discovery.value.jwksUri)}` });
   else results.push({ status: 'fail', title: `token signing keys (JWKS) at ${facts.discovery.value.jwksUri}`, problem: jwks && !jwks.ok ? jwks.message : 'no keys published', fix: `let the broker reach ${host(facts.discovery.value.jwksUri)} over HTTPS` });
   return results;
 }
@@ -102,6 +102,9 @@ function credentialFix(target: DoctorTarget): string {
 function graphChecks({ target }: CheckInput, facts: DoctorFacts): CheckResult[] {
   const how = describeCredential(target.graph);
   const who = target.graph.clientId ? `app ${target.graph.clientId}` : 'the managed identity';
+  if (!facts.graphToken.ok && facts.graphToken.code === NOT_TRIED) {
+    return [{ status: 'unknown', title: `Microsoft Graph token for ${who} with ${how}`, problem: facts.graphToken.message, fix: 'fix the discovery check above first' }];
+  }
   if (!facts.graphToken.ok) {
     return [{ status: 'fail', title: `Microsoft Graph token for ${who} with ${how}`, problem: facts.graphToken.message, fix: credentialFix(target) }];
   }

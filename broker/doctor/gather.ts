@@ -23,13 +23,22 @@ export interface DoctorTarget {
   groupIds: readonly string[];
 }
 
+/** Fetched.code of a read doctor did not attempt because an earlier one failed. */
+export const NOT_TRIED = 'not_tried';
+/** Entra's own sentence in an MSAL error ("AADSTS7000215: Invalid client secret …"), without MSAL's wrapping and trace ids. */
+const AADSTS_SENTENCE = /AADSTS\d+:.*?(?= Trace ID:| - Timestamp:|$)/;
+
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function gatherFacts(target: DoctorTarget, transport: HttpTransport): Promise<DoctorFacts> {
   const discovery = await readDiscovery(transport, target.authority);
   const jwks = discovery.ok ? await readJwks(transport, discovery.value.jwksUri) : null;
   const token = appTokenSource(target.graph, transport);
-  const graphToken = await fetched(async () => ({ roles: rolesOf(await token(target.graph.scope)) }));
+  // MSAL reads the same discovery document first (a managed identity does not): its failure would only repeat that one.
+  const graphToken: Fetched<{ roles: string[] }> =
+    discovery.ok || target.graph.credential.kind === 'managedIdentity'
+      ? shortened(await fetched(async () => ({ roles: rolesOf(await token(target.graph.scope)) })))
+      : { ok: false, status: null, code: NOT_TRIED, message: 'not tried: the tenant\'s OpenID discovery failed' };
   const facts: DoctorFacts = { authority: target.authority, discovery, jwks, graphToken, groups: [], apiApp: null, cliApp: null };
   if (!graphToken.ok) return facts;
   const graph = graphClientOverTransport(transport, () => token(target.graph.scope), target.graph.baseUrl);
@@ -89,6 +98,12 @@ async function readJwks(transport: HttpTransport, uri: string): Promise<Fetched<
   if (!read.ok) return read;
   const keys = read.value.keys;
   return Array.isArray(keys) ? { ok: true, value: { keys: keys.length } } : { ok: false, status: 200, code: null, message: `${uri} holds no "keys" list` };
+}
+
+function shortened<T>(read: Fetched<T>): Fetched<T> {
+  if (read.ok) return read;
+  const sentence = AADSTS_SENTENCE.exec(read.message)?.[0];
+  return sentence ? { ...read, message: sentence.trim() } : read;
 }
 
 function rolesOf(accessToken: string): string[] {
