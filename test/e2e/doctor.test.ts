@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCTOR_SECRET_ENV, readDevTenantState, writeDoctorConfig, type DevTenantState } from '../helpers/doctor-config.js';
+import { DOCTOR_SECRET_ENV, readDevTenantState, valuesFromState, writeDoctorConfig, type DevTenantState } from '../helpers/doctor-config.js';
 import { BROKER_BIN, cleanEnv, REPO, startDevBrokerProcess, tempDir, type DevBrokerProcess } from '../helpers/processes.js';
 
 let broker: DevBrokerProcess;
@@ -38,7 +38,7 @@ function doctor(config: string, secret: string): Promise<{ code: number | null; 
 describe('access-broker doctor (process)', () => {
   it('prints a ✔ line per check and exits 0 for a correct setup', async () => {
     const config = path.join(dir, 'good.yaml');
-    await writeDoctorConfig(config, broker.url, state, { groups: ['sg-eng', 'sg-dba'] });
+    await writeDoctorConfig(config, valuesFromState(broker.url, state, ['sg-eng', 'sg-dba']));
     const run = await doctor(config, state.apps.graph.clientSecret as string);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -49,7 +49,7 @@ describe('access-broker doctor (process)', () => {
 
   it('prints ✖ with the fix for a wrong secret and a Microsoft 365 group, and exits 1', async () => {
     const config = path.join(dir, 'broken.yaml');
-    await writeDoctorConfig(config, broker.url, state, { groups: ['sg-eng', 'm365-all-staff'] });
+    await writeDoctorConfig(config, valuesFromState(broker.url, state, ['sg-eng', 'm365-all-staff']));
     const wrongSecret = await doctor(config, 'not-the-secret');
     expect(wrongSecret.code).toBe(1);
     expect(wrongSecret.stdout).toMatch(/✖ Microsoft Graph token .*AADSTS7000215.* — fix: /);

@@ -3,7 +3,7 @@
 // its fix — wrong tenant id, bad credential, missing group, Microsoft 365 group, missing scope or
 // app role, public client flows off, and no Application.Read.All ("could not check").
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@microsoft/microsoft-graph-client';
@@ -11,9 +11,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runDoctor } from '../../../broker/doctor-command.js';
 import { DEV_DIRECTORY } from '../../../broker/devtenant/seed.js';
 import { createAppCertificate, registerAppCertificate } from '../../helpers/app-credentials.js';
+import { DOCTOR_SECRET_ENV, writeDoctorConfig } from '../../helpers/doctor-config.js';
 import { graphClientFor, serveDevTenant, type Served } from '../devtenant/harness.js';
 
-const SECRET_ENV = 'DOCTOR_TEST_GRAPH_SECRET';
 let served: Served;
 let dir: string;
 let admin: Client;
@@ -48,7 +48,7 @@ afterAll(async () => {
 
 interface Overrides {
   tenantId?: string;
-  /** The `credential:` mapping, as YAML flow text. Default the client secret from SECRET_ENV. */
+  /** The `credential:` mapping, as YAML flow text. Default the client secret from DOCTOR_SECRET_ENV. */
   credential?: string;
   groups?: string[];
 }
@@ -56,39 +56,21 @@ interface Overrides {
 /** A `serve` config for the dev tenant, as an admin would write it for a real one. */
 async function configFile(overrides: Overrides = {}): Promise<string> {
   const t = served.tenant;
-  const groups = overrides.groups ?? [ids['sg-eng'] as string, ids['sg-dba'] as string];
   const file = path.join(dir, `access-${Math.random().toString(36).slice(2)}.yaml`);
-  await writeFile(
-    file,
-    [
-      'tenant:',
-      `  id: ${overrides.tenantId ?? t.tenantId}`,
-      '  cloud:',
-      `    authorityHost: ${served.publicOrigin}`,
-      '    v1IssuerHost: https://sts.windows.net',
-      '    graphHost: https://graph.microsoft.com',
-      `  cliClientId: ${t.cliClientId}`,
-      `  audiences: [${t.api.clientId}]`,
-      `  cliScope: ${t.api.scope}`,
-      '  graph:',
-      `    clientId: ${t.graphApp.clientId}`,
-      `    credential: ${overrides.credential ?? `{ kind: secret, env: ${SECRET_ENV} }`}`,
-      `    baseUrl: ${t.graphBaseUrl}`,
-      'resources:',
-      '  orders-db:',
-      '    kind: postgres',
-      '    target: 127.0.0.1:5432',
-      `    requesters: [${groups.join(', ')}]`,
-      `    approvers: [${groups[0]}]`,
-      '    maxDuration: 1h',
-      '',
-    ].join('\n'),
-  );
+  await writeDoctorConfig(file, {
+    origin: served.publicOrigin,
+    tenantId: overrides.tenantId ?? t.tenantId,
+    cliClientId: t.cliClientId,
+    apiClientId: t.api.clientId,
+    graphClientId: t.graphApp.clientId,
+    groupIds: overrides.groups ?? [ids['sg-eng'] as string, ids['sg-dba'] as string],
+    ...(overrides.credential ? { credential: overrides.credential } : {}),
+  });
   return file;
 }
 
 async function doctor(overrides: Overrides = {}, secret = served.tenant.graphApp.clientSecret): Promise<{ lines: string[]; exitCode: number }> {
-  return runDoctor({ configFile: await configFile(overrides), env: { [SECRET_ENV]: secret }, devTenantPlaintext: true });
+  return runDoctor({ configFile: await configFile(overrides), env: { [DOCTOR_SECRET_ENV]: secret }, devTenantPlaintext: true });
 }
 
 const line = (lines: string[], pattern: RegExp): string => lines.find((l) => pattern.test(l)) ?? `(no line matches ${pattern}) in:\n${lines.join('\n')}`;
@@ -100,7 +82,7 @@ describe('access-broker doctor', () => {
     expect(lines.slice(0, -1).every((l) => l.startsWith('✔ '))).toBe(true);
     expect(line(lines, /OpenID discovery/)).toContain(served.tenant.tenantId);
     expect(line(lines, /JWKS/)).toMatch(/✔ .*1 key at/);
-    expect(line(lines, /Graph token/)).toContain('client secret from $DOCTOR_TEST_GRAPH_SECRET');
+    expect(line(lines, /Graph token/)).toContain('client secret from $ACCESS_GRAPH_SECRET');
     expect(line(lines, /permissions granted/)).toContain('GroupMember.Read.All');
     // Transitive members, as Graph counts them: alice, bob and carol, and the nested group sg-dba.
     expect(line(lines, new RegExp(ids['sg-eng'] as string))).toMatch(/"sg-eng": security group, 4 members/);
@@ -122,7 +104,7 @@ describe('access-broker doctor', () => {
   it('names a bad credential with the AADSTS reason and how to fix the secret', async () => {
     const { lines, exitCode } = await doctor({}, 'not-the-secret');
     expect(exitCode).toBe(1);
-    expect(line(lines, /Graph token/)).toMatch(/^✖ .*: AADSTS7000215: Invalid client secret provided\.[^—]* — fix: put the client secret's Value \(not its ID\) in \$DOCTOR_TEST_GRAPH_SECRET/);
+    expect(line(lines, /Graph token/)).toMatch(/^✖ .*: AADSTS7000215: Invalid client secret provided\.[^—]* — fix: put the client secret's Value \(not its ID\) in \$ACCESS_GRAPH_SECRET/);
     expect(line(lines, /Graph token/)).not.toContain('Trace ID');
   });
 
