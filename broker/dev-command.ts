@@ -21,11 +21,11 @@ import type { DemoTarget } from './demo/types.js';
 import { DevTenant } from './devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from './devtenant/seed.js';
 import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, type BrokerTls, type TlsFiles } from './http/tls.js';
-import { secretCredential } from './identity/app-token.js';
 import { namesGroupsByDisplayName } from './config/group-refs.js';
 import { buildIdentity } from './identity/build-identity.js';
 import type { CloudName } from './identity/clouds.js';
-import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
+import { identityFromDevTenant } from './identity/dev-identity.js';
+import { signInResponse } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
 import { closeServer, listen, mountRuntime, stopAccepting } from './server.js';
 
@@ -106,21 +106,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       effective = demoConfig({ postgres, tcp });
     }
 
-    const identity: IdentitySettings = {
-      tenantId: tenant.tenantId,
-      authority: tenant.authority,
-      cliClientId: tenant.cliClientId,
-      cliScope: tenant.api.scope,
-      audiences: [tenant.api.clientId, tenant.api.appIdUri],
-      requiredScope: 'user_impersonation',
-      requiredAppRole: 'Access.Automation',
-      automationClientIds: [tenant.automationApp.clientId],
-      cloud: tenant.cloud,
-      jwksUri: tenant.jwksUri,
-      graph: { clientId: tenant.graphApp.clientId, credential: secretCredential(tenant.graphApp.clientSecret), baseUrl: tenant.graphBaseUrl },
-      devTenantOrigin: publicOrigin,
-      devTenantPlaintext: !tls,
-    };
+    const identity = identityFromDevTenant(tenant, { publicOrigin, plaintext: !tls });
     const transport = tls ? new HttpTransport({ extraCa: tls.trust }) : new HttpTransport({ plaintextOrigins: [publicOrigin] });
     const { verifier, directory } = buildIdentity(identity, {
       transport,

@@ -51,7 +51,7 @@ export function buildIdentity(
       authority: settings.authority,
       customAuthority: settings.devTenantOrigin !== null,
       scope: graphScopeOf(settings.cloud.graphHost),
-      retryBudgetMs: options.graphRetryBudgetMs,
+      retry: { retryBudgetMs: options.graphRetryBudgetMs },
     },
     options.transport,
   );

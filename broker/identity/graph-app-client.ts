@@ -3,7 +3,7 @@
 // membership with one; doctor, tests and scripts use the same function for other apps.
 
 import type { Client } from '@microsoft/microsoft-graph-client';
-import { graphClientOverTransport } from '../../shared/graph-middleware.js';
+import { graphClientOverTransport, type GraphRetryOptions } from '../../shared/graph-middleware.js';
 import type { HttpTransport } from '../../shared/http-transport.js';
 import { appTokenSource, type AppIdentity } from './app-token.js';
 
@@ -14,11 +14,11 @@ export interface GraphApp extends AppIdentity {
   baseUrl: string;
   /** The app-only scope of the cloud's Graph (clouds.ts graphScopeOf). Default GRAPH_SCOPE (the public cloud). */
   scope?: string;
-  /** Longest total Retry-After wait per call (shared/graph-middleware.ts). Default DEFAULT_GRAPH_RETRY_BUDGET_MS. */
-  retryBudgetMs?: number;
+  /** How throttled calls are retried (shared/graph-middleware.ts): the budget, and in tests the sleep. */
+  retry?: GraphRetryOptions;
 }
 
 export function graphAppClient(app: GraphApp, transport: HttpTransport): Client {
   const token = appTokenSource(app, transport);
-  return graphClientOverTransport(transport, () => token(app.scope ?? GRAPH_SCOPE), app.baseUrl, { retryBudgetMs: app.retryBudgetMs });
+  return graphClientOverTransport(transport, () => token(app.scope ?? GRAPH_SCOPE), app.baseUrl, app.retry);
 }
