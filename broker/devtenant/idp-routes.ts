@@ -142,7 +142,8 @@ function publicClient(ctx: TenantContext, form: Map<string, string>): AppRegistr
   const clientId = required(form, 'client_id');
   const app = ctx.apps.byClientId(clientId);
   if (!app) throw new Refusal(EntraErrors.unknownClient(clientId, ctx.tenantId));
-  if (!app.publicClient) throw new Refusal(EntraErrors.notPublicClient(clientId));
+  // "Allow public client flows" as the app registration has it now (an admin may turn it off).
+  if (!app.publicClient || ctx.applications.find(app.clientId)?.isFallbackPublicClient !== true) throw new Refusal(EntraErrors.notPublicClient(clientId));
   return app;
 }
 
