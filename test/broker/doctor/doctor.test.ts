@@ -173,6 +173,17 @@ describe('access-broker doctor', () => {
       expect(line(lines, /public client flows/)).toMatch(/^✖ .*fix: az ad app update --id .* --is-fallback-public-client true/);
     });
 
+    it('names missing Graph permissions with the az commands that grant them', async () => {
+      served.tenant.setGraphPermission(served.tenant.graphApp.clientId, 'GroupMember.Read.All', false);
+      restore.push(async () => served.tenant.setGraphPermission(served.tenant.graphApp.clientId, 'GroupMember.Read.All', true));
+      const { lines, exitCode } = await doctor();
+      expect(exitCode).toBe(1);
+      expect(line(lines, /Graph application permissions/)).toMatch(
+        /^✖ .*missing GroupMember.Read.All — fix: az ad app permission add --id \S+ --api 00000003-0000-0000-c000-000000000000 --api-permissions 98830695-27a2-44f7-8c18-0c3ebc9698f6=Role && az ad app permission admin-consent --id /,
+      );
+      expect(line(lines, new RegExp(ids['sg-eng'] as string))).toMatch(/^✖ .*Graph answered 403 Authorization_RequestDenied.*fix: grant the Graph app GroupMember.Read.All/);
+    });
+
     it('says what it could not check without Application.Read.All, and still exits 0', async () => {
       served.tenant.setGraphPermission(served.tenant.graphApp.clientId, 'Application.Read.All', false);
       restore.push(async () => served.tenant.setGraphPermission(served.tenant.graphApp.clientId, 'Application.Read.All', true));
