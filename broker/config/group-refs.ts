@@ -27,15 +27,20 @@ export interface GroupRefEntry {
 }
 
 /**
- * The reason a display name is refused under `serve`. serve-command.ts recognises problems by it
- * and adds the ids the tenant has for the name.
+ * How the reason a display name is refused under `serve` begins; serve-config.ts recognises those
+ * problems by it and adds the ids the tenant has for the name.
  */
 export const GROUP_NAME_REASON =
-  'is a group display name; `access-broker serve` matches groups by object id only (display names are not unique and anyone may create a group with any name) — write the group\'s object id, e.g. `- { id: <object id>, name: sg-dba }`';
+  'is a group display name; `access-broker serve` matches groups by object id only (display names are not unique and anyone may create a group with any name)';
+
+/** The whole reason for refusing the display name `name`. */
+export function groupNameReason(name: string): string {
+  return `${GROUP_NAME_REASON} — write the group's object id, e.g. \`- { id: <object id>, name: ${name} }\``;
+}
 
 /** Whether `problem` is a display name refused by GROUP_NAME_REASON; its `got` is the name. */
 export function isGroupNameProblem(problem: { reason: string }): boolean {
-  return problem.reason === GROUP_NAME_REASON;
+  return problem.reason.startsWith(GROUP_NAME_REASON);
 }
 
 /**
@@ -62,7 +67,7 @@ export function groupRefList(hint: string, options: { nonEmpty: boolean; idsOnly
     const ref = parsed.data;
     if (isGroupId(ref)) return { ref: ref.toLowerCase(), label: null };
     if (options.idsOnly) {
-      ctx.addIssue({ code: 'custom', message: GROUP_NAME_REASON, input: ref });
+      ctx.addIssue({ code: 'custom', message: groupNameReason(ref), input: ref });
       return z.NEVER;
     }
     return { ref, label: null };

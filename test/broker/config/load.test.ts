@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfig, type ConfigOptions } from '../../../broker/config/load.js';
 import { ConfigInvalidError } from '../../../broker/config/problems.js';
-import { GROUP_NAME_REASON } from '../../../broker/config/group-refs.js';
+import { groupNameReason } from '../../../broker/config/group-refs.js';
 import { CLOUDS } from '../../../broker/identity/clouds.js';
 import { AccessError } from '../../../shared/errors.js';
 
@@ -314,13 +314,13 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
       claim: 'a group display name under serve, at its line, saying why and what to write',
       text: file(...TENANT, ...RESOURCE),
       options: { requireTenant: true },
-      line: `config.yaml:14 resources.prod-db.approvers[0]: ${GROUP_NAME_REASON} (got "sg-dba")`,
+      line: `config.yaml:14 resources.prod-db.approvers[0]: ${groupNameReason('sg-dba')} (got "sg-dba")`,
     },
     {
       claim: 'a display name among the auditors under serve',
       text: file(...TENANT, ...ID_RESOURCE, 'auditors: [SG-Audit]'),
       options: { requireTenant: true },
-      line: `config.yaml:16 auditors[0]: ${GROUP_NAME_REASON} (got "SG-Audit")`,
+      line: `config.yaml:16 auditors[0]: ${groupNameReason('SG-Audit')} (got "SG-Audit")`,
     },
     {
       claim: 'a labelled group whose id is not a GUID',

@@ -4,7 +4,7 @@
 
 import type { Client } from '@microsoft/microsoft-graph-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GROUP_NAME_REASON } from '../../../broker/config/group-refs.js';
+import { groupNameReason } from '../../../broker/config/group-refs.js';
 import { ConfigInvalidError } from '../../../broker/config/problems.js';
 import type { BrokerConfig, DevDirectory, ResourcePolicy } from '../../../broker/config/types.js';
 import { inAnyGroup } from '../../../broker/identity/directory.js';
@@ -106,7 +106,7 @@ describe('a group with the same display name as the approvers\' group', () => {
 
 describe('start-up help for a serve config that names groups', () => {
   function nameRefusal(name: string): ConfigInvalidError {
-    return new ConfigInvalidError('access.yaml', [{ source: 'access.yaml', line: 14, path: 'resources.prod-db.approvers[0]', reason: GROUP_NAME_REASON, got: name }]);
+    return new ConfigInvalidError('access.yaml', [{ source: 'access.yaml', line: 14, path: 'resources.prod-db.approvers[0]', reason: groupNameReason(name), got: name }]);
   }
 
   it('lists every group the tenant has under a repeated name and chooses none', async () => {
