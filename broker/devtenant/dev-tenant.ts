@@ -23,7 +23,7 @@ import { handleGraphApplications } from './graph-application-routes.js';
 import { GraphFaultPlan, type GraphFaults } from './graph-faults.js';
 import { handleGraph } from './graph-routes.js';
 import { handleIdp } from './idp-routes.js';
-import { handleManagedIdentity, MANAGED_IDENTITY_PATH } from './managed-identity-routes.js';
+import { handleManagedIdentity, MANAGED_IDENTITY_PATH, writeManagedIdentityEnv } from './managed-identity-routes.js';
 import { generateSigningKey, SigningKeys } from './signing-keys.js';
 import { TenantStateStore } from './state.js';
 import { TokenIssuer } from './tokens.js';
@@ -146,7 +146,7 @@ export class DevTenant {
     validateDirectory(options.directory);
     const now = options.now ?? Date.now;
     const store = await TenantStateStore.open(options.dataDir ?? null, options.directory, now());
-    return new DevTenant(
+    const tenant = new DevTenant(
       {
         publicOrigin,
         browserOrigin,
@@ -157,6 +157,8 @@ export class DevTenant {
       },
       store,
     );
+    if (options.dataDir) await writeManagedIdentityEnv(options.dataDir, tenant.managedIdentity);
+    return tenant;
   }
 
   /** The dev users, each with the names of their direct groups. */

@@ -6,11 +6,15 @@
 // a user-assigned request (`client_id`) must name that app too.
 
 import { timingSafeEqual } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TenantContext } from './context.js';
 import { sendJson } from './http-io.js';
 
 export const MANAGED_IDENTITY_PATH = '/msi/token';
+/** Written in the dev tenant's data dir: the environment a process needs to be its managed identity. */
+export const MANAGED_IDENTITY_ENV_FILE = 'managed-identity.env';
 /** The header App Service checks (MSAL sends IDENTITY_HEADER in it). */
 const SECRET_HEADER = 'x-identity-header';
 const API_VERSION = '2019-08-01';
@@ -46,4 +50,13 @@ export async function handleManagedIdentity(ctx: TenantContext, req: IncomingMes
     client_id: app.clientId,
   });
   return true;
+}
+
+/**
+ * Writes IDENTITY_ENDPOINT and IDENTITY_HEADER (0600) next to the tenant's state, so a broker or
+ * `doctor` started with them (`set -a; . managed-identity.env`) runs as the dev tenant's managed
+ * identity, as App Service would start it.
+ */
+export async function writeManagedIdentityEnv(dataDir: string, identity: { endpoint: string; header: string }): Promise<void> {
+  await writeFile(path.join(dataDir, MANAGED_IDENTITY_ENV_FILE), `IDENTITY_ENDPOINT=${identity.endpoint}\nIDENTITY_HEADER=${identity.header}\n`, { mode: 0o600 });
 }

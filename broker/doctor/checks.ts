@@ -101,14 +101,15 @@ function credentialFix(target: DoctorTarget): string {
 
 function graphChecks({ target }: CheckInput, facts: DoctorFacts): CheckResult[] {
   const how = describeCredential(target.graph);
-  const who = target.graph.clientId ? `app ${target.graph.clientId}` : 'the managed identity';
+  // A managed identity is its own app: "as system-assigned managed identity" says it all.
+  const title = target.graph.credential.kind === 'managedIdentity' ? `Microsoft Graph token as ${how}` : `Microsoft Graph token for app ${target.graph.clientId} with ${how}`;
   if (!facts.graphToken.ok && facts.graphToken.code === NOT_TRIED) {
-    return [{ status: 'unknown', title: `Microsoft Graph token for ${who} with ${how}`, problem: facts.graphToken.message, fix: 'fix the discovery check above first' }];
+    return [{ status: 'unknown', title, problem: facts.graphToken.message, fix: 'fix the discovery check above first' }];
   }
   if (!facts.graphToken.ok) {
-    return [{ status: 'fail', title: `Microsoft Graph token for ${who} with ${how}`, problem: facts.graphToken.message, fix: credentialFix(target) }];
+    return [{ status: 'fail', title, problem: facts.graphToken.message, fix: credentialFix(target) }];
   }
-  const results: CheckResult[] = [{ status: 'pass', title: `Microsoft Graph token for ${who} with ${how}` }];
+  const results: CheckResult[] = [{ status: 'pass', title }];
   const roles = facts.graphToken.value.roles;
   const missing = [
     ...(roles.some((r) => MEMBERSHIP_READ.includes(r)) ? [] : ['GroupMember.Read.All' as const]),

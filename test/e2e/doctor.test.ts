@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCTOR_SECRET_ENV, readDevTenantState, valuesFromState, writeDoctorConfig, type DevTenantState } from '../helpers/doctor-config.js';
+import { DOCTOR_SECRET_ENV, readDevTenantState, readManagedIdentityEnv, valuesFromState, writeDoctorConfig, type DevTenantState } from '../helpers/doctor-config.js';
 import { BROKER_BIN, cleanEnv, REPO, startDevBrokerProcess, tempDir, type DevBrokerProcess } from '../helpers/processes.js';
 
 let broker: DevBrokerProcess;
@@ -21,10 +21,10 @@ afterAll(async () => {
   await broker.stop();
 });
 
-function doctor(config: string, secret: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function doctor(config: string, secret: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BROKER_BIN, 'doctor', '--config', config, '--dev-tenant-plaintext'], {
-      env: cleanEnv({ [DOCTOR_SECRET_ENV]: secret }),
+      env: cleanEnv({ [DOCTOR_SECRET_ENV]: secret, ...env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -56,5 +56,13 @@ describe('access-broker doctor (process)', () => {
     const m365 = await doctor(config, state.apps.graph.clientSecret as string);
     expect(m365.code).toBe(1);
     expect(m365.stdout).toMatch(/✖ group .* "m365-all-staff": is a Microsoft 365 group, not a security group .*— fix: /);
+  });
+
+  it('gets its Graph token as an App Service managed identity (IDENTITY_ENDPOINT + IDENTITY_HEADER) and passes', async () => {
+    const config = path.join(dir, 'managed-identity.yaml');
+    await writeDoctorConfig(config, { ...valuesFromState(broker.url, state, ['sg-eng']), credential: '{ kind: managedIdentity }' });
+    const run = await doctor(config, '', await readManagedIdentityEnv(path.join(dir, 'data')));
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/✔ Microsoft Graph token as system-assigned managed identity\n/);
   });
 });

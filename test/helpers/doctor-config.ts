@@ -35,7 +35,7 @@ export async function writeDoctorConfig(file: string, v: DoctorConfigValues): Pr
       `  audiences: [${v.apiClientId}]`,
       `  cliScope: api://${v.apiClientId}/user_impersonation`,
       '  graph:',
-      `    clientId: ${v.graphClientId}`,
+      ...(v.credential?.includes('managedIdentity') ? [] : [`    clientId: ${v.graphClientId}`]),
       `    credential: ${v.credential ?? `{ kind: secret, env: ${DOCTOR_SECRET_ENV} }`}`,
       `    baseUrl: ${v.origin}/graph`,
       'resources:',
@@ -54,6 +54,12 @@ export interface DevTenantState {
   tenantId: string;
   apps: Record<'cli' | 'api' | 'graph', { clientId: string; clientSecret: string | null }>;
   objectIds: { groups: Record<string, string> };
+}
+
+/** IDENTITY_ENDPOINT and IDENTITY_HEADER of the running dev tenant's managed identity endpoint. */
+export async function readManagedIdentityEnv(dataDir: string): Promise<Record<string, string>> {
+  const text = await readFile(path.join(dataDir, 'tenant', 'managed-identity.env'), 'utf8');
+  return Object.fromEntries(text.trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
 }
 
 export async function readDevTenantState(dataDir: string): Promise<DevTenantState> {
