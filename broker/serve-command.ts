@@ -9,7 +9,7 @@ import { AccessError } from '../shared/errors.js';
 import type { BrokerApp, Logger } from './app.js';
 import { createListener, listenerOrigin, loadBrokerTls, type TlsFiles } from './http/tls.js';
 import { buildIdentity } from './identity/build-identity.js';
-import { checkGroupLabels, graphGroupLookup } from './identity/group-check.js';
+import { checkPolicyGroups, graphGroupLookup, withGroupNames } from './identity/group-check.js';
 import { identityFromTenant, signInResponse } from './identity/identity-settings.js';
 import { startRequests } from './requests/runtime.js';
 import { loadServeConfig } from './serve-config.js';
@@ -30,16 +30,19 @@ export interface ServeOptions {
 export async function startBroker(options: ServeOptions): Promise<{ url: string; stop(): Promise<void> }> {
   const tls = options.tls ? await loadBrokerTls(options.tls) : null;
   const transport = new HttpTransport();
-  const config = await loadServeConfig(options.configFile, options.env, (tenant) => buildIdentity(identityFromTenant(tenant), { transport, groupCacheSeconds: 0 }).graph);
-  if (!config.tenant) throw new AccessError('config_invalid', `${options.configFile}: a \`tenant\` block is required to serve a real tenant (or use \`access-broker dev\`)`);
-  const identity = identityFromTenant(config.tenant);
+  const written = await loadServeConfig(options.configFile, options.env, (tenant) => buildIdentity(identityFromTenant(tenant), { transport, groupCacheSeconds: 0 }).graph);
+  if (!written.tenant) throw new AccessError('config_invalid', `${options.configFile}: a \`tenant\` block is required to serve a real tenant (or use \`access-broker dev\`)`);
+  const identity = identityFromTenant(written.tenant);
   const { verifier, directory, graph } = buildIdentity(identity, {
     transport,
-    groupCacheSeconds: config.groupCacheSeconds,
-    graphRetryBudgetMs: config.graphRetryBudgetMs,
+    groupCacheSeconds: written.groupCacheSeconds,
+    graphRetryBudgetMs: written.graphRetryBudgetMs,
     warn: (message) => options.log.warn(message),
   });
-  for (const warning of await checkGroupLabels(config, graphGroupLookup(graph))) options.log.warn(warning);
+  const checked = await checkPolicyGroups(written, graphGroupLookup(graph));
+  for (const warning of checked.warnings) options.log.warn(warning);
+  // People see "sg-dba (0f8e…)" in messages and listings; matching stays by id.
+  const config = withGroupNames(written, checked.names);
   const app: BrokerApp = { config, signIn: signInResponse(identity), verifier, directory, now: Date.now, log: options.log };
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const requests = startRequests({ app, dataFile: path.join(options.dataDir, 'access.db') });

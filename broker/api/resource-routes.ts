@@ -5,6 +5,7 @@ import { groupsOf, type BrokerApp } from '../app.js';
 import type { ResourcePolicy } from '../config/types.js';
 import { inAnyGroup } from '../identity/directory.js';
 import type { Route } from '../http/router.js';
+import { describeGroups } from '../requests/wording.js';
 import type { GroupRef } from '../../shared/wire.js';
 
 export function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[]): ResourceSummary {
@@ -15,7 +16,7 @@ export function summarizeResource(resource: ResourcePolicy, groups: readonly Gro
     canRequest: inAnyGroup(groups, resource.requesters),
     canApprove: inAnyGroup(groups, resource.approvers),
     autoApproved: inAnyGroup(groups, resource.autoApprove),
-    approvers: resource.approvers,
+    approvers: describeGroups(resource.approvers, resource.groupNames),
     approvals: resource.approvals,
     maxDurationMs: resource.maxDurationMs,
     defaultDurationMs: resource.defaultDurationMs,

@@ -312,7 +312,7 @@ export function configSchema(options: SchemaOptions) {
     for (const problem of problems) addProblem(ctx, problem);
     return {
       tenant: raw.tenant ?? null,
-      resources,
+      resources: Object.keys(labels).length === 0 ? resources : resources.map((resource) => ({ ...resource, groupNames: labels })),
       auditors,
       admins,
       groupLabels: labels,

@@ -53,6 +53,11 @@ export interface ResourcePolicy {
   targetTls: TargetTlsMode;
   /** postgres `verify-full` only: the CA to trust instead of the system's roots; null: the system's roots. */
   targetCa: TargetCa | null;
+  /**
+   * Names of the config's groups by lower-case object id, for messages and listings only (never
+   * matching): the config's labels, and under serve the tenant's names read at start.
+   */
+  groupNames?: Readonly<Record<string, string>>;
 }
 
 /** Identity settings for a real Entra tenant (absent under `access-broker dev`, which makes its own). */

@@ -7,7 +7,7 @@
 
 import type { Client } from '@microsoft/microsoft-graph-client';
 import { ConfigInvalidError, type LocatedProblem } from '../config/problems.js';
-import { groupRefsOf, isGroupNameProblem } from '../config/group-refs.js';
+import { groupRefsOf, isGroupId, isGroupNameProblem } from '../config/group-refs.js';
 import type { BrokerConfig } from '../config/types.js';
 import { CONSISTENCY_HEADER } from './graph-directory.js';
 
@@ -83,14 +83,16 @@ async function suggestion(name: string, lookup: GroupLookup): Promise<string> {
 }
 
 /**
- * Warnings for the policy's group ids as the tenant has them: an id that names no group, and a
- * label that differs from the group's name in the tenant. Never throws: the checks are advice.
+ * The policy's group ids as the tenant has them: warnings for an id that names no group and for a
+ * label that differs from the group's name in the tenant, and the tenant's names (for people, in
+ * messages and listings: withGroupNames). Never throws: the checks are advice; matching is by id.
  */
-export async function checkGroupLabels(config: BrokerConfig, lookup: GroupLookup): Promise<string[]> {
+export async function checkPolicyGroups(config: BrokerConfig, lookup: GroupLookup): Promise<{ warnings: string[]; names: Record<string, string> }> {
   const labels = config.groupLabels ?? {};
   const seen = new Map<string, string>();
-  for (const { where, ref } of groupRefsOf(config)) if (!seen.has(ref)) seen.set(ref, where);
+  for (const { where, ref } of groupRefsOf(config)) if (isGroupId(ref) && !seen.has(ref)) seen.set(ref, where);
   const warnings: string[] = [];
+  const names: Record<string, string> = {};
   for (const [id, where] of seen) {
     let group: TenantGroup | null;
     try {
@@ -100,11 +102,22 @@ export async function checkGroupLabels(config: BrokerConfig, lookup: GroupLookup
       break;
     }
     const label = labels[id];
+    if (group?.displayName) names[id] = group.displayName;
     if (group === null) {
       warnings.push(`${where}: group ${id}${label ? ` ("${label}")` : ''} does not exist in the tenant — nobody matches it; fix the id or remove it`);
     } else if (label !== undefined && group.displayName !== null && group.displayName !== label) {
       warnings.push(`${where}: group ${id} is labelled "${label}" in the config but named "${group.displayName}" in the tenant — the id decides; update the label if the group was renamed, or check the id`);
     }
   }
-  return warnings;
+  return { warnings, names };
+}
+
+/**
+ * `config` with `names` (the tenant's, by object id) added to the names people see beside group
+ * ids; the config's own labels fill in where the tenant gave none. Called before the broker is built.
+ */
+export function withGroupNames(config: BrokerConfig, names: Readonly<Record<string, string>>): BrokerConfig {
+  const groupNames = { ...config.groupLabels, ...names };
+  if (Object.keys(groupNames).length === 0) return config;
+  return { ...config, groupLabels: groupNames, resources: config.resources.map((resource) => ({ ...resource, groupNames })) };
 }

@@ -80,14 +80,14 @@ function applyReview(request: AccessRequest, event: ReviewEvent, ctx: RequestCon
   if (reviewer.oid === request.requester.oid) {
     throw new AccessError(
       'self_review',
-      `You made request ${request.id} yourself and may not review it — another member of ${groupList(policy.approvers)} must.`,
+      `You made request ${request.id} yourself and may not review it — another member of ${groupList(policy.approvers, policy.groupNames)} must.`,
     );
   }
   // Membership as read at this moment: someone removed from the approver group no longer counts.
   if (!inAnyGroup(event.reviewerGroups, policy.approvers)) {
     throw new AccessError(
       'not_an_approver',
-      `You may not review requests for ${policy.name}: only members of ${groupList(policy.approvers)} may.`,
+      `You may not review requests for ${policy.name}: only members of ${groupList(policy.approvers, policy.groupNames)} may.`,
     );
   }
   const earlier = request.reviews.find((review) => review.reviewer.oid === reviewer.oid);
@@ -96,7 +96,7 @@ function applyReview(request: AccessRequest, event: ReviewEvent, ctx: RequestCon
     throw new AccessError(
       'already_reviewed',
       `You already approved request ${request.id} at ${formatInstant(earlier.at, now)}; it still needs ` +
-        `${missing} approval${missing === 1 ? '' : 's'} from other members of ${groupList(policy.approvers)}.`,
+        `${missing} approval${missing === 1 ? '' : 's'} from other members of ${groupList(policy.approvers, policy.groupNames)}.`,
     );
   }
   const comment = checkComment(event.comment, 'comment');
@@ -147,8 +147,8 @@ function applyRevoke(request: AccessRequest, event: RevokeEvent, ctx: RequestCon
   if (!allowed) {
     throw new AccessError(
       'not_allowed_to_revoke',
-      `You may not revoke request ${request.id}: only its requester, members of ${groupList(policy.approvers)} ` +
-        `and admins (${groupList(ctx.admins)}) may.`,
+      `You may not revoke request ${request.id}: only its requester, members of ${groupList(policy.approvers, policy.groupNames)} ` +
+        `and admins (${groupList(ctx.admins, policy.groupNames)}) may.`,
     );
   }
   const reason = checkComment(event.reason, 'revoke reason');

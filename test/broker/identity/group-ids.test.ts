@@ -9,7 +9,7 @@ import { ConfigInvalidError } from '../../../broker/config/problems.js';
 import type { BrokerConfig, DevDirectory, ResourcePolicy } from '../../../broker/config/types.js';
 import { inAnyGroup } from '../../../broker/identity/directory.js';
 import { GraphDirectory } from '../../../broker/identity/graph-directory.js';
-import { checkGroupLabels, graphGroupLookup, withGroupIdSuggestions } from '../../../broker/identity/group-check.js';
+import { checkPolicyGroups, graphGroupLookup, withGroupIdSuggestions, withGroupNames } from '../../../broker/identity/group-check.js';
 import { openRequest } from '../../../broker/requests/policy.js';
 import { applyEvent } from '../../../broker/requests/state-machine.js';
 import { AccessError } from '../../../shared/errors.js';
@@ -93,6 +93,13 @@ describe('a group with the same display name as the approvers\' group', () => {
     expect(inAnyGroup(await directory.memberGroups(oidOf('bob@contoso.dev')), [ids.dba])).toBe(true);
   });
 
+  it("names the approvers' group in the refusal as people know it, with its id for the record", async () => {
+    const written = { resources: [policy([ids.dba])], auditors: [], admins: [], groupLabels: {} } as unknown as BrokerConfig;
+    const { names } = await checkPolicyGroups(written, graphGroupLookup(graph));
+    const refusal = await malloryApproves(withGroupNames(written, names).resources[0] as ResourcePolicy);
+    expect((refusal as AccessError).message).toContain(`only members of sg-dba (${ids.dba}) may`);
+  });
+
   it('would make Mallory an approver if a policy named the group "sg-dba" — the reason serve refuses names', async () => {
     expect(await malloryApproves(policy(['sg-dba']))).toBe('approved');
   });
@@ -149,7 +156,8 @@ describe('start-up help for a serve config that names groups', () => {
       admins: [ids.impostor],
       groupLabels: { [ids.dba]: 'sg-dba', [ids.impostor]: 'sg-dba' },
     } as unknown as BrokerConfig;
-    const warnings = await checkGroupLabels(config, graphGroupLookup(graph));
+    const { warnings, names } = await checkPolicyGroups(config, graphGroupLookup(graph));
+    expect(names).toEqual({ [ids.dba]: 'sg-dba', [ids.impostor]: 'SG-DBA', [ids.eng]: 'sg-eng' });
     expect(warnings).toEqual([
       `resources.prod-db.approvers[1]: group ${missing} does not exist in the tenant — nobody matches it; fix the id or remove it`,
       `admins[0]: group ${ids.impostor} is labelled "sg-dba" in the config but named "SG-DBA" in the tenant — the id decides; update the label if the group was renamed, or check the id`,
