@@ -44,6 +44,9 @@ export function runChecks(input: CheckInput, facts: DoctorFacts): CheckResult[] 
     ...discoveryChecks(input, facts),
     ...graphChecks(input, facts),
     ...facts.groups.map((g) => groupCheck(g.id, g.read, input)),
+    ...(facts.graphToken.ok
+      ? []
+      : [{ status: 'unknown' as const, title: `${input.target.groupIds.length} policy group(s) and the API and CLI app registrations`, problem: 'not checked without a Graph token', fix: 'fix the Graph token first' }]),
     ...(facts.apiApp ? apiAppChecks(input, facts.apiApp) : []),
     ...(facts.cliApp ? [cliAppCheck(input, facts.cliApp)] : []),
   ];

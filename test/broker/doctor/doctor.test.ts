@@ -106,6 +106,7 @@ describe('access-broker doctor', () => {
     expect(exitCode).toBe(1);
     expect(line(lines, /Graph token/)).toMatch(/^✖ .*: AADSTS7000215: Invalid client secret provided\.[^—]* — fix: put the client secret's Value \(not its ID\) in \$ACCESS_GRAPH_SECRET/);
     expect(line(lines, /Graph token/)).not.toContain('Trace ID');
+    expect(line(lines, /policy group/)).toMatch(/^\? 2 policy group\(s\) and the API and CLI app registrations: not checked without a Graph token/);
   });
 
   it('names a group id that does not exist', async () => {
