@@ -102,6 +102,7 @@ describe('parseConfig: valid files', () => {
       user: 'readonly',
       targetTls: 'require',
       targetCa: null,
+      groupNames: config.groupLabels,
     });
     expect(config.resources[1]).toMatchObject({ approvals: 2, maxDurationMs: H, defaultDurationMs: H / 2, ticketPattern: '^(INC|CHG)-\\d+$' });
     expect(config.resources[2]).toMatchObject({ kind: 'mysql', description: null, reason: 'optional', autoApprove: [], defaultDurationMs: H });
