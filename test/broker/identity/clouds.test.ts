@@ -3,6 +3,7 @@
 // itself as each cloud (its issuers and Graph follow DevTenantOptions.cloud); the broker's identity
 // edge (buildIdentity: the jose verifier, MSAL and the real Graph client) runs against it.
 
+import { LogLevel, PublicClientApplication } from '@azure/msal-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
 import { buildIdentity } from '../../../broker/identity/build-identity.js';
@@ -10,7 +11,8 @@ import { CLOUD_NAMES, CLOUDS, type CloudName } from '../../../broker/identity/cl
 import { identityFromDevTenant } from '../../../broker/identity/dev-identity.js';
 import type { IdentitySettings } from '../../../broker/identity/identity-settings.js';
 import { AccessError } from '../../../shared/errors.js';
-import { serveDevTenant, signIn, type Served } from '../devtenant/harness.js';
+import { msalNetworkModule } from '../../../shared/msal-network.js';
+import { approveOnPage, serveDevTenant, signIn, type Served } from '../devtenant/harness.js';
 
 const EXPECTED: Record<CloudName, { v2Issuer: string; graph: string }> = {
   public: { v2Issuer: 'https://login.microsoftonline.com', graph: 'https://graph.microsoft.com' },
@@ -37,6 +39,21 @@ describe.each(CLOUD_NAMES)('a dev tenant presenting itself as the %s cloud', (cl
 
   it("issues tokens with that cloud's v2 issuer", () => {
     expect(decodeJwt(token).iss).toBe(`${EXPECTED[cloud].v2Issuer}/${served.tenant.tenantId}/v2.0`);
+  });
+
+  it("signs a person in through MSAL's device code flow, as the CLI does, with that cloud's tokens", async () => {
+    const pca = new PublicClientApplication({
+      auth: { clientId: served.tenant.cliClientId, authority: served.tenant.authority, knownAuthorities: [`127.0.0.1:${served.port}`] },
+      system: { networkClient: msalNetworkModule(served.transport), loggerOptions: { logLevel: LogLevel.Error, piiLoggingEnabled: false, loggerCallback: () => undefined } },
+    });
+    const approvals: Array<Promise<unknown>> = [];
+    const result = await pca.acquireTokenByDeviceCode({
+      scopes: [served.tenant.api.scope],
+      deviceCodeCallback: (response) => void approvals.push(approveOnPage(served, response.userCode, 'alice@contoso.dev')),
+    });
+    await Promise.all(approvals);
+    expect(result?.account?.username).toBe('alice@contoso.dev');
+    expect(decodeJwt(result?.accessToken ?? '').iss).toBe(`${EXPECTED[cloud].v2Issuer}/${served.tenant.tenantId}/v2.0`);
   });
 
   it('is accepted by a broker configured for that cloud, which reads Graph with that cloud\'s scope', async () => {
