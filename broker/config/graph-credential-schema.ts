@@ -114,7 +114,8 @@ function resolveCredential(
     case 'secret': {
       if (written.env === undefined) return problem(['credential'], 'kind secret needs `env`: the NAME of the environment variable holding the client secret');
       const parsed = secretFromEnv(options.env, 'the client secret').safeParse(written.env);
-      if (!parsed.success) return problem(at('env'), parsed.error.issues[0]?.message ?? 'is not usable', written.env);
+      // No `got`: what was written here may be the secret itself, which must not reach a log.
+      if (!parsed.success) return problem(at('env'), parsed.error.issues[0]?.message ?? 'is not usable');
       return { kind: 'secret', env: written.env, secret: parsed.data };
     }
     case 'certificate': {

@@ -98,6 +98,12 @@ describe('tenant.graph.credential', () => {
     expect(refusal(graph)).toContain(message);
   });
 
+  it('refuses a secret written where its variable name belongs, without repeating it', () => {
+    const message = refusal([`clientId: ${GRAPH_APP}`, 'credential: { kind: secret, env: "Zx8~q.secret-value-1234" }']);
+    expect(message).toContain('tenant.graph.credential.env: must be the NAME of an environment variable');
+    expect(message).not.toContain('Zx8~q.secret-value-1234');
+  });
+
   it('refuses a certificate whose private key is another one', async () => {
     const other = await generate([{ name: 'commonName', value: 'other' }], { keyType: 'rsa', keySize: 2048, algorithm: 'sha256' });
     const certificate = (await createAppCertificate(dir, 'mismatch')).file;
