@@ -61,8 +61,6 @@ export const DEFAULT_GROUP_CACHE_SECONDS = 60;
 /** A member removed from a group must lose access within the hour even with the longest cache. */
 export const MAX_GROUP_CACHE_SECONDS = 3600;
 
-export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
-export const DEFAULT_GRAPH_BASE_URL = 'https://graph.microsoft.com';
 export const DEFAULT_REQUIRED_SCOPE = 'user_impersonation';
 export const DEFAULT_REQUIRED_APP_ROLE = 'Access.Automation';
 

@@ -10,7 +10,8 @@ import { CLOUDS, v1IssuerOf, v2IssuersOf, type Cloud } from '../identity/clouds.
 import type { DirectoryGroup, DirectoryUser } from './directory.js';
 import type { SigningKeys } from './signing-keys.js';
 
-export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
+/** Microsoft Graph of the public cloud (a tenant presenting another cloud uses that cloud's: clouds.ts). */
+export const GRAPH_RESOURCE = CLOUDS.public.graphHost;
 /** Microsoft Graph's well-known application id (also accepted as a Graph `aud`). */
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 /** Entra leaves `groups` out of a JWT above this many groups and sends the overage marker instead. */
