@@ -8,6 +8,7 @@ import { loadConfigFile, parseConfig, type ConfigOptions } from '../../../broker
 import { ConfigInvalidError } from '../../../broker/config/problems.js';
 import { groupNameReason } from '../../../broker/config/group-refs.js';
 import { CLOUDS } from '../../../broker/identity/clouds.js';
+import { TENANT_LINES } from '../../helpers/tenant-config.js';
 import { AccessError } from '../../../shared/errors.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -37,16 +38,7 @@ const PLATFORM = '3d0b6c4e-9f5a-4b7c-9d8e-2f3a4b5c6d7e';
 /** RESOURCE with its groups written as object ids, as `serve` requires. */
 const ID_RESOURCE = RESOURCE.map((line) => line.replace('[sg-eng]', `[${ENG}]`).replace('[sg-dba]', `[{ id: ${DBA}, name: sg-dba }]`));
 
-const TENANT = [
-  'tenant:',
-  '  id: 3F2B8C1E-5D4A-4E6F-9A7B-2C1D0E9F8A76',
-  '  cliClientId: 0c5e7a3d-9b1f-4c2e-8d6a-7f4b3e2a1c90',
-  '  audiences: [api://access-broker]',
-  '  cliScope: api://access-broker/user_impersonation',
-  '  graph:',
-  '    clientId: 6e5d4c3b-2a19-4f8e-b7d6-c5b4a3928170',
-  '    clientSecretEnv: ACCESS_GRAPH_CLIENT_SECRET',
-];
+const TENANT: string[] = [...TENANT_LINES];
 
 function refusal(text: string, options: ConfigOptions = {}, env: NodeJS.ProcessEnv = ENV): ConfigInvalidError {
   try {
