@@ -22,8 +22,11 @@ import type { DemoTarget } from './demo/types.js';
 import { DevTenant } from './devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from './devtenant/seed.js';
 import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, type BrokerTls, type TlsFiles } from './http/tls.js';
+import { namesGroupsByDisplayName } from './config/group-refs.js';
 import { buildIdentity } from './identity/build-identity.js';
-import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
+import type { CloudName } from './identity/clouds.js';
+import { identityFromDevTenant } from './identity/dev-identity.js';
+import { signInResponse } from './identity/identity-settings.js';
 import { Lifecycle } from './lifecycle.js';
 import { listen } from './server.js';
 
@@ -41,6 +44,8 @@ export interface DevOptions {
   print: (line: string) => void;
   /** Serve HTTPS/WSS with these files. Default: plain HTTP (loopback). */
   tls?: TlsFiles | null;
+  /** The Entra cloud the dev tenant presents itself as (`--cloud`). Default public. */
+  cloud?: CloudName;
 }
 
 export interface RunningDevBroker {
@@ -88,6 +93,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       browserOrigin,
       directory: config?.devDirectory ?? DEV_DIRECTORY,
       dataDir: path.join(dataDir, 'tenant'),
+      cloud: options.cloud ?? 'public',
     });
 
     const targets: DemoTarget[] = [];
@@ -105,21 +111,15 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       effective = demoConfig({ postgres, tcp });
     }
 
-    const identity: IdentitySettings = {
-      tenantId: tenant.tenantId,
-      authority: tenant.authority,
-      cliClientId: tenant.cliClientId,
-      cliScope: tenant.api.scope,
-      audiences: [tenant.api.clientId, tenant.api.appIdUri],
-      requiredScope: 'user_impersonation',
-      requiredAppRole: 'Access.Automation',
-      jwksUri: tenant.jwksUri,
-      graph: { ...tenant.graphApp, baseUrl: tenant.graphBaseUrl },
-      devTenantOrigin: publicOrigin,
-      devTenantPlaintext: !tls,
-    };
+    const identity = identityFromDevTenant(tenant, { publicOrigin, plaintext: !tls });
     const transport = tls ? new HttpTransport({ extraCa: tls.trust }) : new HttpTransport({ plaintextOrigins: [publicOrigin] });
-    const { verifier, directory, readiness } = buildIdentity(identity, { transport, groupCacheSeconds: effective.groupCacheSeconds });
+    const { verifier, directory, readiness } = buildIdentity(identity, {
+      transport,
+      groupCacheSeconds: effective.groupCacheSeconds,
+      graphRetryBudgetMs: effective.graphRetryBudgetMs,
+      groupNamesMatter: namesGroupsByDisplayName(effective),
+      warn: (message) => options.log.warn(message),
+    });
     const broker = assembleBroker({
       config: effective,
       signIn: signInResponse(identity),
