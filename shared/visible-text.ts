@@ -2,6 +2,7 @@
 // shown on a terminal: control characters (escape sequences could repaint the screen, newlines
 // forge lines) and Unicode bidirectional overrides are written as visible escapes instead.
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point: they are made visible.
 const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu;
 
 export function visible(text: string): string {

@@ -114,11 +114,11 @@ export function groupRefsOf(config: {
   const refs: Array<{ where: string; ref: string }> = [];
   for (const resource of config.resources) {
     for (const key of ['requesters', 'approvers', 'autoApprove'] as const) {
-      resource[key].forEach((ref, index) => refs.push({ where: `resources.${resource.name}.${key}[${index}]`, ref }));
+      for (const [index, ref] of resource[key].entries()) refs.push({ where: `resources.${resource.name}.${key}[${index}]`, ref });
     }
   }
-  config.auditors.forEach((ref, index) => refs.push({ where: `auditors[${index}]`, ref }));
-  config.admins.forEach((ref, index) => refs.push({ where: `admins[${index}]`, ref }));
+  for (const [index, ref] of config.auditors.entries()) refs.push({ where: `auditors[${index}]`, ref });
+  for (const [index, ref] of config.admins.entries()) refs.push({ where: `admins[${index}]`, ref });
   return refs;
 }
 

@@ -12,7 +12,6 @@ import {
   duration,
   emailShaped,
   guid,
-  httpsOrigin,
   nameList,
   regexSource,
   strictMapping,

@@ -194,7 +194,7 @@ function apiAppChecks(input: CheckInput, read: Fetched<ApplicationFacts | null>)
   const scope = app.scopes.find((s) => s.value === requiredScope);
   const resource = cliScope.slice(0, cliScope.length - requiredScope.length - 1);
   const scopeTitle = `${name} exposes the delegated scope ${cliScope}`;
-  if (!scope || !scope.isEnabled) {
+  if (!scope?.isEnabled) {
     results.push({ status: 'fail', title: scopeTitle, problem: scope ? 'the scope is disabled' : `it has no scope "${requiredScope}"`, fix: `add it: Expose an API → Add a scope "${requiredScope}" (docs/entra-setup.md, az ad app update --id ${app.appId} --set api=@api.json)` });
   } else if (resource !== app.appId && !app.identifierUris.includes(resource)) {
     results.push({ status: 'fail', title: scopeTitle, problem: `tenant.cliScope names ${resource}, which is neither the app's client id nor one of its App ID URIs (${app.identifierUris.join(', ') || 'none'})`, fix: `set tenant.cliScope to ${app.identifierUris[0] ?? `api://${app.appId}`}/${requiredScope}` });
@@ -203,7 +203,7 @@ function apiAppChecks(input: CheckInput, read: Fetched<ApplicationFacts | null>)
   }
   const role = app.appRoles.find((r) => r.value === requiredAppRole);
   const roleTitle = `${name} defines the app role ${requiredAppRole} for applications`;
-  if (!role || !role.isEnabled || !role.allowedMemberTypes.includes('Application')) {
+  if (!role?.isEnabled || !role.allowedMemberTypes.includes('Application')) {
     results.push({
       status: 'fail',
       title: roleTitle,

@@ -51,7 +51,7 @@ describe('loadServeConfig', () => {
     const eng = await groupId('sg-eng');
     expect(error.message.split('\n')).toEqual([
       `The broker config ${file} has 1 problem:`,
-      expect.stringMatching(new RegExp(`^${escape(file)}:13 resources\\.prod-db\\.requesters\\[0\\]: is a group display name; .*the tenant's group "sg-eng" is ${eng}: write \`- \\{ id: ${eng}, name: sg-eng \\}\` \\(got "sg-eng"\\)$`)),
+      expect.stringMatching(new RegExp(`^${escapeRegex(file)}:13 resources\\.prod-db\\.requesters\\[0\\]: is a group display name; .*the tenant's group "sg-eng" is ${eng}: write \`- \\{ id: ${eng}, name: sg-eng \\}\` \\(got "sg-eng"\\)$`)),
     ]);
     expect(asked.count).toBe(1);
   });
@@ -72,6 +72,6 @@ async function groupId(name: string): Promise<string> {
   return body.value[0]?.id as string;
 }
 
-function escape(text: string): string {
+function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
