@@ -7,6 +7,7 @@ import { decodeJwt } from 'jose';
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
 import { graphClientOverTransport } from '../../shared/graph-middleware.js';
 import type { HttpTransport } from '../../shared/http-transport.js';
+import { parseWholeNumber } from '../../shared/whole-number.js';
 import { appTokenSource, type AppIdentity } from '../identity/app-token.js';
 import type { ApplicationFacts, DiscoveryFacts, DoctorFacts, Fetched, GroupFacts } from './facts.js';
 
@@ -121,8 +122,9 @@ async function readGroup(graph: Client, id: string): Promise<Fetched<GroupFacts 
   if (!read.ok) return read.status === 404 ? { ok: true, value: null } : read;
   const members = await fetched(async () => {
     const answer: unknown = await graph.api(`/groups/${id}/transitiveMembers/$count`).header('ConsistencyLevel', 'eventual').get();
-    const count = Number(typeof answer === 'string' ? answer.trim() : answer);
-    if (!Number.isSafeInteger(count)) throw new Error(`Graph answered ${JSON.stringify(answer)} for a count`);
+    // Graph answers $count as text/plain; a client may hand it over already as a number.
+    const count = typeof answer === 'string' || typeof answer === 'number' ? parseWholeNumber(String(answer)) : undefined;
+    if (count === undefined) throw new Error(`Graph answered ${JSON.stringify(answer)} for a count`);
     return count;
   });
   return {
