@@ -25,8 +25,11 @@ import { devExposureWarning } from './dev-exposure.js';
 import { certificateHostNames, HostAllowList } from './http/host-allow-list.js';
 import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, type BrokerTls, type TlsFiles } from './http/tls.js';
 import { graphFaultsFromEnv } from './devtenant/graph-faults.js';
+import { namesGroupsByDisplayName } from './config/group-refs.js';
 import { buildIdentity } from './identity/build-identity.js';
-import { signInResponse, type IdentitySettings } from './identity/identity-settings.js';
+import type { CloudName } from './identity/clouds.js';
+import { identityFromDevTenant } from './identity/dev-identity.js';
+import { signInResponse } from './identity/identity-settings.js';
 import { Lifecycle } from './lifecycle.js';
 import { listen } from './server.js';
 
@@ -46,6 +49,8 @@ export interface DevOptions {
   tls?: TlsFiles | null;
   /** Listen on a non-loopback `host` anyway (dev-exposure.ts), with a warning on every start. Default: false, refused. */
   unsafeExpose?: boolean;
+  /** The Entra cloud the dev tenant presents itself as (`--cloud`). Default public. */
+  cloud?: CloudName;
 }
 
 export interface RunningDevBroker {
@@ -97,6 +102,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       directory: config?.devDirectory ?? DEV_DIRECTORY,
       dataDir: path.join(dataDir, 'tenant'),
       graphFault: graphFaultsFromEnv(options.env),
+      cloud: options.cloud ?? 'public',
     });
 
     const targets: DemoTarget[] = [];
@@ -114,21 +120,15 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       effective = demoConfig({ postgres, tcp });
     }
 
-    const identity: IdentitySettings = {
-      tenantId: tenant.tenantId,
-      authority: tenant.authority,
-      cliClientId: tenant.cliClientId,
-      cliScope: tenant.api.scope,
-      audiences: [tenant.api.clientId, tenant.api.appIdUri],
-      requiredScope: 'user_impersonation',
-      requiredAppRole: 'Access.Automation',
-      jwksUri: tenant.jwksUri,
-      graph: { ...tenant.graphApp, baseUrl: tenant.graphBaseUrl },
-      devTenantOrigin: publicOrigin,
-      devTenantPlaintext: !tls,
-    };
+    const identity = identityFromDevTenant(tenant, { publicOrigin, plaintext: !tls });
     const transport = tls ? new HttpTransport({ extraCa: tls.trust }) : new HttpTransport({ plaintextOrigins: [publicOrigin] });
-    const { verifier, directory, readiness } = buildIdentity(identity, { transport, groupCacheSeconds: effective.groupCacheSeconds });
+    const { verifier, directory, readiness } = buildIdentity(identity, {
+      transport,
+      groupCacheSeconds: effective.groupCacheSeconds,
+      graphRetryBudgetMs: effective.graphRetryBudgetMs,
+      groupNamesMatter: namesGroupsByDisplayName(effective),
+      warn: (message) => options.log.warn(message),
+    });
     // Every route, the dev tenant's included, answers only to the broker's own names (DNS rebinding).
     const hosts = HostAllowList.forListener(address, tls ? 'https' : 'http', {
       origins: [browserOrigin, publicOrigin],

@@ -9,9 +9,17 @@ import { VERSION } from '../shared/version.js';
 import { parseWholeNumber } from '../shared/whole-number.js';
 import { DEFAULT_DEV_PORT, startDevBroker } from './dev-command.js';
 import { UNSAFE_EXPOSE_FLAG } from './dev-exposure.js';
+import { runDoctor } from './doctor-command.js';
 import type { TlsFiles } from './http/tls.js';
+import { CLOUD_NAMES, type CloudName } from './identity/clouds.js';
 import { consoleLogger } from './log.js';
 import { startBroker } from './serve-command.js';
+
+function parseCloud(value: string): CloudName {
+  const name = value.trim().toLowerCase();
+  if (!(CLOUD_NAMES as readonly string[]).includes(name)) throw new InvalidArgumentError(`"${value}" is not a cloud — use one of ${CLOUD_NAMES.join(', ')}`);
+  return name as CloudName;
+}
 
 function parsePort(value: string): number {
   const port = parseWholeNumber(value, 0, 65535);
@@ -72,9 +80,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     .option('--tls-key <file>', TLS_KEY_HELP)
     .option('--tls-ca <file>', 'the PEM certificate of the CA that issued --tls-cert (default: trust --tls-cert itself when self-signed); the CLI names the same file with `access login --ca`')
     .option(UNSAFE_EXPOSE_FLAG, 'let --host be a non-loopback address: serves the password-less dev sign-in page to the network (warns on every start)')
-    .action(async (opts: { port: number; host: string; data?: string; config?: string; unsafeExposeDevTenant?: boolean } & TlsFlags) => {
+    .option('--cloud <name>', `the Entra cloud the dev tenant presents itself as (its token issuers and Graph): ${CLOUD_NAMES.join(', ')}`, parseCloud, 'public')
+    .action(async (opts: { port: number; host: string; data?: string; config?: string; cloud: CloudName; unsafeExposeDevTenant?: boolean } & TlsFlags) => {
       const broker = await startDevBroker({
         unsafeExpose: opts.unsafeExposeDevTenant === true,
+        cloud: opts.cloud,
         tls: tlsFiles(opts),
         port: opts.port,
         host: opts.host,
@@ -111,6 +121,17 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       const signal = await untilSignal();
       log.info('stopping', { signal });
       await broker.stop();
+    });
+
+  program
+    .command('doctor')
+    .description('check the Entra setup a `serve` config relies on (discovery, Graph credential and permissions, groups, app registrations), with the fix for each problem')
+    .requiredOption('--config <file>', 'the resources/policy/tenant YAML file `serve` uses')
+    .option('--dev-tenant-plaintext', 'the tenant is an `access-broker dev` on loopback without TLS: reach its https origins over plain HTTP')
+    .action(async (opts: { config: string; devTenantPlaintext?: boolean }) => {
+      const report = await runDoctor({ configFile: path.resolve(opts.config), env: process.env, devTenantPlaintext: opts.devTenantPlaintext ?? false });
+      process.stdout.write(`${report.lines.join('\n')}\n`);
+      exit = report.exitCode;
     });
 
   try {

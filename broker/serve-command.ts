@@ -8,11 +8,12 @@ import { HttpTransport, isLoopbackHost } from '../shared/http-transport.js';
 import { AccessError } from '../shared/errors.js';
 import { assembleBroker } from './assemble.js';
 import type { Logger } from './log.js';
-import { loadConfigFile } from './config/load.js';
 import { createListener, listenerOrigin, loadBrokerTls, type TlsFiles } from './http/tls.js';
 import { buildIdentity } from './identity/build-identity.js';
+import { checkPolicyGroups, graphGroupLookup, withGroupNames } from './identity/group-check.js';
 import { identityFromTenant, signInResponse } from './identity/identity-settings.js';
 import { Lifecycle } from './lifecycle.js';
+import { loadServeConfig } from './serve-config.js';
 import { listen } from './server.js';
 
 export interface ServeOptions {
@@ -29,10 +30,20 @@ export interface ServeOptions {
 
 export async function startBroker(options: ServeOptions): Promise<{ url: string; stop(): Promise<void> }> {
   const tls = options.tls ? await loadBrokerTls(options.tls) : null;
-  const config = await loadConfigFile(options.configFile, options.env, { allowDevDirectory: false, requireTenant: true });
-  if (!config.tenant) throw new AccessError('config_invalid', `${options.configFile}: a \`tenant\` block is required to serve a real tenant (or use \`access-broker dev\`)`);
-  const identity = identityFromTenant(config.tenant);
-  const { verifier, directory, readiness } = buildIdentity(identity, { transport: new HttpTransport(), groupCacheSeconds: config.groupCacheSeconds });
+  const transport = new HttpTransport();
+  const written = await loadServeConfig(options.configFile, options.env, (tenant) => buildIdentity(identityFromTenant(tenant), { transport, groupCacheSeconds: 0 }).graph);
+  if (!written.tenant) throw new AccessError('config_invalid', `${options.configFile}: a \`tenant\` block is required to serve a real tenant (or use \`access-broker dev\`)`);
+  const identity = identityFromTenant(written.tenant);
+  const { verifier, directory, readiness, graph } = buildIdentity(identity, {
+    transport,
+    groupCacheSeconds: written.groupCacheSeconds,
+    graphRetryBudgetMs: written.graphRetryBudgetMs,
+    warn: (message) => options.log.warn(message),
+  });
+  const checked = await checkPolicyGroups(written, graphGroupLookup(graph));
+  for (const warning of checked.warnings) options.log.warn(warning);
+  // People see "sg-dba (0f8e…)" in messages and listings; matching stays by id.
+  const config = withGroupNames(written, checked.names);
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const broker = assembleBroker({
     config,

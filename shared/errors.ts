@@ -43,6 +43,8 @@ export const ErrorCodes = {
   token_scope_missing: unauthorized,
   token_role_missing: unauthorized,
   token_subject_missing: unauthorized,
+  /** The token was obtained by a client the broker does not serve (azp/appid not the CLI or a configured automation app). */
+  token_client_invalid: unauthorized,
   jwks_unavailable: unavailable,
 
   // Directory (Microsoft Graph).

@@ -52,7 +52,7 @@ export interface ResourceSummary {
   canApprove: boolean;
   /** Whether a request by the caller is approved by policy (auto-approve group). */
   autoApproved: boolean;
-  /** Approver groups as the policy names them (Entra object ids or display names). */
+  /** Approver groups as people read them: "name (object id)" where the broker knows the name, else as the policy names them. */
   approvers: string[];
   approvals: number;
   maxDurationMs: number;
@@ -100,7 +100,7 @@ export interface RequestView {
   /** Distinct approvals so far. */
   approvals: number;
   reviews: ReviewView[];
-  /** Approver groups of the resource, as the policy names them. */
+  /** Approver groups of the resource, as in ResourceSummary.approvers. */
   approvers: string[];
   grantedAt: string | null;
   expiresAt: string | null;

@@ -5,6 +5,7 @@ import type { BrokerApp } from '../app.js';
 import type { ResourcePolicy } from '../config/types.js';
 import { callerGroups, inAnyGroup } from '../identity/directory.js';
 import type { Route } from '../http/router.js';
+import { describeGroups } from '../requests/wording.js';
 import type { GroupRef } from '../../shared/wire.js';
 
 function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[]): ResourceSummary {
@@ -15,7 +16,7 @@ function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[]
     canRequest: inAnyGroup(groups, resource.requesters),
     canApprove: inAnyGroup(groups, resource.approvers),
     autoApproved: inAnyGroup(groups, resource.autoApprove),
-    approvers: resource.approvers,
+    approvers: describeGroups(resource.approvers, resource.groupNames),
     approvals: resource.approvals,
     maxDurationMs: resource.maxDurationMs,
     defaultDurationMs: resource.defaultDurationMs,

@@ -64,7 +64,7 @@ export class Audit {
     if (inAnyGroup(groups, this.#config.auditors)) return;
     throw new AccessError(
       'not_an_auditor',
-      `Only members of the auditor groups (${groupList(this.#config.auditors)}) may read the audit log; ` +
+      `Only members of the auditor groups (${groupList(this.#config.auditors, this.#config.groupLabels)}) may read the audit log; ` +
         `${principal.upn ?? principal.oid} is not in any of them. Ask an admin to add you to one of those groups.`,
     );
   }

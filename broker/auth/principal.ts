@@ -3,6 +3,7 @@
 // names are for display only because they can change and be reused.
 
 import type { JWTPayload } from 'jose';
+import { callingAppOf } from './calling-app.js';
 import { stringClaim, stringListClaim } from './claims.js';
 
 export interface Principal {
@@ -36,7 +37,7 @@ export function principalFromClaims(
     tenantId: facts.tenantId,
     upn: stringClaim(claims, 'preferred_username') ?? stringClaim(claims, 'upn') ?? stringClaim(claims, 'unique_name'),
     name: stringClaim(claims, 'name'),
-    appId: stringClaim(claims, 'azp') ?? stringClaim(claims, 'appid'),
+    appId: callingAppOf(claims),
     scopes: facts.scopes,
     roles: facts.roles,
     groupsClaim: stringListClaim(claims, 'groups'),

@@ -4,15 +4,19 @@
 //   1. shape and protected header (no key is touched for a token we would refuse anyway:
 //      `alg: none`, HS256 signed with our public key, JWE, a missing kid);
 //   2. signature against the tenant's JWKS, then exp/nbf with a small skew (jose);
-//   3. issuer, tenant, audience, subject, then scope (users) or app role (service principals).
+//   3. issuer, tenant, audience, subject, then scope (users) or app role (service principals);
+//   4. the calling app (`azp` v2 / `appid` v1): the CLI for users, a configured automation app for
+//      service principals — a token the tenant issued to some other client is not ours to honour.
 // Messages name the failed check and quote the offending value where it is safe (issuer,
 // audience, tid, kid, alg, times), never the token.
 
 import { decodeProtectedHeader, errors, jwtVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { AccessError } from '../../shared/errors.js';
 import type { HttpTransport } from '../../shared/http-transport.js';
+import { CLOUDS, issuersOf, type Cloud } from '../identity/clouds.js';
 import { MAX_TOKEN_LENGTH } from './bearer-token.js';
 import { quote, stringClaim, stringListClaim } from './claims.js';
+import { callingAppOf, checkCallingApp } from './calling-app.js';
 import { checkIssuer } from './issuer.js';
 import { remoteKeyResolver, type KeyResolver } from './jwks.js';
 import { principalFromClaims, type Principal } from './principal.js';
@@ -43,6 +47,12 @@ export interface TokenVerifierOptions {
   requiredScope: string;
   /** roles value an app token must have, e.g. 'Access.Automation'. */
   requiredAppRole: string;
+  /** Client id of the CLI's app registration: the only client user tokens may come from. */
+  cliClientId: string;
+  /** Client ids of the automation apps whose app tokens are accepted; none: app tokens are refused. */
+  automationClientIds: readonly string[];
+  /** The Entra cloud the tenant lives in: which issuers are accepted. Default CLOUDS.public. */
+  cloud?: Cloud;
   /** The tenant's JWKS (https; a loopback dev tenant is reached through the transport's plaintextOrigins). */
   jwksUri: string;
   transport: HttpTransport;
@@ -60,9 +70,12 @@ export interface TokenVerifierOptions {
 
 export class TokenVerifier {
   readonly #tenantId: string;
+  readonly #issuers: readonly string[];
   readonly #audiences: readonly string[];
   readonly #requiredScope: string;
   readonly #requiredAppRole: string;
+  readonly #cliClientId: string;
+  readonly #automationClientIds: ReadonlySet<string>;
   readonly #clockToleranceSec: number;
   readonly #now: () => number;
   readonly #keys: KeyResolver;
@@ -71,9 +84,13 @@ export class TokenVerifier {
     validateOptions(options);
     // Entra prints tenant ids in lower case in iss and tid; accept a GUID configured in any case.
     this.#tenantId = GUID.test(options.tenantId) ? options.tenantId.toLowerCase() : options.tenantId;
+    this.#issuers = issuersOf(options.cloud ?? CLOUDS.public, this.#tenantId);
     this.#audiences = [...options.audiences];
     this.#requiredScope = options.requiredScope;
     this.#requiredAppRole = options.requiredAppRole;
+    // Client ids are GUIDs that Entra writes in lower case; compare them that way.
+    this.#cliClientId = options.cliClientId.toLowerCase();
+    this.#automationClientIds = new Set(options.automationClientIds.map((id) => id.toLowerCase()));
     this.#clockToleranceSec = options.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC;
     this.#now = options.now ?? Date.now;
     this.#keys = remoteKeyResolver({
@@ -89,7 +106,7 @@ export class TokenVerifier {
   async verify(token: string): Promise<Principal> {
     const header = checkHeader(token);
     const claims = await this.#verifySignatureAndTime(token, header);
-    checkIssuer(claims.iss, this.#tenantId);
+    checkIssuer(claims.iss, this.#tenantId, this.#issuers);
     this.#checkTenantClaim(claims);
     this.#checkAudience(claims);
     const oid = stringClaim(claims, 'oid');
@@ -105,9 +122,11 @@ export class TokenVerifier {
     if (scp !== null) {
       const scopes = scp.split(' ').filter(Boolean);
       this.#checkScope(scopes, oid);
+      checkCallingApp(claims, 'user', [this.#cliClientId]);
       return principalFromClaims(claims, { kind: 'user', oid, tenantId: this.#tenantId, scopes, roles, exp });
     }
     this.#checkAppToken(claims, roles, oid);
+    checkCallingApp(claims, 'app', [...this.#automationClientIds]);
     return principalFromClaims(claims, { kind: 'app', oid, tenantId: this.#tenantId, scopes: [], roles, exp });
   }
 
@@ -189,7 +208,7 @@ export class TokenVerifier {
       );
     }
     if (roles.includes(this.#requiredAppRole)) return;
-    const client = stringClaim(claims, 'azp') ?? stringClaim(claims, 'appid') ?? oid;
+    const client = callingAppOf(claims) ?? oid;
     throw new AccessError(
       'token_role_missing',
       `the app token for ${quote(client)} has roles ${quote(roles)} but not ${quote(this.#requiredAppRole)}; an administrator must assign that app role of the broker's API to the application`,
@@ -246,6 +265,7 @@ function validateOptions(options: TokenVerifierOptions): void {
   }
   if (!options.requiredScope) bad('requiredScope is empty');
   if (!options.requiredAppRole) bad('requiredAppRole is empty');
+  if (!options.cliClientId) bad("cliClientId is empty; set the client id of the CLI's app registration");
   let jwks: URL | undefined;
   try {
     jwks = new URL(options.jwksUri);

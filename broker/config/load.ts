@@ -14,8 +14,13 @@ import type { BrokerConfig } from './types.js';
 export interface ConfigOptions {
   /** Accept a `devTenant` section (`access-broker dev --config`). Default false. */
   allowDevDirectory?: boolean;
-  /** Refuse a file without a `tenant` block (`access-broker serve`). Default false. */
+  /**
+   * Refuse a file without a `tenant` block (`access-broker serve`). Default false. Such a file must
+   * also name groups by object id (config/group-refs.ts) unless `allowGroupNames`.
+   */
   requireTenant?: boolean;
+  /** Accept display names beside `requireTenant` — only to read the tenant block while explaining their refusal. Default false. */
+  allowGroupNames?: boolean;
   /** Where relative paths in the file (`targetCa`) start. Default: the file's directory (loadConfigFile), else the working directory. */
   baseDir?: string;
 }
@@ -56,6 +61,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     env,
     allowDevDirectory: options.allowDevDirectory ?? false,
     requireTenant: options.requireTenant ?? false,
+    groupIdsOnly: (options.requireTenant ?? false) && !(options.allowGroupNames ?? false),
     baseDir: options.baseDir ?? process.cwd(),
   });
   const result = schema.safeParse(data, { reportInput: true, error: fallbackMessage });

@@ -13,15 +13,16 @@ import {
   duration,
   emailShaped,
   guid,
-  httpsOrigin,
   nameList,
   regexSource,
-  secretFromEnv,
   strictMapping,
   target,
   text,
   wholeNumber,
 } from './fields.js';
+import { cloudSchema } from './cloud-schema.js';
+import { graphSchema } from './graph-credential-schema.js';
+import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } from './group-refs.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
 import type { BrokerConfig, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
 
@@ -68,42 +69,50 @@ export const DEFAULT_GROUP_CACHE_SECONDS = 60;
 /** A member removed from a group must lose access within the hour even with the longest cache. */
 export const MAX_GROUP_CACHE_SECONDS = 3600;
 
-export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
-export const DEFAULT_GRAPH_BASE_URL = 'https://graph.microsoft.com';
 export const DEFAULT_REQUIRED_SCOPE = 'user_impersonation';
 export const DEFAULT_REQUIRED_APP_ROLE = 'Access.Automation';
 
 export interface SchemaOptions {
-  /** Where `tenant.graph.clientSecretEnv` is looked up. */
+  /** Where the Graph credential's environment variables (`env`, AZURE_FEDERATED_TOKEN_FILE) are looked up. */
   env: NodeJS.ProcessEnv;
   /** Accept a `devTenant` section (only `access-broker dev --config`). */
   allowDevDirectory: boolean;
   /** Refuse a file without a `tenant` block (`access-broker serve`). */
   requireTenant: boolean;
+  /** Refuse group display names: only object ids (serve; config/group-refs.ts). */
+  groupIdsOnly: boolean;
   /** Where relative file paths in the config (`targetCa`) start: the config file's directory. */
   baseDir: string;
 }
 
-const GROUPS_HINT = 'Entra group object ids or display names, e.g. [sg-eng]';
+const GROUPS_HINT = 'Entra group object ids, each optionally labelled: [{ id: <object id>, name: sg-eng }] (display names only under `access-broker dev`)';
+/** Longest total Retry-After wait per Graph call, by default: a membership check waits at most this long for a throttled Graph. */
+export const DEFAULT_GRAPH_RETRY_BUDGET_MS = 10_000;
+/** A request path that waits longer than a minute for Graph is worse than a clear failure. */
+export const MAX_GRAPH_RETRY_BUDGET_MS = 60_000;
 
-function tenantSchema(env: NodeJS.ProcessEnv) {
-  const graph = strictMapping(
-    {
-      clientId: guid('the application (client) id of the app the broker reads Microsoft Graph with'),
-      clientSecretEnv: secretFromEnv(env, 'the environment variable holding that app\'s client secret, e.g. ACCESS_GRAPH_CLIENT_SECRET'),
-      baseUrl: httpsOrigin('Microsoft Graph, e.g. https://graph.microsoft.com').default(DEFAULT_GRAPH_BASE_URL),
-    },
-    'the app registration the broker reads group membership with (clientId, clientSecretEnv)',
-  );
+/** The group-reference lists of a resource, kept beside its policy until their labels are collected. */
+interface ResourceGroupEntries {
+  requesters: GroupRefEntry[];
+  approvers: GroupRefEntry[];
+  autoApprove: GroupRefEntry[];
+}
+
+function tenantSchema(options: SchemaOptions) {
+  // No default Graph URL here: it follows tenant.cloud (see the transform below).
+  const graph = graphSchema({ env: options.env, baseDir: options.baseDir, now: Date.now }, '');
   return strictMapping(
     {
       id: guid('the Directory (tenant) ID from the Entra admin center, not a domain name'),
-      authorityHost: httpsOrigin('the Entra sign-in host, e.g. https://login.microsoftonline.com').default(DEFAULT_AUTHORITY_HOST),
+      cloud: cloudSchema(),
       cliClientId: guid('the application (client) id of the CLI\'s public client app registration'),
       audiences: nameList('accepted token audiences: the API\'s App ID URI and/or client id', { nonEmpty: true }),
       cliScope: text('the scope the CLI requests, e.g. api://access-broker/user_impersonation'),
       requiredScope: text('the scp value a user token must carry').default(DEFAULT_REQUIRED_SCOPE),
       requiredAppRole: text('the app role an automation token must carry').default(DEFAULT_REQUIRED_APP_ROLE),
+      automationApps: z
+        .array(guid('the application (client) id of an app whose app-only tokens the broker accepts'), { error: 'must be a list of application (client) ids' })
+        .default([]),
       graph,
     },
     '`access-broker serve` needs the Entra tenant: id, cliClientId, audiences, cliScope, graph (see examples/access.yaml)',
@@ -117,26 +126,27 @@ function tenantSchema(env: NodeJS.ProcessEnv) {
         input: raw.cliScope,
       });
     }
-    const { id, graph: g, ...rest } = raw;
-    return { tenantId: id, ...rest, graph: { clientId: g.clientId, clientSecret: g.clientSecretEnv, baseUrl: g.baseUrl } };
+    const { id, automationApps, ...rest } = raw;
+    // graph.baseUrl, when not written, is the chosen cloud's Graph.
+    return { tenantId: id, ...rest, automationClientIds: automationApps, graph: { ...raw.graph, baseUrl: raw.graph.baseUrl || raw.cloud.graphHost } };
   });
 }
 
-function resourceSchema(baseDir: string) {
+function resourceSchema(baseDir: string, idsOnly: boolean) {
   return strictMapping(
     {
       kind: choice(RESOURCE_KINDS, 'the protocol of the target'),
       description: text('one line people see in `access resources`').optional(),
       target: target('the host:port the broker dials, e.g. db.internal:5432'),
-      requesters: nameList(`groups whose members may request access — ${GROUPS_HINT}`, { nonEmpty: true }),
-      approvers: nameList(`groups whose members may approve — ${GROUPS_HINT}`, { nonEmpty: true }),
+      requesters: groupRefList(`groups whose members may request access — ${GROUPS_HINT}`, { nonEmpty: true, idsOnly }),
+      approvers: groupRefList(`groups whose members may approve — ${GROUPS_HINT}`, { nonEmpty: true, idsOnly }),
       approvals: wholeNumber(1, MAX_APPROVALS, 'distinct approvers needed').default(1),
       maxDuration: duration('the longest grant, e.g. 4h', MAX_GRANT_DURATION_MS, 'longer grants are standing access'),
       defaultDuration: duration('the grant length when a request names none, e.g. 1h', MAX_GRANT_DURATION_MS, 'longer grants are standing access').optional(),
       requestTtl: duration('how long a request may wait for review, e.g. 1h', MAX_REQUEST_TTL_MS, 'an older request is stale').default(DEFAULT_REQUEST_TTL_MS),
       reason: choice(['optional', 'required'], 'whether a request must say why').default('optional'),
       ticketPattern: regexSource('a ticket id must match it, e.g. \'^(INC|CHG)-\\d+$\'').optional(),
-      autoApprove: nameList(`groups whose requests are approved by policy — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
+      autoApprove: groupRefList(`groups whose requests are approved by policy — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       maxConnections: wholeNumber(1, MAX_CONNECTIONS_LIMIT, 'tunnels open at once to this resource, all users together')
         .default(DEFAULT_MAX_CONNECTIONS),
       idleTimeout: duration('close a tunnel after this long with no bytes either way, e.g. 30m', MAX_GRANT_DURATION_MS, 'a tunnel never outlives its grant')
@@ -147,7 +157,7 @@ function resourceSchema(baseDir: string) {
       targetCa: caFile('the CA that signs the database\'s certificate, for targetTls: verify-full', baseDir).optional(),
     },
     'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
-  ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> => {
+  ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> & { groupEntries: ResourceGroupEntries } => {
     const defaultDurationMs = raw.defaultDuration ?? Math.min(DEFAULT_DURATION_CAP_MS, raw.maxDuration);
     if (defaultDurationMs > raw.maxDuration) {
       ctx.addIssue({
@@ -187,28 +197,29 @@ function resourceSchema(baseDir: string) {
       kind: raw.kind,
       description: raw.description ?? null,
       target: raw.target,
-      requesters: raw.requesters,
-      approvers: raw.approvers,
+      requesters: refsOf(raw.requesters),
+      approvers: refsOf(raw.approvers),
       approvals: raw.approvals,
       maxDurationMs: raw.maxDuration,
       defaultDurationMs,
       requestTtlMs: raw.requestTtl,
       reason: raw.reason,
       ticketPattern: raw.ticketPattern ?? null,
-      autoApprove: raw.autoApprove,
+      autoApprove: refsOf(raw.autoApprove),
       maxConnections: raw.maxConnections,
       idleTimeoutMs: raw.idleTimeout,
       database: raw.database ?? null,
       user: raw.user ?? null,
       targetTls: raw.targetTls,
       targetCa: raw.targetCa ?? null,
+      groupEntries: { requesters: raw.requesters, approvers: raw.approvers, autoApprove: raw.autoApprove },
     };
   });
 }
 
-function resourcesSchema(baseDir: string) {
+function resourcesSchema(baseDir: string, idsOnly: boolean) {
   return z
-    .record(z.string(), resourceSchema(baseDir), {
+    .record(z.string(), resourceSchema(baseDir, idsOnly), {
       error: (issue) => (issue.input === undefined
         ? 'is required — the resources people may request, each with its policy (see examples/access.yaml)'
         : 'must be a mapping of resource names to their policies'),
@@ -230,14 +241,16 @@ function resourcesSchema(baseDir: string) {
       // Name problems are independent of the policies': report both in one go.
       { when: () => true },
     )
-    .transform((resources) => Object.entries(resources).map(([name, policy]): ResourcePolicy => ({ name, ...policy })));
+    .transform((resources) => Object.entries(resources).map(([name, policy]) => ({ name, ...policy })));
 }
 
 function devTenantSchema() {
   const group = strictMapping(
     {
-      name: text('the group\'s display name, e.g. sg-eng'),
+      name: text('the group\'s name in this config, e.g. sg-eng (unique here)'),
+      displayName: text('the display name Graph shows, when not the name (Entra display names may repeat)').optional(),
       memberOf: nameList('groups this group is nested in', { nonEmpty: false }).default([]),
+      securityEnabled: z.boolean({ error: 'must be true or false — false makes a Microsoft 365 group, which `access-broker doctor` refuses in a policy' }).optional(),
     },
     'a dev group: { name, memberOf }',
   );
@@ -290,7 +303,9 @@ function refusedSection(reason: string) {
 }
 
 export function configSchema(options: SchemaOptions) {
-  const tenant = tenantSchema(options.env);
+  const tenant = tenantSchema(options);
+  // serve matches groups by object id only (config/group-refs.ts); the dev tenant may use names.
+  const idsOnly = options.groupIdsOnly;
   const devTenant = options.allowDevDirectory
     ? devTenantSchema().optional()
     : refusedSection('is only accepted by `access-broker dev --config` — a real tenant\'s users and groups live in Entra ID; remove this section');
@@ -303,21 +318,36 @@ export function configSchema(options: SchemaOptions) {
         .default(DEFAULT_MEMBERSHIP_RECHECK_SECONDS),
       membershipGraceSeconds: wholeNumber(0, MAX_MEMBERSHIP_GRACE_SECONDS, 'seconds live tunnels outlive the last confirmed membership while Microsoft Graph cannot answer')
         .default(DEFAULT_MEMBERSHIP_GRACE_SECONDS),
-      resources: resourcesSchema(options.baseDir),
-      auditors: nameList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
-      admins: nameList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false }).default([]),
+      graphRetryBudget: duration('the longest total wait for a throttled Microsoft Graph in one call, e.g. 10s', MAX_GRAPH_RETRY_BUDGET_MS, 'a request path must not hang on Graph')
+        .default(DEFAULT_GRAPH_RETRY_BUDGET_MS),
+      resources: resourcesSchema(options.baseDir, idsOnly),
+      auditors: groupRefList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
+      admins: groupRefList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       limits: limitsSchema().optional(),
       devTenant,
     },
     'the broker config: resources, auditors, admins and (for `serve`) tenant',
   ).transform((raw, ctx): Omit<BrokerConfig, 'source'> => {
     const devDirectory = (raw.devTenant as z.output<ReturnType<typeof devTenantSchema>> | undefined) ?? null;
-    if (devDirectory) for (const problem of undeclaredGroups(raw, new Set(devDirectory.groups.map((g) => g.name)))) addProblem(ctx, problem);
+    const resources = raw.resources.map(({ groupEntries: _, ...policy }): ResourcePolicy => policy);
+    const auditors = refsOf(raw.auditors);
+    const admins = refsOf(raw.admins);
+    if (devDirectory) {
+      for (const problem of undeclaredGroups({ resources, auditors, admins }, new Set(devDirectory.groups.map((g) => g.name)))) addProblem(ctx, problem);
+    }
+    const { labels, problems } = collectLabels([
+      ...raw.resources.flatMap((r) => (['requesters', 'approvers', 'autoApprove'] as const).map((key) => ({ path: ['resources', r.name, key], entries: r.groupEntries[key] }))),
+      { path: ['auditors'], entries: raw.auditors },
+      { path: ['admins'], entries: raw.admins },
+    ]);
+    for (const problem of problems) addProblem(ctx, problem);
     return {
       tenant: raw.tenant ?? null,
-      resources: raw.resources,
-      auditors: raw.auditors,
-      admins: raw.admins,
+      resources: Object.keys(labels).length === 0 ? resources : resources.map((resource) => ({ ...resource, groupNames: labels })),
+      auditors,
+      admins,
+      groupLabels: labels,
+      graphRetryBudgetMs: raw.graphRetryBudget,
       groupCacheSeconds: raw.groupCacheSeconds,
       membershipRecheckSeconds: raw.membershipRecheckSeconds,
       membershipGraceSeconds: raw.membershipGraceSeconds,
@@ -338,7 +368,8 @@ function undeclaredGroups(
   const problems: ConfigProblem[] = [];
   const check = (path: ConfigPath, names: readonly string[]): void => {
     names.forEach((name, index) => {
-      if (!declared.has(name)) problems.push(unknownGroup([...path, index], name));
+      // An object id names a group of the tenant itself, not one declared by name here.
+      if (!declared.has(name) && !isGroupId(name)) problems.push(unknownGroup([...path, index], name));
     });
   };
   for (const resource of config.resources) {

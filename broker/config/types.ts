@@ -1,6 +1,8 @@
 // The broker's configuration after parsing and validation (see broker/config/load.ts for the YAML
-// form). Durations are milliseconds, group references are kept as written (an Entra group object
-// id or a display name) and resolved against Microsoft Graph at check time.
+// form). Durations are milliseconds; group references are Entra group object ids (lower case), or
+// under `access-broker dev` also display names of the dev tenant's groups (config/group-refs.ts).
+
+import type { Cloud } from '../identity/clouds.js';
 
 import type { CallerLimits } from '../../shared/limits.js';
 
@@ -53,13 +55,18 @@ export interface ResourcePolicy {
   targetTls: TargetTlsMode;
   /** postgres `verify-full` only: the CA to trust instead of the system's roots; null: the system's roots. */
   targetCa: TargetCa | null;
+  /**
+   * Names of the config's groups by lower-case object id, for messages and listings only (never
+   * matching): the config's labels, and under serve the tenant's names read at start.
+   */
+  groupNames?: Readonly<Record<string, string>>;
 }
 
 /** Identity settings for a real Entra tenant (absent under `access-broker dev`, which makes its own). */
 export interface TenantConfig {
   tenantId: string;
-  /** Default https://login.microsoftonline.com */
-  authorityHost: string;
+  /** The Entra cloud instance (tenant.cloud): sign-in host, accepted issuers, Graph. Default public. */
+  cloud: Cloud;
   /** The CLI's public client application id. */
   cliClientId: string;
   /** Accepted `aud` values: the API's App ID URI and/or its client id. */
@@ -70,14 +77,31 @@ export interface TenantConfig {
   requiredScope: string;
   /** `roles` value an app (service principal) token must carry. Default Access.Automation */
   requiredAppRole: string;
+  /** Client ids of the automation apps whose app tokens are accepted (tenant.automationApps). Default none. */
+  automationClientIds: string[];
   graph: {
-    clientId: string;
-    /** Resolved from the environment variable named in the file; never written in the file. */
-    clientSecret: string;
+    /** The Graph app's client id; for a managed identity, the user-assigned identity's client id or null (system-assigned). */
+    clientId: string | null;
+    /** How the broker proves it is that app (see GraphCredential). */
+    credential: GraphCredential;
     /** Default https://graph.microsoft.com */
     baseUrl: string;
   };
 }
+
+/**
+ * How the broker authenticates as its Graph app, resolved at start (files read, environment
+ * looked up), so a wrong path or a missing variable stops the broker instead of its first Graph call.
+ */
+export type GraphCredential =
+  /** A client secret from the environment variable `env` (never written in the file). */
+  | { kind: 'secret'; env: string; secret: string }
+  /** A certificate registered on the app: MSAL signs a client assertion with its private key. */
+  | { kind: 'certificate'; file: string; thumbprintSha256: string; privateKey: string; certificatePem: string }
+  /** Workload identity federation: the JWT in `tokenFile` (re-read for every token) is the assertion. */
+  | { kind: 'federated'; tokenFile: string }
+  /** An Azure managed identity (App Service/Functions IDENTITY_ENDPOINT, else the VM's IMDS). */
+  | { kind: 'managedIdentity' };
 
 /** A user of the embedded dev tenant. */
 export interface DevUser {
@@ -89,8 +113,16 @@ export interface DevUser {
 
 /** A group of the embedded dev tenant; `memberOf` nests it inside other groups (transitivity). */
 export interface DevGroup {
+  /** Unique within the dev directory: how the config refers to the group. */
   name: string;
+  /**
+   * What Graph shows as the group's displayName; default `name`. Entra display names are not unique,
+   * so this may repeat another group's (tests of the same-name attack use it).
+   */
+  displayName?: string;
   memberOf: string[];
+  /** False makes it a Microsoft 365 group (not a security group), as doctor must notice. Default true. */
+  securityEnabled?: boolean;
 }
 
 export interface DevDirectory {
@@ -117,6 +149,13 @@ export interface BrokerConfig {
    * answer; then it is cut (membershipUnconfirmed). Default 120.
    */
   membershipGraceSeconds: number;
+  /**
+   * Names written beside group ids (`{ id, name }`), by lower-case object id: shown to people next to
+   * the id, and compared with the tenant's names at start. Never used for matching.
+   */
+  groupLabels?: Readonly<Record<string, string>>;
+  /** Longest total wait for Graph's Retry-After answers in one call before failing closed (graphRetryBudget). Default 10 s. */
+  graphRetryBudgetMs?: number;
   /** Only read by `access-broker dev --config`: the dev tenant's users and groups. */
   devDirectory: DevDirectory | null;
   /** Per-caller limits that differ from the defaults (shared/limits.ts); absent: the defaults. */

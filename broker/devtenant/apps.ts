@@ -14,9 +14,10 @@ import { GRAPH_APP_ID, GRAPH_RESOURCE } from './tokens.js';
 
 export const API_SCOPE_NAME = 'user_impersonation';
 export const AUTOMATION_ROLE = 'Access.Automation';
-export const GRAPH_APP_ROLES = ['GroupMember.Read.All', 'User.Read.All'] as const;
-/** The directory admin app's Graph permissions: change memberships, and look users up by UPN. */
-export const DIRECTORY_ADMIN_ROLES = ['GroupMember.ReadWrite.All', 'User.Read.All'] as const;
+/** Application.Read.All lets `access-broker doctor` read the app registrations' setup. */
+export const GRAPH_APP_ROLES = ['GroupMember.Read.All', 'User.Read.All', 'Application.Read.All'] as const;
+/** The directory admin app's Graph permissions: change memberships, look users up by UPN, change app registrations. */
+export const DIRECTORY_ADMIN_ROLES = ['GroupMember.ReadWrite.All', 'User.Read.All', 'Application.ReadWrite.All'] as const;
 /** Scopes of OpenID Connect itself, which any client may ask for next to a resource scope. */
 export const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
 
@@ -44,7 +45,11 @@ export class AppRegistry {
   readonly apiAppIdUri: string;
   readonly apiScope: string;
 
-  constructor(apps: TenantState['apps']) {
+  /** Microsoft Graph of the cloud the tenant presents itself as (a `{graph}/.default` scope names it). */
+  readonly #graphResource: string;
+
+  constructor(apps: TenantState['apps'], graphResource: string = GRAPH_RESOURCE) {
+    this.#graphResource = graphResource;
     const none = { graph: [], api: [] };
     this.cli = { key: 'cli', displayName: 'access CLI (dev)', ...apps.cli, publicClient: true, appRoles: none };
     this.api = { key: 'api', displayName: 'access broker API (dev)', ...apps.api, publicClient: false, appRoles: none };
@@ -101,7 +106,7 @@ export class AppRegistry {
   /** The resource a client-credentials scope (`{resource}/.default`) names, or null when unknown. */
   defaultScopeResource(scope: string): Resource | null {
     const resource = scope.slice(0, -'/.default'.length).replace(/\/$/, '');
-    if (resource === GRAPH_RESOURCE || resource === GRAPH_APP_ID) return 'graph';
+    if (resource === this.#graphResource || resource === GRAPH_APP_ID) return 'graph';
     if (resource === this.apiAppIdUri || resource === this.api.clientId) return 'api';
     return null;
   }

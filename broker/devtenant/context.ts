@@ -1,8 +1,11 @@
 // What every route of the dev tenant works with. DevTenant builds it once; the route modules are
 // functions of (context, request) so each can be read and tested on its own.
 
+import type { Applications } from './applications.js';
+import type { Cloud } from '../identity/clouds.js';
 import type { AppRegistry } from './apps.js';
 import type { DeviceCodes } from './device-codes.js';
+import type { GraphFaultPlan } from './graph-faults.js';
 import type { Directory } from './directory.js';
 import type { FormGuard } from './form-guard.js';
 import type { SigningKeys } from './signing-keys.js';
@@ -16,6 +19,10 @@ export interface TenantContext {
   readonly browserOrigin: string;
   readonly directory: Directory;
   readonly apps: AppRegistry;
+  /** The apps' settings and credentials as Graph's /applications shows them (changeable at run time). */
+  readonly applications: Applications;
+  /** The secret an App Service-style managed identity caller sends as X-IDENTITY-HEADER. */
+  readonly managedIdentityHeader: string;
   readonly keys: SigningKeys;
   readonly tokens: TokenIssuer;
   readonly deviceCodes: DeviceCodes;
@@ -23,6 +30,10 @@ export interface TenantContext {
   readonly forms: FormGuard;
   /** Milliseconds since the epoch. */
   readonly now: () => number;
+  /** Real-tenant Graph behaviour a test asked for (throttling, limited information, strict advanced queries). */
+  readonly graphFaults: GraphFaultPlan;
+  /** The cloud the tenant presents itself as: the issuers its tokens carry and its Graph resource. */
+  readonly cloud: Cloud;
   /** False while a test simulates a Graph outage. */
   readonly graphAvailable: () => boolean;
   /** True while a fault test has Graph hold every call unanswered (graph-faults.ts). */

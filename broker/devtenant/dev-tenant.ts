@@ -7,18 +7,24 @@
 // HttpTransport's `plaintextOrigins`. Pages a person opens use `browserOrigin` (plain http).
 // Tokens carry the real Microsoft issuers, so the broker validates them exactly as in production.
 
+import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError } from '../../shared/errors.js';
 import type { DevDirectory } from '../config/types.js';
+import { CLOUDS, type Cloud, type CloudName } from '../identity/clouds.js';
+import { Applications } from './applications.js';
 import { AppRegistry } from './apps.js';
+import { federatedToken, federationIssuer } from './client-assertion.js';
 import type { TenantContext } from './context.js';
 import { DeviceCodes } from './device-codes.js';
 import { handleDeviceLogin } from './devicelogin-page.js';
 import { Directory, validateDirectory } from './directory.js';
 import { FormGuard, refuseCrossSitePost } from './form-guard.js';
-import type { GraphFault } from './graph-faults.js';
+import { handleGraphApplications } from './graph-application-routes.js';
+import { type GraphFault, GraphFaultPlan, type GraphFaults } from './graph-faults.js';
 import { handleGraph } from './graph-routes.js';
 import { handleIdp } from './idp-routes.js';
+import { handleManagedIdentity, MANAGED_IDENTITY_PATH, writeManagedIdentityEnv } from './managed-identity-routes.js';
 import { generateSigningKey, type NewSigningKey, SigningKeys } from './signing-keys.js';
 import { TenantStateStore } from './state.js';
 import { TokenIssuer } from './tokens.js';
@@ -40,6 +46,11 @@ export interface DevTenantOptions {
   dataDir?: string | null;
   /** Lifetime of access and id tokens in seconds. Default DEFAULT_ACCESS_TOKEN_LIFETIME_SEC. */
   accessTokenLifetimeSec?: number;
+  /**
+   * The Entra cloud the tenant presents itself as: its tokens carry that cloud's issuers and its
+   * Graph tokens that cloud's Graph as audience (its endpoints stay on publicOrigin). Default public.
+   */
+  cloud?: CloudName;
   /** Clock in milliseconds since the epoch. Default Date.now. */
   now?: () => number;
   /**
@@ -76,16 +87,29 @@ export class DevTenant {
    */
   readonly directoryAdminApp: { clientId: string; clientSecret: string };
 
+  /**
+   * An App Service-style managed identity endpoint for the Graph app: IDENTITY_ENDPOINT and
+   * IDENTITY_HEADER for MSAL's ManagedIdentityApplication. The header is derived from the tenant's
+   * persisted secrets, so it stays the same across restarts with a data dir.
+   */
+  readonly managedIdentity: { endpoint: string; header: string };
+
   readonly #ctx: TenantContext;
   readonly #store: TenantStateStore;
   readonly #newSigningKey: NewSigningKey;
   #graphAvailable = true;
+  readonly #graphFaults = new GraphFaultPlan();
+  /** The cloud the tenant presents itself as (DevTenantOptions.cloud). */
+  readonly cloud: Cloud;
 
   private constructor(options: Required<Omit<DevTenantOptions, 'dataDir'>>, store: TenantStateStore) {
     const { state } = store;
+    const cloud = CLOUDS[options.cloud];
+    this.cloud = cloud;
     const directory = new Directory(options.directory, state.objectIds);
     const keys = new SigningKeys(state.signingKeys);
-    const apps = new AppRegistry(state.apps);
+    const apps = new AppRegistry(state.apps, cloud.graphHost);
+    const managedIdentityHeader = createHmac('sha256', state.refreshTokenSecret).update('managed identity header').digest('base64url');
     this.#store = store;
     this.#newSigningKey = options.newSigningKey;
     this.#ctx = {
@@ -94,12 +118,15 @@ export class DevTenant {
       browserOrigin: options.browserOrigin,
       directory,
       apps,
+      applications: new Applications(apps),
+      managedIdentityHeader,
       keys,
       tokens: new TokenIssuer({
         tenantId: state.tenantId,
         keys,
         refreshTokenSecret: state.refreshTokenSecret,
         accessTokenLifetimeSec: options.accessTokenLifetimeSec,
+        cloud,
         now: options.now,
       }),
       deviceCodes: new DeviceCodes(options.now),
@@ -107,6 +134,8 @@ export class DevTenant {
       now: options.now,
       graphAvailable: () => this.#graphAvailable && options.graphFault() !== 'down',
       graphStalled: () => options.graphFault() === 'stall',
+      graphFaults: this.#graphFaults,
+      cloud,
     };
     this.tenantId = state.tenantId;
     this.authority = `${options.publicOrigin}/${state.tenantId}`;
@@ -117,6 +146,7 @@ export class DevTenant {
     this.graphApp = { clientId: apps.graph.clientId, clientSecret: apps.graph.clientSecret as string };
     this.automationApp = { clientId: apps.automation.clientId, clientSecret: apps.automation.clientSecret as string };
     this.directoryAdminApp = { clientId: apps.directoryAdmin.clientId, clientSecret: apps.directoryAdmin.clientSecret as string };
+    this.managedIdentity = { endpoint: `${options.browserOrigin}${MANAGED_IDENTITY_PATH}`, header: managedIdentityHeader };
   }
 
   static async open(options: DevTenantOptions): Promise<DevTenant> {
@@ -130,18 +160,21 @@ export class DevTenant {
     const now = options.now ?? Date.now;
     const newSigningKey = options.newSigningKey ?? generateSigningKey;
     const store = await TenantStateStore.open(options.dataDir ?? null, options.directory, now(), newSigningKey);
-    return new DevTenant(
+    const tenant = new DevTenant(
       {
         publicOrigin,
         browserOrigin,
         directory: options.directory,
         accessTokenLifetimeSec,
+        cloud: options.cloud ?? 'public',
         now,
         newSigningKey,
         graphFault: options.graphFault ?? (() => null),
       },
       store,
     );
+    if (options.dataDir) await writeManagedIdentityEnv(options.dataDir, tenant.managedIdentity);
+    return tenant;
   }
 
   /** Device sign-ins pending now (device-codes.ts): for tests and operations. */
@@ -160,6 +193,8 @@ export class DevTenant {
     return (
       (await handleDeviceLogin(this.#ctx, req, res, url)) ||
       refuseCrossSitePost(this.#ctx, req, res) ||
+      (await handleManagedIdentity(this.#ctx, req, res, url)) ||
+      (await handleGraphApplications(this.#ctx, req, res, url)) ||
       (await handleGraph(this.#ctx, req, res, url)) ||
       (await handleIdp(this.#ctx, req, res, url))
     );
@@ -178,9 +213,34 @@ export class DevTenant {
     this.#ctx.directory.setMembership(upn, group, member);
   }
 
+  /**
+   * A JWT signed by the dev tenant acting as an external identity provider (its federation issuer,
+   * see client-assertion.ts), as AKS or GitHub Actions put in a federated token file.
+   */
+  federatedToken(subject: string, audience?: string): Promise<string> {
+    return federatedToken(this.#ctx, subject, audience);
+  }
+
+  /** The issuer of federatedToken's JWTs: what a federated credential on an app names. */
+  get federationIssuer(): string {
+    return federationIssuer(this.#ctx);
+  }
+
+  /** Grants or revokes a Graph application permission of one of the tenant's apps (admin consent), live. */
+  setGraphPermission(clientId: string, role: string, granted: boolean): void {
+    const application = this.#ctx.applications.find(clientId);
+    if (!application) throw new AccessError('not_found', `dev tenant has no app ${clientId}`);
+    application.graphRoles = granted ? [...new Set([...application.graphRoles, role])] : application.graphRoles.filter((r) => r !== role);
+  }
+
   /** While false, every Graph call answers 503 serviceNotAvailable (a simulated outage). */
   setGraphAvailable(available: boolean): void {
     this.#graphAvailable = available;
+  }
+
+  /** Makes Graph behave as a real tenant's may (throttling, limited information, strict advanced queries); see graph-faults.ts. */
+  setGraphFaults(faults: Partial<GraphFaults>): void {
+    this.#graphFaults.set(faults);
   }
 }
 

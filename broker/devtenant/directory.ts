@@ -16,8 +16,13 @@ export interface DirectoryUser {
 
 export interface DirectoryGroup {
   readonly id: string;
+  /** Unique in the dev directory: how config and memberships refer to the group. */
   readonly name: string;
+  /** What Graph shows; may repeat another group's, as Entra display names may. */
+  readonly displayName: string;
   readonly memberOf: readonly string[];
+  /** False for a Microsoft 365 group. */
+  readonly securityEnabled: boolean;
 }
 
 /** Object ids by lower-cased UPN and by group name; persisted so a reopened tenant keeps them. */
@@ -86,7 +91,13 @@ export class Directory {
 
   /** `directory` must have passed validateDirectory and `ids` must cover it (assignObjectIds). */
   constructor(directory: DevDirectory, ids: ObjectIds) {
-    this.#groups = directory.groups.map((g) => ({ id: idOf(ids.groups, g.name), name: g.name, memberOf: [...g.memberOf] }));
+    this.#groups = directory.groups.map((g) => ({
+      id: idOf(ids.groups, g.name),
+      name: g.name,
+      displayName: g.displayName ?? g.name,
+      memberOf: [...g.memberOf],
+      securityEnabled: g.securityEnabled ?? true,
+    }));
     for (const group of this.#groups) {
       this.#groupsByName.set(group.name, group);
       this.#groupsById.set(group.id, group);

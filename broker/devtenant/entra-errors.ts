@@ -113,6 +113,38 @@ export const EntraErrors = {
       500011,
       `The resource principal named ${resource} was not found in the tenant named ${tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
     ),
+  assertionTypeInvalid: (type: string) =>
+    entra(400, 'invalid_request', 90014, `client_assertion_type must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', not '${type}'.`),
+  assertionMalformed: (why: string) => entra(401, 'invalid_client', 50027, `JWT token is invalid or malformed: ${why}.`),
+  assertionKeyNotFound: (clientId: string, thumbprint: string) =>
+    entra(
+      401,
+      'invalid_client',
+      700027,
+      `Client assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by client: '${thumbprint}']. Register the certificate on app '${clientId}' (az ad app credential reset --cert).`,
+    ),
+  assertionSignature: () => entra(401, 'invalid_client', 700027, 'Client assertion contains an invalid signature.'),
+  assertionExpired: () => entra(401, 'invalid_client', 700024, 'Client assertion is not within its valid time range.'),
+  assertionAudience: (expected: string) =>
+    entra(401, 'invalid_client', 700212, `The audience of the client assertion is not valid; expected ${expected}.`),
+  assertionCertificateExpired: (thumbprint: string) =>
+    entra(401, 'invalid_client', 700027, `The certificate with thumbprint '${thumbprint}' used to sign the client assertion has expired.`),
+  federatedIssuerNotFound: (issuer: string, clientId: string) =>
+    entra(
+      400,
+      'invalid_request',
+      700211,
+      `No matching federated identity record found for presented assertion issuer '${issuer}'. Add a federated credential for this issuer to app '${clientId}'.`,
+    ),
+  federatedSubjectNotFound: (subject: string, issuer: string, clientId: string) =>
+    entra(
+      400,
+      'invalid_request',
+      700213,
+      `No matching federated identity record found for presented assertion subject '${subject}' (issuer '${issuer}', app '${clientId}'). Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.`,
+    ),
+  federatedIssuerUnreachable: (issuer: string) =>
+    entra(400, 'invalid_request', 700211, `The dev tenant cannot fetch the signing keys of issuer '${issuer}' (it has no internet); only its own federation issuer is checked.`),
   refreshTokenInvalid: () =>
     entra(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid: the refresh token is not one this tenant issued. Sign in again.'),
   refreshTokenExpired: () =>

@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { TenantContext } from './context.js';
 import { GraphFailures } from './graph-errors.js';
-import { GRAPH_APP_ID, GRAPH_RESOURCE, v1Issuer } from './tokens.js';
+import { GRAPH_APP_ID } from './tokens.js';
 
 /** Application permissions that allow reading users. */
 export const USER_READ_ROLES = ['User.Read.All', 'Directory.Read.All'] as const;
@@ -30,8 +30,8 @@ export async function authorizeGraphCall(ctx: TenantContext, req: IncomingMessag
   try {
     const { payload } = await jwtVerify(match[1] as string, getKey, {
       algorithms: ['RS256'],
-      issuer: v1Issuer(ctx.tenantId),
-      audience: [GRAPH_RESOURCE, GRAPH_APP_ID],
+      issuer: ctx.tokens.v1Issuer,
+      audience: [ctx.tokens.graphResource, GRAPH_APP_ID],
       currentDate: new Date(ctx.now()),
       clockTolerance: CLOCK_TOLERANCE_SEC,
     });

@@ -4,13 +4,17 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendJson } from '../http/respond.js';
+import { AccessError } from '../../shared/errors.js';
+import { readBody, sendJson } from '../http/respond.js';
+import { mediaType, MAX_REQUEST_BODY_BYTES } from './http-io.js';
 
 export class GraphFailure extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Extra response headers, e.g. Retry-After on a 429. */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
   }
@@ -59,6 +63,33 @@ export function sendGraphError(req: IncomingMessage, res: ServerResponse, failur
         },
       },
     },
-    { 'request-id': requestId, 'client-request-id': clientRequestId },
+    { ...failure.headers, 'request-id': requestId, 'client-request-id': clientRequestId },
   );
+}
+
+/**
+ * Runs a Graph route's `respond`, answering a GraphFailure (and a body over the size limit) in
+ * Graph's error shape; anything else is a bug and propagates.
+ */
+export async function withGraphErrors(req: IncomingMessage, res: ServerResponse, now: () => number, respond: () => Promise<void>): Promise<void> {
+  try {
+    await respond();
+  } catch (error) {
+    if (error instanceof GraphFailure) return sendGraphError(req, res, error, now());
+    if (error instanceof AccessError && error.code === 'payload_too_large') return sendGraphError(req, res, GraphFailures.tooLarge(error.message), now());
+    throw error;
+  }
+}
+
+/** A Graph request's JSON body, refused in Graph's shape when it is not application/json or not JSON. */
+export async function readGraphJson(req: IncomingMessage): Promise<unknown> {
+  const text = await readBody(req, MAX_REQUEST_BODY_BYTES);
+  if (mediaType(req) !== 'application/json') {
+    throw GraphFailures.badRequest(`Send the body as application/json, not '${mediaType(req) || 'nothing'}'.`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw GraphFailures.badRequest('The request body is not valid JSON.');
+  }
 }

@@ -5,14 +5,12 @@
 // so a test or script can change a running dev broker's directory from outside its process.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AccessError } from '../../shared/errors.js';
 import type { TenantContext } from './context.js';
 import type { DirectoryGroup, DirectoryUser } from './directory.js';
 import { authorizeGraphCall, MEMBERSHIP_READ_ROLES, MEMBERSHIP_WRITE_ROLES, USER_READ_ROLES } from './graph-auth.js';
-import { GraphFailure, GraphFailures, sendGraphError } from './graph-errors.js';
+import { GraphFailures, readGraphJson, withGraphErrors } from './graph-errors.js';
 import { filter, page, select, type GraphObject } from './graph-odata.js';
-import { mediaType, MAX_REQUEST_BODY_BYTES } from './http-io.js';
-import { readBody, sendJson } from '../http/respond.js';
+import { sendJson } from '../http/respond.js';
 
 export const GRAPH_PATH_PREFIX = '/graph/';
 const GRAPH_VERSION = 'v1.0';
@@ -24,13 +22,14 @@ const MEMBER_REFERENCE = /\/(?:directoryObjects|users)\/([^/]+)$/;
 
 export async function handleGraph(ctx: TenantContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
   if (!url.pathname.startsWith(GRAPH_PATH_PREFIX)) return false;
-  try {
+  await withGraphErrors(req, res, ctx.now, async () => {
     if (ctx.graphStalled()) {
       // A hung Graph: nothing is answered; the caller's own timeout is what ends the call.
       await new Promise<void>((resolve) => res.once('close', () => resolve()));
-      return true;
+      return;
     }
     if (!ctx.graphAvailable()) throw GraphFailures.unavailable();
+    ctx.graphFaults.beforeCall();
     const body = await route(ctx, req, url);
     if (body === null) {
       // Graph answers a reference change with 204 and no body.
@@ -39,17 +38,7 @@ export async function handleGraph(ctx: TenantContext, req: IncomingMessage, res:
     } else {
       sendJson(res, 200, body);
     }
-  } catch (error) {
-    if (error instanceof GraphFailure) {
-      sendGraphError(req, res, error, ctx.now());
-      return true;
-    }
-    if (error instanceof AccessError && error.code === 'payload_too_large') {
-      sendGraphError(req, res, GraphFailures.tooLarge(error.message), ctx.now());
-      return true;
-    }
-    throw error;
-  }
+  });
   return true;
 }
 
@@ -92,9 +81,14 @@ async function route(ctx: TenantContext, req: IncomingMessage, url: URL): Promis
       expectMethod('GET');
       await authorizeGraphCall(ctx, req, MEMBERSHIP_READ_ROLES);
       const user = findUser(ctx, id);
+      if (cast) ctx.graphFaults.checkAdvancedQuery(req, url);
       const groups = ctx.directory.transitiveGroups(user).map((g) => ({ '@odata.type': '#microsoft.graph.group', ...groupObject(g) }));
       const context = cast ? `${base}/$metadata#groups` : `${base}/$metadata#directoryObjects`;
-      return collectionBody(context, page(filter(groups, url, ['displayName', 'id']), url, ctx.publicOrigin));
+      const matching = filter(groups, url, ['displayName', 'id']);
+      const body = collectionBody(context, page(matching, url, ctx.publicOrigin));
+      const value = (body.value as GraphObject[]).map((group) => ctx.graphFaults.groupAsSeen(group));
+      // $count=true adds the total, as Graph does for advanced queries.
+      return { ...body, ...(url.searchParams.get('$count') === 'true' ? { '@odata.count': matching.length } : {}), value };
     }
     throw GraphFailures.unknownSegment(action);
   }
@@ -160,7 +154,7 @@ async function memberReference(ctx: TenantContext, req: IncomingMessage, groupId
 
 /** The object id an `@odata.id` reference names, e.g. https://graph.microsoft.com/v1.0/directoryObjects/{id}. */
 async function memberIdFrom(req: IncomingMessage): Promise<string> {
-  const reference = ((await jsonBodyFrom(req)) as Record<string, unknown> | null)?.['@odata.id'];
+  const reference = ((await readGraphJson(req)) as Record<string, unknown> | null)?.['@odata.id'];
   const match = typeof reference === 'string' && URL.canParse(reference) ? MEMBER_REFERENCE.exec(new URL(reference).pathname) : null;
   if (!match) {
     throw GraphFailures.badRequest(
@@ -170,20 +164,8 @@ async function memberIdFrom(req: IncomingMessage): Promise<string> {
   return decodeSegment(match[1] as string);
 }
 
-async function jsonBodyFrom(req: IncomingMessage): Promise<unknown> {
-  const text = await readBody(req, MAX_REQUEST_BODY_BYTES);
-  if (mediaType(req) !== 'application/json') {
-    throw GraphFailures.badRequest(`Send the body as application/json, not '${mediaType(req) || 'nothing'}'.`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw GraphFailures.badRequest('The request body is not valid JSON.');
-  }
-}
-
 async function groupIdsFrom(req: IncomingMessage): Promise<string[]> {
-  const body = await jsonBodyFrom(req);
+  const body = await readGraphJson(req);
   const ids = (body as { groupIds?: unknown } | null)?.groupIds;
   if (!Array.isArray(ids)) throw GraphFailures.badRequest("The request body needs 'groupIds', an array of group ids.");
   if (ids.length > MAX_CHECK_MEMBER_GROUPS_IDS) {
@@ -227,12 +209,13 @@ function userObject(user: DirectoryUser): GraphObject {
 function groupObject(group: DirectoryGroup): GraphObject {
   return {
     id: group.id,
-    displayName: group.name,
+    displayName: group.displayName,
     description: null,
-    groupTypes: [],
+    // A group that is not a security group is a Microsoft 365 ("Unified") group, mail-enabled.
+    groupTypes: group.securityEnabled ? [] : ['Unified'],
     mail: null,
-    mailEnabled: false,
+    mailEnabled: !group.securityEnabled,
     mailNickname: group.name,
-    securityEnabled: true,
+    securityEnabled: group.securityEnabled,
   };
 }

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError } from '../../shared/errors.js';
 import { API_SCOPE_NAME, OIDC_SCOPES, type AppRegistration } from './apps.js';
+import { checkClientAssertion } from './client-assertion.js';
 import type { TenantContext } from './context.js';
 import { DEVICE_CODE_LIFETIME_SEC, DEVICE_CODE_POLL_INTERVAL_SEC, MAX_PENDING_DEVICE_CODES, MAX_PENDING_DEVICE_CODES_PER_CLIENT } from './device-codes.js';
 import type { DirectoryUser } from './directory.js';
@@ -12,7 +13,6 @@ import { EntraErrors, sendEntraError, type EntraError } from './entra-errors.js'
 import { escapeHtml, renderPage } from './html.js';
 import { mediaType, parseForm, MAX_REQUEST_BODY_BYTES, sendHtml } from './http-io.js';
 import { readBody, sendJson } from '../http/respond.js';
-import { v2Issuer } from './tokens.js';
 
 /** Tenant names Entra accepts in place of a tenant id for user sign-in (not for app tokens). */
 const TENANT_ALIASES = new Set(['common', 'organizations']);
@@ -65,7 +65,7 @@ export async function handleIdp(ctx: TenantContext, req: IncomingMessage, res: S
         sendJson(res, 200, discoveryDocument(ctx, base, alias));
         return true;
       case 'keys':
-        sendJson(res, 200, ctx.keys.jwks(v2Issuer(ctx.tenantId)), { 'cache-control': 'max-age=300' });
+        sendJson(res, 200, ctx.keys.jwks(ctx.tokens.v2Issuer), { 'cache-control': 'max-age=300' });
         return true;
       case 'devicecode':
         sendJson(res, 200, await deviceAuthorization(ctx, await readForm(req), req.socket.remoteAddress ?? 'unknown'), { pragma: 'no-cache' });
@@ -143,7 +143,8 @@ function publicClient(ctx: TenantContext, form: Map<string, string>): AppRegistr
   const clientId = required(form, 'client_id');
   const app = ctx.apps.byClientId(clientId);
   if (!app) throw new Refusal(EntraErrors.unknownClient(clientId, ctx.tenantId));
-  if (!app.publicClient) throw new Refusal(EntraErrors.notPublicClient(clientId));
+  // "Allow public client flows" as the app registration has it now (an admin may turn it off).
+  if (!app.publicClient || ctx.applications.find(app.clientId)?.isFallbackPublicClient !== true) throw new Refusal(EntraErrors.notPublicClient(clientId));
   return app;
 }
 
@@ -274,9 +275,7 @@ async function clientCredentialsGrant(ctx: TenantContext, form: Map<string, stri
   const clientId = required(form, 'client_id');
   const app = ctx.apps.byClientId(clientId);
   if (!app) throw new Refusal(EntraErrors.unknownClient(clientId, ctx.tenantId));
-  const secret = form.get('client_secret');
-  if (!secret || app.clientSecret === null) throw new Refusal(EntraErrors.missingClientSecret(clientId));
-  if (!ctx.apps.secretMatches(app, secret)) throw new Refusal(EntraErrors.invalidClientSecret(clientId));
+  await authenticateClient(ctx, app, form);
   const scope = required(form, 'scope');
   if (scope.includes(' ') || !scope.endsWith('/.default')) throw new Refusal(EntraErrors.clientCredentialsScope(scope));
   const resource = ctx.apps.defaultScopeResource(scope);
@@ -288,7 +287,21 @@ async function clientCredentialsGrant(ctx: TenantContext, form: Map<string, stri
     app,
     resource,
     apiClientId: ctx.apps.api.clientId,
-    roles: app.appRoles[resource],
+    roles: ctx.applications.grantedRoles(app, resource),
   });
   return { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken };
+}
+
+/** A confidential client proves itself with its secret or with a client assertion (certificate or federated). */
+async function authenticateClient(ctx: TenantContext, app: AppRegistration, form: Map<string, string>): Promise<void> {
+  const assertion = form.get('client_assertion');
+  const application = ctx.applications.find(app.clientId);
+  if (assertion && application) {
+    const refusal = await checkClientAssertion(ctx, application, form.get('client_assertion_type'), assertion);
+    if (refusal) throw new Refusal(refusal);
+    return;
+  }
+  const secret = form.get('client_secret');
+  if (!secret || app.clientSecret === null) throw new Refusal(EntraErrors.missingClientSecret(app.clientId));
+  if (!ctx.apps.secretMatches(app, secret)) throw new Refusal(EntraErrors.invalidClientSecret(app.clientId));
 }

@@ -6,10 +6,12 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { CLOUDS, v1IssuerOf, v2IssuersOf, type Cloud } from '../identity/clouds.js';
 import type { DirectoryGroup, DirectoryUser } from './directory.js';
 import type { SigningKeys } from './signing-keys.js';
 
-export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
+/** Microsoft Graph of the public cloud (a tenant presenting another cloud uses that cloud's: clouds.ts). */
+export const GRAPH_RESOURCE = CLOUDS.public.graphHost;
 /** Microsoft Graph's well-known application id (also accepted as a Graph `aud`). */
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 /** Entra leaves `groups` out of a JWT above this many groups and sends the overage marker instead. */
@@ -19,14 +21,14 @@ export const REFRESH_TOKEN_LIFETIME_SEC = 90 * 24 * 3600;
 /** Issuer of our refresh tokens: deliberately not a Microsoft issuer, so none is mistaken for an access token. */
 const REFRESH_ISSUER = 'urn:access:dev-tenant:refresh-token';
 
-export const v1Issuer = (tenantId: string): string => `https://sts.windows.net/${tenantId}/`;
-export const v2Issuer = (tenantId: string): string => `https://login.microsoftonline.com/${tenantId}/v2.0`;
 
 export interface TokenIssuerOptions {
   tenantId: string;
   keys: SigningKeys;
   refreshTokenSecret: string;
   accessTokenLifetimeSec: number;
+  /** The cloud whose issuers and Graph the tokens name. Default CLOUDS.public. */
+  cloud?: Cloud;
   now: () => number;
 }
 
@@ -54,6 +56,25 @@ export class TokenIssuer {
     return this.#o.accessTokenLifetimeSec;
   }
 
+  /** The v1 issuer of this tenant in its cloud (Graph's tokens, v1 API tokens). */
+  get v1Issuer(): string {
+    return v1IssuerOf(this.#cloud, this.#o.tenantId);
+  }
+
+  /** The v2 issuer Entra writes into new tokens of this tenant in its cloud. */
+  get v2Issuer(): string {
+    return v2IssuersOf(this.#cloud, this.#o.tenantId)[0] as string;
+  }
+
+  /** Microsoft Graph of the cloud, as the `aud` of Graph tokens. */
+  get graphResource(): string {
+    return this.#cloud.graphHost;
+  }
+
+  get #cloud(): Cloud {
+    return this.#o.cloud ?? CLOUDS.public;
+  }
+
   /** A v2 delegated access token for the API, as the CLI gets from the device code flow. */
   userAccessToken(input: {
     user: DirectoryUser;
@@ -75,7 +96,7 @@ export class TokenIssuer {
           };
     return this.#sign({
       aud: input.apiClientId,
-      iss: v2Issuer(tenantId),
+      iss: this.v2Issuer,
       azp: input.clientId,
       azpacr: '0',
       name: user.name,
@@ -93,7 +114,7 @@ export class TokenIssuer {
   idToken(user: DirectoryUser, clientId: string): Promise<string> {
     return this.#sign({
       aud: clientId,
-      iss: v2Issuer(this.#o.tenantId),
+      iss: this.v2Issuer,
       name: user.name,
       oid: user.oid,
       preferred_username: user.upn,
@@ -110,19 +131,19 @@ export class TokenIssuer {
     const common = { oid: input.app.servicePrincipalId, sub: input.app.servicePrincipalId, tid: tenantId, idtyp: 'app', ...roles };
     if (input.resource === 'graph') {
       return this.#sign({
-        aud: GRAPH_RESOURCE,
-        iss: v1Issuer(tenantId),
+        aud: this.graphResource,
+        iss: this.v1Issuer,
         app_displayname: input.app.displayName,
         appid: input.app.clientId,
         appidacr: '1',
-        idp: v1Issuer(tenantId),
+        idp: this.v1Issuer,
         ver: '1.0',
         ...common,
       });
     }
     return this.#sign({
       aud: input.apiClientId,
-      iss: v2Issuer(tenantId),
+      iss: this.v2Issuer,
       azp: input.app.clientId,
       azpacr: '1',
       ver: '2.0',

@@ -2,12 +2,14 @@
 // tenant's JWKS, the Graph directory read with an app-only token from MSAL client credentials, and
 // the readiness checks of both (`GET /readyz`).
 
+import type { Client } from '@microsoft/microsoft-graph-client';
 import type { HttpTransport } from '../../shared/http-transport.js';
 import { TokenVerifier } from '../auth/token-verifier.js';
 import { CachedDirectory } from './cached-directory.js';
 import { DeadlineDirectory } from './deadline-directory.js';
 import { GraphDirectory } from './graph-directory.js';
 import { graphAppClient } from './graph-app-client.js';
+import { graphScopeOf } from './clouds.js';
 import type { IdentitySettings } from './identity-settings.js';
 import { READINESS_CHECK_TIMEOUT_MS, type ReadinessCheck } from '../readiness.js';
 
@@ -22,11 +24,23 @@ export interface Identity {
   directory: CachedDirectory;
   /** Whether the signing keys (JWKS) and Microsoft Graph answer now. */
   readiness: ReadinessCheck[];
+  /** The Graph client the directory reads with, for start-up checks of the policy's groups (group-check.ts). */
+  graph: Client;
 }
 
 export function buildIdentity(
   settings: IdentitySettings,
-  options: { transport: HttpTransport; groupCacheSeconds: number; now?: () => number },
+  options: {
+    transport: HttpTransport;
+    groupCacheSeconds: number;
+    /** Longest total Retry-After wait per Graph call (BrokerConfig.graphRetryBudgetMs). */
+    graphRetryBudgetMs?: number;
+    /** Policy names groups by display name (dev only): a Graph answer without names cannot be matched and is an error. */
+    groupNamesMatter?: boolean;
+    /** Where Graph warnings go (limited-information groups). */
+    warn?: (message: string) => void;
+    now?: () => number;
+  },
 ): Identity {
   const now = options.now ?? Date.now;
   const verifier = new TokenVerifier({
@@ -34,24 +48,33 @@ export function buildIdentity(
     audiences: settings.audiences,
     requiredScope: settings.requiredScope,
     requiredAppRole: settings.requiredAppRole,
+    cliClientId: settings.cliClientId,
+    automationClientIds: settings.automationClientIds,
+    cloud: settings.cloud,
     jwksUri: settings.jwksUri,
     transport: options.transport,
     now,
   });
 
   const client = graphAppClient(
-    { ...settings.graph, authority: settings.authority, customAuthority: settings.devTenantOrigin !== null },
+    {
+      ...settings.graph,
+      authority: settings.authority,
+      customAuthority: settings.devTenantOrigin !== null,
+      scope: graphScopeOf(settings.cloud.graphHost),
+      retry: { retryBudgetMs: options.graphRetryBudgetMs },
+    },
     options.transport,
   );
   // Every membership read has a deadline (deadline-directory.ts): a Graph that hangs is an outage, not a wait.
-  const graph = new DeadlineDirectory(new GraphDirectory(client));
+  const graph = new DeadlineDirectory(new GraphDirectory(client, { groupNamesMatter: options.groupNamesMatter ?? false, warn: options.warn }));
   const directory = new CachedDirectory(graph, options.groupCacheSeconds * 1000, now);
   const readiness: ReadinessCheck[] = [
     { name: 'signing keys', check: () => checkJwks(settings.jwksUri, options.transport) },
     // Through the uncached directory: a token from the authority and an answer from Graph itself.
     { name: 'graph', check: async () => void (await graph.memberGroups(READINESS_PROBE_OID)) },
   ];
-  return { verifier, directory, readiness };
+  return { verifier, directory, readiness, graph: client };
 }
 
 /** The tenant publishes at least one signing key at `jwksUri`. */

@@ -5,6 +5,13 @@
 import type { GroupRef } from '../../shared/wire.js';
 import type { Principal } from '../auth/principal.js';
 
+const OBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether a policy's group reference is an Entra object id (else a dev tenant display name). */
+export function isGroupId(ref: string): boolean {
+  return OBJECT_ID.test(ref);
+}
+
 export interface Directory {
   /**
    * The user's transitive group membership. Throws AccessError `directory_unavailable` when the
@@ -38,11 +45,15 @@ export function currentGroups(directory: Directory, oid: string): Promise<GroupR
 }
 
 /**
- * Whether any of `groups` is named by `refs` (Entra object ids, or display names compared without
- * regard to case, as Entra itself does).
+ * Whether any of `groups` is named by `refs`. A reference that is an object id matches that id and
+ * nothing else — never a group whose display name happens to be the same text; display names are
+ * not unique and anyone may create a group with any name. Only the dev tenant's policies may name
+ * groups by display name (config/group-refs.ts); those compare without regard to case, as Entra does.
  */
 export function inAnyGroup(groups: readonly GroupRef[], refs: readonly string[]): boolean {
   if (refs.length === 0) return false;
-  const wanted = new Set(refs.map((ref) => ref.toLowerCase()));
-  return groups.some((g) => wanted.has(g.id.toLowerCase()) || wanted.has(g.displayName.toLowerCase()));
+  const ids = new Set<string>();
+  const names = new Set<string>();
+  for (const ref of refs) (isGroupId(ref) ? ids : names).add(ref.toLowerCase());
+  return groups.some((g) => ids.has(g.id.toLowerCase()) || (names.size > 0 && names.has(g.displayName.toLowerCase())));
 }

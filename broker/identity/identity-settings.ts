@@ -5,6 +5,7 @@
 import type { BrokerConfigResponse } from '../../shared/wire.js';
 import { VERSION } from '../../shared/version.js';
 import type { TenantConfig } from '../config/types.js';
+import type { Cloud } from './clouds.js';
 
 export interface IdentitySettings {
   tenantId: string;
@@ -15,8 +16,12 @@ export interface IdentitySettings {
   audiences: string[];
   requiredScope: string;
   requiredAppRole: string;
+  /** Client ids of the automation apps whose app tokens are accepted. */
+  automationClientIds: string[];
+  /** The Entra cloud instance: which issuers tokens may carry, and Graph's scope. */
+  cloud: Cloud;
   jwksUri: string;
-  graph: { clientId: string; clientSecret: string; baseUrl: string };
+  graph: TenantConfig['graph'];
   /**
    * Set only for the embedded dev tenant served by this broker: its https origin (MSAL treats it as
    * a known authority, so no cloud instance discovery is attempted for it).
@@ -31,7 +36,7 @@ export interface IdentitySettings {
 }
 
 export function identityFromTenant(tenant: TenantConfig): IdentitySettings {
-  const host = tenant.authorityHost.replace(/\/+$/, '');
+  const host = tenant.cloud.authorityHost;
   return {
     tenantId: tenant.tenantId,
     authority: `${host}/${tenant.tenantId}`,
@@ -40,6 +45,8 @@ export function identityFromTenant(tenant: TenantConfig): IdentitySettings {
     audiences: tenant.audiences,
     requiredScope: tenant.requiredScope,
     requiredAppRole: tenant.requiredAppRole,
+    automationClientIds: tenant.automationClientIds,
+    cloud: tenant.cloud,
     jwksUri: `${host}/${tenant.tenantId}/discovery/v2.0/keys`,
     graph: tenant.graph,
     devTenantOrigin: null,

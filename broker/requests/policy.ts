@@ -52,7 +52,7 @@ export function openRequest(
   if (!inAnyGroup(requesterGroups, policy.requesters)) {
     throw new AccessError(
       'not_a_requester',
-      `You may not request access to ${policy.name}: only members of ${groupList(policy.requesters)} may. ` +
+      `You may not request access to ${policy.name}: only members of ${groupList(policy.requesters, policy.groupNames)} may. ` +
         'Ask an admin to add you to one of those groups.',
     );
   }

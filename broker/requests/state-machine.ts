@@ -116,7 +116,7 @@ function applyReview(request: AccessRequest, event: ReviewEvent, ctx: EventConte
     return refuse(
       request,
       'self_review',
-      `You made request ${request.id} yourself and may not review it — another member of ${groupList(policy.approvers)} must.`,
+      `You made request ${request.id} yourself and may not review it — another member of ${groupList(policy.approvers, policy.groupNames)} must.`,
     );
   }
   // Membership as read at this moment: someone removed from the approver group no longer counts.
@@ -124,7 +124,7 @@ function applyReview(request: AccessRequest, event: ReviewEvent, ctx: EventConte
     return refuse(
       request,
       'not_an_approver',
-      `You may not review requests for ${policy.name}: only members of ${groupList(policy.approvers)} may.`,
+      `You may not review requests for ${policy.name}: only members of ${groupList(policy.approvers, policy.groupNames)} may.`,
     );
   }
   const earlier = request.reviews.find((review) => review.reviewer.oid === reviewer.oid);
@@ -134,7 +134,7 @@ function applyReview(request: AccessRequest, event: ReviewEvent, ctx: EventConte
       request,
       'already_reviewed',
       `You already approved request ${request.id} at ${formatInstant(earlier.at, now)}; it still needs ` +
-        `${missing} approval${missing === 1 ? '' : 's'} from other members of ${groupList(policy.approvers)}.`,
+        `${missing} approval${missing === 1 ? '' : 's'} from other members of ${groupList(policy.approvers, policy.groupNames)}.`,
     );
   }
   const read = readComment(event.comment, 'comment');
@@ -186,11 +186,13 @@ function applyRevoke(request: AccessRequest, event: RevokeEvent, ctx: EventConte
   const approvers = ctx.policy?.approvers ?? [];
   const allowed = by.oid === request.requester.oid || inAnyGroup(event.byGroups, approvers) || inAnyGroup(event.byGroups, ctx.admins);
   if (!allowed) {
-    const approverPart = approvers.length > 0 ? `, members of ${groupList(approvers)}` : '';
+    // Group names come with the resource's policy; once the resource left the config, ids show as written.
+    const names = ctx.policy?.groupNames;
+    const approverPart = approvers.length > 0 ? `, members of ${groupList(approvers, names)}` : '';
     return refuse(
       request,
       'not_allowed_to_revoke',
-      `You may not revoke request ${request.id}: only its requester${approverPart} and admins (${groupList(ctx.admins)}) may.`,
+      `You may not revoke request ${request.id}: only its requester${approverPart} and admins (${groupList(ctx.admins, names)}) may.`,
     );
   }
   const read = readComment(event.reason, 'revoke reason');

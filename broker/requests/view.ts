@@ -4,6 +4,7 @@
 import type { ActorView, RequestView, ReviewView } from '../../shared/wire.js';
 import type { ResourcePolicy } from '../config/types.js';
 import { countApprovals } from './state-machine.js';
+import { describeGroups } from './wording.js';
 import type { AccessRequest, Actor, Review } from './types.js';
 
 function actorView(actor: Actor): ActorView {
@@ -33,7 +34,7 @@ export function toRequestView(request: AccessRequest, policy: ResourcePolicy | n
     approvalsRequired: request.approvalsRequired,
     approvals: countApprovals(request),
     reviews: request.reviews.map(reviewView),
-    approvers: policy ? [...policy.approvers] : [],
+    approvers: policy ? describeGroups(policy.approvers, policy.groupNames) : [],
     grantedAt: iso(request.grantedAt),
     expiresAt: iso(request.expiresAt),
     closedAt: iso(request.closedAt),

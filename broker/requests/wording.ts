@@ -8,9 +8,23 @@ export function actorName(actor: Actor): string {
   return actor.upn ?? actor.oid;
 }
 
-/** Group references as a list for a message; an empty list is named so it reads as a config gap. */
-export function groupList(refs: readonly string[]): string {
-  return refs.length === 0 ? '(no groups configured)' : refs.join(', ');
+/**
+ * Group references as a list for a message; an empty list is named so it reads as a config gap.
+ * `names` (by lower-case object id) puts the name people know first and keeps the id for the record.
+ */
+export function groupList(refs: readonly string[], names: GroupNames = {}): string {
+  return refs.length === 0 ? '(no groups configured)' : describeGroups(refs, names).join(', ');
+}
+
+/** Display names of groups by lower-case object id (config labels, or the tenant's names read at start). */
+export type GroupNames = Readonly<Record<string, string>>;
+
+/** Each reference as people read it: "sg-dba (0f8e…)" for a named id, else as written. */
+export function describeGroups(refs: readonly string[], names: GroupNames = {}): string[] {
+  return refs.map((ref) => {
+    const name = Object.hasOwn(names, ref.toLowerCase()) ? names[ref.toLowerCase()] : undefined;
+    return name === undefined ? ref : `${name} (${ref})`;
+  });
 }
 
 /**

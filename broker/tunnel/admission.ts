@@ -45,7 +45,7 @@ export async function admit(principal: Principal, resource: string | null, ctx: 
   if (!inAnyGroup(groups, policy.requesters)) {
     throw new AccessError(
       'not_a_requester',
-      `You are no longer in a group allowed to use ${policy.name} (${groupList(policy.requesters)}), so grant ${grant.id} cannot open a tunnel. ` +
+      `You are no longer in a group allowed to use ${policy.name} (${groupList(policy.requesters, policy.groupNames)}), so grant ${grant.id} cannot open a tunnel. ` +
         'Ask an admin if you should be.',
     );
   }

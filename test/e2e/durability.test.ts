@@ -163,14 +163,15 @@ describe('a broker killed with SIGKILL and restarted with the same --data', () =
   });
 
   it('enforces at restart the deadlines that passed while it was down, and a grant ending after restart on time', async () => {
-    // Ends while the broker is down.
-    const { id: shortId } = await requestNoWait(['team-db', '--for', '3s', '--reason', 'quick look']);
     // Ends a few seconds after the restart.
-    const { id: laterId } = await requestNoWait(['team-db', '--for', '12s', '--reason', 'slightly longer look']);
-    await approve(shortId, 'bob');
+    const { id: laterId } = await requestNoWait(['team-db', '--for', '30s', '--reason', 'slightly longer look']);
     await approve(laterId, 'bob');
     // Pending when the broker dies; its 4s requestTtl passes while it is down.
     const unanswered = await requestNoWait(['quick-ttl', '--for', '5m']);
+    // Ends while the broker is down. Approved last, so that on a loaded machine the CLI runs in
+    // between cannot use up its time before the broker is killed.
+    const { id: shortId } = await requestNoWait(['team-db', '--for', '8s', '--reason', 'quick look']);
+    await approve(shortId, 'bob');
     const views = await aliceRequests();
     const short = views.get(shortId);
     const later = views.get(laterId);

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { graphClientOverTransport, MAX_GRAPH_RETRIES } from '../../shared/graph-middleware.js';
+import { DEFAULT_GRAPH_RETRY_BUDGET_MS, graphClientOverTransport, MAX_GRAPH_RETRIES, retryAfterMs, type GraphRetryOptions } from '../../shared/graph-middleware.js';
 import { HttpTransport } from '../../shared/http-transport.js';
 
 interface Seen {
@@ -34,9 +34,15 @@ afterEach(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-function client(): ReturnType<typeof graphClientOverTransport> {
+function client(retry: GraphRetryOptions = {}): ReturnType<typeof graphClientOverTransport> {
   const transport = new HttpTransport({ plaintextOrigins: [origin] });
-  return graphClientOverTransport(transport, async () => 'token-1', `${origin}/graph`);
+  return graphClientOverTransport(transport, async () => 'token-1', `${origin}/graph`, retry);
+}
+
+/** A sleep that records each wait and returns at once, so budget tests do not wait in real time. */
+function recordingSleep(): { waits: number[]; sleep: (ms: number) => Promise<void> } {
+  const waits: number[] = [];
+  return { waits, sleep: async (ms) => void waits.push(ms) };
 }
 
 describe('graphClientOverTransport', () => {
@@ -63,9 +69,43 @@ describe('graphClientOverTransport', () => {
     expect(seen).toHaveLength(1);
   });
 
-  it('does not wait out a long Retry-After', async () => {
+  it('does not wait out a Retry-After longer than the budget', async () => {
     answers.push({ status: 429, headers: { 'retry-after': '120' } });
-    await expect(client().api('/groups').get()).rejects.toMatchObject({ statusCode: 429 });
+    const { waits, sleep } = recordingSleep();
+    await expect(client({ sleep }).api('/groups').get()).rejects.toMatchObject({ statusCode: 429 });
     expect(seen).toHaveLength(1);
+    expect(waits).toEqual([]);
+  });
+
+  it(`waits out Retry-After answers that fit in the budget (default ${DEFAULT_GRAPH_RETRY_BUDGET_MS} ms), with jitter on top`, async () => {
+    answers.push({ status: 429, headers: { 'retry-after': '3' } }, { status: 429, headers: { 'retry-after': '4' } });
+    const { waits, sleep } = recordingSleep();
+    await expect(client({ sleep, random: () => 0.5 }).api('/groups').get()).resolves.toEqual({ ok: true });
+    expect(seen).toHaveLength(3);
+    // Each wait is Retry-After plus 10 % (half of the 20 % jitter): never shorter than Graph asked.
+    expect(waits).toEqual([3300, 4400]);
+  });
+
+  it('fails closed once the next Retry-After would overrun the budget, after the waits that fit', async () => {
+    answers.push({ status: 429, headers: { 'retry-after': '6' } }, { status: 429, headers: { 'retry-after': '6' } });
+    const { waits, sleep } = recordingSleep();
+    await expect(client({ sleep, random: () => 0, retryBudgetMs: 10_000 }).api('/groups').get()).rejects.toMatchObject({ statusCode: 429 });
+    expect(seen).toHaveLength(2);
+    expect(waits).toEqual([6000]);
+  });
+
+  it('never lets jitter push the total wait past the budget', async () => {
+    answers.push({ status: 429, headers: { 'retry-after': '10' } });
+    const { waits, sleep } = recordingSleep();
+    await expect(client({ sleep, random: () => 0.99, retryBudgetMs: 10_000 }).api('/groups').get()).resolves.toEqual({ ok: true });
+    expect(waits).toEqual([10_000]);
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    expect(retryAfterMs('7', now)).toBe(7000);
+    expect(retryAfterMs('Tue, 01 Jan 2030 00:00:05 GMT', now)).toBe(5000);
+    expect(retryAfterMs('soon', now)).toBeNull();
+    expect(retryAfterMs(null, now)).toBeNull();
   });
 });

@@ -6,6 +6,7 @@ import { exportJWK, exportSPKI, SignJWT, type JWK, type JWTPayload } from 'jose'
 import { AccessError, type ErrorCode } from '../../../shared/errors.js';
 import { HttpTransport } from '../../../shared/http-transport.js';
 import { TokenVerifier, type TokenVerifierOptions } from '../../../broker/auth/token-verifier.js';
+import { CLOUDS, type Cloud } from '../../../broker/identity/clouds.js';
 import { preGeneratedKeyPair } from '../../helpers/signing-keys.js';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -160,6 +161,8 @@ describe('TokenVerifier', () => {
       audiences: [APP_ID_URI, CLIENT_ID],
       requiredScope: 'user_impersonation',
       requiredAppRole: 'Access.Automation',
+      cliClientId: 'cli-client-id',
+      automationClientIds: ['automation-client-id'],
       jwksUri: server.jwksUri,
       transport: new HttpTransport({ plaintextOrigins: [server.origin] }),
       now: () => NOW_MS,
@@ -353,6 +356,30 @@ describe('TokenVerifier', () => {
         says: '"Access.Automation"',
       },
       { name: 'an app token without any roles', token: () => mint(primary, { ...baseClaims('app'), roles: undefined }), code: 'token_role_missing' },
+      {
+        name: 'a v2 user token obtained by another client app of the tenant (azp)',
+        token: () => mint(primary, user({ azp: 'some-other-app' })),
+        code: 'token_client_invalid',
+        says: '"some-other-app"',
+      },
+      {
+        name: 'a v1 user token obtained by another client app of the tenant (appid)',
+        token: () => mint(primary, { ...baseClaims('v1-user'), appid: 'some-other-app' }),
+        code: 'token_client_invalid',
+        says: '"some-other-app"',
+      },
+      { name: 'a user token that names no calling app', token: () => mint(primary, user({ azp: undefined })), code: 'token_client_invalid' },
+      {
+        name: 'an app token with the role from an app that is not a configured automation app',
+        token: () => mint(primary, { ...baseClaims('app'), azp: 'unlisted-daemon' }),
+        code: 'token_client_invalid',
+        says: '"unlisted-daemon"',
+      },
+      {
+        name: "an app token from the CLI's client id (the CLI is not an automation app)",
+        token: () => mint(primary, { ...baseClaims('app'), azp: 'cli-client-id' }),
+        code: 'token_client_invalid',
+      },
     ];
 
     it.each(rows)('refuses $name with $code', async (row) => {
@@ -363,6 +390,55 @@ describe('TokenVerifier', () => {
       if (row.says) expect(err.message).toContain(row.says);
       expectNoTokenIn(err.message, token);
       if (row.noKeyFetch) expect(server.hits).toBe(0);
+    });
+  });
+
+  describe('calling app', () => {
+    it('compares client ids without regard to case, as GUIDs are', async () => {
+      const v = verifier({ cliClientId: 'CLI-CLIENT-ID', automationClientIds: ['Automation-Client-Id'] });
+      await expect(v.verify(await mint(primary, baseClaims('v2-user')))).resolves.toMatchObject({ kind: 'user' });
+      await expect(v.verify(await mint(primary, baseClaims('app')))).resolves.toMatchObject({ kind: 'app' });
+    });
+
+    it('refuses every app token when no automation apps are configured, and says where to add one', async () => {
+      const err = await refusal(verifier({ automationClientIds: [] }), await mint(primary, baseClaims('app')));
+      expect(err.code).toBe('token_client_invalid');
+      expect(err.message).toContain('tenant.automationApps');
+    });
+  });
+
+  describe('clouds', () => {
+    const usgovIssuer = `https://login.microsoftonline.us/${TENANT}/v2.0`;
+
+    it('accepts the v2 issuer of the configured cloud', async () => {
+      const principal = await verifier({ cloud: CLOUDS.usgov }).verify(await mint(primary, { ...baseClaims('v2-user'), iss: usgovIssuer }));
+      expect(principal.oid).toBe(USER_OID);
+    });
+
+    it.each<[string, Cloud, string]>([
+      ['a public-cloud token at a US Government broker', CLOUDS.usgov, V2_ISSUER],
+      ['a US Government token at a public-cloud broker', CLOUDS.public, usgovIssuer],
+      ['a China token at a public-cloud broker', CLOUDS.public, `https://login.chinacloudapi.cn/${TENANT}/v2.0`],
+      ['a public-cloud v1 token at a China broker', CLOUDS.china, V1_ISSUER],
+    ])('refuses %s with token_issuer_invalid', async (_, cloud, iss) => {
+      const err = await refusal(verifier({ cloud }), await mint(primary, { ...baseClaims('v2-user'), iss }));
+      expect(err.code).toBe('token_issuer_invalid');
+      expect(err.message).toContain(iss);
+    });
+
+    it('accepts both sign-in hosts of the China cloud and its own v1 issuer', async () => {
+      const v = verifier({ cloud: CLOUDS.china });
+      for (const iss of [`https://login.chinacloudapi.cn/${TENANT}/v2.0`, `https://login.partner.microsoftonline.cn/${TENANT}/v2.0`, `https://sts.chinacloudapi.cn/${TENANT}/`]) {
+        await expect(v.verify(await mint(primary, { ...baseClaims('v2-user'), iss }))).resolves.toMatchObject({ oid: USER_OID });
+      }
+    });
+
+    it("tells another tenant of the configured cloud apart from another cloud", async () => {
+      const err = await refusal(
+        verifier({ cloud: CLOUDS.usgov }),
+        await mint(primary, { ...baseClaims('v2-user'), iss: `https://login.microsoftonline.us/${OTHER_TENANT}/v2.0`, tid: OTHER_TENANT }),
+      );
+      expect(err.code).toBe('token_tenant_invalid');
     });
   });
 
@@ -467,6 +543,7 @@ describe('TokenVerifier', () => {
       ['an http JWKS URI', { jwksUri: 'http://login.example/keys' }],
       ['a JWKS URI that is not a URL', { jwksUri: 'keys' }],
       ['a negative clock tolerance', { clockToleranceSec: -1 }],
+      ['no CLI client id', { cliClientId: '' }],
     ])('refuses %s', (_, overrides) => {
       expect(() => verifier(overrides)).toThrow(expect.objectContaining({ code: 'config_invalid' }));
     });

@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfig, type ConfigOptions } from '../../../broker/config/load.js';
 import { ConfigInvalidError } from '../../../broker/config/problems.js';
+import { groupNameReason } from '../../../broker/config/group-refs.js';
+import { CLOUDS } from '../../../broker/identity/clouds.js';
+import { TENANT_LINES } from '../../helpers/tenant-config.js';
 import { AccessError } from '../../../shared/errors.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -27,16 +30,15 @@ const RESOURCE = [
   '    maxDuration: 4h', //          7
 ];
 
-const TENANT = [
-  'tenant:',
-  '  id: 3F2B8C1E-5D4A-4E6F-9A7B-2C1D0E9F8A76',
-  '  cliClientId: 0c5e7a3d-9b1f-4c2e-8d6a-7f4b3e2a1c90',
-  '  audiences: [api://access-broker]',
-  '  cliScope: api://access-broker/user_impersonation',
-  '  graph:',
-  '    clientId: 6e5d4c3b-2a19-4f8e-b7d6-c5b4a3928170',
-  '    clientSecretEnv: ACCESS_GRAPH_CLIENT_SECRET',
-];
+const DBA = '0f8e6c1a-3b2d-4c5e-9f7a-1b2c3d4e5f60';
+const ENG = '1b8f4a2c-7d3e-4f5a-9b6c-0d1e2f3a4b5c';
+const AUDIT = '8c5a1b9d-4e0f-4a2b-8c3d-7e8f9a0b1c2d';
+const PLATFORM = '3d0b6c4e-9f5a-4b7c-9d8e-2f3a4b5c6d7e';
+
+/** RESOURCE with its groups written as object ids, as `serve` requires. */
+const ID_RESOURCE = RESOURCE.map((line) => line.replace('[sg-eng]', `[${ENG}]`).replace('[sg-dba]', `[{ id: ${DBA}, name: sg-dba }]`));
+
+const TENANT: string[] = [...TENANT_LINES];
 
 function refusal(text: string, options: ConfigOptions = {}, env: NodeJS.ProcessEnv = ENV): ConfigInvalidError {
   try {
@@ -55,18 +57,21 @@ describe('parseConfig: valid files', () => {
     expect(config.source).toBe('examples/access.yaml');
     expect(config.tenant).toEqual({
       tenantId: '3f2b8c1e-5d4a-4e6f-9a7b-2c1d0e9f8a76',
-      authorityHost: 'https://login.microsoftonline.com',
+      cloud: CLOUDS.public,
       cliClientId: '0c5e7a3d-9b1f-4c2e-8d6a-7f4b3e2a1c90',
       audiences: ['api://access-broker', '9d8c7b6a-5f4e-4d3c-2b1a-0f9e8d7c6b5a'],
       cliScope: 'api://access-broker/user_impersonation',
       requiredScope: 'user_impersonation',
       requiredAppRole: 'Access.Automation',
-      graph: { clientId: '6e5d4c3b-2a19-4f8e-b7d6-c5b4a3928170', clientSecret: SECRET, baseUrl: 'https://graph.microsoft.com' },
+      automationClientIds: ['2a7c9e1b-6d4f-4b8a-9c3e-5f1d7b2a8c64'],
+      graph: { clientId: '6e5d4c3b-2a19-4f8e-b7d6-c5b4a3928170', credential: { kind: 'secret', env: 'ACCESS_GRAPH_CLIENT_SECRET', secret: SECRET }, baseUrl: 'https://graph.microsoft.com' },
     });
     expect(config.groupCacheSeconds).toBe(60);
     expect(config.membershipRecheckSeconds).toBe(30);
-    expect(config.auditors).toEqual(['sg-audit']);
-    expect(config.admins).toEqual(['sg-platform']);
+    expect(config.graphRetryBudgetMs).toBe(10_000);
+    expect(config.auditors).toEqual([AUDIT]);
+    expect(config.admins).toEqual([PLATFORM]);
+    expect(config.groupLabels).toMatchObject({ [DBA]: 'sg-dba', [AUDIT]: 'sg-audit', [PLATFORM]: 'sg-platform', [ENG]: 'sg-eng' });
     expect(config.devDirectory).toBeNull();
     expect(config.resources.map((r) => r.name)).toEqual(['prod-db', 'prod-db-admin', 'billing-mysql', 'bastion', 'metrics']);
     expect(config.resources[0]).toEqual({
@@ -74,26 +79,61 @@ describe('parseConfig: valid files', () => {
       kind: 'postgres',
       description: 'Production orders database (primary)',
       target: { host: 'orders-db.internal', port: 5432 },
-      requesters: ['sg-eng'],
-      approvers: ['sg-dba'],
+      requesters: [ENG],
+      approvers: [DBA],
       approvals: 1,
       maxDurationMs: 4 * H,
       defaultDurationMs: H,
       requestTtlMs: H,
       reason: 'required',
       ticketPattern: null,
-      autoApprove: ['sg-oncall'],
+      autoApprove: ['2c9a5b3d-8e4f-4a6b-8c7d-1e2f3a4b5c6d'],
       maxConnections: 20,
       idleTimeoutMs: 30 * 60_000,
       database: 'orders',
       user: 'readonly',
       targetTls: 'require',
       targetCa: null,
+      groupNames: config.groupLabels,
     });
     expect(config.resources[1]).toMatchObject({ approvals: 2, maxDurationMs: H, defaultDurationMs: H / 2, ticketPattern: '^(INC|CHG)-\\d+$' });
     expect(config.resources[2]).toMatchObject({ kind: 'mysql', description: null, reason: 'optional', autoApprove: [], defaultDurationMs: H });
     expect(config.resources[3]).toMatchObject({ kind: 'ssh', target: { host: '10.20.0.5', port: 22 }, requestTtlMs: H / 2 });
     expect(config.resources[4]).toMatchObject({ kind: 'tcp', target: { host: 'fd00::42', port: 9090 }, maxDurationMs: 24 * H, defaultDurationMs: 8 * H });
+  });
+
+  it('reads group object ids under serve, bare or labelled, in lower case, with their labels', () => {
+    const text = file(...TENANT, ...RESOURCE.slice(0, 4), `    requesters: [${ENG.toUpperCase()}]`, `    approvers: [{ id: ${DBA}, name: SG-DBA }]`, RESOURCE[6] as string);
+    const config = parseConfig(text, 'config.yaml', ENV, { requireTenant: true });
+    expect(config.resources[0]).toMatchObject({ requesters: [ENG], approvers: [DBA] });
+    expect(config.groupLabels).toEqual({ [DBA]: 'SG-DBA' });
+  });
+
+  it.each([
+    ['usgov', CLOUDS.usgov, 'https://graph.microsoft.us'],
+    ['china', CLOUDS.china, 'https://microsoftgraph.chinacloudapi.cn'],
+  ] as const)('sets sign-in host, issuers and Graph together for cloud %s', (name, cloud, graph) => {
+    const config = parseConfig(file(...TENANT.slice(0, 2), `  cloud: ${name}`, ...TENANT.slice(2), ...ID_RESOURCE), 'config.yaml', ENV, { requireTenant: true });
+    expect(config.tenant?.cloud).toEqual(cloud);
+    expect(config.tenant?.graph.baseUrl).toBe(graph);
+  });
+
+  it('reads a cloud given by its hosts', () => {
+    const hosts = '{ authorityHost: https://login.example.gov, v1IssuerHost: https://sts.example.gov, graphHost: https://graph.example.gov }';
+    const config = parseConfig(file(...TENANT.slice(0, 2), `  cloud: ${hosts}`, ...TENANT.slice(2), ...ID_RESOURCE), 'config.yaml', ENV, { requireTenant: true });
+    expect(config.tenant?.cloud).toEqual({
+      name: 'custom',
+      authorityHost: 'https://login.example.gov',
+      v1IssuerHost: 'https://sts.example.gov',
+      v2IssuerHosts: ['https://login.example.gov'],
+      graphHost: 'https://graph.example.gov',
+    });
+    expect(config.tenant?.graph.baseUrl).toBe('https://graph.example.gov');
+  });
+
+  it('keeps display names under the dev tenant, beside object ids', () => {
+    const config = parseConfig(file(...RESOURCE.slice(0, 5), `    approvers: [sg-dba, ${DBA}]`, RESOURCE[6] as string), 'config.yaml', {});
+    expect(config.resources[0]).toMatchObject({ requesters: ['sg-eng'], approvers: ['sg-dba', DBA] });
   });
 
   it('reads examples/dev-team.yaml with its own dev users and groups', () => {
@@ -114,8 +154,10 @@ describe('parseConfig: valid files', () => {
       groupCacheSeconds: 60,
       membershipRecheckSeconds: 30,
       membershipGraceSeconds: 120,
+      graphRetryBudgetMs: 10_000,
       auditors: [],
       admins: [],
+      groupLabels: {},
       devDirectory: null,
       resources: [{
         name: 'prod-db',
@@ -157,7 +199,7 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     {
       claim: 'an unknown top-level key, listing what is allowed',
       text: file(...RESOURCE, 'frobnicate: true'),
-      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, membershipRecheckSeconds, membershipGraceSeconds, resources, auditors, admins, limits, devTenant',
+      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, membershipRecheckSeconds, membershipGraceSeconds, graphRetryBudget, resources, auditors, admins, limits, devTenant',
     },
     {
       claim: 'a kind that is not a resource kind',
@@ -212,12 +254,12 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     {
       claim: 'an empty approver list',
       text: file(...RESOURCE.slice(0, 5), '    approvers: []', RESOURCE[6] as string),
-      line: 'config.yaml:6 resources.prod-db.approvers: must name at least one — groups whose members may approve — Entra group object ids or display names, e.g. [sg-eng] (got [])',
+      line: 'config.yaml:6 resources.prod-db.approvers: must name at least one — groups whose members may approve — Entra group object ids, each optionally labelled: [{ id: <object id>, name: sg-eng }] (display names only under `access-broker dev`) (got [])',
     },
     {
       claim: 'a missing required key, at its resource',
       text: file(...RESOURCE.slice(0, 4), ...RESOURCE.slice(5)),
-      line: 'config.yaml:2 resources.prod-db.requesters: is required — groups whose members may request access — Entra group object ids or display names, e.g. [sg-eng]',
+      line: 'config.yaml:2 resources.prod-db.requesters: is required — groups whose members may request access — Entra group object ids, each optionally labelled: [{ id: <object id>, name: sg-eng }] (display names only under `access-broker dev`)',
     },
     {
       claim: 'a resource name that is not lower-case letters, digits and hyphens',
@@ -253,9 +295,42 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
       line: 'config.yaml:5 tenant.cliScope: must end with "/user_impersonation" (requiredScope), or users\' tokens will never carry that scope (got "api://access-broker/.default")',
     },
     {
-      claim: 'an authority host over plain http',
-      text: file(...TENANT.slice(0, 2), '  authorityHost: http://login.microsoftonline.com', ...TENANT.slice(2), ...RESOURCE),
-      line: 'config.yaml:3 tenant.authorityHost: must be an https URL with no path — the Entra sign-in host, e.g. https://login.microsoftonline.com (got "http://login.microsoftonline.com")',
+      claim: 'a cloud it does not know, naming the ones it does',
+      text: file(...TENANT.slice(0, 2), '  cloud: azure-germany', ...TENANT.slice(2), ...ID_RESOURCE),
+      line: 'config.yaml:3 tenant.cloud: is not a cloud this broker knows — one of public, usgov, china, or { authorityHost, v1IssuerHost, graphHost } (got "azure-germany")',
+    },
+    {
+      claim: "a cloud's sign-in host over plain http",
+      text: file(...TENANT.slice(0, 2), '  cloud: { authorityHost: http://login.example.gov, v1IssuerHost: https://sts.example.gov, graphHost: https://graph.example.gov }', ...TENANT.slice(2), ...ID_RESOURCE),
+      line: 'config.yaml:3 tenant.cloud.authorityHost: must be an https URL with no path — the Entra sign-in host, e.g. https://login.microsoftonline.us (got "http://login.example.gov")',
+    },
+    {
+      claim: 'a group display name under serve, at its line, saying why and what to write',
+      text: file(...TENANT, ...RESOURCE),
+      options: { requireTenant: true },
+      line: `config.yaml:14 resources.prod-db.approvers[0]: ${groupNameReason('sg-dba')} (got "sg-dba")`,
+    },
+    {
+      claim: 'a display name among the auditors under serve',
+      text: file(...TENANT, ...ID_RESOURCE, 'auditors: [SG-Audit]'),
+      options: { requireTenant: true },
+      line: `config.yaml:16 auditors[0]: ${groupNameReason('SG-Audit')} (got "SG-Audit")`,
+    },
+    {
+      claim: 'a labelled group whose id is not a GUID',
+      text: file(...TENANT, ...ID_RESOURCE.slice(0, 5), '    approvers: [{ id: sg-dba, name: sg-dba }]', ID_RESOURCE[6] as string),
+      options: { requireTenant: true },
+      line: "config.yaml:14 resources.prod-db.approvers[0].id: must be a GUID such as 2f6a1c4e-0b8d-4d6e-9c1a-5e7f3b2a9d10 — the group's object id (Entra admin center → Groups → the group → Object ID) (got \"sg-dba\")",
+    },
+    {
+      claim: 'one group id labelled two ways',
+      text: file(...ID_RESOURCE.slice(0, 5), `    approvers: [{ id: ${DBA}, name: sg-dba }]`, ID_RESOURCE[6] as string, `admins: [{ id: ${DBA}, name: sg-dba-old }]`),
+      line: `config.yaml:8 admins[0].name: labels group ${DBA} differently from another reference ("sg-dba") — one label per group (got "sg-dba-old")`,
+    },
+    {
+      claim: 'a Graph retry budget above a minute',
+      text: file(...ID_RESOURCE, 'graphRetryBudget: 5m'),
+      line: 'config.yaml:8 graphRetryBudget: must be at most 1m — a request path must not hang on Graph (got "5m")',
     },
     {
       claim: 'a devTenant section outside access-broker dev',

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@microsoft/microsoft-graph-client';
 import { DevTenant, type DevTenantOptions } from '../../../broker/devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from '../../../broker/devtenant/seed.js';
+import { secretCredential } from '../../../broker/identity/app-token.js';
 import { graphAppClient } from '../../../broker/identity/graph-app-client.js';
 import { HttpTransport, type HttpResponse } from '../../../shared/http-transport.js';
 import { preGeneratedSigningKey } from '../../helpers/signing-keys.js';
@@ -136,7 +137,7 @@ export async function clientCredentials(served: Served, clientId: string, client
 /** A Graph client acting as one of the dev tenant's apps (client credentials), as the broker builds one. */
 export function graphClientFor(served: Served, app: { clientId: string; clientSecret: string }): Client {
   return graphAppClient(
-    { ...app, authority: served.tenant.authority, baseUrl: served.tenant.graphBaseUrl, customAuthority: true },
+    { clientId: app.clientId, credential: secretCredential(app.clientSecret), authority: served.tenant.authority, baseUrl: served.tenant.graphBaseUrl, customAuthority: true },
     served.transport,
   );
 }

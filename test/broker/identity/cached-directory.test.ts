@@ -66,11 +66,16 @@ describe('CachedDirectory', () => {
 });
 
 describe('inAnyGroup', () => {
-  const groups: GroupRef[] = [{ id: '3f1c-aa', displayName: 'SG-DBA' }];
+  const DBA = '3f1c0a2b-4c5d-4e6f-8a9b-0c1d2e3f4a5b';
+  const OTHER = '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b';
+  // A group someone created and named after another group's object id.
+  const groups: GroupRef[] = [{ id: DBA, displayName: 'SG-DBA' }, { id: '5b4a3f2e-1d0c-4b9a-8f7e-6d5c4b3a2f1e', displayName: OTHER }];
   it.each([
-    [['3f1c-aa'], true, 'by object id'],
-    [['sg-dba'], true, 'by display name, regardless of case'],
+    [[DBA], true, 'by object id'],
+    [[DBA.toUpperCase()], true, 'by object id written in upper case'],
+    [['sg-dba'], true, 'by display name, regardless of case (dev tenant policies only)'],
     [['sg-eng'], false, 'not a member'],
+    [[OTHER], false, 'an object id never matches a display name that spells it'],
     [[], false, 'an empty list names nobody'],
   ])('matches %j → %s (%s)', (refs, expected) => {
     expect(inAnyGroup(groups, refs)).toBe(expected);

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphDirectory } from '../../../broker/identity/graph-directory.js';
 import { buildIdentity } from '../../../broker/identity/build-identity.js';
+import { secretCredential } from '../../../broker/identity/app-token.js';
 import { graphAppClient } from '../../../broker/identity/graph-app-client.js';
 import { HttpTransport, type HttpRequest, type HttpResponse } from '../../../shared/http-transport.js';
 import { serveDevTenant, type Served } from '../devtenant/harness.js';
@@ -22,7 +23,8 @@ let transport: CountingTransport;
 const oidOf = (upn: string): string => served.tenant.users().find((u) => u.upn === upn)?.oid as string;
 
 function graphDirectory(pageSize: number): GraphDirectory {
-  const app = { ...served.tenant.graphApp, authority: served.tenant.authority, baseUrl: served.tenant.graphBaseUrl, customAuthority: true };
+  const { clientId, clientSecret } = served.tenant.graphApp;
+  const app = { clientId, credential: secretCredential(clientSecret), authority: served.tenant.authority, baseUrl: served.tenant.graphBaseUrl, customAuthority: true };
   return new GraphDirectory(graphAppClient(app, transport), { pageSize });
 }
 
@@ -77,8 +79,10 @@ describe('the broker identity edge (buildIdentity)', () => {
         audiences: [served.tenant.api.clientId],
         requiredScope: 'user_impersonation',
         requiredAppRole: 'Access.Automation',
+        automationClientIds: [served.tenant.automationApp.clientId],
+        cloud: served.tenant.cloud,
         jwksUri: served.tenant.jwksUri,
-        graph: { ...served.tenant.graphApp, baseUrl: served.tenant.graphBaseUrl },
+        graph: { clientId: served.tenant.graphApp.clientId, credential: secretCredential(served.tenant.graphApp.clientSecret), baseUrl: served.tenant.graphBaseUrl },
         devTenantOrigin: served.publicOrigin,
       },
       { transport, groupCacheSeconds: 60, now: () => clock.now },

@@ -12,10 +12,10 @@ export const HOUR = 60 * MINUTE;
 export const T0 = Date.UTC(2025, 2, 4, 9, 0);
 
 export const groups = {
-  eng: { id: '0b8f-eng', displayName: 'sg-eng' },
-  dba: { id: '7c1d-dba', displayName: 'sg-dba' },
-  oncall: { id: '3e4a-oncall', displayName: 'sg-oncall' },
-  platform: { id: '9a2b-platform', displayName: 'sg-platform' },
+  eng: { id: '0b8f1e2a-3c4d-4e5f-8a6b-7c8d9e0f1a2b', displayName: 'sg-eng' },
+  dba: { id: '7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f', displayName: 'sg-dba' },
+  oncall: { id: '3e4a5b6c-7d8e-4f9a-8b0c-1d2e3f4a5b6c', displayName: 'sg-oncall' },
+  platform: { id: '9a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d', displayName: 'sg-platform' },
 } satisfies Record<string, GroupRef>;
 
 export interface Person {
@@ -47,7 +47,7 @@ export function policy(overrides: Partial<ResourcePolicy> = {}): ResourcePolicy 
     target: { host: '127.0.0.1', port: 5432 },
     requesters: ['sg-eng'],
     // One approver group by object id, to show ids and names both work.
-    approvers: ['7c1d-dba'],
+    approvers: ['7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f'],
     approvals: 1,
     maxDurationMs: 4 * HOUR,
     defaultDurationMs: HOUR,

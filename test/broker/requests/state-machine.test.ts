@@ -381,7 +381,7 @@ describe('state machine details', () => {
     const { request, p } = opened();
     const error = refusal(applyEvent(request, approve('mallory'), context(p, T0 + MINUTE)));
     expect(error).toMatchObject({ code: 'not_an_approver', status: 403, exitCode: 3 });
-    expect(error.message).toContain('only members of 7c1d-dba may');
+    expect(error.message).toContain('only members of 7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f may');
   });
 
   it('keeps the number of approvals fixed at creation when the policy changes later', () => {

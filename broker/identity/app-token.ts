@@ -1,0 +1,107 @@
+// App-only tokens for the broker's Graph app, with whichever credential the config names: a client
+// secret, a certificate (MSAL signs a client assertion), a federated token file (the assertion is
+// the platform's JWT, re-read for every token because the platform rotates it), or an Azure
+// managed identity (MSAL picks the source from the environment: App Service/Functions
+// IDENTITY_ENDPOINT + IDENTITY_HEADER, …, else the VM's IMDS). All through unmodified MSAL over our
+// transport.
+
+import { readFile } from 'node:fs/promises';
+import { ConfidentialClientApplication, LogLevel, ManagedIdentityApplication, type Configuration, type NodeSystemOptions } from '@azure/msal-node';
+import { AccessError } from '../../shared/errors.js';
+import type { HttpTransport } from '../../shared/http-transport.js';
+import { msalNetworkModule } from '../../shared/msal-network.js';
+import type { GraphCredential } from '../config/types.js';
+
+export interface AppIdentity {
+  /** The app's client id; for a managed identity the user-assigned identity's, or null for the system-assigned one. */
+  clientId: string | null;
+  credential: GraphCredential;
+  /** MSAL authority of the tenant, e.g. https://login.microsoftonline.com/<tenant id> (unused by a managed identity). */
+  authority: string;
+  /** The authority is not a Microsoft cloud host (the dev tenant): skip cloud instance discovery. */
+  customAuthority: boolean;
+}
+
+/** Gets an app-only access token for `scope` (`{resource}/.default`). */
+export type AppTokenSource = (scope: string) => Promise<string>;
+
+/** A secret credential, for callers that hold a secret rather than a config (the dev tenant's own apps). */
+export function secretCredential(secret: string): GraphCredential {
+  return { kind: 'secret', env: '', secret };
+}
+
+/** What the credential is, for messages: never the secret or the key. */
+export function describeCredential(identity: Pick<AppIdentity, 'clientId' | 'credential'>): string {
+  const { credential } = identity;
+  switch (credential.kind) {
+    case 'secret':
+      return credential.env ? `client secret from $${credential.env}` : 'client secret';
+    case 'certificate':
+      return `certificate ${credential.file} (SHA-256 thumbprint ${credential.thumbprintSha256})`;
+    case 'federated':
+      return `federated token file ${credential.tokenFile}`;
+    case 'managedIdentity':
+      return identity.clientId ? `user-assigned managed identity ${identity.clientId}` : 'system-assigned managed identity';
+  }
+}
+
+export function appTokenSource(identity: AppIdentity, transport: HttpTransport): AppTokenSource {
+  const system: NodeSystemOptions = {
+    networkClient: msalNetworkModule(transport),
+    loggerOptions: { logLevel: LogLevel.Error, piiLoggingEnabled: false, loggerCallback: () => undefined },
+  };
+  const who = identity.clientId ? `app ${identity.clientId}` : 'the managed identity';
+  const acquire = acquirer(identity, system);
+  return async (scope) => {
+    let accessToken: string | undefined;
+    try {
+      accessToken = await acquire(scope);
+    } catch (error) {
+      throw new AccessError(
+        'directory_unavailable',
+        `cannot get a token for ${scope} as ${who} (${describeCredential(identity)}): ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+        { cause: error },
+      );
+    }
+    if (!accessToken) throw new AccessError('directory_unavailable', `the tenant gave no token for ${scope} to ${who}`);
+    return accessToken;
+  };
+}
+
+function acquirer(identity: AppIdentity, system: NodeSystemOptions): (scope: string) => Promise<string | undefined> {
+  const { credential } = identity;
+  if (credential.kind === 'managedIdentity') {
+    const msal = new ManagedIdentityApplication({
+      ...(identity.clientId ? { managedIdentityIdParams: { userAssignedClientId: identity.clientId } } : {}),
+      system,
+    });
+    // Managed identity endpoints take a resource, not a scope.
+    return async (scope) => (await msal.acquireToken({ resource: scope.replace(/\/\.default$/, '') })).accessToken;
+  }
+  if (identity.clientId === null) throw new AccessError('config_invalid', `a ${credential.kind} credential needs the Graph app's client id`);
+  const auth: Configuration['auth'] = {
+    clientId: identity.clientId,
+    authority: identity.authority,
+    ...(identity.customAuthority ? { knownAuthorities: [new URL(identity.authority).host] } : {}),
+  };
+  switch (credential.kind) {
+    case 'secret':
+      auth.clientSecret = credential.secret;
+      break;
+    case 'certificate':
+      auth.clientCertificate = {
+        thumbprintSha256: credential.thumbprintSha256,
+        privateKey: credential.privateKey,
+        x5c: credential.certificatePem,
+      };
+      break;
+    case 'federated': {
+      const { tokenFile } = credential;
+      // Re-read on every token request: AKS and GitHub Actions replace the file before it expires.
+      auth.clientAssertion = async () => (await readFile(tokenFile, 'utf8')).trim();
+      break;
+    }
+  }
+  const msal = new ConfidentialClientApplication({ auth, system });
+  return async (scope) => (await msal.acquireTokenByClientCredential({ scopes: [scope] }))?.accessToken;
+}

@@ -1,0 +1,129 @@
+// `tenant.graph.credential`: each kind of Graph app credential is read at start, and every
+// combination that cannot work is refused with the file, the key and the reason.
+
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { generate } from 'selfsigned';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../broker/config/load.js';
+import type { GraphCredential } from '../../../broker/config/types.js';
+import { createAppCertificate } from '../../helpers/app-credentials.js';
+
+const GRAPH_APP = '6e5d4c3b-2a19-4f8e-b7d6-c5b4a3928170';
+const IDENTITY = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+const ENG = '1b8f4a2c-7d3e-4f5a-9b6c-0d1e2f3a4b5c';
+let dir: string;
+let certificateFile: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'access-graph-credential-'));
+  certificateFile = (await createAppCertificate(dir, 'graph-app')).file;
+  await writeFile(path.join(dir, 'token'), 'eyJ.header.payload\n');
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A serve config whose `tenant.graph` block is `graph` (lines indented under it). */
+function config(graph: string[]): string {
+  return [
+    'tenant:',
+    '  id: 3f2b8c1e-5d4a-4e6f-9a7b-2c1d0e9f8a76',
+    '  cliClientId: 0c5e7a3d-9b1f-4c2e-8d6a-7f4b3e2a1c90',
+    '  audiences: [api://access-broker]',
+    '  cliScope: api://access-broker/user_impersonation',
+    '  graph:',
+    ...graph.map((line) => `    ${line}`),
+    'resources:',
+    '  db:',
+    '    kind: tcp',
+    '    target: db.internal:5432',
+    `    requesters: [${ENG}]`,
+    `    approvers: [${ENG}]`,
+    '    maxDuration: 1h',
+    '',
+  ].join('\n');
+}
+
+function parse(graph: string[], env: NodeJS.ProcessEnv = {}): { clientId: string | null; credential: GraphCredential } {
+  const parsed = parseConfig(config(graph), 'config.yaml', env, { requireTenant: true, baseDir: dir });
+  return parsed.tenant?.graph as { clientId: string | null; credential: GraphCredential };
+}
+
+function refusal(graph: string[], env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parse(graph, env);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected the config to be refused');
+}
+
+describe('tenant.graph.credential', () => {
+  it('reads a certificate file (relative to the config) into its SHA-256 thumbprint and key', () => {
+    const graph = parse([`clientId: ${GRAPH_APP}`, 'credential: { kind: certificate, file: graph-app.pem }']);
+    expect(graph.credential).toMatchObject({ kind: 'certificate', file: certificateFile, thumbprintSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(graph.credential.kind === 'certificate' && graph.credential.privateKey).toContain('-----BEGIN PRIVATE KEY-----');
+  });
+
+  it('takes the federated token file from AZURE_FEDERATED_TOKEN_FILE when none is written', () => {
+    const graph = parse([`clientId: ${GRAPH_APP}`, 'credential: { kind: federated }'], { AZURE_FEDERATED_TOKEN_FILE: path.join(dir, 'token') });
+    expect(graph.credential).toEqual({ kind: 'federated', tokenFile: path.join(dir, 'token') });
+  });
+
+  it('takes a user-assigned managed identity by its client id, and a system-assigned one without', () => {
+    expect(parse([`credential: { kind: managedIdentity, clientId: ${IDENTITY} }`])).toMatchObject({ clientId: IDENTITY, credential: { kind: 'managedIdentity' } });
+    expect(parse(['credential: { kind: managedIdentity }'])).toMatchObject({ clientId: null, credential: { kind: 'managedIdentity' } });
+  });
+
+  it('still reads clientSecretEnv as a client secret', () => {
+    expect(parse([`clientId: ${GRAPH_APP}`, 'clientSecretEnv: GRAPH_SECRET'], { GRAPH_SECRET: 'x' }).credential).toEqual({ kind: 'secret', env: 'GRAPH_SECRET', secret: 'x' });
+  });
+
+  it.each([
+    ['no credential at all', [`clientId: ${GRAPH_APP}`], 'config.yaml:6 tenant.graph.credential: is required — how the broker proves it is the Graph app'],
+    ['a key of another kind', [`clientId: ${GRAPH_APP}`, 'credential: { kind: certificate, file: graph-app.pem, env: X }'], 'tenant.graph.credential.env: belongs to kind secret, not kind certificate — remove it or change kind'],
+    ['both credential and clientSecretEnv', [`clientId: ${GRAPH_APP}`, 'clientSecretEnv: X', 'credential: { kind: secret, env: X }'], 'tenant.graph.clientSecretEnv: is the short form of `credential: { kind: secret, env: … }` — give one of the two, not both'],
+    ['an app client id next to a managed identity', [`clientId: ${GRAPH_APP}`, 'credential: { kind: managedIdentity }'], 'tenant.graph.clientId: does not go with a managed identity — the identity is the app'],
+    ['a certificate without the app it belongs to', ['credential: { kind: certificate, file: graph-app.pem }'], 'tenant.graph.clientId: is required — the application (client) id of the Graph app the certificate belongs to'],
+    ['a kind that does not exist', [`clientId: ${GRAPH_APP}`, 'credential: { kind: password }'], 'tenant.graph.credential.kind: must be one of secret, certificate, federated, managedIdentity'],
+    ['a secret variable that is not set', [`clientId: ${GRAPH_APP}`, 'credential: { kind: secret, env: NOT_SET }'], 'tenant.graph.credential.env: environment variable NOT_SET is not set'],
+    ['a federated credential without a token file', [`clientId: ${GRAPH_APP}`, 'credential: { kind: federated }'], 'tenant.graph.credential: kind federated needs `tokenFile`, or AZURE_FEDERATED_TOKEN_FILE set in the environment'],
+    ['a federated token file that is missing', [`clientId: ${GRAPH_APP}`, 'credential: { kind: federated, tokenFile: nowhere }'], 'tenant.graph.credential.tokenFile: cannot read the federated token file'],
+    ['a PFX bundle', [`clientId: ${GRAPH_APP}`, 'credential: { kind: certificate, file: graph-app.pfx }'], 'is a PFX/PKCS#12 bundle, which the broker does not read — convert it to PEM: openssl pkcs12 -in'],
+    ['a certificate file that is missing', [`clientId: ${GRAPH_APP}`, 'credential: { kind: certificate, file: missing.pem }'], 'tenant.graph.credential.file: cannot read'],
+  ])('refuses %s', (_name, graph, message) => {
+    expect(refusal(graph)).toContain(message);
+  });
+
+  it('refuses a secret written where its variable name belongs, without repeating it', () => {
+    const message = refusal([`clientId: ${GRAPH_APP}`, 'credential: { kind: secret, env: "Zx8~q.secret-value-1234" }']);
+    expect(message).toContain('tenant.graph.credential.env: must be the NAME of an environment variable');
+    expect(message).not.toContain('Zx8~q.secret-value-1234');
+  });
+
+  it('refuses a certificate whose private key is another one', async () => {
+    const other = await generate([{ name: 'commonName', value: 'other' }], { keyType: 'rsa', keySize: 2048, algorithm: 'sha256' });
+    const certificate = (await createAppCertificate(dir, 'mismatch')).file;
+    const pem = (await readFile(certificate, 'utf8')).replace(/-----BEGIN PRIVATE KEY-----[\s\S]+-----END PRIVATE KEY-----/, other.private.trim());
+    await writeFile(path.join(dir, 'mismatch.pem'), pem);
+    expect(refusal([`clientId: ${GRAPH_APP}`, 'credential: { kind: certificate, file: mismatch.pem }'])).toContain('does not belong to its certificate');
+  });
+
+  it('refuses an expired certificate and an EC key, which Entra cannot use', async () => {
+    const expired = await generate([{ name: 'commonName', value: 'old' }], {
+      keyType: 'rsa',
+      keySize: 2048,
+      algorithm: 'sha256',
+      notBeforeDate: new Date(Date.now() - 10 * 86_400_000),
+      notAfterDate: new Date(Date.now() - 86_400_000),
+    });
+    await writeFile(path.join(dir, 'expired.pem'), `${expired.cert}\n${expired.private}\n`);
+    expect(refusal([`clientId: ${GRAPH_APP}`, 'credential: { kind: certificate, file: expired.pem }'])).toContain('expired on');
+    const ec = await generate([{ name: 'commonName', value: 'ec' }], { keyType: 'ec', algorithm: 'sha256' });
+    await writeFile(path.join(dir, 'ec.pem'), `${ec.cert}\n${ec.private}\n`);
+    expect(refusal([`clientId: ${GRAPH_APP}`, 'credential: { kind: certificate, file: ec.pem }'])).toContain('Entra app certificates must be RSA');
+  });
+});
