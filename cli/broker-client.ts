@@ -3,7 +3,7 @@
 
 import { AccessError, isErrorCode } from '../shared/errors.js';
 import type { HttpTransport } from '../shared/http-transport.js';
-import { safeText } from './safe-text.js';
+import { safeText } from '../shared/safe-text.js';
 
 export type TokenSource = () => Promise<string>;
 

@@ -8,7 +8,7 @@ import { VERSION } from '../shared/version.js';
 import type { CommandSpec } from './commands/command.js';
 import { commands } from './commands/index.js';
 import { processContext, type CliContext } from './context.js';
-import { safeText } from './safe-text.js';
+import { safeText } from '../shared/safe-text.js';
 
 export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
   const program = new Command('access')

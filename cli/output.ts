@@ -3,7 +3,7 @@
 // clean for pipes.
 
 import type { Writable } from 'node:stream';
-import { displayable } from './safe-text.js';
+import { displayable } from '../shared/safe-text.js';
 import { startSpinner, type Spinner } from './spinner.js';
 
 export interface OutputStreams {
@@ -42,7 +42,7 @@ export class Output {
 
   /**
    * A broker answer made fit for a person's terminal: a copy with every string's control
-   * characters shown visibly (cli/safe-text.ts). Words for people are formatted from this copy;
+   * characters shown visibly (shared/safe-text.ts). Words for people are formatted from this copy;
    * `json()` / `jsonLine()` print the original, exactly.
    */
   forPeople<T>(value: T): T {

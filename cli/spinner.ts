@@ -2,7 +2,7 @@
 // a terminal only: on a pipe or a file it writes nothing at all, so logs stay clean.
 
 import type { Writable } from 'node:stream';
-import { safeText } from './safe-text.js';
+import { safeText } from '../shared/safe-text.js';
 
 /** Braille dots: one cell wide everywhere, and readable without colour. */
 export const SPINNER_FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'] as const;

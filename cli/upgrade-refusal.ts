@@ -5,7 +5,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import { AccessError, isErrorCode } from '../shared/errors.js';
-import { safeText } from './safe-text.js';
+import { safeText } from '../shared/safe-text.js';
 
 /** A refusal is a small `{code, message}` body; read no more than this of it. */
 export const MAX_REFUSAL_BYTES = 16 * 1024;

@@ -2,7 +2,7 @@
 // and the fix, ? could not be checked, then a summary. Text from the tenant (display names, error
 // messages) has its control characters made visible.
 
-import { visible } from '../../shared/visible-text.js';
+import { safeText } from '../../shared/safe-text.js';
 import type { CheckResult } from './checks.js';
 
 const MARKS = { pass: '✔', fail: '✖', unknown: '?' } as const;
@@ -12,7 +12,7 @@ export function formatResults(results: readonly CheckResult[]): string[] {
     const parts = [`${MARKS[r.status]} ${r.title}`];
     if (r.problem) parts.push(`: ${r.problem}`);
     if (r.fix) parts.push(` — fix: ${r.fix}`);
-    return visible(parts.join(''));
+    return safeText(parts.join(''));
   });
   const count = (status: CheckResult['status']): number => results.filter((r) => r.status === status).length;
   const unknown = count('unknown');

@@ -8,7 +8,7 @@
 import { formatDuration } from '../../shared/duration.js';
 import { AUDIT_EVENT_TYPES, type ActorView, type AuditEntryView } from '../../shared/wire.js';
 import { actorName } from '../request-format.js';
-import { safeText } from '../safe-text.js';
+import { safeText } from '../../shared/safe-text.js';
 
 /** SQL longer than this is cut on a line of text (the entry itself keeps up to 8 KiB of it). */
 export const SQL_LINE_CHARS = 200;
@@ -56,7 +56,7 @@ export function endWords(reason: string | null): string {
 }
 
 /**
- * The cells of a line for people, each shown safely (cli/safe-text.ts): the audit log holds what
+ * The cells of a line for people, each shown safely (shared/safe-text.ts): the audit log holds what
  * anyone sent (resource names, SQL, application_name, close reasons). Free text is flattened by
  * `oneLine` first, so SQL still reads on one line; what remains (ESC, a newline in a name) is shown
  * visibly rather than obeyed by the terminal.

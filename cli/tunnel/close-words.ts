@@ -6,7 +6,7 @@
 import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
 import { ExitCode } from '../../shared/errors.js';
 import { clockTime } from '../request-format.js';
-import { safeText } from '../safe-text.js';
+import { safeText } from '../../shared/safe-text.js';
 
 export interface TunnelClose {
   code: number;

@@ -1,5 +1,6 @@
-// Safe terminal output: the one function every broker-supplied string passes through before the CLI
-// prints it for a person. Strings the broker relays were typed by someone else — a resource name in
+// Safe terminal output: the one function every string from outside passes through before it is
+// printed for a person (by the CLI, or by `access-broker doctor` showing a tenant's names). Strings
+// the broker relays were typed by someone else — a resource name in
 // a refused request, a request id in a URL, SQL text, a Postgres `application_name`, a WebSocket
 // close reason — and a terminal obeys control characters in them: ESC sequences clear the screen,
 // set the window title, recolour or overwrite lines (fake "approved" lines in an auditor's feed);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { displayable, safeText } from '../../cli/safe-text.js';
+import { displayable, safeText } from '../../shared/safe-text.js';
 
 describe('safeText', () => {
   it.each([
