@@ -123,8 +123,17 @@ const SQL_SAMPLES = [
 
 function person(user: { oid: string; upn: string }): Principal {
   return {
-    kind: 'user', oid: user.oid, tenantId: 't', upn: user.upn, name: user.upn, appId: 'cli', scopes: ['user_impersonation'],
-    roles: [], groupsClaim: null, groupOverage: false, expiresAt: new Date(END + 3_600_000),
+    kind: 'user',
+    oid: user.oid,
+    tenantId: 't',
+    upn: user.upn,
+    name: user.upn,
+    appId: 'cli',
+    scopes: ['user_impersonation'],
+    roles: [],
+    groupsClaim: null,
+    groupOverage: false,
+    expiresAt: new Date(END + 3_600_000),
   };
 }
 
@@ -132,7 +141,10 @@ async function generate(): Promise<{ entries: number; seconds: number; sessions:
   await rm(FILE, { force: true });
   const clock = { now: START };
   let ids = 0;
-  const assembled = broker(() => clock.now, () => `req${String(++ids).padStart(7, '0')}`);
+  const assembled = broker(
+    () => clock.now,
+    () => `req${String(++ids).padStart(7, '0')}`,
+  );
   const { service, audit, sessions: sessionStore } = assembled;
   // One "incident" (request → sessions → queries) at a time; each starts in its share of the time
   // left (nextIncident), so the log spreads evenly over the 30 days.
@@ -162,7 +174,15 @@ async function generate(): Promise<{ entries: number; seconds: number; sessions:
     for (let s = 0; s < sessionCount; s++) {
       const id = `${request.id}-s${s}`;
       const opened = clock.now;
-      sessionStore.open({ id, requestId: request.id, user, resource: resource.name, clientAddress: '10.1.2.3', target: `10.0.0.1:${resource.target.port}`, startedAt: opened });
+      sessionStore.open({
+        id,
+        requestId: request.id,
+        user,
+        resource: resource.name,
+        clientAddress: '10.1.2.3',
+        target: `10.0.0.1:${resource.target.port}`,
+        startedAt: opened,
+      });
       sessions += 1;
       const queries = resource.kind === 'postgres' ? Math.floor(rand() * 80) : 0;
       for (let q = 0; q < queries; q++) {
@@ -170,7 +190,13 @@ async function generate(): Promise<{ entries: number; seconds: number; sessions:
         audit.batch.add(pgQueryEntry({ sessionId: id, user, resource: resource.name, at: clock.now, sql: pick(SQL_SAMPLES), protocol: 'extended' }));
       }
       clock.now += 10_000;
-      sessionStore.close(id, { endedAt: clock.now, bytesUp: Math.floor(rand() * 1e6), bytesDown: Math.floor(rand() * 1e8), reason: 'clientClosed', detail: null });
+      sessionStore.close(id, {
+        endedAt: clock.now,
+        bytesUp: Math.floor(rand() * 1e6),
+        bytesDown: Math.floor(rand() * 1e8),
+        reason: 'clientClosed',
+        detail: null,
+      });
       // Let the batch flush on its own (setImmediate at maxBatch, or its interval).
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -236,7 +262,9 @@ async function measure(): Promise<void> {
 
   console.log('\nevents and show');
   const first = time('events --since 7d (first page of 1,000)', scan.ms, () => audit.queries.events({ since: week }));
-  time('events after_seq (a page of 10,000 from the middle)', scan.ms, () => audit.queries.events({ afterSeq: Math.floor(first.value.headSeq / 2), limit: 10_000 }));
+  time('events after_seq (a page of 10,000 from the middle)', scan.ms, () =>
+    audit.queries.events({ afterSeq: Math.floor(first.value.headSeq / 2), limit: 10_000 }),
+  );
   const busy = db.prepare<[], string>("SELECT subject FROM audit_log WHERE type = 'session.closed' ORDER BY seq DESC LIMIT 1").pluck().get() ?? '';
   time(`show ${busy} (a session and its request)`, scan.ms, () => audit.queries.show(busy));
 
@@ -246,7 +274,9 @@ async function measure(): Promise<void> {
   const from = performance.now();
   const result = await verifyChainAsync(db);
   const took = performance.now() - from;
-  console.log(`  ${'verifyChainAsync (yields every 20,000 rows)'.padEnd(58)} ${took.toFixed(1).padStart(9)} ms  (${(took / scan.ms).toFixed(2)}× the full scan)  ok=${result.ok}`);
+  console.log(
+    `  ${'verifyChainAsync (yields every 20,000 rows)'.padEnd(58)} ${took.toFixed(1).padStart(9)} ms  (${(took / scan.ms).toFixed(2)}× the full scan)  ok=${result.ok}`,
+  );
 
   console.log('\nappend cost on the generated file');
   const user42 = { oid: user.oid, upn: user.upn };
@@ -259,19 +289,26 @@ async function measure(): Promise<void> {
     }
     audit.batch.flush();
   });
-  console.log(`  ${''.padEnd(58)} ${Math.round(BATCHED / (batched.ms / 1000)).toLocaleString().padStart(9)} entries/s`);
+  console.log(
+    `  ${''.padEnd(58)} ${Math.round(BATCHED / (batched.ms / 1000))
+      .toLocaleString()
+      .padStart(9)} entries/s`,
+  );
   const SINGLE = 2_000;
   const single = time(`${SINGLE.toLocaleString()} single appends, one commit each`, null, () => {
     for (let n = 0; n < SINGLE; n++) audit.log.append(query(n));
   });
-  console.log(`  ${''.padEnd(58)} ${(single.ms / SINGLE * 1000).toFixed(0).padStart(9)} µs each`);
+  console.log(`  ${''.padEnd(58)} ${((single.ms / SINGLE) * 1000).toFixed(0).padStart(9)} µs each`);
   console.log(`  ${JSON.stringify(verifyChain(db)).slice(0, 60)}…`);
   db.close();
   await assembled.close();
 }
 
 async function main(): Promise<void> {
-  const load = os.loadavg().map((n) => n.toFixed(2)).join(' ');
+  const load = os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
   console.log(`audit-scale: ${TARGET.toLocaleString()} entries into ${FILE} (Node ${process.version}, ${os.cpus().length} CPUs, load ${load})`);
   const generated = await generate();
   const { size } = statSync(FILE);

@@ -139,7 +139,11 @@ function runTunnel(listening: Listening, chunk: number, until: number): Promise<
     socket.once('close', () => {
       const exact = receivedBytes === sentBytes && sent.digest('hex') === received.digest('hex');
       const ok = failure === null && exact;
-      resolve({ bytes: sentBytes + receivedBytes, ok, error: ok ? null : (failure ?? `sent ${sentBytes} bytes, got back ${receivedBytes}${exact ? '' : ' (hash mismatch)'}`) });
+      resolve({
+        bytes: sentBytes + receivedBytes,
+        ok,
+        error: ok ? null : (failure ?? `sent ${sentBytes} bytes, got back ${receivedBytes}${exact ? '' : ' (hash mismatch)'}`),
+      });
     });
   });
 }
@@ -171,7 +175,8 @@ async function decisionTraffic(broker: string, requester: Person, approver: Pers
       if (created.status !== 201) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
       const id = (created.body as RequestView).id;
       const approved = await call(broker, approverToken, 'POST', `/v1/requests/${id}/review`, { decision: 'approve' });
-      if (approved.status !== 200 || (approved.body as RequestView).state !== 'approved') throw new Error(`approve answered ${approved.status}: ${JSON.stringify(approved.body)}`);
+      if (approved.status !== 200 || (approved.body as RequestView).state !== 'approved')
+        throw new Error(`approve answered ${approved.status}: ${JSON.stringify(approved.body)}`);
       const revoked = await call(broker, approverToken, 'POST', `/v1/requests/${id}/revoke`, { reason: 'soak' });
       if (revoked.status !== 200) throw new Error(`revoke answered ${revoked.status}: ${JSON.stringify(revoked.body)}`);
       stats.rounds += 1;
@@ -256,8 +261,12 @@ async function main(options: Options): Promise<number> {
     broker = await startDevBrokerProcess(['--data', path.join(dir, 'data'), '--config', configFile]);
     const pid = broker.child.pid as number;
     const url = broker.url;
-    console.log(`soak: broker ${url} (pid ${pid}); ${options.tunnels} tunnels over ${options.people} people for ${formatDuration(options.durationMs)}, ${options.chunk}-byte round trips`);
-    const people = await Promise.all(Array.from({ length: options.people }, async (_, i) => signIn(url, `soak${i + 1}@contoso.dev`, await tempDir(`soak${i + 1}`))));
+    console.log(
+      `soak: broker ${url} (pid ${pid}); ${options.tunnels} tunnels over ${options.people} people for ${formatDuration(options.durationMs)}, ${options.chunk}-byte round trips`,
+    );
+    const people = await Promise.all(
+      Array.from({ length: options.people }, async (_, i) => signIn(url, `soak${i + 1}@contoso.dev`, await tempDir(`soak${i + 1}`))),
+    );
     const [approver, auditor] = await Promise.all(['approver', 'auditor'].map(async (name) => signIn(url, `${name}@contoso.dev`, await tempDir(name))));
     for (const person of people) {
       const view = await person.json<RequestView>(['request', 'soak', '--for', '24h']);
@@ -286,12 +295,16 @@ async function main(options: Options): Promise<number> {
     const last = samples.at(-1);
     const peak = Math.max(...samples.map((s) => s.rssMib));
 
-    console.log(`tunnels      ${results.length - failed.length}/${results.length} byte-exact (SHA-256 both ways), ${(bytes / MIB).toFixed(0)} MiB moved in ${elapsedS.toFixed(0)} s (${(bytes / MIB / elapsedS).toFixed(1)} MiB/s)`);
+    console.log(
+      `tunnels      ${results.length - failed.length}/${results.length} byte-exact (SHA-256 both ways), ${(bytes / MIB).toFixed(0)} MiB moved in ${elapsedS.toFixed(0)} s (${(bytes / MIB / elapsedS).toFixed(1)} MiB/s)`,
+    );
     for (const f of failed.slice(0, 10)) console.log(`  failed: ${f.error}`);
     console.log(`decisions    ${decided.rounds} request → approve → revoke rounds, ${decided.errors.length} errors`);
     for (const e of decided.errors.slice(0, 10)) console.log(`  error: ${e}`);
     console.log(`audit chain  ${chain.ok ? `verifies (${chain.count} entries)` : `BROKEN at seq ${chain.ok === false ? chain.firstBadSeq : '?'}`}`);
-    console.log(`broker RSS   ${samples[0]?.rssMib.toFixed(0)} MiB at start, ${afterWarmUp?.rssMib.toFixed(0)} MiB after warm-up (${(WARM_UP_SHARE * 100).toFixed(0)}%), ${last?.rssMib.toFixed(0)} MiB at the end, peak ${peak.toFixed(0)} MiB`);
+    console.log(
+      `broker RSS   ${samples[0]?.rssMib.toFixed(0)} MiB at start, ${afterWarmUp?.rssMib.toFixed(0)} MiB after warm-up (${(WARM_UP_SHARE * 100).toFixed(0)}%), ${last?.rssMib.toFixed(0)} MiB at the end, peak ${peak.toFixed(0)} MiB`,
+    );
     console.log(`             samples (MiB, every ${SAMPLE_EVERY_MS / 1000} s): ${samples.map((s) => s.rssMib.toFixed(0)).join(' ')}`);
     return failed.length === 0 && decided.errors.length === 0 && chain.ok ? 0 : 1;
   } finally {

@@ -182,15 +182,18 @@ function printBanner(
   const users = info.tenant.users();
   const width = Math.max(...users.map((u) => u.upn.length));
   for (const user of users) {
-    const groups = user.groups.length > MAX_GROUPS_SHOWN
-      ? `${user.groups.slice(0, MAX_GROUPS_SHOWN).join(', ')} + ${user.groups.length - MAX_GROUPS_SHOWN} more`
-      : user.groups.join(', ') || '(no groups)';
+    const groups =
+      user.groups.length > MAX_GROUPS_SHOWN
+        ? `${user.groups.slice(0, MAX_GROUPS_SHOWN).join(', ')} + ${user.groups.length - MAX_GROUPS_SHOWN} more`
+        : user.groups.join(', ') || '(no groups)';
     print(`    ${user.upn.padEnd(width)}  ${user.name.padEnd(18)}  ${groups}`);
   }
   print('');
   print('  Resources:');
   for (const r of info.config.resources) {
-    print(`    ${r.name.padEnd(18)} ${r.kind.padEnd(9)} ${`${r.target.host}:${r.target.port}`.padEnd(16)} requesters ${r.requesters.join(',')}; ${r.approvals} approval(s) from ${r.approvers.join(',')}; max ${formatDuration(r.maxDurationMs)}`);
+    print(
+      `    ${r.name.padEnd(18)} ${r.kind.padEnd(9)} ${`${r.target.host}:${r.target.port}`.padEnd(16)} requesters ${r.requesters.join(',')}; ${r.approvals} approval(s) from ${r.approvers.join(',')}; max ${formatDuration(r.maxDurationMs)}`,
+    );
   }
   print('');
   print('Ready. Ctrl-C stops the broker and the demo targets.');

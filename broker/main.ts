@@ -40,7 +40,10 @@ function tlsFiles(opts: TlsFlags): TlsFiles | null {
     return null;
   }
   if (!opts.tlsCert || !opts.tlsKey) {
-    throw new AccessError('usage', `--tls-cert and --tls-key go together: got only ${opts.tlsCert ? `--tls-cert "${opts.tlsCert}"` : `--tls-key "${opts.tlsKey}"`} — pass both`);
+    throw new AccessError(
+      'usage',
+      `--tls-cert and --tls-key go together: got only ${opts.tlsCert ? `--tls-cert "${opts.tlsCert}"` : `--tls-key "${opts.tlsKey}"`} — pass both`,
+    );
   }
   return {
     certFile: path.resolve(opts.tlsCert),
@@ -49,7 +52,7 @@ function tlsFiles(opts: TlsFlags): TlsFiles | null {
   };
 }
 
-const TLS_CERT_HELP = 'serve HTTPS/WSS with this PEM certificate (the broker\'s own first, then any intermediates)';
+const TLS_CERT_HELP = "serve HTTPS/WSS with this PEM certificate (the broker's own first, then any intermediates)";
 const TLS_KEY_HELP = 'the unencrypted PEM private key of --tls-cert';
 
 /** Resolves when the process is asked to stop (Ctrl-C or a service manager's SIGTERM). */
@@ -78,9 +81,17 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     .option('--config <file>', "use a team's own resources, policy and dev users/groups instead of the demo set")
     .option('--tls-cert <file>', `${TLS_CERT_HELP}; the dev tenant is then served over https too`)
     .option('--tls-key <file>', TLS_KEY_HELP)
-    .option('--tls-ca <file>', 'the PEM certificate of the CA that issued --tls-cert (default: trust --tls-cert itself when self-signed); the CLI names the same file with `access login --ca`')
+    .option(
+      '--tls-ca <file>',
+      'the PEM certificate of the CA that issued --tls-cert (default: trust --tls-cert itself when self-signed); the CLI names the same file with `access login --ca`',
+    )
     .option(UNSAFE_EXPOSE_FLAG, 'let --host be a non-loopback address: serves the password-less dev sign-in page to the network (warns on every start)')
-    .option('--cloud <name>', `the Entra cloud the dev tenant presents itself as (its token issuers and Graph): ${CLOUD_NAMES.join(', ')}`, parseCloud, 'public')
+    .option(
+      '--cloud <name>',
+      `the Entra cloud the dev tenant presents itself as (its token issuers and Graph): ${CLOUD_NAMES.join(', ')}`,
+      parseCloud,
+      'public',
+    )
     .action(async (opts: { port: number; host: string; data?: string; config?: string; cloud: CloudName; unsafeExposeDevTenant?: boolean } & TlsFlags) => {
       const broker = await startDevBroker({
         unsafeExpose: opts.unsafeExposeDevTenant === true,
@@ -125,7 +136,9 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 
   program
     .command('doctor')
-    .description('check the Entra setup a `serve` config relies on (discovery, Graph credential and permissions, groups, app registrations), with the fix for each problem')
+    .description(
+      'check the Entra setup a `serve` config relies on (discovery, Graph credential and permissions, groups, app registrations), with the fix for each problem',
+    )
     .requiredOption('--config <file>', 'the resources/policy/tenant YAML file `serve` uses')
     .option('--dev-tenant-plaintext', 'the tenant is an `access-broker dev` on loopback without TLS: reach its https origins over plain HTTP')
     .action(async (opts: { config: string; devTenantPlaintext?: boolean }) => {

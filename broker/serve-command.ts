@@ -31,8 +31,13 @@ export interface ServeOptions {
 export async function startBroker(options: ServeOptions): Promise<{ url: string; stop(): Promise<void> }> {
   const tls = options.tls ? await loadBrokerTls(options.tls) : null;
   const transport = new HttpTransport();
-  const written = await loadServeConfig(options.configFile, options.env, (tenant) => buildIdentity(identityFromTenant(tenant), { transport, groupCacheSeconds: 0 }).graph);
-  if (!written.tenant) throw new AccessError('config_invalid', `${options.configFile}: a \`tenant\` block is required to serve a real tenant (or use \`access-broker dev\`)`);
+  const written = await loadServeConfig(
+    options.configFile,
+    options.env,
+    (tenant) => buildIdentity(identityFromTenant(tenant), { transport, groupCacheSeconds: 0 }).graph,
+  );
+  if (!written.tenant)
+    throw new AccessError('config_invalid', `${options.configFile}: a \`tenant\` block is required to serve a real tenant (or use \`access-broker dev\`)`);
   const identity = identityFromTenant(written.tenant);
   const { verifier, directory, readiness, graph } = buildIdentity(identity, {
     transport,
@@ -66,7 +71,13 @@ export async function startBroker(options: ServeOptions): Promise<{ url: string;
     throw error;
   }
   const url = listenerOrigin(address, tls ? 'https' : 'http');
-  options.log.info('broker listening', { url, tenant: identity.tenantId, resources: config.resources.length, data: options.dataDir, ...(tls ? { certificate: tls.files.certFile } : {}) });
+  options.log.info('broker listening', {
+    url,
+    tenant: identity.tenantId,
+    resources: config.resources.length,
+    data: options.dataDir,
+    ...(tls ? { certificate: tls.files.certFile } : {}),
+  });
   if (!tls && !isLoopbackHost(address.address)) {
     // Bearer tokens cross this connection: plain HTTP is only sound behind a proxy that terminates TLS.
     options.log.warn('serving plain HTTP on a non-loopback address; pass --tls-cert and --tls-key unless a TLS-terminating proxy is in front', { url });

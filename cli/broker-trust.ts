@@ -26,7 +26,7 @@ function roleOf(source: CaSource): PemFileRole {
   return {
     what: 'the CA file remembered at login',
     code: 'config_invalid',
-    hint: 'run `access login --ca FILE` again with the CA certificate\'s current path',
+    hint: "run `access login --ca FILE` again with the CA certificate's current path",
   };
 }
 
@@ -54,7 +54,11 @@ export class BrokerTrust {
   /** Trusts the PEM certificate(s) in `file` on top of the public roots; refuses a file without one. */
   static async fromFile(file: string, source: CaSource): Promise<BrokerTrust> {
     const certificates = await readCertificates(file, roleOf(source));
-    return new BrokerTrust(file, source, certificates.map((c) => c.pem));
+    return new BrokerTrust(
+      file,
+      source,
+      certificates.map((c) => c.pem),
+    );
   }
 
   /**
@@ -97,7 +101,11 @@ export class BrokerTrust {
       );
     }
     if (problem === 'name') {
-      return new AccessError('broker_unreachable', `the broker's TLS certificate is not valid for ${target.host} (${tlsErrorText(error)}) — use the broker URL with a name its certificate covers`, cause);
+      return new AccessError(
+        'broker_unreachable',
+        `the broker's TLS certificate is not valid for ${target.host} (${tlsErrorText(error)}) — use the broker URL with a name its certificate covers`,
+        cause,
+      );
     }
     if (problem === 'dates') {
       return new AccessError(
@@ -108,7 +116,11 @@ export class BrokerTrust {
     }
     // An https URL for a broker that serves plain HTTP: OpenSSL sees an HTTP reply where a TLS record should be.
     if (target.protocol === 'https:' && (error as NodeJS.ErrnoException | null)?.code === 'EPROTO') {
-      return new AccessError('broker_unreachable', `the broker at ${broker} does not speak TLS (${tlsErrorText(error)}) — if it serves plain HTTP, use http://${target.host}`, cause);
+      return new AccessError(
+        'broker_unreachable',
+        `the broker at ${broker} does not speak TLS (${tlsErrorText(error)}) — if it serves plain HTTP, use http://${target.host}`,
+        cause,
+      );
     }
     return null;
   }

@@ -131,13 +131,21 @@ async function connectOnce(options: EventStreamOptions): Promise<{ socket: WebSo
       reject(error);
     };
     const timer = setTimeout(
-      () => fail(new AccessError('broker_response_invalid', `the broker accepted the events stream at ${options.url} but sent no hello within ${HELLO_TIMEOUT_MS / 1000}s`)),
+      () =>
+        fail(
+          new AccessError(
+            'broker_response_invalid',
+            `the broker accepted the events stream at ${options.url} but sent no hello within ${HELLO_TIMEOUT_MS / 1000}s`,
+          ),
+        ),
       HELLO_TIMEOUT_MS,
     );
     socket.on('error', (error: NodeJS.ErrnoException) => {
       fail(
         options.trust?.explain(error, options.url) ??
-          new AccessError('broker_unreachable', `cannot reach the broker's events stream at ${options.url} (${error.code ?? error.message}) — is it running?`, { cause: error }),
+          new AccessError('broker_unreachable', `cannot reach the broker's events stream at ${options.url} (${error.code ?? error.message}) — is it running?`, {
+            cause: error,
+          }),
       );
     });
     socket.once('unexpected-response', (req, res) => {

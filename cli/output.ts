@@ -13,7 +13,10 @@ export interface OutputStreams {
 
 export type Style = (text: string) => string;
 
-const ansi = (open: number, close: number): Style => (text) => `\u001b[${open}m${text}\u001b[${close}m`;
+const ansi =
+  (open: number, close: number): Style =>
+  (text) =>
+    `\u001b[${open}m${text}\u001b[${close}m`;
 const plain: Style = (text) => text;
 
 export class Output {
@@ -78,7 +81,10 @@ export class Output {
   table(headers: readonly string[], rows: readonly (readonly string[])[]): void {
     const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
     const format = (cells: readonly string[]): string =>
-      cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+      cells
+        .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd();
     this.line(this.bold(format(headers)));
     for (const row of rows) this.line(format(row));
   }

@@ -162,9 +162,15 @@ export function outcome(view: RequestView, now: number, out: Output): Outcome {
     case 'cancelled':
       return { line: `${out.red('✖')} Request ${view.id} was cancelled${by}${at}`, exit: ExitCode.error };
     case 'expired':
-      return { line: `${out.dim('•')} Request ${view.id} was approved by ${approvedBy(view)}; the grant has already ended (${accessUntil(view, now)})`, exit: ExitCode.error };
+      return {
+        line: `${out.dim('•')} Request ${view.id} was approved by ${approvedBy(view)}; the grant has already ended (${accessUntil(view, now)})`,
+        exit: ExitCode.error,
+      };
     case 'revoked':
-      return { line: `${out.red('✖')} Request ${view.id} was approved, then revoked${by}${at}${view.closeReason ? `: ${view.closeReason}` : ''}`, exit: ExitCode.error };
+      return {
+        line: `${out.red('✖')} Request ${view.id} was approved, then revoked${by}${at}${view.closeReason ? `: ${view.closeReason}` : ''}`,
+        exit: ExitCode.error,
+      };
     case 'pending':
       return { line: `Request ${view.id} is still pending — ${stillNeeded(view)}`, exit: ExitCode.ok };
   }

@@ -71,10 +71,7 @@ export function normalizeBrokerUrl(input: string): string {
 export function resolveBrokerUrl(flag: string | undefined, env: NodeJS.ProcessEnv, settings: CliSettings): string {
   const chosen = flag ?? env.ACCESS_BROKER ?? settings.broker;
   if (!chosen) {
-    throw new AccessError(
-      'not_signed_in',
-      'no broker configured — run `access login --broker URL` (`access-broker dev` prints the URL), or set ACCESS_BROKER',
-    );
+    throw new AccessError('not_signed_in', 'no broker configured — run `access login --broker URL` (`access-broker dev` prints the URL), or set ACCESS_BROKER');
   }
   return normalizeBrokerUrl(chosen);
 }

@@ -47,11 +47,7 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
  * The new file gets exactly `mode` (default 0600) whatever the umask or the old file's mode.
  * The directory must exist. Throws the underlying Node error after removing the temp file.
  */
-export async function writeFileAtomic(
-  path: string,
-  data: string,
-  mode: number = PRIVATE_FILE_MODE,
-): Promise<void> {
+export async function writeFileAtomic(path: string, data: string, mode: number = PRIVATE_FILE_MODE): Promise<void> {
   const dir = dirname(path);
   // Unique per process and call, so concurrent writers never share a temp file.
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);

@@ -97,12 +97,7 @@ export function retryAfterMs(value: string | null, now: number): number | null {
  * (`https://graph.microsoft.com`, or the dev tenant's `https://127.0.0.1:PORT/graph`); its host is
  * declared a custom Graph host so the client attaches the token to it and to its nextLinks.
  */
-export function graphClientOverTransport(
-  transport: HttpTransport,
-  getToken: () => Promise<string>,
-  baseUrl: string,
-  retry: GraphRetryOptions = {},
-): Client {
+export function graphClientOverTransport(transport: HttpTransport, getToken: () => Promise<string>, baseUrl: string, retry: GraphRetryOptions = {}): Client {
   const auth = new AuthenticationHandler({ getAccessToken: getToken });
   const throttle = new ThrottleRetryHandler(retry);
   const send = new TransportHandler(transport);

@@ -59,10 +59,7 @@ export class HttpTransport {
     for (const origin of options.plaintextOrigins ?? []) {
       const url = new URL(origin);
       if (url.protocol !== 'https:' || !isLoopbackHost(url.hostname)) {
-        throw new AccessError(
-          'config_invalid',
-          `plain HTTP is only allowed for a loopback dev tenant, not for "${origin}"`,
-        );
+        throw new AccessError('config_invalid', `plain HTTP is only allowed for a loopback dev tenant, not for "${origin}"`);
       }
       this.#plaintext.add(url.origin);
     }

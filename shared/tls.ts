@@ -38,7 +38,10 @@ export async function readPemFile(file: string, role: PemFileRole): Promise<stri
 export function parseCertificates(text: string, file: string, role: PemFileRole): PemCertificate[] {
   const blocks = text.match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) {
-    throw new AccessError(role.code, `${role.what} "${file}" holds no PEM certificate (a block starting -----BEGIN CERTIFICATE-----) — give the certificate in PEM form`);
+    throw new AccessError(
+      role.code,
+      `${role.what} "${file}" holds no PEM certificate (a block starting -----BEGIN CERTIFICATE-----) — give the certificate in PEM form`,
+    );
   }
   return blocks.map((pem, index) => {
     try {

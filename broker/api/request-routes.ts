@@ -80,8 +80,7 @@ export function requestRoutes(service: RequestService): Route[] {
       method: 'POST',
       path: '/v1/requests/:id/revoke',
       auth: 'required',
-      handle: async (ctx, principal): Promise<RequestView> =>
-        service.revoke(principal, idParam(ctx.params), reasonBody(await readJsonBody(ctx.req), 'revoke')),
+      handle: async (ctx, principal): Promise<RequestView> => service.revoke(principal, idParam(ctx.params), reasonBody(await readJsonBody(ctx.req), 'revoke')),
     },
     {
       method: 'GET',
@@ -120,7 +119,12 @@ function createBody(raw: unknown): CreateRequestBody {
     const value = optionalString(body, key, 'request', CREATE_FIELDS[key]);
     return value === undefined ? {} : { [key]: value };
   };
-  return { resource: requiredString(body, 'resource', 'request', MAX_RESOURCE_NAME_CHARS), ...optional('duration'), ...optional('reason'), ...optional('ticket') };
+  return {
+    resource: requiredString(body, 'resource', 'request', MAX_RESOURCE_NAME_CHARS),
+    ...optional('duration'),
+    ...optional('reason'),
+    ...optional('ticket'),
+  };
 }
 
 function reasonBody(raw: unknown, what: string): string | null {
@@ -134,7 +138,10 @@ function idParam(params: Record<string, string>): string {
 /** `?state=pending,approved` → the states; absent → all states. */
 function statesParam(value: string | null): RequestState[] | undefined {
   if (value === null || value.trim() === '') return undefined;
-  const names = value.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const names = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
   const unknown = names.filter((name) => !REQUEST_STATES.some((state) => state === name));
   if (unknown.length > 0) {
     throw new AccessError('bad_request', `unknown state ${unknown.map((n) => JSON.stringify(n)).join(', ')} in ?state= — use ${REQUEST_STATES.join(', ')}`);

@@ -27,7 +27,11 @@ export function sessionOpenedEntry(session: NewSession): NewAuditEntry {
   };
 }
 
-export function sessionClosedEntry(session: Pick<NewSession, 'id' | 'user' | 'resource' | 'requestId'>, end: SessionEnd, queries: number | null = null): NewAuditEntry {
+export function sessionClosedEntry(
+  session: Pick<NewSession, 'id' | 'user' | 'resource' | 'requestId'>,
+  end: SessionEnd,
+  queries: number | null = null,
+): NewAuditEntry {
   return {
     type: 'session.closed',
     at: end.endedAt,

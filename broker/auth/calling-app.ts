@@ -23,7 +23,8 @@ export function checkCallingApp(claims: JWTPayload, kind: 'user' | 'app', allowe
       `the user token ${found}, but this broker accepts user tokens only from the access CLI (client id ${allowed[0] ?? 'unset'}); sign in with \`access login\``,
     );
   }
-  const accepted = allowed.length === 0 ? 'no automation apps are configured (tenant.automationApps)' : `it accepts ${allowed.map((id) => `"${id}"`).join(', ')}`;
+  const accepted =
+    allowed.length === 0 ? 'no automation apps are configured (tenant.automationApps)' : `it accepts ${allowed.map((id) => `"${id}"`).join(', ')}`;
   throw new AccessError(
     'token_client_invalid',
     `the app token ${found}, which is not one of this broker's automation apps: ${accepted}; an administrator adds the app's client id to tenant.automationApps`,

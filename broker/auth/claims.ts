@@ -23,6 +23,6 @@ export function stringListClaim(claims: JWTPayload, name: string): string[] | nu
 
 /** JSON-quoted, truncated form of an untrusted value for an error message. */
 export function quote(value: unknown): string {
-  const text = value === undefined ? 'undefined' : JSON.stringify(value) ?? String(value);
+  const text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
   return text.length <= MAX_QUOTED_VALUE_CHARS ? text : `${text.slice(0, MAX_QUOTED_VALUE_CHARS)}…`;
 }

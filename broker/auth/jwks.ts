@@ -4,15 +4,7 @@
 // Every failure here becomes an AccessError: an unknown kid is the caller's problem
 // (token_key_unknown, 401); anything else is ours (jwks_unavailable, 503).
 
-import {
-  createRemoteJWKSet,
-  customFetch,
-  errors,
-  type CryptoKey,
-  type FetchImplementation,
-  type FlattenedJWSInput,
-  type JWSHeaderParameters,
-} from 'jose';
+import { createRemoteJWKSet, customFetch, errors, type CryptoKey, type FetchImplementation, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose';
 import { AccessError } from '../../shared/errors.js';
 import type { HttpTransport } from '../../shared/http-transport.js';
 import { quote } from './claims.js';

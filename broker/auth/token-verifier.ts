@@ -177,7 +177,10 @@ export class TokenVerifier {
     const tid = claims['tid'];
     if (tid === this.#tenantId) return;
     const found = tid === undefined ? 'has no tid claim' : `names tenant ${quote(tid)} in its tid claim`;
-    throw new AccessError('token_tenant_invalid', `the token ${found}, but this broker accepts only tenant ${this.#tenantId}; sign in to that tenant (access login)`);
+    throw new AccessError(
+      'token_tenant_invalid',
+      `the token ${found}, but this broker accepts only tenant ${this.#tenantId}; sign in to that tenant (access login)`,
+    );
   }
 
   #checkAudience(claims: JWTPayload): void {
@@ -242,10 +245,7 @@ function checkHeader(token: string): JWSHeaderParameters {
 }
 
 function algorithmNotAllowed(alg: unknown): AccessError {
-  return new AccessError(
-    'token_algorithm_not_allowed',
-    `the token is signed with algorithm ${quote(alg)}; only ${ALLOWED_ALGORITHM} is accepted`,
-  );
+  return new AccessError('token_algorithm_not_allowed', `the token is signed with algorithm ${quote(alg)}; only ${ALLOWED_ALGORITHM} is accepted`);
 }
 
 function timeOf(seconds: unknown): string {
@@ -261,7 +261,7 @@ function validateOptions(options: TokenVerifierOptions): void {
     bad(`tenantId "${options.tenantId}" is not a single tenant; set the directory id of the tenant the broker serves`);
   }
   if (options.audiences.length === 0 || options.audiences.some((a) => !a)) {
-    bad('audiences must list the API\'s App ID URI and/or client id');
+    bad("audiences must list the API's App ID URI and/or client id");
   }
   if (!options.requiredScope) bad('requiredScope is empty');
   if (!options.requiredAppRole) bad('requiredAppRole is empty');

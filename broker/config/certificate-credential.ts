@@ -33,7 +33,8 @@ export function readCertificateCredential(file: string, now: number): Certificat
   let text: string;
   try {
     const bytes = readFileSync(file);
-    if (bytes.length > MAX_CERTIFICATE_FILE_BYTES) return { problem: `${file} is ${bytes.length} bytes, too large for a certificate and key (at most ${MAX_CERTIFICATE_FILE_BYTES})` };
+    if (bytes.length > MAX_CERTIFICATE_FILE_BYTES)
+      return { problem: `${file} is ${bytes.length} bytes, too large for a certificate and key (at most ${MAX_CERTIFICATE_FILE_BYTES})` };
     text = bytes.toString('utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -42,9 +43,13 @@ export function readCertificateCredential(file: string, now: number): Certificat
   }
   const certificateText = CERTIFICATE_BLOCK.exec(text)?.[0];
   const keyMatch = PRIVATE_KEY_BLOCK.exec(text);
-  if (!certificateText) return { problem: `${file} holds no certificate (-----BEGIN CERTIFICATE-----) — put the app's certificate and its private key in one PEM file` };
+  if (!certificateText)
+    return { problem: `${file} holds no certificate (-----BEGIN CERTIFICATE-----) — put the app's certificate and its private key in one PEM file` };
   if (!keyMatch) return { problem: `${file} holds no private key (-----BEGIN PRIVATE KEY-----) — put the certificate's private key in the same PEM file` };
-  if (keyMatch[1] === 'ENCRYPTED ') return { problem: `the private key in ${file} is encrypted — decrypt it (openssl pkey -in ${file} -out key.pem) and keep the file readable only by the broker` };
+  if (keyMatch[1] === 'ENCRYPTED ')
+    return {
+      problem: `the private key in ${file} is encrypted — decrypt it (openssl pkey -in ${file} -out key.pem) and keep the file readable only by the broker`,
+    };
 
   let certificate: X509Certificate;
   let key: KeyObject;
@@ -55,10 +60,15 @@ export function readCertificateCredential(file: string, now: number): Certificat
     return { problem: `${file} does not parse: ${error instanceof Error ? error.message : String(error)}` };
   }
   // Entra signs-in apps with RSA certificates only, and MSAL signs the assertion with RS256/PS256.
-  if (key.asymmetricKeyType !== 'rsa') return { problem: `the key in ${file} is ${key.asymmetricKeyType ?? 'not an asymmetric key'}, but Entra app certificates must be RSA` };
-  if (!certificate.checkPrivateKey(key)) return { problem: `the private key in ${file} does not belong to its certificate (${certificate.subject}) — use the key the certificate was made with` };
+  if (key.asymmetricKeyType !== 'rsa')
+    return { problem: `the key in ${file} is ${key.asymmetricKeyType ?? 'not an asymmetric key'}, but Entra app certificates must be RSA` };
+  if (!certificate.checkPrivateKey(key))
+    return { problem: `the private key in ${file} does not belong to its certificate (${certificate.subject}) — use the key the certificate was made with` };
   const notAfter = Date.parse(certificate.validTo);
-  if (notAfter <= now) return { problem: `the certificate in ${file} expired on ${certificate.validTo} — create a new one and register it on the app (az ad app credential reset --cert)` };
+  if (notAfter <= now)
+    return {
+      problem: `the certificate in ${file} expired on ${certificate.validTo} — create a new one and register it on the app (az ad app credential reset --cert)`,
+    };
   return {
     thumbprintSha256: certificate.fingerprint256.replaceAll(':', '').toLowerCase(),
     privateKey: key.export({ format: 'pem', type: 'pkcs8' }).toString(),

@@ -15,13 +15,15 @@ export function cloudSchema() {
       graphHost: httpsOrigin('Microsoft Graph of that cloud, e.g. https://graph.microsoft.us'),
     },
     `the cloud's hosts: ${NAMED_HINT}`,
-  ).transform((raw): Cloud => ({
-    name: 'custom',
-    authorityHost: raw.authorityHost,
-    v1IssuerHost: raw.v1IssuerHost,
-    v2IssuerHosts: [raw.authorityHost],
-    graphHost: raw.graphHost,
-  }));
+  ).transform(
+    (raw): Cloud => ({
+      name: 'custom',
+      authorityHost: raw.authorityHost,
+      v1IssuerHost: raw.v1IssuerHost,
+      v2IssuerHosts: [raw.authorityHost],
+      graphHost: raw.graphHost,
+    }),
+  );
   const named = z.string().transform((value, ctx): Cloud => {
     const cloud = (CLOUDS as Record<string, Cloud | undefined>)[value.trim().toLowerCase()];
     if (cloud === undefined || !Object.hasOwn(CLOUDS, value.trim().toLowerCase())) {

@@ -110,28 +110,32 @@ export const MAX_CA_FILE_BYTES = 1024 * 1024;
  * the config file's directory, so a config and its CA can move together.
  */
 export function caFile(hint: string, baseDir: string) {
-  return z.string({ error: shapeMessage('the path of a PEM file', hint) }).trim().min(1, { error: `must not be empty — ${hint}` }).transform((value, ctx): TargetCa => {
-    const file = path.resolve(baseDir, value);
-    let pem: string;
-    try {
-      const bytes = readFileSync(file);
-      if (bytes.length > MAX_CA_FILE_BYTES) throw new Error(`it is ${bytes.length} bytes, too large for a CA file (at most ${MAX_CA_FILE_BYTES})`);
-      pem = bytes.toString('utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : error instanceof Error ? error.message : String(error);
-      ctx.addIssue({ code: 'custom', message: `cannot read ${file}: ${why} — ${hint}`, input: value });
-      return z.NEVER;
-    }
-    try {
-      // Parses the first certificate: enough to tell a CA file from a key or a wrong path.
-      new X509Certificate(pem);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----) — ${hint}`, input: value });
-      return z.NEVER;
-    }
-    return { file, pem };
-  });
+  return z
+    .string({ error: shapeMessage('the path of a PEM file', hint) })
+    .trim()
+    .min(1, { error: `must not be empty — ${hint}` })
+    .transform((value, ctx): TargetCa => {
+      const file = path.resolve(baseDir, value);
+      let pem: string;
+      try {
+        const bytes = readFileSync(file);
+        if (bytes.length > MAX_CA_FILE_BYTES) throw new Error(`it is ${bytes.length} bytes, too large for a CA file (at most ${MAX_CA_FILE_BYTES})`);
+        pem = bytes.toString('utf8');
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : error instanceof Error ? error.message : String(error);
+        ctx.addIssue({ code: 'custom', message: `cannot read ${file}: ${why} — ${hint}`, input: value });
+        return z.NEVER;
+      }
+      try {
+        // Parses the first certificate: enough to tell a CA file from a key or a wrong path.
+        new X509Certificate(pem);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----) — ${hint}`, input: value });
+        return z.NEVER;
+      }
+      return { file, pem };
+    });
 }
 
 /** An Entra object/application/tenant id, normalized to lower case as tokens carry it. */

@@ -40,7 +40,7 @@ export function graphSchema(options: GraphSchemaOptions, defaultBaseUrl: string)
     {
       kind: choice(GRAPH_CREDENTIAL_KINDS, 'how the broker proves it is the Graph app'),
       env: text('the NAME of the environment variable holding the client secret, e.g. ACCESS_GRAPH_SECRET').optional(),
-      file: text('the PEM file with the app\'s certificate and private key').optional(),
+      file: text("the PEM file with the app's certificate and private key").optional(),
       tokenFile: text(`the file holding the federated token (default: $${FEDERATED_TOKEN_FILE_ENV})`).optional(),
       clientId: guid('the client id of a user-assigned managed identity (omit for the system-assigned one)').optional(),
     },
@@ -50,7 +50,7 @@ export function graphSchema(options: GraphSchemaOptions, defaultBaseUrl: string)
     {
       clientId: guid('the application (client) id of the app the broker reads Microsoft Graph with').optional(),
       credential: credential.optional(),
-      clientSecretEnv: text('the environment variable holding that app\'s client secret, e.g. ACCESS_GRAPH_CLIENT_SECRET').optional(),
+      clientSecretEnv: text("the environment variable holding that app's client secret, e.g. ACCESS_GRAPH_CLIENT_SECRET").optional(),
       baseUrl: httpsBaseUrl('Microsoft Graph, e.g. https://graph.microsoft.com').default(defaultBaseUrl),
     },
     'the app registration the broker reads group membership with (clientId and credential)',
@@ -64,7 +64,10 @@ export function graphSchema(options: GraphSchemaOptions, defaultBaseUrl: string)
     }
     const written = raw.credential ?? (raw.clientSecretEnv !== undefined ? { kind: 'secret' as const, env: raw.clientSecretEnv } : undefined);
     if (!written) {
-      return problem(['credential'], 'is required — how the broker proves it is the Graph app: { kind: certificate, file } (recommended), { kind: federated }, { kind: managedIdentity } or { kind: secret, env }');
+      return problem(
+        ['credential'],
+        'is required — how the broker proves it is the Graph app: { kind: certificate, file } (recommended), { kind: federated }, { kind: managedIdentity } or { kind: secret, env }',
+      );
     }
     const at = (key: string): (string | number)[] => (raw.credential ? ['credential', key] : ['clientSecretEnv']);
     for (const [key, value] of Object.entries(written)) {
@@ -75,7 +78,11 @@ export function graphSchema(options: GraphSchemaOptions, defaultBaseUrl: string)
     if (written.kind === 'managedIdentity') {
       // A managed identity is its own service principal: its client id is the identity's, not an app registration's.
       if (raw.clientId !== undefined) {
-        return problem(['clientId'], 'does not go with a managed identity — the identity is the app; for a user-assigned identity write its client id as credential.clientId', raw.clientId);
+        return problem(
+          ['clientId'],
+          'does not go with a managed identity — the identity is the app; for a user-assigned identity write its client id as credential.clientId',
+          raw.clientId,
+        );
       }
       return { clientId: written.clientId ?? null, credential: { kind: 'managedIdentity' }, baseUrl: raw.baseUrl };
     }
@@ -119,7 +126,7 @@ function resolveCredential(
       return { kind: 'secret', env: written.env, secret: parsed.data };
     }
     case 'certificate': {
-      if (written.file === undefined) return problem(['credential'], 'kind certificate needs `file`: the PEM file with the app\'s certificate and private key');
+      if (written.file === undefined) return problem(['credential'], "kind certificate needs `file`: the PEM file with the app's certificate and private key");
       const file = path.resolve(options.baseDir, written.file);
       const read = readCertificateCredential(file, options.now());
       if ('problem' in read) return problem(at('file'), read.problem, written.file);
@@ -128,7 +135,10 @@ function resolveCredential(
     case 'federated': {
       const named = written.tokenFile ?? options.env[FEDERATED_TOKEN_FILE_ENV];
       if (!named) {
-        return problem(['credential'], `kind federated needs \`tokenFile\`, or ${FEDERATED_TOKEN_FILE_ENV} set in the environment (AKS workload identity sets it)`);
+        return problem(
+          ['credential'],
+          `kind federated needs \`tokenFile\`, or ${FEDERATED_TOKEN_FILE_ENV} set in the environment (AKS workload identity sets it)`,
+        );
       }
       // The file is read for every token (the platform rotates it), so only that it is readable is checked now.
       const tokenFile = path.resolve(options.baseDir, named);
@@ -137,7 +147,10 @@ function resolveCredential(
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(error);
-        return problem(written.tokenFile === undefined ? ['credential'] : at('tokenFile'), `cannot read the federated token file ${tokenFile}${written.tokenFile === undefined ? ` (from $${FEDERATED_TOKEN_FILE_ENV})` : ''}: ${why}`);
+        return problem(
+          written.tokenFile === undefined ? ['credential'] : at('tokenFile'),
+          `cannot read the federated token file ${tokenFile}${written.tokenFile === undefined ? ` (from $${FEDERATED_TOKEN_FILE_ENV})` : ''}: ${why}`,
+        );
       }
       return { kind: 'federated', tokenFile };
     }

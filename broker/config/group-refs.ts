@@ -50,8 +50,8 @@ export function isGroupNameProblem(problem: { reason: string }): boolean {
 export function groupRefList(hint: string, options: { nonEmpty: boolean; idsOnly: boolean }) {
   const labelled = strictMapping(
     {
-      id: guid('the group\'s object id (Entra admin center → Groups → the group → Object ID)'),
-      name: text('the group\'s display name, as a label for people').optional(),
+      id: guid("the group's object id (Entra admin center → Groups → the group → Object ID)"),
+      name: text("the group's display name, as a label for people").optional(),
     },
     'a group as { id: <object id>, name: <display name> }',
   );

@@ -43,7 +43,10 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   // Warnings too (e.g. an unknown !tag): a policy file must mean exactly what it says.
   const syntax = [...doc.errors, ...doc.warnings];
   if (syntax.length > 0) {
-    refuse(syntax.map((error) => ({ path: [], reason: `YAML: ${error.message}`, offset: error.pos[0] })), null);
+    refuse(
+      syntax.map((error) => ({ path: [], reason: `YAML: ${error.message}`, offset: error.pos[0] })),
+      null,
+    );
   }
 
   let data: unknown;
@@ -78,7 +81,10 @@ export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv, optio
     throw new AccessError('config_invalid', unreadableMessage(file, error), { cause: error });
   }
   if (bytes.length > MAX_CONFIG_BYTES) {
-    throw new AccessError('config_invalid', `config file ${file} is ${bytes.length} bytes, more than the ${MAX_CONFIG_BYTES} a config may be — is this the right file?`);
+    throw new AccessError(
+      'config_invalid',
+      `config file ${file} is ${bytes.length} bytes, more than the ${MAX_CONFIG_BYTES} a config may be — is this the right file?`,
+    );
   }
   return parseConfig(bytes.toString('utf8'), file, env, { baseDir: path.dirname(path.resolve(file)), ...options });
 }

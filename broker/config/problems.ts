@@ -63,12 +63,7 @@ export function formatPath(path: ConfigPath): string {
 }
 
 /** Places each problem on its line and orders them as they appear in the file. */
-export function locateProblems(
-  source: string,
-  problems: readonly ConfigProblem[],
-  doc: Document | null,
-  lineCounter: LineCounter,
-): LocatedProblem[] {
+export function locateProblems(source: string, problems: readonly ConfigProblem[], doc: Document | null, lineCounter: LineCounter): LocatedProblem[] {
   const located = problems.map((problem): LocatedProblem => {
     const offset = problem.offset ?? (doc ? offsetOf(doc, problem.path) : 0);
     const result: LocatedProblem = {

@@ -7,19 +7,7 @@ import { z } from 'zod';
 import { formatDuration } from '../../shared/duration.js';
 import type { CallerLimits } from '../../shared/limits.js';
 import { checkDevDirectory, unknownGroup } from './dev-directory.js';
-import {
-  caFile,
-  choice,
-  duration,
-  emailShaped,
-  guid,
-  nameList,
-  regexSource,
-  strictMapping,
-  target,
-  text,
-  wholeNumber,
-} from './fields.js';
+import { caFile, choice, duration, emailShaped, guid, nameList, regexSource, strictMapping, target, text, wholeNumber } from './fields.js';
 import { cloudSchema } from './cloud-schema.js';
 import { graphSchema } from './graph-credential-schema.js';
 import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } from './group-refs.js';
@@ -105,8 +93,8 @@ function tenantSchema(options: SchemaOptions) {
     {
       id: guid('the Directory (tenant) ID from the Entra admin center, not a domain name'),
       cloud: cloudSchema(),
-      cliClientId: guid('the application (client) id of the CLI\'s public client app registration'),
-      audiences: nameList('accepted token audiences: the API\'s App ID URI and/or client id', { nonEmpty: true }),
+      cliClientId: guid("the application (client) id of the CLI's public client app registration"),
+      audiences: nameList("accepted token audiences: the API's App ID URI and/or client id", { nonEmpty: true }),
       cliScope: text('the scope the CLI requests, e.g. api://access-broker/user_impersonation'),
       requiredScope: text('the scp value a user token must carry').default(DEFAULT_REQUIRED_SCOPE),
       requiredAppRole: text('the app role an automation token must carry').default(DEFAULT_REQUIRED_APP_ROLE),
@@ -145,16 +133,18 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       defaultDuration: duration('the grant length when a request names none, e.g. 1h', MAX_GRANT_DURATION_MS, 'longer grants are standing access').optional(),
       requestTtl: duration('how long a request may wait for review, e.g. 1h', MAX_REQUEST_TTL_MS, 'an older request is stale').default(DEFAULT_REQUEST_TTL_MS),
       reason: choice(['optional', 'required'], 'whether a request must say why').default('optional'),
-      ticketPattern: regexSource('a ticket id must match it, e.g. \'^(INC|CHG)-\\d+$\'').optional(),
+      ticketPattern: regexSource("a ticket id must match it, e.g. '^(INC|CHG)-\\d+$'").optional(),
       autoApprove: groupRefList(`groups whose requests are approved by policy — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
-      maxConnections: wholeNumber(1, MAX_CONNECTIONS_LIMIT, 'tunnels open at once to this resource, all users together')
-        .default(DEFAULT_MAX_CONNECTIONS),
-      idleTimeout: duration('close a tunnel after this long with no bytes either way, e.g. 30m', MAX_GRANT_DURATION_MS, 'a tunnel never outlives its grant')
-        .default(DEFAULT_IDLE_TIMEOUT_MS),
+      maxConnections: wholeNumber(1, MAX_CONNECTIONS_LIMIT, 'tunnels open at once to this resource, all users together').default(DEFAULT_MAX_CONNECTIONS),
+      idleTimeout: duration(
+        'close a tunnel after this long with no bytes either way, e.g. 30m',
+        MAX_GRANT_DURATION_MS,
+        'a tunnel never outlives its grant',
+      ).default(DEFAULT_IDLE_TIMEOUT_MS),
       database: text('the database clients connect to by default, e.g. orders').optional(),
       user: text('the database user clients connect as by default, e.g. readonly').optional(),
       targetTls: choice(TARGET_TLS_MODES, 'TLS from the broker to the database').default('disable'),
-      targetCa: caFile('the CA that signs the database\'s certificate, for targetTls: verify-full', baseDir).optional(),
+      targetCa: caFile("the CA that signs the database's certificate, for targetTls: verify-full", baseDir).optional(),
     },
     'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
   ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> & { groupEntries: ResourceGroupEntries } => {
@@ -220,9 +210,10 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
 function resourcesSchema(baseDir: string, idsOnly: boolean) {
   return z
     .record(z.string(), resourceSchema(baseDir, idsOnly), {
-      error: (issue) => (issue.input === undefined
-        ? 'is required — the resources people may request, each with its policy (see examples/access.yaml)'
-        : 'must be a mapping of resource names to their policies'),
+      error: (issue) =>
+        issue.input === undefined
+          ? 'is required — the resources people may request, each with its policy (see examples/access.yaml)'
+          : 'must be a mapping of resource names to their policies',
     })
     .superRefine(
       (resources, ctx) => {
@@ -247,17 +238,19 @@ function resourcesSchema(baseDir: string, idsOnly: boolean) {
 function devTenantSchema() {
   const group = strictMapping(
     {
-      name: text('the group\'s name in this config, e.g. sg-eng (unique here)'),
+      name: text("the group's name in this config, e.g. sg-eng (unique here)"),
       displayName: text('the display name Graph shows, when not the name (Entra display names may repeat)').optional(),
       memberOf: nameList('groups this group is nested in', { nonEmpty: false }).default([]),
-      securityEnabled: z.boolean({ error: 'must be true or false — false makes a Microsoft 365 group, which `access-broker doctor` refuses in a policy' }).optional(),
+      securityEnabled: z
+        .boolean({ error: 'must be true or false — false makes a Microsoft 365 group, which `access-broker doctor` refuses in a policy' })
+        .optional(),
     },
     'a dev group: { name, memberOf }',
   );
   const user = strictMapping(
     {
-      upn: emailShaped('the user\'s sign-in name'),
-      name: text('the user\'s display name'),
+      upn: emailShaped("the user's sign-in name"),
+      name: text("the user's display name"),
       groups: nameList('groups the user is a direct member of', { nonEmpty: false }).default([]),
     },
     'a dev user: { upn, name, groups }',
@@ -269,7 +262,7 @@ function devTenantSchema() {
         .array(user, { error: 'must be a list of users, e.g. [{ upn: alice@contoso.dev, name: Alice, groups: [sg-eng] }]' })
         .min(1, { error: 'must list at least one user — someone has to sign in' }),
     },
-    'the dev tenant\'s users and groups',
+    "the dev tenant's users and groups",
   ).superRefine((directory, ctx) => {
     for (const problem of checkDevDirectory(directory)) addProblem(ctx, problem);
   });
@@ -286,15 +279,17 @@ function limitsSchema() {
       requestsPerMinute: limit('new requests one person may make at once, and then per minute'),
       maxPendingPerUser: limit('pending requests one person may hold at once'),
       maxEventStreamsPerUser: limit('event streams one person may hold open at once'),
-      maxTunnelsPerUserPerResource: limit('tunnels one person may hold open to one resource at once (besides the resource\'s maxConnections)'),
+      maxTunnelsPerUserPerResource: limit("tunnels one person may hold open to one resource at once (besides the resource's maxConnections)"),
     },
     'per-caller limits: requestsPerMinute, maxPendingPerUser, maxEventStreamsPerUser, maxTunnelsPerUserPerResource',
-  ).transform((raw): Partial<CallerLimits> => ({
-    ...(raw.requestsPerMinute === undefined ? {} : { requestCreation: { burst: raw.requestsPerMinute, perMinute: raw.requestsPerMinute } }),
-    ...(raw.maxPendingPerUser === undefined ? {} : { maxPendingPerUser: raw.maxPendingPerUser }),
-    ...(raw.maxEventStreamsPerUser === undefined ? {} : { maxEventStreamsPerUser: raw.maxEventStreamsPerUser }),
-    ...(raw.maxTunnelsPerUserPerResource === undefined ? {} : { maxTunnelsPerUserPerResource: raw.maxTunnelsPerUserPerResource }),
-  }));
+  ).transform(
+    (raw): Partial<CallerLimits> => ({
+      ...(raw.requestsPerMinute === undefined ? {} : { requestCreation: { burst: raw.requestsPerMinute, perMinute: raw.requestsPerMinute } }),
+      ...(raw.maxPendingPerUser === undefined ? {} : { maxPendingPerUser: raw.maxPendingPerUser }),
+      ...(raw.maxEventStreamsPerUser === undefined ? {} : { maxEventStreamsPerUser: raw.maxEventStreamsPerUser }),
+      ...(raw.maxTunnelsPerUserPerResource === undefined ? {} : { maxTunnelsPerUserPerResource: raw.maxTunnelsPerUserPerResource }),
+    }),
+  );
 }
 
 /** A section that exists only in another mode, with the reason it is refused here. */
@@ -308,18 +303,26 @@ export function configSchema(options: SchemaOptions) {
   const idsOnly = options.groupIdsOnly;
   const devTenant = options.allowDevDirectory
     ? devTenantSchema().optional()
-    : refusedSection('is only accepted by `access-broker dev --config` — a real tenant\'s users and groups live in Entra ID; remove this section');
+    : refusedSection("is only accepted by `access-broker dev --config` — a real tenant's users and groups live in Entra ID; remove this section");
   return strictMapping(
     {
       tenant: options.requireTenant ? tenant : tenant.optional(),
-      groupCacheSeconds: wholeNumber(0, MAX_GROUP_CACHE_SECONDS, 'seconds a user\'s group membership read from Graph is trusted')
-        .default(DEFAULT_GROUP_CACHE_SECONDS),
-      membershipRecheckSeconds: wholeNumber(1, MAX_MEMBERSHIP_RECHECK_SECONDS, 'seconds between membership re-reads for users with open tunnels')
-        .default(DEFAULT_MEMBERSHIP_RECHECK_SECONDS),
-      membershipGraceSeconds: wholeNumber(0, MAX_MEMBERSHIP_GRACE_SECONDS, 'seconds live tunnels outlive the last confirmed membership while Microsoft Graph cannot answer')
-        .default(DEFAULT_MEMBERSHIP_GRACE_SECONDS),
-      graphRetryBudget: duration('the longest total wait for a throttled Microsoft Graph in one call, e.g. 10s', MAX_GRAPH_RETRY_BUDGET_MS, 'a request path must not hang on Graph')
-        .default(DEFAULT_GRAPH_RETRY_BUDGET_MS),
+      groupCacheSeconds: wholeNumber(0, MAX_GROUP_CACHE_SECONDS, "seconds a user's group membership read from Graph is trusted").default(
+        DEFAULT_GROUP_CACHE_SECONDS,
+      ),
+      membershipRecheckSeconds: wholeNumber(1, MAX_MEMBERSHIP_RECHECK_SECONDS, 'seconds between membership re-reads for users with open tunnels').default(
+        DEFAULT_MEMBERSHIP_RECHECK_SECONDS,
+      ),
+      membershipGraceSeconds: wholeNumber(
+        0,
+        MAX_MEMBERSHIP_GRACE_SECONDS,
+        'seconds live tunnels outlive the last confirmed membership while Microsoft Graph cannot answer',
+      ).default(DEFAULT_MEMBERSHIP_GRACE_SECONDS),
+      graphRetryBudget: duration(
+        'the longest total wait for a throttled Microsoft Graph in one call, e.g. 10s',
+        MAX_GRAPH_RETRY_BUDGET_MS,
+        'a request path must not hang on Graph',
+      ).default(DEFAULT_GRAPH_RETRY_BUDGET_MS),
       resources: resourcesSchema(options.baseDir, idsOnly),
       auditors: groupRefList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       admins: groupRefList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
@@ -336,7 +339,9 @@ export function configSchema(options: SchemaOptions) {
       for (const problem of undeclaredGroups({ resources, auditors, admins }, new Set(devDirectory.groups.map((g) => g.name)))) addProblem(ctx, problem);
     }
     const { labels, problems } = collectLabels([
-      ...raw.resources.flatMap((r) => (['requesters', 'approvers', 'autoApprove'] as const).map((key) => ({ path: ['resources', r.name, key], entries: r.groupEntries[key] }))),
+      ...raw.resources.flatMap((r) =>
+        (['requesters', 'approvers', 'autoApprove'] as const).map((key) => ({ path: ['resources', r.name, key], entries: r.groupEntries[key] })),
+      ),
       { path: ['auditors'], entries: raw.auditors },
       { path: ['admins'], entries: raw.admins },
     ]);
@@ -361,10 +366,7 @@ export function configSchema(options: SchemaOptions) {
  * Under a dev directory every group the policy names must exist there: a misspelt approver group
  * would otherwise make a resource silently unapprovable.
  */
-function undeclaredGroups(
-  config: { resources: ResourcePolicy[]; auditors: string[]; admins: string[] },
-  declared: ReadonlySet<string>,
-): ConfigProblem[] {
+function undeclaredGroups(config: { resources: ResourcePolicy[]; auditors: string[]; admins: string[] }, declared: ReadonlySet<string>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const check = (path: ConfigPath, names: readonly string[]): void => {
     names.forEach((name, index) => {

@@ -26,14 +26,19 @@ export async function findPostgresBinaries(): Promise<PostgresBinaries> {
   const platform = `${process.platform}-${process.arch}`;
   const name = PACKAGES[platform];
   if (!name) {
-    throw new AccessError('demo_target_failed', `the demo PostgreSQL has no binaries for ${platform} — run access-broker dev with --config and your own targets`);
+    throw new AccessError(
+      'demo_target_failed',
+      `the demo PostgreSQL has no binaries for ${platform} — run access-broker dev with --config and your own targets`,
+    );
   }
   let loaded: unknown;
   try {
     // The name is chosen at run time (one package per platform), so it is imported dynamically.
     loaded = await import(name);
   } catch (error) {
-    throw new AccessError('demo_target_failed', `the demo PostgreSQL binaries (${name}) are not installed — run npm install in the access checkout`, { cause: error });
+    throw new AccessError('demo_target_failed', `the demo PostgreSQL binaries (${name}) are not installed — run npm install in the access checkout`, {
+      cause: error,
+    });
   }
   const binaries = loaded as Partial<Record<'initdb' | 'postgres', unknown>>;
   if (typeof binaries.initdb !== 'string' || typeof binaries.postgres !== 'string') {

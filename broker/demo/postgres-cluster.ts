@@ -17,10 +17,7 @@ export const DEMO_DATABASE = 'demo';
 const OUTPUT_LINES_QUOTED = 8;
 
 // Single-user mode runs one statement per line.
-const CLUSTER_SQL = [
-  `CREATE ROLE ${DEMO_USER} LOGIN;`,
-  `CREATE DATABASE ${DEMO_DATABASE} OWNER ${DEMO_USER};`,
-];
+const CLUSTER_SQL = [`CREATE ROLE ${DEMO_USER} LOGIN;`, `CREATE DATABASE ${DEMO_DATABASE} OWNER ${DEMO_USER};`];
 const DEMO_DATABASE_SQL = [
   // Owned by the demo role, so `psql -U demo` may read and change it.
   `SET ROLE ${DEMO_USER};`,
@@ -29,15 +26,13 @@ const DEMO_DATABASE_SQL = [
 ];
 
 /** Makes sure `dataDir` holds a seeded demo cluster (creating it on first use). */
-export async function ensureCluster(
-  binaries: PostgresBinaries,
-  dataDir: string,
-  account: RunAs | null,
-  log: (line: string) => void,
-): Promise<void> {
+export async function ensureCluster(binaries: PostgresBinaries, dataDir: string, account: RunAs | null, log: (line: string) => void): Promise<void> {
   if (await exists(path.join(dataDir, 'PG_VERSION'))) return;
   if ((await exists(dataDir)) && (await readdir(dataDir)).length > 0) {
-    throw new AccessError('demo_target_failed', `${dataDir} exists but is not a PostgreSQL data directory — empty or remove it, or choose another data directory`);
+    throw new AccessError(
+      'demo_target_failed',
+      `${dataDir} exists but is not a PostgreSQL data directory — empty or remove it, or choose another data directory`,
+    );
   }
 
   const parent = path.dirname(dataDir);
@@ -112,5 +107,8 @@ export function lastLines(text: string): string {
 }
 
 async function exists(file: string): Promise<boolean> {
-  return stat(file).then(() => true, () => false);
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }

@@ -41,7 +41,12 @@ export function federatedToken(ctx: TenantContext, subject: string, audience: st
 }
 
 /** Null when `assertion` authenticates `application`, else the Entra error saying why not. */
-export async function checkClientAssertion(ctx: TenantContext, application: ApplicationObject, assertionType: string | undefined, assertion: string): Promise<EntraError | null> {
+export async function checkClientAssertion(
+  ctx: TenantContext,
+  application: ApplicationObject,
+  assertionType: string | undefined,
+  assertion: string,
+): Promise<EntraError | null> {
   if (assertionType !== JWT_BEARER_ASSERTION) return EntraErrors.assertionTypeInvalid(assertionType ?? '');
   let header: ReturnType<typeof decodeProtectedHeader>;
   let claims: JWTPayload;
@@ -91,18 +96,22 @@ async function checkFederatedAssertion(ctx: TenantContext, application: Applicat
   // Only tokens the dev tenant signed as an issuer can be checked here: it has no internet to fetch another issuer's keys.
   if (claims.iss !== federationIssuer(ctx)) return EntraErrors.federatedIssuerUnreachable(String(claims.iss));
   try {
-    await jwtVerify(assertion, (h) => {
-      const key = h.kid ? ctx.keys.publicKey(h.kid) : undefined;
-      if (!key) throw new errors.JWKSNoMatchingKey();
-      return key;
-    }, {
-      algorithms: ['RS256'],
-      issuer: credential.issuer,
-      subject: credential.subject,
-      audience: credential.audiences,
-      currentDate: new Date(ctx.now()),
-      clockTolerance: ASSERTION_CLOCK_TOLERANCE_SEC,
-    });
+    await jwtVerify(
+      assertion,
+      (h) => {
+        const key = h.kid ? ctx.keys.publicKey(h.kid) : undefined;
+        if (!key) throw new errors.JWKSNoMatchingKey();
+        return key;
+      },
+      {
+        algorithms: ['RS256'],
+        issuer: credential.issuer,
+        subject: credential.subject,
+        audience: credential.audiences,
+        currentDate: new Date(ctx.now()),
+        clockTolerance: ASSERTION_CLOCK_TOLERANCE_SEC,
+      },
+    );
   } catch (error) {
     return assertionFailure(error, credential.audiences.join(', '));
   }

@@ -41,9 +41,7 @@ export interface DeviceAuthorization {
   approvedOid: string | null;
 }
 
-export type PollResult =
-  | { state: 'pending' | 'expired' | 'unknown' | 'other_client' }
-  | { state: 'approved'; authorization: DeviceAuthorization };
+export type PollResult = { state: 'pending' | 'expired' | 'unknown' | 'other_client' } | { state: 'approved'; authorization: DeviceAuthorization };
 
 export type ApproveResult = 'approved' | 'unknown' | 'expired';
 

@@ -25,12 +25,7 @@ interface FormState {
   error: string | null;
 }
 
-export async function handleDeviceLogin(
-  ctx: TenantContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<boolean> {
+export async function handleDeviceLogin(ctx: TenantContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
   if (url.pathname !== DEVICE_LOGIN_PATH && url.pathname !== `${DEVICE_LOGIN_PATH}/`) return false;
   const method = req.method ?? 'GET';
   if (method === 'GET' || method === 'HEAD') {

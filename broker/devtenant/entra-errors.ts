@@ -24,10 +24,8 @@ const entra = (status: number, error: string, aadsts: number, description: strin
 
 /** The situations the dev tenant refuses, with Entra's codes and wording. */
 export const EntraErrors = {
-  missingParameter: (name: string) =>
-    entra(400, 'invalid_request', 900144, `The request body must contain the following parameter: '${name}'.`),
-  notAForm: () =>
-    entra(400, 'invalid_request', 900144, "The request body must be application/x-www-form-urlencoded and contain the parameter 'grant_type'."),
+  missingParameter: (name: string) => entra(400, 'invalid_request', 900144, `The request body must contain the following parameter: '${name}'.`),
+  notAForm: () => entra(400, 'invalid_request', 900144, "The request body must be application/x-www-form-urlencoded and contain the parameter 'grant_type'."),
   bodyTooLarge: (message: string) => entra(413, 'invalid_request', 90036, message),
   methodNotAllowed: (method: string, allowed: string) =>
     entra(405, 'invalid_request', 900561, `The endpoint only accepts ${allowed} requests. Received a ${method} request.`),
@@ -66,8 +64,7 @@ export const EntraErrors = {
       70011,
       `The provided value for the input parameter 'scope' is not valid. '${scope}' names no scope of the access broker API; ask for '${apiScope}'.`,
     ),
-  unsupportedGrantType: (grantType: string) =>
-    entra(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`),
+  unsupportedGrantType: (grantType: string) => entra(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`),
   notPublicClient: (clientId: string) =>
     entra(
       400,
@@ -75,8 +72,7 @@ export const EntraErrors = {
       7000218,
       `The request body must contain the following parameter: 'client_assertion' or 'client_secret'. App '${clientId}' is not a public client.`,
     ),
-  authorizationPending: () =>
-    entra(400, 'authorization_pending', 70016, 'OAuth 2.0 device flow error. Authorization is pending. Continue polling.'),
+  authorizationPending: () => entra(400, 'authorization_pending', 70016, 'OAuth 2.0 device flow error. Authorization is pending. Continue polling.'),
   deviceCodeExpired: () =>
     entra(400, 'expired_token', 70020, "The provided value for the input parameter 'device_code' is not valid. This device code has expired."),
   deviceCodeInvalid: () =>
@@ -125,8 +121,7 @@ export const EntraErrors = {
     ),
   assertionSignature: () => entra(401, 'invalid_client', 700027, 'Client assertion contains an invalid signature.'),
   assertionExpired: () => entra(401, 'invalid_client', 700024, 'Client assertion is not within its valid time range.'),
-  assertionAudience: (expected: string) =>
-    entra(401, 'invalid_client', 700212, `The audience of the client assertion is not valid; expected ${expected}.`),
+  assertionAudience: (expected: string) => entra(401, 'invalid_client', 700212, `The audience of the client assertion is not valid; expected ${expected}.`),
   assertionCertificateExpired: (thumbprint: string) =>
     entra(401, 'invalid_client', 700027, `The certificate with thumbprint '${thumbprint}' used to sign the client assertion has expired.`),
   federatedIssuerNotFound: (issuer: string, clientId: string) =>
@@ -144,11 +139,15 @@ export const EntraErrors = {
       `No matching federated identity record found for presented assertion subject '${subject}' (issuer '${issuer}', app '${clientId}'). Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.`,
     ),
   federatedIssuerUnreachable: (issuer: string) =>
-    entra(400, 'invalid_request', 700211, `The dev tenant cannot fetch the signing keys of issuer '${issuer}' (it has no internet); only its own federation issuer is checked.`),
+    entra(
+      400,
+      'invalid_request',
+      700211,
+      `The dev tenant cannot fetch the signing keys of issuer '${issuer}' (it has no internet); only its own federation issuer is checked.`,
+    ),
   refreshTokenInvalid: () =>
     entra(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid: the refresh token is not one this tenant issued. Sign in again.'),
-  refreshTokenExpired: () =>
-    entra(400, 'invalid_grant', 700082, 'The refresh token has expired due to inactivity. Sign in again.'),
+  refreshTokenExpired: () => entra(400, 'invalid_grant', 700082, 'The refresh token has expired due to inactivity. Sign in again.'),
   refreshTokenOtherClient: () =>
     entra(
       400,

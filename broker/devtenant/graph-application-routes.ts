@@ -6,7 +6,15 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { applicationJson, FEDERATION_AUDIENCE, MAX_FEDERATED_CREDENTIALS, registerCertificate, type ApplicationObject, type AppRole, type PermissionScope } from './applications.js';
+import {
+  applicationJson,
+  FEDERATION_AUDIENCE,
+  MAX_FEDERATED_CREDENTIALS,
+  registerCertificate,
+  type ApplicationObject,
+  type AppRole,
+  type PermissionScope,
+} from './applications.js';
 import type { TenantContext } from './context.js';
 import { authorizeGraphCall, MEMBERSHIP_READ_ROLES } from './graph-auth.js';
 import { type GraphFailure, GraphFailures, readGraphJson, withGraphErrors } from './graph-errors.js';
@@ -27,7 +35,10 @@ const PATCHABLE = new Set(['isFallbackPublicClient', 'identifierUris', 'api', 'a
 /** Answers one of these routes; false when the path is another Graph route (graph-routes.ts answers it). */
 export async function handleGraphApplications(ctx: TenantContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
   if (!url.pathname.startsWith(PREFIX)) return false;
-  const segments = url.pathname.slice(PREFIX.length).split('/').map((s) => decodeURIComponent(s));
+  const segments = url.pathname
+    .slice(PREFIX.length)
+    .split('/')
+    .map((s) => decodeURIComponent(s));
   const [first, id, sub, count] = segments;
   const isCount = first === 'groups' && id && (sub === 'members' || sub === 'transitiveMembers') && count === '$count' && segments.length === 4;
   const isApplications = first === 'applications' || BY_APP_ID.test(first ?? '');
@@ -77,7 +88,9 @@ async function applications(ctx: TenantContext, req: IncomingMessage, url: URL, 
   if (id === undefined || id === '') {
     if (method !== 'GET') throw GraphFailures.methodNotAllowed(method);
     await authorizeGraphCall(ctx, req, APPLICATION_READ_ROLES);
-    const all = byIdentifierUri(ctx.applications.list().map(applicationJson), url) ?? filter(ctx.applications.list().map(applicationJson), url, ['appId', 'displayName', 'id']);
+    const all =
+      byIdentifierUri(ctx.applications.list().map(applicationJson), url) ??
+      filter(ctx.applications.list().map(applicationJson), url, ['appId', 'displayName', 'id']);
     const result = page(all, url, ctx.publicOrigin);
     return { '@odata.context': `${base}/$metadata#applications`, ...(result.nextLink ? { '@odata.nextLink': result.nextLink } : {}), value: result.value };
   }
@@ -97,7 +110,11 @@ async function applications(ctx: TenantContext, req: IncomingMessage, url: URL, 
   if (rest.length === 1 && rest[0] === 'federatedIdentityCredentials') {
     await authorizeGraphCall(ctx, req, method === 'GET' ? APPLICATION_READ_ROLES : APPLICATION_WRITE_ROLES);
     if (!application) throw GraphFailures.notFound(id);
-    if (method === 'GET') return { '@odata.context': `${base}/$metadata#applications('${application.id}')/federatedIdentityCredentials`, value: application.federatedCredentials.map((c) => ({ ...c })) };
+    if (method === 'GET')
+      return {
+        '@odata.context': `${base}/$metadata#applications('${application.id}')/federatedIdentityCredentials`,
+        value: application.federatedCredentials.map((c) => ({ ...c })),
+      };
     if (method !== 'POST') throw GraphFailures.methodNotAllowed(method);
     return { ...addFederatedCredential(application, await jsonObject(req)) };
   }
@@ -123,7 +140,8 @@ const invalid = (property: string, why: string): GraphFailure => GraphFailures.b
 /** Applies a PATCH the way Graph does: each given property replaces the old value whole. */
 function patch(application: ApplicationObject, body: Record<string, unknown>): void {
   for (const key of Object.keys(body)) {
-    if (!PATCHABLE.has(key)) throw GraphFailures.badRequest(`Property '${key}' does not exist on type 'microsoft.graph.application' or cannot be changed in the dev tenant.`);
+    if (!PATCHABLE.has(key))
+      throw GraphFailures.badRequest(`Property '${key}' does not exist on type 'microsoft.graph.application' or cannot be changed in the dev tenant.`);
   }
   // Validate everything before changing anything: a refused PATCH changes nothing.
   const next: Partial<ApplicationObject> = {};
@@ -141,7 +159,8 @@ function patch(application: ApplicationObject, body: Record<string, unknown>): v
       if (version !== null && version !== 1 && version !== 2) throw invalid('api.requestedAccessTokenVersion', 'expected 1, 2 or null');
       next.requestedAccessTokenVersion = version;
     }
-    if ('oauth2PermissionScopes' in api) next.oauth2PermissionScopes = list(api.oauth2PermissionScopes, 'api.oauth2PermissionScopes').map((s) => permissionScope(s));
+    if ('oauth2PermissionScopes' in api)
+      next.oauth2PermissionScopes = list(api.oauth2PermissionScopes, 'api.oauth2PermissionScopes').map((s) => permissionScope(s));
   }
   if ('keyCredentials' in body) {
     next.certificates = list(body.keyCredentials, 'keyCredentials').map((credential, index) => {
@@ -196,13 +215,22 @@ function permissionScope(raw: Record<string, unknown>): PermissionScope {
 function addFederatedCredential(application: ApplicationObject, body: Record<string, unknown>): Record<string, unknown> {
   const { name, issuer, subject, audiences } = body;
   if (typeof name !== 'string' || !name) throw invalid('name', 'expected a non-empty string');
-  if (typeof issuer !== 'string' || !URL.canParse(issuer) || !issuer.startsWith('https://')) throw invalid('issuer', 'expected the https URL of the token issuer');
-  if (typeof subject !== 'string' || !subject) throw invalid('subject', 'expected the subject of the external tokens, e.g. system:serviceaccount:NAMESPACE:NAME');
+  if (typeof issuer !== 'string' || !URL.canParse(issuer) || !issuer.startsWith('https://'))
+    throw invalid('issuer', 'expected the https URL of the token issuer');
+  if (typeof subject !== 'string' || !subject)
+    throw invalid('subject', 'expected the subject of the external tokens, e.g. system:serviceaccount:NAMESPACE:NAME');
   // Graph takes exactly one audience, and Entra only honours this one.
-  if (!Array.isArray(audiences) || audiences.length !== 1 || audiences[0] !== FEDERATION_AUDIENCE) throw invalid('audiences', `expected ["${FEDERATION_AUDIENCE}"]`);
-  if (application.federatedCredentials.some((c) => c.name === name)) throw GraphFailures.badRequest(`A federated identity credential named '${name}' already exists on this application.`);
-  if (application.federatedCredentials.length >= MAX_FEDERATED_CREDENTIALS) throw GraphFailures.badRequest(`An application has at most ${MAX_FEDERATED_CREDENTIALS} federated identity credentials.`);
+  if (!Array.isArray(audiences) || audiences.length !== 1 || audiences[0] !== FEDERATION_AUDIENCE)
+    throw invalid('audiences', `expected ["${FEDERATION_AUDIENCE}"]`);
+  if (application.federatedCredentials.some((c) => c.name === name))
+    throw GraphFailures.badRequest(`A federated identity credential named '${name}' already exists on this application.`);
+  if (application.federatedCredentials.length >= MAX_FEDERATED_CREDENTIALS)
+    throw GraphFailures.badRequest(`An application has at most ${MAX_FEDERATED_CREDENTIALS} federated identity credentials.`);
   const credential = { id: randomUUID(), name, issuer, subject, audiences: [FEDERATION_AUDIENCE] };
   application.federatedCredentials = [...application.federatedCredentials, credential];
-  return { '@odata.context': 'federatedIdentityCredentials/$entity', ...credential, description: typeof body.description === 'string' ? body.description : null };
+  return {
+    '@odata.context': 'federatedIdentityCredentials/$entity',
+    ...credential,
+    description: typeof body.description === 'string' ? body.description : null,
+  };
 }

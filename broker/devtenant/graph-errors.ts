@@ -30,19 +30,13 @@ export const GraphFailures = {
       `Insufficient privileges to complete the operation. The app needs one of these application permissions: ${needed.join(', ')}.`,
     ),
   notFound: (id: string) =>
-    new GraphFailure(
-      404,
-      'Request_ResourceNotFound',
-      `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
-    ),
+    new GraphFailure(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`),
   badRequest: (message: string) => new GraphFailure(400, 'Request_BadRequest', message),
   unsupportedQuery: (message: string) => new GraphFailure(400, 'Request_UnsupportedQuery', message),
   unknownSegment: (segment: string) => new GraphFailure(400, 'BadRequest', `Resource not found for the segment '${segment}'.`),
-  methodNotAllowed: (method: string) =>
-    new GraphFailure(405, 'Request_BadRequest', `Specified HTTP method '${method}' is not allowed for the request target.`),
+  methodNotAllowed: (method: string) => new GraphFailure(405, 'Request_BadRequest', `Specified HTTP method '${method}' is not allowed for the request target.`),
   tooLarge: (message: string) => new GraphFailure(413, 'RequestEntityTooLarge', message),
-  unavailable: () =>
-    new GraphFailure(503, 'serviceNotAvailable', 'The service is temporarily unavailable (simulated Graph outage of the dev tenant).'),
+  unavailable: () => new GraphFailure(503, 'serviceNotAvailable', 'The service is temporarily unavailable (simulated Graph outage of the dev tenant).'),
 } as const;
 
 export function sendGraphError(req: IncomingMessage, res: ServerResponse, failure: GraphFailure, now: number): void {

@@ -60,7 +60,12 @@ export function page(items: readonly GraphObject[], url: URL, publicOrigin: stri
 export function select(item: GraphObject, url: URL): GraphObject {
   const raw = url.searchParams.get('$select');
   if (!raw) return item;
-  const wanted = new Set(raw.split(',').map((s) => s.trim()).filter(Boolean));
+  const wanted = new Set(
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   return Object.fromEntries(Object.entries(item).filter(([key]) => key === '@odata.type' || wanted.has(key)));
 }
 
@@ -74,9 +79,7 @@ export function filter(items: readonly GraphObject[], url: URL, filterable: read
   const match = /^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$/.exec(raw);
   const property = match?.[1];
   if (!match || property === undefined || !filterable.includes(property)) {
-    throw GraphFailures.unsupportedQuery(
-      `Unsupported query '${raw}'. The dev tenant filters with "<property> eq '<value>'" on ${filterable.join(', ')}.`,
-    );
+    throw GraphFailures.unsupportedQuery(`Unsupported query '${raw}'. The dev tenant filters with "<property> eq '<value>'" on ${filterable.join(', ')}.`);
   }
   const value = (match[2] ?? '').replace(/''/g, "'").toLowerCase();
   return items.filter((item) => String(item[property] ?? '').toLowerCase() === value);

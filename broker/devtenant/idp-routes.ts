@@ -240,12 +240,7 @@ function existingUser(ctx: TenantContext, oid: string): DirectoryUser {
   return user;
 }
 
-async function userTokens(
-  ctx: TenantContext,
-  app: AppRegistration,
-  user: DirectoryUser,
-  permissions: readonly string[],
-): Promise<Record<string, unknown>> {
+async function userTokens(ctx: TenantContext, app: AppRegistration, user: DirectoryUser, permissions: readonly string[]): Promise<Record<string, unknown>> {
   const lifetime = ctx.tokens.accessTokenLifetimeSec;
   const [accessToken, idToken, refreshToken] = await Promise.all([
     ctx.tokens.userAccessToken({

@@ -30,7 +30,7 @@ export async function handleManagedIdentity(ctx: TenantContext, req: IncomingMes
   const given = Buffer.from(String(req.headers[SECRET_HEADER] ?? ''));
   const expected = Buffer.from(ctx.managedIdentityHeader);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    return refuse(401, 'unauthorized_client', 'The X-IDENTITY-HEADER is missing or wrong: set IDENTITY_HEADER to the dev tenant\'s managed identity secret.');
+    return refuse(401, 'unauthorized_client', "The X-IDENTITY-HEADER is missing or wrong: set IDENTITY_HEADER to the dev tenant's managed identity secret.");
   }
   if (url.searchParams.get('api-version') !== API_VERSION) return refuse(400, 'invalid_request', `api-version must be ${API_VERSION}.`);
   const resourceParam = url.searchParams.get('resource') ?? '';
@@ -58,5 +58,7 @@ export async function handleManagedIdentity(ctx: TenantContext, req: IncomingMes
  * identity, as App Service would start it.
  */
 export async function writeManagedIdentityEnv(dataDir: string, identity: { endpoint: string; header: string }): Promise<void> {
-  await writeFile(path.join(dataDir, MANAGED_IDENTITY_ENV_FILE), `IDENTITY_ENDPOINT=${identity.endpoint}\nIDENTITY_HEADER=${identity.header}\n`, { mode: 0o600 });
+  await writeFile(path.join(dataDir, MANAGED_IDENTITY_ENV_FILE), `IDENTITY_ENDPOINT=${identity.endpoint}\nIDENTITY_HEADER=${identity.header}\n`, {
+    mode: 0o600,
+  });
 }

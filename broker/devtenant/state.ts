@@ -50,9 +50,7 @@ const stateSchema = z.object({
   apps: z.object({ cli: appSchema, api: appSchema, graph: appSchema, automation: appSchema, directoryAdmin: appSchema.optional() }),
   refreshTokenSecret: z.string().min(43),
   objectIds: z.object({ users: z.record(z.string(), z.uuid()), groups: z.record(z.string(), z.uuid()) }),
-  signingKeys: z
-    .array(z.object({ kid: z.string().min(1), createdAt: z.number(), privateJwk: z.record(z.string(), z.unknown()) }))
-    .min(1),
+  signingKeys: z.array(z.object({ kid: z.string().min(1), createdAt: z.number(), privateJwk: z.record(z.string(), z.unknown()) })).min(1),
 });
 
 export class TenantStateStore {
@@ -74,9 +72,7 @@ export class TenantStateStore {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const file = path.join(dataDir, STATE_FILE_NAME);
     const previous = await readState(file);
-    const state = previous
-      ? { ...previous, objectIds: assignObjectIds(directory, previous.objectIds) }
-      : await freshState(directory, now, newKey);
+    const state = previous ? { ...previous, objectIds: assignObjectIds(directory, previous.objectIds) } : await freshState(directory, now, newKey);
     const store = new TenantStateStore(file, state);
     await store.save();
     return store;
@@ -122,11 +118,9 @@ async function readState(file: string): Promise<TenantState | null> {
     });
   }
   const unusable = (why: string, cause?: unknown): AccessError =>
-    new AccessError(
-      'config_invalid',
-      `dev tenant state "${file}" is unusable (${why}); delete it to start a new dev tenant (everyone signs in again)`,
-      { cause },
-    );
+    new AccessError('config_invalid', `dev tenant state "${file}" is unusable (${why}); delete it to start a new dev tenant (everyone signs in again)`, {
+      cause,
+    });
   let json: unknown;
   try {
     json = JSON.parse(text);

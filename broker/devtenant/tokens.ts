@@ -21,7 +21,6 @@ export const REFRESH_TOKEN_LIFETIME_SEC = 90 * 24 * 3600;
 /** Issuer of our refresh tokens: deliberately not a Microsoft issuer, so none is mistaken for an access token. */
 const REFRESH_ISSUER = 'urn:access:dev-tenant:refresh-token';
 
-
 export interface TokenIssuerOptions {
   tenantId: string;
   keys: SigningKeys;
@@ -39,9 +38,7 @@ export interface AppPrincipal {
   displayName: string;
 }
 
-export type RefreshCheck =
-  | { ok: true; oid: string }
-  | { ok: false; reason: 'invalid' | 'expired' | 'other_client' };
+export type RefreshCheck = { ok: true; oid: string } | { ok: false; reason: 'invalid' | 'expired' | 'other_client' };
 
 export class TokenIssuer {
   readonly #o: TokenIssuerOptions;

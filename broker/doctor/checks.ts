@@ -26,7 +26,14 @@ export const GRAPH_PERMISSION_IDS = {
   'Application.Read.All': '9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30',
 } as const;
 /** Permissions that each cover reading group memberships / users (a broader one also does). */
-const MEMBERSHIP_READ = ['GroupMember.Read.All', 'Group.Read.All', 'Group.ReadWrite.All', 'GroupMember.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
+const MEMBERSHIP_READ = [
+  'GroupMember.Read.All',
+  'Group.Read.All',
+  'Group.ReadWrite.All',
+  'GroupMember.ReadWrite.All',
+  'Directory.Read.All',
+  'Directory.ReadWrite.All',
+];
 const USER_READ = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
 
 export interface CheckInput {
@@ -46,7 +53,14 @@ export function runChecks(input: CheckInput, facts: DoctorFacts): CheckResult[] 
     ...facts.groups.map((g) => groupCheck(g.id, g.read, input)),
     ...(facts.graphToken.ok
       ? []
-      : [{ status: 'unknown' as const, title: `${input.target.groupIds.length} policy group(s) and the API and CLI app registrations`, problem: 'not checked without a Graph token', fix: 'fix the Graph token first' }]),
+      : [
+          {
+            status: 'unknown' as const,
+            title: `${input.target.groupIds.length} policy group(s) and the API and CLI app registrations`,
+            problem: 'not checked without a Graph token',
+            fix: 'fix the Graph token first',
+          },
+        ]),
     ...(facts.apiApp ? apiAppChecks(input, facts.apiApp) : []),
     ...(facts.cliApp ? [cliAppCheck(input, facts.cliApp)] : []),
   ];
@@ -77,13 +91,28 @@ function discoveryChecks({ target }: CheckInput, facts: DoctorFacts): CheckResul
   }
   const results: CheckResult[] = [];
   if (!facts.discovery.value.issuer.includes(target.tenantId)) {
-    results.push({ status: 'fail', title, problem: `the discovery document names issuer ${facts.discovery.value.issuer}, not tenant ${target.tenantId}`, fix: 'use the tenant id (a GUID), not a domain name, in tenant.id' });
+    results.push({
+      status: 'fail',
+      title,
+      problem: `the discovery document names issuer ${facts.discovery.value.issuer}, not tenant ${target.tenantId}`,
+      fix: 'use the tenant id (a GUID), not a domain name, in tenant.id',
+    });
   } else {
     results.push({ status: 'pass', title });
   }
   const jwks = facts.jwks;
-  if (jwks?.ok && jwks.value.keys > 0) results.push({ status: 'pass', title: `token signing keys (JWKS) reachable: ${jwks.value.keys} key${jwks.value.keys === 1 ? '' : 's'} at ${host(facts.discovery.value.jwksUri)}` });
-  else results.push({ status: 'fail', title: `token signing keys (JWKS) at ${facts.discovery.value.jwksUri}`, problem: jwks && !jwks.ok ? jwks.message : 'no keys published', fix: `let the broker reach ${host(facts.discovery.value.jwksUri)} over HTTPS` });
+  if (jwks?.ok && jwks.value.keys > 0)
+    results.push({
+      status: 'pass',
+      title: `token signing keys (JWKS) reachable: ${jwks.value.keys} key${jwks.value.keys === 1 ? '' : 's'} at ${host(facts.discovery.value.jwksUri)}`,
+    });
+  else
+    results.push({
+      status: 'fail',
+      title: `token signing keys (JWKS) at ${facts.discovery.value.jwksUri}`,
+      problem: jwks && !jwks.ok ? jwks.message : 'no keys published',
+      fix: `let the broker reach ${host(facts.discovery.value.jwksUri)} over HTTPS`,
+    });
   return results;
 }
 
@@ -98,14 +127,17 @@ function credentialFix(target: DoctorTarget): string {
     case 'federated':
       return `add a federated credential on app ${appId} whose issuer and subject are those of the token in ${credential.tokenFile}: az ad app federated-credential create --id ${appId} --parameters fic.json (docs/entra-setup.md)`;
     case 'managedIdentity':
-      return 'turn on the managed identity of the broker\'s host (App Service: Identity → System assigned; VM: az vm identity assign) and, for a user-assigned one, write its client id as credential.clientId';
+      return "turn on the managed identity of the broker's host (App Service: Identity → System assigned; VM: az vm identity assign) and, for a user-assigned one, write its client id as credential.clientId";
   }
 }
 
 function graphChecks({ target }: CheckInput, facts: DoctorFacts): CheckResult[] {
   const how = describeCredential(target.graph);
   // A managed identity is its own app: "as system-assigned managed identity" says it all.
-  const title = target.graph.credential.kind === 'managedIdentity' ? `Microsoft Graph token as ${how}` : `Microsoft Graph token for app ${target.graph.clientId} with ${how}`;
+  const title =
+    target.graph.credential.kind === 'managedIdentity'
+      ? `Microsoft Graph token as ${how}`
+      : `Microsoft Graph token for app ${target.graph.clientId} with ${how}`;
   if (!facts.graphToken.ok && facts.graphToken.code === NOT_TRIED) {
     return [{ status: 'unknown', title, problem: facts.graphToken.message, fix: 'fix the discovery check above first' }];
   }
@@ -127,9 +159,10 @@ function graphChecks({ target }: CheckInput, facts: DoctorFacts): CheckResult[] 
       status: 'fail',
       title: 'Graph application permissions GroupMember.Read.All and User.Read.All',
       problem: `the token grants ${roles.length ? roles.join(', ') : 'none'}; missing ${missing.join(', ')}`,
-      fix: target.graph.credential.kind === 'managedIdentity'
-        ? `assign ${missing.join(', ')} to the managed identity's service principal (az rest POST …/servicePrincipals/{id}/appRoleAssignments, docs/entra-setup.md)`
-        : `az ad app permission add --id ${appId} --api ${GRAPH_API_ID} --api-permissions ${add} && az ad app permission admin-consent --id ${appId}`,
+      fix:
+        target.graph.credential.kind === 'managedIdentity'
+          ? `assign ${missing.join(', ')} to the managed identity's service principal (az rest POST …/servicePrincipals/{id}/appRoleAssignments, docs/entra-setup.md)`
+          : `az ad app permission add --id ${appId} --api ${GRAPH_API_ID} --api-permissions ${add} && az ad app permission admin-consent --id ${appId}`,
     });
   }
   return results;
@@ -139,7 +172,12 @@ function groupCheck(id: string, read: Fetched<GroupFacts | null>, input: CheckIn
   const label = input.groupLabels[id];
   const named = label ? `group ${id} (${label})` : `group ${id}`;
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
-    return { status: 'fail', title: `group "${id}"`, problem: 'is a display name; display names are not unique in Entra', fix: `reference the group by object id: az ad group show --group "${id}" --query id -o tsv` };
+    return {
+      status: 'fail',
+      title: `group "${id}"`,
+      problem: 'is a display name; display names are not unique in Entra',
+      fix: `reference the group by object id: az ad group show --group "${id}" --query id -o tsv`,
+    };
   }
   if (!read.ok) {
     const denied = read.status === 403;
@@ -152,7 +190,12 @@ function groupCheck(id: string, read: Fetched<GroupFacts | null>, input: CheckIn
   }
   const group = read.value;
   if (group === null) {
-    return { status: 'fail', title: named, problem: 'does not exist in the tenant', fix: `use the group's object id${label ? `: az ad group show --group "${label}" --query id -o tsv` : ' (Entra admin center → Groups → the group → Object ID)'}` };
+    return {
+      status: 'fail',
+      title: named,
+      problem: 'does not exist in the tenant',
+      fix: `use the group's object id${label ? `: az ad group show --group "${label}" --query id -o tsv` : ' (Entra admin center → Groups → the group → Object ID)'}`,
+    };
   }
   const name = group.displayName === null ? 'name hidden (limited information)' : `"${group.displayName}"`;
   const members = group.members.ok ? `${group.members.value} member${group.members.value === 1 ? '' : 's'}` : `members not counted (${group.members.message})`;
@@ -184,10 +227,24 @@ function notReadable(read: Fetched<unknown>, what: string, manual: string): Chec
 function apiAppChecks(input: CheckInput, read: Fetched<ApplicationFacts | null>): CheckResult[] {
   const { target, requiredScope, requiredAppRole, cliScope } = input;
   const what = `the API app (${target.audiences.join(', ')})`;
-  if (!read.ok) return [notReadable(read, `${what}: scope ${requiredScope}, app role ${requiredAppRole}, token version`, 'Entra admin center → App registrations → the API app → Expose an API, App roles, Manifest')];
+  if (!read.ok)
+    return [
+      notReadable(
+        read,
+        `${what}: scope ${requiredScope}, app role ${requiredAppRole}, token version`,
+        'Entra admin center → App registrations → the API app → Expose an API, App roles, Manifest',
+      ),
+    ];
   const app = read.value;
   if (app === null) {
-    return [{ status: 'fail', title: what, problem: 'no app registration has that client id or App ID URI', fix: 'tenant.audiences must name the API app\'s application (client) id and/or its App ID URI (Expose an API → Application ID URI)' }];
+    return [
+      {
+        status: 'fail',
+        title: what,
+        problem: 'no app registration has that client id or App ID URI',
+        fix: "tenant.audiences must name the API app's application (client) id and/or its App ID URI (Expose an API → Application ID URI)",
+      },
+    ];
   }
   const name = `API app "${app.displayName}" (${app.appId})`;
   const results: CheckResult[] = [];
@@ -195,9 +252,19 @@ function apiAppChecks(input: CheckInput, read: Fetched<ApplicationFacts | null>)
   const resource = cliScope.slice(0, cliScope.length - requiredScope.length - 1);
   const scopeTitle = `${name} exposes the delegated scope ${cliScope}`;
   if (!scope?.isEnabled) {
-    results.push({ status: 'fail', title: scopeTitle, problem: scope ? 'the scope is disabled' : `it has no scope "${requiredScope}"`, fix: `add it: Expose an API → Add a scope "${requiredScope}" (docs/entra-setup.md, az ad app update --id ${app.appId} --set api=@api.json)` });
+    results.push({
+      status: 'fail',
+      title: scopeTitle,
+      problem: scope ? 'the scope is disabled' : `it has no scope "${requiredScope}"`,
+      fix: `add it: Expose an API → Add a scope "${requiredScope}" (docs/entra-setup.md, az ad app update --id ${app.appId} --set api=@api.json)`,
+    });
   } else if (resource !== app.appId && !app.identifierUris.includes(resource)) {
-    results.push({ status: 'fail', title: scopeTitle, problem: `tenant.cliScope names ${resource}, which is neither the app's client id nor one of its App ID URIs (${app.identifierUris.join(', ') || 'none'})`, fix: `set tenant.cliScope to ${app.identifierUris[0] ?? `api://${app.appId}`}/${requiredScope}` });
+    results.push({
+      status: 'fail',
+      title: scopeTitle,
+      problem: `tenant.cliScope names ${resource}, which is neither the app's client id nor one of its App ID URIs (${app.identifierUris.join(', ') || 'none'})`,
+      fix: `set tenant.cliScope to ${app.identifierUris[0] ?? `api://${app.appId}`}/${requiredScope}`,
+    });
   } else {
     results.push({ status: 'pass', title: scopeTitle });
   }
@@ -224,7 +291,10 @@ function apiAppChecks(input: CheckInput, read: Fetched<ApplicationFacts | null>)
       status: 'fail',
       title: `${name} token version and tenant.audiences`,
       problem: `v${version} tokens carry aud ${expectedAudiences.join(' or ') || '(an App ID URI the app does not have)'}, which tenant.audiences (${target.audiences.join(', ')}) does not list`,
-      fix: version === 2 ? `add ${app.appId} to tenant.audiences` : `make the app issue v2 tokens: az ad app update --id ${app.appId} --set api.requestedAccessTokenVersion=2 (or add its App ID URI to tenant.audiences)`,
+      fix:
+        version === 2
+          ? `add ${app.appId} to tenant.audiences`
+          : `make the app issue v2 tokens: az ad app update --id ${app.appId} --set api.requestedAccessTokenVersion=2 (or add its App ID URI to tenant.audiences)`,
     });
   }
   return results;
@@ -234,8 +304,15 @@ function cliAppCheck({ target }: CheckInput, read: Fetched<ApplicationFacts | nu
   const what = `the CLI app ${target.cliClientId} allows public client flows (device code)`;
   if (!read.ok) return notReadable(read, what, 'Entra admin center → App registrations → the CLI app → Authentication → Allow public client flows: Yes');
   const app = read.value;
-  if (app === null) return { status: 'fail', title: what, problem: 'no app registration has that client id', fix: 'set tenant.cliClientId to the CLI app\'s Application (client) ID' };
-  if (app.isFallbackPublicClient === true) return { status: 'pass', title: `CLI app "${app.displayName}" (${app.appId}) allows public client flows (device code)` };
+  if (app === null)
+    return {
+      status: 'fail',
+      title: what,
+      problem: 'no app registration has that client id',
+      fix: "set tenant.cliClientId to the CLI app's Application (client) ID",
+    };
+  if (app.isFallbackPublicClient === true)
+    return { status: 'pass', title: `CLI app "${app.displayName}" (${app.appId}) allows public client flows (device code)` };
   return {
     status: 'fail',
     title: `CLI app "${app.displayName}" (${app.appId}) allows public client flows`,

@@ -39,7 +39,7 @@ export async function gatherFacts(target: DoctorTarget, transport: HttpTransport
   const graphToken: Fetched<{ roles: string[] }> =
     discovery.ok || target.graph.credential.kind === 'managedIdentity'
       ? shortened(await fetched(async () => ({ roles: rolesOf(await token(target.graph.scope)) })))
-      : { ok: false, status: null, code: NOT_TRIED, message: 'not tried: the tenant\'s OpenID discovery failed' };
+      : { ok: false, status: null, code: NOT_TRIED, message: "not tried: the tenant's OpenID discovery failed" };
   const facts: DoctorFacts = { authority: target.authority, discovery, jwks, graphToken, groups: [], apiApp: null, cliApp: null };
   if (!graphToken.ok) return facts;
   const graph = graphClientOverTransport(transport, () => token(target.graph.scope), target.graph.baseUrl);
@@ -55,8 +55,9 @@ async function fetched<T>(read: () => Promise<T>): Promise<Fetched<T>> {
   try {
     return { ok: true, value: await read() };
   } catch (error) {
-    if (error instanceof GraphError) return { ok: false, status: error.statusCode > 0 ? error.statusCode : null, code: error.code ?? null, message: error.message };
-    return { ok: false, status: null, code: null, message: error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error) };
+    if (error instanceof GraphError)
+      return { ok: false, status: error.statusCode > 0 ? error.statusCode : null, code: error.code ?? null, message: error.message };
+    return { ok: false, status: null, code: null, message: error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error) };
   }
 }
 
@@ -69,7 +70,7 @@ function httpFailure(status: number, body: string): Fetched<never> {
     // Not JSON (a proxy's page): the status says enough.
   }
   const code = typeof parsed.error === 'string' ? parsed.error : null;
-  const description = typeof parsed.error_description === 'string' ? parsed.error_description.split(' Trace ID:')[0] ?? '' : `HTTP ${status}`;
+  const description = typeof parsed.error_description === 'string' ? (parsed.error_description.split(' Trace ID:')[0] ?? '') : `HTTP ${status}`;
   return { ok: false, status, code, message: description };
 }
 
@@ -147,11 +148,9 @@ function apiAppFilter(audiences: readonly string[]): string {
 
 async function readApplication(graph: Client, filter: string): Promise<Fetched<ApplicationFacts | null>> {
   return fetched(async () => {
-    const answer = (await graph
-      .api('/applications')
-      .filter(filter)
-      .select('appId,displayName,isFallbackPublicClient,identifierUris,api,appRoles')
-      .get()) as { value?: Array<Record<string, unknown>> };
+    const answer = (await graph.api('/applications').filter(filter).select('appId,displayName,isFallbackPublicClient,identifierUris,api,appRoles').get()) as {
+      value?: Array<Record<string, unknown>>;
+    };
     const app = answer.value?.[0];
     if (!app) return null;
     const api = (app.api ?? {}) as { requestedAccessTokenVersion?: unknown; oauth2PermissionScopes?: unknown };

@@ -173,7 +173,10 @@ export class EventsEndpoint implements UpgradeRoute {
       (error: unknown) => {
         // Fail closed: without a current answer the stream keeps only the caller's own requests.
         client.subscription.setGroups([]);
-        this.#options.log.warn('events stream: group re-read failed', { oid: client.principal.oid, error: error instanceof Error ? error.message : String(error) });
+        this.#options.log.warn('events stream: group re-read failed', {
+          oid: client.principal.oid,
+          error: error instanceof Error ? error.message : String(error),
+        });
       },
     );
   }

@@ -12,7 +12,10 @@ import { refuseUpgrade } from './upgrade.js';
 export function clientErrorRefusal(code: string | undefined): AccessError {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
-      return new AccessError('headers_too_large', 'the request line and headers are larger than the broker accepts (16 KiB) — send a shorter URL or fewer headers');
+      return new AccessError(
+        'headers_too_large',
+        'the request line and headers are larger than the broker accepts (16 KiB) — send a shorter URL or fewer headers',
+      );
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new AccessError('request_timeout', 'the request was not received in time — send it again');
     default:

@@ -18,7 +18,10 @@ export function encodeCursor(listing: string, position: RowPosition): string {
 /** The position a cursor of `listing` points at; `cursor_invalid` for anything else. */
 export function decodeCursor(listing: string, cursor: string): RowPosition {
   const invalid = (): AccessError =>
-    new AccessError('cursor_invalid', `?cursor= is not a cursor this broker handed out for ${listing} — pass the "next" of the previous page as it came, or leave it out for the first page`);
+    new AccessError(
+      'cursor_invalid',
+      `?cursor= is not a cursor this broker handed out for ${listing} — pass the "next" of the previous page as it came, or leave it out for the first page`,
+    );
   if (cursor.length > MAX_CURSOR_CHARS || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
   let parsed: unknown;
   try {

@@ -9,15 +9,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { AccessError } from '../../shared/errors.js';
-import {
-  certificateProblem,
-  readCertificates,
-  readPemFile,
-  tlsErrorText,
-  withBundledRoots,
-  type PemCertificate,
-  type PemFileRole,
-} from '../../shared/tls.js';
+import { certificateProblem, readCertificates, readPemFile, tlsErrorText, withBundledRoots, type PemCertificate, type PemFileRole } from '../../shared/tls.js';
 
 export interface TlsFiles {
   /** PEM certificate chain, the broker's own certificate first (`--tls-cert`). */
@@ -66,14 +58,21 @@ export async function loadBrokerTls(files: TlsFiles, now: number = Date.now()): 
     throw new AccessError('config_invalid', `the certificate in "${files.certFile}" (--tls-cert) expired on ${leaf.validTo} — renew it`);
   }
   if (Date.parse(leaf.validFrom) > now) {
-    throw new AccessError('config_invalid', `the certificate in "${files.certFile}" (--tls-cert) is not valid before ${leaf.validFrom} — check it, or this machine's clock`);
+    throw new AccessError(
+      'config_invalid',
+      `the certificate in "${files.certFile}" (--tls-cert) is not valid before ${leaf.validFrom} — check it, or this machine's clock`,
+    );
   }
   const cert = chain.map((c) => c.pem).join('\n');
   try {
     // What OpenSSL itself will say about the pair, now rather than at the first handshake.
     tls.createSecureContext({ cert, key: keyText });
   } catch (error) {
-    throw new AccessError('config_invalid', `cannot serve TLS with "${files.certFile}" and "${files.keyFile}": ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new AccessError(
+      'config_invalid',
+      `cannot serve TLS with "${files.certFile}" and "${files.keyFile}": ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
   return { files, cert, key: keyText, chain, ...(await trustOf(files, chain)) };
 }
@@ -156,5 +155,9 @@ export async function checkServesOwnOrigin(origin: string, tlsConfig: BrokerTls)
       `the dev broker cannot verify its own certificate "${certFile}" (${tlsErrorText(error)}); it reaches its dev tenant at ${origin} itself — pass the CA that issued the certificate with --tls-ca FILE`,
     );
   }
-  throw new AccessError('config_invalid', `the dev broker cannot complete a TLS handshake with itself at ${origin} using "${certFile}": ${tlsErrorText(error)}`, { cause: error });
+  throw new AccessError(
+    'config_invalid',
+    `the dev broker cannot complete a TLS handshake with itself at ${origin} using "${certFile}": ${tlsErrorText(error)}`,
+    { cause: error },
+  );
 }

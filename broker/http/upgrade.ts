@@ -70,7 +70,8 @@ export function upgradeRouter(authenticate: Authenticate, log: Logger, routes: r
       hosts?.check(req);
       const route = routes.find((r) => r.path === url.pathname);
       if (!route) throw new AccessError('not_found', `no WebSocket endpoint at ${url.pathname}`);
-      if (req.method !== 'GET') throw new AccessError('method_not_allowed', `${req.method ?? '?'} is not allowed on ${url.pathname}; a WebSocket upgrade is a GET`);
+      if (req.method !== 'GET')
+        throw new AccessError('method_not_allowed', `${req.method ?? '?'} is not allowed on ${url.pathname}; a WebSocket upgrade is a GET`);
       if (!isWebSocketUpgrade(req)) {
         throw new AccessError('bad_request', `${url.pathname} only upgrades to "websocket", not "${req.headers.upgrade ?? ''}"`);
       }

@@ -33,7 +33,10 @@ export class DeadlineDirectory implements Directory {
         );
       }, this.#deadlineMs);
       // The late answer, if any, is dropped: the next read asks again.
-      this.#inner.memberGroups(oid).then(resolve, reject).finally(() => clearTimeout(timer));
+      this.#inner
+        .memberGroups(oid)
+        .then(resolve, reject)
+        .finally(() => clearTimeout(timer));
     });
   }
 }

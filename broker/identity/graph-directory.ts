@@ -54,7 +54,10 @@ export class GraphDirectory implements Directory {
     const unnamed: string[] = [];
     for (let page = 0; next; page++) {
       if (page >= MAX_GRAPH_PAGES) {
-        throw new AccessError('directory_unavailable', `Microsoft Graph returned more than ${MAX_GRAPH_PAGES} pages of groups for user ${oid}; refusing to guess membership`);
+        throw new AccessError(
+          'directory_unavailable',
+          `Microsoft Graph returned more than ${MAX_GRAPH_PAGES} pages of groups for user ${oid}; refusing to guess membership`,
+        );
       }
       const body = await this.#get(next, oid);
       for (const item of body.value ?? []) {
@@ -77,7 +80,10 @@ export class GraphDirectory implements Directory {
       'the Graph app sees only "limited information" group objects, as an app granted just User.Read.All does; ' +
       'grant it GroupMember.Read.All (application) and admin consent';
     if (this.#groupNamesMatter) {
-      throw new AccessError('directory_unavailable', `${what}. This policy names groups by display name, so membership cannot be decided; access checks fail closed until then`);
+      throw new AccessError(
+        'directory_unavailable',
+        `${what}. This policy names groups by display name, so membership cannot be decided; access checks fail closed until then`,
+      );
     }
     if (this.#warnedLimited) return;
     this.#warnedLimited = true;

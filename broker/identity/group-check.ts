@@ -38,11 +38,16 @@ export function graphGroupLookup(client: Client): GroupLookup {
         .header(CONSISTENCY_HEADER.name, CONSISTENCY_HEADER.value)
         .query({ $filter: filter, $select: 'id,displayName', $top: String(MAX_GROUPS_PER_NAME) })
         .get()) as { value?: Array<{ id?: unknown; displayName?: unknown }> };
-      return (body.value ?? []).flatMap((g) => (typeof g.id === 'string' ? [{ id: g.id, displayName: typeof g.displayName === 'string' ? g.displayName : null }] : []));
+      return (body.value ?? []).flatMap((g) =>
+        typeof g.id === 'string' ? [{ id: g.id, displayName: typeof g.displayName === 'string' ? g.displayName : null }] : [],
+      );
     },
     async byId(id) {
       try {
-        const g = (await client.api(`/groups/${encodeURIComponent(id)}`).select('id,displayName').get()) as { id?: unknown; displayName?: unknown };
+        const g = (await client
+          .api(`/groups/${encodeURIComponent(id)}`)
+          .select('id,displayName')
+          .get()) as { id?: unknown; displayName?: unknown };
         return { id, displayName: typeof g.displayName === 'string' ? g.displayName : null };
       } catch (error) {
         if ((error as { statusCode?: unknown }).statusCode === 404) return null;
@@ -98,7 +103,9 @@ export async function checkPolicyGroups(config: BrokerConfig, lookup: GroupLooku
     try {
       group = await lookup.byId(id);
     } catch (error) {
-      warnings.push(`could not check the policy's groups against the tenant (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); matching is by id either way`);
+      warnings.push(
+        `could not check the policy's groups against the tenant (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); matching is by id either way`,
+      );
       break;
     }
     const label = labels[id];
@@ -106,7 +113,9 @@ export async function checkPolicyGroups(config: BrokerConfig, lookup: GroupLooku
     if (group === null) {
       warnings.push(`${where}: group ${id}${label ? ` ("${label}")` : ''} does not exist in the tenant — nobody matches it; fix the id or remove it`);
     } else if (label !== undefined && group.displayName !== null && group.displayName !== label) {
-      warnings.push(`${where}: group ${id} is labelled "${label}" in the config but named "${group.displayName}" in the tenant — the id decides; update the label if the group was renamed, or check the id`);
+      warnings.push(
+        `${where}: group ${id} is labelled "${label}" in the config but named "${group.displayName}" in the tenant — the id decides; update the label if the group was renamed, or check the id`,
+      );
     }
   }
   return { warnings, names };

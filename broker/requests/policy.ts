@@ -114,20 +114,14 @@ function checkDuration(text: string | null, policy: ResourcePolicy): number {
 function checkReason(text: string | null, policy: ResourcePolicy): string | null {
   const reason = checkFreeText(text, 'reason', MAX_REASON_LENGTH, 'reason_too_long', 'reason_invalid');
   if (reason !== null || policy.reason === 'optional') return reason;
-  throw new AccessError(
-    'reason_required',
-    `${policy.name} requires a reason — say why you need access, e.g. --reason "INC-4211: stuck migration".`,
-  );
+  throw new AccessError('reason_required', `${policy.name} requires a reason — say why you need access, e.g. --reason "INC-4211: stuck migration".`);
 }
 
 function checkTicket(text: string | null, policy: ResourcePolicy): string | null {
   const ticket = checkFreeText(text, 'ticket', MAX_TICKET_LENGTH, 'ticket_invalid', 'ticket_invalid');
   if (policy.ticketPattern === null) return ticket;
   if (ticket === null) {
-    throw new AccessError(
-      'ticket_required',
-      `${policy.name} requires a ticket matching /${policy.ticketPattern}/ — pass one with --ticket.`,
-    );
+    throw new AccessError('ticket_required', `${policy.name} requires a ticket matching /${policy.ticketPattern}/ — pass one with --ticket.`);
   }
   if (ticketPattern(policy).test(ticket)) return ticket;
   throw new AccessError(
@@ -150,13 +144,7 @@ function ticketPattern(policy: ResourcePolicy): RegExp {
   }
 }
 
-function checkFreeText(
-  text: string | null,
-  label: string,
-  maxLength: number,
-  tooLong: ErrorCode,
-  invalid: ErrorCode,
-): string | null {
+function checkFreeText(text: string | null, label: string, maxLength: number, tooLong: ErrorCode, invalid: ErrorCode): string | null {
   const trimmed = text?.trim() ?? '';
   if (trimmed === '') return null;
   const problem = freeTextProblem(trimmed, label, maxLength, tooLong, invalid);
@@ -174,7 +162,6 @@ function freeTextProblem(trimmed: string, label: string, maxLength: number, tooL
   const codePoint = `U+${(unsafe[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
   return new AccessError(
     invalid,
-    `The ${label} ${JSON.stringify(trimmed)} contains the control character ${codePoint} at position ${unsafe.index + 1} — ` +
-      'use plain text on one line.',
+    `The ${label} ${JSON.stringify(trimmed)} contains the control character ${codePoint} at position ${unsafe.index + 1} — ` + 'use plain text on one line.',
   );
 }

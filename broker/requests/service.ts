@@ -135,7 +135,10 @@ export class RequestService {
   }
 
   /** One page of the caller's own requests, newest first, strictly before `before`; `next` as for approvalsPage. */
-  async requestsPage(principal: Principal, page: { states?: RequestState[]; limit: number; before: RowPosition | null }): Promise<{ requests: RequestView[]; next: RowPosition | null }> {
+  async requestsPage(
+    principal: Principal,
+    page: { states?: RequestState[]; limit: number; before: RowPosition | null },
+  ): Promise<{ requests: RequestView[]; next: RowPosition | null }> {
     const read = this.#store.pageByRequester(principal.oid, page);
     return { requests: read.requests.map((request) => this.view(request)), next: read.next };
   }
@@ -155,7 +158,10 @@ export class RequestService {
   }
 
   /** One page of listApprovals, strictly after `after`; `next` is where the following page starts (null: none). */
-  async approvalsPage(principal: Principal, page: { limit: number; after: RowPosition | null }): Promise<{ approvals: ApprovalView[]; next: RowPosition | null }> {
+  async approvalsPage(
+    principal: Principal,
+    page: { limit: number; after: RowPosition | null },
+  ): Promise<{ approvals: ApprovalView[]; next: RowPosition | null }> {
     if (principal.kind !== 'user') return { approvals: [], next: null };
     const groups = await this.#directory.memberGroups(principal.oid);
     const now = this.#now();
@@ -184,15 +190,17 @@ export class RequestService {
       return read;
     };
     return Promise.all(
-      waiting.map(async (request): Promise<ApprovalView> => ({
-        ...this.view(request),
-        requesterGroups: await requesterGroups(request.requester.oid),
-        recent: this.#store
-          .recentFor(request.requester.oid, request.resource, RECENT_REQUESTS_SHOWN + 1)
-          .filter((earlier) => earlier.id !== request.id)
-          .slice(0, RECENT_REQUESTS_SHOWN)
-          .map((earlier) => this.view(earlier)),
-      })),
+      waiting.map(
+        async (request): Promise<ApprovalView> => ({
+          ...this.view(request),
+          requesterGroups: await requesterGroups(request.requester.oid),
+          recent: this.#store
+            .recentFor(request.requester.oid, request.resource, RECENT_REQUESTS_SHOWN + 1)
+            .filter((earlier) => earlier.id !== request.id)
+            .slice(0, RECENT_REQUESTS_SHOWN)
+            .map((earlier) => this.view(earlier)),
+        }),
+      ),
     );
   }
 
@@ -242,9 +250,7 @@ export class RequestService {
 
   async #mutate(id: string, principal: Principal, groups: readonly GroupRef[], event: RequestEvent): Promise<RequestView> {
     const now = this.#now();
-    const outcome = this.#store.transaction(() =>
-      this.#apply(id, event, now, (current) => this.#visible(current, id, principal, groups)),
-    );
+    const outcome = this.#store.transaction(() => this.#apply(id, event, now, (current) => this.#visible(current, id, principal, groups)));
     if (outcome.changes.length > 0) this.#announce(outcome.request, outcome.changes, actorOf(principal));
     if (!outcome.ok) throw outcome.refusal;
     return this.view(outcome.request);
@@ -341,7 +347,10 @@ export class RequestService {
       if (inAnyGroup(groups, [...approvers, ...this.#config.admins, ...this.#config.auditors])) return request;
     }
     // The same answer whether it does not exist or is not theirs: ids are not probed for existence.
-    throw new AccessError('request_not_found', `No request "${id}" that you can see — list yours with \`access requests\`, pending reviews with \`access approvals\`.`);
+    throw new AccessError(
+      'request_not_found',
+      `No request "${id}" that you can see — list yours with \`access requests\`, pending reviews with \`access approvals\`.`,
+    );
   }
 
   #unknownResource(resource: string, groups: readonly GroupRef[]): AccessError {

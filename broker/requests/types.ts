@@ -72,13 +72,4 @@ export type RequestEvent =
   | { type: 'tick' };
 
 /** What happened, for the audit log and the events stream. */
-export type RequestChange =
-  | 'created'
-  | 'auto_approved'
-  | 'review_recorded'
-  | 'approved'
-  | 'denied'
-  | 'cancelled'
-  | 'timed_out'
-  | 'expired'
-  | 'revoked';
+export type RequestChange = 'created' | 'auto_approved' | 'review_recorded' | 'approved' | 'denied' | 'cancelled' | 'timed_out' | 'expired' | 'revoked';

@@ -31,12 +31,7 @@ export const BUSY_TIMEOUT_MS = 5_000;
  *   query is an event) would pay on every write.
  * - foreign_keys=ON: SQLite leaves it off by default; reviews must belong to a request.
  */
-export const CONNECTION_PRAGMAS: readonly string[] = [
-  `busy_timeout = ${BUSY_TIMEOUT_MS}`,
-  'journal_mode = WAL',
-  'synchronous = NORMAL',
-  'foreign_keys = ON',
-];
+export const CONNECTION_PRAGMAS: readonly string[] = [`busy_timeout = ${BUSY_TIMEOUT_MS}`, 'journal_mode = WAL', 'synchronous = NORMAL', 'foreign_keys = ON'];
 
 /** Owner read/write only: requests carry reasons and tickets, and the audit log will live here too. */
 const DATABASE_FILE_MODE = 0o600;
@@ -95,10 +90,7 @@ function assertWal(db: Database): void {
   if (db.memory) return;
   const mode = db.pragma('journal_mode', { simple: true });
   if (mode === 'wal') return;
-  throw new AccessError(
-    'store_unavailable',
-    `the database "${db.name}" stays in journal mode "${String(mode)}" instead of WAL; put it on a local filesystem`,
-  );
+  throw new AccessError('store_unavailable', `the database "${db.name}" stays in journal mode "${String(mode)}" instead of WAL; put it on a local filesystem`);
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

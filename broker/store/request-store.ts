@@ -398,13 +398,7 @@ function assertExtends(next: AccessRequest, stored: readonly Review[]): void {
 }
 
 function sameReview(a: Review, b: Review): boolean {
-  return (
-    a.reviewer.oid === b.reviewer.oid &&
-    a.reviewer.upn === b.reviewer.upn &&
-    a.decision === b.decision &&
-    a.comment === b.comment &&
-    a.at === b.at
-  );
+  return a.reviewer.oid === b.reviewer.oid && a.reviewer.upn === b.reviewer.upn && a.decision === b.decision && a.comment === b.comment && a.at === b.at;
 }
 
 function checkLimit(limit: number): number {

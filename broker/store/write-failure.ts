@@ -12,7 +12,7 @@ export function storeWriteFailure(error: unknown): AccessError | null {
   if (error.code === 'SQLITE_FULL') {
     return new AccessError(
       'store_full',
-      'the broker\'s database disk is full: nothing new can be recorded, so this was not done (what was recorded before is intact) — ask the broker\'s operator to free disk space, then try again',
+      "the broker's database disk is full: nothing new can be recorded, so this was not done (what was recorded before is intact) — ask the broker's operator to free disk space, then try again",
       { cause: error },
     );
   }

@@ -73,10 +73,7 @@ export function noLiveGrant(grants: GrantLookup, oid: string, resource: string, 
     );
   }
   const story = latest ? ` (request ${latest.id} ${storyOf(latest, now)})` : '';
-  return new AccessError(
-    'no_live_grant',
-    `You have no live grant for ${resource}${story}. Ask for one: access request ${resource} --for 1h --reason "…"`,
-  );
+  return new AccessError('no_live_grant', `You have no live grant for ${resource}${story}. Ask for one: access request ${resource} --for 1h --reason "…"`);
 }
 
 /** describeState, except that a grant past its end that the clock has not closed yet reads as expired. */

@@ -337,12 +337,18 @@ export class TunnelEndpoint implements UpgradeRoute {
     try {
       tunnel.observer?.end();
     } catch (error) {
-      this.#options.log.error('tunnel observer failed at the end of its session', { session: session.id, error: error instanceof Error ? error.stack : String(error) });
+      this.#options.log.error('tunnel observer failed at the end of its session', {
+        session: session.id,
+        error: error instanceof Error ? error.stack : String(error),
+      });
     }
     try {
       this.#options.sessions.close(session.id, { endedAt: end.at, bytesUp: relay.bytesUp, bytesDown: relay.bytesDown, reason: end.reason, detail: end.detail });
     } catch (error) {
-      this.#options.log.error('tunnel session could not be recorded as closed', { session: session.id, error: error instanceof Error ? error.stack : String(error) });
+      this.#options.log.error('tunnel session could not be recorded as closed', {
+        session: session.id,
+        error: error instanceof Error ? error.stack : String(error),
+      });
     }
     this.#options.log.info('tunnel closed', {
       session: session.id,

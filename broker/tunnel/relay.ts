@@ -45,9 +45,7 @@ export const TARGET_END_GRACE_MS = 5_000;
 
 type CloseCodeName = keyof typeof CloseCode;
 /** Code → name, e.g. 4110 → 'grantExpired', for the session's end reason. Built from CloseCode, so it covers every code. */
-const CLOSE_CODE_NAMES = new Map<number, CloseCodeName>(
-  (Object.keys(CloseCode) as CloseCodeName[]).map((name) => [CloseCode[name], name]),
-);
+const CLOSE_CODE_NAMES = new Map<number, CloseCodeName>((Object.keys(CloseCode) as CloseCodeName[]).map((name) => [CloseCode[name], name]));
 /** The session end reason of a close code the broker sends, e.g. 4111 → 'grantRevoked'. */
 export function closeCodeName(code: CloseCode): CloseCodeName {
   return CLOSE_CODE_NAMES.get(code) as CloseCodeName;

@@ -176,6 +176,14 @@ const TYPE_WIDTH = Math.max(...AUDIT_EVENT_TYPES.map((type) => type.length));
  * Fixed columns for seq and type; the rest separated by two spaces.
  */
 export function entryLine(entry: AuditEntryView): string {
-  const cells = [`#${entry.seq}`, timestamp(entry.at), entry.type.padEnd(TYPE_WIDTH), who(entry.actor), entry.resource ?? '-', entry.subject ?? '-', describeEntry(entry)];
+  const cells = [
+    `#${entry.seq}`,
+    timestamp(entry.at),
+    entry.type.padEnd(TYPE_WIDTH),
+    who(entry.actor),
+    entry.resource ?? '-',
+    entry.subject ?? '-',
+    describeEntry(entry),
+  ];
   return safeCells(cells).join('  ');
 }

@@ -36,7 +36,14 @@ export const RETRY_MAX_MS = 30_000;
  * ready yet (starting), or a 500 from a broker on its way down. A failure that persists keeps being reported, once per wait,
  * until Ctrl-C.
  */
-const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['broker_unreachable', 'tenant_unreachable', 'broker_response_invalid', 'internal', 'shutting_down', 'not_ready']);
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'broker_unreachable',
+  'tenant_unreachable',
+  'broker_response_invalid',
+  'internal',
+  'shutting_down',
+  'not_ready',
+]);
 
 export type LogClient = Pick<BrokerClient, 'get'>;
 

@@ -28,7 +28,10 @@ export function printStory(story: AuditShowResponse, now: number, out: Output): 
   out.line(out.bold(safeCells([storyHeadline(story)]).join('')));
   if (story.sessions.length > 0) {
     out.line();
-    out.table(SESSION_TABLE_HEADERS, story.sessions.map((s) => sessionTableRow(s, now)));
+    out.table(
+      SESSION_TABLE_HEADERS,
+      story.sessions.map((s) => sessionTableRow(s, now)),
+    );
   }
   out.line();
   out.table(

@@ -79,9 +79,7 @@ class KeychainHelper {
       else pending.reject(new Error(reply.reason ?? 'the keychain failed without saying why'));
     });
     this.#child.on('error', (error) => this.#fail(error));
-    this.#child.on('exit', (code, signal) =>
-      this.#fail(new Error(`the keychain helper stopped (${signal ? `signal ${signal}` : `exit code ${code}`})`)),
-    );
+    this.#child.on('exit', (code, signal) => this.#fail(new Error(`the keychain helper stopped (${signal ? `signal ${signal}` : `exit code ${code}`})`)));
     // Never holds the CLI open: while a call is pending, its deadline timer does. After the
     // listeners, because adding a 'message' listener refs the IPC channel again.
     this.#child.unref();

@@ -76,8 +76,7 @@ export class FileSecretStore implements SecretStore {
       if (hasErrorCode(error, 'ENOENT')) return null; // never signed in: simply empty
       throw new AccessError(
         'secret_store_failed',
-        `Cannot read the token cache file ${this.path}: ${oneLineReason(error)}. ` +
-          'Fix its permissions, or run `access logout` to clear it.',
+        `Cannot read the token cache file ${this.path}: ${oneLineReason(error)}. ` + 'Fix its permissions, or run `access logout` to clear it.',
         { cause: error },
       );
     }
@@ -102,11 +101,9 @@ export class FileSecretStore implements SecretStore {
       await unlink(this.path);
     } catch (error) {
       if (hasErrorCode(error, 'ENOENT')) return;
-      throw new AccessError(
-        'secret_store_failed',
-        `Cannot remove the token cache file ${this.path}: ${oneLineReason(error)}. Delete it by hand.`,
-        { cause: error },
-      );
+      throw new AccessError('secret_store_failed', `Cannot remove the token cache file ${this.path}: ${oneLineReason(error)}. Delete it by hand.`, {
+        cause: error,
+      });
     }
   }
 }
@@ -205,8 +202,7 @@ function hashOfHome(home: string): string {
 export async function probeKeychain(signal?: AbortSignal, service: string = KEYCHAIN_SERVICE): Promise<boolean> {
   const account = `probe:${randomBytes(8).toString('hex')}`;
   const expected = randomBytes(16).toString('hex');
-  const call = (request: KeychainRequest): Promise<string | null> =>
-    keychainCall(service, account, request, PROBE_TIMEOUT_MS, signal);
+  const call = (request: KeychainRequest): Promise<string | null> => keychainCall(service, account, request, PROBE_TIMEOUT_MS, signal);
 
   await call({ op: 'set', value: expected });
   let actual: string | null;
@@ -256,11 +252,7 @@ export async function chooseSecretStore(
     return { store: file, notice: `${fileNotice} — chosen by ${TOKEN_STORE_ENV}=file` };
   }
   if (forced !== undefined && forced !== '' && forced !== 'keychain') {
-    throw new AccessError(
-      'usage',
-      `${TOKEN_STORE_ENV}="${forced}" is not a token store. ` +
-        `Use "keychain" or "file", or unset it to let access pick one.`,
-    );
+    throw new AccessError('usage', `${TOKEN_STORE_ENV}="${forced}" is not a token store. ` + `Use "keychain" or "file", or unset it to let access pick one.`);
   }
 
   const failure = await keychainFailure(probe);

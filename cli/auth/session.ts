@@ -61,10 +61,12 @@ class NetworkFailures {
   last: { error: unknown; url: string } | null = null;
 
   watch(inner: INetworkModule): INetworkModule {
-    const record = (url: string) => (error: unknown): never => {
-      this.last = { error, url };
-      throw error;
-    };
+    const record =
+      (url: string) =>
+      (error: unknown): never => {
+        this.last = { error, url };
+        throw error;
+      };
     return {
       sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => inner.sendGetRequestAsync<T>(url, options).catch(record(url)),
       sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => inner.sendPostRequestAsync<T>(url, options).catch(record(url)),
@@ -214,7 +216,9 @@ function signInError(error: unknown): AccessError {
     if (error.errorCode === 'expired_token' || error.errorCode === 'device_code_polling_cancelled' || /timed? ?out/i.test(error.errorMessage)) {
       return new AccessError('sign_in_timed_out', 'the sign-in code expired before it was used — run `access login` again', { cause: error });
     }
-    return new AccessError('sign_in_failed', `sign-in failed: ${error.errorCode}${error.errorMessage ? ` — ${firstLine(error.errorMessage)}` : ''}`, { cause: error });
+    return new AccessError('sign_in_failed', `sign-in failed: ${error.errorCode}${error.errorMessage ? ` — ${firstLine(error.errorMessage)}` : ''}`, {
+      cause: error,
+    });
   }
   const text = error instanceof Error ? error.message : String(error);
   return new AccessError('sign_in_failed', `sign-in failed: ${firstLine(text)}`, { cause: error });

@@ -21,8 +21,7 @@ export function tokenCachePlugin(store: SecretStore): ICachePlugin {
         // Guessing "empty" here would silently sign the person out and overwrite the evidence.
         throw new AccessError(
           'secret_store_failed',
-          `The token cache in the ${store.description} is corrupt (${oneLineReason(error)}). ` +
-            'Run `access logout` to clear it, then `access login` again.',
+          `The token cache in the ${store.description} is corrupt (${oneLineReason(error)}). ` + 'Run `access logout` to clear it, then `access login` again.',
           { cause: error },
         );
       }

@@ -4,7 +4,16 @@
 
 import { afterSeqOption, jsonlOption, sinceOption, WHEN } from '../audit/options.js';
 import { requestOptions } from '../request-options.js';
-import { brokerOption, DEFAULT_BIND, jsonOption, type CommandGroupSpec, type CommandSpec, type OptionSpec, SESSIONS_SHOWN, SHOW_ENTRIES_DEFAULT } from './command.js';
+import {
+  brokerOption,
+  DEFAULT_BIND,
+  jsonOption,
+  type CommandGroupSpec,
+  type CommandSpec,
+  type OptionSpec,
+  SESSIONS_SHOWN,
+  SHOW_ENTRIES_DEFAULT,
+} from './command.js';
 
 const caOption: OptionSpec = {
   flags: '--ca <file>',

@@ -18,7 +18,11 @@ export const run: CommandRun = async (ctx, options, args) => {
   if (options.wait === false) {
     const created = await createRequest(ctx, connection.client, body);
     const shown = ctx.out.forPeople(created);
-    say(shown.state === 'pending' ? `Request ${shown.id} PENDING — needs ${stillNeeded(shown)}; \`access requests\` shows it` : outcome(shown, ctx.now(), ctx.out).line);
+    say(
+      shown.state === 'pending'
+        ? `Request ${shown.id} PENDING — needs ${stillNeeded(shown)}; \`access requests\` shows it`
+        : outcome(shown, ctx.now(), ctx.out).line,
+    );
     if (json) ctx.out.json(created);
     return ExitCode.ok;
   }

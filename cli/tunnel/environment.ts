@@ -60,9 +60,13 @@ export function connectHint(kind: string, address: LocalAddress, defaults: Conne
   const { host, port } = address;
   switch (kind) {
     case 'postgres':
-      return ['psql', '-h', host, '-p', String(port), ...(defaults.user ? ['-U', defaults.user] : []), ...(defaults.database ? [defaults.database] : [])].join(' ');
+      return ['psql', '-h', host, '-p', String(port), ...(defaults.user ? ['-U', defaults.user] : []), ...(defaults.database ? [defaults.database] : [])].join(
+        ' ',
+      );
     case 'mysql':
-      return ['mysql', '-h', host, '-P', String(port), ...(defaults.user ? ['-u', defaults.user] : []), ...(defaults.database ? [defaults.database] : [])].join(' ');
+      return ['mysql', '-h', host, '-P', String(port), ...(defaults.user ? ['-u', defaults.user] : []), ...(defaults.database ? [defaults.database] : [])].join(
+        ' ',
+      );
     case 'ssh':
       return `ssh -p ${port} ${defaults.user ? `${defaults.user}@` : ''}${host}`;
     default:

@@ -48,7 +48,10 @@ export function requestCommandLine(name: string, resource: ConnectResource | nul
 /** "You have no live grant for NAME." and what to run (exit 3). */
 export function noLiveGrant(name: string, resource: ConnectResource | null): AccessError {
   if (!resource) {
-    return new AccessError('no_live_grant', `You have no live grant for ${name}, and ${name} is not a resource you may request — \`access resources\` lists the ones you may.`);
+    return new AccessError(
+      'no_live_grant',
+      `You have no live grant for ${name}, and ${name} is not a resource you may request — \`access resources\` lists the ones you may.`,
+    );
   }
   return new AccessError(
     'no_live_grant',

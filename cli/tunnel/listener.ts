@@ -103,7 +103,11 @@ export class TunnelListener {
       const code = (error as NodeJS.ErrnoException).code ?? String(error);
       const where = `${options.bind.includes(':') ? `[${options.bind}]` : options.bind}:${options.port}`;
       const advice =
-        code === 'EADDRINUSE' ? 'pick another --port, or leave --port out for a free one' : code === 'EADDRNOTAVAIL' ? '--bind must be an address of this machine' : 'check --bind and --port';
+        code === 'EADDRINUSE'
+          ? 'pick another --port, or leave --port out for a free one'
+          : code === 'EADDRNOTAVAIL'
+            ? '--bind must be an address of this machine'
+            : 'check --bind and --port';
       throw new AccessError('listen_failed', `cannot listen on ${where} (${code}) — ${advice}`, { cause: error });
     }
     server.on('error', (error) => options.log(`listener error: ${error.message}`));

@@ -42,7 +42,9 @@ export async function runStdio(options: StdioOptions): Promise<ExitCode> {
   // A normal end (ssh logged out, stdin closed) says nothing; a cut says why.
   const exit = tunnelExit(result);
   if (grantEndingExit(result) !== null || exit !== 0 || result.error) {
-    options.notice(`Tunnel to ${options.subject.name} closed: ${closeWords(result, options.subject, options.now())}${result.error ? ` (${result.error})` : ''}`);
+    options.notice(
+      `Tunnel to ${options.subject.name} closed: ${closeWords(result, options.subject, options.now())}${result.error ? ` (${result.error})` : ''}`,
+    );
   }
   return exit;
 }

@@ -65,7 +65,9 @@ export async function openTunnel(options: TunnelClientOptions): Promise<WebSocke
     socket.on('error', (error: NodeJS.ErrnoException) => {
       fail(
         options.trust?.explain(error, options.url) ??
-          new AccessError('broker_unreachable', `cannot open a tunnel through the broker at ${options.url} (${error.code ?? error.message}) — is it running?`, { cause: error }),
+          new AccessError('broker_unreachable', `cannot open a tunnel through the broker at ${options.url} (${error.code ?? error.message}) — is it running?`, {
+            cause: error,
+          }),
       );
     });
     socket.once('unexpected-response', (req, res) => {

@@ -16,12 +16,15 @@ function devOptions(host: string, extra: { unsafeExpose?: boolean } = {}): Param
 }
 
 describe('access-broker dev on a non-loopback address', () => {
-  it.each(['0.0.0.0', '::', '10.1.2.3', 'devbox.example'])(`refuses --host %s without ${UNSAFE_EXPOSE_FLAG}, as a usage error naming the flag`, async (host) => {
-    await expect(startDevBroker(devOptions(host))).rejects.toMatchObject({
-      code: 'usage',
-      message: expect.stringMatching(new RegExp(`"${host.replace(/\./g, '\\.')}".*no password.*${UNSAFE_EXPOSE_FLAG}`)),
-    });
-  });
+  it.each(['0.0.0.0', '::', '10.1.2.3', 'devbox.example'])(
+    `refuses --host %s without ${UNSAFE_EXPOSE_FLAG}, as a usage error naming the flag`,
+    async (host) => {
+      await expect(startDevBroker(devOptions(host))).rejects.toMatchObject({
+        code: 'usage',
+        message: expect.stringMatching(new RegExp(`"${host.replace(/\./g, '\\.')}".*no password.*${UNSAFE_EXPOSE_FLAG}`)),
+      });
+    },
+  );
 });
 
 describe('the Host allow-list of a loopback dev broker', () => {
@@ -59,7 +62,10 @@ describe('the Host allow-list of a loopback dev broker', () => {
     ['the devicecode endpoint', 'POST', 'TENANT/oauth2/v2.0/devicecode'],
     ['a WebSocket upgrade', 'GET', '/v1/events'],
   ])('refuses %s with 421 host_not_allowed for a rebinding Host', async (_case, method, route) => {
-    const upgrade = route === '/v1/events' ? { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } : {};
+    const upgrade =
+      route === '/v1/events'
+        ? { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' }
+        : {};
     const res = await send(method, route.replace('TENANT', tenantPath), `evil.example:${port}`, upgrade);
     expect(res.status).toBe(421);
     expect(JSON.parse(res.body)).toMatchObject({ code: 'host_not_allowed', message: expect.stringContaining('Host "evil.example') });

@@ -28,7 +28,10 @@ async function refusal(file: string, graphAsked: { count: number }): Promise<Con
   const error: unknown = await loadServeConfig(file, ENV, () => {
     graphAsked.count++;
     return graph;
-  }).then(() => null, (e: unknown) => e);
+  }).then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ConfigInvalidError);
   return error as ConfigInvalidError;
 }
@@ -44,21 +47,41 @@ afterAll(async () => {
 
 describe('loadServeConfig', () => {
   it("refuses a display name at its line with the tenant's id for it, ready to paste", async () => {
-    const file = await configFile(...TENANT, 'resources:', '  prod-db:', '    kind: tcp', '    target: db.internal:5432',
-      '    requesters: [sg-eng]', '    approvers: [0f8e6c1a-3b2d-4c5e-9f7a-1b2c3d4e5f60]', '    maxDuration: 1h');
+    const file = await configFile(
+      ...TENANT,
+      'resources:',
+      '  prod-db:',
+      '    kind: tcp',
+      '    target: db.internal:5432',
+      '    requesters: [sg-eng]',
+      '    approvers: [0f8e6c1a-3b2d-4c5e-9f7a-1b2c3d4e5f60]',
+      '    maxDuration: 1h',
+    );
     const asked = { count: 0 };
     const error = await refusal(file, asked);
     const eng = await groupId('sg-eng');
     expect(error.message.split('\n')).toEqual([
       `The broker config ${file} has 1 problem:`,
-      expect.stringMatching(new RegExp(`^${escapeRegex(file)}:13 resources\\.prod-db\\.requesters\\[0\\]: is a group display name; .*the tenant's group "sg-eng" is ${eng}: write \`- \\{ id: ${eng}, name: sg-eng \\}\` \\(got "sg-eng"\\)$`)),
+      expect.stringMatching(
+        new RegExp(
+          `^${escapeRegex(file)}:13 resources\\.prod-db\\.requesters\\[0\\]: is a group display name; .*the tenant's group "sg-eng" is ${eng}: write \`- \\{ id: ${eng}, name: sg-eng \\}\` \\(got "sg-eng"\\)$`,
+        ),
+      ),
     ]);
     expect(asked.count).toBe(1);
   });
 
   it('refuses a file with other problems as it is, without asking Graph', async () => {
-    const file = await configFile(...TENANT.map((line) => line.replace('3F2B8C1E-5D4A-4E6F-9A7B-2C1D0E9F8A76', 'contoso.onmicrosoft.com')),
-      'resources:', '  prod-db:', '    kind: tcp', '    target: db.internal:5432', '    requesters: [sg-eng]', '    approvers: [sg-dba]', '    maxDuration: 1h');
+    const file = await configFile(
+      ...TENANT.map((line) => line.replace('3F2B8C1E-5D4A-4E6F-9A7B-2C1D0E9F8A76', 'contoso.onmicrosoft.com')),
+      'resources:',
+      '  prod-db:',
+      '    kind: tcp',
+      '    target: db.internal:5432',
+      '    requesters: [sg-eng]',
+      '    approvers: [sg-dba]',
+      '    maxDuration: 1h',
+    );
     const asked = { count: 0 };
     const error = await refusal(file, asked);
     expect(error.message).toContain('tenant.id: must be a GUID');
@@ -68,7 +91,9 @@ describe('loadServeConfig', () => {
 });
 
 async function groupId(name: string): Promise<string> {
-  const body = (await graphClientFor(served, served.tenant.graphApp).api('/groups').filter(`mailNickname eq '${name}'`).select('id').get()) as { value: Array<{ id: string }> };
+  const body = (await graphClientFor(served, served.tenant.graphApp).api('/groups').filter(`mailNickname eq '${name}'`).select('id').get()) as {
+    value: Array<{ id: string }>;
+  };
   return body.value[0]?.id as string;
 }
 

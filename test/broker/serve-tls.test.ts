@@ -49,7 +49,15 @@ describe('access-broker serve with --tls-cert/--tls-key', () => {
 
   it('refuses to start with a key that does not belong to the certificate', async () => {
     await expect(
-      startBroker({ configFile: CONFIG, dataDir: path.join(dir, 'data-2'), port: 0, host: '127.0.0.1', env, log, tls: { certFile: server.certFile, keyFile: ca.keyFile } }),
+      startBroker({
+        configFile: CONFIG,
+        dataDir: path.join(dir, 'data-2'),
+        port: 0,
+        host: '127.0.0.1',
+        env,
+        log,
+        tls: { certFile: server.certFile, keyFile: ca.keyFile },
+      }),
     ).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringContaining('does not belong to the certificate') });
   });
 });

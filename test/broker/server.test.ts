@@ -15,8 +15,17 @@ import type { GroupRef, ResourcesResponse, WhoAmIResponse } from '../../shared/w
 
 function principal(oid: string, kind: Principal['kind'] = 'user'): Principal {
   return {
-    kind, oid, tenantId: 't1', upn: `${oid}@contoso.dev`, name: oid, appId: 'cli', scopes: ['user_impersonation'],
-    roles: [], groupsClaim: null, groupOverage: false, expiresAt: new Date('2030-01-01T00:00:00Z'),
+    kind,
+    oid,
+    tenantId: 't1',
+    upn: `${oid}@contoso.dev`,
+    name: oid,
+    appId: 'cli',
+    scopes: ['user_impersonation'],
+    roles: [],
+    groupsClaim: null,
+    groupOverage: false,
+    expiresAt: new Date('2030-01-01T00:00:00Z'),
   };
 }
 
@@ -30,7 +39,10 @@ const verifier: Verifier = {
 
 const memberships: Record<string, GroupRef[]> = {
   alice: [{ id: 'g-eng', displayName: 'sg-eng' }],
-  bob: [{ id: 'g-dba', displayName: 'sg-dba' }, { id: 'g-eng', displayName: 'sg-eng' }],
+  bob: [
+    { id: 'g-dba', displayName: 'sg-dba' },
+    { id: 'g-eng', displayName: 'sg-eng' },
+  ],
   erin: [{ id: 'g-plat', displayName: 'sg-platform' }],
   frank: [],
 };
@@ -44,14 +56,30 @@ const directory: Directory = {
 
 function resource(name: string, over: Partial<ResourcePolicy> = {}): ResourcePolicy {
   return {
-    name, kind: 'postgres', description: null, target: { host: '127.0.0.1', port: 5432 }, requesters: ['sg-eng'],
-    approvers: ['sg-dba'], approvals: 1, maxDurationMs: 4 * 3600_000, defaultDurationMs: 3600_000, requestTtlMs: 3600_000,
-    reason: 'required', ticketPattern: null, autoApprove: [], ...over,
+    name,
+    kind: 'postgres',
+    description: null,
+    target: { host: '127.0.0.1', port: 5432 },
+    requesters: ['sg-eng'],
+    approvers: ['sg-dba'],
+    approvals: 1,
+    maxDurationMs: 4 * 3600_000,
+    defaultDurationMs: 3600_000,
+    requestTtlMs: 3600_000,
+    reason: 'required',
+    ticketPattern: null,
+    autoApprove: [],
+    ...over,
   };
 }
 
 const config: BrokerConfig = {
-  source: 'test', tenant: null, auditors: ['sg-audit'], admins: ['sg-platform'], groupCacheSeconds: 60, devDirectory: null,
+  source: 'test',
+  tenant: null,
+  auditors: ['sg-audit'],
+  admins: ['sg-platform'],
+  groupCacheSeconds: 60,
+  devDirectory: null,
   resources: [resource('prod-db'), resource('secret-db', { requesters: ['sg-secret'], approvers: ['sg-secret'] })],
 };
 
@@ -63,8 +91,17 @@ let base: string;
 beforeAll(async () => {
   const broker = assembleBroker({
     config,
-    signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
-    verifier, directory, log, dataFile: ':memory:',
+    signIn: {
+      tenantId: 't1',
+      authority: 'https://login.microsoftonline.com/t1',
+      clientId: 'cli',
+      scopes: ['api://x/user_impersonation'],
+      brokerVersion: 'test',
+    },
+    verifier,
+    directory,
+    log,
+    dataFile: ':memory:',
   });
   const server = http.createServer();
   lifecycle = new Lifecycle(log);

@@ -228,13 +228,21 @@ describe('the events stream over wss', () => {
 
 describe('the transport MSAL reaches the tenant with', () => {
   const devOverTls = (url: string): BrokerConfigResponse => ({
-    tenantId: 't', authority: `${url}/t`, clientId: 'c', scopes: ['api://x/user_impersonation'], brokerVersion: 'test',
+    tenantId: 't',
+    authority: `${url}/t`,
+    clientId: 'c',
+    scopes: ['api://x/user_impersonation'],
+    brokerVersion: 'test',
   });
   const realTenant: BrokerConfigResponse = {
-    tenantId: 't', authority: 'https://login.microsoftonline.com/t', clientId: 'c', scopes: ['api://x/user_impersonation'], brokerVersion: 'test',
+    tenantId: 't',
+    authority: 'https://login.microsoftonline.com/t',
+    clientId: 'c',
+    scopes: ['api://x/user_impersonation'],
+    brokerVersion: 'test',
   };
 
-  it('counts a tenant on the broker\'s own host (dev over TLS) as served by the broker, and a Microsoft authority as not', () => {
+  it("counts a tenant on the broker's own host (dev over TLS) as served by the broker, and a Microsoft authority as not", () => {
     expect(servesOwnTenant(broker.url, devOverTls(broker.url))).toBe(true);
     expect(servesOwnTenant(broker.url, realTenant)).toBe(false);
   });
@@ -244,7 +252,7 @@ describe('the transport MSAL reaches the tenant with', () => {
     expect(res.status).toBe(200);
   });
 
-  it('does not extend the private CA to a real tenant\'s sign-in hosts', async () => {
+  it("does not extend the private CA to a real tenant's sign-in hosts", async () => {
     // Dialled at the stand-in broker to observe the trust: a real tenant's transport has only the public roots.
     await expect(transportFor(broker.url, realTenant, [ca.cert]).request(`${broker.url}/`)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
   });

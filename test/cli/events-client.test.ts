@@ -26,7 +26,9 @@ class FakeEventsBroker {
       this.tokens.push(req.headers.authorization ?? '');
       if (this.refuse) {
         const body = JSON.stringify(this.refuse.body);
-        socket.end(`HTTP/1.1 ${this.refuse.status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        socket.end(
+          `HTTP/1.1 ${this.refuse.status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
         return;
       }
       this.wss.handleUpgrade(req, socket, head, (ws) => {

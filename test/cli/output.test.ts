@@ -22,7 +22,13 @@ describe('Output', () => {
 
   it('pads table columns to the widest cell', () => {
     const s = streams(false);
-    new Output(s, {}).table(['NAME', 'KIND'], [['demo-db', 'postgres'], ['x', 'tcp']]);
+    new Output(s, {}).table(
+      ['NAME', 'KIND'],
+      [
+        ['demo-db', 'postgres'],
+        ['x', 'tcp'],
+      ],
+    );
     expect(s.read()).toBe('NAME     KIND\ndemo-db  postgres\nx        tcp\n');
   });
 });

@@ -32,9 +32,24 @@ describe('request-format', () => {
   // Each row: a final state, the exit code `access request` ends with, and what the line says.
   const outcomes: [string, Parameters<typeof makeView>[0], number, RegExp][] = [
     ['approved', approvedView(), 0, /^✔ Approved by bob@contoso\.com — access until/],
-    ['approved by two', approvedView({ reviews: [{ reviewer: bob, decision: 'approve', comment: null, at: '' }, { reviewer: { oid: 'c', upn: 'carol@contoso.com' }, decision: 'approve', comment: null, at: '' }] }), 0, /^✔ Approved by bob@contoso\.com and carol@contoso\.com —/],
+    [
+      'approved by two',
+      approvedView({
+        reviews: [
+          { reviewer: bob, decision: 'approve', comment: null, at: '' },
+          { reviewer: { oid: 'c', upn: 'carol@contoso.com' }, decision: 'approve', comment: null, at: '' },
+        ],
+      }),
+      0,
+      /^✔ Approved by bob@contoso\.com and carol@contoso\.com —/,
+    ],
     ['auto-approved', approvedView({ reviews: [], autoApproved: true }), 0, /^✔ Approved by policy/],
-    ['denied', { state: 'denied', closedBy: bob, reviews: [{ reviewer: bob, decision: 'deny', comment: 'use the replica', at: '' }] }, 3, /^✖ Denied by bob@contoso\.com: use the replica$/],
+    [
+      'denied',
+      { state: 'denied', closedBy: bob, reviews: [{ reviewer: bob, decision: 'deny', comment: 'use the replica', at: '' }] },
+      3,
+      /^✖ Denied by bob@contoso\.com: use the replica$/,
+    ],
     ['timed out', { state: 'timed_out' }, 5, /timed out with 0 of 1 approvals/],
     ['cancelled', { state: 'cancelled', closedBy: { oid: 'oid-alice', upn: 'alice@contoso.com' } }, 1, /was cancelled by alice@contoso\.com/],
     ['revoked', approvedView({ state: 'revoked', closedBy: bob, closeReason: 'incident over' }), 1, /revoked by bob@contoso\.com: incident over$/],

@@ -40,7 +40,12 @@ function page(entries: AuditEntryView[]): AuditEventsResponse {
 }
 
 const hostileEntries: AuditEntryView[] = [
-  entryView(1, { type: 'policy.refused', resource: HOSTILE, subject: null, body: { action: 'request', code: 'unknown_resource', message: `no resource ${HOSTILE}` } }),
+  entryView(1, {
+    type: 'policy.refused',
+    resource: HOSTILE,
+    subject: null,
+    body: { action: 'request', code: 'unknown_resource', message: `no resource ${HOSTILE}` },
+  }),
   entryView(2, { type: 'pg.query', subject: `s-${HOSTILE}`, body: { sql: `select 1; -- ${HOSTILE}`, protocol: 'simple' } }),
   entryView(3, { type: 'pg.startup', body: { database: 'app', dbUser: 'app', applicationName: HOSTILE } }),
   entryView(4, { type: 'session.closed', body: { endReason: 'targetFailed', bytesUp: 1, bytesDown: 2, queries: 1, detail: HOSTILE } }),
@@ -59,7 +64,11 @@ describe('safe terminal output', () => {
   it('keeps `audit events --jsonl` exact', async () => {
     const h = harness({ routes: { 'GET /v1/audit/events?after_seq=0&limit=250': () => page(hostileEntries) } });
     expect(await h.run('audit', 'events', '--jsonl')).toBe(0);
-    const lines = h.stdout().trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEntryView);
+    const lines = h
+      .stdout()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditEntryView);
     expect(lines).toEqual(hostileEntries);
   });
 
@@ -103,7 +112,12 @@ describe('safe terminal output', () => {
   it('shows control characters in the approvals and requests tables, and keeps --json exact', async () => {
     const approval = makeApproval({ resource: HOSTILE, reason: HOSTILE, ticket: HOSTILE, requester: { oid: 'o', upn: HOSTILE } });
     const mine = makeView({ resource: HOSTILE, reason: HOSTILE });
-    const h = harness({ routes: { 'GET /v1/approvals?limit=100': () => ({ approvals: [approval] }), 'GET /v1/requests?state=pending%2Capproved&limit=100': () => ({ requests: [mine] }) } });
+    const h = harness({
+      routes: {
+        'GET /v1/approvals?limit=100': () => ({ approvals: [approval] }),
+        'GET /v1/requests?state=pending%2Capproved&limit=100': () => ({ requests: [mine] }),
+      },
+    });
     expect(await h.run('approvals')).toBe(0);
     expect(await h.run('requests')).toBe(0);
     expectSafe(h.stdout());

@@ -16,18 +16,14 @@ describe('broker URL', () => {
     expect(normalizeBrokerUrl(input)).toBe(expected);
   });
 
-  it.each([
-    'http://access.example.com',
-    'http://10.0.0.5:4780',
-    'http://0.0.0.0:4780',
-    'http://[::]:4780',
-    'http://localhost.example.com',
-    'http://128.0.0.1',
-  ])('refuses %s: plain http:// to a host that is not loopback, as a usage error that says to use https', (input) => {
-    expect(() => normalizeBrokerUrl(input)).toThrow(
-      expect.objectContaining({ code: 'usage', message: expect.stringMatching(new RegExp(`"${input.replace(/[.[\]]/g, '\\$&')}".*https://`)) }),
-    );
-  });
+  it.each(['http://access.example.com', 'http://10.0.0.5:4780', 'http://0.0.0.0:4780', 'http://[::]:4780', 'http://localhost.example.com', 'http://128.0.0.1'])(
+    'refuses %s: plain http:// to a host that is not loopback, as a usage error that says to use https',
+    (input) => {
+      expect(() => normalizeBrokerUrl(input)).toThrow(
+        expect.objectContaining({ code: 'usage', message: expect.stringMatching(new RegExp(`"${input.replace(/[.[\]]/g, '\\$&')}".*https://`)) }),
+      );
+    },
+  );
 
   it('refuses a remembered or ACCESS_BROKER http:// URL to a host that is not loopback the same way', () => {
     expect(() => resolveBrokerUrl(undefined, { ACCESS_BROKER: 'http://access.example.com' }, {})).toThrow(expect.objectContaining({ code: 'usage' }));
@@ -46,6 +42,8 @@ describe('broker URL', () => {
   });
 
   it('says how to configure a broker when there is none', () => {
-    expect(() => resolveBrokerUrl(undefined, {}, {})).toThrow(expect.objectContaining({ code: 'not_signed_in', message: expect.stringContaining('access login --broker URL') }));
+    expect(() => resolveBrokerUrl(undefined, {}, {})).toThrow(
+      expect.objectContaining({ code: 'not_signed_in', message: expect.stringContaining('access login --broker URL') }),
+    );
   });
 });

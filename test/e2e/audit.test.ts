@@ -14,17 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENESIS_HASH, wireEntryHash } from '../../broker/audit/entry.js';
 import type { AuditEntryView, AuditSessionView, AuditShowResponse, AuditVerifyResponse, RequestView } from '../../shared/wire.js';
 import { parseCsv } from '../helpers/csv.js';
-import {
-  freePort,
-  login,
-  runCli,
-  runCliJson,
-  startCli,
-  startDevBrokerProcess,
-  tempDir,
-  waitForMatch,
-  type DevBrokerProcess,
-} from '../helpers/processes.js';
+import { freePort, login, runCli, runCliJson, startCli, startDevBrokerProcess, tempDir, waitForMatch, type DevBrokerProcess } from '../helpers/processes.js';
 
 /** A reason a naive CSV writer would break: a comma and double quotes. */
 const REASON = 'INC-7, "the big one": replica lag';
@@ -183,7 +173,22 @@ describe('access audit sessions', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.endsWith('\r\n')).toBe(true);
     const [header, ...rows] = parseCsv(result.stdout);
-    expect(header).toEqual(['session_id', 'request_id', 'user', 'user_oid', 'resource', 'target', 'client', 'opened_at', 'closed_at', 'bytes_up', 'bytes_down', 'queries', 'end_reason', 'reason']);
+    expect(header).toEqual([
+      'session_id',
+      'request_id',
+      'user',
+      'user_oid',
+      'resource',
+      'target',
+      'client',
+      'opened_at',
+      'closed_at',
+      'bytes_up',
+      'bytes_down',
+      'queries',
+      'end_reason',
+      'reason',
+    ]);
     const records = rows.map((row) => Object.fromEntries((header ?? []).map((name, i) => [name, row[i]])));
     const [json] = await sessionsOf('alice@contoso.dev');
     const alice = records.find((r) => r.user === 'alice@contoso.dev');
@@ -213,18 +218,28 @@ describe('access audit show', () => {
     const json = await auditJson<AuditShowResponse>(['show', id]);
     expect(json).toMatchObject({ id, kind: 'request', requestId: id, truncated: false });
     expect(json.entries.map((e) => e.type)).toEqual(['request.created', 'request.review_recorded', 'request.approved', 'session.opened', 'session.closed']);
-    expect(json.entries.map((e) => e.actor?.upn)).toEqual(['alice@contoso.dev', 'bob@contoso.dev', 'bob@contoso.dev', 'alice@contoso.dev', 'alice@contoso.dev']);
+    expect(json.entries.map((e) => e.actor?.upn)).toEqual([
+      'alice@contoso.dev',
+      'bob@contoso.dev',
+      'bob@contoso.dev',
+      'alice@contoso.dev',
+      'alice@contoso.dev',
+    ]);
 
     const text = await runCli(['audit', 'show', id], home.dave);
     expect(text.code, text.stderr).toBe(0);
     const lines = text.stdout.split('\n');
     expect(lines[0]).toBe(`Request ${id} on demo-echo by alice@contoso.dev — 1 session`);
     const [session] = json.sessions;
-    expect(text.stdout).toMatch(new RegExp(`request\\.created +alice@contoso\\.dev +${id} +asked for 30m — "${REASON.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`));
+    expect(text.stdout).toMatch(
+      new RegExp(`request\\.created +alice@contoso\\.dev +${id} +asked for 30m — "${REASON.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`),
+    );
     expect(text.stdout).toMatch(/request\.review_recorded +bob@contoso\.dev .* approved/);
     expect(text.stdout).toMatch(/request\.approved +bob@contoso\.dev .* granted, access until .* \(approved by bob@contoso\.dev\)/);
     expect(text.stdout).toMatch(new RegExp(`session\\.opened +alice@contoso\\.dev +${session?.id} +tunnel opened from 127\\.0\\.0\\.1`));
-    expect(text.stdout).toContain(`tunnel closed (${session?.endReason?.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()}): ↑${session?.bytesUp} B ↓${session?.bytesDown} B`);
+    expect(text.stdout).toContain(
+      `tunnel closed (${session?.endReason?.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()}): ↑${session?.bytesUp} B ↓${session?.bytesDown} B`,
+    );
   });
 
   it('tells the story of a session, naming the request it ran under', async () => {
@@ -336,7 +351,7 @@ describe('access audit verify', () => {
   it('names the changed entry after the database file was edited while the broker was stopped', async () => {
     const { entries } = await exportAll();
     const target = entries.find((e) => e.type === 'request.created' && e.subject === story.aliceRequest?.id);
-    if (!target) throw new Error('alice\'s request.created is not in the export');
+    if (!target) throw new Error("alice's request.created is not in the export");
 
     await broker.stop();
     const raw = new Sqlite(path.join(dataDir, 'access.db'));
@@ -352,7 +367,9 @@ describe('access audit verify', () => {
 
     const result = await runCli(['audit', 'verify'], home.dave);
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain(`✖ The audit log does not verify: entry #${target.seq} is altered — entry ${target.seq} (request.created) was changed after it was written`);
+    expect(result.stdout).toContain(
+      `✖ The audit log does not verify: entry #${target.seq} is altered — entry ${target.seq} (request.created) was changed after it was written`,
+    );
     expect(result.stdout).toContain(`The ${target.seq - 1} entries before it verify; everything from #${target.seq} on is suspect.`);
     const json = await runCli(['audit', 'verify', '--json'], home.dave);
     expect(json.code).toBe(1);

@@ -44,7 +44,10 @@ function isGone(pid: number): boolean {
 function refusesConnections(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(false); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.once('error', () => resolve(true));
   });
 }
@@ -71,7 +74,10 @@ describe('demo PostgreSQL', () => {
       const rows = await query(target, 'SELECT id, customer, status FROM orders ORDER BY id');
       expect(rows.length).toBeGreaterThanOrEqual(3);
       expect(rows[0]).toMatchObject({ id: 1001, customer: 'Northwind Traders' });
-      const [who] = await query(target, 'SELECT current_user AS "user", current_database() AS db, (SELECT tableowner FROM pg_tables WHERE tablename = \'orders\') AS owner');
+      const [who] = await query(
+        target,
+        'SELECT current_user AS "user", current_database() AS db, (SELECT tableowner FROM pg_tables WHERE tablename = \'orders\') AS owner',
+      );
       expect(who).toEqual({ user: 'demo', db: 'demo', owner: 'demo' });
     } finally {
       await target.stop();
@@ -149,7 +155,7 @@ describe('demo PostgreSQL', () => {
 });
 
 describe('parent-death watchdog', () => {
-  it('interrupts the guarded process when the pipe from its parent closes, as at the parent\'s death', async () => {
+  it("interrupts the guarded process when the pipe from its parent closes, as at the parent's death", async () => {
     const guarded = spawn('sleep', ['300'], { stdio: 'ignore' });
     const ended = new Promise<NodeJS.Signals | null>((resolve) => guarded.once('exit', (_code, signal) => resolve(signal)));
     const watchdog = watchParentDeath(guarded.pid as number, null);

@@ -36,10 +36,14 @@ function get(port: number, host: string, ca: string): Promise<{ status: number; 
 describe('access-broker dev --host 0.0.0.0', () => {
   it('refuses to start without --unsafe-expose-dev-tenant: exit 2, and says why and which flag', async () => {
     const { server } = await certificate();
-    const run = spawnSync(process.execPath, [BROKER_BIN, 'dev', '--host', '0.0.0.0', '--port', '0', '--tls-cert', server.certFile, '--tls-key', server.keyFile, '--config', CONFIG], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const run = spawnSync(
+      process.execPath,
+      [BROKER_BIN, 'dev', '--host', '0.0.0.0', '--port', '0', '--tls-cert', server.certFile, '--tls-key', server.keyFile, '--config', CONFIG],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/will not listen on "0\.0\.0\.0".*no password.*--unsafe-expose-dev-tenant/s);
     expect(run.stdout).not.toContain('Ready.');
@@ -47,7 +51,11 @@ describe('access-broker dev --host 0.0.0.0', () => {
 
   it('starts with the flag, warns, and still refuses a Host that is not its own', async () => {
     const { ca, server } = await certificate();
-    exposed = await startDevBrokerProcess(['--host', '0.0.0.0', '--config', CONFIG, '--unsafe-expose-dev-tenant'], {}, { tls: { certFile: server.certFile, keyFile: server.keyFile, caFile: ca.certFile } });
+    exposed = await startDevBrokerProcess(
+      ['--host', '0.0.0.0', '--config', CONFIG, '--unsafe-expose-dev-tenant'],
+      {},
+      { tls: { certFile: server.certFile, keyFile: server.keyFile, caFile: ca.certFile } },
+    );
     expect(exposed.output()).toMatch(/WARNING\s+--unsafe-expose-dev-tenant: the password-less dev sign-in page is reachable on 0\.0\.0\.0/);
     const port = Number(new URL(exposed.url).port);
     expect((await get(port, `127.0.0.1:${port}`, ca.cert)).status).toBe(200);

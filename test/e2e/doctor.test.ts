@@ -4,7 +4,14 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCTOR_SECRET_ENV, readDevTenantState, readManagedIdentityEnv, valuesFromState, writeDoctorConfig, type DevTenantState } from '../helpers/doctor-config.js';
+import {
+  DOCTOR_SECRET_ENV,
+  readDevTenantState,
+  readManagedIdentityEnv,
+  valuesFromState,
+  writeDoctorConfig,
+  type DevTenantState,
+} from '../helpers/doctor-config.js';
 import { BROKER_BIN, cleanEnv, REPO, startDevBrokerProcess, tempDir, type DevBrokerProcess } from '../helpers/processes.js';
 
 let broker: DevBrokerProcess;

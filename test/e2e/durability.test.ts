@@ -128,7 +128,7 @@ describe('a broker killed with SIGKILL and restarted with the same --data', () =
     expect(result.stdout).toContain('Approved by bob@contoso.dev');
   });
 
-  it('keeps the first of two approvals: bob may not approve again, carol\'s completes the request', async () => {
+  it("keeps the first of two approvals: bob may not approve again, carol's completes the request", async () => {
     const { id } = await requestNoWait(['team-db-critical', '--for', '15m', '--reason', 'CHG-7: failover drill']);
     await approve(id, 'bob');
     const before = await aliceRequest(id);

@@ -166,7 +166,7 @@ describe('Graph down', () => {
 });
 
 describe('Graph hung (answers nothing)', () => {
-  it('ends a review with directory_unavailable within the broker\'s deadline, before the CLI would give up on the broker', async () => {
+  it("ends a review with directory_unavailable within the broker's deadline, before the CLI would give up on the broker", async () => {
     const view = await pending(alice, 'gated');
     await graph('stall');
     let result;

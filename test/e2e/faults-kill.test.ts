@@ -145,7 +145,7 @@ describe('SIGKILL in the middle of the work', () => {
     await verifyChain();
   });
 
-  it('closes a live tunnel at the kill with words, records it at restart, reconnects, and still cuts at the grant\'s expiry', async () => {
+  it("closes a live tunnel at the kill with words, records it at restart, reconnects, and still cuts at the grant's expiry", async () => {
     const view = await alice.json<RequestView>(['request', 'echo', '--for', '40s']);
     expect(view.state).toBe('approved');
     const expiresAt = Date.parse(view.expiresAt as string);

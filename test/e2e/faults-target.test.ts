@@ -109,11 +109,14 @@ describe('a target that fails under a live tunnel', () => {
     // The listener outlives one failed connection; the next one is refused with the reason in words.
     const next = await connectTcp(listening.host, listening.port);
     await closed(next);
-    await waitForMatch(listening.run.stderr, new RegExp(`#2 \\S+ refused: The broker cannot connect to mortal's target 127\\.0\\.0\\.1:${echoPort}: connect ECONNREFUSED`));
+    await waitForMatch(
+      listening.run.stderr,
+      new RegExp(`#2 \\S+ refused: The broker cannot connect to mortal's target 127\\.0\\.0\\.1:${echoPort}: connect ECONNREFUSED`),
+    );
     expect((await stopListener(listening)).code).toBe(0);
   });
 
-  it('cuts a tunnel to a target that accepts and then never reads or answers after the resource\'s idleTimeout, and says so', async () => {
+  it("cuts a tunnel to a target that accepts and then never reads or answers after the resource's idleTimeout, and says so", async () => {
     await grant('blackhole');
     const listening = await startListener(alice, 'blackhole');
     const socket = await connectTcp(listening.host, listening.port);
@@ -134,7 +137,11 @@ describe('a target that fails under a live tunnel', () => {
     const start = Date.now();
     const refused = await api.openTunnel(await accessToken(alice), 'pg-mute');
     measured[`mute postgres target refused (TARGET_CONNECT_TIMEOUT_MS ${TARGET_CONNECT_TIMEOUT_MS / 1000}s)`] = `${((Date.now() - start) / 1000).toFixed(1)}s`;
-    expect(refused).toMatchObject({ status: 502, code: expect.stringMatching(/^target_(tls_failed|unreachable)$/), message: expect.stringContaining('pg-mute') });
+    expect(refused).toMatchObject({
+      status: 502,
+      code: expect.stringMatching(/^target_(tls_failed|unreachable)$/),
+      message: expect.stringContaining('pg-mute'),
+    });
     // No session was recorded for a tunnel that never opened.
     expect(await api.sessions(await accessToken(dave), 'pg-mute')).toEqual([]);
   });

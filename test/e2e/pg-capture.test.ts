@@ -139,10 +139,14 @@ interface Run {
 
 /** psql through a listener, never reading ~/.psqlrc, stopping at the first error. */
 function psql(through: TunnelListener, args: string[], options: { sslmode?: string; input?: string } = {}): Promise<Run> {
-  const child = spawn('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-h', through.address.host, '-p', String(through.address.port), '-U', 'postgres', '-d', 'test', ...args], {
-    env: { ...process.env, PGSSLMODE: options.sslmode ?? 'prefer', PGAPPNAME: 'pg-capture-test', PGCONNECT_TIMEOUT: '30' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'psql',
+    ['-X', '-v', 'ON_ERROR_STOP=1', '-h', through.address.host, '-p', String(through.address.port), '-U', 'postgres', '-d', 'test', ...args],
+    {
+      env: { ...process.env, PGSSLMODE: options.sslmode ?? 'prefer', PGAPPNAME: 'pg-capture-test', PGCONNECT_TIMEOUT: '30' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -177,7 +181,7 @@ function statements(session: SessionRecord): Array<Record<string, unknown>> {
 // ---- tests ----------------------------------------------------------------------------------------
 
 describe('query capture through the tunnel', () => {
-  it('records psql\'s simple queries, a multi-statement string as one entry, and COPY both ways, in order', async () => {
+  it("records psql's simple queries, a multi-statement string as one entry, and COPY both ways, in order", async () => {
     const script = [
       'create temp table capture_t(a int, b text);',
       "insert into capture_t values (1, 'one');",
@@ -199,7 +203,12 @@ describe('query capture through the tunnel', () => {
     const entries = story(session);
     expect(entries[0]?.type).toBe('session.opened');
     expect(entries.at(-1)?.type).toBe('session.closed');
-    expect(entries[1]).toMatchObject({ type: 'pg.startup', actor: { oid: 'alice' }, resource: 'pg', body: { dbUser: 'postgres', database: 'test', applicationName: 'pg-capture-test' } });
+    expect(entries[1]).toMatchObject({
+      type: 'pg.startup',
+      actor: { oid: 'alice' },
+      resource: 'pg',
+      body: { dbUser: 'postgres', database: 'test', applicationName: 'pg-capture-test' },
+    });
     expect(statements(session)).toEqual([
       { sql: 'create temp table capture_t(a int, b text);', protocol: 'simple', database: 'test' },
       { sql: "insert into capture_t values (1, 'one');", protocol: 'simple', database: 'test' },
@@ -216,12 +225,20 @@ describe('query capture through the tunnel', () => {
     expect(entries.some((entry) => entry.type === 'pg.capture_degraded')).toBe(false);
   });
 
-  it('records the pg driver\'s parameterized queries and each run of a named prepared statement with its values', async () => {
+  it("records the pg driver's parameterized queries and each run of a named prepared statement with its values", async () => {
     const session = await sessionOf(async () => {
-      const client = new Client({ host: listeners.pg.address.host, port: listeners.pg.address.port, user: 'postgres', database: 'test', application_name: 'pg-capture-driver' });
+      const client = new Client({
+        host: listeners.pg.address.host,
+        port: listeners.pg.address.port,
+        user: 'postgres',
+        database: 'test',
+        application_name: 'pg-capture-driver',
+      });
       client.on('error', () => undefined);
       await client.connect();
-      expect((await client.query({ text: 'select $1::int + $2::int as sum, $3::text as nothing', values: [40, 2, null] })).rows).toEqual([{ sum: 42, nothing: null }]);
+      expect((await client.query({ text: 'select $1::int + $2::int as sum, $3::text as nothing', values: [40, 2, null] })).rows).toEqual([
+        { sum: 42, nothing: null },
+      ]);
       for (const id of ['first', 'second']) {
         expect((await client.query({ name: 'echo-text', text: 'select $1::text as v', values: [id] })).rows).toEqual([{ v: id }]);
       }
@@ -237,7 +254,7 @@ describe('query capture through the tunnel', () => {
     ]);
   });
 
-  it('declines psql\'s SSLRequest (sslmode=prefer) itself, and the session still works and is captured', async () => {
+  it("declines psql's SSLRequest (sslmode=prefer) itself, and the session still works and is captured", async () => {
     let run: Run | undefined;
     const session = await sessionOf(async () => (run = await psql(listeners.pg, ['-At', '-c', "select 'over the tunnel'"], { sslmode: 'prefer' })));
     expect(run?.code, run?.stderr).toBe(0);
@@ -293,7 +310,9 @@ describe('a stream the capture cannot read', () => {
       ['pg.unrecordable', expect.stringMatching(/^the first message \(length \d+, code \d+\) is not a Postgres startup message$/)],
       ['session.closed', null],
     ]);
-    const warnings = broker.log.lines.filter((line) => line.fields['session'] === session.id && line.message.startsWith('ended the session at bytes it cannot record: '));
+    const warnings = broker.log.lines.filter(
+      (line) => line.fields['session'] === session.id && line.message.startsWith('ended the session at bytes it cannot record: '),
+    );
     expect(warnings).toHaveLength(1);
   });
 
@@ -382,7 +401,9 @@ function int32(value: number): Buffer {
 }
 
 function startupMessage(params: Record<string, string>): Buffer {
-  const pairs = Object.entries(params).map(([key, value]) => `${key}\0${value}\0`).join('');
+  const pairs = Object.entries(params)
+    .map(([key, value]) => `${key}\0${value}\0`)
+    .join('');
   const body = Buffer.concat([int32(3 << 16), Buffer.from(`${pairs}\0`)]);
   return Buffer.concat([int32(body.length + 4), body]);
 }

@@ -217,7 +217,7 @@ describe('refusals', () => {
 });
 
 describe('ending a request early', () => {
-  it('lets bob, an approver, revoke alice\'s live grant with a reason she can read', async () => {
+  it("lets bob, an approver, revoke alice's live grant with a reason she can read", async () => {
     const { id } = await requestNoWait(['demo-db', '--for', '1h', '--reason', 'to be revoked'], home.alice);
     expect((await runCli(['approve', id], home.bob)).code).toBe(0);
 
@@ -234,7 +234,7 @@ describe('ending a request early', () => {
     expect(open.map((r) => r.id)).not.toContain(id);
   });
 
-  it('lets alice cancel her pending request, which then leaves the approvers\' queue', async () => {
+  it("lets alice cancel her pending request, which then leaves the approvers' queue", async () => {
     const { id } = await requestNoWait(['demo-db', '--reason', 'changed my mind'], home.alice);
     expect((await runCliJson<ApprovalView[]>(['approvals'], home.bob)).map((a) => a.id)).toContain(id);
 
@@ -248,7 +248,7 @@ describe('ending a request early', () => {
 });
 
 describe('live events', () => {
-  it('pushes a new request to bob\'s `access watch --json` as it is created', async () => {
+  it("pushes a new request to bob's `access watch --json` as it is created", async () => {
     const watch = startCli(['watch', '--json'], home.bob);
     // The feed says hello (on stderr) once its subscription exists: nothing after that is missed.
     await waitForMatch(watch.stderr, /Watching as bob@contoso\.dev/);

@@ -42,7 +42,14 @@ describe.skipIf(!hasTmux)('access review in a terminal', () => {
     const secondId = (JSON.parse(second.stdout) as RequestView).id;
 
     execFileSync('tmux', [
-      'new-session', '-d', '-s', SESSION, '-x', '140', '-y', '50',
+      'new-session',
+      '-d',
+      '-s',
+      SESSION,
+      '-x',
+      '140',
+      '-y',
+      '50',
       `env ACCESS_HOME=${bob} NO_COLOR=1 ${process.execPath} ${ACCESS_BIN} review; echo EXIT=$?; sleep 60`,
     ]);
     await waitForMatch(screen, new RegExp(`Decision on ${firstId}`));

@@ -39,8 +39,7 @@ if (!onLinux) {
   console.log('Skipping the real keychain tests: they drive the Linux Secret Service over D-Bus.');
 } else if (missingTools.length > 0) {
   console.log(
-    `Skipping the real Secret Service test: ${missingTools.join(' and ')} not found. ` +
-      'Install them with: apt-get install -y dbus-daemon gnome-keyring',
+    `Skipping the real Secret Service test: ${missingTools.join(' and ')} not found. ` + 'Install them with: apt-get install -y dbus-daemon gnome-keyring',
   );
 }
 

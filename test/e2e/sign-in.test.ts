@@ -174,7 +174,10 @@ describe('access-broker dev --config (a team’s own policy and dev users)', () 
   it('refuses a bad config at start, naming the file, line, key and reason', async () => {
     const dir = await tempDir('bad-config');
     const file = path.join(dir, 'access.yaml');
-    await writeFile(file, 'resources:\n  prod-db:\n    kind: postgress\n    target: db:5432\n    requesters: [sg-eng]\n    approvers: [sg-dba]\n    maxDuration: 4h\n');
+    await writeFile(
+      file,
+      'resources:\n  prod-db:\n    kind: postgress\n    target: db:5432\n    requesters: [sg-eng]\n    approvers: [sg-dba]\n    maxDuration: 4h\n',
+    );
     await expect(startDevBrokerProcess(['--config', file])).rejects.toThrow(`${file}:3 resources.prod-db.kind: must be one of postgres`);
   });
 });

@@ -79,7 +79,7 @@ describe('the dev broker over TLS', () => {
     expect(me.groups.map((g) => g.displayName)).toEqual(['sg-eng']);
   });
 
-  it('pushes bob\'s approval to alice\'s waiting `access request` over wss', async () => {
+  it("pushes bob's approval to alice's waiting `access request` over wss", async () => {
     const aliceHome = await tempDir('tls-requester');
     const bobHome = await tempDir('tls-approver');
     expect((await login(broker.url, aliceHome, 'alice@contoso.dev', {}, loginOptions)).code).toBe(0);

@@ -40,7 +40,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // The broker's cancel at a cut ends these backends; this only guards against a test that failed before its cut.
-  await observer?.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name like $1 and pid <> pg_backend_pid()`, [`${APP_PREFIX}-%`]);
+  await observer?.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name like $1 and pid <> pg_backend_pid()`, [
+    `${APP_PREFIX}-%`,
+  ]);
   await observer?.end();
   await world?.stop();
 });
@@ -90,7 +92,7 @@ function ms(iso: string | null | undefined): number {
 }
 
 describe('cuts of a live session', () => {
-  it('cuts a sleeping psql at the grant\'s absolute expiry, long before a full grant\'s length after the session opened', async () => {
+  it("cuts a sleeping psql at the grant's absolute expiry, long before a full grant's length after the session opened", async () => {
     const view = await grant(alice, 'pg', `${SHORT_GRANT_MS / 1000}s`);
     const expiresAt = ms(view.expiresAt);
     // Open the session halfway through the grant: a cut timed from the session's start would come 4 s late.
@@ -115,7 +117,7 @@ describe('cuts of a live session', () => {
     expect(await cancelledEntry(session.id)).toEqual({ backendPid: pid, cut: 'grantExpired' });
   });
 
-  it('cuts a sleeping psql within a second of `access revoke`, and psql\'s user reads who revoked it and why', async () => {
+  it("cuts a sleeping psql within a second of `access revoke`, and psql's user reads who revoked it and why", async () => {
     const view = await grant(alice, 'pg', '30m');
     const app = `${APP_PREFIX}-revoke`;
     const run = sleepingPsql(alice, app);
@@ -154,7 +156,7 @@ describe('cuts of a live session', () => {
     expect(await eventually('the broker to log the cancel', async () => (world.broker.output().includes(logged) ? true : undefined))).toBe(true);
   });
 
-  it('cuts erin\'s open tunnel within the re-check interval once Graph says she left the requester group, and opens no new one', async () => {
+  it("cuts erin's open tunnel within the re-check interval once Graph says she left the requester group, and opens no new one", async () => {
     const erin = world.people.erin;
     const view = await grant(erin, 'echo', '30m');
     const listening = await startListener(erin, 'echo');
@@ -175,6 +177,8 @@ describe('cuts of a live session', () => {
     // Her grant has not ended, but the broker asks Graph again for every new tunnel.
     const again = await world.api.openTunnel(await accessToken(erin), 'echo');
     expect(again).toMatchObject({ status: 403, code: 'not_a_requester' });
-    expect('message' in again && again.message).toContain(`You are no longer in a group allowed to use echo (sg-eng), so grant ${view.id} cannot open a tunnel.`);
+    expect('message' in again && again.message).toContain(
+      `You are no longer in a group allowed to use echo (sg-eng), so grant ${view.id} cannot open a tunnel.`,
+    );
   });
 });

@@ -78,7 +78,10 @@ describe('refusals', () => {
 
     const second = await connectTcp(listening.host, listening.port);
     await closed(second);
-    await waitForMatch(listening.run.stderr, /#2 \S+ refused: echo-one already has 1 open tunnel, its limit \(maxConnections 1\)\. Close one you no longer use, or try again shortly\./);
+    await waitForMatch(
+      listening.run.stderr,
+      /#2 \S+ refused: echo-one already has 1 open tunnel, its limit \(maxConnections 1\)\. Close one you no longer use, or try again shortly\./,
+    );
     const direct = await world.api.openTunnel(await accessToken(alice), 'echo-one');
     expect(direct).toMatchObject({ status: 429, code: 'too_many_connections' });
     // The refusal ended neither the listener nor the open tunnel.

@@ -58,9 +58,18 @@ function pgThrough(listening: Listening, applicationName: string): Promise<PgCli
 }
 
 describe('psql through `access connect pg -- psql`', () => {
-  it('runs psql against the resource\'s database as its user, over TCP through the tunnel, and ends with psql\'s exit code', async () => {
+  it("runs psql against the resource's database as its user, over TCP through the tunnel, and ends with psql's exit code", async () => {
     const started = Date.now();
-    const ok = await alice.run(['connect', 'pg', '--', 'psql', '-X', '-At', '-c', "select current_user || '@' || current_database() || ' from ' || host(inet_client_addr())"]);
+    const ok = await alice.run([
+      'connect',
+      'pg',
+      '--',
+      'psql',
+      '-X',
+      '-At',
+      '-c',
+      "select current_user || '@' || current_database() || ' from ' || host(inet_client_addr())",
+    ]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout.trim()).toBe('postgres@test from 127.0.0.1');
     expect(ok.stderr).toMatch(/Tunnel to pg \(postgres\) on 127\.0\.0\.1:\d+ — access until .*; running psql/);
@@ -165,7 +174,7 @@ describe('the MariaDB client through `access connect mysql -- mysql`', () => {
 });
 
 describe('OpenSSH with ProxyCommand=`access connect ssh-test --stdio`', () => {
-  it('logs in to the test\'s sshd through the tunnel, checks its host key, runs a remote command and returns its exit status', async (ctx) => {
+  it("logs in to the test's sshd through the tunnel, checks its host key, runs a remote command and returns its exit status", async (ctx) => {
     const { sshd } = world;
     if ('unavailable' in sshd) {
       console.warn(`skipping the OpenSSH test: ${sshd.unavailable}`);
@@ -180,13 +189,20 @@ describe('OpenSSH with ProxyCommand=`access connect ssh-test --stdio`', () => {
     const result = await runProgram(
       'ssh',
       [
-        '-F', '/dev/null',
-        '-i', sshd.keyFile,
-        '-o', 'IdentitiesOnly=yes',
-        '-o', 'BatchMode=yes',
-        '-o', 'StrictHostKeyChecking=yes',
-        '-o', `UserKnownHostsFile=${knownHosts}`,
-        '-o', `ProxyCommand=${proxy}`,
+        '-F',
+        '/dev/null',
+        '-i',
+        sshd.keyFile,
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        `UserKnownHostsFile=${knownHosts}`,
+        '-o',
+        `ProxyCommand=${proxy}`,
         `${sshd.user}@ssh-test`,
         'echo "hello from $(whoami) over ssh"; exit 7',
       ],

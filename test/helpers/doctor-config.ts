@@ -59,7 +59,12 @@ export interface DevTenantState {
 /** IDENTITY_ENDPOINT and IDENTITY_HEADER of the running dev tenant's managed identity endpoint. */
 export async function readManagedIdentityEnv(dataDir: string): Promise<Record<string, string>> {
   const text = await readFile(path.join(dataDir, 'tenant', 'managed-identity.env'), 'utf8');
-  return Object.fromEntries(text.trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
 }
 
 export async function readDevTenantState(dataDir: string): Promise<DevTenantState> {

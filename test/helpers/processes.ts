@@ -80,11 +80,7 @@ function tlsArgs(tls: DevBrokerOptions['tls']): string[] {
 }
 
 /** Starts `access-broker dev --port 0` (or `options.port`, with `options.tls`) and resolves once it prints "Ready.". */
-export async function startDevBrokerProcess(
-  args: string[] = [],
-  env: Record<string, string> = {},
-  options: DevBrokerOptions = {},
-): Promise<DevBrokerProcess> {
+export async function startDevBrokerProcess(args: string[] = [], env: Record<string, string> = {}, options: DevBrokerOptions = {}): Promise<DevBrokerProcess> {
   const port = String(options.port ?? 0);
   const child = spawn(process.execPath, [BROKER_BIN, 'dev', '--port', port, ...tlsArgs(options.tls), ...args], {
     env: cleanEnv(env),

@@ -10,18 +10,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { HttpTransport } from '../../shared/http-transport.js';
 import type { AuditSessionsResponse, AuditSessionView, RequestView } from '../../shared/wire.js';
-import {
-  REPO,
-  cleanEnv,
-  login,
-  runCli,
-  runCliJson,
-  startCli,
-  waitForMatch,
-  type CliResult,
-  type CliRun,
-  type LoginOptions,
-} from './processes.js';
+import { REPO, cleanEnv, login, runCli, runCliJson, startCli, waitForMatch, type CliResult, type CliRun, type LoginOptions } from './processes.js';
 
 export const TUNNEL_CONFIG_TEMPLATE = path.join(REPO, 'test/fixtures/tunnel.yaml');
 
@@ -170,7 +159,11 @@ export class BrokerApi {
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     url.searchParams.set('resource', resource);
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false, ...(this.#ca.length ? { ca: [...this.#ca] } : {}) });
+      const ws = new WebSocket(url, {
+        headers: { authorization: `Bearer ${token}` },
+        perMessageDeflate: false,
+        ...(this.#ca.length ? { ca: [...this.#ca] } : {}),
+      });
       ws.once('open', () => resolve({ open: ws }));
       ws.once('error', reject);
       ws.once('unexpected-response', (req, res) => {

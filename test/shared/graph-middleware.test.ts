@@ -4,7 +4,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_GRAPH_RETRY_BUDGET_MS, graphClientOverTransport, MAX_GRAPH_RETRIES, retryAfterMs, type GraphRetryOptions } from '../../shared/graph-middleware.js';
+import {
+  DEFAULT_GRAPH_RETRY_BUDGET_MS,
+  graphClientOverTransport,
+  MAX_GRAPH_RETRIES,
+  retryAfterMs,
+  type GraphRetryOptions,
+} from '../../shared/graph-middleware.js';
 import { HttpTransport } from '../../shared/http-transport.js';
 
 interface Seen {
@@ -80,7 +86,11 @@ describe('graphClientOverTransport', () => {
   it(`waits out Retry-After answers that fit in the budget (default ${DEFAULT_GRAPH_RETRY_BUDGET_MS} ms), with jitter on top`, async () => {
     answers.push({ status: 429, headers: { 'retry-after': '3' } }, { status: 429, headers: { 'retry-after': '4' } });
     const { waits, sleep } = recordingSleep();
-    await expect(client({ sleep, random: () => 0.5 }).api('/groups').get()).resolves.toEqual({ ok: true });
+    await expect(
+      client({ sleep, random: () => 0.5 })
+        .api('/groups')
+        .get(),
+    ).resolves.toEqual({ ok: true });
     expect(seen).toHaveLength(3);
     // Each wait is Retry-After plus 10 % (half of the 20 % jitter): never shorter than Graph asked.
     expect(waits).toEqual([3300, 4400]);
@@ -89,7 +99,11 @@ describe('graphClientOverTransport', () => {
   it('fails closed once the next Retry-After would overrun the budget, after the waits that fit', async () => {
     answers.push({ status: 429, headers: { 'retry-after': '6' } }, { status: 429, headers: { 'retry-after': '6' } });
     const { waits, sleep } = recordingSleep();
-    await expect(client({ sleep, random: () => 0, retryBudgetMs: 10_000 }).api('/groups').get()).rejects.toMatchObject({ statusCode: 429 });
+    await expect(
+      client({ sleep, random: () => 0, retryBudgetMs: 10_000 })
+        .api('/groups')
+        .get(),
+    ).rejects.toMatchObject({ statusCode: 429 });
     expect(seen).toHaveLength(2);
     expect(waits).toEqual([6000]);
   });
@@ -97,7 +111,11 @@ describe('graphClientOverTransport', () => {
   it('never lets jitter push the total wait past the budget', async () => {
     answers.push({ status: 429, headers: { 'retry-after': '10' } });
     const { waits, sleep } = recordingSleep();
-    await expect(client({ sleep, random: () => 0.99, retryBudgetMs: 10_000 }).api('/groups').get()).resolves.toEqual({ ok: true });
+    await expect(
+      client({ sleep, random: () => 0.99, retryBudgetMs: 10_000 })
+        .api('/groups')
+        .get(),
+    ).resolves.toEqual({ ok: true });
     expect(waits).toEqual([10_000]);
   });
 

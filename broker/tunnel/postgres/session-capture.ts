@@ -248,7 +248,10 @@ export class SessionCapture implements TunnelObserver {
     this.#refused = reason;
     const fields = { session: this.#session.id, resource: this.#session.resource, atByte: this.#framer.offset };
     try {
-      this.#options.log.warn(`ended the session at bytes it cannot record: ${reason}`, expected ? fields : { ...fields, error: error instanceof Error ? error.stack : message });
+      this.#options.log.warn(
+        `ended the session at bytes it cannot record: ${reason}`,
+        expected ? fields : { ...fields, error: error instanceof Error ? error.stack : message },
+      );
       this.#add(pgUnrecordableEntry({ ...this.#subject(), reason, atByte: this.#framer.offset }));
     } catch {
       // Logging and the audit buffer do not throw; if they ever do, the session still ends.

@@ -55,7 +55,9 @@ export class DeclineEncryption implements ClientPreamble {
       }
       if (this.#answered === MAX_NEGOTIATION_REQUESTS) {
         const what = describeRequest(head.readInt32BE(4));
-        return { refuse: `the client sent one more encryption request (${what}) after ${MAX_NEGOTIATION_REQUESTS}; a Postgres client sends at most ${MAX_NEGOTIATION_REQUESTS}` };
+        return {
+          refuse: `the client sent one more encryption request (${what}) after ${MAX_NEGOTIATION_REQUESTS}; a Postgres client sends at most ${MAX_NEGOTIATION_REQUESTS}`,
+        };
       }
       answer(DECLINED);
       this.#answered++;

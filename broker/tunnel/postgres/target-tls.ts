@@ -78,7 +78,11 @@ function askForTls(socket: net.Socket, fail: Fail): Promise<void> {
       if (chunk[0] === ENCRYPTION_DECLINED) {
         reject(fail('the database answered that it does not support SSL'));
       } else if (chunk[0] !== SSL_ACCEPTED) {
-        reject(fail(`the target answered the SSLRequest with byte 0x${(chunk[0] ?? 0).toString(16).padStart(2, '0')} instead of 'S' or 'N' (is it a PostgreSQL server?)`));
+        reject(
+          fail(
+            `the target answered the SSLRequest with byte 0x${(chunk[0] ?? 0).toString(16).padStart(2, '0')} instead of 'S' or 'N' (is it a PostgreSQL server?)`,
+          ),
+        );
       } else if (chunk.length > 1) {
         // Bytes after the 'S' were not sent inside TLS: someone on the path may be injecting them (CVE-2021-23222).
         reject(fail('the database sent unencrypted bytes after accepting SSL; refused'));

@@ -39,7 +39,10 @@ describe('per-caller limits', () => {
       expect((await broker.call('POST', '/v1/requests', 'good-alice', { resource: 'prod-db' })).status).toBe(201);
     }
     const refused = await broker.call('POST', '/v1/requests', 'good-alice', { resource: 'prod-db' });
-    expect(refused).toMatchObject({ status: 429, body: { code: 'rate_limited', message: expect.stringContaining(`at most ${REQUEST_CREATION_LIMIT.burst} at once`) } });
+    expect(refused).toMatchObject({
+      status: 429,
+      body: { code: 'rate_limited', message: expect.stringContaining(`at most ${REQUEST_CREATION_LIMIT.burst} at once`) },
+    });
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     // Refused attempts count too: a person with no rights cannot flood the audit log either.
     for (let i = 0; i < REQUEST_CREATION_LIMIT.burst; i++) await broker.call('POST', '/v1/requests', 'good-mallory', { resource: 'prod-db' });
@@ -79,7 +82,10 @@ describe('per-caller limits', () => {
     broker = await startTestBroker({ limits: { maxEventStreamsPerUser: 2 } });
     const first = await EventsClient.connect(broker.wsBase, 'good-alice');
     const second = await EventsClient.connect(broker.wsBase, 'good-alice');
-    expect(await eventsUpgrade(broker.wsBase, 'good-alice')).toMatchObject({ status: 429, body: { code: 'too_many_streams', message: expect.stringContaining('(2)') } });
+    expect(await eventsUpgrade(broker.wsBase, 'good-alice')).toMatchObject({
+      status: 429,
+      body: { code: 'too_many_streams', message: expect.stringContaining('(2)') },
+    });
     expect((await eventsUpgrade(broker.wsBase, 'good-bob')).status).toBe(101);
     const closed = new Promise((resolve) => first.ws.once('close', resolve));
     first.close();

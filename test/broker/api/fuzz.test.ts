@@ -66,7 +66,9 @@ function send(method: string, pathAndQuery: string, token: string | null, body: 
     const req = http.request({ host: url.hostname, port: url.port, method, path: pathAndQuery, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', reject);
     });
     // The broker may answer (413) and close before it has read a large body: what it said still counts.
@@ -140,19 +142,35 @@ const KNOWN_QUERY_NAMES = ['state', 'limit', 'user', 'resource', 'since', 'until
 const queryValue = (): fc.Arbitrary<string> =>
   fc.oneof(
     fc.string({ unit: 'binary', maxLength: 40 }),
-    fc.constantFrom('-1', '0', '1', '1e3', '0x10', '9007199254740993', 'NaN', 'Infinity', ' 5', '5 ', '', '7d', '-7d', '0d', '2025-02-30', 'pending,,approved', 'PENDING'),
+    fc.constantFrom(
+      '-1',
+      '0',
+      '1',
+      '1e3',
+      '0x10',
+      '9007199254740993',
+      'NaN',
+      'Infinity',
+      ' 5',
+      '5 ',
+      '',
+      '7d',
+      '-7d',
+      '0d',
+      '2025-02-30',
+      'pending,,approved',
+      'PENDING',
+    ),
     fc.integer().map(String),
     fc.integer({ min: 1_000, max: 5_000 }).map((n) => '9'.repeat(n)),
   );
 /** A query string: known names with garbage values, unknown names, repeats; `wait` is left out (a long poll would hold the run). */
 const query = (): fc.Arbitrary<string> =>
-  fc
-    .array(fc.tuple(fc.oneof(fc.constantFrom(...KNOWN_QUERY_NAMES), fc.string({ maxLength: 10 })), queryValue()), { maxLength: 4 })
-    .map((pairs) => {
-      const params = new URLSearchParams(pairs.filter(([name]) => name !== 'wait'));
-      const text = params.toString();
-      return text ? `?${text}` : '';
-    });
+  fc.array(fc.tuple(fc.oneof(fc.constantFrom(...KNOWN_QUERY_NAMES), fc.string({ maxLength: 10 })), queryValue()), { maxLength: 4 }).map((pairs) => {
+    const params = new URLSearchParams(pairs.filter(([name]) => name !== 'wait'));
+    const text = params.toString();
+    return text ? `?${text}` : '';
+  });
 
 const KNOWN_FIELDS = ['resource', 'duration', 'reason', 'ticket', 'decision', 'comment'];
 const fieldValue = (): fc.Arbitrary<unknown> =>
@@ -176,7 +194,8 @@ const body = (): fc.Arbitrary<Body> =>
     fc.dictionary(fc.oneof(fc.constantFrom(...KNOWN_FIELDS), fc.string({ maxLength: 8 })), fieldValue(), { maxKeys: 5 }).map(json),
     fc.string({ unit: 'binary', maxLength: 200 }).map((s): Body => ({ bytes: Buffer.from(s), contentType: 'application/json' })),
     fc.uint8Array({ maxLength: 200 }).map((b): Body => ({ bytes: Buffer.from(b), contentType: 'application/octet-stream' })),
-    fc.constantFrom('{', '{"resource":', '[', '"', 'nul', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}', '{"resource":"prod-db","resource":1}')
+    fc
+      .constantFrom('{', '{"resource":', '[', '"', 'nul', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}', '{"resource":"prod-db","resource":1}')
       .map((s): Body => ({ bytes: Buffer.from(s), contentType: 'application/json' })),
     fc.integer({ min: MAX_JSON_BODY_BYTES - 10, max: MAX_JSON_BODY_BYTES + 4096 }).map((n) => json({ resource: 'prod-db', reason: 'r'.repeat(n) })),
   );
@@ -187,14 +206,16 @@ const token = (): fc.Arbitrary<string | null> => fc.constantFrom(...TOKENS);
 
 describe('fuzzing the API', () => {
   it('answers any body, path and query on every route with a coded 4xx or a success, and a refusal changes nothing', async () => {
-    const call = fc.record({
-      route: fc.constantFrom(...routes),
-      otherMethod: fc.option(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'), { freq: 4 }),
-      pathVariant: fc.nat(),
-      query: query(),
-      body: body(),
-      token: token(),
-    }).chain((c) => pathFor(c.route).map((path) => ({ ...c, path })));
+    const call = fc
+      .record({
+        route: fc.constantFrom(...routes),
+        otherMethod: fc.option(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'), { freq: 4 }),
+        pathVariant: fc.nat(),
+        query: query(),
+        body: body(),
+        token: token(),
+      })
+      .chain((c) => pathFor(c.route).map((path) => ({ ...c, path })));
     await fc.assert(
       fc.asyncProperty(call, async (c) => {
         const method = c.otherMethod ?? c.route.method;
@@ -231,7 +252,10 @@ describe('fuzzing the API', () => {
   it('refuses a WebSocket upgrade with any query or token as an HTTP 4xx with a code, before a socket opens', async () => {
     const call = fc.record({
       path: fc.constantFrom(...UPGRADE_PATHS),
-      query: fc.oneof(query(), segment().map((s) => `?resource=${s}`)),
+      query: fc.oneof(
+        query(),
+        segment().map((s) => `?resource=${s}`),
+      ),
       method: fc.constantFrom('GET', 'GET', 'POST'),
       upgrade: fc.constantFrom('websocket', 'websocket', 'h2c', ''),
       // Nobody here holds a grant, so no tunnel may open; the events stream opens for a good token.
@@ -255,7 +279,7 @@ describe('fuzzing the API', () => {
 });
 
 describe('bytes that are not HTTP', () => {
-  it('answers what Node\'s parser refuses with a coded 4xx too (a header over 16 KiB → 431 headers_too_large)', async () => {
+  it("answers what Node's parser refuses with a coded 4xx too (a header over 16 KiB → 431 headers_too_large)", async () => {
     const answer = await send('GET', `/v1/requests?state=${'p'.repeat(20_000)}`, 'good-alice', null, null);
     expectRefusalShape(answer, 'a 20 KB URL');
     expect(JSON.parse(answer.text)).toMatchObject({ code: 'headers_too_large' });
@@ -263,17 +287,23 @@ describe('bytes that are not HTTP', () => {
 
   it('answers random bytes on a raw socket with a coded 400, or only closes', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.string({ maxLength: 100 }).map((s) => Buffer.from(`GET /v1/${s} HTTP/1.1\r\nHost: x\r\n\r\n`))), async (bytes) => {
-        const before = await snapshot();
-        const reply = await raw(Buffer.from(bytes));
-        const status = /^HTTP\/1\.1 (\d{3})/.exec(reply);
-        if (!status) return expect(reply).toBe('');
-        const code = Number(status[1]);
-        const text = reply.slice(reply.indexOf('\r\n\r\n') + 4);
-        expect(code, reply).not.toBe(500);
-        if (code >= 400) expectRefusalShape({ status: code, contentType: /content-type: ([^\r]+)/i.exec(reply)?.[1] ?? '', text }, 'raw bytes');
-        if (code >= 400) await expectUnchanged(before, { status: code, contentType: '', text }, 'raw bytes');
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ minLength: 1, maxLength: 300 }),
+          fc.string({ maxLength: 100 }).map((s) => Buffer.from(`GET /v1/${s} HTTP/1.1\r\nHost: x\r\n\r\n`)),
+        ),
+        async (bytes) => {
+          const before = await snapshot();
+          const reply = await raw(Buffer.from(bytes));
+          const status = /^HTTP\/1\.1 (\d{3})/.exec(reply);
+          if (!status) return expect(reply).toBe('');
+          const code = Number(status[1]);
+          const text = reply.slice(reply.indexOf('\r\n\r\n') + 4);
+          expect(code, reply).not.toBe(500);
+          if (code >= 400) expectRefusalShape({ status: code, contentType: /content-type: ([^\r]+)/i.exec(reply)?.[1] ?? '', text }, 'raw bytes');
+          if (code >= 400) await expectUnchanged(before, { status: code, contentType: '', text }, 'raw bytes');
+        },
+      ),
       { seed: SEED, numRuns: Math.ceil(RUNS / 3) },
     );
   });
@@ -329,7 +359,9 @@ function upgrade(method: string, pathAndQuery: string, token: string | null, upg
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }),
+      );
     });
     req.on('error', reject);
     req.end();

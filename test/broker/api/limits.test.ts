@@ -79,7 +79,9 @@ describe('refused input in the audit log', () => {
     const reason = 'y'.repeat(MAX_REASON_CHARS);
     const res = await broker.call('POST', '/v1/requests', 'good-mallory', { resource: 'prod-db', reason });
     expect(res).toMatchObject({ status: 403, body: { code: 'not_a_requester' } });
-    const refused = auditEntries().filter((e) => e.type === 'policy.refused').at(-1);
+    const refused = auditEntries()
+      .filter((e) => e.type === 'policy.refused')
+      .at(-1);
     expect(refused?.body).toMatchObject({ code: 'not_a_requester', reason: `${'y'.repeat(MAX_AUDIT_COPY_CHARS)}…`, reasonLength: MAX_REASON_CHARS });
   });
 });

@@ -64,7 +64,7 @@ describe('POST /v1/requests', () => {
 });
 
 describe('GET /v1/requests and /v1/requests/:id', () => {
-  it('lists the caller\'s requests newest first, filtered by ?state=', async () => {
+  it("lists the caller's requests newest first, filtered by ?state=", async () => {
     const first = await create('good-oscar', { resource: 'two-key' });
     const second = await create('good-oscar', { resource: 'prod-db' }); // auto-approved (sg-oncall)
     const all = (await broker.call('GET', '/v1/requests', 'good-oscar')).body as RequestsResponse;
@@ -115,7 +115,7 @@ describe('POST /v1/requests/:id/review, /cancel, /revoke', () => {
     expect(res).toMatchObject({ status: 409, body: { code: 'request_not_pending', message: expect.stringContaining('bob@contoso.com') } });
   });
 
-  it('cancels the caller\'s pending request (an empty body is fine)', async () => {
+  it("cancels the caller's pending request (an empty body is fine)", async () => {
     const { id } = await create();
     expect(await broker.call('POST', `/v1/requests/${id}/cancel`, 'good-alice')).toMatchObject({ status: 200, body: { state: 'cancelled' } });
   });
@@ -133,7 +133,7 @@ describe('POST /v1/requests/:id/review, /cancel, /revoke', () => {
 });
 
 describe('GET /v1/approvals', () => {
-  it('lists what waits for the caller\'s review, with the requester\'s groups', async () => {
+  it("lists what waits for the caller's review, with the requester's groups", async () => {
     const { id } = await create('good-alice', { resource: 'prod-db', reason: 'for review' });
     const res = (await broker.call('GET', '/v1/approvals', 'good-carol')).body as ApprovalsResponse;
     const mine = res.approvals.find((a) => a.id === id);

@@ -41,7 +41,7 @@ describe('SqliteAuditLog.append', () => {
     expect(verifyChain(db).ok).toBe(true);
   });
 
-  it('commits with the caller\'s transaction and vanishes with its rollback, and the next append still extends the stored chain', () => {
+  it("commits with the caller's transaction and vanishes with its rollback, and the next append still extends the stored chain", () => {
     const db = database();
     const log = new SqliteAuditLog(db);
     log.append(entry(1));

@@ -19,7 +19,15 @@ function setup() {
 }
 
 function session(id: string, startedAt = T0): NewSession {
-  return { id, requestId: 'r1', user: { oid: 'oid-alice', upn: 'alice@contoso.test' }, resource: 'prod-db', clientAddress: '127.0.0.1', target: 'db:5432', startedAt };
+  return {
+    id,
+    requestId: 'r1',
+    user: { oid: 'oid-alice', upn: 'alice@contoso.test' },
+    resource: 'prod-db',
+    clientAddress: '127.0.0.1',
+    target: 'db:5432',
+    startedAt,
+  };
 }
 
 describe('AuditedSessionStore', () => {

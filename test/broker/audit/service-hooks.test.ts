@@ -33,13 +33,22 @@ function setup() {
   const clock = { now: T0 };
   let n = 0;
   const service = new RequestService({
-    config: config(), store, directory: new FakeDirectory(), log: recordingLog(), now: () => clock.now, audit, newId: () => `req${++n}`,
+    config: config(),
+    store,
+    directory: new FakeDirectory(),
+    log: recordingLog(),
+    now: () => clock.now,
+    audit,
+    newId: () => `req${++n}`,
   });
   return { db, store, service, clock };
 }
 
 async function refused(promise: Promise<unknown>): Promise<AccessError> {
-  const error: unknown = await promise.then(() => null, (e: unknown) => e);
+  const error: unknown = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
   if (!(error instanceof AccessError)) throw new Error(`expected an AccessError, got ${String(error)}`);
   return error;
 }
@@ -77,16 +86,21 @@ describe('RequestService → audit log', () => {
     const cancelled = await service.create(alice, { resource: 'prod-db' });
     await service.cancel(alice, cancelled.id);
     expect(types(db)).toEqual([
-      'request.created', 'request.auto_approved', 'request.revoked',
-      'request.created', 'request.review_recorded', 'request.denied',
-      'request.created', 'request.cancelled',
+      'request.created',
+      'request.auto_approved',
+      'request.revoked',
+      'request.created',
+      'request.review_recorded',
+      'request.denied',
+      'request.created',
+      'request.cancelled',
     ]);
     const revoked = rows(db)[2];
     expect(revoked).toMatchObject({ actor_oid: 'oscar', subject: auto.id });
     expect(JSON.parse(revoked?.body ?? '')).toEqual({ reason: 'done early' });
   });
 
-  it('records the clock\'s timeouts and expiries with no actor', async () => {
+  it("records the clock's timeouts and expiries with no actor", async () => {
     const { db, service, clock } = setup();
     const pending = await service.create(alice, { resource: 'prod-db' });
     const granted = await service.create(oscar, { resource: 'prod-db', duration: '30m' });
@@ -101,12 +115,16 @@ describe('RequestService → audit log', () => {
     );
   });
 
-  it('records a clock closing that beat a review, then the review\'s refusal', async () => {
+  it("records a clock closing that beat a review, then the review's refusal", async () => {
     const { db, service, clock } = setup();
     const { id } = await service.create(alice, { resource: 'prod-db' });
     clock.now = T0 + 2 * HOUR;
     expect((await refused(service.review(bob, id, 'approve', null))).code).toBe('request_not_pending');
-    expect(rows(db).slice(1).map((r) => [r.type, r.actor_oid])).toEqual([
+    expect(
+      rows(db)
+        .slice(1)
+        .map((r) => [r.type, r.actor_oid]),
+    ).toEqual([
       ['request.timed_out', null],
       ['policy.refused', 'bob'],
     ]);
@@ -119,7 +137,12 @@ describe('RequestService → audit log', () => {
     const [entry] = rows(db);
     expect(entry).toMatchObject({ seq: 1, type: 'policy.refused', actor_oid: 'alice', subject: null, resource: 'prod-db' });
     expect(JSON.parse(entry?.body ?? '')).toEqual({
-      action: 'create', code: 'duration_too_long', message: error.message, duration: '9h', reason: 'INC-2', ticket: null,
+      action: 'create',
+      code: 'duration_too_long',
+      message: error.message,
+      duration: '9h',
+      reason: 'INC-2',
+      ticket: null,
     });
   });
 
@@ -140,7 +163,11 @@ describe('RequestService → audit log', () => {
     await refused(service.cancel(bob, id)); // not_allowed_to_cancel
     await refused(service.revoke(carol, id, null)); // grant_not_active
     await refused(service.review(principal('mallory'), 'req404', 'approve', null)); // request_not_found
-    expect(rows(db).slice(1).map((r) => [r.actor_oid, r.subject, r.resource, JSON.parse(r.body).action, JSON.parse(r.body).code])).toEqual([
+    expect(
+      rows(db)
+        .slice(1)
+        .map((r) => [r.actor_oid, r.subject, r.resource, JSON.parse(r.body).action, JSON.parse(r.body).code]),
+    ).toEqual([
       ['alice', id, 'prod-db', 'review', 'self_review'],
       ['bob', id, 'prod-db', 'cancel', 'not_allowed_to_cancel'],
       ['carol', id, 'prod-db', 'revoke', 'grant_not_active'],

@@ -40,7 +40,13 @@ async function writeChain(target: string): Promise<void> {
   // The harness built its service without the audit log; this one shares its store and clock.
   let n = 0;
   const service = new RequestService({
-    config: h.config, store: h.store, directory: h.directory, log: h.log, now: () => h.clock.now, audit: audit.log, newId: () => `r${++n}`,
+    config: h.config,
+    store: h.store,
+    directory: h.directory,
+    log: h.log,
+    now: () => h.clock.now,
+    audit: audit.log,
+    newId: () => `r${++n}`,
   });
   const alice = principal('alice');
   const first = await service.create(alice, { resource: 'prod-db', reason: 'INC-1' }); // 1 created
@@ -116,7 +122,17 @@ describe('verify names the first bad entry', () => {
   it('when a field was changed and its hash recomputed: the next entry no longer chains to it', () => {
     tamper((raw) => {
       const sealed = { ...row(raw, 4), actor_oid: 'mallory' };
-      const hash = entryHash([sealed.seq, sealed.at, sealed.type, sealed.actor_oid, sealed.actor_upn, sealed.subject, sealed.resource, sealed.body, sealed.prev_hash]);
+      const hash = entryHash([
+        sealed.seq,
+        sealed.at,
+        sealed.type,
+        sealed.actor_oid,
+        sealed.actor_upn,
+        sealed.subject,
+        sealed.resource,
+        sealed.body,
+        sealed.prev_hash,
+      ]);
       raw.prepare('UPDATE audit_log SET actor_oid = ?, hash = ? WHERE seq = 4').run('mallory', hash);
     });
     expect(verifyFile()).toMatchObject({ ok: false, firstBadSeq: 5, problem: 'unlinked' });

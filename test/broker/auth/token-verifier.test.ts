@@ -85,21 +85,46 @@ function baseClaims(kind: 'v1-user' | 'v2-user' | 'app'): JWTPayload {
   const times = { iat: NOW - 300, nbf: NOW - 300, exp: NOW + 3600 };
   if (kind === 'v1-user') {
     return {
-      ...times, iss: V1_ISSUER, aud: APP_ID_URI, tid: TENANT, oid: USER_OID, sub: 'pairwise-sub',
-      scp: 'user_impersonation', upn: 'alice@contoso.com', unique_name: 'alice@contoso.com', name: 'Alice',
-      appid: 'cli-client-id', ver: '1.0',
+      ...times,
+      iss: V1_ISSUER,
+      aud: APP_ID_URI,
+      tid: TENANT,
+      oid: USER_OID,
+      sub: 'pairwise-sub',
+      scp: 'user_impersonation',
+      upn: 'alice@contoso.com',
+      unique_name: 'alice@contoso.com',
+      name: 'Alice',
+      appid: 'cli-client-id',
+      ver: '1.0',
     };
   }
   if (kind === 'v2-user') {
     return {
-      ...times, iss: V2_ISSUER, aud: CLIENT_ID, tid: TENANT, oid: USER_OID, sub: 'pairwise-sub',
-      scp: 'user_impersonation openid', preferred_username: 'alice@contoso.com', name: 'Alice',
-      azp: 'cli-client-id', ver: '2.0',
+      ...times,
+      iss: V2_ISSUER,
+      aud: CLIENT_ID,
+      tid: TENANT,
+      oid: USER_OID,
+      sub: 'pairwise-sub',
+      scp: 'user_impersonation openid',
+      preferred_username: 'alice@contoso.com',
+      name: 'Alice',
+      azp: 'cli-client-id',
+      ver: '2.0',
     };
   }
   return {
-    ...times, iss: V2_ISSUER, aud: CLIENT_ID, tid: TENANT, oid: APP_OID, sub: APP_OID,
-    roles: ['Access.Automation'], idtyp: 'app', azp: 'automation-client-id', ver: '2.0',
+    ...times,
+    iss: V2_ISSUER,
+    aud: CLIENT_ID,
+    tid: TENANT,
+    oid: APP_OID,
+    sub: APP_OID,
+    roles: ['Access.Automation'],
+    idtyp: 'app',
+    azp: 'automation-client-id',
+    ver: '2.0',
   };
 }
 
@@ -260,7 +285,8 @@ describe('TokenVerifier', () => {
       },
       {
         name: 'an HS256 token built by hand with the public key as HMAC secret',
-        token: () => handBuilt({ alg: 'HS256', kid: primary.kid }, user({}), (input) => createHmac('sha256', primary.spkiPem).update(input).digest('base64url')),
+        token: () =>
+          handBuilt({ alg: 'HS256', kid: primary.kid }, user({}), (input) => createHmac('sha256', primary.spkiPem).update(input).digest('base64url')),
         code: 'token_algorithm_not_allowed',
         noKeyFetch: true,
       },
@@ -294,7 +320,12 @@ describe('TokenVerifier', () => {
         token: async () => mint(stranger, user({}), { jwk: stranger.jwk, jku: 'https://attacker.example/keys' }),
         code: 'token_signature_invalid',
       },
-      { name: 'an expired token', token: () => mint(primary, user({ exp: NOW - 120 })), code: 'token_expired', says: new Date((NOW - 120) * 1000).toISOString() },
+      {
+        name: 'an expired token',
+        token: () => mint(primary, user({ exp: NOW - 120 })),
+        code: 'token_expired',
+        says: new Date((NOW - 120) * 1000).toISOString(),
+      },
       {
         name: 'a token that is not yet valid',
         token: () => mint(primary, user({ nbf: NOW + 120 })),
@@ -302,7 +333,12 @@ describe('TokenVerifier', () => {
         says: new Date((NOW + 120) * 1000).toISOString(),
       },
       { name: 'a token without exp', token: () => mint(primary, user({ exp: undefined })), code: 'token_malformed', says: '"exp"' },
-      { name: 'a token whose exp is not a number', token: () => mint(primary, user({ exp: 'tomorrow' as unknown as number })), code: 'token_malformed', says: '"tomorrow"' },
+      {
+        name: 'a token whose exp is not a number',
+        token: () => mint(primary, user({ exp: 'tomorrow' as unknown as number })),
+        code: 'token_malformed',
+        says: '"tomorrow"',
+      },
       {
         name: 'a token for another audience',
         token: () => mint(primary, user({ aud: 'https://graph.microsoft.com' })),
@@ -428,12 +464,16 @@ describe('TokenVerifier', () => {
 
     it('accepts both sign-in hosts of the China cloud and its own v1 issuer', async () => {
       const v = verifier({ cloud: CLOUDS.china });
-      for (const iss of [`https://login.chinacloudapi.cn/${TENANT}/v2.0`, `https://login.partner.microsoftonline.cn/${TENANT}/v2.0`, `https://sts.chinacloudapi.cn/${TENANT}/`]) {
+      for (const iss of [
+        `https://login.chinacloudapi.cn/${TENANT}/v2.0`,
+        `https://login.partner.microsoftonline.cn/${TENANT}/v2.0`,
+        `https://sts.chinacloudapi.cn/${TENANT}/`,
+      ]) {
         await expect(v.verify(await mint(primary, { ...baseClaims('v2-user'), iss }))).resolves.toMatchObject({ oid: USER_OID });
       }
     });
 
-    it("tells another tenant of the configured cloud apart from another cloud", async () => {
+    it('tells another tenant of the configured cloud apart from another cloud', async () => {
       const err = await refusal(
         verifier({ cloud: CLOUDS.usgov }),
         await mint(primary, { ...baseClaims('v2-user'), iss: `https://login.microsoftonline.us/${OTHER_TENANT}/v2.0`, tid: OTHER_TENANT }),

@@ -74,26 +74,73 @@ describe('tenant.graph.credential', () => {
   });
 
   it('takes a user-assigned managed identity by its client id, and a system-assigned one without', () => {
-    expect(parse([`credential: { kind: managedIdentity, clientId: ${IDENTITY} }`])).toMatchObject({ clientId: IDENTITY, credential: { kind: 'managedIdentity' } });
+    expect(parse([`credential: { kind: managedIdentity, clientId: ${IDENTITY} }`])).toMatchObject({
+      clientId: IDENTITY,
+      credential: { kind: 'managedIdentity' },
+    });
     expect(parse(['credential: { kind: managedIdentity }'])).toMatchObject({ clientId: null, credential: { kind: 'managedIdentity' } });
   });
 
   it('still reads clientSecretEnv as a client secret', () => {
-    expect(parse([`clientId: ${GRAPH_APP}`, 'clientSecretEnv: GRAPH_SECRET'], { GRAPH_SECRET: 'x' }).credential).toEqual({ kind: 'secret', env: 'GRAPH_SECRET', secret: 'x' });
+    expect(parse([`clientId: ${GRAPH_APP}`, 'clientSecretEnv: GRAPH_SECRET'], { GRAPH_SECRET: 'x' }).credential).toEqual({
+      kind: 'secret',
+      env: 'GRAPH_SECRET',
+      secret: 'x',
+    });
   });
 
   it.each([
     ['no credential at all', [`clientId: ${GRAPH_APP}`], 'config.yaml:6 tenant.graph.credential: is required — how the broker proves it is the Graph app'],
-    ['a key of another kind', [`clientId: ${GRAPH_APP}`, 'credential: { kind: certificate, file: graph-app.pem, env: X }'], 'tenant.graph.credential.env: belongs to kind secret, not kind certificate — remove it or change kind'],
-    ['both credential and clientSecretEnv', [`clientId: ${GRAPH_APP}`, 'clientSecretEnv: X', 'credential: { kind: secret, env: X }'], 'tenant.graph.clientSecretEnv: is the short form of `credential: { kind: secret, env: … }` — give one of the two, not both'],
-    ['an app client id next to a managed identity', [`clientId: ${GRAPH_APP}`, 'credential: { kind: managedIdentity }'], 'tenant.graph.clientId: does not go with a managed identity — the identity is the app'],
-    ['a certificate without the app it belongs to', ['credential: { kind: certificate, file: graph-app.pem }'], 'tenant.graph.clientId: is required — the application (client) id of the Graph app the certificate belongs to'],
-    ['a kind that does not exist', [`clientId: ${GRAPH_APP}`, 'credential: { kind: password }'], 'tenant.graph.credential.kind: must be one of secret, certificate, federated, managedIdentity'],
-    ['a secret variable that is not set', [`clientId: ${GRAPH_APP}`, 'credential: { kind: secret, env: NOT_SET }'], 'tenant.graph.credential.env: environment variable NOT_SET is not set'],
-    ['a federated credential without a token file', [`clientId: ${GRAPH_APP}`, 'credential: { kind: federated }'], 'tenant.graph.credential: kind federated needs `tokenFile`, or AZURE_FEDERATED_TOKEN_FILE set in the environment'],
-    ['a federated token file that is missing', [`clientId: ${GRAPH_APP}`, 'credential: { kind: federated, tokenFile: nowhere }'], 'tenant.graph.credential.tokenFile: cannot read the federated token file'],
-    ['a PFX bundle', [`clientId: ${GRAPH_APP}`, 'credential: { kind: certificate, file: graph-app.pfx }'], 'is a PFX/PKCS#12 bundle, which the broker does not read — convert it to PEM: openssl pkcs12 -in'],
-    ['a certificate file that is missing', [`clientId: ${GRAPH_APP}`, 'credential: { kind: certificate, file: missing.pem }'], 'tenant.graph.credential.file: cannot read'],
+    [
+      'a key of another kind',
+      [`clientId: ${GRAPH_APP}`, 'credential: { kind: certificate, file: graph-app.pem, env: X }'],
+      'tenant.graph.credential.env: belongs to kind secret, not kind certificate — remove it or change kind',
+    ],
+    [
+      'both credential and clientSecretEnv',
+      [`clientId: ${GRAPH_APP}`, 'clientSecretEnv: X', 'credential: { kind: secret, env: X }'],
+      'tenant.graph.clientSecretEnv: is the short form of `credential: { kind: secret, env: … }` — give one of the two, not both',
+    ],
+    [
+      'an app client id next to a managed identity',
+      [`clientId: ${GRAPH_APP}`, 'credential: { kind: managedIdentity }'],
+      'tenant.graph.clientId: does not go with a managed identity — the identity is the app',
+    ],
+    [
+      'a certificate without the app it belongs to',
+      ['credential: { kind: certificate, file: graph-app.pem }'],
+      'tenant.graph.clientId: is required — the application (client) id of the Graph app the certificate belongs to',
+    ],
+    [
+      'a kind that does not exist',
+      [`clientId: ${GRAPH_APP}`, 'credential: { kind: password }'],
+      'tenant.graph.credential.kind: must be one of secret, certificate, federated, managedIdentity',
+    ],
+    [
+      'a secret variable that is not set',
+      [`clientId: ${GRAPH_APP}`, 'credential: { kind: secret, env: NOT_SET }'],
+      'tenant.graph.credential.env: environment variable NOT_SET is not set',
+    ],
+    [
+      'a federated credential without a token file',
+      [`clientId: ${GRAPH_APP}`, 'credential: { kind: federated }'],
+      'tenant.graph.credential: kind federated needs `tokenFile`, or AZURE_FEDERATED_TOKEN_FILE set in the environment',
+    ],
+    [
+      'a federated token file that is missing',
+      [`clientId: ${GRAPH_APP}`, 'credential: { kind: federated, tokenFile: nowhere }'],
+      'tenant.graph.credential.tokenFile: cannot read the federated token file',
+    ],
+    [
+      'a PFX bundle',
+      [`clientId: ${GRAPH_APP}`, 'credential: { kind: certificate, file: graph-app.pfx }'],
+      'is a PFX/PKCS#12 bundle, which the broker does not read — convert it to PEM: openssl pkcs12 -in',
+    ],
+    [
+      'a certificate file that is missing',
+      [`clientId: ${GRAPH_APP}`, 'credential: { kind: certificate, file: missing.pem }'],
+      'tenant.graph.credential.file: cannot read',
+    ],
   ])('refuses %s', (_name, graph, message) => {
     expect(refusal(graph)).toContain(message);
   });

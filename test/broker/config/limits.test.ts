@@ -5,7 +5,15 @@ import { parseConfig } from '../../../broker/config/load.js';
 import { callerLimits, DEFAULT_CALLER_LIMITS } from '../../../shared/limits.js';
 
 const file = (...lines: string[]): string => `${lines.join('\n')}\n`;
-const RESOURCE = ['resources:', '  db:', '    kind: postgres', '    target: db.internal:5432', '    requesters: [sg-eng]', '    approvers: [sg-dba]', '    maxDuration: 4h'];
+const RESOURCE = [
+  'resources:',
+  '  db:',
+  '    kind: postgres',
+  '    target: db.internal:5432',
+  '    requesters: [sg-eng]',
+  '    approvers: [sg-dba]',
+  '    maxDuration: 4h',
+];
 
 describe('limits in the config', () => {
   it('uses the defaults when the config names none', () => {
@@ -13,7 +21,11 @@ describe('limits in the config', () => {
   });
 
   it('reads each limit it names and keeps the defaults for the rest', () => {
-    const config = parseConfig(file(...RESOURCE, 'limits:', '  requestsPerMinute: 30', '  maxPendingPerUser: 5', '  maxTunnelsPerUserPerResource: 8'), 'config.yaml', {});
+    const config = parseConfig(
+      file(...RESOURCE, 'limits:', '  requestsPerMinute: 30', '  maxPendingPerUser: 5', '  maxTunnelsPerUserPerResource: 8'),
+      'config.yaml',
+      {},
+    );
     expect(callerLimits(config.limits)).toEqual({
       ...DEFAULT_CALLER_LIMITS,
       requestCreation: { burst: 30, perMinute: 30 },

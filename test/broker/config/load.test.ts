@@ -64,7 +64,11 @@ describe('parseConfig: valid files', () => {
       requiredScope: 'user_impersonation',
       requiredAppRole: 'Access.Automation',
       automationClientIds: ['2a7c9e1b-6d4f-4b8a-9c3e-5f1d7b2a8c64'],
-      graph: { clientId: '6e5d4c3b-2a19-4f8e-b7d6-c5b4a3928170', credential: { kind: 'secret', env: 'ACCESS_GRAPH_CLIENT_SECRET', secret: SECRET }, baseUrl: 'https://graph.microsoft.com' },
+      graph: {
+        clientId: '6e5d4c3b-2a19-4f8e-b7d6-c5b4a3928170',
+        credential: { kind: 'secret', env: 'ACCESS_GRAPH_CLIENT_SECRET', secret: SECRET },
+        baseUrl: 'https://graph.microsoft.com',
+      },
     });
     expect(config.groupCacheSeconds).toBe(60);
     expect(config.membershipRecheckSeconds).toBe(30);
@@ -103,7 +107,13 @@ describe('parseConfig: valid files', () => {
   });
 
   it('reads group object ids under serve, bare or labelled, in lower case, with their labels', () => {
-    const text = file(...TENANT, ...RESOURCE.slice(0, 4), `    requesters: [${ENG.toUpperCase()}]`, `    approvers: [{ id: ${DBA}, name: SG-DBA }]`, RESOURCE[6] as string);
+    const text = file(
+      ...TENANT,
+      ...RESOURCE.slice(0, 4),
+      `    requesters: [${ENG.toUpperCase()}]`,
+      `    approvers: [{ id: ${DBA}, name: SG-DBA }]`,
+      RESOURCE[6] as string,
+    );
     const config = parseConfig(text, 'config.yaml', ENV, { requireTenant: true });
     expect(config.resources[0]).toMatchObject({ requesters: [ENG], approvers: [DBA] });
     expect(config.groupLabels).toEqual({ [DBA]: 'SG-DBA' });
@@ -113,14 +123,18 @@ describe('parseConfig: valid files', () => {
     ['usgov', CLOUDS.usgov, 'https://graph.microsoft.us'],
     ['china', CLOUDS.china, 'https://microsoftgraph.chinacloudapi.cn'],
   ] as const)('sets sign-in host, issuers and Graph together for cloud %s', (name, cloud, graph) => {
-    const config = parseConfig(file(...TENANT.slice(0, 2), `  cloud: ${name}`, ...TENANT.slice(2), ...ID_RESOURCE), 'config.yaml', ENV, { requireTenant: true });
+    const config = parseConfig(file(...TENANT.slice(0, 2), `  cloud: ${name}`, ...TENANT.slice(2), ...ID_RESOURCE), 'config.yaml', ENV, {
+      requireTenant: true,
+    });
     expect(config.tenant?.cloud).toEqual(cloud);
     expect(config.tenant?.graph.baseUrl).toBe(graph);
   });
 
   it('reads a cloud given by its hosts', () => {
     const hosts = '{ authorityHost: https://login.example.gov, v1IssuerHost: https://sts.example.gov, graphHost: https://graph.example.gov }';
-    const config = parseConfig(file(...TENANT.slice(0, 2), `  cloud: ${hosts}`, ...TENANT.slice(2), ...ID_RESOURCE), 'config.yaml', ENV, { requireTenant: true });
+    const config = parseConfig(file(...TENANT.slice(0, 2), `  cloud: ${hosts}`, ...TENANT.slice(2), ...ID_RESOURCE), 'config.yaml', ENV, {
+      requireTenant: true,
+    });
     expect(config.tenant?.cloud).toEqual({
       name: 'custom',
       authorityHost: 'https://login.example.gov',
@@ -159,27 +173,29 @@ describe('parseConfig: valid files', () => {
       admins: [],
       groupLabels: {},
       devDirectory: null,
-      resources: [{
-        name: 'prod-db',
-        kind: 'postgres',
-        description: null,
-        target: { host: 'db.internal', port: 5432 },
-        requesters: ['sg-eng'],
-        approvers: ['sg-dba'],
-        approvals: 1,
-        maxDurationMs: H / 2,
-        defaultDurationMs: H / 2, // min(1h, maxDuration)
-        requestTtlMs: H,
-        reason: 'optional',
-        ticketPattern: null,
-        autoApprove: [],
-        maxConnections: 20,
-        idleTimeoutMs: 30 * 60_000,
-        database: null,
-        user: null,
-        targetTls: 'disable',
-        targetCa: null,
-      }],
+      resources: [
+        {
+          name: 'prod-db',
+          kind: 'postgres',
+          description: null,
+          target: { host: 'db.internal', port: 5432 },
+          requesters: ['sg-eng'],
+          approvers: ['sg-dba'],
+          approvals: 1,
+          maxDurationMs: H / 2,
+          defaultDurationMs: H / 2, // min(1h, maxDuration)
+          requestTtlMs: H,
+          reason: 'optional',
+          ticketPattern: null,
+          autoApprove: [],
+          maxConnections: 20,
+          idleTimeoutMs: 30 * 60_000,
+          database: null,
+          user: null,
+          targetTls: 'disable',
+          targetCa: null,
+        },
+      ],
     });
   });
 
@@ -270,13 +286,13 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
       claim: 'a Graph secret whose environment variable is not set',
       text: file(...TENANT, ...RESOURCE),
       env: {},
-      line: 'config.yaml:8 tenant.graph.clientSecretEnv: environment variable ACCESS_GRAPH_CLIENT_SECRET is not set — set it to the Graph app\'s client secret before starting the broker',
+      line: "config.yaml:8 tenant.graph.clientSecretEnv: environment variable ACCESS_GRAPH_CLIENT_SECRET is not set — set it to the Graph app's client secret before starting the broker",
     },
     {
       claim: 'a Graph secret whose environment variable is empty',
       text: file(...TENANT, ...RESOURCE),
       env: { ACCESS_GRAPH_CLIENT_SECRET: '' },
-      line: 'config.yaml:8 tenant.graph.clientSecretEnv: environment variable ACCESS_GRAPH_CLIENT_SECRET is empty — set it to the Graph app\'s client secret before starting the broker',
+      line: "config.yaml:8 tenant.graph.clientSecretEnv: environment variable ACCESS_GRAPH_CLIENT_SECRET is empty — set it to the Graph app's client secret before starting the broker",
     },
     {
       claim: 'a file without a tenant when serving a real tenant',
@@ -301,7 +317,12 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     },
     {
       claim: "a cloud's sign-in host over plain http",
-      text: file(...TENANT.slice(0, 2), '  cloud: { authorityHost: http://login.example.gov, v1IssuerHost: https://sts.example.gov, graphHost: https://graph.example.gov }', ...TENANT.slice(2), ...ID_RESOURCE),
+      text: file(
+        ...TENANT.slice(0, 2),
+        '  cloud: { authorityHost: http://login.example.gov, v1IssuerHost: https://sts.example.gov, graphHost: https://graph.example.gov }',
+        ...TENANT.slice(2),
+        ...ID_RESOURCE,
+      ),
       line: 'config.yaml:3 tenant.cloud.authorityHost: must be an https URL with no path — the Entra sign-in host, e.g. https://login.microsoftonline.us (got "http://login.example.gov")',
     },
     {
@@ -320,11 +341,16 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
       claim: 'a labelled group whose id is not a GUID',
       text: file(...TENANT, ...ID_RESOURCE.slice(0, 5), '    approvers: [{ id: sg-dba, name: sg-dba }]', ID_RESOURCE[6] as string),
       options: { requireTenant: true },
-      line: "config.yaml:14 resources.prod-db.approvers[0].id: must be a GUID such as 2f6a1c4e-0b8d-4d6e-9c1a-5e7f3b2a9d10 — the group's object id (Entra admin center → Groups → the group → Object ID) (got \"sg-dba\")",
+      line: 'config.yaml:14 resources.prod-db.approvers[0].id: must be a GUID such as 2f6a1c4e-0b8d-4d6e-9c1a-5e7f3b2a9d10 — the group\'s object id (Entra admin center → Groups → the group → Object ID) (got "sg-dba")',
     },
     {
       claim: 'one group id labelled two ways',
-      text: file(...ID_RESOURCE.slice(0, 5), `    approvers: [{ id: ${DBA}, name: sg-dba }]`, ID_RESOURCE[6] as string, `admins: [{ id: ${DBA}, name: sg-dba-old }]`),
+      text: file(
+        ...ID_RESOURCE.slice(0, 5),
+        `    approvers: [{ id: ${DBA}, name: sg-dba }]`,
+        ID_RESOURCE[6] as string,
+        `admins: [{ id: ${DBA}, name: sg-dba-old }]`,
+      ),
       line: `config.yaml:8 admins[0].name: labels group ${DBA} differently from another reference ("sg-dba") — one label per group (got "sg-dba-old")`,
     },
     {
@@ -335,23 +361,44 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     {
       claim: 'a devTenant section outside access-broker dev',
       text: file(...RESOURCE, 'devTenant:', '  users: [{ upn: a@b.dev, name: A }]'),
-      line: 'config.yaml:8 devTenant: is only accepted by `access-broker dev --config` — a real tenant\'s users and groups live in Entra ID; remove this section',
+      line: "config.yaml:8 devTenant: is only accepted by `access-broker dev --config` — a real tenant's users and groups live in Entra ID; remove this section",
     },
     {
       claim: 'a dev user in a group devTenant does not declare',
-      text: file(...RESOURCE, 'devTenant:', '  groups: [{ name: sg-eng }, { name: sg-dba }]', '  users:', '    - { upn: alice@contoso.dev, name: Alice, groups: [sg-eng] }', '    - { upn: bob@contoso.dev, name: Bob, groups: [sg-dbaa] }'),
+      text: file(
+        ...RESOURCE,
+        'devTenant:',
+        '  groups: [{ name: sg-eng }, { name: sg-dba }]',
+        '  users:',
+        '    - { upn: alice@contoso.dev, name: Alice, groups: [sg-eng] }',
+        '    - { upn: bob@contoso.dev, name: Bob, groups: [sg-dbaa] }',
+      ),
       options: { allowDevDirectory: true },
       line: 'config.yaml:12 devTenant.users[1].groups[0]: is not a group declared in devTenant.groups — declare it there or fix the name (got "sg-dbaa")',
     },
     {
       claim: 'a group nested in a group devTenant does not declare',
-      text: file(...RESOURCE, 'devTenant:', '  groups:', '    - { name: sg-eng }', '    - { name: sg-dba, memberOf: [sg-engg] }', '  users: [{ upn: a@contoso.dev, name: A }]'),
+      text: file(
+        ...RESOURCE,
+        'devTenant:',
+        '  groups:',
+        '    - { name: sg-eng }',
+        '    - { name: sg-dba, memberOf: [sg-engg] }',
+        '  users: [{ upn: a@contoso.dev, name: A }]',
+      ),
       options: { allowDevDirectory: true },
       line: 'config.yaml:11 devTenant.groups[1].memberOf[0]: is not a group declared in devTenant.groups — declare it there or fix the name (got "sg-engg")',
     },
     {
       claim: 'a group membership cycle, spelled out',
-      text: file(...RESOURCE, 'devTenant:', '  groups:', '    - { name: sg-eng, memberOf: [sg-dba] }', '    - { name: sg-dba, memberOf: [sg-eng] }', '  users: [{ upn: a@contoso.dev, name: A }]'),
+      text: file(
+        ...RESOURCE,
+        'devTenant:',
+        '  groups:',
+        '    - { name: sg-eng, memberOf: [sg-dba] }',
+        '    - { name: sg-dba, memberOf: [sg-eng] }',
+        '  users: [{ upn: a@contoso.dev, name: A }]',
+      ),
       options: { allowDevDirectory: true },
       line: 'config.yaml:11 devTenant.groups[1].memberOf[0]: closes a membership cycle sg-eng → sg-dba → sg-eng — a group cannot be nested inside itself (got "sg-eng")',
     },
@@ -363,7 +410,14 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     },
     {
       claim: 'two dev users with one sign-in name',
-      text: file(...RESOURCE, 'devTenant:', '  groups: [{ name: sg-eng }, { name: sg-dba }]', '  users:', '    - { upn: alice@contoso.dev, name: Alice }', '    - { upn: Alice@Contoso.dev, name: Alice again }'),
+      text: file(
+        ...RESOURCE,
+        'devTenant:',
+        '  groups: [{ name: sg-eng }, { name: sg-dba }]',
+        '  users:',
+        '    - { upn: alice@contoso.dev, name: Alice }',
+        '    - { upn: Alice@Contoso.dev, name: Alice again }',
+      ),
       options: { allowDevDirectory: true },
       line: 'config.yaml:12 devTenant.users[1].upn: is declared twice — sign-in names must be unique (got "Alice@Contoso.dev")',
     },
@@ -375,7 +429,14 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     },
     {
       claim: 'a policy group the dev tenant does not declare',
-      text: file(...RESOURCE.slice(0, 5), '    approvers: [sg-dab]', RESOURCE[6] as string, 'devTenant:', '  groups: [{ name: sg-eng }, { name: sg-dba }]', '  users: [{ upn: a@contoso.dev, name: A }]'),
+      text: file(
+        ...RESOURCE.slice(0, 5),
+        '    approvers: [sg-dab]',
+        RESOURCE[6] as string,
+        'devTenant:',
+        '  groups: [{ name: sg-eng }, { name: sg-dba }]',
+        '  users: [{ upn: a@contoso.dev, name: A }]',
+      ),
       options: { allowDevDirectory: true },
       line: 'config.yaml:6 resources.prod-db.approvers[0]: is not a group declared in devTenant.groups — declare it there or fix the name (got "sg-dab")',
     },
@@ -404,16 +465,18 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
   });
 
   it('lists every problem at once, in file order, under one header', () => {
-    const error = refusal(file(
-      'resources:',
-      '  prod-db:',
-      '    kind: mssql',
-      '    target: db.internal',
-      '    requesters: [sg-eng]',
-      '    approvers: [sg-dba]',
-      '    maxDuration: 4x',
-      '    approvals: 0',
-    ));
+    const error = refusal(
+      file(
+        'resources:',
+        '  prod-db:',
+        '    kind: mssql',
+        '    target: db.internal',
+        '    requesters: [sg-eng]',
+        '    approvers: [sg-dba]',
+        '    maxDuration: 4x',
+        '    approvals: 0',
+      ),
+    );
     expect(error.message.split('\n')).toEqual([
       'The broker config config.yaml has 4 problems:',
       'config.yaml:3 resources.prod-db.kind: must be one of postgres, mysql, ssh, tcp (got "mssql")',
@@ -424,7 +487,7 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     expect(error.problems.map((p) => p.line)).toEqual([3, 4, 7, 8]);
   });
 
-  it('never quotes what was written where a secret\'s variable name belongs', () => {
+  it("never quotes what was written where a secret's variable name belongs", () => {
     const error = refusal(file(...TENANT.slice(0, 7), `    clientSecretEnv: ${SECRET}`, ...RESOURCE));
     expect(error.message).toContain('config.yaml:8 tenant.graph.clientSecretEnv: must be the NAME of an environment variable');
     expect(error.message).not.toContain(SECRET);
@@ -464,7 +527,10 @@ describe('loadConfigFile', () => {
     const missing = path.join(dir, 'nope.yaml');
     const error = await loadConfigFile(missing, {}).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AccessError);
-    expect(error).toMatchObject({ code: 'config_invalid', message: `config file not found: ${missing} — check the path (examples/access.yaml shows the form)` });
+    expect(error).toMatchObject({
+      code: 'config_invalid',
+      message: `config file not found: ${missing} — check the path (examples/access.yaml shows the form)`,
+    });
   });
 
   it('refuses a directory given as the config file', async () => {

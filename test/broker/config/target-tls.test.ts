@@ -47,7 +47,10 @@ describe('targetTls', () => {
 
   it('reads require and verify-full', () => {
     expect(parseConfig(file(...resource('postgres'), '    targetTls: require'), 'config.yaml', {}).resources[0]?.targetTls).toBe('require');
-    expect(parseConfig(file(...resource('postgres'), '    targetTls: verify-full'), 'config.yaml', {}).resources[0]).toMatchObject({ targetTls: 'verify-full', targetCa: null });
+    expect(parseConfig(file(...resource('postgres'), '    targetTls: verify-full'), 'config.yaml', {}).resources[0]).toMatchObject({
+      targetTls: 'verify-full',
+      targetCa: null,
+    });
   });
 
   it('reads targetCa relative to the config file, at load', async () => {
@@ -58,9 +61,21 @@ describe('targetTls', () => {
   });
 
   it.each([
-    ['an unknown mode', file(...resource('postgres'), '    targetTls: verify-ca'), 'config.yaml:8 resources.db.targetTls: must be one of disable, require, verify-full (got "verify-ca")'],
-    ['TLS on a kind whose protocol the broker does not speak', file(...resource('mysql'), '    targetTls: require'), 'config.yaml:8 resources.db.targetTls: applies to postgres resources only, not kind mysql — remove it (got "require")'],
-    ['a CA without verify-full', file(...resource('postgres'), '    targetTls: require', '    targetCa: certs/orders-ca.crt'), 'config.yaml:9 resources.db.targetCa: is only read with targetTls: verify-full (this resource has require) — set targetTls: verify-full or remove targetCa'],
+    [
+      'an unknown mode',
+      file(...resource('postgres'), '    targetTls: verify-ca'),
+      'config.yaml:8 resources.db.targetTls: must be one of disable, require, verify-full (got "verify-ca")',
+    ],
+    [
+      'TLS on a kind whose protocol the broker does not speak',
+      file(...resource('mysql'), '    targetTls: require'),
+      'config.yaml:8 resources.db.targetTls: applies to postgres resources only, not kind mysql — remove it (got "require")',
+    ],
+    [
+      'a CA without verify-full',
+      file(...resource('postgres'), '    targetTls: require', '    targetCa: certs/orders-ca.crt'),
+      'config.yaml:9 resources.db.targetCa: is only read with targetTls: verify-full (this resource has require) — set targetTls: verify-full or remove targetCa',
+    ],
   ])('refuses %s', (_name, text, line) => {
     expect(refusal(text)).toContain(line);
   });

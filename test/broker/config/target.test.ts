@@ -34,7 +34,11 @@ describe('parseTarget', () => {
 
 describe('formatTarget', () => {
   it('writes IPv6 hosts in brackets and reads back what it wrote', () => {
-    for (const target of [{ host: '::1', port: 5432 }, { host: 'db.internal', port: 5432 }, { host: '127.0.0.1', port: 7 }]) {
+    for (const target of [
+      { host: '::1', port: 5432 },
+      { host: 'db.internal', port: 5432 },
+      { host: '127.0.0.1', port: 7 },
+    ]) {
       expect(parseTarget(formatTarget(target))).toEqual(target);
     }
     expect(formatTarget({ host: '::1', port: 5432 })).toBe('[::1]:5432');

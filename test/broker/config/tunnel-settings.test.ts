@@ -3,7 +3,12 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../broker/config/load.js';
-import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MEMBERSHIP_GRACE_SECONDS, DEFAULT_MEMBERSHIP_RECHECK_SECONDS } from '../../../broker/config/schema.js';
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MEMBERSHIP_GRACE_SECONDS,
+  DEFAULT_MEMBERSHIP_RECHECK_SECONDS,
+} from '../../../broker/config/schema.js';
 
 const file = (...lines: string[]): string => `${lines.join('\n')}\n`;
 
@@ -52,12 +57,32 @@ describe('tunnel settings', () => {
   });
 
   it.each([
-    ['maxConnections of 0', file(...resource('postgres'), '    maxConnections: 0'), 'config.yaml:8 resources.db.maxConnections: must be a whole number from 1 to 1000'],
+    [
+      'maxConnections of 0',
+      file(...resource('postgres'), '    maxConnections: 0'),
+      'config.yaml:8 resources.db.maxConnections: must be a whole number from 1 to 1000',
+    ],
     ['an idleTimeout that is no duration', file(...resource('postgres'), '    idleTimeout: soon'), 'config.yaml:8 resources.db.idleTimeout: is not a duration'],
-    ['a database on a tcp resource', file(...resource('tcp'), '    database: orders'), 'config.yaml:8 resources.db.database: applies to postgres and mysql resources only, not kind tcp'],
-    ['a user on an ssh resource', file(...resource('ssh'), '    user: root'), 'config.yaml:8 resources.db.user: applies to postgres and mysql resources only, not kind ssh'],
-    ['a re-check interval of 0', file('membershipRecheckSeconds: 0', ...resource('postgres')), 'config.yaml:1 membershipRecheckSeconds: must be a whole number from 1 to 3600'],
-    ['a membership grace above an hour', file('membershipGraceSeconds: 7200', ...resource('postgres')), 'config.yaml:1 membershipGraceSeconds: must be a whole number from 0 to 3600'],
+    [
+      'a database on a tcp resource',
+      file(...resource('tcp'), '    database: orders'),
+      'config.yaml:8 resources.db.database: applies to postgres and mysql resources only, not kind tcp',
+    ],
+    [
+      'a user on an ssh resource',
+      file(...resource('ssh'), '    user: root'),
+      'config.yaml:8 resources.db.user: applies to postgres and mysql resources only, not kind ssh',
+    ],
+    [
+      'a re-check interval of 0',
+      file('membershipRecheckSeconds: 0', ...resource('postgres')),
+      'config.yaml:1 membershipRecheckSeconds: must be a whole number from 1 to 3600',
+    ],
+    [
+      'a membership grace above an hour',
+      file('membershipGraceSeconds: 7200', ...resource('postgres')),
+      'config.yaml:1 membershipGraceSeconds: must be a whole number from 0 to 3600',
+    ],
   ])('refuses %s, naming the line and key', (_claim, text, line) => {
     expect(refusal(text)).toContain(line);
   });

@@ -35,9 +35,24 @@ describe('demoConfig', () => {
       targetTls: 'disable',
       targetCa: null,
     });
-    expect(critical).toMatchObject({ name: 'demo-db-critical', kind: 'postgres', target: { port: 54321 }, database: 'demo', user: 'demo', approvals: 2, ticketPattern: '^(INC|CHG)-\\d+$' });
+    expect(critical).toMatchObject({
+      name: 'demo-db-critical',
+      kind: 'postgres',
+      target: { port: 54321 },
+      database: 'demo',
+      user: 'demo',
+      approvals: 2,
+      ticketPattern: '^(INC|CHG)-\\d+$',
+    });
     expect(new RegExp(critical?.ticketPattern ?? '').test('INC-4211')).toBe(true);
-    expect(echo).toMatchObject({ name: 'demo-echo', kind: 'tcp', target: { port: 7007 }, requesters: ['sg-eng'], approvers: ['sg-dba'], autoApprove: ['sg-oncall'] });
+    expect(echo).toMatchObject({
+      name: 'demo-echo',
+      kind: 'tcp',
+      target: { port: 7007 },
+      requesters: ['sg-eng'],
+      approvers: ['sg-dba'],
+      autoApprove: ['sg-oncall'],
+    });
   });
 
   it('names only groups the dev tenant seed has', () => {

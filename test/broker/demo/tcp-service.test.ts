@@ -26,11 +26,12 @@ async function connect(port: number): Promise<{ socket: net.Socket; next(): Prom
   return {
     socket,
     ended,
-    next: () => new Promise((resolve) => {
-      const line = lines.shift();
-      if (line !== undefined) resolve(line);
-      else waiting.push(resolve);
-    }),
+    next: () =>
+      new Promise((resolve) => {
+        const line = lines.shift();
+        if (line !== undefined) resolve(line);
+        else waiting.push(resolve);
+      }),
   };
 }
 

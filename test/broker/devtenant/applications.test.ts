@@ -30,7 +30,9 @@ const graphError = (promise: Promise<unknown>): Promise<{ statusCode: number; co
 describe('dev tenant /applications', () => {
   it('finds the API app by appId and by App ID URI, with its scope, app role and token version', async () => {
     const byAppId = (await reader.api('/applications').filter(`appId eq '${served.tenant.api.clientId}'`).get()) as { value: Array<Record<string, unknown>> };
-    const byUri = (await reader.api('/applications').filter(`identifierUris/any(x:x eq '${served.tenant.api.appIdUri}')`).get()) as { value: Array<Record<string, unknown>> };
+    const byUri = (await reader.api('/applications').filter(`identifierUris/any(x:x eq '${served.tenant.api.appIdUri}')`).get()) as {
+      value: Array<Record<string, unknown>>;
+    };
     expect(byUri.value).toEqual(byAppId.value);
     expect(byAppId.value[0]).toMatchObject({
       appId: served.tenant.api.clientId,
@@ -54,7 +56,10 @@ describe('dev tenant /applications', () => {
   it('refuses a change from an app without Application.ReadWrite.All, and a property it does not know', async () => {
     const app = `/applications(appId='${served.tenant.cliClientId}')`;
     expect(await graphError(reader.api(app).patch({ isFallbackPublicClient: false }))).toMatchObject({ statusCode: 403 });
-    expect(await graphError(admin.api(app).patch({ signInAudienceX: 'x' }))).toMatchObject({ statusCode: 400, message: expect.stringContaining("Property 'signInAudienceX' does not exist") });
+    expect(await graphError(admin.api(app).patch({ signInAudienceX: 'x' }))).toMatchObject({
+      statusCode: 400,
+      message: expect.stringContaining("Property 'signInAudienceX' does not exist"),
+    });
   });
 
   it('refuses device code sign-in once public client flows are turned off (AADSTS7000218), and allows it again', async () => {
@@ -72,7 +77,9 @@ describe('dev tenant /applications', () => {
     const fics = `/applications(appId='${served.tenant.graphApp.clientId}')/federatedIdentityCredentials`;
     const refused = await graphError(admin.api(fics).post({ name: 'x', issuer: served.tenant.federationIssuer, subject: 's', audiences: ['api://other'] }));
     expect(refused).toMatchObject({ statusCode: 400, message: expect.stringContaining('api://AzureADTokenExchange') });
-    const created = (await admin.api(fics).post({ name: 'ok', issuer: served.tenant.federationIssuer, subject: 's', audiences: ['api://AzureADTokenExchange'] })) as Record<string, unknown>;
+    const created = (await admin
+      .api(fics)
+      .post({ name: 'ok', issuer: served.tenant.federationIssuer, subject: 's', audiences: ['api://AzureADTokenExchange'] })) as Record<string, unknown>;
     expect(created).toMatchObject({ name: 'ok', subject: 's' });
     expect(((await reader.api(fics).get()) as { value: unknown[] }).value).toHaveLength(1);
   });

@@ -40,7 +40,10 @@ async function stillPending(deviceCode: unknown): Promise<boolean> {
 describe('the device-login form against cross-site posts', () => {
   it('approves a post from its own page: the token, and the same Origin a browser sends', async () => {
     const started = await startDeviceCode(served);
-    const res = await postLogin({ user_code: String(started.user_code), username: 'alice@contoso.dev', form_token: await freshToken() }, { origin: served.browserOrigin });
+    const res = await postLogin(
+      { user_code: String(started.user_code), username: 'alice@contoso.dev', form_token: await freshToken() },
+      { origin: served.browserOrigin },
+    );
     expect(res.status).toBe(200);
     expect((await pollToken(served, String(started.device_code))).status).toBe(200);
   });
@@ -88,7 +91,14 @@ describe('the device codes against a flood', () => {
     const body = new URLSearchParams({ client_id: served.tenant.cliClientId, scope: served.tenant.api.scope }).toString();
     return new Promise((resolve, reject) => {
       const req = http.request(
-        { host: '127.0.0.1', port: served.port, localAddress: from, method: 'POST', path: `/${served.tenant.tenantId}/oauth2/v2.0/devicecode`, headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+        {
+          host: '127.0.0.1',
+          port: served.port,
+          localAddress: from,
+          method: 'POST',
+          path: `/${served.tenant.tenantId}/oauth2/v2.0/devicecode`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));

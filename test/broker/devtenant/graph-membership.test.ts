@@ -61,7 +61,7 @@ describe('Graph emulator: membership writes', () => {
     expect(await groupsOf(admin, 'alice@contoso.dev')).not.toContain('sg-dba');
   });
 
-  it('takes a user out of the group that gives them access, as the broker\'s own reader then sees', async () => {
+  it("takes a user out of the group that gives them access, as the broker's own reader then sees", async () => {
     const admin = clientFor(served.tenant.directoryAdminApp);
     const reader = clientFor(served.tenant.graphApp);
     const alice = await idOf(admin, 'users', 'alice@contoso.dev');
@@ -75,7 +75,9 @@ describe('Graph emulator: membership writes', () => {
     const reader = clientFor(served.tenant.graphApp);
     const alice = await idOf(reader, 'users', 'alice@contoso.dev');
     const dba = await idOf(reader, 'groups', 'sg-dba');
-    const refused = await graphFailure(reader.api(`/groups/${dba}/members/$ref`).post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${alice}` }));
+    const refused = await graphFailure(
+      reader.api(`/groups/${dba}/members/$ref`).post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${alice}` }),
+    );
     expect(refused).toMatchObject({ statusCode: 403, code: 'Authorization_RequestDenied' });
     expect(refused.message).toContain('GroupMember.ReadWrite.All');
     expect(await groupsOf(reader, 'alice@contoso.dev')).not.toContain('sg-dba');
@@ -87,11 +89,17 @@ describe('Graph emulator: membership writes', () => {
     const eng = await idOf(admin, 'groups', 'sg-eng');
     const dba = await idOf(admin, 'groups', 'sg-dba');
     const reference = { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${alice}` };
-    expect(await graphFailure(admin.api(`/groups/${eng}/members/$ref`).post(reference))).toMatchObject({ statusCode: 400, message: expect.stringContaining('already exist') });
+    expect(await graphFailure(admin.api(`/groups/${eng}/members/$ref`).post(reference))).toMatchObject({
+      statusCode: 400,
+      message: expect.stringContaining('already exist'),
+    });
     expect(await graphFailure(admin.api(`/groups/${dba}/members/${alice}/$ref`).delete())).toMatchObject({ statusCode: 404 });
     const nowhere = '00000000-0000-4000-8000-000000000000';
     expect(await graphFailure(admin.api(`/groups/${nowhere}/members/$ref`).post(reference))).toMatchObject({ statusCode: 404 });
-    expect(await graphFailure(admin.api(`/groups/${eng}/members/$ref`).post({ '@odata.id': 'alice' }))).toMatchObject({ statusCode: 400, message: expect.stringContaining('@odata.id') });
+    expect(await graphFailure(admin.api(`/groups/${eng}/members/$ref`).post({ '@odata.id': 'alice' }))).toMatchObject({
+      statusCode: 400,
+      message: expect.stringContaining('@odata.id'),
+    });
   });
 });
 
@@ -106,11 +114,19 @@ describe('the directory admin app in the tenant state', () => {
   });
 
   const open = (dataDir: string) =>
-    DevTenant.open({ publicOrigin: 'https://127.0.0.1:1', browserOrigin: 'http://127.0.0.1:1', directory: DEV_DIRECTORY, dataDir, newSigningKey: preGeneratedSigningKey });
+    DevTenant.open({
+      publicOrigin: 'https://127.0.0.1:1',
+      browserOrigin: 'http://127.0.0.1:1',
+      directory: DEV_DIRECTORY,
+      dataDir,
+      newSigningKey: preGeneratedSigningKey,
+    });
 
   it('is written to dev-tenant.json, where a test reads its client id and secret, and kept across restarts', async () => {
     const tenant = await open(dir);
-    const state = JSON.parse(await readFile(path.join(dir, STATE_FILE_NAME), 'utf8')) as { apps: { directoryAdmin: { clientId: string; clientSecret: string } } };
+    const state = JSON.parse(await readFile(path.join(dir, STATE_FILE_NAME), 'utf8')) as {
+      apps: { directoryAdmin: { clientId: string; clientSecret: string } };
+    };
     expect(state.apps.directoryAdmin).toMatchObject(tenant.directoryAdminApp);
     expect((await open(dir)).directoryAdminApp).toEqual(tenant.directoryAdminApp);
   });

@@ -36,7 +36,7 @@ afterEach(async () => {
 });
 
 describe('Graph emulator through the Graph client', () => {
-  it('reads grace\'s 252 transitive groups across three pages by following nextLink', async () => {
+  it("reads grace's 252 transitive groups across three pages by following nextLink", async () => {
     const pages: PageCollection[] = [];
     let response = (await client.api('/users/grace@contoso.dev/transitiveMemberOf/microsoft.graph.group').get()) as PageCollection;
     pages.push(response);
@@ -132,7 +132,7 @@ describe('Graph emulator through the Graph client', () => {
 describe('Graph emulator token checks', () => {
   const url = (): string => `${served.tenant.graphBaseUrl}/v1.0/users/alice@contoso.dev/transitiveMemberOf`;
 
-  it('refuses a call without a token with 401 InvalidAuthenticationToken in Graph\'s error shape', async () => {
+  it("refuses a call without a token with 401 InvalidAuthenticationToken in Graph's error shape", async () => {
     const res = await served.transport.request(url());
     expect(res.status).toBe(401);
     expect(json(res)).toEqual({
@@ -145,7 +145,12 @@ describe('Graph emulator token checks', () => {
   });
 
   it('refuses a token for the API instead of Graph', async () => {
-    const res = await clientCredentials(served, served.tenant.automationApp.clientId, served.tenant.automationApp.clientSecret, `${served.tenant.api.appIdUri}/.default`);
+    const res = await clientCredentials(
+      served,
+      served.tenant.automationApp.clientId,
+      served.tenant.automationApp.clientSecret,
+      `${served.tenant.api.appIdUri}/.default`,
+    );
     const call = await served.transport.request(url(), { headers: { authorization: `Bearer ${json(res).access_token as string}` } });
     expect(call.status).toBe(401);
     // An API token has the v2 issuer and the API audience; either check refuses it.

@@ -137,7 +137,13 @@ export async function clientCredentials(served: Served, clientId: string, client
 /** A Graph client acting as one of the dev tenant's apps (client credentials), as the broker builds one. */
 export function graphClientFor(served: Served, app: { clientId: string; clientSecret: string }): Client {
   return graphAppClient(
-    { clientId: app.clientId, credential: secretCredential(app.clientSecret), authority: served.tenant.authority, baseUrl: served.tenant.graphBaseUrl, customAuthority: true },
+    {
+      clientId: app.clientId,
+      credential: secretCredential(app.clientSecret),
+      authority: served.tenant.authority,
+      baseUrl: served.tenant.graphBaseUrl,
+      customAuthority: true,
+    },
     served.transport,
   );
 }

@@ -3,17 +3,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HttpTransport } from '../../../shared/http-transport.js';
-import {
-  approveOnPage,
-  clientCredentials,
-  json,
-  pollToken,
-  postForm,
-  serveDevTenant,
-  signIn,
-  startDeviceCode,
-  type Served,
-} from './harness.js';
+import { approveOnPage, clientCredentials, json, pollToken, postForm, serveDevTenant, signIn, startDeviceCode, type Served } from './harness.js';
 
 let served: Served;
 
@@ -30,7 +20,9 @@ const tokenUrl = (): string => `${served.tenant.authority}/oauth2/v2.0/token`;
 function expectEntraError(body: Record<string, unknown>, error: string, aadsts: number): void {
   expect(body).toMatchObject({
     error,
-    error_description: expect.stringMatching(new RegExp(`^AADSTS${aadsts}: .+ Trace ID: \\S+ Correlation ID: \\S+ Timestamp: \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ$`)),
+    error_description: expect.stringMatching(
+      new RegExp(`^AADSTS${aadsts}: .+ Trace ID: \\S+ Correlation ID: \\S+ Timestamp: \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ$`),
+    ),
     error_codes: [aadsts],
     timestamp: expect.any(String),
     trace_id: expect.any(String),
@@ -77,7 +69,7 @@ describe('discovery', () => {
 });
 
 describe('device code flow', () => {
-  it('hands out an 8-letter user code, a device code and Entra\'s message', async () => {
+  it("hands out an 8-letter user code, a device code and Entra's message", async () => {
     const started = await startDeviceCode(served);
     expect(started).toMatchObject({
       user_code: expect.stringMatching(/^[A-HJKMNP-Z]{8}$/),
@@ -199,7 +191,10 @@ describe('device-login page', () => {
   it('escapes what it echoes and what the directory holds', async () => {
     await served.close();
     served = await serveDevTenant({
-      directory: { groups: [{ name: '<b>ops</b>', memberOf: [] }], users: [{ upn: 'x@contoso.dev', name: '<script>alert(1)</script>', groups: ['<b>ops</b>'] }] },
+      directory: {
+        groups: [{ name: '<b>ops</b>', memberOf: [] }],
+        users: [{ upn: 'x@contoso.dev', name: '<script>alert(1)</script>', groups: ['<b>ops</b>'] }],
+      },
     });
     const html = (await page().request(`${served.browserOrigin}/devicelogin`)).body.toString();
     expect(html).not.toContain('<script>');
@@ -237,20 +232,32 @@ describe('refresh tokens', () => {
   it('refuses a refresh token after its 90 days', async () => {
     const tokens = await signIn(served, 'dave@contoso.dev');
     served.clock.now += 91 * 24 * 3600_000;
-    const res = await postForm(served.transport, tokenUrl(), { grant_type: 'refresh_token', client_id: served.tenant.cliClientId, refresh_token: tokens.refresh_token as string });
+    const res = await postForm(served.transport, tokenUrl(), {
+      grant_type: 'refresh_token',
+      client_id: served.tenant.cliClientId,
+      refresh_token: tokens.refresh_token as string,
+    });
     expect(res.status).toBe(400);
     expectEntraError(json(res), 'invalid_grant', 700082);
   });
 
   it('refuses a refresh token this tenant did not issue', async () => {
-    const res = await postForm(served.transport, tokenUrl(), { grant_type: 'refresh_token', client_id: served.tenant.cliClientId, refresh_token: 'not-a-token' });
+    const res = await postForm(served.transport, tokenUrl(), {
+      grant_type: 'refresh_token',
+      client_id: served.tenant.cliClientId,
+      refresh_token: 'not-a-token',
+    });
     expect(res.status).toBe(400);
     expect(json(res).error).toBe('invalid_grant');
   });
 
   it('refuses the refresh grant to a confidential client', async () => {
     const tokens = await signIn(served, 'dave@contoso.dev');
-    const res = await postForm(served.transport, tokenUrl(), { grant_type: 'refresh_token', client_id: served.tenant.graphApp.clientId, refresh_token: tokens.refresh_token as string });
+    const res = await postForm(served.transport, tokenUrl(), {
+      grant_type: 'refresh_token',
+      client_id: served.tenant.graphApp.clientId,
+      refresh_token: tokens.refresh_token as string,
+    });
     expect(res.status).toBe(400);
     expect(json(res).error).toBe('invalid_client');
   });

@@ -89,9 +89,7 @@ describe('device code sign-in with MSAL', () => {
 
 describe('client credentials with MSAL', () => {
   it('gives the Graph app a v1 Graph token with its application permissions', async () => {
-    const cca = new ConfidentialClientApplication(
-      msalConfig(served.tenant.graphApp.clientId, { clientSecret: served.tenant.graphApp.clientSecret }),
-    );
+    const cca = new ConfidentialClientApplication(msalConfig(served.tenant.graphApp.clientId, { clientSecret: served.tenant.graphApp.clientSecret }));
     const result = await cca.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] });
     const claims = decodeJwt(result?.accessToken ?? '');
     expect(claims).toMatchObject({
@@ -106,9 +104,7 @@ describe('client credentials with MSAL', () => {
   });
 
   it('gives the automation app a v2 API token with the Access.Automation role', async () => {
-    const cca = new ConfidentialClientApplication(
-      msalConfig(served.tenant.automationApp.clientId, { clientSecret: served.tenant.automationApp.clientSecret }),
-    );
+    const cca = new ConfidentialClientApplication(msalConfig(served.tenant.automationApp.clientId, { clientSecret: served.tenant.automationApp.clientSecret }));
     const result = await cca.acquireTokenByClientCredential({ scopes: [`${served.tenant.api.appIdUri}/.default`] });
     expect(decodeJwt(result?.accessToken ?? '')).toMatchObject({
       aud: served.tenant.api.clientId,

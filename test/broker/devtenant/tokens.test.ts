@@ -15,8 +15,7 @@ afterEach(async () => {
 });
 
 const v2 = (): string => `https://login.microsoftonline.com/${served.tenant.tenantId}/v2.0`;
-const jwks = (): ReturnType<typeof createRemoteJWKSet> =>
-  createRemoteJWKSet(new URL(served.tenant.jwksUri), { [customFetch]: served.transport.fetch });
+const jwks = (): ReturnType<typeof createRemoteJWKSet> => createRemoteJWKSet(new URL(served.tenant.jwksUri), { [customFetch]: served.transport.fetch });
 const groupId = async (name: string): Promise<string> => {
   const { value } = await graphGroups(name);
   return value[0]?.id as string;
@@ -26,10 +25,9 @@ async function graphGroups(name: string): Promise<{ value: Array<{ id: string }>
   const token = json(
     await clientCredentials(served, served.tenant.graphApp.clientId, served.tenant.graphApp.clientSecret, 'https://graph.microsoft.com/.default'),
   ).access_token as string;
-  const res = await served.transport.request(
-    `${served.tenant.graphBaseUrl}/v1.0/groups?$filter=${encodeURIComponent(`displayName eq '${name}'`)}`,
-    { headers: { authorization: `Bearer ${token}` } },
-  );
+  const res = await served.transport.request(`${served.tenant.graphBaseUrl}/v1.0/groups?$filter=${encodeURIComponent(`displayName eq '${name}'`)}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   return JSON.parse(res.body.toString()) as { value: Array<{ id: string }> };
 }
 
@@ -70,7 +68,7 @@ describe('user tokens', () => {
     expect(decodeJwt(tokens.access_token as string).groups).toEqual([]);
   });
 
-  it('replaces grace\'s 252 groups with the overage marker', async () => {
+  it("replaces grace's 252 groups with the overage marker", async () => {
     const tokens = await signIn(served, 'grace@contoso.dev');
     const payload = decodeJwt(tokens.access_token as string);
     expect(payload.groups).toBeUndefined();
@@ -87,7 +85,13 @@ describe('user tokens', () => {
       currentDate: new Date(served.clock.now),
     });
     const alice = served.tenant.users().find((u) => u.upn === 'alice@contoso.dev');
-    expect(payload).toMatchObject({ oid: alice?.oid, tid: served.tenant.tenantId, name: 'Alice Requester', preferred_username: 'alice@contoso.dev', ver: '2.0' });
+    expect(payload).toMatchObject({
+      oid: alice?.oid,
+      tid: served.tenant.tenantId,
+      name: 'Alice Requester',
+      preferred_username: 'alice@contoso.dev',
+      ver: '2.0',
+    });
     expect(JSON.parse(Buffer.from(tokens.client_info as string, 'base64url').toString())).toEqual({ uid: alice?.oid, utid: served.tenant.tenantId });
     expect(tokens).toMatchObject({ token_type: 'Bearer', expires_in: 3600, ext_expires_in: 3600, scope: served.tenant.api.scope });
   });
@@ -118,7 +122,12 @@ describe('app tokens', () => {
   });
 
   it('issues the automation app an API token with Access.Automation and the v2 issuer', async () => {
-    const res = await clientCredentials(served, served.tenant.automationApp.clientId, served.tenant.automationApp.clientSecret, `${served.tenant.api.appIdUri}/.default`);
+    const res = await clientCredentials(
+      served,
+      served.tenant.automationApp.clientId,
+      served.tenant.automationApp.clientSecret,
+      `${served.tenant.api.appIdUri}/.default`,
+    );
     const { payload } = await jwtVerify(json(res).access_token as string, jwks(), {
       issuer: v2(),
       audience: served.tenant.api.clientId,

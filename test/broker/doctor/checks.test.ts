@@ -14,7 +14,14 @@ const input = (audiences: string[]): CheckInput => ({
   target: {
     tenantId: '4fe47bf2-b826-4da9-bcc9-406db0ad2986',
     authority: 'https://login.microsoftonline.com/4fe47bf2-b826-4da9-bcc9-406db0ad2986',
-    graph: { clientId: 'a6c98593-ebc4-4741-81a4-77cfff17bdbb', credential: { kind: 'secret', env: 'S', secret: 'x' }, authority: '', customAuthority: false, baseUrl: 'https://graph.microsoft.com', scope: 'https://graph.microsoft.com/.default' },
+    graph: {
+      clientId: 'a6c98593-ebc4-4741-81a4-77cfff17bdbb',
+      credential: { kind: 'secret', env: 'S', secret: 'x' },
+      authority: '',
+      customAuthority: false,
+      baseUrl: 'https://graph.microsoft.com',
+      scope: 'https://graph.microsoft.com/.default',
+    },
     audiences,
     cliClientId: CLI,
     groupIds: [GROUP],
@@ -38,7 +45,13 @@ const apiApp = (overrides: Partial<ApplicationFacts> = {}): ApplicationFacts => 
 
 const facts = (overrides: Partial<DoctorFacts> = {}): DoctorFacts => ({
   authority: 'https://login.microsoftonline.com/4fe47bf2-b826-4da9-bcc9-406db0ad2986',
-  discovery: { ok: true, value: { issuer: 'https://login.microsoftonline.com/4fe47bf2-b826-4da9-bcc9-406db0ad2986/v2.0', jwksUri: 'https://login.microsoftonline.com/common/discovery/v2.0/keys' } },
+  discovery: {
+    ok: true,
+    value: {
+      issuer: 'https://login.microsoftonline.com/4fe47bf2-b826-4da9-bcc9-406db0ad2986/v2.0',
+      jwksUri: 'https://login.microsoftonline.com/common/discovery/v2.0/keys',
+    },
+  },
   jwks: { ok: true, value: { keys: 6 } },
   graphToken: { ok: true, value: { roles: ['GroupMember.Read.All', 'User.Read.All'] } },
   groups: [{ id: GROUP, read: { ok: true, value: { id: GROUP, displayName: 'sg-eng', securityEnabled: true, members: { ok: true, value: 12 } } } }],
@@ -49,16 +62,81 @@ const facts = (overrides: Partial<DoctorFacts> = {}): DoctorFacts => ({
 
 describe('doctor checks', () => {
   it.each<[string, string[], Partial<DoctorFacts>, RegExp]>([
-    ['a v1 API app whose App ID URI is an accepted audience', ['api://access-broker'], { apiApp: { ok: true, value: apiApp({ requestedAccessTokenVersion: null }) } }, /^✔ .*issues v1 access tokens/m],
-    ['a v2 API app when only the App ID URI is accepted', ['api://access-broker'], {}, /^✖ .*v2 tokens carry aud 72bd22fb.* — fix: add 72bd22fb-9b7c-4d48-8803-069e6ae6fde8 to tenant.audiences/m],
-    ['Directory.Read.All instead of the two narrower permissions', [API], { graphToken: { ok: true, value: { roles: ['Directory.Read.All'] } } }, /^✔ Graph application permissions granted: Directory.Read.All$/m],
-    ['a group Graph returns without a name (limited information)', [API], { groups: [{ id: GROUP, read: { ok: true, value: { id: GROUP, displayName: null, securityEnabled: true, members: { ok: true, value: 1 } } } }] }, /^✔ group .* \(sg-eng\) name hidden \(limited information\): security group, 1 member$/m],
-    ['a group renamed since the config labelled it', [API], { groups: [{ id: GROUP, read: { ok: true, value: { id: GROUP, displayName: 'eng-all', securityEnabled: true, members: { ok: true, value: 3 } } } }] }, /^✔ .*"eng-all": security group, 3 members \(the config labels it "sg-eng"\)$/m],
-    ['a member count Graph refused', [API], { groups: [{ id: GROUP, read: { ok: true, value: { id: GROUP, displayName: 'sg-eng', securityEnabled: true, members: { ok: false, status: 400, code: 'Request_BadRequest', message: 'no count' } } } }] }, /^✔ .*security group, members not counted \(no count\)$/m],
-    ['a cliScope on another resource than the API app', [API], { apiApp: { ok: true, value: apiApp({ identifierUris: ['api://other'] }) } }, /^✖ .*tenant.cliScope names api:\/\/access-broker, which is neither/m],
-    ['an app role only users may hold', [API], { apiApp: { ok: true, value: apiApp({ appRoles: [{ value: 'Access.Automation', isEnabled: true, allowedMemberTypes: ['User'] }] }) } }, /^✖ .*the role is not assignable to applications/m],
-    ['a tenant id that is a domain (issuer names another id)', [API], { discovery: { ok: true, value: { issuer: 'https://login.microsoftonline.com/0000/v2.0', jwksUri: 'https://x/keys' } } }, /^✖ OpenID discovery.*use the tenant id \(a GUID\), not a domain name/m],
-    ['an unreachable sign-in host', [API], { discovery: { ok: false, status: null, code: null, message: 'connect ETIMEDOUT' }, jwks: null }, /^✖ OpenID discovery.*connect ETIMEDOUT — fix: let the broker reach login.microsoftonline.com over HTTPS/m],
+    [
+      'a v1 API app whose App ID URI is an accepted audience',
+      ['api://access-broker'],
+      { apiApp: { ok: true, value: apiApp({ requestedAccessTokenVersion: null }) } },
+      /^✔ .*issues v1 access tokens/m,
+    ],
+    [
+      'a v2 API app when only the App ID URI is accepted',
+      ['api://access-broker'],
+      {},
+      /^✖ .*v2 tokens carry aud 72bd22fb.* — fix: add 72bd22fb-9b7c-4d48-8803-069e6ae6fde8 to tenant.audiences/m,
+    ],
+    [
+      'Directory.Read.All instead of the two narrower permissions',
+      [API],
+      { graphToken: { ok: true, value: { roles: ['Directory.Read.All'] } } },
+      /^✔ Graph application permissions granted: Directory.Read.All$/m,
+    ],
+    [
+      'a group Graph returns without a name (limited information)',
+      [API],
+      { groups: [{ id: GROUP, read: { ok: true, value: { id: GROUP, displayName: null, securityEnabled: true, members: { ok: true, value: 1 } } } }] },
+      /^✔ group .* \(sg-eng\) name hidden \(limited information\): security group, 1 member$/m,
+    ],
+    [
+      'a group renamed since the config labelled it',
+      [API],
+      { groups: [{ id: GROUP, read: { ok: true, value: { id: GROUP, displayName: 'eng-all', securityEnabled: true, members: { ok: true, value: 3 } } } }] },
+      /^✔ .*"eng-all": security group, 3 members \(the config labels it "sg-eng"\)$/m,
+    ],
+    [
+      'a member count Graph refused',
+      [API],
+      {
+        groups: [
+          {
+            id: GROUP,
+            read: {
+              ok: true,
+              value: {
+                id: GROUP,
+                displayName: 'sg-eng',
+                securityEnabled: true,
+                members: { ok: false, status: 400, code: 'Request_BadRequest', message: 'no count' },
+              },
+            },
+          },
+        ],
+      },
+      /^✔ .*security group, members not counted \(no count\)$/m,
+    ],
+    [
+      'a cliScope on another resource than the API app',
+      [API],
+      { apiApp: { ok: true, value: apiApp({ identifierUris: ['api://other'] }) } },
+      /^✖ .*tenant.cliScope names api:\/\/access-broker, which is neither/m,
+    ],
+    [
+      'an app role only users may hold',
+      [API],
+      { apiApp: { ok: true, value: apiApp({ appRoles: [{ value: 'Access.Automation', isEnabled: true, allowedMemberTypes: ['User'] }] }) } },
+      /^✖ .*the role is not assignable to applications/m,
+    ],
+    [
+      'a tenant id that is a domain (issuer names another id)',
+      [API],
+      { discovery: { ok: true, value: { issuer: 'https://login.microsoftonline.com/0000/v2.0', jwksUri: 'https://x/keys' } } },
+      /^✖ OpenID discovery.*use the tenant id \(a GUID\), not a domain name/m,
+    ],
+    [
+      'an unreachable sign-in host',
+      [API],
+      { discovery: { ok: false, status: null, code: null, message: 'connect ETIMEDOUT' }, jwks: null },
+      /^✖ OpenID discovery.*connect ETIMEDOUT — fix: let the broker reach login.microsoftonline.com over HTTPS/m,
+    ],
   ])('judges %s', (_name, audiences, overrides, expected) => {
     expect(formatResults(runChecks(input(audiences), facts(overrides))).join('\n')).toMatch(expected);
   });

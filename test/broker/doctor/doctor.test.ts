@@ -104,7 +104,9 @@ describe('access-broker doctor', () => {
   it('names a bad credential with the AADSTS reason and how to fix the secret', async () => {
     const { lines, exitCode } = await doctor({}, 'not-the-secret');
     expect(exitCode).toBe(1);
-    expect(line(lines, /Graph token/)).toMatch(/^✖ .*: AADSTS7000215: Invalid client secret provided\.[^—]* — fix: put the client secret's Value \(not its ID\) in \$ACCESS_GRAPH_SECRET/);
+    expect(line(lines, /Graph token/)).toMatch(
+      /^✖ .*: AADSTS7000215: Invalid client secret provided\.[^—]* — fix: put the client secret's Value \(not its ID\) in \$ACCESS_GRAPH_SECRET/,
+    );
     expect(line(lines, /Graph token/)).not.toContain('Trace ID');
     expect(line(lines, /policy group/)).toMatch(/^\? 2 policy group\(s\) and the API and CLI app registrations: not checked without a Graph token/);
   });
@@ -132,7 +134,9 @@ describe('access-broker doctor', () => {
     const credential = `{ kind: certificate, file: ${certificate.file} }`;
     const unregistered = await doctor({ credential });
     expect(unregistered.exitCode).toBe(1);
-    expect(line(unregistered.lines, /Graph token/)).toMatch(/^✖ .*AADSTS700027.*fix: register this certificate on app .*: az ad app credential reset --id .* --cert @.*doctor-graph-app\.pem --append/);
+    expect(line(unregistered.lines, /Graph token/)).toMatch(
+      /^✖ .*AADSTS700027.*fix: register this certificate on app .*: az ad app credential reset --id .* --cert @.*doctor-graph-app\.pem --append/,
+    );
     await registerAppCertificate(admin, served.tenant.graphApp.clientId, certificate);
     const registered = await doctor({ credential });
     expect(registered.exitCode).toBe(0);
@@ -163,7 +167,9 @@ describe('access-broker doctor', () => {
       await admin.api(apiApp()).patch({ api: { requestedAccessTokenVersion: null } });
       restore.push(async () => admin.api(apiApp()).patch({ api: { requestedAccessTokenVersion: 2 } }));
       const { lines } = await doctor();
-      expect(line(lines, /token version/)).toMatch(/^✖ .*v1 tokens carry aud api:\/\/.*fix: make the app issue v2 tokens: az ad app update --id .* --set api.requestedAccessTokenVersion=2/);
+      expect(line(lines, /token version/)).toMatch(
+        /^✖ .*v1 tokens carry aud api:\/\/.*fix: make the app issue v2 tokens: az ad app update --id .* --set api.requestedAccessTokenVersion=2/,
+      );
     });
 
     it('names public client flows turned off on the CLI app', async () => {
@@ -182,7 +188,9 @@ describe('access-broker doctor', () => {
       expect(line(lines, /Graph application permissions/)).toMatch(
         /^✖ .*missing GroupMember.Read.All — fix: az ad app permission add --id \S+ --api 00000003-0000-0000-c000-000000000000 --api-permissions 98830695-27a2-44f7-8c18-0c3ebc9698f6=Role && az ad app permission admin-consent --id /,
       );
-      expect(line(lines, new RegExp(ids['sg-eng'] as string))).toMatch(/^✖ .*Graph answered 403 Authorization_RequestDenied.*fix: grant the Graph app GroupMember.Read.All/);
+      expect(line(lines, new RegExp(ids['sg-eng'] as string))).toMatch(
+        /^✖ .*Graph answered 403 Authorization_RequestDenied.*fix: grant the Graph app GroupMember.Read.All/,
+      );
     });
 
     it('says what it could not check without Application.Read.All, and still exits 0', async () => {

@@ -37,14 +37,24 @@ export interface TestBroker {
   close(): Promise<void>;
 }
 
-export async function startTestBroker(options: { resources?: ResourcePolicy[]; pingIntervalMs?: number; limits?: Partial<CallerLimits> } = {}): Promise<TestBroker> {
+export async function startTestBroker(
+  options: { resources?: ResourcePolicy[]; pingIntervalMs?: number; limits?: Partial<CallerLimits> } = {},
+): Promise<TestBroker> {
   const directory = new FakeDirectory();
   const log = recordingLog();
   let n = 0;
   const runtime = assembleBroker({
     config: { ...config(options.resources), ...(options.limits ? { limits: options.limits } : {}) },
-    signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
-    verifier, directory, log,
+    signIn: {
+      tenantId: 't1',
+      authority: 'https://login.microsoftonline.com/t1',
+      clientId: 'cli',
+      scopes: ['api://x/user_impersonation'],
+      brokerVersion: 'test',
+    },
+    verifier,
+    directory,
+    log,
     dataFile: ':memory:',
     newId: () => `req${String(++n).padStart(3, '0')}`,
     ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
@@ -58,7 +68,12 @@ export async function startTestBroker(options: { resources?: ResourcePolicy[]; p
   const { port } = server.address() as AddressInfo;
   const base = `http://127.0.0.1:${port}`;
   return {
-    base, wsBase: `ws://127.0.0.1:${port}`, app, runtime, directory, log,
+    base,
+    wsBase: `ws://127.0.0.1:${port}`,
+    app,
+    runtime,
+    directory,
+    log,
     async call(method, path, token, body) {
       const headers: Record<string, string> = {};
       if (token) headers['authorization'] = `Bearer ${token}`;

@@ -54,7 +54,7 @@ describe('GET /v1/events: the upgrade', () => {
     expect(refused).toMatchObject({ status: 404, body: { code: 'not_found' }, opened: false });
   });
 
-  it('fails closed with 503 when the caller\'s groups cannot be read', async () => {
+  it("fails closed with 503 when the caller's groups cannot be read", async () => {
     broker.directory.failing.add('outage');
     const refused = await refusedUpgrade('/v1/events', { authorization: 'Bearer good-outage' });
     expect(refused).toMatchObject({ status: 503, body: { code: 'directory_unavailable' }, opened: false });
@@ -64,7 +64,9 @@ describe('GET /v1/events: the upgrade', () => {
     const url = new URL(broker.base);
     const raw = await new Promise<string>((resolve, reject) => {
       const socket = net.connect(Number(url.port), url.hostname, () => {
-        socket.write('GET /v1/events HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+        socket.write(
+          'GET /v1/events HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        );
       });
       let text = '';
       socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
@@ -91,7 +93,11 @@ describe('GET /v1/events: what is pushed', () => {
     expect(await alice.next()).toMatchObject({ type: 'request', change: 'created', request: { id, state: 'pending' } });
     await broker.call('POST', `/v1/requests/${id}/review`, 'good-bob', { decision: 'approve' });
     expect(await alice.next()).toMatchObject({ type: 'request', change: 'review_recorded', request: { id } });
-    expect(await alice.next()).toMatchObject({ type: 'request', change: 'approved', request: { id, state: 'approved', reviews: [{ reviewer: { oid: 'bob' } }] } });
+    expect(await alice.next()).toMatchObject({
+      type: 'request',
+      change: 'approved',
+      request: { id, state: 'approved', reviews: [{ reviewer: { oid: 'bob' } }] },
+    });
     alice.close();
   });
 
@@ -130,7 +136,9 @@ describe('GET /v1/events: keepalive', () => {
       // A raw client that completes the handshake and then never answers anything.
       const url = new URL(quick.base);
       const socket = net.connect(Number(url.port), url.hostname, () => {
-        socket.write('GET /v1/events HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nAuthorization: Bearer good-alice\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+        socket.write(
+          'GET /v1/events HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nAuthorization: Bearer good-alice\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        );
       });
       let head = '';
       socket.on('data', (d: Buffer) => (head += d.toString('latin1')));

@@ -9,9 +9,24 @@ import { HOUR, T0, config, g, recordingLog } from '../requests/harness.js';
 
 function request(over: Partial<AccessRequest> = {}): AccessRequest {
   return {
-    id: 'r1', resource: 'prod-db', requester: { oid: 'alice', upn: 'alice@contoso.com' }, durationMs: HOUR, reason: null, ticket: null,
-    state: 'pending', createdAt: T0, pendingUntil: T0 + HOUR, approvalsRequired: 1, reviews: [], grantedAt: null, expiresAt: null,
-    closedAt: null, closedBy: null, closeReason: null, autoApproved: false, ...over,
+    id: 'r1',
+    resource: 'prod-db',
+    requester: { oid: 'alice', upn: 'alice@contoso.com' },
+    durationMs: HOUR,
+    reason: null,
+    ticket: null,
+    state: 'pending',
+    createdAt: T0,
+    pendingUntil: T0 + HOUR,
+    approvalsRequired: 1,
+    reviews: [],
+    grantedAt: null,
+    expiresAt: null,
+    closedAt: null,
+    closedBy: null,
+    closeReason: null,
+    autoApproved: false,
+    ...over,
   };
 }
 
@@ -64,11 +79,15 @@ describe('EventHub', () => {
     expect(changesOf(dan)).toEqual(['created']);
   });
 
-  it('carries the request as the API shows it, with the resource\'s approver groups', () => {
+  it("carries the request as the API shows it, with the resource's approver groups", () => {
     const hub = new EventHub(config());
     const got = listen(hub, 'alice', [g.eng]);
     hub.publish('approved', approved);
-    expect(got[0]).toMatchObject({ type: 'request', change: 'approved', request: { id: 'r1', state: 'approved', approvers: ['sg-dba'], expiresAt: new Date(T0 + HOUR).toISOString() } });
+    expect(got[0]).toMatchObject({
+      type: 'request',
+      change: 'approved',
+      request: { id: 'r1', state: 'approved', approvers: ['sg-dba'], expiresAt: new Date(T0 + HOUR).toISOString() },
+    });
   });
 
   it('follows group changes and stops after close', () => {

@@ -43,16 +43,22 @@ describe('HostAllowList', () => {
     expect(HostAllowList.forListener(loopback, 'https').allows('localhost')).toBe(false);
   });
 
-  it('answers a wildcard listener by the machine\'s own addresses and host name', () => {
+  it("answers a wildcard listener by the machine's own addresses and host name", () => {
     const hosts = HostAllowList.forListener({ address: '0.0.0.0', family: 'IPv4', port: 4780 }, 'https');
     expect(hosts.allows(`${os.hostname()}:4780`)).toBe(true);
-    const ipv4 = Object.values(os.networkInterfaces()).flat().find((local) => local?.family === 'IPv4');
+    const ipv4 = Object.values(os.networkInterfaces())
+      .flat()
+      .find((local) => local?.family === 'IPv4');
     if (ipv4) expect(hosts.allows(`${ipv4.address}:4780`)).toBe(true);
     expect(hosts.allows('evil.example:4780')).toBe(false);
   });
 
   it('reads DNS names and IP addresses from a subjectAltName, skipping wildcards', () => {
-    expect(certificateHostNames('DNS:localhost, DNS:*.corp.test, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1')).toEqual(['localhost', '127.0.0.1', '[0:0:0:0:0:0:0:1]']);
+    expect(certificateHostNames('DNS:localhost, DNS:*.corp.test, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1')).toEqual([
+      'localhost',
+      '127.0.0.1',
+      '[0:0:0:0:0:0:0:1]',
+    ]);
     expect(certificateHostNames(undefined)).toEqual([]);
   });
 });

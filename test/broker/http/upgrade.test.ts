@@ -20,8 +20,18 @@ const verifier: Verifier = {
 
 const log = recordingLog();
 const routes: UpgradeRoute[] = [
-  { path: '/v1/closed', handle: async () => { throw new AccessError('forbidden', 'not for you'); } },
-  { path: '/v1/broken', handle: async () => { throw new Error('database on fire'); } },
+  {
+    path: '/v1/closed',
+    handle: async () => {
+      throw new AccessError('forbidden', 'not for you');
+    },
+  },
+  {
+    path: '/v1/broken',
+    handle: async () => {
+      throw new Error('database on fire');
+    },
+  },
 ];
 
 let server: http.Server;
@@ -29,7 +39,10 @@ let port: number;
 
 beforeAll(async () => {
   server = http.createServer();
-  server.on('upgrade', upgradeRouter((req) => verifier.verify(bearerTokenFrom(req.headers.authorization)), log, routes));
+  server.on(
+    'upgrade',
+    upgradeRouter((req) => verifier.verify(bearerTokenFrom(req.headers.authorization)), log, routes),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
 });
@@ -40,8 +53,12 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 function upgrade(request: { method?: string; path: string; upgrade?: string; token?: string }): Promise<{ status: string; body: unknown }> {
   return new Promise((resolve, reject) => {
     const lines = [
-      `${request.method ?? 'GET'} ${request.path} HTTP/1.1`, 'Host: x', 'Connection: Upgrade', `Upgrade: ${request.upgrade ?? 'websocket'}`,
-      'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      `${request.method ?? 'GET'} ${request.path} HTTP/1.1`,
+      'Host: x',
+      'Connection: Upgrade',
+      `Upgrade: ${request.upgrade ?? 'websocket'}`,
+      'Sec-WebSocket-Version: 13',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
       ...(request.token ? [`Authorization: Bearer ${request.token}`] : []),
     ];
     const socket = net.connect(port, '127.0.0.1', () => socket.write(`${lines.join('\r\n')}\r\n\r\n`));
@@ -66,11 +83,11 @@ describe('upgradeRouter', () => {
     expect(answer).toMatchObject({ status: 'HTTP/1.1 400 Bad Request', body: { code: 'bad_request', message: expect.stringContaining('"h2c"') } });
   });
 
-  it('answers a refused token 401 with the verifier\'s code', async () => {
+  it("answers a refused token 401 with the verifier's code", async () => {
     expect(await upgrade({ path: '/v1/closed', token: 'old' })).toMatchObject({ status: 'HTTP/1.1 401 Unauthorized', body: { code: 'token_expired' } });
   });
 
-  it('writes an endpoint\'s own refusal as its HTTP status', async () => {
+  it("writes an endpoint's own refusal as its HTTP status", async () => {
     expect(await upgrade({ path: '/v1/closed', token: 'good' })).toMatchObject({ status: 'HTTP/1.1 403 Forbidden', body: { code: 'forbidden' } });
   });
 

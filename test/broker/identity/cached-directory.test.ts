@@ -69,7 +69,10 @@ describe('inAnyGroup', () => {
   const DBA = '3f1c0a2b-4c5d-4e6f-8a9b-0c1d2e3f4a5b';
   const OTHER = '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b';
   // A group someone created and named after another group's object id.
-  const groups: GroupRef[] = [{ id: DBA, displayName: 'SG-DBA' }, { id: '5b4a3f2e-1d0c-4b9a-8f7e-6d5c4b3a2f1e', displayName: OTHER }];
+  const groups: GroupRef[] = [
+    { id: DBA, displayName: 'SG-DBA' },
+    { id: '5b4a3f2e-1d0c-4b9a-8f7e-6d5c4b3a2f1e', displayName: OTHER },
+  ];
   it.each([
     [[DBA], true, 'by object id'],
     [[DBA.toUpperCase()], true, 'by object id written in upper case'],

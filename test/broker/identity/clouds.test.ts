@@ -44,7 +44,10 @@ describe.each(CLOUD_NAMES)('a dev tenant presenting itself as the %s cloud', (cl
   it("signs a person in through MSAL's device code flow, as the CLI does, with that cloud's tokens", async () => {
     const pca = new PublicClientApplication({
       auth: { clientId: served.tenant.cliClientId, authority: served.tenant.authority, knownAuthorities: [`127.0.0.1:${served.port}`] },
-      system: { networkClient: msalNetworkModule(served.transport), loggerOptions: { logLevel: LogLevel.Error, piiLoggingEnabled: false, loggerCallback: () => undefined } },
+      system: {
+        networkClient: msalNetworkModule(served.transport),
+        loggerOptions: { logLevel: LogLevel.Error, piiLoggingEnabled: false, loggerCallback: () => undefined },
+      },
     });
     const approvals: Array<Promise<unknown>> = [];
     const result = await pca.acquireTokenByDeviceCode({
@@ -56,7 +59,7 @@ describe.each(CLOUD_NAMES)('a dev tenant presenting itself as the %s cloud', (cl
     expect(decodeJwt(result?.accessToken ?? '').iss).toBe(`${EXPECTED[cloud].v2Issuer}/${served.tenant.tenantId}/v2.0`);
   });
 
-  it('is accepted by a broker configured for that cloud, which reads Graph with that cloud\'s scope', async () => {
+  it("is accepted by a broker configured for that cloud, which reads Graph with that cloud's scope", async () => {
     const { verifier, directory } = buildIdentity(settingsFor(served, cloud), { transport: served.transport, groupCacheSeconds: 0 });
     const principal = await verifier.verify(token);
     expect(principal.upn).toBe('alice@contoso.dev');
@@ -65,11 +68,17 @@ describe.each(CLOUD_NAMES)('a dev tenant presenting itself as the %s cloud', (cl
 
   it.each(CLOUD_NAMES.filter((other) => other !== cloud))('is refused by a broker configured for the %s cloud', async (other) => {
     const { verifier, directory } = buildIdentity(settingsFor(served, other), { transport: served.transport, groupCacheSeconds: 0 });
-    const refused: unknown = await verifier.verify(token).then(() => null, (e: unknown) => e);
+    const refused: unknown = await verifier.verify(token).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(refused).toBeInstanceOf(AccessError);
     expect((refused as AccessError).code).toBe('token_issuer_invalid');
     // Nor can that broker read this tenant's Graph: it asks for another cloud's Graph scope.
-    const graphRefused: unknown = await directory.memberGroups(decodeJwt(token).oid as string).then(() => null, (e: unknown) => e);
+    const graphRefused: unknown = await directory.memberGroups(decodeJwt(token).oid as string).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect((graphRefused as AccessError).code).toBe('directory_unavailable');
     expect((graphRefused as AccessError).message).toContain(`${EXPECTED[other].graph}/.default`);
   });

@@ -24,7 +24,13 @@ const oidOf = (upn: string): string => served.tenant.users().find((u) => u.upn =
 
 function graphDirectory(pageSize: number): GraphDirectory {
   const { clientId, clientSecret } = served.tenant.graphApp;
-  const app = { clientId, credential: secretCredential(clientSecret), authority: served.tenant.authority, baseUrl: served.tenant.graphBaseUrl, customAuthority: true };
+  const app = {
+    clientId,
+    credential: secretCredential(clientSecret),
+    authority: served.tenant.authority,
+    baseUrl: served.tenant.graphBaseUrl,
+    customAuthority: true,
+  };
   return new GraphDirectory(graphAppClient(app, transport), { pageSize });
 }
 
@@ -82,7 +88,11 @@ describe('the broker identity edge (buildIdentity)', () => {
         automationClientIds: [served.tenant.automationApp.clientId],
         cloud: served.tenant.cloud,
         jwksUri: served.tenant.jwksUri,
-        graph: { clientId: served.tenant.graphApp.clientId, credential: secretCredential(served.tenant.graphApp.clientSecret), baseUrl: served.tenant.graphBaseUrl },
+        graph: {
+          clientId: served.tenant.graphApp.clientId,
+          credential: secretCredential(served.tenant.graphApp.clientSecret),
+          baseUrl: served.tenant.graphBaseUrl,
+        },
         devTenantOrigin: served.publicOrigin,
       },
       { transport, groupCacheSeconds: 60, now: () => clock.now },

@@ -33,7 +33,10 @@ function graphClient(retry: GraphRetryOptions = {}): { client: ReturnType<typeof
 }
 
 async function failure(promise: Promise<unknown>): Promise<AccessError> {
-  const error: unknown = await promise.then(() => new Error('expected a failure'), (e: unknown) => e);
+  const error: unknown = await promise.then(
+    () => new Error('expected a failure'),
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(AccessError);
   return error as AccessError;
 }
@@ -57,7 +60,9 @@ describe('the OData cast on transitiveMemberOf', () => {
 
   it('is refused by that Graph without the header (the emulator really checks)', async () => {
     served.tenant.setGraphFaults({ requireConsistencyLevel: true });
-    const call = graphClient().client.api(`/users/${oidOf('bob@contoso.dev')}/transitiveMemberOf/microsoft.graph.group`).get();
+    const call = graphClient()
+      .client.api(`/users/${oidOf('bob@contoso.dev')}/transitiveMemberOf/microsoft.graph.group`)
+      .get();
     await expect(call).rejects.toMatchObject({ statusCode: 400, code: 'Request_UnsupportedQuery' });
   });
 });

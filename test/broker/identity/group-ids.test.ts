@@ -46,10 +46,25 @@ async function idOf(name: string): Promise<string> {
 
 function policy(approvers: string[]): ResourcePolicy {
   return {
-    name: 'prod-db', kind: 'postgres', description: null, target: { host: '127.0.0.1', port: 5432 },
-    requesters: [ids.eng], approvers, approvals: 1, maxDurationMs: 3_600_000, defaultDurationMs: 3_600_000,
-    requestTtlMs: 3_600_000, reason: 'optional', ticketPattern: null, autoApprove: [], maxConnections: 20,
-    idleTimeoutMs: 1_800_000, database: null, user: null, targetTls: 'disable', targetCa: null,
+    name: 'prod-db',
+    kind: 'postgres',
+    description: null,
+    target: { host: '127.0.0.1', port: 5432 },
+    requesters: [ids.eng],
+    approvers,
+    approvals: 1,
+    maxDurationMs: 3_600_000,
+    defaultDurationMs: 3_600_000,
+    requestTtlMs: 3_600_000,
+    reason: 'optional',
+    ticketPattern: null,
+    autoApprove: [],
+    maxConnections: 20,
+    idleTimeoutMs: 1_800_000,
+    database: null,
+    user: null,
+    targetTls: 'disable',
+    targetCa: null,
   };
 }
 
@@ -76,7 +91,7 @@ afterAll(async () => {
   await served.close();
 });
 
-describe('a group with the same display name as the approvers\' group', () => {
+describe("a group with the same display name as the approvers' group", () => {
   it('is what Graph reports for Mallory: a group displayed as "SG-DBA" with another id', async () => {
     const groups = await directory.memberGroups(oidOf('mallory@contoso.dev'));
     expect(groups).toContainEqual({ id: ids.impostor, displayName: 'SG-DBA' });
@@ -110,7 +125,9 @@ describe('a group with the same display name as the approvers\' group', () => {
 
 describe('start-up help for a serve config that names groups', () => {
   function nameRefusal(name: string): ConfigInvalidError {
-    return new ConfigInvalidError('access.yaml', [{ source: 'access.yaml', line: 14, path: 'resources.prod-db.approvers[0]', reason: groupNameReason(name), got: name }]);
+    return new ConfigInvalidError('access.yaml', [
+      { source: 'access.yaml', line: 14, path: 'resources.prod-db.approvers[0]', reason: groupNameReason(name), got: name },
+    ]);
   }
 
   it('lists every group the tenant has under a repeated name and chooses none', async () => {
@@ -145,7 +162,7 @@ describe('start-up help for a serve config that names groups', () => {
     }
   });
 
-  it('warns about a label that is not the tenant\'s name for the id, and about an id the tenant does not have', async () => {
+  it("warns about a label that is not the tenant's name for the id, and about an id the tenant does not have", async () => {
     const missing = '00000000-1111-4222-8333-444444444444';
     const config = {
       resources: [{ ...policy([ids.dba, missing]) }],

@@ -42,25 +42,56 @@ export function memberships(): Map<string, GroupRef[]> {
 
 export function principal(oid: string, kind: Principal['kind'] = 'user'): Principal {
   return {
-    kind, oid, tenantId: 't1', upn: kind === 'user' ? `${oid}@contoso.com` : null, name: oid, appId: 'cli',
-    scopes: kind === 'user' ? ['user_impersonation'] : [], roles: kind === 'app' ? ['Access.Automation'] : [],
-    groupsClaim: null, groupOverage: false, expiresAt: new Date('2100-01-01T00:00:00Z'),
+    kind,
+    oid,
+    tenantId: 't1',
+    upn: kind === 'user' ? `${oid}@contoso.com` : null,
+    name: oid,
+    appId: 'cli',
+    scopes: kind === 'user' ? ['user_impersonation'] : [],
+    roles: kind === 'app' ? ['Access.Automation'] : [],
+    groupsClaim: null,
+    groupOverage: false,
+    expiresAt: new Date('2100-01-01T00:00:00Z'),
   };
 }
 
 export function resource(name: string, over: Partial<ResourcePolicy> = {}): ResourcePolicy {
   return {
-    name, kind: 'postgres', description: null, target: { host: '127.0.0.1', port: 5432 }, requesters: ['sg-eng'],
-    approvers: ['sg-dba'], approvals: 1, maxDurationMs: 4 * HOUR, defaultDurationMs: HOUR, requestTtlMs: HOUR,
-    reason: 'optional', ticketPattern: null, autoApprove: ['sg-oncall'], maxConnections: 20, idleTimeoutMs: 30 * MINUTE,
-    database: null, user: null, targetTls: 'disable', targetCa: null, ...over,
+    name,
+    kind: 'postgres',
+    description: null,
+    target: { host: '127.0.0.1', port: 5432 },
+    requesters: ['sg-eng'],
+    approvers: ['sg-dba'],
+    approvals: 1,
+    maxDurationMs: 4 * HOUR,
+    defaultDurationMs: HOUR,
+    requestTtlMs: HOUR,
+    reason: 'optional',
+    ticketPattern: null,
+    autoApprove: ['sg-oncall'],
+    maxConnections: 20,
+    idleTimeoutMs: 30 * MINUTE,
+    database: null,
+    user: null,
+    targetTls: 'disable',
+    targetCa: null,
+    ...over,
   };
 }
 
 export function config(resources: ResourcePolicy[] = defaultResources()): BrokerConfig {
   return {
-    source: 'test', tenant: null, auditors: ['sg-audit'], admins: ['sg-platform'], groupCacheSeconds: 60, membershipRecheckSeconds: 30, membershipGraceSeconds: 120,
-    devDirectory: null, resources,
+    source: 'test',
+    tenant: null,
+    auditors: ['sg-audit'],
+    admins: ['sg-platform'],
+    groupCacheSeconds: 60,
+    membershipRecheckSeconds: 30,
+    membershipGraceSeconds: 120,
+    devDirectory: null,
+    resources,
   };
 }
 
@@ -110,9 +141,11 @@ export interface LogLine {
 
 export function recordingLog(): Logger & { lines: LogLine[] } {
   const lines: LogLine[] = [];
-  const at = (level: LogLine['level']) => (message: string, fields: Record<string, unknown> = {}) => {
-    lines.push({ level, message, fields });
-  };
+  const at =
+    (level: LogLine['level']) =>
+    (message: string, fields: Record<string, unknown> = {}) => {
+      lines.push({ level, message, fields });
+    };
   return { lines, info: at('info'), warn: at('warn'), error: at('error') };
 }
 
@@ -137,7 +170,12 @@ export function harness(options: { resources?: ResourcePolicy[]; now?: () => num
   const cfg = config(options.resources);
   let n = 0;
   const service = new RequestService({
-    config: cfg, store, directory, log, now: options.now ?? (() => clock.now), newId: () => `req${String(++n).padStart(3, '0')}`,
+    config: cfg,
+    store,
+    directory,
+    log,
+    now: options.now ?? (() => clock.now),
+    newId: () => `req${String(++n).padStart(3, '0')}`,
   });
   const changes: Harness['changes'] = [];
   service.onChange((request, list) => {

@@ -170,7 +170,13 @@ describe('openRequest', () => {
   });
 
   it('uses the default duration when none is asked for', () => {
-    const { request } = openRequest(input({ duration: null }), people.alice.actor, people.alice.groups, context(policy({ defaultDurationMs: 2 * HOUR }), T0), 'r');
+    const { request } = openRequest(
+      input({ duration: null }),
+      people.alice.actor,
+      people.alice.groups,
+      context(policy({ defaultDurationMs: 2 * HOUR }), T0),
+      'r',
+    );
     expect(request.durationMs).toBe(2 * HOUR);
   });
 

@@ -10,9 +10,24 @@ const bob = principal('bob');
 
 function stored(id: string, over: Partial<AccessRequest>): AccessRequest {
   return {
-    id, resource: 'prod-db', requester: { oid: 'alice', upn: 'alice@contoso.com' }, durationMs: HOUR, reason: null, ticket: null,
-    state: 'pending', createdAt: T0, pendingUntil: T0 + HOUR, approvalsRequired: 1, reviews: [], grantedAt: null, expiresAt: null,
-    closedAt: null, closedBy: null, closeReason: null, autoApproved: false, ...over,
+    id,
+    resource: 'prod-db',
+    requester: { oid: 'alice', upn: 'alice@contoso.com' },
+    durationMs: HOUR,
+    reason: null,
+    ticket: null,
+    state: 'pending',
+    createdAt: T0,
+    pendingUntil: T0 + HOUR,
+    approvalsRequired: 1,
+    reviews: [],
+    grantedAt: null,
+    expiresAt: null,
+    closedAt: null,
+    closedBy: null,
+    closeReason: null,
+    autoApproved: false,
+    ...over,
   };
 }
 
@@ -25,7 +40,10 @@ interface Running {
 function start(h: Harness): Running {
   const warnings: Running['warnings'] = [];
   const scheduler = new DeadlineScheduler({
-    service: h.service, store: h.store, now: () => Date.now(), log: h.log,
+    service: h.service,
+    store: h.store,
+    now: () => Date.now(),
+    log: h.log,
     warn: (request, inMs) => warnings.push({ id: request.id, inMs }),
   });
   scheduler.start();
@@ -87,7 +105,7 @@ describe('DeadlineScheduler', () => {
     expect(h.store.get(id)).toMatchObject({ state: 'timed_out', closedAt: T0 + HOUR });
   });
 
-  it('re-arms after an approval for the grant\'s end and expires it on time', async () => {
+  it("re-arms after an approval for the grant's end and expires it on time", async () => {
     const h = harness({ now: () => Date.now() });
     running = start(h);
     const { id } = await h.service.create(alice, { resource: 'prod-db', duration: '30m' });

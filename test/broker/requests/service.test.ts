@@ -14,7 +14,10 @@ const mallory = principal('mallory');
 const robot = principal('robot', 'app');
 
 async function refusal(promise: Promise<unknown>): Promise<AccessError> {
-  const error: unknown = await promise.then(() => null, (e: unknown) => e);
+  const error: unknown = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
   if (!(error instanceof AccessError)) throw new Error(`expected an AccessError, got ${String(error)}`);
   return error;
 }
@@ -76,7 +79,7 @@ describe('RequestService: the request lifecycle', () => {
     expect(h.store.get(id)?.state).toBe('approved');
   });
 
-  it('reads the reviewer\'s groups through the directory at the moment of review, not from the cache', async () => {
+  it("reads the reviewer's groups through the directory at the moment of review, not from the cache", async () => {
     const h = harness();
     const { id } = await h.service.create(alice, { resource: 'prod-db' });
     // Bob leaves sg-dba after the request was made; the cache still lists him.
@@ -144,7 +147,7 @@ describe('RequestService: who may see a request', () => {
     else expect((await refusal(seen)).code).toBe('request_not_found');
   });
 
-  it('gives a stranger the same answer for someone else\'s request as for a missing one', async () => {
+  it("gives a stranger the same answer for someone else's request as for a missing one", async () => {
     const h = harness();
     const { id } = await h.service.create(alice, { resource: 'prod-db' });
     const hidden = await refusal(h.service.review(mallory, id, 'approve', null));
@@ -198,7 +201,7 @@ describe('RequestService: concurrent reviews', () => {
 });
 
 describe('RequestService: listings', () => {
-  it('lists the caller\'s requests newest first, filtered by state', async () => {
+  it("lists the caller's requests newest first, filtered by state", async () => {
     const h = harness();
     const first = await h.service.create(alice, { resource: 'prod-db' });
     h.clock.now += MINUTE;

@@ -332,9 +332,7 @@ describe('state machine details', () => {
   it('records who reviewed, when, and why a request was denied', () => {
     const { request, p } = opened();
     const denied = applied(applyEvent(request, deny('bob', 'use the read replica'), context(p, T0 + 7 * MINUTE)));
-    expect(denied.reviews).toEqual([
-      { reviewer: people.bob.actor, decision: 'deny', comment: 'use the read replica', at: T0 + 7 * MINUTE },
-    ]);
+    expect(denied.reviews).toEqual([{ reviewer: people.bob.actor, decision: 'deny', comment: 'use the read replica', at: T0 + 7 * MINUTE }]);
     expect(denied).toMatchObject({ closedAt: T0 + 7 * MINUTE, closedBy: people.bob.actor, closeReason: 'use the read replica' });
     expect(denied.grantedAt).toBeNull();
   });

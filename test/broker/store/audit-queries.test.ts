@@ -26,7 +26,13 @@ beforeAll(async () => {
   audit = new Audit({ db, config: config(), directory, now: () => clock.now, logger: recordingLog() });
   let n = 0;
   const service = new RequestService({
-    config: config(), store: new SqliteRequestStore(db), directory, log: recordingLog(), now: () => clock.now, audit: audit.log, newId: () => `r${++n}`,
+    config: config(),
+    store: new SqliteRequestStore(db),
+    directory,
+    log: recordingLog(),
+    now: () => clock.now,
+    audit: audit.log,
+    newId: () => `r${++n}`,
   });
   const sessions = new AuditedSessionStore(db, new SqliteSessionStore(db), audit.log);
   const alice = principal('alice');
@@ -38,7 +44,13 @@ beforeAll(async () => {
   ids.oscarPg = (await service.create(oscar, { resource: 'prod-db' })).id;
 
   const session = (id: string, requestId: string, who: typeof alice, resource: string, startedAt: number): NewSession => ({
-    id, requestId, user: { oid: who.oid, upn: who.upn }, resource, clientAddress: '127.0.0.1', target: '127.0.0.1:5432', startedAt,
+    id,
+    requestId,
+    user: { oid: who.oid, upn: who.upn },
+    resource,
+    clientAddress: '127.0.0.1',
+    target: '127.0.0.1:5432',
+    startedAt,
   });
   sessions.open(session('s1', ids.alicePg, alice, 'prod-db', T0));
   for (let q = 1; q <= 3; q++) {
@@ -75,9 +87,19 @@ describe('AuditQueries.sessions', () => {
   it('shows each session with its user, target, bytes, end, query count and the reason of its grant', () => {
     const [s1] = audit.queries.sessions({ user: 'alice', until: T0 + DAY });
     expect(s1).toEqual({
-      id: 's1', requestId: ids.alicePg, user: { oid: 'alice', upn: 'alice@contoso.com' }, resource: 'prod-db', target: '127.0.0.1:5432',
-      client: '127.0.0.1', openedAt: new Date(T0).toISOString(), closedAt: new Date(T0 + MINUTE).toISOString(), bytesUp: 120, bytesDown: 4096,
-      endReason: 'clientClosed', queries: 3, reason: 'INC-1: replica lag',
+      id: 's1',
+      requestId: ids.alicePg,
+      user: { oid: 'alice', upn: 'alice@contoso.com' },
+      resource: 'prod-db',
+      target: '127.0.0.1:5432',
+      client: '127.0.0.1',
+      openedAt: new Date(T0).toISOString(),
+      closedAt: new Date(T0 + MINUTE).toISOString(),
+      bytesUp: 120,
+      bytesDown: 4096,
+      endReason: 'clientClosed',
+      queries: 3,
+      reason: 'INC-1: replica lag',
     });
     expect(audit.queries.sessions({ user: 'alice', since: T0 + DAY })[0]).toMatchObject({ id: 's4', closedAt: null, endReason: null });
   });
@@ -94,7 +116,10 @@ describe('AuditQueries.sessions', () => {
       page = audit.queries.sessionsPage({ limit: 2, before: page.next });
       seen.push(page.sessions.map((s) => s.id));
     }
-    expect(seen).toEqual([['s4', 's3'], ['s2', 's1']]);
+    expect(seen).toEqual([
+      ['s4', 's3'],
+      ['s2', 's1'],
+    ]);
     const first = audit.queries.sessionsPage({ resource: 'prod-db', limit: 1 });
     const rest = audit.queries.sessionsPage({ resource: 'prod-db', limit: 5, before: first.next ?? { at: 0, row: 0 } });
     expect([...first.sessions, ...rest.sessions].map((s) => s.id)).toEqual(['s4', 's3', 's1']);

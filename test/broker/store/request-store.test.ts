@@ -108,7 +108,13 @@ describe('save', () => {
   it('lets the database refuse a second review by the same reviewer', () => {
     const pending = pendingRequest();
     store.insert(pending);
-    const twice = { ...pending, state: 'approved' as const, grantedAt: T0 + 2, expiresAt: T0 + 2 + HOUR, reviews: [approval('oid-bob', T0 + 1), approval('oid-bob', T0 + 2)] };
+    const twice = {
+      ...pending,
+      state: 'approved' as const,
+      grantedAt: T0 + 2,
+      expiresAt: T0 + 2 + HOUR,
+      reviews: [approval('oid-bob', T0 + 1), approval('oid-bob', T0 + 2)],
+    };
     expect(codeOf(() => store.save(twice))).toBe('store_conflict');
     // The whole save rolled back, the state change with it.
     expect(store.get('req-1')).toEqual(pending);
@@ -152,14 +158,18 @@ describe('transaction', () => {
     await pendingWork;
     expect(store.get('req-async')).toBeNull();
   });
-
 });
 
 describe('listings', () => {
   beforeEach(() => {
     store.insert(pendingRequest({ id: 'a-old', createdAt: T0 }));
     store.insert(pendingRequest({ id: 'a-mid', createdAt: T0 + 10, resource: 'prod-ssh' }));
-    store.insert({ ...pendingRequest({ id: 'a-new', createdAt: T0 + 20 }), state: 'denied', closedAt: T0 + 25, reviews: [{ ...approval('oid-dba', T0 + 25), decision: 'deny' }] });
+    store.insert({
+      ...pendingRequest({ id: 'a-new', createdAt: T0 + 20 }),
+      state: 'denied',
+      closedAt: T0 + 25,
+      reviews: [{ ...approval('oid-dba', T0 + 25), decision: 'deny' }],
+    });
     // Same millisecond as a-new, inserted later: insertion order breaks the tie.
     store.insert(pendingRequest({ id: 'a-tie', createdAt: T0 + 20 }));
     store.insert(pendingRequest({ id: 'b-1', createdAt: T0 + 15, requester: { oid: 'oid-bob', upn: null } }));
@@ -252,7 +262,8 @@ describe('deadlines', () => {
 
   it('has no deadline when no request is open', () => {
     store.transaction(() => {
-      for (const open of store.listByStates(['pending', 'approved'])) store.save({ ...open, state: open.state === 'pending' ? 'cancelled' : 'revoked', closedAt: NOW });
+      for (const open of store.listByStates(['pending', 'approved']))
+        store.save({ ...open, state: open.state === 'pending' ? 'cancelled' : 'revoked', closedAt: NOW });
     });
     expect(store.nextDeadline()).toBeNull();
   });

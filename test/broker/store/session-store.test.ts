@@ -33,7 +33,12 @@ beforeEach(() => {
   const requests = new SqliteRequestStore(db);
   // Sessions belong to a grant (foreign key).
   requests.insert(approvedRequest(pendingRequest({ id: 'req-1' }), T0, [approval('bob', T0), approval('carol', T0)]));
-  requests.insert(approvedRequest(pendingRequest({ id: 'req-2', resource: 'billing', requester: { oid: 'oid-dan', upn: null } }), T0, [approval('bob', T0), approval('carol', T0)]));
+  requests.insert(
+    approvedRequest(pendingRequest({ id: 'req-2', resource: 'billing', requester: { oid: 'oid-dan', upn: null } }), T0, [
+      approval('bob', T0),
+      approval('carol', T0),
+    ]),
+  );
   sessions = new SqliteSessionStore(db);
 });
 
@@ -49,7 +54,13 @@ describe('SqliteSessionStore', () => {
     expect(sessions.get('ses-1')).toMatchObject({ bytesUp: 10, bytesDown: 20, endedAt: null });
     const closed = sessions.close('ses-1', { endedAt: T0 + MINUTE, bytesUp: 100, bytesDown: 2000, reason: 'grantRevoked', detail: 'revoked by bob: done' });
     expect(closed).toBe(true);
-    expect(sessions.get('ses-1')).toMatchObject({ endedAt: T0 + MINUTE, bytesUp: 100, bytesDown: 2000, reason: 'grantRevoked', detail: 'revoked by bob: done' });
+    expect(sessions.get('ses-1')).toMatchObject({
+      endedAt: T0 + MINUTE,
+      bytesUp: 100,
+      bytesDown: 2000,
+      reason: 'grantRevoked',
+      detail: 'revoked by bob: done',
+    });
   });
 
   it('keeps the first ending: a second close and later progress change nothing', () => {
@@ -118,7 +129,9 @@ describe('a broker restarting on a database with open sessions', () => {
     const broker = await startTunnelBroker([], { dataFile: file });
     try {
       expect(broker.runtime.sessions.get('ses-1')).toMatchObject({ reason: BROKER_RESTART, endedAt: expect.any(Number) });
-      expect(broker.log.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'closed tunnel sessions the previous broker left open', fields: { sessions: 1 } }));
+      expect(broker.log.lines).toContainEqual(
+        expect.objectContaining({ level: 'warn', message: 'closed tunnel sessions the previous broker left open', fields: { sessions: 1 } }),
+      );
     } finally {
       await broker.close();
     }

@@ -12,7 +12,11 @@ describe('storeWriteFailure', () => {
   });
 
   it.each(['SQLITE_IOERR_WRITE', 'SQLITE_IOERR', 'SQLITE_READONLY'])('names %s store_unavailable (503), quoting the code', (code) => {
-    expect(toAccessError(new Sqlite.SqliteError('disk I/O error', code))).toMatchObject({ code: 'store_unavailable', status: 503, message: expect.stringContaining(code) });
+    expect(toAccessError(new Sqlite.SqliteError('disk I/O error', code))).toMatchObject({
+      code: 'store_unavailable',
+      status: 503,
+      message: expect.stringContaining(code),
+    });
   });
 
   it('leaves other errors alone (a constraint is a bug or a conflict, not the disk)', () => {

@@ -66,7 +66,7 @@ function latestSessionId(resourceName: string): string {
 }
 
 describe('tunnel cuts', () => {
-  it('closes with 4110 at the grant\'s absolute expiry, not a grant-length after the tunnel opened', async () => {
+  it("closes with 4110 at the grant's absolute expiry, not a grant-length after the tunnel opened", async () => {
     const grant = await broker.grant('prod-db', { duration: '1500ms' });
     const expiresAt = Date.parse(grant.expiresAt as string);
     // Opened well into the grant: a timer of "duration after open" would fire ~700 ms too late.
@@ -125,7 +125,10 @@ describe('tunnel cuts', () => {
     broker.directory.failing.add('alice');
     try {
       const closed = await client.closed;
-      expect(closed).toMatchObject({ code: CloseCode.membershipUnconfirmed, reason: 'your group membership could not be confirmed for 1s (the directory is unavailable)' });
+      expect(closed).toMatchObject({
+        code: CloseCode.membershipUnconfirmed,
+        reason: 'your group membership could not be confirmed for 1s (the directory is unavailable)',
+      });
       expect(closed.at - openedAt).toBeGreaterThanOrEqual(GRACE_MS);
       const failures = broker.log.lines.filter((l) => l.message === 'tunnel membership re-check failed' && l.fields['oid'] === 'alice');
       expect(failures.length).toBeGreaterThan(1);
@@ -165,7 +168,7 @@ describe('tunnel cuts', () => {
     expect((await client.receive(10)).toString()).toBe('still here');
   });
 
-  it('closes with 4113 after the resource\'s idle timeout without bytes', async () => {
+  it("closes with 4113 after the resource's idle timeout without bytes", async () => {
     await broker.grant('idle-db');
     const client = await open('idle-db');
     // Traffic keeps it open: an echo half-way through the idle time resets the clock.

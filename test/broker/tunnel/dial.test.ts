@@ -32,7 +32,9 @@ describe('dialTarget', () => {
     try {
       const abort = new AbortController();
       abort.abort();
-      const error = await dialTarget({ host: '127.0.0.1', port: target.port }, { resource: 'db', timeoutMs: 5_000, signal: abort.signal }).catch((e: unknown) => e);
+      const error = await dialTarget({ host: '127.0.0.1', port: target.port }, { resource: 'db', timeoutMs: 5_000, signal: abort.signal }).catch(
+        (e: unknown) => e,
+      );
       expect(error).toMatchObject({ code: 'target_unreachable', message: expect.stringContaining('the client went away') });
     } finally {
       await target.close();

@@ -54,8 +54,16 @@ export async function startTunnelBroker(
   let s = 0;
   const runtime = assembleBroker({
     config: { ...config(resources), ...(options.limits ? { limits: options.limits } : {}) },
-    signIn: { tenantId: 't1', authority: 'https://login.microsoftonline.com/t1', clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' },
-    verifier, directory, log,
+    signIn: {
+      tenantId: 't1',
+      authority: 'https://login.microsoftonline.com/t1',
+      clientId: 'cli',
+      scopes: ['api://x/user_impersonation'],
+      brokerVersion: 'test',
+    },
+    verifier,
+    directory,
+    log,
     dataFile: options.dataFile ?? ':memory:',
     newId: () => `req${String(++n).padStart(3, '0')}`,
     tunnel: { newId: () => `ses${String(++s).padStart(3, '0')}`, ...options.tunnel },
@@ -68,7 +76,11 @@ export async function startTunnelBroker(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    wsBase: `ws://127.0.0.1:${port}`, app, runtime, directory, log,
+    wsBase: `ws://127.0.0.1:${port}`,
+    app,
+    runtime,
+    directory,
+    log,
     sessions: (query = {}) =>
       runtime.audit.queries.sessions(query).flatMap((view) => {
         const record = runtime.sessions.get(view.id);
@@ -178,7 +190,11 @@ export class TunnelClient {
 }
 
 /** Opens a tunnel expecting a refusal: the HTTP status and JSON body, and whether a WebSocket opened. */
-export function refusedTunnel(wsBase: string, resource: string | null, token: string | null): Promise<{ status: number; body: { code: string; message: string }; opened: boolean; ms: number }> {
+export function refusedTunnel(
+  wsBase: string,
+  resource: string | null,
+  token: string | null,
+): Promise<{ status: number; body: { code: string; message: string }; opened: boolean; ms: number }> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const query = resource === null ? '' : `?resource=${encodeURIComponent(resource)}`;
@@ -190,7 +206,9 @@ export function refusedTunnel(wsBase: string, resource: string | null, token: st
       reject(new Error('the WebSocket opened'));
     });
     ws.on('unexpected-response', (_req, res: IncomingMessage) => {
-      void readBody(res).then((text) => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as { code: string; message: string }, opened, ms: Date.now() - started }));
+      void readBody(res).then((text) =>
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as { code: string; message: string }, opened, ms: Date.now() - started }),
+      );
     });
     ws.on('error', (error) => {
       if (!opened) reject(error);

@@ -27,7 +27,11 @@ describe('tunnels per person and resource', () => {
     await broker.grant('prod-db', { requester: 'oscar' });
     const mine = [await TunnelClient.open(broker.wsBase, 'prod-db'), await TunnelClient.open(broker.wsBase, 'prod-db')];
     const refused = await refusedTunnel(broker.wsBase, 'prod-db', 'good-alice');
-    expect(refused).toMatchObject({ status: 429, body: { code: 'too_many_connections', message: expect.stringContaining('the most one person may hold (2)') }, opened: false });
+    expect(refused).toMatchObject({
+      status: 429,
+      body: { code: 'too_many_connections', message: expect.stringContaining('the most one person may hold (2)') },
+      opened: false,
+    });
     const theirs = await TunnelClient.open(broker.wsBase, 'prod-db', 'good-oscar');
     // Closing one of mine gives me a slot again.
     mine[0]?.ws.close();

@@ -36,7 +36,7 @@ async function closed(client: TunnelClient): Promise<void> {
 }
 
 describe('tunnel protocol steps', () => {
-  it('answers a postgres client\'s SSLRequest with N itself and relays what follows unchanged', async () => {
+  it("answers a postgres client's SSLRequest with N itself and relays what follows unchanged", async () => {
     const client = await TunnelClient.open(broker.wsBase, 'pg-echo');
     client.ws.send(sslRequest());
     expect((await client.receive(1)).toString('latin1')).toBe('N');

@@ -47,7 +47,7 @@ describe('GET /v1/tunnel: refusals before any WebSocket exists', () => {
     expect(refused.body.message).toContain('access request prod-db --for 1h --reason');
   });
 
-  it('refuses a caller whose only grant is someone else\'s with 403', async () => {
+  it("refuses a caller whose only grant is someone else's with 403", async () => {
     await broker.grant('prod-db', { requester: 'alice' });
     // carol approves, but holds no grant herself.
     expect(await refusedTunnel(broker.wsBase, 'prod-db', 'good-carol')).toMatchObject({ status: 403, body: { code: 'no_live_grant' }, opened: false });
@@ -88,7 +88,11 @@ describe('GET /v1/tunnel: refusals before any WebSocket exists', () => {
     await broker.grant('prod-db', { requester: 'alice' });
     broker.directory.failing.add('alice');
     try {
-      expect(await refusedTunnel(broker.wsBase, 'prod-db', 'good-alice')).toMatchObject({ status: 503, body: { code: 'directory_unavailable' }, opened: false });
+      expect(await refusedTunnel(broker.wsBase, 'prod-db', 'good-alice')).toMatchObject({
+        status: 503,
+        body: { code: 'directory_unavailable' },
+        opened: false,
+      });
     } finally {
       broker.directory.failing.delete('alice');
     }
@@ -98,7 +102,7 @@ describe('GET /v1/tunnel: refusals before any WebSocket exists', () => {
     expect(await refusedTunnel(broker.wsBase, 'prod-db', 'app-robot')).toMatchObject({ status: 403, body: { code: 'forbidden' }, opened: false });
   });
 
-  it('refuses a tunnel above the resource\'s maxConnections with 429, naming the limit', async () => {
+  it("refuses a tunnel above the resource's maxConnections with 429, naming the limit", async () => {
     await broker.grant('single', { requester: 'alice' });
     const first = await TunnelClient.open(broker.wsBase, 'single');
     const refused = await refusedTunnel(broker.wsBase, 'single', 'good-alice');

@@ -70,7 +70,13 @@ describe('relay', () => {
     await client.closed;
     await until(() => broker.runtime.tunnels.connections === 0);
     const [session] = broker.sessions({ resource: 'echo' });
-    expect(session).toMatchObject({ bytesUp: data.length, bytesDown: data.length, reason: 'clientClosed', user: { oid: 'alice' }, target: `127.0.0.1:${echoTarget.port}` });
+    expect(session).toMatchObject({
+      bytesUp: data.length,
+      bytesDown: data.length,
+      reason: 'clientClosed',
+      user: { oid: 'alice' },
+      target: `127.0.0.1:${echoTarget.port}`,
+    });
     expect(session?.endedAt).not.toBeNull();
   });
 

@@ -8,24 +8,59 @@ const LATER = new Date(NOW + 3_600_000).toISOString();
 
 describe('describeEntry', () => {
   it.each<[string, Partial<AuditEntryView>, string]>([
-    ['a request', { type: 'request.created', body: { durationMs: 5_400_000, reason: 'INC-7:\n"stuck"', ticket: 'INC-7' } }, 'asked for 1h 30m — "INC-7: "stuck"" (ticket INC-7)'],
+    [
+      'a request',
+      { type: 'request.created', body: { durationMs: 5_400_000, reason: 'INC-7:\n"stuck"', ticket: 'INC-7' } },
+      'asked for 1h 30m — "INC-7: "stuck"" (ticket INC-7)',
+    ],
     ['a request without reason', { type: 'request.created', body: { durationMs: 60_000, reason: null, ticket: null } }, 'asked for 1m'],
-    ['an approving review', { type: 'request.review_recorded', actor: bob, body: { decision: 'approve', comment: 'go', reviewer: 'bob@contoso.com' } }, 'approved — "go"'],
+    [
+      'an approving review',
+      { type: 'request.review_recorded', actor: bob, body: { decision: 'approve', comment: 'go', reviewer: 'bob@contoso.com' } },
+      'approved — "go"',
+    ],
     ['a denying review', { type: 'request.review_recorded', body: { decision: 'deny', comment: null } }, 'denied'],
-    ['a grant', { type: 'request.approved', body: { expiresAt: LATER, approvers: ['bob@contoso.com'] } }, `granted, access until ${timestamp(LATER)} (approved by bob@contoso.com)`],
+    [
+      'a grant',
+      { type: 'request.approved', body: { expiresAt: LATER, approvers: ['bob@contoso.com'] } },
+      `granted, access until ${timestamp(LATER)} (approved by bob@contoso.com)`,
+    ],
     ['a grant by policy', { type: 'request.auto_approved', body: { expiresAt: LATER, approvers: [] } }, `approved by policy, access until ${timestamp(LATER)}`],
     ['a revoke', { type: 'request.revoked', body: { reason: 'incident closed' } }, 'revoked — "incident closed"'],
     ['a time-out', { type: 'request.timed_out', body: {} }, 'timed out: nobody decided in time'],
-    ['a refusal', { type: 'policy.refused', body: { action: 'create', code: 'duration_too_long', message: '"9h" is longer than prod-db allows' } }, 'refused create (duration_too_long): "9h" is longer than prod-db allows'],
-    ['a tunnel opening', { type: 'session.opened', body: { requestId: 'r1', target: '10.0.0.5:5432', client: '127.0.0.1' } }, 'tunnel opened from 127.0.0.1 to 10.0.0.5:5432'],
+    [
+      'a refusal',
+      { type: 'policy.refused', body: { action: 'create', code: 'duration_too_long', message: '"9h" is longer than prod-db allows' } },
+      'refused create (duration_too_long): "9h" is longer than prod-db allows',
+    ],
+    [
+      'a tunnel opening',
+      { type: 'session.opened', body: { requestId: 'r1', target: '10.0.0.5:5432', client: '127.0.0.1' } },
+      'tunnel opened from 127.0.0.1 to 10.0.0.5:5432',
+    ],
     [
       'a tunnel closing',
-      { type: 'session.closed', body: { bytesUp: 812, bytesDown: 5_000_000, endReason: 'grantRevoked', detail: 'revoked by bob@contoso.com: done', queries: 1 } },
+      {
+        type: 'session.closed',
+        body: { bytesUp: 812, bytesDown: 5_000_000, endReason: 'grantRevoked', detail: 'revoked by bob@contoso.com: done', queries: 1 },
+      },
       'tunnel closed (grant revoked): ↑812 B ↓4.8 MiB, 1 query — revoked by bob@contoso.com: done',
     ],
-    ['a query on one line', { type: 'pg.query', body: { sql: 'select *\n  from orders\n  where id = 1', protocol: 'simple' } }, 'select * from orders where id = 1'],
-    ['a postgres startup', { type: 'pg.startup' as AuditEntryView['type'], body: { dbUser: 'demo', database: 'demo', applicationName: 'psql', protocol: 196608 } }, 'postgres session for database demo as demo (psql)'],
-    ['COPY data', { type: 'pg.copy' as AuditEntryView['type'], body: { direction: 'in', messages: 3, bytes: 2048, outcome: 'completed' } }, 'COPY data sent: 3 messages, 2.0 KiB (completed); the data itself is not logged'],
+    [
+      'a query on one line',
+      { type: 'pg.query', body: { sql: 'select *\n  from orders\n  where id = 1', protocol: 'simple' } },
+      'select * from orders where id = 1',
+    ],
+    [
+      'a postgres startup',
+      { type: 'pg.startup' as AuditEntryView['type'], body: { dbUser: 'demo', database: 'demo', applicationName: 'psql', protocol: 196608 } },
+      'postgres session for database demo as demo (psql)',
+    ],
+    [
+      'COPY data',
+      { type: 'pg.copy' as AuditEntryView['type'], body: { direction: 'in', messages: 3, bytes: 2048, outcome: 'completed' } },
+      'COPY data sent: 3 messages, 2.0 KiB (completed); the data itself is not logged',
+    ],
     [
       'a session ended at bytes it could not record',
       { type: 'pg.unrecordable' as AuditEntryView['type'], body: { reason: 'unknown message type 0x16', atByte: 56 } },
@@ -55,11 +90,23 @@ describe('describeEntry', () => {
 
 describe('the shared pieces', () => {
   it('writes byte counts in binary units', () => {
-    expect([bytes(0), bytes(1023), bytes(1024), bytes(1536), bytes(3 * 1024 ** 3), bytes(null)]).toEqual(['0 B', '1023 B', '1.0 KiB', '1.5 KiB', '3.0 GiB', '-']);
+    expect([bytes(0), bytes(1023), bytes(1024), bytes(1536), bytes(3 * 1024 ** 3), bytes(null)]).toEqual([
+      '0 B',
+      '1023 B',
+      '1.0 KiB',
+      '1.5 KiB',
+      '3.0 GiB',
+      '-',
+    ]);
   });
 
   it('words end reasons', () => {
-    expect([endWords('grantExpired'), endWords('broker_restart'), endWords('clientClosed'), endWords(null)]).toEqual(['grant expired', 'broker restart', 'client closed', 'open']);
+    expect([endWords('grantExpired'), endWords('broker_restart'), endWords('clientClosed'), endWords(null)]).toEqual([
+      'grant expired',
+      'broker restart',
+      'client closed',
+      'open',
+    ]);
   });
 
   it('writes local timestamps to the millisecond and names the zone', () => {
@@ -73,6 +120,8 @@ describe('the shared pieces', () => {
     expect(entryLine(entry)).toBe(
       `#12  ${timestamp(entry.at)}  ${'session.opened'.padEnd('request.review_recorded'.length)}  alice@contoso.com  prod-db  s9  tunnel opened from 127.0.0.1 to db:5432`,
     );
-    expect(entryLine(entryView(3, { actor: null, resource: null, subject: null, type: 'request.expired', body: {} }))).toContain('  broker  -  -  access ended (expired)');
+    expect(entryLine(entryView(3, { actor: null, resource: null, subject: null, type: 'request.expired', body: {} }))).toContain(
+      '  broker  -  -  access ended (expired)',
+    );
   });
 });

@@ -36,16 +36,19 @@ describe('timeFlag', () => {
     }
   });
 
-  it.each(['yesterday', '2025-13-01', '2025-02-30', '2025-03-04T25:00', '7', '-7d', '2025-03-04Tnoon'])('refuses %j with a usage error naming the flag', (text) => {
-    let error: unknown;
-    try {
-      timeFlag('since', text);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(AccessError);
-    expect(error).toMatchObject({ code: 'usage', message: expect.stringContaining(`--since "${text}" is neither a duration`) });
-  });
+  it.each(['yesterday', '2025-13-01', '2025-02-30', '2025-03-04T25:00', '7', '-7d', '2025-03-04Tnoon'])(
+    'refuses %j with a usage error naming the flag',
+    (text) => {
+      let error: unknown;
+      try {
+        timeFlag('since', text);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(AccessError);
+      expect(error).toMatchObject({ code: 'usage', message: expect.stringContaining(`--since "${text}" is neither a duration`) });
+    },
+  );
 });
 
 describe('calendarTime', () => {

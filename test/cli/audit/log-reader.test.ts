@@ -58,7 +58,9 @@ describe('readLog without --follow', () => {
       seen.push(...entries.map((e) => e.seq));
     });
     expect(seen).toEqual(log.map((e) => e.seq));
-    expect(c.paths.every((path) => eventsPath(0, { limit: PAGE_ENTRIES }) === path || Number(new URL(path, 'http://b').searchParams.get('limit')) < PAGE_ENTRIES)).toBe(true);
+    expect(
+      c.paths.every((path) => eventsPath(0, { limit: PAGE_ENTRIES }) === path || Number(new URL(path, 'http://b').searchParams.get('limit')) < PAGE_ENTRIES),
+    ).toBe(true);
   });
 
   it('stops at the head as of its first page even while the log grows', async () => {
@@ -145,26 +147,31 @@ describe('readLog with --follow', () => {
     expect(c.paths.slice(1, 4).map((p) => new URL(p, 'http://b').searchParams.get('after_seq'))).toEqual(['2', '2', '2']);
   });
 
-  it.each(['broker_response_invalid', 'internal', 'shutting_down', 'not_ready'] as const)('waits out %s too (a load balancer\'s 502 page, a broker on its way down or starting)', async (code) => {
-    const stop = new AbortController();
-    const c = client(logOf(1), (_path, n) => {
-      if (n === 1) return Promise.reject(new AccessError(code, 'restarting'));
-      if (n === 3) {
-        stop.abort();
-        return new Promise(() => undefined);
-      }
-      return undefined;
-    });
-    const seen: number[] = [];
-    await readLog(c, { afterSeq: 0, follow: true, signal: stop.signal, retryFirstMs: 1 }, (entries) => {
-      seen.push(...entries.map((e) => e.seq));
-    });
-    expect(seen).toEqual([1]);
-  });
+  it.each(['broker_response_invalid', 'internal', 'shutting_down', 'not_ready'] as const)(
+    "waits out %s too (a load balancer's 502 page, a broker on its way down or starting)",
+    async (code) => {
+      const stop = new AbortController();
+      const c = client(logOf(1), (_path, n) => {
+        if (n === 1) return Promise.reject(new AccessError(code, 'restarting'));
+        if (n === 3) {
+          stop.abort();
+          return new Promise(() => undefined);
+        }
+        return undefined;
+      });
+      const seen: number[] = [];
+      await readLog(c, { afterSeq: 0, follow: true, signal: stop.signal, retryFirstMs: 1 }, (entries) => {
+        seen.push(...entries.map((e) => e.seq));
+      });
+      expect(seen).toEqual([1]);
+    },
+  );
 
   it('gives up on anything but a lost broker (not an auditor)', async () => {
     const c = client([], () => Promise.reject(new AccessError('not_an_auditor', 'Only members of the auditor groups')));
-    await expect(readLog(c, { afterSeq: 0, follow: true, signal: new AbortController().signal, retryFirstMs: 1 }, () => undefined)).rejects.toMatchObject({ code: 'not_an_auditor' });
+    await expect(readLog(c, { afterSeq: 0, follow: true, signal: new AbortController().signal, retryFirstMs: 1 }, () => undefined)).rejects.toMatchObject({
+      code: 'not_an_auditor',
+    });
   });
 });
 

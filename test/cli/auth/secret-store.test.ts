@@ -4,13 +4,7 @@ import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import {
-  chooseSecretStore,
-  FileSecretStore,
-  keychainAccountFor,
-  KeychainSecretStore,
-  PROBE_TIMEOUT_MS,
-} from '../../../cli/auth/secret-store.js';
+import { chooseSecretStore, FileSecretStore, keychainAccountFor, KeychainSecretStore, PROBE_TIMEOUT_MS } from '../../../cli/auth/secret-store.js';
 import { AccessError } from '../../../shared/errors.js';
 
 async function modeOf(path: string): Promise<number> {
@@ -217,8 +211,7 @@ describe('chooseSecretStore', () => {
   });
 
   it('puts the keychain error in the notice, on one line', async () => {
-    const probe = (): Promise<boolean> =>
-      Promise.reject(new Error('Platform failure: DBus error:\nUsing X11 for dbus-daemon autolaunch was disabled'));
+    const probe = (): Promise<boolean> => Promise.reject(new Error('Platform failure: DBus error:\nUsing X11 for dbus-daemon autolaunch was disabled'));
     const { notice } = await chooseSecretStore(root, {}, probe);
 
     expect(notice).not.toContain('\n');

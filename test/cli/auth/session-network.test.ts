@@ -45,7 +45,7 @@ async function openSession(brokerUrl: string, trust: BrokerTrust): Promise<Sessi
 }
 
 describe('Session sign-in errors when the tenant cannot be reached', () => {
-  it('says the dev broker\'s certificate is not trusted and names --ca, instead of MSAL\'s endpoints_resolution_error', async () => {
+  it("says the dev broker's certificate is not trusted and names --ca, instead of MSAL's endpoints_resolution_error", async () => {
     const session = await openSession(tlsBroker.url, BrokerTrust.publicRoots());
     await expect(session.signInWithDeviceCode(() => undefined)).rejects.toMatchObject({
       code: 'broker_unreachable',

@@ -2,13 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import {
-  PublicClientApplication,
-  TokenCacheContext,
-  type ICachePlugin,
-  type INetworkModule,
-  type NetworkResponse,
-} from '@azure/msal-node';
+import { PublicClientApplication, TokenCacheContext, type ICachePlugin, type INetworkModule, type NetworkResponse } from '@azure/msal-node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { FileSecretStore, type SecretStore } from '../../../cli/auth/secret-store.js';
@@ -225,10 +219,13 @@ describe('tokenCachePlugin', () => {
       await store.write(content);
       const client = msalClient(tokenCachePlugin(store));
 
-      const failure = await client.getTokenCache().getAllAccounts().then(
-        () => null,
-        (error: unknown) => error,
-      );
+      const failure = await client
+        .getTokenCache()
+        .getAllAccounts()
+        .then(
+          () => null,
+          (error: unknown) => error,
+        );
       expect(failure).toBeInstanceOf(AccessError);
       const error = failure as AccessError;
       expect(error.code).toBe('secret_store_failed');

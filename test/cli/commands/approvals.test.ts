@@ -22,4 +22,3 @@ describe('access approvals', () => {
     expect(h.stdout()).toBe('Nothing waits for your approval.\n');
   });
 });
-

@@ -44,7 +44,10 @@ function as(oid: string): ReturnType<typeof harness> {
 }
 
 function jsonLines(text: string): AuditEntryView[] {
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as AuditEntryView);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as AuditEntryView);
 }
 
 describe('access audit against the broker', () => {
@@ -81,7 +84,7 @@ describe('access audit against the broker', () => {
     await expect.poll(() => runtime.audit.waiting).toBe(0);
   });
 
-  it('lists a session-less log as no sessions, and shows a request\'s story', async () => {
+  it("lists a session-less log as no sessions, and shows a request's story", async () => {
     const ivy = as('ivy');
     expect(await ivy.run('audit', 'sessions')).toBe(0);
     expect(ivy.stdout()).toBe('No sessions match.\n');
@@ -91,7 +94,7 @@ describe('access audit against the broker', () => {
     expect(show.stdout()).toContain('asked for 1h — "INC-1, "replica""');
   });
 
-  it('ends alice, who is no auditor, with exit 3 and the broker\'s message', async () => {
+  it("ends alice, who is no auditor, with exit 3 and the broker's message", async () => {
     const alice = as('alice');
     expect(await alice.run('audit', 'events')).toBe(3);
     expect(alice.stderr()).toMatch(/^error: Only members of the auditor groups \(sg-audit\) may read the audit log; alice@contoso\.com is not in any of them/);

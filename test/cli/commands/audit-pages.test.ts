@@ -35,7 +35,11 @@ describe('access audit sessions, page by page', () => {
 describe('access audit show, page by page', () => {
   it('reads a story too large for one answer in pages after the last seq it has, and prints it whole', async () => {
     const story = (entries: number[], truncated: boolean) => ({
-      id: 'r1', kind: 'request', requestId: 'r1', sessions: [], truncated,
+      id: 'r1',
+      kind: 'request',
+      requestId: 'r1',
+      sessions: [],
+      truncated,
       entries: entries.map((seq) => entryView(seq)),
     });
     const h = harness({

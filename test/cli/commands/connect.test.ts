@@ -35,7 +35,9 @@ describe('access connect (listener)', () => {
     const exit = s.h.run('connect', 'demo-db');
     const port = await listeningPort(s.h);
     const lines = s.h.stdout().split('\n');
-    expect(lines[0]).toMatch(new RegExp(`^Tunnel to demo-db \\(postgres\\) on 127\\.0\\.0\\.1:${port} — access until (?:tomorrow )?\\d\\d:\\d\\d \\(59m\\)\\. Ctrl-C to close\\.$`));
+    expect(lines[0]).toMatch(
+      new RegExp(`^Tunnel to demo-db \\(postgres\\) on 127\\.0\\.0\\.1:${port} — access until (?:tomorrow )?\\d\\d:\\d\\d \\(59m\\)\\. Ctrl-C to close\\.$`),
+    );
     expect(lines[1]).toBe(`Connect with: psql -h 127.0.0.1 -p ${port} -U demo demo`);
     const data = randomData(4 * 1024 * 1024);
     expect(sha256(await echoThrough(port, data))).toBe(sha256(data));
@@ -50,7 +52,9 @@ describe('access connect (listener)', () => {
     const port = await listeningPort(s.h);
     await echoThrough(port, Buffer.from('hello'));
     await vi.waitFor(() => expect(s.h.stderr()).toMatch(/#1 closed: /));
-    expect(s.h.stderr()).toMatch(/^\d\d:\d\d:\d\d #1 127\.0\.0\.1:\d+ open\n\d\d:\d\d:\d\d #1 closed: the client closed the connection — 5 B up, 5 B down in \S+\n$/);
+    expect(s.h.stderr()).toMatch(
+      /^\d\d:\d\d:\d\d #1 127\.0\.0\.1:\d+ open\n\d\d:\d\d:\d\d #1 closed: the client closed the connection — 5 B up, 5 B down in \S+\n$/,
+    );
     s.h.interrupt();
     expect(await exit).toBe(0);
   });

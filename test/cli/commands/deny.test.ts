@@ -29,4 +29,3 @@ describe('access deny', () => {
     expect((h.client.calls[0] as Call).body).toEqual({ decision: 'deny', comment: 'no change window' });
   });
 });
-

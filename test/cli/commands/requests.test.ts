@@ -18,4 +18,3 @@ describe('access requests', () => {
     expect(JSON.parse(h.stdout())).toEqual([]);
   });
 });
-

@@ -19,8 +19,12 @@ describe('access watch', () => {
     h.interrupt();
     expect(await exit).toBe(0);
     const lines = h.stdout().trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d {2}New request theirs1 carol@contoso\.com → prod-db for 1h — "INC-4211: stuck migration" · access approve theirs1/);
-    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d {2}Your request r7f3c0a1b2 for prod-db: ✔ Approved by bob@contoso\.com — access until (?:tomorrow )?\d\d:\d\d \(59m\)$/);
+    expect(lines[0]).toMatch(
+      /^\d\d:\d\d:\d\d {2}New request theirs1 carol@contoso\.com → prod-db for 1h — "INC-4211: stuck migration" · access approve theirs1/,
+    );
+    expect(lines[1]).toMatch(
+      /^\d\d:\d\d:\d\d {2}Your request r7f3c0a1b2 for prod-db: ✔ Approved by bob@contoso\.com — access until (?:tomorrow )?\d\d:\d\d \(59m\)$/,
+    );
     expect(lines[2]).toMatch(/^\d\d:\d\d:\d\d {2}Ending your access to prod-db \(r7f3c0a1b2\) ends at (?:tomorrow )?\d\d:\d\d \(in 5m\)/);
     expect(h.stderr()).toContain('Watching as alice@contoso.com');
     expect(h.events.closed).toBe(true);
@@ -33,7 +37,11 @@ describe('access watch', () => {
     await vi.waitFor(() => expect(h.stdout().split('\n')).toHaveLength(4));
     h.interrupt();
     await exit;
-    const objects = h.stdout().trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; receivedAt: string });
+    const objects = h
+      .stdout()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; receivedAt: string });
     expect(objects.map((o) => o.type)).toEqual(['request', 'request', 'expiring']);
     expect(objects[0]?.receivedAt).toBe('2025-03-04T12:00:00.000Z');
   });

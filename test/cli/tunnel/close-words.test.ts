@@ -16,7 +16,11 @@ describe('closeWords', () => {
     [4101, 'ECONNRESET', 'the connection to the database failed: ECONNRESET'],
     [4114, 'unknown message type 0x16', 'the broker ended the session: it could not record what the client sent (unknown message type 0x16)'],
     [4114, '', 'the broker ended the session: it could not record what the client sent'],
-    [4115, 'your group membership could not be confirmed for 2m (the directory is unavailable)', 'your group membership could not be confirmed for 2m (the directory is unavailable)'],
+    [
+      4115,
+      'your group membership could not be confirmed for 2m (the directory is unavailable)',
+      'your group membership could not be confirmed for 2m (the directory is unavailable)',
+    ],
     [4115, '', 'your group membership could not be confirmed (the directory is unavailable)'],
     [1001, '', 'the broker is shutting down'],
     [1006, '', 'the connection to the broker was lost'],

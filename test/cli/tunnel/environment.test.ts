@@ -6,7 +6,15 @@ const at = { host: '127.0.0.1', port: 54321 };
 describe('connectionEnv', () => {
   it('points the postgres client at the tunnel and fills user and database from the resource', () => {
     const env = connectionEnv('postgres', at, { user: 'demo', database: 'demo' }, { PATH: '/bin', PGHOST: 'prod.internal', PGPORT: '5432' });
-    expect(env).toEqual({ PATH: '/bin', PGHOST: '127.0.0.1', PGPORT: '54321', PGUSER: 'demo', PGDATABASE: 'demo', ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
+    expect(env).toEqual({
+      PATH: '/bin',
+      PGHOST: '127.0.0.1',
+      PGPORT: '54321',
+      PGUSER: 'demo',
+      PGDATABASE: 'demo',
+      ACCESS_HOST: '127.0.0.1',
+      ACCESS_PORT: '54321',
+    });
   });
 
   it('keeps a PGUSER or PGDATABASE the person has set', () => {

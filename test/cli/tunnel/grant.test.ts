@@ -5,9 +5,20 @@ import type { ResourceSummary } from '../../../shared/wire.js';
 import { approvedView, NOW } from '../commands/fakes.js';
 
 const resource: ResourceSummary = {
-  name: 'prod-db', kind: 'postgres', description: null, canRequest: true, canApprove: false, autoApproved: false,
-  approvers: ['sg-dba'], approvals: 1, maxDurationMs: 14_400_000, defaultDurationMs: 5_400_000, reason: 'required',
-  ticketPattern: '^INC-\\d+$', user: null, database: null,
+  name: 'prod-db',
+  kind: 'postgres',
+  description: null,
+  canRequest: true,
+  canApprove: false,
+  autoApproved: false,
+  approvers: ['sg-dba'],
+  approvals: 1,
+  maxDurationMs: 14_400_000,
+  defaultDurationMs: 5_400_000,
+  reason: 'required',
+  ticketPattern: '^INC-\\d+$',
+  user: null,
+  database: null,
 };
 
 describe('liveGrant', () => {
@@ -44,9 +55,17 @@ describe('atTime', () => {
   it('fires at once for a time already past, and not after being cancelled', () => {
     vi.useFakeTimers();
     let fired = 0;
-    atTime(NOW - 1, () => NOW, () => (fired += 1));
+    atTime(
+      NOW - 1,
+      () => NOW,
+      () => (fired += 1),
+    );
     expect(fired).toBe(1);
-    const cancel = atTime(NOW + 20, () => NOW, () => (fired += 1));
+    const cancel = atTime(
+      NOW + 20,
+      () => NOW,
+      () => (fired += 1),
+    );
     cancel();
     vi.advanceTimersByTime(40);
     expect(fired).toBe(1);

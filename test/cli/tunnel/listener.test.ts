@@ -109,7 +109,9 @@ describe('TunnelListener', () => {
     broker?.closeAll(4111, 'revoked by bob@contoso.dev: done');
     expect(await listener.ended).toEqual({ kind: 'grant', close: expect.objectContaining({ code: 4111, reason: 'revoked by bob@contoso.dev: done' }) });
     await closedBy(socket);
-    const refused = await new Promise<string>((resolve) => net.connect(listener.address.port, '127.0.0.1').once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')));
+    const refused = await new Promise<string>((resolve) =>
+      net.connect(listener.address.port, '127.0.0.1').once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')),
+    );
     expect(refused).toBe('ECONNREFUSED');
   });
 
@@ -118,7 +120,9 @@ describe('TunnelListener', () => {
     const socket = net.connect(listener.address.port, '127.0.0.1');
     await expect.poll(() => broker?.tunnels.length).toBe(1);
     listener.expire();
-    const refused = await new Promise<string>((resolve) => net.connect(listener.address.port, '127.0.0.1').once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')));
+    const refused = await new Promise<string>((resolve) =>
+      net.connect(listener.address.port, '127.0.0.1').once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')),
+    );
     expect(refused).toBe('ECONNREFUSED');
     let ended = false;
     void listener.ended.then(() => (ended = true));
@@ -132,7 +136,15 @@ describe('TunnelListener', () => {
     ['localhost', /^(127\.0\.0\.1|::1)$/],
     ['0.0.0.0', /^127\.0\.0\.1$/],
   ])('bound to %s, tells clients to dial a loopback address', async (bind, host) => {
-    const bound = await TunnelListener.listen({ bind, port: 0, open: () => Promise.reject(new Error('unused')), subject, log: () => undefined, logEveryConnection: true, now: Date.now });
+    const bound = await TunnelListener.listen({
+      bind,
+      port: 0,
+      open: () => Promise.reject(new Error('unused')),
+      subject,
+      log: () => undefined,
+      logEveryConnection: true,
+      now: Date.now,
+    });
     try {
       expect(bound.address.host).toMatch(host);
     } finally {
@@ -144,7 +156,15 @@ describe('TunnelListener', () => {
     const { listener: first } = await setup();
     const b = broker;
     await expect(
-      TunnelListener.listen({ bind: '127.0.0.1', port: first.address.port, open: () => (b as FakeBroker).open('x'), subject, log: () => undefined, logEveryConnection: true, now: Date.now }),
+      TunnelListener.listen({
+        bind: '127.0.0.1',
+        port: first.address.port,
+        open: () => (b as FakeBroker).open('x'),
+        subject,
+        log: () => undefined,
+        logEveryConnection: true,
+        now: Date.now,
+      }),
     ).rejects.toMatchObject({ code: 'listen_failed', message: expect.stringContaining(`127.0.0.1:${first.address.port} (EADDRINUSE) — pick another --port`) });
   });
 });

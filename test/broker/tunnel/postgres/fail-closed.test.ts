@@ -54,7 +54,11 @@ async function entriesOf(sessionId: string): Promise<Array<{ type: string; body:
 
 /** The newest session (ids count up: ses001, ses002…). */
 function lastSessionId(): string {
-  return broker.sessions().map((session) => session.id).sort().at(-1) as string;
+  return broker
+    .sessions()
+    .map((session) => session.id)
+    .sort()
+    .at(-1) as string;
 }
 
 const START = startup({ user: 'postgres', database: 'test' });

@@ -50,7 +50,7 @@ describe('FrontendFramer', () => {
     expect(frames([...stream].map((byte) => Buffer.from([byte])))).toEqual(whole);
   });
 
-  it('frames psql\'s session as startup, each Query, CopyData, CopyDone and Terminate', () => {
+  it("frames psql's session as startup, each Query, CopyData, CopyDone and Terminate", () => {
     const seen = frames([PSQL_SCRIPT]);
     expect(seen.map((f) => f.type ?? f.kind)).toEqual(['startup', 'Q', 'Q', 'Q', 'Q', 'Q', 'd', 'c', 'Q', 'X']);
     expect(seen[0]).toMatchObject({ version: 3 << 16 });
@@ -58,7 +58,11 @@ describe('FrontendFramer', () => {
   });
 
   it('reads an SSLRequest before the startup message and stays in the startup phase', () => {
-    expect(frames([PSQL_PREFER_SSL]).slice(0, 2).map((f) => f.kind)).toEqual(['negotiation', 'startup']);
+    expect(
+      frames([PSQL_PREFER_SSL])
+        .slice(0, 2)
+        .map((f) => f.kind),
+    ).toEqual(['negotiation', 'startup']);
   });
 
   it('hands on a message that lies in one chunk as a view of it, without a copy', () => {

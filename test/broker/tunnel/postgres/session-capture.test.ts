@@ -90,7 +90,7 @@ describe('SessionCapture on recorded sessions', () => {
     expect(told(feed(...[...stream].map((byte) => Buffer.from([byte]))))).toEqual(whole);
   });
 
-  it('records psql\'s startup, each statement it sent, and COPY FROM STDIN data as counts only', () => {
+  it("records psql's startup, each statement it sent, and COPY FROM STDIN data as counts only", () => {
     const run = feed(PSQL_SCRIPT);
     const simple = (sql: string) => ['pg.query', { sql, protocol: 'simple', database: 'test' }];
     expect(told(run)).toEqual([
@@ -117,7 +117,7 @@ describe('SessionCapture on recorded sessions', () => {
     ]);
   });
 
-  it('records each execution of the pg driver\'s statements with its parameters: text as text, binary as hex, NULL as null', () => {
+  it("records each execution of the pg driver's statements with its parameters: text as text, binary as hex, NULL as null", () => {
     expect(told(feed(PG_DRIVER))).toEqual([
       ['pg.startup', { dbUser: 'postgres', database: 'test', applicationName: 'rec-pg', clientEncoding: 'UTF8', protocol: '3.0' }],
       ['pg.query', { sql: 'select $1::int + $2::int as sum, $3::text as t', protocol: 'extended', database: 'test', params: ['1', '2', null] }],
@@ -165,9 +165,21 @@ describe('SessionCapture on built streams', () => {
   });
 
   it('records a failed COPY and a COPY the tunnel ended in the middle of, then flushes at the end', () => {
-    const run = feed(START, query('copy t from stdin'), copyData(Buffer.from('1\n')), copyFail('user cancelled'), query('copy t from stdin'), copyData(Buffer.from('2\n')), copyData(Buffer.from('3\n')));
+    const run = feed(
+      START,
+      query('copy t from stdin'),
+      copyData(Buffer.from('1\n')),
+      copyFail('user cancelled'),
+      query('copy t from stdin'),
+      copyData(Buffer.from('2\n')),
+      copyData(Buffer.from('3\n')),
+    );
     run.capture.end();
-    expect(told(run).slice(2).filter(([type]) => type === 'pg.copy')).toEqual([
+    expect(
+      told(run)
+        .slice(2)
+        .filter(([type]) => type === 'pg.copy'),
+    ).toEqual([
       ['pg.copy', { direction: 'in', messages: 1, bytes: 2, outcome: 'failed' }],
       ['pg.copy', { direction: 'in', messages: 2, bytes: 4, outcome: 'unfinished' }],
     ]);
@@ -212,7 +224,7 @@ describe('SessionCapture on built streams', () => {
     expect(run.capture.up(Buffer.concat([cancelRequest(4242, 99), query('select 1')]))).toBe('bytes after a CancelRequest');
   });
 
-  it('records nothing for a connection that only cancels another session\'s query', () => {
+  it("records nothing for a connection that only cancels another session's query", () => {
     const run = feed(cancelRequest(4242, 99));
     expect(run.entries).toEqual([]);
     expect(run.log.lines).toEqual([]);
@@ -237,7 +249,11 @@ describe('SessionCapture refusing what it cannot record', () => {
     ['a malformed length', [START, Buffer.from('5100000001', 'hex')], /impossible length 1/],
     ['a length beyond what PostgreSQL accepts', [START, Buffer.from('517fffffff', 'hex')], /impossible length 2147483647/],
     ['a startup message beyond what PostgreSQL accepts', [Buffer.from('7fffffff00030000', 'hex')], /not a Postgres startup message/],
-    ['a Bind whose parameters run past its end', [START, message('B', Buffer.from('\0\0\0\0\0\x01\0\0\0\x09ab\0\0', 'latin1'))], /Bind: a parameter value runs past the end/],
+    [
+      'a Bind whose parameters run past its end',
+      [START, message('B', Buffer.from('\0\0\0\0\0\x01\0\0\0\x09ab\0\0', 'latin1'))],
+      /Bind: a parameter value runs past the end/,
+    ],
     ['a Query without its terminating NUL', [START, message('Q', Buffer.from('select 1'))], /Query: a string has no terminating NUL/],
   ])('refuses %s: says why to the relay, one pg.unrecordable entry and one log line, and no throw', (_name, chunks, reason) => {
     const run = capture();

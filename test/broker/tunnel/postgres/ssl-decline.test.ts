@@ -87,7 +87,11 @@ describe('DeclineEncryption', () => {
     const stream = Buffer.concat([gssencRequest(), sslRequest(), gssencRequest(), START]);
     expect(run([stream])).toMatchObject({ answers: ['N', 'N'], forwarded: Buffer.alloc(0), refused: expect.stringContaining('GSSENCRequest') });
     for (let at = 1; at < stream.length; at++) {
-      expect(run([stream.subarray(0, at), stream.subarray(at)])).toMatchObject({ answers: ['N', 'N'], forwarded: Buffer.alloc(0), refused: expect.any(String) });
+      expect(run([stream.subarray(0, at), stream.subarray(at)])).toMatchObject({
+        answers: ['N', 'N'],
+        forwarded: Buffer.alloc(0),
+        refused: expect.any(String),
+      });
     }
   });
 });

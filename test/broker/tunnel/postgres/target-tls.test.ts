@@ -148,7 +148,7 @@ describe('secureTarget', () => {
     expect(error.message).toContain('its certificate is not for 127.0.0.1');
   });
 
-  it('verify-full without targetCa: refuses a private CA, checked against the system\'s trusted CAs', async () => {
+  it("verify-full without targetCa: refuses a private CA, checked against the system's trusted CAs", async () => {
     const db = await server({ tls: issued });
     expect((await refusal(db, { targetTls: 'verify-full' })).message).toContain("does not verify against the system's trusted CAs");
   });
@@ -156,7 +156,9 @@ describe('secureTarget', () => {
   it('refuses a database that answers N: it does not support SSL', async () => {
     const db = await server({ answer: Buffer.from('N') });
     const error = await refusal(db, {});
-    expect(error.message).toMatch(/^The broker cannot set up TLS \(targetTls: require\) to prod-db's target 127\.0\.0\.1:\d+: the database answered that it does not support SSL\./);
+    expect(error.message).toMatch(
+      /^The broker cannot set up TLS \(targetTls: require\) to prod-db's target 127\.0\.0\.1:\d+: the database answered that it does not support SSL\./,
+    );
   });
 
   it('refuses unencrypted bytes sent after the S', async () => {
