@@ -279,7 +279,7 @@ export class TunnelEndpoint implements UpgradeRoute {
         now,
         onEnd: (end) => this.#ended(tunnel, end),
         observeUp: observer ? (chunk) => observer.up(chunk) : null,
-        beforeDown: observer?.beforeDown ? () => observer.beforeDown?.() : null,
+        beforeDown: observer?.beforeDown ? () => observer.beforeDown?.() ?? null : null,
         preamble: protocol.preamble?.(parts.policy) ?? null,
         onCut: protocol.watchTarget ? (code) => this.#afterCut(tunnel, code) : null,
       }),

@@ -59,8 +59,10 @@ export interface TunnelObserver {
   /**
    * Runs before target → client bytes are sent: writes what it holds of what the client sent so
    * far, so a client never sees the answer to a statement the log could still lose to a crash.
+   * Returns null once written, or why it could not be (the relay then ends the tunnel with
+   * CloseCode.unrecordable and sends none of the answer): capture fails closed on the way back too.
    */
-  beforeDown?(): void;
+  beforeDown?(): string | null;
   /** The tunnel ended; called before its session is recorded as closed, so what it writes comes first. */
   end(): void;
   /** Appends an entry to the session's audit trail now, even after `end` (e.g. what a cut did on the server). */

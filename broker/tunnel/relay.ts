@@ -75,8 +75,12 @@ export interface RelayOptions {
    * It must not keep the buffer past the call or change it.
    */
   observeUp?: ((chunk: Buffer) => string | null) | null;
-  /** Runs before each target → client chunk is sent (the query log writing what it holds first). */
-  beforeDown?: (() => void) | null;
+  /**
+   * Runs before each target → client chunk is sent (the query log writing what it holds first), and
+   * returns null when it could, or why not: the tunnel is then cut and the chunk not sent, so a client
+   * never sees the answer to a statement the log does not hold.
+   */
+  beforeDown?: (() => string | null) | null;
   /** Runs on the client's first chunks before the plain relay (tunnel/protocol.ts); null for plain bytes. */
   preamble?: ClientPreamble | null;
   /** Called once when the broker cuts the tunnel (`cut`), right after the target socket was destroyed. */
@@ -211,7 +215,11 @@ export class Relay {
 
   readonly #onTargetData = (chunk: Buffer): void => {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
-    this.#options.beforeDown?.();
+    const unwritten = this.#options.beforeDown?.() ?? null;
+    if (unwritten !== null) {
+      this.cut(CloseCode.unrecordable, unwritten);
+      return;
+    }
     this.bytesDown += chunk.length;
     if (this.#ws.bufferedAmount + chunk.length < HIGH_WATER_MARK_BYTES) {
       this.#ws.send(chunk, BINARY);

@@ -58,6 +58,8 @@ export interface CaptureSink {
   add(entry: NewAuditEntry): void;
   /** Writes what is buffered: called when the session ends, so its entries come before `session.closed`. */
   flush(): void;
+  /** Entries still buffered: after a flush, those the log could not write (a full disk, a failed store). */
+  readonly pending: number;
 }
 
 export interface CaptureOptions {
@@ -128,10 +130,12 @@ export class SessionCapture implements TunnelObserver {
    * everything buffered). A SIGKILL can then lose only statements whose answers nobody has seen;
    * without this, up to a flush interval of statements that ran would be missing from the log.
    */
-  beforeDown(): void {
-    if (!this.#unflushed) return;
-    this.#unflushed = false;
+  beforeDown(): string | null {
+    if (!this.#unflushed) return null;
     this.#options.sink.flush();
+    if (this.#options.sink.pending > 0) return 'the audit log could not record what the client sent, so the answer was not passed on';
+    this.#unflushed = false;
+    return null;
   }
 
   end(): void {

@@ -4,7 +4,11 @@
 // capture cannot record ends the session with `unrecordable`, and not one byte of it reaches the
 // target: the check comes before the write.
 
+import { mkdtemp, rm } from 'node:fs/promises';
 import type net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode } from '../../../../shared/close-codes.js';
 import { resource } from '../../requests/harness.js';
@@ -118,5 +122,47 @@ describe('fail-closed Postgres capture', () => {
     const closed = await client.closed;
     expect(closed).toMatchObject({ code: CloseCode.unrecordable, reason: expect.stringMatching(/impossible length/) });
     expect(atDatabase()).toEqual(START);
+  });
+});
+
+describe('fail-closed Postgres capture, on the way back', () => {
+  let dir: string;
+  let logBroker: TunnelBroker;
+  /** Answers every chunk after the startup message with ANSWER, as a database answers a query. */
+  let answering: Target;
+  const ANSWER = Buffer.from('answer to a query the log does not hold');
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'access-fail-closed-'));
+    answering = await startTarget((socket) => socket.on('data', () => socket.write(ANSWER)));
+    logBroker = await startTunnelBroker([resource('pg', { kind: 'postgres', target: { host: '127.0.0.1', port: answering.port } })], {
+      dataFile: path.join(dir, 'access.db'),
+    });
+    await logBroker.grant('pg');
+  });
+
+  afterAll(async () => {
+    await logBroker.close();
+    await answering.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('passes no answer on when the audit log cannot write the statement it answers, and ends the session', async () => {
+    const client = await TunnelClient.open(logBroker.wsBase, 'pg');
+    await send(client, START, ANSWER.length);
+    // The store starts refusing writes (as on a full disk): another connection to the same file
+    // makes every audit append fail.
+    const peer = new Database(path.join(dir, 'access.db'));
+    peer.exec("CREATE TRIGGER refuse_appends BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END");
+    try {
+      client.ws.send(query('select 1'));
+      const closed = await client.closed;
+      expect(closed).toMatchObject({ code: CloseCode.unrecordable, reason: expect.stringMatching(/audit log could not record/) });
+      // Only the answer to the startup message reached the client.
+      expect(Buffer.concat(client.received)).toEqual(ANSWER);
+    } finally {
+      peer.exec('DROP TRIGGER refuse_appends');
+      peer.close();
+    }
   });
 });

@@ -44,6 +44,8 @@ interface Run {
   entries: NewAuditEntry[];
   log: ReturnType<typeof recordingLog>;
   flushes: number;
+  /** Whether the log's writes fail now (a full disk): flushes then leave everything buffered. */
+  failing: boolean;
 }
 
 function capture(): Run {
@@ -53,8 +55,15 @@ function capture(): Run {
     entries,
     log,
     flushes: 0,
+    failing: false,
     capture: new SessionCapture(SESSION, {
-      sink: { add: (entry) => entries.push(entry), flush: () => void run.flushes++ },
+      sink: {
+        add: (entry) => entries.push(entry),
+        flush: () => void run.flushes++,
+        get pending() {
+          return run.failing ? 1 : 0;
+        },
+      },
       log,
       now: () => T0 + entries.length,
     }),
@@ -291,5 +300,15 @@ describe('before the target answers', () => {
     run.capture.up(query('select 2'));
     run.capture.beforeDown();
     expect(run.flushes).toBe(before + 2);
+  });
+
+  it('refuses to let an answer through when the log cannot write the statements it answers, and keeps trying', () => {
+    const run = feed(startup({ user: 'alice', database: 'orders' }), query('select 1'));
+    run.failing = true;
+    expect(run.capture.beforeDown()).toMatch(/audit log could not record what the client sent/);
+    // Still unwritten: the next answer is refused too, until a write succeeds.
+    expect(run.capture.beforeDown()).not.toBeNull();
+    run.failing = false;
+    expect(run.capture.beforeDown()).toBeNull();
   });
 });
