@@ -13,7 +13,7 @@ import type { TargetCa } from './types.js';
 type RawIssue = z.core.$ZodRawIssue;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Deliberately loose: the dev tenant only needs something that reads as a sign-in name. */
 const EMAIL_SHAPED = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /**

@@ -3,6 +3,7 @@
 //
 //   graph: { clientId: …, credential: { kind: secret, env: ACCESS_GRAPH_SECRET } }
 //   graph: { clientId: …, credential: { kind: certificate, file: /etc/access/graph-app.pem } }
+//   graph: { clientId: …, credential: { kind: certificate, file: graph-app.pfx, passwordEnv: ACCESS_GRAPH_CERT_PASSWORD } }
 //   graph: { clientId: …, credential: { kind: federated, tokenFile: … } }    # default $AZURE_FEDERATED_TOKEN_FILE
 //   graph: { credential: { kind: managedIdentity, clientId: … } }            # clientId only for a user-assigned identity
 //
@@ -12,7 +13,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { readCertificateCredential } from './certificate-credential.js';
-import { choice, guid, secretFromEnv, strictMapping, text } from './fields.js';
+import { choice, ENV_NAME, guid, secretFromEnv, strictMapping, text } from './fields.js';
 import type { GraphCredential, TenantConfig } from './types.js';
 
 export const GRAPH_CREDENTIAL_KINDS = ['secret', 'certificate', 'federated', 'managedIdentity'] as const satisfies readonly GraphCredential['kind'][];
@@ -22,7 +23,7 @@ export const FEDERATED_TOKEN_FILE_ENV = 'AZURE_FEDERATED_TOKEN_FILE';
 /** The keys each kind takes besides `kind` (every other key is a bad combination). */
 const KEYS_OF_KIND: Record<GraphCredential['kind'], readonly string[]> = {
   secret: ['env'],
-  certificate: ['file'],
+  certificate: ['file', 'passwordEnv'],
   federated: ['tokenFile'],
   managedIdentity: ['clientId'],
 };
@@ -40,11 +41,12 @@ export function graphSchema(options: GraphSchemaOptions, defaultBaseUrl: string)
     {
       kind: choice(GRAPH_CREDENTIAL_KINDS, 'how the broker proves it is the Graph app'),
       env: text('the NAME of the environment variable holding the client secret, e.g. ACCESS_GRAPH_SECRET').optional(),
-      file: text("the PEM file with the app's certificate and private key").optional(),
+      file: text("the PEM or PFX file with the app's certificate and private key").optional(),
+      passwordEnv: text("the NAME of the environment variable holding the PFX file's password, e.g. ACCESS_GRAPH_CERT_PASSWORD").optional(),
       tokenFile: text(`the file holding the federated token (default: $${FEDERATED_TOKEN_FILE_ENV})`).optional(),
       clientId: guid('the client id of a user-assigned managed identity (omit for the system-assigned one)').optional(),
     },
-    'a credential: { kind: secret, env } | { kind: certificate, file } | { kind: federated, tokenFile } | { kind: managedIdentity, clientId? }',
+    'a credential: { kind: secret, env } | { kind: certificate, file, passwordEnv? } | { kind: federated, tokenFile } | { kind: managedIdentity, clientId? }',
   );
   return strictMapping(
     {
@@ -109,7 +111,13 @@ function httpsBaseUrl(hint: string) {
   });
 }
 
-type Written = { kind: GraphCredential['kind']; env?: string | undefined; file?: string | undefined; tokenFile?: string | undefined };
+type Written = {
+  kind: GraphCredential['kind'];
+  env?: string | undefined;
+  file?: string | undefined;
+  passwordEnv?: string | undefined;
+  tokenFile?: string | undefined;
+};
 
 function resolveCredential(
   written: Written,
@@ -126,9 +134,17 @@ function resolveCredential(
       return { kind: 'secret', env: written.env, secret: parsed.data };
     }
     case 'certificate': {
-      if (written.file === undefined) return problem(['credential'], "kind certificate needs `file`: the PEM file with the app's certificate and private key");
+      if (written.file === undefined)
+        return problem(['credential'], "kind certificate needs `file`: the PEM or PFX file with the app's certificate and private key");
       const file = path.resolve(options.baseDir, written.file);
-      const read = readCertificateCredential(file, options.now());
+      const named = written.passwordEnv;
+      // The password itself never goes in the config: only the variable's name, so a misplaced password is not echoed.
+      if (named !== undefined && !ENV_NAME.test(named))
+        return problem(at('passwordEnv'), 'must be the NAME of an environment variable (e.g. ACCESS_GRAPH_CERT_PASSWORD), never the password itself');
+      const value = named === undefined ? '' : options.env[named];
+      if (value === undefined)
+        return problem(at('passwordEnv'), `environment variable ${named} is not set — set it to the PFX file's password before starting the broker`);
+      const read = readCertificateCredential(file, options.now(), { value, env: named ?? null });
       if ('problem' in read) return problem(at('file'), read.problem, written.file);
       return { kind: 'certificate', file, ...read };
     }
