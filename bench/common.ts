@@ -155,6 +155,9 @@ export function benchConfig(tcpTargets: Record<string, number>): string {
     ...tcpLike('pg', 'postgres', `${PG.host}:${PG.port}`),
     // The same server as plain TCP: the relay without the per-query audit of a postgres resource.
     ...tcpLike('pg-tcp', 'tcp', `${PG.host}:${PG.port}`),
+    // The bench measures the relay, not the per-caller limits: one person opens every tunnel.
+    'limits:',
+    `  maxTunnelsPerUserPerResource: ${MAX_CONNECTIONS_LIMIT}`,
     'devTenant:',
     '  groups: [{ name: sg-eng }, { name: sg-dba }]',
     '  users:',
