@@ -1,17 +1,16 @@
 // The broker API over a real socket, with the identity edge replaced by fakes of its interfaces
 // (token verifier, directory). The real verifier and Graph are exercised in their own tests and e2e.
 
-import type { AddressInfo } from 'node:net';
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Verifier } from '../../broker/app.js';
 import { assembleBroker } from '../../broker/assemble.js';
 import type { Principal } from '../../broker/auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../../broker/config/types.js';
 import type { Directory } from '../../broker/identity/directory.js';
-import { Lifecycle } from '../../broker/lifecycle.js';
+import type { Lifecycle } from '../../broker/lifecycle.js';
 import { AccessError } from '../../shared/errors.js';
 import type { GroupRef, ResourcesResponse, WhoAmIResponse } from '../../shared/wire.js';
+import { serveOnLoopback, TEST_SIGN_IN } from '../helpers/served-broker.js';
 
 function principal(oid: string, kind: Principal['kind'] = 'user'): Principal {
   return {
@@ -91,24 +90,15 @@ let base: string;
 beforeAll(async () => {
   const broker = assembleBroker({
     config,
-    signIn: {
-      tenantId: 't1',
-      authority: 'https://login.microsoftonline.com/t1',
-      clientId: 'cli',
-      scopes: ['api://x/user_impersonation'],
-      brokerVersion: 'test',
-    },
+    signIn: TEST_SIGN_IN,
     verifier,
     directory,
     log,
     dataFile: ':memory:',
   });
-  const server = http.createServer();
-  lifecycle = new Lifecycle(log);
-  lifecycle.attach(server);
-  lifecycle.serve(broker);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await serveOnLoopback(broker, log);
+  lifecycle = served.lifecycle;
+  base = `http://127.0.0.1:${served.port}`;
 });
 
 afterAll(() => lifecycle.close());

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestView } from '../../shared/wire.js';
 import { startDevBrokerProcess, tempDir, type DevBrokerProcess } from '../helpers/processes.js';
-import { accessToken, signIn, type Person } from '../helpers/tunnel-broker.js';
+import { accessToken, FAULT_TEST_PEOPLE, signInEach, type Person } from '../helpers/tunnel-broker.js';
 
 const TMPFS_SIZE = '2m';
 
@@ -51,18 +51,11 @@ beforeAll(async () => {
       'resources:',
       '  gated:\n    kind: tcp\n    target: 127.0.0.1:9\n    requesters: [sg-eng]\n    approvers: [sg-dba]\n    maxDuration: 1h',
       '  auto:\n    kind: tcp\n    target: 127.0.0.1:9\n    requesters: [sg-eng]\n    approvers: [sg-dba]\n    autoApprove: [sg-eng]\n    maxDuration: 1h',
-      'auditors: [sg-audit]',
-      'devTenant:',
-      '  groups: [{ name: sg-eng }, { name: sg-dba }, { name: sg-audit }]',
-      '  users:',
-      '    - { upn: alice@contoso.dev, name: Alice, groups: [sg-eng] }',
-      '    - { upn: bob@contoso.dev, name: Bob, groups: [sg-dba] }',
-      '    - { upn: dave@contoso.dev, name: Dave, groups: [sg-audit] }',
-      '',
+      FAULT_TEST_PEOPLE,
     ].join('\n'),
   );
   broker = await startDevBrokerProcess(['--data', dataDir, '--config', config]);
-  [alice, bob, dave] = await Promise.all(['alice', 'bob', 'dave'].map(async (name) => signIn(broker.url, `${name}@contoso.dev`, await tempDir(name))));
+  [alice, bob, dave] = await signInEach(broker.url, ['alice', 'bob', 'dave']);
 });
 
 afterAll(async () => {

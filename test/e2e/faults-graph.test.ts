@@ -13,7 +13,7 @@ import { DIRECTORY_READ_DEADLINE_MS } from '../../broker/identity/deadline-direc
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../../shared/http-transport.js';
 import type { AuditSessionView, RequestView } from '../../shared/wire.js';
 import { startDevBrokerProcess, tempDir, waitForMatch, type DevBrokerProcess } from '../helpers/processes.js';
-import { BrokerApi, accessToken, signIn, startListener, stopListener, type Listening, type Person } from '../helpers/tunnel-broker.js';
+import { BrokerApi, accessToken, FAULT_TEST_PEOPLE, signInEach, startListener, stopListener, type Listening, type Person } from '../helpers/tunnel-broker.js';
 import { closed, connectTcp, echoRoundTrip, startEchoServer, type LoopbackServer } from '../helpers/tunnel-targets.js';
 
 /** membershipRecheckSeconds and membershipGraceSeconds of this file's broker. */
@@ -38,14 +38,7 @@ resources:
     requesters: [sg-eng]
     approvers: [sg-dba]
     maxDuration: 1h
-auditors: [sg-audit]
-devTenant:
-  groups: [{ name: sg-eng }, { name: sg-dba }, { name: sg-audit }]
-  users:
-    - { upn: alice@contoso.dev, name: Alice Requester, groups: [sg-eng] }
-    - { upn: bob@contoso.dev, name: Bob Approver, groups: [sg-dba] }
-    - { upn: dave@contoso.dev, name: Dave Auditor, groups: [sg-audit] }
-`;
+${FAULT_TEST_PEOPLE}`;
 
 let dir: string;
 let faultFile: string;
@@ -71,7 +64,7 @@ beforeAll(async () => {
   await writeFile(config, CONFIG.replaceAll('ECHO_PORT', String(echo.port)));
   broker = await startDevBrokerProcess(['--data', path.join(dir, 'data'), '--config', config], { ACCESS_DEV_GRAPH_FAULTS: faultFile });
   api = new BrokerApi(broker.url);
-  [alice, bob, dave] = await Promise.all(['alice', 'bob', 'dave'].map(async (name) => signIn(broker.url, `${name}@contoso.dev`, await tempDir(name))));
+  [alice, bob, dave] = await signInEach(broker.url, ['alice', 'bob', 'dave']);
 });
 
 afterAll(async () => {

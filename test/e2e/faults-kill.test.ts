@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditShowResponse, RequestView } from '../../shared/wire.js';
 import { connectPg } from '../helpers/pg-client.js';
 import { freePort, startDevBrokerProcess, tempDir, waitForMatch, type DevBrokerProcess } from '../helpers/processes.js';
-import { BrokerApi, accessToken, eventually, signIn, startListener, stopListener, type Person } from '../helpers/tunnel-broker.js';
+import { BrokerApi, accessToken, eventually, FAULT_TEST_PEOPLE, signInEach, startListener, stopListener, type Person } from '../helpers/tunnel-broker.js';
 import { closed, connectTcp, echoRoundTrip, startEchoServer, type LoopbackServer } from '../helpers/tunnel-targets.js';
 
 /** Requests reviewed at once when the broker dies. */
@@ -60,23 +60,16 @@ beforeAll(async () => {
       resource('reviewed', 'tcp', `127.0.0.1:${echo.port}`),
       resource('echo', 'tcp', `127.0.0.1:${echo.port}`, '    autoApprove: [sg-eng]\n'),
       resource('pg', 'postgres', '127.0.0.1:5432', '    autoApprove: [sg-eng]\n    database: test\n    user: postgres\n'),
-      'auditors: [sg-audit]',
       // The burst is one person's: the per-caller limits are not what this file is about.
       'limits:',
       `  requestsPerMinute: ${BURST * 2}`,
       `  maxPendingPerUser: ${BURST * 2}`,
-      'devTenant:',
-      '  groups: [{ name: sg-eng }, { name: sg-dba }, { name: sg-audit }]',
-      '  users:',
-      '    - { upn: alice@contoso.dev, name: Alice, groups: [sg-eng] }',
-      '    - { upn: bob@contoso.dev, name: Bob, groups: [sg-dba] }',
-      '    - { upn: dave@contoso.dev, name: Dave, groups: [sg-audit] }',
-      '',
+      FAULT_TEST_PEOPLE,
     ].join('\n'),
   );
   broker = await startBroker();
   api = new BrokerApi(broker.url);
-  [alice, bob, dave] = await Promise.all(['alice', 'bob', 'dave'].map(async (name) => signIn(broker.url, `${name}@contoso.dev`, await tempDir(name))));
+  [alice, bob, dave] = await signInEach(broker.url, ['alice', 'bob', 'dave']);
 });
 
 afterAll(async () => {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TARGET_CONNECT_TIMEOUT_MS } from '../../broker/tunnel/dial.js';
 import type { RequestView } from '../../shared/wire.js';
 import { startDevBrokerProcess, tempDir, waitForMatch, type DevBrokerProcess } from '../helpers/processes.js';
-import { BrokerApi, accessToken, signIn, startListener, stopListener, type Person } from '../helpers/tunnel-broker.js';
+import { BrokerApi, accessToken, FAULT_TEST_PEOPLE, signInEach, startListener, stopListener, type Person } from '../helpers/tunnel-broker.js';
 import { closed, connectTcp, echoRoundTrip } from '../helpers/tunnel-targets.js';
 
 /** idleTimeout of the blackhole resource: the named limit a stuck target is cut by. */
@@ -66,18 +66,12 @@ beforeAll(async () => {
       resource('mortal', 'tcp', echoPort),
       resource('blackhole', 'tcp', blackholePort, `    idleTimeout: ${BLACKHOLE_IDLE_S}s\n`),
       resource('pg-mute', 'postgres', blackholePort, '    targetTls: require\n    database: test\n    user: postgres\n'),
-      'auditors: [sg-audit]',
-      'devTenant:',
-      '  groups: [{ name: sg-eng }, { name: sg-dba }, { name: sg-audit }]',
-      '  users:',
-      '    - { upn: alice@contoso.dev, name: Alice, groups: [sg-eng] }',
-      '    - { upn: dave@contoso.dev, name: Dave, groups: [sg-audit] }',
-      '',
+      FAULT_TEST_PEOPLE,
     ].join('\n'),
   );
   broker = await startDevBrokerProcess(['--data', path.join(dir, 'data'), '--config', config]);
   api = new BrokerApi(broker.url);
-  [alice, dave] = await Promise.all(['alice', 'dave'].map(async (name) => signIn(broker.url, `${name}@contoso.dev`, await tempDir(name))));
+  [alice, dave] = await signInEach(broker.url, ['alice', 'dave']);
 });
 
 afterAll(async () => {

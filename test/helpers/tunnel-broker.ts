@@ -10,7 +10,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { HttpTransport } from '../../shared/http-transport.js';
 import type { AuditSessionsResponse, AuditSessionView, RequestView } from '../../shared/wire.js';
-import { REPO, cleanEnv, login, runCli, runCliJson, startCli, waitForMatch, type CliResult, type CliRun, type LoginOptions } from './processes.js';
+import { REPO, cleanEnv, login, runCli, runCliJson, startCli, tempDir, waitForMatch, type CliResult, type CliRun, type LoginOptions } from './processes.js';
 
 export const TUNNEL_CONFIG_TEMPLATE = path.join(REPO, 'test/fixtures/tunnel.yaml');
 
@@ -69,6 +69,27 @@ export async function signIn(brokerUrl: string, upn: string, home: string, optio
   if (result.code !== 0) throw new Error(`login of ${upn} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
   return new Person(upn, home, { ...TOKEN_FILE_ENV });
 }
+
+/** Each dev user `NAME@contoso.dev` signed in at once, each in an ACCESS_HOME of their own. */
+export async function signInEach<const Names extends readonly string[]>(brokerUrl: string, names: Names): Promise<{ -readonly [K in keyof Names]: Person }> {
+  const people = await Promise.all(names.map(async (name) => signIn(brokerUrl, `${name}@contoso.dev`, await tempDir(name))));
+  return people as { -readonly [K in keyof Names]: Person };
+}
+
+/**
+ * The end of a fault test's dev config: sg-audit audits, and the dev tenant's people — alice asks
+ * (sg-eng), bob approves (sg-dba), dave audits (sg-audit).
+ */
+export const FAULT_TEST_PEOPLE = [
+  'auditors: [sg-audit]',
+  'devTenant:',
+  '  groups: [{ name: sg-eng }, { name: sg-dba }, { name: sg-audit }]',
+  '  users:',
+  '    - { upn: alice@contoso.dev, name: Alice, groups: [sg-eng] }',
+  '    - { upn: bob@contoso.dev, name: Bob, groups: [sg-dba] }',
+  '    - { upn: dave@contoso.dev, name: Dave, groups: [sg-audit] }',
+  '',
+].join('\n');
 
 /** A grant on `resource` for `duration`, approved by policy the moment it is asked for. */
 export async function grant(person: Person, resource: string, duration: string): Promise<RequestView> {

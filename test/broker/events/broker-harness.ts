@@ -1,16 +1,14 @@
 // A broker on a real loopback socket (port 0), assembled like every broker (broker/assemble.ts), a fake
 // verifier (tokens `good-<oid>`, `app-<oid>`, `short-<oid>` expiring shortly) and the fake directory.
 
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import type { BrokerApp, Verifier } from '../../../broker/app.js';
 import { assembleBroker, type AssembledBroker } from '../../../broker/assemble.js';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
-import { Lifecycle } from '../../../broker/lifecycle.js';
 import { AccessError } from '../../../shared/errors.js';
 import type { CallerLimits } from '../../../shared/limits.js';
 import type { EventMessage } from '../../../shared/wire.js';
+import { serveOnLoopback, TEST_SIGN_IN } from '../../helpers/served-broker.js';
 import { FakeDirectory, config, principal, recordingLog } from '../requests/harness.js';
 
 /** Lifetime of a `short-` token: long enough to connect, short enough for a test to wait out. */
@@ -45,13 +43,7 @@ export async function startTestBroker(
   let n = 0;
   const runtime = assembleBroker({
     config: { ...config(options.resources), ...(options.limits ? { limits: options.limits } : {}) },
-    signIn: {
-      tenantId: 't1',
-      authority: 'https://login.microsoftonline.com/t1',
-      clientId: 'cli',
-      scopes: ['api://x/user_impersonation'],
-      brokerVersion: 'test',
-    },
+    signIn: TEST_SIGN_IN,
     verifier,
     directory,
     log,
@@ -60,12 +52,7 @@ export async function startTestBroker(
     ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
   });
   const { app } = runtime;
-  const server = http.createServer();
-  const lifecycle = new Lifecycle(log);
-  lifecycle.attach(server);
-  lifecycle.serve(runtime);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, lifecycle } = await serveOnLoopback(runtime, log);
   const base = `http://127.0.0.1:${port}`;
   return {
     base,

@@ -4,7 +4,7 @@
 // people make them: a request by the requester, an approval by an approver.
 
 import { createHash } from 'node:crypto';
-import http, { type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
@@ -12,11 +12,11 @@ import type { BrokerApp, Verifier } from '../../../broker/app.js';
 import { assembleBroker, type AssembleOptions, type AssembledBroker } from '../../../broker/assemble.js';
 import type { CallerLimits } from '../../../shared/limits.js';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
-import { Lifecycle } from '../../../broker/lifecycle.js';
 import type { SessionQuery } from '../../../broker/store/audit-queries.js';
 import type { SessionRecord } from '../../../broker/store/session-store.js';
 import { AccessError } from '../../../shared/errors.js';
 import type { RequestView } from '../../../shared/wire.js';
+import { serveOnLoopback, TEST_SIGN_IN } from '../../helpers/served-broker.js';
 import { FakeDirectory, config, principal, recordingLog } from '../requests/harness.js';
 
 const verifier: Verifier = {
@@ -54,13 +54,7 @@ export async function startTunnelBroker(
   let s = 0;
   const runtime = assembleBroker({
     config: { ...config(resources), ...(options.limits ? { limits: options.limits } : {}) },
-    signIn: {
-      tenantId: 't1',
-      authority: 'https://login.microsoftonline.com/t1',
-      clientId: 'cli',
-      scopes: ['api://x/user_impersonation'],
-      brokerVersion: 'test',
-    },
+    signIn: TEST_SIGN_IN,
     verifier,
     directory,
     log,
@@ -69,12 +63,7 @@ export async function startTunnelBroker(
     tunnel: { newId: () => `ses${String(++s).padStart(3, '0')}`, ...options.tunnel },
   });
   const { app } = runtime;
-  const server = http.createServer();
-  const lifecycle = new Lifecycle(log);
-  lifecycle.attach(server);
-  lifecycle.serve(runtime);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, lifecycle } = await serveOnLoopback(runtime, log);
   return {
     wsBase: `ws://127.0.0.1:${port}`,
     app,
