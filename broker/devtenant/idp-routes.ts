@@ -10,7 +10,7 @@ import { checkClientAssertion } from './client-assertion.js';
 import type { TenantContext } from './context.js';
 import { DEVICE_CODE_POLL_INTERVAL_SEC, MAX_PENDING_DEVICE_CODES, MAX_PENDING_DEVICE_CODES_PER_CLIENT } from './device-codes.js';
 import type { DirectoryUser } from './directory.js';
-import { EntraErrors, sendEntraError, type EntraError } from './entra-errors.js';
+import { EntraErrors, sendEntraError } from './entra-errors.js';
 import { renderPage } from './html.js';
 import { handleAuthorize } from './authorize-page.js';
 import { mediaType, parseForm, MAX_REQUEST_BODY_BYTES, sendHtml } from './http-io.js';

@@ -141,13 +141,26 @@ describe('parseConfig: valid files', () => {
 
   it("reads the dev tenant's sign-in settings (devTenant.signIn, devTenant.blockDeviceCode) apart from its directory", () => {
     const config = parseConfig(
-      file(...RESOURCE, 'devTenant:', '  signIn: browser', '  blockDeviceCode: true', '  groups: [{ name: sg-eng }, { name: sg-dba }]', '  users: [{ upn: a@contoso.dev, name: A }]'),
+      file(
+        ...RESOURCE,
+        'devTenant:',
+        '  signIn: browser',
+        '  blockDeviceCode: true',
+        '  groups: [{ name: sg-eng }, { name: sg-dba }]',
+        '  users: [{ upn: a@contoso.dev, name: A }]',
+      ),
       'config.yaml',
       {},
       { allowDevDirectory: true },
     );
     expect(config.devSignIn).toEqual({ signIn: 'browser', blockDeviceCode: true });
-    expect(config.devDirectory).toEqual({ groups: [{ name: 'sg-eng', memberOf: [] }, { name: 'sg-dba', memberOf: [] }], users: [{ upn: 'a@contoso.dev', name: 'A', groups: [] }] });
+    expect(config.devDirectory).toEqual({
+      groups: [
+        { name: 'sg-eng', memberOf: [] },
+        { name: 'sg-dba', memberOf: [] },
+      ],
+      users: [{ upn: 'a@contoso.dev', name: 'A', groups: [] }],
+    });
   });
 
   it('reads a cloud given by its hosts', () => {

@@ -10,13 +10,37 @@ const URL_ = 'http://127.0.0.1:4780/t/oauth2/v2.0/authorize?a=1&b=2';
 
 describe('browserPlan', () => {
   it.each([
-    { where: 'BROWSER names a command (split on spaces, URL last)', env: { BROWSER: '/opt/b --new-tab' }, platform: 'linux', tty: false, plan: { kind: 'open', command: '/opt/b', args: ['--new-tab', URL_] } },
-    { where: 'ACCESS_BROWSER wins over BROWSER', env: { ACCESS_BROWSER: 'mine', BROWSER: 'theirs' }, platform: 'linux', tty: true, plan: { kind: 'open', command: 'mine', args: [URL_] } },
+    {
+      where: 'BROWSER names a command (split on spaces, URL last)',
+      env: { BROWSER: '/opt/b --new-tab' },
+      platform: 'linux',
+      tty: false,
+      plan: { kind: 'open', command: '/opt/b', args: ['--new-tab', URL_] },
+    },
+    {
+      where: 'ACCESS_BROWSER wins over BROWSER',
+      env: { ACCESS_BROWSER: 'mine', BROWSER: 'theirs' },
+      platform: 'linux',
+      tty: true,
+      plan: { kind: 'open', command: 'mine', args: [URL_] },
+    },
     { where: 'CI prints', env: { CI: 'true', DISPLAY: ':0' }, platform: 'linux', tty: true, plan: { kind: 'print', reason: expect.stringContaining('CI') } },
-    { where: 'no terminal prints', env: { DISPLAY: ':0' }, platform: 'linux', tty: false, plan: { kind: 'print', reason: expect.stringContaining('no terminal') } },
+    {
+      where: 'no terminal prints',
+      env: { DISPLAY: ':0' },
+      platform: 'linux',
+      tty: false,
+      plan: { kind: 'print', reason: expect.stringContaining('no terminal') },
+    },
     { where: 'Linux without a display prints', env: {}, platform: 'linux', tty: true, plan: { kind: 'print', reason: expect.stringContaining('DISPLAY') } },
     { where: 'Linux with X opens xdg-open', env: { DISPLAY: ':0' }, platform: 'linux', tty: true, plan: { kind: 'open', command: 'xdg-open', args: [URL_] } },
-    { where: 'Wayland opens xdg-open', env: { WAYLAND_DISPLAY: 'wayland-0' }, platform: 'linux', tty: true, plan: { kind: 'open', command: 'xdg-open', args: [URL_] } },
+    {
+      where: 'Wayland opens xdg-open',
+      env: { WAYLAND_DISPLAY: 'wayland-0' },
+      platform: 'linux',
+      tty: true,
+      plan: { kind: 'open', command: 'xdg-open', args: [URL_] },
+    },
     { where: 'macOS opens open', env: {}, platform: 'darwin', tty: true, plan: { kind: 'open', command: 'open', args: [URL_] } },
     {
       where: 'Windows opens without cmd (the & in the URL stays one argument)',

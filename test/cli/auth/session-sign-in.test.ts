@@ -67,7 +67,9 @@ function browserChoosing(choice: string | 'decline'): SignInRequest {
     openBrowser: async (url) => {
       const browser = new HttpTransport();
       const page = (await browser.request(url)).body.toString('utf8');
-      const fields = Object.fromEntries([...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], m[2]?.replace(/&amp;/g, '&')]));
+      const fields = Object.fromEntries(
+        [...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], m[2]?.replace(/&amp;/g, '&')]),
+      );
       const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1] as string;
       const answer = await postForm(browser, new URL(action, url).toString(), {
         ...fields,
@@ -75,7 +77,9 @@ function browserChoosing(choice: string | 'decline'): SignInRequest {
       });
       const html = answer.body.toString('utf8');
       const redirect = /<form method="post" action="([^"]+)"/.exec(html)?.[1] as string;
-      const posted = Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], m[2]?.replace(/&amp;/g, '&')]));
+      const posted = Object.fromEntries(
+        [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], m[2]?.replace(/&amp;/g, '&')]),
+      );
       // The loopback listens on 127.0.0.1 (the redirect names localhost); a real browser's answer is in the background.
       const loopback = new URL(redirect);
       loopback.hostname = '127.0.0.1';

@@ -6,12 +6,22 @@ import { describe, expect, it } from 'vitest';
 import { explainSignInFailure, type SignInFailure } from '../../../cli/auth/sign-in-outcome.js';
 import { ErrorCodes } from '../../../shared/errors.js';
 
-const blocked = { error: 'invalid_grant', errorCodes: [53003], suberror: 'message_only', description: 'AADSTS53003: Access has been blocked by Conditional Access policies.' };
+const blocked = {
+  error: 'invalid_grant',
+  errorCodes: [53003],
+  suberror: 'message_only',
+  description: 'AADSTS53003: Access has been blocked by Conditional Access policies.',
+};
 
 const rows: Array<{ situation: string; failure: SignInFailure; code: keyof typeof ErrorCodes; exit: number; says: RegExp }> = [
   {
     situation: 'device code declined on the page (MSAL: post_request_failed authorization_declined)',
-    failure: { method: 'device-code', msalCode: 'post_request_failed', msalMessage: 'authorization_declined', server: { error: 'authorization_declined', errorCodes: [65004] } },
+    failure: {
+      method: 'device-code',
+      msalCode: 'post_request_failed',
+      msalMessage: 'authorization_declined',
+      server: { error: 'authorization_declined', errorCodes: [65004] },
+    },
     code: 'sign_in_declined',
     exit: 3,
     says: /declined on the sign-in page.*run `access login` to try again/,
