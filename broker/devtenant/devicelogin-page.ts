@@ -1,6 +1,9 @@
 // The page a person opens to finish a device code sign-in: `GET /devicelogin` shows a form with a
 // code field and the dev users; `POST /devicelogin` (`user_code`, `username` = a dev user's UPN)
-// approves that pending sign-in for that user. Tests and scripts drive the same form. There is no
+// approves that pending sign-in for that user; with `action=decline` (the Decline button) it ends the
+// sign-in instead, and the client's next poll hears `authorization_declined`. While the tenant blocks
+// device code (DevTenantOptions.blockDeviceCode) the page says so after the person picks a user, as
+// Conditional Access does, and the poll hears AADSTS53003. Tests and scripts drive the same form. There is no
 // password: whoever can reach the loopback dev broker may be any dev user, which is the point — so
 // a post must come from the page itself (form-guard.ts: same origin, and the form's own token, which
 // a script reads from the page as a browser does), never from a page on another site.
