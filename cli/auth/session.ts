@@ -270,10 +270,7 @@ export class Session {
     try {
       return await Promise.race([interactive, limit]);
     } catch (error) {
-      if (error instanceof AccessError && loopback) {
-        interactive.catch(() => undefined);
-        await stopLoopback(loopback);
-      }
+      if (error instanceof AccessError && loopback) await stopLoopback(loopback);
       throw error;
     } finally {
       clearTimeout(timer);

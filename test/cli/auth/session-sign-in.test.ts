@@ -174,6 +174,28 @@ describe('browser sign-in outcomes', () => {
     expect(url.searchParams.get('redirect_uri')).toMatch(/^http:\/\/localhost:\d+$/);
   });
 
+  it('listens on 127.0.0.1 only, and ignores an answer without this sign-in’s state (a page trying to plant its own code)', async () => {
+    const session = await openSession();
+    const request = browserChoosing('erin@contoso.dev');
+    const probes: Record<string, unknown> = {};
+    const account = await session.signInInteractively({
+      ...request,
+      openBrowser: async (url) => {
+        const loopback = new URL(new URL(url).searchParams.get('redirect_uri') as string);
+        loopback.hostname = '127.0.0.1';
+        const forged = await postForm(new HttpTransport(), loopback.toString(), { code: 'planted', state: 'not-this-sign-in' });
+        probes.forged = forged.status;
+        probes.ipv6 = await fetch(`http://[::1]:${loopback.port}/`).then(
+          () => 'answered',
+          () => 'refused',
+        );
+        await request.openBrowser(url);
+      },
+    });
+    expect(probes).toEqual({ forged: 400, ipv6: 'refused' });
+    expect(account.username).toBe('erin@contoso.dev');
+  });
+
   it('says declined (exit 3) when the person presses Decline: MSAL raised access_denied from the redirect', async () => {
     const session = await openSession();
     const error = await failure(session.signInInteractively(browserChoosing('decline')));
