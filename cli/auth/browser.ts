@@ -24,7 +24,7 @@ export function browserPlan(url: string, where: BrowserEnvironment): BrowserPlan
     const [command, ...args] = named.split(/\s+/);
     return { kind: 'open', command: command as string, args: [...args, url] };
   }
-  if (where.env.CI) return { kind: 'print', reason: 'this looks like CI (CI is set)' };
+  if (where.env.CI) return { kind: 'print', reason: 'CI is set' };
   if (!where.interactive) return { kind: 'print', reason: 'no terminal is attached' };
   switch (where.platform) {
     case 'darwin':
@@ -33,7 +33,7 @@ export function browserPlan(url: string, where: BrowserEnvironment): BrowserPlan
       // Not `cmd /c start`: cmd would read `&` in the URL as a command separator.
       return { kind: 'open', command: 'rundll32', args: ['url.dll,FileProtocolHandler', url] };
     default:
-      if (!where.env.DISPLAY && !where.env.WAYLAND_DISPLAY) return { kind: 'print', reason: 'there is no graphical display (DISPLAY is not set)' };
+      if (!where.env.DISPLAY && !where.env.WAYLAND_DISPLAY) return { kind: 'print', reason: 'there is no graphical display: DISPLAY and WAYLAND_DISPLAY are unset' };
       return { kind: 'open', command: 'xdg-open', args: [url] };
   }
 }

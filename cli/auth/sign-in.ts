@@ -38,7 +38,7 @@ async function showSignInPage(terminal: SignInTerminal, url: string): Promise<vo
   const shown = safeText(url);
   const plan = browserPlan(url, { env: terminal.env, platform: terminal.platform, interactive: terminal.interactive });
   if (plan.kind === 'print') {
-    terminal.out.notice(`To sign in, open this page in a browser on this machine (${plan.reason}, so none was opened):\n\n  ${shown}\n`);
+    terminal.out.notice(`To sign in, open this page in a browser on this machine (none was opened: ${plan.reason}):\n\n  ${shown}\n`);
     return;
   }
   terminal.out.notice(`Opening your browser to sign in. If it does not open, open this page in a browser on this machine:\n\n  ${shown}\n`);
