@@ -33,7 +33,8 @@ export function browserPlan(url: string, where: BrowserEnvironment): BrowserPlan
       // Not `cmd /c start`: cmd would read `&` in the URL as a command separator.
       return { kind: 'open', command: 'rundll32', args: ['url.dll,FileProtocolHandler', url] };
     default:
-      if (!where.env.DISPLAY && !where.env.WAYLAND_DISPLAY) return { kind: 'print', reason: 'there is no graphical display: DISPLAY and WAYLAND_DISPLAY are unset' };
+      if (!where.env.DISPLAY && !where.env.WAYLAND_DISPLAY)
+        return { kind: 'print', reason: 'there is no graphical display: DISPLAY and WAYLAND_DISPLAY are unset' };
       return { kind: 'open', command: 'xdg-open', args: [url] };
   }
 }

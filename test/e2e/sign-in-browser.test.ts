@@ -19,7 +19,7 @@ import {
 } from '../helpers/processes.js';
 
 const missing = chromiumMissing();
-if (missing) console.log(`skipping browser sign-in tests: ${missing}`);
+if (missing) process.stderr.write(`skipping the browser sign-in tests: ${missing}\n`);
 
 /** The printed sign-in URL (`access login --browser` prints it on its own line, indented). */
 const PRINTED_URL = /^ {2}(http:\/\/\S+\/oauth2\/v2\.0\/authorize\?\S+)$/m;

@@ -4,7 +4,7 @@
 // person.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import WebSocket from 'ws';
 import { tempDir } from './processes.js';
@@ -14,7 +14,13 @@ export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 /** Why browser tests cannot run here, or null when they can. */
 export function chromiumMissing(): string | null {
-  return existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install chromium), so the browser sign-in tests are skipped`;
+  try {
+    accessSync(CHROMIUM, constants.X_OK);
+    if (statSync(CHROMIUM).isFile()) return null;
+  } catch {
+    // not there, or not executable: say so below
+  }
+  return `${CHROMIUM} is not an installed program (apt-get install chromium)`;
 }
 
 /** How long to wait for Chromium to start or a page element to appear: generous, the machine is shared. */
@@ -85,6 +91,10 @@ export class Chromium {
       child.once('exit', (code) => {
         clearTimeout(timer);
         reject(new Error(`Chromium exited with ${code}:\n${stderr}`));
+      });
+      child.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new Error(`Chromium (${CHROMIUM}) did not start: ${error.message}`));
       });
     });
     const socket = new WebSocket(endpoint, { perMessageDeflate: false });
