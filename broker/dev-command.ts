@@ -32,6 +32,7 @@ import { identityFromDevTenant } from './identity/dev-identity.js';
 import { signInResponse } from './identity/identity-settings.js';
 import { Lifecycle } from './lifecycle.js';
 import { listen } from './server.js';
+import { DEFAULT_SIGN_IN_METHOD, type SignInMethod } from '../shared/wire.js';
 
 export const DEFAULT_DEV_PORT = 4780;
 /** Users listed with more groups than this show a count instead of every name. */
@@ -51,6 +52,12 @@ export interface DevOptions {
   unsafeExpose?: boolean;
   /** The Entra cloud the dev tenant presents itself as (`--cloud`). Default public. */
   cloud?: CloudName;
+  /** The sign-in `access login` uses without a flag (`--sign-in`); overrides the config's devTenant.signIn. Default device-code. */
+  signIn?: SignInMethod;
+  /** Block device code sign-in as Conditional Access does (`--block-device-code`, or the config's devTenant.blockDeviceCode). Default false. */
+  blockDeviceCode?: boolean;
+  /** Seconds a device code lives (`--device-code-lifetime`): to try the "code expired" path. Default Entra's 900. */
+  deviceCodeLifetimeSec?: number;
 }
 
 export interface RunningDevBroker {
@@ -103,6 +110,8 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       dataDir: path.join(dataDir, 'tenant'),
       graphFault: graphFaultsFromEnv(options.env),
       cloud: options.cloud ?? 'public',
+      blockDeviceCode: options.blockDeviceCode === true || config?.devSignIn?.blockDeviceCode === true,
+      ...(options.deviceCodeLifetimeSec === undefined ? {} : { deviceCodeLifetimeSec: options.deviceCodeLifetimeSec }),
     });
 
     const targets: DemoTarget[] = [];
@@ -120,7 +129,8 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       effective = demoConfig({ postgres, tcp });
     }
 
-    const identity = identityFromDevTenant(tenant, { publicOrigin, plaintext: !tls });
+    const preferredSignIn = options.signIn ?? config?.devSignIn?.signIn ?? DEFAULT_SIGN_IN_METHOD;
+    const identity = { ...identityFromDevTenant(tenant, { publicOrigin, plaintext: !tls }), preferredSignIn };
     const transport = tls ? new HttpTransport({ extraCa: tls.trust }) : new HttpTransport({ plaintextOrigins: [publicOrigin] });
     const { verifier, directory, readiness } = buildIdentity(identity, {
       transport,
@@ -150,7 +160,16 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
     // scheduler, database) before the demo targets stop; the server itself closes last.
     cleanups.push(() => lifecycle.stop());
 
-    printBanner(options.print, { url: browserOrigin, dataDir: ephemeral ? null : dataDir, tenant, config: effective, targets, tls, exposure });
+    printBanner(options.print, {
+      url: browserOrigin,
+      dataDir: ephemeral ? null : dataDir,
+      tenant,
+      config: effective,
+      targets,
+      tls,
+      exposure,
+      signIn: preferredSignIn,
+    });
     return { url: browserOrigin, stop };
   } catch (error) {
     await stop();
@@ -160,7 +179,16 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
 
 function printBanner(
   print: (line: string) => void,
-  info: { url: string; dataDir: string | null; tenant: DevTenant; config: BrokerConfig; targets: DemoTarget[]; tls: BrokerTls | null; exposure: string | null },
+  info: {
+    url: string;
+    dataDir: string | null;
+    tenant: DevTenant;
+    config: BrokerConfig;
+    targets: DemoTarget[];
+    tls: BrokerTls | null;
+    exposure: string | null;
+    signIn: SignInMethod;
+  },
 ): void {
   print('access-broker dev: the broker, an Entra-compatible dev tenant and demo targets on this machine');
   print('');
@@ -170,7 +198,10 @@ function printBanner(
   }
   print(`  Broker URL    ${info.url}`);
   print(`  Sign in       access login --broker ${info.url}${info.tls?.trustFile ? ` --ca ${info.tls.trustFile}` : ''}`);
-  print(`  Sign-in page  ${info.url}/devicelogin`);
+  print(`  Sign-in page  ${info.url}/devicelogin (device code); \`access login --browser\` opens the browser sign-in`);
+  print(
+    `  Sign-in       ${info.signIn === 'browser' ? 'browser by default' : 'device code by default'}${info.tenant.deviceCodeBlocked ? '; device code BLOCKED as by Conditional Access (AADSTS53003)' : ''}`,
+  );
   if (info.tls) {
     const leaf = info.tls.chain[0]?.x509;
     print(`  TLS           ${info.tls.files.certFile}${leaf ? ` (${leaf.subjectAltName ?? leaf.subject}; until ${leaf.validTo})` : ''}`);

@@ -6,6 +6,9 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import path from 'node:path';
 import { AccessError, ExitCode } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
+import { SIGN_IN_METHODS, type SignInMethod } from '../shared/wire.js';
+import { parseDuration } from '../shared/duration.js';
+import { DEVICE_CODE_LIFETIME_SEC } from './devtenant/device-codes.js';
 import { parseWholeNumber } from '../shared/whole-number.js';
 import { DEFAULT_DEV_PORT, startDevBroker } from './dev-command.js';
 import { UNSAFE_EXPOSE_FLAG } from './dev-exposure.js';
@@ -19,6 +22,22 @@ function parseCloud(value: string): CloudName {
   const name = value.trim().toLowerCase();
   if (!(CLOUD_NAMES as readonly string[]).includes(name)) throw new InvalidArgumentError(`"${value}" is not a cloud — use one of ${CLOUD_NAMES.join(', ')}`);
   return name as CloudName;
+}
+
+function parseSignIn(value: string): SignInMethod {
+  const method = value.trim().toLowerCase();
+  if (!(SIGN_IN_METHODS as readonly string[]).includes(method))
+    throw new InvalidArgumentError(`"${value}" is not a sign-in — use ${SIGN_IN_METHODS.join(' or ')}`);
+  return method as SignInMethod;
+}
+
+/** A device code lifetime in whole seconds, from 1 s to Entra's 15 minutes. */
+function parseDeviceCodeLifetime(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms % 1000 !== 0 || ms < 1000 || ms > DEVICE_CODE_LIFETIME_SEC * 1000) {
+    throw new InvalidArgumentError(`"${value}" is not a device code lifetime — use whole seconds from 1s to ${DEVICE_CODE_LIFETIME_SEC / 60}m, e.g. 30s`);
+  }
+  return ms / 1000;
 }
 
 function parsePort(value: string): number {
@@ -92,23 +111,51 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       parseCloud,
       'public',
     )
-    .action(async (opts: { port: number; host: string; data?: string; config?: string; cloud: CloudName; unsafeExposeDevTenant?: boolean } & TlsFlags) => {
-      const broker = await startDevBroker({
-        unsafeExpose: opts.unsafeExposeDevTenant === true,
-        cloud: opts.cloud,
-        tls: tlsFiles(opts),
-        port: opts.port,
-        host: opts.host,
-        dataDir: opts.data ? path.resolve(opts.data) : null,
-        configFile: opts.config ? path.resolve(opts.config) : null,
-        env: process.env,
-        log,
-        print: (line) => process.stdout.write(`${line}\n`),
-      });
-      const signal = await untilSignal();
-      log.info('stopping', { signal });
-      await broker.stop();
-    });
+    .option(
+      '--sign-in <method>',
+      `the sign-in \`access login\` uses without a flag: ${SIGN_IN_METHODS.join(' or ')} (default: the config's, else device-code)`,
+      parseSignIn,
+    )
+    .option('--block-device-code', 'block device code sign-in the way a Conditional Access policy does (AADSTS53003): only `access login --browser` works')
+    .option(
+      '--device-code-lifetime <duration>',
+      "how long a device code lives, e.g. 30s (default Entra's 15m): to try the expired-code path",
+      parseDeviceCodeLifetime,
+    )
+    .action(
+      async (
+        opts: {
+          port: number;
+          host: string;
+          data?: string;
+          config?: string;
+          cloud: CloudName;
+          unsafeExposeDevTenant?: boolean;
+          signIn?: SignInMethod;
+          blockDeviceCode?: boolean;
+          deviceCodeLifetime?: number;
+        } & TlsFlags,
+      ) => {
+        const broker = await startDevBroker({
+          ...(opts.signIn ? { signIn: opts.signIn } : {}),
+          blockDeviceCode: opts.blockDeviceCode === true,
+          ...(opts.deviceCodeLifetime === undefined ? {} : { deviceCodeLifetimeSec: opts.deviceCodeLifetime }),
+          unsafeExpose: opts.unsafeExposeDevTenant === true,
+          cloud: opts.cloud,
+          tls: tlsFiles(opts),
+          port: opts.port,
+          host: opts.host,
+          dataDir: opts.data ? path.resolve(opts.data) : null,
+          configFile: opts.config ? path.resolve(opts.config) : null,
+          env: process.env,
+          log,
+          print: (line) => process.stdout.write(`${line}\n`),
+        });
+        const signal = await untilSignal();
+        log.info('stopping', { signal });
+        await broker.stop();
+      },
+    );
 
   program
     .command('serve')

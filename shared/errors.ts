@@ -126,6 +126,10 @@ export const ErrorCodes = {
   /** The identity provider could not be reached (network, or the dev tenant's broker is down): worth trying again, unlike sign_in_failed. */
   tenant_unreachable: unavailable,
   sign_in_timed_out: { status: 408, exit: ExitCode.timedOut },
+  /** The person pressed Decline on the sign-in page (device code or browser): nobody was signed in. */
+  sign_in_declined: forbidden,
+  /** The tenant refused the sign-in by policy (Conditional Access AADSTS53003, e.g. a block on device code sign-in). */
+  sign_in_blocked: forbidden,
   broker_unreachable: unavailable,
   broker_response_invalid: { status: 502, exit: ExitCode.error },
   /** The broker's answer is larger than the CLI accepts (shared/limits.ts MAX_RESPONSE_BYTES): not a connection problem. */
