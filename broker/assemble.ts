@@ -13,6 +13,8 @@ import { AuditedSessionStore } from './audit/audited-session-store.js';
 import type { BrokerConfig } from './config/types.js';
 import { EventsEndpoint } from './events/endpoint.js';
 import { EventHub } from './events/hub.js';
+import { ForwardAuthEndpoint } from './forward-auth/endpoint.js';
+import { DEFAULT_FORWARD_AUTH_AUDIT_WINDOW_MS } from './config/schema.js';
 import type { HostAllowList } from './http/host-allow-list.js';
 import { upgradeRouter, type UpgradeListener } from './http/upgrade.js';
 import type { Directory } from './identity/directory.js';
@@ -71,6 +73,8 @@ export interface AssembledBroker extends Servable {
   events: EventsEndpoint;
   tunnels: TunnelEndpoint;
   sessions: SessionStore;
+  /** `GET /v1/forward-auth`, asked by nginx, HAProxy and Traefik for each request they proxy. */
+  forwardAuth: ForwardAuthEndpoint;
   handleRequest: RequestHandler;
   /** Serves `/v1/events` and `/v1/tunnel` on a server's `upgrade` event. */
   handleUpgrade: UpgradeListener;
@@ -144,6 +148,19 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit };
   // Counts failed token checks per source address for this broker (auth/failed-sign-ins.ts).
   const authenticate = authenticator(options.verifier, audit.signins, new FailedSignIns());
+  const forwardAuth = new ForwardAuthEndpoint({
+    resources: config.resources,
+    grants: store,
+    directory,
+    // Its own failure counter: one proxy address speaks for many people (auth/failed-sign-ins.ts).
+    authenticate: authenticator(options.verifier, audit.signins, new FailedSignIns()),
+    audit: audit.batch,
+    auditWindowMs: config.forwardAuth?.auditWindowMs ?? DEFAULT_FORWARD_AUTH_AUDIT_WINDOW_MS,
+    now,
+    log,
+  });
+  // A revoked or expired grant's cached decisions are dropped the moment the change commits.
+  service.onChange((request, changes) => forwardAuth.onRequestChange(request, changes));
   const hosts = options.hosts ?? null;
   const checks: ReadinessCheck[] = [
     {
@@ -164,7 +181,8 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     events,
     tunnels,
     sessions,
-    handleRequest: brokerRequestHandler(app, authenticate, { side: options.side ?? null, hosts }),
+    forwardAuth,
+    handleRequest: brokerRequestHandler(app, authenticate, { side: options.side ?? null, hosts, extraRoutes: [forwardAuth.route()] }),
     handleUpgrade: upgradeRouter(authenticate, log, [events, tunnels], hosts),
     readiness: () => checkReadiness(checks),
     close() {
@@ -172,6 +190,8 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
         scheduler.stop();
         // Tunnels record their end in the database, so they close before it does.
         await Promise.all([events.close(), tunnels.close()]);
+        // The window's forward-auth counts go to the batch, which is written next.
+        forwardAuth.close();
         // Batched entries are written before the database closes.
         audit.close();
         db.close();

@@ -29,14 +29,15 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 /**
  * `side`: the dev tenant under `access-broker dev`, else null. `hosts`: the Host names the broker
  * answers to (http/host-allow-list.ts), any other gets 421 on every path, the side's included;
- * null answers any Host.
+ * null answers any Host. `extraRoutes`: routes served by parts assembleBroker builds beside the app
+ * (the forward-auth endpoint).
  */
 export function brokerRequestHandler(
   app: BrokerApp,
   authenticate: Authenticate,
-  edge: { side: SideHandler | null; hosts: HostAllowList | null },
+  edge: { side: SideHandler | null; hosts: HostAllowList | null; extraRoutes?: readonly Route[] },
 ): RequestHandler {
-  const routes = brokerRoutes(app);
+  const routes = [...brokerRoutes(app), ...(edge.extraRoutes ?? [])];
   const { side, hosts } = edge;
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

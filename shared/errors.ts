@@ -78,6 +78,8 @@ export const ErrorCodes = {
   // The tunnel (`/v1/tunnel`): refused during the HTTP upgrade, before any WebSocket exists.
   /** The caller holds no approved, unexpired grant on the resource. */
   no_live_grant: forbidden,
+  /** A workload (service principal) whose client id the resource's `workloads` does not list. */
+  not_a_workload: forbidden,
   /** The resource's limit of concurrent tunnels is reached. */
   too_many_connections: { status: 429, exit: ExitCode.error },
   /** The broker could not dial the resource's target (refused, timed out, unresolvable). */

@@ -202,6 +202,10 @@ export const AUDIT_EVENT_TYPES = [
   'pg.unrecordable',
   /** The broker cut a Postgres session and cancelled the query its backend was running (CancelRequest). */
   'pg.cancelled',
+  /** Forward-auth answers that let a caller through, counted per grant (per workload and resource) and audit window. */
+  'forward_auth.allowed',
+  /** Forward-auth refusals, counted per caller, resource and refusal code and audit window. */
+  'forward_auth.refused',
   'audit.dropped',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

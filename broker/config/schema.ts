@@ -150,6 +150,16 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       user: text('the database user clients connect as by default, e.g. readonly').optional(),
       targetTls: choice(TARGET_TLS_MODES, 'TLS from the broker to the database').default('disable'),
       targetCa: caFile("the CA that signs the database's certificate, for targetTls: verify-full", baseDir).optional(),
+      workloads: z
+        .array(guid('the application (client) id of a workload (service principal) that may use this resource'), {
+          error: 'must be a list of application (client) ids of workloads, e.g. [2f6a1c4e-0b8d-4d6e-9c1a-5e7f3b2a9d10]',
+        })
+        .default([]),
+      autoApproveWorkloads: z
+        .array(guid('the application (client) id of a workload whose requests are approved by policy (it must be in workloads too)'), {
+          error: 'must be a list of application (client) ids, each also listed in workloads',
+        })
+        .default([]),
     },
     'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
   ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> & { groupEntries: ResourceGroupEntries } => {
@@ -188,6 +198,15 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
         message: `is only read with targetTls: verify-full (this resource has ${raw.targetTls}) — set targetTls: verify-full or remove targetCa`,
       });
     }
+    raw.autoApproveWorkloads.forEach((appId, index) => {
+      if (raw.workloads.includes(appId)) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['autoApproveWorkloads', index],
+        message: "is not in this resource's workloads — a workload approved by policy must be allowed to request first: add it to workloads",
+        input: appId,
+      });
+    });
     return {
       kind: raw.kind,
       description: raw.description ?? null,
@@ -207,6 +226,8 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       user: raw.user ?? null,
       targetTls: raw.targetTls,
       targetCa: raw.targetCa ?? null,
+      workloads: raw.workloads,
+      autoApproveWorkloads: raw.autoApproveWorkloads,
       groupEntries: { requesters: raw.requesters, approvers: raw.approvers, autoApprove: raw.autoApprove },
     };
   });
@@ -299,6 +320,25 @@ function limitsSchema() {
   );
 }
 
+/** One audit entry per grant (and per refused caller and resource) per this window, by default. */
+export const DEFAULT_FORWARD_AUTH_AUDIT_WINDOW_MS = 60_000;
+/** Counts held longer than an hour are no longer a timely record of who used what. */
+export const MAX_FORWARD_AUTH_AUDIT_WINDOW_MS = 3_600_000;
+
+/** `forwardAuth:` — the endpoint nginx, HAProxy and Traefik ask for each request (README, "Forward-auth"). */
+function forwardAuthSchema() {
+  return strictMapping(
+    {
+      auditWindow: duration(
+        'how long forward-auth decisions are counted before one audit entry per grant (and per refused caller and resource) is written, e.g. 1m',
+        MAX_FORWARD_AUTH_AUDIT_WINDOW_MS,
+        'the audit log would learn of use too late',
+      ).default(DEFAULT_FORWARD_AUTH_AUDIT_WINDOW_MS),
+    },
+    'forward-auth settings: auditWindow',
+  ).transform((raw) => ({ auditWindowMs: raw.auditWindow }));
+}
+
 /** A section that exists only in another mode, with the reason it is refused here. */
 function refusedSection(reason: string) {
   return z.never({ error: reason }).optional();
@@ -334,6 +374,7 @@ export function configSchema(options: SchemaOptions) {
       auditors: groupRefList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       admins: groupRefList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       limits: limitsSchema().optional(),
+      forwardAuth: forwardAuthSchema().optional(),
       devTenant,
     },
     'the broker config: resources, auditors, admins and (for `serve`) tenant',
@@ -368,6 +409,7 @@ export function configSchema(options: SchemaOptions) {
       devDirectory,
       ...(devTenantSection ? { devSignIn: { blockDeviceCode, ...(signIn ? { signIn } : {}) } } : {}),
       ...(raw.limits ? { limits: raw.limits } : {}),
+      forwardAuth: raw.forwardAuth ?? { auditWindowMs: DEFAULT_FORWARD_AUTH_AUDIT_WINDOW_MS },
     };
   });
 }

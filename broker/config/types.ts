@@ -61,6 +61,10 @@ export interface ResourcePolicy {
    * matching): the config's labels, and under serve the tenant's names read at start.
    */
   groupNames?: Readonly<Record<string, string>>;
+  /** Client ids (lower case) of the workloads (service principals) that may request and use this resource. */
+  workloads: string[];
+  /** Those of `workloads` whose requests are approved by policy; the others wait for an approver. */
+  autoApproveWorkloads: string[];
 }
 
 /** Identity settings for a real Entra tenant (absent under `access-broker dev`, which makes its own). */
@@ -174,6 +178,8 @@ export interface BrokerConfig {
   devDirectory: DevDirectory | null;
   /** Only read by `access-broker dev --config`: the dev tenant's sign-in settings (devTenant.signIn, devTenant.blockDeviceCode). */
   devSignIn?: DevSignInSettings;
+  /** The forward-auth endpoint (broker/forward-auth/); absent: the defaults. */
+  forwardAuth?: { auditWindowMs: number };
   /** Per-caller limits that differ from the defaults (shared/limits.ts); absent: the defaults. */
   limits?: Partial<CallerLimits>;
 }

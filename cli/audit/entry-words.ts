@@ -160,6 +160,10 @@ export function describeEntry(entry: AuditEntryView): string {
       return `stopped reading queries at byte ${num(body, 'atByte') ?? '?'}: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (bytes still flow)`;
     case 'pg.unrecordable':
       return `ended the session at byte ${num(body, 'atByte') ?? '?'}, which it could not record: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (none of it reached the database)`;
+    case 'forward_auth.allowed':
+      return `let through the proxy ${num(body, 'count') ?? '?'} times between ${timestamp(str(body, 'firstAt') ?? '')} and ${timestamp(str(body, 'lastAt') ?? '')}`;
+    case 'forward_auth.refused':
+      return `refused at the proxy ${num(body, 'count') ?? '?'} times (${str(body, 'code') ?? 'refused'}): ${oneLine(str(body, 'message') ?? '')}`;
     case 'audit.dropped':
       return `${num(body, 'count') ?? 'some'} query entries were lost between ${timestamp(str(body, 'firstAt') ?? '')} and ${timestamp(str(body, 'lastAt') ?? '')} (the database refused writes meanwhile)`;
     default:

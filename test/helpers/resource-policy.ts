@@ -27,6 +27,8 @@ export function resourcePolicy(overrides: Partial<ResourcePolicy> & Pick<Resourc
     user: null,
     targetTls: 'disable',
     targetCa: null,
+    workloads: [],
+    autoApproveWorkloads: [],
     ...overrides,
   };
 }

@@ -23,14 +23,19 @@ export interface TunnelPorts {
 }
 
 /** Writes the fixture with `ports` filled in to `dir`/tunnel.yaml and returns its path. */
-export async function writeTunnelConfig(dir: string, ports: TunnelPorts): Promise<string> {
-  const template = await readFile(TUNNEL_CONFIG_TEMPLATE, 'utf8');
-  const filled = template.replace(/\$\{([A-Z_]+)\}/g, (_, name: string) => {
-    const port = (ports as unknown as Record<string, number | undefined>)[name];
-    if (port === undefined) throw new Error(`${TUNNEL_CONFIG_TEMPLATE} names \${${name}}, which the test did not give`);
+export function writeTunnelConfig(dir: string, ports: TunnelPorts): Promise<string> {
+  return writeConfigFromTemplate(TUNNEL_CONFIG_TEMPLATE, dir, { ...ports });
+}
+
+/** Writes `template` (a test/fixtures YAML with `${NAME}` placeholders) with `ports` filled in to `dir` and returns its path. */
+export async function writeConfigFromTemplate(template: string, dir: string, ports: Readonly<Record<string, number>>): Promise<string> {
+  const text = await readFile(template, 'utf8');
+  const filled = text.replace(/\$\{([A-Z_]+)\}/g, (_, name: string) => {
+    const port = ports[name];
+    if (port === undefined) throw new Error(`${template} names \${${name}}, which the test did not give`);
     return String(port);
   });
-  const file = path.join(dir, 'tunnel.yaml');
+  const file = path.join(dir, path.basename(template));
   await writeFile(file, filled);
   return file;
 }
