@@ -99,6 +99,8 @@ describe('parseConfig: valid files', () => {
       user: 'readonly',
       targetTls: 'require',
       targetCa: null,
+      workloads: [],
+      autoApproveWorkloads: [],
       groupNames: config.groupLabels,
     });
     expect(config.resources[1]).toMatchObject({ approvals: 2, maxDurationMs: H, defaultDurationMs: H / 2, ticketPattern: '^(INC|CHG)-\\d+$' });
@@ -206,6 +208,7 @@ describe('parseConfig: valid files', () => {
       admins: [],
       groupLabels: {},
       devDirectory: null,
+      forwardAuth: { auditWindowMs: 60_000 },
       resources: [
         {
           name: 'prod-db',
@@ -227,6 +230,8 @@ describe('parseConfig: valid files', () => {
           user: null,
           targetTls: 'disable',
           targetCa: null,
+          workloads: [],
+          autoApproveWorkloads: [],
         },
       ],
     });
@@ -248,7 +253,7 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     {
       claim: 'an unknown top-level key, listing what is allowed',
       text: file(...RESOURCE, 'frobnicate: true'),
-      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, membershipRecheckSeconds, membershipGraceSeconds, graphRetryBudget, resources, auditors, admins, limits, devTenant',
+      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, membershipRecheckSeconds, membershipGraceSeconds, graphRetryBudget, resources, auditors, admins, limits, forwardAuth, devTenant',
     },
     {
       claim: 'a kind that is not a resource kind',
