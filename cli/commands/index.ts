@@ -48,6 +48,13 @@ export const whoamiCommand: CommandSpec = {
   load: () => import('./whoami.js'),
 };
 
+export const tokenCommand: CommandSpec = {
+  name: 'token',
+  summary: 'print your current access token for the broker, for curl or a script behind a forward-auth proxy',
+  options: [brokerOption],
+  load: () => import('./token.js'),
+};
+
 export const resourcesCommand: CommandSpec = {
   name: 'resources',
   summary: 'list the resources you may request or approve',
@@ -213,6 +220,7 @@ export const commands: readonly (CommandSpec | CommandGroupSpec)[] = [
   loginCommand,
   logoutCommand,
   whoamiCommand,
+  tokenCommand,
   resourcesCommand,
   // Requesting access.
   requestCommand,

@@ -87,8 +87,11 @@ describe.each(['nginx', 'haproxy'] as const)('forward-auth through %s', (name) =
   it('lets a person with a grant through with their identity, replacing identity headers the client forged', async () => {
     const granted = await grant(alice, 'web', '30m');
     try {
+      // `access token` prints the token a script sends, as in the README's curl line.
+      const printed = await alice.run(['token']);
+      expect(printed.code).toBe(0);
       const answer = await get(proxy(), `/${name}/granted`, {
-        authorization: `Bearer ${await accessToken(alice)}`,
+        authorization: `Bearer ${printed.stdout.trim()}`,
         'x-access-user': 'mallory@contoso.dev',
         'x-access-grant': 'forged',
       });
