@@ -36,7 +36,8 @@ export function principalFromClaims(
     oid: facts.oid,
     tenantId: facts.tenantId,
     upn: stringClaim(claims, 'preferred_username') ?? stringClaim(claims, 'upn') ?? stringClaim(claims, 'unique_name'),
-    name: stringClaim(claims, 'name'),
+    // App tokens carry no `name`; Entra's v1 app tokens (and the dev tenant's) name the app in app_displayname.
+    name: stringClaim(claims, 'name') ?? (facts.kind === 'app' ? stringClaim(claims, 'app_displayname') : null),
     appId: callingAppOf(claims),
     scopes: facts.scopes,
     roles: facts.roles,

@@ -11,7 +11,7 @@ import type { ResourcePolicy } from '../config/types.js';
 import { inAnyGroup, type Directory } from '../identity/directory.js';
 import type { AccessRequest } from '../requests/types.js';
 import { groupList } from '../requests/wording.js';
-import { liveGrant, noLiveGrant, type GrantLookup } from '../tunnel/admission.js';
+import { liveGrant, noLiveGrant, requireWorkload, type GrantLookup } from '../tunnel/admission.js';
 
 export interface DecisionContext {
   resources: readonly ResourcePolicy[];
@@ -76,13 +76,7 @@ export async function decide(principal: Principal, resource: string | null, ctx:
 }
 
 function workloadAllowed(principal: Principal, policy: ResourcePolicy): Allowed {
-  const appId = principal.appId?.toLowerCase() ?? null;
-  if (appId === null || !policy.workloads.includes(appId)) {
-    throw new AccessError(
-      'not_a_workload',
-      `The workload ${principal.appId ?? principal.oid} is not one of ${policy.name}'s workloads; an administrator adds its client id to resources.${policy.name}.workloads.`,
-    );
-  }
+  requireWorkload(principal, policy);
   return { policy, grant: null, groups: [], validUntil: principal.expiresAt.getTime() };
 }
 

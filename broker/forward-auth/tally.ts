@@ -9,6 +9,7 @@ import { boundedCopy } from '../audit/request-entries.js';
 import type { NewAuditEntry } from '../audit/entry.js';
 import type { Principal } from '../auth/principal.js';
 import type { Actor } from '../requests/types.js';
+import { actorOf } from '../requests/wording.js';
 
 /** Distinct keys counted in one window at most; past it the window is written early (memory stays bounded). */
 export const MAX_TALLY_KEYS = 10_000;
@@ -26,7 +27,7 @@ interface Count {
 
 /** Who called: the person or workload, with what identifies a workload (its client id and name). */
 function callerOf(principal: Principal): { actor: Actor; details: Record<string, unknown> } {
-  const actor = { oid: principal.oid, upn: principal.upn };
+  const actor = actorOf(principal);
   if (principal.kind === 'user') return { actor, details: { kind: 'user' } };
   return { actor, details: { kind: 'workload', appId: principal.appId, appName: principal.name } };
 }

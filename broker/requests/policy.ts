@@ -33,6 +33,12 @@ export interface RequestContext {
   admins: readonly string[];
   /** The instant of the action, ms since epoch. */
   now: number;
+  /**
+   * The requesting workload's client id (lower case) when a service principal asks: it may request
+   * when the policy's `workloads` names it (groups are a person's), and is approved by policy when
+   * `autoApproveWorkloads` does. Absent for a person.
+   */
+  workload?: string | null;
 }
 
 /**
@@ -48,8 +54,15 @@ export function openRequest(
 ): { request: AccessRequest; changes: RequestChange[] } {
   const { policy, now } = ctx;
   assertPolicyFor(input.resource, policy);
+  const workload = ctx.workload ?? null;
   // Who asks comes first: a stranger learns nothing about the resource's other rules.
-  if (!inAnyGroup(requesterGroups, policy.requesters)) {
+  if (workload !== null && !policy.workloads.includes(workload)) {
+    throw new AccessError(
+      'not_a_workload',
+      `The workload ${workload} may not request access to ${policy.name}: an administrator adds its client id to resources.${policy.name}.workloads.`,
+    );
+  }
+  if (workload === null && !inAnyGroup(requesterGroups, policy.requesters)) {
     throw new AccessError(
       'not_a_requester',
       `You may not request access to ${policy.name}: only members of ${groupList(policy.requesters, policy.groupNames)} may. ` +
@@ -75,7 +88,8 @@ export function openRequest(
     closeReason: null,
     autoApproved: false,
   };
-  if (!inAnyGroup(requesterGroups, policy.autoApprove)) return { request, changes: ['created'] };
+  const approvedByPolicy = workload === null ? inAnyGroup(requesterGroups, policy.autoApprove) : policy.autoApproveWorkloads.includes(workload);
+  if (!approvedByPolicy) return { request, changes: ['created'] };
   return { request: grantAccess(request, now, true), changes: ['created', 'auto_approved'] };
 }
 

@@ -21,7 +21,7 @@ import { openRequest, type RequestContext } from './policy.js';
 import { applyEvent, type Outcome } from './state-machine.js';
 import type { AccessRequest, Actor, RequestChange, RequestEvent, RequestState } from './types.js';
 import { toRequestView } from './view.js';
-import { actorName } from './wording.js';
+import { actorName, actorOf } from './wording.js';
 
 /** How many of the requester's earlier requests on the resource an approver sees (`access review`). */
 export const RECENT_REQUESTS_SHOWN = 5;
@@ -99,11 +99,11 @@ export class RequestService {
   }
 
   async #create(principal: Principal, body: CreateRequestBody): Promise<RequestView> {
-    requirePerson(principal, 'request access');
-    const groups = await this.#directory.memberGroups(principal.oid);
+    // A workload asks under the resource's `workloads`; a person under its requester groups.
+    const groups = await callerGroups(this.#directory, principal);
     const policy = this.policyOf(body.resource);
     if (!policy) throw this.#unknownResource(body.resource, groups);
-    const ctx = this.#context(policy);
+    const ctx = { ...this.#context(policy), workload: principal.kind === 'app' ? (principal.appId?.toLowerCase() ?? '') : null };
     const input = { resource: body.resource, duration: body.duration ?? null, reason: body.reason ?? null, ticket: body.ticket ?? null };
     const { request, changes } = this.#store.transaction(() => {
       // Counted in the transaction that inserts, so two racing calls cannot both pass at the cap.
@@ -388,10 +388,6 @@ export class RequestService {
     const [seen, current] = await Promise.all([directory.memberGroups(principal.oid), directory.fresh(principal.oid)]);
     return { seen: [...seen, ...current], current };
   }
-}
-
-function actorOf(principal: Principal): Actor {
-  return { oid: principal.oid, upn: principal.upn };
 }
 
 /** Who causes an event: the reviewer, canceller or revoker; nobody for the clock. */

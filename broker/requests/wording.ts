@@ -1,7 +1,18 @@
 // How requests, people and instants read in refusal messages. One place, so the CLI user sees the
 // same words for the same thing whichever check refused them.
 
+import type { Principal } from '../auth/principal.js';
 import type { AccessRequest, Actor } from './types.js';
+
+/**
+ * Who acted, as requests and the audit log record it. A workload has no UPN: it is recorded by its
+ * display name and client id ("nightly-export (app 2f6a…)"), its service principal's object id as the key.
+ */
+export function actorOf(principal: Principal): Actor {
+  if (principal.kind === 'user') return { oid: principal.oid, upn: principal.upn };
+  const app = `app ${principal.appId ?? 'unknown'}`;
+  return { oid: principal.oid, upn: principal.name ? `${principal.name} (${app})` : app };
+}
 
 /** The name people know someone by: the UPN, or the object id for an app without one. */
 export function actorName(actor: Actor): string {

@@ -1,6 +1,7 @@
 // Who may open a tunnel, checked in order during the HTTP upgrade (after the token): the resource
-// exists → the caller is a person → they hold a live grant on it → Microsoft Graph says, now, that
-// they are still in one of its requester groups. Each refusal says what to do next.
+// exists → the caller holds a live grant on it → for a person, Microsoft Graph says, now, that they
+// are still in one of its requester groups; for a workload (service principal), its client id is
+// one of the resource's `workloads`. Each refusal says what to do next.
 
 import { AccessError } from '../../shared/errors.js';
 import type { Principal } from '../auth/principal.js';
@@ -35,11 +36,13 @@ export async function admit(principal: Principal, resource: string | null, ctx: 
   if (!policy) {
     throw new AccessError('unknown_resource', `No resource named ${JSON.stringify(resource)}. List the ones you may use with \`access resources\`.`);
   }
-  if (principal.kind !== 'user') {
-    throw new AccessError('forbidden', 'An application token may not open a tunnel: a person must, signed in with `access login`, under their own grant.');
-  }
   const grant = liveGrant(ctx.grants, principal.oid, policy.name, ctx.now);
   if (!grant) throw noLiveGrant(ctx.grants, principal.oid, policy.name, ctx.now);
+  // A workload stands on the resource's `workloads` (the config now), a person on group membership (Graph now).
+  if (principal.kind === 'app') {
+    requireWorkload(principal, policy);
+    return { policy, grant };
+  }
   // Never the cache: someone removed from the group a minute ago must not get a new tunnel.
   const groups = await currentGroups(ctx.directory, principal.oid);
   if (!inAnyGroup(groups, policy.requesters)) {
@@ -50,6 +53,16 @@ export async function admit(principal: Principal, resource: string | null, ctx: 
     );
   }
   return { policy, grant };
+}
+
+/** Throws not_a_workload unless the app's client id is one of the resource's `workloads`. */
+export function requireWorkload(principal: Principal, policy: ResourcePolicy): void {
+  const appId = principal.appId?.toLowerCase() ?? null;
+  if (appId !== null && policy.workloads.includes(appId)) return;
+  throw new AccessError(
+    'not_a_workload',
+    `The workload ${principal.appId ?? principal.oid} is not one of ${policy.name}'s workloads; an administrator adds its client id to resources.${policy.name}.workloads.`,
+  );
 }
 
 /** The caller's live grant on `resource` that lasts longest, or null. */

@@ -31,7 +31,7 @@ import type { Directory } from '../identity/directory.js';
 import { randomRequestId, type IdGenerator } from '../requests/ids.js';
 import { isLive } from '../requests/state-machine.js';
 import type { AccessRequest, RequestChange } from '../requests/types.js';
-import { actorName } from '../requests/wording.js';
+import { actorName, actorOf } from '../requests/wording.js';
 import type { NewSession, SessionRecord, SessionStore } from '../store/session-store.js';
 import { admit, noLiveGrant, type GrantLookup } from './admission.js';
 import { expiredReason, revokedReason } from './close-reason.js';
@@ -243,7 +243,7 @@ export class TunnelEndpoint implements UpgradeRoute {
     const session: NewSession = {
       id: this.#freshId(),
       requestId: grant.id,
-      user: { oid: principal.oid, upn: principal.upn },
+      user: actorOf(principal),
       resource: policy.name,
       clientAddress: ctx.req.socket.remoteAddress ?? null,
       target: formatTarget(policy.target),
@@ -403,7 +403,9 @@ export class TunnelEndpoint implements UpgradeRoute {
     const interval = this.#options.membershipRecheckMs ?? this.#options.config.membershipRecheckSeconds * 1000;
     this.#tick = setInterval(() => {
       this.#recordProgress();
-      this.#membership.run([...this.#tunnels].map(recheckable)).catch((error: unknown) => {
+      // A workload's tunnel stands on the resource's `workloads` (the config), not on group membership.
+      const people = [...this.#tunnels].filter((tunnel) => tunnel.principal.kind === 'user');
+      this.#membership.run(people.map(recheckable)).catch((error: unknown) => {
         this.#options.log.error('tunnel membership re-check failed unexpectedly', { error: error instanceof Error ? error.stack : String(error) });
       });
     }, interval);

@@ -52,9 +52,9 @@ describe('POST /v1/requests', () => {
     expect(res).toMatchObject({ status: 400, body: { code: 'duration_too_long' } });
   });
 
-  it('refuses an application token with 403 forbidden', async () => {
+  it("refuses a workload the resource's policy does not name with 403 not_a_workload", async () => {
     const res = await broker.call('POST', '/v1/requests', 'app-robot', { resource: 'prod-db' });
-    expect(res).toMatchObject({ status: 403, body: { code: 'forbidden' } });
+    expect(res).toMatchObject({ status: 403, body: { code: 'not_a_workload', message: expect.stringContaining('resources.prod-db.workloads') } });
   });
 
   it('refuses a caller without a token with 401', async () => {

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { AccessError } from '../../../shared/errors.js';
-import { HOUR, MINUTE, T0, g, harness, principal } from './harness.js';
+import { HOUR, MINUTE, T0, g, harness, principal, resource } from './harness.js';
 
 const alice = principal('alice');
 const bob = principal('bob');
@@ -100,11 +100,21 @@ describe('RequestService: the request lifecycle', () => {
     expect(h.store.get(id)?.state).toBe('approved');
   });
 
-  it('refuses application tokens to create or review requests', async () => {
+  it("refuses a workload's request on a resource whose workloads do not name it, and any workload's review", async () => {
     const h = harness();
-    expect((await refusal(h.service.create(robot, { resource: 'prod-db' }))).code).toBe('forbidden');
+    expect((await refusal(h.service.create(robot, { resource: 'prod-db' }))).code).toBe('not_a_workload');
     const { id } = await h.service.create(alice, { resource: 'prod-db' });
     expect((await refusal(h.service.review(robot, id, 'approve', null))).code).toBe('forbidden');
+  });
+
+  it('lets a workload the policy names request: pending for an approver, or approved by policy under autoApproveWorkloads', async () => {
+    const h = harness({ resources: [resource('batch', { workloads: ['cli'] }), resource('nightly', { workloads: ['cli'], autoApproveWorkloads: ['cli'] })] });
+    const named = { ...robot, name: 'nightly-export' };
+    const waiting = await h.service.create(named, { resource: 'batch', duration: '1h' });
+    expect(waiting.state).toBe('pending');
+    expect(waiting.requester).toMatchObject({ oid: robot.oid, upn: 'nightly-export (app cli)' });
+    expect((await h.service.review(principal('bob'), waiting.id, 'approve', null)).state).toBe('approved');
+    expect((await h.service.create(named, { resource: 'nightly', duration: '1h' })).state).toBe('approved');
   });
 
   it('refuses an unknown resource, listing the ones the caller may request', async () => {

@@ -98,8 +98,8 @@ describe('GET /v1/tunnel: refusals before any WebSocket exists', () => {
     }
   });
 
-  it('refuses an application token with 403', async () => {
-    expect(await refusedTunnel(broker.wsBase, 'prod-db', 'app-robot')).toMatchObject({ status: 403, body: { code: 'forbidden' }, opened: false });
+  it('refuses a workload without a grant with 403', async () => {
+    expect(await refusedTunnel(broker.wsBase, 'prod-db', 'app-robot')).toMatchObject({ status: 403, body: { code: 'no_live_grant' }, opened: false });
   });
 
   it("refuses a tunnel above the resource's maxConnections with 429, naming the limit", async () => {
