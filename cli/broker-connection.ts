@@ -11,6 +11,7 @@
 import type WebSocket from 'ws';
 import type { BrokerConfigResponse } from '../shared/wire.js';
 import type { Session } from './auth/session.js';
+import type { WorkloadSession } from './auth/workload.js';
 import { BrokerClient } from './broker-client.js';
 import { BrokerTrust, resolveBrokerTrust } from './broker-trust.js';
 import type { EventStream } from './events-client.js';
@@ -18,7 +19,8 @@ import { readSettings, resolveBrokerUrl } from './settings.js';
 
 export interface BrokerConnection {
   brokerUrl: string;
-  session: Session;
+  /** A person's MSAL session, or a workload's client credentials (`access login --service-principal`). */
+  session: Session | WorkloadSession;
   client: BrokerClient;
   /**
    * The certificates this CLI accepts from the broker (public roots + a private CA, if named): use
@@ -53,16 +55,16 @@ export async function connectBroker(inputs: ConnectInputs, brokerFlag: string | 
   const brokerUrl = resolveBrokerUrl(brokerFlag, env, settings);
   const trust = await resolveBrokerTrust({ env, settings, brokerUrl });
   const signIn = settings.broker === brokerUrl && settings.signIn ? settings.signIn : await fetchSignInConfig(brokerUrl, trust);
-  const { Session, transportFor } = await import('./auth/session.js');
-  const session = await Session.open({
-    home,
-    env,
-    brokerUrl,
-    signIn,
-    transport: transportFor(brokerUrl, signIn, trust.extraCa),
-    trust,
-    ...(debug ? { debug } : {}),
-  });
+  const { Session, transportFor, servesOwnTenant } = await import('./auth/session.js');
+  const transport = transportFor(brokerUrl, signIn, trust.extraCa);
+  const workload = settings.broker === brokerUrl ? settings.workload : undefined;
+  const session = workload
+    ? new (await import('./auth/workload.js')).WorkloadSession(workload, signIn, transport, {
+        env,
+        now: Date.now(),
+        customAuthority: servesOwnTenant(brokerUrl, signIn),
+      })
+    : await Session.open({ home, env, brokerUrl, signIn, transport, trust, ...(debug ? { debug } : {}) });
   const client = new BrokerClient(brokerUrl, trust.transport(), () => session.accessToken(), trust);
   const openEvents = async (): Promise<EventStream> => {
     const { eventsUrl, openEventStream } = await import('./events-client.js');

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { AccessError } from '../shared/errors.js';
 import { isLoopbackHost } from '../shared/http-transport.js';
 import type { BrokerConfigResponse } from '../shared/wire.js';
+import type { WorkloadSettings } from './auth/workload.js';
 import { ensurePrivateDir, writeFileAtomic } from './state-dir.js';
 
 export interface CliSettings {
@@ -14,6 +15,11 @@ export interface CliSettings {
   signIn?: BrokerConfigResponse;
   /** Absolute path of the PEM CA certificate trusted for `broker` (cli/broker-trust.ts); ACCESS_CA_FILE overrides it. */
   caFile?: string;
+  /**
+   * Set by `access login --service-principal`: the workload `broker` is used as, and where its
+   * credential is (a path or a variable's name, never a secret). Absent: a person's sign-in.
+   */
+  workload?: WorkloadSettings;
 }
 
 export const SETTINGS_FILE = 'config.json';

@@ -12,7 +12,7 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { readCertificateCredential } from './certificate-credential.js';
+import { readCertificateCredential } from '../../shared/certificate-credential.js';
 import { choice, ENV_NAME, guid, secretFromEnv, strictMapping, text } from './fields.js';
 import type { GraphCredential, TenantConfig } from './types.js';
 

@@ -2,6 +2,7 @@
 // form). Durations are milliseconds; group references are Entra group object ids (lower case), or
 // under `access-broker dev` also display names of the dev tenant's groups (config/group-refs.ts).
 
+import type { AppCredential } from '../../shared/app-token.js';
 import type { Cloud } from '../identity/clouds.js';
 
 import type { CallerLimits } from '../../shared/limits.js';
@@ -99,19 +100,8 @@ export interface TenantConfig {
   };
 }
 
-/**
- * How the broker authenticates as its Graph app, resolved at start (files read, environment
- * looked up), so a wrong path or a missing variable stops the broker instead of its first Graph call.
- */
-export type GraphCredential =
-  /** A client secret from the environment variable `env` (never written in the file). */
-  | { kind: 'secret'; env: string; secret: string }
-  /** A certificate registered on the app: MSAL signs a client assertion with its private key. */
-  | { kind: 'certificate'; file: string; thumbprintSha256: string; privateKey: string; certificatePem: string }
-  /** Workload identity federation: the JWT in `tokenFile` (re-read for every token) is the assertion. */
-  | { kind: 'federated'; tokenFile: string }
-  /** An Azure managed identity (App Service/Functions IDENTITY_ENDPOINT, else the VM's IMDS). */
-  | { kind: 'managedIdentity' };
+/** How the broker authenticates as its Graph app, resolved at start (shared/app-token.ts AppCredential). */
+export type GraphCredential = AppCredential;
 
 /** A user of the embedded dev tenant. */
 export interface DevUser {

@@ -1,7 +1,7 @@
 // `access-broker doctor`'s judgement, pure: the tenant setup the config needs (doctor/facts.ts
 // holds what was found) → one result per check, each failure with the fix. No I/O, no clock.
 
-import { describeCredential } from '../identity/app-token.js';
+import { describeCredential } from '../../shared/app-token.js';
 import type { ApplicationFacts, DoctorFacts, Fetched, GroupFacts } from './facts.js';
 import { NOT_TRIED, type DoctorTarget } from './gather.js';
 

@@ -8,7 +8,7 @@ import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
 import { graphClientOverTransport } from '../../shared/graph-middleware.js';
 import type { HttpTransport } from '../../shared/http-transport.js';
 import { parseWholeNumber } from '../../shared/whole-number.js';
-import { appTokenSource, type AppIdentity } from '../identity/app-token.js';
+import { appTokenSource, type AppIdentity } from '../../shared/app-token.js';
 import type { ApplicationFacts, DiscoveryFacts, DoctorFacts, Fetched, GroupFacts } from './facts.js';
 
 /** What doctor reads, taken from the config's `tenant` block and policy. */

@@ -3,7 +3,7 @@
 // everything downstream runs the same code for either.
 
 import type { DevTenant } from '../devtenant/dev-tenant.js';
-import { secretCredential } from './app-token.js';
+import { secretCredential } from '../../shared/app-token.js';
 import type { IdentitySettings } from './identity-settings.js';
 
 export function identityFromDevTenant(tenant: DevTenant, served: { publicOrigin: string; plaintext: boolean }): IdentitySettings {

@@ -6,7 +6,7 @@ import type { Client } from '@microsoft/microsoft-graph-client';
 import { graphClientOverTransport, type GraphRetryOptions } from '../../shared/graph-middleware.js';
 import type { HttpTransport } from '../../shared/http-transport.js';
 import { CLOUDS, graphScopeOf } from './clouds.js';
-import { appTokenSource, type AppIdentity } from './app-token.js';
+import { appTokenSource, type AppIdentity } from '../../shared/app-token.js';
 
 /** The public cloud's Graph scope, for callers that name no cloud (clouds.ts has the others). */
 export const GRAPH_SCOPE = graphScopeOf(CLOUDS.public.graphHost);

@@ -31,6 +31,21 @@ export const loginCommand: CommandSpec = {
       description: 'sign in through your browser (authorization code + PKCE, redirect to this machine): for tenants that block device code',
     },
     { flags: '--device-code', description: 'sign in with a device code even when the tenant prefers the browser' },
+    {
+      flags: '--service-principal',
+      description: 'sign in as a workload (a service principal with the Access.Automation app role) with client credentials, not as a person',
+    },
+    { flags: '--client-id <id>', description: `with --service-principal: the workload's application (client) id (default: $AZURE_CLIENT_ID)` },
+    { flags: '--tenant <id>', description: "with --service-principal: the tenant id (default: $AZURE_TENANT_ID, else the broker's)" },
+    {
+      flags: '--certificate <file>',
+      description: 'with --service-principal: PEM or PFX file with the certificate and key (default: $AZURE_CLIENT_CERTIFICATE_PATH)',
+    },
+    {
+      flags: '--secret-env <var>',
+      description: 'with --service-principal: the NAME of the environment variable holding the client secret (default: AZURE_CLIENT_SECRET when set)',
+    },
+    { flags: '--federated-token-file <file>', description: 'with --service-principal: a federated token file (default: $AZURE_FEDERATED_TOKEN_FILE)' },
   ],
   load: () => import('./login.js'),
 };

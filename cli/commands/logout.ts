@@ -1,8 +1,9 @@
-// `access logout`: forget the tokens of this state dir (keychain entry or token file).
+// `access logout`: forget the tokens of this state dir (keychain entry or token file), or the
+// workload it signs in as (`access login --service-principal`).
 
 import { AccessError } from '../../shared/errors.js';
 import { Session, transportFor } from '../auth/session.js';
-import { readSettings } from '../settings.js';
+import { readSettings, writeSettings } from '../settings.js';
 import { chooseSecretStore } from '../auth/secret-store.js';
 import type { CommandRun } from './command.js';
 
@@ -13,6 +14,13 @@ export const run: CommandRun = async (ctx) => {
     const { store } = await chooseSecretStore(ctx.home, ctx.env);
     await store.clear();
     ctx.out.line('Not signed in.');
+    return;
+  }
+  if (settings.workload) {
+    // A workload keeps no tokens: signing out forgets which workload this state dir is.
+    const { workload, ...person } = settings;
+    await writeSettings(ctx.home, person);
+    ctx.out.line(`Signed out workload ${workload.clientId}.`);
     return;
   }
   const session = await Session.open({

@@ -28,7 +28,7 @@ export function writeTunnelConfig(dir: string, ports: TunnelPorts): Promise<stri
 }
 
 /** Writes `template` (a test/fixtures YAML with `${NAME}` placeholders) with `ports` filled in to `dir` and returns its path. */
-export async function writeConfigFromTemplate(template: string, dir: string, ports: Readonly<Record<string, number>>): Promise<string> {
+export async function writeConfigFromTemplate(template: string, dir: string, ports: Readonly<Record<string, number | string>>): Promise<string> {
   const text = await readFile(template, 'utf8');
   const filled = text.replace(/\$\{([A-Z_]+)\}/g, (_, name: string) => {
     const port = ports[name];
@@ -207,7 +207,7 @@ export class BrokerApi {
 
 interface DevTenantState {
   tenantId: string;
-  apps: { directoryAdmin: { clientId: string; clientSecret: string } };
+  apps: { directoryAdmin: { clientId: string; clientSecret: string }; automation: { clientId: string } };
 }
 
 /**
@@ -255,6 +255,21 @@ export class DirectoryAdmin {
     const groupId = found.body.value[0]?.id;
     if (!groupId) throw new Error(`no group named ${group} in the dev tenant`);
     return { token, userId: user.body.id, groupId };
+  }
+
+  /** The client id of the dev tenant's automation app (a confidential client holding the API's Access.Automation role). */
+  async automationAppId(): Promise<string> {
+    const state = JSON.parse(await readFile(path.join(this.dataDir, 'tenant', 'dev-tenant.json'), 'utf8')) as DevTenantState;
+    return state.apps.automation.clientId;
+  }
+
+  /** Registers `derBase64` (a certificate) on app `appId`, replacing its certificates, as an admin does through Graph. */
+  async registerCertificate(appId: string, derBase64: string): Promise<void> {
+    const token = await this.#token();
+    const patched = await this.#graph<unknown>(token, 'PATCH', `/applications(appId='${appId}')`, {
+      keyCredentials: [{ type: 'AsymmetricX509Cert', usage: 'Verify', key: derBase64, displayName: 'CN=access-e2e-workload' }],
+    });
+    if (patched.status !== 204) throw new Error(`registering a certificate on ${appId} answered ${patched.status}: ${JSON.stringify(patched.body)}`);
   }
 
   /** Removes `upn` from the group named `group` (DELETE /groups/{id}/members/{oid}/$ref). */

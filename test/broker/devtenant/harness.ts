@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@microsoft/microsoft-graph-client';
 import { DevTenant, type DevTenantOptions } from '../../../broker/devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from '../../../broker/devtenant/seed.js';
-import { secretCredential } from '../../../broker/identity/app-token.js';
+import { secretCredential } from '../../../shared/app-token.js';
 import { graphAppClient } from '../../../broker/identity/graph-app-client.js';
 import { HttpTransport, type HttpResponse } from '../../../shared/http-transport.js';
 import { preGeneratedSigningKey } from '../../helpers/signing-keys.js';

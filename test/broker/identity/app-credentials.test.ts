@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@microsoft/microsoft-graph-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCertificateCredential } from '../../../broker/config/certificate-credential.js';
+import { readCertificateCredential } from '../../../shared/certificate-credential.js';
 import type { GraphCredential } from '../../../broker/config/types.js';
 import { graphAppClient } from '../../../broker/identity/graph-app-client.js';
 import { addFederatedCredential, createAppCertificate, registerAppCertificate } from '../../helpers/app-credentials.js';

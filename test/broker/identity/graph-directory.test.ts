@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphDirectory } from '../../../broker/identity/graph-directory.js';
 import { buildIdentity } from '../../../broker/identity/build-identity.js';
-import { secretCredential } from '../../../broker/identity/app-token.js';
+import { secretCredential } from '../../../shared/app-token.js';
 import { graphAppClient } from '../../../broker/identity/graph-app-client.js';
 import { HttpTransport, type HttpRequest, type HttpResponse } from '../../../shared/http-transport.js';
 import { serveDevTenant, type Served } from '../devtenant/harness.js';

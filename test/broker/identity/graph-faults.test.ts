@@ -4,7 +4,7 @@
 // throttling with Retry-After within the retry budget, and limited-information group objects.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { secretCredential } from '../../../broker/identity/app-token.js';
+import { secretCredential } from '../../../shared/app-token.js';
 import { graphAppClient } from '../../../broker/identity/graph-app-client.js';
 import { GraphDirectory } from '../../../broker/identity/graph-directory.js';
 import { AccessError } from '../../../shared/errors.js';

@@ -1,4 +1,5 @@
-// App-only tokens for the broker's Graph app, with whichever credential the config names: a client
+// App-only tokens (client credentials) for the broker's Graph app and for a workload signed in with
+// `access login --service-principal`, with whichever credential is named: a client
 // secret, a certificate (MSAL signs a client assertion), a federated token file (the assertion is
 // the platform's JWT, re-read for every token because the platform rotates it), or an Azure
 // managed identity (MSAL picks the source from the environment: App Service/Functions
@@ -7,15 +8,29 @@
 
 import { readFile } from 'node:fs/promises';
 import { ConfidentialClientApplication, LogLevel, ManagedIdentityApplication, type Configuration, type NodeSystemOptions } from '@azure/msal-node';
-import { AccessError } from '../../shared/errors.js';
-import type { HttpTransport } from '../../shared/http-transport.js';
-import { msalNetworkModule } from '../../shared/msal-network.js';
-import type { GraphCredential } from '../config/types.js';
+import { AccessError, type ErrorCode } from './errors.js';
+import type { HttpTransport } from './http-transport.js';
+import { msalNetworkModule } from './msal-network.js';
+
+/**
+ * How an app proves who it is, resolved before use (files read, environment looked up), so a wrong
+ * path or a missing variable fails before the first token request. The broker's Graph app
+ * (`graph.credential`) and a workload signing in with `access login --service-principal` alike.
+ */
+export type AppCredential =
+  /** A client secret from the environment variable `env` (never written in a file). */
+  | { kind: 'secret'; env: string; secret: string }
+  /** A certificate registered on the app: MSAL signs a client assertion with its private key. */
+  | { kind: 'certificate'; file: string; thumbprintSha256: string; privateKey: string; certificatePem: string }
+  /** Workload identity federation: the JWT in `tokenFile` (re-read for every token) is the assertion. */
+  | { kind: 'federated'; tokenFile: string }
+  /** An Azure managed identity (App Service/Functions IDENTITY_ENDPOINT, else the VM's IMDS). */
+  | { kind: 'managedIdentity' };
 
 export interface AppIdentity {
   /** The app's client id; for a managed identity the user-assigned identity's, or null for the system-assigned one. */
   clientId: string | null;
-  credential: GraphCredential;
+  credential: AppCredential;
   /** MSAL authority of the tenant, e.g. https://login.microsoftonline.com/<tenant id> (unused by a managed identity). */
   authority: string;
   /** The authority is not a Microsoft cloud host (the dev tenant): skip cloud instance discovery. */
@@ -26,7 +41,7 @@ export interface AppIdentity {
 export type AppTokenSource = (scope: string) => Promise<string>;
 
 /** A secret credential, for callers that hold a secret rather than a config (the dev tenant's own apps). */
-export function secretCredential(secret: string): GraphCredential {
+export function secretCredential(secret: string): AppCredential {
   return { kind: 'secret', env: '', secret };
 }
 
@@ -45,7 +60,8 @@ export function describeCredential(identity: Pick<AppIdentity, 'clientId' | 'cre
   }
 }
 
-export function appTokenSource(identity: AppIdentity, transport: HttpTransport): AppTokenSource {
+/** `failure`: the code of a failed token request (the broker's Graph app: directory_unavailable; a workload's sign-in: sign_in_failed). */
+export function appTokenSource(identity: AppIdentity, transport: HttpTransport, failure: ErrorCode = 'directory_unavailable'): AppTokenSource {
   const system: NodeSystemOptions = {
     networkClient: msalNetworkModule(transport),
     loggerOptions: { logLevel: LogLevel.Error, piiLoggingEnabled: false, loggerCallback: () => undefined },
@@ -58,12 +74,12 @@ export function appTokenSource(identity: AppIdentity, transport: HttpTransport):
       accessToken = await acquire(scope);
     } catch (error) {
       throw new AccessError(
-        'directory_unavailable',
+        failure,
         `cannot get a token for ${scope} as ${who} (${describeCredential(identity)}): ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
         { cause: error },
       );
     }
-    if (!accessToken) throw new AccessError('directory_unavailable', `the tenant gave no token for ${scope} to ${who}`);
+    if (!accessToken) throw new AccessError(failure, `the tenant gave no token for ${scope} to ${who}`);
     return accessToken;
   };
 }

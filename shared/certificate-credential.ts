@@ -1,4 +1,5 @@
-// The certificate an app proves itself with (`graph.credential: { kind: certificate, file }`): a
+// The certificate an app proves itself with (the broker's `graph.credential: { kind: certificate, file }`,
+// a workload's `access login --service-principal --certificate FILE`): a
 // PEM file holding the certificate registered on the app and its unencrypted private key, as
 // `az ad app credential reset --create-cert` writes it, or a PFX/PKCS#12 bundle (as Key Vault and
 // Windows export one) opened with the password from `passwordEnv`. Read and checked at start, so a
