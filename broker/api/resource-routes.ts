@@ -8,14 +8,15 @@ import type { Route } from '../http/router.js';
 import { describeGroups } from '../requests/wording.js';
 import type { GroupRef } from '../../shared/wire.js';
 
-function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[]): ResourceSummary {
+/** A workload may request what names its client id in `workloads`; a person what their groups allow. */
+function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[], workload: string | null): ResourceSummary {
   return {
     name: resource.name,
     kind: resource.kind,
     description: resource.description,
-    canRequest: inAnyGroup(groups, resource.requesters),
+    canRequest: workload === null ? inAnyGroup(groups, resource.requesters) : resource.workloads.includes(workload),
     canApprove: inAnyGroup(groups, resource.approvers),
-    autoApproved: inAnyGroup(groups, resource.autoApprove),
+    autoApproved: workload === null ? inAnyGroup(groups, resource.autoApprove) : resource.autoApproveWorkloads.includes(workload),
     approvers: describeGroups(resource.approvers, resource.groupNames),
     approvals: resource.approvals,
     maxDurationMs: resource.maxDurationMs,
@@ -37,7 +38,7 @@ export function resourceRoutes(app: BrokerApp): Route[] {
         const groups = await callerGroups(app.directory, principal);
         const isAdmin = inAnyGroup(groups, app.config.admins);
         const resources = app.config.resources
-          .map((resource) => summarizeResource(resource, groups))
+          .map((resource) => summarizeResource(resource, groups, principal.kind === 'app' ? (principal.appId?.toLowerCase() ?? '') : null))
           .filter((summary) => isAdmin || summary.canRequest || summary.canApprove);
         return { resources };
       },

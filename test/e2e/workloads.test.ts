@@ -8,7 +8,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditShowResponse, RequestView } from '../../shared/wire.js';
+import type { AuditShowResponse, RequestView, ResourceSummary } from '../../shared/wire.js';
 import { createAppCertificate, type AppCertificate } from '../helpers/app-credentials.js';
 import { REPO, startDevBrokerProcess, tempDir, type DevBrokerProcess } from '../helpers/processes.js';
 import { BrokerApi, DirectoryAdmin, Person, accessToken, signIn, startListener, stopListener, writeConfigFromTemplate } from '../helpers/tunnel-broker.js';
@@ -67,6 +67,8 @@ describe('a workload signed in with a certificate', () => {
   });
 
   it('is approved by policy on the resource that names it and opens a tunnel to its target', async () => {
+    const listed = await robot.json<ResourceSummary[]>(['resources', '--json']);
+    expect(listed).toEqual([expect.objectContaining({ name: 'echo-robots', canRequest: true, autoApproved: true })]);
     const granted = await robot.json<RequestView>(['request', 'echo-robots', '--for', '10m', '--json']);
     expect(granted.state).toBe('approved');
     const listening = await startListener(robot, 'echo-robots');
