@@ -162,6 +162,8 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   // A revoked or expired grant's cached decisions are dropped the moment the change commits.
   service.onChange((request, changes) => forwardAuth.onRequestChange(request, changes));
   const hosts = options.hosts ?? null;
+  // Mutual TLS: the listener (http/tls.ts createListener) asks for certificates; here they are required.
+  const clientCertificates = config.tls !== undefined;
   const checks: ReadinessCheck[] = [
     {
       name: 'store',
@@ -182,8 +184,8 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     tunnels,
     sessions,
     forwardAuth,
-    handleRequest: brokerRequestHandler(app, authenticate, { side: options.side ?? null, hosts, extraRoutes: [forwardAuth.route()] }),
-    handleUpgrade: upgradeRouter(authenticate, log, [events, tunnels], hosts),
+    handleRequest: brokerRequestHandler(app, authenticate, { side: options.side ?? null, hosts, extraRoutes: [forwardAuth.route()], clientCertificates }),
+    handleUpgrade: upgradeRouter(authenticate, log, [events, tunnels], hosts, clientCertificates),
     readiness: () => checkReadiness(checks),
     close() {
       closing ??= (async () => {

@@ -23,7 +23,7 @@ import { DevTenant } from './devtenant/dev-tenant.js';
 import { DEV_DIRECTORY } from './devtenant/seed.js';
 import { devExposureWarning } from './dev-exposure.js';
 import { certificateHostNames, HostAllowList } from './http/host-allow-list.js';
-import { checkServesOwnOrigin, createListener, listenerOrigin, loadBrokerTls, type BrokerTls, type TlsFiles } from './http/tls.js';
+import { checkServesOwnOrigin, clientCaOf, createListener, listenerOrigin, loadBrokerTls, type BrokerTls, type TlsFiles } from './http/tls.js';
 import { graphFaultsFromEnv } from './devtenant/graph-faults.js';
 import { namesGroupsByDisplayName } from './config/group-refs.js';
 import { buildIdentity } from './identity/build-identity.js';
@@ -73,6 +73,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
   const config: BrokerConfig | null = options.configFile
     ? await loadConfigFile(options.configFile, options.env, { allowDevDirectory: true, requireTenant: false })
     : null;
+  const clientCa = clientCaOf(config, tls);
   const ephemeral = options.dataDir === null;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'access-dev-')));
   const cleanups: Array<() => Promise<void>> = [];
@@ -92,7 +93,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
   try {
     // The port listens first (the dev tenant's URLs name it); until the broker is assembled below,
     // the lifecycle answers every request with 503 not_ready rather than leaving it unanswered.
-    const server = createListener(tls);
+    const server = createListener(tls, clientCa);
     const lifecycle = new Lifecycle(options.log);
     lifecycle.attach(server);
     const address = await listen(server, options.port, options.host);

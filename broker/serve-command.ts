@@ -8,7 +8,7 @@ import { HttpTransport, isLoopbackHost } from '../shared/http-transport.js';
 import { AccessError } from '../shared/errors.js';
 import { assembleBroker } from './assemble.js';
 import type { Logger } from './log.js';
-import { createListener, listenerOrigin, loadBrokerTls, type TlsFiles } from './http/tls.js';
+import { clientCaOf, createListener, listenerOrigin, loadBrokerTls, type TlsFiles } from './http/tls.js';
 import { buildIdentity } from './identity/build-identity.js';
 import { checkPolicyGroups, graphGroupLookup, withGroupNames } from './identity/group-check.js';
 import { identityFromTenant, signInResponse } from './identity/identity-settings.js';
@@ -49,6 +49,7 @@ export async function startBroker(options: ServeOptions): Promise<{ url: string;
   for (const warning of checked.warnings) options.log.warn(warning);
   // People see "sg-dba (0f8e…)" in messages and listings; matching stays by id.
   const config = withGroupNames(written, checked.names);
+  const clientCa = clientCaOf(config, tls);
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const broker = assembleBroker({
     config,
@@ -59,7 +60,7 @@ export async function startBroker(options: ServeOptions): Promise<{ url: string;
     dataFile: path.join(options.dataDir, 'access.db'),
     readiness,
   });
-  const server = createListener(tls);
+  const server = createListener(tls, clientCa);
   const lifecycle = new Lifecycle(options.log);
   lifecycle.attach(server);
   lifecycle.serve(broker);

@@ -10,6 +10,7 @@ import { requestRoutes } from './api/request-routes.js';
 import { resourceRoutes } from './api/resource-routes.js';
 import type { Authenticate, BrokerApp } from './app.js';
 import type { HostAllowList } from './http/host-allow-list.js';
+import { requireClientCertificate } from './http/client-certificate.js';
 import { findRoute, type Route } from './http/router.js';
 import { sendError, sendJson, toAccessError } from './http/respond.js';
 import { AccessError } from '../shared/errors.js';
@@ -35,7 +36,7 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 export function brokerRequestHandler(
   app: BrokerApp,
   authenticate: Authenticate,
-  edge: { side: SideHandler | null; hosts: HostAllowList | null; extraRoutes?: readonly Route[] },
+  edge: { side: SideHandler | null; hosts: HostAllowList | null; extraRoutes?: readonly Route[]; clientCertificates?: boolean },
 ): RequestHandler {
   const routes = [...brokerRoutes(app), ...(edge.extraRoutes ?? [])];
   const { side, hosts } = edge;
@@ -45,6 +46,8 @@ export function brokerRequestHandler(
     try {
       hosts?.check(req);
       if (!url.pathname.startsWith('/v1/') && side && (await side.handle(req, res))) return;
+      // Mutual TLS (config tls.clientCa): every API route, before any token is read.
+      if (edge.clientCertificates && url.pathname.startsWith('/v1/')) requireClientCertificate(req);
       const { route, params } = findRoute(routes, req.method ?? 'GET', url.pathname);
       const ctx = { req, res, url, params };
       const body = route.auth === 'none' ? await route.handle(ctx) : await route.handle(ctx, await authenticate(req));

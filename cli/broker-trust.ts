@@ -9,6 +9,7 @@ import path from 'node:path';
 import { AccessError } from '../shared/errors.js';
 import { HttpTransport } from '../shared/http-transport.js';
 import { certificateProblem, readCertificates, tlsErrorText, withBundledRoots, type PemFileRole } from '../shared/tls.js';
+import { resolveClientCertificate, type ClientCertificate } from './client-certificate.js';
 import type { CliSettings } from './settings.js';
 
 /** Where the private CA came from: `--ca`, ACCESS_CA_FILE, or remembered at login. */
@@ -38,12 +39,20 @@ export class BrokerTrust {
   readonly extraCa: readonly string[];
   /** The public roots plus the private CA, for a TLS `ca` option; undefined without a private CA. */
   readonly #ca: string[] | undefined;
+  /** The client certificate presented to the broker (mutual TLS), and the broker's origin it is for; null: none. */
+  readonly clientCertificate: (ClientCertificate & { origin: string }) | null;
 
-  private constructor(caFile: string | null, source: CaSource | null, extraCa: readonly string[]) {
+  private constructor(caFile: string | null, source: CaSource | null, extraCa: readonly string[], clientCertificate: BrokerTrust['clientCertificate'] = null) {
     this.caFile = caFile;
     this.source = source;
     this.extraCa = extraCa;
     this.#ca = extraCa.length ? withBundledRoots(extraCa) : undefined;
+    this.clientCertificate = clientCertificate;
+  }
+
+  /** The same trust, presenting `certificate` to the broker at `brokerUrl` (mutual TLS). */
+  withClientCertificate(certificate: ClientCertificate, brokerUrl: string): BrokerTrust {
+    return new BrokerTrust(this.caFile, this.source, this.extraCa, { ...certificate, origin: new URL(brokerUrl).origin });
   }
 
   /** The public roots only. */
@@ -66,13 +75,18 @@ export class BrokerTrust {
    * `tls.connect`): spread them into the options. `ca` is the public roots plus the private CA,
    * absent without one (Node's defaults then apply).
    */
-  tlsOptions(): { ca?: string[] } {
-    return this.#ca ? { ca: this.#ca } : {};
+  tlsOptions(): { ca?: string[]; cert?: string; key?: string } {
+    const client = this.clientCertificate ? { cert: this.clientCertificate.cert, key: this.clientCertificate.key } : {};
+    return { ...(this.#ca ? { ca: this.#ca } : {}), ...client };
   }
 
   /** The HTTP client for the broker's REST API. */
   transport(): HttpTransport {
-    return new HttpTransport({ extraCa: this.extraCa });
+    const { clientCertificate } = this;
+    return new HttpTransport({
+      extraCa: this.extraCa,
+      ...(clientCertificate ? { clientCertificate: { origin: clientCertificate.origin, cert: clientCertificate.cert, key: clientCertificate.key } } : {}),
+    });
   }
 
   /**
@@ -129,10 +143,19 @@ export class BrokerTrust {
 /** `--ca` beats ACCESS_CA_FILE beats the CA remembered at login for this broker. Relative paths are from the working directory. */
 export async function resolveBrokerTrust(options: {
   caFlag?: string | undefined;
+  /** `--cert`/`--key` (mutual TLS, cli/client-certificate.ts). */
+  certFlag?: string | undefined;
+  keyFlag?: string | undefined;
   env: NodeJS.ProcessEnv;
   settings: CliSettings;
   brokerUrl: string;
 }): Promise<BrokerTrust> {
+  const trust = await resolveCa(options);
+  const client = await resolveClientCertificate(options);
+  return client ? trust.withClientCertificate(client, options.brokerUrl) : trust;
+}
+
+async function resolveCa(options: { caFlag?: string | undefined; env: NodeJS.ProcessEnv; settings: CliSettings; brokerUrl: string }): Promise<BrokerTrust> {
   if (options.caFlag) return BrokerTrust.fromFile(path.resolve(options.caFlag), 'flag');
   const fromEnv = options.env.ACCESS_CA_FILE;
   if (fromEnv) return BrokerTrust.fromFile(path.resolve(fromEnv), 'env');

@@ -15,6 +15,9 @@ export interface CliSettings {
   signIn?: BrokerConfigResponse;
   /** Absolute path of the PEM CA certificate trusted for `broker` (cli/broker-trust.ts); ACCESS_CA_FILE overrides it. */
   caFile?: string;
+  /** Absolute paths of the client certificate and key presented to `broker` (mutual TLS, `access login --cert --key`); ACCESS_CLIENT_CERT/KEY override them. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
   /**
    * Set by `access login --service-principal`: the workload `broker` is used as, and where its
    * credential is (a path or a variable's name, never a secret). Absent: a person's sign-in.

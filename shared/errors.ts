@@ -80,6 +80,10 @@ export const ErrorCodes = {
   no_live_grant: forbidden,
   /** A workload (service principal) whose client id the resource's `workloads` does not list. */
   not_a_workload: forbidden,
+  /** The broker requires client certificates (tls.clientCa) and the connection presented none. */
+  client_certificate_required: { status: 403, exit: ExitCode.error },
+  /** The client certificate presented was not issued by the broker's tls.clientCa (or is out of date). */
+  client_certificate_refused: { status: 403, exit: ExitCode.error },
   /** The resource's limit of concurrent tunnels is reached. */
   too_many_connections: { status: 429, exit: ExitCode.error },
   /** The broker could not dial the resource's target (refused, timed out, unresolvable). */

@@ -25,6 +25,8 @@ export interface HttpTransportOptions {
   plaintextOrigins?: readonly string[];
   /** Per-request timeout in milliseconds. Default: DEFAULT_HTTP_TIMEOUT_MS. */
   timeoutMs?: number;
+  /** A client certificate (mutual TLS) presented to `origin` only, never to another host. Default: none. */
+  clientCertificate?: { origin: string; cert: string; key: string } | null;
 }
 
 export interface HttpRequest {
@@ -51,8 +53,10 @@ export class HttpTransport {
   readonly #ca: string[] | undefined;
   readonly #plaintext: Set<string>;
   readonly #timeoutMs: number;
+  readonly #clientCertificate: HttpTransportOptions['clientCertificate'];
 
   constructor(options: HttpTransportOptions = {}) {
+    this.#clientCertificate = options.clientCertificate ?? null;
     this.#ca = options.extraCa?.length ? [...tls.rootCertificates, ...options.extraCa] : undefined;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
     this.#plaintext = new Set();
@@ -89,6 +93,9 @@ export class HttpTransport {
           timeout: this.#timeoutMs,
           ...(init.signal ? { signal: init.signal } : {}),
           ...(this.#ca && target.protocol === 'https:' ? { ca: this.#ca } : {}),
+          ...(this.#clientCertificate && target.protocol === 'https:' && target.origin === new URL(this.#clientCertificate.origin).origin
+            ? { cert: this.#clientCertificate.cert, key: this.#clientCertificate.key }
+            : {}),
         },
         (res) => {
           const chunks: Buffer[] = [];

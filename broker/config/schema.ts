@@ -339,6 +339,19 @@ function forwardAuthSchema() {
   ).transform((raw) => ({ auditWindowMs: raw.auditWindow }));
 }
 
+/** `tls:` — mutual TLS on the broker's port (README, "Mutual TLS"); the certificate itself comes from --tls-cert/--tls-key. */
+function tlsSchema(baseDir: string) {
+  return strictMapping(
+    {
+      clientCa: caFile(
+        'the PEM CA certificate(s) that issue the client certificates every API call and tunnel must present (mutual TLS, besides the Entra token)',
+        baseDir,
+      ),
+    },
+    'TLS settings: clientCa',
+  ).transform((raw) => ({ clientCa: raw.clientCa }));
+}
+
 /** A section that exists only in another mode, with the reason it is refused here. */
 function refusedSection(reason: string) {
   return z.never({ error: reason }).optional();
@@ -375,6 +388,7 @@ export function configSchema(options: SchemaOptions) {
       admins: groupRefList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       limits: limitsSchema().optional(),
       forwardAuth: forwardAuthSchema().optional(),
+      tls: tlsSchema(options.baseDir).optional(),
       devTenant,
     },
     'the broker config: resources, auditors, admins and (for `serve`) tenant',
@@ -410,6 +424,7 @@ export function configSchema(options: SchemaOptions) {
       ...(devTenantSection ? { devSignIn: { blockDeviceCode, ...(signIn ? { signIn } : {}) } } : {}),
       ...(raw.limits ? { limits: raw.limits } : {}),
       forwardAuth: raw.forwardAuth ?? { auditWindowMs: DEFAULT_FORWARD_AUTH_AUDIT_WINDOW_MS },
+      ...(raw.tls ? { tls: raw.tls } : {}),
     };
   });
 }

@@ -170,6 +170,11 @@ export interface BrokerConfig {
   devSignIn?: DevSignInSettings;
   /** The forward-auth endpoint (broker/forward-auth/); absent: the defaults. */
   forwardAuth?: { auditWindowMs: number };
+  /**
+   * Mutual TLS (tls.clientCa): every /v1 call and tunnel must present a client certificate issued by
+   * this CA, besides its Entra token. Needs the broker to serve TLS (--tls-cert/--tls-key). Absent: none asked.
+   */
+  tls?: { clientCa: TargetCa };
   /** Per-caller limits that differ from the defaults (shared/limits.ts); absent: the defaults. */
   limits?: Partial<CallerLimits>;
 }

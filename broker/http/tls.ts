@@ -109,9 +109,35 @@ function privateKey(text: string, file: string): KeyObject {
 }
 
 /** The listener: HTTPS (and WSS on `upgrade`) with `tls`, else plain HTTP. */
-export function createListener(tlsConfig: BrokerTls | null): http.Server {
-  if (!tlsConfig) return http.createServer();
-  return https.createServer({ cert: tlsConfig.cert, key: tlsConfig.key });
+/**
+ * `clientCa` (config tls.clientCa): ask every client for a certificate and verify it against this CA.
+ * The handshake goes on without one (rejectUnauthorized false) so that the broker can answer with a
+ * coded refusal (http/client-certificate.ts) instead of a TLS alert the client cannot explain.
+ */
+export function createListener(tlsConfig: BrokerTls | null, clientCa: string | null = null): http.Server {
+  if (!tlsConfig) {
+    if (clientCa) throw clientCaWithoutTls();
+    return http.createServer();
+  }
+  return https.createServer({
+    cert: tlsConfig.cert,
+    key: tlsConfig.key,
+    ...(clientCa ? { requestCert: true, rejectUnauthorized: false, ca: [clientCa] } : {}),
+  });
+}
+
+/** The client CA the listener asks certificates of (config tls.clientCa), refused at start without TLS to ask them over. */
+export function clientCaOf(config: { tls?: { clientCa: { pem: string } } } | null, tlsConfig: BrokerTls | null): string | null {
+  const clientCa = config?.tls?.clientCa.pem ?? null;
+  if (clientCa && !tlsConfig) throw clientCaWithoutTls();
+  return clientCa;
+}
+
+function clientCaWithoutTls(): AccessError {
+  return new AccessError(
+    'config_invalid',
+    'tls.clientCa asks clients for certificates, which needs the broker to serve TLS: pass --tls-cert FILE and --tls-key FILE',
+  );
 }
 
 /** `https://127.0.0.1:4780` (or `http://…`) for the address a listener is bound to. */

@@ -4,6 +4,7 @@
 // followed by closing the socket, so a client sees the same errors as on the REST API and never
 // gets an open WebSocket it was not entitled to.
 
+import { requireClientCertificate } from './client-certificate.js';
 import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AccessError } from '../../shared/errors.js';
@@ -60,7 +61,13 @@ function isWebSocketUpgrade(req: IncomingMessage): boolean {
  * Routes upgrades by path: a Host not in `hosts` 421 (host-allow-list.ts; null: any Host), unknown
  * path 404, wrong method 405, not a WebSocket 400, bad token 401.
  */
-export function upgradeRouter(authenticate: Authenticate, log: Logger, routes: readonly UpgradeRoute[], hosts: HostAllowList | null = null): UpgradeListener {
+export function upgradeRouter(
+  authenticate: Authenticate,
+  log: Logger,
+  routes: readonly UpgradeRoute[],
+  hosts: HostAllowList | null = null,
+  clientCertificates = false,
+): UpgradeListener {
   const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://broker.invalid');
     // A client that resets mid-authentication must not become an unhandled 'error' event.
@@ -75,6 +82,7 @@ export function upgradeRouter(authenticate: Authenticate, log: Logger, routes: r
       if (!isWebSocketUpgrade(req)) {
         throw new AccessError('bad_request', `${url.pathname} only upgrades to "websocket", not "${req.headers.upgrade ?? ''}"`);
       }
+      if (clientCertificates) requireClientCertificate(req);
       const principal = await authenticate(req);
       if (socket.destroyed) return;
       await route.handle({ req, socket, head, url }, principal);

@@ -15,6 +15,14 @@ import {
   SHOW_ENTRIES_DEFAULT,
 } from './command.js';
 
+const certOptions: OptionSpec[] = [
+  {
+    flags: '--cert <file>',
+    description: 'PEM client certificate for a broker that requires mutual TLS (with --key); remembered for this broker (ACCESS_CLIENT_CERT overrides it)',
+  },
+  { flags: '--key <file>', description: 'the unencrypted PEM private key of --cert; remembered with it (ACCESS_CLIENT_KEY overrides it)' },
+];
+
 const caOption: OptionSpec = {
   flags: '--ca <file>',
   description: "PEM certificate of the private CA that issued the broker's TLS certificate; remembered for this broker (ACCESS_CA_FILE overrides it)",
@@ -26,6 +34,7 @@ export const loginCommand: CommandSpec = {
   options: [
     brokerOption,
     caOption,
+    ...certOptions,
     {
       flags: '--browser',
       description: 'sign in through your browser (authorization code + PKCE, redirect to this machine): for tenants that block device code',

@@ -13,6 +13,7 @@ import { chooseSignInMethod, signInAtTerminal } from '../auth/sign-in.js';
 import { BrokerClient } from '../broker-client.js';
 import { fetchSignInConfig } from '../broker-connection.js';
 import { caFileToRemember, resolveBrokerTrust } from '../broker-trust.js';
+import { clientCertificateToRemember } from '../client-certificate.js';
 import { debugLogger } from '../context.js';
 import { readSettings, resolveBrokerUrl, writeSettings } from '../settings.js';
 import { stringOption, type CommandRun } from './command.js';
@@ -33,7 +34,17 @@ export const run: CommandRun = async (ctx, options) => {
   }
   const settings = await readSettings(ctx.home);
   const brokerUrl = resolveBrokerUrl(stringOption(options, 'broker'), ctx.env, settings);
-  const trust = await resolveBrokerTrust({ caFlag: stringOption(options, 'ca'), env: ctx.env, settings, brokerUrl });
+  const trust = await resolveBrokerTrust({
+    caFlag: stringOption(options, 'ca'),
+    certFlag: stringOption(options, 'cert'),
+    keyFlag: stringOption(options, 'key'),
+    env: ctx.env,
+    settings,
+    brokerUrl,
+  });
+  // What is remembered besides the broker: its private CA and the client certificate's files (paths, never the key's content).
+  const caFile = caFileToRemember(trust, settings, brokerUrl);
+  const remembered = { ...(caFile ? { caFile } : {}), ...clientCertificateToRemember(trust.clientCertificate, settings, brokerUrl) };
   const signIn = await fetchSignInConfig(brokerUrl, trust);
   const transport = transportFor(brokerUrl, signIn, trust.extraCa);
   if (options.servicePrincipal === true) {
@@ -41,8 +52,7 @@ export const run: CommandRun = async (ctx, options) => {
     const session = new WorkloadSession(workload, signIn, transport, { env: ctx.env, now: ctx.now(), customAuthority: servesOwnTenant(brokerUrl, signIn) });
     // A token now, and the broker's view of it: a wrong credential or an app the broker does not accept fails here, not later.
     const me = await new BrokerClient(brokerUrl, trust.transport(), () => session.accessToken(), trust).get<WhoAmIResponse>('/v1/whoami');
-    const caFile = caFileToRemember(trust, settings, brokerUrl);
-    await writeSettings(ctx.home, { broker: brokerUrl, signIn, ...(caFile ? { caFile } : {}), workload });
+    await writeSettings(ctx.home, { broker: brokerUrl, signIn, ...remembered, workload });
     const who = ctx.out.forPeople(me);
     ctx.out.line(`${ctx.out.green('✔')} Signed in as workload ${ctx.out.bold(who.name ?? workload.clientId)} (app ${workload.clientId}) on ${brokerUrl}`);
     ctx.out.line(`  Credential: ${describeRef(workload)} — read again by every command; no secret or token is written`);
@@ -55,8 +65,7 @@ export const run: CommandRun = async (ctx, options) => {
   const method = chooseSignInMethod({ browser: options.browser === true, deviceCode: options.deviceCode === true }, signIn);
   const terminal = { env: ctx.env, out: ctx.out, interactive: Boolean(process.stderr.isTTY), platform: process.platform };
   const account = await signInAtTerminal(terminal, session, { method });
-  const caFile = caFileToRemember(trust, settings, brokerUrl);
-  await writeSettings(ctx.home, { broker: brokerUrl, signIn, ...(caFile ? { caFile } : {}) });
+  await writeSettings(ctx.home, { broker: brokerUrl, signIn, ...remembered });
 
   const client = new BrokerClient(brokerUrl, trust.transport(), () => session.accessToken(), trust);
   const me = await client.get<WhoAmIResponse>('/v1/whoami');

@@ -17,7 +17,7 @@ export interface TestCa extends TestCertificate {
    * A server certificate issued by this CA, written next to it as NAME.crt and NAME.key. Default
    * names: DNS localhost and IP 127.0.0.1; default validity: from a day ago for 30 days.
    */
-  issue(name: string, options?: { dns?: string[]; ips?: string[]; notAfter?: Date; notBefore?: Date }): Promise<TestCertificate>;
+  issue(name: string, options?: { dns?: string[]; ips?: string[]; notAfter?: Date; notBefore?: Date; usage?: 'server' | 'client' }): Promise<TestCertificate>;
 }
 
 const DAY_MS = 86_400_000;
@@ -30,11 +30,12 @@ async function write(dir: string, name: string, cert: string, key: string): Prom
   return { certFile, keyFile, cert, key };
 }
 
-function serverExtensions(dns: string[], ips: string[]) {
+function serverExtensions(dns: string[], ips: string[], usage: 'server' | 'client' = 'server') {
   return [
     { name: 'basicConstraints' as const, cA: false },
     { name: 'keyUsage' as const, digitalSignature: true, keyEncipherment: true },
-    { name: 'extKeyUsage' as const, serverAuth: true },
+    // A client certificate (mutual TLS) is for client authentication: OpenSSL checks the purpose.
+    { name: 'extKeyUsage' as const, ...(usage === 'client' ? { clientAuth: true } : { serverAuth: true }) },
     {
       name: 'subjectAltName' as const,
       altNames: [...dns.map((value) => ({ type: 2 as const, value })), ...ips.map((ip) => ({ type: 7 as const, ip }))],
@@ -65,7 +66,7 @@ export async function createTestCa(dir: string, name = 'ca'): Promise<TestCa> {
         algorithm: 'sha256',
         notBeforeDate: options.notBefore ?? new Date(Date.now() - DAY_MS),
         notAfterDate: options.notAfter ?? new Date(Date.now() + 30 * DAY_MS),
-        extensions: serverExtensions(dns, ips),
+        extensions: serverExtensions(dns, ips, options.usage),
         ca: { key: ca.private, cert: ca.cert },
       });
       return write(dir, certName, leaf.cert, leaf.private);
