@@ -25,7 +25,7 @@ export const run: CommandRun = async (ctx, options) => {
         : names.join(', ');
   const roles = [me.isAdmin ? 'admin' : '', me.isAuditor ? 'auditor' : ''].filter(Boolean).join(', ') || '(none)';
   const rows: [string, string][] = [
-    ['User', me.name ? `${me.name} <${me.upn ?? '?'}>` : (me.upn ?? me.oid)],
+    me.kind === 'app' ? ['Workload', me.name ?? me.oid] : ['User', me.name ? `${me.name} <${me.upn ?? '?'}>` : (me.upn ?? me.oid)],
     ['Object id', me.oid],
     ['Tenant', me.tenantId],
     ['Groups', groups + (me.groupOverage ? ' (token had too many groups to list; read from Microsoft Graph)' : '')],

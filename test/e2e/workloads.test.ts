@@ -86,6 +86,20 @@ describe('a workload signed in with a certificate', () => {
     expect(story.entries.map((entry) => entry.type)).toContain('request.auto_approved');
   });
 
+  it('is let through forward-auth by policy where it is a workload, and refused elsewhere', async () => {
+    const printed = await robot.run(['token']);
+    expect(printed.code, printed.stderr).toBe(0);
+    const ask = (resource: string) =>
+      fetch(`${broker.url}/v1/forward-auth?resource=${resource}`, { headers: { authorization: `Bearer ${printed.stdout.trim()}` } });
+    const allowed = await ask('echo-robots');
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers.get('x-access-kind')).toBe('workload');
+    expect(allowed.headers.get('x-access-user')).toBe(appId);
+    const refused = await ask('echo-people');
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('x-access-reason')).toBe('not_a_workload');
+  });
+
   it('is refused on a resource whose policy does not name it, with the reason', async () => {
     const refused = await robot.run(['request', 'echo-people', '--for', '10m']);
     expect(refused.code).toBe(3);
