@@ -149,7 +149,7 @@ describe('RequestService → audit log', () => {
   it.each([
     ['an unknown resource', () => principal('alice'), { resource: 'nope' }, 'unknown_resource'],
     ['a stranger', () => principal('mallory'), { resource: 'prod-db' }, 'not_a_requester'],
-    ['an application token', () => principal('robot', 'app'), { resource: 'prod-db' }, 'forbidden'],
+    ['a workload the resource does not name', () => principal('robot', 'app'), { resource: 'prod-db' }, 'not_a_workload'],
   ])('records the refusal of a create for %s', async (_case, who, body, code) => {
     const { db, service } = setup();
     expect((await refused(service.create(who(), body))).code).toBe(code);
