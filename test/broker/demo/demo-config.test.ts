@@ -34,6 +34,8 @@ describe('demoConfig', () => {
       user: 'demo',
       targetTls: 'disable',
       targetCa: null,
+      workloads: [],
+      autoApproveWorkloads: [],
     });
     expect(critical).toMatchObject({
       name: 'demo-db-critical',
