@@ -5,6 +5,8 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
 import type { HttpTransport } from '../../shared/http-transport.js';
 import { TokenVerifier } from '../auth/token-verifier.js';
+import type { Verifier } from '../app.js';
+import { GraphAppNames, withAppNames } from './app-names.js';
 import { CachedDirectory } from './cached-directory.js';
 import { DeadlineDirectory } from './deadline-directory.js';
 import { GraphDirectory } from './graph-directory.js';
@@ -20,7 +22,8 @@ import { READINESS_CHECK_TIMEOUT_MS, type ReadinessCheck } from '../readiness.js
 const READINESS_PROBE_OID = '00000000-0000-0000-0000-000000000000';
 
 export interface Identity {
-  verifier: TokenVerifier;
+  /** The jose verifier, naming workloads from Graph (app-names.ts). */
+  verifier: Verifier;
   directory: CachedDirectory;
   /** Whether the signing keys (JWKS) and Microsoft Graph answer now. */
   readiness: ReadinessCheck[];
@@ -74,7 +77,7 @@ export function buildIdentity(
     // Through the uncached directory: a token from the authority and an answer from Graph itself.
     { name: 'graph', check: async () => void (await graph.memberGroups(READINESS_PROBE_OID)) },
   ];
-  return { verifier, directory, readiness, graph: client };
+  return { verifier: withAppNames(verifier, new GraphAppNames(client, now)), directory, readiness, graph: client };
 }
 
 /** The tenant publishes at least one signing key at `jwksUri`. */

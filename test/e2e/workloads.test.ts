@@ -15,6 +15,8 @@ import { BrokerApi, DirectoryAdmin, Person, accessToken, signIn, startListener, 
 import { connectTcp, echoRoundTrip, startEchoServer, type LoopbackServer } from '../helpers/tunnel-targets.js';
 
 const CONFIG_TEMPLATE = path.join(REPO, 'test/fixtures/workloads.yaml');
+/** The dev tenant's automation app registration's display name (broker/devtenant/apps.ts). */
+const APP_NAME = 'access automation (dev)';
 /** Names no app: the first start only brings the dev tenant's apps into being. */
 const NO_APP = '00000000-0000-4000-8000-000000000000';
 
@@ -79,10 +81,10 @@ describe('a workload signed in with a certificate', () => {
     } finally {
       await stopListener(listening);
     }
-    // The audit log names the app by its client id (and display name when the token carries one), keyed by its service principal.
+    // The audit log names the app by its display name (read from Graph) and client id, keyed by its service principal.
     const story = await api.get<AuditShowResponse>(auditorToken, `/v1/audit/show/${granted.id}`);
     const created = story.entries.find((entry) => entry.type === 'request.created');
-    expect(created?.actor?.upn).toContain(`app ${appId}`);
+    expect(created?.actor?.upn).toBe(`${APP_NAME} (app ${appId})`);
     expect(story.entries.map((entry) => entry.type)).toContain('request.auto_approved');
   });
 
