@@ -59,13 +59,21 @@ export const ErrorCodes = {
   self_review: forbidden,
   not_allowed_to_cancel: forbidden,
   not_allowed_to_revoke: forbidden,
+  /** Only the grant's requester may extend it. */
+  not_allowed_to_extend: forbidden,
+  /** The resource's policy has no `extend` (or the resource left the configuration). */
+  extend_not_allowed: forbidden,
   // Access requests: the request is not in a state that allows the action.
   request_not_pending: conflict,
   already_reviewed: conflict,
   grant_not_active: conflict,
+  /** The grant already has an extension waiting for approval. */
+  extension_pending: conflict,
   // Access requests: what was asked for breaks the resource's policy.
   duration_invalid: badRequest,
   duration_too_long: badRequest,
+  /** The extension would make the grant longer than the policy's extend.maxTotal. */
+  extension_too_long: badRequest,
   reason_required: badRequest,
   reason_too_long: badRequest,
   reason_invalid: badRequest,

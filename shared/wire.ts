@@ -108,6 +108,36 @@ export interface RequestView {
   closedBy: ActorView | null;
   closeReason: string | null;
   autoApproved: boolean;
+  /** Extensions asked for on this grant, oldest first (absent from brokers older than `access extend`). */
+  extensions?: ExtensionView[];
+  /**
+   * A live grant: how much longer it may still be made with `access extend` under the policy now;
+   * null when the resource allows no extension (absent from older brokers).
+   */
+  extendableMs?: number | null;
+}
+
+/** An extension of a grant (`access extend`): pending, approved (expiresAt moved), denied or lapsed. */
+export interface ExtensionView {
+  seq: number;
+  durationMs: number;
+  reason: string | null;
+  requestedAt: string;
+  state: 'pending' | 'approved' | 'denied' | 'lapsed';
+  /** 0 when approved by policy (extend.approval none-within). */
+  approvalsRequired: number;
+  approvals: number;
+  reviews: ReviewView[];
+  decidedAt: string | null;
+  /** The grant's end when the extension was asked for. */
+  previousExpiresAt: string;
+}
+
+/** `POST /v1/requests/:id/extend` body. */
+export interface ExtendBody {
+  /** e.g. "30m". */
+  duration: string;
+  reason?: string;
 }
 
 /** `POST /v1/requests` body. */
@@ -177,6 +207,11 @@ export const AUDIT_EVENT_TYPES = [
   'request.timed_out',
   'request.expired',
   'request.revoked',
+  'request.extension_requested',
+  'request.extension_review_recorded',
+  'request.extended',
+  'request.extension_denied',
+  'request.extension_lapsed',
   'policy.refused',
   'session.opened',
   'session.closed',

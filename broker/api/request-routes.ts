@@ -83,6 +83,16 @@ export function requestRoutes(service: RequestService): Route[] {
       handle: async (ctx, principal): Promise<RequestView> => service.revoke(principal, idParam(ctx.params), reasonBody(await readJsonBody(ctx.req), 'revoke')),
     },
     {
+      method: 'POST',
+      path: '/v1/requests/:id/extend',
+      auth: 'required',
+      handle: async (ctx, principal): Promise<RequestView> => {
+        const body = bodyObject(await readJsonBody(ctx.req), ['duration', 'reason'], 'extension');
+        const duration = requiredString(body, 'duration', 'extension', MAX_DURATION_CHARS);
+        return service.extend(principal, idParam(ctx.params), duration, optionalString(body, 'reason', 'extension', MAX_REASON_CHARS) ?? null);
+      },
+    },
+    {
       method: 'GET',
       path: '/v1/approvals',
       auth: 'required',

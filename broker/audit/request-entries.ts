@@ -7,7 +7,7 @@ import type { AccessRequest, Actor, RequestChange } from '../requests/types.js';
 import type { NewAuditEntry } from './entry.js';
 
 /** What a caller tried when the broker refused it. */
-export type RefusedAction = 'create' | 'review' | 'cancel' | 'revoke';
+export type RefusedAction = 'create' | 'review' | 'cancel' | 'revoke' | 'extend';
 
 /** Changes the clock makes: nobody acted, whoever's call happened to apply them. */
 const CLOCK_CHANGES: ReadonlySet<RequestChange> = new Set(['timed_out', 'expired']);
@@ -98,7 +98,33 @@ function changeBody(request: AccessRequest, change: RequestChange): Record<strin
       return { pendingUntil: iso(request.pendingUntil) };
     case 'expired':
       return { expiresAt: iso(request.expiresAt) };
+    case 'extension_requested':
+    case 'extension_review_recorded':
+    case 'extended':
+    case 'extension_denied':
+    case 'extension_lapsed':
+      return extensionBody(request, change);
   }
+}
+
+/** The extension a change concerns: the pending one, else the last decided (the one just decided). */
+function extensionBody(request: AccessRequest, change: RequestChange): Record<string, unknown> {
+  const extension = request.extensions.at(-1);
+  if (!extension) return {};
+  const body: Record<string, unknown> = {
+    extension: extension.seq,
+    durationMs: extension.durationMs,
+    reason: extension.reason,
+    previousExpiresAt: iso(extension.previousExpiresAt),
+    expiresAt: iso(request.expiresAt),
+    approvalsRequired: extension.approvalsRequired,
+  };
+  const review = extension.reviews.at(-1);
+  if (change === 'extension_review_recorded' && review) {
+    return { ...body, decision: review.decision, comment: review.comment, reviewer: review.reviewer.upn ?? review.reviewer.oid };
+  }
+  if (change === 'extended') return { ...body, approvers: extension.reviews.filter((r) => r.decision === 'approve').map((r) => r.reviewer.upn ?? r.reviewer.oid) };
+  return body;
 }
 
 function iso(at: number | null): string | null {

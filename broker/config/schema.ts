@@ -12,7 +12,7 @@ import { cloudSchema } from './cloud-schema.js';
 import { graphSchema } from './graph-credential-schema.js';
 import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } from './group-refs.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
-import type { BrokerConfig, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
+import type { BrokerConfig, ExtendPolicy, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
 
 export const RESOURCE_KINDS = ['postgres', 'mysql', 'ssh', 'tcp'] as const satisfies readonly ResourceKind[];
 /** Lower-case DNS-label-like names: safe in URLs, shell arguments and table columns alike. */
@@ -145,6 +145,7 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       user: text('the database user clients connect as by default, e.g. readonly').optional(),
       targetTls: choice(TARGET_TLS_MODES, 'TLS from the broker to the database').default('disable'),
       targetCa: caFile("the CA that signs the database's certificate, for targetTls: verify-full", baseDir).optional(),
+      extend: extendSchema().optional(),
     },
     'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
   ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> & { groupEntries: ResourceGroupEntries } => {
@@ -183,6 +184,9 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
         message: `is only read with targetTls: verify-full (this resource has ${raw.targetTls}) — set targetTls: verify-full or remove targetCa`,
       });
     }
+    if (raw.extend !== undefined) {
+      for (const problem of extendProblems(raw.extend, raw.maxDuration)) ctx.addIssue({ code: 'custom', ...problem });
+    }
     return {
       kind: raw.kind,
       description: raw.description ?? null,
@@ -202,9 +206,50 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       user: raw.user ?? null,
       targetTls: raw.targetTls,
       targetCa: raw.targetCa ?? null,
+      ...(raw.extend ? { extend: raw.extend } : {}),
       groupEntries: { requesters: raw.requesters, approvers: raw.approvers, autoApprove: raw.autoApprove },
     };
   });
+}
+
+const EXTEND_HINT = 'e.g. extend: { maxTotal: 8h, approval: required } or approval: { none-within: 1h }';
+
+/** `extend:` of a resource (ExtendPolicy): maxTotal, and approval `required` or `{ none-within: D }`. */
+function extendSchema() {
+  const approval = z.union([
+    z.literal('required'),
+    strictMapping(
+      { 'none-within': duration('extra time approved by policy, e.g. 1h', MAX_GRANT_DURATION_MS, 'longer grants are standing access') },
+      `approval is "required" or { none-within: DURATION } — ${EXTEND_HINT}`,
+    ),
+  ], { error: `must be "required" or { none-within: DURATION } — ${EXTEND_HINT}` });
+  return strictMapping(
+    {
+      maxTotal: duration("the longest a grant may last with its extensions, from approval, e.g. 8h", MAX_GRANT_DURATION_MS, 'longer grants are standing access'),
+      approval: approval.default('required'),
+    },
+    `how a live grant may be extended — ${EXTEND_HINT}`,
+  ).transform((raw): ExtendPolicy => ({ maxTotalMs: raw.maxTotal, autoApproveWithinMs: raw.approval === 'required' ? null : raw.approval['none-within'] }));
+}
+
+/** An extend policy that contradicts the resource's: problems at `extend.KEY`. */
+function extendProblems(extend: ExtendPolicy, maxDurationMs: number): { path: string[]; message: string; input: string }[] {
+  const problems: { path: string[]; message: string; input: string }[] = [];
+  if (extend.maxTotalMs < maxDurationMs) {
+    problems.push({
+      path: ['extend', 'maxTotal'],
+      message: `must be at least maxDuration (${formatDuration(maxDurationMs)}) — it caps a grant with its extensions, so below maxDuration it would cut grants short`,
+      input: formatDuration(extend.maxTotalMs),
+    });
+  }
+  if (extend.autoApproveWithinMs !== null && extend.autoApproveWithinMs >= extend.maxTotalMs) {
+    problems.push({
+      path: ['extend', 'approval', 'none-within'],
+      message: `must be shorter than extend.maxTotal (${formatDuration(extend.maxTotalMs)}) — otherwise no extension would ever need approval; to approve every extension by policy, say so with a smaller maxTotal`,
+      input: formatDuration(extend.autoApproveWithinMs),
+    });
+  }
+  return problems;
 }
 
 function resourcesSchema(baseDir: string, idsOnly: boolean) {

@@ -55,11 +55,25 @@ export interface ResourcePolicy {
   targetTls: TargetTlsMode;
   /** postgres `verify-full` only: the CA to trust instead of the system's roots; null: the system's roots. */
   targetCa: TargetCa | null;
+  /** `extend:` — how a live grant may be extended (`access extend`); absent: it may not. */
+  extend?: ExtendPolicy;
   /**
    * Names of the config's groups by lower-case object id, for messages and listings only (never
    * matching): the config's labels, and under serve the tenant's names read at start.
    */
   groupNames?: Readonly<Record<string, string>>;
+}
+
+/**
+ * How a live grant of a resource may be extended. `maxTotalMs` caps the grant's whole length,
+ * from its grantedAt to its expiresAt after every extension. `autoApproveWithinMs`: extensions are
+ * approved by policy while the time added by all the grant's approved extensions, this one
+ * included, stays within it (`approval: { none-within: 1h }`); beyond it, and always when null
+ * (`approval: required`), an extension needs the resource's `approvals` from its approvers.
+ */
+export interface ExtendPolicy {
+  maxTotalMs: number;
+  autoApproveWithinMs: number | null;
 }
 
 /** Identity settings for a real Entra tenant (absent under `access-broker dev`, which makes its own). */

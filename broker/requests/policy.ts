@@ -74,6 +74,7 @@ export function openRequest(
     closedBy: null,
     closeReason: null,
     autoApproved: false,
+    extensions: [],
   };
   if (!inAnyGroup(requesterGroups, policy.autoApprove)) return { request, changes: ['created'] };
   return { request: grantAccess(request, now, true), changes: ['created', 'auto_approved'] };

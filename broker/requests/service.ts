@@ -16,6 +16,7 @@ import type { Principal } from '../auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
 import { callerGroups, hasFreshReads, inAnyGroup, type Directory } from '../identity/directory.js';
 import { LIST_LIMIT_MAX, type RequestStore, type RowPosition } from '../store/request-store.js';
+import { pendingExtension } from './extension.js';
 import { randomRequestId, type IdGenerator } from './ids.js';
 import { openRequest, type RequestContext } from './policy.js';
 import { applyEvent, type Outcome } from './state-machine.js';
@@ -166,8 +167,13 @@ export class RequestService {
     const groups = await this.#directory.memberGroups(principal.oid);
     const now = this.#now();
     const resources = this.#config.resources.filter((policy) => inAnyGroup(groups, policy.approvers)).map((policy) => policy.name);
-    const actionable = (r: AccessRequest): boolean =>
-      r.requester.oid !== principal.oid && r.pendingUntil > now && !r.reviews.some((v) => v.reviewer.oid === principal.oid);
+    const actionable = (r: AccessRequest): boolean => {
+      if (r.requester.oid === principal.oid) return false;
+      // A live grant in this queue waits for a decision on its extension.
+      const extension = r.state === 'approved' ? pendingExtension(r) : null;
+      if (extension) return r.expiresAt !== null && r.expiresAt > now && !extension.reviews.some((v) => v.reviewer.oid === principal.oid);
+      return r.pendingUntil > now && !r.reviews.some((v) => v.reviewer.oid === principal.oid);
+    };
     // Whole store pages are consumed, so `next` never skips a row; rows the caller cannot act on
     // (their own, already reviewed) leave room that the next store page fills.
     const waiting: AccessRequest[] = [];
@@ -224,6 +230,19 @@ export class RequestService {
     return this.#refusing('revoke', principal, { requestId: id }, { reason }, async () => {
       const { seen, current } = await this.#groupsForDecision(principal);
       return this.#mutate(id, principal, seen, { type: 'revoke', by: actorOf(principal), byGroups: current, reason });
+    });
+  }
+
+  /**
+   * Asks for `duration` more on a live grant of the caller's (`access extend`): approved by policy
+   * within extend.approval none-within, else pending for the resource's approvers.
+   */
+  async extend(principal: Principal, id: string, duration: string, reason: string | null): Promise<RequestView> {
+    return this.#refusing('extend', principal, { requestId: id }, { duration, reason }, async () => {
+      requirePerson(principal, 'extend a grant');
+      // The requester's membership now: someone who left the requester groups gets no more time.
+      const { seen, current } = await this.#groupsForDecision(principal);
+      return this.#mutate(id, principal, seen, { type: 'extend', by: actorOf(principal), byGroups: current, duration, reason });
     });
   }
 
@@ -328,7 +347,7 @@ export class RequestService {
       state: request.state,
     };
     if (actor) fields['by'] = actorName(actor);
-    if (request.expiresAt !== null && (change === 'approved' || change === 'auto_approved')) fields['expiresAt'] = new Date(request.expiresAt).toISOString();
+    if (request.expiresAt !== null && (change === 'approved' || change === 'auto_approved' || change === 'extended')) fields['expiresAt'] = new Date(request.expiresAt).toISOString();
     if (request.closeReason) fields['reason'] = request.closeReason;
     // A clock transition handled well after its deadline happened while the broker was not running.
     const late = actor === null && request.closedAt !== null ? this.#now() - request.closedAt : 0;
@@ -401,6 +420,7 @@ function eventActor(event: RequestEvent): Actor | null {
       return event.reviewer;
     case 'cancel':
     case 'revoke':
+    case 'extend':
       return event.by;
     case 'tick':
       return null;

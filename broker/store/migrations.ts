@@ -168,6 +168,33 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_user_upn_started ON sessions (user_upn COLLATE NOCASE, started_at);
     `,
   },
+  {
+    version: 4,
+    name: 'grant extensions',
+    // One row per extension asked for on a grant (`access extend`, broker/requests/extension.ts).
+    // Its reviews are a JSON array: they belong to the extension, and an approver of the grant
+    // may review its extensions too (the reviews table allows one review per request and person).
+    sql: `
+      CREATE TABLE extensions (
+        request_id          TEXT    NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+        seq                 INTEGER NOT NULL CHECK (seq >= 1),
+        duration_ms         INTEGER NOT NULL CHECK (duration_ms > 0),
+        reason              TEXT,
+        requested_at        INTEGER NOT NULL,
+        state               TEXT    NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'lapsed')),
+        approvals_required  INTEGER NOT NULL CHECK (approvals_required >= 0),
+        -- [{ reviewerOid, reviewerUpn, decision, comment, at }], in order.
+        reviews             TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(reviews)),
+        decided_at          INTEGER,
+        previous_expires_at INTEGER NOT NULL,
+        PRIMARY KEY (request_id, seq),
+        CHECK ((state = 'pending') = (decided_at IS NULL))
+      ) STRICT;
+
+      -- At most one pending extension per grant, whatever code writes.
+      CREATE UNIQUE INDEX extensions_one_pending ON extensions (request_id) WHERE state = 'pending';
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -4,7 +4,7 @@
 
 import Sqlite from 'better-sqlite3';
 import { AccessError } from '../../shared/errors.js';
-import type { AccessRequest, Actor, RequestState, Review } from '../requests/types.js';
+import type { AccessRequest, Actor, Extension, ExtensionState, RequestState, Review } from '../requests/types.js';
 import { immediateTransaction, type Database } from './database.js';
 
 /**
@@ -95,6 +95,29 @@ interface RequestRow {
   auto_approved: 0 | 1;
 }
 
+/** An `extensions` row, column for column. */
+interface ExtensionRow {
+  request_id: string;
+  seq: number;
+  duration_ms: number;
+  reason: string | null;
+  requested_at: number;
+  state: ExtensionState;
+  approvals_required: number;
+  reviews: string;
+  decided_at: number | null;
+  previous_expires_at: number;
+}
+
+/** One review inside extensions.reviews. */
+interface StoredExtensionReview {
+  reviewerOid: string;
+  reviewerUpn: string | null;
+  decision: 'approve' | 'deny';
+  comment: string | null;
+  at: number;
+}
+
 /** A `requests` row read for a page, with its rowid (the tie-break of the listing order). */
 interface PagedRow extends RequestRow {
   position: number;
@@ -154,8 +177,11 @@ const SQL = {
                     WHERE requester_oid = @oid AND (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
                       AND (@at IS NULL OR created_at < @at OR (created_at = @at AND rowid < @row))
                     ${NEWEST_FIRST} LIMIT @limit`,
+  // Pending requests, and live grants with an extension waiting: both wait for an approver.
   pagePending: `SELECT *, rowid AS position FROM requests
-                WHERE state = 'pending' AND resource IN (SELECT value FROM json_each(@resources))
+                WHERE (state = 'pending'
+                       OR (state = 'approved' AND EXISTS (SELECT 1 FROM extensions e WHERE e.request_id = requests.id AND e.state = 'pending')))
+                  AND resource IN (SELECT value FROM json_each(@resources))
                   AND (@at IS NULL OR created_at > @at OR (created_at = @at AND rowid > @row))
                 ORDER BY created_at, rowid LIMIT @limit`,
   countPending: `SELECT count(*) AS n FROM requests WHERE requester_oid = @oid AND state = 'pending' AND pending_until > @now`,
@@ -174,6 +200,11 @@ const SQL = {
                    SELECT min(expires_at) FROM requests WHERE state = 'approved'
                  )`,
   recentFor: `SELECT * FROM requests WHERE requester_oid = ? AND resource = ? ${NEWEST_FIRST} LIMIT ?`,
+  extensionsOfMany: 'SELECT * FROM extensions WHERE request_id IN (SELECT value FROM json_each(?)) ORDER BY request_id, seq',
+  countExtensions: 'SELECT count(*) AS n FROM extensions WHERE request_id = ?',
+  upsertExtension: `INSERT INTO extensions (request_id, seq, duration_ms, reason, requested_at, state, approvals_required, reviews, decided_at, previous_expires_at)
+                    VALUES (@request_id, @seq, @duration_ms, @reason, @requested_at, @state, @approvals_required, @reviews, @decided_at, @previous_expires_at)
+                    ON CONFLICT (request_id, seq) DO UPDATE SET state = excluded.state, reviews = excluded.reviews, decided_at = excluded.decided_at`,
 } as const;
 
 export class SqliteRequestStore implements RequestStore {
@@ -196,6 +227,9 @@ export class SqliteRequestStore implements RequestStore {
       due: db.prepare<{ now: number }, RequestRow>(SQL.due),
       nextDeadline: db.prepare<[], { deadline: number | null }>(SQL.nextDeadline),
       recentFor: db.prepare<[string, string, number], RequestRow>(SQL.recentFor),
+      extensionsOfMany: db.prepare<[string], ExtensionRow>(SQL.extensionsOfMany),
+      countExtensions: db.prepare<[string], { n: number }>(SQL.countExtensions),
+      upsertExtension: db.prepare<ExtensionRow>(SQL.upsertExtension),
     };
   }
 
@@ -214,13 +248,14 @@ export class SqliteRequestStore implements RequestStore {
         throw error;
       }
       this.#appendReviews(request, 0);
+      this.#saveExtensions(request);
     });
   }
 
   get(id: string): AccessRequest | null {
     const row = this.#statements.getRequest.get(id);
     if (!row) return null;
-    return toRequest(row, this.#statements.reviewsOf.all(id).map(toReview));
+    return toRequest(row, this.#statements.reviewsOf.all(id).map(toReview), this.#extensionsOf([id]).get(id) ?? []);
   }
 
   save(next: AccessRequest): void {
@@ -232,7 +267,28 @@ export class SqliteRequestStore implements RequestStore {
       const stored = this.#statements.reviewsOf.all(next.id).map(toReview);
       assertExtends(next, stored);
       this.#appendReviews(next, stored.length);
+      const storedExtensions = this.#statements.countExtensions.get(next.id)?.n ?? 0;
+      if (next.extensions.length < storedExtensions) {
+        throw new AccessError('store_conflict', `request "${next.id}" changed since it was read: it has ${storedExtensions} extensions, the update ${next.extensions.length}; read it again`);
+      }
+      this.#saveExtensions(next);
     });
+  }
+
+  /** Extensions are few per grant: each is written as it stands (insert, or its state and reviews updated). */
+  #saveExtensions(request: AccessRequest): void {
+    for (const extension of request.extensions) this.#statements.upsertExtension.run(toExtensionRow(request.id, extension));
+  }
+
+  /** The extensions of each of `ids`, oldest first. */
+  #extensionsOf(ids: readonly string[]): Map<string, Extension[]> {
+    const found = new Map<string, Extension[]>();
+    for (const row of this.#statements.extensionsOfMany.all(JSON.stringify(ids))) {
+      const list = found.get(row.request_id) ?? [];
+      list.push(toExtension(row));
+      found.set(row.request_id, list);
+    }
+    return found;
   }
 
   listByRequester(oid: string, options: { states?: RequestState[]; limit?: number } = {}): AccessRequest[] {
@@ -313,7 +369,8 @@ export class SqliteRequestStore implements RequestStore {
       list.push(toReview(row));
       reviews.set(row.request_id, list);
     }
-    return rows.map((row) => toRequest(row, reviews.get(row.id) ?? []));
+    const extensions = this.#extensionsOf(rows.map((r) => r.id));
+    return rows.map((row) => toRequest(row, reviews.get(row.id) ?? [], extensions.get(row.id) ?? []));
   }
 }
 
@@ -340,7 +397,46 @@ function toRow(request: AccessRequest): RequestRow {
   };
 }
 
-function toRequest(row: RequestRow, reviews: Review[]): AccessRequest {
+function toExtensionRow(requestId: string, extension: Extension): ExtensionRow {
+  const reviews: StoredExtensionReview[] = extension.reviews.map((r) => ({
+    reviewerOid: r.reviewer.oid,
+    reviewerUpn: r.reviewer.upn,
+    decision: r.decision,
+    comment: r.comment,
+    at: r.at,
+  }));
+  return {
+    request_id: requestId,
+    seq: extension.seq,
+    duration_ms: extension.durationMs,
+    reason: extension.reason,
+    requested_at: extension.requestedAt,
+    state: extension.state,
+    approvals_required: extension.approvalsRequired,
+    reviews: JSON.stringify(reviews),
+    decided_at: extension.decidedAt,
+    previous_expires_at: extension.previousExpiresAt,
+  };
+}
+
+function toExtension(row: ExtensionRow): Extension {
+  const reviews = (JSON.parse(row.reviews) as StoredExtensionReview[]).map(
+    (r): Review => ({ reviewer: actor(r.reviewerOid, r.reviewerUpn), decision: r.decision, comment: r.comment, at: r.at }),
+  );
+  return {
+    seq: row.seq,
+    durationMs: row.duration_ms,
+    reason: row.reason,
+    requestedAt: row.requested_at,
+    state: row.state,
+    approvalsRequired: row.approvals_required,
+    reviews,
+    decidedAt: row.decided_at,
+    previousExpiresAt: row.previous_expires_at,
+  };
+}
+
+function toRequest(row: RequestRow, reviews: Review[], extensions: Extension[]): AccessRequest {
   return {
     id: row.id,
     resource: row.resource,
@@ -359,6 +455,7 @@ function toRequest(row: RequestRow, reviews: Review[]): AccessRequest {
     closedBy: row.closed_by_oid === null ? null : actor(row.closed_by_oid, row.closed_by_upn),
     closeReason: row.close_reason,
     autoApproved: row.auto_approved === 1,
+    extensions,
   };
 }
 

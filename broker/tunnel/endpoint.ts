@@ -207,8 +207,15 @@ export class TunnelEndpoint implements UpgradeRoute {
     }
   }
 
-  /** Cuts the tunnels of a grant that was revoked or expired (RequestService.onChange). */
+  /**
+   * Cuts the tunnels of a grant that was revoked or expired, and moves the end of those of a grant
+   * that was extended (RequestService.onChange): they keep running, no reconnect.
+   */
   onRequestChange(request: AccessRequest, changes: readonly RequestChange[]): void {
+    if (changes.includes('extended') && request.state === 'approved' && request.expiresAt !== null) {
+      this.#deadlines.move(request.id, request.expiresAt);
+      return;
+    }
     if (changes.includes('revoked')) {
       const reason = revokedReason(request.closedBy, request.closeReason);
       for (const tunnel of this.#deadlines.members(request.id)) tunnel.relay.cut(CloseCode.grantRevoked, reason);

@@ -42,6 +42,18 @@ export class GrantDeadlines<T> {
     this.#watches.delete(grantId);
   }
 
+  /**
+   * Moves a grant's deadline (an approved extension): its tunnels keep running and end at the new
+   * expiresAt instead. No-op when the grant has no tunnels here.
+   */
+  move(grantId: string, expiresAt: number): void {
+    const watch = this.#watches.get(grantId);
+    if (!watch || watch.expiresAt === expiresAt) return;
+    if (watch.timer) clearTimeout(watch.timer);
+    watch.expiresAt = expiresAt;
+    this.#arm(grantId, watch);
+  }
+
   /** The tunnels of a grant now. */
   members(grantId: string): readonly T[] {
     return [...(this.#watches.get(grantId)?.members ?? [])];

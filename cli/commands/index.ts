@@ -83,6 +83,20 @@ export const revokeCommand: CommandSpec = {
   load: () => import('./revoke.js'),
 };
 
+export const extendCommand: CommandSpec = {
+  name: 'extend',
+  summary: 'ask for more time on a live grant of yours; open sessions keep running',
+  args: '<id>',
+  options: [
+    { flags: '--for <duration>', description: 'how much longer, e.g. 30m, 1h (required)' },
+    { flags: '--reason <text>', description: 'why you need more time (required when the policy requires reasons)' },
+    { flags: '--no-wait', description: 'print where the extension stands and exit without waiting for the decision' },
+    brokerOption,
+    { flags: '--json', description: 'print the grant as JSON' },
+  ],
+  load: () => import('./extend.js'),
+};
+
 export const connectCommand: CommandSpec = {
   name: 'connect',
   summary: 'open the audited tunnel to a resource: listen on a local port, run `-- CMD` through it, or relay --stdio',
@@ -211,6 +225,7 @@ export const commands: readonly (CommandSpec | CommandGroupSpec)[] = [
   requestsCommand,
   cancelCommand,
   revokeCommand,
+  extendCommand,
   // Using access.
   connectCommand,
   // Approving.

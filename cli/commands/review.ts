@@ -6,7 +6,7 @@ import { AccessError, type ErrorCode } from '../../shared/errors.js';
 import type { ApprovalView } from '../../shared/wire.js';
 import { allPages } from '../pages.js';
 import type { CliContext } from '../context.js';
-import { actorName, ago, approvers, cell, clockTime, span, stateLabel } from '../request-format.js';
+import { accessUntil, actorName, ago, approvers, cell, clockTime, extensionHistoryLine, pendingExtension, span, stateLabel } from '../request-format.js';
 import { sendReview } from '../review-actions.js';
 import { stringOption, type CommandRun } from './command.js';
 
@@ -37,7 +37,31 @@ function groupsLine(a: ApprovalView): string {
   return `${names.slice(0, MAX_GROUPS_SHOWN).join(', ')} and ${names.length - MAX_GROUPS_SHOWN} more`;
 }
 
+/** An extension of a live grant: what is asked, and the grant's history so far. */
+function showExtension(ctx: CliContext, a: ApprovalView, index: number, total: number): boolean {
+  const extension = pendingExtension(a);
+  if (!extension) return false;
+  const { out } = ctx;
+  const now = ctx.now();
+  const row = (label: string, value: string): void => out.line(`  ${out.bold(label.padEnd(10))} ${value}`);
+  out.line();
+  out.line(`${out.dim(`[${index + 1}/${total}]`)} ${out.yellow('Extension')} of grant ${out.bold(a.id)} — ${out.bold(a.resource)} +${span(extension.durationMs)}`);
+  row('Requester', actorName(a.requester));
+  row('Groups', groupsLine(a));
+  row('Reason', extension.reason ?? '(none given)');
+  row('Asked', `${ago(extension.requestedAt, now)}; lapses unanswered when the grant ends`);
+  row('Approvals', `${extension.approvals} of ${extension.approvalsRequired} from ${a.approvers.join(' or ') || 'the approvers'}`);
+  const grantedAt = a.grantedAt ? clockTime(Date.parse(a.grantedAt), now) : '?';
+  row('Grant', `${span(a.durationMs)} granted at ${grantedAt} by ${a.autoApproved ? 'policy' : approvers(a)} — first reason: ${a.reason ?? '(none)'}`);
+  row('Now', `${accessUntil(a, now)}; with this extension until ${clockTime(Date.parse(a.expiresAt ?? '') + extension.durationMs, now)}`);
+  const earlier = (a.extensions ?? []).filter((e) => e.seq !== extension.seq);
+  if (earlier.length === 0) row('History', '(no earlier extensions)');
+  earlier.forEach((e, i) => out.line(`  ${out.bold((i === 0 ? 'History' : '').padEnd(10))} ${extensionHistoryLine(e, now, out)}`));
+  return true;
+}
+
 function show(ctx: CliContext, a: ApprovalView, index: number, total: number): void {
+  if (showExtension(ctx, a, index, total)) return;
   const { out } = ctx;
   const now = ctx.now();
   const row = (label: string, value: string): void => out.line(`  ${out.bold(label.padEnd(10))} ${value}`);

@@ -26,6 +26,7 @@ function request(over: Partial<AccessRequest> = {}): AccessRequest {
     closedBy: null,
     closeReason: null,
     autoApproved: false,
+    extensions: [],
     ...over,
   };
 }

@@ -166,6 +166,7 @@ describe('openRequest', () => {
       closedBy: null,
       closeReason: null,
       autoApproved: false,
+      extensions: [],
     });
   });
 

@@ -27,6 +27,7 @@ function stored(id: string, over: Partial<AccessRequest>): AccessRequest {
     closedBy: null,
     closeReason: null,
     autoApproved: false,
+    extensions: [],
     ...over,
   };
 }

@@ -25,6 +25,7 @@ export function pendingRequest(overrides: Partial<AccessRequest> = {}): AccessRe
     closedBy: null,
     closeReason: null,
     autoApproved: false,
+    extensions: [],
     ...overrides,
   };
 }
