@@ -90,4 +90,11 @@ export const events = {
     reason,
   }),
   tick: (): RequestEvent => ({ type: 'tick' }),
+  extend: (who: PersonName, duration: string, reason: string | null = 'migration still running', memberOf: GroupRef[] = people[who].groups): RequestEvent => ({
+    type: 'extend',
+    by: people[who].actor,
+    byGroups: memberOf,
+    duration,
+    reason,
+  }),
 };
