@@ -184,8 +184,10 @@ export function reviewResult(view: RequestView, now: number, out: Output): strin
   if (extension?.state === 'pending') {
     return `${out.green('✔')} Approved the extension of ${view.id} (${extension.approvals} of ${extension.approvalsRequired}) — still needs ${plural(extension.approvalsRequired - extension.approvals, 'approval')}`;
   }
-  if (extension?.state === 'approved') return `${out.green('✔')} Extended ${view.id} by ${span(extension.durationMs)} — ${who} has ${view.resource} ${accessUntil(view, now).replace(/^access /, '')}`;
-  if (extension?.state === 'denied') return `${out.red('✖')} Denied the extension of ${view.id} — ${who} keeps ${view.resource} ${accessUntil(view, now).replace(/^access /, '')}, no longer`;
+  if (extension?.state === 'approved')
+    return `${out.green('✔')} Extended ${view.id} by ${span(extension.durationMs)} — ${who} has ${view.resource} ${accessUntil(view, now).replace(/^access /, '')}`;
+  if (extension?.state === 'denied')
+    return `${out.red('✖')} Denied the extension of ${view.id} — ${who} keeps ${view.resource} ${accessUntil(view, now).replace(/^access /, '')}, no longer`;
   switch (view.state) {
     case 'approved':
       return `${out.green('✔')} Approved ${view.id} — ${who} has ${view.resource} ${accessUntil(view, now).replace(/^access /, '')}`;
@@ -259,7 +261,10 @@ export function extensionOutcome(view: RequestView, extension: ExtensionView, no
     case 'denied': {
       const deny = extension.reviews.find((r) => r.decision === 'deny');
       const why = deny?.comment ? `: ${deny.comment}` : '';
-      return { line: `${out.red('✖')} Extension of ${view.id} denied${deny ? ` by ${actorName(deny.reviewer)}` : ''}${why} — the grant is unchanged (${accessUntil(view, now)})`, exit: ExitCode.denied };
+      return {
+        line: `${out.red('✖')} Extension of ${view.id} denied${deny ? ` by ${actorName(deny.reviewer)}` : ''}${why} — the grant is unchanged (${accessUntil(view, now)})`,
+        exit: ExitCode.denied,
+      };
     }
     case 'lapsed':
       return { line: `${out.red('✖')} The extension of ${view.id} lapsed: the grant ended (${view.state}) before anyone decided`, exit: ExitCode.error };

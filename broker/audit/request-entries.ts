@@ -123,7 +123,8 @@ function extensionBody(request: AccessRequest, change: RequestChange): Record<st
   if (change === 'extension_review_recorded' && review) {
     return { ...body, decision: review.decision, comment: review.comment, reviewer: review.reviewer.upn ?? review.reviewer.oid };
   }
-  if (change === 'extended') return { ...body, approvers: extension.reviews.filter((r) => r.decision === 'approve').map((r) => r.reviewer.upn ?? r.reviewer.oid) };
+  if (change === 'extended')
+    return { ...body, approvers: extension.reviews.filter((r) => r.decision === 'approve').map((r) => r.reviewer.upn ?? r.reviewer.oid) };
   return body;
 }
 

@@ -216,16 +216,23 @@ const EXTEND_HINT = 'e.g. extend: { maxTotal: 8h, approval: required } or approv
 
 /** `extend:` of a resource (ExtendPolicy): maxTotal, and approval `required` or `{ none-within: D }`. */
 function extendSchema() {
-  const approval = z.union([
-    z.literal('required'),
-    strictMapping(
-      { 'none-within': duration('extra time approved by policy, e.g. 1h', MAX_GRANT_DURATION_MS, 'longer grants are standing access') },
-      `approval is "required" or { none-within: DURATION } — ${EXTEND_HINT}`,
-    ),
-  ], { error: `must be "required" or { none-within: DURATION } — ${EXTEND_HINT}` });
+  const approval = z.union(
+    [
+      z.literal('required'),
+      strictMapping(
+        { 'none-within': duration('extra time approved by policy, e.g. 1h', MAX_GRANT_DURATION_MS, 'longer grants are standing access') },
+        `approval is "required" or { none-within: DURATION } — ${EXTEND_HINT}`,
+      ),
+    ],
+    { error: `must be "required" or { none-within: DURATION } — ${EXTEND_HINT}` },
+  );
   return strictMapping(
     {
-      maxTotal: duration("the longest a grant may last with its extensions, from approval, e.g. 8h", MAX_GRANT_DURATION_MS, 'longer grants are standing access'),
+      maxTotal: duration(
+        'the longest a grant may last with its extensions, from approval, e.g. 8h',
+        MAX_GRANT_DURATION_MS,
+        'longer grants are standing access',
+      ),
       approval: approval.default('required'),
     },
     `how a live grant may be extended — ${EXTEND_HINT}`,

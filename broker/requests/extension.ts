@@ -135,14 +135,20 @@ export function applyExtensionReview(request: AccessRequest, event: ReviewEvent,
     return refused('not_an_approver', `Nobody may review ${subject} any more: ${request.resource} is no longer in the broker's configuration.`);
   }
   if (reviewer.oid === request.requester.oid) {
-    return refused('self_review', `You asked for ${subject} yourself and may not review it — another member of ${groupList(policy.approvers, policy.groupNames)} must.`);
+    return refused(
+      'self_review',
+      `You asked for ${subject} yourself and may not review it — another member of ${groupList(policy.approvers, policy.groupNames)} must.`,
+    );
   }
   if (!inAnyGroup(event.reviewerGroups, policy.approvers)) {
     return refused('not_an_approver', `You may not review requests for ${policy.name}: only members of ${groupList(policy.approvers, policy.groupNames)} may.`);
   }
   const earlier = extension.reviews.find((review) => review.reviewer.oid === reviewer.oid);
   if (earlier !== undefined) {
-    return refused('already_reviewed', `You already approved ${subject} at ${formatInstant(earlier.at, now)}; it needs other members of ${groupList(policy.approvers, policy.groupNames)}.`);
+    return refused(
+      'already_reviewed',
+      `You already approved ${subject} at ${formatInstant(earlier.at, now)}; it needs other members of ${groupList(policy.approvers, policy.groupNames)}.`,
+    );
   }
   const read = readComment(event.comment, 'comment');
   if (!read.ok) return { ok: false, refusal: read.refusal };
@@ -171,4 +177,3 @@ export function applyExtensionReview(request: AccessRequest, event: ReviewEvent,
     changes: ['extension_review_recorded', 'extended'],
   };
 }
-

@@ -347,7 +347,8 @@ export class RequestService {
       state: request.state,
     };
     if (actor) fields['by'] = actorName(actor);
-    if (request.expiresAt !== null && (change === 'approved' || change === 'auto_approved' || change === 'extended')) fields['expiresAt'] = new Date(request.expiresAt).toISOString();
+    if (request.expiresAt !== null && (change === 'approved' || change === 'auto_approved' || change === 'extended'))
+      fields['expiresAt'] = new Date(request.expiresAt).toISOString();
     if (request.closeReason) fields['reason'] = request.closeReason;
     // A clock transition handled well after its deadline happened while the broker was not running.
     const late = actor === null && request.closedAt !== null ? this.#now() - request.closedAt : 0;

@@ -70,7 +70,8 @@ export function applyEvent(request: AccessRequest, event: RequestEvent, ctx: Eve
   switch (event.type) {
     case 'review':
       // On a live grant, a review is a decision on its pending extension.
-      if (request.state === 'approved' && pendingExtension(request) !== null) return extensionOutcome(request, applyExtensionReview(request, event, ctx.policy, ctx.now));
+      if (request.state === 'approved' && pendingExtension(request) !== null)
+        return extensionOutcome(request, applyExtensionReview(request, event, ctx.policy, ctx.now));
       return applyReview(request, event, ctx);
     case 'cancel':
       return applyCancel(request, event, ctx);
@@ -229,7 +230,10 @@ function refuseInState(request: AccessRequest, action: StateAction, now: number)
 function refusalFor(action: StateAction, request: AccessRequest, now: number): { code: ErrorCode; message: string } {
   const state = `Request ${request.id} ${describeState(request, now)}`;
   if (action === 'extend') {
-    const hint = request.state === 'pending' ? ' — extend it once it is approved.' : `; only an active grant can be extended — ask again with \`access request ${request.resource}\`.`;
+    const hint =
+      request.state === 'pending'
+        ? ' — extend it once it is approved.'
+        : `; only an active grant can be extended — ask again with \`access request ${request.resource}\`.`;
     return { code: 'grant_not_active', message: `${state}${hint}` };
   }
   if (action === 'revoke') {

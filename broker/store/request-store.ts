@@ -269,7 +269,10 @@ export class SqliteRequestStore implements RequestStore {
       this.#appendReviews(next, stored.length);
       const storedExtensions = this.#statements.countExtensions.get(next.id)?.n ?? 0;
       if (next.extensions.length < storedExtensions) {
-        throw new AccessError('store_conflict', `request "${next.id}" changed since it was read: it has ${storedExtensions} extensions, the update ${next.extensions.length}; read it again`);
+        throw new AccessError(
+          'store_conflict',
+          `request "${next.id}" changed since it was read: it has ${storedExtensions} extensions, the update ${next.extensions.length}; read it again`,
+        );
       }
       this.#saveExtensions(next);
     });

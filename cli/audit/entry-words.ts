@@ -134,6 +134,20 @@ export function describeEntry(entry: AuditEntryView): string {
       return 'access ended (expired)';
     case 'request.revoked':
       return `revoked${quoted(str(body, 'reason'))}`;
+    case 'request.extension_requested':
+      return `asked for ${extraTime(body)} more${quoted(str(body, 'reason'))}`;
+    case 'request.extension_review_recorded': {
+      const decision = str(body, 'decision');
+      return `extension ${decision === 'deny' ? 'denied' : 'approved'}${quoted(str(body, 'comment'))}`;
+    }
+    case 'request.extended': {
+      const approvers = Array.isArray(body.approvers) ? body.approvers.filter((a): a is string => typeof a === 'string') : [];
+      return `extended by ${extraTime(body)}, ${until(body)} (approved by ${approvers.length ? approvers.join(', ') : 'policy'})`;
+    }
+    case 'request.extension_denied':
+      return `extension of ${extraTime(body)} denied; the grant is unchanged`;
+    case 'request.extension_lapsed':
+      return `extension of ${extraTime(body)} lapsed: the grant ended before a decision`;
     case 'policy.refused':
       return `refused ${str(body, 'action') ?? 'an action'} (${str(body, 'code') ?? 'refused'}): ${oneLine(str(body, 'message') ?? '')}`;
     case 'session.opened':
@@ -166,6 +180,12 @@ export function describeEntry(entry: AuditEntryView): string {
       // A kind this CLI does not know yet (a newer broker): its body as it is.
       return JSON.stringify(body);
   }
+}
+
+/** The time an extension entry adds: "30m". */
+function extraTime(body: Record<string, unknown>): string {
+  const ms = num(body, 'durationMs');
+  return ms === null ? 'more time' : formatDuration(ms);
 }
 
 /** The widest event type, so a feed's columns line up without knowing what comes next. */

@@ -45,7 +45,9 @@ function showExtension(ctx: CliContext, a: ApprovalView, index: number, total: n
   const now = ctx.now();
   const row = (label: string, value: string): void => out.line(`  ${out.bold(label.padEnd(10))} ${value}`);
   out.line();
-  out.line(`${out.dim(`[${index + 1}/${total}]`)} ${out.yellow('Extension')} of grant ${out.bold(a.id)} — ${out.bold(a.resource)} +${span(extension.durationMs)}`);
+  out.line(
+    `${out.dim(`[${index + 1}/${total}]`)} ${out.yellow('Extension')} of grant ${out.bold(a.id)} — ${out.bold(a.resource)} +${span(extension.durationMs)}`,
+  );
   row('Requester', actorName(a.requester));
   row('Groups', groupsLine(a));
   row('Reason', extension.reason ?? '(none given)');
@@ -56,7 +58,9 @@ function showExtension(ctx: CliContext, a: ApprovalView, index: number, total: n
   row('Now', `${accessUntil(a, now)}; with this extension until ${clockTime(Date.parse(a.expiresAt ?? '') + extension.durationMs, now)}`);
   const earlier = (a.extensions ?? []).filter((e) => e.seq !== extension.seq);
   if (earlier.length === 0) row('History', '(no earlier extensions)');
-  earlier.forEach((e, i) => out.line(`  ${out.bold((i === 0 ? 'History' : '').padEnd(10))} ${extensionHistoryLine(e, now, out)}`));
+  earlier.forEach((e, i) => {
+    out.line(`  ${out.bold((i === 0 ? 'History' : '').padEnd(10))} ${extensionHistoryLine(e, now, out)}`);
+  });
   return true;
 }
 

@@ -21,7 +21,13 @@ import {
 } from '../request-format.js';
 
 /** Changes that concern a grant's extension rather than the request itself. */
-const EXTENSION_CHANGES: ReadonlySet<string> = new Set(['extension_requested', 'extension_review_recorded', 'extended', 'extension_denied', 'extension_lapsed']);
+const EXTENSION_CHANGES: ReadonlySet<string> = new Set([
+  'extension_requested',
+  'extension_review_recorded',
+  'extended',
+  'extension_denied',
+  'extension_lapsed',
+]);
 
 /** An extension change, for the requester (mine) or an approver (theirs). */
 function extensionLine(change: string, view: RequestView, mine: boolean, now: number, out: Output): string | null {

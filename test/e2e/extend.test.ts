@@ -34,7 +34,9 @@ afterAll(async () => {
  * answers: it exits 0 and prints "still connected" only if the tunnel was never cut.
  */
 function psqlSleeping(resource: string, seconds: number, app: string): CliRun {
-  return alice.start(['connect', resource, '--', 'psql', '-X', '-At', '-c', `select pg_sleep(${seconds})`, '-c', "select 'still connected'"], { PGAPPNAME: app });
+  return alice.start(['connect', resource, '--', 'psql', '-X', '-At', '-c', `select pg_sleep(${seconds})`, '-c', "select 'still connected'"], {
+    PGAPPNAME: app,
+  });
 }
 
 async function grantOf(person: Person, id: string): Promise<RequestView> {
@@ -68,7 +70,9 @@ describe('access extend', () => {
     expect(waiting?.extensions?.at(-1)).toMatchObject({ state: 'pending', durationMs: 5 * 60_000, reason: 'migration still running', approvalsRequired: 1 });
     const table = await bob.run(['approvals']);
     expect(table.stdout).toMatch(new RegExp(`${view.id}\\s+alice@contoso.dev\\s+pg-extend\\s+\\+5m \\(extension\\)\\s+migration still running`));
-    await eventually('bob to see the extension request', async () => (watching.stdout().includes(`Extension request ${view.id} alice@contoso.dev → pg-extend +5m`) ? true : undefined));
+    await eventually('bob to see the extension request', async () =>
+      watching.stdout().includes(`Extension request ${view.id} alice@contoso.dev → pg-extend +5m`) ? true : undefined,
+    );
 
     const approve = await bob.run(['approve', view.id]);
     expect(approve.code, approve.stderr).toBe(0);
@@ -90,7 +94,9 @@ describe('access extend', () => {
     expect(after.extensions?.map((e) => e.state)).toEqual(['approved']);
     const session = await closedSessionOf(view.id, 'pg-extend');
     expect(session.endReason).not.toBe('grantExpired');
-    await eventually('bob to see the extension approved', async () => (watching.stdout().includes(`${view.id} alice@contoso.dev → pg-extend: extended by 5m (bob@contoso.dev)`) ? true : undefined));
+    await eventually('bob to see the extension approved', async () =>
+      watching.stdout().includes(`${view.id} alice@contoso.dev → pg-extend: extended by 5m (bob@contoso.dev)`) ? true : undefined,
+    );
     watching.child.kill('SIGINT');
     await watching.done;
   });

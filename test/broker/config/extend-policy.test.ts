@@ -45,8 +45,16 @@ describe('extend policy', () => {
 
   it.each([
     ['a maxTotal below maxDuration', '    extend: { maxTotal: 2h }', /config.yaml:8 resources\.db\.extend\.maxTotal: must be at least maxDuration \(4h\)/],
-    ['a none-within as long as maxTotal', '    extend: { maxTotal: 8h, approval: { none-within: 8h } }', /extend\.approval\.none-within: must be shorter than extend\.maxTotal/],
-    ['an approval word it does not know', '    extend: { maxTotal: 8h, approval: never }', /extend\.approval: must be "required" or \{ none-within: DURATION \}/],
+    [
+      'a none-within as long as maxTotal',
+      '    extend: { maxTotal: 8h, approval: { none-within: 8h } }',
+      /extend\.approval\.none-within: must be shorter than extend\.maxTotal/,
+    ],
+    [
+      'an approval word it does not know',
+      '    extend: { maxTotal: 8h, approval: never }',
+      /extend\.approval: must be "required" or \{ none-within: DURATION \}/,
+    ],
     ['a maxTotal that is not a duration', '    extend: { maxTotal: soon }', /extend\.maxTotal: is not a duration/],
     ['a missing maxTotal', '    extend: { approval: required }', /extend\.maxTotal: is required/],
     ['a misspelt key', '    extend: { maxTotl: 8h }', /did you mean "maxTotal"/],

@@ -305,7 +305,14 @@ const scenarios: Scenario[] = [
       { at: 0, event: approve('bob'), state: 'approved', expiresAt: 60 },
       { at: 10, event: extend('alice', '30m'), state: 'approved', extensions: ['pending'] },
       { at: 11, event: deny('bob', null), refused: 'reason_required', state: 'approved', extensions: ['pending'] },
-      { at: 12, event: deny('bob', 'hand over to the night shift'), state: 'approved', changes: ['extension_review_recorded', 'extension_denied'], expiresAt: 60, extensions: ['denied'] },
+      {
+        at: 12,
+        event: deny('bob', 'hand over to the night shift'),
+        state: 'approved',
+        changes: ['extension_review_recorded', 'extension_denied'],
+        expiresAt: 60,
+        extensions: ['denied'],
+      },
       { at: 60, event: tick(), state: 'expired', changes: ['expired'] },
     ],
   },
@@ -408,9 +415,23 @@ const scenarios: Scenario[] = [
     steps: [
       { at: 0, event: approve('bob'), state: 'approved', expiresAt: 60 },
       { at: 50, event: extend('alice', '40m'), state: 'approved', changes: ['extension_requested', 'extended'], expiresAt: 100, extensions: ['approved'] },
-      { at: 90, event: extend('alice', '20m'), state: 'approved', changes: ['extension_requested', 'extended'], expiresAt: 120, extensions: ['approved', 'approved'] },
+      {
+        at: 90,
+        event: extend('alice', '20m'),
+        state: 'approved',
+        changes: ['extension_requested', 'extended'],
+        expiresAt: 120,
+        extensions: ['approved', 'approved'],
+      },
       // 1h added so far: one more minute is beyond none-within.
-      { at: 110, event: extend('alice', '30m'), state: 'approved', changes: ['extension_requested'], expiresAt: 120, extensions: ['approved', 'approved', 'pending'] },
+      {
+        at: 110,
+        event: extend('alice', '30m'),
+        state: 'approved',
+        changes: ['extension_requested'],
+        expiresAt: 120,
+        extensions: ['approved', 'approved', 'pending'],
+      },
       { at: 111, event: approve('carol'), state: 'approved', expiresAt: 150, extensions: ['approved', 'approved', 'approved'] },
     ],
   },
@@ -446,7 +467,11 @@ describe('applyEvent', () => {
       request = outcome.request;
       expect(request.state, label).toBe(step.state);
       if (step.expiresAt !== undefined) expect(request.expiresAt, label).toBe(T0 + step.expiresAt * MINUTE);
-      if (step.extensions !== undefined) expect(request.extensions.map((e) => e.state), label).toEqual(step.extensions);
+      if (step.extensions !== undefined)
+        expect(
+          request.extensions.map((e) => e.state),
+          label,
+        ).toEqual(step.extensions);
     });
   });
 });

@@ -118,7 +118,7 @@ describe('the shared pieces', () => {
   it('lines a feed up: seq, time, type padded to the widest type, who, resource, subject, words', () => {
     const entry = entryView(12, { type: 'session.opened', subject: 's9', body: { client: '127.0.0.1', target: 'db:5432' } });
     expect(entryLine(entry)).toBe(
-      `#12  ${timestamp(entry.at)}  ${'session.opened'.padEnd('request.review_recorded'.length)}  alice@contoso.com  prod-db  s9  tunnel opened from 127.0.0.1 to db:5432`,
+      `#12  ${timestamp(entry.at)}  ${'session.opened'.padEnd('request.extension_review_recorded'.length)}  alice@contoso.com  prod-db  s9  tunnel opened from 127.0.0.1 to db:5432`,
     );
     expect(entryLine(entryView(3, { actor: null, resource: null, subject: null, type: 'request.expired', body: {} }))).toContain(
       '  broker  -  -  access ended (expired)',

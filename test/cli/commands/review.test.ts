@@ -41,6 +41,42 @@ describe('access review', () => {
     expect(out).toContain('Reviewed: 1 approved, 1 denied, 1 skipped.');
   });
 
+  it('shows an extension as such, with the grant and its earlier extensions, and sends the decision to the grant', async () => {
+    const at = (minutesAgo: number): string => new Date(NOW - minutesAgo * 60_000).toISOString();
+    const extension = (seq: number, state: 'approved' | 'pending', minutesAgo: number) => ({
+      seq,
+      durationMs: 30 * 60_000,
+      reason: seq === 1 ? 'first overrun' : 'migration still running',
+      requestedAt: at(minutesAgo),
+      state,
+      approvalsRequired: 1,
+      approvals: state === 'approved' ? 1 : 0,
+      reviews:
+        state === 'approved' ? [{ reviewer: { oid: 'oid-bob', upn: 'bob@contoso.com' }, decision: 'approve' as const, comment: null, at: at(minutesAgo) }] : [],
+      decidedAt: state === 'approved' ? at(minutesAgo) : null,
+      previousExpiresAt: at(0),
+    });
+    const grantView = approvedView({ requester: carol, approvalsRequired: 1, extensions: [extension(1, 'approved', 40), extension(2, 'pending', 1)] });
+    const prompts = scriptedPrompts(['approve']);
+    const h = harness({
+      tty: true,
+      prompts,
+      routes: {
+        'GET /v1/approvals?limit=100': () => ({ approvals: [{ ...grantView, requesterGroups: [{ id: 'g1', displayName: 'sg-eng' }], recent: [] }] }),
+        'POST /v1/requests/r7f3c0a1b2/review': () => ({ ...grantView, extensions: [extension(1, 'approved', 40), extension(2, 'approved', 0)] }),
+      },
+    });
+    expect(await h.run('review')).toBe(0);
+    const out = h.stdout();
+    expect(out).toContain('[1/1] Extension of grant r7f3c0a1b2 — prod-db +30m');
+    expect(out).toContain('Reason     migration still running');
+    expect(out).toContain('Approvals  0 of 1 from sg-dba');
+    expect(out).toMatch(/Grant {6}1h granted at \d\d:\d\d by bob@contoso\.com — first reason: INC-4211: stuck migration/);
+    expect(out).toMatch(/History {4}\+30m approved by bob@contoso\.com at \d\d:\d\d — first overrun/);
+    expect(out).toContain('Extended r7f3c0a1b2 by 30m — carol@contoso.com has prod-db until');
+    expect(h.client.calls.slice(1).map((c) => [c.path, c.body])).toEqual([['/v1/requests/r7f3c0a1b2/review', { decision: 'approve' }]]);
+  });
+
   it('reports a request someone else decided first and goes on to the next', async () => {
     const prompts = scriptedPrompts(['approve', 'approve']);
     const h = harness({
