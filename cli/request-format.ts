@@ -149,6 +149,12 @@ export function outcome(view: RequestView, now: number, out: Output): Outcome {
   const at = view.closedAt ? ` at ${clockTime(Date.parse(view.closedAt), now)}` : '';
   switch (view.state) {
     case 'approved':
+      if (view.breakGlass) {
+        return {
+          line: `${out.yellow('⚠')} Break-glass access to ${view.resource} granted (${view.id}) — ${accessUntil(view, now)}. Every approver (${view.approvers.join(' or ') || 'of the resource'}) has been told and will post-review this use; your sessions are marked in the audit log`,
+          exit: ExitCode.ok,
+        };
+      }
       return { line: `${out.green('✔')} Approved by ${approvedBy(view)} — ${accessUntil(view, now)}`, exit: ExitCode.ok };
     case 'denied': {
       const reason = denialReason(view);
@@ -198,6 +204,14 @@ export function reviewResult(view: RequestView, now: number, out: Output): strin
     default:
       return `Request ${view.id} is now ${view.state}`;
   }
+}
+
+/** A break-glass grant's post-review state: "waits for post-review", "acceptable (bob@…)". */
+export function postReviewState(view: { breakGlass?: boolean; postReview?: RequestView['postReview'] }): string {
+  if (!view.breakGlass) return '-';
+  const review = view.postReview;
+  if (!review) return 'waits for post-review';
+  return `${review.verdict === 'acceptable' ? 'acceptable' : 'NOT acceptable'} (${actorName(review.reviewer)})`;
 }
 
 // ---- Extensions (`access extend`) ---------------------------------------------------------------

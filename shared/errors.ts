@@ -61,12 +61,16 @@ export const ErrorCodes = {
   not_allowed_to_revoke: forbidden,
   /** Only the grant's requester may extend it. */
   not_allowed_to_extend: forbidden,
+  /** No breakGlass on the resource, or the caller is not in its groups. */
+  break_glass_not_allowed: forbidden,
   /** The resource's policy has no `extend` (or the resource left the configuration). */
   extend_not_allowed: forbidden,
   // Access requests: the request is not in a state that allows the action.
   request_not_pending: conflict,
   already_reviewed: conflict,
   grant_not_active: conflict,
+  /** A post-review of a request that was not a break-glass grant. */
+  not_a_break_glass_grant: conflict,
   /** The grant already has an extension waiting for approval. */
   extension_pending: conflict,
   // Access requests: what was asked for breaks the resource's policy.

@@ -115,6 +115,25 @@ export interface RequestView {
    * null when the resource allows no extension (absent from older brokers).
    */
   extendableMs?: number | null;
+  /** Granted at once as break-glass (absent from older brokers: false). */
+  breakGlass?: boolean;
+  /** A break-glass grant's post-review; null while it waits (and for other requests). */
+  postReview?: PostReviewView | null;
+}
+
+export type PostReviewVerdict = 'acceptable' | 'not_acceptable';
+
+export interface PostReviewView {
+  reviewer: ActorView;
+  verdict: PostReviewVerdict;
+  comment: string;
+  at: string;
+}
+
+/** `POST /v1/requests/:id/post-review` body. */
+export interface PostReviewBody {
+  verdict: PostReviewVerdict;
+  comment: string;
 }
 
 /** An extension of a grant (`access extend`): pending, approved (expiresAt moved), denied or lapsed. */
@@ -147,6 +166,8 @@ export interface CreateRequestBody {
   duration?: string;
   reason?: string;
   ticket?: string;
+  /** Break-glass: granted at once to members of the resource's breakGlass.groups (reason required). */
+  breakGlass?: boolean;
 }
 
 /** `POST /v1/requests/:id/review` body. */
@@ -212,6 +233,9 @@ export const AUDIT_EVENT_TYPES = [
   'request.extended',
   'request.extension_denied',
   'request.extension_lapsed',
+  /** A break-glass grant: taken at once without approval; it waits for a post-review. */
+  'request.break_glass',
+  'request.post_reviewed',
   'policy.refused',
   'session.opened',
   'session.closed',
@@ -279,6 +303,10 @@ export interface AuditSessionView {
   queries: number | null;
   /** The reason given when the grant the session ran under was requested (null when none was given). */
   reason: string | null;
+  /** The session ran under a break-glass grant (absent from older brokers). */
+  breakGlass?: boolean;
+  /** That grant's post-review; null while it waits (and for other grants). */
+  postReview?: PostReviewView | null;
 }
 
 /** `GET /v1/audit/sessions`: newest first. */

@@ -7,7 +7,7 @@ import type { AccessRequest, Actor, RequestChange } from '../requests/types.js';
 import type { NewAuditEntry } from './entry.js';
 
 /** What a caller tried when the broker refused it. */
-export type RefusedAction = 'create' | 'review' | 'cancel' | 'revoke' | 'extend';
+export type RefusedAction = 'create' | 'review' | 'cancel' | 'revoke' | 'extend' | 'post_review';
 
 /** Changes the clock makes: nobody acted, whoever's call happened to apply them. */
 const CLOCK_CHANGES: ReadonlySet<RequestChange> = new Set(['timed_out', 'expired']);
@@ -104,6 +104,12 @@ function changeBody(request: AccessRequest, change: RequestChange): Record<strin
     case 'extension_denied':
     case 'extension_lapsed':
       return extensionBody(request, change);
+    case 'break_glass':
+      return { reason: request.reason, ticket: request.ticket, grantedAt: iso(request.grantedAt), expiresAt: iso(request.expiresAt), breakGlass: true };
+    case 'post_reviewed':
+      return request.postReview
+        ? { verdict: request.postReview.verdict, comment: request.postReview.comment, reviewer: request.postReview.reviewer.upn ?? request.postReview.reviewer.oid }
+        : {};
   }
 }
 

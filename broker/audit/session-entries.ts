@@ -23,7 +23,7 @@ export function sessionOpenedEntry(session: NewSession): NewAuditEntry {
     actor: session.user,
     subject: session.id,
     resource: session.resource,
-    body: { requestId: session.requestId, target: session.target, client: session.clientAddress },
+    body: { requestId: session.requestId, target: session.target, client: session.clientAddress, ...(session.breakGlass ? { breakGlass: true } : {}) },
   };
 }
 

@@ -84,7 +84,11 @@ interface ResourceGroupEntries {
   requesters: GroupRefEntry[];
   approvers: GroupRefEntry[];
   autoApprove: GroupRefEntry[];
+  breakGlass: GroupRefEntry[];
 }
+
+/** The group-reference lists of a resource, by their key (breakGlass: its `groups`). */
+const RESOURCE_GROUP_KEYS = ['requesters', 'approvers', 'autoApprove', 'breakGlass'] as const;
 
 function tenantSchema(options: SchemaOptions) {
   // No default Graph URL here: it follows tenant.cloud (see the transform below).
@@ -146,6 +150,13 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       targetTls: choice(TARGET_TLS_MODES, 'TLS from the broker to the database').default('disable'),
       targetCa: caFile("the CA that signs the database's certificate, for targetTls: verify-full", baseDir).optional(),
       extend: extendSchema().optional(),
+      breakGlass: strictMapping(
+        {
+          groups: groupRefList(`groups whose members may take access at once in an emergency — ${GROUPS_HINT}`, { nonEmpty: true, idsOnly }),
+          maxDuration: duration('the longest break-glass grant, e.g. 1h', MAX_GRANT_DURATION_MS, 'longer grants are standing access'),
+        },
+        'break-glass: { groups: [sg-oncall], maxDuration: 1h }',
+      ).optional(),
     },
     'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
   ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> & { groupEntries: ResourceGroupEntries } => {
@@ -184,6 +195,14 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
         message: `is only read with targetTls: verify-full (this resource has ${raw.targetTls}) — set targetTls: verify-full or remove targetCa`,
       });
     }
+    if (raw.breakGlass !== undefined && raw.breakGlass.maxDuration > raw.maxDuration) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['breakGlass', 'maxDuration'],
+        message: `must not be longer than maxDuration (${formatDuration(raw.maxDuration)}) — an emergency grant without approval must not outlast an approved one`,
+        input: formatDuration(raw.breakGlass.maxDuration),
+      });
+    }
     if (raw.extend !== undefined) {
       for (const problem of extendProblems(raw.extend, raw.maxDuration)) ctx.addIssue({ code: 'custom', ...problem });
     }
@@ -207,7 +226,8 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       targetTls: raw.targetTls,
       targetCa: raw.targetCa ?? null,
       ...(raw.extend ? { extend: raw.extend } : {}),
-      groupEntries: { requesters: raw.requesters, approvers: raw.approvers, autoApprove: raw.autoApprove },
+      ...(raw.breakGlass ? { breakGlass: { groups: refsOf(raw.breakGlass.groups), maxDurationMs: raw.breakGlass.maxDuration } } : {}),
+      groupEntries: { requesters: raw.requesters, approvers: raw.approvers, autoApprove: raw.autoApprove, breakGlass: raw.breakGlass?.groups ?? [] },
     };
   });
 }
@@ -392,7 +412,10 @@ export function configSchema(options: SchemaOptions) {
     }
     const { labels, problems } = collectLabels([
       ...raw.resources.flatMap((r) =>
-        (['requesters', 'approvers', 'autoApprove'] as const).map((key) => ({ path: ['resources', r.name, key], entries: r.groupEntries[key] })),
+        RESOURCE_GROUP_KEYS.map((key) => ({
+          path: key === 'breakGlass' ? ['resources', r.name, 'breakGlass', 'groups'] : ['resources', r.name, key],
+          entries: r.groupEntries[key],
+        })),
       ),
       { path: ['auditors'], entries: raw.auditors },
       { path: ['admins'], entries: raw.admins },
@@ -430,6 +453,7 @@ function undeclaredGroups(config: { resources: ResourcePolicy[]; auditors: strin
     check(['resources', resource.name, 'requesters'], resource.requesters);
     check(['resources', resource.name, 'approvers'], resource.approvers);
     check(['resources', resource.name, 'autoApprove'], resource.autoApprove);
+    if (resource.breakGlass) check(['resources', resource.name, 'breakGlass', 'groups'], resource.breakGlass.groups);
   }
   check(['auditors'], config.auditors);
   check(['admins'], config.admins);

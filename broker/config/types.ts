@@ -55,6 +55,8 @@ export interface ResourcePolicy {
   targetTls: TargetTlsMode;
   /** postgres `verify-full` only: the CA to trust instead of the system's roots; null: the system's roots. */
   targetCa: TargetCa | null;
+  /** `breakGlass:` — who may take access at once in an emergency, and for how long; absent: nobody. */
+  breakGlass?: BreakGlassPolicy;
   /** `extend:` — how a live grant may be extended (`access extend`); absent: it may not. */
   extend?: ExtendPolicy;
   /**
@@ -74,6 +76,16 @@ export interface ResourcePolicy {
 export interface ExtendPolicy {
   maxTotalMs: number;
   autoApproveWithinMs: number | null;
+}
+
+/**
+ * Break-glass on a resource: members of `groups` may take a grant at once, without approval, for
+ * at most `maxDurationMs`, always with a reason. Every approver is told, and the grant waits for a
+ * post-review (acceptable / not acceptable) by one of them.
+ */
+export interface BreakGlassPolicy {
+  groups: string[];
+  maxDurationMs: number;
 }
 
 /** Identity settings for a real Entra tenant (absent under `access-broker dev`, which makes its own). */

@@ -40,6 +40,9 @@ const PENDING_CHANGES: ReadonlySet<RequestChange> = new Set([
   'extended',
   'extension_denied',
   'extension_lapsed',
+  // Break-glass: every approver of the resource is told at once, and when one post-reviewed it.
+  'break_glass',
+  'post_reviewed',
 ]);
 
 function concernsApprovers(change: RequestChange, request: AccessRequest): boolean {

@@ -20,7 +20,7 @@ import { pendingExtension } from './extension.js';
 import { randomRequestId, type IdGenerator } from './ids.js';
 import { openRequest, type RequestContext } from './policy.js';
 import { applyEvent, type Outcome } from './state-machine.js';
-import type { AccessRequest, Actor, RequestChange, RequestEvent, RequestState } from './types.js';
+import type { AccessRequest, Actor, PostReviewVerdict, RequestChange, RequestEvent, RequestState } from './types.js';
 import { toRequestView } from './view.js';
 import { actorName } from './wording.js';
 
@@ -95,17 +95,24 @@ export class RequestService {
   }
 
   async create(principal: Principal, body: CreateRequestBody): Promise<RequestView> {
-    const asked = { duration: body.duration ?? null, reason: body.reason ?? null, ticket: body.ticket ?? null };
+    const asked = { duration: body.duration ?? null, reason: body.reason ?? null, ticket: body.ticket ?? null, ...(body.breakGlass ? { breakGlass: true } : {}) };
     return this.#refusing('create', principal, { requestId: null, resource: body.resource }, asked, () => this.#create(principal, body));
   }
 
   async #create(principal: Principal, body: CreateRequestBody): Promise<RequestView> {
     requirePerson(principal, 'request access');
-    const groups = await this.#directory.memberGroups(principal.oid);
+    // Break-glass skips approval, so membership of its groups is read from Graph now, never the cache.
+    const groups = body.breakGlass ? (await this.#groupsForDecision(principal)).current : await this.#directory.memberGroups(principal.oid);
     const policy = this.policyOf(body.resource);
     if (!policy) throw this.#unknownResource(body.resource, groups);
     const ctx = this.#context(policy);
-    const input = { resource: body.resource, duration: body.duration ?? null, reason: body.reason ?? null, ticket: body.ticket ?? null };
+    const input = {
+      resource: body.resource,
+      duration: body.duration ?? null,
+      reason: body.reason ?? null,
+      ticket: body.ticket ?? null,
+      breakGlass: body.breakGlass === true,
+    };
     const { request, changes } = this.#store.transaction(() => {
       // Counted in the transaction that inserts, so two racing calls cannot both pass at the cap.
       this.#assertPendingRoom(principal);
@@ -246,6 +253,26 @@ export class RequestService {
     });
   }
 
+  /** Records an approver's verdict on a break-glass grant (its mandatory post-review). */
+  async postReview(principal: Principal, id: string, verdict: PostReviewVerdict, comment: string | null): Promise<RequestView> {
+    return this.#refusing('post_review', principal, { requestId: id }, { verdict, comment }, async () => {
+      requirePerson(principal, 'post-review a break-glass grant');
+      const { seen, current } = await this.#groupsForDecision(principal);
+      return this.#mutate(id, principal, seen, { type: 'post_review', by: actorOf(principal), byGroups: current, verdict, comment });
+    });
+  }
+
+  /** Break-glass grants on resources the caller approves that wait for a post-review (not their own), oldest first. */
+  async breakGlassToReview(principal: Principal): Promise<RequestView[]> {
+    if (principal.kind !== 'user') return [];
+    const groups = await this.#directory.memberGroups(principal.oid);
+    const resources = this.#config.resources.filter((policy) => inAnyGroup(groups, policy.approvers)).map((policy) => policy.name);
+    return this.#store
+      .listUnreviewedBreakGlass(resources, LIST_LIMIT_MAX)
+      .filter((request) => request.requester.oid !== principal.oid)
+      .map((request) => this.view(request));
+  }
+
   /**
    * Applies the clock to every request whose deadline has come (pending past pendingUntil →
    * timed_out, grants past expiresAt → expired, closedAt = the deadline itself). Returns how many
@@ -347,7 +374,7 @@ export class RequestService {
       state: request.state,
     };
     if (actor) fields['by'] = actorName(actor);
-    if (request.expiresAt !== null && (change === 'approved' || change === 'auto_approved' || change === 'extended'))
+    if (request.expiresAt !== null && (change === 'approved' || change === 'auto_approved' || change === 'extended' || change === 'break_glass'))
       fields['expiresAt'] = new Date(request.expiresAt).toISOString();
     if (request.closeReason) fields['reason'] = request.closeReason;
     // A clock transition handled well after its deadline happened while the broker was not running.
@@ -422,6 +449,7 @@ function eventActor(event: RequestEvent): Actor | null {
     case 'cancel':
     case 'revoke':
     case 'extend':
+    case 'post_review':
       return event.by;
     case 'tick':
       return null;

@@ -9,6 +9,7 @@
 import { AccessError, type ErrorCode } from '../../shared/errors.js';
 import type { ResourcePolicy } from '../config/types.js';
 import { inAnyGroup } from '../identity/directory.js';
+import { applyPostReview } from './break-glass.js';
 import { applyExtend, applyExtensionReview, lapsePending, pendingExtension, type ExtensionOutcome } from './extension.js';
 import { grantAccess } from './grant.js';
 import { assertPolicyFor, readComment } from './policy.js';
@@ -63,6 +64,8 @@ export function applyEvent(request: AccessRequest, event: RequestEvent, ctx: Eve
   if (ctx.policy) assertPolicyFor(request.resource, ctx.policy);
   const clocked = advanceClock(request, ctx.now);
   if (event.type === 'tick') return clocked;
+  // A post-review applies to the grant as the clock left it, ended or not.
+  if (event.type === 'post_review') return postReview(clocked, event, ctx);
   if (clocked.changes.length > 0) {
     const { code, message } = refusalFor(event.type, clocked.request, ctx.now);
     return { ok: false, refusal: new AccessError(code, message), request: clocked.request, changes: clocked.changes };
@@ -81,6 +84,14 @@ export function applyEvent(request: AccessRequest, event: RequestEvent, ctx: Eve
       if (request.state !== 'approved') return refuseInState(request, 'extend', ctx.now);
       return extensionOutcome(request, applyExtend(request, event, ctx.policy, ctx.now));
   }
+}
+
+function postReview(clocked: Transition, event: Extract<RequestEvent, { type: 'post_review' }>, ctx: EventContext): Outcome {
+  const read = readComment(event.comment, 'comment');
+  if (!read.ok) return { ok: false, refusal: read.refusal, request: clocked.request, changes: clocked.changes };
+  const outcome = applyPostReview(clocked.request, event, ctx.policy, ctx.now, read.comment);
+  if (!outcome.ok) return { ok: false, refusal: outcome.refusal, request: clocked.request, changes: clocked.changes };
+  return { ok: true, request: outcome.request, changes: [...clocked.changes, ...outcome.changes] };
 }
 
 function extensionOutcome(request: AccessRequest, outcome: ExtensionOutcome): Outcome {

@@ -57,6 +57,20 @@ export interface AccessRequest {
   autoApproved: boolean;
   /** Extensions asked for on this grant, oldest first (`access extend`). */
   extensions: Extension[];
+  /** Granted at once as break-glass (`access request NAME --break-glass`): it needs a post-review. */
+  breakGlass: boolean;
+  /** An approver's verdict on a break-glass grant after the fact; null until recorded (and for other grants). */
+  postReview: PostReview | null;
+}
+
+export type PostReviewVerdict = 'acceptable' | 'not_acceptable';
+
+/** The mandatory review of a break-glass grant, recorded once by an approver of its resource. */
+export interface PostReview {
+  reviewer: Actor;
+  verdict: PostReviewVerdict;
+  comment: string;
+  at: number;
 }
 
 export type ExtensionState = 'pending' | 'approved' | 'denied' | 'lapsed';
@@ -89,6 +103,8 @@ export interface NewRequestInput {
   duration: string | null;
   reason: string | null;
   ticket: string | null;
+  /** Break-glass: granted at once to members of the resource's breakGlass.groups. */
+  breakGlass?: boolean;
 }
 
 /** Events the state machine applies. Group memberships are read by the caller at the moment of the event. */
@@ -96,6 +112,8 @@ export type RequestEvent =
   | { type: 'review'; reviewer: Actor; reviewerGroups: readonly GroupRef[]; decision: 'approve' | 'deny'; comment: string | null }
   | { type: 'cancel'; by: Actor }
   | { type: 'revoke'; by: Actor; byGroups: readonly GroupRef[]; reason: string | null }
+  /** An approver's verdict on a break-glass grant, in any state (live or ended). */
+  | { type: 'post_review'; by: Actor; byGroups: readonly GroupRef[]; verdict: PostReviewVerdict; comment: string | null }
   /** More time on a live grant, asked by its requester; `duration` as typed (e.g. "30m"). */
   | { type: 'extend'; by: Actor; byGroups: readonly GroupRef[]; duration: string; reason: string | null }
   /** The clock: times out a stale pending request, expires an ended grant. */
@@ -120,4 +138,8 @@ export type RequestChange =
   | 'extended'
   | 'extension_denied'
   /** A pending extension ended with its grant (expired or revoked) before a decision. */
-  | 'extension_lapsed';
+  | 'extension_lapsed'
+  /** Granted at once as break-glass (after `created`). */
+  | 'break_glass'
+  /** An approver recorded the post-review of a break-glass grant. */
+  | 'post_reviewed';

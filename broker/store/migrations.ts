@@ -195,6 +195,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX extensions_one_pending ON extensions (request_id) WHERE state = 'pending';
     `,
   },
+  {
+    version: 5,
+    name: 'break-glass grants and their post-review',
+    // A break-glass grant (broker/requests/break-glass.ts) is a request row marked break_glass = 1;
+    // its post-review is recorded once, by an approver, in the same row.
+    sql: `
+      ALTER TABLE requests ADD COLUMN break_glass INTEGER NOT NULL DEFAULT 0 CHECK (break_glass IN (0, 1));
+      ALTER TABLE requests ADD COLUMN post_review_verdict TEXT CHECK (post_review_verdict IN ('acceptable', 'not_acceptable'));
+      ALTER TABLE requests ADD COLUMN post_review_by_oid TEXT;
+      ALTER TABLE requests ADD COLUMN post_review_by_upn TEXT;
+      ALTER TABLE requests ADD COLUMN post_review_comment TEXT;
+      ALTER TABLE requests ADD COLUMN post_review_at INTEGER;
+
+      -- The approvers' queue of break-glass grants that wait for a post-review.
+      CREATE INDEX requests_break_glass_unreviewed ON requests (created_at) WHERE break_glass = 1 AND post_review_verdict IS NULL;
+      -- access audit sessions --break-glass: the break-glass grants.
+      CREATE INDEX requests_break_glass ON requests (id) WHERE break_glass = 1;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

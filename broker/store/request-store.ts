@@ -4,7 +4,7 @@
 
 import Sqlite from 'better-sqlite3';
 import { AccessError } from '../../shared/errors.js';
-import type { AccessRequest, Actor, Extension, ExtensionState, RequestState, Review } from '../requests/types.js';
+import type { AccessRequest, Actor, Extension, ExtensionState, PostReviewVerdict, RequestState, Review } from '../requests/types.js';
 import { immediateTransaction, type Database } from './database.js';
 
 /**
@@ -57,6 +57,8 @@ export interface RequestStore {
    * open. It may already have passed (the broker was down): then listDue has work at once.
    */
   nextDeadline(): number | null;
+  /** Break-glass grants on `resources` that wait for a post-review, oldest first (bounded by `limit`). */
+  listUnreviewedBreakGlass(resources: readonly string[], limit: number): AccessRequest[];
   /** The requester's most recent requests on a resource (for `access review` context), newest first. */
   recentFor(requesterOid: string, resource: string, limit: number): AccessRequest[];
 }
@@ -93,6 +95,12 @@ interface RequestRow {
   closed_by_upn: string | null;
   close_reason: string | null;
   auto_approved: 0 | 1;
+  break_glass: 0 | 1;
+  post_review_verdict: PostReviewVerdict | null;
+  post_review_by_oid: string | null;
+  post_review_by_upn: string | null;
+  post_review_comment: string | null;
+  post_review_at: number | null;
 }
 
 /** An `extensions` row, column for column. */
@@ -153,6 +161,12 @@ const REQUEST_COLUMNS = [
   'closed_by_upn',
   'close_reason',
   'auto_approved',
+  'break_glass',
+  'post_review_verdict',
+  'post_review_by_oid',
+  'post_review_by_upn',
+  'post_review_comment',
+  'post_review_at',
 ] as const satisfies readonly (keyof RequestRow)[];
 
 /** Newest first; rowid (insertion order) breaks ties between requests made in the same millisecond. */
@@ -200,6 +214,9 @@ const SQL = {
                    SELECT min(expires_at) FROM requests WHERE state = 'approved'
                  )`,
   recentFor: `SELECT * FROM requests WHERE requester_oid = ? AND resource = ? ${NEWEST_FIRST} LIMIT ?`,
+  unreviewedBreakGlass: `SELECT * FROM requests
+                         WHERE break_glass = 1 AND post_review_verdict IS NULL AND resource IN (SELECT value FROM json_each(?))
+                         ORDER BY created_at, rowid LIMIT ?`,
   extensionsOfMany: 'SELECT * FROM extensions WHERE request_id IN (SELECT value FROM json_each(?)) ORDER BY request_id, seq',
   countExtensions: 'SELECT count(*) AS n FROM extensions WHERE request_id = ?',
   upsertExtension: `INSERT INTO extensions (request_id, seq, duration_ms, reason, requested_at, state, approvals_required, reviews, decided_at, previous_expires_at)
@@ -227,6 +244,7 @@ export class SqliteRequestStore implements RequestStore {
       due: db.prepare<{ now: number }, RequestRow>(SQL.due),
       nextDeadline: db.prepare<[], { deadline: number | null }>(SQL.nextDeadline),
       recentFor: db.prepare<[string, string, number], RequestRow>(SQL.recentFor),
+      unreviewedBreakGlass: db.prepare<[string, number], RequestRow>(SQL.unreviewedBreakGlass),
       extensionsOfMany: db.prepare<[string], ExtensionRow>(SQL.extensionsOfMany),
       countExtensions: db.prepare<[string], { n: number }>(SQL.countExtensions),
       upsertExtension: db.prepare<ExtensionRow>(SQL.upsertExtension),
@@ -344,6 +362,11 @@ export class SqliteRequestStore implements RequestStore {
     return this.#statements.nextDeadline.get()?.deadline ?? null;
   }
 
+  listUnreviewedBreakGlass(resources: readonly string[], limit: number): AccessRequest[] {
+    if (resources.length === 0) return [];
+    return this.#withReviews(this.#statements.unreviewedBreakGlass.all(JSON.stringify(resources), checkLimit(limit)));
+  }
+
   recentFor(requesterOid: string, resource: string, limit: number): AccessRequest[] {
     return this.#withReviews(this.#statements.recentFor.all(requesterOid, resource, checkLimit(limit)));
   }
@@ -397,6 +420,12 @@ function toRow(request: AccessRequest): RequestRow {
     closed_by_upn: request.closedBy?.upn ?? null,
     close_reason: request.closeReason,
     auto_approved: request.autoApproved ? 1 : 0,
+    break_glass: request.breakGlass ? 1 : 0,
+    post_review_verdict: request.postReview?.verdict ?? null,
+    post_review_by_oid: request.postReview?.reviewer.oid ?? null,
+    post_review_by_upn: request.postReview?.reviewer.upn ?? null,
+    post_review_comment: request.postReview?.comment ?? null,
+    post_review_at: request.postReview?.at ?? null,
   };
 }
 
@@ -459,6 +488,16 @@ function toRequest(row: RequestRow, reviews: Review[], extensions: Extension[]):
     closeReason: row.close_reason,
     autoApproved: row.auto_approved === 1,
     extensions,
+    breakGlass: row.break_glass === 1,
+    postReview:
+      row.post_review_verdict === null || row.post_review_by_oid === null
+        ? null
+        : {
+            reviewer: actor(row.post_review_by_oid, row.post_review_by_upn),
+            verdict: row.post_review_verdict,
+            comment: row.post_review_comment ?? '',
+            at: row.post_review_at ?? 0,
+          },
   };
 }
 

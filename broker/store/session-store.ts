@@ -30,6 +30,8 @@ export interface NewSession {
   /** host:port as dialled. */
   target: string;
   startedAt: number;
+  /** The grant is break-glass: recorded in the session.opened entry (not a column: the grant's row says it). */
+  breakGlass?: boolean;
 }
 
 export interface SessionEnd {

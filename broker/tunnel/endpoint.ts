@@ -255,6 +255,8 @@ export class TunnelEndpoint implements UpgradeRoute {
       clientAddress: ctx.req.socket.remoteAddress ?? null,
       target: formatTarget(policy.target),
       startedAt: now(),
+      // A session under a break-glass grant says so in its session.opened entry.
+      ...(grant.breakGlass ? { breakGlass: true } : {}),
     };
     // Everything that may fail happens before the WebSocket exists, so a failure is still an HTTP error.
     const observer = this.#options.observe?.(session, policy) ?? null;

@@ -148,10 +148,14 @@ export function describeEntry(entry: AuditEntryView): string {
       return `extension of ${extraTime(body)} denied; the grant is unchanged`;
     case 'request.extension_lapsed':
       return `extension of ${extraTime(body)} lapsed: the grant ended before a decision`;
+    case 'request.break_glass':
+      return `BREAK-GLASS access taken without approval, ${until(body)}${quoted(str(body, 'reason'))}`;
+    case 'request.post_reviewed':
+      return `post-review: ${str(body, 'verdict') === 'acceptable' ? 'acceptable' : 'NOT acceptable'}${quoted(str(body, 'comment'))}`;
     case 'policy.refused':
       return `refused ${str(body, 'action') ?? 'an action'} (${str(body, 'code') ?? 'refused'}): ${oneLine(str(body, 'message') ?? '')}`;
     case 'session.opened':
-      return `tunnel opened from ${str(body, 'client') ?? 'an unknown address'} to ${str(body, 'target') ?? 'the target'}`;
+      return `${body.breakGlass === true ? 'BREAK-GLASS ' : ''}tunnel opened from ${str(body, 'client') ?? 'an unknown address'} to ${str(body, 'target') ?? 'the target'}`;
     case 'session.closed': {
       const queries = num(body, 'queries');
       const detail = str(body, 'detail');

@@ -53,6 +53,10 @@ export const requestCommand: CommandSpec = {
   args: '<name>',
   options: [
     ...requestOptions,
+    {
+      flags: '--break-glass',
+      description: "emergency: granted at once to members of the resource's breakGlass groups (--reason required); every approver is told and post-reviews it",
+    },
     { flags: '--no-wait', description: 'print the request id and state, and exit without waiting for the decision' },
     brokerOption,
     { flags: '--json', description: 'print the final request as JSON' },
@@ -137,8 +141,13 @@ export const denyCommand: CommandSpec = {
 
 export const reviewCommand: CommandSpec = {
   name: 'review',
-  summary: 'go through the requests waiting for you and approve, deny or skip each',
-  options: [brokerOption],
+  summary: 'go through what waits for you: break-glass grants to post-review, then requests to approve, deny or skip',
+  args: '[id]',
+  options: [
+    { flags: '--verdict <verdict>', description: 'with ID: post-review that break-glass grant without questions — acceptable or not-acceptable' },
+    { flags: '--comment <text>', description: 'with ID and --verdict: what you found (required)' },
+    brokerOption,
+  ],
   load: () => import('./review.js'),
 };
 
@@ -158,6 +167,7 @@ export const auditSessionsCommand: CommandSpec = {
     { flags: '--since <when>', description: `opened at or after: ${WHEN}` },
     { flags: '--until <when>', description: 'opened before this time (same forms as --since)' },
     { flags: '--limit <n>', description: `at most this many, newest first (default ${SESSIONS_SHOWN})` },
+    { flags: '--break-glass', description: 'only sessions under break-glass grants, with their post-review' },
     brokerOption,
     jsonOption,
     { flags: '--csv', description: 'print CSV (RFC 4180) for a spreadsheet' },

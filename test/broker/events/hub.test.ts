@@ -27,6 +27,8 @@ function request(over: Partial<AccessRequest> = {}): AccessRequest {
     closeReason: null,
     autoApproved: false,
     extensions: [],
+    breakGlass: false,
+    postReview: null,
     ...over,
   };
 }

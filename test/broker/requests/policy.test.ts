@@ -167,6 +167,8 @@ describe('openRequest', () => {
       closeReason: null,
       autoApproved: false,
       extensions: [],
+      breakGlass: false,
+      postReview: null,
     });
   });
 

@@ -28,6 +28,8 @@ function stored(id: string, over: Partial<AccessRequest>): AccessRequest {
     closeReason: null,
     autoApproved: false,
     extensions: [],
+    breakGlass: false,
+    postReview: null,
     ...over,
   };
 }

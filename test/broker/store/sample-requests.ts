@@ -26,6 +26,8 @@ export function pendingRequest(overrides: Partial<AccessRequest> = {}): AccessRe
     closeReason: null,
     autoApproved: false,
     extensions: [],
+    breakGlass: false,
+    postReview: null,
     ...overrides,
   };
 }
