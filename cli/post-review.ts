@@ -16,7 +16,10 @@ const VERDICT_WORDS: Readonly<Record<string, PostReviewVerdict>> = { acceptable:
 export function verdictFlag(value: string | undefined): PostReviewVerdict {
   const verdict = value === undefined ? undefined : VERDICT_WORDS[value.trim().toLowerCase()];
   if (verdict) return verdict;
-  throw new AccessError('usage', `--verdict ${value === undefined ? 'is required with an ID' : `"${value}" is not a verdict`} — use --verdict acceptable or --verdict not-acceptable`);
+  throw new AccessError(
+    'usage',
+    `--verdict ${value === undefined ? 'is required with an ID' : `"${value}" is not a verdict`} — use --verdict acceptable or --verdict not-acceptable`,
+  );
 }
 
 /** Unreviewed break-glass grants the caller may post-review, oldest first. */
@@ -30,7 +33,9 @@ export function showBreakGlass(ctx: CliContext, grant: RequestView, index: numbe
   const now = ctx.now();
   const row = (label: string, value: string): void => out.line(`  ${out.bold(label.padEnd(10))} ${value}`);
   out.line();
-  out.line(`${out.dim(`[${index + 1}/${total}]`)} ${out.red('Break-glass')} grant ${out.bold(grant.id)} — ${out.bold(grant.resource)} for ${span(grant.durationMs)}`);
+  out.line(
+    `${out.dim(`[${index + 1}/${total}]`)} ${out.red('Break-glass')} grant ${out.bold(grant.id)} — ${out.bold(grant.resource)} for ${span(grant.durationMs)}`,
+  );
   row('Used by', actorName(grant.requester));
   row('Reason', grant.reason ?? '(none given)');
   row('Ticket', grant.ticket ?? '(none)');

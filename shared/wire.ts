@@ -52,6 +52,12 @@ export interface ResourceSummary {
   canApprove: boolean;
   /** Whether a request by the caller is approved by policy (auto-approve group). */
   autoApproved: boolean;
+  /** Whether the caller may take break-glass access (`access request NAME --break-glass`); absent from older brokers. */
+  canBreakGlass?: boolean;
+  /** The longest break-glass grant; null when the resource has none. */
+  breakGlassMaxDurationMs?: number | null;
+  /** extend.maxTotal: how long a grant may last with extensions; null when it may not be extended. */
+  extendMaxTotalMs?: number | null;
   /** Approver groups as people read them: "name (object id)" where the broker knows the name, else as the policy names them. */
   approvers: string[];
   approvals: number;

@@ -58,7 +58,8 @@ export function auditRoutes(audit: Audit, now: () => number): Route[] {
         if (until !== undefined) query.until = until;
         if (limit !== undefined) query.limit = limit;
         const breakGlass = params.get('break_glass');
-        if (breakGlass !== null && breakGlass !== '1') throw new AccessError('bad_request', `?break_glass=${breakGlass}: use ?break_glass=1 (only sessions under break-glass grants)`);
+        if (breakGlass !== null && breakGlass !== '1')
+          throw new AccessError('bad_request', `?break_glass=${breakGlass}: use ?break_glass=1 (only sessions under break-glass grants)`);
         if (breakGlass === '1') query.breakGlass = true;
         const cursor = params.get('cursor');
         if (cursor !== null) query.before = decodeCursor(SESSIONS_LISTING, cursor);

@@ -144,7 +144,8 @@ function limitCreation(creations: RateLimiter, oid: string): void {
 function createBody(raw: unknown): CreateRequestBody {
   const body = bodyObject(raw, ['resource', 'duration', 'reason', 'ticket', 'breakGlass'], 'request');
   const breakGlass = body['breakGlass'];
-  if (breakGlass !== undefined && typeof breakGlass !== 'boolean') throw new AccessError('bad_request', '"breakGlass" in the request body must be true or false');
+  if (breakGlass !== undefined && typeof breakGlass !== 'boolean')
+    throw new AccessError('bad_request', '"breakGlass" in the request body must be true or false');
   const optional = (key: keyof typeof CREATE_FIELDS): Partial<CreateRequestBody> => {
     const value = optionalString(body, key, 'request', CREATE_FIELDS[key]);
     return value === undefined ? {} : { [key]: value };

@@ -1,4 +1,4 @@
-// `GET /v1/resources`: the resources the caller may request or approve, with a policy summary.
+// `GET /v1/resources`: the resources the caller may request, approve or take as break-glass, with a policy summary.
 
 import type { ResourceSummary, ResourcesResponse } from '../../shared/wire.js';
 import type { BrokerApp } from '../app.js';
@@ -16,6 +16,9 @@ function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[]
     canRequest: inAnyGroup(groups, resource.requesters),
     canApprove: inAnyGroup(groups, resource.approvers),
     autoApproved: inAnyGroup(groups, resource.autoApprove),
+    canBreakGlass: resource.breakGlass !== undefined && inAnyGroup(groups, resource.breakGlass.groups),
+    breakGlassMaxDurationMs: resource.breakGlass?.maxDurationMs ?? null,
+    extendMaxTotalMs: resource.extend?.maxTotalMs ?? null,
     approvers: describeGroups(resource.approvers, resource.groupNames),
     approvals: resource.approvals,
     maxDurationMs: resource.maxDurationMs,
@@ -38,7 +41,7 @@ export function resourceRoutes(app: BrokerApp): Route[] {
         const isAdmin = inAnyGroup(groups, app.config.admins);
         const resources = app.config.resources
           .map((resource) => summarizeResource(resource, groups))
-          .filter((summary) => isAdmin || summary.canRequest || summary.canApprove);
+          .filter((summary) => isAdmin || summary.canRequest || summary.canApprove || summary.canBreakGlass);
         return { resources };
       },
     },

@@ -108,7 +108,11 @@ function changeBody(request: AccessRequest, change: RequestChange): Record<strin
       return { reason: request.reason, ticket: request.ticket, grantedAt: iso(request.grantedAt), expiresAt: iso(request.expiresAt), breakGlass: true };
     case 'post_reviewed':
       return request.postReview
-        ? { verdict: request.postReview.verdict, comment: request.postReview.comment, reviewer: request.postReview.reviewer.upn ?? request.postReview.reviewer.oid }
+        ? {
+            verdict: request.postReview.verdict,
+            comment: request.postReview.comment,
+            reviewer: request.postReview.reviewer.upn ?? request.postReview.reviewer.oid,
+          }
         : {};
   }
 }

@@ -47,6 +47,14 @@ export function checkBreakGlass(policy: ResourcePolicy, requesterGroups: readonl
   return durationMs;
 }
 
+/**
+ * The groups whose members may use a grant's tunnels (checked when one opens and re-checked while
+ * it runs): the breakGlass groups for a break-glass grant, the requesters for any other.
+ */
+export function tunnelGroups(policy: ResourcePolicy, breakGlass: boolean): readonly string[] {
+  return breakGlass ? (policy.breakGlass?.groups ?? []) : policy.requesters;
+}
+
 /** Whether a break-glass grant still waits for its post-review. */
 export function awaitsPostReview(request: AccessRequest): boolean {
   return request.breakGlass && request.postReview === null;
@@ -54,7 +62,10 @@ export function awaitsPostReview(request: AccessRequest): boolean {
 
 type PostReviewOutcome = { ok: true; request: AccessRequest; changes: RequestChange[] } | { ok: false; refusal: AccessError };
 
-function refused(code: 'not_a_break_glass_grant' | 'already_reviewed' | 'self_review' | 'not_an_approver' | 'reason_required', message: string): PostReviewOutcome {
+function refused(
+  code: 'not_a_break_glass_grant' | 'already_reviewed' | 'self_review' | 'not_an_approver' | 'reason_required',
+  message: string,
+): PostReviewOutcome {
   return { ok: false, refusal: new AccessError(code, message) };
 }
 
@@ -67,7 +78,10 @@ export function applyPostReview(
   comment: string | null,
 ): PostReviewOutcome {
   if (!request.breakGlass) {
-    return refused('not_a_break_glass_grant', `Request ${request.id} was not a break-glass grant: there is nothing to post-review — \`access review\` lists those that wait.`);
+    return refused(
+      'not_a_break_glass_grant',
+      `Request ${request.id} was not a break-glass grant: there is nothing to post-review — \`access review\` lists those that wait.`,
+    );
   }
   const done = request.postReview;
   if (done) {
@@ -77,10 +91,15 @@ export function applyPostReview(
     );
   }
   if (event.by.oid === request.requester.oid) {
-    return refused('self_review', `You used break-glass grant ${request.id} yourself and may not post-review it — another approver of ${request.resource} must.`);
+    return refused(
+      'self_review',
+      `You used break-glass grant ${request.id} yourself and may not post-review it — another approver of ${request.resource} must.`,
+    );
   }
   if (policy === null || !inAnyGroup(event.byGroups, policy.approvers)) {
-    const who = policy ? `only members of ${groupList(policy.approvers, policy.groupNames)} may` : `${request.resource} is no longer in the broker's configuration`;
+    const who = policy
+      ? `only members of ${groupList(policy.approvers, policy.groupNames)} may`
+      : `${request.resource} is no longer in the broker's configuration`;
     return refused('not_an_approver', `You may not post-review break-glass grant ${request.id}: ${who}.`);
   }
   if (comment === null) {

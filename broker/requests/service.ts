@@ -95,7 +95,12 @@ export class RequestService {
   }
 
   async create(principal: Principal, body: CreateRequestBody): Promise<RequestView> {
-    const asked = { duration: body.duration ?? null, reason: body.reason ?? null, ticket: body.ticket ?? null, ...(body.breakGlass ? { breakGlass: true } : {}) };
+    const asked = {
+      duration: body.duration ?? null,
+      reason: body.reason ?? null,
+      ticket: body.ticket ?? null,
+      ...(body.breakGlass ? { breakGlass: true } : {}),
+    };
     return this.#refusing('create', principal, { requestId: null, resource: body.resource }, asked, () => this.#create(principal, body));
   }
 

@@ -6,6 +6,7 @@ import { AccessError } from '../../shared/errors.js';
 import type { Principal } from '../auth/principal.js';
 import type { ResourcePolicy } from '../config/types.js';
 import { currentGroups, inAnyGroup, type Directory } from '../identity/directory.js';
+import { tunnelGroups } from '../requests/break-glass.js';
 import { isLive } from '../requests/state-machine.js';
 import type { AccessRequest } from '../requests/types.js';
 import { describeState, formatInstant, groupList } from '../requests/wording.js';
@@ -42,10 +43,11 @@ export async function admit(principal: Principal, resource: string | null, ctx: 
   if (!grant) throw noLiveGrant(ctx.grants, principal.oid, policy.name, ctx.now);
   // Never the cache: someone removed from the group a minute ago must not get a new tunnel.
   const groups = await currentGroups(ctx.directory, principal.oid);
-  if (!inAnyGroup(groups, policy.requesters)) {
+  const allowed = tunnelGroups(policy, grant.breakGlass);
+  if (!inAnyGroup(groups, allowed)) {
     throw new AccessError(
       'not_a_requester',
-      `You are no longer in a group allowed to use ${policy.name} (${groupList(policy.requesters, policy.groupNames)}), so grant ${grant.id} cannot open a tunnel. ` +
+      `You are no longer in a group allowed to use ${policy.name} (${groupList(allowed, policy.groupNames)}), so grant ${grant.id} cannot open a tunnel. ` +
         'Ask an admin if you should be.',
     );
   }

@@ -29,6 +29,7 @@ import { OpenCounter } from '../http/rate-limit.js';
 import type { UpgradeContext, UpgradeRoute } from '../http/upgrade.js';
 import type { Directory } from '../identity/directory.js';
 import { randomRequestId, type IdGenerator } from '../requests/ids.js';
+import { tunnelGroups } from '../requests/break-glass.js';
 import { isLive } from '../requests/state-machine.js';
 import type { AccessRequest, RequestChange } from '../requests/types.js';
 import { actorName } from '../requests/wording.js';
@@ -459,7 +460,7 @@ function recheckable({ session, policy, relay }: Tunnel): RecheckedTunnel {
   return {
     oid: session.user.oid,
     resource: policy.name,
-    requesters: policy.requesters,
+    requesters: tunnelGroups(policy, session.breakGlass === true),
     openedAt: session.startedAt,
     ending: relay.ending,
     cut: (code, reason) => relay.cut(code, reason),

@@ -97,14 +97,20 @@ async function postReviewOne(ctx: CliContext, options: Record<string, unknown>, 
   const verdict = verdictFlag(stringOption(options, 'verdict'));
   const comment =
     stringOption(options, 'comment') ??
-    (ctx.prompts.interactive ? await ctx.prompts.text({ message: `What you found about ${ctx.out.forPeople(id)}:`, instead: 'pass --comment TEXT', required: true }) : undefined);
+    (ctx.prompts.interactive
+      ? await ctx.prompts.text({ message: `What you found about ${ctx.out.forPeople(id)}:`, instead: 'pass --comment TEXT', required: true })
+      : undefined);
   if (comment === undefined) throw new AccessError('usage', 'a post-review needs --comment TEXT: say what you found');
   const { client } = await ctx.connect(stringOption(options, 'broker'));
   await sendPostReview(ctx, client, id, { verdict, comment });
 }
 
 /** Goes through the unreviewed break-glass grants: how many were post-reviewed and skipped, and whether the approver quit. */
-async function postReviewAll(ctx: CliContext, client: BrokerClient, grants: readonly RequestView[]): Promise<{ reviewed: number; skipped: number; quit: boolean }> {
+async function postReviewAll(
+  ctx: CliContext,
+  client: BrokerClient,
+  grants: readonly RequestView[],
+): Promise<{ reviewed: number; skipped: number; quit: boolean }> {
   const tally = { reviewed: 0, skipped: 0, quit: false };
   for (const [index, grant] of grants.entries()) {
     showBreakGlass(ctx, ctx.out.forPeople(grant), index, grants.length);

@@ -15,6 +15,7 @@ import {
   extensionApprovedBy,
   extensionOutcome,
   outcome,
+  postReviewState,
   span,
   stillNeeded,
   timeOfDay,
@@ -85,6 +86,14 @@ function theirs(change: string, view: RequestView, now: number, out: Output): st
   }
 }
 
+/** A break-glass grant taken, or its post-review recorded. */
+function breakGlassLine(change: string, view: RequestView, mine: boolean, now: number, out: Output): string {
+  if (change === 'post_reviewed') return `${view.id} ${actorName(view.requester)} → ${view.resource}: break-glass post-review ${postReviewState(view)}`;
+  if (mine) return `Your break-glass grant ${view.id} for ${view.resource}: ${accessUntil(view, now)}; every approver was told`;
+  const why = view.reason ? ` — "${cell(view.reason)}"` : '';
+  return `${out.red('Break-glass')} ${view.id} ${actorName(view.requester)} → ${view.resource} for ${span(view.durationMs)}, ${accessUntil(view, now)}${why} · post-review it: access review`;
+}
+
 /** The feed line for one event, or null for an event that is not news (hello). */
 export function describeEvent(event: EventMessage, me: string | null, now: number, out: Output): string | null {
   switch (event.type) {
@@ -97,6 +106,8 @@ export function describeEvent(event: EventMessage, me: string | null, now: numbe
       return `${out.yellow('Ending')} your access to ${event.request.resource} (${event.request.id}) ends at ${end} (in ${span(event.inMs)}) — \`${more}\` for more time`;
     }
     case 'request':
+      if (event.change === 'break_glass' || event.change === 'post_reviewed')
+        return breakGlassLine(event.change, event.request, event.request.requester.oid === me, now, out);
       if (EXTENSION_CHANGES.has(event.change)) return extensionLine(event.change, event.request, event.request.requester.oid === me, now, out);
       return event.request.requester.oid === me ? mine(event.change, event.request, now, out) : theirs(event.change, event.request, now, out);
   }

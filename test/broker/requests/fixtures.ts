@@ -90,6 +90,13 @@ export const events = {
     reason,
   }),
   tick: (): RequestEvent => ({ type: 'tick' }),
+  postReview: (who: PersonName, verdict: 'acceptable' | 'not_acceptable' = 'acceptable', comment: string | null = 'INC-4211 confirmed'): RequestEvent => ({
+    type: 'post_review',
+    by: people[who].actor,
+    byGroups: people[who].groups,
+    verdict,
+    comment,
+  }),
   extend: (who: PersonName, duration: string, reason: string | null = 'migration still running', memberOf: GroupRef[] = people[who].groups): RequestEvent => ({
     type: 'extend',
     by: people[who].actor,

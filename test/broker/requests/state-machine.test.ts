@@ -6,7 +6,10 @@ import type { AccessRequest, RequestChange, RequestEvent, RequestState } from '.
 import { AccessError, type ErrorCode } from '../../../shared/errors.js';
 import { context, events, HOUR, input, MINUTE, people, policy, T0, type PersonName } from './fixtures.js';
 
-const { approve, deny, cancel, revoke, tick, extend } = events;
+const { approve, deny, cancel, revoke, tick, extend, postReview } = events;
+
+/** breakGlass: { groups: [sg-oncall], maxDuration: 1h }. */
+const BREAK_GLASS: Partial<ResourcePolicy> = { breakGlass: { groups: ['sg-oncall'], maxDurationMs: HOUR } };
 
 /** extend: { maxTotal: 3h, approval: required }. */
 const EXTEND_REQUIRED: Partial<ResourcePolicy> = { extend: { maxTotalMs: 3 * HOUR, autoApproveWithinMs: null } };
@@ -27,6 +30,8 @@ interface Step {
   expiresAt?: number;
   /** States of the grant's extensions after the step, oldest first. */
   extensions?: string[];
+  /** The post-review verdict after the step (null: none yet). */
+  verdict?: string | null;
 }
 
 interface Scenario {
@@ -37,6 +42,8 @@ interface Scenario {
   duration?: string;
   /** State right after creation (default pending). */
   opened?: RequestState;
+  /** Opened as break-glass (`access request --break-glass`). */
+  breakGlass?: boolean;
   steps: Step[];
 }
 
@@ -443,6 +450,38 @@ const scenarios: Scenario[] = [
       { at: 50, event: extend('alice', '1h30m'), state: 'approved', changes: ['extension_requested'], expiresAt: 60, extensions: ['pending'] },
     ],
   },
+  // Break-glass and its post-review.
+  {
+    name: 'a break-glass grant is live at once and waits for a post-review by an approver, once',
+    policy: BREAK_GLASS,
+    requester: 'oscar',
+    breakGlass: true,
+    opened: 'approved',
+    steps: [
+      { at: 1, event: approve('bob'), refused: 'request_not_pending', state: 'approved', verdict: null },
+      { at: 2, event: postReview('oscar'), refused: 'self_review', state: 'approved', verdict: null },
+      { at: 3, event: postReview('mallory'), refused: 'not_an_approver', state: 'approved', verdict: null },
+      { at: 4, event: postReview('erin'), refused: 'not_an_approver', state: 'approved', verdict: null },
+      { at: 5, event: postReview('bob', 'acceptable', null), refused: 'reason_required', state: 'approved', verdict: null },
+      { at: 6, event: postReview('bob', 'not_acceptable', 'nothing was down'), state: 'approved', changes: ['post_reviewed'], verdict: 'not_acceptable' },
+      { at: 7, event: postReview('carol'), refused: 'already_reviewed', state: 'approved', verdict: 'not_acceptable' },
+    ],
+  },
+  {
+    name: 'a post-review may come after the break-glass grant ended, and records the expiry with it',
+    policy: BREAK_GLASS,
+    requester: 'oscar',
+    breakGlass: true,
+    opened: 'approved',
+    steps: [{ at: 90, event: postReview('carol'), state: 'expired', changes: ['expired', 'post_reviewed'], verdict: 'acceptable' }],
+  },
+  {
+    name: 'a grant that was not break-glass takes no post-review',
+    steps: [
+      { at: 1, event: approve('bob'), state: 'approved' },
+      { at: 2, event: postReview('carol'), refused: 'not_a_break_glass_grant', state: 'approved', verdict: null },
+    ],
+  },
   {
     name: 'an auto-approved grant may be extended within none-within by policy too',
     policy: EXTEND_WITHIN_1H,
@@ -456,7 +495,9 @@ describe('applyEvent', () => {
   it.each(scenarios)('$name', (scenario) => {
     const p = policy(scenario.policy);
     const requester = people[scenario.requester ?? 'alice'];
-    let { request } = openRequest(input({ duration: scenario.duration ?? '1h' }), requester.actor, requester.groups, context(p, T0), 'req-1');
+    const asked = input({ duration: scenario.duration ?? '1h', ...(scenario.breakGlass ? { breakGlass: true } : {}) });
+    let { request } = openRequest(asked, requester.actor, requester.groups, context(p, T0), 'req-1');
+    if (scenario.breakGlass) expect(request).toMatchObject({ breakGlass: true, autoApproved: false, reviews: [] });
     expect(request.state, 'after creation').toBe(scenario.opened ?? 'pending');
 
     scenario.steps.forEach((step, index) => {
