@@ -20,10 +20,12 @@ import type { Servable } from './lifecycle.js';
 import type { Logger } from './log.js';
 import { checkReadiness, type Readiness, type ReadinessCheck } from './readiness.js';
 import type { IdGenerator } from './requests/ids.js';
+import { NotificationDispatcher, type Post } from './notifications/dispatcher.js';
 import { DeadlineScheduler } from './requests/scheduler.js';
 import { RequestService } from './requests/service.js';
 import { brokerRequestHandler, type RequestHandler, type SideHandler } from './server.js';
 import { openDatabase } from './store/database.js';
+import { NotificationOutbox } from './store/notification-outbox.js';
 import { SqliteRequestStore } from './store/request-store.js';
 import { SqliteSessionStore, type SessionStore } from './store/session-store.js';
 import { TunnelEndpoint, type TunnelEndpointOptions } from './tunnel/endpoint.js';
@@ -59,6 +61,8 @@ export interface AssembleOptions {
   tunnel?: Pick<TunnelEndpointOptions, 'connectTimeoutMs' | 'membershipRecheckMs' | 'membershipGraceMs' | 'newId'>;
   /** Batching of high-volume audit entries; defaults in audit/batch-appender.ts. */
   auditBatch?: AuditOptions['batch'];
+  /** How notifications are POSTed; default fetch (notifications/dispatcher.ts). Tests pass a recorder. */
+  notificationPost?: Post;
 }
 
 export interface AssembledBroker extends Servable {
@@ -86,15 +90,22 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   const db = openDatabase(options.dataFile);
   const store = new SqliteRequestStore(db);
   const audit = new Audit({ db, config, directory, now, logger: log, ...(options.auditBatch ? { batch: options.auditBatch } : {}) });
-  const service = new RequestService({
+  // Notifications (Teams, Slack, signed webhooks): an outbox in this database, filled in the
+  // transaction of each change, delivered after the commit.
+  const notifier = config.notifications
+    ? new NotificationDispatcher({ config: config.notifications, outbox: new NotificationOutbox(db), now, log, ...(options.notificationPost ? { post: options.notificationPost } : {}) })
+    : null;
+  const service: RequestService = new RequestService({
     config,
     store,
     directory,
     now,
     log,
     audit: audit.log,
+    ...(notifier ? { notify: (request, changes, at) => notifier.enqueueChange(service.view(request), changes, at) } : {}),
     ...(options.newId ? { newId: options.newId } : {}),
   });
+  if (notifier) service.onChange(() => notifier.kick());
   const hub = new EventHub(config, log);
   service.onChange((request, changes) => {
     for (const change of changes) hub.publish(change, request);
@@ -104,10 +115,17 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     store,
     now,
     log,
-    warn: (request, inMs) => hub.sendTo(request.requester.oid, { type: 'expiring', request: service.view(request), inMs }),
+    warn: (request, inMs) => {
+      const view = service.view(request);
+      hub.sendTo(request.requester.oid, { type: 'expiring', request: view, inMs });
+      if (!notifier) return;
+      store.transaction(() => notifier.enqueueExpiring(view, inMs, now()));
+      notifier.kick();
+    },
   });
   try {
     scheduler.start();
+    notifier?.start();
   } catch (error) {
     audit.close();
     db.close();
@@ -170,8 +188,8 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     close() {
       closing ??= (async () => {
         scheduler.stop();
-        // Tunnels record their end in the database, so they close before it does.
-        await Promise.all([events.close(), tunnels.close()]);
+        // Tunnels record their end in the database, so they close before it does; so does a delivery in flight.
+        await Promise.all([events.close(), tunnels.close(), notifier?.stop()]);
         // Batched entries are written before the database closes.
         audit.close();
         db.close();

@@ -10,6 +10,7 @@ import { checkDevDirectory, unknownGroup } from './dev-directory.js';
 import { caFile, choice, duration, emailShaped, guid, nameList, regexSource, strictMapping, target, text, wholeNumber } from './fields.js';
 import { cloudSchema } from './cloud-schema.js';
 import { graphSchema } from './graph-credential-schema.js';
+import { notificationsSchema } from './notifications-schema.js';
 import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } from './group-refs.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
 import type { BrokerConfig, ExtendPolicy, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
@@ -399,6 +400,7 @@ export function configSchema(options: SchemaOptions) {
       auditors: groupRefList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       admins: groupRefList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       limits: limitsSchema().optional(),
+      notifications: notificationsSchema({ env: options.env, baseDir: options.baseDir }).optional(),
       devTenant,
     },
     'the broker config: resources, auditors, admins and (for `serve`) tenant',
@@ -433,6 +435,7 @@ export function configSchema(options: SchemaOptions) {
       membershipGraceSeconds: raw.membershipGraceSeconds,
       devDirectory,
       ...(raw.limits ? { limits: raw.limits } : {}),
+      ...(raw.notifications ? { notifications: raw.notifications } : {}),
     };
   });
 }

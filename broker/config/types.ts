@@ -88,6 +88,35 @@ export interface BreakGlassPolicy {
   maxDurationMs: number;
 }
 
+/** What a notification is about (README, "Notifications"). */
+export type NoticeKind = 'new_request' | 'decision' | 'break_glass' | 'extension_request' | 'expiring' | 'revoke';
+
+/**
+ * Where the broker posts notifications. `url` and `secret` are resolved at start from the
+ * environment or a file (never written in the config): a Slack or Teams webhook URL is itself the
+ * secret that lets anyone post.
+ */
+export interface NotificationDestination {
+  /** Unique among destinations: how logs and the outbox name it. */
+  name: string;
+  kind: 'slack' | 'teams' | 'webhook';
+  url: string;
+  /** `webhook` only: the HMAC-SHA256 key of X-Access-Signature. */
+  secret: string | null;
+  /** The notices this destination gets. */
+  events: NoticeKind[];
+}
+
+export interface NotificationsConfig {
+  destinations: NotificationDestination[];
+  /** Delay before the first retry of a failed delivery; each retry doubles it, with jitter. */
+  firstRetryMs: number;
+  /** Longest delay between two tries. */
+  maxRetryMs: number;
+  /** Tries before a notification is given up (logged as an error). */
+  maxAttempts: number;
+}
+
 /** Identity settings for a real Entra tenant (absent under `access-broker dev`, which makes its own). */
 export interface TenantConfig {
   tenantId: string;
@@ -186,4 +215,6 @@ export interface BrokerConfig {
   devDirectory: DevDirectory | null;
   /** Per-caller limits that differ from the defaults (shared/limits.ts); absent: the defaults. */
   limits?: Partial<CallerLimits>;
+  /** `notifications:` — Teams, Slack and signed webhook destinations; absent: none. */
+  notifications?: NotificationsConfig;
 }

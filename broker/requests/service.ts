@@ -48,6 +48,11 @@ export interface RequestServiceOptions {
    * that stores it, every refusal in a transaction of its own. Absent: nothing is audited.
    */
   audit?: AuditAppender;
+  /**
+   * Called inside the transaction that stores every change (like the audit log): the notification
+   * outbox writes its rows there, so a notice exists exactly when its change does.
+   */
+  notify?: (request: AccessRequest, changes: readonly RequestChange[], at: number) => void;
 }
 
 export interface ListMineOptions {
@@ -64,6 +69,7 @@ export class RequestService {
   readonly #log: Logger;
   readonly #newId: IdGenerator;
   readonly #audit: AuditAppender | null;
+  readonly #notify: RequestServiceOptions['notify'] | null;
   readonly #listeners = new Set<ChangeListener>();
   /** The per-caller limits of this broker (its config's `limits` over the defaults). */
   readonly limits: CallerLimits;
@@ -77,6 +83,7 @@ export class RequestService {
     this.#log = options.log;
     this.#newId = options.newId ?? randomRequestId;
     this.#audit = options.audit ?? null;
+    this.#notify = options.notify ?? null;
   }
 
   /** Registers a listener for committed changes; returns its removal. */
@@ -320,8 +327,9 @@ export class RequestService {
     return outcome;
   }
 
-  /** Inside the transaction that stores the change: its audit entries commit with it or not at all. */
+  /** Inside the transaction that stores the change: its audit entries and notices commit with it or not at all. */
   #record(request: AccessRequest, changes: readonly RequestChange[], actor: Actor | null, at: number): void {
+    if (changes.length > 0) this.#notify?.(request, changes, at);
     if (!this.#audit) return;
     for (const entry of requestEntries(request, changes, actor, at)) this.#audit.append(entry);
   }

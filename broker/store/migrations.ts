@@ -214,6 +214,34 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX requests_break_glass ON requests (id) WHERE break_glass = 1;
     `,
   },
+  {
+    version: 6,
+    name: 'notification outbox',
+    // Notifications to deliver (broker/notifications): one row per notice and destination, written
+    // in the transaction of the change that causes it, so a crash loses none and a restart resumes
+    // delivery. `notice` is the Notice as JSON; the destination formats it at delivery.
+    sql: `
+      CREATE TABLE notification_outbox (
+        id              INTEGER NOT NULL PRIMARY KEY,
+        -- Sent as X-Access-Delivery: the same on every retry, so receivers can drop duplicates.
+        delivery_id     TEXT    NOT NULL UNIQUE,
+        destination     TEXT    NOT NULL,
+        kind            TEXT    NOT NULL,
+        notice          TEXT    NOT NULL CHECK (json_valid(notice)),
+        created_at      INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        next_attempt_at INTEGER,
+        last_error      TEXT,
+        delivered_at    INTEGER,
+        gave_up_at      INTEGER,
+        -- Waiting rows have a next attempt; delivered and given-up ones have none.
+        CHECK ((next_attempt_at IS NULL) = (delivered_at IS NOT NULL OR gave_up_at IS NOT NULL))
+      ) STRICT;
+
+      -- The dispatcher's queue: what is due next.
+      CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */
