@@ -93,7 +93,13 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   // Notifications (Teams, Slack, signed webhooks): an outbox in this database, filled in the
   // transaction of each change, delivered after the commit.
   const notifier = config.notifications
-    ? new NotificationDispatcher({ config: config.notifications, outbox: new NotificationOutbox(db), now, log, ...(options.notificationPost ? { post: options.notificationPost } : {}) })
+    ? new NotificationDispatcher({
+        config: config.notifications,
+        outbox: new NotificationOutbox(db),
+        now,
+        log,
+        ...(options.notificationPost ? { post: options.notificationPost } : {}),
+      })
     : null;
   const service: RequestService = new RequestService({
     config,

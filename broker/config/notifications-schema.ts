@@ -38,14 +38,21 @@ interface SecretSources {
 type Issue = { path: (string | number)[]; message: string; input?: unknown };
 
 /** A secret named by `<key>Env` or `<key>File` (exactly one): its value, or the problem. */
-function readSecret(written: { env?: string | undefined; file?: string | undefined }, key: string, what: string, sources: SecretSources): { value: string } | Issue {
+function readSecret(
+  written: { env?: string | undefined; file?: string | undefined },
+  key: string,
+  what: string,
+  sources: SecretSources,
+): { value: string } | Issue {
   if ((written.env === undefined) === (written.file === undefined)) {
     return { path: [], message: `needs exactly one of ${key}Env (an environment variable's NAME) or ${key}File (a file holding ${what})` };
   }
   if (written.env !== undefined) {
-    if (!ENV_NAME.test(written.env)) return { path: [`${key}Env`], message: `must be the NAME of an environment variable, never ${what} itself`, input: '(hidden)' };
+    if (!ENV_NAME.test(written.env))
+      return { path: [`${key}Env`], message: `must be the NAME of an environment variable, never ${what} itself`, input: '(hidden)' };
     const value = sources.env[written.env]?.trim();
-    if (!value) return { path: [`${key}Env`], message: `environment variable ${written.env} is not set or empty — set it to ${what} before starting the broker` };
+    if (!value)
+      return { path: [`${key}Env`], message: `environment variable ${written.env} is not set or empty — set it to ${what} before starting the broker` };
     return { value };
   }
   const file = path.resolve(sources.baseDir, written.file as string);
@@ -83,14 +90,18 @@ function destinationSchema(sources: SecretSources) {
       urlFile: text('a file holding the webhook URL').optional(),
       secretEnv: text('kind webhook: the NAME of the environment variable holding the HMAC key').optional(),
       secretFile: text('kind webhook: a file holding the HMAC key').optional(),
-      events: z.array(choice(NOTICE_KINDS, 'what this destination is told'), { error: `must be a list of ${NOTICE_KINDS.join(', ')}` }).min(1).optional(),
+      events: z
+        .array(choice(NOTICE_KINDS, 'what this destination is told'), { error: `must be a list of ${NOTICE_KINDS.join(', ')}` })
+        .min(1)
+        .optional(),
     },
     'a destination: { name, kind: slack | teams | webhook, urlEnv | urlFile (| url for webhook), secretEnv | secretFile (webhook) }',
   ).transform((raw, ctx): NotificationDestination => {
     const add = (issue: Issue): void => ctx.addIssue({ code: 'custom', ...issue });
     let url = '';
     if (raw.url !== undefined) {
-      if (raw.kind !== 'webhook') add({ path: ['url'], message: `a ${raw.kind} webhook URL is a secret (anyone who has it may post) — use urlEnv or urlFile instead` });
+      if (raw.kind !== 'webhook')
+        add({ path: ['url'], message: `a ${raw.kind} webhook URL is a secret (anyone who has it may post) — use urlEnv or urlFile instead` });
       if (raw.urlEnv !== undefined || raw.urlFile !== undefined) add({ path: ['url'], message: 'give one of url, urlEnv and urlFile' });
       url = raw.url;
     } else {
@@ -106,10 +117,17 @@ function destinationSchema(sources: SecretSources) {
       const read = readSecret({ env: raw.secretEnv, file: raw.secretFile }, 'secret', 'the HMAC key (e.g. `openssl rand -hex 32`)', sources);
       if ('value' in read) {
         secret = read.value;
-        if (secret.length < MIN_WEBHOOK_SECRET_CHARS) add({ path: [raw.secretEnv !== undefined ? 'secretEnv' : 'secretFile'], message: `the HMAC key is ${secret.length} characters; use at least ${MIN_WEBHOOK_SECRET_CHARS} (e.g. \`openssl rand -hex 32\`)` });
+        if (secret.length < MIN_WEBHOOK_SECRET_CHARS)
+          add({
+            path: [raw.secretEnv !== undefined ? 'secretEnv' : 'secretFile'],
+            message: `the HMAC key is ${secret.length} characters; use at least ${MIN_WEBHOOK_SECRET_CHARS} (e.g. \`openssl rand -hex 32\`)`,
+          });
       } else add(read);
     } else if (raw.secretEnv !== undefined || raw.secretFile !== undefined) {
-      add({ path: [raw.secretEnv !== undefined ? 'secretEnv' : 'secretFile'], message: `applies to kind webhook only: ${raw.kind} messages are not signed — remove it` });
+      add({
+        path: [raw.secretEnv !== undefined ? 'secretEnv' : 'secretFile'],
+        message: `applies to kind webhook only: ${raw.kind} messages are not signed — remove it`,
+      });
     }
     return { name: raw.name, kind: raw.kind, url, secret, events: raw.events ? [...new Set(raw.events)] : [...NOTICE_KINDS] };
   });
@@ -132,7 +150,13 @@ export function notificationsSchema(sources: SecretSources) {
   ).transform((raw, ctx): NotificationsConfig => {
     const seen = new Set<string>();
     raw.destinations.forEach((destination, index) => {
-      if (seen.has(destination.name)) ctx.addIssue({ code: 'custom', path: ['destinations', index, 'name'], message: 'is used by another destination — names must be unique', input: destination.name });
+      if (seen.has(destination.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['destinations', index, 'name'],
+          message: 'is used by another destination — names must be unique',
+          input: destination.name,
+        });
       seen.add(destination.name);
     });
     const retry = raw.retry ?? { firstDelay: DEFAULT_FIRST_RETRY_MS, maxDelay: DEFAULT_MAX_RETRY_MS, attempts: DEFAULT_MAX_ATTEMPTS };

@@ -180,7 +180,11 @@ export class NotificationDispatcher {
     if (!destination) {
       // The destination left the config since the notice was written: nobody to tell.
       outbox.failed(row.id, 'destination no longer configured', null, this.#options.now());
-      log.warn('notification dropped: its destination is no longer configured', { destination: row.destination, kind: row.notice.kind, delivery: row.deliveryId });
+      log.warn('notification dropped: its destination is no longer configured', {
+        destination: row.destination,
+        kind: row.notice.kind,
+        delivery: row.deliveryId,
+      });
       return;
     }
     const { headers, body } = this.#request(destination, row);
@@ -188,10 +192,18 @@ export class NotificationDispatcher {
     const now = this.#options.now();
     if (result.ok) {
       outbox.delivered(row.id, now);
-      if (attempt > 1) log.info('notification delivered after retries', { destination: destination.name, kind: row.notice.kind, attempts: attempt, delivery: row.deliveryId });
+      if (attempt > 1)
+        log.info('notification delivered after retries', { destination: destination.name, kind: row.notice.kind, attempts: attempt, delivery: row.deliveryId });
       return;
     }
-    const fields = { destination: destination.name, kind: row.notice.kind, request: row.notice.request.id, attempt, delivery: row.deliveryId, error: result.error };
+    const fields = {
+      destination: destination.name,
+      kind: row.notice.kind,
+      request: row.notice.request.id,
+      attempt,
+      delivery: row.deliveryId,
+      error: result.error,
+    };
     if (attempt >= config.maxAttempts) {
       outbox.failed(row.id, result.error, null, now);
       log.error('notification given up', { ...fields, attempts: attempt });

@@ -35,9 +35,13 @@ export class NotificationOutbox {
         'SELECT id, delivery_id, destination, notice, attempts FROM notification_outbox WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?',
       ),
       nextDue: db.prepare<[], { at: number | null }>('SELECT min(next_attempt_at) AS at FROM notification_outbox WHERE next_attempt_at IS NOT NULL'),
-      delivered: db.prepare<[number, number]>('UPDATE notification_outbox SET attempts = attempts + 1, delivered_at = ?, next_attempt_at = NULL, last_error = NULL WHERE id = ?'),
+      delivered: db.prepare<[number, number]>(
+        'UPDATE notification_outbox SET attempts = attempts + 1, delivered_at = ?, next_attempt_at = NULL, last_error = NULL WHERE id = ?',
+      ),
       retry: db.prepare<[number, string, number]>('UPDATE notification_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?'),
-      gaveUp: db.prepare<[number, string, number]>('UPDATE notification_outbox SET attempts = attempts + 1, gave_up_at = ?, next_attempt_at = NULL, last_error = ? WHERE id = ?'),
+      gaveUp: db.prepare<[number, string, number]>(
+        'UPDATE notification_outbox SET attempts = attempts + 1, gave_up_at = ?, next_attempt_at = NULL, last_error = ? WHERE id = ?',
+      ),
       waiting: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM notification_outbox WHERE next_attempt_at IS NOT NULL'),
     };
   }
