@@ -86,7 +86,7 @@ export function noticesFor(view: RequestView, changes: readonly RequestChange[],
         break;
       case 'extension_requested': {
         const extension = view.extensions?.at(-1);
-        if (!extension || extension.state !== 'pending') break;
+        if (extension?.state !== 'pending') break;
         notices.push({
           ...base,
           kind: 'extension_request',

@@ -17,7 +17,7 @@ import { freePort, startDevBrokerProcess, tempDir, type DevBrokerProcess } from 
 import { eventually, signIn, type Person } from '../helpers/tunnel-broker.js';
 
 /** The generic webhook's key, as an operator would make it (`openssl rand -hex 32`). */
-const SECRET = 'f'.repeat(16) + '0123456789abcdef0123456789abcdef';
+const SECRET = `${'f'.repeat(16)}0123456789abcdef0123456789abcdef`;
 /** How old a signature a receiver accepts (the scheme's replay window, README "Notifications"). */
 const TOLERANCE_S = 300;
 
