@@ -130,7 +130,11 @@ export function pendingLine(view: RequestView): string {
 /** What `access requests` shows in UNTIL/AGE for each state. */
 export function untilOrAge(view: RequestView, now: number): string {
   if (view.state === 'pending') return `asked ${ago(view.createdAt, now)}, open until ${clockTime(Date.parse(view.pendingUntil), now)}`;
-  if (view.state === 'approved') return accessUntil(view, now).replace(/^access /, '');
+  if (view.state === 'approved') {
+    const waiting = view.extensions?.find((e) => e.state === 'pending');
+    const until = accessUntil(view, now).replace(/^access /, '');
+    return waiting ? `${until}; +${span(waiting.durationMs)} asked` : until;
+  }
   return view.closedAt ? `closed ${ago(view.closedAt, now)}` : '-';
 }
 
