@@ -17,7 +17,8 @@ export function demoConfigYaml(targets: DemoTargets): string {
   const postgres = yamlString(formatTarget(targets.postgres));
   const tcp = yamlString(formatTarget(targets.tcp));
   return `# The built-in demo of access-broker dev. The dev tenant's seed users: alice (sg-eng) requests,
-# bob and carol (sg-dba) approve, dave (sg-audit) audits, erin (sg-platform) administers.
+# bob and carol (sg-dba) approve, dave (sg-audit) audits, erin (sg-platform) administers, grace
+# (sg-oncall) may take demo-db as break-glass.
 resources:
   demo-db:
     kind: postgres
@@ -31,6 +32,10 @@ resources:
     maxDuration: 4h
     defaultDuration: 1h
     reason: required
+    # access extend ID --for 30m: up to 1h more by policy, beyond that an approver decides.
+    extend: { maxTotal: 8h, approval: { none-within: 1h } }
+    # access request demo-db --break-glass --reason …: sg-oncall (grace) gets in at once; bob post-reviews.
+    breakGlass: { groups: [sg-oncall], maxDuration: 1h }
   demo-db-critical:
     kind: postgres
     description: The same database under a stricter policy — two approvals and a ticket

@@ -34,6 +34,8 @@ describe('demoConfig', () => {
       user: 'demo',
       targetTls: 'disable',
       targetCa: null,
+      extend: { maxTotalMs: 8 * 3_600_000, autoApproveWithinMs: 3_600_000 },
+      breakGlass: { groups: ['sg-oncall'], maxDurationMs: 3_600_000 },
     });
     expect(critical).toMatchObject({
       name: 'demo-db-critical',
