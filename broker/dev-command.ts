@@ -31,9 +31,11 @@ import type { CloudName } from './identity/clouds.js';
 import { identityFromDevTenant } from './identity/dev-identity.js';
 import { signInResponse } from './identity/identity-settings.js';
 import { Lifecycle } from './lifecycle.js';
+import { BrokerMetrics } from './metrics/metrics.js';
+import { serveMetrics } from './metrics/listener.js';
+import { DEFAULT_DEV_DRAIN_TIMEOUT_MS, type OperationsOptions } from './operations.js';
 import { listen } from './server.js';
 
-export const DEFAULT_DEV_PORT = 4780;
 /** Users listed with more groups than this show a count instead of every name. */
 const MAX_GROUPS_SHOWN = 3;
 
@@ -51,11 +53,15 @@ export interface DevOptions {
   unsafeExpose?: boolean;
   /** The Entra cloud the dev tenant presents itself as (`--cloud`). Default public. */
   cloud?: CloudName;
+  /** Drain timeout and the metrics listener (operations.ts). Default: DEFAULT_DEV_DRAIN_TIMEOUT_MS, no metrics listener. */
+  operations?: OperationsOptions;
 }
 
 export interface RunningDevBroker {
   url: string;
   stop(): Promise<void>;
+  /** Ends a drain in progress: the tunnels still open are cut now. */
+  hurry(): void;
 }
 
 export async function startDevBroker(options: DevOptions): Promise<RunningDevBroker> {
@@ -69,6 +75,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
   const ephemeral = options.dataDir === null;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'access-dev-')));
   const cleanups: Array<() => Promise<void>> = [];
+  let hurry = (): void => undefined;
   const stop = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => options.log.warn('cleanup failed', { error: String(error) }));
     cleanups.length = 0;
@@ -85,8 +92,10 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
   try {
     // The port listens first (the dev tenant's URLs name it); until the broker is assembled below,
     // the lifecycle answers every request with 503 not_ready rather than leaving it unanswered.
+    const operations = options.operations ?? { drainTimeoutMs: DEFAULT_DEV_DRAIN_TIMEOUT_MS, metrics: null };
     const server = createListener(tls);
-    const lifecycle = new Lifecycle(options.log);
+    const lifecycle = new Lifecycle(options.log, { drainTimeoutMs: operations.drainTimeoutMs });
+    hurry = () => lifecycle.hurry();
     lifecycle.attach(server);
     const address = await listen(server, options.port, options.host);
     cleanups.push(() => lifecycle.close());
@@ -122,8 +131,10 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
 
     const identity = identityFromDevTenant(tenant, { publicOrigin, plaintext: !tls });
     const transport = tls ? new HttpTransport({ extraCa: tls.trust }) : new HttpTransport({ plaintextOrigins: [publicOrigin] });
+    const metrics = new BrokerMetrics();
     const { verifier, directory, readiness } = buildIdentity(identity, {
       transport,
+      observeGraph: metrics.graphCall,
       groupCacheSeconds: effective.groupCacheSeconds,
       graphRetryBudgetMs: effective.graphRetryBudgetMs,
       groupNamesMatter: namesGroupsByDisplayName(effective),
@@ -144,14 +155,18 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       side: tenant,
       hosts,
       readiness,
+      metrics,
     });
     lifecycle.serve(broker);
     // Cleanups run in reverse: stop taking requests and close the broker (event streams, tunnels,
-    // scheduler, database) before the demo targets stop; the server itself closes last.
+    // scheduler, database) before the demo targets stop; the server itself closes last. The
+    // metrics stay readable while the broker drains.
+    const metricsListener = await serveMetrics(metrics, operations.metrics, options.log);
+    if (metricsListener) cleanups.push(() => metricsListener.close());
     cleanups.push(() => lifecycle.stop());
 
     printBanner(options.print, { url: browserOrigin, dataDir: ephemeral ? null : dataDir, tenant, config: effective, targets, tls, exposure });
-    return { url: browserOrigin, stop };
+    return { url: browserOrigin, stop, hurry: () => hurry() };
   } catch (error) {
     await stop();
     throw error;

@@ -1,19 +1,30 @@
-// `access-broker`'s entry point: `dev` (embedded dev tenant and demo targets) and `serve` (a real
-// Entra tenant). The only top-level catch: errors print as one clear line, stack traces only
-// with ACCESS_DEBUG=1.
+// `access-broker`'s entry point: `dev` (embedded dev tenant and demo targets), `serve` (a real
+// Entra tenant), `backup` and `doctor`. The commands that open the store are loaded when run, so
+// `--help` and `doctor` work without the SQLite binding (native-store.ts). The only top-level catch:
+// errors print as one clear line, stack traces only with ACCESS_DEBUG=1.
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import path from 'node:path';
 import { AccessError, ExitCode } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import { parseWholeNumber } from '../shared/whole-number.js';
-import { DEFAULT_DEV_PORT, startDevBroker } from './dev-command.js';
 import { UNSAFE_EXPOSE_FLAG } from './dev-exposure.js';
 import { runDoctor } from './doctor-command.js';
 import type { TlsFiles } from './http/tls.js';
 import { CLOUD_NAMES, type CloudName } from './identity/clouds.js';
-import { consoleLogger } from './log.js';
-import { startBroker } from './serve-command.js';
+import { consoleLogger, LOG_FORMATS, type LogFormat, type Logger } from './log.js';
+import { withStoreBinding } from './native-store.js';
+import {
+  DEFAULT_DEV_DRAIN_TIMEOUT_MS,
+  DEFAULT_DEV_PORT,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_METRICS_HOST,
+  parseDrainTimeout,
+  parseListenAddress,
+  parseLogFormat,
+  type ListenAddress,
+  type OperationsOptions,
+} from './operations.js';
 
 function parseCloud(value: string): CloudName {
   const name = value.trim().toLowerCase();
@@ -55,16 +66,67 @@ function tlsFiles(opts: TlsFlags): TlsFiles | null {
 const TLS_CERT_HELP = "serve HTTPS/WSS with this PEM certificate (the broker's own first, then any intermediates)";
 const TLS_KEY_HELP = 'the unencrypted PEM private key of --tls-cert';
 
-/** Resolves when the process is asked to stop (Ctrl-C or a service manager's SIGTERM). */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
+/** A parser of operations.ts as commander wants it: its usage error becomes commander's. */
+function flag<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
+interface OperationsFlags {
+  logFormat: LogFormat;
+  drainTimeout: number;
+  metrics?: ListenAddress;
+}
+
+function operationsOf(opts: OperationsFlags): OperationsOptions {
+  return { drainTimeoutMs: opts.drainTimeout, metrics: opts.metrics ?? null };
+}
+
+/** The flags `serve` and `dev` share (operations.ts), with their defaults. */
+function withOperationsFlags(command: Command, defaultDrainMs: number): Command {
+  return command
+    .option('--log-format <format>', `operational log on stderr: ${LOG_FORMATS.join(' or ')} (one JSON object per line)`, flag(parseLogFormat), 'text')
+    .option(
+      '--drain-timeout <duration>',
+      `on SIGTERM/SIGINT, how long open tunnels may finish before they are cut (e.g. 30s; 0 cuts at once; default ${defaultDrainMs / 1000}s)`,
+      flag(parseDrainTimeout),
+      defaultDrainMs,
+    )
+    .option(
+      '--metrics <[host:]port>',
+      `serve Prometheus metrics at GET /metrics on this separate listener (no token: a port alone binds ${DEFAULT_METRICS_HOST}); off by default`,
+      flag(parseListenAddress),
+    );
+}
+
+/**
+ * Runs `broker` until the process is asked to stop (Ctrl-C or a service manager's SIGTERM), then
+ * drains and closes it; a second signal while draining cuts the open tunnels at once.
+ */
+async function runUntilSignal(broker: { stop(): Promise<void>; hurry(): void }, log: Logger): Promise<void> {
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
+  log.info('stopping', { signal });
+  const again = (): void => broker.hurry();
+  process.on('SIGINT', again);
+  process.on('SIGTERM', again);
+  try {
+    await broker.stop();
+  } finally {
+    process.off('SIGINT', again);
+    process.off('SIGTERM', again);
+  }
+  log.info('stopped');
 }
 
 export async function main(argv: string[] = process.argv): Promise<number> {
-  const log = consoleLogger();
   let exit: number = ExitCode.ok;
   const program = new Command('access-broker')
     .description('The access broker: validates Entra tokens, holds the resource catalog and policy, and opens audited tunnels.')
@@ -72,8 +134,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     .exitOverride()
     .showHelpAfterError('(run `access-broker --help` for usage)');
 
-  program
-    .command('dev')
+  withOperationsFlags(program.command('dev'), DEFAULT_DEV_DRAIN_TIMEOUT_MS)
     .description('run the broker with an embedded Entra-compatible dev tenant and demo resources (no cloud account needed)')
     .option('--port <n>', `port to listen on (0 = any free port)`, parsePort, DEFAULT_DEV_PORT)
     .option('--host <addr>', `address to listen on: loopback only, unless ${UNSAFE_EXPOSE_FLAG}`, '127.0.0.1')
@@ -92,26 +153,30 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       parseCloud,
       'public',
     )
-    .action(async (opts: { port: number; host: string; data?: string; config?: string; cloud: CloudName; unsafeExposeDevTenant?: boolean } & TlsFlags) => {
-      const broker = await startDevBroker({
-        unsafeExpose: opts.unsafeExposeDevTenant === true,
-        cloud: opts.cloud,
-        tls: tlsFiles(opts),
-        port: opts.port,
-        host: opts.host,
-        dataDir: opts.data ? path.resolve(opts.data) : null,
-        configFile: opts.config ? path.resolve(opts.config) : null,
-        env: process.env,
-        log,
-        print: (line) => process.stdout.write(`${line}\n`),
-      });
-      const signal = await untilSignal();
-      log.info('stopping', { signal });
-      await broker.stop();
-    });
+    .action(
+      async (
+        opts: { port: number; host: string; data?: string; config?: string; cloud: CloudName; unsafeExposeDevTenant?: boolean } & TlsFlags & OperationsFlags,
+      ) => {
+        const log = consoleLogger(undefined, opts.logFormat);
+        const { startDevBroker } = await withStoreBinding(() => import('./dev-command.js'));
+        const broker = await startDevBroker({
+          operations: operationsOf(opts),
+          unsafeExpose: opts.unsafeExposeDevTenant === true,
+          cloud: opts.cloud,
+          tls: tlsFiles(opts),
+          port: opts.port,
+          host: opts.host,
+          dataDir: opts.data ? path.resolve(opts.data) : null,
+          configFile: opts.config ? path.resolve(opts.config) : null,
+          env: process.env,
+          log,
+          print: (line) => process.stdout.write(`${line}\n`),
+        });
+        await runUntilSignal(broker, log);
+      },
+    );
 
-  program
-    .command('serve')
+  withOperationsFlags(program.command('serve'), DEFAULT_DRAIN_TIMEOUT_MS)
     .description('run the broker for a real Microsoft Entra tenant')
     .requiredOption('--config <file>', 'the resources/policy/tenant YAML file')
     .option('--data <dir>', 'where the store (requests, grants, audit log) lives', 'access-data')
@@ -119,8 +184,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--tls-cert <file>', TLS_CERT_HELP)
     .option('--tls-key <file>', TLS_KEY_HELP)
-    .action(async (opts: { port: number; host: string; config: string; data: string } & TlsFlags) => {
+    .action(async (opts: { port: number; host: string; config: string; data: string } & TlsFlags & OperationsFlags) => {
+      const log = consoleLogger(undefined, opts.logFormat);
+      const { startBroker } = await withStoreBinding(() => import('./serve-command.js'));
       const broker = await startBroker({
+        operations: operationsOf(opts),
         tls: tlsFiles(opts),
         configFile: path.resolve(opts.config),
         dataDir: path.resolve(opts.data),
@@ -129,9 +197,19 @@ export async function main(argv: string[] = process.argv): Promise<number> {
         env: process.env,
         log,
       });
-      const signal = await untilSignal();
-      log.info('stopping', { signal });
-      await broker.stop();
+      await runUntilSignal(broker, log);
+    });
+
+  program
+    .command('backup')
+    .description("copy the broker's SQLite database to FILE while it runs (SQLite's online backup API), then check the copy (integrity and the audit chain)")
+    .argument('<file>', 'where the copy goes (written under a temporary name, renamed once checked)')
+    .option('--data <dir>', 'the data directory the broker serves from (serve --data)', 'access-data')
+    .option('--force', 'replace FILE when it exists')
+    .action(async (file: string, opts: { data: string; force?: boolean }) => {
+      const { runBackup, backupLines } = await withStoreBinding(() => import('./backup-command.js'));
+      const report = await runBackup({ dataDir: path.resolve(opts.data), file, force: opts.force === true });
+      process.stdout.write(`${backupLines(report).join('\n')}\n`);
     });
 
   program
