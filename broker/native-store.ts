@@ -5,20 +5,20 @@
 // naming the install command instead of a module-resolution stack trace.
 
 import { AccessError } from '../shared/errors.js';
+import { peerRange } from '../shared/version.js';
 
 export const STORE_BINDING = 'better-sqlite3';
-/** The binding's version range the store is written against (package.json peerDependencies). */
-export const STORE_BINDING_RANGE = '^12.6.2';
 
 export async function withStoreBinding<T>(load: () => Promise<T>): Promise<T> {
   try {
     return await load();
   } catch (error) {
     if (isMissing(error, STORE_BINDING)) {
+      const spec = `${STORE_BINDING}@${peerRange(STORE_BINDING)}`;
       throw new AccessError(
         'dependency_missing',
         `access-broker needs the SQLite binding ${STORE_BINDING}, which is not installed with the access CLI (it compiles a native module: needs python3, make and a C++ compiler). ` +
-          `Install it next to access: \`npm install -g ${STORE_BINDING}@${STORE_BINDING_RANGE}\` for a global install, or \`npm install ${STORE_BINDING}@${STORE_BINDING_RANGE}\` in the project that depends on access.`,
+          `Install it next to access: \`npm install -g ${spec}\` for a global install, or \`npm install ${spec}\` in the project that depends on access.`,
         { cause: error },
       );
     }

