@@ -61,11 +61,11 @@ export function parseDrainTimeout(value: string): number {
 export function parseListenAddress(value: string): ListenAddress {
   const text = value.trim();
   const match = /^(?:(\[[^\]]+\]|[^:[\]]+):)?(\d+)$/.exec(text);
-  const port = match ? parseWholeNumber(match[2] as string, 1, 65535) : undefined;
+  const port = match ? parseWholeNumber(match[2] as string, 0, 65535) : undefined;
   if (!match || port === undefined) {
     throw new AccessError(
       'usage',
-      `"${value}" is not a listen address — use PORT (on ${DEFAULT_METRICS_HOST}) or HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464`,
+      `"${value}" is not a listen address — use PORT (on ${DEFAULT_METRICS_HOST}; 0 for any free port) or HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464`,
     );
   }
   const host = match[1] ? match[1].replace(/^\[|\]$/g, '') : DEFAULT_METRICS_HOST;
