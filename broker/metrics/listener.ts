@@ -68,6 +68,7 @@ export async function startMetricsListener(metrics: BrokerMetrics, address: { ho
  */
 export async function serveMetrics(metrics: BrokerMetrics, address: ListenAddress | null, log: Logger): Promise<MetricsListener | null> {
   if (!address) return null;
+  metrics.includeProcessMetrics();
   const listener = await startMetricsListener(metrics, address);
   log.info('metrics listening', { url: `${listener.url}/metrics` });
   if (!isLoopbackHost(listener.host)) {

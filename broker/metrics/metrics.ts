@@ -18,7 +18,7 @@
 //   audit_pending_entries                    batched audit entries not yet written
 //   audit_append_lag_seconds                 age of the oldest of them (0 when none waits)
 //   store_operation_duration_seconds{store,operation}  each store call (histogram)
-// plus prom-client's default process metrics (CPU, memory, event loop lag, file descriptors).
+// plus prom-client's default process metrics (CPU, memory, event loop lag, file descriptors) once served.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { GraphCall } from '../../shared/graph-middleware.js';
@@ -59,6 +59,7 @@ export interface MetricsSources {
 export class BrokerMetrics {
   readonly registry = new Registry();
   #sources: MetricsSources | null = null;
+  #processMetrics = false;
   /** Bytes of tunnels that have closed, per resource; the open ones are read at scrape time. */
   readonly #closedBytes = new Map<string, { up: number; down: number }>();
   readonly #transitions: Counter<'resource' | 'state'>;
@@ -71,7 +72,6 @@ export class BrokerMetrics {
 
   constructor() {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
     this.#transitions = new Counter({
       name: 'access_requests_total',
       help: 'Requests that entered each state since the broker started (pending at creation).',
@@ -194,6 +194,16 @@ export class BrokerMetrics {
         this.set(sources && oldest !== null ? Math.max(0, sources.now() - oldest) / 1000 : 0);
       },
     });
+  }
+
+  /**
+   * Adds prom-client's process metrics (CPU, memory, event loop lag, file descriptors, GC). Only
+   * when someone scrapes (metrics/listener.ts): they keep an event-loop monitor running.
+   */
+  includeProcessMetrics(): void {
+    if (this.#processMetrics) return;
+    this.#processMetrics = true;
+    collectDefaultMetrics({ register: this.registry });
   }
 
   /** Where scrape-time values are read from; called once the broker is assembled. */

@@ -194,6 +194,8 @@ describe('a whole flow, then /metrics and the JSON log', () => {
     expect(sample(metrics, 'access_store_operation_duration_seconds_count', { store: 'sessions', operation: 'open' })).toBe(1);
     expect(sample(metrics, 'access_audit_pending_entries')).toBeGreaterThanOrEqual(0);
     expect(sample(metrics, 'access_audit_append_lag_seconds')).toBeGreaterThanOrEqual(0);
+    // And the process's own, for the same dashboards as any Node service.
+    expect(sample(metrics, 'process_resident_memory_bytes')).toBeGreaterThan(0);
   });
 
   it('writes every log line as one JSON object with time, level, msg and the fields', () => {
