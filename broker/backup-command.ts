@@ -11,11 +11,9 @@ import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { AccessError } from '../shared/errors.js';
 import { verifyChainAsync } from './audit/verify.js';
-import { BUSY_TIMEOUT_MS, type Database } from './store/database.js';
+import { BUSY_TIMEOUT_MS, DATABASE_FILE_NAME, type Database } from './store/database.js';
 import { currentVersion } from './store/migrations.js';
 
-/** The database file in a data directory, as serve and dev name it. */
-export const DATABASE_FILE_NAME = 'access.db';
 /** Owner read/write only, like the database itself: requests carry reasons and tickets. */
 const BACKUP_FILE_MODE = 0o600;
 

@@ -31,6 +31,7 @@ import type { CloudName } from './identity/clouds.js';
 import { identityFromDevTenant } from './identity/dev-identity.js';
 import { signInResponse } from './identity/identity-settings.js';
 import { Lifecycle } from './lifecycle.js';
+import { DATABASE_FILE_NAME } from './store/database.js';
 import { BrokerMetrics } from './metrics/metrics.js';
 import { serveMetrics } from './metrics/listener.js';
 import { DEFAULT_DEV_DRAIN_TIMEOUT_MS, type OperationsOptions } from './operations.js';
@@ -151,7 +152,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       verifier,
       directory,
       log: options.log,
-      dataFile: path.join(dataDir, 'access.db'),
+      dataFile: path.join(dataDir, DATABASE_FILE_NAME),
       side: tenant,
       hosts,
       readiness,

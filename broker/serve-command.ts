@@ -13,6 +13,7 @@ import { buildIdentity } from './identity/build-identity.js';
 import { checkPolicyGroups, graphGroupLookup, withGroupNames } from './identity/group-check.js';
 import { identityFromTenant, signInResponse } from './identity/identity-settings.js';
 import { Lifecycle } from './lifecycle.js';
+import { DATABASE_FILE_NAME } from './store/database.js';
 import { BrokerMetrics } from './metrics/metrics.js';
 import { serveMetrics } from './metrics/listener.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, type OperationsOptions } from './operations.js';
@@ -72,7 +73,7 @@ export async function startBroker(options: ServeOptions): Promise<RunningBroker>
     verifier,
     directory,
     log: options.log,
-    dataFile: path.join(options.dataDir, 'access.db'),
+    dataFile: path.join(options.dataDir, DATABASE_FILE_NAME),
     readiness,
     metrics,
   });
