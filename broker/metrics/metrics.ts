@@ -18,10 +18,12 @@
 //   audit_pending_entries                    batched audit entries not yet written
 //   audit_append_lag_seconds                 age of the oldest of them (0 when none waits)
 //   store_operation_duration_seconds{store,operation}  each store call (histogram)
+//   build_info{version}                      always 1
 // plus prom-client's default process metrics (CPU, memory, event loop lag, file descriptors) once served.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { GraphCall } from '../../shared/graph-middleware.js';
+import { VERSION } from '../../shared/version.js';
 import type { AccessRequest, RequestChange, RequestState } from '../requests/types.js';
 import type { OpenCount } from '../store/request-store.js';
 import type { SessionRecord } from '../store/session-store.js';
@@ -115,6 +117,11 @@ export class BrokerMetrics {
       buckets: STORE_BUCKETS_SECONDS,
       registers,
     });
+
+    new Gauge({ name: 'access_build_info', help: 'Always 1; the version of the broker serving these metrics.', labelNames: ['version'], registers }).set(
+      { version: VERSION },
+      1,
+    );
 
     // Read at scrape time from the broker's state.
     const metrics = this;

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { BrokerMetrics, type MetricsSources } from '../../../broker/metrics/metrics.js';
 import type { AccessRequest } from '../../../broker/requests/types.js';
 import type { SessionRecord } from '../../../broker/store/session-store.js';
+import { VERSION } from '../../../shared/version.js';
 import { T0 } from '../requests/harness.js';
 
 /** The samples of `name` now, as `labels → value` with labels written `k=v,…` (empty for none). */
@@ -128,6 +129,10 @@ describe('BrokerMetrics', () => {
     metrics.graphCall({ status: null, durationMs: 5000 });
     expect(await samples(metrics, 'access_graph_requests_total')).toEqual({ 'status=200': 1, 'status=429': 1, 'status=network': 1 });
     expect(await samples(metrics, 'access_graph_errors_total')).toEqual({ '': 2 });
+  });
+
+  it('names the version it serves', async () => {
+    expect(await samples(new BrokerMetrics(), 'access_build_info')).toEqual({ [`version=${VERSION}`]: 1 });
   });
 
   it('reports the audit backlog and the age of its oldest entry in seconds', async () => {
