@@ -3,8 +3,9 @@
 // `--help` and `doctor` work without the SQLite binding (native-store.ts). The only top-level catch:
 // errors print as one clear line, stack traces only with ACCESS_DEBUG=1.
 
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
+import { formatDuration } from '../shared/duration.js';
 import { AccessError, ExitCode } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import { parseWholeNumber } from '../shared/whole-number.js';
@@ -91,11 +92,10 @@ function operationsOf(opts: OperationsFlags): OperationsOptions {
 function withOperationsFlags(command: Command, defaultDrainMs: number): Command {
   return command
     .option('--log-format <format>', `operational log on stderr: ${LOG_FORMATS.join(' or ')} (one JSON object per line)`, flag(parseLogFormat), 'text')
-    .option(
-      '--drain-timeout <duration>',
-      `on SIGTERM/SIGINT, how long open tunnels may finish before they are cut (e.g. 30s; 0 cuts at once; default ${defaultDrainMs / 1000}s)`,
-      flag(parseDrainTimeout),
-      defaultDrainMs,
+    .addOption(
+      new Option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long open tunnels may finish before they are cut (e.g. 30s; 0 cuts at once)')
+        .argParser(flag(parseDrainTimeout))
+        .default(defaultDrainMs, defaultDrainMs === 0 ? '0, cut at once' : formatDuration(defaultDrainMs)),
     )
     .option(
       '--metrics <[host:]port>',
@@ -134,71 +134,77 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     .exitOverride()
     .showHelpAfterError('(run `access-broker --help` for usage)');
 
-  withOperationsFlags(program.command('dev'), DEFAULT_DEV_DRAIN_TIMEOUT_MS)
-    .description('run the broker with an embedded Entra-compatible dev tenant and demo resources (no cloud account needed)')
-    .option('--port <n>', `port to listen on (0 = any free port)`, parsePort, DEFAULT_DEV_PORT)
-    .option('--host <addr>', `address to listen on: loopback only, unless ${UNSAFE_EXPOSE_FLAG}`, '127.0.0.1')
-    .option('--data <dir>', 'keep state (tenant keys, users, demo database) in DIR across restarts')
-    .option('--config <file>', "use a team's own resources, policy and dev users/groups instead of the demo set")
-    .option('--tls-cert <file>', `${TLS_CERT_HELP}; the dev tenant is then served over https too`)
-    .option('--tls-key <file>', TLS_KEY_HELP)
-    .option(
-      '--tls-ca <file>',
-      'the PEM certificate of the CA that issued --tls-cert (default: trust --tls-cert itself when self-signed); the CLI names the same file with `access login --ca`',
-    )
-    .option(UNSAFE_EXPOSE_FLAG, 'let --host be a non-loopback address: serves the password-less dev sign-in page to the network (warns on every start)')
-    .option(
-      '--cloud <name>',
-      `the Entra cloud the dev tenant presents itself as (its token issuers and Graph): ${CLOUD_NAMES.join(', ')}`,
-      parseCloud,
-      'public',
-    )
-    .action(
-      async (
-        opts: { port: number; host: string; data?: string; config?: string; cloud: CloudName; unsafeExposeDevTenant?: boolean } & TlsFlags & OperationsFlags,
-      ) => {
-        const log = consoleLogger(undefined, opts.logFormat);
-        const { startDevBroker } = await withStoreBinding(() => import('./dev-command.js'));
-        const broker = await startDevBroker({
-          operations: operationsOf(opts),
-          unsafeExpose: opts.unsafeExposeDevTenant === true,
-          cloud: opts.cloud,
-          tls: tlsFiles(opts),
-          port: opts.port,
-          host: opts.host,
-          dataDir: opts.data ? path.resolve(opts.data) : null,
-          configFile: opts.config ? path.resolve(opts.config) : null,
-          env: process.env,
-          log,
-          print: (line) => process.stdout.write(`${line}\n`),
-        });
-        await runUntilSignal(broker, log);
-      },
-    );
-
-  withOperationsFlags(program.command('serve'), DEFAULT_DRAIN_TIMEOUT_MS)
-    .description('run the broker for a real Microsoft Entra tenant')
-    .requiredOption('--config <file>', 'the resources/policy/tenant YAML file')
-    .option('--data <dir>', 'where the store (requests, grants, audit log) lives', 'access-data')
-    .option('--port <n>', 'port to listen on', parsePort, DEFAULT_DEV_PORT)
-    .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .option('--tls-cert <file>', TLS_CERT_HELP)
-    .option('--tls-key <file>', TLS_KEY_HELP)
-    .action(async (opts: { port: number; host: string; config: string; data: string } & TlsFlags & OperationsFlags) => {
+  withOperationsFlags(
+    program
+      .command('dev')
+      .description('run the broker with an embedded Entra-compatible dev tenant and demo resources (no cloud account needed)')
+      .option('--port <n>', `port to listen on (0 = any free port)`, parsePort, DEFAULT_DEV_PORT)
+      .option('--host <addr>', `address to listen on: loopback only, unless ${UNSAFE_EXPOSE_FLAG}`, '127.0.0.1')
+      .option('--data <dir>', 'keep state (tenant keys, users, demo database) in DIR across restarts')
+      .option('--config <file>', "use a team's own resources, policy and dev users/groups instead of the demo set")
+      .option('--tls-cert <file>', `${TLS_CERT_HELP}; the dev tenant is then served over https too`)
+      .option('--tls-key <file>', TLS_KEY_HELP)
+      .option(
+        '--tls-ca <file>',
+        'the PEM certificate of the CA that issued --tls-cert (default: trust --tls-cert itself when self-signed); the CLI names the same file with `access login --ca`',
+      )
+      .option(UNSAFE_EXPOSE_FLAG, 'let --host be a non-loopback address: serves the password-less dev sign-in page to the network (warns on every start)')
+      .option(
+        '--cloud <name>',
+        `the Entra cloud the dev tenant presents itself as (its token issuers and Graph): ${CLOUD_NAMES.join(', ')}`,
+        parseCloud,
+        'public',
+      ),
+    DEFAULT_DEV_DRAIN_TIMEOUT_MS,
+  ).action(
+    async (
+      opts: { port: number; host: string; data?: string; config?: string; cloud: CloudName; unsafeExposeDevTenant?: boolean } & TlsFlags & OperationsFlags,
+    ) => {
       const log = consoleLogger(undefined, opts.logFormat);
-      const { startBroker } = await withStoreBinding(() => import('./serve-command.js'));
-      const broker = await startBroker({
+      const { startDevBroker } = await withStoreBinding(() => import('./dev-command.js'));
+      const broker = await startDevBroker({
         operations: operationsOf(opts),
+        unsafeExpose: opts.unsafeExposeDevTenant === true,
+        cloud: opts.cloud,
         tls: tlsFiles(opts),
-        configFile: path.resolve(opts.config),
-        dataDir: path.resolve(opts.data),
         port: opts.port,
         host: opts.host,
+        dataDir: opts.data ? path.resolve(opts.data) : null,
+        configFile: opts.config ? path.resolve(opts.config) : null,
         env: process.env,
         log,
+        print: (line) => process.stdout.write(`${line}\n`),
       });
       await runUntilSignal(broker, log);
+    },
+  );
+
+  withOperationsFlags(
+    program
+      .command('serve')
+      .description('run the broker for a real Microsoft Entra tenant')
+      .requiredOption('--config <file>', 'the resources/policy/tenant YAML file')
+      .option('--data <dir>', 'where the store (requests, grants, audit log) lives', 'access-data')
+      .option('--port <n>', 'port to listen on', parsePort, DEFAULT_DEV_PORT)
+      .option('--host <addr>', 'address to listen on', '127.0.0.1')
+      .option('--tls-cert <file>', TLS_CERT_HELP)
+      .option('--tls-key <file>', TLS_KEY_HELP),
+    DEFAULT_DRAIN_TIMEOUT_MS,
+  ).action(async (opts: { port: number; host: string; config: string; data: string } & TlsFlags & OperationsFlags) => {
+    const log = consoleLogger(undefined, opts.logFormat);
+    const { startBroker } = await withStoreBinding(() => import('./serve-command.js'));
+    const broker = await startBroker({
+      operations: operationsOf(opts),
+      tls: tlsFiles(opts),
+      configFile: path.resolve(opts.config),
+      dataDir: path.resolve(opts.data),
+      port: opts.port,
+      host: opts.host,
+      env: process.env,
+      log,
     });
+    await runUntilSignal(broker, log);
+  });
 
   program
     .command('backup')
