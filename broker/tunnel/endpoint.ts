@@ -233,6 +233,8 @@ export class TunnelEndpoint implements UpgradeRoute {
         done = resolve;
         this.#idleWaiters.add(resolve);
         timer = setTimeout(resolve, timeoutMs);
+        // The open tunnels keep the process alive while they last; the deadline alone must not.
+        timer.unref();
       });
       clearTimeout(timer);
       if (done) this.#idleWaiters.delete(done);
