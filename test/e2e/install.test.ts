@@ -69,7 +69,7 @@ afterAll(async () => {
 });
 
 describe('npm pack', () => {
-  it('carries the built CLI and broker, their bins, the systemd unit and the README, and no sources or tests', () => {
+  it('carries the built CLI and broker, their bins, the systemd unit, the docs and examples the README links, and no sources or tests', () => {
     const files = packed.files.map((file) => file.path);
     expect(files).toEqual(
       expect.arrayContaining([
@@ -79,6 +79,8 @@ describe('npm pack', () => {
         'dist/broker/main.js',
         'dist/shared/version.js',
         'deploy/access-broker.service',
+        'docs/entra-setup.md',
+        'examples/access.yaml',
         'README.md',
         'package.json',
       ]),
