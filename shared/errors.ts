@@ -141,6 +141,9 @@ export const ErrorCodes = {
   // Ctrl-C at a prompt; 499 is nginx's "client closed request" (the status is never sent).
   interrupted: { status: 499, exit: ExitCode.interrupted },
 
+  /** A package the broker needs is not installed (the SQLite binding is not a dependency of the CLI): the message names the install command. */
+  dependency_missing: { status: 500, exit: ExitCode.error },
+
   // `access-broker dev` demo targets (a local PostgreSQL, a TCP service) that could not start.
   demo_target_failed: { status: 500, exit: ExitCode.error },
 
