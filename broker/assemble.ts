@@ -18,6 +18,7 @@ import { upgradeRouter, type UpgradeListener } from './http/upgrade.js';
 import type { Directory } from './identity/directory.js';
 import type { Servable } from './lifecycle.js';
 import type { Logger } from './log.js';
+import { BrokerMetrics } from './metrics/metrics.js';
 import { checkReadiness, type Readiness, type ReadinessCheck } from './readiness.js';
 import type { IdGenerator } from './requests/ids.js';
 import { NotificationDispatcher, type Post } from './notifications/dispatcher.js';
@@ -63,6 +64,11 @@ export interface AssembleOptions {
   auditBatch?: AuditOptions['batch'];
   /** How notifications are POSTed; default fetch (notifications/dispatcher.ts). Tests pass a recorder. */
   notificationPost?: Post;
+  /**
+   * The Prometheus metrics (metrics/metrics.ts): made before the identity edge, whose Graph client
+   * reports to it. Default: a fresh one (the broker is measured whether or not anyone scrapes it).
+   */
+  metrics?: BrokerMetrics;
 }
 
 export interface AssembledBroker extends Servable {
@@ -75,11 +81,17 @@ export interface AssembledBroker extends Servable {
   events: EventsEndpoint;
   tunnels: TunnelEndpoint;
   sessions: SessionStore;
+  metrics: BrokerMetrics;
   handleRequest: RequestHandler;
   /** Serves `/v1/events` and `/v1/tunnel` on a server's `upgrade` event. */
   handleUpgrade: UpgradeListener;
   /** Asks the store and the identity edge whether they answer (`GET /readyz`). */
   readiness(): Promise<Readiness>;
+  /**
+   * Resolves once no tunnel is open or after `timeoutMs`, whichever comes first (SIGTERM's drain,
+   * lifecycle.ts); with how many were still open. Revokes and expiries keep cutting meanwhile.
+   */
+  drain(timeoutMs: number): Promise<{ open: number }>;
   /** Closes event streams and tunnels, stops the scheduler, writes batched audit entries and closes the database. */
   close(): Promise<void>;
 }
@@ -87,8 +99,10 @@ export interface AssembledBroker extends Servable {
 export function assembleBroker(options: AssembleOptions): AssembledBroker {
   const { config, directory, log } = options;
   const now = options.now ?? Date.now;
+  const metrics = options.metrics ?? new BrokerMetrics();
   const db = openDatabase(options.dataFile);
-  const store = new SqliteRequestStore(db);
+  // Every call into the stores is timed (access_store_operation_duration_seconds).
+  const store = metrics.timed('requests', new SqliteRequestStore(db));
   const audit = new Audit({ db, config, directory, now, logger: log, ...(options.auditBatch ? { batch: options.auditBatch } : {}) });
   // Notifications (Teams, Slack, signed webhooks): an outbox in this database, filled in the
   // transaction of each change, delivered after the commit.
@@ -147,7 +161,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   });
 
   // Every session opening and closing is also an audit entry, in the same transaction as its row.
-  const sessions = new AuditedSessionStore(db, new SqliteSessionStore(db), audit.log);
+  const sessions = metrics.timed('sessions', new AuditedSessionStore(db, new SqliteSessionStore(db), audit.log));
   // Sessions a crashed broker left open are closed at start.
   const leftovers = sessions.closeLeftovers(now());
   if (leftovers > 0) log.warn('closed tunnel sessions the previous broker left open', { sessions: leftovers });
@@ -164,6 +178,16 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   });
   // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit.
   service.onChange((request, changes) => tunnels.onRequestChange(request, changes));
+  service.onChange((request, changes) => metrics.requestChanged(request, changes));
+  tunnels.onSession((event) => {
+    if (event.type === 'closed') metrics.tunnelClosed(event.session);
+  });
+  metrics.attach({
+    openRequests: (at) => store.countOpen(at),
+    tunnels: () => tunnels.status(),
+    auditBacklog: () => ({ pending: audit.batch.pending, oldestPendingAt: audit.batch.oldestPendingAt }),
+    now,
+  });
 
   const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit };
   // Counts failed token checks per source address for this broker (auth/failed-sign-ins.ts).
@@ -188,9 +212,11 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     events,
     tunnels,
     sessions,
+    metrics,
     handleRequest: brokerRequestHandler(app, authenticate, { side: options.side ?? null, hosts }),
     handleUpgrade: upgradeRouter(authenticate, log, [events, tunnels], hosts),
     readiness: () => checkReadiness(checks),
+    drain: (timeoutMs) => tunnels.drain(timeoutMs),
     close() {
       closing ??= (async () => {
         scheduler.stop();

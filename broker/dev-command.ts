@@ -31,9 +31,13 @@ import type { CloudName } from './identity/clouds.js';
 import { identityFromDevTenant } from './identity/dev-identity.js';
 import { signInResponse } from './identity/identity-settings.js';
 import { Lifecycle } from './lifecycle.js';
+import { DATABASE_FILE_NAME } from './store/database.js';
+import { BrokerMetrics } from './metrics/metrics.js';
+import { serveMetrics } from './metrics/listener.js';
+import { DEFAULT_DEV_DRAIN_TIMEOUT_MS, type OperationsOptions } from './operations.js';
 import { listen } from './server.js';
+import { DEFAULT_SIGN_IN_METHOD, type SignInMethod } from '../shared/wire.js';
 
-export const DEFAULT_DEV_PORT = 4780;
 /** Users listed with more groups than this show a count instead of every name. */
 const MAX_GROUPS_SHOWN = 3;
 
@@ -51,11 +55,21 @@ export interface DevOptions {
   unsafeExpose?: boolean;
   /** The Entra cloud the dev tenant presents itself as (`--cloud`). Default public. */
   cloud?: CloudName;
+  /** The sign-in `access login` uses without a flag (`--sign-in`); overrides the config's devTenant.signIn. Default device-code. */
+  signIn?: SignInMethod;
+  /** Block device code sign-in as Conditional Access does (`--block-device-code`, or the config's devTenant.blockDeviceCode). Default false. */
+  blockDeviceCode?: boolean;
+  /** Seconds a device code lives (`--device-code-lifetime`): to try the "code expired" path. Default Entra's 900. */
+  deviceCodeLifetimeSec?: number;
+  /** Drain timeout and the metrics listener (operations.ts). Default: DEFAULT_DEV_DRAIN_TIMEOUT_MS, no metrics listener. */
+  operations?: OperationsOptions;
 }
 
 export interface RunningDevBroker {
   url: string;
   stop(): Promise<void>;
+  /** Ends a drain in progress: the tunnels still open are cut now. */
+  hurry(): void;
 }
 
 export async function startDevBroker(options: DevOptions): Promise<RunningDevBroker> {
@@ -69,6 +83,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
   const ephemeral = options.dataDir === null;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'access-dev-')));
   const cleanups: Array<() => Promise<void>> = [];
+  let hurry = (): void => undefined;
   const stop = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => options.log.warn('cleanup failed', { error: String(error) }));
     cleanups.length = 0;
@@ -85,8 +100,10 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
   try {
     // The port listens first (the dev tenant's URLs name it); until the broker is assembled below,
     // the lifecycle answers every request with 503 not_ready rather than leaving it unanswered.
+    const operations = options.operations ?? { drainTimeoutMs: DEFAULT_DEV_DRAIN_TIMEOUT_MS, metrics: null };
     const server = createListener(tls);
-    const lifecycle = new Lifecycle(options.log);
+    const lifecycle = new Lifecycle(options.log, { drainTimeoutMs: operations.drainTimeoutMs });
+    hurry = () => lifecycle.hurry();
     lifecycle.attach(server);
     const address = await listen(server, options.port, options.host);
     cleanups.push(() => lifecycle.close());
@@ -103,6 +120,8 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       dataDir: path.join(dataDir, 'tenant'),
       graphFault: graphFaultsFromEnv(options.env),
       cloud: options.cloud ?? 'public',
+      blockDeviceCode: options.blockDeviceCode === true || config?.devSignIn?.blockDeviceCode === true,
+      ...(options.deviceCodeLifetimeSec === undefined ? {} : { deviceCodeLifetimeSec: options.deviceCodeLifetimeSec }),
     });
 
     const targets: DemoTarget[] = [];
@@ -120,10 +139,13 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       effective = demoConfig({ postgres, tcp });
     }
 
-    const identity = identityFromDevTenant(tenant, { publicOrigin, plaintext: !tls });
+    const preferredSignIn = options.signIn ?? config?.devSignIn?.signIn ?? DEFAULT_SIGN_IN_METHOD;
+    const identity = { ...identityFromDevTenant(tenant, { publicOrigin, plaintext: !tls }), preferredSignIn };
     const transport = tls ? new HttpTransport({ extraCa: tls.trust }) : new HttpTransport({ plaintextOrigins: [publicOrigin] });
+    const metrics = new BrokerMetrics();
     const { verifier, directory, readiness } = buildIdentity(identity, {
       transport,
+      observeGraph: metrics.graphCall,
       groupCacheSeconds: effective.groupCacheSeconds,
       graphRetryBudgetMs: effective.graphRetryBudgetMs,
       groupNamesMatter: namesGroupsByDisplayName(effective),
@@ -140,18 +162,31 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       verifier,
       directory,
       log: options.log,
-      dataFile: path.join(dataDir, 'access.db'),
+      dataFile: path.join(dataDir, DATABASE_FILE_NAME),
       side: tenant,
       hosts,
       readiness,
+      metrics,
     });
     lifecycle.serve(broker);
     // Cleanups run in reverse: stop taking requests and close the broker (event streams, tunnels,
-    // scheduler, database) before the demo targets stop; the server itself closes last.
+    // scheduler, database) before the demo targets stop; the server itself closes last. The
+    // metrics stay readable while the broker drains.
+    const metricsListener = await serveMetrics(metrics, operations.metrics, options.log);
+    if (metricsListener) cleanups.push(() => metricsListener.close());
     cleanups.push(() => lifecycle.stop());
 
-    printBanner(options.print, { url: browserOrigin, dataDir: ephemeral ? null : dataDir, tenant, config: effective, targets, tls, exposure });
-    return { url: browserOrigin, stop };
+    printBanner(options.print, {
+      url: browserOrigin,
+      dataDir: ephemeral ? null : dataDir,
+      tenant,
+      config: effective,
+      targets,
+      tls,
+      exposure,
+      signIn: preferredSignIn,
+    });
+    return { url: browserOrigin, stop, hurry: () => hurry() };
   } catch (error) {
     await stop();
     throw error;
@@ -160,7 +195,16 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
 
 function printBanner(
   print: (line: string) => void,
-  info: { url: string; dataDir: string | null; tenant: DevTenant; config: BrokerConfig; targets: DemoTarget[]; tls: BrokerTls | null; exposure: string | null },
+  info: {
+    url: string;
+    dataDir: string | null;
+    tenant: DevTenant;
+    config: BrokerConfig;
+    targets: DemoTarget[];
+    tls: BrokerTls | null;
+    exposure: string | null;
+    signIn: SignInMethod;
+  },
 ): void {
   print('access-broker dev: the broker, an Entra-compatible dev tenant and demo targets on this machine');
   print('');
@@ -170,7 +214,10 @@ function printBanner(
   }
   print(`  Broker URL    ${info.url}`);
   print(`  Sign in       access login --broker ${info.url}${info.tls?.trustFile ? ` --ca ${info.tls.trustFile}` : ''}`);
-  print(`  Sign-in page  ${info.url}/devicelogin`);
+  print(`  Sign-in page  ${info.url}/devicelogin (device code); \`access login --browser\` opens the browser sign-in`);
+  print(
+    `  Sign-in       ${info.signIn === 'browser' ? 'browser by default' : 'device code by default'}${info.tenant.deviceCodeBlocked ? '; device code BLOCKED as by Conditional Access (AADSTS53003)' : ''}`,
+  );
   if (info.tls) {
     const leaf = info.tls.chain[0]?.x509;
     print(`  TLS           ${info.tls.files.certFile}${leaf ? ` (${leaf.subjectAltName ?? leaf.subject}; until ${leaf.validTo})` : ''}`);

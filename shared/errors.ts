@@ -138,6 +138,10 @@ export const ErrorCodes = {
   /** The identity provider could not be reached (network, or the dev tenant's broker is down): worth trying again, unlike sign_in_failed. */
   tenant_unreachable: unavailable,
   sign_in_timed_out: { status: 408, exit: ExitCode.timedOut },
+  /** The person pressed Decline on the sign-in page (device code or browser): nobody was signed in. */
+  sign_in_declined: forbidden,
+  /** The tenant refused the sign-in by policy (Conditional Access AADSTS53003, e.g. a block on device code sign-in). */
+  sign_in_blocked: forbidden,
   broker_unreachable: unavailable,
   broker_response_invalid: { status: 502, exit: ExitCode.error },
   /** The broker's answer is larger than the CLI accepts (shared/limits.ts MAX_RESPONSE_BYTES): not a connection problem. */
@@ -148,6 +152,9 @@ export const ErrorCodes = {
   listen_failed: { status: 500, exit: ExitCode.error },
   // Ctrl-C at a prompt; 499 is nginx's "client closed request" (the status is never sent).
   interrupted: { status: 499, exit: ExitCode.interrupted },
+
+  /** A package the broker needs is not installed (the SQLite binding is not a dependency of the CLI): the message names the install command. */
+  dependency_missing: { status: 500, exit: ExitCode.error },
 
   // `access-broker dev` demo targets (a local PostgreSQL, a TCP service) that could not start.
   demo_target_failed: { status: 500, exit: ExitCode.error },

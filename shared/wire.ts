@@ -2,6 +2,12 @@
 // consumes them; both import them from here so the contract is written once.
 
 /** `GET /v1/config` — everything a CLI needs to sign in, learned from the broker URL alone. */
+/** How the CLI signs a person in: Entra's device code flow, or the browser (authorization code + PKCE, loopback redirect). */
+export const SIGN_IN_METHODS = ['device-code', 'browser'] as const;
+export type SignInMethod = (typeof SIGN_IN_METHODS)[number];
+/** The sign-in `access login` uses when the broker names none (DESIGN.md: device code stays the default). */
+export const DEFAULT_SIGN_IN_METHOD: SignInMethod = 'device-code';
+
 export interface BrokerConfigResponse {
   /** Entra tenant id (GUID). */
   tenantId: string;
@@ -17,6 +23,11 @@ export interface BrokerConfigResponse {
    * HTTP. The CLI accepts it only when it is the loopback origin of the broker it was pointed at.
    */
   devTenant?: { origin: string };
+  /**
+   * The tenant's preferred sign-in (`tenant.signIn` in the broker's config): `access login` uses it
+   * unless told otherwise. Absent from older brokers: DEFAULT_SIGN_IN_METHOD.
+   */
+  signIn?: SignInMethod;
   brokerVersion: string;
 }
 

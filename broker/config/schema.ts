@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { formatDuration } from '../../shared/duration.js';
 import type { CallerLimits } from '../../shared/limits.js';
+import { DEFAULT_SIGN_IN_METHOD, SIGN_IN_METHODS } from '../../shared/wire.js';
 import { checkDevDirectory, unknownGroup } from './dev-directory.js';
 import { caFile, choice, duration, emailShaped, guid, nameList, regexSource, strictMapping, target, text, wholeNumber } from './fields.js';
 import { cloudSchema } from './cloud-schema.js';
@@ -13,7 +14,7 @@ import { graphSchema } from './graph-credential-schema.js';
 import { notificationsSchema } from './notifications-schema.js';
 import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } from './group-refs.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
-import type { BrokerConfig, ExtendPolicy, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
+import type { BrokerConfig, DevDirectory, ExtendPolicy, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
 
 export const RESOURCE_KINDS = ['postgres', 'mysql', 'ssh', 'tcp'] as const satisfies readonly ResourceKind[];
 /** Lower-case DNS-label-like names: safe in URLs, shell arguments and table columns alike. */
@@ -107,6 +108,10 @@ function tenantSchema(options: SchemaOptions) {
         .array(guid('the application (client) id of an app whose app-only tokens the broker accepts'), { error: 'must be a list of application (client) ids' })
         .default([]),
       graph,
+      signIn: choice(
+        SIGN_IN_METHODS,
+        "the sign-in `access login` uses without a flag: browser where Conditional Access blocks device code (Microsoft's managed policy does)",
+      ).default(DEFAULT_SIGN_IN_METHOD),
     },
     '`access-broker serve` needs the Entra tenant: id, cliClientId, audiences, cliScope, graph (see examples/access.yaml)',
   ).transform((raw, ctx) => {
@@ -334,8 +339,10 @@ function devTenantSchema() {
       users: z
         .array(user, { error: 'must be a list of users, e.g. [{ upn: alice@contoso.dev, name: Alice, groups: [sg-eng] }]' })
         .min(1, { error: 'must list at least one user — someone has to sign in' }),
+      signIn: choice(SIGN_IN_METHODS, 'the sign-in `access login` uses without a flag (as tenant.signIn does for a real tenant)').optional(),
+      blockDeviceCode: z.boolean({ error: 'must be true or false — true blocks device code sign-in the way a Conditional Access policy does' }).default(false),
     },
-    "the dev tenant's users and groups",
+    "the dev tenant's users and groups (and, optionally, signIn and blockDeviceCode)",
   ).superRefine((directory, ctx) => {
     for (const problem of checkDevDirectory(directory)) addProblem(ctx, problem);
   });
@@ -405,7 +412,9 @@ export function configSchema(options: SchemaOptions) {
     },
     'the broker config: resources, auditors, admins and (for `serve`) tenant',
   ).transform((raw, ctx): Omit<BrokerConfig, 'source'> => {
-    const devDirectory = (raw.devTenant as z.output<ReturnType<typeof devTenantSchema>> | undefined) ?? null;
+    const devTenantSection = (raw.devTenant as z.output<ReturnType<typeof devTenantSchema>> | undefined) ?? null;
+    const { signIn, blockDeviceCode, ...directory } = devTenantSection ?? { signIn: undefined, blockDeviceCode: false };
+    const devDirectory = devTenantSection ? (directory as DevDirectory) : null;
     const resources = raw.resources.map(({ groupEntries: _, ...policy }): ResourcePolicy => policy);
     const auditors = refsOf(raw.auditors);
     const admins = refsOf(raw.admins);
@@ -434,6 +443,7 @@ export function configSchema(options: SchemaOptions) {
       membershipRecheckSeconds: raw.membershipRecheckSeconds,
       membershipGraceSeconds: raw.membershipGraceSeconds,
       devDirectory,
+      ...(devTenantSection ? { devSignIn: { blockDeviceCode, ...(signIn ? { signIn } : {}) } } : {}),
       ...(raw.limits ? { limits: raw.limits } : {}),
       ...(raw.notifications ? { notifications: raw.notifications } : {}),
     };

@@ -5,6 +5,7 @@
 import type { Cloud } from '../identity/clouds.js';
 
 import type { CallerLimits } from '../../shared/limits.js';
+import type { SignInMethod } from '../../shared/wire.js';
 
 export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp';
 
@@ -134,6 +135,11 @@ export interface TenantConfig {
   requiredAppRole: string;
   /** Client ids of the automation apps whose app tokens are accepted (tenant.automationApps). Default none. */
   automationClientIds: string[];
+  /**
+   * The sign-in `access login` uses without a flag (tenant.signIn): `browser` where Conditional Access
+   * blocks device code. Default device-code.
+   */
+  signIn: SignInMethod;
   graph: {
     /** The Graph app's client id; for a managed identity, the user-assigned identity's client id or null (system-assigned). */
     clientId: string | null;
@@ -180,6 +186,14 @@ export interface DevGroup {
   securityEnabled?: boolean;
 }
 
+/** How the dev tenant signs people in (`access-broker dev` flags, or the devTenant section of its config). */
+export interface DevSignInSettings {
+  /** The sign-in `access login` uses without a flag. Default DEFAULT_SIGN_IN_METHOD. */
+  signIn?: SignInMethod;
+  /** Block device code sign-in as Conditional Access does (AADSTS53003). */
+  blockDeviceCode: boolean;
+}
+
 export interface DevDirectory {
   users: DevUser[];
   groups: DevGroup[];
@@ -213,6 +227,8 @@ export interface BrokerConfig {
   graphRetryBudgetMs?: number;
   /** Only read by `access-broker dev --config`: the dev tenant's users and groups. */
   devDirectory: DevDirectory | null;
+  /** Only read by `access-broker dev --config`: the dev tenant's sign-in settings (devTenant.signIn, devTenant.blockDeviceCode). */
+  devSignIn?: DevSignInSettings;
   /** Per-caller limits that differ from the defaults (shared/limits.ts); absent: the defaults. */
   limits?: Partial<CallerLimits>;
   /** `notifications:` — Teams, Slack and signed webhook destinations; absent: none. */

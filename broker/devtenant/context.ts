@@ -4,6 +4,7 @@
 import type { Applications } from './applications.js';
 import type { Cloud } from '../identity/clouds.js';
 import type { AppRegistry } from './apps.js';
+import type { AuthorizationCodes } from './auth-codes.js';
 import type { DeviceCodes } from './device-codes.js';
 import type { GraphFaultPlan } from './graph-faults.js';
 import type { Directory } from './directory.js';
@@ -26,6 +27,10 @@ export interface TenantContext {
   readonly keys: SigningKeys;
   readonly tokens: TokenIssuer;
   readonly deviceCodes: DeviceCodes;
+  /** Codes of the interactive (authorization code + PKCE) sign-in. */
+  readonly authCodes: AuthorizationCodes;
+  /** True while the tenant blocks device code sign-in the way a Conditional Access policy does. */
+  readonly deviceCodeBlocked: () => boolean;
   /** Same-origin and form-token checks of form posts (form-guard.ts). */
   readonly forms: FormGuard;
   /** Milliseconds since the epoch. */

@@ -16,7 +16,8 @@ import { Applications } from './applications.js';
 import { AppRegistry } from './apps.js';
 import { federatedToken, federationIssuer } from './client-assertion.js';
 import type { TenantContext } from './context.js';
-import { DeviceCodes } from './device-codes.js';
+import { AuthorizationCodes } from './auth-codes.js';
+import { DEVICE_CODE_LIFETIME_SEC, DeviceCodes } from './device-codes.js';
 import { handleDeviceLogin } from './devicelogin-page.js';
 import { Directory, validateDirectory } from './directory.js';
 import { FormGuard, refuseCrossSitePost } from './form-guard.js';
@@ -61,6 +62,14 @@ export interface DevTenantOptions {
   newSigningKey?: NewSigningKey;
   /** Simulated Graph faults (graph-faults.ts, fault tests of a dev broker process). Default: none. */
   graphFault?: () => GraphFault;
+  /**
+   * Block device code sign-in the way a Conditional Access policy does (Microsoft's managed "Block
+   * device code flow"): the person can still enter the code, and the client's poll then fails with
+   * AADSTS53003; interactive (browser) sign-in still works. Default false.
+   */
+  blockDeviceCode?: boolean;
+  /** Seconds a device code lives (the `expires_in` clients are told). Default Entra's 900. */
+  deviceCodeLifetimeSec?: number;
 }
 
 export interface DevTenantUser {
@@ -98,6 +107,7 @@ export class DevTenant {
   readonly #store: TenantStateStore;
   readonly #newSigningKey: NewSigningKey;
   #graphAvailable = true;
+  #deviceCodeBlocked: boolean;
   readonly #graphFaults = new GraphFaultPlan();
   /** The cloud the tenant presents itself as (DevTenantOptions.cloud). */
   readonly cloud: Cloud;
@@ -112,6 +122,7 @@ export class DevTenant {
     const managedIdentityHeader = createHmac('sha256', state.refreshTokenSecret).update('managed identity header').digest('base64url');
     this.#store = store;
     this.#newSigningKey = options.newSigningKey;
+    this.#deviceCodeBlocked = options.blockDeviceCode;
     this.#ctx = {
       tenantId: state.tenantId,
       publicOrigin: options.publicOrigin,
@@ -129,7 +140,9 @@ export class DevTenant {
         cloud,
         now: options.now,
       }),
-      deviceCodes: new DeviceCodes(options.now),
+      deviceCodes: new DeviceCodes(options.now, options.deviceCodeLifetimeSec),
+      authCodes: new AuthorizationCodes(options.now),
+      deviceCodeBlocked: () => this.#deviceCodeBlocked,
       forms: new FormGuard(options.now),
       now: options.now,
       graphAvailable: () => this.#graphAvailable && options.graphFault() !== 'down',
@@ -154,6 +167,13 @@ export class DevTenant {
     if (!Number.isInteger(accessTokenLifetimeSec) || accessTokenLifetimeSec <= 0) {
       throw new AccessError('config_invalid', `dev tenant access token lifetime ${accessTokenLifetimeSec} s must be a positive whole number of seconds`);
     }
+    const deviceCodeLifetimeSec = options.deviceCodeLifetimeSec ?? DEVICE_CODE_LIFETIME_SEC;
+    if (!Number.isInteger(deviceCodeLifetimeSec) || deviceCodeLifetimeSec <= 0 || deviceCodeLifetimeSec > DEVICE_CODE_LIFETIME_SEC) {
+      throw new AccessError(
+        'config_invalid',
+        `dev tenant device code lifetime ${deviceCodeLifetimeSec} s must be a whole number of seconds from 1 to ${DEVICE_CODE_LIFETIME_SEC} (Entra's)`,
+      );
+    }
     const publicOrigin = origin(options.publicOrigin, 'publicOrigin');
     const browserOrigin = origin(options.browserOrigin, 'browserOrigin');
     validateDirectory(options.directory);
@@ -170,6 +190,8 @@ export class DevTenant {
         now,
         newSigningKey,
         graphFault: options.graphFault ?? (() => null),
+        blockDeviceCode: options.blockDeviceCode ?? false,
+        deviceCodeLifetimeSec,
       },
       store,
     );
@@ -231,6 +253,16 @@ export class DevTenant {
     const application = this.#ctx.applications.find(clientId);
     if (!application) throw new AccessError('not_found', `dev tenant has no app ${clientId}`);
     application.graphRoles = granted ? [...new Set([...application.graphRoles, role])] : application.graphRoles.filter((r) => r !== role);
+  }
+
+  /** While true, device code sign-in is blocked as by Conditional Access (DevTenantOptions.blockDeviceCode). */
+  setDeviceCodeBlocked(blocked: boolean): void {
+    this.#deviceCodeBlocked = blocked;
+  }
+
+  /** Whether device code sign-in is blocked now. */
+  get deviceCodeBlocked(): boolean {
+    return this.#deviceCodeBlocked;
   }
 
   /** While false, every Graph call answers 503 serviceNotAvailable (a simulated outage). */

@@ -39,9 +39,16 @@ export interface DeviceAuthorization {
   readonly expiresAt: number;
   /** Object id of the user who approved it on the device-login page; null while pending. */
   approvedOid: string | null;
+  /** Why it ended without tokens: the person declined on the page, or the tenant blocks device code sign-in. Null otherwise. */
+  refused: DeviceRefusal | null;
 }
 
-export type PollResult = { state: 'pending' | 'expired' | 'unknown' | 'other_client' } | { state: 'approved'; authorization: DeviceAuthorization };
+/** How a device sign-in ends without tokens. */
+export type DeviceRefusal = 'declined' | 'blocked';
+
+export type PollResult =
+  | { state: 'pending' | 'expired' | 'unknown' | 'other_client' | DeviceRefusal }
+  | { state: 'approved'; authorization: DeviceAuthorization };
 
 export type ApproveResult = 'approved' | 'unknown' | 'expired';
 
@@ -62,8 +69,17 @@ export class DeviceCodes {
   /** How many of #pending each client address holds. */
   readonly #pendingByClient = new Map<string, number>();
 
-  constructor(now: () => number) {
+  readonly #lifetimeSec: number;
+
+  /** `lifetimeSec`: how long a code lives; default Entra's DEVICE_CODE_LIFETIME_SEC. */
+  constructor(now: () => number, lifetimeSec: number = DEVICE_CODE_LIFETIME_SEC) {
     this.#now = now;
+    this.#lifetimeSec = lifetimeSec;
+  }
+
+  /** Seconds a new code lives (the `expires_in` the client is told). */
+  get lifetimeSec(): number {
+    return this.#lifetimeSec;
   }
 
   /** Pending authorizations now (expired ones do not count). */
@@ -83,8 +99,9 @@ export class DeviceCodes {
       userCode: this.#newUserCode(),
       clientId,
       scopes,
-      expiresAt: this.#now() + DEVICE_CODE_LIFETIME_SEC * 1000,
+      expiresAt: this.#now() + this.#lifetimeSec * 1000,
       approvedOid: null,
+      refused: null,
     };
     this.#byDeviceCode.set(authorization.deviceCode, authorization);
     this.#byUserCode.set(authorization.userCode, authorization);
@@ -95,10 +112,23 @@ export class DeviceCodes {
 
   /** Approves the authorization a person typed the user code of. */
   approve(userCode: string, oid: string): ApproveResult {
+    return this.#settle(userCode, (authorization) => {
+      authorization.approvedOid = oid;
+    });
+  }
+
+  /** Ends the authorization without tokens: the person declined, or the tenant blocks the flow; the next poll says which. */
+  refuse(userCode: string, why: DeviceRefusal): ApproveResult {
+    return this.#settle(userCode, (authorization) => {
+      authorization.refused = why;
+    });
+  }
+
+  #settle(userCode: string, decide: (authorization: DeviceAuthorization) => void): ApproveResult {
     const authorization = this.#byUserCode.get(normalizeUserCode(userCode));
-    if (!authorization || authorization.approvedOid !== null) return 'unknown';
+    if (!authorization || authorization.approvedOid !== null || authorization.refused !== null) return 'unknown';
     if (this.#expired(authorization)) return 'expired';
-    authorization.approvedOid = oid;
+    decide(authorization);
     return 'approved';
   }
 
@@ -108,6 +138,10 @@ export class DeviceCodes {
     if (!authorization) return { state: 'unknown' };
     if (authorization.clientId !== clientId) return { state: 'other_client' };
     if (this.#expired(authorization)) return { state: 'expired' };
+    if (authorization.refused !== null) {
+      this.#forget(authorization);
+      return { state: authorization.refused };
+    }
     if (authorization.approvedOid === null) return { state: 'pending' };
     this.#forget(authorization);
     return { state: 'approved', authorization };

@@ -1,6 +1,9 @@
 // The page a person opens to finish a device code sign-in: `GET /devicelogin` shows a form with a
 // code field and the dev users; `POST /devicelogin` (`user_code`, `username` = a dev user's UPN)
-// approves that pending sign-in for that user. Tests and scripts drive the same form. There is no
+// approves that pending sign-in for that user; with `action=decline` (the Decline button) it ends the
+// sign-in instead, and the client's next poll hears `authorization_declined`. While the tenant blocks
+// device code (DevTenantOptions.blockDeviceCode) the page says so after the person picks a user, as
+// Conditional Access does, and the poll hears AADSTS53003. Tests and scripts drive the same form. There is no
 // password: whoever can reach the loopback dev broker may be any dev user, which is the point — so
 // a post must come from the page itself (form-guard.ts: same origin, and the form's own token, which
 // a script reads from the page as a browser does), never from a page on another site.
@@ -8,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError } from '../../shared/errors.js';
 import type { TenantContext } from './context.js';
-import { normalizeUserCode } from './device-codes.js';
+import { type ApproveResult, normalizeUserCode } from './device-codes.js';
 import { FORM_TOKEN_FIELD } from './form-guard.js';
 import type { DirectoryUser } from './directory.js';
 import { escapeHtml, renderPage } from './html.js';
@@ -53,10 +56,30 @@ export async function handleDeviceLogin(ctx: TenantContext, req: IncomingMessage
     sendHtml(res, 403, formPage(ctx, { ...state, error: forged }));
     return true;
   }
+  if (form.get('action') === 'decline') {
+    state.error = settleOrExplain(state, (code) => ctx.deviceCodes.refuse(code, 'declined'));
+    if (state.error) sendHtml(res, 400, formPage(ctx, state));
+    else sendHtml(res, 200, renderPage('Sign-in declined', '<p class="ok">You declined the sign-in. Nobody was signed in; you can close this window.</p>'));
+    return true;
+  }
   const user = state.username ? ctx.directory.findUser(state.username.trim()) : undefined;
   state.error = approveOrExplain(ctx, state, user);
   if (state.error || !user) {
     sendHtml(res, 400, formPage(ctx, state));
+    return true;
+  }
+  if (ctx.deviceCodeBlocked()) {
+    // The tenant blocks this flow (as Conditional Access does after the person signs in): the page
+    // says so in Entra's words, and the client's next poll gets AADSTS53003.
+    sendHtml(
+      res,
+      403,
+      renderPage(
+        'You cannot access this right now',
+        `<p class="error">Your sign-in was successful but does not meet the criteria to access this resource. For example, you might be signing in from a browser, app, or location that is restricted by your admin.</p>
+<p>This tenant blocks device code sign-in. In your terminal, run <code>access login --browser</code>.</p>`,
+      ),
+    );
     return true;
   }
   sendHtml(
@@ -73,11 +96,19 @@ export async function handleDeviceLogin(ctx: TenantContext, req: IncomingMessage
 
 /** Approves the sign-in the form names; returns what is wrong instead when it cannot. */
 function approveOrExplain(ctx: TenantContext, state: FormState, user: DirectoryUser | undefined): string | null {
-  const code = normalizeUserCode(state.userCode);
-  if (!code) return 'Enter the code your terminal shows.';
+  if (!normalizeUserCode(state.userCode)) return 'Enter the code your terminal shows.';
   if (!state.username.trim()) return 'Choose the dev user to sign in as.';
   if (!user) return `There is no dev user "${state.username}". Choose one of the users below.`;
-  const result = ctx.deviceCodes.approve(code, user.oid);
+  return settleOrExplain(state, (pending) =>
+    ctx.deviceCodeBlocked() ? ctx.deviceCodes.refuse(pending, 'blocked') : ctx.deviceCodes.approve(pending, user.oid),
+  );
+}
+
+/** Settles the pending sign-in the form names (`settle`: approve or refuse it); returns what is wrong instead when it cannot. */
+function settleOrExplain(state: FormState, settle: (code: string) => ApproveResult): string | null {
+  const code = normalizeUserCode(state.userCode);
+  if (!code) return 'Enter the code your terminal shows.';
+  const result = settle(code);
   if (result === 'unknown') {
     return `The code "${state.userCode}" is not a pending sign-in (unknown, or already used). Check the code your terminal shows.`;
   }
@@ -104,7 +135,8 @@ function formPage(ctx: TenantContext, state: FormState): string {
 <legend>Sign in as</legend>
 ${users}
 </fieldset>
-<button type="submit">Sign in</button>
+<button type="submit" name="action" value="sign_in">Sign in</button>
+<button type="submit" name="action" value="decline" formnovalidate>Decline</button>
 </form>
 <p class="note">Tenant ${escapeHtml(ctx.tenantId)}</p>`,
   );

@@ -13,13 +13,16 @@ export interface EntraError {
   /** The AADSTS number Entra uses for the same situation. */
   aadsts: number;
   description: string;
+  /** Entra's `suberror`, where it sends one (MSAL reads it to tell kinds of interaction_required apart). */
+  suberror?: string;
 }
 
-const entra = (status: number, error: string, aadsts: number, description: string): EntraError => ({
+const entra = (status: number, error: string, aadsts: number, description: string, suberror?: string): EntraError => ({
   status,
   error,
   aadsts,
   description,
+  ...(suberror ? { suberror } : {}),
 });
 
 /** The situations the dev tenant refuses, with Entra's codes and wording. */
@@ -155,6 +158,53 @@ export const EntraErrors = {
       70000,
       "The provided value for the input parameter 'refresh_token' or 'assertion' is not valid. The refresh token was issued to a different client.",
     ),
+  // Interactive sign-in (authorization code + PKCE, authorize-page.ts and the authorization_code grant).
+  /** The person pressed Decline on the sign-in page: Entra's wording for a declined consent, sent to the redirect URI. */
+  userDeclined: () => entra(400, 'access_denied', 65004, 'User declined to consent to access the app.'),
+  /** The person pressed Decline on the device-login page; `authorization_declined` is the device flow's word for it. */
+  deviceSignInDeclined: () => entra(400, 'authorization_declined', 65004, 'User declined to consent to access the app.'),
+  /**
+   * A Conditional Access policy (e.g. Microsoft's managed "Block device code flow") blocked the sign-in:
+   * the token endpoint answers invalid_grant AADSTS53003 and MSAL's `message_only` suberror (nothing the
+   * person can do in that flow).
+   */
+  blockedByConditionalAccess: () =>
+    entra(
+      400,
+      'invalid_grant',
+      53003,
+      'Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.',
+      'message_only',
+    ),
+  redirectUriMismatch: (redirectUri: string, clientId: string) =>
+    entra(
+      400,
+      'invalid_request',
+      50011,
+      `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured for the application '${clientId}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal.`,
+    ),
+  unsupportedResponseType: (responseType: string) =>
+    entra(400, 'unsupported_response_type', 700054, `response_type '${responseType}' is not enabled for the application; use 'code'.`),
+  unsupportedResponseMode: (mode: string) => entra(400, 'invalid_request', 900144, `The response_mode '${mode}' is not supported; use form_post or query.`),
+  pkceRequired: () =>
+    entra(400, 'invalid_request', 9002325, 'Proof Key for Code Exchange is required for this sign-in: send code_challenge and code_challenge_method=S256.'),
+  codeChallengeMethodInvalid: (method: string) => entra(400, 'invalid_request', 50149, `Invalid Code_Challenge_method parameter '${method}'; use S256.`),
+  codeVerifierMissing: () =>
+    entra(400, 'invalid_grant', 50148, 'The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.'),
+  codeVerifierMismatch: () => entra(400, 'invalid_grant', 501481, 'The Code_Verifier does not match the code_challenge supplied in the authorization request.'),
+  authorizationCodeInvalid: () =>
+    entra(400, 'invalid_grant', 70000, "The provided value for the input parameter 'code' is not valid. It is unknown or was issued to another client."),
+  authorizationCodeRedeemed: () =>
+    entra(400, 'invalid_grant', 54005, 'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.'),
+  authorizationCodeExpired: () =>
+    entra(
+      400,
+      'invalid_grant',
+      70008,
+      'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.',
+    ),
+  authorizationCodeRedirectMismatch: () =>
+    entra(400, 'invalid_grant', 500112, 'The reply address does not match the reply address provided when requesting Authorization code.'),
   userNotFound: (oid: string, tenantId: string) =>
     entra(
       400,
@@ -165,8 +215,13 @@ export const EntraErrors = {
 } as const;
 
 /** Entra's timestamp format: `2024-05-01 12:34:56Z`. */
-function entraTimestamp(ms: number): string {
+export function entraTimestamp(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}Z`;
+}
+
+/** Entra's `error_description`: the AADSTS number, the words, then the ids a support case quotes. */
+export function entraDescription(err: EntraError, ids: { traceId: string; correlationId: string; timestamp: string }): string {
+  return `AADSTS${err.aadsts}: ${err.description} Trace ID: ${ids.traceId} Correlation ID: ${ids.correlationId} Timestamp: ${ids.timestamp}`;
 }
 
 export function sendEntraError(req: IncomingMessage, res: ServerResponse, err: EntraError, now: number): void {
@@ -180,12 +235,13 @@ export function sendEntraError(req: IncomingMessage, res: ServerResponse, err: E
     err.status,
     {
       error: err.error,
-      error_description: `AADSTS${err.aadsts}: ${err.description} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
+      error_description: entraDescription(err, { traceId, correlationId, timestamp }),
       error_codes: [err.aadsts],
       timestamp,
       trace_id: traceId,
       correlation_id: correlationId,
       error_uri: `https://login.microsoftonline.com/error?code=${err.aadsts}`,
+      ...(err.suberror ? { suberror: err.suberror } : {}),
     },
     { pragma: 'no-cache', 'x-ms-request-id': traceId, 'client-request-id': correlationId },
   );

@@ -26,13 +26,16 @@ export function parseForm(body: string): Map<string, string> {
   return form;
 }
 
-export function sendHtml(res: ServerResponse, status: number, html: string): void {
+/** The pages have no scripts and load nothing; they say so, and keep out of frames. */
+const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+
+/** `options.csp` replaces the default Content-Security-Policy (the one page that posts elsewhere needs its own). */
+export function sendHtml(res: ServerResponse, status: number, html: string, options: { csp?: string } = {}): void {
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'content-length': String(Buffer.byteLength(html)),
     'cache-control': 'no-store',
-    // The page has no scripts and loads nothing; say so, and keep it out of frames.
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    'content-security-policy': options.csp ?? PAGE_CSP,
     'x-content-type-options': 'nosniff',
   });
   res.end(html);

@@ -4,13 +4,15 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError } from '../../shared/errors.js';
-import { API_SCOPE_NAME, OIDC_SCOPES, type AppRegistration } from './apps.js';
+import { API_SCOPE_NAME, type AppRegistration } from './apps.js';
+import { apiPermissions, publicClient, Refusal, required } from './oauth-checks.js';
 import { checkClientAssertion } from './client-assertion.js';
 import type { TenantContext } from './context.js';
-import { DEVICE_CODE_LIFETIME_SEC, DEVICE_CODE_POLL_INTERVAL_SEC, MAX_PENDING_DEVICE_CODES, MAX_PENDING_DEVICE_CODES_PER_CLIENT } from './device-codes.js';
+import { DEVICE_CODE_POLL_INTERVAL_SEC, MAX_PENDING_DEVICE_CODES, MAX_PENDING_DEVICE_CODES_PER_CLIENT } from './device-codes.js';
 import type { DirectoryUser } from './directory.js';
-import { EntraErrors, sendEntraError, type EntraError } from './entra-errors.js';
-import { escapeHtml, renderPage } from './html.js';
+import { EntraErrors, sendEntraError } from './entra-errors.js';
+import { renderPage } from './html.js';
+import { handleAuthorize } from './authorize-page.js';
 import { mediaType, parseForm, MAX_REQUEST_BODY_BYTES, sendHtml } from './http-io.js';
 import { readBody, sendJson } from '../http/respond.js';
 
@@ -34,13 +36,8 @@ const ROUTES = new Map<string, Route>([
 ]);
 
 const POST_ROUTES = new Set<Route>(['devicecode', 'token']);
-
-/** Thrown inside a handler to answer an Entra-shaped error. */
-class Refusal extends Error {
-  constructor(readonly entra: EntraError) {
-    super(entra.description);
-  }
-}
+/** Routes that take both: the authorize page and the form it posts to itself. */
+const GET_OR_POST_ROUTES = new Set<Route>(['authorize']);
 
 /** Answers an identity provider request; false when the path is not one of its paths. */
 export async function handleIdp(ctx: TenantContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
@@ -54,7 +51,8 @@ export async function handleIdp(ctx: TenantContext, req: IncomingMessage, res: S
     if (tenant !== ctx.tenantId && !alias) throw new Refusal(EntraErrors.tenantNotFound(tenant));
     const method = req.method ?? 'GET';
     const expected = POST_ROUTES.has(route) ? 'POST' : 'GET';
-    if (method !== expected && !(expected === 'GET' && method === 'HEAD')) {
+    const allowed = method === expected || (expected === 'GET' && method === 'HEAD') || (GET_OR_POST_ROUTES.has(route) && method === 'POST');
+    if (!allowed) {
       res.setHeader('allow', expected);
       throw new Refusal(EntraErrors.methodNotAllowed(method, expected));
     }
@@ -74,7 +72,7 @@ export async function handleIdp(ctx: TenantContext, req: IncomingMessage, res: S
         sendJson(res, 200, await token(ctx, await readForm(req), alias), { pragma: 'no-cache' });
         return true;
       case 'authorize':
-        sendHtml(res, 400, renderPage('Interactive sign-in is not available', unsupportedSignIn(ctx)));
+        await handleAuthorize(ctx, req, res, url);
         return true;
       case 'logout':
         sendHtml(res, 200, renderPage('Signed out', '<p class="ok">You have signed out. You can close this window.</p>'));
@@ -97,12 +95,6 @@ async function readForm(req: IncomingMessage): Promise<Map<string, string>> {
   const body = await readBody(req, MAX_REQUEST_BODY_BYTES);
   if (mediaType(req) !== 'application/x-www-form-urlencoded') throw new Refusal(EntraErrors.notAForm());
   return parseForm(body);
-}
-
-function required(form: Map<string, string>, name: string): string {
-  const value = form.get(name)?.trim();
-  if (!value) throw new Refusal(EntraErrors.missingParameter(name));
-  return value;
 }
 
 function discoveryDocument(ctx: TenantContext, base: string, alias: boolean): Record<string, unknown> {
@@ -132,39 +124,6 @@ function discoveryDocument(ctx: TenantContext, base: string, alias: boolean): Re
   };
 }
 
-function unsupportedSignIn(ctx: TenantContext): string {
-  const page = `${ctx.browserOrigin}/devicelogin`;
-  return `<p class="error">The dev tenant signs people in with the device code flow only.</p>
-<p>Run <code>access login</code> and enter the code it prints at <a href="${escapeHtml(page)}">${escapeHtml(page)}</a>.</p>`;
-}
-
-/** A client that may run the user flows (device code, refresh), or a refusal saying why not. */
-function publicClient(ctx: TenantContext, form: Map<string, string>): AppRegistration {
-  const clientId = required(form, 'client_id');
-  const app = ctx.apps.byClientId(clientId);
-  if (!app) throw new Refusal(EntraErrors.unknownClient(clientId, ctx.tenantId));
-  // "Allow public client flows" as the app registration has it now (an admin may turn it off).
-  if (!app.publicClient || ctx.applications.find(app.clientId)?.isFallbackPublicClient !== true) throw new Refusal(EntraErrors.notPublicClient(clientId));
-  return app;
-}
-
-/**
- * The delegated permissions a user flow asks for. Besides OpenID scopes only the API's scope is
- * known (the CLI is consented for nothing else); at least one API scope is required because the
- * token the CLI gets is for the API.
- */
-function apiPermissions(ctx: TenantContext, scopeParam: string): string[] {
-  const permissions = new Set<string>();
-  for (const scope of scopeParam.split(/\s+/).filter(Boolean)) {
-    if (OIDC_SCOPES.has(scope.toLowerCase())) continue;
-    const permission = ctx.apps.apiPermission(scope);
-    if (!permission) throw new Refusal(EntraErrors.invalidScope(scope));
-    permissions.add(permission);
-  }
-  if (permissions.size === 0) throw new Refusal(EntraErrors.apiScopeRequired(scopeParam, ctx.apps.apiScope));
-  return [...permissions];
-}
-
 /** Starts a device sign-in for the client at address `from` (the per-client bound of device-codes.ts). */
 async function deviceAuthorization(ctx: TenantContext, form: Map<string, string>, from: string): Promise<Record<string, unknown>> {
   const app = publicClient(ctx, form);
@@ -183,7 +142,7 @@ async function deviceAuthorization(ctx: TenantContext, form: Map<string, string>
     user_code: authorization.userCode,
     device_code: authorization.deviceCode,
     verification_uri: page,
-    expires_in: DEVICE_CODE_LIFETIME_SEC,
+    expires_in: ctx.deviceCodes.lifetimeSec,
     interval: DEVICE_CODE_POLL_INTERVAL_SEC,
     message: `To sign in, use a web browser to open the page ${page} and enter the code ${authorization.userCode} to authenticate.`,
   };
@@ -193,6 +152,8 @@ async function token(ctx: TenantContext, form: Map<string, string>, alias: boole
   const grantType = required(form, 'grant_type');
   if (DEVICE_CODE_GRANTS.has(grantType)) return deviceCodeGrant(ctx, form);
   switch (grantType) {
+    case 'authorization_code':
+      return authorizationCodeGrant(ctx, form);
     case 'refresh_token':
       return refreshTokenGrant(ctx, form);
     case 'client_credentials':
@@ -214,10 +175,41 @@ async function deviceCodeGrant(ctx: TenantContext, form: Map<string, string>): P
     case 'unknown':
     case 'other_client':
       throw new Refusal(EntraErrors.deviceCodeInvalid());
+    case 'declined':
+      throw new Refusal(EntraErrors.deviceSignInDeclined());
+    case 'blocked':
+      throw new Refusal(EntraErrors.blockedByConditionalAccess());
     case 'approved': {
       const oid = result.authorization.approvedOid as string;
       return userTokens(ctx, app, existingUser(ctx, oid), result.authorization.scopes);
     }
+  }
+}
+
+/** Redeems a code from the authorize page: once, by its client, with its redirect URI and the PKCE verifier. */
+async function authorizationCodeGrant(ctx: TenantContext, form: Map<string, string>): Promise<Record<string, unknown>> {
+  const app = publicClient(ctx, form);
+  const result = ctx.authCodes.redeem(required(form, 'code'), {
+    clientId: app.clientId,
+    redirectUri: form.get('redirect_uri'),
+    codeVerifier: form.get('code_verifier'),
+  });
+  switch (result.state) {
+    case 'ok':
+      return userTokens(ctx, app, existingUser(ctx, result.grant.oid), result.grant.scopes);
+    case 'unknown':
+    case 'other_client':
+      throw new Refusal(EntraErrors.authorizationCodeInvalid());
+    case 'redeemed':
+      throw new Refusal(EntraErrors.authorizationCodeRedeemed());
+    case 'expired':
+      throw new Refusal(EntraErrors.authorizationCodeExpired());
+    case 'redirect_mismatch':
+      throw new Refusal(EntraErrors.authorizationCodeRedirectMismatch());
+    case 'verifier_missing':
+      throw new Refusal(EntraErrors.codeVerifierMissing());
+    case 'verifier_mismatch':
+      throw new Refusal(EntraErrors.codeVerifierMismatch());
   }
 }
 

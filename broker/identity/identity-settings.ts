@@ -2,7 +2,7 @@
 // block) or the embedded dev tenant. Both produce the same settings, and everything downstream
 // (token validation, Graph, the CLI's sign-in config) runs the same code for either.
 
-import type { BrokerConfigResponse } from '../../shared/wire.js';
+import { DEFAULT_SIGN_IN_METHOD, type BrokerConfigResponse, type SignInMethod } from '../../shared/wire.js';
 import { VERSION } from '../../shared/version.js';
 import type { TenantConfig } from '../config/types.js';
 import type { Cloud } from './clouds.js';
@@ -33,6 +33,8 @@ export interface IdentitySettings {
    * reaches the tenant at its https origin like any other.
    */
   devTenantPlaintext?: boolean;
+  /** The sign-in `access login` uses by default (tenant.signIn, or `dev --sign-in`). Default DEFAULT_SIGN_IN_METHOD. */
+  preferredSignIn?: SignInMethod;
 }
 
 export function identityFromTenant(tenant: TenantConfig): IdentitySettings {
@@ -50,6 +52,7 @@ export function identityFromTenant(tenant: TenantConfig): IdentitySettings {
     jwksUri: `${host}/${tenant.tenantId}/discovery/v2.0/keys`,
     graph: tenant.graph,
     devTenantOrigin: null,
+    preferredSignIn: tenant.signIn,
   };
 }
 
@@ -60,6 +63,7 @@ export function signInResponse(identity: IdentitySettings): BrokerConfigResponse
     clientId: identity.cliClientId,
     scopes: [identity.cliScope],
     ...(identity.devTenantOrigin && identity.devTenantPlaintext ? { devTenant: { origin: identity.devTenantOrigin } } : {}),
+    signIn: identity.preferredSignIn ?? DEFAULT_SIGN_IN_METHOD,
     brokerVersion: VERSION,
   };
 }

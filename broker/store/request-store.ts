@@ -63,6 +63,14 @@ export interface RequestStore {
   recentFor(requesterOid: string, resource: string, limit: number): AccessRequest[];
 }
 
+/** Open requests of one resource in one state; `live` counts approved ones whose grant has not yet expired. */
+export interface OpenCount {
+  resource: string;
+  state: 'pending' | 'approved';
+  count: number;
+  live: number;
+}
+
 /** Where a page of a listing ordered by (created_at, rowid) ends. */
 export interface RowPosition {
   at: number;
@@ -199,6 +207,9 @@ const SQL = {
                   AND (@at IS NULL OR created_at > @at OR (created_at = @at AND rowid > @row))
                 ORDER BY created_at, rowid LIMIT @limit`,
   countPending: `SELECT count(*) AS n FROM requests WHERE requester_oid = @oid AND state = 'pending' AND pending_until > @now`,
+  // Only the open states, which the (state, …) indexes reach: a scrape never scans the closed history.
+  countOpen: `SELECT resource, state, count(*) AS count, coalesce(sum(expires_at > @now), 0) AS live
+    FROM requests WHERE state IN ('pending', 'approved') GROUP BY resource, state ORDER BY resource, state`,
   byStates: `SELECT * FROM requests
              WHERE state IN (SELECT value FROM json_each(@states)) AND (@resource IS NULL OR resource = @resource)
              ${NEWEST_FIRST} LIMIT @limit`,
@@ -240,6 +251,7 @@ export class SqliteRequestStore implements RequestStore {
       pageByRequester: db.prepare<{ oid: string; states: string | null; at: number | null; row: number | null; limit: number }, PagedRow>(SQL.pageByRequester),
       pagePending: db.prepare<{ resources: string; at: number | null; row: number | null; limit: number }, PagedRow>(SQL.pagePending),
       countPending: db.prepare<{ oid: string; now: number }, { n: number }>(SQL.countPending),
+      countOpen: db.prepare<{ now: number }, OpenCount>(SQL.countOpen),
       byStates: db.prepare<{ states: string; resource: string | null; limit: number }, RequestRow>(SQL.byStates),
       due: db.prepare<{ now: number }, RequestRow>(SQL.due),
       nextDeadline: db.prepare<[], { deadline: number | null }>(SQL.nextDeadline),
@@ -346,6 +358,11 @@ export class SqliteRequestStore implements RequestStore {
 
   countPending(oid: string, now: number): number {
     return this.#statements.countPending.get({ oid, now })?.n ?? 0;
+  }
+
+  /** Pending and approved requests per resource, and how many of the approved are live grants at `now` (the metrics). */
+  countOpen(now: number): OpenCount[] {
+    return this.#statements.countOpen.all({ now });
   }
 
   listByStates(states: RequestState[], options: { resource?: string; limit?: number } = {}): AccessRequest[] {

@@ -130,6 +130,8 @@ export class TunnelEndpoint implements UpgradeRoute {
   /** Server-side ends in progress after cuts; shutdown waits for them (each is bounded by its timeout). */
   readonly #afterCuts = new Set<Promise<void>>();
   readonly #membership: MembershipRecheck;
+  /** Told when the last open tunnel ends (drain). */
+  readonly #idleWaiters = new Set<() => void>();
   #tick: NodeJS.Timeout | null = null;
   #closing = false;
 
@@ -224,6 +226,28 @@ export class TunnelEndpoint implements UpgradeRoute {
       const reason = expiredReason(request.expiresAt);
       for (const tunnel of this.#deadlines.members(request.id)) tunnel.relay.cut(CloseCode.grantExpired, reason);
     }
+  }
+
+  /**
+   * Waits until no tunnel is open, or `timeoutMs`, whichever comes first; resolves with how many are
+   * still open. Tunnels are not cut here: their grants' expiries, revokes and re-checks still apply,
+   * and `close` cuts what is left.
+   */
+  async drain(timeoutMs: number): Promise<{ open: number }> {
+    if (this.#tunnels.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      let done: (() => void) | undefined;
+      await new Promise<void>((resolve) => {
+        done = resolve;
+        this.#idleWaiters.add(resolve);
+        timer = setTimeout(resolve, timeoutMs);
+        // The open tunnels keep the process alive while they last; the deadline alone must not.
+        timer.unref();
+      });
+      clearTimeout(timer);
+      if (done) this.#idleWaiters.delete(done);
+    }
+    return { open: this.#tunnels.size };
   }
 
   /** Closes every tunnel with "going away" (sessions recorded as goingAway) and stops the timers. */
@@ -343,7 +367,10 @@ export class TunnelEndpoint implements UpgradeRoute {
     this.#tunnels.delete(tunnel);
     this.#deadlines.remove(session.requestId, tunnel);
     tunnel.release();
-    if (this.#tunnels.size === 0) this.#stopTick();
+    if (this.#tunnels.size === 0) {
+      this.#stopTick();
+      for (const waiter of this.#idleWaiters) waiter();
+    }
     try {
       tunnel.observer?.end();
     } catch (error) {

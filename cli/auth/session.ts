@@ -1,6 +1,12 @@
-// Signing in to the broker's Entra tenant with the real MSAL public client: device code once,
-// then silent refresh from the token cache (OS keychain or a 0600 file). The tenant, client id
-// and scope come from the broker's GET /v1/config, so a person only ever types the broker URL.
+// Signing in to the broker's Entra tenant with the real MSAL public client: device code or the
+// browser (authorization code + PKCE with a loopback redirect) once, then silent refresh from the
+// token cache (OS keychain or a 0600 file). The tenant, client id and scope come from the broker's
+// GET /v1/config, so a person only ever types the broker URL.
+//
+// The browser sign-in's loopback listener is MSAL's own (LoopbackClient): it binds 127.0.0.1 only,
+// on a port the OS picks, takes the answer only by form_post and only with the exact `state` of
+// this sign-in (anything else is answered 400 and ignored), and settles once. What MSAL leaves
+// open — how long to wait — is BROWSER_SIGN_IN_TIMEOUT_SEC here.
 
 import {
   AuthError,
@@ -8,20 +14,48 @@ import {
   LogLevel,
   PublicClientApplication,
   type AccountInfo,
+  type AuthenticationResult,
   type Configuration,
   type INetworkModule,
   type NetworkRequestOptions,
+  type NetworkResponse,
 } from '@azure/msal-node';
+import { formatDuration } from '../../shared/duration.js';
 import { AccessError } from '../../shared/errors.js';
 import { HttpTransport, isLoopbackHost } from '../../shared/http-transport.js';
 import { msalNetworkModule } from '../../shared/msal-network.js';
-import type { BrokerConfigResponse } from '../../shared/wire.js';
+import { DEFAULT_SIGN_IN_METHOD, type BrokerConfigResponse, type SignInMethod } from '../../shared/wire.js';
+import { explainSignInFailure, type TenantErrorAnswer } from './sign-in-outcome.js';
 import type { ConnectFailureExplainer } from '../broker-client.js';
 import { chooseSecretStore, type SecretStore } from './secret-store.js';
 import { tokenCachePlugin } from './token-cache-plugin.js';
 
 /** How long `access login` waits for the person to finish in the browser (Entra's codes live 15 min). */
 export const DEVICE_CODE_TIMEOUT_SEC = 900;
+/**
+ * How long `access login --browser` waits for the browser to come back to this terminal: long
+ * enough to pass MFA on a phone, short enough that a forgotten tab does not leave a listener open.
+ */
+export const BROWSER_SIGN_IN_TIMEOUT_SEC = 300;
+
+/** What the browser tab shows once the answer reached this terminal (plain text: nothing in it comes from outside). */
+const LOOPBACK_SUCCESS_PAGE = 'Signed in to access. You may close this tab and return to your terminal.';
+const LOOPBACK_ERROR_PAGE = 'The sign-in did not complete. Your terminal says why. You may close this tab.';
+
+export interface SignInRequest {
+  method: SignInMethod;
+  /**
+   * Claims the tenant must put in the token (the JSON of a claims challenge, e.g. from a broker's
+   * 401 `WWW-Authenticate`), passed to MSAL's `claims` request parameter in either flow. Default none.
+   */
+  claims?: string;
+  /** Device code: receives Entra's "To sign in, use a web browser…" text. */
+  onDeviceCode: (message: string) => void;
+  /** Browser: opens (or shows) the sign-in page at this URL. */
+  openBrowser: (url: string) => Promise<void>;
+  /** Browser: how long to wait for the redirect. Default BROWSER_SIGN_IN_TIMEOUT_SEC seconds. */
+  browserTimeoutMs?: number;
+}
 
 /**
  * Whether the broker serves its tenant itself (the embedded dev tenant, over HTTP or TLS): the
@@ -59,6 +93,16 @@ export function transportFor(brokerUrl: string, signIn: BrokerConfigResponse | n
  */
 class NetworkFailures {
   last: { error: unknown; url: string } | null = null;
+  /**
+   * The tenant's last error answer (Entra's JSON error body). MSAL keeps only the OAuth error word of
+   * a refused device code poll (`post_request_failed: invalid_grant`); the AADSTS number is here.
+   */
+  lastAnswer: TenantErrorAnswer | null = null;
+
+  reset(): void {
+    this.last = null;
+    this.lastAnswer = null;
+  }
 
   watch(inner: INetworkModule): INetworkModule {
     const record =
@@ -67,11 +111,29 @@ class NetworkFailures {
         this.last = { error, url };
         throw error;
       };
+    const answered = <T>(response: NetworkResponse<T>): NetworkResponse<T> => {
+      this.lastAnswer = response.status >= 400 ? tenantErrorAnswer(response.body) : null;
+      return response;
+    };
     return {
-      sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => inner.sendGetRequestAsync<T>(url, options).catch(record(url)),
-      sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => inner.sendPostRequestAsync<T>(url, options).catch(record(url)),
+      sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => inner.sendGetRequestAsync<T>(url, options).then(answered, record(url)),
+      sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => inner.sendPostRequestAsync<T>(url, options).then(answered, record(url)),
     };
   }
+}
+
+/** Entra's error fields from a response body, or null when it is not an OAuth error. */
+function tenantErrorAnswer(body: unknown): TenantErrorAnswer | null {
+  if (body === null || typeof body !== 'object') return null;
+  const fields = body as Record<string, unknown>;
+  if (typeof fields.error !== 'string') return null;
+  const codes = Array.isArray(fields.error_codes) ? fields.error_codes.filter((c): c is number => typeof c === 'number') : [];
+  return {
+    error: fields.error,
+    errorCodes: codes,
+    ...(typeof fields.suberror === 'string' ? { suberror: fields.suberror } : {}),
+    ...(typeof fields.error_description === 'string' ? { description: fields.error_description } : {}),
+  };
 }
 
 export function isSameTenant(account: AccountInfo, signIn: BrokerConfigResponse): boolean {
@@ -148,18 +210,26 @@ export class Session {
     return accounts.find((a) => isSameTenant(a, this.signIn)) ?? null;
   }
 
-  /** Device code sign-in; `onMessage` receives Entra's "To sign in, use a web browser…" text. */
-  async signInWithDeviceCode(onMessage: (message: string) => void): Promise<AccountInfo> {
-    let result;
-    this.#failures.last = null;
+  /**
+   * Signs a person in interactively: by device code, or through the browser with a loopback
+   * redirect. Every failure is an AccessError whose code says what happened (sign-in-outcome.ts).
+   */
+  async signInInteractively(request: SignInRequest): Promise<AccountInfo> {
+    let result: AuthenticationResult | null;
+    this.#failures.reset();
+    const claims = request.claims ? { claims: request.claims } : {};
     try {
-      result = await this.#pca.acquireTokenByDeviceCode({
-        scopes: this.signIn.scopes,
-        deviceCodeCallback: (response) => onMessage(response.message),
-        timeout: DEVICE_CODE_TIMEOUT_SEC,
-      });
+      result =
+        request.method === 'browser'
+          ? await this.#browserSignIn(request)
+          : await this.#pca.acquireTokenByDeviceCode({
+              scopes: this.signIn.scopes,
+              deviceCodeCallback: (response) => request.onDeviceCode(response.message),
+              timeout: DEVICE_CODE_TIMEOUT_SEC,
+              ...claims,
+            });
     } catch (error) {
-      throw this.#signInError(error);
+      throw this.#signInError(error, request.method);
     }
     if (!result?.account) throw new AccessError('sign_in_failed', 'the tenant answered without an account; try `access login` again');
     // One state dir is one person: forget anyone else who signed in here before.
@@ -168,6 +238,43 @@ export class Session {
       if (other.homeAccountId !== result.account.homeAccountId) await cache.removeAccount(other);
     }
     return result.account;
+  }
+
+  /** acquireTokenInteractive with a limit on the wait; on the limit MSAL's loopback listener is told to stop. */
+  async #browserSignIn(request: SignInRequest): Promise<AuthenticationResult> {
+    let loopback: URL | null = null;
+    const interactive = this.#pca.acquireTokenInteractive({
+      scopes: this.signIn.scopes,
+      ...(request.claims ? { claims: request.claims } : {}),
+      successTemplate: LOOPBACK_SUCCESS_PAGE,
+      errorTemplate: LOOPBACK_ERROR_PAGE,
+      openBrowser: async (url) => {
+        loopback = new URL(url);
+        await request.openBrowser(pageUrl(url, this.#brokerUrl, this.signIn));
+      },
+    });
+    const limitMs = request.browserTimeoutMs ?? BROWSER_SIGN_IN_TIMEOUT_SEC * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new AccessError(
+              'sign_in_timed_out',
+              `the browser did not come back to this terminal within ${formatDuration(limitMs)} (the browser sign-in limit) — run \`access login --browser\` again, or \`access login --device-code\` to sign in from another device`,
+            ),
+          ),
+        limitMs,
+      );
+    });
+    try {
+      return await Promise.race([interactive, limit]);
+    } catch (error) {
+      if (error instanceof AccessError && loopback) await stopLoopback(loopback);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** A valid access token for the broker, refreshed silently; never prompts. */
@@ -196,10 +303,11 @@ export class Session {
   }
 
   /** Why an MSAL call failed, in words: a network failure MSAL hid comes first. */
-  #signInError(error: unknown): AccessError {
+  #signInError(error: unknown, method: SignInMethod = DEFAULT_SIGN_IN_METHOD): AccessError {
     const failure = this.#failures.last;
-    this.#failures.last = null;
-    if (!failure || error instanceof AccessError) return signInError(error);
+    const answer = this.#failures.lastAnswer;
+    this.#failures.reset();
+    if (!failure || error instanceof AccessError) return signInError(error, method, answer);
     const url = new URL(failure.url);
     if (url.host === new URL(this.#brokerUrl).host) {
       const explained = this.#trust?.explain(failure.error, failure.url);
@@ -210,20 +318,45 @@ export class Session {
   }
 }
 
-function signInError(error: unknown): AccessError {
+function signInError(error: unknown, method: SignInMethod, server: TenantErrorAnswer | null): AccessError {
   if (error instanceof AccessError) return error;
   if (error instanceof AuthError) {
-    if (error.errorCode === 'expired_token' || error.errorCode === 'device_code_polling_cancelled' || /timed? ?out/i.test(error.errorMessage)) {
-      return new AccessError('sign_in_timed_out', 'the sign-in code expired before it was used — run `access login` again', { cause: error });
-    }
-    return new AccessError('sign_in_failed', `sign-in failed: ${error.errorCode}${error.errorMessage ? ` — ${firstLine(error.errorMessage)}` : ''}`, {
-      cause: error,
-    });
+    const { code, message } = explainSignInFailure({ method, msalCode: error.errorCode, msalMessage: error.errorMessage, server });
+    return new AccessError(code, message, { cause: error });
   }
   const text = error instanceof Error ? error.message : String(error);
-  return new AccessError('sign_in_failed', `sign-in failed: ${firstLine(text)}`, { cause: error });
+  return new AccessError('sign_in_failed', `sign-in failed: ${text.split('\n')[0] ?? text}`, { cause: error });
 }
 
-function firstLine(text: string): string {
-  return text.split('\n')[0] ?? text;
+/**
+ * The sign-in page's URL as a browser must open it. MSAL builds it on the https origin it was given;
+ * a dev broker serving its tenant over plain HTTP on loopback (`devTenant` in /v1/config, accepted by
+ * transportFor only for the very broker we were pointed at) serves the page on its http origin.
+ */
+export function pageUrl(url: string, brokerUrl: string, signIn: BrokerConfigResponse): string {
+  const dev = signIn.devTenant;
+  if (!dev) return url;
+  const page = new URL(url);
+  if (page.origin !== new URL(dev.origin).origin) return url;
+  const broker = new URL(brokerUrl);
+  page.protocol = broker.protocol;
+  page.host = broker.host;
+  return page.toString();
+}
+
+/**
+ * Ends MSAL's loopback listener after our limit: it waits for one answer with this sign-in's state,
+ * so we send it that (an error), and MSAL closes its server. `authorizeUrl` carries both.
+ */
+async function stopLoopback(authorizeUrl: URL): Promise<void> {
+  const redirect = authorizeUrl.searchParams.get('redirect_uri');
+  const state = authorizeUrl.searchParams.get('state');
+  if (!redirect || !state) return;
+  const target = new URL(redirect);
+  target.hostname = '127.0.0.1'; // where MSAL listens, whatever `localhost` resolves to
+  await fetch(target, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ error: 'timed_out', error_description: 'the CLI stopped waiting', state }).toString(),
+  }).catch(() => undefined);
 }

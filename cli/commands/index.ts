@@ -22,8 +22,16 @@ const caOption: OptionSpec = {
 
 export const loginCommand: CommandSpec = {
   name: 'login',
-  summary: 'sign in with Microsoft Entra ID (device code) and remember the broker',
-  options: [brokerOption, caOption],
+  summary: 'sign in with Microsoft Entra ID (device code, or the browser) and remember the broker',
+  options: [
+    brokerOption,
+    caOption,
+    {
+      flags: '--browser',
+      description: 'sign in through your browser (authorization code + PKCE, redirect to this machine): for tenants that block device code',
+    },
+    { flags: '--device-code', description: 'sign in with a device code even when the tenant prefers the browser' },
+  ],
   load: () => import('./login.js'),
 };
 

@@ -1,9 +1,12 @@
-// `access login [--broker URL] [--ca FILE]`: Entra ID device code sign-in. The sign-in
-// instructions go to stderr; the result (who you are) to stdout. The broker URL and the private CA
-// that issued its certificate (if any) are remembered for the following commands.
+// `access login [--broker URL] [--ca FILE] [--browser | --device-code]`: Entra ID sign-in, by
+// device code or through the browser (authorization code + PKCE, loopback redirect); without a flag
+// the tenant's preferred sign-in from /v1/config (device code unless the broker names `browser`).
+// The sign-in instructions go to stderr; the result (who you are) to stdout. The broker URL and the
+// private CA that issued its certificate (if any) are remembered for the following commands.
 
 import type { WhoAmIResponse } from '../../shared/wire.js';
 import { Session, transportFor } from '../auth/session.js';
+import { chooseSignInMethod, signInAtTerminal } from '../auth/sign-in.js';
 import { BrokerClient } from '../broker-client.js';
 import { fetchSignInConfig } from '../broker-connection.js';
 import { caFileToRemember, resolveBrokerTrust } from '../broker-trust.js';
@@ -21,7 +24,9 @@ export const run: CommandRun = async (ctx, options) => {
   const session = await Session.open({ home: ctx.home, env: ctx.env, brokerUrl, signIn, transport, trust, ...(debug ? { debug } : {}) });
   ctx.out.notice(session.storeNotice);
 
-  const account = await session.signInWithDeviceCode((message) => ctx.out.notice(message));
+  const method = chooseSignInMethod({ browser: options.browser === true, deviceCode: options.deviceCode === true }, signIn);
+  const terminal = { env: ctx.env, out: ctx.out, interactive: Boolean(process.stderr.isTTY), platform: process.platform };
+  const account = await signInAtTerminal(terminal, session, { method });
   const caFile = caFileToRemember(trust, settings, brokerUrl);
   await writeSettings(ctx.home, { broker: brokerUrl, signIn, ...(caFile ? { caFile } : {}) });
 

@@ -62,7 +62,7 @@ describe('the Host allow-list of a loopback dev broker', () => {
     ['the devicecode endpoint', 'POST', 'TENANT/oauth2/v2.0/devicecode'],
     ['a WebSocket upgrade', 'GET', '/v1/events'],
   ])('refuses %s with 421 host_not_allowed for a rebinding Host', async (_case, method, route) => {
-    const upgrade =
+    const upgrade: Record<string, string> =
       route === '/v1/events'
         ? { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' }
         : {};

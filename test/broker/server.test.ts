@@ -10,6 +10,7 @@ import type { Directory } from '../../broker/identity/directory.js';
 import type { Lifecycle } from '../../broker/lifecycle.js';
 import { AccessError } from '../../shared/errors.js';
 import type { GroupRef, ResourcesResponse, WhoAmIResponse } from '../../shared/wire.js';
+import { resourcePolicy } from '../helpers/resource-policy.js';
 import { serveOnLoopback, TEST_SIGN_IN } from '../helpers/served-broker.js';
 
 function principal(oid: string, kind: Principal['kind'] = 'user'): Principal {
@@ -54,22 +55,7 @@ const directory: Directory = {
 };
 
 function resource(name: string, over: Partial<ResourcePolicy> = {}): ResourcePolicy {
-  return {
-    name,
-    kind: 'postgres',
-    description: null,
-    target: { host: '127.0.0.1', port: 5432 },
-    requesters: ['sg-eng'],
-    approvers: ['sg-dba'],
-    approvals: 1,
-    maxDurationMs: 4 * 3600_000,
-    defaultDurationMs: 3600_000,
-    requestTtlMs: 3600_000,
-    reason: 'required',
-    ticketPattern: null,
-    autoApprove: [],
-    ...over,
-  };
+  return resourcePolicy({ name, requestTtlMs: 3600_000, reason: 'required', ...over });
 }
 
 const config: BrokerConfig = {
@@ -78,6 +64,8 @@ const config: BrokerConfig = {
   auditors: ['sg-audit'],
   admins: ['sg-platform'],
   groupCacheSeconds: 60,
+  membershipRecheckSeconds: 30,
+  membershipGraceSeconds: 120,
   devDirectory: null,
   resources: [resource('prod-db'), resource('secret-db', { requesters: ['sg-secret'], approvers: ['sg-secret'] })],
 };

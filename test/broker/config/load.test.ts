@@ -69,6 +69,7 @@ describe('parseConfig: valid files', () => {
         credential: { kind: 'secret', env: 'ACCESS_GRAPH_CLIENT_SECRET', secret: SECRET },
         baseUrl: 'https://graph.microsoft.com',
       },
+      signIn: 'device-code',
     });
     expect(config.groupCacheSeconds).toBe(60);
     expect(config.membershipRecheckSeconds).toBe(30);
@@ -128,6 +129,38 @@ describe('parseConfig: valid files', () => {
     });
     expect(config.tenant?.cloud).toEqual(cloud);
     expect(config.tenant?.graph.baseUrl).toBe(graph);
+  });
+
+  it("reads the tenant's preferred sign-in (tenant.signIn), device code when not written", () => {
+    const browser = parseConfig(file(...TENANT.slice(0, 2), '  signIn: browser', ...TENANT.slice(2), ...ID_RESOURCE), 'config.yaml', ENV, {
+      requireTenant: true,
+    });
+    expect(browser.tenant?.signIn).toBe('browser');
+    expect(parseConfig(file(...TENANT, ...ID_RESOURCE), 'config.yaml', ENV, { requireTenant: true }).tenant?.signIn).toBe('device-code');
+  });
+
+  it("reads the dev tenant's sign-in settings (devTenant.signIn, devTenant.blockDeviceCode) apart from its directory", () => {
+    const config = parseConfig(
+      file(
+        ...RESOURCE,
+        'devTenant:',
+        '  signIn: browser',
+        '  blockDeviceCode: true',
+        '  groups: [{ name: sg-eng }, { name: sg-dba }]',
+        '  users: [{ upn: a@contoso.dev, name: A }]',
+      ),
+      'config.yaml',
+      {},
+      { allowDevDirectory: true },
+    );
+    expect(config.devSignIn).toEqual({ signIn: 'browser', blockDeviceCode: true });
+    expect(config.devDirectory).toEqual({
+      groups: [
+        { name: 'sg-eng', memberOf: [] },
+        { name: 'sg-dba', memberOf: [] },
+      ],
+      users: [{ upn: 'a@contoso.dev', name: 'A', groups: [] }],
+    });
   });
 
   it('reads a cloud given by its hosts', () => {
@@ -309,6 +342,11 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
       claim: 'a CLI scope the required scope can never be found in',
       text: file(...TENANT.slice(0, 4), '  cliScope: api://access-broker/.default', ...TENANT.slice(5), ...RESOURCE),
       line: 'config.yaml:5 tenant.cliScope: must end with "/user_impersonation" (requiredScope), or users\' tokens will never carry that scope (got "api://access-broker/.default")',
+    },
+    {
+      claim: 'a sign-in method it does not know, naming the ones it does',
+      text: file(...TENANT.slice(0, 2), '  signIn: password', ...TENANT.slice(2), ...ID_RESOURCE),
+      line: 'config.yaml:3 tenant.signIn: must be one of device-code, browser (got "password")',
     },
     {
       claim: 'a cloud it does not know, naming the ones it does',

@@ -3,7 +3,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HttpTransport } from '../../../shared/http-transport.js';
-import { approveOnPage, clientCredentials, json, pollToken, postForm, serveDevTenant, signIn, startDeviceCode, type Served } from './harness.js';
+import { approveOnPage, clientCredentials, formToken, json, pollToken, postForm, serveDevTenant, signIn, startDeviceCode, type Served } from './harness.js';
 
 let served: Served;
 
@@ -178,6 +178,41 @@ describe('device-login page', () => {
     expect(res.status).toBe(400);
     expect(res.body.toString()).toContain('There is no dev user &quot;mallory@contoso.dev&quot;');
     expect(json(await pollToken(served, String(started.device_code))).error).toBe('authorization_pending');
+  });
+
+  it('ends the sign-in on Decline: the next poll is authorization_declined AADSTS65004, then the code is gone', async () => {
+    const started = await startDeviceCode(served);
+    const form = await page().request(`${served.browserOrigin}/devicelogin`);
+    const res = await postForm(page(), `${served.browserOrigin}/devicelogin`, {
+      user_code: String(started.user_code),
+      action: 'decline',
+      form_token: formToken(form.body.toString()),
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toContain('You declined the sign-in');
+    const declined = await pollToken(served, String(started.device_code));
+    expectEntraError(json(declined), 'authorization_declined', 65004);
+    expect(json(await pollToken(served, String(started.device_code))).error).toBe('invalid_grant');
+    expect((await approveOnPage(served, String(started.user_code), 'alice@contoso.dev')).status).toBe(400);
+  });
+
+  it('blocks device code as Conditional Access does: the page says so, the poll gets invalid_grant AADSTS53003 message_only', async () => {
+    served.tenant.setDeviceCodeBlocked(true);
+    const started = await startDeviceCode(served);
+    const res = await approveOnPage(served, String(started.user_code), 'alice@contoso.dev');
+    expect(res.status).toBe(403);
+    expect(res.body.toString()).toContain('You cannot access this right now');
+    expect(res.body.toString()).toContain('access login --browser');
+    const blocked = json(await pollToken(served, String(started.device_code)));
+    expectEntraError(blocked, 'invalid_grant', 53003);
+    expect(blocked.error_description).toContain('Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.');
+    expect(blocked.suberror).toBe('message_only');
+  });
+
+  it('tells clients the device code lifetime it was opened with', async () => {
+    await served.close();
+    served = await serveDevTenant({ deviceCodeLifetimeSec: 30 });
+    expect((await startDeviceCode(served)).expires_in).toBe(30);
   });
 
   it('answers 400 for an expired code', async () => {

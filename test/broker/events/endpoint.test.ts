@@ -153,12 +153,14 @@ describe('GET /v1/events: keepalive', () => {
   });
 
   it('keeps a peer that answers pings', async () => {
-    const quick = await startTestBroker({ pingIntervalMs: 30 });
+    // Client and broker share this process: an interval shorter than a busy machine's event-loop
+    // stall would see the pong still queued behind the next tick and drop a live peer.
+    const quick = await startTestBroker({ pingIntervalMs: 250 });
     try {
       const client = await EventsClient.connect(quick.wsBase, 'good-alice');
       let pings = 0;
       client.ws.on('ping', () => (pings += 1));
-      await vi.waitFor(() => expect(pings).toBeGreaterThanOrEqual(3));
+      await vi.waitFor(() => expect(pings).toBeGreaterThanOrEqual(3), { timeout: 10_000 });
       expect(client.ws.readyState).toBe(WebSocket.OPEN);
       client.close();
     } finally {

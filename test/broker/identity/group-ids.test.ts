@@ -12,6 +12,7 @@ import { GraphDirectory } from '../../../broker/identity/graph-directory.js';
 import { checkPolicyGroups, graphGroupLookup, withGroupIdSuggestions, withGroupNames } from '../../../broker/identity/group-check.js';
 import { openRequest } from '../../../broker/requests/policy.js';
 import { applyEvent } from '../../../broker/requests/state-machine.js';
+import { resourcePolicy } from '../../helpers/resource-policy.js';
 import { AccessError } from '../../../shared/errors.js';
 import { graphClientFor, serveDevTenant, type Served } from '../devtenant/harness.js';
 
@@ -45,27 +46,7 @@ async function idOf(name: string): Promise<string> {
 }
 
 function policy(approvers: string[]): ResourcePolicy {
-  return {
-    name: 'prod-db',
-    kind: 'postgres',
-    description: null,
-    target: { host: '127.0.0.1', port: 5432 },
-    requesters: [ids.eng],
-    approvers,
-    approvals: 1,
-    maxDurationMs: 3_600_000,
-    defaultDurationMs: 3_600_000,
-    requestTtlMs: 3_600_000,
-    reason: 'optional',
-    ticketPattern: null,
-    autoApprove: [],
-    maxConnections: 20,
-    idleTimeoutMs: 1_800_000,
-    database: null,
-    user: null,
-    targetTls: 'disable',
-    targetCa: null,
-  };
+  return resourcePolicy({ name: 'prod-db', requesters: [ids.eng], approvers, maxDurationMs: 3_600_000, defaultDurationMs: 3_600_000 });
 }
 
 /** Mallory tries to approve Alice's request with the membership Graph reports for her now. */

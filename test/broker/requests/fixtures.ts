@@ -5,6 +5,7 @@ import type { ResourcePolicy } from '../../../broker/config/types.js';
 import type { RequestContext } from '../../../broker/requests/policy.js';
 import type { Actor, NewRequestInput, RequestEvent } from '../../../broker/requests/types.js';
 import type { GroupRef } from '../../../shared/wire.js';
+import { resourcePolicy } from '../../helpers/resource-policy.js';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -40,23 +41,14 @@ export const people = {
 export type PersonName = keyof typeof people;
 
 export function policy(overrides: Partial<ResourcePolicy> = {}): ResourcePolicy {
-  return {
+  return resourcePolicy({
     name: 'prod-db',
-    kind: 'postgres',
-    description: null,
-    target: { host: '127.0.0.1', port: 5432 },
-    requesters: ['sg-eng'],
     // One approver group by object id, to show ids and names both work.
     approvers: ['7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f'],
-    approvals: 1,
-    maxDurationMs: 4 * HOUR,
-    defaultDurationMs: HOUR,
     requestTtlMs: HOUR,
-    reason: 'optional',
-    ticketPattern: null,
     autoApprove: ['sg-oncall'],
     ...overrides,
-  };
+  });
 }
 
 export function context(p: ResourcePolicy, now: number): RequestContext {

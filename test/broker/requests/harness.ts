@@ -11,6 +11,7 @@ import { openDatabase, type Database } from '../../../broker/store/database.js';
 import { SqliteRequestStore } from '../../../broker/store/request-store.js';
 import { AccessError } from '../../../shared/errors.js';
 import type { GroupRef } from '../../../shared/wire.js';
+import { resourcePolicy } from '../../helpers/resource-policy.js';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -57,28 +58,7 @@ export function principal(oid: string, kind: Principal['kind'] = 'user'): Princi
 }
 
 export function resource(name: string, over: Partial<ResourcePolicy> = {}): ResourcePolicy {
-  return {
-    name,
-    kind: 'postgres',
-    description: null,
-    target: { host: '127.0.0.1', port: 5432 },
-    requesters: ['sg-eng'],
-    approvers: ['sg-dba'],
-    approvals: 1,
-    maxDurationMs: 4 * HOUR,
-    defaultDurationMs: HOUR,
-    requestTtlMs: HOUR,
-    reason: 'optional',
-    ticketPattern: null,
-    autoApprove: ['sg-oncall'],
-    maxConnections: 20,
-    idleTimeoutMs: 30 * MINUTE,
-    database: null,
-    user: null,
-    targetTls: 'disable',
-    targetCa: null,
-    ...over,
-  };
+  return resourcePolicy({ name, requestTtlMs: HOUR, autoApprove: ['sg-oncall'], ...over });
 }
 
 export function config(resources: ResourcePolicy[] = defaultResources()): BrokerConfig {

@@ -5,7 +5,7 @@
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Session, transportFor } from '../../../cli/auth/session.js';
+import { Session, type SignInRequest, transportFor } from '../../../cli/auth/session.js';
 import { BrokerTrust } from '../../../cli/broker-trust.js';
 import type { BrokerConfigResponse } from '../../../shared/wire.js';
 import { freePort, tempDir } from '../../helpers/processes.js';
@@ -32,6 +32,8 @@ function signInConfig(origin: string): BrokerConfigResponse {
   return { tenantId: 't1', authority: `${origin}/t1`, clientId: 'cli', scopes: ['api://x/user_impersonation'], brokerVersion: 'test' };
 }
 
+const deviceCode: SignInRequest = { method: 'device-code', onDeviceCode: () => undefined, openBrowser: async () => undefined };
+
 async function openSession(brokerUrl: string, trust: BrokerTrust): Promise<Session> {
   const signIn = signInConfig(brokerUrl);
   return Session.open({
@@ -47,7 +49,7 @@ async function openSession(brokerUrl: string, trust: BrokerTrust): Promise<Sessi
 describe('Session sign-in errors when the tenant cannot be reached', () => {
   it("says the dev broker's certificate is not trusted and names --ca, instead of MSAL's endpoints_resolution_error", async () => {
     const session = await openSession(tlsBroker.url, BrokerTrust.publicRoots());
-    await expect(session.signInWithDeviceCode(() => undefined)).rejects.toMatchObject({
+    await expect(session.signInInteractively(deviceCode)).rejects.toMatchObject({
       code: 'broker_unreachable',
       message: expect.stringContaining(`the broker at ${tlsBroker.url} presented a TLS certificate this CLI does not trust`),
     });
@@ -56,7 +58,7 @@ describe('Session sign-in errors when the tenant cannot be reached', () => {
   it('names the tenant URL it could not reach and why', async () => {
     const closed = `https://127.0.0.1:${await freePort()}`;
     const session = await openSession(closed, BrokerTrust.publicRoots());
-    await expect(session.signInWithDeviceCode(() => undefined)).rejects.toMatchObject({
+    await expect(session.signInInteractively(deviceCode)).rejects.toMatchObject({
       code: 'tenant_unreachable',
       message: `sign-in failed: cannot reach the tenant at ${closed} (ECONNREFUSED)`,
     });

@@ -5,10 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BrokerClient } from '../../../cli/broker-client.js';
 import type { BrokerConnection } from '../../../cli/broker-connection.js';
+import { BrokerTrust } from '../../../cli/broker-trust.js';
 import { eventsUrl, openEventStream } from '../../../cli/events-client.js';
 import { HttpTransport } from '../../../shared/http-transport.js';
 import { startTestBroker, type TestBroker } from '../../broker/events/broker-harness.js';
-import { harness } from './fakes.js';
+import { harness, noTunnels } from './fakes.js';
 
 let broker: TestBroker;
 
@@ -27,7 +28,9 @@ function as(oid: string): ReturnType<typeof harness> {
     brokerUrl: broker.base,
     session: {} as BrokerConnection['session'],
     client: new BrokerClient(broker.base, new HttpTransport(), token),
+    trust: BrokerTrust.publicRoots(),
     openEvents: () => openEventStream({ url: eventsUrl(broker.base), token }),
+    openTunnel: noTunnels,
   };
   const h = harness({ connection });
   // These tests read the real clock: the broker stamps times with Date.now.

@@ -7,6 +7,7 @@ import { AccessError } from '../../../shared/errors.js';
 import type { ApprovalView, RequestView } from '../../../shared/wire.js';
 import type { BrokerClient } from '../../../cli/broker-client.js';
 import type { BrokerConnection } from '../../../cli/broker-connection.js';
+import { BrokerTrust } from '../../../cli/broker-trust.js';
 import type { CliContext } from '../../../cli/context.js';
 import type { EventStream, StreamItem } from '../../../cli/events-client.js';
 import { buildProgram, describeFailure } from '../../../cli/main.js';
@@ -167,6 +168,11 @@ export interface Harness {
  * A CLI context over PassThrough streams. `connection` replaces the fake broker (client and events)
  * with a real one, for tests against a broker on a socket.
  */
+/** The tunnel opener of a connection whose tests open no tunnel. */
+export async function noTunnels(): Promise<never> {
+  throw new AccessError('not_found', 'this test broker opens no tunnels');
+}
+
 export function harness(options: { routes?: Record<string, Handler>; tty?: boolean; prompts?: Prompts; connection?: BrokerConnection } = {}): Harness {
   const tty = options.tty ?? false;
   const stdout = Object.assign(new PassThrough(), { isTTY: tty });
@@ -188,9 +194,8 @@ export function harness(options: { routes?: Record<string, Handler>; tty?: boole
       log.push('events');
       return events;
     },
-    openTunnel: async () => {
-      throw new AccessError('not_found', 'fake broker has no tunnel');
-    },
+    trust: BrokerTrust.publicRoots(),
+    openTunnel: noTunnels,
   } satisfies BrokerConnection;
   const connection = options.connection ?? fake;
   const refuse = (): never => {
