@@ -112,6 +112,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
         outbox: new NotificationOutbox(db),
         now,
         log,
+        onTry: metrics.notificationTried,
         ...(options.notificationPost ? { post: options.notificationPost } : {}),
       })
     : null;

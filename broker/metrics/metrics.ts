@@ -33,6 +33,8 @@ const STATE_OF_CHANGE: Partial<Record<RequestChange, RequestState>> = {
   created: 'pending',
   auto_approved: 'approved',
   approved: 'approved',
+  // A break-glass grant is approved at once, by nobody.
+  break_glass: 'approved',
   denied: 'denied',
   cancelled: 'cancelled',
   timed_out: 'timed_out',
@@ -71,6 +73,7 @@ export class BrokerMetrics {
   readonly #graphDuration: Histogram;
   readonly #graphErrors: Counter;
   readonly #storeDuration: Histogram<'store' | 'operation'>;
+  readonly #notifications: Counter<'destination' | 'outcome'>;
 
   constructor() {
     const registers = [this.registry];
@@ -108,6 +111,12 @@ export class BrokerMetrics {
     this.#graphErrors = new Counter({
       name: 'access_graph_errors_total',
       help: 'Exchanges with Microsoft Graph that got no answer or a 4xx/5xx status.',
+      registers,
+    });
+    this.#notifications = new Counter({
+      name: 'access_notifications_total',
+      help: 'Tries to deliver a notification, by destination and outcome (delivered, failed: retried later, given_up).',
+      labelNames: ['destination', 'outcome'],
       registers,
     });
     this.#storeDuration = new Histogram({
@@ -230,6 +239,11 @@ export class BrokerMetrics {
       this.#decisions.observe({ resource: request.resource, decision }, Math.max(0, decidedAt - request.createdAt) / 1000);
     }
   }
+
+  /** One try to deliver a notification (notifications/dispatcher.ts). */
+  readonly notificationTried = (destination: string, outcome: 'delivered' | 'failed' | 'given_up'): void => {
+    this.#notifications.inc({ destination, outcome });
+  };
 
   /** A tunnel ended (TunnelEndpoint.onSession): its reason, and its bytes move to the closed total. */
   tunnelClosed(session: SessionRecord): void {

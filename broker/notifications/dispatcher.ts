@@ -59,6 +59,8 @@ export interface DispatcherOptions {
   post?: Post;
   /** Default Math.random. */
   random?: () => number;
+  /** Told the outcome of every try (the broker's metrics). */
+  onTry?: (destination: string, outcome: 'delivered' | 'failed' | 'given_up') => void;
 }
 
 export class NotificationDispatcher {
@@ -192,6 +194,7 @@ export class NotificationDispatcher {
     const now = this.#options.now();
     if (result.ok) {
       outbox.delivered(row.id, now);
+      this.#options.onTry?.(destination.name, 'delivered');
       if (attempt > 1)
         log.info('notification delivered after retries', { destination: destination.name, kind: row.notice.kind, attempts: attempt, delivery: row.deliveryId });
       return;
@@ -206,11 +209,13 @@ export class NotificationDispatcher {
     };
     if (attempt >= config.maxAttempts) {
       outbox.failed(row.id, result.error, null, now);
+      this.#options.onTry?.(destination.name, 'given_up');
       log.error('notification given up', { ...fields, attempts: attempt });
       return;
     }
     const wait = retryDelay(attempt, config.firstRetryMs, config.maxRetryMs, this.#random);
     outbox.failed(row.id, result.error, now + wait, now);
+    this.#options.onTry?.(destination.name, 'failed');
     log.warn('notification delivery failed', { ...fields, retryInMs: wait });
   }
 

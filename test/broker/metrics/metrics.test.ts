@@ -52,6 +52,9 @@ function request(over: Partial<AccessRequest>): AccessRequest {
     closedBy: null,
     closeReason: null,
     autoApproved: false,
+    extensions: [],
+    breakGlass: false,
+    postReview: null,
     ...over,
   };
 }
@@ -120,6 +123,21 @@ describe('BrokerMetrics', () => {
     expect(decisions['access_request_decision_seconds_sum:resource=prod-db,decision=approved']).toBe(90);
     expect(decisions['access_request_decision_seconds_count:resource=prod-db,decision=approved']).toBe(2);
     expect(decisions['access_request_decision_seconds_sum:resource=prod-db,decision=denied']).toBe(30);
+  });
+
+  it('counts a break-glass grant as approved at once, and notification tries by destination and outcome', async () => {
+    const metrics = new BrokerMetrics();
+    metrics.requestChanged(request({ state: 'approved', grantedAt: T0, breakGlass: true }), ['created', 'break_glass']);
+    expect(await samples(metrics, 'access_requests_total')).toEqual({ 'resource=prod-db,state=pending': 1, 'resource=prod-db,state=approved': 1 });
+    metrics.notificationTried('dba-slack', 'failed');
+    metrics.notificationTried('dba-slack', 'failed');
+    metrics.notificationTried('dba-slack', 'delivered');
+    metrics.notificationTried('siem', 'given_up');
+    expect(await samples(metrics, 'access_notifications_total')).toEqual({
+      'destination=dba-slack,outcome=failed': 2,
+      'destination=dba-slack,outcome=delivered': 1,
+      'destination=siem,outcome=given_up': 1,
+    });
   });
 
   it('counts Graph exchanges by status, and those without an answer or with an error status as errors', async () => {
