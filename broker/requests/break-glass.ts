@@ -55,11 +55,6 @@ export function tunnelGroups(policy: ResourcePolicy, breakGlass: boolean): reado
   return breakGlass ? (policy.breakGlass?.groups ?? []) : policy.requesters;
 }
 
-/** Whether a break-glass grant still waits for its post-review. */
-export function awaitsPostReview(request: AccessRequest): boolean {
-  return request.breakGlass && request.postReview === null;
-}
-
 type PostReviewOutcome = { ok: true; request: AccessRequest; changes: RequestChange[] } | { ok: false; refusal: AccessError };
 
 function refused(

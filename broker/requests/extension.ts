@@ -26,7 +26,7 @@ export function pendingExtension(request: AccessRequest): Extension | null {
 }
 
 /** Time all approved extensions added to the grant. */
-export function addedMs(request: AccessRequest): number {
+function addedMs(request: AccessRequest): number {
   return request.extensions.filter((e) => e.state === 'approved').reduce((sum, e) => sum + e.durationMs, 0);
 }
 
