@@ -9,6 +9,7 @@ import type { CallerLimits } from '../../shared/limits.js';
 import { checkDevDirectory, unknownGroup } from './dev-directory.js';
 import { caFile, choice, duration, emailShaped, guid, nameList, regexSource, strictMapping, target, text, wholeNumber } from './fields.js';
 import { cloudSchema } from './cloud-schema.js';
+import { conditionsSchema, networkList } from './conditions-schema.js';
 import { graphSchema } from './graph-credential-schema.js';
 import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } from './group-refs.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
@@ -145,6 +146,7 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       user: text('the database user clients connect as by default, e.g. readonly').optional(),
       targetTls: choice(TARGET_TLS_MODES, 'TLS from the broker to the database').default('disable'),
       targetCa: caFile("the CA that signs the database's certificate, for targetTls: verify-full", baseDir).optional(),
+      conditions: conditionsSchema().optional(),
     },
     'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
   ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> & { groupEntries: ResourceGroupEntries } => {
@@ -202,6 +204,7 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       user: raw.user ?? null,
       targetTls: raw.targetTls,
       targetCa: raw.targetCa ?? null,
+      ...(raw.conditions ? { conditions: raw.conditions } : {}),
       groupEntries: { requesters: raw.requesters, approvers: raw.approvers, autoApprove: raw.autoApprove },
     };
   });
@@ -327,6 +330,7 @@ export function configSchema(options: SchemaOptions) {
       auditors: groupRefList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       admins: groupRefList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       limits: limitsSchema().optional(),
+      trustedProxies: networkList('the reverse proxies whose X-Forwarded-For the broker believes, e.g. [10.0.5.10/32]').optional(),
       devTenant,
     },
     'the broker config: resources, auditors, admins and (for `serve`) tenant',
@@ -358,6 +362,7 @@ export function configSchema(options: SchemaOptions) {
       membershipGraceSeconds: raw.membershipGraceSeconds,
       devDirectory,
       ...(raw.limits ? { limits: raw.limits } : {}),
+      ...(raw.trustedProxies ? { trustedProxies: raw.trustedProxies } : {}),
     };
   });
 }

@@ -5,6 +5,8 @@
 import type { Cloud } from '../identity/clouds.js';
 
 import type { CallerLimits } from '../../shared/limits.js';
+import type { ResourceConditions } from '../policy/conditions.js';
+import type { NetworkList } from '../policy/networks.js';
 
 export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp';
 
@@ -60,6 +62,11 @@ export interface ResourcePolicy {
    * matching): the config's labels, and under serve the tenant's names read at start.
    */
   groupNames?: Readonly<Record<string, string>>;
+  /**
+   * What the caller's token and connection must show (MFA, authentication context, sign-in age,
+   * source network, time window), at request, approval, tunnel open and every re-check. Absent: none.
+   */
+  conditions?: ResourceConditions;
 }
 
 /** Identity settings for a real Entra tenant (absent under `access-broker dev`, which makes its own). */
@@ -160,4 +167,9 @@ export interface BrokerConfig {
   devDirectory: DevDirectory | null;
   /** Per-caller limits that differ from the defaults (shared/limits.ts); absent: the defaults. */
   limits?: Partial<CallerLimits>;
+  /**
+   * The reverse proxies in front of the broker (trustedProxies): only when the direct peer is one of
+   * them is X-Forwarded-For read for the client address (policy/networks.ts). Absent: none, the peer is the client.
+   */
+  trustedProxies?: NetworkList;
 }

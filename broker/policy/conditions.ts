@@ -1,0 +1,140 @@
+// A resource's conditions (config `conditions:`), decided from the caller's token and connection.
+// Pure: `(resource, conditions, facts) → ok | refusal`; the broker gathers the facts (auth/principal.ts
+// for the token, policy/networks.ts for the address, its clock) at request, at approval (the
+// approver's token), at tunnel open and at every re-check of a live tunnel.
+//
+// Order: where the person is (network) and when (hours) first — a new sign-in cannot change those;
+// then what the sign-in proved (auth context, MFA, age). Those three are answered together by one
+// claims challenge: a fresh sign-in that satisfies it fixes all of them at once, so the request
+// asks for everything that is missing (an authentication context also satisfies requireMfa).
+
+import { formatDuration } from '../../shared/duration.js';
+import type { ErrorCode } from '../../shared/errors.js';
+import type { ClaimRequest, ClaimsRequest } from '../../shared/claims-challenge.js';
+import { checkHours, type HoursWindow } from './hours.js';
+import type { NetworkList } from './networks.js';
+
+export interface ResourceConditions {
+  /** The token shows multi-factor sign-in: `amr` contains "mfa", or (with requireAuthContext) the context is in `acrs`. */
+  requireMfa: boolean;
+  /** An Entra authentication context id (c1 … c99) that must be in the token's `acrs`. */
+  requireAuthContext: string | null;
+  /** The sign-in behind the token (auth_time, else iat) is at most this old. */
+  maxSignInAgeMs: number | null;
+  /** The client address the broker sees is in one of these networks. */
+  sourceNetworks: NetworkList | null;
+  /** The instant is inside this weekly window. */
+  hours: HoursWindow | null;
+}
+
+/** The names of the conditions, as written in the config and in audit entries. */
+export type ConditionName = 'requireMfa' | 'requireAuthContext' | 'maxSignInAge' | 'sourceNetworks' | 'hours';
+
+/** What the broker knows of a caller when it decides. */
+export interface ConditionFacts {
+  /** The token's `amr` (authentication methods); empty when it has none (Entra v2 access tokens). */
+  amr: readonly string[];
+  /** The token's `acrs` (authentication contexts satisfied). */
+  acrs: readonly string[];
+  /** When the person signed in (ms): the token's auth_time, else its iat; null when it has neither. */
+  authTime: number | null;
+  /** The client address (policy/networks.ts clientAddress); null when unknown. */
+  clientAddress: string | null;
+  now: number;
+}
+
+export interface ConditionRefusal {
+  ok: false;
+  condition: ConditionName;
+  code: ErrorCode;
+  message: string;
+  /** The claims request (JSON text) a new sign-in must satisfy; null when signing in again cannot help. */
+  claims: string | null;
+}
+
+/** `until`: when the conditions stop holding by themselves (the window's end, the sign-in's age limit); null: not by time. */
+export type ConditionResult = { ok: true; until: number | null } | ConditionRefusal;
+
+/** The audit name of a condition's error code, for entries that only carry the code. */
+export const CONDITION_OF_CODE: Partial<Record<ErrorCode, ConditionName>> = {
+  mfa_required: 'requireMfa',
+  auth_context_required: 'requireAuthContext',
+  sign_in_too_old: 'maxSignInAge',
+  network_not_allowed: 'sourceNetworks',
+  outside_hours: 'hours',
+};
+
+/** Whether any condition is set: resources without conditions skip the evaluation entirely. */
+export function hasConditions(conditions: ResourceConditions | undefined): conditions is ResourceConditions {
+  if (!conditions) return false;
+  const { requireMfa, requireAuthContext, maxSignInAgeMs, sourceNetworks, hours } = conditions;
+  return requireMfa || requireAuthContext !== null || maxSignInAgeMs !== null || sourceNetworks !== null || hours !== null;
+}
+
+export function evaluateConditions(resource: string, conditions: ResourceConditions | undefined, facts: ConditionFacts): ConditionResult {
+  if (!hasConditions(conditions)) return { ok: true, until: null };
+  const { sourceNetworks, hours, requireAuthContext, requireMfa, maxSignInAgeMs } = conditions;
+  if (sourceNetworks && !sourceNetworks.contains(facts.clientAddress)) {
+    const from = facts.clientAddress === null ? 'the broker cannot tell where you connected from' : `you connected from ${facts.clientAddress}`;
+    return refuse(
+      'sourceNetworks',
+      'network_not_allowed',
+      `${resource} can be reached from ${sourceNetworks.describe()} only; ${from}. Connect from one of those networks (VPN or office).`,
+    );
+  }
+  let until: number | null = null;
+  if (hours) {
+    const check = checkHours(hours, facts.now);
+    if (!check.inside) {
+      return refuse('hours', 'outside_hours', `${resource} may be used ${hours.text} only; it is ${check.localTime} there now. Try again inside the window.`);
+    }
+    until = check.endsAt;
+  }
+  // What a new sign-in must prove, and the first condition that needed it (for the message).
+  const wanted: Record<string, ClaimRequest> = {};
+  const unmet: Array<{ condition: ConditionName; code: ErrorCode; message: string }> = [];
+  const need = (condition: ConditionName, code: ErrorCode, message: string, claim: string, request: ClaimRequest): void => {
+    wanted[claim] = request;
+    unmet.push({ condition, code, message });
+  };
+  const hasContext = requireAuthContext !== null && facts.acrs.includes(requireAuthContext);
+  if (requireAuthContext !== null && !hasContext) {
+    need(
+      'requireAuthContext',
+      'auth_context_required',
+      `${resource} requires the authentication context ${requireAuthContext} (your sign-in has ${facts.acrs.length ? facts.acrs.join(', ') : 'none'}); run \`access login\` again and complete what your organisation asks (usually MFA).`,
+      'acrs',
+      { essential: true, value: requireAuthContext },
+    );
+  }
+  if (requireMfa && !facts.amr.includes('mfa') && !hasContext) {
+    const message = `${resource} requires multi-factor sign-in; run \`access login\` again and complete MFA.`;
+    // With an authentication context configured, the context is how Entra is asked for MFA.
+    if (requireAuthContext !== null) need('requireMfa', 'mfa_required', message, 'acrs', { essential: true, value: requireAuthContext });
+    else need('requireMfa', 'mfa_required', message, 'amr', { essential: true, values: ['mfa'] });
+  }
+  if (maxSignInAgeMs !== null) {
+    const age = facts.authTime === null ? null : facts.now - facts.authTime;
+    if (age === null || age > maxSignInAgeMs) {
+      const when = age === null ? 'your token does not say when you signed in' : `you signed in ${formatDuration(age)} ago`;
+      need(
+        'maxSignInAge',
+        'sign_in_too_old',
+        `${resource} requires a sign-in within the last ${formatDuration(maxSignInAgeMs)}; ${when}. Run \`access login\` again.`,
+        'auth_time',
+        { essential: true },
+      );
+    } else {
+      const expires = (facts.authTime as number) + maxSignInAgeMs;
+      until = until === null ? expires : Math.min(until, expires);
+    }
+  }
+  const first = unmet[0];
+  if (!first) return { ok: true, until };
+  const claims: ClaimsRequest = { access_token: wanted };
+  return { ok: false, ...first, claims: JSON.stringify(claims) };
+}
+
+function refuse(condition: ConditionName, code: ErrorCode, message: string): ConditionRefusal {
+  return { ok: false, condition, code, message, claims: null };
+}
