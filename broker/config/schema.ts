@@ -255,8 +255,9 @@ function devTenantSchema() {
       upn: emailShaped("the user's sign-in name"),
       name: text("the user's display name"),
       groups: nameList('groups the user is a direct member of', { nonEmpty: false }).default([]),
+      mfa: z.boolean({ error: 'must be true or false — true: the user can complete multi-factor sign-in' }).optional(),
     },
-    'a dev user: { upn, name, groups }',
+    'a dev user: { upn, name, groups, mfa }',
   );
   return strictMapping(
     {

@@ -116,6 +116,12 @@ export interface DevUser {
   name: string;
   /** Group names the user is a direct member of. */
   groups: string[];
+  /**
+   * The user has a second factor registered: when a sign-in asks for MFA or an authentication
+   * context (a claims challenge), their token shows it (`amr` mfa, `acrs`). Default false: such a
+   * sign-in is refused on the sign-in page.
+   */
+  mfa?: boolean;
 }
 
 /** A group of the embedded dev tenant; `memberOf` nests it inside other groups (transitivity). */

@@ -9,6 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError } from '../../shared/errors.js';
 import type { TenantContext } from './context.js';
 import { normalizeUserCode } from './device-codes.js';
+import { EntraErrors } from './entra-errors.js';
+import { completeSignIn } from './sign-in-claims.js';
 import { FORM_TOKEN_FIELD } from './form-guard.js';
 import type { DirectoryUser } from './directory.js';
 import { escapeHtml, renderPage } from './html.js';
@@ -77,7 +79,14 @@ function approveOrExplain(ctx: TenantContext, state: FormState, user: DirectoryU
   if (!code) return 'Enter the code your terminal shows.';
   if (!state.username.trim()) return 'Choose the dev user to sign in as.';
   if (!user) return `There is no dev user "${state.username}". Choose one of the users below.`;
-  const result = ctx.deviceCodes.approve(code, user.oid);
+  // A sign-in asked for MFA (a resource's claims challenge) completes only for a user who has it.
+  const requested = ctx.deviceCodes.requestedFor(code);
+  const signIn = requested ? completeSignIn(requested, user.mfa, ctx.now()) : null;
+  if (requested && !signIn) {
+    ctx.deviceCodes.refuse(code, EntraErrors.mfaNotRegistered(user.upn));
+    return `This sign-in asks for multi-factor authentication, and ${user.upn} has no second factor registered, so it was refused. Your terminal says so; sign in again as a user with MFA.`;
+  }
+  const result = ctx.deviceCodes.approve(code, user.oid, signIn);
   if (result === 'unknown') {
     return `The code "${state.userCode}" is not a pending sign-in (unknown, or already used). Check the code your terminal shows.`;
   }
@@ -91,7 +100,8 @@ function formPage(ctx: TenantContext, state: FormState): string {
     .users()
     .map((user) => {
       const checked = user.upn.toLowerCase() === state.username.trim().toLowerCase() ? ' checked' : '';
-      return `<label class="user"><input type="radio" name="username" value="${escapeHtml(user.upn)}" required${checked}> <strong>${escapeHtml(user.name)}</strong> ${escapeHtml(user.upn)} <span class="groups">${escapeHtml(groupSummary(user))}</span></label>`;
+      const mfa = user.mfa ? ' <span class="groups">(MFA)</span>' : '';
+      return `<label class="user"><input type="radio" name="username" value="${escapeHtml(user.upn)}" required${checked}> <strong>${escapeHtml(user.name)}</strong> ${escapeHtml(user.upn)}${mfa} <span class="groups">${escapeHtml(groupSummary(user))}</span></label>`;
     })
     .join('\n');
   return renderPage(

@@ -148,8 +148,12 @@ export class Session {
     return accounts.find((a) => isSameTenant(a, this.signIn)) ?? null;
   }
 
-  /** Device code sign-in; `onMessage` receives Entra's "To sign in, use a web browser…" text. */
-  async signInWithDeviceCode(onMessage: (message: string) => void): Promise<AccountInfo> {
+  /**
+   * Device code sign-in; `onMessage` receives Entra's "To sign in, use a web browser…" text.
+   * `claims` (a claims request, JSON) asks the sign-in to prove more: MSAL's `claims` parameter,
+   * from a broker's claims challenge.
+   */
+  async signInWithDeviceCode(onMessage: (message: string) => void, claims?: string): Promise<AccountInfo> {
     let result;
     this.#failures.last = null;
     try {
@@ -157,6 +161,7 @@ export class Session {
         scopes: this.signIn.scopes,
         deviceCodeCallback: (response) => onMessage(response.message),
         timeout: DEVICE_CODE_TIMEOUT_SEC,
+        ...(claims ? { claims } : {}),
       });
     } catch (error) {
       throw this.#signInError(error);
