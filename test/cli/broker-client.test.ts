@@ -54,7 +54,10 @@ async function challenging(accepted: string): Promise<{ base: string; calls: str
       res.end('{"ok":true}');
       return;
     }
-    res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': claimsChallengeHeader(MFA_CLAIMS, 'https://login.example/t/oauth2/v2.0/authorize') });
+    res.writeHead(401, {
+      'content-type': 'application/json',
+      'www-authenticate': claimsChallengeHeader(MFA_CLAIMS, 'https://login.example/t/oauth2/v2.0/authorize'),
+    });
     res.end(JSON.stringify({ code: 'mfa_required', message: 'prod-db requires multi-factor sign-in; run `access login` again and complete MFA.' }));
   });
   server.listen(0, '127.0.0.1');
@@ -63,14 +66,20 @@ async function challenging(accepted: string): Promise<{ base: string; calls: str
 }
 
 describe('BrokerClient step-up', () => {
-  it('signs in again with the challenge\'s claims and retries once with the new token', async () => {
+  it("signs in again with the challenge's claims and retries once with the new token", async () => {
     const { base, calls } = await challenging('strong');
     let token = 'weak';
     const asked: Array<string | null> = [];
-    const client = new BrokerClient(base, new HttpTransport(), async () => token, null, async (refusal) => {
-      asked.push(refusal.claims);
-      token = 'strong';
-    });
+    const client = new BrokerClient(
+      base,
+      new HttpTransport(),
+      async () => token,
+      null,
+      async (refusal) => {
+        asked.push(refusal.claims);
+        token = 'strong';
+      },
+    );
     expect(await client.post('/v1/requests', { resource: 'prod-db' })).toEqual({ ok: true });
     expect(asked).toEqual([MFA_CLAIMS]);
     expect(calls).toEqual(['weak', 'strong']);
@@ -79,9 +88,15 @@ describe('BrokerClient step-up', () => {
   it('retries only once: a second challenge is the refusal, with its claims, and exits as denied', async () => {
     const { base, calls } = await challenging('never');
     let stepUps = 0;
-    const client = new BrokerClient(base, new HttpTransport(), async () => 'weak', null, async () => {
-      stepUps += 1;
-    });
+    const client = new BrokerClient(
+      base,
+      new HttpTransport(),
+      async () => 'weak',
+      null,
+      async () => {
+        stepUps += 1;
+      },
+    );
     const error = (await client.get('/v1/requests').catch((e: unknown) => e)) as AccessError;
     expect([error.code, error.claims, error.exitCode]).toEqual(['mfa_required', MFA_CLAIMS, 3]);
     expect(stepUps).toBe(1);

@@ -21,8 +21,14 @@ function service(): { service: RequestService; audited: NewAuditEntry[] } {
   let n = 0;
   const office = new NetworkList([parseNetwork('10.0.0.0/8') as Network]);
   const resources = [
-    resource('mfa-db', { autoApprove: [], conditions: { requireMfa: true, requireAuthContext: null, maxSignInAgeMs: null, sourceNetworks: null, hours: null } }),
-    resource('office-db', { autoApprove: [], conditions: { requireMfa: false, requireAuthContext: null, maxSignInAgeMs: null, sourceNetworks: office, hours: null } }),
+    resource('mfa-db', {
+      autoApprove: [],
+      conditions: { requireMfa: true, requireAuthContext: null, maxSignInAgeMs: null, sourceNetworks: null, hours: null },
+    }),
+    resource('office-db', {
+      autoApprove: [],
+      conditions: { requireMfa: false, requireAuthContext: null, maxSignInAgeMs: null, sourceNetworks: office, hours: null },
+    }),
   ];
   return {
     audited,
@@ -58,7 +64,11 @@ describe('RequestService: resource conditions', () => {
     const refused = await refusal(s.create(principal('alice'), { resource: 'mfa-db' }));
     expect([refused.code, refused.status]).toEqual(['mfa_required', 401]);
     expect(JSON.parse(refused.claims ?? 'null')).toEqual(MFA_CLAIMS);
-    expect(audited.at(-1)).toMatchObject({ type: 'policy.refused', resource: 'mfa-db', body: { action: 'create', code: 'mfa_required', condition: 'requireMfa' } });
+    expect(audited.at(-1)).toMatchObject({
+      type: 'policy.refused',
+      resource: 'mfa-db',
+      body: { action: 'create', code: 'mfa_required', condition: 'requireMfa' },
+    });
     expect((await s.create(mfa(principal('alice')), { resource: 'mfa-db' })).state).toBe('pending');
   });
 
@@ -87,6 +97,8 @@ describe('RequestService: resource conditions', () => {
     const request = await s.create({ ...principal('alice'), clientAddress: '10.1.2.3' }, { resource: 'office-db' });
     const refused = await refusal(s.review({ ...principal('bob'), clientAddress: '192.0.2.7' }, request.id, 'approve', null));
     expect([refused.code, refused.status, refused.claims]).toEqual(['network_not_allowed', 403, null]);
-    expect(refused.message).toBe('office-db can be reached from 10.0.0.0/8 only; you connected from 192.0.2.7. Connect from one of those networks (VPN or office).');
+    expect(refused.message).toBe(
+      'office-db can be reached from 10.0.0.0/8 only; you connected from 192.0.2.7. Connect from one of those networks (VPN or office).',
+    );
   });
 });
