@@ -212,7 +212,7 @@ export class RequestService {
     return this.#refusing('review', principal, { requestId: id }, { decision, comment }, async () => {
       requirePerson(principal, 'review requests');
       const { seen, current } = await this.#groupsForDecision(principal);
-      if (decision === 'approve') this.#requireApproverConditions(principal, id, seen, current);
+      if (decision === 'approve') this.#requireApproverConditions(principal, id, current);
       const reviewer = actorOf(principal);
       return this.#mutate(id, principal, seen, { type: 'review', reviewer, reviewerGroups: current, decision, comment });
     });
@@ -364,12 +364,11 @@ export class RequestService {
    * for eligible approvers of a request they can see; everyone else is refused as before by the
    * state machine, learning nothing of the conditions. A deny needs no conditions: it grants nothing.
    */
-  #requireApproverConditions(principal: Principal, id: string, seen: readonly GroupRef[], current: readonly GroupRef[]): void {
+  #requireApproverConditions(principal: Principal, id: string, current: readonly GroupRef[]): void {
     const request = this.#store.get(id);
     if (!request) return;
     const policy = this.policyOf(request.resource);
     if (!policy || !inAnyGroup(current, policy.approvers)) return;
-    this.#visible(request, id, principal, seen);
     requireConditions(policy, principal, this.#now());
   }
 
