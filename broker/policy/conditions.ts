@@ -64,6 +64,18 @@ export const CONDITION_OF_CODE: Partial<Record<ErrorCode, ConditionName>> = {
   outside_hours: 'hours',
 };
 
+/** The conditions in words, for people choosing what to request (GET /v1/resources). */
+export function describeConditions(conditions: ResourceConditions | undefined): string[] {
+  if (!conditions) return [];
+  const words: string[] = [];
+  if (conditions.requireMfa) words.push('multi-factor sign-in');
+  if (conditions.requireAuthContext !== null) words.push(`authentication context ${conditions.requireAuthContext}`);
+  if (conditions.maxSignInAgeMs !== null) words.push(`signed in within ${formatDuration(conditions.maxSignInAgeMs)}`);
+  if (conditions.sourceNetworks) words.push(`from ${conditions.sourceNetworks.describe()}`);
+  if (conditions.hours) words.push(conditions.hours.text);
+  return words;
+}
+
 /** Whether any condition is set: resources without conditions skip the evaluation entirely. */
 export function hasConditions(conditions: ResourceConditions | undefined): conditions is ResourceConditions {
   if (!conditions) return false;

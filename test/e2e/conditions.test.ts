@@ -135,6 +135,10 @@ describe('conditions', () => {
   }, 120_000);
 
   it('requireMfa: a password sign-in is challenged, the CLI signs in again with MFA and the retried request passes; the tunnel then opens', async () => {
+    // `access resources` says beforehand what each resource demands.
+    const listed = await alice.run(['resources']);
+    expect(listed.stdout).toMatch(/mfa-echo .*conditions: multi-factor sign-in/);
+    expect(listed.stdout).toMatch(/office-echo .*conditions: from 10\.0\.0\.0\/8/);
     const passwordOnly = await accessToken(alice);
     const { run, page } = await withStepUp(alice, ['request', 'mfa-echo', '--for', '30m'], 'alice@contoso.dev');
     expect(page.status).toBe(200);

@@ -2,7 +2,7 @@
 // facts, and the decision (the condition refused, its code, and the claims a new sign-in must carry).
 
 import { describe, expect, it } from 'vitest';
-import { evaluateConditions, type ConditionFacts, type ResourceConditions } from '../../../broker/policy/conditions.js';
+import { describeConditions, evaluateConditions, type ConditionFacts, type ResourceConditions } from '../../../broker/policy/conditions.js';
 import { parseHours, type HoursWindow } from '../../../broker/policy/hours.js';
 import { NetworkList, parseNetwork, type Network } from '../../../broker/policy/networks.js';
 
@@ -174,5 +174,25 @@ describe('evaluateConditions', () => {
     const both = evaluateConditions('prod-db', { ...none, hours: window, maxSignInAgeMs: 2 * HOUR }, facts);
     expect(both).toEqual({ ok: true, until: (facts.authTime as number) + 2 * HOUR });
     expect(evaluateConditions('prod-db', none, facts)).toEqual({ ok: true, until: null });
+  });
+});
+
+describe('describeConditions', () => {
+  it('says every condition in words, for `access resources`', () => {
+    const all: ResourceConditions = {
+      requireMfa: true,
+      requireAuthContext: 'c1',
+      maxSignInAgeMs: 8 * HOUR,
+      sourceNetworks: networks('10.0.0.0/8'),
+      hours: hours('Mon-Fri 07:00-19:00 Europe/Berlin'),
+    };
+    expect(describeConditions(all)).toEqual([
+      'multi-factor sign-in',
+      'authentication context c1',
+      'signed in within 8h',
+      'from 10.0.0.0/8',
+      'Mon-Fri 07:00-19:00 Europe/Berlin',
+    ]);
+    expect(describeConditions(undefined)).toEqual([]);
   });
 });
