@@ -310,7 +310,8 @@ export class TunnelEndpoint implements UpgradeRoute {
       requestId: grant.id,
       user: { oid: principal.oid, upn: principal.upn },
       resource: policy.name,
-      clientAddress: ctx.req.socket.remoteAddress ?? null,
+      // The address the conditions saw: the peer, or X-Forwarded-For behind a trusted proxy.
+      clientAddress: principal.clientAddress ?? ctx.req.socket.remoteAddress ?? null,
       target: formatTarget(policy.target),
       startedAt: now(),
     };
