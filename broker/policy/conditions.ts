@@ -102,40 +102,31 @@ export function evaluateConditions(resource: string, conditions: ResourceConditi
     }
     until = check.endsAt;
   }
-  // What a new sign-in must prove, and the first condition that needed it (for the message).
-  const wanted: Record<string, ClaimRequest> = {};
   const unmet: Array<{ condition: ConditionName; code: ErrorCode; message: string }> = [];
-  const need = (condition: ConditionName, code: ErrorCode, message: string, claim: string, request: ClaimRequest): void => {
-    wanted[claim] = request;
-    unmet.push({ condition, code, message });
-  };
   const hasContext = requireAuthContext !== null && facts.acrs.includes(requireAuthContext);
   if (requireAuthContext !== null && !hasContext) {
-    need(
-      'requireAuthContext',
-      'auth_context_required',
-      `${resource} requires the authentication context ${requireAuthContext} (your sign-in has ${facts.acrs.length ? facts.acrs.join(', ') : 'none'}); run \`access login\` again and complete what your organisation asks (usually MFA).`,
-      'acrs',
-      { essential: true, value: requireAuthContext },
-    );
+    unmet.push({
+      condition: 'requireAuthContext',
+      code: 'auth_context_required',
+      message: `${resource} requires the authentication context ${requireAuthContext} (your sign-in has ${facts.acrs.length ? facts.acrs.join(', ') : 'none'}); run \`access login\` again and complete what your organisation asks (usually MFA).`,
+    });
   }
   if (requireMfa && !facts.amr.includes('mfa') && !hasContext) {
-    const message = `${resource} requires multi-factor sign-in; run \`access login\` again and complete MFA.`;
-    // With an authentication context configured, the context is how Entra is asked for MFA.
-    if (requireAuthContext !== null) need('requireMfa', 'mfa_required', message, 'acrs', { essential: true, value: requireAuthContext });
-    else need('requireMfa', 'mfa_required', message, 'amr', { essential: true, values: ['mfa'] });
+    unmet.push({
+      condition: 'requireMfa',
+      code: 'mfa_required',
+      message: `${resource} requires multi-factor sign-in; run \`access login\` again and complete MFA.`,
+    });
   }
   if (maxSignInAgeMs !== null) {
     const age = facts.authTime === null ? null : facts.now - facts.authTime;
     if (age === null || age > maxSignInAgeMs) {
       const when = age === null ? 'your token does not say when you signed in' : `you signed in ${formatDuration(age)} ago`;
-      need(
-        'maxSignInAge',
-        'sign_in_too_old',
-        `${resource} requires a sign-in within the last ${formatDuration(maxSignInAgeMs)}; ${when}. Run \`access login\` again.`,
-        'auth_time',
-        { essential: true },
-      );
+      unmet.push({
+        condition: 'maxSignInAge',
+        code: 'sign_in_too_old',
+        message: `${resource} requires a sign-in within the last ${formatDuration(maxSignInAgeMs)}; ${when}. Run \`access login\` again.`,
+      });
     } else {
       const expires = (facts.authTime as number) + maxSignInAgeMs;
       until = until === null ? expires : Math.min(until, expires);
@@ -143,8 +134,20 @@ export function evaluateConditions(resource: string, conditions: ResourceConditi
   }
   const first = unmet[0];
   if (!first) return { ok: true, until };
-  const claims: ClaimsRequest = { access_token: wanted };
-  return { ok: false, ...first, claims: JSON.stringify(claims) };
+  return { ok: false, ...first, claims: JSON.stringify(signInClaims(conditions)) };
+}
+
+/**
+ * Everything a new sign-in must prove for this resource — not only what is missing now: a new
+ * sign-in replaces the token, so asking only for a fresh sign-in would drop the MFA the old one had.
+ */
+function signInClaims({ requireAuthContext, requireMfa, maxSignInAgeMs }: ResourceConditions): ClaimsRequest {
+  const wanted: Record<string, ClaimRequest> = {};
+  // With an authentication context configured, the context is how Entra is asked for MFA.
+  if (requireAuthContext !== null) wanted['acrs'] = { essential: true, value: requireAuthContext };
+  else if (requireMfa) wanted['amr'] = { essential: true, values: ['mfa'] };
+  if (maxSignInAgeMs !== null) wanted['auth_time'] = { essential: true };
+  return { access_token: wanted };
 }
 
 function refuse(condition: ConditionName, code: ErrorCode, message: string): ConditionRefusal {

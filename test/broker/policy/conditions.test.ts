@@ -102,6 +102,17 @@ const rows: Row[] = [
     },
   },
   {
+    name: 'a sign-in grown too old asks again for the MFA the old one had: the new token replaces it',
+    conditions: { requireMfa: true, maxSignInAgeMs: 30 * 60_000 },
+    facts: { amr: ['pwd', 'mfa'] },
+    refused: {
+      condition: 'maxSignInAge',
+      code: 'sign_in_too_old',
+      claims: { access_token: { amr: { essential: true, values: ['mfa'] }, auth_time: { essential: true } } },
+      says: /within the last 30m/,
+    },
+  },
+  {
     name: 'sourceNetworks refuses an address outside, naming both, with no claims (a sign-in cannot help)',
     conditions: { sourceNetworks: networks('10.0.0.0/8', '2001:db8::/32') },
     facts: { clientAddress: '192.0.2.7' },
