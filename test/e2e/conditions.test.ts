@@ -14,6 +14,7 @@ import { HttpTransport } from '../../shared/http-transport.js';
 import type { RequestView } from '../../shared/wire.js';
 import {
   DEVICE_CODE_MESSAGE,
+  login,
   startDevBrokerProcess,
   submitDeviceLogin,
   tempDir,
@@ -25,7 +26,7 @@ import { accessToken, signInEach, startListener, type Person } from '../helpers/
 import { connectTcp, echoRoundTrip, type LoopbackServer, startEchoServer } from '../helpers/tunnel-targets.js';
 
 /** How long after the broker's config is written its `hours` window closes: room to start, sign in and connect first. */
-const WINDOW_OPEN_FOR_MS = 45_000;
+const WINDOW_OPEN_FOR_MS = 60_000;
 
 let echo: LoopbackServer;
 let broker: DevBrokerProcess;
@@ -169,6 +170,20 @@ describe('conditions', () => {
         ['connect', 'requireMfa'],
       ]),
     );
+
+    // Signed in again without MFA, alice's next tunnel meets the challenge on the WebSocket upgrade:
+    // `access connect` steps up there too, and the waiting connection goes through.
+    const again = await login(broker.url, alice.home, 'alice@contoso.dev', alice.env);
+    expect(again.code).toBe(0);
+    const relisten = await startListener(alice, 'mfa-echo');
+    const waiting = await connectTcp(relisten.host, relisten.port);
+    const code = await waitForMatch(relisten.run.stderr, DEVICE_CODE_MESSAGE);
+    expect(relisten.run.stderr()).toContain('The broker asks for a stronger sign-in: mfa-echo requires multi-factor sign-in');
+    expect((await submitDeviceLogin(broker.url, code[2] as string, 'alice@contoso.dev')).status).toBe(200);
+    expect(await echoRoundTrip(waiting, 'stepped up on the tunnel')).toBe('stepped up on the tunnel');
+    waiting.destroy();
+    relisten.run.child.kill('SIGINT');
+    await relisten.run.done;
   }, 120_000);
 
   it('requireMfa: a user without a second factor is refused on the sign-in page and the CLI says so (exit 1)', async () => {
