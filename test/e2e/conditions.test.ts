@@ -1,7 +1,8 @@
 // End to end with real processes: a resource's conditions (README, "Conditions") against
 // `access-broker dev --config` and the real CLI. Each condition refuses and then passes: MFA and an
 // authentication context by step-up (the broker's claims challenge, the CLI signing in again with
-// device code and the claims, retrying once), a user without MFA refused on the sign-in page, a
+// device code and the claims, retrying once) and a sign-in grown older than maxSignInAge answered
+// by a fresh one, a user without MFA refused on the sign-in page, a
 // source network refused for the CLI on loopback and passed behind a trusted proxy's
 // X-Forwarded-For, and a time window that closes under a live tunnel. Every refusal is audited
 // with its condition.
@@ -27,6 +28,8 @@ import { connectTcp, echoRoundTrip, type LoopbackServer, startEchoServer } from 
 
 /** How long after the broker's config is written its `hours` window closes: room to start, sign in and connect first. */
 const WINDOW_OPEN_FOR_MS = 60_000;
+/** fresh-echo's maxSignInAge: long enough for a step-up's retry to fall well inside it. */
+const SIGN_IN_AGE_MS = 20_000;
 
 let echo: LoopbackServer;
 let broker: DevBrokerProcess;
@@ -35,6 +38,8 @@ let carol: Person;
 let dave: Person;
 /** The hours window written into the config ("Sun-Sat HH:MM:SS-HH:MM:SS UTC") and when it ends. */
 let window: { text: string; endsAt: number };
+/** When everyone had signed in (no later than each sign-in's auth_time). */
+let signedInBy: number;
 
 const hhmmss = (at: number): string => new Date(at).toISOString().slice(11, 19);
 
@@ -69,6 +74,7 @@ beforeAll(async () => {
     ...resource('ctx-echo', ['requireAuthContext: c1']),
     ...resource('office-echo', ['sourceNetworks: [10.0.0.0/8]']),
     ...resource('hours-echo', [`hours: "${window.text}"`]),
+    ...resource('fresh-echo', [`maxSignInAge: ${SIGN_IN_AGE_MS / 1000}s`]),
     'devTenant:',
     '  groups: [{ name: sg-eng }, { name: sg-dba }, { name: sg-audit }]',
     '  users:',
@@ -81,6 +87,7 @@ beforeAll(async () => {
   await writeFile(file, config);
   broker = await startDevBrokerProcess(['--config', file]);
   [alice, carol, dave] = await signInEach(broker.url, ['alice', 'carol', 'dave'] as const);
+  signedInBy = Date.now();
 }, 120_000);
 
 afterAll(async () => {
@@ -133,6 +140,20 @@ describe('conditions', () => {
     expect(again.stderr).toMatch(new RegExp(`hours-echo may be used ${window.text.replace(/[-:]/g, '\\$&')} only; it is \\w{3} \\d\\d:\\d\\d there now`));
     const audited = await refusalsIn('hours-echo');
     expect(audited.map((e) => [e.body.action, e.body.condition, e.body.code])).toContainEqual(['create', 'hours', 'outside_hours']);
+  }, 120_000);
+
+  it('maxSignInAge: a sign-in older than the limit is challenged for a fresh one, and the retried request passes', async () => {
+    // Waiting for the sign-in to age (the window test above usually took longer already).
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, signedInBy + SIGN_IN_AGE_MS + 1_000 - Date.now())));
+    const { run, page } = await withStepUp(carol, ['request', 'fresh-echo', '--for', '30m'], 'carol@contoso.dev');
+    // A fresh sign-in asks for no second factor: carol, who has none, completes it.
+    expect(page.status).toBe(200);
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/fresh-echo requires a sign-in within the last 20s; you signed in \S+ ago\. Run `access login` again\./);
+    expect(result.stdout).toContain('Approved by policy');
+    const audited = await refusalsIn('fresh-echo');
+    expect(audited.map((e) => [e.body.condition, e.body.code])).toContainEqual(['maxSignInAge', 'sign_in_too_old']);
   }, 120_000);
 
   it('requireMfa: a password sign-in is challenged, the CLI signs in again with MFA and the retried request passes; the tunnel then opens', async () => {
