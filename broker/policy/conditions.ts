@@ -5,8 +5,8 @@
 //
 // Order: where the person is (network) and when (hours) first — a new sign-in cannot change those;
 // then what the sign-in proved (auth context, MFA, age). Those three are answered together by one
-// claims challenge: a fresh sign-in that satisfies it fixes all of them at once, so the request
-// asks for everything that is missing (an authentication context also satisfies requireMfa).
+// claims challenge asking for everything the resource's sign-in conditions need (not only what is
+// missing: the new token replaces the old one); an authentication context also satisfies requireMfa.
 
 import { formatDuration } from '../../shared/duration.js';
 import type { ErrorCode } from '../../shared/errors.js';
