@@ -134,6 +134,8 @@ function person(user: { oid: string; upn: string }): Principal {
     groupsClaim: null,
     groupOverage: false,
     expiresAt: new Date(END + 3_600_000),
+    signIn: { amr: ['pwd'], acrs: [], authTime: null },
+    clientAddress: '127.0.0.1',
   };
 }
 

@@ -233,7 +233,7 @@ function printBanner(
       user.groups.length > MAX_GROUPS_SHOWN
         ? `${user.groups.slice(0, MAX_GROUPS_SHOWN).join(', ')} + ${user.groups.length - MAX_GROUPS_SHOWN} more`
         : user.groups.join(', ') || '(no groups)';
-    print(`    ${user.upn.padEnd(width)}  ${user.name.padEnd(18)}  ${groups}`);
+    print(`    ${user.upn.padEnd(width)}  ${user.name.padEnd(18)}  ${groups}${user.mfa ? '  (MFA)' : ''}`);
   }
   print('');
   print('  Resources:');

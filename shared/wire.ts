@@ -74,6 +74,11 @@ export interface ResourceSummary {
   database: string | null;
   /** postgres/mysql: the database user a client connects as unless told otherwise (e.g. PGUSER); null when not configured. */
   user: string | null;
+  /**
+   * The resource's conditions in words (README, "Conditions"), e.g. "multi-factor sign-in",
+   * "from 10.0.0.0/8", "Mon-Fri 07:00-19:00 Europe/Berlin"; empty when it has none.
+   */
+  conditions: string[];
 }
 
 export interface ResourcesResponse {

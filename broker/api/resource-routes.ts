@@ -5,6 +5,7 @@ import type { BrokerApp } from '../app.js';
 import type { ResourcePolicy } from '../config/types.js';
 import { callerGroups, inAnyGroup } from '../identity/directory.js';
 import type { Route } from '../http/router.js';
+import { describeConditions } from '../policy/conditions.js';
 import { describeGroups } from '../requests/wording.js';
 import type { GroupRef } from '../../shared/wire.js';
 
@@ -24,6 +25,7 @@ function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[]
     ticketPattern: resource.ticketPattern,
     database: resource.database,
     user: resource.user,
+    conditions: describeConditions(resource.conditions),
   };
 }
 

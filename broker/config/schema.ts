@@ -10,6 +10,7 @@ import { DEFAULT_SIGN_IN_METHOD, SIGN_IN_METHODS } from '../../shared/wire.js';
 import { checkDevDirectory, unknownGroup } from './dev-directory.js';
 import { caFile, choice, duration, emailShaped, guid, nameList, regexSource, strictMapping, target, text, wholeNumber } from './fields.js';
 import { cloudSchema } from './cloud-schema.js';
+import { conditionsSchema, networkList } from './conditions-schema.js';
 import { graphSchema } from './graph-credential-schema.js';
 import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } from './group-refs.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
@@ -150,6 +151,7 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       user: text('the database user clients connect as by default, e.g. readonly').optional(),
       targetTls: choice(TARGET_TLS_MODES, 'TLS from the broker to the database').default('disable'),
       targetCa: caFile("the CA that signs the database's certificate, for targetTls: verify-full", baseDir).optional(),
+      conditions: conditionsSchema().optional(),
     },
     'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
   ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> & { groupEntries: ResourceGroupEntries } => {
@@ -207,6 +209,7 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       user: raw.user ?? null,
       targetTls: raw.targetTls,
       targetCa: raw.targetCa ?? null,
+      ...(raw.conditions ? { conditions: raw.conditions } : {}),
       groupEntries: { requesters: raw.requesters, approvers: raw.approvers, autoApprove: raw.autoApprove },
     };
   });
@@ -257,8 +260,9 @@ function devTenantSchema() {
       upn: emailShaped("the user's sign-in name"),
       name: text("the user's display name"),
       groups: nameList('groups the user is a direct member of', { nonEmpty: false }).default([]),
+      mfa: z.boolean({ error: 'must be true or false — true: the user can complete multi-factor sign-in' }).optional(),
     },
-    'a dev user: { upn, name, groups }',
+    'a dev user: { upn, name, groups, mfa }',
   );
   return strictMapping(
     {
@@ -334,6 +338,7 @@ export function configSchema(options: SchemaOptions) {
       auditors: groupRefList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       admins: groupRefList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       limits: limitsSchema().optional(),
+      trustedProxies: networkList('the reverse proxies whose X-Forwarded-For the broker believes, e.g. [10.0.5.10/32]').optional(),
       devTenant,
     },
     'the broker config: resources, auditors, admins and (for `serve`) tenant',
@@ -368,6 +373,7 @@ export function configSchema(options: SchemaOptions) {
       devDirectory,
       ...(devTenantSection ? { devSignIn: { blockDeviceCode, ...(signIn ? { signIn } : {}) } } : {}),
       ...(raw.limits ? { limits: raw.limits } : {}),
+      ...(raw.trustedProxies ? { trustedProxies: raw.trustedProxies } : {}),
     };
   });
 }

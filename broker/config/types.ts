@@ -6,6 +6,8 @@ import type { Cloud } from '../identity/clouds.js';
 
 import type { CallerLimits } from '../../shared/limits.js';
 import type { SignInMethod } from '../../shared/wire.js';
+import type { ResourceConditions } from '../policy/conditions.js';
+import type { NetworkList } from '../policy/networks.js';
 
 export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp';
 
@@ -61,6 +63,11 @@ export interface ResourcePolicy {
    * matching): the config's labels, and under serve the tenant's names read at start.
    */
   groupNames?: Readonly<Record<string, string>>;
+  /**
+   * What the caller's token and connection must show (MFA, authentication context, sign-in age,
+   * source network, time window), at request, approval, tunnel open and every re-check. Absent: none.
+   */
+  conditions?: ResourceConditions;
 }
 
 /** Identity settings for a real Entra tenant (absent under `access-broker dev`, which makes its own). */
@@ -115,6 +122,12 @@ export interface DevUser {
   name: string;
   /** Group names the user is a direct member of. */
   groups: string[];
+  /**
+   * The user has a second factor registered: when a sign-in asks for MFA or an authentication
+   * context (a claims challenge), their token shows it (`amr` mfa, `acrs`). Default false: such a
+   * sign-in is refused on the sign-in page.
+   */
+  mfa?: boolean;
 }
 
 /** A group of the embedded dev tenant; `memberOf` nests it inside other groups (transitivity). */
@@ -176,4 +189,9 @@ export interface BrokerConfig {
   devSignIn?: DevSignInSettings;
   /** Per-caller limits that differ from the defaults (shared/limits.ts); absent: the defaults. */
   limits?: Partial<CallerLimits>;
+  /**
+   * The reverse proxies in front of the broker (trustedProxies): only when the direct peer is one of
+   * them is X-Forwarded-For read for the client address (policy/networks.ts). Absent: none, the peer is the client.
+   */
+  trustedProxies?: NetworkList;
 }

@@ -135,7 +135,8 @@ export function describeEntry(entry: AuditEntryView): string {
     case 'request.revoked':
       return `revoked${quoted(str(body, 'reason'))}`;
     case 'policy.refused':
-      return `refused ${str(body, 'action') ?? 'an action'} (${str(body, 'code') ?? 'refused'}): ${oneLine(str(body, 'message') ?? '')}`;
+      // A resource condition's refusal names it: "refused connect (mfa_required, condition requireMfa): …".
+      return `refused ${str(body, 'action') ?? 'an action'} (${str(body, 'code') ?? 'refused'}${str(body, 'condition') ? `, condition ${str(body, 'condition')}` : ''}): ${oneLine(str(body, 'message') ?? '')}`;
     case 'session.opened':
       return `tunnel opened from ${str(body, 'client') ?? 'an unknown address'} to ${str(body, 'target') ?? 'the target'}`;
     case 'session.closed': {

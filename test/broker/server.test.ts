@@ -26,6 +26,8 @@ function principal(oid: string, kind: Principal['kind'] = 'user'): Principal {
     groupsClaim: null,
     groupOverage: false,
     expiresAt: new Date('2030-01-01T00:00:00Z'),
+    signIn: { amr: ['pwd'], acrs: [], authTime: null },
+    clientAddress: '127.0.0.1',
   };
 }
 

@@ -34,6 +34,11 @@ describe('describeEntry', () => {
       'refused create (duration_too_long): "9h" is longer than prod-db allows',
     ],
     [
+      "a resource condition's refusal, naming the condition",
+      { type: 'policy.refused', body: { action: 'connect', code: 'mfa_required', condition: 'requireMfa', message: 'prod-db requires multi-factor sign-in' } },
+      'refused connect (mfa_required, condition requireMfa): prod-db requires multi-factor sign-in',
+    ],
+    [
       'a tunnel opening',
       { type: 'session.opened', body: { requestId: 'r1', target: '10.0.0.5:5432', client: '127.0.0.1' } },
       'tunnel opened from 127.0.0.1 to 10.0.0.5:5432',
