@@ -279,9 +279,9 @@ export class TunnelEndpoint implements UpgradeRoute {
         now,
         onEnd: (end) => this.#ended(tunnel, end),
         observeUp: observer ? (chunk) => observer.up(chunk) : null,
-        beforeDown: observer?.beforeDown ? () => observer.beforeDown?.() ?? null : null,
+        beforeDown: observer?.beforeDown ? (chunk) => observer.beforeDown?.(chunk) ?? null : null,
         preamble: protocol.preamble?.(parts.policy) ?? null,
-        onCut: protocol.watchTarget ? (code) => this.#afterCut(tunnel, code) : null,
+        onCut: protocol.watchTarget || observer?.afterCut ? (code) => this.#afterCut(tunnel, code) : null,
       }),
     };
     // After the relay's own listener, so the relay reads the target first; neither misses a byte.
@@ -305,10 +305,12 @@ export class TunnelEndpoint implements UpgradeRoute {
   /** After the broker cut `tunnel`: ends the session on the server too (a Postgres cancel), logs and audits it. */
   #afterCut(tunnel: Tunnel, code: CloseCode): void {
     const { watch, session, observer } = tunnel;
-    if (!watch || !SERVER_SIDE_CUTS.has(code)) return;
+    // The kind's own watch (Postgres), else the query log when it knows the server's session (MySQL).
+    const ender = watch ?? (observer?.afterCut ? observer : null);
+    if (!ender?.afterCut || !SERVER_SIDE_CUTS.has(code)) return;
     const { log, now } = this.#options;
     const cut = closeCodeName(code);
-    const done = watch
+    const done = ender
       .afterCut(session, cut, now())
       .then((ended) => {
         if (!ended) return;

@@ -11,8 +11,9 @@
 //                  the step needs is seen; when the broker itself cuts the tunnel, `afterCut` ends
 //                  the session on the server too: e.g. a Postgres CancelRequest for a running query.
 //
-// The kinds that have steps are listed in protocols.ts; the others (tcp, ssh, mysql) get none,
-// and their relay is exactly the plain one.
+// The kinds that have steps are listed in protocols.ts; the others (tcp, ssh) get none, and their
+// relay is exactly the plain one. MySQL's prepareTarget reads the server's greeting and takes TLS
+// out of it (mysql/greeting.ts); its query log ends the server's query at a cut (`afterCut` below).
 // Separately, the endpoint's `observe` hook (TunnelObserver) reads what the client sends before it
 // is forwarded, and ends the tunnel on what it cannot record (fail closed).
 
@@ -57,16 +58,24 @@ export interface TunnelObserver {
    */
   up(chunk: Buffer): string | null;
   /**
-   * Runs before target → client bytes are sent: writes what it holds of what the client sent so
-   * far, so a client never sees the answer to a statement the log could still lose to a crash.
-   * Returns null once written, or why it could not be (the relay then ends the tunnel with
-   * CloseCode.unrecordable and sends none of the answer): capture fails closed on the way back too.
+   * Runs before each target → client chunk is sent, with that chunk (a MySQL capture reads the
+   * statement ids the server assigns; it must not keep or change the buffer): writes what it holds
+   * of what the client sent so far, so a client never sees the answer to a statement the log could
+   * still lose to a crash. Returns null once written, or why it could not be (the relay then ends
+   * the tunnel with CloseCode.unrecordable and sends none of the answer): capture fails closed on
+   * the way back too.
    */
-  beforeDown?(): string | null;
+  beforeDown?(chunk: Buffer): string | null;
   /** The tunnel ended; called before its session is recorded as closed, so what it writes comes first. */
   end(): void;
   /** Appends an entry to the session's audit trail now, even after `end` (e.g. what a cut did on the server). */
   record?(entry: NewAuditEntry): void;
+  /**
+   * For protocols whose session on the server is known from the stream the observer reads (MySQL:
+   * the connection id from the greeting, the user from the handshake): what TargetWatch.afterCut
+   * does, when the kind has no watch of its own.
+   */
+  afterCut?(session: NewSession, cut: SessionEndReason, at: number): Promise<ServerSideEnd | null>;
 }
 
 /** What a TargetWatch did on the server after a cut, for the log and the audit. */

@@ -80,7 +80,7 @@ export interface RelayOptions {
    * returns null when it could, or why not: the tunnel is then cut and the chunk not sent, so a client
    * never sees the answer to a statement the log does not hold.
    */
-  beforeDown?: (() => string | null) | null;
+  beforeDown?: ((chunk: Buffer) => string | null) | null;
   /** Runs on the client's first chunks before the plain relay (tunnel/protocol.ts); null for plain bytes. */
   preamble?: ClientPreamble | null;
   /** Called once when the broker cuts the tunnel (`cut`), right after the target socket was destroyed. */
@@ -215,7 +215,7 @@ export class Relay {
 
   readonly #onTargetData = (chunk: Buffer): void => {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
-    const unwritten = this.#options.beforeDown?.() ?? null;
+    const unwritten = this.#options.beforeDown?.(chunk) ?? null;
     if (unwritten !== null) {
       this.cut(CloseCode.unrecordable, unwritten);
       return;
