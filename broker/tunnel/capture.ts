@@ -19,6 +19,23 @@ import type { NewAuditEntry } from '../audit/entry.js';
 import type { NewSession } from '../store/session-store.js';
 import type { TunnelObserver } from './protocol.js';
 
+/**
+ * Prepared statements (and portals) remembered per session. Enough for an ORM's statement cache
+ * (pgx keeps 512, pgJDBC 256, mysql2 16000 by default but rarely near it) while bounding memory to a
+ * few MiB per session; beyond it the oldest is forgotten, and an execute of it is logged with
+ * `sql: null` and its name or id.
+ */
+export const MAX_TRACKED_STATEMENTS = 512;
+
+/** Sets `key` as the newest entry, forgetting the oldest beyond MAX_TRACKED_STATEMENTS. */
+export function remember<K, T>(map: Map<K, T>, key: K, value: T): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size <= MAX_TRACKED_STATEMENTS) return;
+  const oldest = map.keys().next();
+  if (!oldest.done) map.delete(oldest.value);
+}
+
 /** Where the entries go: the audit log's batched appender. */
 export interface CaptureSink {
   add(entry: NewAuditEntry): void;

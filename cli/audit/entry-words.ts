@@ -160,6 +160,20 @@ export function describeEntry(entry: AuditEntryView): string {
       return `stopped reading queries at byte ${num(body, 'atByte') ?? '?'}: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (bytes still flow)`;
     case 'pg.unrecordable':
       return `ended the session at byte ${num(body, 'atByte') ?? '?'}, which it could not record: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (none of it reached the database)`;
+    case 'mysql.query': {
+      const params = Array.isArray(body.params) ? ` [${body.params.map(paramWords).join(', ')}]` : '';
+      return `${body.truncated === true ? '(cut) ' : ''}${oneLine(str(body, 'sql') ?? `(statement ${num(body, 'statementId') ?? '?'}, text not seen)`, SQL_LINE_CHARS)}${params}`;
+    }
+    case 'mysql.handshake': {
+      const program = str(body, 'program');
+      return `mysql session for database ${str(body, 'database') ?? '(none)'} as ${str(body, 'dbUser') ?? '?'}${program ? ` (${program})` : ''}, server connection ${num(body, 'connectionId') ?? '?'}`;
+    }
+    case 'mysql.command':
+      return `${str(body, 'command') ?? 'command'} ${oneLine(JSON.stringify(Object.fromEntries(Object.entries(body).filter(([key]) => key !== 'command'))))}`;
+    case 'mysql.killed':
+      return `killed the running statement of connection ${num(body, 'connectionId') ?? '?'} when the tunnel was cut (${endWords(str(body, 'cut'))})`;
+    case 'mysql.unrecordable':
+      return `ended the session at byte ${num(body, 'atByte') ?? '?'}, which it could not record: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (none of it reached the database)`;
     case 'audit.dropped':
       return `${num(body, 'count') ?? 'some'} query entries were lost between ${timestamp(str(body, 'firstAt') ?? '')} and ${timestamp(str(body, 'lastAt') ?? '')} (the database refused writes meanwhile)`;
     default:
@@ -186,4 +200,12 @@ export function entryLine(entry: AuditEntryView): string {
     describeEntry(entry),
   ];
   return safeCells(cells).join('  ');
+}
+
+/** A bound parameter in a statement line: text quoted, NULL bare, a cut value with its size. */
+function paramWords(value: unknown): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null && 'text' in value) return `${JSON.stringify(String(value.text))}… (${String((value as { bytes?: unknown }).bytes)} bytes)`;
+  return JSON.stringify(value);
 }

@@ -30,7 +30,7 @@ import type { NewAuditEntry } from '../../audit/entry.js';
 import { pgCopyEntry, pgQueryEntry, pgStartupEntry, pgUnrecordableEntry, type PgQuery } from '../../audit/session-entries.js';
 import type { ResourcePolicy } from '../../config/types.js';
 import type { NewSession } from '../../store/session-store.js';
-import { StatementCapture, type CaptureOptions, type EntrySubject } from '../capture.js';
+import { remember, StatementCapture, type CaptureOptions, type EntrySubject } from '../capture.js';
 import type { TunnelObserver } from '../protocol.js';
 import { describeRequest, Frontend } from './codes.js';
 import { FramingError, FrontendFramer, type FrontendFrame } from './frontend-framer.js';
@@ -46,19 +46,9 @@ import {
   type Bind,
 } from './frontend-messages.js';
 
-/**
- * Prepared statements (and portals) remembered per session. Enough for an ORM's statement cache
- * (pgx keeps 512, pgJDBC 256) while bounding memory to a few MiB per session; beyond it the oldest
- * is forgotten, and an Execute of it is logged with `sql: null` and its name.
- */
-export const MAX_TRACKED_STATEMENTS = 512;
+export { MAX_TRACKED_STATEMENTS } from '../capture.js';
 
 export type { CaptureOptions, CaptureSink } from '../capture.js';
-
-/** The tunnel endpoint's `observe` hook: a capture for every postgres tunnel, none for other kinds. */
-export function pgQueryCapture(options: CaptureOptions): (session: NewSession, policy: ResourcePolicy) => TunnelObserver | null {
-  return (session, policy) => (policy.kind === 'postgres' ? new SessionCapture(session, options) : null);
-}
 
 /** SQL as the capture holds it for a later Execute. */
 interface Statement {
@@ -198,13 +188,4 @@ export class SessionCapture extends StatementCapture {
     this.#copy = null;
     this.add(pgCopyEntry({ ...this.subject(), ...copy, outcome }));
   }
-}
-
-/** Sets `key` as the newest entry, forgetting the oldest beyond MAX_TRACKED_STATEMENTS. */
-function remember<T>(map: Map<string, T>, key: string, value: T): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size <= MAX_TRACKED_STATEMENTS) return;
-  const oldest = map.keys().next();
-  if (!oldest.done) map.delete(oldest.value);
 }

