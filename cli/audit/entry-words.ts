@@ -206,6 +206,7 @@ export function entryLine(entry: AuditEntryView): string {
 function paramWords(value: unknown): string {
   if (value === null) return 'NULL';
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object' && value !== null && 'text' in value) return `${JSON.stringify(String(value.text))}… (${String((value as { bytes?: unknown }).bytes)} bytes)`;
+  if (typeof value === 'object' && value !== null && 'text' in value)
+    return `${JSON.stringify(String(value.text))}… (${String((value as { bytes?: unknown }).bytes)} bytes)`;
   return JSON.stringify(value);
 }

@@ -11,7 +11,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
+import type net from 'node:net';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TunnelListener } from '../../cli/tunnel/listener.js';
@@ -60,7 +60,7 @@ beforeAll(async () => {
     await admin.query(`GRANT ALL ON ${DB}.* TO '${USER}'@'${host}'`);
     await admin.query(`GRANT ALL ON ${OTHER_DB}.* TO '${USER}'@'${host}'`);
   }
-  broker = await startTunnelBroker([resource('my', { kind: 'mysql', target: MARIADB })]);
+  broker = await startTunnelBroker([resource('my', { kind: 'mysql', target: MARIADB }), resource('my-cut', { kind: 'mysql', target: MARIADB })]);
   await broker.grant('my');
   through = await listen('my');
 });
@@ -144,7 +144,11 @@ describe('MySQL statement capture through the tunnel', () => {
     expect(handshake?.connectionId).toEqual(expect.any(Number));
     const sql = bodies(session, 'mysql.query').map((body) => body.sql);
     expect(sql).toEqual(
-      expect.arrayContaining(['create table capture_t (a int, b text)', "insert into capture_t values (1, 'one'), (2, 'two')", 'select count(*) as n from capture_t']),
+      expect.arrayContaining([
+        'create table capture_t (a int, b text)',
+        "insert into capture_t values (1, 'one'), (2, 'two')",
+        'select count(*) as n from capture_t',
+      ]),
     );
     // In order, and the statement after `use` runs in the other database.
     const queries = bodies(session, 'mysql.query');
@@ -190,7 +194,7 @@ describe('fail closed on the MySQL stream', () => {
       const connection = await mysql.createConnection({ host: through.address.host, port: through.address.port, user: USER, password: PASSWORD, database: DB });
       // A packet with sequence id 7 where a command must come, then the text of a statement.
       const stream = (connection as unknown as { connection: { stream: net.Socket } }).connection.stream;
-      const payload = Buffer.from("\x03insert into capture_never values (1)");
+      const payload = Buffer.from('\x03insert into capture_never values (1)');
       const header = Buffer.alloc(4);
       header.writeUIntLE(payload.length, 0, 3);
       header[3] = 7;
@@ -207,9 +211,36 @@ describe('fail closed on the MySQL stream', () => {
 });
 
 describe('cuts', () => {
-  it('kills the running statement on the server when the grant is revoked mid-query', async () => {
+  it('kills the running statement on the server (KILL QUERY) when the grant is revoked mid-query, and audits it', async () => {
+    // root has no password here: without a stored credential, the kill logs in as the session's user with none.
+    const grant = await broker.grant('my-cut');
     const cut = await listen('my-cut');
-    void cut;
-    expect(principal).toBeDefined();
+    const marker = `sleep_${suffix}`;
+    const running = (): Promise<number> =>
+      admin
+        .query(`SELECT count(*) AS n FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(30) AS ${marker}%'`)
+        .then(([rows]) => Number((rows as Array<{ n: number }>)[0]?.n));
+    let failure: unknown;
+    const session = await sessionOf(async () => {
+      const connection = await mysql.createConnection({ host: cut.address.host, port: cut.address.port, user: 'root' });
+      connection.on('error', () => undefined);
+      const sleeping = connection.query(`SELECT SLEEP(30) AS ${marker}`).catch((error: unknown) => (failure = error));
+      for (let tries = 0; (await running()) === 0; tries++) {
+        if (tries > 600) throw new Error('the sleep never showed in the processlist');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await broker.runtime.service.revoke(principal('bob'), grant.id, 'INC-9 done');
+      await sleeping;
+      connection.destroy();
+    });
+    expect(failure).toBeInstanceOf(Error);
+    expect(session.reason).toBe('grantRevoked');
+    // The statement is gone from the server, not left sleeping after access ended.
+    for (let tries = 0; (await running()) > 0; tries++) {
+      if (tries > 600) throw new Error('the statement still runs on the server after the cut');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await until(() => bodies(session, 'mysql.killed').length > 0);
+    expect(bodies(session, 'mysql.killed')[0]).toMatchObject({ dbUser: 'root', cut: 'grantRevoked', connectionId: expect.any(Number) });
   });
 });

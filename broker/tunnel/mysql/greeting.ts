@@ -28,12 +28,18 @@ type GreetingPolicy = Pick<ResourcePolicy, 'name' | 'target'>;
 export async function declineTlsInGreeting(socket: net.Socket, policy: GreetingPolicy, options: PrepareTargetOptions): Promise<net.Socket> {
   const where = `${policy.name}'s target ${formatTarget(policy.target)}`;
   const fail = (why: string): AccessError =>
-    new AccessError('target_unreachable', `The broker reached ${where} but cannot open a MySQL session there: ${why}. Check that the target is a MySQL or MariaDB server.`);
+    new AccessError(
+      'target_unreachable',
+      `The broker reached ${where} but cannot open a MySQL session there: ${why}. Check that the target is a MySQL or MariaDB server.`,
+    );
   try {
     const { seq, payload, rest } = await readFirstPacket(socket, options, fail);
     if (payload[0] === Reply.error) {
       const { errno, message } = decodeError(payload);
-      throw new AccessError('target_unreachable', `${where} refused the connection: ${message} (MySQL error ${errno}). Try again later, or tell whoever runs the database.`);
+      throw new AccessError(
+        'target_unreachable',
+        `${where} refused the connection: ${message} (MySQL error ${errno}). Try again later, or tell whoever runs the database.`,
+      );
     }
     let greeting: ReturnType<typeof decodeGreeting>;
     try {

@@ -162,7 +162,8 @@ const HANDSHAKE_FIXED_BYTES = 32;
 export function decodeHandshakeResponse(body: Buffer): HandshakeResponse {
   const reader = new Reader(body, false, 'the client handshake');
   const capabilities = reader.int(4);
-  if (!(capabilities & Capability.protocol41)) throw new MalformedMessage('the client handshake is the pre-4.1 format (HandshakeResponse320), which the broker does not read');
+  if (!(capabilities & Capability.protocol41))
+    throw new MalformedMessage('the client handshake is the pre-4.1 format (HandshakeResponse320), which the broker does not read');
   reader.bytes(HANDSHAKE_FIXED_BYTES - 4);
   if (reader.left === 0 && capabilities & Capability.ssl) {
     return { capabilities, sslRequest: true, user: '', database: null, authPlugin: null, program: null };

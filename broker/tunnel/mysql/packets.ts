@@ -24,7 +24,11 @@ export interface Message {
   bytes: number;
 }
 
-/** How many bytes of a message to keep, decided at its first packet header. */
+/**
+ * How many bytes of a message to keep, decided at its first packet header. It may refuse the
+ * message there by throwing (a sequence id the conversation does not allow), before any of its
+ * payload is let through.
+ */
 export type KeepRule = (seq: number) => number;
 
 interface Partial {

@@ -132,13 +132,15 @@ export class MysqlCapture extends StatementCapture {
   constructor(session: NewSession, policy: ResourcePolicy, options: CaptureOptions) {
     super(session, options);
     this.#policy = policy;
-    this.#client = new PacketFramer((seq) => (seq === 0 || this.#phase === 'handshake' ? MAX_KEPT_MESSAGE_BYTES : 0));
+    this.#client = new PacketFramer((seq) => this.#clientMessageStarts(seq));
     this.#server = new PacketFramer(() => (this.#phase === 'greeting' || this.#phase === 'auth' || this.#awaiting ? MAX_KEPT_SERVER_BYTES : 0));
   }
 
   /** The database user the session logged in as, and the server's connection id, once known. */
   get serverSession(): { dbUser: string; connectionId: number } | null {
-    return this.#dbUser !== null && this.#connectionId !== null && this.#phase === 'command' ? { dbUser: this.#dbUser, connectionId: this.#connectionId } : null;
+    return this.#dbUser !== null && this.#connectionId !== null && this.#phase === 'command'
+      ? { dbUser: this.#dbUser, connectionId: this.#connectionId }
+      : null;
   }
 
   protected readUp(chunk: Buffer): void {
@@ -180,45 +182,63 @@ export class MysqlCapture extends StatementCapture {
 
   // ---- client → server --------------------------------------------------------------------------
 
-  readonly #onClient = (message: Message): void => {
-    const cut = message.body.length < message.bytes;
+  /**
+   * A client message's first header: refused at once when its sequence id is not one the
+   * conversation allows (so no byte of it reaches the server), else how much of it to keep.
+   */
+  #clientMessageStarts(seq: number): number {
     switch (this.#phase) {
       case 'greeting':
         throw new FramingError('the client sent bytes before the server greeted it');
       case 'handshake':
-        if (message.seq !== 1) throw new FramingError(`the client's handshake has sequence id ${message.seq}, not 1`);
+        if (seq !== 1) throw new FramingError(`the client's handshake has sequence id ${seq}, not 1`);
+        return MAX_KEPT_MESSAGE_BYTES;
+      case 'auth':
+        this.#expect(seq);
+        return 0;
+      case 'command':
+        if (this.#infile) {
+          this.#expect(seq);
+          return 0;
+        }
+        if (seq !== 0) throw new FramingError(`a packet with sequence id ${seq} where a command (sequence id 0) must come`);
+        return MAX_KEPT_MESSAGE_BYTES;
+    }
+  }
+
+  #expect(seq: number): void {
+    const expected = (this.#lastSeq + 1) & 0xff;
+    if (seq !== expected) throw new FramingError(`a packet with sequence id ${seq} where ${expected} comes next: out of order`);
+  }
+
+  /** A whole client message; its sequence id was checked at its first header. */
+  readonly #onClient = (message: Message): void => {
+    const cut = message.body.length < message.bytes;
+    switch (this.#phase) {
+      case 'greeting':
+        return;
+      case 'handshake':
         if (cut) throw new MalformedMessage(`the client's handshake is ${message.bytes} bytes, more than the broker reads`);
         this.#handshake(message.body);
         this.#lastSeq = message.lastSeq;
         return;
       case 'auth':
         // Authentication data (a scramble, a password for a plugin that asks for one): never read.
-        this.#inSequence(message);
+        this.#lastSeq = message.lastSeq;
         return;
       case 'command':
-        // A file the server asked for comes first: its packets count on past 255 to 0.
         if (this.#infile) {
-          this.#inSequence(message);
+          // A file the server asked for: its packets count on past 255 to 0.
+          this.#lastSeq = message.lastSeq;
           this.#infile.packets++;
           this.#infile.bytes += message.bytes;
           if (message.bytes === 0) this.#endInfile('done');
           return;
         }
-        if (message.seq === 0) {
-          this.#lastSeq = message.lastSeq;
-          this.#command(message, cut);
-          return;
-        }
-        throw new FramingError(`a packet with sequence id ${message.seq} where a command (sequence id 0) must come`);
+        this.#lastSeq = message.lastSeq;
+        this.#command(message, cut);
     }
   };
-
-  /** A packet that continues an exchange: its seq is the one after the last packet either side sent. */
-  #inSequence(message: Message): void {
-    const expected = (this.#lastSeq + 1) & 0xff;
-    if (message.seq !== expected) throw new FramingError(`a packet with sequence id ${message.seq} where ${expected} comes next: out of order`);
-    this.#lastSeq = message.lastSeq;
-  }
 
   #handshake(body: Buffer): void {
     const response = decodeHandshakeResponse(body);
@@ -228,7 +248,8 @@ export class MysqlCapture extends StatementCapture {
       );
     }
     const declined = response.capabilities & DECLINED_CAPABILITIES;
-    if (declined) throw new MalformedMessage(`the client asked for capabilities the broker declined (0x${declined.toString(16)}: TLS, compression or query attributes)`);
+    if (declined)
+      throw new MalformedMessage(`the client asked for capabilities the broker declined (0x${declined.toString(16)}: TLS, compression or query attributes)`);
     this.#capabilities = response.capabilities;
     this.#dbUser = response.user;
     this.#database = response.database;
@@ -249,7 +270,8 @@ export class MysqlCapture extends StatementCapture {
     const { body } = message;
     const command = body[0];
     if (command === undefined) throw new MalformedMessage('an empty command packet');
-    if (REFUSED_COMMANDS.has(command)) throw new MalformedMessage(`the command ${describeCommand(command)}, which the broker does not relay: it is not a statement it can record`);
+    if (REFUSED_COMMANDS.has(command))
+      throw new MalformedMessage(`the command ${describeCommand(command)}, which the broker does not relay: it is not a statement it can record`);
     if (!UNANSWERED.has(command)) this.#awaiting = { command, replySeq: (message.lastSeq + 1) & 0xff };
     switch (command) {
       case Command.query: {
@@ -413,4 +435,3 @@ function longValue(head: Buffer, bytes: number): ParamValue {
   const text = head.toString('utf8');
   return head.length === bytes ? text : { text, bytes, truncated: true };
 }
-

@@ -28,10 +28,7 @@
 
 import type { NewAuditEntry } from '../../audit/entry.js';
 import { pgCopyEntry, pgQueryEntry, pgStartupEntry, pgUnrecordableEntry, type PgQuery } from '../../audit/session-entries.js';
-import type { ResourcePolicy } from '../../config/types.js';
-import type { NewSession } from '../../store/session-store.js';
-import { remember, StatementCapture, type CaptureOptions, type EntrySubject } from '../capture.js';
-import type { TunnelObserver } from '../protocol.js';
+import { remember, StatementCapture, type EntrySubject } from '../capture.js';
 import { describeRequest, Frontend } from './codes.js';
 import { FramingError, FrontendFramer, type FrontendFrame } from './frontend-framer.js';
 import {

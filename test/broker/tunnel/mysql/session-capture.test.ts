@@ -1,0 +1,138 @@
+// The MySQL query log of one tunnel, fed both directions of a hand-built conversation (split at
+// every byte boundary too): what it records for the handshake, text and prepared statements with
+// their parameters and COM_INIT_DB, and how it refuses a stream it cannot record.
+
+import { describe, expect, it } from 'vitest';
+import type { NewAuditEntry } from '../../../../broker/audit/entry.js';
+import type { NewSession } from '../../../../broker/store/session-store.js';
+import { Command } from '../../../../broker/tunnel/mysql/codes.js';
+import { MysqlCapture } from '../../../../broker/tunnel/mysql/session-capture.js';
+import { recordingLog, resource } from '../../requests/harness.js';
+import { command, execute, greeting, handshake, OK, prepareOk, sslRequest } from './wire.js';
+
+const T0 = Date.parse('2025-06-01T12:00:00Z');
+const SESSION: NewSession = {
+  id: 'ses001',
+  requestId: 'req001',
+  user: { oid: 'alice', upn: 'alice@contoso.com' },
+  resource: 'prod-mysql',
+  clientAddress: '127.0.0.1',
+  target: '127.0.0.1:3306',
+  startedAt: T0,
+};
+
+type Step = ['up' | 'down', Buffer];
+
+interface Run {
+  capture: MysqlCapture;
+  entries: NewAuditEntry[];
+  /** What `up`/`beforeDown` answered for each step: null passes, a string refuses. */
+  answers: Array<string | null>;
+}
+
+/** Feeds the steps, each split into chunks of `size` bytes (whole when 0). */
+function play(steps: Step[], size = 0): Run {
+  const entries: NewAuditEntry[] = [];
+  const capture = new MysqlCapture(SESSION, resource('prod-mysql', { kind: 'mysql' }), {
+    sink: { add: (entry) => entries.push(entry), flush: () => undefined, pending: 0 },
+    log: recordingLog(),
+    now: () => T0,
+  });
+  const answers: Array<string | null> = [];
+  for (const [direction, bytes] of steps) {
+    const chunks = size === 0 ? [bytes] : Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+    for (const chunk of chunks) answers.push(direction === 'up' ? capture.up(chunk) : capture.beforeDown(chunk));
+  }
+  return { capture, entries, answers };
+}
+
+const told = (run: Run): Array<[string, Record<string, unknown>]> => run.entries.map((entry) => [entry.type, entry.body]);
+
+const LOGIN: Step[] = [
+  ['down', greeting(4242)],
+  ['up', handshake('app', 'shop')],
+  ['down', OK(2)],
+];
+
+const SESSION_STEPS: Step[] = [
+  ...LOGIN,
+  ['up', command(Command.query, 'select 1')],
+  ['down', OK(1)],
+  ['up', command(Command.stmtPrepare, 'select * from orders where id = ? and note = ?')],
+  ['down', prepareOk(7, 2)],
+  ['up', execute(7, -12n, 'hello')],
+  ['down', OK(1)],
+  ['up', execute(7, 3n, null)],
+  ['down', OK(1)],
+  ['up', command(Command.initDb, 'archive')],
+  ['down', OK(1)],
+  ['up', command(Command.query, 'select 2')],
+  ['down', OK(1)],
+  ['up', command(Command.ping)],
+  ['down', OK(1)],
+  ['up', command(Command.quit)],
+];
+
+const EXPECTED: Array<[string, Record<string, unknown>]> = [
+  ['mysql.handshake', { dbUser: 'app', database: 'shop', program: 'rec-client', serverVersion: '10.11.19-MariaDB', connectionId: 4242 }],
+  ['mysql.query', { sql: 'select 1', protocol: 'text', database: 'shop' }],
+  ['mysql.query', { sql: 'select * from orders where id = ? and note = ?', protocol: 'prepared', database: 'shop', statementId: 7, params: ['-12', 'hello'] }],
+  ['mysql.query', { sql: 'select * from orders where id = ? and note = ?', protocol: 'prepared', database: 'shop', statementId: 7, params: ['3', null] }],
+  ['mysql.command', { command: 'initDb', database: 'archive' }],
+  ['mysql.query', { sql: 'select 2', protocol: 'text', database: 'archive' }],
+];
+
+describe('MysqlCapture', () => {
+  it('records the handshake, text and prepared statements with their parameters, and COM_INIT_DB', () => {
+    const run = play(SESSION_STEPS);
+    expect(run.answers.every((answer) => answer === null)).toBe(true);
+    expect(told(run)).toEqual(EXPECTED);
+    expect(run.capture.serverSession).toEqual({ dbUser: 'app', connectionId: 4242 });
+  });
+
+  it('records the same whatever the chunk boundaries', () => {
+    for (const size of [1, 3, 5, 11]) expect(told(play(SESSION_STEPS, size)), `chunks of ${size}`).toEqual(EXPECTED);
+  });
+
+  it('logs an execute of a statement it never saw prepared without its text', () => {
+    const run = play([...LOGIN, ['up', execute(99, 1n, 'x')]]);
+    expect(told(run).at(-1)).toEqual(['mysql.query', { sql: null, protocol: 'prepared', database: 'shop', statementId: 99 }]);
+  });
+
+  it('refuses a command packet whose sequence id is not 0, once, and records why', () => {
+    const run = play([...LOGIN, ['up', command(Command.query, 'drop table orders', 3)], ['up', command(Command.query, 'select 1')]]);
+    expect(run.answers.slice(-2)).toEqual([expect.stringMatching(/sequence id 3 where a command/), expect.stringMatching(/sequence id 3/)]);
+    expect(told(run).filter(([type]) => type === 'mysql.unrecordable')).toHaveLength(1);
+    expect(told(run).some(([, body]) => body.sql === 'drop table orders')).toBe(false);
+  });
+
+  it('refuses bytes that are not MySQL packets after the login', () => {
+    const run = play([...LOGIN, ['up', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')]]);
+    expect(run.answers.at(-1)).toMatch(/sequence id/);
+    expect(told(run).at(-1)?.[0]).toBe('mysql.unrecordable');
+  });
+
+  it('refuses an unknown command and a replication stream', () => {
+    expect(play([...LOGIN, ['up', command(0x99)]]).answers.at(-1)).toMatch(/unknown command byte 0x99/);
+    expect(play([...LOGIN, ['up', command(Command.binlogDump, Buffer.alloc(10))]]).answers.at(-1)).toMatch(/binlogDump .* does not relay/);
+  });
+
+  it('refuses a client that asks for TLS anyway, and one that speaks before the greeting', () => {
+    expect(
+      play([
+        ['down', greeting(1)],
+        ['up', sslRequest()],
+      ]).answers.at(-1),
+    ).toMatch(/asked for TLS, which the broker declines/);
+    expect(play([['up', command(Command.query, 'select 1')]]).answers.at(-1)).toMatch(/before the server greeted/);
+  });
+
+  it('refuses a client packet out of sequence during authentication', () => {
+    const run = play([
+      ['down', greeting(1)],
+      ['up', handshake('app', null)],
+      ['up', command(1, '', 5)],
+    ]);
+    expect(run.answers.at(-1)).toMatch(/sequence id 5 where 2 comes next/);
+  });
+});
