@@ -191,6 +191,11 @@ export const AUDIT_EVENT_TYPES = [
   'pg.unrecordable',
   /** The broker cut a Postgres session and cancelled the query its backend was running (CancelRequest). */
   'pg.cancelled',
+  /**
+   * The broker logged in to a postgres/mysql database with a login it holds (`credentials`): the
+   * database user, where the password came from (never the password), and whether the database accepted it.
+   */
+  'db.login',
   'audit.dropped',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -34,6 +34,7 @@ describe('demoConfig', () => {
       user: 'demo',
       targetTls: 'disable',
       targetCa: null,
+      credentials: [],
     });
     expect(critical).toMatchObject({
       name: 'demo-db-critical',
