@@ -117,7 +117,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       const tcp = await startDemoTcpService();
       cleanups.push(() => tcp.stop());
       targets.push(postgres, tcp);
-      effective = demoConfig({ postgres, tcp });
+      effective = demoConfig({ postgres, tcp }, postgres.app.password);
     }
 
     const identity = identityFromDevTenant(tenant, { publicOrigin, plaintext: !tls });

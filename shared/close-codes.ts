@@ -37,6 +37,12 @@ export const CloseCode = {
    * rather than forward what the audit log would not hold; the reason names what it saw.
    */
   unrecordable: 4114,
+  /**
+   * The database refused the login the broker holds for the resource (`credentials`: a wrong or
+   * expired stored password, a dropped user). The client got the database protocol's own error
+   * first (psql prints it); an administrator must fix the stored credential.
+   */
+  credentialRefused: 4116,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -54,4 +60,5 @@ export const CLOSE_REASONS: Record<CloseCode, string> = {
   [CloseCode.idleTimeout]: 'the connection was idle too long',
   [CloseCode.membershipUnconfirmed]: 'your group membership could not be confirmed (the directory is unavailable)',
   [CloseCode.unrecordable]: 'the broker ended the session: it could not record what the client sent',
+  [CloseCode.credentialRefused]: "the database refused the broker's stored login for this resource — tell an administrator",
 };

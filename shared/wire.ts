@@ -201,6 +201,11 @@ export const AUDIT_EVENT_TYPES = [
   'mysql.unrecordable',
   /** The broker cut a MySQL/MariaDB session and killed its running statement (KILL QUERY). */
   'mysql.killed',
+  /**
+   * The broker logged in to a postgres/mysql database with a login it holds (`credentials`): the
+   * database user, where the password came from (never the password), and whether the database accepted it.
+   */
+  'db.login',
   'audit.dropped',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

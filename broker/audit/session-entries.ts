@@ -286,3 +286,40 @@ export function mysqlUnrecordableEntry(subject: SessionSubject, reason: string, 
 export function mysqlKilledEntry(subject: SessionSubject, connectionId: number, dbUser: string, cut: string): NewAuditEntry {
   return sessionEntry('mysql.killed', subject, { connectionId, dbUser, cut });
 }
+
+/**
+ * The broker logged in to the database itself with a stored login (credential injection, postgres
+ * and mysql): which database user ran the session, and whether the database accepted the login.
+ */
+export interface DbLogin {
+  sessionId: string;
+  user: { oid: string; upn: string | null };
+  resource: string;
+  at: number;
+  /** The database user the broker logged in as. */
+  dbUser: string;
+  /** Where its password came from: `$ENV_NAME` or a file path (DatabaseCredential.source), never the password. */
+  credential: string;
+  /** The authentication method the database asked for, e.g. SCRAM-SHA-256, md5, caching_sha2_password. */
+  method: string | null;
+  outcome: 'accepted' | 'refused';
+  /** When refused: what the database (or the exchange) said. */
+  reason: string | null;
+}
+
+export function dbLoginEntry(login: DbLogin): NewAuditEntry {
+  return {
+    type: 'db.login',
+    at: login.at,
+    actor: login.user,
+    subject: login.sessionId,
+    resource: login.resource,
+    body: {
+      dbUser: login.dbUser,
+      credential: login.credential,
+      method: login.method,
+      outcome: login.outcome,
+      ...(login.reason === null ? {} : { reason: login.reason }),
+    },
+  };
+}

@@ -10,6 +10,7 @@ import { checkDevDirectory, unknownGroup } from './dev-directory.js';
 import { caFile, choice, duration, emailShaped, guid, nameList, regexSource, strictMapping, target, text, wholeNumber } from './fields.js';
 import { cloudSchema } from './cloud-schema.js';
 import { graphSchema } from './graph-credential-schema.js';
+import { credentialList } from './database-credentials.js';
 import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } from './group-refs.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
 import type { BrokerConfig, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
@@ -84,6 +85,8 @@ interface ResourceGroupEntries {
   requesters: GroupRefEntry[];
   approvers: GroupRefEntry[];
   autoApprove: GroupRefEntry[];
+  /** Per entry of `credentials`, its `groups`. */
+  credentials: GroupRefEntry[][];
 }
 
 function tenantSchema(options: SchemaOptions) {
@@ -120,7 +123,7 @@ function tenantSchema(options: SchemaOptions) {
   });
 }
 
-function resourceSchema(baseDir: string, idsOnly: boolean) {
+function resourceSchema(env: NodeJS.ProcessEnv, baseDir: string, idsOnly: boolean) {
   return strictMapping(
     {
       kind: choice(RESOURCE_KINDS, 'the protocol of the target'),
@@ -145,6 +148,7 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       user: text('the database user clients connect as by default, e.g. readonly').optional(),
       targetTls: choice(TARGET_TLS_MODES, 'TLS from the broker to the database').default('disable'),
       targetCa: caFile("the CA that signs the database's certificate, for targetTls: verify-full", baseDir).optional(),
+      credentials: credentialList(env, baseDir, idsOnly).optional(),
     },
     'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
   ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> & { groupEntries: ResourceGroupEntries } => {
@@ -158,13 +162,13 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       });
     }
     if (!DATABASE_KINDS.includes(raw.kind)) {
-      for (const key of ['database', 'user'] as const) {
+      for (const key of ['database', 'user', 'credentials'] as const) {
         if (raw[key] === undefined) continue;
         ctx.addIssue({
           code: 'custom',
           path: [key],
           message: `applies to ${DATABASE_KINDS.join(' and ')} resources only, not kind ${raw.kind} — remove it`,
-          input: raw[key],
+          ...(key === 'credentials' ? {} : { input: raw[key] }),
         });
       }
     }
@@ -202,14 +206,20 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       user: raw.user ?? null,
       targetTls: raw.targetTls,
       targetCa: raw.targetCa ?? null,
-      groupEntries: { requesters: raw.requesters, approvers: raw.approvers, autoApprove: raw.autoApprove },
+      credentials: (raw.credentials ?? []).map((parsed) => parsed.credential),
+      groupEntries: {
+        requesters: raw.requesters,
+        approvers: raw.approvers,
+        autoApprove: raw.autoApprove,
+        credentials: (raw.credentials ?? []).map((parsed) => parsed.groupEntries),
+      },
     };
   });
 }
 
-function resourcesSchema(baseDir: string, idsOnly: boolean) {
+function resourcesSchema(env: NodeJS.ProcessEnv, baseDir: string, idsOnly: boolean) {
   return z
-    .record(z.string(), resourceSchema(baseDir, idsOnly), {
+    .record(z.string(), resourceSchema(env, baseDir, idsOnly), {
       error: (issue) =>
         issue.input === undefined
           ? 'is required — the resources people may request, each with its policy (see examples/access.yaml)'
@@ -323,7 +333,7 @@ export function configSchema(options: SchemaOptions) {
         MAX_GRAPH_RETRY_BUDGET_MS,
         'a request path must not hang on Graph',
       ).default(DEFAULT_GRAPH_RETRY_BUDGET_MS),
-      resources: resourcesSchema(options.baseDir, idsOnly),
+      resources: resourcesSchema(options.env, options.baseDir, idsOnly),
       auditors: groupRefList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       admins: groupRefList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       limits: limitsSchema().optional(),
@@ -339,9 +349,10 @@ export function configSchema(options: SchemaOptions) {
       for (const problem of undeclaredGroups({ resources, auditors, admins }, new Set(devDirectory.groups.map((g) => g.name)))) addProblem(ctx, problem);
     }
     const { labels, problems } = collectLabels([
-      ...raw.resources.flatMap((r) =>
-        (['requesters', 'approvers', 'autoApprove'] as const).map((key) => ({ path: ['resources', r.name, key], entries: r.groupEntries[key] })),
-      ),
+      ...raw.resources.flatMap((r) => [
+        ...(['requesters', 'approvers', 'autoApprove'] as const).map((key) => ({ path: ['resources', r.name, key], entries: r.groupEntries[key] })),
+        ...r.groupEntries.credentials.map((entries, index) => ({ path: ['resources', r.name, 'credentials', index, 'groups'], entries })),
+      ]),
       { path: ['auditors'], entries: raw.auditors },
       { path: ['admins'], entries: raw.admins },
     ]);
@@ -378,6 +389,7 @@ function undeclaredGroups(config: { resources: ResourcePolicy[]; auditors: strin
     check(['resources', resource.name, 'requesters'], resource.requesters);
     check(['resources', resource.name, 'approvers'], resource.approvers);
     check(['resources', resource.name, 'autoApprove'], resource.autoApprove);
+    for (const [index, credential] of resource.credentials.entries()) check(['resources', resource.name, 'credentials', index, 'groups'], credential.groups);
   }
   check(['auditors'], config.auditors);
   check(['admins'], config.admins);

@@ -24,7 +24,7 @@ import { callerLimits } from '../../shared/limits.js';
 import type { Logger } from '../log.js';
 import type { Principal } from '../auth/principal.js';
 import { formatTarget } from '../config/target.js';
-import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
+import type { BrokerConfig, DatabaseCredential, ResourcePolicy } from '../config/types.js';
 import { OpenCounter } from '../http/rate-limit.js';
 import type { UpgradeContext, UpgradeRoute } from '../http/upgrade.js';
 import type { Directory } from '../identity/directory.js';
@@ -98,6 +98,8 @@ interface Tunnel {
   observer: TunnelObserver | null;
   /** The kind's reader of the target stream (tunnel/protocol.ts), or null. */
   watch: TargetWatch | null;
+  /** The stored database login the broker uses for this tunnel, or null (tunnel/database-credential.ts). */
+  credential: DatabaseCredential | null;
 }
 
 /** An open tunnel as `status()` shows it. */
@@ -171,7 +173,7 @@ export class TunnelEndpoint implements UpgradeRoute {
 
   async handle(ctx: UpgradeContext, principal: Principal): Promise<void> {
     const { grants, directory, now } = this.#options;
-    const { policy, grant } = await admit(principal, ctx.url.searchParams.get('resource'), {
+    const { policy, grant, credential } = await admit(principal, ctx.url.searchParams.get('resource'), {
       resources: this.#options.config.resources,
       grants,
       directory,
@@ -199,7 +201,7 @@ export class TunnelEndpoint implements UpgradeRoute {
       ctx.socket.off('close', onClientGone);
     }
     try {
-      this.#open(ctx, principal, policy, grant.id, target, release);
+      this.#open(ctx, principal, policy, credential, grant.id, target, release);
     } catch (error) {
       target.destroy();
       release();
@@ -229,7 +231,15 @@ export class TunnelEndpoint implements UpgradeRoute {
   }
 
   /** After the dial: checks again, records the session and completes the upgrade, all in one synchronous step. */
-  #open(ctx: UpgradeContext, principal: Principal, policy: ResourcePolicy, grantId: string, target: net.Socket, release: () => void): void {
+  #open(
+    ctx: UpgradeContext,
+    principal: Principal,
+    policy: ResourcePolicy,
+    credential: DatabaseCredential | null,
+    grantId: string,
+    target: net.Socket,
+    release: () => void,
+  ): void {
     const { sessions, grants, now } = this.#options;
     if (ctx.socket.destroyed || this.#closing) {
       target.destroy();
@@ -256,7 +266,7 @@ export class TunnelEndpoint implements UpgradeRoute {
     let upgraded = false;
     this.#wss.handleUpgrade(ctx.req, ctx.socket, ctx.head, (ws: WebSocket, _req: IncomingMessage) => {
       upgraded = true;
-      this.#start(ws, target, { session, principal, policy, release, observer }, grant);
+      this.#start(ws, target, { session, principal, policy, credential, release, observer }, grant);
     });
     if (upgraded) return;
     // ws refused the handshake itself (bad Sec-WebSocket-Key or version) and answered 400.
@@ -280,7 +290,14 @@ export class TunnelEndpoint implements UpgradeRoute {
         onEnd: (end) => this.#ended(tunnel, end),
         observeUp: observer ? (chunk) => observer.up(chunk) : null,
         beforeDown: observer?.beforeDown ? (chunk) => observer.beforeDown?.(chunk) ?? null : null,
-        preamble: protocol.preamble?.(parts.policy) ?? null,
+        preamble:
+          protocol.preamble?.(parts.policy, {
+            target,
+            credential: parts.credential,
+            session: parts.session,
+            record: (entry) => observer?.record?.(entry),
+            now,
+          }) ?? null,
         onCut: protocol.watchTarget || observer?.afterCut ? (code) => this.#afterCut(tunnel, code) : null,
       }),
     };

@@ -6,7 +6,9 @@
 //   preamble       the client's first bytes, before the plain relay takes over: e.g. answering a
 //                  Postgres client's SSLRequest with 'N' so the rest of the stream is plaintext the
 //                  query log can read (the client → broker leg is already inside the WebSocket's TLS).
-//                  It may refuse a chunk, which ends the tunnel before any of it is forwarded.
+//                  It may refuse a chunk, which ends the tunnel before any of it is forwarded,
+//                  and it may log in to the target itself (credential injection: a Postgres login
+//                  with the broker's stored credential), holding the relay until that is done.
 //   watchTarget    the server's first bytes, read beside the relay (not in its path) until what
 //                  the step needs is seen; when the broker itself cuts the tunnel, `afterCut` ends
 //                  the session on the server too: e.g. a Postgres CancelRequest for a running query.
@@ -19,7 +21,7 @@
 
 import type net from 'node:net';
 import type { NewAuditEntry } from '../audit/entry.js';
-import type { ResourcePolicy } from '../config/types.js';
+import type { DatabaseCredential, ResourcePolicy } from '../config/types.js';
 import type { NewSession, SessionEndReason } from '../store/session-store.js';
 
 export interface PrepareTargetOptions {
@@ -34,7 +36,34 @@ export interface PrepareTargetOptions {
  * whether the preamble is over (later chunks go straight to the target); or a refusal, which ends
  * the tunnel (CloseCode.unrecordable, with the refusal as the reason) with nothing of it forwarded.
  */
-export type PreambleStep = { forward: Buffer; done: boolean } | { refuse: string };
+export type PreambleStep =
+  | { forward: Buffer; done: boolean }
+  | { refuse: string }
+  /**
+   * Write `forward` (observed like any chunk), then hold the tunnel — nothing relayed either way —
+   * until `login` settles: the preamble logs in to the target itself over the socket it was given
+   * (PreambleContext.target), and has paused that socket when it settles. The preamble is over.
+   */
+  | { forward: Buffer; login: Promise<LoginOutcome> };
+
+/**
+ * How a preamble's login to the target ended. `answer` goes to the client first either way (the
+ * server's AuthenticationOk and what followed it; or the protocol's own error, which the client
+ * shows). Refused: the tunnel is then cut with CloseCode.credentialRefused and `refused` as the reason.
+ */
+export type LoginOutcome = { answer: Buffer } | { answer: Buffer; refused: string };
+
+/** What a preamble may use besides the client's chunks: the tunnel's target and who it is for. */
+export interface PreambleContext {
+  /** The prepared target socket (its TLS already set up); the relay listens to it too, but holds while a login runs. */
+  target: net.Socket;
+  /** The stored database login for this tunnel (tunnel/database-credential.ts), or null: the client logs in itself. */
+  credential: DatabaseCredential | null;
+  session: NewSession;
+  /** Appends to the session's audit trail (the observer's `record`; a no-op without one). */
+  record(entry: NewAuditEntry): void;
+  now(): number;
+}
 
 /**
  * Runs on the client's first chunks, in order, before the plain relay. `answer` sends bytes to the
@@ -102,7 +131,7 @@ export interface TunnelProtocol {
   /** Returns the socket to relay over (the dialled one, or a TLS socket over it); rejects with an AccessError. */
   prepareTarget?(socket: net.Socket, policy: ResourcePolicy, options: PrepareTargetOptions): Promise<net.Socket>;
   /** A fresh preamble for one tunnel, or null when this resource needs none. */
-  preamble?(policy: ResourcePolicy): ClientPreamble | null;
+  preamble?(policy: ResourcePolicy, tunnel: PreambleContext): ClientPreamble | null;
   /** Starts reading the target's bytes beside the relay, right after the relay took the socket. */
   watchTarget?(target: net.Socket, policy: ResourcePolicy): TargetWatch;
 }

@@ -174,6 +174,13 @@ export function describeEntry(entry: AuditEntryView): string {
       return `killed the running statement of connection ${num(body, 'connectionId') ?? '?'} when the tunnel was cut (${endWords(str(body, 'cut'))})`;
     case 'mysql.unrecordable':
       return `ended the session at byte ${num(body, 'atByte') ?? '?'}, which it could not record: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (none of it reached the database)`;
+    case 'db.login': {
+      const method = str(body, 'method');
+      const how = `as ${str(body, 'dbUser') ?? '?'} with the stored login ${str(body, 'credential') ?? '?'}${method ? ` (${method})` : ''}`;
+      return str(body, 'outcome') === 'accepted'
+        ? `the broker logged in to the database ${how}`
+        : `the database refused the broker's login ${how}: ${oneLine(str(body, 'reason') ?? 'no reason given')}`;
+    }
     case 'audit.dropped':
       return `${num(body, 'count') ?? 'some'} query entries were lost between ${timestamp(str(body, 'firstAt') ?? '')} and ${timestamp(str(body, 'lastAt') ?? '')} (the database refused writes meanwhile)`;
     default:

@@ -68,6 +68,7 @@ function resource(name: string, over: Partial<ResourcePolicy> = {}): ResourcePol
     reason: 'required',
     ticketPattern: null,
     autoApprove: [],
+    credentials: [],
     ...over,
   };
 }

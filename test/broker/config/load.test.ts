@@ -98,6 +98,7 @@ describe('parseConfig: valid files', () => {
       user: 'readonly',
       targetTls: 'require',
       targetCa: null,
+      credentials: [],
       groupNames: config.groupLabels,
     });
     expect(config.resources[1]).toMatchObject({ approvals: 2, maxDurationMs: H, defaultDurationMs: H / 2, ticketPattern: '^(INC|CHG)-\\d+$' });
@@ -194,6 +195,7 @@ describe('parseConfig: valid files', () => {
           user: null,
           targetTls: 'disable',
           targetCa: null,
+          credentials: [],
         },
       ],
     });

@@ -65,6 +65,7 @@ function policy(approvers: string[]): ResourcePolicy {
     user: null,
     targetTls: 'disable',
     targetCa: null,
+    credentials: [],
   };
 }
 

@@ -55,6 +55,7 @@ export function policy(overrides: Partial<ResourcePolicy> = {}): ResourcePolicy 
     reason: 'optional',
     ticketPattern: null,
     autoApprove: ['sg-oncall'],
+    credentials: [],
     ...overrides,
   };
 }

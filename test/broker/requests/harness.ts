@@ -77,6 +77,7 @@ export function resource(name: string, over: Partial<ResourcePolicy> = {}): Reso
     user: null,
     targetTls: 'disable',
     targetCa: null,
+    credentials: [],
     ...over,
   };
 }

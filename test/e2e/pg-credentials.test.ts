@@ -1,0 +1,271 @@
+// Credential injection with real clients: the broker logs in to PostgreSQL itself with a login it
+// holds, and psql and the pg driver connect through the tunnel with no password (or a wrong one)
+// and never see the real one. The server is a throwaway cluster from the demo's code (embedded-
+// postgres binaries, run as an unprivileged account when the tests run as root) whose pg_hba asks
+// members of `password_login` for their password: so the logins below are real SCRAM-SHA-256 and
+// MD5 exchanges, not the trust authentication of the machine's PostgreSQL, where the server never
+// asks. The broker is in-process (the real endpoint, relay, audit log and store); the clients go
+// through the CLI's listener (the code behind `access connect`).
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+// @ts-expect-error -- pg has no type declarations; the little used here is typed below.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TunnelListener } from '../../cli/tunnel/listener.js';
+import { openTunnel } from '../../cli/tunnel/tunnel-client.js';
+import { databaseCredential } from '../../broker/config/database-credentials.js';
+import { DEMO_SUPERUSER, PASSWORD_LOGIN_ROLE } from '../../broker/demo/postgres-cluster.js';
+import { startDemoPostgres, type DemoPostgres } from '../../broker/demo/postgres.js';
+import type { SessionRecord } from '../../broker/store/session-store.js';
+import type { AuditEntryView } from '../../shared/wire.js';
+import { principal, resource } from '../broker/requests/harness.js';
+import { startTunnelBroker, until, type TunnelBroker } from '../broker/tunnel/harness.js';
+import { eventually } from '../helpers/tunnel-broker.js';
+
+interface PgClient {
+  connect(): Promise<void>;
+  query(config: string | { text: string; values?: unknown[]; name?: string }): Promise<{ rows: Array<Record<string, unknown>> }>;
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: Error) => void): void;
+}
+const { Client } = pg as { Client: new (options: Record<string, unknown>) => PgClient };
+
+const SUFFIX = randomBytes(4).toString('hex');
+const SCRAM_USER = `scram_${SUFFIX}`;
+const MD5_USER = `md5_${SUFFIX}`;
+const SCRAM_PASSWORD = randomBytes(18).toString('base64url');
+const MD5_PASSWORD = randomBytes(18).toString('base64url');
+const DATABASE = 'postgres';
+
+let root: string;
+let server: DemoPostgres;
+let admin: PgClient;
+let broker: TunnelBroker;
+type Name = 'pg-scram' | 'pg-md5' | 'pg-wrong';
+const listeners = {} as Record<Name, TunnelListener>;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'access-test-pg-credentials-'));
+  // As root, PostgreSQL runs as an unprivileged account, which must be able to enter the directory.
+  await chmod(root, 0o755);
+  server = await startDemoPostgres({ dataDir: path.join(root, 'pg') });
+  admin = new Client({ host: server.host, port: server.port, user: DEMO_SUPERUSER, database: DATABASE });
+  await admin.connect();
+  // A SCRAM role and an MD5 role (password_encryption decides how each password is stored).
+  await admin.query("set password_encryption = 'scram-sha-256'");
+  await admin.query(`create role ${SCRAM_USER} login password '${SCRAM_PASSWORD}' in role ${PASSWORD_LOGIN_ROLE}`);
+  await admin.query("set password_encryption = 'md5'");
+  await admin.query(`create role ${MD5_USER} login password '${MD5_PASSWORD}' in role ${PASSWORD_LOGIN_ROLE}`);
+  const stored = await admin.query(
+    `select rolname, left(rolpassword, 13) as kind from pg_authid where rolname in ('${SCRAM_USER}', '${MD5_USER}') order by rolname`,
+  );
+  expect(stored.rows).toEqual([
+    { rolname: MD5_USER, kind: expect.stringMatching(/^md5/) },
+    { rolname: SCRAM_USER, kind: 'SCRAM-SHA-256' },
+  ]);
+
+  const target = { host: server.host, port: server.port };
+  broker = await startTunnelBroker([
+    resource('pg-scram', {
+      target,
+      database: DATABASE,
+      credentials: [databaseCredential({ user: SCRAM_USER, source: '$PG_SCRAM_PASSWORD', groups: [] }, SCRAM_PASSWORD)],
+    }),
+    resource('pg-md5', {
+      target,
+      database: DATABASE,
+      credentials: [databaseCredential({ user: MD5_USER, source: '/etc/access/md5', groups: [] }, MD5_PASSWORD)],
+    }),
+    resource('pg-cancel', {
+      target,
+      database: DATABASE,
+      credentials: [databaseCredential({ user: SCRAM_USER, source: '$PG_SCRAM_PASSWORD', groups: [] }, SCRAM_PASSWORD)],
+    }),
+    resource('pg-wrong', {
+      target,
+      database: DATABASE,
+      credentials: [databaseCredential({ user: SCRAM_USER, source: '$PG_STALE_PASSWORD', groups: [] }, 'not-the-password')],
+    }),
+  ]);
+  for (const name of ['pg-scram', 'pg-md5', 'pg-wrong'] as const) {
+    await broker.grant(name);
+    listeners[name] = await TunnelListener.listen({
+      bind: '127.0.0.1',
+      port: 0,
+      open: () => openTunnel({ url: `${broker.wsBase}/v1/tunnel?resource=${name}`, token: () => Promise.resolve('good-alice') }),
+      subject: { name, kind: 'postgres', expiresAt: null },
+      log: () => undefined,
+      logEveryConnection: false,
+      now: Date.now,
+    });
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(Object.values(listeners).map((listener) => listener.shutdown()));
+  await broker?.close();
+  await admin?.end().catch(() => undefined);
+  await server?.stop();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+// ---- helpers --------------------------------------------------------------------------------------
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** psql with no password anywhere (PGPASSWORD unset, no ~/.pgpass, never prompting). */
+function psql(host: string, port: number, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const { PGPASSWORD: _, ...rest } = process.env;
+  const child = spawn('psql', ['-X', '-w', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', String(port), '-U', 'alice', '-d', DATABASE, ...args], {
+    env: { ...rest, PGPASSFILE: '/dev/null', PGSSLMODE: 'prefer', PGCONNECT_TIMEOUT: '30', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+function through(name: Name, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return psql(listeners[name].address.host, listeners[name].address.port, args, env);
+}
+
+/** Runs `client`, then returns the one session it opened, once it has closed and its entries are written. */
+async function sessionOf(client: () => Promise<unknown>): Promise<SessionRecord> {
+  const before = new Set(broker.sessions().map((s) => s.id));
+  await client();
+  await until(() => broker.runtime.tunnels.connections === 0 && broker.sessions().some((s) => !before.has(s.id) && s.endedAt !== null));
+  const opened = broker.sessions().filter((s) => !before.has(s.id));
+  expect(opened).toHaveLength(1);
+  return opened[0] as SessionRecord;
+}
+
+function story(session: SessionRecord): AuditEntryView[] {
+  return broker.runtime.audit.queries.show(session.id).entries.filter((entry) => entry.subject === session.id);
+}
+
+// ---- tests ----------------------------------------------------------------------------------------
+
+describe('credential injection', () => {
+  it('the server really asks: psql straight to it without the password is refused', async () => {
+    const run = await psql(server.host, server.port, ['-c', 'select 1'], { PGUSER: SCRAM_USER });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/password/);
+  });
+
+  it('psql with no password runs as the SCRAM role the broker logged in as, and the audit names that role', async () => {
+    let run: Run | undefined;
+    const session = await sessionOf(
+      async () =>
+        (run = await through('pg-scram', [
+          '-At',
+          '-c',
+          'select current_user',
+          '-c',
+          'create temp table t(a int)',
+          '-c',
+          'insert into t values (41), (1)',
+          '-c',
+          'select sum(a) from t',
+        ])),
+    );
+    expect(run?.code, run?.stderr).toBe(0);
+    expect(run?.stdout.split('\n')).toEqual([SCRAM_USER, 'CREATE TABLE', 'INSERT 0 2', '42', '']);
+    const entries = story(session);
+    expect(entries.map((entry) => entry.type).slice(0, 3)).toEqual(['session.opened', 'pg.startup', 'db.login']);
+    // The client said it is alice; the database ran the session as the broker's login.
+    expect(entries[1]?.body).toMatchObject({ dbUser: SCRAM_USER, database: DATABASE });
+    expect(entries[2]?.body).toEqual({ dbUser: SCRAM_USER, credential: '$PG_SCRAM_PASSWORD', method: 'SCRAM-SHA-256', outcome: 'accepted' });
+    expect(entries.filter((entry) => entry.type === 'pg.query').map((entry) => entry.body.sql)).toContain('select sum(a) from t');
+    expect(JSON.stringify(entries)).not.toContain(SCRAM_PASSWORD);
+  });
+
+  it('the pg driver with a made-up password gets the SCRAM role, with parameters and a prepared statement', async () => {
+    const session = await sessionOf(async () => {
+      const client = new Client({
+        host: listeners['pg-scram'].address.host,
+        port: listeners['pg-scram'].address.port,
+        user: 'alice',
+        password: 'whatever',
+        database: DATABASE,
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      expect((await client.query('select current_user as who')).rows).toEqual([{ who: SCRAM_USER }]);
+      expect((await client.query({ text: 'select $1::int + $2::int as sum', values: [40, 2] })).rows).toEqual([{ sum: 42 }]);
+      for (const word of ['one', 'two'])
+        expect((await client.query({ name: 'echo', text: 'select $1::text as v', values: [word] })).rows).toEqual([{ v: word }]);
+      await client.end();
+    });
+    const login = story(session).find((entry) => entry.type === 'db.login');
+    expect(login?.body).toMatchObject({ dbUser: SCRAM_USER, outcome: 'accepted', method: 'SCRAM-SHA-256' });
+  });
+
+  it('logs in to an MD5 role with MD5', async () => {
+    let run: Run | undefined;
+    const session = await sessionOf(async () => (run = await through('pg-md5', ['-At', '-c', 'select current_user'])));
+    expect(run?.code, run?.stderr).toBe(0);
+    expect(run?.stdout).toBe(`${MD5_USER}\n`);
+    expect(story(session).find((entry) => entry.type === 'db.login')?.body).toEqual({
+      dbUser: MD5_USER,
+      credential: '/etc/access/md5',
+      method: 'md5',
+      outcome: 'accepted',
+    });
+  });
+
+  it('a wrong stored password is a clear error in psql, an audit entry and a session ended for that reason, not a hang', async () => {
+    let run: Run | undefined;
+    const session = await sessionOf(async () => (run = await through('pg-wrong', ['-c', 'select 1'])));
+    expect(run?.code).toBe(2);
+    expect(run?.stderr).toContain(`the access broker's stored login for pg-wrong (database user ${SCRAM_USER}, password from $PG_STALE_PASSWORD) did not work`);
+    expect(run?.stderr).toContain(`password authentication failed for user "${SCRAM_USER}"`);
+    expect(run?.stderr).toContain('tell an administrator');
+    expect(session.reason).toBe('credentialRefused');
+    expect(session.detail).toContain('the database refused the stored login for pg-wrong');
+    const login = story(session).find((entry) => entry.type === 'db.login');
+    expect(login?.body).toMatchObject({ dbUser: SCRAM_USER, credential: '$PG_STALE_PASSWORD', method: 'SCRAM-SHA-256', outcome: 'refused' });
+    expect(login?.body.reason).toContain('28P01');
+    // Nothing the client sent after the refusal reached the server: no statement was recorded.
+    expect(story(session).some((entry) => entry.type === 'pg.query')).toBe(false);
+  });
+
+  it('a revoke mid-query cancels it in the server: the server’s cancel key reached the broker through the injected login', async () => {
+    const view = await broker.grant('pg-cancel');
+    const listener = await TunnelListener.listen({
+      bind: '127.0.0.1',
+      port: 0,
+      open: () => openTunnel({ url: `${broker.wsBase}/v1/tunnel?resource=pg-cancel`, token: () => Promise.resolve('good-alice') }),
+      subject: { name: 'pg-cancel', kind: 'postgres', expiresAt: null },
+      log: () => undefined,
+      logEveryConnection: false,
+      now: Date.now,
+    });
+    try {
+      const app = `cancel-${SUFFIX}`;
+      const sleeping = psql(listener.address.host, listener.address.port, ['-c', 'select pg_sleep(600)'], { PGAPPNAME: app });
+      const pid = await eventually('psql to be sleeping in the server', async () => {
+        const { rows } = await admin.query({ text: "select pid from pg_stat_activity where application_name = $1 and state = 'active'", values: [app] });
+        return rows[0]?.pid as number | undefined;
+      });
+      await broker.runtime.service.revoke(principal('bob'), view.id, 'done');
+      expect((await sleeping).code).not.toBe(0);
+      // Without the broker's cancel, the server would run pg_sleep(600) to its end.
+      await eventually(`backend ${pid} to leave the server`, async () => {
+        const { rows } = await admin.query({ text: 'select 1 from pg_stat_activity where pid = $1', values: [pid] });
+        return rows.length === 0 ? true : undefined;
+      });
+    } finally {
+      await listener.shutdown();
+    }
+  });
+});
