@@ -18,6 +18,7 @@ import { TunnelListener } from '../../cli/tunnel/listener.js';
 import { openTunnel } from '../../cli/tunnel/tunnel-client.js';
 import type { SessionRecord } from '../../broker/store/session-store.js';
 import type { AuditEntryView } from '../../shared/wire.js';
+import { databaseCredential } from '../../broker/config/database-credentials.js';
 import { principal, resource } from '../broker/requests/harness.js';
 import { startTunnelBroker, until, type TunnelBroker } from '../broker/tunnel/harness.js';
 
@@ -60,7 +61,15 @@ beforeAll(async () => {
     await admin.query(`GRANT ALL ON ${DB}.* TO '${USER}'@'${host}'`);
     await admin.query(`GRANT ALL ON ${OTHER_DB}.* TO '${USER}'@'${host}'`);
   }
-  broker = await startTunnelBroker([resource('my', { kind: 'mysql', target: MARIADB }), resource('my-cut', { kind: 'mysql', target: MARIADB })]);
+  const stored = databaseCredential({ user: USER, source: '$ACC_TEST_PASSWORD', groups: [] }, PASSWORD);
+  const wrong = databaseCredential({ user: USER, source: '/etc/access/stale-password', groups: [] }, 'not-the-password');
+  broker = await startTunnelBroker([
+    resource('my', { kind: 'mysql', target: MARIADB }),
+    resource('my-cut', { kind: 'mysql', target: MARIADB }),
+    resource('my-inj', { kind: 'mysql', target: MARIADB, credentials: [stored], database: DB }),
+    resource('my-inj-cut', { kind: 'mysql', target: MARIADB, credentials: [stored] }),
+    resource('my-bad', { kind: 'mysql', target: MARIADB, credentials: [wrong] }),
+  ]);
   await broker.grant('my');
   through = await listen('my');
 });
@@ -85,11 +94,11 @@ interface Run {
   stderr: string;
 }
 
-/** The mariadb CLI through a listener, never reading option files, as the test's user. */
-function mariadb(listener: TunnelListener, args: string[], input = ''): Promise<Run> {
+/** The mariadb CLI through a listener, never reading option files, as the test's user (with its password unless told). */
+function mariadb(listener: TunnelListener, args: string[], input = '', login: string[] = ['-u', USER, `-p${PASSWORD}`]): Promise<Run> {
   const child = spawn(
     'mariadb',
-    ['--no-defaults', '-h', listener.address.host, '-P', String(listener.address.port), '-u', USER, `-p${PASSWORD}`, '--connect-timeout=30', ...args],
+    ['--no-defaults', '-h', listener.address.host, '-P', String(listener.address.port), ...login, '--connect-timeout=30', ...args],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let stdout = '';
@@ -242,5 +251,82 @@ describe('cuts', () => {
     }
     await until(() => bodies(session, 'mysql.killed').length > 0);
     expect(bodies(session, 'mysql.killed')[0]).toMatchObject({ dbUser: 'root', cut: 'grantRevoked', connectionId: expect.any(Number) });
+  });
+});
+
+describe('credential injection (a stored login)', () => {
+  let injected: TunnelListener;
+
+  it('logs the mariadb CLI in with the stored password whatever it sends, and audits the user that ran the session', async () => {
+    await broker.grant('my-inj');
+    injected = await listen('my-inj');
+    const inj = injected;
+    let run: Run | undefined;
+    // Someone else's name and a wrong password: the broker's stored login is what the server sees.
+    const session = await sessionOf(
+      async () => (run = await mariadb(inj, ['-N', '-B', '-e', 'select current_user(), database()'], '', ['-u', 'whoever', '-pguess'])),
+    );
+    expect(run?.code, run?.stderr).toBe(0);
+    expect(run?.stdout.trim()).toMatch(new RegExp(`^${USER}@\\S+\\t${DB}$`));
+    expect(bodies(session, 'db.login')).toEqual([{ dbUser: USER, credential: '$ACC_TEST_PASSWORD', method: 'mysql_native_password', outcome: 'accepted' }]);
+    expect(bodies(session, 'mysql.handshake')[0]).toMatchObject({ dbUser: USER, database: DB });
+    expect(bodies(session, 'mysql.query').map((body) => body.sql)).toContain('select current_user(), database()');
+  });
+
+  it('logs mysql2 in without a password and records its prepared statements as the stored user', async () => {
+    const inj = injected;
+    const session = await sessionOf(async () => {
+      const connection = await mysql.createConnection({ host: inj.address.host, port: inj.address.port, user: 'nobody' });
+      const [rows] = await connection.execute('select ? + ? as s', [40, 2]);
+      expect(rows).toEqual([{ s: 42 }]);
+      await connection.end();
+    });
+    expect(bodies(session, 'mysql.handshake')[0]).toMatchObject({ dbUser: USER });
+    expect(bodies(session, 'mysql.query').find((body) => body.protocol === 'prepared')).toMatchObject({ sql: 'select ? + ? as s', params: ['40', '2'] });
+  });
+
+  it('tells the client at once that the stored login is wrong, audits the refusal and cuts the tunnel', async () => {
+    await broker.grant('my-bad');
+    const bad = await listen('my-bad');
+    let run: Run | undefined;
+    const session = await sessionOf(async () => (run = await mariadb(bad, ['-e', 'select 1'])));
+    expect(run?.code).not.toBe(0);
+    expect(run?.stderr).toMatch(
+      /ERROR 1045 \(28000\).*stored login for my-bad \(database user acc_user_\w+, password from \/etc\/access\/stale-password\) did not work/,
+    );
+    expect(run?.stderr).toContain('This is not your password');
+    expect(run?.stderr).not.toContain('not-the-password');
+    expect(session.reason).toBe('credentialRefused');
+    const [login] = bodies(session, 'db.login');
+    expect(login).toMatchObject({ dbUser: USER, outcome: 'refused', reason: expect.stringMatching(/Access denied/) });
+  });
+
+  it('kills the running statement of a password-protected user with the stored login when the grant is revoked', async () => {
+    const grant = await broker.grant('my-inj-cut');
+    const cut = await listen('my-inj-cut');
+    const marker = `isleep_${suffix}`;
+    const running = (): Promise<number> =>
+      admin
+        .query(`SELECT count(*) AS n FROM information_schema.processlist WHERE user = '${USER}' AND info LIKE 'SELECT SLEEP(30) AS ${marker}%'`)
+        .then(([rows]) => Number((rows as Array<{ n: number }>)[0]?.n));
+    const session = await sessionOf(async () => {
+      const connection = await mysql.createConnection({ host: cut.address.host, port: cut.address.port, user: 'anyone', password: 'anything' });
+      connection.on('error', () => undefined);
+      const sleeping = connection.query(`SELECT SLEEP(30) AS ${marker}`).catch((error: unknown) => error);
+      for (let tries = 0; (await running()) === 0; tries++) {
+        if (tries > 600) throw new Error('the sleep never showed in the processlist');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await broker.runtime.service.revoke(principal('bob'), grant.id, 'INC-10 done');
+      await sleeping;
+      connection.destroy();
+    });
+    expect(session.reason).toBe('grantRevoked');
+    for (let tries = 0; (await running()) > 0; tries++) {
+      if (tries > 600) throw new Error('the statement still runs on the server after the cut');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await until(() => bodies(session, 'mysql.killed').length > 0);
+    expect(bodies(session, 'mysql.killed')[0]).toMatchObject({ dbUser: USER, cut: 'grantRevoked' });
   });
 });

@@ -1,7 +1,9 @@
-// The broker's own short MySQL conversations with a server (the KILL QUERY at a cut, kill.ts): a
-// login with a password the broker holds, then commands, one answer at a time. Messages arrive
+// The broker's own MySQL conversations with a server: the KILL QUERY at a cut (kill.ts), a login
+// with a password the broker holds, then commands; and the login of a tunnel with a stored credential
+// (inject-credential.ts), after the client's rewritten handshake. One answer at a time. Messages arrive
 // through the same framer as the tunnel's (packets.ts); each step waits for the next whole message.
 
+import { constants, publicEncrypt } from 'node:crypto';
 import type net from 'node:net';
 import { Capability, Reply } from './codes.js';
 import { decodeGreeting, type Greeting } from './messages.js';
@@ -18,6 +20,10 @@ const LOGIN_CAPABILITIES =
   Capability.pluginAuth;
 /** utf8mb4_general_ci: every server since MySQL 5.5.3 and MariaDB 5.5 knows it. */
 const UTF8MB4 = 45;
+/** caching_sha2_password's AuthMoreData codes, and the client's request for the server's public key. */
+const FAST_AUTH_OK = 3;
+const FULL_AUTH = 4;
+const REQUEST_PUBLIC_KEY = 2;
 /** What the broker reads of an answer: enough for any error message or greeting. */
 const KEEP_BYTES = 64 * 1024;
 
@@ -48,16 +54,9 @@ export class Conversation {
 
   constructor(socket: net.Socket) {
     this.#socket = socket;
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        // Bodies are views of the chunk; a message may wait in the queue past it, so each is copied.
-        this.#framer.push(chunk, (message) => this.#deliver({ ...message, body: Buffer.from(message.body) }));
-      } catch (error) {
-        this.#fail(error instanceof Error ? error : new Error(String(error)));
-      }
-    });
-    socket.on('error', (error) => this.#fail(error));
-    socket.on('close', () => this.#fail(new Error('the server closed the connection')));
+    socket.on('data', this.#onData);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
   }
 
   /** The next whole message from the server. */
@@ -74,6 +73,14 @@ export class Conversation {
     this.#socket.write(packet(seq, payload));
   }
 
+  /** Stops reading the socket and pauses it (the relay takes it over and resumes it). */
+  detach(): void {
+    this.#socket.pause();
+    this.#socket.off('data', this.#onData);
+    this.#socket.off('error', this.#onError);
+    this.#socket.off('close', this.#onClose);
+  }
+
   /** Reads the greeting and logs in as `user` with `password`; resolves with the greeting once the server said OK. */
   async login(user: string, password: string): Promise<Greeting> {
     const first = await this.next();
@@ -86,23 +93,37 @@ export class Conversation {
     fixed[8] = UTF8MB4;
     const response = Buffer.concat([fixed, cstring(user), Buffer.from([proof.length]), proof, cstring(greeting.authPlugin)]);
     this.send(first.seq + 1, response);
+    await this.authenticate(password, greeting.authPlugin, greeting.scramble);
+    return greeting;
+  }
+
+  /**
+   * After a HandshakeResponse proving `password` for `plugin`: answers what the server asks (a
+   * switch to another plugin, caching_sha2_password's full authentication) until its OK, which it
+   * resolves with, and the plugin that was used. Rejects with ServerRefused at the server's ERR.
+   */
+  async authenticate(password: string, plugin: string, scramble: Buffer): Promise<{ ok: Message; method: string }> {
+    let method = plugin;
+    let nonce = scramble;
     for (;;) {
       const reply = await this.next();
       const kind = reply.body[0];
-      if (kind === Reply.ok) return greeting;
+      if (kind === Reply.ok) return { ok: reply, method };
       if (kind === Reply.error) throw refused(reply.body);
       if (kind === Reply.authSwitch) {
         const end = reply.body.indexOf(0, 1);
-        const plugin = reply.body.toString('latin1', 1, end === -1 ? reply.body.length : end);
-        const switched = passwordProof(plugin, password, reply.body.subarray(end + 1));
-        if (switched === null) throw new Error(`the server asked for the ${plugin} authentication plugin, which the broker does not speak`);
-        this.send(reply.seq + 1, switched);
+        method = reply.body.toString('latin1', 1, end === -1 ? reply.body.length : end);
+        nonce = reply.body.subarray(end + 1);
+        const proof = passwordProof(method, password, nonce);
+        if (proof === null) throw new Error(`the server asked for the ${method} authentication plugin, which the broker does not speak`);
+        this.send(reply.seq + 1, proof);
         continue;
       }
       // caching_sha2_password: 3 says the fast proof was accepted (OK follows); 4 asks for the password itself.
-      if (kind === Reply.authMoreData && reply.body[1] === 3) continue;
-      if (kind === Reply.authMoreData && reply.body[1] === 4) {
-        throw new Error(`the server wants the password itself (${CACHING_SHA2_PASSWORD} full authentication), which the broker sends only over TLS`);
+      if (kind === Reply.authMoreData && reply.body[1] === FAST_AUTH_OK) continue;
+      if (kind === Reply.authMoreData && reply.body[1] === FULL_AUTH && method === CACHING_SHA2_PASSWORD) {
+        await this.#fullAuthentication(reply.seq, password, nonce);
+        continue;
       }
       throw new Error(`the server answered the login with an unexpected packet (0x${(kind ?? 0).toString(16)})`);
     }
@@ -121,6 +142,32 @@ export class Conversation {
     this.#socket.end();
   }
 
+  /**
+   * caching_sha2_password without TLS, when the server's cache does not hold the user: the broker
+   * asks for the server's RSA public key and sends the password encrypted with it (OAEP), XORed with
+   * the nonce, never in the clear. The key is the one the server sends on this connection (a
+   * man-in-the-middle between broker and database could send its own: the same trust as the
+   * plaintext connection the statements travel on).
+   */
+  async #fullAuthentication(seq: number, password: string, nonce: Buffer): Promise<void> {
+    this.send(seq + 1, Buffer.from([REQUEST_PUBLIC_KEY]));
+    const key = await this.next();
+    if (key.body[0] !== Reply.authMoreData) throw new Error('the server did not send its public key for caching_sha2_password');
+    this.send(key.seq + 1, rsaPassword(password, nonce, key.body.subarray(1)));
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    try {
+      // Bodies are views of the chunk; a message may wait in the queue past it, so each is copied.
+      this.#framer.push(chunk, (message) => this.#deliver({ ...message, body: Buffer.from(message.body) }));
+    } catch (error) {
+      this.#fail(error instanceof Error ? error : new Error(String(error)));
+    }
+  };
+
+  readonly #onError = (error: Error): void => this.#fail(error);
+  readonly #onClose = (): void => this.#fail(new Error('the server closed the connection'));
+
   #deliver(message: Message): void {
     const waiting = this.#waiting;
     this.#waiting = null;
@@ -134,6 +181,22 @@ export class Conversation {
     this.#waiting = null;
     waiting?.reject(this.#failed);
   }
+}
+
+/** The password (NUL-terminated) XORed with the nonce, encrypted with the server's RSA key (OAEP, SHA-1), as MySQL 8 expects. */
+export function rsaPassword(password: string, nonce: Buffer, publicKeyPem: Buffer): Buffer {
+  const plain = Buffer.from(`${password}\0`, 'utf8');
+  const seed = nonce.subarray(0, 20);
+  for (let i = 0; i < plain.length; i++) plain[i] = (plain[i] as number) ^ (seed[i % seed.length] as number);
+  return publicEncrypt({ key: publicKeyPem.toString('latin1'), padding: constants.RSA_PKCS1_OAEP_PADDING }, plain);
+}
+
+/** An ERR packet's payload: what a client prints as `ERROR errno (sqlstate): message`. */
+export function errorPayload(errno: number, sqlState: string, message: string): Buffer {
+  const head = Buffer.alloc(3);
+  head[0] = Reply.error;
+  head.writeUInt16LE(errno, 1);
+  return Buffer.concat([head, Buffer.from(`#${sqlState}`, 'latin1'), Buffer.from(message, 'utf8')]);
 }
 
 function cstring(text: string): Buffer {

@@ -17,8 +17,16 @@ import type { ResourcePolicy } from '../../config/types.js';
 import type { PrepareTargetOptions } from '../protocol.js';
 import { DECLINED_CAPABILITIES, PACKET_HEADER_BYTES, Reply } from './codes.js';
 import { decodeError } from './conversation.js';
-import { decodeGreeting, withoutCapabilities } from './messages.js';
+import { decodeGreeting, type Greeting, withoutCapabilities } from './messages.js';
 import { packet } from './packets.js';
+
+/** The greeting each prepared target sent: its nonce is what a stored credential's proof is computed with (inject-credential.ts). */
+const greetings = new WeakMap<net.Socket, Greeting>();
+
+/** The greeting `socket`'s server sent, when declineTlsInGreeting prepared it. */
+export function greetingOf(socket: net.Socket): Greeting | null {
+  return greetings.get(socket) ?? null;
+}
 
 /** A greeting is about a hundred bytes; a longer first packet is not a MySQL server's. */
 const MAX_GREETING_BYTES = 1024;
@@ -41,12 +49,13 @@ export async function declineTlsInGreeting(socket: net.Socket, policy: GreetingP
         `${where} refused the connection: ${message} (MySQL error ${errno}). Try again later, or tell whoever runs the database.`,
       );
     }
-    let greeting: ReturnType<typeof decodeGreeting>;
+    let greeting: Greeting;
     try {
       greeting = decodeGreeting(payload);
     } catch (error) {
       throw fail(`its first packet is not a MySQL greeting (${error instanceof Error ? error.message : String(error)})`);
     }
+    greetings.set(socket, greeting);
     // Back on the socket, so the relay sends the client this greeting first (and anything after it).
     socket.unshift(Buffer.concat([packet(seq, withoutCapabilities(payload, greeting, DECLINED_CAPABILITIES)), rest]));
     return socket;

@@ -7,9 +7,10 @@
 // tunnel's closed socket and goes.
 //
 // The kill logs in as the session's own database user (a user may kill its own statements without
-// the PROCESS/CONNECTION ADMIN privilege), with the password the broker holds for the resource when
-// it injects one, else an empty one: without a stored credential, the kill works only for users
-// without a password, and otherwise fails with the server's refusal, which the endpoint logs.
+// the PROCESS/CONNECTION ADMIN privilege), with the stored login's password when the session ran
+// as one (credential injection), else an empty one: without a stored credential the broker never
+// knows the user's password, so the kill works only for users without one, and otherwise fails with
+// the server's refusal, which the endpoint logs (the statement then runs to its end).
 
 import { formatDuration } from '../../../shared/duration.js';
 import type { ResourcePolicy } from '../../config/types.js';

@@ -187,6 +187,61 @@ export function decodeHandshakeResponse(body: Buffer): HandshakeResponse {
   return { capabilities, sslRequest: false, user, database: database || null, authPlugin, program };
 }
 
+/** What the broker puts in a client's handshake when it logs in with a stored credential. */
+export interface Login {
+  user: string;
+  /** The password proof for `plugin` and the greeting's nonce (auth.ts). */
+  proof: Buffer;
+  plugin: string;
+  /** The database when the client named none (the resource's default), else null. */
+  database: string | null;
+}
+
+/**
+ * The client's HandshakeResponse41 with the broker's login in it: the stored user, the broker's
+ * proof for the greeting's plugin and, when the client named no database, the resource's. Its
+ * capabilities, character set and connection attributes stay the client's.
+ */
+export function withLogin(body: Buffer, login: Login): Buffer {
+  const reader = new Reader(body, false, 'the client handshake');
+  let capabilities = reader.int(4);
+  if (!(capabilities & Capability.secureConnection))
+    throw new MalformedMessage('the client handshake has no length-prefixed auth data (CLIENT_SECURE_CONNECTION), which every 4.1 client sends');
+  const fixed = Buffer.from(body.subarray(0, HANDSHAKE_FIXED_BYTES));
+  reader.bytes(HANDSHAKE_FIXED_BYTES - 4);
+  reader.cstring();
+  if (capabilities & Capability.pluginAuthLenencClientData) reader.bytes(reader.lenenc());
+  else reader.bytes(reader.int(1));
+  const asked = capabilities & Capability.connectWithDb && reader.left > 0 ? reader.cstring() : '';
+  if (capabilities & Capability.pluginAuth && reader.left > 0) reader.cstring();
+  // Connection attributes (and anything after them) as the client sent them.
+  const rest = body.subarray(reader.at);
+  const database = asked || login.database || '';
+  if (database) capabilities |= Capability.connectWithDb;
+  else capabilities &= ~Capability.connectWithDb;
+  capabilities |= Capability.pluginAuth;
+  fixed.writeUInt32LE(capabilities >>> 0, 0);
+  const proof =
+    capabilities & Capability.pluginAuthLenencClientData ? lenencBytes(login.proof) : Buffer.concat([Buffer.from([login.proof.length]), login.proof]);
+  const nul = Buffer.from([0]);
+  return Buffer.concat([
+    fixed,
+    Buffer.from(login.user, 'utf8'),
+    nul,
+    proof,
+    ...(database ? [Buffer.from(database, 'utf8'), nul] : []),
+    Buffer.from(login.plugin, 'latin1'),
+    nul,
+    rest,
+  ]);
+}
+
+/** A short byte string with its length-encoded length (proofs are 20 or 32 bytes). */
+function lenencBytes(bytes: Buffer): Buffer {
+  if (bytes.length >= 0xfb) throw new RangeError('a proof longer than 250 bytes');
+  return Buffer.concat([Buffer.from([bytes.length]), bytes]);
+}
+
 /** COM_QUERY, COM_STMT_PREPARE, COM_INIT_DB…: the text after the command byte. */
 export function decodeText(body: Buffer, cut: boolean): { text: string; textCut: boolean } {
   const { text, whole } = new Reader(body.subarray(1), cut, 'the command').rest();

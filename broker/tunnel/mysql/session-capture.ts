@@ -172,7 +172,9 @@ export class MysqlCapture extends StatementCapture {
     const known = this.serverSession;
     // Never past authentication: nothing runs on the server.
     if (!known) return null;
-    await killQuery(this.#policy, { user: known.dbUser, password: '' }, known.connectionId);
+    // The session ran as a stored login (credential injection): the broker holds its password.
+    const stored = this.#policy.credentials.find((credential) => credential.user === known.dbUser);
+    await killQuery(this.#policy, { user: known.dbUser, password: stored?.password ?? '' }, known.connectionId);
     return {
       message: `killed the running statement of MySQL connection ${known.connectionId} on cut`,
       fields: { session: session.id, resource: session.resource, connectionId: known.connectionId, cut },
