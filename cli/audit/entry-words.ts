@@ -169,7 +169,7 @@ export function describeEntry(entry: AuditEntryView): string {
       return `mysql session for database ${str(body, 'database') ?? '(none)'} as ${str(body, 'dbUser') ?? '?'}${program ? ` (${program})` : ''}, server connection ${num(body, 'connectionId') ?? '?'}`;
     }
     case 'mysql.command':
-      return `${str(body, 'command') ?? 'command'} ${oneLine(JSON.stringify(Object.fromEntries(Object.entries(body).filter(([key]) => key !== 'command'))))}`;
+      return mysqlCommandWords(body);
     case 'mysql.killed':
       return `killed the running statement of connection ${num(body, 'connectionId') ?? '?'} when the tunnel was cut (${endWords(str(body, 'cut'))})`;
     case 'mysql.unrecordable':
@@ -207,6 +207,25 @@ export function entryLine(entry: AuditEntryView): string {
     describeEntry(entry),
   ];
   return safeCells(cells).join('  ');
+}
+
+/** A MySQL command that is not a statement (mysql.command), in words. */
+function mysqlCommandWords(body: Record<string, unknown>): string {
+  const command = str(body, 'command') ?? 'command';
+  switch (command) {
+    case 'initDb':
+      return `changed the default database to ${str(body, 'database') ?? '?'} (COM_INIT_DB)`;
+    case 'changeUser':
+      return `changed the database user to ${str(body, 'dbUser') ?? '?'}${str(body, 'database') ? `, database ${str(body, 'database')}` : ''} (COM_CHANGE_USER)`;
+    case 'processKill':
+      return `asked the server to kill connection ${num(body, 'connectionId') ?? '?'} (COM_PROCESS_KILL)`;
+    case 'localInfile':
+      return `LOAD DATA LOCAL file sent: ${num(body, 'packets') ?? '?'} packets, ${bytes(num(body, 'bytes'))} (${str(body, 'outcome') ?? 'unknown outcome'}); the data itself is not logged`;
+    default: {
+      const { command: _command, ...rest } = body;
+      return `${command} ${oneLine(JSON.stringify(rest))}`;
+    }
+  }
 }
 
 /** A bound parameter in a statement line: text quoted, NULL bare, a cut value with its size. */
