@@ -88,6 +88,8 @@ const QUIET_COMMANDS: ReadonlySet<number> = new Set([
   Command.setOption,
   Command.stmtFetch,
 ]);
+/** MariaDB's statement id for "the statement prepared last" (pipelined prepare and execute). */
+const LAST_PREPARED = 0xffff_ffff;
 /** Commands the server does not answer. */
 const UNANSWERED: ReadonlySet<number> = new Set([Command.quit, Command.stmtClose, Command.stmtSendLongData]);
 
@@ -128,6 +130,10 @@ export class MysqlCapture extends StatementCapture {
   /** The last sequence id either side sent in the current exchange. */
   #lastSeq = 0;
   readonly #statements = new Map<number, Prepared>();
+  /** The statement prepared last: what MariaDB's statement id 0xFFFFFFFF names. */
+  #lastPrepared: Prepared | null = null;
+  /** Prepares whose answer the capture could not read (pipelining): an unknown id may be one of them. */
+  #unmappedPrepares = 0;
 
   constructor(session: NewSession, policy: ResourcePolicy, options: CaptureOptions) {
     super(session, options);
@@ -274,6 +280,9 @@ export class MysqlCapture extends StatementCapture {
     if (command === undefined) throw new MalformedMessage('an empty command packet');
     if (REFUSED_COMMANDS.has(command))
       throw new MalformedMessage(`the command ${describeCommand(command)}, which the broker does not relay: it is not a statement it can record`);
+    // A command sent before the server answered a COM_STMT_PREPARE (pipelining): that answer can no
+    // longer be told from the next command's, so its statement id stays unknown.
+    if (this.#awaiting?.prepare) this.#unmappedPrepares++;
     if (!UNANSWERED.has(command)) this.#awaiting = { command, replySeq: (message.lastSeq + 1) & 0xff };
     switch (command) {
       case Command.query: {
@@ -309,12 +318,14 @@ export class MysqlCapture extends StatementCapture {
         this.#dbUser = user;
         this.#database = database;
         this.#statements.clear();
+        this.#lastPrepared = null;
         this.#phase = 'auth';
         this.add(mysqlCommandEntry(this.subject(), 'changeUser', { dbUser: user, database }));
         return;
       }
       case Command.resetConnection:
         this.#statements.clear();
+        this.#lastPrepared = null;
         this.add(mysqlCommandEntry(this.subject(), 'resetConnection', {}));
         return;
       case Command.processKill:
@@ -339,7 +350,13 @@ export class MysqlCapture extends StatementCapture {
 
   #execute(body: Buffer, cut: boolean): void {
     const id = executeStatementId(body);
-    const prepared = this.#statements.get(id);
+    const prepared = id === LAST_PREPARED ? this.#lastPrepared : this.#statements.get(id);
+    if (!prepared && (this.#unmappedPrepares > 0 || id === LAST_PREPARED)) {
+      // It may run a statement whose text the broker holds but cannot tie to this id: fail closed.
+      throw new MalformedMessage(
+        `COM_STMT_EXECUTE of statement ${id}, which the broker cannot tie to its COM_STMT_PREPARE (commands sent before the server answered a prepare); send each command after the previous answer`,
+      );
+    }
     if (!prepared) {
       // Prepared before the capture could map it (a pipelining client) or forgotten: logged without text.
       this.#query({ sql: null, protocol: 'prepared', statementId: id });
@@ -418,11 +435,18 @@ export class MysqlCapture extends StatementCapture {
     if (!awaiting) return;
     this.#awaiting = null;
     // Not the start of this command's answer (a client sending commands before reading answers): nothing to learn.
-    if (message.seq !== awaiting.replySeq) return;
+    if (message.seq !== awaiting.replySeq) {
+      if (awaiting.prepare) this.#unmappedPrepares++;
+      return;
+    }
     if (awaiting.prepare) {
       const ok = decodePrepareOk(message.body);
       if (ok) {
-        remember(this.#statements, ok.statementId, { ...awaiting.prepare, params: ok.params, types: null, longData: new Map() });
+        const prepared: Prepared = { ...awaiting.prepare, params: ok.params, types: null, longData: new Map() };
+        remember(this.#statements, ok.statementId, prepared);
+        this.#lastPrepared = prepared;
+      } else if (first !== Reply.error) {
+        this.#unmappedPrepares++;
       }
       return;
     }

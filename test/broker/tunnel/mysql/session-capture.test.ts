@@ -99,6 +99,20 @@ describe('MysqlCapture', () => {
     expect(told(run).at(-1)).toEqual(['mysql.query', { sql: null, protocol: 'prepared', database: 'shop', statementId: 99 }]);
   });
 
+  it('refuses an execute it cannot tie to its prepare when the client sent commands before the prepare was answered', () => {
+    const pipelined: Step[] = [
+      ...LOGIN,
+      ['up', Buffer.concat([command(Command.stmtPrepare, 'delete from orders'), command(Command.query, 'select 1')])],
+      ['down', prepareOk(5, 0)],
+      ['down', OK(1)],
+      ['up', execute(5, 1n, 'x')],
+    ];
+    expect(play(pipelined).answers.at(-1)).toMatch(/cannot tie to its COM_STMT_PREPARE/);
+    // MariaDB's "the statement prepared last" (0xFFFFFFFF) right behind its prepare: the same.
+    const lastPrepared: Step[] = [...LOGIN, ['up', Buffer.concat([command(Command.stmtPrepare, 'delete from orders'), execute(0xffffffff, 1n, 'x')])]];
+    expect(play(lastPrepared).answers.at(-1)).toMatch(/statement 4294967295, which the broker cannot tie/);
+  });
+
   it('refuses a command packet whose sequence id is not 0, once, and records why', () => {
     const run = play([...LOGIN, ['up', command(Command.query, 'drop table orders', 3)], ['up', command(Command.query, 'select 1')]]);
     expect(run.answers.slice(-2)).toEqual([expect.stringMatching(/sequence id 3 where a command/), expect.stringMatching(/sequence id 3/)]);
