@@ -189,6 +189,26 @@ describe('MySQL statement capture through the tunnel', () => {
     expect(prepared[0]?.statementId).toEqual(expect.any(Number));
   });
 
+  it('frames a statement that fills a whole packet (0xFFFFFF bytes, then the empty packet that ends it) and records its start with its size', async () => {
+    // COM_QUERY's byte and the text make exactly 0xFFFFFF bytes: a full packet, so an empty one follows (below the server's 16 MiB max_allowed_packet).
+    const head = "select length('";
+    const tail = "') as n";
+    const big = `${head}${'x'.repeat(0xff_ffff - 1 - head.length - tail.length)}${tail}`;
+    let length: unknown;
+    const session = await sessionOf(async () => {
+      const connection = await mysql.createConnection({ host: through.address.host, port: through.address.port, user: USER, password: PASSWORD });
+      const [rows] = await connection.query(big);
+      length = (rows as Array<{ n: number }>)[0]?.n;
+      await connection.query('select 1');
+      await connection.end();
+    });
+    expect(length).toBe(big.length - head.length - tail.length);
+    const [entry, after] = bodies(session, 'mysql.query');
+    expect(entry).toMatchObject({ truncated: true, messageBytes: 0xff_ffff });
+    expect(String(entry?.sql)).toMatch(/^select length\('xxxx/);
+    expect(after).toMatchObject({ sql: 'select 1' });
+  });
+
   it('refuses a client that requires TLS with a clear error, before any statement', async () => {
     const run = await mariadb(through, ['--ssl', '--ssl-verify-server-cert', '-e', 'select 1']);
     expect(run.code).not.toBe(0);
