@@ -277,6 +277,14 @@ export function mysqlCommandEntry(subject: SessionSubject, command: string, deta
   return sessionEntry('mysql.command', subject, { command, ...details });
 }
 
+/**
+ * A COM_STMT_PREPARE as the client sent it (a `mysql.command` of command `prepare`), before the
+ * server named the statement: its executes are `mysql.query` entries with this text.
+ */
+export function mysqlPrepareEntry(subject: SessionSubject, sql: string, sqlCut: boolean, messageBytes: number): NewAuditEntry {
+  return mysqlCommandEntry(subject, 'prepare', sqlFields(sql, sqlCut, messageBytes));
+}
+
 /** The capture met bytes it cannot record: the broker ended the session there and forwarded none of them. */
 export function mysqlUnrecordableEntry(subject: SessionSubject, reason: string, atByte: number): NewAuditEntry {
   return sessionEntry('mysql.unrecordable', subject, { reason, atByte });

@@ -213,6 +213,8 @@ export function entryLine(entry: AuditEntryView): string {
 function mysqlCommandWords(body: Record<string, unknown>): string {
   const command = str(body, 'command') ?? 'command';
   switch (command) {
+    case 'prepare':
+      return `prepared ${body.truncated === true ? '(cut) ' : ''}${oneLine(str(body, 'sql') ?? '', SQL_LINE_CHARS - 9)}`;
     case 'initDb':
       return `changed the default database to ${str(body, 'database') ?? '?'} (COM_INIT_DB)`;
     case 'changeUser':

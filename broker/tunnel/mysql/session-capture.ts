@@ -29,6 +29,7 @@ import {
   mysqlCommandEntry,
   mysqlHandshakeEntry,
   mysqlKilledEntry,
+  mysqlPrepareEntry,
   mysqlQueryEntry,
   mysqlUnrecordableEntry,
   type MysqlQuery,
@@ -132,6 +133,8 @@ export class MysqlCapture extends StatementCapture {
   readonly #statements = new Map<number, Prepared>();
   /** The statement prepared last: what MariaDB's statement id 0xFFFFFFFF names. */
   #lastPrepared: Prepared | null = null;
+  /** The highest statement id the server gave this connection (it counts upwards, never reusing one). */
+  #lastNamed = 0;
   /** Prepares whose answer the capture could not read (pipelining): an unknown id may be one of them. */
   #unmappedPrepares = 0;
 
@@ -293,6 +296,9 @@ export class MysqlCapture extends StatementCapture {
       case Command.stmtPrepare: {
         const { text, textCut } = decodeText(body, cut);
         (this.#awaiting as Awaiting).prepare = { sql: text, sqlCut: textCut, messageBytes: message.bytes };
+        // Logged as sent, before the server names it: every text the server may run is in the log,
+        // even when an execute cannot be tied to it (forgotten, or a client sending ahead of answers).
+        this.add(mysqlPrepareEntry(this.subject(), text, textCut, message.bytes));
         return;
       }
       case Command.stmtExecute:
@@ -441,7 +447,12 @@ export class MysqlCapture extends StatementCapture {
     }
     if (awaiting.prepare) {
       const ok = decodePrepareOk(message.body);
+      // A server numbers a connection's statements upwards: an id not above the last is not this prepare's answer.
+      if (ok && ok.statementId <= this.#lastNamed) {
+        throw new MalformedMessage(`the server's answer to a prepare names statement ${ok.statementId}, not above the last one (${this.#lastNamed})`);
+      }
       if (ok) {
+        this.#lastNamed = ok.statementId;
         const prepared: Prepared = { ...awaiting.prepare, params: ok.params, types: null, longData: new Map() };
         remember(this.#statements, ok.statementId, prepared);
         this.#lastPrepared = prepared;

@@ -76,6 +76,7 @@ const SESSION_STEPS: Step[] = [
 const EXPECTED: Array<[string, Record<string, unknown>]> = [
   ['mysql.handshake', { dbUser: 'app', database: 'shop', program: 'rec-client', serverVersion: '10.11.19-MariaDB', connectionId: 4242 }],
   ['mysql.query', { sql: 'select 1', protocol: 'text', database: 'shop' }],
+  ['mysql.command', { command: 'prepare', sql: 'select * from orders where id = ? and note = ?' }],
   ['mysql.query', { sql: 'select * from orders where id = ? and note = ?', protocol: 'prepared', database: 'shop', statementId: 7, params: ['-12', 'hello'] }],
   ['mysql.query', { sql: 'select * from orders where id = ? and note = ?', protocol: 'prepared', database: 'shop', statementId: 7, params: ['3', null] }],
   ['mysql.command', { command: 'initDb', database: 'archive' }],
@@ -111,6 +112,17 @@ describe('MysqlCapture', () => {
     // MariaDB's "the statement prepared last" (0xFFFFFFFF) right behind its prepare: the same.
     const lastPrepared: Step[] = [...LOGIN, ['up', Buffer.concat([command(Command.stmtPrepare, 'delete from orders'), execute(0xffffffff, 1n, 'x')])]];
     expect(play(lastPrepared).answers.at(-1)).toMatch(/statement 4294967295, which the broker cannot tie/);
+  });
+
+  it('refuses an answer to a prepare that names a statement id not above the last (not the answer to this prepare)', () => {
+    const run = play([
+      ...LOGIN,
+      ['up', command(Command.stmtPrepare, 'select 1')],
+      ['down', prepareOk(7, 0)],
+      ['up', command(Command.stmtPrepare, 'select 2')],
+      ['down', prepareOk(7, 0)],
+    ]);
+    expect(run.answers.at(-1)).toMatch(/names statement 7, not above the last one \(7\)/);
   });
 
   it('refuses a command packet whose sequence id is not 0, once, and records why', () => {
