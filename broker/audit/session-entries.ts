@@ -4,6 +4,8 @@
 // `pg.startup`, `pg.query` for each statement run, `pg.copy` for COPY data and `pg.unrecordable`
 // (through the BatchedAppender: queries can be thousands a second), and `pg.cancelled` when the
 // broker cut the session and cancelled its running query (broker/tunnel/postgres/cancel-on-cut.ts).
+// MySQL/MariaDB sessions have their own (broker/tunnel/mysql/session-capture.ts): `mysql.handshake`,
+// `mysql.query`, `mysql.command`, `mysql.unrecordable` and `mysql.killed`.
 // The subject of all of them is the session id, so `access audit show SESSION` finds them together.
 
 import type { NewSession, SessionEnd } from '../store/session-store.js';

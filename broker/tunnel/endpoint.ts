@@ -11,9 +11,12 @@
 //
 // Per resource kind (tunnel/protocol.ts), the target may be prepared after the dial (TLS to a
 // Postgres server) and the client's first bytes handled before the plain relay (a Postgres
-// SSLRequest answered by the broker); an observer (the Postgres query log) sees what the client sends.
+// SSLRequest answered by the broker); an observer (the Postgres or MySQL statement log) sees what
+// the client sends, and what the server answers before the client does.
 // A kind's target watch ends the session on the server too when the broker cuts it (a Postgres
-// CancelRequest for the running query), logged and recorded in the session's audit trail.
+// CancelRequest for the running query), or the query log does when it knows the server's session
+// from the stream (MySQL: KILL QUERY on the greeting's connection id), logged and recorded in the
+// session's audit trail.
 
 import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
