@@ -30,11 +30,11 @@ interface Run {
   answers: Array<string | null>;
 }
 
-/** Feeds the steps, each split into chunks of `size` bytes (whole when 0). */
-function play(steps: Step[], size = 0): Run {
+/** Feeds the steps, each split into chunks of `size` bytes (whole when 0); `unwritable`: the log keeps failing to write. */
+function play(steps: Step[], size = 0, unwritable = false): Run {
   const entries: NewAuditEntry[] = [];
   const capture = new MysqlCapture(SESSION, resource('prod-mysql', { kind: 'mysql' }), {
-    sink: { add: (entry) => entries.push(entry), flush: () => undefined, pending: 0 },
+    sink: { add: (entry) => entries.push(entry), flush: () => undefined, pending: unwritable ? 1 : 0 },
     log: recordingLog(),
     now: () => T0,
   });
@@ -89,6 +89,12 @@ describe('MysqlCapture', () => {
     expect(run.answers.every((answer) => answer === null)).toBe(true);
     expect(told(run)).toEqual(EXPECTED);
     expect(run.capture.serverSession).toEqual({ dbUser: 'app', connectionId: 4242 });
+  });
+
+  it("holds back the server's answer to a statement the log could not write, and says why", () => {
+    const run = play([...LOGIN.slice(0, 2), ['down', OK(2)], ['up', command(Command.query, 'delete from orders')], ['down', OK(1)]], 0, true);
+    // The handshake's entry could not be written either: its OK is held back already.
+    expect(run.answers[2]).toMatch(/audit log could not record what the client sent, so the answer was not passed on/);
   });
 
   it('records the same whatever the chunk boundaries', () => {
