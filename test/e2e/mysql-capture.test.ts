@@ -217,25 +217,31 @@ describe('MySQL statement capture through the tunnel', () => {
 });
 
 describe('fail closed on the MySQL stream', () => {
-  it('ends the session at garbage after the handshake, records why, and the server never runs it', async () => {
-    let closedBy: string | undefined;
+  it('ends the session at garbage after the handshake, records why, and the server never gets the chunk it came in', async () => {
+    await admin.query(`CREATE TABLE ${DB}.capture_never (a int)`);
     const session = await sessionOf(async () => {
       const connection = await mysql.createConnection({ host: through.address.host, port: through.address.port, user: USER, password: PASSWORD, database: DB });
-      // A packet with sequence id 7 where a command must come, then the text of a statement.
+      connection.on('error', () => undefined);
       const stream = (connection as unknown as { connection: { stream: net.Socket } }).connection.stream;
-      const payload = Buffer.from('\x03insert into capture_never values (1)');
-      const header = Buffer.alloc(4);
-      header.writeUIntLE(payload.length, 0, 3);
-      header[3] = 7;
-      stream.write(Buffer.concat([header, payload]));
+      // One write: a well-formed INSERT, then a packet with sequence id 7 where a command must come.
+      const packetOf = (seq: number, text: string): Buffer => {
+        const payload = Buffer.from(`\x03${text}`, 'latin1');
+        const header = Buffer.alloc(4);
+        header.writeUIntLE(payload.length, 0, 3);
+        header[3] = seq;
+        return Buffer.concat([header, payload]);
+      };
+      stream.write(Buffer.concat([packetOf(0, 'insert into capture_never values (1)'), packetOf(7, 'garbage')]));
       await new Promise<void>((resolve) => stream.once('close', () => resolve()));
-      closedBy = 'closed';
       connection.destroy();
     });
-    expect(closedBy).toBe('closed');
     expect(session.reason).toBe('unrecordable');
     const [refusal] = bodies(session, 'mysql.unrecordable');
-    expect(refusal?.reason).toMatch(/sequence id 7/);
+    expect(refusal?.reason).toMatch(/sequence id 7 where a command/);
+    // What the client asked for is logged; the server never received it.
+    expect(bodies(session, 'mysql.query').map((body) => body.sql)).toContain('insert into capture_never values (1)');
+    const [rows] = await admin.query(`SELECT count(*) AS n FROM ${DB}.capture_never`);
+    expect(Number((rows as Array<{ n: number }>)[0]?.n)).toBe(0);
   });
 });
 
