@@ -6,6 +6,11 @@
 // MD5 exchanges, not the trust authentication of the machine's PostgreSQL, where the server never
 // asks. The broker is in-process (the real endpoint, relay, audit log and store); the clients go
 // through the CLI's listener (the code behind `access connect`).
+//
+// Client TLS: a listener with the CLI's local TLS (cli/tunnel/local-tls.ts) answers a client's
+// SSLRequest itself, so psql and the pg driver with sslmode=require and verify-full (trusting the
+// local CA file, as `access connect -- CMD` sets PGSSLROOTCERT) connect, and the broker still
+// records their statements.
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +21,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TunnelListener } from '../../cli/tunnel/listener.js';
+import { loadLocalTls, type LocalTls } from '../../cli/tunnel/local-tls.js';
 import { openTunnel } from '../../cli/tunnel/tunnel-client.js';
 import { databaseCredential } from '../../broker/config/database-credentials.js';
 import { DEMO_SUPERUSER, PASSWORD_LOGIN_ROLE } from '../../broker/demo/postgres-cluster.js';
@@ -25,6 +31,7 @@ import type { AuditEntryView } from '../../shared/wire.js';
 import { principal, resource } from '../broker/requests/harness.js';
 import { startTunnelBroker, until, type TunnelBroker } from '../broker/tunnel/harness.js';
 import { eventually } from '../helpers/tunnel-broker.js';
+import { createTestCa, type TestCa } from '../helpers/test-ca.js';
 
 interface PgClient {
   connect(): Promise<void>;
@@ -47,6 +54,10 @@ let admin: PgClient;
 let broker: TunnelBroker;
 type Name = 'pg-scram' | 'pg-md5' | 'pg-wrong';
 const listeners = {} as Record<Name, TunnelListener>;
+/** pg-scram and pg-plain (no stored login: the client logs in as the trusted superuser) through listeners with local TLS. */
+const tlsListeners = {} as Record<'pg-scram' | 'pg-plain', TunnelListener>;
+let localTls: LocalTls;
+let otherCa: TestCa;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'access-test-pg-credentials-'));
@@ -85,28 +96,35 @@ beforeAll(async () => {
       database: DATABASE,
       credentials: [databaseCredential({ user: SCRAM_USER, source: '$PG_SCRAM_PASSWORD', groups: [] }, SCRAM_PASSWORD)],
     }),
+    resource('pg-plain', { target, database: DATABASE }),
     resource('pg-wrong', {
       target,
       database: DATABASE,
       credentials: [databaseCredential({ user: SCRAM_USER, source: '$PG_STALE_PASSWORD', groups: [] }, 'not-the-password')],
     }),
   ]);
-  for (const name of ['pg-scram', 'pg-md5', 'pg-wrong'] as const) {
-    await broker.grant(name);
-    listeners[name] = await TunnelListener.listen({
-      bind: '127.0.0.1',
-      port: 0,
-      open: () => openTunnel({ url: `${broker.wsBase}/v1/tunnel?resource=${name}`, token: () => Promise.resolve('good-alice') }),
-      subject: { name, kind: 'postgres', expiresAt: null },
-      log: () => undefined,
-      logEveryConnection: false,
-      now: Date.now,
-    });
-  }
+  for (const name of ['pg-scram', 'pg-md5', 'pg-wrong', 'pg-plain'] as const) await broker.grant(name);
+  for (const name of ['pg-scram', 'pg-md5', 'pg-wrong'] as const) listeners[name] = await listen(name, null);
+  localTls = await loadLocalTls(path.join(root, 'access-home'), Date.now());
+  for (const name of ['pg-scram', 'pg-plain'] as const) tlsListeners[name] = await listen(name, localTls);
+  otherCa = await createTestCa(root, 'other-ca');
 }, 120_000);
 
+function listen(name: string, withTls: LocalTls | null): Promise<TunnelListener> {
+  return TunnelListener.listen({
+    bind: '127.0.0.1',
+    port: 0,
+    open: () => openTunnel({ url: `${broker.wsBase}/v1/tunnel?resource=${name}`, token: () => Promise.resolve('good-alice') }),
+    subject: { name, kind: 'postgres', expiresAt: null },
+    log: () => undefined,
+    logEveryConnection: false,
+    now: Date.now,
+    localTls: withTls,
+  });
+}
+
 afterAll(async () => {
-  await Promise.all(Object.values(listeners).map((listener) => listener.shutdown()));
+  await Promise.all([...Object.values(listeners), ...Object.values(tlsListeners)].map((listener) => listener.shutdown()));
   await broker?.close();
   await admin?.end().catch(() => undefined);
   await server?.stop();
@@ -121,11 +139,11 @@ interface Run {
   stderr: string;
 }
 
-/** psql with no password anywhere (PGPASSWORD unset, no ~/.pgpass, never prompting). */
+/** psql with no password anywhere (PGPASSWORD unset, no ~/.pgpass, never prompting), as the client user alice unless PGUSER says otherwise. */
 function psql(host: string, port: number, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const { PGPASSWORD: _, ...rest } = process.env;
-  const child = spawn('psql', ['-X', '-w', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', String(port), '-U', 'alice', '-d', DATABASE, ...args], {
-    env: { ...rest, PGPASSFILE: '/dev/null', PGSSLMODE: 'prefer', PGCONNECT_TIMEOUT: '30', ...env },
+  const child = spawn('psql', ['-X', '-w', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', String(port), '-d', DATABASE, ...args], {
+    env: { ...rest, PGPASSFILE: path.join(os.tmpdir(), 'access-test-no-pgpass'), PGSSLMODE: 'prefer', PGCONNECT_TIMEOUT: '30', PGUSER: 'alice', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -241,15 +259,7 @@ describe('credential injection', () => {
 
   it('a revoke mid-query cancels it in the server: the server’s cancel key reached the broker through the injected login', async () => {
     const view = await broker.grant('pg-cancel');
-    const listener = await TunnelListener.listen({
-      bind: '127.0.0.1',
-      port: 0,
-      open: () => openTunnel({ url: `${broker.wsBase}/v1/tunnel?resource=pg-cancel`, token: () => Promise.resolve('good-alice') }),
-      subject: { name: 'pg-cancel', kind: 'postgres', expiresAt: null },
-      log: () => undefined,
-      logEveryConnection: false,
-      now: Date.now,
-    });
+    const listener = await listen('pg-cancel', null);
     try {
       const app = `cancel-${SUFFIX}`;
       const sleeping = psql(listener.address.host, listener.address.port, ['-c', 'select pg_sleep(600)'], { PGAPPNAME: app });
@@ -266,6 +276,60 @@ describe('credential injection', () => {
       });
     } finally {
       await listener.shutdown();
+    }
+  });
+});
+
+describe("clients that require TLS, through the CLI's local TLS", () => {
+  const conninfo = ['-At', '-c', '\\conninfo', '-c', 'select current_user'];
+
+  it('psql with sslmode=require gets TLS from the listener, and the broker still records its statements', async () => {
+    const { host, port } = tlsListeners['pg-scram'].address;
+    let run: Run | undefined;
+    const session = await sessionOf(async () => (run = await psql(host, port, [...conninfo, '-c', "select 'read by the broker'"], { PGSSLMODE: 'require' })));
+    expect(run?.code, run?.stderr).toBe(0);
+    expect(run?.stdout).toMatch(/SSL connection \(protocol: TLSv1\.[23]/);
+    expect(run?.stdout).toContain(`${SCRAM_USER}\n`);
+    expect(story(session).map((entry) => entry.body.sql)).toContain("select 'read by the broker'");
+  });
+
+  it('psql with sslmode=verify-full connects trusting the local CA (PGSSLROOTCERT), by 127.0.0.1 and by localhost', async () => {
+    const { port } = tlsListeners['pg-plain'].address;
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const run = await psql(host, port, conninfo, { PGSSLMODE: 'verify-full', PGSSLROOTCERT: localTls.caFile, PGUSER: DEMO_SUPERUSER });
+      expect(run.code, `${host}: ${run.stderr} ${run.stdout}`).toBe(0);
+      expect(run.stdout).toMatch(/SSL connection/);
+      expect(run.stdout).toContain(`${DEMO_SUPERUSER}\n`);
+    }
+  });
+
+  it('verify-full is a real check: trusting another CA, psql refuses the listener', async () => {
+    const { host, port } = tlsListeners['pg-plain'].address;
+    const run = await psql(host, port, conninfo, { PGSSLMODE: 'verify-full', PGSSLROOTCERT: otherCa.certFile, PGUSER: DEMO_SUPERUSER });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/certificate verify failed/);
+  });
+
+  it('psql without TLS (sslmode=disable) still connects through the same listener', async () => {
+    const { host, port } = tlsListeners['pg-scram'].address;
+    const run = await psql(host, port, conninfo, { PGSSLMODE: 'disable' });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).not.toMatch(/SSL connection/);
+    expect(run.stdout).toContain(`${SCRAM_USER}\n`);
+  });
+
+  it('the pg driver connects with sslmode=require and with verify-full and sslrootcert', async () => {
+    const { host, port } = tlsListeners['pg-scram'].address;
+    // node-postgres reads sslmode=require as verify-full unless told to read it as libpq does.
+    for (const params of ['uselibpqcompat=true&sslmode=require', `sslmode=verify-full&sslrootcert=${encodeURIComponent(localTls.caFile)}`]) {
+      const client = new Client({ connectionString: `postgres://alice:anything@${host}:${port}/${DATABASE}?${params}` });
+      client.on('error', () => undefined);
+      await client.connect();
+      try {
+        expect((await client.query({ text: 'select current_user as who, $1::text as v', values: [params] })).rows).toEqual([{ who: SCRAM_USER, v: params }]);
+      } finally {
+        await client.end();
+      }
     }
   });
 });
