@@ -32,6 +32,7 @@ import { principal, resource } from '../broker/requests/harness.js';
 import { startTunnelBroker, until, type TunnelBroker } from '../broker/tunnel/harness.js';
 import { eventually } from '../helpers/tunnel-broker.js';
 import { createTestCa, type TestCa } from '../helpers/test-ca.js';
+import { startTlsFront, type TlsFront } from '../helpers/pg-tls-front.js';
 
 interface PgClient {
   connect(): Promise<void>;
@@ -52,12 +53,14 @@ let root: string;
 let server: DemoPostgres;
 let admin: PgClient;
 let broker: TunnelBroker;
-type Name = 'pg-scram' | 'pg-md5' | 'pg-wrong';
+type Name = 'pg-scram' | 'pg-md5' | 'pg-wrong' | 'pg-scram-tls';
 const listeners = {} as Record<Name, TunnelListener>;
 /** pg-scram and pg-plain (no stored login: the client logs in as the trusted superuser) through listeners with local TLS. */
 const tlsListeners = {} as Record<'pg-scram' | 'pg-plain', TunnelListener>;
 let localTls: LocalTls;
 let otherCa: TestCa;
+/** A TLS front before the server, for pg-scram-tls (`targetTls: verify-full`): the login runs over the broker's TLS. */
+let front: TlsFront;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'access-test-pg-credentials-'));
@@ -80,7 +83,16 @@ beforeAll(async () => {
   ]);
 
   const target = { host: server.host, port: server.port };
+  const dbCa = await createTestCa(root, 'db-ca');
+  front = await startTlsFront(await dbCa.issue('db'), target);
   broker = await startTunnelBroker([
+    resource('pg-scram-tls', {
+      target: { host: '127.0.0.1', port: front.port },
+      targetTls: 'verify-full',
+      targetCa: { file: dbCa.certFile, pem: dbCa.cert },
+      database: DATABASE,
+      credentials: [databaseCredential({ user: SCRAM_USER, source: '$PG_SCRAM_PASSWORD', groups: [] }, SCRAM_PASSWORD)],
+    }),
     resource('pg-scram', {
       target,
       database: DATABASE,
@@ -103,8 +115,8 @@ beforeAll(async () => {
       credentials: [databaseCredential({ user: SCRAM_USER, source: '$PG_STALE_PASSWORD', groups: [] }, 'not-the-password')],
     }),
   ]);
-  for (const name of ['pg-scram', 'pg-md5', 'pg-wrong', 'pg-plain'] as const) await broker.grant(name);
-  for (const name of ['pg-scram', 'pg-md5', 'pg-wrong'] as const) listeners[name] = await listen(name, null);
+  for (const name of ['pg-scram', 'pg-md5', 'pg-wrong', 'pg-plain', 'pg-scram-tls'] as const) await broker.grant(name);
+  for (const name of ['pg-scram', 'pg-md5', 'pg-wrong', 'pg-scram-tls'] as const) listeners[name] = await listen(name, null);
   localTls = await loadLocalTls(path.join(root, 'access-home'), Date.now());
   for (const name of ['pg-scram', 'pg-plain'] as const) tlsListeners[name] = await listen(name, localTls);
   otherCa = await createTestCa(root, 'other-ca');
@@ -126,6 +138,7 @@ function listen(name: string, withTls: LocalTls | null): Promise<TunnelListener>
 afterAll(async () => {
   await Promise.all([...Object.values(listeners), ...Object.values(tlsListeners)].map((listener) => listener.shutdown()));
   await broker?.close();
+  await front?.close();
   await admin?.end().catch(() => undefined);
   await server?.stop();
   if (root) await rm(root, { recursive: true, force: true });
@@ -239,6 +252,16 @@ describe('credential injection', () => {
       method: 'md5',
       outcome: 'accepted',
     });
+  });
+
+  it('logs in over TLS to the database when targetTls asks (SCRAM inside the broker’s own TLS)', async () => {
+    const before = front.handshakes;
+    let run: Run | undefined;
+    const session = await sessionOf(async () => (run = await through('pg-scram-tls', ['-At', '-c', 'select current_user'])));
+    expect(run?.code, run?.stderr).toBe(0);
+    expect(run?.stdout).toBe(`${SCRAM_USER}\n`);
+    expect(front.handshakes).toBe(before + 1);
+    expect(story(session).find((entry) => entry.type === 'db.login')?.body).toMatchObject({ method: 'SCRAM-SHA-256', outcome: 'accepted' });
   });
 
   it('a wrong stored password is a clear error in psql, an audit entry and a session ended for that reason, not a hang', async () => {
