@@ -203,7 +203,9 @@ export class Relay {
     }
     if ('login' in step) {
       this.#preamble = null;
-      this.#held = [];
+      // Copied: the relay's chunk is not the preamble's to keep, nor ours past this call.
+      this.#held = step.rest.length > 0 ? [Buffer.from(step.rest)] : [];
+      this.#heldBytes = step.rest.length;
       this.#ws.pause();
       step.login.then(this.#loggedIn, (error: unknown) => {
         this.cut(CloseCode.credentialRefused, `the broker's login to the target failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -80,6 +80,20 @@ describe('the relay during a stored-credential login', () => {
     await client.closed;
   });
 
+  it('holds a query sent in the same frame as the startup until the login is done', async () => {
+    script.received = [];
+    script.onPassword = (socket) => socket.write(READY);
+    const client = await TunnelClient.open(broker.wsBase, 'pg');
+    client.ws.send(Buffer.concat([STARTUP, QUERY]));
+    expect(await client.receive(READY.length)).toEqual(READY);
+    await until(() => Buffer.concat(script.received).includes(QUERY));
+    const all = Buffer.concat(script.received);
+    // After the startup and the password, never between them.
+    expect(all.indexOf(QUERY)).toBe(all.length - QUERY.length);
+    client.ws.close();
+    await client.closed;
+  });
+
   it('is cut at once by a revoke while the server has not answered the login', async () => {
     const view = await broker.grant('pg-revoked');
     let passwordSeen = false;
