@@ -40,7 +40,13 @@ interface PgClient {
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): void;
 }
-const { Client } = pg as { Client: new (options: Record<string, unknown>) => PgClient };
+interface PgQuery {
+  on(event: 'error', listener: (error: Error) => void): void;
+}
+const { Client, Query } = pg as {
+  Client: new (options: Record<string, unknown>) => PgClient & { query(query: PgQuery): PgQuery; cancel(client: PgClient, query: PgQuery): void };
+  Query: new (text: string) => PgQuery;
+};
 
 const SUFFIX = randomBytes(4).toString('hex');
 const SCRAM_USER = `scram_${SUFFIX}`;
@@ -278,6 +284,29 @@ describe('credential injection', () => {
     expect(login?.body.reason).toContain('28P01');
     // Nothing the client sent after the refusal reached the server: no statement was recorded.
     expect(story(session).some((entry) => entry.type === 'pg.query')).toBe(false);
+  });
+
+  it("the client's own cancel (a CancelRequest on a new connection, with the server's key) reaches the server through the tunnel", async () => {
+    const { host, port } = listeners['pg-scram'].address;
+    const app = `own-cancel-${SUFFIX}`;
+    const client = new Client({ host, port, user: 'alice', database: DATABASE, application_name: app });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      const query = new Query('select pg_sleep(600)');
+      const failed = new Promise<Error>((resolve) => query.on('error', resolve));
+      client.query(query);
+      await eventually('the query to run in the server', async () => {
+        const { rows } = await admin.query({ text: "select 1 from pg_stat_activity where application_name = $1 and state = 'active'", values: [app] });
+        return rows.length === 1 ? true : undefined;
+      });
+      new Client({ host, port }).cancel(client, query);
+      expect((await failed).message).toMatch(/canceling statement due to user request/);
+      // The session goes on after the cancel.
+      expect((await client.query('select current_user as who')).rows).toEqual([{ who: SCRAM_USER }]);
+    } finally {
+      await client.end();
+    }
   });
 
   it('a revoke mid-query cancels it in the server: the server’s cancel key reached the broker through the injected login', async () => {
