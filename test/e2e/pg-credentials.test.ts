@@ -14,7 +14,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 // @ts-expect-error -- pg has no type declarations; the little used here is typed below.
@@ -59,7 +59,7 @@ let root: string;
 let server: DemoPostgres;
 let admin: PgClient;
 let broker: TunnelBroker;
-type Name = 'pg-scram' | 'pg-md5' | 'pg-wrong' | 'pg-scram-tls';
+type Name = 'pg-scram' | 'pg-md5' | 'pg-wrong' | 'pg-scram-tls' | 'pg-scram-bound';
 const listeners = {} as Record<Name, TunnelListener>;
 /** pg-scram and pg-plain (no stored login: the client logs in as the trusted superuser) through listeners with local TLS. */
 const tlsListeners = {} as Record<'pg-scram' | 'pg-plain', TunnelListener>;
@@ -91,7 +91,16 @@ beforeAll(async () => {
   const target = { host: server.host, port: server.port };
   const dbCa = await createTestCa(root, 'db-ca');
   front = await startTlsFront(await dbCa.issue('db'), target);
+  await enableServerTls(await dbCa.issue('pg-server'));
   broker = await startTunnelBroker([
+    // TLS to the server itself, which then offers SCRAM-SHA-256-PLUS: the login binds to its certificate.
+    resource('pg-scram-bound', {
+      target,
+      targetTls: 'verify-full',
+      targetCa: { file: dbCa.certFile, pem: dbCa.cert },
+      database: DATABASE,
+      credentials: [databaseCredential({ user: SCRAM_USER, source: '$PG_SCRAM_PASSWORD', groups: [] }, SCRAM_PASSWORD)],
+    }),
     resource('pg-scram-tls', {
       target: { host: '127.0.0.1', port: front.port },
       targetTls: 'verify-full',
@@ -121,12 +130,39 @@ beforeAll(async () => {
       credentials: [databaseCredential({ user: SCRAM_USER, source: '$PG_STALE_PASSWORD', groups: [] }, 'not-the-password')],
     }),
   ]);
-  for (const name of ['pg-scram', 'pg-md5', 'pg-wrong', 'pg-plain', 'pg-scram-tls'] as const) await broker.grant(name);
-  for (const name of ['pg-scram', 'pg-md5', 'pg-wrong', 'pg-scram-tls'] as const) listeners[name] = await listen(name, null);
+  for (const name of ['pg-scram', 'pg-md5', 'pg-wrong', 'pg-plain', 'pg-scram-tls', 'pg-scram-bound'] as const) await broker.grant(name);
+  for (const name of ['pg-scram', 'pg-md5', 'pg-wrong', 'pg-scram-tls', 'pg-scram-bound'] as const) listeners[name] = await listen(name, null);
   localTls = await loadLocalTls(path.join(root, 'access-home'), Date.now());
   for (const name of ['pg-scram', 'pg-plain'] as const) tlsListeners[name] = await listen(name, localTls);
   otherCa = await createTestCa(root, 'other-ca');
 }, 120_000);
+
+/** Turns TLS on in the throwaway server (its files owned by the account it runs as), so it offers SCRAM-SHA-256-PLUS over TLS. */
+async function enableServerTls(certificate: { certFile: string; keyFile: string }): Promise<void> {
+  const dataDir = path.join(root, 'pg');
+  const owner = await stat(dataDir);
+  for (const [from, name] of [
+    [certificate.certFile, 'server.crt'],
+    [certificate.keyFile, 'server.key'],
+  ] as const) {
+    const file = path.join(dataDir, name);
+    await copyFile(from, file);
+    await chmod(file, 0o600);
+    await chown(file, owner.uid, owner.gid);
+  }
+  await admin.query('alter system set ssl = on');
+  await admin.query('select pg_reload_conf()');
+  await eventually('the server to speak TLS', async () => {
+    const probe = new Client({ host: server.host, port: server.port, user: DEMO_SUPERUSER, database: DATABASE, ssl: { rejectUnauthorized: false } });
+    try {
+      await probe.connect();
+      await probe.end();
+      return true;
+    } catch {
+      return undefined;
+    }
+  });
+}
 
 function listen(name: string, withTls: LocalTls | null): Promise<TunnelListener> {
   return TunnelListener.listen({
@@ -268,6 +304,17 @@ describe('credential injection', () => {
     expect(run?.stdout).toBe(`${SCRAM_USER}\n`);
     expect(front.handshakes).toBe(before + 1);
     expect(story(session).find((entry) => entry.type === 'db.login')?.body).toMatchObject({ method: 'SCRAM-SHA-256', outcome: 'accepted' });
+  });
+
+  it("binds the SCRAM login to the server's certificate when the broker speaks TLS to the server (SCRAM-SHA-256-PLUS)", async () => {
+    let run: Run | undefined;
+    const session = await sessionOf(
+      async () => (run = await through('pg-scram-bound', ['-At', '-c', 'select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()'])),
+    );
+    expect(run?.code, run?.stderr).toBe(0);
+    // The server sees TLS on the broker's leg, while the client's leg is the tunnel.
+    expect(run?.stdout).toBe(`${SCRAM_USER}|t\n`);
+    expect(story(session).find((entry) => entry.type === 'db.login')?.body).toMatchObject({ method: 'SCRAM-SHA-256-PLUS', outcome: 'accepted' });
   });
 
   it('a wrong stored password is a clear error in psql, an audit entry and a session ended for that reason, not a hang', async () => {
