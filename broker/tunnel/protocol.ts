@@ -42,9 +42,10 @@ export type PreambleStep =
   /**
    * Write `forward` (observed like any chunk), then hold the tunnel — nothing relayed either way —
    * until `login` settles: the preamble logs in to the target itself over the socket it was given
-   * (PreambleContext.target), and has paused that socket when it settles. The preamble is over.
+   * (PreambleContext.target), and has paused that socket when it settles. `rest` (client bytes after
+   * what the login needed, e.g. a pipelined query) is held with them and relayed after. The preamble is over.
    */
-  | { forward: Buffer; login: Promise<LoginOutcome> };
+  | { forward: Buffer; login: Promise<LoginOutcome>; rest: Buffer };
 
 /**
  * How a preamble's login to the target ended. `answer` goes to the client first either way (the

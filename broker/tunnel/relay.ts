@@ -55,7 +55,9 @@ export function closeCodeName(code: CloseCode): CloseCodeName {
 }
 /**
  * Client bytes held while a preamble's login runs. A Postgres client sends nothing between its
- * StartupMessage and the server's answer; more than this is not a client waiting for its login.
+ * StartupMessage and the server's answer, a pipelining one its first few queries; more than this
+ * is not a client waiting for its login. (The WebSocket is paused meanwhile: this bounds only
+ * what it had already read.)
  */
 export const MAX_HELD_BYTES = 64 * 1024;
 /** Shared by every send: ws reads the options, so one object serves all frames. */
@@ -203,9 +205,11 @@ export class Relay {
     }
     if ('login' in step) {
       this.#preamble = null;
-      this.#held = [];
+      // Copied: the relay's chunk is not the preamble's to keep, nor ours past this call.
+      this.#held = step.rest.length > 0 ? [Buffer.from(step.rest)] : [];
+      this.#heldBytes = step.rest.length;
       this.#ws.pause();
-      step.login.then(this.#loggedIn, (error: unknown) => {
+      void step.login.then(this.#loggedIn, (error: unknown) => {
         this.cut(CloseCode.credentialRefused, `the broker's login to the target failed: ${error instanceof Error ? error.message : String(error)}`);
       });
       return step.forward;

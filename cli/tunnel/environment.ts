@@ -31,7 +31,13 @@ export function hostPort(address: LocalAddress): string {
  * tunnel (a PGHOST left over from elsewhere must not send the client around it); the user and
  * database defaults only fill what the person has not set.
  */
-export function connectionEnv(kind: string, address: LocalAddress, defaults: ConnectionDefaults, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function connectionEnv(
+  kind: string,
+  address: LocalAddress,
+  defaults: ConnectionDefaults,
+  base: NodeJS.ProcessEnv,
+  localTls: { caFile: string } | null = null,
+): NodeJS.ProcessEnv {
   const port = String(address.port);
   const env: NodeJS.ProcessEnv = { ...base, ACCESS_HOST: address.host, ACCESS_PORT: port };
   const fill = (name: string, value: string | null | undefined): void => {
@@ -43,6 +49,9 @@ export function connectionEnv(kind: string, address: LocalAddress, defaults: Con
       env.PGPORT = port;
       fill('PGUSER', defaults.user);
       fill('PGDATABASE', defaults.database);
+      // The certificate the client meets is the listener's own (local-tls.ts), so its CA is the
+      // one verify-full must trust, whatever PGSSLROOTCERT said for other servers. PGSSLMODE stays the person's.
+      if (localTls) env.PGSSLROOTCERT = localTls.caFile;
       break;
     case 'mysql':
       // The mysql and mariadb clients read these (a host, not "localhost", so they use TCP). They

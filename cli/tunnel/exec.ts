@@ -50,7 +50,7 @@ function ignoreInterrupts(ctx: CliContext): () => void {
 
 export async function runExec(ctx: CliContext, plan: TunnelPlan, where: { bind: string; port: number }, argv: readonly string[]): Promise<number> {
   // CMD owns the terminal: only refusals and failures are logged, not every connection.
-  const { listener, stopTimer } = await listenForGrant(ctx, plan, where, ctx.env.ACCESS_DEBUG === '1');
+  const { listener, localTls, stopTimer } = await listenForGrant(ctx, plan, where, ctx.env.ACCESS_DEBUG === '1');
   const stopIgnoring = ignoreInterrupts(ctx);
   try {
     ctx.out.notice(`${tunnelLine(plan, listener.address, ctx.now())}; running ${argv[0] ?? ''}`);
@@ -58,7 +58,7 @@ export async function runExec(ctx: CliContext, plan: TunnelPlan, where: { bind: 
       const { words } = listenerOutcome(end, plan, ctx.now());
       if (words) ctx.out.notice(words);
     });
-    const env = connectionEnv(plan.subject.kind, listener.address, plan.defaults, ctx.env);
+    const env = connectionEnv(plan.subject.kind, listener.address, plan.defaults, ctx.env, localTls);
     const optionFile = mysqlOptionFile(plan.subject.kind, plan.defaults, ctx.env);
     if (optionFile === null) return await runCommand(argv, env);
     return await withOptionDirectory(optionFile, (home) => runCommand(argv, { ...env, MYSQL_HOME: home }));

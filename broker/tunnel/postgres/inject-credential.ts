@@ -57,9 +57,8 @@ export class InjectCredential implements ClientPreamble {
       return { refuse: `the client's first message claims ${length} bytes, which is not a Postgres StartupMessage` };
     }
     if (this.#startup.length < length) return { forward: NOTHING, done: false };
-    if (this.#startup.length > length) {
-      return { refuse: 'the client sent more after its StartupMessage before the login was done; a Postgres client waits for the server' };
-    }
+    // A pipelining client's next messages: they wait for the login (the relay holds them).
+    const rest = this.#startup.subarray(length);
     if (code === CANCEL_REQUEST_CODE) return { forward: this.#startup, done: true };
     if (code >>> 16 !== PROTOCOL_MAJOR_3) {
       return { refuse: `the client speaks Postgres protocol ${code >>> 16}.${code & 0xffff}; the broker logs in with protocol 3 only` };
@@ -72,7 +71,7 @@ export class InjectCredential implements ClientPreamble {
       throw error;
     }
     const rewritten = startupMessage(code, withCredential(params, this.#credential.user, this.#policy.database));
-    return { forward: rewritten, login: this.#login() };
+    return { forward: rewritten, login: this.#login(), rest };
   }
 
   async #login(): Promise<LoginOutcome> {

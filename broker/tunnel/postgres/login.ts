@@ -10,9 +10,21 @@
 
 import { createHash } from 'node:crypto';
 import type net from 'node:net';
+import tls from 'node:tls';
 import type { DatabaseCredential } from '../../config/types.js';
 import { MAX_STARTUP_MESSAGE_BYTES } from './backend-key.js';
-import { chooseMechanism, SCRAM_SHA_256, ScramError, scramContinue, scramFinish, scramStart, type ScramContinue, type ScramStart } from './scram.js';
+import { serverEndPoint } from './channel-binding.js';
+import {
+  type ChannelBinding,
+  chooseMechanism,
+  SCRAM_SHA_256_PLUS,
+  ScramError,
+  scramContinue,
+  scramFinish,
+  scramStart,
+  type ScramContinue,
+  type ScramStart,
+} from './scram.js';
 
 /**
  * How long the server has to finish the login. A server on the network answers in milliseconds
@@ -169,7 +181,11 @@ class Exchange {
   #scramContinue: ScramContinue | null = null;
   #scramFinished = false;
 
-  constructor(readonly credential: DatabaseCredential) {}
+  constructor(
+    readonly credential: DatabaseCredential,
+    /** tls-server-end-point of the target's certificate when the broker speaks TLS to it; else null. */
+    readonly binding: ChannelBinding | null,
+  ) {}
 
   /** Bytes to send the server, 'done' at AuthenticationOk; throws LoginFailure when the login cannot go on. */
   async step(message: BackendMessage): Promise<Buffer | 'done' | null> {
@@ -208,10 +224,10 @@ class Exchange {
         return typed(PASSWORD_MESSAGE, cstring(md5Password(user, password, message.body.subarray(4, 4 + MD5_SALT_BYTES))));
       }
       case Auth.sasl: {
-        const chosen = chooseMechanism(mechanisms(message.body));
+        const chosen = chooseMechanism(mechanisms(message.body), this.binding !== null);
         if ('problem' in chosen) throw new LoginFailure(chosen.problem, null);
-        this.method = SCRAM_SHA_256;
-        this.#scram = scramStart();
+        this.method = chosen.mechanism;
+        this.#scram = scramStart(chosen.mechanism === SCRAM_SHA_256_PLUS ? this.binding : null);
         return saslInitialResponse(chosen.mechanism, this.#scram.clientFirst);
       }
       case Auth.saslContinue: {
@@ -236,6 +252,14 @@ class Exchange {
   }
 }
 
+/** The binding data of a TLS target's certificate (targetTls), or null for a plain socket or a certificate whose hash is unknown. */
+function channelBinding(target: net.Socket): ChannelBinding | null {
+  if (!(target instanceof tls.TLSSocket)) return null;
+  const der = target.getPeerCertificate(false)?.raw;
+  const data = der ? serverEndPoint(der) : null;
+  return data ? { type: 'tls-server-end-point', data } : null;
+}
+
 class LoginFailure extends Error {
   constructor(
     message: string,
@@ -252,7 +276,7 @@ class LoginFailure extends Error {
  * Never rejects.
  */
 export function loginToPostgres(target: net.Socket, credential: DatabaseCredential, timeoutMs: number = LOGIN_TIMEOUT_MS): Promise<LoginResult> {
-  const exchange = new Exchange(credential);
+  const exchange = new Exchange(credential, channelBinding(target));
   const messages = new BackendMessages();
   return new Promise<LoginResult>((resolve) => {
     let busy = false;

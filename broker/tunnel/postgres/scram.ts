@@ -2,9 +2,11 @@
 // own login with a stored credential (login.ts). PostgreSQL ignores the SCRAM user name (the
 // StartupMessage names the role), so the client-first message says `n=*` as node-postgres does.
 //
-// No channel binding: the broker sends the gs2 flag `n` ("client does not support it"), which a
-// server accepts with or without TLS. A server that offers only SCRAM-SHA-256-PLUS is refused
-// with that reason (PostgreSQL always offers the plain mechanism beside it).
+// Over TLS to the database (`targetTls`) the broker binds the exchange to the server's certificate
+// (SCRAM-SHA-256-PLUS with tls-server-end-point, channel-binding.ts) when the server offers it, so
+// the login cannot be relayed by someone in the middle of that TLS. Without TLS (or a certificate
+// whose hash it cannot tell) it sends the gs2 flag `n` ("client does not bind"), which a server
+// accepts; a server that then offers only SCRAM-SHA-256-PLUS is refused with that reason.
 //
 // The password is prepared as node-postgres and libpq do (SASLprep's mapping steps and NFKC),
 // so a role whose password has non-ASCII characters logs in as it does with psql.
@@ -22,13 +24,22 @@ export const MAX_SCRAM_ITERATIONS = 100_000;
 /** Bytes of client nonce (node-postgres and libpq use 18: 24 base64 characters). */
 const NONCE_BYTES = 18;
 const KEY_BYTES = 32;
-/** base64("n,,"): the gs2 header without channel binding, as the final message repeats it. */
+/** The gs2 header without channel binding ("the client does not bind"). */
 const GS2_HEADER = 'n,,';
 
 const pbkdf2Async = promisify(pbkdf2);
 
+/** Channel binding data (tls-server-end-point: the hash of the server's certificate). */
+export interface ChannelBinding {
+  type: 'tls-server-end-point';
+  data: Buffer;
+}
+
 /** A SCRAM exchange that has sent its first message. */
 export interface ScramStart {
+  /** The gs2 header ("n,," or "p=tls-server-end-point,,"), repeated in the final message with the binding data. */
+  gs2Header: string;
+  binding: ChannelBinding | null;
   clientNonce: string;
   clientFirstBare: string;
   /** The SASLInitialResponse data: gs2 header + client-first-message-bare. */
@@ -47,21 +58,26 @@ export class ScramError extends Error {
   override readonly name = 'ScramError';
 }
 
-/** The mechanism the broker uses from what the server offers, or why none of them is usable. */
-export function chooseMechanism(offered: readonly string[]): { mechanism: string } | { problem: string } {
+/** The mechanism the broker uses from what the server offers (PLUS when it can bind), or why none of them is usable. */
+export function chooseMechanism(offered: readonly string[], canBind: boolean): { mechanism: string } | { problem: string } {
+  if (canBind && offered.includes(SCRAM_SHA_256_PLUS)) return { mechanism: SCRAM_SHA_256_PLUS };
   if (offered.includes(SCRAM_SHA_256)) return { mechanism: SCRAM_SHA_256 };
   if (offered.includes(SCRAM_SHA_256_PLUS)) {
     return {
-      problem: `the database offers only ${SCRAM_SHA_256_PLUS} (channel binding), which the broker does not speak; allow ${SCRAM_SHA_256} for this user`,
+      problem: `the database offers only ${SCRAM_SHA_256_PLUS} (channel binding), which needs TLS to the database with a certificate signed with RSA or ECDSA; set targetTls on the resource, or allow ${SCRAM_SHA_256}`,
     };
   }
   return { problem: `the database offers SASL mechanisms the broker does not speak (${offered.join(', ') || 'none'}); allow ${SCRAM_SHA_256} for this user` };
 }
 
-/** `user` is `*` for PostgreSQL, which reads the role from the StartupMessage; RFC 7677's example names one. */
-export function scramStart(clientNonce: string = randomBytes(NONCE_BYTES).toString('base64'), user = '*'): ScramStart {
+/**
+ * Starts an exchange, bound to `binding` when given (SCRAM-SHA-256-PLUS). `user` is `*` for
+ * PostgreSQL, which reads the role from the StartupMessage; RFC 7677's example names one.
+ */
+export function scramStart(binding: ChannelBinding | null = null, clientNonce: string = randomBytes(NONCE_BYTES).toString('base64'), user = '*'): ScramStart {
+  const gs2Header = binding ? `p=${binding.type},,` : GS2_HEADER;
   const clientFirstBare = `n=${user},r=${clientNonce}`;
-  return { clientNonce, clientFirstBare, clientFirst: `${GS2_HEADER}${clientFirstBare}` };
+  return { gs2Header, binding, clientNonce, clientFirstBare, clientFirst: `${gs2Header}${clientFirstBare}` };
 }
 
 /** Answers the server-first message with the client proof. Rejects with a ScramError on a message that breaks the protocol. */
@@ -79,7 +95,9 @@ export async function scramContinue(start: ScramStart, password: string, serverF
   if (iterations > MAX_SCRAM_ITERATIONS) {
     throw new ScramError(`the server asks for ${iterations} PBKDF2 iterations, more than the ${MAX_SCRAM_ITERATIONS} the broker computes`);
   }
-  const clientFinalWithoutProof = `c=${Buffer.from(GS2_HEADER).toString('base64')},r=${nonce}`;
+  // c= is the gs2 header and, when bound, the binding data (RFC 5802 section 7).
+  const channel = Buffer.concat([Buffer.from(start.gs2Header), start.binding?.data ?? Buffer.alloc(0)]);
+  const clientFinalWithoutProof = `c=${channel.toString('base64')},r=${nonce}`;
   const authMessage = `${start.clientFirstBare},${serverFirst},${clientFinalWithoutProof}`;
   const saltedPassword = await pbkdf2Async(saslPrep(password), Buffer.from(salt, 'base64'), iterations, KEY_BYTES, 'sha256');
   const clientKey = hmac(saltedPassword, 'Client Key');

@@ -28,6 +28,18 @@ describe('connectionEnv', () => {
     expect(env.PGDATABASE).toBeUndefined();
   });
 
+  it("trusts the listener's local CA for verify-full (PGSSLROOTCERT), over one set for other servers, and leaves PGSSLMODE to the person", () => {
+    const env = connectionEnv(
+      'postgres',
+      at,
+      {},
+      { PGSSLROOTCERT: '/etc/ssl/prod-ca.pem', PGSSLMODE: 'verify-full' },
+      { caFile: '/home/a/.config/access/local-tls/ca-1.crt' },
+    );
+    expect(env).toMatchObject({ PGSSLROOTCERT: '/home/a/.config/access/local-tls/ca-1.crt', PGSSLMODE: 'verify-full' });
+    expect(connectionEnv('postgres', at, {}, {}, { caFile: '/x/ca.crt' }).PGSSLMODE).toBeUndefined();
+  });
+
   it('gives mysql MYSQL_HOST and MYSQL_TCP_PORT, and every kind ACCESS_HOST and ACCESS_PORT', () => {
     expect(connectionEnv('mysql', at, {}, {})).toEqual({ MYSQL_HOST: '127.0.0.1', MYSQL_TCP_PORT: '54321', ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
     expect(connectionEnv('ssh', at, {}, {})).toEqual({ ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
