@@ -54,11 +54,11 @@ export class InjectMysqlCredential implements ClientPreamble {
     }
     const end = PACKET_HEADER_BYTES + length;
     if (this.#handshake.length < end) return { forward: NOTHING, done: false };
-    if (this.#handshake.length > end)
-      return { refuse: 'the client sent more after its handshake before the login was done; a MySQL client waits for the server' };
+    // Anything after the handshake (a client that does not wait for the OK) is held until the login is done.
+    const rest = this.#handshake.subarray(end);
     const greeting = greetingOf(this.#tunnel.target);
     if (!greeting) return { refuse: "the broker did not keep the server's greeting, so it cannot log in" };
-    const body = this.#handshake.subarray(PACKET_HEADER_BYTES);
+    const body = this.#handshake.subarray(PACKET_HEADER_BYTES, end);
     try {
       const response = decodeHandshakeResponse(body);
       if (response.sslRequest) return { refuse: 'the client asked for TLS, which the broker declines: the tunnel is TLS to the broker already' };
@@ -68,7 +68,7 @@ export class InjectMysqlCredential implements ClientPreamble {
       const { password, user } = this.#credential;
       const proof = passwordProof(greeting.authPlugin, password, greeting.scramble) ?? NOTHING;
       const rewritten = withLogin(body, { user, proof, plugin: greeting.authPlugin, database: this.#policy.database });
-      return { forward: packet(seq, rewritten), login: this.#login(greeting.authPlugin, greeting.scramble) };
+      return { forward: packet(seq, rewritten), login: this.#login(greeting.authPlugin, greeting.scramble), rest };
     } catch (error) {
       if (error instanceof MalformedMessage) return { refuse: error.message };
       throw error;
