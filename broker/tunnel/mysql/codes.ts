@@ -15,10 +15,13 @@ export const HANDSHAKE_V10 = 10;
 
 /** Capability flags (the ones the tunnel reads or changes). */
 export const Capability = {
+  longPassword: 0x0000_0001,
+  longFlag: 0x0000_0004,
   connectWithDb: 0x0000_0008,
   compress: 0x0000_0020,
   protocol41: 0x0000_0200,
   ssl: 0x0000_0800,
+  transactions: 0x0000_2000,
   secureConnection: 0x0000_8000,
   pluginAuth: 0x0008_0000,
   connectAttrs: 0x0010_0000,

@@ -12,12 +12,7 @@ import { packet, PacketFramer, type Message } from './packets.js';
 
 /** The broker's logins ask for what they use and nothing else: 4.1 framing, plugin auth, no TLS, no compression. */
 const LOGIN_CAPABILITIES =
-  0x0000_0001 /* long password */ |
-  0x0000_0004 /* long flag */ |
-  Capability.protocol41 |
-  0x0000_2000 /* transactions */ |
-  Capability.secureConnection |
-  Capability.pluginAuth;
+  Capability.longPassword | Capability.longFlag | Capability.protocol41 | Capability.transactions | Capability.secureConnection | Capability.pluginAuth;
 /** utf8mb4_general_ci: every server since MySQL 5.5.3 and MariaDB 5.5 knows it. */
 const UTF8MB4 = 45;
 /** caching_sha2_password's AuthMoreData codes, and the client's request for the server's public key. */
