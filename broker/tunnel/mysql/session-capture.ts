@@ -62,6 +62,12 @@ import { FramingError, PacketFramer, type Message } from './packets.js';
  * an execute with large values) is read up to here and counted beyond.
  */
 export const MAX_KEPT_MESSAGE_BYTES = 32 * 1024;
+/**
+ * Long-data bytes kept per prepared statement until its execute (the first MAX_PARAM_VALUE_BYTES of
+ * each parameter, like an inline value): as much as one kept message, so tracked statements bound
+ * what a session holds; a value beyond it is shown by its size alone.
+ */
+export const MAX_LONG_DATA_HELD_BYTES = MAX_KEPT_MESSAGE_BYTES;
 /** Of a server message, the capture reads at most the greeting or a COM_STMT_PREPARE_OK (12 bytes). */
 const MAX_KEPT_SERVER_BYTES = 1024;
 
@@ -103,6 +109,8 @@ interface Prepared {
   types: ParamType[] | null;
   /** COM_STMT_SEND_LONG_DATA per parameter: the first bytes and the total. */
   longData: Map<number, { head: Buffer; bytes: number }>;
+  /** Bytes of `longData` heads held, at most MAX_LONG_DATA_HELD_BYTES. */
+  longDataHeld: number;
 }
 
 /** The command whose answer the server sends next. */
@@ -310,9 +318,12 @@ export class MysqlCapture extends StatementCapture {
       case Command.stmtClose:
         this.#statements.delete(decodeId(body, 'COM_STMT_CLOSE'));
         return;
-      case Command.stmtReset:
-        this.#statements.get(decodeId(body, 'COM_STMT_RESET'))?.longData.clear();
+      case Command.stmtReset: {
+        const reset = this.#statements.get(decodeId(body, 'COM_STMT_RESET'));
+        reset?.longData.clear();
+        if (reset) reset.longDataHeld = 0;
         return;
+      }
       case Command.initDb: {
         const { text } = decodeText(body, cut);
         this.#database = text;
@@ -374,6 +385,7 @@ export class MysqlCapture extends StatementCapture {
     if (execute.types) prepared.types = execute.types;
     // Long data belongs to one execute.
     prepared.longData.clear();
+    prepared.longDataHeld = 0;
     this.#query({
       sql: prepared.sql,
       protocol: 'prepared',
@@ -389,7 +401,8 @@ export class MysqlCapture extends StatementCapture {
     const prepared = this.#statements.get(statementId);
     if (!prepared) return;
     const held = prepared.longData.get(param) ?? { head: Buffer.alloc(0), bytes: 0 };
-    const room = MAX_PARAM_VALUE_BYTES - held.head.length;
+    const room = Math.min(MAX_PARAM_VALUE_BYTES - held.head.length, MAX_LONG_DATA_HELD_BYTES - prepared.longDataHeld, data.length);
+    prepared.longDataHeld += Math.max(0, room);
     // 7 bytes of header (command, statement id, parameter) come before the data.
     prepared.longData.set(param, {
       head: room > 0 ? Buffer.concat([held.head, data.subarray(0, room)]) : held.head,
@@ -453,7 +466,7 @@ export class MysqlCapture extends StatementCapture {
       }
       if (ok) {
         this.#lastNamed = ok.statementId;
-        const prepared: Prepared = { ...awaiting.prepare, params: ok.params, types: null, longData: new Map() };
+        const prepared: Prepared = { ...awaiting.prepare, params: ok.params, types: null, longData: new Map(), longDataHeld: 0 };
         remember(this.#statements, ok.statementId, prepared);
         this.#lastPrepared = prepared;
       } else if (first !== Reply.error) {

@@ -101,6 +101,36 @@ describe('MysqlCapture', () => {
     for (const size of [1, 3, 5, 11]) expect(told(play(SESSION_STEPS, size)), `chunks of ${size}`).toEqual(EXPECTED);
   });
 
+  it('shows a parameter sent as long data (COM_STMT_SEND_LONG_DATA) with the execute, cut to what it keeps', () => {
+    const longData = (chunk: string): Buffer => {
+      const head = Buffer.alloc(6);
+      head.writeUInt32LE(9, 0);
+      head.writeUInt16LE(0, 4);
+      return command(Command.stmtSendLongData, Buffer.concat([head, Buffer.from(chunk)]));
+    };
+    // Statement 9, one BLOB parameter whose value came as long data: the execute carries only its type.
+    const executeBlob = command(Command.stmtExecute, Buffer.from([9, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0xfc, 0]));
+    const run = play([
+      ...LOGIN,
+      ['up', command(Command.stmtPrepare, 'insert into docs values (?)')],
+      ['down', prepareOk(9, 1)],
+      ['up', longData('a'.repeat(1000))],
+      ['up', longData('b'.repeat(1000))],
+      ['up', executeBlob],
+    ]);
+    expect(run.answers.every((answer) => answer === null)).toBe(true);
+    expect(told(run).at(-1)).toEqual([
+      'mysql.query',
+      {
+        sql: 'insert into docs values (?)',
+        protocol: 'prepared',
+        database: 'shop',
+        statementId: 9,
+        params: [{ text: `${'a'.repeat(1000)}${'b'.repeat(24)}`, bytes: 2000, truncated: true }],
+      },
+    ]);
+  });
+
   it('logs an execute of a statement it never saw prepared without its text', () => {
     const run = play([...LOGIN, ['up', execute(99, 1n, 'x')]]);
     expect(told(run).at(-1)).toEqual(['mysql.query', { sql: null, protocol: 'prepared', database: 'shop', statementId: 99 }]);
