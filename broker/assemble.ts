@@ -29,7 +29,7 @@ import { openDatabase } from './store/database.js';
 import { SqliteRequestStore } from './store/request-store.js';
 import { SqliteSessionStore, type SessionStore } from './store/session-store.js';
 import { TunnelEndpoint, type TunnelEndpointOptions } from './tunnel/endpoint.js';
-import { pgQueryCapture } from './tunnel/postgres/session-capture.js';
+import { statementCapture } from './tunnel/protocols.js';
 
 export interface AssembleOptions {
   config: BrokerConfig;
@@ -149,8 +149,8 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     sessions,
     now,
     log,
-    // Every query of a postgres session goes to the audit log, in batches.
-    observe: pgQueryCapture({ sink: audit.batch, log, now }),
+    // Every statement of a postgres or mysql session goes to the audit log, in batches.
+    observe: statementCapture({ sink: audit.batch, log, now }),
     audit: audit.log,
     ...options.tunnel,
   });

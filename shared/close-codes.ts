@@ -47,6 +47,12 @@ export const CloseCode = {
    * the reason says which and what to do (usually `access login` again).
    */
   conditionUnmet: 4117,
+  /**
+   * The database refused the login the broker holds for the resource (`credentials`: a wrong or
+   * expired stored password, a dropped user). The client got the database protocol's own error
+   * first (psql prints it); an administrator must fix the stored credential.
+   */
+  credentialRefused: 4118,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -66,4 +72,5 @@ export const CLOSE_REASONS: Record<CloseCode, string> = {
   [CloseCode.unrecordable]: 'the broker ended the session: it could not record what the client sent',
   [CloseCode.outsideHours]: "the resource's time window closed",
   [CloseCode.conditionUnmet]: 'a condition of the resource no longer holds',
+  [CloseCode.credentialRefused]: "the database refused the broker's stored login for this resource — tell an administrator",
 };

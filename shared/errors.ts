@@ -89,6 +89,8 @@ export const ErrorCodes = {
   target_unreachable: { status: 502, exit: ExitCode.error },
   /** The broker reached the target but could not set up TLS to it (`targetTls`): refused, bad certificate. */
   target_tls_failed: { status: 502, exit: ExitCode.error },
+  /** The resource logs in to the database for its users (`credentials`), but none of its logins is for the caller's groups. */
+  no_database_credential: forbidden,
 
   // A resource's conditions (broker/policy/conditions.ts), checked at request, approval, tunnel
   // open and every re-check. Each names the condition and what satisfies it.

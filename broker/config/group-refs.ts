@@ -107,7 +107,13 @@ export function collectLabels(lists: ReadonlyArray<{ path: ConfigPath; entries: 
 
 /** Every group reference of a config, with where it is written (for start-up checks and messages). */
 export function groupRefsOf(config: {
-  resources: ReadonlyArray<{ name: string; requesters: readonly string[]; approvers: readonly string[]; autoApprove: readonly string[] }>;
+  resources: ReadonlyArray<{
+    name: string;
+    requesters: readonly string[];
+    approvers: readonly string[];
+    autoApprove: readonly string[];
+    credentials: ReadonlyArray<{ groups: readonly string[] }>;
+  }>;
   auditors: readonly string[];
   admins: readonly string[];
 }): Array<{ where: string; ref: string }> {
@@ -115,6 +121,9 @@ export function groupRefsOf(config: {
   for (const resource of config.resources) {
     for (const key of ['requesters', 'approvers', 'autoApprove'] as const) {
       for (const [index, ref] of resource[key].entries()) refs.push({ where: `resources.${resource.name}.${key}[${index}]`, ref });
+    }
+    for (const [entry, credential] of resource.credentials.entries()) {
+      for (const [index, ref] of credential.groups.entries()) refs.push({ where: `resources.${resource.name}.credentials[${entry}].groups[${index}]`, ref });
     }
   }
   for (const [index, ref] of config.auditors.entries()) refs.push({ where: `auditors[${index}]`, ref });

@@ -12,6 +12,7 @@ import { caFile, choice, duration, emailShaped, guid, nameList, regexSource, str
 import { cloudSchema } from './cloud-schema.js';
 import { conditionsSchema, networkList } from './conditions-schema.js';
 import { graphSchema } from './graph-credential-schema.js';
+import { credentialList } from './database-credentials.js';
 import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } from './group-refs.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
 import type { BrokerConfig, DevDirectory, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
@@ -86,6 +87,8 @@ interface ResourceGroupEntries {
   requesters: GroupRefEntry[];
   approvers: GroupRefEntry[];
   autoApprove: GroupRefEntry[];
+  /** Per entry of `credentials`, its `groups`. */
+  credentials: GroupRefEntry[][];
 }
 
 function tenantSchema(options: SchemaOptions) {
@@ -126,7 +129,7 @@ function tenantSchema(options: SchemaOptions) {
   });
 }
 
-function resourceSchema(baseDir: string, idsOnly: boolean) {
+function resourceSchema(env: NodeJS.ProcessEnv, baseDir: string, idsOnly: boolean) {
   return strictMapping(
     {
       kind: choice(RESOURCE_KINDS, 'the protocol of the target'),
@@ -152,6 +155,7 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       targetTls: choice(TARGET_TLS_MODES, 'TLS from the broker to the database').default('disable'),
       targetCa: caFile("the CA that signs the database's certificate, for targetTls: verify-full", baseDir).optional(),
       conditions: conditionsSchema().optional(),
+      credentials: credentialList(env, baseDir, idsOnly).optional(),
     },
     'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
   ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> & { groupEntries: ResourceGroupEntries } => {
@@ -165,13 +169,13 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       });
     }
     if (!DATABASE_KINDS.includes(raw.kind)) {
-      for (const key of ['database', 'user'] as const) {
+      for (const key of ['database', 'user', 'credentials'] as const) {
         if (raw[key] === undefined) continue;
         ctx.addIssue({
           code: 'custom',
           path: [key],
           message: `applies to ${DATABASE_KINDS.join(' and ')} resources only, not kind ${raw.kind} — remove it`,
-          input: raw[key],
+          ...(key === 'credentials' ? {} : { input: raw[key] }),
         });
       }
     }
@@ -210,14 +214,20 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       targetTls: raw.targetTls,
       targetCa: raw.targetCa ?? null,
       ...(raw.conditions ? { conditions: raw.conditions } : {}),
-      groupEntries: { requesters: raw.requesters, approvers: raw.approvers, autoApprove: raw.autoApprove },
+      credentials: (raw.credentials ?? []).map((parsed) => parsed.credential),
+      groupEntries: {
+        requesters: raw.requesters,
+        approvers: raw.approvers,
+        autoApprove: raw.autoApprove,
+        credentials: (raw.credentials ?? []).map((parsed) => parsed.groupEntries),
+      },
     };
   });
 }
 
-function resourcesSchema(baseDir: string, idsOnly: boolean) {
+function resourcesSchema(env: NodeJS.ProcessEnv, baseDir: string, idsOnly: boolean) {
   return z
-    .record(z.string(), resourceSchema(baseDir, idsOnly), {
+    .record(z.string(), resourceSchema(env, baseDir, idsOnly), {
       error: (issue) =>
         issue.input === undefined
           ? 'is required — the resources people may request, each with its policy (see examples/access.yaml)'
@@ -334,7 +344,7 @@ export function configSchema(options: SchemaOptions) {
         MAX_GRAPH_RETRY_BUDGET_MS,
         'a request path must not hang on Graph',
       ).default(DEFAULT_GRAPH_RETRY_BUDGET_MS),
-      resources: resourcesSchema(options.baseDir, idsOnly),
+      resources: resourcesSchema(options.env, options.baseDir, idsOnly),
       auditors: groupRefList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       admins: groupRefList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       limits: limitsSchema().optional(),
@@ -353,9 +363,10 @@ export function configSchema(options: SchemaOptions) {
       for (const problem of undeclaredGroups({ resources, auditors, admins }, new Set(devDirectory.groups.map((g) => g.name)))) addProblem(ctx, problem);
     }
     const { labels, problems } = collectLabels([
-      ...raw.resources.flatMap((r) =>
-        (['requesters', 'approvers', 'autoApprove'] as const).map((key) => ({ path: ['resources', r.name, key], entries: r.groupEntries[key] })),
-      ),
+      ...raw.resources.flatMap((r) => [
+        ...(['requesters', 'approvers', 'autoApprove'] as const).map((key) => ({ path: ['resources', r.name, key], entries: r.groupEntries[key] })),
+        ...r.groupEntries.credentials.map((entries, index) => ({ path: ['resources', r.name, 'credentials', index, 'groups'], entries })),
+      ]),
       { path: ['auditors'], entries: raw.auditors },
       { path: ['admins'], entries: raw.admins },
     ]);
@@ -394,6 +405,7 @@ function undeclaredGroups(config: { resources: ResourcePolicy[]; auditors: strin
     check(['resources', resource.name, 'requesters'], resource.requesters);
     check(['resources', resource.name, 'approvers'], resource.approvers);
     check(['resources', resource.name, 'autoApprove'], resource.autoApprove);
+    for (const [index, credential] of resource.credentials.entries()) check(['resources', resource.name, 'credentials', index, 'groups'], credential.groups);
   }
   check(['auditors'], config.auditors);
   check(['admins'], config.admins);

@@ -27,6 +27,24 @@ export interface TargetCa {
   pem: string;
 }
 
+/**
+ * A database login the broker holds for a postgres/mysql resource (`credentials:`, config/database-credentials.ts):
+ * the broker logs in with it and the client never sees the password.
+ */
+export interface DatabaseCredential {
+  /** The database user the broker logs in as. */
+  user: string;
+  /**
+   * The password, read at start. Non-enumerable (config/database-credentials.ts databaseCredential):
+   * JSON, util.inspect and spreads leave it out. Never logged, audited or put in a message.
+   */
+  readonly password: string;
+  /** Where the password came from, for messages: `$ENV_NAME` or the file's resolved path. Never the secret. */
+  source: string;
+  /** Group references (like `requesters`) whose members get this login; empty: everyone. */
+  groups: string[];
+}
+
 export interface ResourcePolicy {
   name: string;
   kind: ResourceKind;
@@ -58,6 +76,12 @@ export interface ResourcePolicy {
   targetTls: TargetTlsMode;
   /** postgres `verify-full` only: the CA to trust instead of the system's roots; null: the system's roots. */
   targetCa: TargetCa | null;
+  /**
+   * postgres/mysql only: the logins the broker itself uses (credential injection), in order; the
+   * first whose groups the requester is in wins (tunnel/database-credential.ts). Empty: the client
+   * logs in with its own user and password, relayed untouched.
+   */
+  credentials: DatabaseCredential[];
   /**
    * Names of the config's groups by lower-case object id, for messages and listings only (never
    * matching): the config's labels, and under serve the tenant's names read at start.

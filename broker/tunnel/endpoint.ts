@@ -11,9 +11,12 @@
 //
 // Per resource kind (tunnel/protocol.ts), the target may be prepared after the dial (TLS to a
 // Postgres server) and the client's first bytes handled before the plain relay (a Postgres
-// SSLRequest answered by the broker); an observer (the Postgres query log) sees what the client sends.
+// SSLRequest answered by the broker); an observer (the Postgres or MySQL statement log) sees what
+// the client sends, and what the server answers before the client does.
 // A kind's target watch ends the session on the server too when the broker cuts it (a Postgres
-// CancelRequest for the running query), logged and recorded in the session's audit trail.
+// CancelRequest for the running query), or the query log does when it knows the server's session
+// from the stream (MySQL: KILL QUERY on the greeting's connection id), logged and recorded in the
+// session's audit trail.
 
 import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
@@ -24,7 +27,7 @@ import { callerLimits } from '../../shared/limits.js';
 import type { Logger } from '../log.js';
 import type { Principal } from '../auth/principal.js';
 import { formatTarget } from '../config/target.js';
-import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
+import type { BrokerConfig, DatabaseCredential, ResourcePolicy } from '../config/types.js';
 import { OpenCounter } from '../http/rate-limit.js';
 import type { UpgradeContext, UpgradeRoute } from '../http/upgrade.js';
 import type { Directory } from '../identity/directory.js';
@@ -106,6 +109,8 @@ interface Tunnel {
   observer: TunnelObserver | null;
   /** The kind's reader of the target stream (tunnel/protocol.ts), or null. */
   watch: TargetWatch | null;
+  /** The stored database login the broker uses for this tunnel, or null (tunnel/database-credential.ts). */
+  credential: DatabaseCredential | null;
 }
 
 /** An open tunnel as `status()` shows it. */
@@ -235,7 +240,7 @@ export class TunnelEndpoint implements UpgradeRoute {
       this.#auditConditionRefusal(principal, resource, error);
       throw error;
     }
-    const { policy, grant, conditionsUntil } = admission;
+    const { policy, grant, conditionsUntil, credential } = admission;
     if (ctx.socket.destroyed || this.#closing) {
       ctx.socket.destroy();
       return;
@@ -258,7 +263,7 @@ export class TunnelEndpoint implements UpgradeRoute {
       ctx.socket.off('close', onClientGone);
     }
     try {
-      this.#open(ctx, principal, policy, { grantId: grant.id, conditionsUntil }, target, release);
+      this.#open(ctx, principal, policy, { grantId: grant.id, conditionsUntil, credential }, target, release);
     } catch (error) {
       target.destroy();
       release();
@@ -315,7 +320,7 @@ export class TunnelEndpoint implements UpgradeRoute {
     ctx: UpgradeContext,
     principal: Principal,
     policy: ResourcePolicy,
-    { grantId, conditionsUntil }: { grantId: string; conditionsUntil: number | null },
+    { grantId, conditionsUntil, credential }: { grantId: string; conditionsUntil: number | null; credential: DatabaseCredential | null },
     target: net.Socket,
     release: () => void,
   ): void {
@@ -346,7 +351,7 @@ export class TunnelEndpoint implements UpgradeRoute {
     let upgraded = false;
     this.#wss.handleUpgrade(ctx.req, ctx.socket, ctx.head, (ws: WebSocket, _req: IncomingMessage) => {
       upgraded = true;
-      this.#start(ws, target, { session, principal, policy, release, observer }, grant, conditionsUntil);
+      this.#start(ws, target, { session, principal, policy, credential, release, observer }, grant, conditionsUntil);
     });
     if (upgraded) return;
     // ws refused the handshake itself (bad Sec-WebSocket-Key or version) and answered 400.
@@ -369,9 +374,16 @@ export class TunnelEndpoint implements UpgradeRoute {
         now,
         onEnd: (end) => this.#ended(tunnel, end),
         observeUp: observer ? (chunk) => observer.up(chunk) : null,
-        beforeDown: observer?.beforeDown ? () => observer.beforeDown?.() ?? null : null,
-        preamble: protocol.preamble?.(parts.policy) ?? null,
-        onCut: protocol.watchTarget ? (code) => this.#afterCut(tunnel, code) : null,
+        beforeDown: observer?.beforeDown ? (chunk) => observer.beforeDown?.(chunk) ?? null : null,
+        preamble:
+          protocol.preamble?.(parts.policy, {
+            target,
+            credential: parts.credential,
+            session: parts.session,
+            record: (entry) => observer?.record?.(entry),
+            now,
+          }) ?? null,
+        onCut: protocol.watchTarget || observer?.afterCut ? (code) => this.#afterCut(tunnel, code) : null,
       }),
     };
     // After the relay's own listener, so the relay reads the target first; neither misses a byte.
@@ -396,10 +408,12 @@ export class TunnelEndpoint implements UpgradeRoute {
   /** After the broker cut `tunnel`: ends the session on the server too (a Postgres cancel), logs and audits it. */
   #afterCut(tunnel: Tunnel, code: CloseCode): void {
     const { watch, session, observer } = tunnel;
-    if (!watch || !SERVER_SIDE_CUTS.has(code)) return;
+    // The kind's own watch (Postgres), else the query log when it knows the server's session (MySQL).
+    const ender = watch ?? (observer?.afterCut ? observer : null);
+    if (!ender?.afterCut || !SERVER_SIDE_CUTS.has(code)) return;
     const { log, now } = this.#options;
     const cut = closeCodeName(code);
-    const done = watch
+    const done = ender
       .afterCut(session, cut, now())
       .then((ended) => {
         if (!ended) return;

@@ -108,6 +108,9 @@ export function closeWords(close: TunnelClose, subject: TunnelSubject, now: numb
     case CloseCode.unrecordable:
       // The broker's reason names what it saw, e.g. "unknown message type 0x16 ('\x16')".
       return `the broker ended the session: it could not record what the client sent${reason ? ` (${reason})` : ''}`;
+    case CloseCode.credentialRefused:
+      // The broker's reason names the resource's stored login and what the database said.
+      return reason || CLOSE_REASONS[CloseCode.credentialRefused];
     case CloseCode.targetClosed:
       return `the ${targetNoun(subject.kind)} closed the connection`;
     case CloseCode.targetFailed:

@@ -99,6 +99,7 @@ describe('parseConfig: valid files', () => {
       user: 'readonly',
       targetTls: 'require',
       targetCa: null,
+      credentials: [],
       groupNames: config.groupLabels,
       conditions: expect.objectContaining({ requireMfa: true, requireAuthContext: 'c1', maxSignInAgeMs: 8 * H }),
     });
@@ -230,6 +231,7 @@ describe('parseConfig: valid files', () => {
           user: null,
           targetTls: 'disable',
           targetCa: null,
+          credentials: [],
         },
       ],
     });
