@@ -1,6 +1,6 @@
 // The broker's own login to a Postgres server with a stored credential (credential injection):
 // after the StartupMessage (the client's, with the credential's user), it answers whatever the
-// server asks — SCRAM-SHA-256 (scram.ts), MD5, or a cleartext password — and ends at the server's
+// server asks — SCRAM-SHA-256 (scram.ts), MD5, or a cleartext password (over TLS only) — and ends at the server's
 // AuthenticationOk, which the client then receives as if it had logged in itself. Everything the
 // server sends from AuthenticationOk on (ParameterStatus, BackendKeyData, ReadyForQuery) is the
 // client's, untouched, so cancel requests and the cancel on cuts work as without injection.
@@ -185,6 +185,8 @@ class Exchange {
     readonly credential: DatabaseCredential,
     /** tls-server-end-point of the target's certificate when the broker speaks TLS to it; else null. */
     readonly binding: ChannelBinding | null,
+    /** Whether the broker speaks TLS to the server: a cleartext password is sent over TLS only. */
+    readonly encrypted: boolean,
   ) {}
 
   /** Bytes to send the server, 'done' at AuthenticationOk; throws LoginFailure when the login cannot go on. */
@@ -217,6 +219,13 @@ class Exchange {
         return 'done';
       case Auth.cleartext:
         this.method = 'password';
+        // Anyone between the broker and the database could ask for it this way and read it.
+        if (!this.encrypted) {
+          throw new LoginFailure(
+            'the database asks for the password in cleartext over a connection without TLS, and the broker does not send it so; set targetTls on the resource, or use scram-sha-256 for this user in pg_hba.conf',
+            null,
+          );
+        }
         return typed(PASSWORD_MESSAGE, cstring(password));
       case Auth.md5: {
         if (message.body.length < 4 + MD5_SALT_BYTES) throw new LoginFailure('the database sent an MD5 request without its salt', null);
@@ -276,7 +285,7 @@ class LoginFailure extends Error {
  * Never rejects.
  */
 export function loginToPostgres(target: net.Socket, credential: DatabaseCredential, timeoutMs: number = LOGIN_TIMEOUT_MS): Promise<LoginResult> {
-  const exchange = new Exchange(credential, channelBinding(target));
+  const exchange = new Exchange(credential, channelBinding(target), target instanceof tls.TLSSocket);
   const messages = new BackendMessages();
   return new Promise<LoginResult>((resolve) => {
     let busy = false;

@@ -129,6 +129,17 @@ describe('InjectCredential', () => {
     target.destroy();
   });
 
+  it('does not send the password in cleartext over a connection without TLS, and says what to do', async () => {
+    const { target, received } = await scripted(() => message('R', int32(3)));
+    const { step } = run(target, startup({ user: 'alice', database: 'orders' }));
+    if (!('login' in step)) throw new Error('expected a login');
+    target.write(step.forward);
+    const outcome = await step.login;
+    expect(outcome).toMatchObject({ refused: expect.stringContaining('asks for the password in cleartext over a connection without TLS') });
+    expect(Buffer.concat(received).toString('latin1')).not.toContain('the-secret');
+    target.destroy();
+  });
+
   it('passes a CancelRequest through untouched: cancelling needs no login', async () => {
     const { target } = await scripted(() => null);
     const cancel = Buffer.concat([int32(16), int32(80877102), int32(4242), int32(7)]);
