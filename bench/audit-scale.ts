@@ -80,6 +80,7 @@ const resources: ResourcePolicy[] = Array.from({ length: RESOURCES }, (_, i) => 
   user: null,
   targetTls: 'disable',
   targetCa: null,
+  credentials: [],
 }));
 
 const config: BrokerConfig = {
