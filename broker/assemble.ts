@@ -14,6 +14,7 @@ import type { BrokerConfig } from './config/types.js';
 import { EventsEndpoint } from './events/endpoint.js';
 import { EventHub } from './events/hub.js';
 import type { HostAllowList } from './http/host-allow-list.js';
+import { authorizeEndpoint } from './http/respond.js';
 import { upgradeRouter, type UpgradeListener } from './http/upgrade.js';
 import type { Directory } from './identity/directory.js';
 import type { Servable } from './lifecycle.js';
@@ -30,7 +31,7 @@ import { NotificationOutbox } from './store/notification-outbox.js';
 import { SqliteRequestStore } from './store/request-store.js';
 import { SqliteSessionStore, type SessionStore } from './store/session-store.js';
 import { TunnelEndpoint, type TunnelEndpointOptions } from './tunnel/endpoint.js';
-import { pgQueryCapture } from './tunnel/postgres/session-capture.js';
+import { statementCapture } from './tunnel/protocols.js';
 
 export interface AssembleOptions {
   config: BrokerConfig;
@@ -173,8 +174,9 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     sessions,
     now,
     log,
-    // Every query of a postgres session goes to the audit log, in batches.
-    observe: pgQueryCapture({ sink: audit.batch, log, now }),
+    // Every statement of a postgres or mysql session goes to the audit log, in batches.
+    observe: statementCapture({ sink: audit.batch, log, now }),
+    audit: audit.log,
     ...options.tunnel,
   });
   // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit.
@@ -192,7 +194,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
 
   const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit };
   // Counts failed token checks per source address for this broker (auth/failed-sign-ins.ts).
-  const authenticate = authenticator(options.verifier, audit.signins, new FailedSignIns());
+  const authenticate = authenticator(options.verifier, audit.signins, new FailedSignIns(), config.trustedProxies);
   const hosts = options.hosts ?? null;
   const checks: ReadinessCheck[] = [
     {
@@ -215,7 +217,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     sessions,
     metrics,
     handleRequest: brokerRequestHandler(app, authenticate, { side: options.side ?? null, hosts }),
-    handleUpgrade: upgradeRouter(authenticate, log, [events, tunnels], hosts),
+    handleUpgrade: upgradeRouter(authenticate, log, [events, tunnels], hosts, authorizeEndpoint(options.signIn.authority)),
     readiness: () => checkReadiness(checks),
     drain: (timeoutMs) => tunnels.drain(timeoutMs),
     close() {

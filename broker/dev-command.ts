@@ -14,7 +14,7 @@ import { HttpTransport } from '../shared/http-transport.js';
 import { assembleBroker } from './assemble.js';
 import type { Logger } from './log.js';
 import { loadConfigFile } from './config/load.js';
-import type { BrokerConfig } from './config/types.js';
+import type { BrokerConfig, ResourcePolicy } from './config/types.js';
 import { demoConfig } from './demo/demo-config.js';
 import { startDemoPostgres } from './demo/postgres.js';
 import { startDemoTcpService } from './demo/tcp-service.js';
@@ -136,7 +136,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       const tcp = await startDemoTcpService();
       cleanups.push(() => tcp.stop());
       targets.push(postgres, tcp);
-      effective = demoConfig({ postgres, tcp });
+      effective = demoConfig({ postgres, tcp }, postgres.app.password);
     }
 
     const preferredSignIn = options.signIn ?? config?.devSignIn?.signIn ?? DEFAULT_SIGN_IN_METHOD;
@@ -233,15 +233,21 @@ function printBanner(
       user.groups.length > MAX_GROUPS_SHOWN
         ? `${user.groups.slice(0, MAX_GROUPS_SHOWN).join(', ')} + ${user.groups.length - MAX_GROUPS_SHOWN} more`
         : user.groups.join(', ') || '(no groups)';
-    print(`    ${user.upn.padEnd(width)}  ${user.name.padEnd(18)}  ${groups}`);
+    print(`    ${user.upn.padEnd(width)}  ${user.name.padEnd(18)}  ${groups}${user.mfa ? '  (MFA)' : ''}`);
   }
   print('');
   print('  Resources:');
   for (const r of info.config.resources) {
     print(
-      `    ${r.name.padEnd(18)} ${r.kind.padEnd(9)} ${`${r.target.host}:${r.target.port}`.padEnd(16)} requesters ${r.requesters.join(',')}; ${r.approvals} approval(s) from ${r.approvers.join(',')}; max ${formatDuration(r.maxDurationMs)}`,
+      `    ${r.name.padEnd(18)} ${r.kind.padEnd(9)} ${`${r.target.host}:${r.target.port}`.padEnd(16)} requesters ${r.requesters.join(',')}; ${r.approvals} approval(s) from ${r.approvers.join(',')}; max ${formatDuration(r.maxDurationMs)}${loginWords(r)}`,
     );
   }
   print('');
   print('Ready. Ctrl-C stops the broker and the demo targets.');
+}
+
+/** "; the broker logs in as demo_app": a resource with stored logins (credential injection), in the banner. */
+function loginWords(resource: ResourcePolicy): string {
+  if (resource.credentials.length === 0) return '';
+  return `; the broker logs in as ${[...new Set(resource.credentials.map((credential) => credential.user))].join(' or ')}`;
 }

@@ -80,6 +80,11 @@ export interface ResourceSummary {
   database: string | null;
   /** postgres/mysql: the database user a client connects as unless told otherwise (e.g. PGUSER); null when not configured. */
   user: string | null;
+  /**
+   * The resource's conditions in words (README, "Conditions"), e.g. "multi-factor sign-in",
+   * "from 10.0.0.0/8", "Mon-Fri 07:00-19:00 Europe/Berlin"; empty when it has none.
+   */
+  conditions: string[];
 }
 
 export interface ResourcesResponse {
@@ -267,6 +272,21 @@ export const AUDIT_EVENT_TYPES = [
   'pg.unrecordable',
   /** The broker cut a Postgres session and cancelled the query its backend was running (CancelRequest). */
   'pg.cancelled',
+  /** A MySQL/MariaDB session's handshake: the database user and database the client asked for, the server's connection id. */
+  'mysql.handshake',
+  /** A statement a MySQL/MariaDB client ran: COM_QUERY, or COM_STMT_EXECUTE with its parameters. */
+  'mysql.query',
+  /** A MySQL/MariaDB command that is not a statement but changes the session (COM_INIT_DB, COM_CHANGE_USER, …). */
+  'mysql.command',
+  /** The client sent bytes the MySQL capture could not record: the broker ended the session there and forwarded none of them. */
+  'mysql.unrecordable',
+  /** The broker cut a MySQL/MariaDB session and killed its running statement (KILL QUERY). */
+  'mysql.killed',
+  /**
+   * The broker logged in to a postgres/mysql database with a login it holds (`credentials`): the
+   * database user, where the password came from (never the password), and whether the database accepted it.
+   */
+  'db.login',
   'audit.dropped',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

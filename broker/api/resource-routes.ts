@@ -5,7 +5,9 @@ import type { BrokerApp } from '../app.js';
 import type { ResourcePolicy } from '../config/types.js';
 import { callerGroups, inAnyGroup } from '../identity/directory.js';
 import type { Route } from '../http/router.js';
+import { describeConditions } from '../policy/conditions.js';
 import { describeGroups } from '../requests/wording.js';
+import { chooseDatabaseCredential } from '../tunnel/database-credential.js';
 import type { GroupRef } from '../../shared/wire.js';
 
 function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[]): ResourceSummary {
@@ -26,7 +28,9 @@ function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[]
     reason: resource.reason,
     ticketPattern: resource.ticketPattern,
     database: resource.database,
-    user: resource.user,
+    // With stored logins, the database user the caller's sessions will run as (so `-- psql` shows it, not a user it never is).
+    user: chooseDatabaseCredential(resource, groups)?.user ?? resource.user,
+    conditions: describeConditions(resource.conditions),
   };
 }
 

@@ -4,10 +4,11 @@
 import type { AccessError } from '../../shared/errors.js';
 import { MAX_AUDIT_COPY_CHARS } from '../../shared/limits.js';
 import type { AccessRequest, Actor, RequestChange } from '../requests/types.js';
+import { CONDITION_OF_CODE } from '../policy/conditions.js';
 import type { NewAuditEntry } from './entry.js';
 
-/** What a caller tried when the broker refused it. */
-export type RefusedAction = 'create' | 'review' | 'cancel' | 'revoke' | 'extend' | 'post_review';
+/** What a caller tried when the broker refused it (`connect`: opening a tunnel). */
+export type RefusedAction = 'create' | 'review' | 'cancel' | 'revoke' | 'connect' | 'extend' | 'post_review';
 
 /** Changes the clock makes: nobody acted, whoever's call happened to apply them. */
 const CLOCK_CHANGES: ReadonlySet<RequestChange> = new Set(['timed_out', 'expired']);
@@ -65,8 +66,14 @@ export function refusalEntry(
     subject: boundedId(target.requestId),
     resource: boundedId(target.resource),
     // The message is the broker's own words (quoting at most a field within its API limit).
-    body: { action, code: error.code, message: error.message, ...boundedCopy(details) },
+    // A resource condition's refusal names the condition (requireMfa, hours, …) beside its code.
+    body: { action, code: error.code, ...conditionOf(error), message: error.message, ...boundedCopy(details) },
   };
+}
+
+function conditionOf(error: AccessError): { condition?: string } {
+  const condition = CONDITION_OF_CODE[error.code];
+  return condition ? { condition } : {};
 }
 
 function changeBody(request: AccessRequest, change: RequestChange): Record<string, unknown> {

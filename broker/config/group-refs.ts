@@ -112,6 +112,7 @@ export function groupRefsOf(config: {
     requesters: readonly string[];
     approvers: readonly string[];
     autoApprove: readonly string[];
+    credentials: ReadonlyArray<{ groups: readonly string[] }>;
     breakGlass?: { groups: readonly string[] } | undefined;
   }>;
   auditors: readonly string[];
@@ -121,6 +122,9 @@ export function groupRefsOf(config: {
   for (const resource of config.resources) {
     for (const key of ['requesters', 'approvers', 'autoApprove'] as const) {
       for (const [index, ref] of resource[key].entries()) refs.push({ where: `resources.${resource.name}.${key}[${index}]`, ref });
+    }
+    for (const [entry, credential] of resource.credentials.entries()) {
+      for (const [index, ref] of credential.groups.entries()) refs.push({ where: `resources.${resource.name}.credentials[${entry}].groups[${index}]`, ref });
     }
     for (const [index, ref] of (resource.breakGlass?.groups ?? []).entries())
       refs.push({ where: `resources.${resource.name}.breakGlass.groups[${index}]`, ref });

@@ -10,8 +10,10 @@ import { DEFAULT_SIGN_IN_METHOD, SIGN_IN_METHODS } from '../../shared/wire.js';
 import { checkDevDirectory, unknownGroup } from './dev-directory.js';
 import { caFile, choice, duration, emailShaped, guid, nameList, regexSource, strictMapping, target, text, wholeNumber } from './fields.js';
 import { cloudSchema } from './cloud-schema.js';
+import { conditionsSchema, networkList } from './conditions-schema.js';
 import { graphSchema } from './graph-credential-schema.js';
 import { notificationsSchema } from './notifications-schema.js';
+import { credentialList } from './database-credentials.js';
 import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } from './group-refs.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
 import type { BrokerConfig, DevDirectory, ExtendPolicy, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
@@ -87,10 +89,9 @@ interface ResourceGroupEntries {
   approvers: GroupRefEntry[];
   autoApprove: GroupRefEntry[];
   breakGlass: GroupRefEntry[];
+  /** Per entry of `credentials`, its `groups`. */
+  credentials: GroupRefEntry[][];
 }
-
-/** The group-reference lists of a resource, by their key (breakGlass: its `groups`). */
-const RESOURCE_GROUP_KEYS = ['requesters', 'approvers', 'autoApprove', 'breakGlass'] as const;
 
 function tenantSchema(options: SchemaOptions) {
   // No default Graph URL here: it follows tenant.cloud (see the transform below).
@@ -130,7 +131,7 @@ function tenantSchema(options: SchemaOptions) {
   });
 }
 
-function resourceSchema(baseDir: string, idsOnly: boolean) {
+function resourceSchema(env: NodeJS.ProcessEnv, baseDir: string, idsOnly: boolean) {
   return strictMapping(
     {
       kind: choice(RESOURCE_KINDS, 'the protocol of the target'),
@@ -163,6 +164,8 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
         },
         'break-glass: { groups: [sg-oncall], maxDuration: 1h }',
       ).optional(),
+      conditions: conditionsSchema().optional(),
+      credentials: credentialList(env, baseDir, idsOnly).optional(),
     },
     'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
   ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> & { groupEntries: ResourceGroupEntries } => {
@@ -176,13 +179,13 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       });
     }
     if (!DATABASE_KINDS.includes(raw.kind)) {
-      for (const key of ['database', 'user'] as const) {
+      for (const key of ['database', 'user', 'credentials'] as const) {
         if (raw[key] === undefined) continue;
         ctx.addIssue({
           code: 'custom',
           path: [key],
           message: `applies to ${DATABASE_KINDS.join(' and ')} resources only, not kind ${raw.kind} — remove it`,
-          input: raw[key],
+          ...(key === 'credentials' ? {} : { input: raw[key] }),
         });
       }
     }
@@ -233,7 +236,15 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       targetCa: raw.targetCa ?? null,
       ...(raw.extend ? { extend: raw.extend } : {}),
       ...(raw.breakGlass ? { breakGlass: { groups: refsOf(raw.breakGlass.groups), maxDurationMs: raw.breakGlass.maxDuration } } : {}),
-      groupEntries: { requesters: raw.requesters, approvers: raw.approvers, autoApprove: raw.autoApprove, breakGlass: raw.breakGlass?.groups ?? [] },
+      ...(raw.conditions ? { conditions: raw.conditions } : {}),
+      credentials: (raw.credentials ?? []).map((parsed) => parsed.credential),
+      groupEntries: {
+        requesters: raw.requesters,
+        approvers: raw.approvers,
+        autoApprove: raw.autoApprove,
+        breakGlass: raw.breakGlass?.groups ?? [],
+        credentials: (raw.credentials ?? []).map((parsed) => parsed.groupEntries),
+      },
     };
   });
 }
@@ -285,9 +296,9 @@ function extendProblems(extend: ExtendPolicy, maxDurationMs: number): { path: st
   return problems;
 }
 
-function resourcesSchema(baseDir: string, idsOnly: boolean) {
+function resourcesSchema(env: NodeJS.ProcessEnv, baseDir: string, idsOnly: boolean) {
   return z
-    .record(z.string(), resourceSchema(baseDir, idsOnly), {
+    .record(z.string(), resourceSchema(env, baseDir, idsOnly), {
       error: (issue) =>
         issue.input === undefined
           ? 'is required — the resources people may request, each with its policy (see examples/access.yaml)'
@@ -330,8 +341,9 @@ function devTenantSchema() {
       upn: emailShaped("the user's sign-in name"),
       name: text("the user's display name"),
       groups: nameList('groups the user is a direct member of', { nonEmpty: false }).default([]),
+      mfa: z.boolean({ error: 'must be true or false — true: the user can complete multi-factor sign-in' }).optional(),
     },
-    'a dev user: { upn, name, groups }',
+    'a dev user: { upn, name, groups, mfa }',
   );
   return strictMapping(
     {
@@ -403,11 +415,12 @@ export function configSchema(options: SchemaOptions) {
         MAX_GRAPH_RETRY_BUDGET_MS,
         'a request path must not hang on Graph',
       ).default(DEFAULT_GRAPH_RETRY_BUDGET_MS),
-      resources: resourcesSchema(options.baseDir, idsOnly),
+      resources: resourcesSchema(options.env, options.baseDir, idsOnly),
       auditors: groupRefList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       admins: groupRefList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       limits: limitsSchema().optional(),
       notifications: notificationsSchema({ env: options.env, baseDir: options.baseDir }).optional(),
+      trustedProxies: networkList('the reverse proxies whose X-Forwarded-For the broker believes, e.g. [10.0.5.10/32]').optional(),
       devTenant,
     },
     'the broker config: resources, auditors, admins and (for `serve`) tenant',
@@ -422,12 +435,11 @@ export function configSchema(options: SchemaOptions) {
       for (const problem of undeclaredGroups({ resources, auditors, admins }, new Set(devDirectory.groups.map((g) => g.name)))) addProblem(ctx, problem);
     }
     const { labels, problems } = collectLabels([
-      ...raw.resources.flatMap((r) =>
-        RESOURCE_GROUP_KEYS.map((key) => ({
-          path: key === 'breakGlass' ? ['resources', r.name, 'breakGlass', 'groups'] : ['resources', r.name, key],
-          entries: r.groupEntries[key],
-        })),
-      ),
+      ...raw.resources.flatMap((r) => [
+        ...(['requesters', 'approvers', 'autoApprove'] as const).map((key) => ({ path: ['resources', r.name, key], entries: r.groupEntries[key] })),
+        { path: ['resources', r.name, 'breakGlass', 'groups'], entries: r.groupEntries.breakGlass },
+        ...r.groupEntries.credentials.map((entries, index) => ({ path: ['resources', r.name, 'credentials', index, 'groups'], entries })),
+      ]),
       { path: ['auditors'], entries: raw.auditors },
       { path: ['admins'], entries: raw.admins },
     ]);
@@ -446,6 +458,7 @@ export function configSchema(options: SchemaOptions) {
       ...(devTenantSection ? { devSignIn: { blockDeviceCode, ...(signIn ? { signIn } : {}) } } : {}),
       ...(raw.limits ? { limits: raw.limits } : {}),
       ...(raw.notifications ? { notifications: raw.notifications } : {}),
+      ...(raw.trustedProxies ? { trustedProxies: raw.trustedProxies } : {}),
     };
   });
 }
@@ -467,6 +480,7 @@ function undeclaredGroups(config: { resources: ResourcePolicy[]; auditors: strin
     check(['resources', resource.name, 'approvers'], resource.approvers);
     check(['resources', resource.name, 'autoApprove'], resource.autoApprove);
     if (resource.breakGlass) check(['resources', resource.name, 'breakGlass', 'groups'], resource.breakGlass.groups);
+    for (const [index, credential] of resource.credentials.entries()) check(['resources', resource.name, 'credentials', index, 'groups'], credential.groups);
   }
   check(['auditors'], config.auditors);
   check(['admins'], config.admins);

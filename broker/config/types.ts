@@ -6,6 +6,8 @@ import type { Cloud } from '../identity/clouds.js';
 
 import type { CallerLimits } from '../../shared/limits.js';
 import type { SignInMethod } from '../../shared/wire.js';
+import type { ResourceConditions } from '../policy/conditions.js';
+import type { NetworkList } from '../policy/networks.js';
 
 export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp';
 
@@ -23,6 +25,24 @@ export interface TargetCa {
   file: string;
   /** Its PEM text. */
   pem: string;
+}
+
+/**
+ * A database login the broker holds for a postgres/mysql resource (`credentials:`, config/database-credentials.ts):
+ * the broker logs in with it and the client never sees the password.
+ */
+export interface DatabaseCredential {
+  /** The database user the broker logs in as. */
+  user: string;
+  /**
+   * The password, read at start. Non-enumerable (config/database-credentials.ts databaseCredential):
+   * JSON, util.inspect and spreads leave it out. Never logged, audited or put in a message.
+   */
+  readonly password: string;
+  /** Where the password came from, for messages: `$ENV_NAME` or the file's resolved path. Never the secret. */
+  source: string;
+  /** Group references (like `requesters`) whose members get this login; empty: everyone. */
+  groups: string[];
 }
 
 export interface ResourcePolicy {
@@ -61,10 +81,21 @@ export interface ResourcePolicy {
   /** `extend:` — how a live grant may be extended (`access extend`); absent: it may not. */
   extend?: ExtendPolicy;
   /**
+   * postgres/mysql only: the logins the broker itself uses (credential injection), in order; the
+   * first whose groups the requester is in wins (tunnel/database-credential.ts). Empty: the client
+   * logs in with its own user and password, relayed untouched.
+   */
+  credentials: DatabaseCredential[];
+  /**
    * Names of the config's groups by lower-case object id, for messages and listings only (never
    * matching): the config's labels, and under serve the tenant's names read at start.
    */
   groupNames?: Readonly<Record<string, string>>;
+  /**
+   * What the caller's token and connection must show (MFA, authentication context, sign-in age,
+   * source network, time window), at request, approval, tunnel open and every re-check. Absent: none.
+   */
+  conditions?: ResourceConditions;
 }
 
 /**
@@ -170,6 +201,12 @@ export interface DevUser {
   name: string;
   /** Group names the user is a direct member of. */
   groups: string[];
+  /**
+   * The user has a second factor registered: when a sign-in asks for MFA or an authentication
+   * context (a claims challenge), their token shows it (`amr` mfa, `acrs`). Default false: such a
+   * sign-in is refused on the sign-in page.
+   */
+  mfa?: boolean;
 }
 
 /** A group of the embedded dev tenant; `memberOf` nests it inside other groups (transitivity). */
@@ -231,6 +268,11 @@ export interface BrokerConfig {
   devSignIn?: DevSignInSettings;
   /** Per-caller limits that differ from the defaults (shared/limits.ts); absent: the defaults. */
   limits?: Partial<CallerLimits>;
+  /**
+   * The reverse proxies in front of the broker (trustedProxies): only when the direct peer is one of
+   * them is X-Forwarded-For read for the client address (policy/networks.ts). Absent: none, the peer is the client.
+   */
+  trustedProxies?: NetworkList;
   /** `notifications:` — Teams, Slack and signed webhook destinations; absent: none. */
   notifications?: NotificationsConfig;
 }

@@ -15,6 +15,7 @@ import { refusalEntry, requestEntries, type RefusedAction } from '../audit/reque
 import type { Principal } from '../auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
 import { callerGroups, hasFreshReads, inAnyGroup, type Directory } from '../identity/directory.js';
+import { requireConditions } from '../policy/enforce.js';
 import { LIST_LIMIT_MAX, type RequestStore, type RowPosition } from '../store/request-store.js';
 import { pendingExtension } from './extension.js';
 import { randomRequestId, type IdGenerator } from './ids.js';
@@ -117,6 +118,9 @@ export class RequestService {
     const groups = body.breakGlass ? (await this.#groupsForDecision(principal)).current : await this.#directory.memberGroups(principal.oid);
     const policy = this.policyOf(body.resource);
     if (!policy) throw this.#unknownResource(body.resource, groups);
+    // The resource's conditions, for its requesters only: a stranger learns nothing about them
+    // (openRequest refuses them as not_a_requester).
+    if (inAnyGroup(groups, policy.requesters)) requireConditions(policy, principal, this.#now());
     const ctx = this.#context(policy);
     const input = {
       resource: body.resource,
@@ -233,6 +237,7 @@ export class RequestService {
     return this.#refusing('review', principal, { requestId: id }, { decision, comment }, async () => {
       requirePerson(principal, 'review requests');
       const { seen, current } = await this.#groupsForDecision(principal);
+      if (decision === 'approve') this.#requireApproverConditions(principal, id, current);
       const reviewer = actorOf(principal);
       return this.#mutate(id, principal, seen, { type: 'review', reviewer, reviewerGroups: current, decision, comment });
     });
@@ -411,6 +416,20 @@ export class RequestService {
       'request_not_found',
       `No request "${id}" that you can see — list yours with \`access requests\`, pending reviews with \`access approvals\`.`,
     );
+  }
+
+  /**
+   * An approval counts only from an approver whose own sign-in and connection meet the resource's
+   * conditions (an approver without MFA must not open an MFA-only resource to someone else). Checked
+   * for eligible approvers of a request they can see; everyone else is refused as before by the
+   * state machine, learning nothing of the conditions. A deny needs no conditions: it grants nothing.
+   */
+  #requireApproverConditions(principal: Principal, id: string, current: readonly GroupRef[]): void {
+    const request = this.#store.get(id);
+    if (!request) return;
+    const policy = this.policyOf(request.resource);
+    if (!policy || !inAnyGroup(current, policy.approvers)) return;
+    requireConditions(policy, principal, this.#now());
   }
 
   #unknownResource(resource: string, groups: readonly GroupRef[]): AccessError {

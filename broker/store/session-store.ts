@@ -25,7 +25,10 @@ export interface NewSession {
   requestId: string;
   user: { oid: string; upn: string | null };
   resource: string;
-  /** The peer address of the client's connection (no X-Forwarded-For). */
+  /**
+   * The client's address: the peer of its connection, or behind a proxy in `trustedProxies` the
+   * client X-Forwarded-For names (policy/networks.ts clientAddress).
+   */
   clientAddress: string | null;
   /** host:port as dialled. */
   target: string;

@@ -1,6 +1,7 @@
 // One timer per grant with open tunnels, armed for the grant's absolute expiresAt: the tunnels of
 // a grant end when the grant does, however long after the tunnel opened that is. The timer exists
-// only while the grant has tunnels.
+// only while the grant has tunnels. The endpoint keeps a second set keyed by session id for the
+// instant a tunnel's resource conditions stop holding (a time window's end, a sign-in's age limit).
 
 /** setTimeout's largest delay (about 24.8 days); longer waits are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

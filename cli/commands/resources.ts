@@ -17,6 +17,8 @@ function policy(r: ResourceSummary): string {
   const parts = [`${r.approvals} of ${r.approvers.join('/')}`, `default ${formatDuration(r.defaultDurationMs)}`];
   if (r.reason === 'required') parts.push('reason required');
   if (r.ticketPattern) parts.push(`ticket ${r.ticketPattern}`);
+  // An older broker sends no conditions.
+  if (r.conditions?.length) parts.push(`conditions: ${r.conditions.join('; ')}`);
   if (r.extendMaxTotalMs) parts.push(`extend to ${formatDuration(r.extendMaxTotalMs)}`);
   if (r.breakGlassMaxDurationMs) parts.push(`break-glass ${formatDuration(r.breakGlassMaxDurationMs)}`);
   return parts.join(', ');

@@ -47,6 +47,7 @@ export function policy(overrides: Partial<ResourcePolicy> = {}): ResourcePolicy 
     approvers: ['7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f'],
     requestTtlMs: HOUR,
     autoApprove: ['sg-oncall'],
+    credentials: [],
     ...overrides,
   });
 }
