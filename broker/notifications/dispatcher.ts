@@ -33,12 +33,14 @@ export function retryDelay(attempt: number, firstMs: number, maxMs: number, rand
 
 /** What one POST answered: ok, or why not. */
 export type PostResult = { ok: true } | { ok: false; error: string };
-export type Post = (url: string, headers: Record<string, string>, body: string) => Promise<PostResult>;
+/** `stop` aborts a POST in flight (the broker is shutting down; the notice stays in the outbox). */
+export type Post = (url: string, headers: Record<string, string>, body: string, stop: AbortSignal) => Promise<PostResult>;
 
 /** POST with fetch: 2xx is delivered; anything else (status, network error, timeout) is a failure. */
-export const fetchPost: Post = async (url, headers, body) => {
+export const fetchPost: Post = async (url, headers, body, stop) => {
   try {
-    const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS), redirect: 'error' });
+    const signal = AbortSignal.any([AbortSignal.timeout(DELIVERY_TIMEOUT_MS), stop]);
+    const res = await fetch(url, { method: 'POST', headers, body, signal, redirect: 'error' });
     if (res.ok) {
       await res.body?.cancel();
       return { ok: true };
@@ -72,6 +74,8 @@ export class NotificationDispatcher {
   #running: Promise<void> | null = null;
   #again = false;
   #stopped = true;
+  /** Aborted by stop(): a shutdown does not wait out a slow destination. */
+  #stopping = new AbortController();
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -104,6 +108,7 @@ export class NotificationDispatcher {
   /** Delivers what is already waiting (left by a previous run), then keeps watch. */
   start(): void {
     this.#stopped = false;
+    this.#stopping = new AbortController();
     const waiting = this.#options.outbox.waiting();
     if (waiting > 0) this.#options.log.info('notifications waiting from before the start', { waiting });
     this.kick();
@@ -119,11 +124,12 @@ export class NotificationDispatcher {
     this.#arm(0);
   }
 
-  /** Stops the timer and waits for the pass in flight. */
+  /** Stops the timer, aborts a POST in flight (recorded as a failed try, retried after a restart) and waits for the pass. */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    this.#stopping.abort();
     await this.#running;
   }
 
@@ -190,7 +196,7 @@ export class NotificationDispatcher {
       return;
     }
     const { headers, body } = this.#request(destination, row);
-    const result = await this.#post(destination.url, headers, body);
+    const result = await this.#post(destination.url, headers, body, this.#stopping.signal);
     const now = this.#options.now();
     if (result.ok) {
       outbox.delivered(row.id, now);

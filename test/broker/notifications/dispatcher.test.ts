@@ -142,6 +142,26 @@ describe('NotificationDispatcher', () => {
     await next.stop();
   });
 
+  it('aborts a delivery in flight when stopped, keeping the notice for the next start', async () => {
+    db = openDatabase(':memory:');
+    const outbox = new NotificationOutbox(db);
+    const log = recordingLog();
+    let started = false;
+    // A destination that never answers: only the abort ends the POST.
+    const hanging: Post = (_url, _headers, _body, stop) =>
+      new Promise((resolve) => {
+        started = true;
+        stop.addEventListener('abort', () => resolve({ ok: false, error: 'AbortError: the broker is stopping' }));
+      });
+    const dispatcher = new NotificationDispatcher({ config, outbox, now: () => T0, log, post: hanging });
+    dispatcher.enqueueChange(pending, ['created'], T0);
+    dispatcher.start();
+    while (!started) await new Promise((resolve) => setTimeout(resolve, 5));
+    await dispatcher.stop();
+    expect(outbox.waiting()).toBe(1);
+    expect(log.lines.find((l) => l.message === 'notification delivery failed')?.fields['error']).toBe('AbortError: the broker is stopping');
+  });
+
   it('signs webhook deliveries and names them with one delivery id across tries', async () => {
     const h = setup([{ ok: false, error: 'HTTP 500' }]);
     h.dispatcher.enqueueChange({ ...pending, state: 'revoked', closeReason: 'done' }, ['revoked'], T0);
