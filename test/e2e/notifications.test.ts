@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestView } from '../../shared/wire.js';
 import { freePort, startDevBrokerProcess, tempDir, type DevBrokerProcess } from '../helpers/processes.js';
-import { eventually, signIn, type Person } from '../helpers/tunnel-broker.js';
+import { eventually, signInEach, type Person } from '../helpers/tunnel-broker.js';
 
 /** The generic webhook's key, as an operator would make it (`openssl rand -hex 32`). */
 const SECRET = `${'f'.repeat(16)}0123456789abcdef0123456789abcdef`;
@@ -106,7 +106,7 @@ beforeAll(async () => {
   const env = { TEST_SLACK_URL: `${receiver.url}/slack`, TEST_FLAKY_URL: `${receiver.url}/flaky`, TEST_HOOK_SECRET: SECRET };
   startBroker = () => startDevBrokerProcess(['--data', path.join(dir, 'data'), '--config', config], env, { port });
   broker = await startBroker();
-  [alice, bob, olive] = await Promise.all(['alice', 'bob', 'olive'].map(async (name) => signIn(broker.url, `${name}@contoso.dev`, await tempDir(name))));
+  [alice, bob, olive] = await signInEach(broker.url, ['alice', 'bob', 'olive'] as const);
 });
 
 afterAll(async () => {

@@ -274,7 +274,7 @@ describe('openRequest', () => {
       'at most 1h',
     ],
   ] as const)('refuses break-glass with %s', (_name, overrides, memberOf, asked, code, says) => {
-    const error = refusal(() => openRequest(asked, people.oscar.actor, memberOf, context(policy(overrides), T0), 'r'));
+    const error = refusal(() => openRequest(asked, people.oscar.actor, memberOf, context(policy(overrides as Partial<ResourcePolicy>), T0), 'r'));
     expect(error.code).toBe(code);
     expect(error.message).toContain(says);
   });

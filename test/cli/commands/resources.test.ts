@@ -20,6 +20,7 @@ const summary: ResourceSummary = {
   ticketPattern: null,
   database: null,
   user: null,
+  conditions: [],
 };
 
 describe('access resources', () => {
