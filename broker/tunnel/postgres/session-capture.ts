@@ -56,6 +56,8 @@ export const MAX_TRACKED_STATEMENTS = 512;
 /** Where the entries go: the audit log's batched appender. */
 export interface CaptureSink {
   add(entry: NewAuditEntry): void;
+  /** Writes what is buffered at the end of this event-loop turn, with whatever other sessions added meanwhile (group commit). */
+  flushSoon(): void;
   /** Writes what is buffered: called when the session ends, so its entries come before `session.closed`. */
   flush(): void;
   /** Entries still buffered: after a flush, those the log could not write (a full disk, a failed store). */
@@ -119,6 +121,9 @@ export class SessionCapture implements TunnelObserver {
       this.#framer.push(chunk, this.#onFrame);
       // The framer stops at a CancelRequest; nothing may follow one on its connection.
       if (this.#framer.finished && this.#framer.offset - from < chunk.length) throw new FramingError('bytes after a CancelRequest');
+      // Committed after the relay wrote the chunk, while the server runs it: by the time its answer
+      // arrives (beforeDown) there is usually nothing left to write.
+      if (this.#unflushed) this.#options.sink.flushSoon();
       return null;
     } catch (error) {
       return this.#refuse(error);
@@ -127,7 +132,7 @@ export class SessionCapture implements TunnelObserver {
 
   /**
    * The target is about to answer: what the client sent is written first (one transaction for
-   * everything buffered). A SIGKILL can then lose only statements whose answers nobody has seen;
+   * everything buffered, unless the flush `up` asked for has already written it). A SIGKILL can then lose only statements whose answers nobody has seen;
    * without this, up to a flush interval of statements that ran would be missing from the log.
    */
   beforeDown(): string | null {
