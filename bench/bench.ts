@@ -16,7 +16,7 @@
 //            1,000, the most one resource allows; --quick 300)
 //   push     approve → requester notified on its events stream, with PUSH_REQUESTERS (100) people
 //            each waiting on one request on a stream of their own; approvals one after another
-//            (p50/p99/max; a latency, no reference)
+//            (p50/p99/max over every round's; a latency, no reference)
 //   revoke   revoke → every tunnel of the grant closed at the client, with 200 open (p50/p99/max
 //            of each tunnel's close after the revoke was sent)
 // What is not installed (iperf3, socat, pgbench) is skipped, and the run says so.
@@ -359,56 +359,68 @@ function latencyRows(measurement: string, latencies: readonly number[]): Row[] {
   ).map(([path, q]) => ({ measurement, path, unit: 'ms', median: quantile(latencies, q), samples: path === 'max' ? [...latencies] : [], versus: [] }));
 }
 
-/** PUSH_REQUESTERS people each wait on their own request on their own events stream; bob approves one after another. */
-async function benchPush(world: World): Promise<Row[]> {
+/**
+ * PUSH_REQUESTERS people each wait on their own request on their own events stream; bob approves
+ * one after another. Each round asks and approves anew; the latencies of every round are pooled.
+ */
+async function benchPush(options: Options, world: World): Promise<Row[]> {
   const url = world.brokerUrl;
   const bob = await devToken(url, 'bob@contoso.dev');
   const notifiedAt = new Map<string, number>();
-  const ids: string[] = [];
+  const tokens: string[] = [];
   const streams: Array<{ close(): void }> = [];
+  const latencies: number[] = [];
   try {
     for (let n = 1; n <= PUSH_REQUESTERS; n++) {
       const token = await devToken(url, requesterUpn(n));
+      tokens.push(token);
       streams.push(
         await openEvents(url, token, (message) => {
           if (message.type === 'request' && message.change === 'approved') notifiedAt.set(message.request.id, performance.now());
         }),
       );
-      ids.push((await createRequest(url, token, 'push')).id);
     }
-    const sentAt = new Map<string, number>();
-    for (const id of ids) {
-      sentAt.set(id, performance.now());
-      await api(url, bob, 'POST', `/v1/requests/${id}/review`, { decision: 'approve' });
+    for (let round = 0; round < options.rounds; round++) {
+      const ids: string[] = [];
+      for (const token of tokens) ids.push((await createRequest(url, token, 'push')).id);
+      const sentAt = new Map<string, number>();
+      for (const id of ids) {
+        sentAt.set(id, performance.now());
+        await api(url, bob, 'POST', `/v1/requests/${id}/review`, { decision: 'approve' });
+      }
+      await until('every requester notified of the approval', () => ids.every((id) => notifiedAt.has(id)));
+      latencies.push(...ids.map((id) => (notifiedAt.get(id) ?? 0) - (sentAt.get(id) ?? 0)));
     }
-    await until('every requester notified of the approval', () => ids.every((id) => notifiedAt.has(id)));
-    const latencies = ids.map((id) => (notifiedAt.get(id) ?? 0) - (sentAt.get(id) ?? 0));
     return latencyRows(`approval push: approve → requester notified (${PUSH_REQUESTERS} waiting)`, latencies);
   } finally {
     for (const stream of streams) stream.close();
   }
 }
 
-/** REVOKED_TUNNELS tunnels on one grant of alice's; she revokes it; each tunnel's close at the client is timed from the revoke. */
-async function benchRevoke(world: World): Promise<Row[]> {
+/**
+ * REVOKED_TUNNELS tunnels on one grant of alice's; she revokes it; each tunnel's close at the client
+ * is timed from the revoke. A new grant each round; the latencies of every round are pooled.
+ */
+async function benchRevoke(options: Options, world: World): Promise<Row[]> {
   const url = world.brokerUrl;
   const alice = await devToken(url, 'alice@contoso.dev');
-  const grant = await createRequest(url, alice, 'revoke');
-  const closedAt: number[] = [];
+  const latencies: number[] = [];
   const sockets: Array<{ terminate(): void }> = [];
   try {
-    for (let i = 0; i < REVOKED_TUNNELS; i += 20) {
-      const batch = await Promise.all(Array.from({ length: Math.min(20, REVOKED_TUNNELS - i) }, () => openTunnelSocket(url, alice, 'revoke')));
-      for (const ws of batch) ws.once('close', () => closedAt.push(performance.now()));
-      sockets.push(...batch);
+    for (let round = 0; round < options.rounds; round++) {
+      const grant = await createRequest(url, alice, 'revoke');
+      const closedAt: number[] = [];
+      for (let i = 0; i < REVOKED_TUNNELS; i += 20) {
+        const batch = await Promise.all(Array.from({ length: Math.min(20, REVOKED_TUNNELS - i) }, () => openTunnelSocket(url, alice, 'revoke')));
+        for (const ws of batch) ws.once('close', () => closedAt.push(performance.now()));
+        sockets.push(...batch);
+      }
+      const sent = performance.now();
+      await api(url, alice, 'POST', `/v1/requests/${grant.id}/revoke`, { reason: 'bench' });
+      await until('every tunnel of the revoked grant closed', () => closedAt.length === REVOKED_TUNNELS);
+      latencies.push(...closedAt.map((at) => at - sent));
     }
-    const sent = performance.now();
-    await api(url, alice, 'POST', `/v1/requests/${grant.id}/revoke`, { reason: 'bench' });
-    await until('every tunnel of the revoked grant closed', () => closedAt.length === REVOKED_TUNNELS);
-    return latencyRows(
-      `revoke → tunnel closed (${REVOKED_TUNNELS} open)`,
-      closedAt.map((at) => at - sent),
-    );
+    return latencyRows(`revoke → tunnel closed (${REVOKED_TUNNELS} open)`, latencies);
   } finally {
     for (const socket of sockets) socket.terminate();
   }
@@ -506,8 +518,8 @@ async function main(): Promise<void> {
         if (haveSocat) rows.push(...(await benchConns(options, world, echo.port)));
         else skipped.push('conns: socat is not installed');
       }
-      if (options.only.includes('push')) rows.push(...(await benchPush(world)));
-      if (options.only.includes('revoke')) rows.push(...(await benchRevoke(world)));
+      if (options.only.includes('push')) rows.push(...(await benchPush(options, world)));
+      if (options.only.includes('revoke')) rows.push(...(await benchRevoke(options, world)));
     }
   } finally {
     for (const stop of stops.reverse()) await stop();
