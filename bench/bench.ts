@@ -207,11 +207,21 @@ interface IperfReport {
   end: { sum_received?: { bits_per_second: number } };
 }
 
+/** How often, 200 ms apart, an iperf3 run is retried while the server still finishes the last test. */
+const IPERF_BUSY_RETRIES = 50;
+
 async function iperf(port: number, seconds: number, reverse: boolean): Promise<number> {
-  const { stdout } = await run('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])]);
-  const report = JSON.parse(stdout) as IperfReport;
-  if (!report.end.sum_received) throw new Error(`iperf3 through port ${port}${reverse ? ' (-R)' : ''} failed: ${report.error ?? stdout}`);
-  return report.end.sum_received.bits_per_second / 1e9;
+  for (let attempt = 0; ; attempt++) {
+    const { stdout } = await run('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])]);
+    const report = JSON.parse(stdout) as IperfReport;
+    if (report.end.sum_received) return report.end.sum_received.bits_per_second / 1e9;
+    // The last run's connections may still be closing (through a relay, the server hears the FIN last).
+    if (report.error?.includes('busy') && attempt < IPERF_BUSY_RETRIES) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      continue;
+    }
+    throw new Error(`iperf3 through port ${port}${reverse ? ' (-R)' : ''} failed: ${report.error ?? stdout}`);
+  }
 }
 
 async function benchBulk(options: Options, world: World, iperfPort: number): Promise<Row[]> {
