@@ -2,7 +2,7 @@
 // in interleaved rounds (A B C A B C …) so a machine that gets busier mid-run slows every path
 // alike. Prints a table of medians and ratios and writes it as JSON under bench/results/.
 //
-//   npm run bench -- [--quick] [--rounds N] [--seconds S] [--only cli,bulk,pgbench,conns,idle] [--tunnels N]
+//   npm run bench -- [--quick] [--rounds N] [--seconds S] [--only cli,bulk,pgbench,conns,idle,push,revoke] [--tunnels N]
 //
 // Measurements (the references in brackets):
 //   cli      process time (user+sys) and wall of `access --help` and `access whoami` (empty
