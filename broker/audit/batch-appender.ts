@@ -80,6 +80,18 @@ export class BatchedAppender {
   }
 
   /**
+   * Appends what is buffered at the end of this event-loop turn (setImmediate), in one transaction
+   * with everything else added meanwhile: group commit. A fail-closed caller asks for it when its
+   * client's statements arrive, so the commit runs while the server works on them, and the
+   * statements of every session that sent some in the same turn share it; when the answer comes it
+   * calls `flush` (nothing left to write, or a retry that fails closed).
+   */
+  flushSoon(): void {
+    if (this.#closed || this.#pending.length === 0) return;
+    this.#flushSoon();
+  }
+
+  /**
    * Appends everything buffered now, in order, in one transaction. Returns how many entries were
    * appended; on failure keeps them for the next flush and logs the error.
    */

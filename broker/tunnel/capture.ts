@@ -10,7 +10,8 @@
 //   protocol's own "unrecordable" entry); every later chunk is refused the same.
 //
 //   Statement before answer: before the server's bytes reach the client, what the client sent so
-//   far is written to the log (one transaction for everything buffered). When it cannot be, the
+//   far is written to the log (one transaction for everything buffered; usually already written by
+//   the group commit `up` asked for at the end of its event-loop turn). When it cannot be, the
 //   answer is not passed on and the session ends (4114): a SIGKILL can lose only statements whose
 //   answers nobody has seen.
 
@@ -39,6 +40,8 @@ export function remember<K, T>(map: Map<K, T>, key: K, value: T): void {
 /** Where the entries go: the audit log's batched appender. */
 export interface CaptureSink {
   add(entry: NewAuditEntry): void;
+  /** Writes what is buffered at the end of this event-loop turn, with whatever other sessions added meanwhile (group commit). */
+  flushSoon(): void;
   /** Writes what is buffered: called when the session ends, so its entries come before `session.closed`. */
   flush(): void;
   /** Entries still buffered: after a flush, those the log could not write (a full disk, a failed store). */
@@ -82,6 +85,10 @@ export abstract class StatementCapture implements TunnelObserver {
     if (this.#refused !== null) return this.#refused;
     try {
       this.readUp(chunk);
+      // Committed after the relay wrote the chunk, while the server runs it (one transaction for
+      // every session's statements of this turn): by the time its answer arrives (beforeDown) there
+      // is usually nothing left to write.
+      if (this.#unflushed) this.options.sink.flushSoon();
       return null;
     } catch (error) {
       return this.#refuse(error);

@@ -34,7 +34,7 @@ interface Run {
 function play(steps: Step[], size = 0, unwritable = false): Run {
   const entries: NewAuditEntry[] = [];
   const capture = new MysqlCapture(SESSION, resource('prod-mysql', { kind: 'mysql' }), {
-    sink: { add: (entry) => entries.push(entry), flush: () => undefined, pending: unwritable ? 1 : 0 },
+    sink: { add: (entry) => entries.push(entry), flushSoon: () => undefined, flush: () => undefined, pending: unwritable ? 1 : 0 },
     log: recordingLog(),
     now: () => T0,
   });

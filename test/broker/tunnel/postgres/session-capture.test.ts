@@ -44,6 +44,8 @@ interface Run {
   entries: NewAuditEntry[];
   log: ReturnType<typeof recordingLog>;
   flushes: number;
+  /** Commits asked for at the end of the turn (group commit). */
+  soonFlushes: number;
   /** Whether the log's writes fail now (a full disk): flushes then leave everything buffered. */
   failing: boolean;
 }
@@ -55,11 +57,13 @@ function capture(): Run {
     entries,
     log,
     flushes: 0,
+    soonFlushes: 0,
     failing: false,
     capture: new SessionCapture(SESSION, {
       sink: {
         add: (entry) => entries.push(entry),
         flush: () => void run.flushes++,
+        flushSoon: () => void run.soonFlushes++,
         get pending() {
           return run.failing ? 1 : 0;
         },
@@ -300,6 +304,18 @@ describe('before the target answers', () => {
     run.capture.up(query('select 2'));
     run.capture.beforeDown(Buffer.alloc(0));
     expect(run.flushes).toBe(before + 2);
+  });
+
+  it('asks for a commit at the end of the turn when a chunk brings statements, so it runs while the server works', () => {
+    const run = feed(startup({ user: 'alice', database: 'orders' }));
+    run.capture.beforeDown(Buffer.alloc(0));
+    const before = run.soonFlushes;
+    run.capture.up(query('select 1'));
+    expect(run.soonFlushes).toBe(before + 1);
+    run.capture.beforeDown(Buffer.alloc(0));
+    // A chunk that records nothing (Sync alone) asks for no commit.
+    run.capture.up(sync());
+    expect(run.soonFlushes).toBe(before + 1);
   });
 
   it('refuses to let an answer through when the log cannot write the statements it answers, and keeps trying', () => {
