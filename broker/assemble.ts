@@ -27,6 +27,8 @@ import { openDatabase } from './store/database.js';
 import { SqliteRequestStore } from './store/request-store.js';
 import { SqliteSessionStore, type SessionStore } from './store/session-store.js';
 import { TunnelEndpoint, type TunnelEndpointOptions } from './tunnel/endpoint.js';
+import { HttpGateway } from './tunnel/http/gateway.js';
+import { IdentityTokens } from './tunnel/http/identity-token.js';
 import { pgQueryCapture } from './tunnel/postgres/session-capture.js';
 
 export interface AssembleOptions {
@@ -127,6 +129,9 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   // Sessions a crashed broker left open are closed at start.
   const leftovers = sessions.closeLeftovers(now());
   if (leftovers > 0) log.warn('closed tunnel sessions the previous broker left open', { sessions: leftovers });
+  // http resources: the broker forwards each request itself, with the caller's identity signed by this key.
+  const identityTokens = new IdentityTokens();
+  const gateway = new HttpGateway({ sink: audit.batch, log, now, tokens: identityTokens });
   const tunnels = new TunnelEndpoint({
     config,
     grants: store,
@@ -136,12 +141,14 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     log,
     // Every query of a postgres session goes to the audit log, in batches.
     observe: pgQueryCapture({ sink: audit.batch, log, now }),
+    // Every request of an http session too, each written before it is forwarded.
+    serve: (session, policy, target) => gateway.serve(session, policy, target),
     ...options.tunnel,
   });
   // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit.
   service.onChange((request, changes) => tunnels.onRequestChange(request, changes));
 
-  const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit };
+  const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit, identityTokens };
   // Counts failed token checks per source address for this broker (auth/failed-sign-ins.ts).
   const authenticate = authenticator(options.verifier, audit.signins, new FailedSignIns());
   const hosts = options.hosts ?? null;

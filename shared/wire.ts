@@ -202,6 +202,10 @@ export const AUDIT_EVENT_TYPES = [
   'pg.unrecordable',
   /** The broker cut a Postgres session and cancelled the query its backend was running (CancelRequest). */
   'pg.cancelled',
+  /** A request of an http session, written before the broker forwarded it: method and path. */
+  'http.request',
+  /** How that request ended: status, body bytes each way, duration. */
+  'http.response',
   'audit.dropped',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

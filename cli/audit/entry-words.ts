@@ -160,12 +160,28 @@ export function describeEntry(entry: AuditEntryView): string {
       return `stopped reading queries at byte ${num(body, 'atByte') ?? '?'}: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (bytes still flow)`;
     case 'pg.unrecordable':
       return `ended the session at byte ${num(body, 'atByte') ?? '?'}, which it could not record: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (none of it reached the database)`;
+    case 'http.request': {
+      const upgrade = str(body, 'upgrade');
+      return `${httpLine(body)}${upgrade ? ` (upgrade to ${upgrade})` : ''}`;
+    }
+    case 'http.response': {
+      const status = num(body, 'status');
+      const outcome = str(body, 'outcome');
+      const detail = str(body, 'detail');
+      const ended = outcome === 'complete' || outcome === null ? '' : ` — ${endWords(outcome)}${detail ? `: ${oneLine(detail)}` : ''}`;
+      return `${httpLine(body)} → ${status ?? 'no status'}: ↑${bytes(num(body, 'bytesUp'))} ↓${bytes(num(body, 'bytesDown'))} in ${num(body, 'durationMs') ?? '?'} ms${ended}`;
+    }
     case 'audit.dropped':
       return `${num(body, 'count') ?? 'some'} query entries were lost between ${timestamp(str(body, 'firstAt') ?? '')} and ${timestamp(str(body, 'lastAt') ?? '')} (the database refused writes meanwhile)`;
     default:
       // A kind this CLI does not know yet (a newer broker): its body as it is.
       return JSON.stringify(body);
   }
+}
+
+/** "GET /api/health" of an http entry, the path cut on a line of text. */
+function httpLine(body: Record<string, unknown>): string {
+  return `${str(body, 'method') ?? '?'} ${oneLine(str(body, 'path') ?? '', SQL_LINE_CHARS)}${body.pathChars === undefined ? '' : ' (cut)'}`;
 }
 
 /** The widest event type, so a feed's columns line up without knowing what comes next. */

@@ -49,10 +49,19 @@ export function connectionEnv(kind: string, address: LocalAddress, defaults: Con
       env.MYSQL_HOST = address.host;
       env.MYSQL_TCP_PORT = port;
       break;
+    case 'http':
+      // `access connect grafana -- sh -c 'curl "$ACCESS_URL/api/health"'`
+      env.ACCESS_URL = localUrl(address);
+      break;
     default:
       break;
   }
   return env;
+}
+
+/** "http://127.0.0.1:54321/": where a browser or curl reaches an http resource through the tunnel. */
+export function localUrl(address: LocalAddress): string {
+  return `http://${hostPort(address)}/`;
 }
 
 /** A command line that connects through the tunnel with the kind's usual client. */
@@ -69,6 +78,8 @@ export function connectHint(kind: string, address: LocalAddress, defaults: Conne
       );
     case 'ssh':
       return `ssh -p ${port} ${defaults.user ? `${defaults.user}@` : ''}${host}`;
+    case 'http':
+      return `curl ${localUrl(address)} (or open it in a browser)`;
     default:
       return `nc ${host} ${port}`;
   }

@@ -1,0 +1,89 @@
+// Two connected in-memory streams: what one end writes the other reads. For resources the broker
+// speaks itself (http): the relay (tunnel/relay.ts) writes the client's bytes into one end as it
+// would into a target socket, and the broker's own HTTP server reads the other end as a connection
+// (`server.emit('connection', end)`). The relay keeps every guarantee it has for a socket: byte
+// counts, backpressure, the idle timeout, and a cut that destroys "the target" (here: this end,
+// which destroys the other, so the HTTP server drops the connection and its requests).
+//
+// Node 20 has no `stream.duplexPair` (added in 22.6), so this is the small version of it, plus the
+// part of a socket's surface the relay and the HTTP server call (setTimeout, setNoDelay, setKeepAlive).
+
+import { Duplex } from 'node:stream';
+
+export class PipeEnd extends Duplex {
+  /** The other end; set once by `pipePair`. */
+  peer!: PipeEnd;
+  /** A write of ours waiting for the peer to read (backpressure): called when it asks for more. */
+  #waiting: (() => void) | null = null;
+  #idleMs = 0;
+  #idle: NodeJS.Timeout | null = null;
+
+  /** Like net.Socket#setTimeout: 'timeout' after `ms` with no byte either way; 0 turns it off. */
+  setTimeout(ms: number, callback?: () => void): this {
+    this.#idleMs = ms;
+    if (callback) this.once('timeout', callback);
+    this.#touch();
+    return this;
+  }
+
+  /** Sockets have these; an in-memory pipe has nothing to tune. */
+  setNoDelay(_noDelay?: boolean): this {
+    return this;
+  }
+
+  setKeepAlive(_enable?: boolean, _initialDelay?: number): this {
+    return this;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#touch();
+    const peer = this.peer;
+    if (peer.destroyed) {
+      callback(new Error('the other end of the pipe is closed'));
+      return;
+    }
+    peer.#touch();
+    // The peer's buffer is full: hold this write until it reads (its _read).
+    if (peer.push(chunk)) callback();
+    else this.#waiting = () => callback();
+  }
+
+  override _read(): void {
+    const waiting = this.peer.#waiting;
+    this.peer.#waiting = null;
+    waiting?.();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.peer.push(null);
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.#idle) clearTimeout(this.#idle);
+    this.#idle = null;
+    // One end gone is the connection gone: the other end closes too (as a socket's peer sees a reset).
+    if (!this.peer.destroyed) this.peer.destroy();
+    const waiting = this.peer.#waiting;
+    this.peer.#waiting = null;
+    waiting?.();
+    callback(error);
+  }
+
+  #touch(): void {
+    if (this.#idle) clearTimeout(this.#idle);
+    this.#idle = null;
+    if (this.#idleMs <= 0 || this.destroyed) return;
+    this.#idle = setTimeout(() => this.emit('timeout'), this.#idleMs);
+    this.#idle.unref();
+  }
+}
+
+/** Two ends, each the other's peer. */
+export function pipePair(): [PipeEnd, PipeEnd] {
+  const a = new PipeEnd();
+  const b = new PipeEnd();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
