@@ -130,7 +130,7 @@ beforeAll(async () => {
   app = await startWebApp();
   const template = await readFile(path.join(REPO, 'test/fixtures/http.yaml'), 'utf8');
   const config = path.join(dir, 'http.yaml');
-  await writeFile(config, template.replaceAll('${WEB_PORT}', String(app.port)));
+  await writeFile(config, template.replace(/\$\{WEB_PORT\}/g, String(app.port)));
   broker = await startDevBrokerProcess(['--data', path.join(dir, 'data'), '--config', config]);
   api = new BrokerApi(broker.url);
   [alice, bob, dave] = await Promise.all([
@@ -246,14 +246,14 @@ describe('an http resource through `access connect`', () => {
   });
 
   it('runs CMD with ACCESS_URL: `access connect web -- sh -c curl …`', async () => {
-    const result = await alice.run(['connect', 'web', '--', 'sh', '-c', 'curl -sS -H "X-Access-User: mallory" "${ACCESS_URL}whoami?from=exec"']);
+    const result = await alice.run(['connect', 'web', '--', 'sh', '-c', 'curl -sS -H "X-Access-User: mallory" "$ACCESS_URL""whoami?from=exec"']);
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout).headers['x-access-user']).toBe('alice@contoso.dev');
   });
 
   it('sends the Host the resource names (hostHeader) instead of the target address', async () => {
     await grant(alice, 'web-vhost', '1h');
-    const result = await alice.run(['connect', 'web-vhost', '--', 'sh', '-c', 'curl -sS "${ACCESS_URL}whoami"']);
+    const result = await alice.run(['connect', 'web-vhost', '--', 'sh', '-c', 'curl -sS "$ACCESS_URL"whoami']);
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout).headers.host).toBe('grafana.internal');
   });

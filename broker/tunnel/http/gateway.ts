@@ -248,7 +248,20 @@ class HttpTunnel {
       upstreamSocket?.destroy();
       socket.destroy();
       const at = this.#options.now();
-      this.#add(httpResponseEntry({ ...this.#subject(at), n, method, path, status, bytesUp, bytesDown, durationMs: at - started, outcome, ...(detail ? { detail } : {}) }));
+      this.#add(
+        httpResponseEntry({
+          ...this.#subject(at),
+          n,
+          method,
+          path,
+          status,
+          bytesUp,
+          bytesDown,
+          durationMs: at - started,
+          outcome,
+          ...(detail ? { detail } : {}),
+        }),
+      );
     };
     const exchange: Exchange = { abort: () => finish('connectionClosed', 'the tunnel closed') };
     this.#open.add(exchange);
@@ -291,7 +304,9 @@ class HttpTunnel {
           if (status === null) {
             status = 502;
             const body = badGatewayText(this.#policy, why);
-            socket.write(`HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+            socket.write(
+              `HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+            );
           }
           finish('targetFailed', why);
         });
@@ -319,7 +334,16 @@ class HttpTunnel {
 
   #forward(req: http.IncomingMessage, headers: string[]): http.ClientRequest {
     const { host, port } = this.#policy.target;
-    return http.request({ host, port, method: req.method ?? 'GET', path: req.url ?? '/', headers, setHost: false, agent: this.#agent, maxHeaderSize: MAX_HEADER_BYTES });
+    return http.request({
+      host,
+      port,
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers,
+      setHost: false,
+      agent: this.#agent,
+      maxHeaderSize: MAX_HEADER_BYTES,
+    });
   }
 
   async #headers(req: http.IncomingMessage, upgrade: boolean): Promise<string[]> {

@@ -13,10 +13,22 @@ import { Duplex } from 'node:stream';
 export class PipeEnd extends Duplex {
   /** The other end; set once by `pipePair`. */
   peer!: PipeEnd;
+  /**
+   * What destroying this end does to the other: `abort` destroys it (the relay's cut drops the
+   * server's connection and its requests at once); `eof` lets it read what this end wrote and then
+   * ends it (as a socket's peer receives the bytes before the FIN: a server's last answer, e.g. a
+   * 431 written just before it destroys the connection, still reaches the client).
+   */
+  readonly #onDestroy: 'abort' | 'eof';
   /** A write of ours waiting for the peer to read (backpressure): called when it asks for more. */
   #waiting: (() => void) | null = null;
   #idleMs = 0;
   #idle: NodeJS.Timeout | null = null;
+
+  constructor(onDestroy: 'abort' | 'eof') {
+    super();
+    this.#onDestroy = onDestroy;
+  }
 
   /** Like net.Socket#setTimeout: 'timeout' after `ms` with no byte either way; 0 turns it off. */
   setTimeout(ms: number, callback?: () => void): this {
@@ -62,8 +74,11 @@ export class PipeEnd extends Duplex {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (this.#idle) clearTimeout(this.#idle);
     this.#idle = null;
-    // One end gone is the connection gone: the other end closes too (as a socket's peer sees a reset).
-    if (!this.peer.destroyed) this.peer.destroy();
+    // One end gone is the connection gone: the other end closes too.
+    if (!this.peer.destroyed) {
+      if (this.#onDestroy === 'abort') this.peer.destroy();
+      else this.peer.push(null);
+    }
     const waiting = this.peer.#waiting;
     this.peer.#waiting = null;
     waiting?.();
@@ -79,10 +94,10 @@ export class PipeEnd extends Duplex {
   }
 }
 
-/** Two ends, each the other's peer. */
+/** Two ends, each the other's peer: the relay's (destroying it aborts the server's) and the server's. */
 export function pipePair(): [PipeEnd, PipeEnd] {
-  const a = new PipeEnd();
-  const b = new PipeEnd();
+  const a = new PipeEnd('abort');
+  const b = new PipeEnd('eof');
   a.peer = b;
   b.peer = a;
   return [a, b];

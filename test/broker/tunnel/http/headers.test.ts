@@ -27,7 +27,22 @@ describe('forwardedRequestHeaders', () => {
 
   it('drops hop-by-hop headers and the ones Connection names, keeps repeated end-to-end headers apart', () => {
     const out = forwardedRequestHeaders(
-      ['Host', 'h', 'Connection', 'keep-alive, X-Hop', 'Keep-Alive', 'timeout=5', 'X-Hop', '1', 'Transfer-Encoding', 'chunked', 'Cookie', 'a=1', 'Cookie', 'b=2'],
+      [
+        'Host',
+        'h',
+        'Connection',
+        'keep-alive, X-Hop',
+        'Keep-Alive',
+        'timeout=5',
+        'X-Hop',
+        '1',
+        'Transfer-Encoding',
+        'chunked',
+        'Cookie',
+        'a=1',
+        'Cookie',
+        'b=2',
+      ],
       alice,
       target,
     );
@@ -68,7 +83,18 @@ describe('forwardedRequestHeaders', () => {
 describe('forwardedResponseHeaders', () => {
   it("drops the target's hop-by-hop headers and keeps the rest as sent", () => {
     expect(
-      forwardedResponseHeaders(['Content-Type', 'text/html', 'Connection', 'close, X-Secret-Hop', 'X-Secret-Hop', '1', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']),
+      forwardedResponseHeaders([
+        'Content-Type',
+        'text/html',
+        'Connection',
+        'close, X-Secret-Hop',
+        'X-Secret-Hop',
+        '1',
+        'Set-Cookie',
+        'a=1',
+        'Set-Cookie',
+        'b=2',
+      ]),
     ).toEqual(['Content-Type', 'text/html', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
   });
 });
