@@ -206,6 +206,10 @@ export const AUDIT_EVENT_TYPES = [
   'http.request',
   /** How that request ended: status, body bytes each way, duration. */
   'http.response',
+  /** A call of a grpc session, written before the broker forwarded it: its method (:path). */
+  'grpc.call',
+  /** How that call ended: grpc-status and message, bytes each way, duration. */
+  'grpc.status',
   'audit.dropped',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -4,7 +4,9 @@
 //   http.request   before the request is forwarded, written at once (fail closed: a request the
 //                  log cannot hold never reaches the target): method, path, number in the session;
 //   http.response  when the exchange ends: status (101 for a WebSocket), body bytes each way, how
-//                  long it took, and how it ended (complete, or cut/failed with why).
+//                  long it took, and how it ended (complete, or cut/failed with why);
+//   grpc.call / grpc.status  the same for each call of a `grpc` session: its method (`:path`)
+//                  before it is forwarded, then its `grpc-status` trailer.
 
 import type { NewAuditEntry } from './entry.js';
 
@@ -79,4 +81,65 @@ export function httpResponseEntry(response: HttpResponse): NewAuditEntry {
       ...(response.detail ? { detail: response.detail } : {}),
     },
   };
+}
+
+/** A gRPC call (broker/tunnel/http/grpc-gateway.ts), written before it is forwarded. */
+export interface GrpcCall extends HttpSubject {
+  n: number;
+  /** The call's `:path`: "/package.Service/Method". */
+  method: string;
+}
+
+export interface GrpcStatus extends HttpSubject {
+  n: number;
+  method: string;
+  /** The `grpc-status` trailer (0 OK, 5 NOT_FOUND…); null when none came (the call was cut or the target failed). */
+  grpcStatus: number | null;
+  /** The `grpc-message` trailer, when the target sent one. */
+  grpcMessage?: string;
+  /** Message bytes (length-prefixed frames) client → target and target → client. */
+  bytesUp: number;
+  bytesDown: number;
+  durationMs: number;
+  outcome: HttpResponse['outcome'];
+  detail?: string;
+}
+
+/** Longest grpc-message kept: a status message, not a payload. */
+export const MAX_GRPC_MESSAGE_CHARS = 1024;
+
+export function grpcCallEntry(call: GrpcCall): NewAuditEntry {
+  return {
+    type: 'grpc.call',
+    at: call.at,
+    actor: call.user,
+    subject: call.sessionId,
+    resource: call.resource,
+    body: { n: call.n, ...renamePath(cutPath(call.method)) },
+  };
+}
+
+export function grpcStatusEntry(status: GrpcStatus): NewAuditEntry {
+  return {
+    type: 'grpc.status',
+    at: status.at,
+    actor: status.user,
+    subject: status.sessionId,
+    resource: status.resource,
+    body: {
+      n: status.n,
+      ...renamePath(cutPath(status.method)),
+      grpcStatus: status.grpcStatus,
+      ...(status.grpcMessage ? { grpcMessage: status.grpcMessage.slice(0, MAX_GRPC_MESSAGE_CHARS) } : {}),
+      bytesUp: status.bytesUp,
+      bytesDown: status.bytesDown,
+      durationMs: status.durationMs,
+      outcome: status.outcome,
+      ...(status.detail ? { detail: status.detail } : {}),
+    },
+  };
+}
+
+function renamePath(cut: { path: string; pathChars?: number }): { method: string; methodChars?: number } {
+  return { method: cut.path, ...(cut.pathChars === undefined ? {} : { methodChars: cut.pathChars }) };
 }

@@ -15,7 +15,7 @@ import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } fr
 import type { ConfigPath, ConfigProblem } from './problems.js';
 import type { BrokerConfig, DevDirectory, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
 
-export const RESOURCE_KINDS = ['postgres', 'mysql', 'ssh', 'tcp', 'http'] as const satisfies readonly ResourceKind[];
+export const RESOURCE_KINDS = ['postgres', 'mysql', 'ssh', 'tcp', 'http', 'grpc'] as const satisfies readonly ResourceKind[];
 /** Lower-case DNS-label-like names: safe in URLs, shell arguments and table columns alike. */
 export const RESOURCE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** More distinct approvers than this is a policy nobody can satisfy in time. */
@@ -42,7 +42,7 @@ export const DATABASE_KINDS: readonly ResourceKind[] = ['postgres', 'mysql'];
 /** Resource kinds whose broker → target leg can be TLS (`targetTls`): the broker speaks their TLS negotiation. */
 export const TARGET_TLS_KINDS: readonly ResourceKind[] = ['postgres'];
 /** Resource kinds whose requests the broker forwards itself (tunnel/http/): they take `hostHeader`. */
-export const HTTP_KINDS: readonly ResourceKind[] = ['http'];
+export const HTTP_KINDS: readonly ResourceKind[] = ['http', 'grpc'];
 export const TARGET_TLS_MODES = ['disable', 'require', 'verify-full'] as const satisfies readonly TargetTlsMode[];
 /** How often users with open tunnels have their membership re-read from Graph, by default. */
 export const DEFAULT_MEMBERSHIP_RECHECK_SECONDS = 30;

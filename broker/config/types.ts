@@ -7,7 +7,7 @@ import type { Cloud } from '../identity/clouds.js';
 import type { CallerLimits } from '../../shared/limits.js';
 import type { SignInMethod } from '../../shared/wire.js';
 
-export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp' | 'http';
+export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp' | 'http' | 'grpc';
 
 /**
  * How the broker talks to a postgres target (libpq's sslmode words): `disable` plain TCP;
@@ -57,7 +57,7 @@ export interface ResourcePolicy {
   /** postgres `verify-full` only: the CA to trust instead of the system's roots; null: the system's roots. */
   targetCa: TargetCa | null;
   /**
-   * http only: the Host header the target sees (tunnel/http/headers.ts): absent or `target` the
+   * http and grpc only: the Host header (grpc: :authority) the target sees (tunnel/http/headers.ts): absent or `target` the
    * target's host:port, `client` what the client sent, or a literal name (a virtual host).
    */
   hostHeader?: string | null;

@@ -171,12 +171,52 @@ export function describeEntry(entry: AuditEntryView): string {
       const ended = outcome === 'complete' || outcome === null ? '' : ` — ${endWords(outcome)}${detail ? `: ${oneLine(detail)}` : ''}`;
       return `${httpLine(body)} → ${status ?? 'no status'}: ↑${bytes(num(body, 'bytesUp'))} ↓${bytes(num(body, 'bytesDown'))} in ${num(body, 'durationMs') ?? '?'} ms${ended}`;
     }
+    case 'grpc.call':
+      return `call ${oneLine(str(body, 'method') ?? '?', SQL_LINE_CHARS)}`;
+    case 'grpc.status': {
+      const status = num(body, 'grpcStatus');
+      const message = str(body, 'grpcMessage');
+      const outcome = str(body, 'outcome');
+      const detail = str(body, 'detail');
+      const ended = outcome === 'complete' || outcome === null ? '' : ` — ${endWords(outcome)}${detail ? `: ${oneLine(detail)}` : ''}`;
+      return (
+        `call ${oneLine(str(body, 'method') ?? '?', SQL_LINE_CHARS)} → ${status === null ? 'no status' : grpcStatusWords(status)}${message ? ` "${oneLine(message)}"` : ''}: ` +
+        `↑${bytes(num(body, 'bytesUp'))} ↓${bytes(num(body, 'bytesDown'))} in ${num(body, 'durationMs') ?? '?'} ms${ended}`
+      );
+    }
     case 'audit.dropped':
       return `${num(body, 'count') ?? 'some'} query entries were lost between ${timestamp(str(body, 'firstAt') ?? '')} and ${timestamp(str(body, 'lastAt') ?? '')} (the database refused writes meanwhile)`;
     default:
       // A kind this CLI does not know yet (a newer broker): its body as it is.
       return JSON.stringify(body);
   }
+}
+
+/** gRPC status codes by number (grpc/doc/statuscodes.md). */
+const GRPC_STATUS_NAMES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+] as const;
+
+/** "0 OK", "5 NOT_FOUND", "42" (a code gRPC does not define). */
+function grpcStatusWords(status: number): string {
+  const name = GRPC_STATUS_NAMES[status];
+  return name ? `${status} ${name}` : String(status);
 }
 
 /** "GET /api/health" of an http entry, the path cut on a line of text. */

@@ -50,8 +50,12 @@ export function connectionEnv(kind: string, address: LocalAddress, defaults: Con
       env.MYSQL_TCP_PORT = port;
       break;
     case 'http':
-      // `access connect grafana -- sh -c 'curl "$ACCESS_URL/api/health"'`
+      // `access connect grafana -- sh -c 'curl "$ACCESS_URL"api/health'`
       env.ACCESS_URL = localUrl(address);
+      break;
+    case 'grpc':
+      // A gRPC channel's target ("host:port", plaintext): `grpcurl -plaintext "$ACCESS_GRPC_TARGET" list`.
+      env.ACCESS_GRPC_TARGET = hostPort(address);
       break;
     default:
       break;
@@ -80,6 +84,8 @@ export function connectHint(kind: string, address: LocalAddress, defaults: Conne
       return `ssh -p ${port} ${defaults.user ? `${defaults.user}@` : ''}${host}`;
     case 'http':
       return `curl ${localUrl(address)} (or open it in a browser)`;
+    case 'grpc':
+      return `grpcurl -plaintext ${hostPort(address)} list (a plaintext gRPC channel to ${hostPort(address)})`;
     default:
       return `nc ${host} ${port}`;
   }

@@ -28,13 +28,13 @@ import { httpRequestEntry, httpResponseEntry, type HttpResponse } from '../../au
 import type { NewAuditEntry } from '../../audit/entry.js';
 import { formatTarget } from '../../config/target.js';
 import type { ResourcePolicy } from '../../config/types.js';
-import type { Logger } from '../../log.js';
 import type { NewSession } from '../../store/session-store.js';
 import { describeSocketError } from '../dial.js';
-import type { CaptureSink } from '../postgres/session-capture.js';
-import { forwardedRequestHeaders, forwardedResponseHeaders, headerValue, hostHeaderRule, type RequestIdentity } from './headers.js';
+import { forwardedRequestHeaders, forwardedResponseHeaders, headerValue, hostHeaderRule } from './headers.js';
 import type { IdentityTokens } from './identity-token.js';
 import { pipePair } from './pipe.js';
+import { GrpcTunnel } from './grpc-gateway.js';
+import { ExchangeRecorder, signedIdentity, type GatewayOptions } from './recorder.js';
 
 /**
  * Largest request or response head (request line or status line plus headers). Node's default, as
@@ -59,12 +59,6 @@ export interface ServedTunnel {
   end(): void;
 }
 
-export interface HttpGatewayOptions {
-  sink: CaptureSink;
-  log: Logger;
-  now: () => number;
-  tokens: IdentityTokens;
-}
 
 /** One exchange in flight, so the end of the tunnel can end it. */
 interface Exchange {
@@ -72,11 +66,11 @@ interface Exchange {
 }
 
 export class HttpGateway {
-  readonly #options: HttpGatewayOptions;
+  readonly #options: GatewayOptions;
   readonly #server: http.Server;
   readonly #tunnels = new WeakMap<Duplex, HttpTunnel>();
 
-  constructor(options: HttpGatewayOptions) {
+  constructor(options: GatewayOptions) {
     this.#options = options;
     this.#server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, requestTimeout: 0 }, (req, res) => {
       const tunnel = this.#tunnels.get(req.socket);
@@ -97,6 +91,7 @@ export class HttpGateway {
 
   /** The endpoint's `serve` hook: a served tunnel for each http resource, null for other kinds. */
   serve(session: NewSession, policy: ResourcePolicy, target: net.Socket): ServedTunnel | null {
+    if (policy.kind === 'grpc') return this.#serveGrpc(session, policy, target);
     if (policy.kind !== 'http') return null;
     const [relayEnd, serverEnd] = pipePair();
     const tunnel = new HttpTunnel(session, policy, target, this.#options);
@@ -106,24 +101,32 @@ export class HttpGateway {
     // The relay uses a socket's stream surface only (PipeEnd has setTimeout and the rest); see pipe.ts.
     return { stream: relayEnd as unknown as net.Socket, end: () => tunnel.end() };
   }
+
+  /** A grpc resource: HTTP/2 cleartext, one in-process http2 server per tunnel (grpc-gateway.ts). */
+  #serveGrpc(session: NewSession, policy: ResourcePolicy, target: net.Socket): ServedTunnel {
+    const [relayEnd, serverEnd] = pipePair();
+    const tunnel = new GrpcTunnel(session, policy, target, this.#options);
+    serverEnd.once('close', () => tunnel.close());
+    tunnel.attach(serverEnd);
+    return { stream: relayEnd as unknown as net.Socket, end: () => tunnel.end() };
+  }
 }
 
 /** One tunnel: one client connection, its requests in order, forwarded over its own Agent. */
 class HttpTunnel {
-  readonly #session: NewSession;
   readonly #policy: ResourcePolicy;
-  readonly #options: HttpGatewayOptions;
+  readonly #tokens: IdentityTokens;
+  readonly #recorder: ExchangeRecorder;
   readonly #agent: http.Agent;
   readonly #open = new Set<Exchange>();
   /** The socket the endpoint dialled, until the Agent takes it for the first request. */
   #dialled: net.Socket | null;
-  #n = 0;
   #closed = false;
 
-  constructor(session: NewSession, policy: ResourcePolicy, dialled: net.Socket, options: HttpGatewayOptions) {
-    this.#session = session;
+  constructor(session: NewSession, policy: ResourcePolicy, dialled: net.Socket, options: GatewayOptions) {
     this.#policy = policy;
-    this.#options = options;
+    this.#tokens = options.tokens;
+    this.#recorder = new ExchangeRecorder(session, options.sink, options.log, options.now);
     this.#dialled = dialled;
     this.#agent = new http.Agent({ keepAlive: true, maxSockets: UPSTREAM_SOCKETS, maxFreeSockets: UPSTREAM_SOCKETS });
     // First the connection already open (the dial that admitted the tunnel), then fresh ones.
@@ -136,11 +139,11 @@ class HttpTunnel {
   }
 
   request(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const started = this.#options.now();
-    const n = ++this.#n;
+    const started = this.#recorder.now();
+    const n = this.#recorder.next();
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    if (!this.#record(httpRequestEntry({ ...this.#subject(started), n, method, path }))) {
+    if (!this.#record(httpRequestEntry({ ...this.#recorder.subject(started), n, method, path }))) {
       refuse(res);
       return;
     }
@@ -153,16 +156,16 @@ class HttpTunnel {
       if (done) return;
       done = true;
       this.#open.delete(exchange);
-      this.#add(
+      this.#recorder.add(
         httpResponseEntry({
-          ...this.#subject(this.#options.now()),
+          ...this.#recorder.subject(),
           n,
           method,
           path,
           status,
           bytesUp,
           bytesDown,
-          durationMs: this.#options.now() - started,
+          durationMs: this.#recorder.now() - started,
           outcome,
           ...(detail ? { detail } : {}),
         }),
@@ -217,7 +220,7 @@ class HttpTunnel {
       },
       (error: unknown) => {
         status = 500;
-        this.#options.log.error('could not sign the identity of an http request', { session: this.#session.id, error: String(error) });
+        this.#recorder.logError('could not sign the identity of an http request', error);
         res.writeHead(500, { 'content-type': 'text/plain', connection: 'close' }).end('The broker could not sign your identity for this request.\n');
         finish('targetFailed', 'the broker could not sign the identity token');
       },
@@ -225,12 +228,12 @@ class HttpTunnel {
   }
 
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    const started = this.#options.now();
-    const n = ++this.#n;
+    const started = this.#recorder.now();
+    const n = this.#recorder.next();
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     const kind = headerValue(req.rawHeaders, 'upgrade') ?? 'unknown';
-    if (!this.#record(httpRequestEntry({ ...this.#subject(started), n, method, path, upgrade: kind }))) {
+    if (!this.#record(httpRequestEntry({ ...this.#recorder.subject(started), n, method, path, upgrade: kind }))) {
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: ${UNRECORDABLE.length}\r\n\r\n${UNRECORDABLE}`);
       return;
     }
@@ -247,10 +250,10 @@ class HttpTunnel {
       upstream?.destroy();
       upstreamSocket?.destroy();
       socket.destroy();
-      const at = this.#options.now();
-      this.#add(
+      const at = this.#recorder.now();
+      this.#recorder.add(
         httpResponseEntry({
-          ...this.#subject(at),
+          ...this.#recorder.subject(at),
           n,
           method,
           path,
@@ -329,7 +332,7 @@ class HttpTunnel {
   /** The tunnel ended (endpoint): closes what is left and writes the buffered response entries. */
   end(): void {
     this.close();
-    this.#options.sink.flush();
+    this.#recorder.flush();
   }
 
   #forward(req: http.IncomingMessage, headers: string[]): http.ClientRequest {
@@ -347,32 +350,13 @@ class HttpTunnel {
   }
 
   async #headers(req: http.IncomingMessage, upgrade: boolean): Promise<string[]> {
-    const { session, policy } = { session: this.#session, policy: this.#policy };
-    const claims = { oid: session.user.oid, upn: session.user.upn, resource: session.resource, session: session.id, grant: session.requestId };
-    const identity: RequestIdentity = { ...claims, token: await this.#options.tokens.sign(claims, this.#options.now()) };
-    return forwardedRequestHeaders(req.rawHeaders, identity, { host: hostHeaderRule(policy.hostHeader), targetHost: formatTarget(policy.target), upgrade });
+    const identity = await signedIdentity(this.#recorder, this.#tokens);
+    return forwardedRequestHeaders(req.rawHeaders, identity, { host: hostHeaderRule(this.#policy.hostHeader), targetHost: formatTarget(this.#policy.target), upgrade });
   }
 
-  /** Appends `entry` and writes it now; false when the log could not (the request must not go on). */
+  /** Writes `entry` now; false when the log could not (the request must not go on) or the tunnel is closing. */
   #record(entry: NewAuditEntry): boolean {
-    if (this.#closed) return false;
-    try {
-      this.#options.sink.add(entry);
-      this.#options.sink.flush();
-    } catch {
-      return false;
-    }
-    if (this.#options.sink.pending === 0) return true;
-    this.#options.log.warn('refused an http request the audit log could not record', { session: this.#session.id, resource: this.#session.resource });
-    return false;
-  }
-
-  #add(entry: NewAuditEntry): void {
-    this.#options.sink.add(entry);
-  }
-
-  #subject(at: number): { sessionId: string; user: NewSession['user']; resource: string; at: number } {
-    return { sessionId: this.#session.id, user: this.#session.user, resource: this.#session.resource, at };
+    return !this.#closed && this.#recorder.writeNow(entry);
   }
 }
 

@@ -78,7 +78,13 @@ export function forwardedRequestHeaders(rawHeaders: readonly string[], identity:
     if (upgrade !== null) out.push('Connection', 'Upgrade', 'Upgrade', upgrade);
   }
   if (options.host.kind !== 'client' && clientHost !== null) out.push('X-Forwarded-Host', clientHost);
-  out.push(
+  out.push(...identityHeaders(identity));
+  return out;
+}
+
+/** The identity headers as a raw [name, value…] list (lower case: valid as HTTP/2 headers and gRPC metadata). */
+export function identityHeaders(identity: RequestIdentity): string[] {
+  const out = [
     IDENTITY_HEADERS.user,
     identity.upn ?? identity.oid,
     IDENTITY_HEADERS.userId,
@@ -89,8 +95,30 @@ export function forwardedRequestHeaders(rawHeaders: readonly string[], identity:
     identity.session,
     IDENTITY_HEADERS.grant,
     identity.grant,
-  );
+  ];
   if (identity.token !== null) out.push(IDENTITY_HEADERS.token, identity.token);
+  return out;
+}
+
+/**
+ * The HTTP/2 headers of a gRPC call for the target (its metadata): the client's, less pseudo-headers
+ * (set anew), connection-specific ones and every client-sent `x-access-*`, then :authority by the
+ * Host rule and the identity. `headers` is the server stream's header object.
+ */
+export function forwardedGrpcHeaders(headers: Readonly<Record<string, string | string[] | undefined>>, identity: RequestIdentity, options: ForwardOptions): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name.startsWith(':') || CLIENT_FORGEABLE.test(name) || HOP_BY_HOP.has(name) || name === 'host') continue;
+    out[name] = value;
+  }
+  const clientAuthority = typeof headers[':authority'] === 'string' ? headers[':authority'] : null;
+  out[':method'] = typeof headers[':method'] === 'string' ? headers[':method'] : 'POST';
+  out[':path'] = typeof headers[':path'] === 'string' ? headers[':path'] : '/';
+  out[':scheme'] = 'http';
+  out[':authority'] =
+    options.host.kind === 'client' ? (clientAuthority ?? options.targetHost) : options.host.kind === 'literal' ? options.host.value : options.targetHost;
+  const pairs = identityHeaders(identity);
+  for (let i = 0; i + 1 < pairs.length; i += 2) out[pairs[i] as string] = pairs[i + 1] as string;
   return out;
 }
 
