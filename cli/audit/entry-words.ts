@@ -180,7 +180,7 @@ export function describeEntry(entry: AuditEntryView): string {
       const detail = str(body, 'detail');
       const ended = outcome === 'complete' || outcome === null ? '' : ` — ${endWords(outcome)}${detail ? `: ${oneLine(detail)}` : ''}`;
       return (
-        `call ${oneLine(str(body, 'method') ?? '?', SQL_LINE_CHARS)} → ${status === null ? 'no status' : grpcStatusWords(status)}${message ? ` "${oneLine(message)}"` : ''}: ` +
+        `call ${oneLine(str(body, 'method') ?? '?', SQL_LINE_CHARS)} → ${status === null ? 'no status' : grpcStatusWords(status)}${message && status !== 0 ? ` "${oneLine(message)}"` : ''}: ` +
         `↑${bytes(num(body, 'bytesUp'))} ↓${bytes(num(body, 'bytesDown'))} in ${num(body, 'durationMs') ?? '?'} ms${ended}`
       );
     }
