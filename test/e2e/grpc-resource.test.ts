@@ -25,6 +25,7 @@ type Callback<T> = (error: grpc.ServiceError | null, reply?: T) => void;
 interface GreeterClient extends grpc.Client {
   Hello(request: { name: string }, metadata: grpc.Metadata, callback: Callback<HelloReply>): grpc.ClientUnaryCall;
   Count(request: { to: number }, metadata?: grpc.Metadata): grpc.ClientReadableStream<CountReply>;
+  Ticks(request: { to: number }): grpc.ClientReadableStream<CountReply>;
 }
 
 const definition = protoLoader.loadSync(path.join(REPO, 'test/fixtures/greeter.proto'), { keepCase: true, defaults: true });
@@ -34,8 +35,9 @@ const proto = grpc.loadPackageDefinition(definition) as unknown as {
 const Greeter = proto.access.test.Greeter;
 
 /** The target: a real grpc-js server. `Hello` with name "missing" fails with NOT_FOUND. */
-async function startGreeter(): Promise<{ port: number; server: grpc.Server }> {
+async function startGreeter(): Promise<{ port: number; server: grpc.Server; cancelledTicks: () => number }> {
   const server = new grpc.Server();
+  let cancelledTicks = 0;
   server.addService(Greeter.service, {
     Hello: (call: grpc.ServerUnaryCall<{ name: string }, HelloReply>, callback: grpc.sendUnaryData<HelloReply>) => {
       if (call.request.name === 'missing') {
@@ -52,14 +54,26 @@ async function startGreeter(): Promise<{ port: number; server: grpc.Server }> {
       for (let n = 1; n <= call.request.to; n++) call.write({ n });
       call.end();
     },
+    Ticks: (call: grpc.ServerWritableStream<{ to: number }, CountReply>) => {
+      let n = 0;
+      const timer = setInterval(() => call.write({ n: ++n }), 50);
+      call.on('cancelled', () => {
+        clearInterval(timer);
+        cancelledTicks++;
+      });
+    },
   });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
   );
-  return { port, server };
+  return { port, server, cancelledTicks: () => cancelledTicks };
 }
 
-let greeter: { port: number; server: grpc.Server };
+/** The design's promise: every tunnel of a revoked grant closes within a second (plus a busy machine's slack). */
+const REVOKE_CUT_MS = 2_000;
+
+let greeter: Awaited<ReturnType<typeof startGreeter>>;
+let bob: Person;
 let broker: DevBrokerProcess;
 let api: BrokerApi;
 let alice: Person;
@@ -67,6 +81,7 @@ let daveToken: string;
 let dave: Person;
 let listening: Listening;
 let client: GreeterClient;
+let firstGrant: string;
 
 beforeAll(async () => {
   const dir = await tempDir('grpc-resource');
@@ -76,9 +91,13 @@ beforeAll(async () => {
   await writeFile(config, template.replace(/\$\{GRPC_PORT\}/g, String(greeter.port)));
   broker = await startDevBrokerProcess(['--data', path.join(dir, 'data'), '--config', config]);
   api = new BrokerApi(broker.url);
-  [alice, dave] = await Promise.all([signIn(broker.url, 'alice@contoso.dev', await tempDir('alice')), signIn(broker.url, 'dave@contoso.dev', await tempDir('dave'))]);
+  [alice, bob, dave] = await Promise.all([
+    signIn(broker.url, 'alice@contoso.dev', await tempDir('alice')),
+    signIn(broker.url, 'bob@contoso.dev', await tempDir('bob')),
+    signIn(broker.url, 'dave@contoso.dev', await tempDir('dave')),
+  ]);
   daveToken = await accessToken(dave);
-  await grant(alice, 'greeter', '1h');
+  firstGrant = (await grant(alice, 'greeter', '1h')).id;
   listening = await startListener(alice, 'greeter');
   client = new Greeter(`127.0.0.1:${listening.port}`, grpc.credentials.createInsecure()) as unknown as GreeterClient;
 }, 120_000);
@@ -144,7 +163,28 @@ describe('a grpc resource through `access connect`', () => {
     const show = await dave.run(['audit', 'show', id]);
     expect(show.code, show.stderr).toBe(0);
     expect(show.stdout, show.stdout).toMatch(/grpc\.call\s.*call \/access\.test\.Greeter\/Count\n/);
-    expect(show.stdout, show.stdout).toMatch(/grpc\.status\s.*call \/access\.test\.Greeter\/Hello → 5 NOT_FOUND "no such greeting: missing": ↑\d+ B ↓\d+ B in \d+ ms\n/);
+    expect(show.stdout, show.stdout).toMatch(
+      /grpc\.status\s.*call \/access\.test\.Greeter\/Hello → 5 NOT_FOUND "no such greeting: missing": ↑\d+ B ↓\d+ B in \d+ ms\n/,
+    );
     expect(show.stdout, show.stdout).toMatch(/grpc\.status\s.*call \/access\.test\.Greeter\/Count → 0 OK: ↑\d+ B ↓\d+ B in \d+ ms\n/);
+  });
+
+  it('ends a streaming call in flight, on both sides, within moments of a revoke', async () => {
+    const stream = client.Ticks({ to: 0 });
+    const ended = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
+    await new Promise((resolve) => stream.once('data', resolve));
+    const revoke = await bob.run(['revoke', firstGrant, '--reason', 'INC-16 grpc done']);
+    expect(revoke.code, revoke.stderr).toBe(0);
+    const revokedAt = Date.now();
+    const error = await ended;
+    expect(Date.now() - revokedAt).toBeLessThan(REVOKE_CUT_MS);
+    expect(error.code).toBe(grpc.status.UNAVAILABLE);
+    await eventually('the server to see its call cancelled', async () => (greeter.cancelledTicks() > 0 ? true : undefined));
+    const session = await api.closedSession(daveToken, 'greeter', (s) => s.requestId === firstGrant);
+    expect(session.endReason).toBe('grantRevoked');
+    const story = await api.get<AuditShowResponse>(daveToken, `/v1/audit/show/${encodeURIComponent(session.id)}`);
+    expect(story.entries.map((e) => ({ type: e.type, ...e.body }))).toContainEqual(
+      expect.objectContaining({ type: 'grpc.status', method: '/access.test.Greeter/Ticks', grpcStatus: null, outcome: 'connectionClosed' }),
+    );
   });
 });

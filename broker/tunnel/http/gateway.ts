@@ -59,7 +59,6 @@ export interface ServedTunnel {
   end(): void;
 }
 
-
 /** One exchange in flight, so the end of the tunnel can end it. */
 interface Exchange {
   abort(): void;
@@ -351,7 +350,11 @@ class HttpTunnel {
 
   async #headers(req: http.IncomingMessage, upgrade: boolean): Promise<string[]> {
     const identity = await signedIdentity(this.#recorder, this.#tokens);
-    return forwardedRequestHeaders(req.rawHeaders, identity, { host: hostHeaderRule(this.#policy.hostHeader), targetHost: formatTarget(this.#policy.target), upgrade });
+    return forwardedRequestHeaders(req.rawHeaders, identity, {
+      host: hostHeaderRule(this.#policy.hostHeader),
+      targetHost: formatTarget(this.#policy.target),
+      upgrade,
+    });
   }
 
   /** Writes `entry` now; false when the log could not (the request must not go on) or the tunnel is closing. */

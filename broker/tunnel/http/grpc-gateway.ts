@@ -234,7 +234,10 @@ function responseHeaders(answer: http2.IncomingHttpHeaders): http2.OutgoingHttpH
 /** A trailers-only answer from the broker itself. */
 function answerStatus(stream: http2.ServerHttp2Stream, status: string, message: string): void {
   if (stream.destroyed || stream.headersSent) return;
-  stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': status, 'grpc-message': encodeURIComponent(message) }, { endStream: true });
+  stream.respond(
+    { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': status, 'grpc-message': encodeURIComponent(message) },
+    { endStream: true },
+  );
 }
 
 /** grpc-message is percent-encoded (gRPC over HTTP/2 spec); a malformed one is kept as sent. */

@@ -105,7 +105,11 @@ export function identityHeaders(identity: RequestIdentity): string[] {
  * (set anew), connection-specific ones and every client-sent `x-access-*`, then :authority by the
  * Host rule and the identity. `headers` is the server stream's header object.
  */
-export function forwardedGrpcHeaders(headers: Readonly<Record<string, string | string[] | undefined>>, identity: RequestIdentity, options: ForwardOptions): Record<string, string | string[]> {
+export function forwardedGrpcHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  identity: RequestIdentity,
+  options: ForwardOptions,
+): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || name.startsWith(':') || CLIENT_FORGEABLE.test(name) || HOP_BY_HOP.has(name) || name === 'host') continue;
