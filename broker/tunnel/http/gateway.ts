@@ -30,7 +30,7 @@ import { formatTarget } from '../../config/target.js';
 import type { ResourcePolicy } from '../../config/types.js';
 import type { NewSession } from '../../store/session-store.js';
 import { describeSocketError } from '../dial.js';
-import { forwardedRequestHeaders, forwardedResponseHeaders, headerValue, hostHeaderRule } from './headers.js';
+import { forwardedRequestHeaders, forwardedResponseHeaders, headerValue, hostHeaderRule, isOriginForm, isWebSocketUpgrade } from './headers.js';
 import type { IdentityTokens } from './identity-token.js';
 import { pipePair } from './pipe.js';
 import { GrpcTunnel } from './grpc-gateway.js';
@@ -84,7 +84,7 @@ export class HttpGateway {
     });
     // CONNECT would make the broker a general proxy to wherever the client names.
     this.#server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
-      socket.end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.end(rawAnswer(405, 'The broker does not tunnel CONNECT.\n'));
     });
   }
 
@@ -142,8 +142,12 @@ class HttpTunnel {
     const n = this.#recorder.next();
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
+    if (!isOriginForm(method, path)) {
+      answer(res, 400, 'The broker forwards requests for paths on this resource only ("/…"), not for other addresses.\n');
+      return;
+    }
     if (!this.#record(httpRequestEntry({ ...this.#recorder.subject(started), n, method, path }))) {
-      refuse(res);
+      answer(res, 503, UNRECORDABLE);
       return;
     }
     let bytesUp = 0;
@@ -208,7 +212,7 @@ class HttpTunnel {
             return;
           }
           status = 502;
-          badGateway(res, this.#policy, why);
+          answer(res, 502, badGatewayText(this.#policy, why));
           finish('targetFailed', why);
         });
         // Counted as it is piped: a 'data' listener added earlier would start the flow before the pipe.
@@ -231,9 +235,14 @@ class HttpTunnel {
     const n = this.#recorder.next();
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    const kind = headerValue(req.rawHeaders, 'upgrade') ?? 'unknown';
-    if (!this.#record(httpRequestEntry({ ...this.#recorder.subject(started), n, method, path, upgrade: kind }))) {
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: ${UNRECORDABLE.length}\r\n\r\n${UNRECORDABLE}`);
+    const kind = headerValue(req.rawHeaders, 'upgrade');
+    // After an h2c (or other) upgrade the stream would carry requests the broker cannot read or record.
+    if (!isWebSocketUpgrade(kind) || !isOriginForm(method, path)) {
+      socket.end(rawAnswer(501, 'The broker passes WebSocket upgrades only.\n'));
+      return;
+    }
+    if (!this.#record(httpRequestEntry({ ...this.#recorder.subject(started), n, method, path, upgrade: kind ?? 'websocket' }))) {
+      socket.end(rawAnswer(503, UNRECORDABLE));
       return;
     }
     let bytesUp = head.length;
@@ -305,10 +314,7 @@ class HttpTunnel {
           const why = describeSocketError(error);
           if (status === null) {
             status = 502;
-            const body = badGatewayText(this.#policy, why);
-            socket.write(
-              `HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-            );
+            socket.write(rawAnswer(502, badGatewayText(this.#policy, why)));
           }
           finish('targetFailed', why);
         });
@@ -365,17 +371,18 @@ class HttpTunnel {
 
 const UNRECORDABLE = 'The broker could not record this request in the audit log, so it was not forwarded. Try again shortly.\n';
 
-function refuse(res: http.ServerResponse): void {
-  res.writeHead(503, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(UNRECORDABLE), connection: 'close' }).end(UNRECORDABLE);
+/** The broker's own answer, and the connection's end (what follows on it is not read). */
+function answer(res: http.ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text), connection: 'close' }).end(text);
+}
+
+/** The same on a raw socket (an upgrade request, which has no ServerResponse). */
+function rawAnswer(status: number, text: string): string {
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
 }
 
 function badGatewayText(policy: ResourcePolicy, why: string): string {
   return `The broker could not reach ${policy.name}'s target ${formatTarget(policy.target)}: ${why}.\n`;
-}
-
-function badGateway(res: http.ServerResponse, policy: ResourcePolicy, why: string): void {
-  const body = badGatewayText(policy, why);
-  res.writeHead(502, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }).end(body);
 }
 
 /** "HTTP/1.1 101 Switching Protocols\r\nName: value\r\n…\r\n\r\n" for a raw socket. */

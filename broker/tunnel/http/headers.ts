@@ -19,7 +19,11 @@ export const IDENTITY_HEADERS = {
   token: 'x-access-token',
 } as const;
 
-const CLIENT_FORGEABLE = /^x-access-/i;
+/**
+ * A client's header that could pass for one of the broker's: `X-Access-*`, and `X_Access_*` too, which
+ * CGI-style servers (WSGI, PHP, Rack) read as the same HTTP_X_ACCESS_* variable.
+ */
+const CLIENT_FORGEABLE = /^x[-_]access[-_]/i;
 
 /** Per connection, never forwarded (RFC 9110 §7.6.1), plus the obsolete Proxy-Connection. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization']);
@@ -115,6 +119,8 @@ export function forwardedGrpcHeaders(
     if (value === undefined || name.startsWith(':') || CLIENT_FORGEABLE.test(name) || HOP_BY_HOP.has(name) || name === 'host') continue;
     out[name] = value;
   }
+  // The one TE HTTP/2 allows, which gRPC servers read to detect proxies that would drop trailers.
+  if (headers.te === 'trailers') out.te = 'trailers';
   const clientAuthority = typeof headers[':authority'] === 'string' ? headers[':authority'] : null;
   out[':method'] = typeof headers[':method'] === 'string' ? headers[':method'] : 'POST';
   out[':path'] = typeof headers[':path'] === 'string' ? headers[':path'] : '/';
@@ -149,6 +155,19 @@ export function headerValue(rawHeaders: readonly string[], name: string): string
     if ((rawHeaders[i] as string).toLowerCase() === name) return rawHeaders[i + 1] as string;
   }
   return null;
+}
+
+/**
+ * Whether a request target may be forwarded: origin-form ("/path?query"), or "*" for OPTIONS. An
+ * absolute URL or an authority (CONNECT's form) would ask the target to act as a proxy elsewhere.
+ */
+export function isOriginForm(method: string, target: string): boolean {
+  return target.startsWith('/') || (method === 'OPTIONS' && target === '*');
+}
+
+/** The only upgrade passed through: WebSocket. Anything else (h2c above all) would carry requests the broker cannot read. */
+export function isWebSocketUpgrade(upgrade: string | null): boolean {
+  return upgrade !== null && upgrade.trim().toLowerCase() === 'websocket';
 }
 
 /** The Host rule of a resource's `hostHeader` setting (absent: the target's). */

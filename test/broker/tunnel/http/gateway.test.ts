@@ -109,6 +109,20 @@ describe('HttpGateway', () => {
     expect(seen).toEqual([]);
   });
 
+  it('refuses an h2c upgrade, whose requests it could not read, and forwards nothing', async () => {
+    const { seen, send } = await world();
+    const answer = await send('GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 501 Not Implemented\r\n[\s\S]*WebSocket upgrades only/);
+    expect(seen).toEqual([]);
+  });
+
+  it('refuses an absolute URL as the request target (the target is not a proxy to elsewhere)', async () => {
+    const { seen, send } = await world();
+    const answer = await send('GET http://169.254.169.254/latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(seen).toEqual([]);
+  });
+
   it('serves only http resources', async () => {
     const gateway = new HttpGateway({ sink: new Sink(), log: recordingLog(), now: Date.now, tokens: new IdentityTokens() });
     const socket = new net.Socket();

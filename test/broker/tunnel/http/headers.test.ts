@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { forwardedRequestHeaders, forwardedResponseHeaders, hostHeaderRule, type RequestIdentity } from '../../../../broker/tunnel/http/headers.js';
+import {
+  forwardedGrpcHeaders,
+  forwardedRequestHeaders,
+  forwardedResponseHeaders,
+  hostHeaderRule,
+  isOriginForm,
+  isWebSocketUpgrade,
+  type RequestIdentity,
+} from '../../../../broker/tunnel/http/headers.js';
 
 const alice: RequestIdentity = { oid: 'oid-alice', upn: 'alice@contoso.dev', resource: 'grafana', session: 's1', grant: 'g1', token: 'signed.jwt.here' };
 const target = { host: hostHeaderRule(undefined), targetHost: 'grafana.internal:3000', upgrade: false };
@@ -16,6 +24,9 @@ describe('forwardedRequestHeaders', () => {
     ['X-ACCESS-TOKEN', 'forged'],
     ['X-Access-Groups', 'sg-admins'],
     ['x-access-anything-new', 'x'],
+    // CGI-style servers read X_Access_User as HTTP_X_ACCESS_USER, the same variable as X-Access-User.
+    ['X_Access_User', 'mallory@evil'],
+    ['x_access-user', 'mallory@evil'],
   ])('drops a client-sent %s and keeps only what the broker sets', (name, value) => {
     const out = forwardedRequestHeaders(['Host', '127.0.0.1:5000', name, value, 'Accept', '*/*'], alice, target);
     expect(out.filter((_, i) => i % 2 === 1)).not.toContain(value);
@@ -96,5 +107,62 @@ describe('forwardedResponseHeaders', () => {
         'b=2',
       ]),
     ).toEqual(['Content-Type', 'text/html', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+  });
+});
+
+describe('forwardedGrpcHeaders', () => {
+  it("keeps the call's metadata, drops forged x-access-* metadata, sets the pseudo-headers and the identity", () => {
+    const out = forwardedGrpcHeaders(
+      {
+        ':method': 'POST',
+        ':path': '/orders.Orders/Get',
+        ':scheme': 'http',
+        ':authority': '127.0.0.1:5000',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        'x-access-user': 'mallory@evil',
+        'x-request-id': 'abc',
+      },
+      alice,
+      target,
+    );
+    expect(out).toEqual({
+      ':method': 'POST',
+      ':path': '/orders.Orders/Get',
+      ':scheme': 'http',
+      ':authority': 'grafana.internal:3000',
+      'content-type': 'application/grpc',
+      'x-request-id': 'abc',
+      te: 'trailers',
+      'x-access-user': 'alice@contoso.dev',
+      'x-access-user-id': 'oid-alice',
+      'x-access-resource': 'grafana',
+      'x-access-session': 's1',
+      'x-access-grant': 'g1',
+      'x-access-token': 'signed.jwt.here',
+    });
+  });
+});
+
+describe('what may be forwarded', () => {
+  it.each<[string, string, boolean]>([
+    ['GET', '/', true],
+    ['GET', '/a?b=c', true],
+    ['OPTIONS', '*', true],
+    ['GET', '*', false],
+    ['GET', 'http://169.254.169.254/latest/meta-data/', false],
+    ['GET', 'internal.example:22', false],
+  ])('%s %s: %s', (method, requestTarget, allowed) => {
+    expect(isOriginForm(method, requestTarget)).toBe(allowed);
+  });
+
+  it.each<[string | null, boolean]>([
+    ['websocket', true],
+    ['WebSocket', true],
+    ['h2c', false],
+    ['websocket, h2c', false],
+    [null, false],
+  ])('upgrade %s: %s', (upgrade, allowed) => {
+    expect(isWebSocketUpgrade(upgrade)).toBe(allowed);
   });
 });
