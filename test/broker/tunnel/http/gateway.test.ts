@@ -5,31 +5,12 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { NewAuditEntry } from '../../../../broker/audit/entry.js';
 import { HttpGateway } from '../../../../broker/tunnel/http/gateway.js';
 import { IdentityTokens } from '../../../../broker/tunnel/http/identity-token.js';
-import type { CaptureSink } from '../../../../broker/tunnel/postgres/session-capture.js';
 import type { NewSession } from '../../../../broker/store/session-store.js';
 import { resourcePolicy } from '../../../helpers/resource-policy.js';
 import { recordingLog } from '../../requests/harness.js';
-
-/** Entries written; `failing` makes every flush keep them (a database refusing writes). */
-class Sink implements CaptureSink {
-  written: NewAuditEntry[] = [];
-  buffered: NewAuditEntry[] = [];
-  failing = false;
-  add(entry: NewAuditEntry): void {
-    this.buffered.push(entry);
-  }
-  flush(): void {
-    if (this.failing) return;
-    this.written.push(...this.buffered);
-    this.buffered = [];
-  }
-  get pending(): number {
-    return this.buffered.length;
-  }
-}
+import { Sink } from './sink.js';
 
 const session: NewSession = {
   id: 'sess1',
