@@ -4,28 +4,16 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HttpGateway } from '../../../../broker/tunnel/http/gateway.js';
 import { IdentityTokens } from '../../../../broker/tunnel/http/identity-token.js';
-import type { NewSession } from '../../../../broker/store/session-store.js';
 import { resourcePolicy } from '../../../helpers/resource-policy.js';
 import { recordingLog } from '../../requests/harness.js';
-import { Sink } from './sink.js';
+import { cleanupAfterEach, Sink, sessionOn } from './fixtures.js';
 
-const session: NewSession = {
-  id: 'sess1',
-  requestId: 'req1',
-  user: { oid: 'oid-alice', upn: 'alice@contoso.dev' },
-  resource: 'web',
-  clientAddress: '127.0.0.1',
-  target: '',
-  startedAt: 0,
-};
+const session = sessionOn('web');
 
-const cleanup: Array<() => void> = [];
-afterEach(() => {
-  for (const undo of cleanup.splice(0)) undo();
-});
+const cleanup = cleanupAfterEach();
 
 async function world(): Promise<{ sink: Sink; seen: string[]; send: (raw: string) => Promise<string> }> {
   const seen: string[] = [];

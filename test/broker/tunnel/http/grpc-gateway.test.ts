@@ -4,28 +4,16 @@
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { HttpGateway } from '../../../../broker/tunnel/http/gateway.js';
 import { IdentityTokens } from '../../../../broker/tunnel/http/identity-token.js';
-import type { NewSession } from '../../../../broker/store/session-store.js';
 import { resourcePolicy } from '../../../helpers/resource-policy.js';
 import { recordingLog } from '../../requests/harness.js';
-import { Sink } from './sink.js';
+import { cleanupAfterEach, Sink, sessionOn } from './fixtures.js';
 
-const session: NewSession = {
-  id: 'sess1',
-  requestId: 'req1',
-  user: { oid: 'oid-alice', upn: 'alice@contoso.dev' },
-  resource: 'orders',
-  clientAddress: '127.0.0.1',
-  target: '',
-  startedAt: 0,
-};
+const session = sessionOn('orders');
 
-const cleanup: Array<() => void> = [];
-afterEach(() => {
-  for (const undo of cleanup.splice(0)) undo();
-});
+const cleanup = cleanupAfterEach();
 
 interface Answer {
   headers: http2.IncomingHttpHeaders;
