@@ -14,6 +14,9 @@
 // SSLRequest answered by the broker); an observer (the Postgres query log) sees what the client sends.
 // A kind's target watch ends the session on the server too when the broker cuts it (a Postgres
 // CancelRequest for the running query), logged and recorded in the session's audit trail.
+// For the kinds the broker speaks itself (http, grpc: tunnel/http/gateway.ts), `serve` puts the
+// broker's own HTTP server in the target's place: the relay is unchanged, and the server forwards
+// each request to the dialled target, recording it first.
 
 import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
