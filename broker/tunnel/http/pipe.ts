@@ -32,6 +32,8 @@ export class PipeEnd extends Duplex {
 
   /** Like net.Socket#setTimeout: 'timeout' after `ms` with no byte either way; 0 turns it off. */
   setTimeout(ms: number, callback?: () => void): this {
+    if (this.#idle) clearTimeout(this.#idle);
+    this.#idle = null;
     this.#idleMs = ms;
     if (callback) this.once('timeout', callback);
     this.#touch();
@@ -85,10 +87,17 @@ export class PipeEnd extends Duplex {
     callback(error);
   }
 
+  /** Restarts the idle timer (called per chunk: `refresh` reuses the timer instead of making one). */
   #touch(): void {
-    if (this.#idle) clearTimeout(this.#idle);
-    this.#idle = null;
-    if (this.#idleMs <= 0 || this.destroyed) return;
+    if (this.#idleMs <= 0 || this.destroyed) {
+      if (this.#idle) clearTimeout(this.#idle);
+      this.#idle = null;
+      return;
+    }
+    if (this.#idle) {
+      this.#idle.refresh();
+      return;
+    }
     this.#idle = setTimeout(() => this.emit('timeout'), this.#idleMs);
     this.#idle.unref();
   }
