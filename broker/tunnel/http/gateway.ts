@@ -88,7 +88,7 @@ export class HttpGateway {
     });
   }
 
-  /** The endpoint's `serve` hook: a served tunnel for each http resource, null for other kinds. */
+  /** The endpoint's `serve` hook: a served tunnel for each http and grpc resource, null for other kinds. */
   serve(session: NewSession, policy: ResourcePolicy, target: net.Socket): ServedTunnel | null {
     if (policy.kind === 'grpc') return this.#serveGrpc(session, policy, target);
     if (policy.kind !== 'http') return null;
