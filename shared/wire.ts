@@ -259,7 +259,7 @@ export interface AuditSessionView {
   bytesDown: number | null;
   /** How it ended (a close code name such as `grantExpired`, `targetClosed`), null while open. */
   endReason: string | null;
-  /** Postgres queries the session sent, when the tunnel counted them. */
+  /** Postgres queries, http requests or grpc calls the session sent, when the tunnel counted them. */
   queries: number | null;
   /** The reason given when the grant the session ran under was requested (null when none was given). */
   reason: string | null;

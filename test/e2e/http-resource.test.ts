@@ -297,6 +297,8 @@ describe('an http resource through `access connect`', () => {
 
   it('records every request and its response in the session, and `access audit show` tells them in words', async () => {
     const id = keepAliveSession;
+    // `access audit sessions` counts them in its QUERIES column.
+    expect((await sessions('web')).find((s) => s.id === id)?.queries).toBe(3);
     const story = await storyWith(id, (s) => s.entries.some((e) => e.type === 'session.closed'));
     const types = story.entries.map((e) => e.type);
     expect(types.indexOf('session.opened')).toBeLessThan(types.indexOf('http.request'));
