@@ -11,7 +11,7 @@ import { resourceRoutes } from './api/resource-routes.js';
 import type { Authenticate, BrokerApp } from './app.js';
 import type { HostAllowList } from './http/host-allow-list.js';
 import { findRoute, type Route } from './http/router.js';
-import { sendError, sendJson, toAccessError } from './http/respond.js';
+import { authorizeEndpoint, sendError, sendJson, toAccessError } from './http/respond.js';
 import { AccessError } from '../shared/errors.js';
 
 /** Anything that answers some paths itself and declines the rest (the dev tenant). */
@@ -54,7 +54,7 @@ export function brokerRequestHandler(
       if (accessError.code === 'internal' || accessError.code === 'store_full' || accessError.code === 'store_unavailable') {
         app.log.error('request failed', { method: req.method, path: url.pathname, error: error instanceof Error ? error.stack : String(error) });
       }
-      sendError(res, accessError);
+      sendError(res, accessError, authorizeEndpoint(app.signIn.authority));
     }
   };
 

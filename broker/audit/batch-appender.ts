@@ -61,6 +61,11 @@ export class BatchedAppender {
     return this.#pending.length;
   }
 
+  /** When the oldest entry still waiting happened (ms since epoch), or null when none waits: the append lag (metrics). */
+  get oldestPendingAt(): number | null {
+    return this.#pending[0]?.at ?? null;
+  }
+
   /** Buffers `entry`; it is appended at the next flush (within flushIntervalMs). */
   add(entry: NewAuditEntry): void {
     if (this.#closed) {

@@ -27,6 +27,7 @@ export function resourcePolicy(overrides: Partial<ResourcePolicy> & Pick<Resourc
     user: null,
     targetTls: 'disable',
     targetCa: null,
+    credentials: [],
     ...overrides,
   };
 }

@@ -6,7 +6,7 @@
 import type { NewAuditEntry } from '../../audit/entry.js';
 import type { Logger } from '../../log.js';
 import type { NewSession } from '../../store/session-store.js';
-import type { CaptureSink } from '../postgres/session-capture.js';
+import type { CaptureSink } from '../capture.js';
 import type { RequestIdentity } from './headers.js';
 import type { IdentityClaims, IdentityTokens } from './identity-token.js';
 

@@ -210,6 +210,9 @@ describe('TokenVerifier', () => {
         groupsClaim: null,
         groupOverage: false,
         expiresAt: new Date((NOW + 3600) * 1000),
+        // A v2 token without amr/acrs/auth_time: the sign-in time is its iat.
+        signIn: { amr: [], acrs: [], authTime: (NOW - 300) * 1000 },
+        clientAddress: null,
       });
     });
 

@@ -99,8 +99,12 @@ describe('parseConfig: valid files', () => {
       user: 'readonly',
       targetTls: 'require',
       targetCa: null,
+      credentials: [],
       groupNames: config.groupLabels,
+      conditions: expect.objectContaining({ requireMfa: true, requireAuthContext: 'c1', maxSignInAgeMs: 8 * H }),
     });
+    expect(config.resources[0]?.conditions?.sourceNetworks?.describe()).toBe('10.0.0.0/8');
+    expect(config.resources[0]?.conditions?.hours?.text).toBe('Mon-Fri 07:00-19:00 Europe/Berlin');
     expect(config.resources[1]).toMatchObject({ approvals: 2, maxDurationMs: H, defaultDurationMs: H / 2, ticketPattern: '^(INC|CHG)-\\d+$' });
     expect(config.resources[2]).toMatchObject({ kind: 'mysql', description: null, reason: 'optional', autoApprove: [], defaultDurationMs: H });
     expect(config.resources[3]).toMatchObject({ kind: 'ssh', target: { host: '10.20.0.5', port: 22 }, requestTtlMs: H / 2 });
@@ -227,6 +231,7 @@ describe('parseConfig: valid files', () => {
           user: null,
           targetTls: 'disable',
           targetCa: null,
+          credentials: [],
         },
       ],
     });
@@ -248,7 +253,7 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     {
       claim: 'an unknown top-level key, listing what is allowed',
       text: file(...RESOURCE, 'frobnicate: true'),
-      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, membershipRecheckSeconds, membershipGraceSeconds, graphRetryBudget, resources, auditors, admins, limits, devTenant',
+      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, membershipRecheckSeconds, membershipGraceSeconds, graphRetryBudget, resources, auditors, admins, limits, notifications, trustedProxies, devTenant',
     },
     {
       claim: 'a kind that is not a resource kind',

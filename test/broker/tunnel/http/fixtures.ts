@@ -3,7 +3,7 @@
 import { afterEach } from 'vitest';
 import type { NewAuditEntry } from '../../../../broker/audit/entry.js';
 import type { NewSession } from '../../../../broker/store/session-store.js';
-import type { CaptureSink } from '../../../../broker/tunnel/postgres/session-capture.js';
+import type { CaptureSink } from '../../../../broker/tunnel/capture.js';
 
 /** Entries written; `failing` makes every flush keep them (a database refusing writes). */
 export class Sink implements CaptureSink {

@@ -292,23 +292,23 @@ describe('before the target answers', () => {
   it('writes the statements it holds, so no client sees an answer to a statement a crash could still take from the log', () => {
     const run = feed(startup({ user: 'alice', database: 'orders' }), query('select 1'));
     const before = run.flushes;
-    run.capture.beforeDown();
+    run.capture.beforeDown(Buffer.alloc(0));
     expect(run.flushes).toBe(before + 1);
     // Nothing new since: the next answer chunk costs no write.
-    run.capture.beforeDown();
+    run.capture.beforeDown(Buffer.alloc(0));
     expect(run.flushes).toBe(before + 1);
     run.capture.up(query('select 2'));
-    run.capture.beforeDown();
+    run.capture.beforeDown(Buffer.alloc(0));
     expect(run.flushes).toBe(before + 2);
   });
 
   it('refuses to let an answer through when the log cannot write the statements it answers, and keeps trying', () => {
     const run = feed(startup({ user: 'alice', database: 'orders' }), query('select 1'));
     run.failing = true;
-    expect(run.capture.beforeDown()).toMatch(/audit log could not record what the client sent/);
+    expect(run.capture.beforeDown(Buffer.alloc(0))).toMatch(/audit log could not record what the client sent/);
     // Still unwritten: the next answer is refused too, until a write succeeds.
-    expect(run.capture.beforeDown()).not.toBeNull();
+    expect(run.capture.beforeDown(Buffer.alloc(0))).not.toBeNull();
     run.failing = false;
-    expect(run.capture.beforeDown()).toBeNull();
+    expect(run.capture.beforeDown(Buffer.alloc(0))).toBeNull();
   });
 });
