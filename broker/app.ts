@@ -7,6 +7,7 @@ import type { BrokerConfigResponse } from '../shared/wire.js';
 import type { Audit } from './audit/audit.js';
 import type { SignInRecorder } from './audit/signins.js';
 import { FailedSignIns } from './auth/failed-sign-ins.js';
+import type { IdentityTokens } from './tunnel/http/identity-token.js';
 import type { Principal } from './auth/principal.js';
 import { bearerTokenFrom } from './auth/token-verifier.js';
 import type { BrokerConfig } from './config/types.js';
@@ -31,6 +32,8 @@ export interface BrokerApp {
   readonly requests: RequestService;
   /** The audit log: request changes, sessions, queries and sign-ins, and what auditors read. */
   readonly audit: Audit;
+  /** The key http resources' identity tokens are signed with; its JWKS is public (`GET /v1/identity/jwks`). */
+  readonly identityTokens: IdentityTokens;
 }
 
 /** The caller behind a request's bearer token (REST and WebSocket upgrades alike). */

@@ -31,6 +31,8 @@ import { NotificationOutbox } from './store/notification-outbox.js';
 import { SqliteRequestStore } from './store/request-store.js';
 import { SqliteSessionStore, type SessionStore } from './store/session-store.js';
 import { TunnelEndpoint, type TunnelEndpointOptions } from './tunnel/endpoint.js';
+import { HttpGateway } from './tunnel/http/gateway.js';
+import { IdentityTokens } from './tunnel/http/identity-token.js';
 import { statementCapture } from './tunnel/protocols.js';
 
 export interface AssembleOptions {
@@ -167,6 +169,9 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   // Sessions a crashed broker left open are closed at start.
   const leftovers = sessions.closeLeftovers(now());
   if (leftovers > 0) log.warn('closed tunnel sessions the previous broker left open', { sessions: leftovers });
+  // http resources: the broker forwards each request itself, with the caller's identity signed by this key.
+  const identityTokens = new IdentityTokens();
+  const gateway = new HttpGateway({ sink: audit.batch, log, now, tokens: identityTokens });
   const tunnels = new TunnelEndpoint({
     config,
     grants: store,
@@ -176,6 +181,8 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     log,
     // Every statement of a postgres or mysql session goes to the audit log, in batches.
     observe: statementCapture({ sink: audit.batch, log, now }),
+    // Every request of an http or grpc session too, each written before it is forwarded.
+    serve: (session, policy, target) => gateway.serve(session, policy, target),
     audit: audit.log,
     ...options.tunnel,
   });
@@ -192,7 +199,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     now,
   });
 
-  const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit };
+  const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit, identityTokens };
   // Counts failed token checks per source address for this broker (auth/failed-sign-ins.ts).
   const authenticate = authenticator(options.verifier, audit.signins, new FailedSignIns(), config.trustedProxies);
   const hosts = options.hosts ?? null;

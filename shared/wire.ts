@@ -287,6 +287,14 @@ export const AUDIT_EVENT_TYPES = [
    * database user, where the password came from (never the password), and whether the database accepted it.
    */
   'db.login',
+  /** A request of an http session, written before the broker forwarded it: method and path. */
+  'http.request',
+  /** How that request ended: status, body bytes each way, duration. */
+  'http.response',
+  /** A call of a grpc session, written before the broker forwarded it: its method (:path). */
+  'grpc.call',
+  /** How that call ended: grpc-status and message, bytes each way, duration. */
+  'grpc.status',
   'audit.dropped',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
@@ -336,7 +344,7 @@ export interface AuditSessionView {
   bytesDown: number | null;
   /** How it ended (a close code name such as `grantExpired`, `targetClosed`), null while open. */
   endReason: string | null;
-  /** Postgres queries the session sent, when the tunnel counted them. */
+  /** Postgres queries, http requests or grpc calls the session sent, when the tunnel counted them. */
   queries: number | null;
   /** The reason given when the grant the session ran under was requested (null when none was given). */
   reason: string | null;

@@ -18,7 +18,7 @@ import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } fr
 import type { ConfigPath, ConfigProblem } from './problems.js';
 import type { BrokerConfig, DevDirectory, ExtendPolicy, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
 
-export const RESOURCE_KINDS = ['postgres', 'mysql', 'ssh', 'tcp'] as const satisfies readonly ResourceKind[];
+export const RESOURCE_KINDS = ['postgres', 'mysql', 'ssh', 'tcp', 'http', 'grpc'] as const satisfies readonly ResourceKind[];
 /** Lower-case DNS-label-like names: safe in URLs, shell arguments and table columns alike. */
 export const RESOURCE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** More distinct approvers than this is a policy nobody can satisfy in time. */
@@ -44,6 +44,8 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
 export const DATABASE_KINDS: readonly ResourceKind[] = ['postgres', 'mysql'];
 /** Resource kinds whose broker → target leg can be TLS (`targetTls`): the broker speaks their TLS negotiation. */
 export const TARGET_TLS_KINDS: readonly ResourceKind[] = ['postgres'];
+/** Resource kinds whose requests the broker forwards itself (tunnel/http/): they take `hostHeader`. */
+export const HTTP_KINDS: readonly ResourceKind[] = ['http', 'grpc'];
 export const TARGET_TLS_MODES = ['disable', 'require', 'verify-full'] as const satisfies readonly TargetTlsMode[];
 /** How often users with open tunnels have their membership re-read from Graph, by default. */
 export const DEFAULT_MEMBERSHIP_RECHECK_SECONDS = 30;
@@ -156,6 +158,9 @@ function resourceSchema(env: NodeJS.ProcessEnv, baseDir: string, idsOnly: boolea
       user: text('the database user clients connect as by default, e.g. readonly').optional(),
       targetTls: choice(TARGET_TLS_MODES, 'TLS from the broker to the database').default('disable'),
       targetCa: caFile("the CA that signs the database's certificate, for targetTls: verify-full", baseDir).optional(),
+      hostHeader: text("the Host header the target sees: target (default: the target's host:port), client, or a name such as grafana.internal")
+        .regex(/^[A-Za-z0-9.:[\]-]+$/, { error: 'must be target, client, or a host name with an optional :port, e.g. grafana.internal' })
+        .optional(),
       extend: extendSchema().optional(),
       breakGlass: strictMapping(
         {
@@ -197,6 +202,14 @@ function resourceSchema(env: NodeJS.ProcessEnv, baseDir: string, idsOnly: boolea
         input: raw.targetTls,
       });
     }
+    if (raw.hostHeader !== undefined && !HTTP_KINDS.includes(raw.kind)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hostHeader'],
+        message: `applies to ${HTTP_KINDS.join(' and ')} resources only, not kind ${raw.kind} — remove it`,
+        input: raw.hostHeader,
+      });
+    }
     if (raw.targetCa !== undefined && raw.targetTls !== 'verify-full') {
       ctx.addIssue({
         code: 'custom',
@@ -234,6 +247,7 @@ function resourceSchema(env: NodeJS.ProcessEnv, baseDir: string, idsOnly: boolea
       user: raw.user ?? null,
       targetTls: raw.targetTls,
       targetCa: raw.targetCa ?? null,
+      ...(raw.hostHeader === undefined ? {} : { hostHeader: raw.hostHeader }),
       ...(raw.extend ? { extend: raw.extend } : {}),
       ...(raw.breakGlass ? { breakGlass: { groups: refsOf(raw.breakGlass.groups), maxDurationMs: raw.breakGlass.maxDuration } } : {}),
       ...(raw.conditions ? { conditions: raw.conditions } : {}),

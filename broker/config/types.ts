@@ -9,7 +9,7 @@ import type { SignInMethod } from '../../shared/wire.js';
 import type { ResourceConditions } from '../policy/conditions.js';
 import type { NetworkList } from '../policy/networks.js';
 
-export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp';
+export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp' | 'http' | 'grpc';
 
 /**
  * How the broker talks to a postgres target (libpq's sslmode words): `disable` plain TCP;
@@ -86,6 +86,11 @@ export interface ResourcePolicy {
    * logs in with its own user and password, relayed untouched.
    */
   credentials: DatabaseCredential[];
+  /**
+   * http and grpc only: the Host header (grpc: :authority) the target sees (tunnel/http/headers.ts): absent or `target` the
+   * target's host:port, `client` what the client sent, or a literal name (a virtual host).
+   */
+  hostHeader?: string | null;
   /**
    * Names of the config's groups by lower-case object id, for messages and listings only (never
    * matching): the config's labels, and under serve the tenant's names read at start.

@@ -73,7 +73,10 @@ export class AuditQueries {
       // A range scan of the covering `at` index; `at` is nearly in seq order, not exactly (batches).
       firstSince: db.prepare<[number], { seq: number | null }>('SELECT min(seq) AS seq FROM audit_log INDEXED BY audit_log_at WHERE at >= ?'),
       bySubject: db.prepare<[string, number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE subject = ? AND seq > ? ORDER BY seq LIMIT ?`),
-      queryCount: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM audit_log WHERE subject = ? AND type IN ('pg.query', 'mysql.query')"),
+      // What the client asked of the target: Postgres and MySQL statements, http requests, grpc calls.
+      queryCount: db.prepare<[string], { n: number }>(
+        "SELECT count(*) AS n FROM audit_log WHERE subject = ? AND type IN ('pg.query', 'mysql.query', 'http.request', 'grpc.call')",
+      ),
       // Why the person had access: an auditor reads a session next to the reason of its grant.
       // …and whether it was break-glass, with its post-review.
       grantOf: db.prepare<[string], GrantRow>(

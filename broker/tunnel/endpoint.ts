@@ -17,6 +17,9 @@
 // CancelRequest for the running query), or the query log does when it knows the server's session
 // from the stream (MySQL: KILL QUERY on the greeting's connection id), logged and recorded in the
 // session's audit trail.
+// For the kinds the broker speaks itself (http, grpc: tunnel/http/gateway.ts), `serve` puts the
+// broker's own HTTP server in the target's place: the relay is unchanged, and the server forwards
+// each request to the dialled target, recording it first.
 
 import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
@@ -49,6 +52,7 @@ import { MembershipRecheck, type RecheckedTunnel } from './membership-recheck.js
 import type { TargetWatch, TunnelObserver } from './protocol.js';
 import { protocolFor } from './protocols.js';
 import { closeCodeName, Relay, type TunnelEnd } from './relay.js';
+import type { ServedTunnel } from './http/gateway.js';
 
 export const TUNNEL_PATH = '/v1/tunnel';
 /**
@@ -96,6 +100,11 @@ export interface TunnelEndpointOptions {
    * For the audit log's Postgres query capture (tunnel/postgres/session-capture.ts).
    */
   observe?: (session: NewSession, policy: ResourcePolicy) => TunnelObserver | null;
+  /**
+   * Per tunnel of a kind the broker speaks itself (http: tunnel/http/gateway.ts), the stream the relay
+   * uses in place of the dialled socket (which the server then owns), or null to relay to the target.
+   */
+  serve?: (session: NewSession, policy: ResourcePolicy, target: net.Socket) => ServedTunnel | null;
   /** Where tunnels refused for a resource condition are audited (policy.refused); absent: not audited. */
   audit?: AuditAppender;
 }
@@ -110,6 +119,8 @@ interface Tunnel {
   observer: TunnelObserver | null;
   /** The kind's reader of the target stream (tunnel/protocol.ts), or null. */
   watch: TargetWatch | null;
+  /** The broker's own server standing in for the target (http), or null. */
+  served: ServedTunnel | null;
   /** The stored database login the broker uses for this tunnel, or null (tunnel/database-credential.ts). */
   credential: DatabaseCredential | null;
 }
@@ -356,15 +367,24 @@ export class TunnelEndpoint implements UpgradeRoute {
     };
     // Everything that may fail happens before the WebSocket exists, so a failure is still an HTTP error.
     const observer = this.#options.observe?.(session, policy) ?? null;
+    const served = this.#options.serve?.(session, policy, target) ?? null;
     // Recorded before the WebSocket exists: a tunnel the audit cannot see never carries a byte.
-    sessions.open(session);
+    try {
+      sessions.open(session);
+    } catch (error) {
+      served?.stream.destroy();
+      served?.end();
+      throw error;
+    }
     let upgraded = false;
     this.#wss.handleUpgrade(ctx.req, ctx.socket, ctx.head, (ws: WebSocket, _req: IncomingMessage) => {
       upgraded = true;
-      this.#start(ws, target, { session, principal, policy, credential, release, observer }, grant, conditionsUntil);
+      this.#start(ws, served?.stream ?? target, { session, principal, policy, credential, release, observer, served }, grant, conditionsUntil);
     });
     if (upgraded) return;
     // ws refused the handshake itself (bad Sec-WebSocket-Key or version) and answered 400.
+    served?.stream.destroy();
+    served?.end();
     target.destroy();
     release();
     sessions.close(session.id, { endedAt: now(), bytesUp: 0, bytesDown: 0, reason: 'clientClosed', detail: 'the WebSocket handshake was invalid' });
@@ -445,6 +465,7 @@ export class TunnelEndpoint implements UpgradeRoute {
   #ended(tunnel: Tunnel, end: TunnelEnd): void {
     const { session, relay } = tunnel;
     tunnel.watch?.stop();
+    tunnel.served?.end();
     this.#tunnels.delete(tunnel);
     this.#deadlines.remove(session.requestId, tunnel);
     this.#conditionDeadlines.remove(session.id, tunnel);

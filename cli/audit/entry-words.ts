@@ -179,6 +179,30 @@ export function describeEntry(entry: AuditEntryView): string {
       return `stopped reading queries at byte ${num(body, 'atByte') ?? '?'}: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (bytes still flow)`;
     case 'pg.unrecordable':
       return `ended the session at byte ${num(body, 'atByte') ?? '?'}, which it could not record: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (none of it reached the database)`;
+    case 'http.request': {
+      const upgrade = str(body, 'upgrade');
+      return `${httpLine(body)}${upgrade ? ` (upgrade to ${upgrade})` : ''}`;
+    }
+    case 'http.response': {
+      const status = num(body, 'status');
+      const outcome = str(body, 'outcome');
+      const detail = str(body, 'detail');
+      const ended = outcome === 'complete' || outcome === null ? '' : ` — ${endWords(outcome)}${detail ? `: ${oneLine(detail)}` : ''}`;
+      return `${httpLine(body)} → ${status ?? 'no status'}: ↑${bytes(num(body, 'bytesUp'))} ↓${bytes(num(body, 'bytesDown'))} in ${num(body, 'durationMs') ?? '?'} ms${ended}`;
+    }
+    case 'grpc.call':
+      return `call ${oneLine(str(body, 'method') ?? '?', SQL_LINE_CHARS)}`;
+    case 'grpc.status': {
+      const status = num(body, 'grpcStatus');
+      const message = str(body, 'grpcMessage');
+      const outcome = str(body, 'outcome');
+      const detail = str(body, 'detail');
+      const ended = outcome === 'complete' || outcome === null ? '' : ` — ${endWords(outcome)}${detail ? `: ${oneLine(detail)}` : ''}`;
+      return (
+        `call ${oneLine(str(body, 'method') ?? '?', SQL_LINE_CHARS)} → ${status === null ? 'no status' : grpcStatusWords(status)}${message && status !== 0 ? ` "${oneLine(message)}"` : ''}: ` +
+        `↑${bytes(num(body, 'bytesUp'))} ↓${bytes(num(body, 'bytesDown'))} in ${num(body, 'durationMs') ?? '?'} ms${ended}`
+      );
+    }
     case 'mysql.query': {
       const params = Array.isArray(body.params) ? ` [${body.params.map(paramWords).join(', ')}]` : '';
       return `${body.truncated === true ? '(cut) ' : ''}${oneLine(str(body, 'sql') ?? `(statement ${num(body, 'statementId') ?? '?'}, text not seen)`, SQL_LINE_CHARS)}${params}`;
@@ -206,6 +230,38 @@ export function describeEntry(entry: AuditEntryView): string {
       // A kind this CLI does not know yet (a newer broker): its body as it is.
       return JSON.stringify(body);
   }
+}
+
+/** gRPC status codes by number (grpc/doc/statuscodes.md). */
+const GRPC_STATUS_NAMES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+] as const;
+
+/** "0 OK", "5 NOT_FOUND", "42" (a code gRPC does not define). */
+function grpcStatusWords(status: number): string {
+  const name = GRPC_STATUS_NAMES[status];
+  return name ? `${status} ${name}` : String(status);
+}
+
+/** "GET /api/health" of an http entry, the path cut on a line of text. */
+function httpLine(body: Record<string, unknown>): string {
+  return `${str(body, 'method') ?? '?'} ${oneLine(str(body, 'path') ?? '', SQL_LINE_CHARS)}${body.pathChars === undefined ? '' : ' (cut)'}`;
 }
 
 /** The time an extension entry adds: "30m". */

@@ -59,10 +59,23 @@ export function connectionEnv(
       env.MYSQL_HOST = address.host;
       env.MYSQL_TCP_PORT = port;
       break;
+    case 'http':
+      // `access connect grafana -- sh -c 'curl "$ACCESS_URL"api/health'`
+      env.ACCESS_URL = localUrl(address);
+      break;
+    case 'grpc':
+      // A gRPC channel's target ("host:port", plaintext): `grpcurl -plaintext "$ACCESS_GRPC_TARGET" list`.
+      env.ACCESS_GRPC_TARGET = hostPort(address);
+      break;
     default:
       break;
   }
   return env;
+}
+
+/** "http://127.0.0.1:54321/": where a browser or curl reaches an http resource through the tunnel. */
+export function localUrl(address: LocalAddress): string {
+  return `http://${hostPort(address)}/`;
 }
 
 /**
@@ -100,6 +113,10 @@ export function connectHint(kind: string, address: LocalAddress, defaults: Conne
       );
     case 'ssh':
       return `ssh -p ${port} ${defaults.user ? `${defaults.user}@` : ''}${host}`;
+    case 'http':
+      return `curl ${localUrl(address)} (or open it in a browser)`;
+    case 'grpc':
+      return `grpcurl -plaintext ${hostPort(address)} list (a plaintext gRPC channel to ${hostPort(address)})`;
     default:
       return `nc ${host} ${port}`;
   }

@@ -258,7 +258,7 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     {
       claim: 'a kind that is not a resource kind',
       text: file(...RESOURCE.slice(0, 2), '    kind: mssql', ...RESOURCE.slice(3)),
-      line: 'config.yaml:3 resources.prod-db.kind: must be one of postgres, mysql, ssh, tcp (got "mssql")',
+      line: 'config.yaml:3 resources.prod-db.kind: must be one of postgres, mysql, ssh, tcp, http, grpc (got "mssql")',
     },
     {
       claim: 'a target without a port',
@@ -522,7 +522,7 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     );
     expect(error.message.split('\n')).toEqual([
       'The broker config config.yaml has 4 problems:',
-      'config.yaml:3 resources.prod-db.kind: must be one of postgres, mysql, ssh, tcp (got "mssql")',
+      'config.yaml:3 resources.prod-db.kind: must be one of postgres, mysql, ssh, tcp, http, grpc (got "mssql")',
       'config.yaml:4 resources.prod-db.target: must be host:port — e.g. db.internal:5432 (got "db.internal")',
       'config.yaml:7 resources.prod-db.maxDuration: is not a duration — use e.g. 30m, 4h, 1d (got "4x")',
       'config.yaml:8 resources.prod-db.approvals: must be a whole number from 1 to 10 — distinct approvers needed (got 0)',

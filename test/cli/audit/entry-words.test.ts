@@ -77,6 +77,51 @@ describe('describeEntry', () => {
       'tunnel closed (unrecordable): ↑51 B ↓0 B — unknown message type 0x16',
     ],
     ['a cut query', { type: 'pg.query', body: { sql: 'copy x from stdin', truncated: true, sqlChars: 90_000 } }, '(cut) copy x from stdin'],
+    ['an http request', { type: 'http.request', body: { n: 1, method: 'GET', path: '/api/health?x=1' } }, 'GET /api/health?x=1'],
+    ['a WebSocket upgrade', { type: 'http.request', body: { n: 2, method: 'GET', path: '/ws', upgrade: 'websocket' } }, 'GET /ws (upgrade to websocket)'],
+    [
+      'an http response',
+      {
+        type: 'http.response',
+        body: { n: 1, method: 'POST', path: '/upload', status: 201, bytesUp: 4096, bytesDown: 12, durationMs: 31, outcome: 'complete' },
+      },
+      'POST /upload → 201: ↑4.0 KiB ↓12 B in 31 ms',
+    ],
+    [
+      'an http exchange the revoke cut',
+      {
+        type: 'http.response',
+        body: {
+          n: 3,
+          method: 'GET',
+          path: '/stream',
+          status: 200,
+          bytesUp: 0,
+          bytesDown: 90,
+          durationMs: 900,
+          outcome: 'connectionClosed',
+          detail: 'the tunnel closed',
+        },
+      },
+      'GET /stream → 200: ↑0 B ↓90 B in 900 ms — connection closed: the tunnel closed',
+    ],
+    ['a grpc call', { type: 'grpc.call', body: { n: 1, method: '/orders.Orders/Get' } }, 'call /orders.Orders/Get'],
+    [
+      'a grpc status',
+      {
+        type: 'grpc.status',
+        body: { n: 1, method: '/orders.Orders/Get', grpcStatus: 5, grpcMessage: 'no such order', bytesUp: 9, bytesDown: 0, durationMs: 4, outcome: 'complete' },
+      },
+      'call /orders.Orders/Get → 5 NOT_FOUND "no such order": ↑9 B ↓0 B in 4 ms',
+    ],
+    [
+      'a successful grpc call (no "OK" message echoed)',
+      {
+        type: 'grpc.status',
+        body: { n: 2, method: '/o.O/List', grpcStatus: 0, grpcMessage: 'OK', bytesUp: 5, bytesDown: 70, durationMs: 2, outcome: 'complete' },
+      },
+      'call /o.O/List → 0 OK: ↑5 B ↓70 B in 2 ms',
+    ],
     [
       'a MySQL prepared statement with its parameters beside it',
       {

@@ -45,6 +45,12 @@ describe('connectionEnv', () => {
     expect(connectionEnv('ssh', at, {}, {})).toEqual({ ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
     expect(connectionEnv('tcp', at, {}, {})).toEqual({ ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
   });
+
+  it('gives http ACCESS_URL (ending in a slash) and grpc ACCESS_GRPC_TARGET, host:port of a plaintext channel', () => {
+    expect(connectionEnv('http', at, {}, {})).toEqual({ ACCESS_URL: 'http://127.0.0.1:54321/', ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
+    expect(connectionEnv('http', { host: '::1', port: 5 }, {}, {}).ACCESS_URL).toBe('http://[::1]:5/');
+    expect(connectionEnv('grpc', at, {}, {})).toEqual({ ACCESS_GRPC_TARGET: '127.0.0.1:54321', ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
+  });
 });
 
 describe('mysqlOptionFile', () => {
@@ -69,6 +75,8 @@ describe('connectHint', () => {
     ['mysql', { user: 'app', database: 'shop' }, 'mysql -h 127.0.0.1 -P 54321 -u app shop'],
     ['ssh', {}, 'ssh -p 54321 127.0.0.1'],
     ['tcp', {}, 'nc 127.0.0.1 54321'],
+    ['http', {}, 'curl http://127.0.0.1:54321/ (or open it in a browser)'],
+    ['grpc', {}, 'grpcurl -plaintext 127.0.0.1:54321 list (a plaintext gRPC channel to 127.0.0.1:54321)'],
   ])('for %s with %j suggests `%s`', (kind, defaults, hint) => {
     expect(connectHint(kind, at, defaults)).toBe(hint);
   });
