@@ -80,6 +80,7 @@ const resources: ResourcePolicy[] = Array.from({ length: RESOURCES }, (_, i) => 
   user: null,
   targetTls: 'disable',
   targetCa: null,
+  credentials: [],
 }));
 
 const config: BrokerConfig = {
@@ -134,6 +135,8 @@ function person(user: { oid: string; upn: string }): Principal {
     groupsClaim: null,
     groupOverage: false,
     expiresAt: new Date(END + 3_600_000),
+    signIn: { amr: ['pwd'], acrs: [], authTime: null },
+    clientAddress: '127.0.0.1',
   };
 }
 

@@ -2,7 +2,7 @@
 // in interleaved rounds (A B C A B C …) so a machine that gets busier mid-run slows every path
 // alike. Prints a table of medians and ratios and writes it as JSON under bench/results/.
 //
-//   npm run bench -- [--quick] [--rounds N] [--seconds S] [--only cli,bulk,pgbench,conns,idle] [--tunnels N]
+//   npm run bench -- [--quick] [--rounds N] [--seconds S] [--only cli,bulk,pgbench,conns,idle,push,revoke] [--tunnels N]
 //
 // Measurements (the references in brackets):
 //   cli      process time (user+sys) and wall of `access --help` and `access whoami` (empty
@@ -14,6 +14,11 @@
 //            server (connect, one round trip, close) [direct; two socat relays]
 //   idle     RSS each idle tunnel adds to the broker and to `access connect` (--tunnels N, default
 //            1,000, the most one resource allows; --quick 300)
+//   push     approve → requester notified on its events stream, with PUSH_REQUESTERS (100) people
+//            each waiting on one request on a stream of their own; approvals one after another
+//            (p50/p99/max over every round's; a latency, no reference)
+//   revoke   revoke → every tunnel of the grant closed at the client, with 200 open (p50/p99/max
+//            of each tunnel's close after the revoke was sent)
 // What is not installed (iperf3, socat, pgbench) is skipped, and the run says so.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -26,10 +31,31 @@ import { fileURLToPath } from 'node:url';
 import { MAX_CONNECTIONS_LIMIT } from '../broker/config/schema.js';
 import { ACCESS_BIN, freePort, REPO, startDevBrokerProcess, tempDir } from '../test/helpers/processes.js';
 import { grant, signIn, startListener, stopListener, type Person } from '../test/helpers/tunnel-broker.js';
-import { accepting, benchConfig, connect, installed, median, PG, pgbench, preparePgbench, ratio, run, startSocat, started, table } from './common.js';
+import {
+  accepting,
+  benchConfig,
+  connect,
+  installed,
+  median,
+  PG,
+  pgbench,
+  preparePgbench,
+  PUSH_REQUESTERS,
+  ratio,
+  requesterUpn,
+  run,
+  startSocat,
+  started,
+  table,
+} from './common.js';
+import { api, createRequest, devToken, openEvents, openTunnelSocket, quantile } from './people.js';
 
 const SELF = fileURLToPath(import.meta.url);
-const MEASUREMENTS = ['cli', 'bulk', 'pgbench', 'conns', 'idle'] as const;
+const MEASUREMENTS = ['cli', 'bulk', 'pgbench', 'conns', 'idle', 'push', 'revoke'] as const;
+/** Tunnels open on the one grant revoked in `revoke`. */
+const REVOKED_TUNNELS = 200;
+/** How long `push` and `revoke` wait for the last notification or close before giving up. */
+const LATENCY_WAIT_MS = 60_000;
 type Measurement = (typeof MEASUREMENTS)[number];
 
 interface Options {
@@ -134,6 +160,7 @@ async function benchCli(options: Options): Promise<Row[]> {
 // ---- the world the tunnel measurements share: a dev broker, alice signed in, socat chains --------
 
 interface World {
+  brokerUrl: string;
   alice: Person;
   brokerPid: number;
   /** Local port of an `access connect` listener per resource. */
@@ -150,7 +177,7 @@ async function startWorld(targets: Record<string, number>, stops: World['stops']
   const broker = await startDevBrokerProcess(['--config', configFile, '--data', path.join(dir, 'data')]);
   stops.push(() => broker.stop());
   const alice = await signIn(broker.url, 'alice@contoso.dev', await tempDir('bench-alice'));
-  return { alice, brokerPid: broker.child.pid ?? 0, listeners: new Map(), listenerPids: new Map(), stops };
+  return { brokerUrl: broker.url, alice, brokerPid: broker.child.pid ?? 0, listeners: new Map(), listenerPids: new Map(), stops };
 }
 
 async function listener(world: World, resource: string): Promise<number> {
@@ -180,11 +207,21 @@ interface IperfReport {
   end: { sum_received?: { bits_per_second: number } };
 }
 
+/** How often, 200 ms apart, an iperf3 run is retried while the server still finishes the last test. */
+const IPERF_BUSY_RETRIES = 50;
+
 async function iperf(port: number, seconds: number, reverse: boolean): Promise<number> {
-  const { stdout } = await run('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])]);
-  const report = JSON.parse(stdout) as IperfReport;
-  if (!report.end.sum_received) throw new Error(`iperf3 through port ${port}${reverse ? ' (-R)' : ''} failed: ${report.error ?? stdout}`);
-  return report.end.sum_received.bits_per_second / 1e9;
+  for (let attempt = 0; ; attempt++) {
+    const { stdout } = await run('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])]);
+    const report = JSON.parse(stdout) as IperfReport;
+    if (report.end.sum_received) return report.end.sum_received.bits_per_second / 1e9;
+    // The last run's connections may still be closing (through a relay, the server hears the FIN last).
+    if (report.error?.includes('busy') && attempt < IPERF_BUSY_RETRIES) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      continue;
+    }
+    throw new Error(`iperf3 through port ${port}${reverse ? ' (-R)' : ''} failed: ${report.error ?? stdout}`);
+  }
 }
 
 async function benchBulk(options: Options, world: World, iperfPort: number): Promise<Row[]> {
@@ -311,6 +348,94 @@ async function benchIdle(options: Options, world: World): Promise<Row[]> {
   }
 }
 
+// ---- push and revoke: latencies -------------------------------------------------------------------
+
+/** Resolves once `done()` holds, checking every 5 ms; rejects after LATENCY_WAIT_MS saying `what`. */
+async function until(what: string, done: () => boolean): Promise<void> {
+  const deadline = performance.now() + LATENCY_WAIT_MS;
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${LATENCY_WAIT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function latencyRows(measurement: string, latencies: readonly number[]): Row[] {
+  return (
+    [
+      ['p50', 0.5],
+      ['p99', 0.99],
+      ['max', 1],
+    ] as const
+  ).map(([path, q]) => ({ measurement, path, unit: 'ms', median: quantile(latencies, q), samples: path === 'max' ? [...latencies] : [], versus: [] }));
+}
+
+/**
+ * PUSH_REQUESTERS people each wait on their own request on their own events stream; bob approves
+ * one after another. Each round asks and approves anew; the latencies of every round are pooled.
+ */
+async function benchPush(options: Options, world: World): Promise<Row[]> {
+  const url = world.brokerUrl;
+  const bob = await devToken(url, 'bob@contoso.dev');
+  const notifiedAt = new Map<string, number>();
+  const tokens: string[] = [];
+  const streams: Array<{ close(): void }> = [];
+  const latencies: number[] = [];
+  try {
+    for (let n = 1; n <= PUSH_REQUESTERS; n++) {
+      const token = await devToken(url, requesterUpn(n));
+      tokens.push(token);
+      streams.push(
+        await openEvents(url, token, (message) => {
+          if (message.type === 'request' && message.change === 'approved') notifiedAt.set(message.request.id, performance.now());
+        }),
+      );
+    }
+    for (let round = 0; round < options.rounds; round++) {
+      const ids: string[] = [];
+      for (const token of tokens) ids.push((await createRequest(url, token, 'push')).id);
+      const sentAt = new Map<string, number>();
+      for (const id of ids) {
+        sentAt.set(id, performance.now());
+        await api(url, bob, 'POST', `/v1/requests/${id}/review`, { decision: 'approve' });
+      }
+      await until('every requester notified of the approval', () => ids.every((id) => notifiedAt.has(id)));
+      latencies.push(...ids.map((id) => (notifiedAt.get(id) ?? 0) - (sentAt.get(id) ?? 0)));
+    }
+    return latencyRows(`approval push: approve → requester notified (${PUSH_REQUESTERS} waiting)`, latencies);
+  } finally {
+    for (const stream of streams) stream.close();
+  }
+}
+
+/**
+ * REVOKED_TUNNELS tunnels on one grant of alice's; she revokes it; each tunnel's close at the client
+ * is timed from the revoke. A new grant each round; the latencies of every round are pooled.
+ */
+async function benchRevoke(options: Options, world: World): Promise<Row[]> {
+  const url = world.brokerUrl;
+  const alice = await devToken(url, 'alice@contoso.dev');
+  const latencies: number[] = [];
+  const sockets: Array<{ terminate(): void }> = [];
+  try {
+    for (let round = 0; round < options.rounds; round++) {
+      const grant = await createRequest(url, alice, 'revoke');
+      const closedAt: number[] = [];
+      for (let i = 0; i < REVOKED_TUNNELS; i += 20) {
+        const batch = await Promise.all(Array.from({ length: Math.min(20, REVOKED_TUNNELS - i) }, () => openTunnelSocket(url, alice, 'revoke')));
+        for (const ws of batch) ws.once('close', () => closedAt.push(performance.now()));
+        sockets.push(...batch);
+      }
+      const sent = performance.now();
+      await api(url, alice, 'POST', `/v1/requests/${grant.id}/revoke`, { reason: 'bench' });
+      await until('every tunnel of the revoked grant closed', () => closedAt.length === REVOKED_TUNNELS);
+      latencies.push(...closedAt.map((at) => at - sent));
+    }
+    return latencyRows(`revoke → tunnel closed (${REVOKED_TUNNELS} open)`, latencies);
+  } finally {
+    for (const socket of sockets) socket.terminate();
+  }
+}
+
 // ---- the echo server (a child process, so it never shares the client's event loop) ------------------
 
 function serveEcho(): void {
@@ -387,7 +512,7 @@ async function main(): Promise<void> {
       stops.push(() => void echo.child.kill());
       const iperfServer = haveIperf && options.only.includes('bulk') ? await startIperfServer() : null;
       if (iperfServer) stops.push(() => void iperfServer.child.kill());
-      const world = await startWorld({ echo: echo.port, ...(iperfServer ? { iperf: iperfServer.port } : {}) }, stops);
+      const world = await startWorld({ echo: echo.port, revoke: echo.port, ...(iperfServer ? { iperf: iperfServer.port } : {}) }, stops);
       // First, while the broker has served nothing else: RSS that earlier runs grew (and a GC may give back) would blur it.
       if (options.only.includes('idle')) rows.push(...(await benchIdle(options, world)));
       if (!haveSocat) skipped.push('the socat references: socat is not installed (apt-get install socat)');
@@ -403,6 +528,8 @@ async function main(): Promise<void> {
         if (haveSocat) rows.push(...(await benchConns(options, world, echo.port)));
         else skipped.push('conns: socat is not installed');
       }
+      if (options.only.includes('push')) rows.push(...(await benchPush(options, world)));
+      if (options.only.includes('revoke')) rows.push(...(await benchRevoke(options, world)));
     }
   } finally {
     for (const stop of stops.reverse()) await stop();

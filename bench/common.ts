@@ -147,7 +147,18 @@ function tcpLike(name: string, kind: 'tcp' | 'postgres', target: string): string
   ];
 }
 
-/** The dev broker's config: `tcp` resources by name → port on loopback, plus PostgreSQL as `pg` (postgres) and `pg-tcp` (tcp). */
+/** Requesters waiting on one approval each in the push measurement: req001@contoso.dev … */
+export const PUSH_REQUESTERS = 100;
+
+export function requesterUpn(n: number): string {
+  return `req${String(n).padStart(3, '0')}@contoso.dev`;
+}
+
+/**
+ * The dev broker's config: `tcp` resources by name → port on loopback, plus PostgreSQL as `pg`
+ * (postgres) and `pg-tcp` (tcp), and `push` (tcp to the echo server), which needs bob's approval,
+ * for PUSH_REQUESTERS people of sg-req.
+ */
 export function benchConfig(tcpTargets: Record<string, number>): string {
   return [
     'resources:',
@@ -155,13 +166,21 @@ export function benchConfig(tcpTargets: Record<string, number>): string {
     ...tcpLike('pg', 'postgres', `${PG.host}:${PG.port}`),
     // The same server as plain TCP: the relay without the per-query audit of a postgres resource.
     ...tcpLike('pg-tcp', 'tcp', `${PG.host}:${PG.port}`),
+    '  push:',
+    '    kind: tcp',
+    `    target: 127.0.0.1:${tcpTargets['echo'] ?? 9}`,
+    '    requesters: [sg-req]',
+    '    approvers: [sg-dba]',
+    '    maxDuration: 4h',
     // The bench measures the relay, not the per-caller limits: one person opens every tunnel.
     'limits:',
     `  maxTunnelsPerUserPerResource: ${MAX_CONNECTIONS_LIMIT}`,
     'devTenant:',
-    '  groups: [{ name: sg-eng }, { name: sg-dba }]',
+    '  groups: [{ name: sg-eng }, { name: sg-dba }, { name: sg-req }]',
     '  users:',
     '    - { upn: alice@contoso.dev, name: Alice Requester, groups: [sg-eng] }',
+    '    - { upn: bob@contoso.dev, name: Bob Approver, groups: [sg-dba] }',
+    ...Array.from({ length: PUSH_REQUESTERS }, (_, i) => `    - { upn: ${requesterUpn(i + 1)}, name: Requester ${i + 1}, groups: [sg-req] }`),
     '',
   ].join('\n');
 }

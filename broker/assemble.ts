@@ -16,20 +16,26 @@ import { EventHub } from './events/hub.js';
 import { ForwardAuthEndpoint } from './forward-auth/endpoint.js';
 import { DEFAULT_FORWARD_AUTH_AUDIT_WINDOW_MS } from './config/schema.js';
 import type { HostAllowList } from './http/host-allow-list.js';
+import { authorizeEndpoint } from './http/respond.js';
 import { upgradeRouter, type UpgradeListener } from './http/upgrade.js';
 import type { Directory } from './identity/directory.js';
 import type { Servable } from './lifecycle.js';
 import type { Logger } from './log.js';
+import { BrokerMetrics } from './metrics/metrics.js';
 import { checkReadiness, type Readiness, type ReadinessCheck } from './readiness.js';
 import type { IdGenerator } from './requests/ids.js';
+import { NotificationDispatcher, type Post } from './notifications/dispatcher.js';
 import { DeadlineScheduler } from './requests/scheduler.js';
 import { RequestService } from './requests/service.js';
 import { brokerRequestHandler, type RequestHandler, type SideHandler } from './server.js';
 import { openDatabase } from './store/database.js';
+import { NotificationOutbox } from './store/notification-outbox.js';
 import { SqliteRequestStore } from './store/request-store.js';
 import { SqliteSessionStore, type SessionStore } from './store/session-store.js';
 import { TunnelEndpoint, type TunnelEndpointOptions } from './tunnel/endpoint.js';
-import { pgQueryCapture } from './tunnel/postgres/session-capture.js';
+import { HttpGateway } from './tunnel/http/gateway.js';
+import { IdentityTokens } from './tunnel/http/identity-token.js';
+import { statementCapture } from './tunnel/protocols.js';
 
 export interface AssembleOptions {
   config: BrokerConfig;
@@ -61,6 +67,13 @@ export interface AssembleOptions {
   tunnel?: Pick<TunnelEndpointOptions, 'connectTimeoutMs' | 'membershipRecheckMs' | 'membershipGraceMs' | 'newId'>;
   /** Batching of high-volume audit entries; defaults in audit/batch-appender.ts. */
   auditBatch?: AuditOptions['batch'];
+  /** How notifications are POSTed; default fetch (notifications/dispatcher.ts). Tests pass a recorder. */
+  notificationPost?: Post;
+  /**
+   * The Prometheus metrics (metrics/metrics.ts): made before the identity edge, whose Graph client
+   * reports to it. Default: a fresh one (the broker is measured whether or not anyone scrapes it).
+   */
+  metrics?: BrokerMetrics;
 }
 
 export interface AssembledBroker extends Servable {
@@ -75,11 +88,17 @@ export interface AssembledBroker extends Servable {
   sessions: SessionStore;
   /** `GET /v1/forward-auth`, asked by nginx, HAProxy and Traefik for each request they proxy. */
   forwardAuth: ForwardAuthEndpoint;
+  metrics: BrokerMetrics;
   handleRequest: RequestHandler;
   /** Serves `/v1/events` and `/v1/tunnel` on a server's `upgrade` event. */
   handleUpgrade: UpgradeListener;
   /** Asks the store and the identity edge whether they answer (`GET /readyz`). */
   readiness(): Promise<Readiness>;
+  /**
+   * Resolves once no tunnel is open or after `timeoutMs`, whichever comes first (SIGTERM's drain,
+   * lifecycle.ts); with how many were still open. Revokes and expiries keep cutting meanwhile.
+   */
+  drain(timeoutMs: number): Promise<{ open: number }>;
   /** Closes event streams and tunnels, stops the scheduler, writes batched audit entries and closes the database. */
   close(): Promise<void>;
 }
@@ -87,18 +106,34 @@ export interface AssembledBroker extends Servable {
 export function assembleBroker(options: AssembleOptions): AssembledBroker {
   const { config, directory, log } = options;
   const now = options.now ?? Date.now;
+  const metrics = options.metrics ?? new BrokerMetrics();
   const db = openDatabase(options.dataFile);
-  const store = new SqliteRequestStore(db);
+  // Every call into the stores is timed (access_store_operation_duration_seconds).
+  const store = metrics.timed('requests', new SqliteRequestStore(db));
   const audit = new Audit({ db, config, directory, now, logger: log, ...(options.auditBatch ? { batch: options.auditBatch } : {}) });
-  const service = new RequestService({
+  // Notifications (Teams, Slack, signed webhooks): an outbox in this database, filled in the
+  // transaction of each change, delivered after the commit.
+  const notifier = config.notifications
+    ? new NotificationDispatcher({
+        config: config.notifications,
+        outbox: new NotificationOutbox(db),
+        now,
+        log,
+        onTry: metrics.notificationTried,
+        ...(options.notificationPost ? { post: options.notificationPost } : {}),
+      })
+    : null;
+  const service: RequestService = new RequestService({
     config,
     store,
     directory,
     now,
     log,
     audit: audit.log,
+    ...(notifier ? { notify: (request, changes, at) => notifier.enqueueChange(service.view(request), changes, at) } : {}),
     ...(options.newId ? { newId: options.newId } : {}),
   });
+  if (notifier) service.onChange(() => notifier.kick());
   const hub = new EventHub(config, log);
   service.onChange((request, changes) => {
     for (const change of changes) hub.publish(change, request);
@@ -108,10 +143,17 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     store,
     now,
     log,
-    warn: (request, inMs) => hub.sendTo(request.requester.oid, { type: 'expiring', request: service.view(request), inMs }),
+    warn: (request, inMs) => {
+      const view = service.view(request);
+      hub.sendTo(request.requester.oid, { type: 'expiring', request: view, inMs });
+      if (!notifier) return;
+      store.transaction(() => notifier.enqueueExpiring(view, inMs, now()));
+      notifier.kick();
+    },
   });
   try {
     scheduler.start();
+    notifier?.start();
   } catch (error) {
     audit.close();
     db.close();
@@ -127,10 +169,13 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   });
 
   // Every session opening and closing is also an audit entry, in the same transaction as its row.
-  const sessions = new AuditedSessionStore(db, new SqliteSessionStore(db), audit.log);
+  const sessions = metrics.timed('sessions', new AuditedSessionStore(db, new SqliteSessionStore(db), audit.log));
   // Sessions a crashed broker left open are closed at start.
   const leftovers = sessions.closeLeftovers(now());
   if (leftovers > 0) log.warn('closed tunnel sessions the previous broker left open', { sessions: leftovers });
+  // http resources: the broker forwards each request itself, with the caller's identity signed by this key.
+  const identityTokens = new IdentityTokens();
+  const gateway = new HttpGateway({ sink: audit.batch, log, now, tokens: identityTokens });
   const tunnels = new TunnelEndpoint({
     config,
     grants: store,
@@ -138,22 +183,35 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     sessions,
     now,
     log,
-    // Every query of a postgres session goes to the audit log, in batches.
-    observe: pgQueryCapture({ sink: audit.batch, log, now }),
+    // Every statement of a postgres or mysql session goes to the audit log, in batches.
+    observe: statementCapture({ sink: audit.batch, log, now }),
+    // Every request of an http or grpc session too, each written before it is forwarded.
+    serve: (session, policy, target) => gateway.serve(session, policy, target),
+    audit: audit.log,
     ...options.tunnel,
   });
   // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit.
   service.onChange((request, changes) => tunnels.onRequestChange(request, changes));
+  service.onChange((request, changes) => metrics.requestChanged(request, changes));
+  tunnels.onSession((event) => {
+    if (event.type === 'closed') metrics.tunnelClosed(event.session);
+  });
+  metrics.attach({
+    openRequests: (at) => store.countOpen(at),
+    tunnels: () => tunnels.status(),
+    auditBacklog: () => ({ pending: audit.batch.pending, oldestPendingAt: audit.batch.oldestPendingAt }),
+    now,
+  });
 
-  const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit };
+  const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit, identityTokens };
   // Counts failed token checks per source address for this broker (auth/failed-sign-ins.ts).
-  const authenticate = authenticator(options.verifier, audit.signins, new FailedSignIns());
+  const authenticate = authenticator(options.verifier, audit.signins, new FailedSignIns(), config.trustedProxies);
   const forwardAuth = new ForwardAuthEndpoint({
     resources: config.resources,
     grants: store,
     directory,
     // Its own failure counter: one proxy address speaks for many people (auth/failed-sign-ins.ts).
-    authenticate: authenticator(options.verifier, audit.signins, new FailedSignIns()),
+    authenticate: authenticator(options.verifier, audit.signins, new FailedSignIns(), config.trustedProxies),
     audit: audit.batch,
     auditWindowMs: config.forwardAuth?.auditWindowMs ?? DEFAULT_FORWARD_AUTH_AUDIT_WINDOW_MS,
     now,
@@ -184,14 +242,16 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     tunnels,
     sessions,
     forwardAuth,
+    metrics,
     handleRequest: brokerRequestHandler(app, authenticate, { side: options.side ?? null, hosts, extraRoutes: [forwardAuth.route()], clientCertificates }),
-    handleUpgrade: upgradeRouter(authenticate, log, [events, tunnels], hosts, clientCertificates),
+    handleUpgrade: upgradeRouter(authenticate, log, [events, tunnels], hosts, authorizeEndpoint(options.signIn.authority), clientCertificates),
     readiness: () => checkReadiness(checks),
+    drain: (timeoutMs) => tunnels.drain(timeoutMs),
     close() {
       closing ??= (async () => {
         scheduler.stop();
-        // Tunnels record their end in the database, so they close before it does.
-        await Promise.all([events.close(), tunnels.close()]);
+        // Tunnels record their end in the database, so they close before it does; so does a delivery in flight.
+        await Promise.all([events.close(), tunnels.close(), notifier?.stop()]);
         // The window's forward-auth counts go to the batch, which is written next.
         forwardAuth.close();
         // Batched entries are written before the database closes.

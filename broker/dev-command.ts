@@ -14,7 +14,7 @@ import { HttpTransport } from '../shared/http-transport.js';
 import { assembleBroker } from './assemble.js';
 import type { Logger } from './log.js';
 import { loadConfigFile } from './config/load.js';
-import type { BrokerConfig } from './config/types.js';
+import type { BrokerConfig, ResourcePolicy } from './config/types.js';
 import { demoConfig } from './demo/demo-config.js';
 import { startDemoPostgres } from './demo/postgres.js';
 import { startDemoTcpService } from './demo/tcp-service.js';
@@ -31,10 +31,13 @@ import type { CloudName } from './identity/clouds.js';
 import { identityFromDevTenant } from './identity/dev-identity.js';
 import { signInResponse } from './identity/identity-settings.js';
 import { Lifecycle } from './lifecycle.js';
+import { DATABASE_FILE_NAME } from './store/database.js';
+import { BrokerMetrics } from './metrics/metrics.js';
+import { serveMetrics } from './metrics/listener.js';
+import { DEFAULT_DEV_DRAIN_TIMEOUT_MS, type OperationsOptions } from './operations.js';
 import { listen } from './server.js';
 import { DEFAULT_SIGN_IN_METHOD, type SignInMethod } from '../shared/wire.js';
 
-export const DEFAULT_DEV_PORT = 4780;
 /** Users listed with more groups than this show a count instead of every name. */
 const MAX_GROUPS_SHOWN = 3;
 
@@ -58,11 +61,15 @@ export interface DevOptions {
   blockDeviceCode?: boolean;
   /** Seconds a device code lives (`--device-code-lifetime`): to try the "code expired" path. Default Entra's 900. */
   deviceCodeLifetimeSec?: number;
+  /** Drain timeout and the metrics listener (operations.ts). Default: DEFAULT_DEV_DRAIN_TIMEOUT_MS, no metrics listener. */
+  operations?: OperationsOptions;
 }
 
 export interface RunningDevBroker {
   url: string;
   stop(): Promise<void>;
+  /** Ends a drain in progress: the tunnels still open are cut now. */
+  hurry(): void;
 }
 
 export async function startDevBroker(options: DevOptions): Promise<RunningDevBroker> {
@@ -77,6 +84,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
   const ephemeral = options.dataDir === null;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'access-dev-')));
   const cleanups: Array<() => Promise<void>> = [];
+  let hurry = (): void => undefined;
   const stop = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => options.log.warn('cleanup failed', { error: String(error) }));
     cleanups.length = 0;
@@ -93,8 +101,10 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
   try {
     // The port listens first (the dev tenant's URLs name it); until the broker is assembled below,
     // the lifecycle answers every request with 503 not_ready rather than leaving it unanswered.
+    const operations = options.operations ?? { drainTimeoutMs: DEFAULT_DEV_DRAIN_TIMEOUT_MS, metrics: null };
     const server = createListener(tls, clientCa);
-    const lifecycle = new Lifecycle(options.log);
+    const lifecycle = new Lifecycle(options.log, { drainTimeoutMs: operations.drainTimeoutMs });
+    hurry = () => lifecycle.hurry();
     lifecycle.attach(server);
     const address = await listen(server, options.port, options.host);
     cleanups.push(() => lifecycle.close());
@@ -127,14 +137,16 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       const tcp = await startDemoTcpService();
       cleanups.push(() => tcp.stop());
       targets.push(postgres, tcp);
-      effective = demoConfig({ postgres, tcp });
+      effective = demoConfig({ postgres, tcp }, postgres.app.password);
     }
 
     const preferredSignIn = options.signIn ?? config?.devSignIn?.signIn ?? DEFAULT_SIGN_IN_METHOD;
     const identity = { ...identityFromDevTenant(tenant, { publicOrigin, plaintext: !tls }), preferredSignIn };
     const transport = tls ? new HttpTransport({ extraCa: tls.trust }) : new HttpTransport({ plaintextOrigins: [publicOrigin] });
+    const metrics = new BrokerMetrics();
     const { verifier, directory, readiness } = buildIdentity(identity, {
       transport,
+      observeGraph: metrics.graphCall,
       groupCacheSeconds: effective.groupCacheSeconds,
       graphRetryBudgetMs: effective.graphRetryBudgetMs,
       groupNamesMatter: namesGroupsByDisplayName(effective),
@@ -151,14 +163,18 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       verifier,
       directory,
       log: options.log,
-      dataFile: path.join(dataDir, 'access.db'),
+      dataFile: path.join(dataDir, DATABASE_FILE_NAME),
       side: tenant,
       hosts,
       readiness,
+      metrics,
     });
     lifecycle.serve(broker);
     // Cleanups run in reverse: stop taking requests and close the broker (event streams, tunnels,
-    // scheduler, database) before the demo targets stop; the server itself closes last.
+    // scheduler, database) before the demo targets stop; the server itself closes last. The
+    // metrics stay readable while the broker drains.
+    const metricsListener = await serveMetrics(metrics, operations.metrics, options.log);
+    if (metricsListener) cleanups.push(() => metricsListener.close());
     cleanups.push(() => lifecycle.stop());
 
     printBanner(options.print, {
@@ -171,7 +187,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       exposure,
       signIn: preferredSignIn,
     });
-    return { url: browserOrigin, stop };
+    return { url: browserOrigin, stop, hurry: () => hurry() };
   } catch (error) {
     await stop();
     throw error;
@@ -218,15 +234,21 @@ function printBanner(
       user.groups.length > MAX_GROUPS_SHOWN
         ? `${user.groups.slice(0, MAX_GROUPS_SHOWN).join(', ')} + ${user.groups.length - MAX_GROUPS_SHOWN} more`
         : user.groups.join(', ') || '(no groups)';
-    print(`    ${user.upn.padEnd(width)}  ${user.name.padEnd(18)}  ${groups}`);
+    print(`    ${user.upn.padEnd(width)}  ${user.name.padEnd(18)}  ${groups}${user.mfa ? '  (MFA)' : ''}`);
   }
   print('');
   print('  Resources:');
   for (const r of info.config.resources) {
     print(
-      `    ${r.name.padEnd(18)} ${r.kind.padEnd(9)} ${`${r.target.host}:${r.target.port}`.padEnd(16)} requesters ${r.requesters.join(',')}; ${r.approvals} approval(s) from ${r.approvers.join(',')}; max ${formatDuration(r.maxDurationMs)}`,
+      `    ${r.name.padEnd(18)} ${r.kind.padEnd(9)} ${`${r.target.host}:${r.target.port}`.padEnd(16)} requesters ${r.requesters.join(',')}; ${r.approvals} approval(s) from ${r.approvers.join(',')}; max ${formatDuration(r.maxDurationMs)}${loginWords(r)}`,
     );
   }
   print('');
   print('Ready. Ctrl-C stops the broker and the demo targets.');
+}
+
+/** "; the broker logs in as demo_app": a resource with stored logins (credential injection), in the banner. */
+function loginWords(resource: ResourcePolicy): string {
+  if (resource.credentials.length === 0) return '';
+  return `; the broker logs in as ${[...new Set(resource.credentials.map((credential) => credential.user))].join(' or ')}`;
 }

@@ -41,7 +41,9 @@ export function doctorTarget(config: BrokerConfig, tenant: TenantConfig): Doctor
   const identity = identityFromTenant(tenant);
   const groups = new Set<string>();
   for (const resource of config.resources) {
-    for (const id of [...resource.requesters, ...resource.approvers, ...resource.autoApprove]) groups.add(id);
+    const credentialGroups = resource.credentials.flatMap((credential) => credential.groups);
+    const breakGlassGroups = resource.breakGlass?.groups ?? [];
+    for (const id of [...resource.requesters, ...resource.approvers, ...resource.autoApprove, ...credentialGroups, ...breakGlassGroups]) groups.add(id);
   }
   for (const id of [...config.auditors, ...config.admins]) groups.add(id);
   return {

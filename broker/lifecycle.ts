@@ -4,6 +4,11 @@
 // Retry-After instead of a socket that is never answered. While stopping, 503 `shutting_down`.
 // `GET /healthz` answers 200 whenever the process is up; `GET /readyz` 200 only when the broker
 // serves and the parts it needs answer (readiness.ts). Neither needs a token.
+//
+// Stopping (SIGTERM, SIGINT) drains: the listeners stop accepting, `/readyz` and every request
+// answer 503 `shutting_down`, open tunnels may finish on their own for the drain timeout (their
+// grants' expiries and revokes still cut them), then what is left is cut with 1001 "the broker is
+// shutting down", batched audit entries are written and the store is closed.
 
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -18,11 +23,18 @@ import { closeServer, type RequestHandler } from './server.js';
 
 export type Phase = 'starting' | 'serving' | 'stopping';
 
+export interface LifecycleOptions {
+  /** How long stopping waits for open tunnels; 0 cuts them at once. Default 0: the commands pass theirs (operations.ts). */
+  drainTimeoutMs?: number;
+}
+
 /** What the lifecycle hands requests to while serving: an assembled broker (assemble.ts). */
 export interface Servable {
   handleRequest: RequestHandler;
   handleUpgrade: UpgradeListener;
   readiness(): Promise<Readiness>;
+  /** Waits up to `timeoutMs` for open tunnels to end; resolves with how many are still open. */
+  drain?(timeoutMs: number): Promise<{ open: number }>;
   close(): Promise<void>;
 }
 
@@ -32,9 +44,13 @@ export class Lifecycle {
   #closing: Promise<void> | null = null;
   readonly #servers = new Set<http.Server>();
   readonly #log: Logger;
+  readonly #drainTimeoutMs: number;
+  /** Ends a drain early (a second Ctrl-C or SIGTERM). */
+  readonly #hurry = new AbortController();
 
-  constructor(log: Logger) {
+  constructor(log: Logger, options: LifecycleOptions = {}) {
     this.#log = log;
+    this.#drainTimeoutMs = options.drainTimeoutMs ?? 0;
   }
 
   get phase(): Phase {
@@ -61,9 +77,9 @@ export class Lifecycle {
   }
 
   /**
-   * The first step of stopping: answer new requests with 503 and stop accepting connections, then
-   * close the broker (event streams, tunnels, scheduler, database), so nothing reaches the store
-   * while it closes. Safe to call twice.
+   * The first step of stopping: answer new requests with 503 and stop accepting connections, let
+   * open tunnels end for the drain timeout, then close the broker (event streams, what is left of
+   * the tunnels, scheduler, database), so nothing reaches the store while it closes. Safe to call twice.
    */
   stop(): Promise<void> {
     this.#phase = 'stopping';
@@ -71,8 +87,25 @@ export class Lifecycle {
       server.close();
       server.closeIdleConnections();
     }
-    this.#closing ??= this.#broker ? this.#broker.close() : Promise.resolve();
+    this.#closing ??= this.#broker ? this.#drainThenClose(this.#broker) : Promise.resolve();
     return this.#closing;
+  }
+
+  /** Ends the drain now: the tunnels still open are cut (a second signal while stopping). */
+  hurry(): void {
+    this.#hurry.abort();
+  }
+
+  async #drainThenClose(broker: Servable): Promise<void> {
+    if (broker.drain && this.#drainTimeoutMs > 0 && !this.#hurry.signal.aborted) {
+      const hurried = new Promise<{ open: number } | null>((resolve) => this.#hurry.signal.addEventListener('abort', () => resolve(null), { once: true }));
+      this.#log.info('draining: new requests and tunnels are refused, open tunnels may finish', { timeoutSeconds: this.#drainTimeoutMs / 1000 });
+      const drained = await Promise.race([broker.drain(this.#drainTimeoutMs), hurried]);
+      if (drained === null) this.#log.warn('drain cut short by a second signal: cutting the open tunnels');
+      else if (drained.open > 0) this.#log.warn('drain timeout reached: cutting the open tunnels', { tunnels: drained.open });
+      else this.#log.info('drained: no tunnel is open');
+    }
+    await broker.close();
   }
 
   /** Stops (if not yet), then drops what is left and waits for the servers to close. */

@@ -1,22 +1,34 @@
-// `access-broker`'s entry point: `dev` (embedded dev tenant and demo targets) and `serve` (a real
-// Entra tenant). The only top-level catch: errors print as one clear line, stack traces only
-// with ACCESS_DEBUG=1.
+// `access-broker`'s entry point: `dev` (embedded dev tenant and demo targets), `serve` (a real
+// Entra tenant), `backup` and `doctor`. The commands that open the store are loaded when run, so
+// `--help` and `doctor` work without the SQLite binding (native-store.ts). The only top-level catch:
+// errors print as one clear line, stack traces only with ACCESS_DEBUG=1.
 
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
+import { formatDuration } from '../shared/duration.js';
 import { AccessError, ExitCode } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import { SIGN_IN_METHODS, type SignInMethod } from '../shared/wire.js';
 import { parseDuration } from '../shared/duration.js';
 import { DEVICE_CODE_LIFETIME_SEC } from './devtenant/device-codes.js';
 import { parseWholeNumber } from '../shared/whole-number.js';
-import { DEFAULT_DEV_PORT, startDevBroker } from './dev-command.js';
 import { UNSAFE_EXPOSE_FLAG } from './dev-exposure.js';
 import { runDoctor } from './doctor-command.js';
 import type { TlsFiles } from './http/tls.js';
 import { CLOUD_NAMES, type CloudName } from './identity/clouds.js';
-import { consoleLogger } from './log.js';
-import { startBroker } from './serve-command.js';
+import { consoleLogger, LOG_FORMATS, type LogFormat, type Logger } from './log.js';
+import { withStoreBinding } from './native-store.js';
+import {
+  DEFAULT_DEV_DRAIN_TIMEOUT_MS,
+  DEFAULT_DEV_PORT,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_METRICS_HOST,
+  parseDrainTimeout,
+  parseListenAddress,
+  parseLogFormat,
+  type ListenAddress,
+  type OperationsOptions,
+} from './operations.js';
 
 function parseCloud(value: string): CloudName {
   const name = value.trim().toLowerCase();
@@ -74,16 +86,66 @@ function tlsFiles(opts: TlsFlags): TlsFiles | null {
 const TLS_CERT_HELP = "serve HTTPS/WSS with this PEM certificate (the broker's own first, then any intermediates)";
 const TLS_KEY_HELP = 'the unencrypted PEM private key of --tls-cert';
 
-/** Resolves when the process is asked to stop (Ctrl-C or a service manager's SIGTERM). */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
+/** A parser of operations.ts as commander wants it: its usage error becomes commander's. */
+function flag<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
+interface OperationsFlags {
+  logFormat: LogFormat;
+  drainTimeout: number;
+  metrics?: ListenAddress;
+}
+
+function operationsOf(opts: OperationsFlags): OperationsOptions {
+  return { drainTimeoutMs: opts.drainTimeout, metrics: opts.metrics ?? null };
+}
+
+/** The flags `serve` and `dev` share (operations.ts), with their defaults. */
+function withOperationsFlags(command: Command, defaultDrainMs: number): Command {
+  return command
+    .option('--log-format <format>', `operational log on stderr: ${LOG_FORMATS.join(' or ')} (one JSON object per line)`, flag(parseLogFormat), 'text')
+    .addOption(
+      new Option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long open tunnels may finish before they are cut (e.g. 30s; 0 cuts at once)')
+        .argParser(flag(parseDrainTimeout))
+        .default(defaultDrainMs, defaultDrainMs === 0 ? '0, cut at once' : formatDuration(defaultDrainMs)),
+    )
+    .option(
+      '--metrics <[host:]port>',
+      `serve Prometheus metrics at GET /metrics on this separate listener (no token: a port alone binds ${DEFAULT_METRICS_HOST}); off by default`,
+      flag(parseListenAddress),
+    );
+}
+
+/**
+ * Runs `broker` until the process is asked to stop (Ctrl-C or a service manager's SIGTERM), then
+ * drains and closes it; a second signal while draining cuts the open tunnels at once.
+ */
+async function runUntilSignal(broker: { stop(): Promise<void>; hurry(): void }, log: Logger): Promise<void> {
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
+  log.info('stopping', { signal });
+  const again = (): void => broker.hurry();
+  process.on('SIGINT', again);
+  process.on('SIGTERM', again);
+  try {
+    await broker.stop();
+  } finally {
+    process.off('SIGINT', again);
+    process.off('SIGTERM', again);
+  }
+  log.info('stopped');
 }
 
 export async function main(argv: string[] = process.argv): Promise<number> {
-  const log = consoleLogger();
   let exit: number = ExitCode.ok;
   const program = new Command('access-broker')
     .description('The access broker: validates Entra tokens, holds the resource catalog and policy, and opens audited tunnels.')
@@ -91,94 +153,113 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     .exitOverride()
     .showHelpAfterError('(run `access-broker --help` for usage)');
 
-  program
-    .command('dev')
-    .description('run the broker with an embedded Entra-compatible dev tenant and demo resources (no cloud account needed)')
-    .option('--port <n>', `port to listen on (0 = any free port)`, parsePort, DEFAULT_DEV_PORT)
-    .option('--host <addr>', `address to listen on: loopback only, unless ${UNSAFE_EXPOSE_FLAG}`, '127.0.0.1')
-    .option('--data <dir>', 'keep state (tenant keys, users, demo database) in DIR across restarts')
-    .option('--config <file>', "use a team's own resources, policy and dev users/groups instead of the demo set")
-    .option('--tls-cert <file>', `${TLS_CERT_HELP}; the dev tenant is then served over https too`)
-    .option('--tls-key <file>', TLS_KEY_HELP)
-    .option(
-      '--tls-ca <file>',
-      'the PEM certificate of the CA that issued --tls-cert (default: trust --tls-cert itself when self-signed); the CLI names the same file with `access login --ca`',
-    )
-    .option(UNSAFE_EXPOSE_FLAG, 'let --host be a non-loopback address: serves the password-less dev sign-in page to the network (warns on every start)')
-    .option(
-      '--cloud <name>',
-      `the Entra cloud the dev tenant presents itself as (its token issuers and Graph): ${CLOUD_NAMES.join(', ')}`,
-      parseCloud,
-      'public',
-    )
-    .option(
-      '--sign-in <method>',
-      `the sign-in \`access login\` uses without a flag: ${SIGN_IN_METHODS.join(' or ')} (default: the config's, else device-code)`,
-      parseSignIn,
-    )
-    .option('--block-device-code', 'block device code sign-in the way a Conditional Access policy does (AADSTS53003): only `access login --browser` works')
-    .option(
-      '--device-code-lifetime <duration>',
-      "how long a device code lives, e.g. 30s (default Entra's 15m): to try the expired-code path",
-      parseDeviceCodeLifetime,
-    )
-    .action(
-      async (
-        opts: {
-          port: number;
-          host: string;
-          data?: string;
-          config?: string;
-          cloud: CloudName;
-          unsafeExposeDevTenant?: boolean;
-          signIn?: SignInMethod;
-          blockDeviceCode?: boolean;
-          deviceCodeLifetime?: number;
-        } & TlsFlags,
-      ) => {
-        const broker = await startDevBroker({
-          ...(opts.signIn ? { signIn: opts.signIn } : {}),
-          blockDeviceCode: opts.blockDeviceCode === true,
-          ...(opts.deviceCodeLifetime === undefined ? {} : { deviceCodeLifetimeSec: opts.deviceCodeLifetime }),
-          unsafeExpose: opts.unsafeExposeDevTenant === true,
-          cloud: opts.cloud,
-          tls: tlsFiles(opts),
-          port: opts.port,
-          host: opts.host,
-          dataDir: opts.data ? path.resolve(opts.data) : null,
-          configFile: opts.config ? path.resolve(opts.config) : null,
-          env: process.env,
-          log,
-          print: (line) => process.stdout.write(`${line}\n`),
-        });
-        const signal = await untilSignal();
-        log.info('stopping', { signal });
-        await broker.stop();
-      },
-    );
-
-  program
-    .command('serve')
-    .description('run the broker for a real Microsoft Entra tenant')
-    .requiredOption('--config <file>', 'the resources/policy/tenant YAML file')
-    .option('--data <dir>', 'where the store (requests, grants, audit log) lives', 'access-data')
-    .option('--port <n>', 'port to listen on', parsePort, DEFAULT_DEV_PORT)
-    .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .option('--tls-cert <file>', TLS_CERT_HELP)
-    .option('--tls-key <file>', TLS_KEY_HELP)
-    .action(async (opts: { port: number; host: string; config: string; data: string } & TlsFlags) => {
-      const broker = await startBroker({
+  withOperationsFlags(
+    program
+      .command('dev')
+      .description('run the broker with an embedded Entra-compatible dev tenant and demo resources (no cloud account needed)')
+      .option('--port <n>', `port to listen on (0 = any free port)`, parsePort, DEFAULT_DEV_PORT)
+      .option('--host <addr>', `address to listen on: loopback only, unless ${UNSAFE_EXPOSE_FLAG}`, '127.0.0.1')
+      .option('--data <dir>', 'keep state (tenant keys, users, demo database) in DIR across restarts')
+      .option('--config <file>', "use a team's own resources, policy and dev users/groups instead of the demo set")
+      .option('--tls-cert <file>', `${TLS_CERT_HELP}; the dev tenant is then served over https too`)
+      .option('--tls-key <file>', TLS_KEY_HELP)
+      .option(
+        '--tls-ca <file>',
+        'the PEM certificate of the CA that issued --tls-cert (default: trust --tls-cert itself when self-signed); the CLI names the same file with `access login --ca`',
+      )
+      .option(UNSAFE_EXPOSE_FLAG, 'let --host be a non-loopback address: serves the password-less dev sign-in page to the network (warns on every start)')
+      .option(
+        '--cloud <name>',
+        `the Entra cloud the dev tenant presents itself as (its token issuers and Graph): ${CLOUD_NAMES.join(', ')}`,
+        parseCloud,
+        'public',
+      )
+      .option(
+        '--sign-in <method>',
+        `the sign-in \`access login\` uses without a flag: ${SIGN_IN_METHODS.join(' or ')} (default: the config's, else device-code)`,
+        parseSignIn,
+      )
+      .option('--block-device-code', 'block device code sign-in the way a Conditional Access policy does (AADSTS53003): only `access login --browser` works')
+      .option(
+        '--device-code-lifetime <duration>',
+        "how long a device code lives, e.g. 30s (default Entra's 15m): to try the expired-code path",
+        parseDeviceCodeLifetime,
+      ),
+    DEFAULT_DEV_DRAIN_TIMEOUT_MS,
+  ).action(
+    async (
+      opts: {
+        port: number;
+        host: string;
+        data?: string;
+        config?: string;
+        cloud: CloudName;
+        unsafeExposeDevTenant?: boolean;
+        signIn?: SignInMethod;
+        blockDeviceCode?: boolean;
+        deviceCodeLifetime?: number;
+      } & TlsFlags &
+        OperationsFlags,
+    ) => {
+      const log = consoleLogger(undefined, opts.logFormat);
+      const { startDevBroker } = await withStoreBinding(() => import('./dev-command.js'));
+      const broker = await startDevBroker({
+        operations: operationsOf(opts),
+        ...(opts.signIn ? { signIn: opts.signIn } : {}),
+        blockDeviceCode: opts.blockDeviceCode === true,
+        ...(opts.deviceCodeLifetime === undefined ? {} : { deviceCodeLifetimeSec: opts.deviceCodeLifetime }),
+        unsafeExpose: opts.unsafeExposeDevTenant === true,
+        cloud: opts.cloud,
         tls: tlsFiles(opts),
-        configFile: path.resolve(opts.config),
-        dataDir: path.resolve(opts.data),
         port: opts.port,
         host: opts.host,
+        dataDir: opts.data ? path.resolve(opts.data) : null,
+        configFile: opts.config ? path.resolve(opts.config) : null,
         env: process.env,
         log,
+        print: (line) => process.stdout.write(`${line}\n`),
       });
-      const signal = await untilSignal();
-      log.info('stopping', { signal });
-      await broker.stop();
+      await runUntilSignal(broker, log);
+    },
+  );
+
+  withOperationsFlags(
+    program
+      .command('serve')
+      .description('run the broker for a real Microsoft Entra tenant')
+      .requiredOption('--config <file>', 'the resources/policy/tenant YAML file')
+      .option('--data <dir>', 'where the store (requests, grants, audit log) lives', 'access-data')
+      .option('--port <n>', 'port to listen on', parsePort, DEFAULT_DEV_PORT)
+      .option('--host <addr>', 'address to listen on', '127.0.0.1')
+      .option('--tls-cert <file>', TLS_CERT_HELP)
+      .option('--tls-key <file>', TLS_KEY_HELP),
+    DEFAULT_DRAIN_TIMEOUT_MS,
+  ).action(async (opts: { port: number; host: string; config: string; data: string } & TlsFlags & OperationsFlags) => {
+    const log = consoleLogger(undefined, opts.logFormat);
+    const { startBroker } = await withStoreBinding(() => import('./serve-command.js'));
+    const broker = await startBroker({
+      operations: operationsOf(opts),
+      tls: tlsFiles(opts),
+      configFile: path.resolve(opts.config),
+      dataDir: path.resolve(opts.data),
+      port: opts.port,
+      host: opts.host,
+      env: process.env,
+      log,
+    });
+    await runUntilSignal(broker, log);
+  });
+
+  program
+    .command('backup')
+    .description("copy the broker's SQLite database to FILE while it runs (SQLite's online backup API), then check the copy (integrity and the audit chain)")
+    .argument('<file>', 'where the copy goes (written under a temporary name, renamed once checked)')
+    .option('--data <dir>', 'the data directory the broker serves from (serve --data)', 'access-data')
+    .option('--force', 'replace FILE when it exists')
+    .action(async (file: string, opts: { data: string; force?: boolean }) => {
+      const { runBackup, backupLines } = await withStoreBinding(() => import('./backup-command.js'));
+      const report = await runBackup({ dataDir: path.resolve(opts.data), file, force: opts.force === true });
+      process.stdout.write(`${backupLines(report).join('\n')}\n`);
     });
 
   program

@@ -5,6 +5,13 @@
 /** How long one check may take before it counts as not answering: a probe must answer promptly. */
 export const READINESS_CHECK_TIMEOUT_MS = 5_000;
 
+/**
+ * How long the answer of a check that goes over the network (signing keys, Graph) is reused: a
+ * probe every second must not become a Graph call every second, and an outage still shows within
+ * a few seconds. The store is asked every time (it is local and cheap).
+ */
+export const READINESS_CACHE_MS = 5_000;
+
 export interface ReadinessCheck {
   /** What is checked, as `/readyz` names it ("store", "signing keys", "graph"). */
   name: string;
@@ -39,6 +46,26 @@ async function outcomeOf(check: () => Promise<void>, timeoutMs: number): Promise
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * `check` answered at most once per `ttlMs`: its outcome (success or failure) is reused until then,
+ * and probes that arrive while it runs share that one call.
+ */
+export function cachedCheck(check: ReadinessCheck, ttlMs = READINESS_CACHE_MS, now: () => number = Date.now): ReadinessCheck {
+  let last: { at: number; outcome: Promise<void> } | null = null;
+  return {
+    name: check.name,
+    check: () => {
+      const at = now();
+      if (last && at - last.at < ttlMs) return last.outcome;
+      const outcome = check.check();
+      // Marked handled here: a failure is reported to every caller that awaits it, never as unhandled.
+      outcome.catch(() => undefined);
+      last = { at, outcome };
+      return outcome;
+    },
+  };
 }
 
 /** The failing checks as one line for a 503's message, e.g. `graph (cannot get a token …)`. */

@@ -13,6 +13,10 @@ import { buildIdentity } from './identity/build-identity.js';
 import { checkPolicyGroups, graphGroupLookup, withGroupNames } from './identity/group-check.js';
 import { identityFromTenant, signInResponse } from './identity/identity-settings.js';
 import { Lifecycle } from './lifecycle.js';
+import { DATABASE_FILE_NAME } from './store/database.js';
+import { BrokerMetrics } from './metrics/metrics.js';
+import { serveMetrics } from './metrics/listener.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, type OperationsOptions } from './operations.js';
 import { loadServeConfig } from './serve-config.js';
 import { listen } from './server.js';
 
@@ -26,9 +30,19 @@ export interface ServeOptions {
   log: Logger;
   /** Serve HTTPS/WSS with these files (`caFile` is not used by serve). Default: plain HTTP. */
   tls?: TlsFiles | null;
+  /** Drain timeout and the metrics listener (operations.ts). Default: DEFAULT_DRAIN_TIMEOUT_MS, no metrics listener. */
+  operations?: OperationsOptions;
 }
 
-export async function startBroker(options: ServeOptions): Promise<{ url: string; stop(): Promise<void> }> {
+export interface RunningBroker {
+  url: string;
+  /** Drains (refuses new work, lets open tunnels finish up to the drain timeout), then closes. */
+  stop(): Promise<void>;
+  /** Ends a drain in progress: the tunnels still open are cut now. */
+  hurry(): void;
+}
+
+export async function startBroker(options: ServeOptions): Promise<RunningBroker> {
   const tls = options.tls ? await loadBrokerTls(options.tls) : null;
   const transport = new HttpTransport();
   const written = await loadServeConfig(
@@ -39,8 +53,11 @@ export async function startBroker(options: ServeOptions): Promise<{ url: string;
   if (!written.tenant)
     throw new AccessError('config_invalid', `${options.configFile}: a \`tenant\` block is required to serve a real tenant (or use \`access-broker dev\`)`);
   const identity = identityFromTenant(written.tenant);
+  const operations = options.operations ?? { drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS, metrics: null };
+  const metrics = new BrokerMetrics();
   const { verifier, directory, readiness, graph } = buildIdentity(identity, {
     transport,
+    observeGraph: metrics.graphCall,
     groupCacheSeconds: written.groupCacheSeconds,
     graphRetryBudgetMs: written.graphRetryBudgetMs,
     warn: (message) => options.log.warn(message),
@@ -57,16 +74,19 @@ export async function startBroker(options: ServeOptions): Promise<{ url: string;
     verifier,
     directory,
     log: options.log,
-    dataFile: path.join(options.dataDir, 'access.db'),
+    dataFile: path.join(options.dataDir, DATABASE_FILE_NAME),
     readiness,
+    metrics,
   });
   const server = createListener(tls, clientCa);
-  const lifecycle = new Lifecycle(options.log);
+  const lifecycle = new Lifecycle(options.log, { drainTimeoutMs: operations.drainTimeoutMs });
   lifecycle.attach(server);
   lifecycle.serve(broker);
   let address;
+  let metricsListener;
   try {
     address = await listen(server, options.port, options.host);
+    metricsListener = await serveMetrics(metrics, operations.metrics, options.log);
   } catch (error) {
     await lifecycle.close();
     throw error;
@@ -85,6 +105,10 @@ export async function startBroker(options: ServeOptions): Promise<{ url: string;
   }
   return {
     url,
-    stop: () => lifecycle.close(),
+    stop: async () => {
+      await lifecycle.close();
+      await metricsListener?.close();
+    },
+    hurry: () => lifecycle.hurry(),
   };
 }

@@ -12,7 +12,7 @@ import type { Authenticate, BrokerApp } from './app.js';
 import type { HostAllowList } from './http/host-allow-list.js';
 import { requireClientCertificate } from './http/client-certificate.js';
 import { findRoute, type Route } from './http/router.js';
-import { sendError, sendJson, toAccessError } from './http/respond.js';
+import { authorizeEndpoint, sendError, sendJson, toAccessError } from './http/respond.js';
 import { AccessError } from '../shared/errors.js';
 
 /** Anything that answers some paths itself and declines the rest (the dev tenant). */
@@ -58,7 +58,7 @@ export function brokerRequestHandler(
       if (accessError.code === 'internal' || accessError.code === 'store_full' || accessError.code === 'store_unavailable') {
         app.log.error('request failed', { method: req.method, path: url.pathname, error: error instanceof Error ? error.stack : String(error) });
       }
-      sendError(res, accessError);
+      sendError(res, accessError, authorizeEndpoint(app.signIn.authority));
     }
   };
 

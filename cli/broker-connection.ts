@@ -9,10 +9,12 @@
 // command refused before sign-in needs neither.
 
 import type WebSocket from 'ws';
-import type { BrokerConfigResponse } from '../shared/wire.js';
+import { AccessError } from '../shared/errors.js';
+import { DEFAULT_SIGN_IN_METHOD, type BrokerConfigResponse, type SignInMethod } from '../shared/wire.js';
+import type { SignInTerminal } from './auth/sign-in.js';
 import type { Session } from './auth/session.js';
 import type { WorkloadSession } from './auth/workload.js';
-import { BrokerClient } from './broker-client.js';
+import { BrokerClient, isClaimsChallenge, type StepUp } from './broker-client.js';
 import { BrokerTrust, resolveBrokerTrust } from './broker-trust.js';
 import type { EventStream } from './events-client.js';
 import { readSettings, resolveBrokerUrl } from './settings.js';
@@ -47,6 +49,11 @@ export interface ConnectInputs {
   env: NodeJS.ProcessEnv;
   /** Where the sign-in and events streams narrate what they do (ACCESS_DEBUG=1), if anywhere. */
   debug?: ((line: string) => void) | undefined;
+  /**
+   * Where a step-up sign-in talks to the person (stderr): what the broker asked for and the device
+   * code instructions. Without it a claims challenge is not answered: the refusal is the error.
+   */
+  notice?: ((line: string) => void) | undefined;
 }
 
 export async function connectBroker(inputs: ConnectInputs, brokerFlag: string | undefined): Promise<BrokerConnection> {
@@ -65,14 +72,59 @@ export async function connectBroker(inputs: ConnectInputs, brokerFlag: string | 
         customAuthority: servesOwnTenant(brokerUrl, signIn),
       })
     : await Session.open({ home, env, brokerUrl, signIn, transport, trust, ...(debug ? { debug } : {}) });
-  const client = new BrokerClient(brokerUrl, trust.transport(), () => session.accessToken(), trust);
+  const terminal = inputs.notice ? { env, notice: inputs.notice, interactive: Boolean(process.stderr.isTTY), platform: process.platform } : null;
+  // A workload cannot sign in again interactively: a claims challenge stays its refusal.
+  const stepUp = terminal && session instanceof Session ? stepUpSignIn(session, terminal, signIn.signIn ?? DEFAULT_SIGN_IN_METHOD) : null;
+  const client = new BrokerClient(brokerUrl, trust.transport(), () => session.accessToken(), trust, stepUp);
   const openEvents = async (): Promise<EventStream> => {
     const { eventsUrl, openEventStream } = await import('./events-client.js');
     return openEventStream({ url: eventsUrl(brokerUrl), token: () => session.accessToken(), trust, ...(debug ? { debug } : {}) });
   };
   const openTunnelTo = async (resource: string): Promise<WebSocket> => {
     const { openTunnel, tunnelUrl } = await import('./tunnel/tunnel-client.js');
-    return openTunnel({ url: tunnelUrl(brokerUrl, resource), token: () => session.accessToken(), trust });
+    const open = (): Promise<WebSocket> => openTunnel({ url: tunnelUrl(brokerUrl, resource), token: () => session.accessToken(), trust });
+    try {
+      return await open();
+    } catch (error) {
+      if (!stepUp || !isClaimsChallenge(error)) throw error;
+      await stepUp(error);
+      return open();
+    }
   };
   return { brokerUrl, session, client, trust, openEvents, openTunnel: openTunnelTo };
+}
+
+/**
+ * Answers a claims challenge: says what the broker asked for, signs in again the tenant's way
+ * (device code or browser) passing the claims (MSAL `claims`), and says when it is done. Calls that
+ * meet the challenge at the same time (several tunnel connections) share one sign-in.
+ */
+function stepUpSignIn(session: Session, terminal: SignInTerminal, method: SignInMethod): StepUp {
+  const { notice } = terminal;
+  let running: Promise<void> | null = null;
+  return (refusal) => {
+    running ??= (async () => {
+      notice(`The broker asks for a stronger sign-in: ${refusal.message}`);
+      notice('Signing in again with what it asks for (a claims challenge)…');
+      let account;
+      try {
+        const { signInAtTerminal } = await import('./auth/sign-in.js');
+        account = await signInAtTerminal(terminal, session, { method, claims: refusal.claims });
+      } catch (error) {
+        // MSAL keeps only the OAuth error of a refused sign-in (post_request_failed — invalid_grant);
+        // the sign-in page told the person why. Say what the sign-in was for and what helps.
+        if (!(error instanceof AccessError) || error.code !== 'sign_in_failed') throw error;
+        throw new AccessError(
+          'sign_in_failed',
+          `the stronger sign-in did not complete (${error.message}). ${refusal.message} ` +
+            'If the sign-in page refused you for lack of a second factor, register one (or ask an admin), then try again.',
+          { cause: error },
+        );
+      }
+      notice(`Signed in again as ${account.username}; retrying once.`);
+    })().finally(() => {
+      running = null;
+    });
+    return running;
+  };
 }

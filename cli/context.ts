@@ -53,7 +53,7 @@ export function processContext(streams: OutputStreams = process, env: NodeJS.Pro
     now: Date.now,
     connect: async (brokerFlag) => {
       const { connectBroker } = await import('./broker-connection.js');
-      return connectBroker({ home: ctx.home, env: ctx.env, debug: debugLogger(ctx) }, brokerFlag);
+      return connectBroker({ home: ctx.home, env: ctx.env, debug: debugLogger(ctx), notice: (line) => ctx.out.notice(line) }, brokerFlag);
     },
     prompts: terminalPrompts({ input: process.stdin, output: streams.stderr }),
     onInterrupt: onProcessInterrupt,

@@ -7,7 +7,7 @@
 
 import { formatDuration } from '../shared/duration.js';
 import { ExitCode } from '../shared/errors.js';
-import type { ActorView, RequestStateName, RequestView } from '../shared/wire.js';
+import type { ActorView, ExtensionView, RequestStateName, RequestView } from '../shared/wire.js';
 import type { Output } from './output.js';
 
 /** Reasons longer than this are cut in table cells; `--json` and `access review` show them whole. */
@@ -130,7 +130,11 @@ export function pendingLine(view: RequestView): string {
 /** What `access requests` shows in UNTIL/AGE for each state. */
 export function untilOrAge(view: RequestView, now: number): string {
   if (view.state === 'pending') return `asked ${ago(view.createdAt, now)}, open until ${clockTime(Date.parse(view.pendingUntil), now)}`;
-  if (view.state === 'approved') return accessUntil(view, now).replace(/^access /, '');
+  if (view.state === 'approved') {
+    const waiting = view.extensions?.find((e) => e.state === 'pending');
+    const until = accessUntil(view, now).replace(/^access /, '');
+    return waiting ? `${until}; +${span(waiting.durationMs)} asked` : until;
+  }
   return view.closedAt ? `closed ${ago(view.closedAt, now)}` : '-';
 }
 
@@ -149,6 +153,12 @@ export function outcome(view: RequestView, now: number, out: Output): Outcome {
   const at = view.closedAt ? ` at ${clockTime(Date.parse(view.closedAt), now)}` : '';
   switch (view.state) {
     case 'approved':
+      if (view.breakGlass) {
+        return {
+          line: `${out.yellow('⚠')} Break-glass access to ${view.resource} granted (${view.id}) — ${accessUntil(view, now)}. Every approver (${view.approvers.join(' or ') || 'of the resource'}) has been told and will post-review this use; your sessions are marked in the audit log`,
+          exit: ExitCode.ok,
+        };
+      }
       return { line: `${out.green('✔')} Approved by ${approvedBy(view)} — ${accessUntil(view, now)}`, exit: ExitCode.ok };
     case 'denied': {
       const reason = denialReason(view);
@@ -179,6 +189,15 @@ export function outcome(view: RequestView, now: number, out: Output): Outcome {
 /** What an approver reads after approving or denying: the request's new position. */
 export function reviewResult(view: RequestView, now: number, out: Output): string {
   const who = actorName(view.requester);
+  // A review of a live grant is a review of its extension (the last one, or the one still pending).
+  const extension = view.state === 'approved' ? (pendingExtension(view) ?? view.extensions?.at(-1) ?? null) : null;
+  if (extension?.state === 'pending') {
+    return `${out.green('✔')} Approved the extension of ${view.id} (${extension.approvals} of ${extension.approvalsRequired}) — still needs ${plural(extension.approvalsRequired - extension.approvals, 'approval')}`;
+  }
+  if (extension?.state === 'approved')
+    return `${out.green('✔')} Extended ${view.id} by ${span(extension.durationMs)} — ${who} has ${view.resource} ${accessUntil(view, now).replace(/^access /, '')}`;
+  if (extension?.state === 'denied')
+    return `${out.red('✖')} Denied the extension of ${view.id} — ${who} keeps ${view.resource} ${accessUntil(view, now).replace(/^access /, '')}, no longer`;
   switch (view.state) {
     case 'approved':
       return `${out.green('✔')} Approved ${view.id} — ${who} has ${view.resource} ${accessUntil(view, now).replace(/^access /, '')}`;
@@ -191,7 +210,91 @@ export function reviewResult(view: RequestView, now: number, out: Output): strin
   }
 }
 
+/** A break-glass grant's post-review state: "waits for post-review", "acceptable (bob@…)". */
+export function postReviewState(view: { breakGlass?: boolean; postReview?: RequestView['postReview'] }): string {
+  if (!view.breakGlass) return '-';
+  const review = view.postReview;
+  if (!review) return 'waits for post-review';
+  return `${review.verdict === 'acceptable' ? 'acceptable' : 'NOT acceptable'} (${actorName(review.reviewer)})`;
+}
+
+// ---- Extensions (`access extend`) ---------------------------------------------------------------
+
+/** A duration as `--for` takes it: "1h30m" (formatDuration's words without spaces). */
+export function durationFlag(ms: number): string {
+  return formatDuration(ms).replace(/ /g, '');
+}
+
+/** The extension of a live grant that waits for a decision, if any. */
+export function pendingExtension(view: RequestView): ExtensionView | null {
+  return view.extensions?.find((e) => e.state === 'pending') ?? null;
+}
+
+/**
+ * The exact command that asks for more time on a live grant, or null when its policy allows no
+ * more: as long as the grant was first given, capped by what the policy still allows, in minutes.
+ */
+export function extendCommand(view: RequestView): string | null {
+  const room = view.extendableMs ?? 0;
+  const ms = Math.floor(Math.min(view.durationMs, room) / MINUTE_MS) * MINUTE_MS;
+  return ms > 0 ? `access extend ${view.id} --for ${durationFlag(ms)}` : null;
+}
+
+/** Who decided an extension: its approvers, or the policy. */
+export function extensionApprovedBy(extension: ExtensionView): string {
+  if (extension.approvalsRequired === 0) return 'policy';
+  const names = extension.reviews.filter((r) => r.decision === 'approve').map((r) => actorName(r.reviewer));
+  return names.join(' and ') || 'nobody';
+}
+
+/** One line of a grant's extension history: "+30m approved by bob@… 14:02 — "reason"". */
+export function extensionHistoryLine(extension: ExtensionView, now: number, out: Output): string {
+  const when = clockTime(Date.parse(extension.decidedAt ?? extension.requestedAt), now);
+  const why = extension.reason ? ` — ${cell(extension.reason)}` : '';
+  switch (extension.state) {
+    case 'approved':
+      return `+${span(extension.durationMs)} ${out.green('approved')} by ${extensionApprovedBy(extension)} at ${when}${why}`;
+    case 'denied': {
+      const deny = extension.reviews.find((r) => r.decision === 'deny');
+      return `+${span(extension.durationMs)} ${out.red('denied')}${deny ? ` by ${actorName(deny.reviewer)}: ${cell(deny.comment)}` : ''} at ${when}`;
+    }
+    case 'lapsed':
+      return `+${span(extension.durationMs)} ${out.dim('lapsed')} (the grant ended first) at ${when}${why}`;
+    case 'pending':
+      return `+${span(extension.durationMs)} ${out.yellow('pending')} since ${when} — ${extension.approvals} of ${extension.approvalsRequired} approvals${why}`;
+  }
+}
+
+/**
+ * What the requester of an extension reads once it is decided, and the exit code of `access
+ * extend`: approved 0, denied 3, lapsed 1 (pending: 0, for --no-wait).
+ */
+export function extensionOutcome(view: RequestView, extension: ExtensionView, now: number, out: Output): Outcome {
+  switch (extension.state) {
+    case 'approved':
+      return {
+        line: `${out.green('✔')} Extended ${view.id} by ${span(extension.durationMs)} (approved by ${extensionApprovedBy(extension)}) — ${accessUntil(view, now)}; open sessions keep running`,
+        exit: ExitCode.ok,
+      };
+    case 'denied': {
+      const deny = extension.reviews.find((r) => r.decision === 'deny');
+      const why = deny?.comment ? `: ${deny.comment}` : '';
+      return {
+        line: `${out.red('✖')} Extension of ${view.id} denied${deny ? ` by ${actorName(deny.reviewer)}` : ''}${why} — the grant is unchanged (${accessUntil(view, now)})`,
+        exit: ExitCode.denied,
+      };
+    }
+    case 'lapsed':
+      return { line: `${out.red('✖')} The extension of ${view.id} lapsed: the grant ended (${view.state}) before anyone decided`, exit: ExitCode.error };
+    case 'pending':
+      return {
+        line: `Extension of ${view.id} (+${span(extension.durationMs)}) PENDING — waiting for ${plural(extension.approvalsRequired - extension.approvals, 'approval')} from ${view.approvers.join(' or ') || 'an approver'}`,
+        exit: ExitCode.ok,
+      };
+  }
+}
+
 /** The API path of a request (and of an action on it); ids are opaque, so they are escaped. */
-export function requestPath(id: string, action?: 'cancel' | 'review' | 'revoke'): string {
+export function requestPath(id: string, action?: 'cancel' | 'review' | 'revoke' | 'extend'): string {
   return `/v1/requests/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
 }

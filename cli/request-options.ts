@@ -23,5 +23,9 @@ export function requestBody(resource: string, options: Record<string, unknown>):
   }
   const reason = stringOption(options, 'reason');
   const ticket = stringOption(options, 'ticket');
-  return { resource, ...(duration ? { duration } : {}), ...(reason ? { reason } : {}), ...(ticket ? { ticket } : {}) };
+  const breakGlass = options['breakGlass'] === true;
+  if (breakGlass && reason === undefined) {
+    throw new AccessError('usage', `--break-glass needs --reason: say what the emergency is, e.g. --reason "INC-4211: orders are failing"`);
+  }
+  return { resource, ...(duration ? { duration } : {}), ...(reason ? { reason } : {}), ...(ticket ? { ticket } : {}), ...(breakGlass ? { breakGlass } : {}) };
 }

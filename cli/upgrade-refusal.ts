@@ -4,6 +4,7 @@
 // exits with that code's status; a body that is not the broker's falls back to the HTTP status.
 
 import type { IncomingMessage } from 'node:http';
+import { parseClaimsChallenge } from '../shared/claims-challenge.js';
 import { AccessError, isErrorCode } from '../shared/errors.js';
 import { safeText } from '../shared/safe-text.js';
 
@@ -28,7 +29,11 @@ export async function readUpgradeRefusal(what: string, url: string, res: Incomin
   }
   try {
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: unknown; message?: unknown };
-    if (isErrorCode(body.code) && typeof body.message === 'string') return new AccessError(body.code, safeText(body.message));
+    if (isErrorCode(body.code) && typeof body.message === 'string') {
+      // A claims challenge (a resource's condition needs a stronger sign-in) rides along for a retry.
+      const claims = res.statusCode === 401 ? parseClaimsChallenge(res.headers['www-authenticate']) : null;
+      return new AccessError(body.code, safeText(body.message), { claims });
+    }
   } catch {
     // Not JSON: fall through to the status.
   }

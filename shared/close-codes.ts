@@ -37,6 +37,22 @@ export const CloseCode = {
    * rather than forward what the audit log would not hold; the reason names what it saw.
    */
   unrecordable: 4114,
+  /**
+   * The resource's time window (`conditions.hours`) closed: live tunnels are cut at its end. The
+   * reason names the window; new tunnels are refused until it opens again.
+   */
+  outsideHours: 4116,
+  /**
+   * A resource condition no longer holds for a live tunnel (the sign-in grew older than maxSignInAge):
+   * the reason says which and what to do (usually `access login` again).
+   */
+  conditionUnmet: 4117,
+  /**
+   * The database refused the login the broker holds for the resource (`credentials`: a wrong or
+   * expired stored password, a dropped user). The client got the database protocol's own error
+   * first (psql prints it); an administrator must fix the stored credential.
+   */
+  credentialRefused: 4118,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -54,4 +70,7 @@ export const CLOSE_REASONS: Record<CloseCode, string> = {
   [CloseCode.idleTimeout]: 'the connection was idle too long',
   [CloseCode.membershipUnconfirmed]: 'your group membership could not be confirmed (the directory is unavailable)',
   [CloseCode.unrecordable]: 'the broker ended the session: it could not record what the client sent',
+  [CloseCode.outsideHours]: "the resource's time window closed",
+  [CloseCode.conditionUnmet]: 'a condition of the resource no longer holds',
+  [CloseCode.credentialRefused]: "the database refused the broker's stored login for this resource — tell an administrator",
 };

@@ -27,6 +27,11 @@ const forbidden: ErrorKind = { status: 403, exit: ExitCode.denied };
 const badRequest: ErrorKind = { status: 400, exit: ExitCode.usage };
 const unavailable: ErrorKind = { status: 503, exit: ExitCode.error };
 const conflict: ErrorKind = { status: 409, exit: ExitCode.error };
+/**
+ * A resource's condition needs a stronger sign-in: 401 with a claims challenge (shared/claims-challenge.ts)
+ * the CLI answers by signing in again; when that cannot help, the person is denied.
+ */
+const stepUp: ErrorKind = { status: 401, exit: ExitCode.denied };
 
 export const ErrorCodes = {
   // Bearer token validation (broker/auth). Each failed check has its own code.
@@ -59,13 +64,25 @@ export const ErrorCodes = {
   self_review: forbidden,
   not_allowed_to_cancel: forbidden,
   not_allowed_to_revoke: forbidden,
+  /** Only the grant's requester may extend it. */
+  not_allowed_to_extend: forbidden,
+  /** No breakGlass on the resource, or the caller is not in its groups. */
+  break_glass_not_allowed: forbidden,
+  /** The resource's policy has no `extend` (or the resource left the configuration). */
+  extend_not_allowed: forbidden,
   // Access requests: the request is not in a state that allows the action.
   request_not_pending: conflict,
   already_reviewed: conflict,
   grant_not_active: conflict,
+  /** A post-review of a request that was not a break-glass grant. */
+  not_a_break_glass_grant: conflict,
+  /** The grant already has an extension waiting for approval. */
+  extension_pending: conflict,
   // Access requests: what was asked for breaks the resource's policy.
   duration_invalid: badRequest,
   duration_too_long: badRequest,
+  /** The extension would make the grant longer than the policy's extend.maxTotal. */
+  extension_too_long: badRequest,
   reason_required: badRequest,
   reason_too_long: badRequest,
   reason_invalid: badRequest,
@@ -90,6 +107,21 @@ export const ErrorCodes = {
   target_unreachable: { status: 502, exit: ExitCode.error },
   /** The broker reached the target but could not set up TLS to it (`targetTls`): refused, bad certificate. */
   target_tls_failed: { status: 502, exit: ExitCode.error },
+  /** The resource logs in to the database for its users (`credentials`), but none of its logins is for the caller's groups. */
+  no_database_credential: forbidden,
+
+  // A resource's conditions (broker/policy/conditions.ts), checked at request, approval, tunnel
+  // open and every re-check. Each names the condition and what satisfies it.
+  /** requireMfa: the token shows no multi-factor sign-in (`amr` without mfa, no authentication context). */
+  mfa_required: stepUp,
+  /** requireAuthContext: the token's `acrs` lacks the resource's authentication context. */
+  auth_context_required: stepUp,
+  /** maxSignInAge: the sign-in behind the token is older than the resource allows. */
+  sign_in_too_old: stepUp,
+  /** sourceNetworks: the client address the broker sees is outside the resource's networks. */
+  network_not_allowed: forbidden,
+  /** hours: outside the resource's time window. */
+  outside_hours: forbidden,
 
   // The audit log (broker/audit): only members of the auditor groups read it.
   not_an_auditor: forbidden,
@@ -147,6 +179,9 @@ export const ErrorCodes = {
   // Ctrl-C at a prompt; 499 is nginx's "client closed request" (the status is never sent).
   interrupted: { status: 499, exit: ExitCode.interrupted },
 
+  /** A package the broker needs is not installed (the SQLite binding is not a dependency of the CLI): the message names the install command. */
+  dependency_missing: { status: 500, exit: ExitCode.error },
+
   // `access-broker dev` demo targets (a local PostgreSQL, a TCP service) that could not start.
   demo_target_failed: { status: 500, exit: ExitCode.error },
 
@@ -180,12 +215,19 @@ export interface ErrorBody {
 export class AccessError extends Error {
   override readonly name = 'AccessError';
 
+  /**
+   * The claims request (JSON text) a stronger sign-in must satisfy: the broker sends it as a claims
+   * challenge in `WWW-Authenticate`; the CLI signs in again with it. Null for every other error.
+   */
+  readonly claims: string | null;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; claims?: string | null },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.claims = options?.claims ?? null;
   }
 
   get status(): number {

@@ -31,6 +31,40 @@ export interface GraphRetryOptions {
   now?: () => number;
 }
 
+/** One HTTP exchange with Graph (a throttled call's every retry is one), as its observer sees it. */
+export interface GraphCall {
+  /** The HTTP status, or null when no answer came (network failure, timeout). */
+  status: number | null;
+  durationMs: number;
+}
+
+/** Told about every exchange with Graph (the broker's metrics); must not throw. */
+export type GraphCallObserver = (call: GraphCall) => void;
+
+/** Times each exchange just above the transport, so retries and failures are seen one by one. */
+class ObservingHandler implements Middleware {
+  #next: Middleware | undefined;
+
+  constructor(private readonly observe: GraphCallObserver) {}
+
+  setNext(next: Middleware): void {
+    this.#next = next;
+  }
+
+  async execute(context: Context): Promise<void> {
+    const next = this.#next;
+    if (!next) throw new Error('ObservingHandler needs a next middleware');
+    const started = performance.now();
+    try {
+      await next.execute(context);
+    } catch (error) {
+      this.observe({ status: null, durationMs: performance.now() - started });
+      throw error;
+    }
+    this.observe({ status: context.response?.status ?? null, durationMs: performance.now() - started });
+  }
+}
+
 /** Performs the request through the transport and hands the response back up the chain. */
 class TransportHandler implements Middleware {
   constructor(private readonly transport: HttpTransport) {}
@@ -97,7 +131,13 @@ export function retryAfterMs(value: string | null, now: number): number | null {
  * (`https://graph.microsoft.com`, or the dev tenant's `https://127.0.0.1:PORT/graph`); its host is
  * declared a custom Graph host so the client attaches the token to it and to its nextLinks.
  */
-export function graphClientOverTransport(transport: HttpTransport, getToken: () => Promise<string>, baseUrl: string, retry: GraphRetryOptions = {}): Client {
+export function graphClientOverTransport(
+  transport: HttpTransport,
+  getToken: () => Promise<string>,
+  baseUrl: string,
+  retry: GraphRetryOptions = {},
+  observe: GraphCallObserver | null = null,
+): Client {
   const auth = new AuthenticationHandler({ getAccessToken: getToken });
   const throttle = new ThrottleRetryHandler(retry);
   const send = new TransportHandler(transport);
@@ -105,6 +145,6 @@ export function graphClientOverTransport(transport: HttpTransport, getToken: () 
     baseUrl: baseUrl.replace(/\/+$/, ''),
     defaultVersion: 'v1.0',
     customHosts: new Set([new URL(baseUrl).hostname]),
-    middleware: [auth, throttle, send],
+    middleware: observe ? [auth, throttle, new ObservingHandler(observe), send] : [auth, throttle, send],
   });
 }

@@ -63,6 +63,12 @@ export interface ResourceSummary {
   canApprove: boolean;
   /** Whether a request by the caller is approved by policy (auto-approve group). */
   autoApproved: boolean;
+  /** Whether the caller may take break-glass access (`access request NAME --break-glass`); absent from older brokers. */
+  canBreakGlass?: boolean;
+  /** The longest break-glass grant; null when the resource has none. */
+  breakGlassMaxDurationMs?: number | null;
+  /** extend.maxTotal: how long a grant may last with extensions; null when it may not be extended. */
+  extendMaxTotalMs?: number | null;
   /** Approver groups as people read them: "name (object id)" where the broker knows the name, else as the policy names them. */
   approvers: string[];
   approvals: number;
@@ -74,6 +80,11 @@ export interface ResourceSummary {
   database: string | null;
   /** postgres/mysql: the database user a client connects as unless told otherwise (e.g. PGUSER); null when not configured. */
   user: string | null;
+  /**
+   * The resource's conditions in words (README, "Conditions"), e.g. "multi-factor sign-in",
+   * "from 10.0.0.0/8", "Mon-Fri 07:00-19:00 Europe/Berlin"; empty when it has none.
+   */
+  conditions: string[];
 }
 
 export interface ResourcesResponse {
@@ -119,6 +130,55 @@ export interface RequestView {
   closedBy: ActorView | null;
   closeReason: string | null;
   autoApproved: boolean;
+  /** Extensions asked for on this grant, oldest first (absent from brokers older than `access extend`). */
+  extensions?: ExtensionView[];
+  /**
+   * A live grant: how much longer it may still be made with `access extend` under the policy now;
+   * null when the resource allows no extension (absent from older brokers).
+   */
+  extendableMs?: number | null;
+  /** Granted at once as break-glass (absent from older brokers: false). */
+  breakGlass?: boolean;
+  /** A break-glass grant's post-review; null while it waits (and for other requests). */
+  postReview?: PostReviewView | null;
+}
+
+export type PostReviewVerdict = 'acceptable' | 'not_acceptable';
+
+export interface PostReviewView {
+  reviewer: ActorView;
+  verdict: PostReviewVerdict;
+  comment: string;
+  at: string;
+}
+
+/** `POST /v1/requests/:id/post-review` body. */
+export interface PostReviewBody {
+  verdict: PostReviewVerdict;
+  comment: string;
+}
+
+/** An extension of a grant (`access extend`): pending, approved (expiresAt moved), denied or lapsed. */
+export interface ExtensionView {
+  seq: number;
+  durationMs: number;
+  reason: string | null;
+  requestedAt: string;
+  state: 'pending' | 'approved' | 'denied' | 'lapsed';
+  /** 0 when approved by policy (extend.approval none-within). */
+  approvalsRequired: number;
+  approvals: number;
+  reviews: ReviewView[];
+  decidedAt: string | null;
+  /** The grant's end when the extension was asked for. */
+  previousExpiresAt: string;
+}
+
+/** `POST /v1/requests/:id/extend` body. */
+export interface ExtendBody {
+  /** e.g. "30m". */
+  duration: string;
+  reason?: string;
 }
 
 /** `POST /v1/requests` body. */
@@ -128,6 +188,8 @@ export interface CreateRequestBody {
   duration?: string;
   reason?: string;
   ticket?: string;
+  /** Break-glass: granted at once to members of the resource's breakGlass.groups (reason required). */
+  breakGlass?: boolean;
 }
 
 /** `POST /v1/requests/:id/review` body. */
@@ -188,6 +250,14 @@ export const AUDIT_EVENT_TYPES = [
   'request.timed_out',
   'request.expired',
   'request.revoked',
+  'request.extension_requested',
+  'request.extension_review_recorded',
+  'request.extended',
+  'request.extension_denied',
+  'request.extension_lapsed',
+  /** A break-glass grant: taken at once without approval; it waits for a post-review. */
+  'request.break_glass',
+  'request.post_reviewed',
   'policy.refused',
   'session.opened',
   'session.closed',
@@ -206,6 +276,29 @@ export const AUDIT_EVENT_TYPES = [
   'forward_auth.allowed',
   /** Forward-auth refusals, counted per caller, resource and refusal code and audit window. */
   'forward_auth.refused',
+  /** A MySQL/MariaDB session's handshake: the database user and database the client asked for, the server's connection id. */
+  'mysql.handshake',
+  /** A statement a MySQL/MariaDB client ran: COM_QUERY, or COM_STMT_EXECUTE with its parameters. */
+  'mysql.query',
+  /** A MySQL/MariaDB command that is not a statement but changes the session (COM_INIT_DB, COM_CHANGE_USER, …). */
+  'mysql.command',
+  /** The client sent bytes the MySQL capture could not record: the broker ended the session there and forwarded none of them. */
+  'mysql.unrecordable',
+  /** The broker cut a MySQL/MariaDB session and killed its running statement (KILL QUERY). */
+  'mysql.killed',
+  /**
+   * The broker logged in to a postgres/mysql database with a login it holds (`credentials`): the
+   * database user, where the password came from (never the password), and whether the database accepted it.
+   */
+  'db.login',
+  /** A request of an http session, written before the broker forwarded it: method and path. */
+  'http.request',
+  /** How that request ended: status, body bytes each way, duration. */
+  'http.response',
+  /** A call of a grpc session, written before the broker forwarded it: its method (:path). */
+  'grpc.call',
+  /** How that call ended: grpc-status and message, bytes each way, duration. */
+  'grpc.status',
   'audit.dropped',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
@@ -255,10 +348,14 @@ export interface AuditSessionView {
   bytesDown: number | null;
   /** How it ended (a close code name such as `grantExpired`, `targetClosed`), null while open. */
   endReason: string | null;
-  /** Postgres queries the session sent, when the tunnel counted them. */
+  /** Postgres queries, http requests or grpc calls the session sent, when the tunnel counted them. */
   queries: number | null;
   /** The reason given when the grant the session ran under was requested (null when none was given). */
   reason: string | null;
+  /** The session ran under a break-glass grant (absent from older brokers). */
+  breakGlass?: boolean;
+  /** That grant's post-review; null while it waits (and for other grants). */
+  postReview?: PostReviewView | null;
 }
 
 /** `GET /v1/audit/sessions`: newest first. */

@@ -45,7 +45,7 @@ export function auditRoutes(audit: Audit, now: () => number): Route[] {
       auth: 'required',
       handle: async (ctx, principal): Promise<AuditSessionsResponse> => {
         await audit.requireAuditor(principal);
-        const params = queryParams(ctx, ['user', 'resource', 'since', 'until', 'limit', 'cursor']);
+        const params = queryParams(ctx, ['user', 'resource', 'since', 'until', 'limit', 'cursor', 'break_glass']);
         const query: SessionQuery = {};
         const user = bounded(nonEmpty(params, 'user'), MAX_USER_FILTER_CHARS, '?user=');
         const resource = bounded(nonEmpty(params, 'resource'), MAX_RESOURCE_NAME_CHARS, '?resource=');
@@ -57,6 +57,10 @@ export function auditRoutes(audit: Audit, now: () => number): Route[] {
         if (since !== undefined) query.since = since;
         if (until !== undefined) query.until = until;
         if (limit !== undefined) query.limit = limit;
+        const breakGlass = params.get('break_glass');
+        if (breakGlass !== null && breakGlass !== '1')
+          throw new AccessError('bad_request', `?break_glass=${breakGlass}: use ?break_glass=1 (only sessions under break-glass grants)`);
+        if (breakGlass === '1') query.breakGlass = true;
         const cursor = params.get('cursor');
         if (cursor !== null) query.before = decodeCursor(SESSIONS_LISTING, cursor);
         const page = audit.queries.sessionsPage(query);

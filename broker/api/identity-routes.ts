@@ -1,4 +1,5 @@
-// `GET /v1/config` (public: how to sign in) and `GET /v1/whoami` (who the broker sees).
+// `GET /v1/config` (public: how to sign in), `GET /v1/identity/jwks` (public: the key http targets
+// verify the broker's identity tokens with) and `GET /v1/whoami` (who the broker sees).
 
 import type { WhoAmIResponse } from '../../shared/wire.js';
 import type { BrokerApp } from '../app.js';
@@ -12,6 +13,13 @@ export function identityRoutes(app: BrokerApp): Route[] {
       path: '/v1/config',
       auth: 'none',
       handle: async () => app.signIn,
+    },
+    {
+      // Public like any JWKS: what a target of an http resource verifies X-Access-Token with.
+      method: 'GET',
+      path: '/v1/identity/jwks',
+      auth: 'none',
+      handle: async () => app.identityTokens.jwks(),
     },
     {
       method: 'GET',

@@ -17,6 +17,7 @@ import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../store/request-store.js';
 
 const REQUEST_STATES: readonly RequestState[] = ['pending', 'approved', 'denied', 'cancelled', 'timed_out', 'expired', 'revoked'];
 const DECISIONS = ['approve', 'deny'] as const;
+const VERDICTS = ['acceptable', 'not_acceptable'] as const;
 /** Listing names in cursors: a cursor of one listing is refused by the other. */
 const REQUESTS_LISTING = 'requests';
 const APPROVALS_LISTING = 'approvals';
@@ -83,6 +84,33 @@ export function requestRoutes(service: RequestService): Route[] {
       handle: async (ctx, principal): Promise<RequestView> => service.revoke(principal, idParam(ctx.params), reasonBody(await readJsonBody(ctx.req), 'revoke')),
     },
     {
+      method: 'POST',
+      path: '/v1/requests/:id/extend',
+      auth: 'required',
+      handle: async (ctx, principal): Promise<RequestView> => {
+        const body = bodyObject(await readJsonBody(ctx.req), ['duration', 'reason'], 'extension');
+        const duration = requiredString(body, 'duration', 'extension', MAX_DURATION_CHARS);
+        return service.extend(principal, idParam(ctx.params), duration, optionalString(body, 'reason', 'extension', MAX_REASON_CHARS) ?? null);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/requests/:id/post-review',
+      auth: 'required',
+      handle: async (ctx, principal): Promise<RequestView> => {
+        const body = bodyObject(await readJsonBody(ctx.req), ['verdict', 'comment'], 'post-review');
+        const verdict = requiredChoice(body, 'verdict', VERDICTS, 'post-review');
+        return service.postReview(principal, idParam(ctx.params), verdict, optionalString(body, 'comment', 'post-review', MAX_REASON_CHARS) ?? null);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/break-glass',
+      auth: 'required',
+      // Not paged: unreviewed break-glass grants are few, and a backlog is what the approver must see whole.
+      handle: async (_ctx, principal): Promise<RequestsResponse> => ({ requests: await service.breakGlassToReview(principal), next: null }),
+    },
+    {
       method: 'GET',
       path: '/v1/approvals',
       auth: 'required',
@@ -114,7 +142,10 @@ function limitCreation(creations: RateLimiter, oid: string): void {
 }
 
 function createBody(raw: unknown): CreateRequestBody {
-  const body = bodyObject(raw, ['resource', 'duration', 'reason', 'ticket'], 'request');
+  const body = bodyObject(raw, ['resource', 'duration', 'reason', 'ticket', 'breakGlass'], 'request');
+  const breakGlass = body['breakGlass'];
+  if (breakGlass !== undefined && typeof breakGlass !== 'boolean')
+    throw new AccessError('bad_request', '"breakGlass" in the request body must be true or false');
   const optional = (key: keyof typeof CREATE_FIELDS): Partial<CreateRequestBody> => {
     const value = optionalString(body, key, 'request', CREATE_FIELDS[key]);
     return value === undefined ? {} : { [key]: value };
@@ -124,6 +155,7 @@ function createBody(raw: unknown): CreateRequestBody {
     ...optional('duration'),
     ...optional('reason'),
     ...optional('ticket'),
+    ...(breakGlass === true ? { breakGlass: true } : {}),
   };
 }
 

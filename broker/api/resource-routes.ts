@@ -1,11 +1,13 @@
-// `GET /v1/resources`: the resources the caller may request or approve, with a policy summary.
+// `GET /v1/resources`: the resources the caller may request, approve or take as break-glass, with a policy summary.
 
 import type { ResourceSummary, ResourcesResponse } from '../../shared/wire.js';
 import type { BrokerApp } from '../app.js';
 import type { ResourcePolicy } from '../config/types.js';
 import { callerGroups, inAnyGroup } from '../identity/directory.js';
 import type { Route } from '../http/router.js';
+import { describeConditions } from '../policy/conditions.js';
 import { describeGroups } from '../requests/wording.js';
+import { chooseDatabaseCredential } from '../tunnel/database-credential.js';
 import type { GroupRef } from '../../shared/wire.js';
 
 /** A workload may request what names its client id in `workloads`; a person what their groups allow. */
@@ -17,6 +19,9 @@ function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[]
     canRequest: workload === null ? inAnyGroup(groups, resource.requesters) : resource.workloads.includes(workload),
     canApprove: inAnyGroup(groups, resource.approvers),
     autoApproved: workload === null ? inAnyGroup(groups, resource.autoApprove) : resource.autoApproveWorkloads.includes(workload),
+    canBreakGlass: resource.breakGlass !== undefined && inAnyGroup(groups, resource.breakGlass.groups),
+    breakGlassMaxDurationMs: resource.breakGlass?.maxDurationMs ?? null,
+    extendMaxTotalMs: resource.extend?.maxTotalMs ?? null,
     approvers: describeGroups(resource.approvers, resource.groupNames),
     approvals: resource.approvals,
     maxDurationMs: resource.maxDurationMs,
@@ -24,7 +29,9 @@ function summarizeResource(resource: ResourcePolicy, groups: readonly GroupRef[]
     reason: resource.reason,
     ticketPattern: resource.ticketPattern,
     database: resource.database,
-    user: resource.user,
+    // With stored logins, the database user the caller's sessions will run as (so `-- psql` shows it, not a user it never is).
+    user: chooseDatabaseCredential(resource, groups)?.user ?? resource.user,
+    conditions: describeConditions(resource.conditions),
   };
 }
 
@@ -39,7 +46,7 @@ export function resourceRoutes(app: BrokerApp): Route[] {
         const isAdmin = inAnyGroup(groups, app.config.admins);
         const resources = app.config.resources
           .map((resource) => summarizeResource(resource, groups, principal.kind === 'app' ? (principal.appId?.toLowerCase() ?? '') : null))
-          .filter((summary) => isAdmin || summary.canRequest || summary.canApprove);
+          .filter((summary) => isAdmin || summary.canRequest || summary.canApprove || summary.canBreakGlass);
         return { resources };
       },
     },

@@ -61,6 +61,11 @@ export class BatchedAppender {
     return this.#pending.length;
   }
 
+  /** When the oldest entry still waiting happened (ms since epoch), or null when none waits: the append lag (metrics). */
+  get oldestPendingAt(): number | null {
+    return this.#pending[0]?.at ?? null;
+  }
+
   /** Buffers `entry`; it is appended at the next flush (within flushIntervalMs). */
   add(entry: NewAuditEntry): void {
     if (this.#closed) {
@@ -72,6 +77,18 @@ export class BatchedAppender {
     if (this.#pending.length > this.#maxPending) this.#dropOldest(this.#pending.length - this.#maxPending);
     if (this.#pending.length >= this.#maxBatch) this.#flushSoon();
     else this.#armTimer();
+  }
+
+  /**
+   * Appends what is buffered at the end of this event-loop turn (setImmediate), in one transaction
+   * with everything else added meanwhile: group commit. A fail-closed caller asks for it when its
+   * client's statements arrive, so the commit runs while the server works on them, and the
+   * statements of every session that sent some in the same turn share it; when the answer comes it
+   * calls `flush` (nothing left to write, or a retry that fails closed).
+   */
+  flushSoon(): void {
+    if (this.#closed || this.#pending.length === 0) return;
+    this.#flushSoon();
   }
 
   /**

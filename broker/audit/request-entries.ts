@@ -4,10 +4,11 @@
 import type { AccessError } from '../../shared/errors.js';
 import { MAX_AUDIT_COPY_CHARS } from '../../shared/limits.js';
 import type { AccessRequest, Actor, RequestChange } from '../requests/types.js';
+import { CONDITION_OF_CODE } from '../policy/conditions.js';
 import type { NewAuditEntry } from './entry.js';
 
-/** What a caller tried when the broker refused it. */
-export type RefusedAction = 'create' | 'review' | 'cancel' | 'revoke';
+/** What a caller tried when the broker refused it (`connect`: opening a tunnel). */
+export type RefusedAction = 'create' | 'review' | 'cancel' | 'revoke' | 'connect' | 'extend' | 'post_review';
 
 /** Changes the clock makes: nobody acted, whoever's call happened to apply them. */
 const CLOCK_CHANGES: ReadonlySet<RequestChange> = new Set(['timed_out', 'expired']);
@@ -65,8 +66,14 @@ export function refusalEntry(
     subject: boundedId(target.requestId),
     resource: boundedId(target.resource),
     // The message is the broker's own words (quoting at most a field within its API limit).
-    body: { action, code: error.code, message: error.message, ...boundedCopy(details) },
+    // A resource condition's refusal names the condition (requireMfa, hours, …) beside its code.
+    body: { action, code: error.code, ...conditionOf(error), message: error.message, ...boundedCopy(details) },
   };
+}
+
+function conditionOf(error: AccessError): { condition?: string } {
+  const condition = CONDITION_OF_CODE[error.code];
+  return condition ? { condition } : {};
 }
 
 function changeBody(request: AccessRequest, change: RequestChange): Record<string, unknown> {
@@ -98,7 +105,44 @@ function changeBody(request: AccessRequest, change: RequestChange): Record<strin
       return { pendingUntil: iso(request.pendingUntil) };
     case 'expired':
       return { expiresAt: iso(request.expiresAt) };
+    case 'extension_requested':
+    case 'extension_review_recorded':
+    case 'extended':
+    case 'extension_denied':
+    case 'extension_lapsed':
+      return extensionBody(request, change);
+    case 'break_glass':
+      return { reason: request.reason, ticket: request.ticket, grantedAt: iso(request.grantedAt), expiresAt: iso(request.expiresAt), breakGlass: true };
+    case 'post_reviewed':
+      return request.postReview
+        ? {
+            verdict: request.postReview.verdict,
+            comment: request.postReview.comment,
+            reviewer: request.postReview.reviewer.upn ?? request.postReview.reviewer.oid,
+          }
+        : {};
   }
+}
+
+/** The extension a change concerns: the pending one, else the last decided (the one just decided). */
+function extensionBody(request: AccessRequest, change: RequestChange): Record<string, unknown> {
+  const extension = request.extensions.at(-1);
+  if (!extension) return {};
+  const body: Record<string, unknown> = {
+    extension: extension.seq,
+    durationMs: extension.durationMs,
+    reason: extension.reason,
+    previousExpiresAt: iso(extension.previousExpiresAt),
+    expiresAt: iso(request.expiresAt),
+    approvalsRequired: extension.approvalsRequired,
+  };
+  const review = extension.reviews.at(-1);
+  if (change === 'extension_review_recorded' && review) {
+    return { ...body, decision: review.decision, comment: review.comment, reviewer: review.reviewer.upn ?? review.reviewer.oid };
+  }
+  if (change === 'extended')
+    return { ...body, approvers: extension.reviews.filter((r) => r.decision === 'approve').map((r) => r.reviewer.upn ?? r.reviewer.oid) };
+  return body;
 }
 
 function iso(at: number | null): string | null {

@@ -4,6 +4,8 @@
 // `pg.startup`, `pg.query` for each statement run, `pg.copy` for COPY data and `pg.unrecordable`
 // (through the BatchedAppender: queries can be thousands a second), and `pg.cancelled` when the
 // broker cut the session and cancelled its running query (broker/tunnel/postgres/cancel-on-cut.ts).
+// MySQL/MariaDB sessions have their own (broker/tunnel/mysql/session-capture.ts): `mysql.handshake`,
+// `mysql.query`, `mysql.command`, `mysql.unrecordable` and `mysql.killed`.
 // The subject of all of them is the session id, so `access audit show SESSION` finds them together.
 
 import type { NewSession, SessionEnd } from '../store/session-store.js';
@@ -23,7 +25,7 @@ export function sessionOpenedEntry(session: NewSession): NewAuditEntry {
     actor: session.user,
     subject: session.id,
     resource: session.resource,
-    body: { requestId: session.requestId, target: session.target, client: session.clientAddress },
+    body: { requestId: session.requestId, target: session.target, client: session.clientAddress, ...(session.breakGlass ? { breakGlass: true } : {}) },
   };
 }
 
@@ -75,11 +77,19 @@ export interface PgQuery {
   functionOid?: number;
 }
 
-export function pgQueryEntry(query: PgQuery): NewAuditEntry {
-  const sql = query.sql;
+/**
+ * A statement's text as an entry keeps it: at most MAX_QUERY_TEXT_CHARS, and when cut (here or
+ * upstream, `sqlCut`) marked `truncated` with the size known (characters, or the message's bytes).
+ */
+function sqlFields(sql: string | null, sqlCut: boolean | undefined, messageBytes: number | undefined): Record<string, unknown> {
   const cut = sql !== null && sql.length > MAX_QUERY_TEXT_CHARS;
   // Cut upstream, the text's full length in characters is unknown; its message's size is known.
-  const size = query.sqlCut ? { messageBytes: query.messageBytes } : cut ? { sqlChars: sql.length } : {};
+  const size = sqlCut ? { messageBytes } : cut ? { sqlChars: sql.length } : {};
+  return { sql: cut ? sql.slice(0, MAX_QUERY_TEXT_CHARS) : sql, ...(cut || sqlCut ? { truncated: true, ...size } : {}) };
+}
+
+export function pgQueryEntry(query: PgQuery): NewAuditEntry {
+  const { sql: text, truncated, ...size } = sqlFields(query.sql, query.sqlCut, query.messageBytes);
   return {
     type: 'pg.query',
     at: query.at,
@@ -87,10 +97,10 @@ export function pgQueryEntry(query: PgQuery): NewAuditEntry {
     subject: query.sessionId,
     resource: query.resource,
     body: {
-      sql: cut ? sql.slice(0, MAX_QUERY_TEXT_CHARS) : sql,
+      sql: text,
       protocol: query.protocol,
       ...(query.database ? { database: query.database } : {}),
-      ...(cut || query.sqlCut ? { truncated: true, ...size } : {}),
+      ...(truncated ? { truncated, ...size } : {}),
       ...(query.statement ? { statement: query.statement } : {}),
       ...(query.portal ? { portal: query.portal } : {}),
       ...(query.params ? { params: query.params } : {}),
@@ -201,5 +211,125 @@ export function pgCancelledEntry(cancelled: PgCancelled): NewAuditEntry {
     subject: cancelled.sessionId,
     resource: cancelled.resource,
     body: { backendPid: cancelled.backendPid, cut: cancelled.cut },
+  };
+}
+
+// ---- MySQL / MariaDB (broker/tunnel/mysql/session-capture.ts) ------------------------------------
+
+type SessionSubject = { sessionId: string; user: { oid: string; upn: string | null }; resource: string; at: number };
+
+function sessionEntry(type: NewAuditEntry['type'], subject: SessionSubject, body: Record<string, unknown>): NewAuditEntry {
+  return { type, at: subject.at, actor: subject.user, subject: subject.sessionId, resource: subject.resource, body };
+}
+
+/** Who a MySQL session's client said it is (its HandshakeResponse), and the server's id of the connection. */
+export interface MysqlHandshake extends SessionSubject {
+  /** The database user the client logged in as (before the server authenticated it). */
+  dbUser: string;
+  database: string | null;
+  /** The client's program name from its connection attributes, when sent. */
+  program: string | null;
+  serverVersion: string;
+  /** The server's connection id (information_schema.processlist.id): what KILL QUERY names. */
+  connectionId: number;
+}
+
+export function mysqlHandshakeEntry(handshake: MysqlHandshake): NewAuditEntry {
+  return sessionEntry('mysql.handshake', handshake, {
+    dbUser: handshake.dbUser,
+    database: handshake.database,
+    ...(handshake.program ? { program: handshake.program } : {}),
+    serverVersion: handshake.serverVersion,
+    connectionId: handshake.connectionId,
+  });
+}
+
+/** One statement a MySQL client ran: COM_QUERY (`text`) or COM_STMT_EXECUTE of a prepared statement. */
+export interface MysqlQuery extends SessionSubject {
+  /** Null when an execute named a statement whose prepare the capture does not hold. */
+  sql: string | null;
+  protocol: 'text' | 'prepared';
+  database: string | null;
+  sqlCut?: boolean;
+  messageBytes?: number;
+  /** Prepared: the server's statement id, and the bound parameters. */
+  statementId?: number;
+  params?: readonly ParamValue[];
+  paramsNotShown?: number;
+}
+
+export function mysqlQueryEntry(query: MysqlQuery): NewAuditEntry {
+  return sessionEntry('mysql.query', query, {
+    ...sqlFields(query.sql, query.sqlCut, query.messageBytes),
+    protocol: query.protocol,
+    ...(query.database ? { database: query.database } : {}),
+    ...(query.statementId === undefined ? {} : { statementId: query.statementId }),
+    ...(query.params ? { params: query.params } : {}),
+    ...(query.paramsNotShown ? { paramsNotShown: query.paramsNotShown } : {}),
+  });
+}
+
+/**
+ * A MySQL command other than a statement that changes what the session is or does: `initDb` (the
+ * default database), `changeUser`, `processKill`, `fieldList`, `createDb`, `dropDb`, `refresh`,
+ * `shutdown`, `resetConnection`, `localInfile` (file data the client sent for LOAD DATA LOCAL:
+ * counted, never logged). `details` says what it named.
+ */
+export function mysqlCommandEntry(subject: SessionSubject, command: string, details: Record<string, unknown>): NewAuditEntry {
+  return sessionEntry('mysql.command', subject, { command, ...details });
+}
+
+/**
+ * A COM_STMT_PREPARE as the client sent it (a `mysql.command` of command `prepare`), before the
+ * server named the statement: its executes are `mysql.query` entries with this text.
+ */
+export function mysqlPrepareEntry(subject: SessionSubject, sql: string, sqlCut: boolean, messageBytes: number): NewAuditEntry {
+  return mysqlCommandEntry(subject, 'prepare', sqlFields(sql, sqlCut, messageBytes));
+}
+
+/** The capture met bytes it cannot record: the broker ended the session there and forwarded none of them. */
+export function mysqlUnrecordableEntry(subject: SessionSubject, reason: string, atByte: number): NewAuditEntry {
+  return sessionEntry('mysql.unrecordable', subject, { reason, atByte });
+}
+
+/** The broker cut a MySQL session (revoke, expiry…) and killed the statement its connection was running. */
+export function mysqlKilledEntry(subject: SessionSubject, connectionId: number, dbUser: string, cut: string): NewAuditEntry {
+  return sessionEntry('mysql.killed', subject, { connectionId, dbUser, cut });
+}
+
+/**
+ * The broker logged in to the database itself with a stored login (credential injection, postgres
+ * and mysql): which database user ran the session, and whether the database accepted the login.
+ */
+export interface DbLogin {
+  sessionId: string;
+  user: { oid: string; upn: string | null };
+  resource: string;
+  at: number;
+  /** The database user the broker logged in as. */
+  dbUser: string;
+  /** Where its password came from: `$ENV_NAME` or a file path (DatabaseCredential.source), never the password. */
+  credential: string;
+  /** The authentication method the database asked for, e.g. SCRAM-SHA-256, md5, caching_sha2_password. */
+  method: string | null;
+  outcome: 'accepted' | 'refused';
+  /** When refused: what the database (or the exchange) said. */
+  reason: string | null;
+}
+
+export function dbLoginEntry(login: DbLogin): NewAuditEntry {
+  return {
+    type: 'db.login',
+    at: login.at,
+    actor: login.user,
+    subject: login.sessionId,
+    resource: login.resource,
+    body: {
+      dbUser: login.dbUser,
+      credential: login.credential,
+      method: login.method,
+      outcome: login.outcome,
+      ...(login.reason === null ? {} : { reason: login.reason }),
+    },
   };
 }

@@ -24,6 +24,35 @@ export interface Principal {
   /** True when the token says its groups did not fit (overage): ask Graph. */
   groupOverage: boolean;
   expiresAt: Date;
+  /** What the sign-in behind the token proved, for a resource's conditions (policy/conditions.ts). */
+  signIn: SignInFacts;
+  /**
+   * The client address this call came from (the peer, or X-Forwarded-For behind a trusted proxy:
+   * policy/networks.ts), set by the authenticator; null when unknown.
+   */
+  clientAddress: string | null;
+}
+
+/**
+ * From the token: `amr` (authentication methods: Entra v1 access tokens carry it, v2 do not),
+ * `acrs` (authentication contexts satisfied, both versions), and when the person signed in:
+ * `auth_time` when the token has it, else `iat`, which Entra documents as when "the
+ * authentication for this token occurred" (a refreshed token has a new one).
+ */
+export interface SignInFacts {
+  amr: string[];
+  acrs: string[];
+  /** ms since the epoch; null when the token has neither claim. */
+  authTime: number | null;
+}
+
+export function signInFactsOf(claims: JWTPayload): SignInFacts {
+  const seconds = typeof claims['auth_time'] === 'number' ? claims['auth_time'] : typeof claims.iat === 'number' ? claims.iat : null;
+  return {
+    amr: stringListClaim(claims, 'amr') ?? [],
+    acrs: stringListClaim(claims, 'acrs') ?? [],
+    authTime: seconds === null || !Number.isFinite(seconds) ? null : seconds * 1000,
+  };
 }
 
 /** Builds the principal from claims that have already been verified (signature, time, issuer, audience). */
@@ -44,6 +73,8 @@ export function principalFromClaims(
     groupsClaim: stringListClaim(claims, 'groups'),
     groupOverage: hasGroupOverage(claims),
     expiresAt: new Date(facts.exp * 1000),
+    signIn: signInFactsOf(claims),
+    clientAddress: null,
   };
 }
 

@@ -34,6 +34,18 @@ export const DEFAULT_JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
 /** Time a JWKS fetch may take before the request is answered 503 (jose's default). */
 export const DEFAULT_JWKS_TIMEOUT_MS = 5_000;
 
+/**
+ * A token that passed every check is accepted again for this long without its signature being
+ * verified again (an RSA verification is the largest single cost of opening a tunnel; a listener
+ * presents the same token for every connection it opens). Its times are still checked on every use,
+ * so an expired token is refused exactly as before. The only check it defers is the key: a signing
+ * key the tenant withdraws stops being honoured for such a token up to this much later than the
+ * JWKS refresh (DEFAULT_JWKS_CACHE_MAX_AGE_MS) alone would allow.
+ */
+export const VERIFIED_TOKEN_REUSE_MS = 60_000;
+/** Verified tokens remembered at once; beyond it the oldest is forgotten (and verified fully when seen again). */
+export const MAX_VERIFIED_TOKENS = 1_000;
+
 /** Tenant aliases that name no single directory: a broker serves exactly one tenant. */
 const MULTI_TENANT_ALIASES = new Set(['common', 'organizations', 'consumers']);
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -79,6 +91,8 @@ export class TokenVerifier {
   readonly #clockToleranceSec: number;
   readonly #now: () => number;
   readonly #keys: KeyResolver;
+  /** Tokens that passed every check, by the token itself (see VERIFIED_TOKEN_REUSE_MS). */
+  readonly #verified = new Map<string, { principal: Principal; exp: number; nbf: number | null; until: number }>();
 
   constructor(options: TokenVerifierOptions) {
     validateOptions(options);
@@ -104,6 +118,28 @@ export class TokenVerifier {
 
   /** The caller behind `token`, or an AccessError with a token_* code (jwks_unavailable when the keys cannot be read). */
   async verify(token: string): Promise<Principal> {
+    const now = this.#now();
+    const known = this.#verified.get(token);
+    if (known && now < known.until && this.#inTime(known.exp, known.nbf, now)) return known.principal;
+    // Gone stale, or past its times: the full path refuses it with the precise reason, or renews it.
+    if (known) this.#verified.delete(token);
+    const { principal, claims } = await this.#verifyFully(token);
+    if (this.#verified.size >= MAX_VERIFIED_TOKENS) {
+      const oldest = this.#verified.keys().next();
+      if (!oldest.done) this.#verified.delete(oldest.value);
+    }
+    const nbf = typeof claims.nbf === 'number' ? claims.nbf : null;
+    this.#verified.set(token, { principal, exp: claims.exp as number, nbf, until: now + VERIFIED_TOKEN_REUSE_MS });
+    return principal;
+  }
+
+  /** exp and nbf (seconds) against `now` (ms), with the clock tolerance, as jose checks them. */
+  #inTime(exp: number, nbf: number | null, now: number): boolean {
+    const seconds = Math.floor(now / 1000);
+    return seconds < exp + this.#clockToleranceSec && (nbf === null || seconds >= nbf - this.#clockToleranceSec);
+  }
+
+  async #verifyFully(token: string): Promise<{ principal: Principal; claims: JWTPayload }> {
     const header = checkHeader(token);
     const claims = await this.#verifySignatureAndTime(token, header);
     checkIssuer(claims.iss, this.#tenantId, this.#issuers);
@@ -123,11 +159,11 @@ export class TokenVerifier {
       const scopes = scp.split(' ').filter(Boolean);
       this.#checkScope(scopes, oid);
       checkCallingApp(claims, 'user', [this.#cliClientId]);
-      return principalFromClaims(claims, { kind: 'user', oid, tenantId: this.#tenantId, scopes, roles, exp });
+      return { principal: principalFromClaims(claims, { kind: 'user', oid, tenantId: this.#tenantId, scopes, roles, exp }), claims };
     }
     this.#checkAppToken(claims, roles, oid);
     checkCallingApp(claims, 'app', [...this.#automationClientIds]);
-    return principalFromClaims(claims, { kind: 'app', oid, tenantId: this.#tenantId, scopes: [], roles, exp });
+    return { principal: principalFromClaims(claims, { kind: 'app', oid, tenantId: this.#tenantId, scopes: [], roles, exp }), claims };
   }
 
   async #verifySignatureAndTime(token: string, header: JWSHeaderParameters): Promise<JWTPayload> {

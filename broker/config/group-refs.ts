@@ -1,4 +1,4 @@
-// Group references in the policy (requesters, approvers, autoApprove, auditors, admins).
+// Group references in the policy (requesters, approvers, autoApprove, breakGlass.groups, auditors, admins).
 //
 // Entra group display names are not unique, and by default every user may create a Microsoft 365
 // group: a policy that names `sg-dba` would make anyone who creates a group called "SG-DBA" an
@@ -107,7 +107,14 @@ export function collectLabels(lists: ReadonlyArray<{ path: ConfigPath; entries: 
 
 /** Every group reference of a config, with where it is written (for start-up checks and messages). */
 export function groupRefsOf(config: {
-  resources: ReadonlyArray<{ name: string; requesters: readonly string[]; approvers: readonly string[]; autoApprove: readonly string[] }>;
+  resources: ReadonlyArray<{
+    name: string;
+    requesters: readonly string[];
+    approvers: readonly string[];
+    autoApprove: readonly string[];
+    credentials: ReadonlyArray<{ groups: readonly string[] }>;
+    breakGlass?: { groups: readonly string[] } | undefined;
+  }>;
   auditors: readonly string[];
   admins: readonly string[];
 }): Array<{ where: string; ref: string }> {
@@ -116,6 +123,11 @@ export function groupRefsOf(config: {
     for (const key of ['requesters', 'approvers', 'autoApprove'] as const) {
       for (const [index, ref] of resource[key].entries()) refs.push({ where: `resources.${resource.name}.${key}[${index}]`, ref });
     }
+    for (const [entry, credential] of resource.credentials.entries()) {
+      for (const [index, ref] of credential.groups.entries()) refs.push({ where: `resources.${resource.name}.credentials[${entry}].groups[${index}]`, ref });
+    }
+    for (const [index, ref] of (resource.breakGlass?.groups ?? []).entries())
+      refs.push({ where: `resources.${resource.name}.breakGlass.groups[${index}]`, ref });
   }
   for (const [index, ref] of config.auditors.entries()) refs.push({ where: `auditors[${index}]`, ref });
   for (const [index, ref] of config.admins.entries()) refs.push({ where: `admins[${index}]`, ref });

@@ -26,7 +26,7 @@ export interface LocatedProblem {
 }
 
 /** Keys whose values are never echoed: a secret pasted where a name belongs must not reach logs. */
-const SENSITIVE_KEYS = new Set(['clientSecretEnv', 'clientSecret']);
+const SENSITIVE_KEYS = new Set(['clientSecretEnv', 'clientSecret', 'password', 'passwordEnv']);
 /** Long values are cut when quoted; the line number already says where the whole value is. */
 const MAX_QUOTED_LENGTH = 80;
 

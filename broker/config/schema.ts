@@ -10,12 +10,15 @@ import { DEFAULT_SIGN_IN_METHOD, SIGN_IN_METHODS } from '../../shared/wire.js';
 import { checkDevDirectory, unknownGroup } from './dev-directory.js';
 import { caFile, choice, duration, emailShaped, guid, nameList, regexSource, strictMapping, target, text, wholeNumber } from './fields.js';
 import { cloudSchema } from './cloud-schema.js';
+import { conditionsSchema, networkList } from './conditions-schema.js';
 import { graphSchema } from './graph-credential-schema.js';
+import { notificationsSchema } from './notifications-schema.js';
+import { credentialList } from './database-credentials.js';
 import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } from './group-refs.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
-import type { BrokerConfig, DevDirectory, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
+import type { BrokerConfig, DevDirectory, ExtendPolicy, ResourceKind, ResourcePolicy, TargetTlsMode } from './types.js';
 
-export const RESOURCE_KINDS = ['postgres', 'mysql', 'ssh', 'tcp'] as const satisfies readonly ResourceKind[];
+export const RESOURCE_KINDS = ['postgres', 'mysql', 'ssh', 'tcp', 'http', 'grpc'] as const satisfies readonly ResourceKind[];
 /** Lower-case DNS-label-like names: safe in URLs, shell arguments and table columns alike. */
 export const RESOURCE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** More distinct approvers than this is a policy nobody can satisfy in time. */
@@ -41,6 +44,8 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
 export const DATABASE_KINDS: readonly ResourceKind[] = ['postgres', 'mysql'];
 /** Resource kinds whose broker → target leg can be TLS (`targetTls`): the broker speaks their TLS negotiation. */
 export const TARGET_TLS_KINDS: readonly ResourceKind[] = ['postgres'];
+/** Resource kinds whose requests the broker forwards itself (tunnel/http/): they take `hostHeader`. */
+export const HTTP_KINDS: readonly ResourceKind[] = ['http', 'grpc'];
 export const TARGET_TLS_MODES = ['disable', 'require', 'verify-full'] as const satisfies readonly TargetTlsMode[];
 /** How often users with open tunnels have their membership re-read from Graph, by default. */
 export const DEFAULT_MEMBERSHIP_RECHECK_SECONDS = 30;
@@ -85,6 +90,9 @@ interface ResourceGroupEntries {
   requesters: GroupRefEntry[];
   approvers: GroupRefEntry[];
   autoApprove: GroupRefEntry[];
+  breakGlass: GroupRefEntry[];
+  /** Per entry of `credentials`, its `groups`. */
+  credentials: GroupRefEntry[][];
 }
 
 function tenantSchema(options: SchemaOptions) {
@@ -125,7 +133,7 @@ function tenantSchema(options: SchemaOptions) {
   });
 }
 
-function resourceSchema(baseDir: string, idsOnly: boolean) {
+function resourceSchema(env: NodeJS.ProcessEnv, baseDir: string, idsOnly: boolean) {
   return strictMapping(
     {
       kind: choice(RESOURCE_KINDS, 'the protocol of the target'),
@@ -160,6 +168,19 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
           error: 'must be a list of application (client) ids, each also listed in workloads',
         })
         .default([]),
+      hostHeader: text("the Host header the target sees: target (default: the target's host:port), client, or a name such as grafana.internal")
+        .regex(/^[A-Za-z0-9.:[\]-]+$/, { error: 'must be target, client, or a host name with an optional :port, e.g. grafana.internal' })
+        .optional(),
+      extend: extendSchema().optional(),
+      breakGlass: strictMapping(
+        {
+          groups: groupRefList(`groups whose members may take access at once in an emergency — ${GROUPS_HINT}`, { nonEmpty: true, idsOnly }),
+          maxDuration: duration('the longest break-glass grant, e.g. 1h', MAX_GRANT_DURATION_MS, 'longer grants are standing access'),
+        },
+        'break-glass: { groups: [sg-oncall], maxDuration: 1h }',
+      ).optional(),
+      conditions: conditionsSchema().optional(),
+      credentials: credentialList(env, baseDir, idsOnly).optional(),
     },
     'a resource needs kind, target, requesters, approvers and maxDuration (see examples/access.yaml)',
   ).transform((raw, ctx): Omit<ResourcePolicy, 'name'> & { groupEntries: ResourceGroupEntries } => {
@@ -173,13 +194,13 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       });
     }
     if (!DATABASE_KINDS.includes(raw.kind)) {
-      for (const key of ['database', 'user'] as const) {
+      for (const key of ['database', 'user', 'credentials'] as const) {
         if (raw[key] === undefined) continue;
         ctx.addIssue({
           code: 'custom',
           path: [key],
           message: `applies to ${DATABASE_KINDS.join(' and ')} resources only, not kind ${raw.kind} — remove it`,
-          input: raw[key],
+          ...(key === 'credentials' ? {} : { input: raw[key] }),
         });
       }
     }
@@ -189,6 +210,14 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
         path: ['targetTls'],
         message: `applies to ${TARGET_TLS_KINDS.join(' and ')} resources only, not kind ${raw.kind} — remove it`,
         input: raw.targetTls,
+      });
+    }
+    if (raw.hostHeader !== undefined && !HTTP_KINDS.includes(raw.kind)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hostHeader'],
+        message: `applies to ${HTTP_KINDS.join(' and ')} resources only, not kind ${raw.kind} — remove it`,
+        input: raw.hostHeader,
       });
     }
     if (raw.targetCa !== undefined && raw.targetTls !== 'verify-full') {
@@ -207,6 +236,17 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
         input: appId,
       });
     });
+    if (raw.breakGlass !== undefined && raw.breakGlass.maxDuration > raw.maxDuration) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['breakGlass', 'maxDuration'],
+        message: `must not be longer than maxDuration (${formatDuration(raw.maxDuration)}) — an emergency grant without approval must not outlast an approved one`,
+        input: formatDuration(raw.breakGlass.maxDuration),
+      });
+    }
+    if (raw.extend !== undefined) {
+      for (const problem of extendProblems(raw.extend, raw.maxDuration)) ctx.addIssue({ code: 'custom', ...problem });
+    }
     return {
       kind: raw.kind,
       description: raw.description ?? null,
@@ -228,14 +268,72 @@ function resourceSchema(baseDir: string, idsOnly: boolean) {
       targetCa: raw.targetCa ?? null,
       workloads: raw.workloads,
       autoApproveWorkloads: raw.autoApproveWorkloads,
-      groupEntries: { requesters: raw.requesters, approvers: raw.approvers, autoApprove: raw.autoApprove },
+      ...(raw.hostHeader === undefined ? {} : { hostHeader: raw.hostHeader }),
+      ...(raw.extend ? { extend: raw.extend } : {}),
+      ...(raw.breakGlass ? { breakGlass: { groups: refsOf(raw.breakGlass.groups), maxDurationMs: raw.breakGlass.maxDuration } } : {}),
+      ...(raw.conditions ? { conditions: raw.conditions } : {}),
+      credentials: (raw.credentials ?? []).map((parsed) => parsed.credential),
+      groupEntries: {
+        requesters: raw.requesters,
+        approvers: raw.approvers,
+        autoApprove: raw.autoApprove,
+        breakGlass: raw.breakGlass?.groups ?? [],
+        credentials: (raw.credentials ?? []).map((parsed) => parsed.groupEntries),
+      },
     };
   });
 }
 
-function resourcesSchema(baseDir: string, idsOnly: boolean) {
+const EXTEND_HINT = 'e.g. extend: { maxTotal: 8h, approval: required } or approval: { none-within: 1h }';
+
+/** `extend:` of a resource (ExtendPolicy): maxTotal, and approval `required` or `{ none-within: D }`. */
+function extendSchema() {
+  const approval = z.union(
+    [
+      z.literal('required'),
+      strictMapping(
+        { 'none-within': duration('extra time approved by policy, e.g. 1h', MAX_GRANT_DURATION_MS, 'longer grants are standing access') },
+        `approval is "required" or { none-within: DURATION } — ${EXTEND_HINT}`,
+      ),
+    ],
+    { error: `must be "required" or { none-within: DURATION } — ${EXTEND_HINT}` },
+  );
+  return strictMapping(
+    {
+      maxTotal: duration(
+        'the longest a grant may last with its extensions, from approval, e.g. 8h',
+        MAX_GRANT_DURATION_MS,
+        'longer grants are standing access',
+      ),
+      approval: approval.default('required'),
+    },
+    `how a live grant may be extended — ${EXTEND_HINT}`,
+  ).transform((raw): ExtendPolicy => ({ maxTotalMs: raw.maxTotal, autoApproveWithinMs: raw.approval === 'required' ? null : raw.approval['none-within'] }));
+}
+
+/** An extend policy that contradicts the resource's: problems at `extend.KEY`. */
+function extendProblems(extend: ExtendPolicy, maxDurationMs: number): { path: string[]; message: string; input: string }[] {
+  const problems: { path: string[]; message: string; input: string }[] = [];
+  if (extend.maxTotalMs < maxDurationMs) {
+    problems.push({
+      path: ['extend', 'maxTotal'],
+      message: `must be at least maxDuration (${formatDuration(maxDurationMs)}) — it caps a grant with its extensions, so below maxDuration it would cut grants short`,
+      input: formatDuration(extend.maxTotalMs),
+    });
+  }
+  if (extend.autoApproveWithinMs !== null && extend.autoApproveWithinMs >= extend.maxTotalMs) {
+    problems.push({
+      path: ['extend', 'approval', 'none-within'],
+      message: `must be shorter than extend.maxTotal (${formatDuration(extend.maxTotalMs)}) — otherwise no extension would ever need approval; to approve every extension by policy, say so with a smaller maxTotal`,
+      input: formatDuration(extend.autoApproveWithinMs),
+    });
+  }
+  return problems;
+}
+
+function resourcesSchema(env: NodeJS.ProcessEnv, baseDir: string, idsOnly: boolean) {
   return z
-    .record(z.string(), resourceSchema(baseDir, idsOnly), {
+    .record(z.string(), resourceSchema(env, baseDir, idsOnly), {
       error: (issue) =>
         issue.input === undefined
           ? 'is required — the resources people may request, each with its policy (see examples/access.yaml)'
@@ -278,8 +376,9 @@ function devTenantSchema() {
       upn: emailShaped("the user's sign-in name"),
       name: text("the user's display name"),
       groups: nameList('groups the user is a direct member of', { nonEmpty: false }).default([]),
+      mfa: z.boolean({ error: 'must be true or false — true: the user can complete multi-factor sign-in' }).optional(),
     },
-    'a dev user: { upn, name, groups }',
+    'a dev user: { upn, name, groups, mfa }',
   );
   return strictMapping(
     {
@@ -383,12 +482,14 @@ export function configSchema(options: SchemaOptions) {
         MAX_GRAPH_RETRY_BUDGET_MS,
         'a request path must not hang on Graph',
       ).default(DEFAULT_GRAPH_RETRY_BUDGET_MS),
-      resources: resourcesSchema(options.baseDir, idsOnly),
+      resources: resourcesSchema(options.env, options.baseDir, idsOnly),
       auditors: groupRefList(`groups that may read the audit log — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       admins: groupRefList(`groups that administer the broker — ${GROUPS_HINT}`, { nonEmpty: false, idsOnly }).default([]),
       limits: limitsSchema().optional(),
       forwardAuth: forwardAuthSchema().optional(),
       tls: tlsSchema(options.baseDir).optional(),
+      notifications: notificationsSchema({ env: options.env, baseDir: options.baseDir }).optional(),
+      trustedProxies: networkList('the reverse proxies whose X-Forwarded-For the broker believes, e.g. [10.0.5.10/32]').optional(),
       devTenant,
     },
     'the broker config: resources, auditors, admins and (for `serve`) tenant',
@@ -403,9 +504,11 @@ export function configSchema(options: SchemaOptions) {
       for (const problem of undeclaredGroups({ resources, auditors, admins }, new Set(devDirectory.groups.map((g) => g.name)))) addProblem(ctx, problem);
     }
     const { labels, problems } = collectLabels([
-      ...raw.resources.flatMap((r) =>
-        (['requesters', 'approvers', 'autoApprove'] as const).map((key) => ({ path: ['resources', r.name, key], entries: r.groupEntries[key] })),
-      ),
+      ...raw.resources.flatMap((r) => [
+        ...(['requesters', 'approvers', 'autoApprove'] as const).map((key) => ({ path: ['resources', r.name, key], entries: r.groupEntries[key] })),
+        { path: ['resources', r.name, 'breakGlass', 'groups'], entries: r.groupEntries.breakGlass },
+        ...r.groupEntries.credentials.map((entries, index) => ({ path: ['resources', r.name, 'credentials', index, 'groups'], entries })),
+      ]),
       { path: ['auditors'], entries: raw.auditors },
       { path: ['admins'], entries: raw.admins },
     ]);
@@ -425,6 +528,8 @@ export function configSchema(options: SchemaOptions) {
       ...(raw.limits ? { limits: raw.limits } : {}),
       forwardAuth: raw.forwardAuth ?? { auditWindowMs: DEFAULT_FORWARD_AUTH_AUDIT_WINDOW_MS },
       ...(raw.tls ? { tls: raw.tls } : {}),
+      ...(raw.notifications ? { notifications: raw.notifications } : {}),
+      ...(raw.trustedProxies ? { trustedProxies: raw.trustedProxies } : {}),
     };
   });
 }
@@ -445,6 +550,8 @@ function undeclaredGroups(config: { resources: ResourcePolicy[]; auditors: strin
     check(['resources', resource.name, 'requesters'], resource.requesters);
     check(['resources', resource.name, 'approvers'], resource.approvers);
     check(['resources', resource.name, 'autoApprove'], resource.autoApprove);
+    if (resource.breakGlass) check(['resources', resource.name, 'breakGlass', 'groups'], resource.breakGlass.groups);
+    for (const [index, credential] of resource.credentials.entries()) check(['resources', resource.name, 'credentials', index, 'groups'], credential.groups);
   }
   check(['auditors'], config.auditors);
   check(['admins'], config.admins);

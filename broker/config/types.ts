@@ -7,8 +7,10 @@ import type { Cloud } from '../identity/clouds.js';
 
 import type { CallerLimits } from '../../shared/limits.js';
 import type { SignInMethod } from '../../shared/wire.js';
+import type { ResourceConditions } from '../policy/conditions.js';
+import type { NetworkList } from '../policy/networks.js';
 
-export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp';
+export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'tcp' | 'http' | 'grpc';
 
 /**
  * How the broker talks to a postgres target (libpq's sslmode words): `disable` plain TCP;
@@ -24,6 +26,24 @@ export interface TargetCa {
   file: string;
   /** Its PEM text. */
   pem: string;
+}
+
+/**
+ * A database login the broker holds for a postgres/mysql resource (`credentials:`, config/database-credentials.ts):
+ * the broker logs in with it and the client never sees the password.
+ */
+export interface DatabaseCredential {
+  /** The database user the broker logs in as. */
+  user: string;
+  /**
+   * The password, read at start. Non-enumerable (config/database-credentials.ts databaseCredential):
+   * JSON, util.inspect and spreads leave it out. Never logged, audited or put in a message.
+   */
+  readonly password: string;
+  /** Where the password came from, for messages: `$ENV_NAME` or the file's resolved path. Never the secret. */
+  source: string;
+  /** Group references (like `requesters`) whose members get this login; empty: everyone. */
+  groups: string[];
 }
 
 export interface ResourcePolicy {
@@ -57,6 +77,21 @@ export interface ResourcePolicy {
   targetTls: TargetTlsMode;
   /** postgres `verify-full` only: the CA to trust instead of the system's roots; null: the system's roots. */
   targetCa: TargetCa | null;
+  /** `breakGlass:` — who may take access at once in an emergency, and for how long; absent: nobody. */
+  breakGlass?: BreakGlassPolicy;
+  /** `extend:` — how a live grant may be extended (`access extend`); absent: it may not. */
+  extend?: ExtendPolicy;
+  /**
+   * postgres/mysql only: the logins the broker itself uses (credential injection), in order; the
+   * first whose groups the requester is in wins (tunnel/database-credential.ts). Empty: the client
+   * logs in with its own user and password, relayed untouched.
+   */
+  credentials: DatabaseCredential[];
+  /**
+   * http and grpc only: the Host header (grpc: :authority) the target sees (tunnel/http/headers.ts): absent or `target` the
+   * target's host:port, `client` what the client sent, or a literal name (a virtual host).
+   */
+  hostHeader?: string | null;
   /**
    * Names of the config's groups by lower-case object id, for messages and listings only (never
    * matching): the config's labels, and under serve the tenant's names read at start.
@@ -66,6 +101,62 @@ export interface ResourcePolicy {
   workloads: string[];
   /** Those of `workloads` whose requests are approved by policy; the others wait for an approver. */
   autoApproveWorkloads: string[];
+  /**
+   * What the caller's token and connection must show (MFA, authentication context, sign-in age,
+   * source network, time window), at request, approval, tunnel open and every re-check. Absent: none.
+   */
+  conditions?: ResourceConditions;
+}
+
+/**
+ * How a live grant of a resource may be extended. `maxTotalMs` caps the grant's whole length,
+ * from its grantedAt to its expiresAt after every extension. `autoApproveWithinMs`: extensions are
+ * approved by policy while the time added by all the grant's approved extensions, this one
+ * included, stays within it (`approval: { none-within: 1h }`); beyond it, and always when null
+ * (`approval: required`), an extension needs the resource's `approvals` from its approvers.
+ */
+export interface ExtendPolicy {
+  maxTotalMs: number;
+  autoApproveWithinMs: number | null;
+}
+
+/**
+ * Break-glass on a resource: members of `groups` may take a grant at once, without approval, for
+ * at most `maxDurationMs`, always with a reason. Every approver is told, and the grant waits for a
+ * post-review (acceptable / not acceptable) by one of them.
+ */
+export interface BreakGlassPolicy {
+  groups: string[];
+  maxDurationMs: number;
+}
+
+/** What a notification is about (README, "Notifications"). */
+export type NoticeKind = 'new_request' | 'decision' | 'break_glass' | 'extension_request' | 'expiring' | 'revoke';
+
+/**
+ * Where the broker posts notifications. `url` and `secret` are resolved at start from the
+ * environment or a file (never written in the config): a Slack or Teams webhook URL is itself the
+ * secret that lets anyone post.
+ */
+export interface NotificationDestination {
+  /** Unique among destinations: how logs and the outbox name it. */
+  name: string;
+  kind: 'slack' | 'teams' | 'webhook';
+  url: string;
+  /** `webhook` only: the HMAC-SHA256 key of X-Access-Signature. */
+  secret: string | null;
+  /** The notices this destination gets. */
+  events: NoticeKind[];
+}
+
+export interface NotificationsConfig {
+  destinations: NotificationDestination[];
+  /** Delay before the first retry of a failed delivery; each retry doubles it, with jitter. */
+  firstRetryMs: number;
+  /** Longest delay between two tries. */
+  maxRetryMs: number;
+  /** Tries before a notification is given up (logged as an error). */
+  maxAttempts: number;
 }
 
 /** Identity settings for a real Entra tenant (absent under `access-broker dev`, which makes its own). */
@@ -109,6 +200,12 @@ export interface DevUser {
   name: string;
   /** Group names the user is a direct member of. */
   groups: string[];
+  /**
+   * The user has a second factor registered: when a sign-in asks for MFA or an authentication
+   * context (a claims challenge), their token shows it (`amr` mfa, `acrs`). Default false: such a
+   * sign-in is refused on the sign-in page.
+   */
+  mfa?: boolean;
 }
 
 /** A group of the embedded dev tenant; `memberOf` nests it inside other groups (transitivity). */
@@ -177,4 +274,11 @@ export interface BrokerConfig {
   tls?: { clientCa: TargetCa };
   /** Per-caller limits that differ from the defaults (shared/limits.ts); absent: the defaults. */
   limits?: Partial<CallerLimits>;
+  /**
+   * The reverse proxies in front of the broker (trustedProxies): only when the direct peer is one of
+   * them is X-Forwarded-For read for the client address (policy/networks.ts). Absent: none, the peer is the client.
+   */
+  trustedProxies?: NetworkList;
+  /** `notifications:` — Teams, Slack and signed webhook destinations; absent: none. */
+  notifications?: NotificationsConfig;
 }

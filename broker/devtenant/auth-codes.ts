@@ -5,6 +5,7 @@
 // who reaches the page may pick a user, so a loop cannot grow the map without end.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { SignInRecord } from './sign-in-claims.js';
 
 /** Entra's authorization codes live about ten minutes; a redirect takes seconds, so this is generous. */
 export const AUTH_CODE_LIFETIME_SEC = 600;
@@ -23,6 +24,8 @@ export interface AuthorizationGrant {
   readonly scopes: readonly string[];
   /** The dev user the person picked. */
   readonly oid: string;
+  /** What the sign-in proved (MFA, auth contexts, when), for the tokens the code is redeemed for. */
+  readonly signIn: SignInRecord;
 }
 
 interface IssuedCode {

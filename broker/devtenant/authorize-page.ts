@@ -21,6 +21,7 @@ import type { TenantContext } from './context.js';
 import type { DirectoryUser } from './directory.js';
 import { EntraErrors, entraDescription, entraTimestamp, type EntraError } from './entra-errors.js';
 import { FORM_TOKEN_FIELD } from './form-guard.js';
+import { completeSignIn, parseRequestedSignIn, type SignInRecord } from './sign-in-claims.js';
 import { escapeHtml, renderPage } from './html.js';
 import { MAX_REQUEST_BODY_BYTES, mediaType, parseForm, sendHtml } from './http-io.js';
 import { apiPermissions, publicClient, Refusal, required } from './oauth-checks.js';
@@ -28,7 +29,7 @@ import { apiPermissions, publicClient, Refusal, required } from './oauth-checks.
 /** Host names a public client's loopback redirect may use (Entra ignores the port of a loopback redirect URI). */
 const LOOPBACK_REDIRECT_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 /** The authorize request fields the page carries from the GET to its POST (and checks again there). */
-const REQUEST_FIELDS = ['client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'code_challenge', 'code_challenge_method'];
+const REQUEST_FIELDS = ['client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'claims'];
 const RESPONSE_MODES = new Set(['form_post', 'query']);
 
 /** An authorize request that passed the checks that decide whether the redirect URI may be used at all. */
@@ -73,7 +74,12 @@ export async function handleAuthorize(ctx: TenantContext, req: IncomingMessage, 
       sendHtml(res, 400, pickerPage(ctx, url.pathname, addressed, problem));
       return;
     }
-    const code = ctx.authCodes.issue(grantFor(addressed, fields, scopes, user));
+    // A sign-in asked for MFA (a resource's claims challenge) completes only for a user who has it.
+    const requested = parseRequestedSignIn(fields.get('claims'));
+    if (typeof requested === 'string') throw new Refusal(EntraErrors.invalidClaims(requested));
+    const signIn = completeSignIn(requested, user.mfa, ctx.now());
+    if (!signIn) throw new Refusal(EntraErrors.mfaNotRegistered(user.upn));
+    const code = ctx.authCodes.issue(grantFor(addressed, fields, scopes, user, signIn));
     if (!code) throw new Refusal(EntraErrors.tooManyPendingSignIns(MAX_PENDING_AUTH_CODES));
     respond(res, addressed, {
       code,
@@ -128,8 +134,15 @@ function checkRequest(ctx: TenantContext, fields: Map<string, string>): string[]
   return apiPermissions(ctx, required(fields, 'scope'));
 }
 
-function grantFor(addressed: Addressed, fields: Map<string, string>, scopes: string[], user: DirectoryUser): AuthorizationGrant {
-  return { clientId: addressed.clientId, redirectUri: addressed.redirectUri, codeChallenge: fields.get('code_challenge') as string, scopes, oid: user.oid };
+function grantFor(addressed: Addressed, fields: Map<string, string>, scopes: string[], user: DirectoryUser, signIn: SignInRecord): AuthorizationGrant {
+  return {
+    clientId: addressed.clientId,
+    redirectUri: addressed.redirectUri,
+    codeChallenge: fields.get('code_challenge') as string,
+    scopes,
+    oid: user.oid,
+    signIn,
+  };
 }
 
 /** An error as Entra puts it on the redirect: `error`, `error_description` with the AADSTS number, and its ids. */
@@ -179,7 +192,8 @@ function pickerPage(ctx: TenantContext, action: string, addressed: Addressed, er
     .users()
     .map((user) => {
       const checked = user.upn.toLowerCase() === chosen ? ' checked' : '';
-      return `<label class="user"><input type="radio" name="username" value="${escapeHtml(user.upn)}" required${checked}> <strong>${escapeHtml(user.name)}</strong> ${escapeHtml(user.upn)}</label>`;
+      const mfa = user.mfa ? ' <span class="groups">(MFA)</span>' : '';
+      return `<label class="user"><input type="radio" name="username" value="${escapeHtml(user.upn)}" required${checked}> <strong>${escapeHtml(user.name)}</strong> ${escapeHtml(user.upn)}${mfa}</label>`;
     })
     .join('\n');
   const carried = REQUEST_FIELDS.filter((name) => addressed.fields.has(name))

@@ -78,6 +78,8 @@ export interface DevTenantUser {
   name: string;
   /** Names of the user's direct groups. */
   groups: string[];
+  /** Can complete a sign-in that asks for MFA (DevUser.mfa). */
+  mfa: boolean;
 }
 
 export class DevTenant {
@@ -206,7 +208,7 @@ export class DevTenant {
 
   /** The dev users, each with the names of their direct groups. */
   users(): DevTenantUser[] {
-    return this.#ctx.directory.users().map((u) => ({ oid: u.oid, upn: u.upn, name: u.name, groups: [...u.groups] }));
+    return this.#ctx.directory.users().map((u) => ({ oid: u.oid, upn: u.upn, name: u.name, groups: [...u.groups], mfa: u.mfa }));
   }
 
   /** Answers a request on one of the dev tenant's paths; false when the path is not the dev tenant's. */

@@ -9,6 +9,8 @@
 // moment it expires (it is only remembered, for a while, to answer a late poll with "expired").
 
 import { randomBytes, randomInt } from 'node:crypto';
+import type { EntraError } from './entra-errors.js';
+import { NOTHING_REQUESTED, type RequestedSignIn, type SignInRecord } from './sign-in-claims.js';
 
 /** Entra's device code lifetime. */
 export const DEVICE_CODE_LIFETIME_SEC = 900;
@@ -39,16 +41,18 @@ export interface DeviceAuthorization {
   readonly expiresAt: number;
   /** Object id of the user who approved it on the device-login page; null while pending. */
   approvedOid: string | null;
-  /** Why it ended without tokens: the person declined on the page, or the tenant blocks device code sign-in. Null otherwise. */
-  refused: DeviceRefusal | null;
+  /** What the client's `claims` asked the sign-in to prove (sign-in-claims.ts). */
+  readonly requested: RequestedSignIn;
+  /** What the approving sign-in proved; null while pending. */
+  signIn: SignInRecord | null;
+  /** Why the sign-in page refused it (a user without MFA asked for MFA); the next poll answers this. */
+  refusal: EntraError | null;
 }
 
-/** How a device sign-in ends without tokens. */
-export type DeviceRefusal = 'declined' | 'blocked';
-
 export type PollResult =
-  | { state: 'pending' | 'expired' | 'unknown' | 'other_client' | DeviceRefusal }
-  | { state: 'approved'; authorization: DeviceAuthorization };
+  | { state: 'pending' | 'expired' | 'unknown' | 'other_client' }
+  | { state: 'approved'; authorization: DeviceAuthorization }
+  | { state: 'refused'; error: EntraError };
 
 export type ApproveResult = 'approved' | 'unknown' | 'expired';
 
@@ -89,7 +93,7 @@ export class DeviceCodes {
   }
 
   /** Starts a device authorization for a client at `from` (its address), unless a bound is reached. */
-  start(clientId: string, scopes: readonly string[], from: string): StartResult {
+  start(clientId: string, scopes: readonly string[], from: string, requested: RequestedSignIn = NOTHING_REQUESTED): StartResult {
     this.#prune();
     if (this.#pending.size >= MAX_PENDING_DEVICE_CODES) return { refused: 'full' };
     const held = this.#pendingByClient.get(from) ?? 0;
@@ -101,7 +105,9 @@ export class DeviceCodes {
       scopes,
       expiresAt: this.#now() + this.#lifetimeSec * 1000,
       approvedOid: null,
-      refused: null,
+      requested,
+      signIn: null,
+      refusal: null,
     };
     this.#byDeviceCode.set(authorization.deviceCode, authorization);
     this.#byUserCode.set(authorization.userCode, authorization);
@@ -110,23 +116,33 @@ export class DeviceCodes {
     return { started: authorization };
   }
 
-  /** Approves the authorization a person typed the user code of. */
-  approve(userCode: string, oid: string): ApproveResult {
+  /** What the pending authorization with this user code asked the sign-in to prove; null when there is none. */
+  requestedFor(userCode: string): RequestedSignIn | null {
+    const authorization = this.#byUserCode.get(normalizeUserCode(userCode));
+    return authorization && authorization.approvedOid === null && authorization.refusal === null ? authorization.requested : null;
+  }
+
+  /** Approves the authorization a person typed the user code of, with what their sign-in proved. */
+  approve(userCode: string, oid: string, signIn: SignInRecord | null = null): ApproveResult {
     return this.#settle(userCode, (authorization) => {
       authorization.approvedOid = oid;
+      authorization.signIn = signIn;
     });
   }
 
-  /** Ends the authorization without tokens: the person declined, or the tenant blocks the flow; the next poll says which. */
-  refuse(userCode: string, why: DeviceRefusal): ApproveResult {
+  /**
+   * Ends the authorization with `error` (its next poll gets it), as Entra ends a sign-in it refused:
+   * the person declined, the tenant blocks device code sign-in, or the user lacks what was asked.
+   */
+  refuse(userCode: string, error: EntraError): ApproveResult {
     return this.#settle(userCode, (authorization) => {
-      authorization.refused = why;
+      authorization.refusal = error;
     });
   }
 
   #settle(userCode: string, decide: (authorization: DeviceAuthorization) => void): ApproveResult {
     const authorization = this.#byUserCode.get(normalizeUserCode(userCode));
-    if (!authorization || authorization.approvedOid !== null || authorization.refused !== null) return 'unknown';
+    if (!authorization || authorization.approvedOid !== null || authorization.refusal !== null) return 'unknown';
     if (this.#expired(authorization)) return 'expired';
     decide(authorization);
     return 'approved';
@@ -138,9 +154,9 @@ export class DeviceCodes {
     if (!authorization) return { state: 'unknown' };
     if (authorization.clientId !== clientId) return { state: 'other_client' };
     if (this.#expired(authorization)) return { state: 'expired' };
-    if (authorization.refused !== null) {
+    if (authorization.refusal !== null) {
       this.#forget(authorization);
-      return { state: authorization.refused };
+      return { state: 'refused', error: authorization.refusal };
     }
     if (authorization.approvedOid === null) return { state: 'pending' };
     this.#forget(authorization);

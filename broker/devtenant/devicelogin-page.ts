@@ -12,6 +12,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessError } from '../../shared/errors.js';
 import type { TenantContext } from './context.js';
 import { type ApproveResult, normalizeUserCode } from './device-codes.js';
+import { EntraErrors } from './entra-errors.js';
+import { completeSignIn } from './sign-in-claims.js';
 import { FORM_TOKEN_FIELD } from './form-guard.js';
 import type { DirectoryUser } from './directory.js';
 import { escapeHtml, renderPage } from './html.js';
@@ -57,7 +59,7 @@ export async function handleDeviceLogin(ctx: TenantContext, req: IncomingMessage
     return true;
   }
   if (form.get('action') === 'decline') {
-    state.error = settleOrExplain(state, (code) => ctx.deviceCodes.refuse(code, 'declined'));
+    state.error = settleOrExplain(state, (code) => ctx.deviceCodes.refuse(code, EntraErrors.deviceSignInDeclined()));
     if (state.error) sendHtml(res, 400, formPage(ctx, state));
     else sendHtml(res, 200, renderPage('Sign-in declined', '<p class="ok">You declined the sign-in. Nobody was signed in; you can close this window.</p>'));
     return true;
@@ -99,16 +101,27 @@ function approveOrExplain(ctx: TenantContext, state: FormState, user: DirectoryU
   if (!normalizeUserCode(state.userCode)) return 'Enter the code your terminal shows.';
   if (!state.username.trim()) return 'Choose the dev user to sign in as.';
   if (!user) return `There is no dev user "${state.username}". Choose one of the users below.`;
-  return settleOrExplain(state, (pending) =>
-    ctx.deviceCodeBlocked() ? ctx.deviceCodes.refuse(pending, 'blocked') : ctx.deviceCodes.approve(pending, user.oid),
-  );
+  const code = normalizeUserCode(state.userCode) as string;
+  if (ctx.deviceCodeBlocked()) return explainSettled(state, ctx.deviceCodes.refuse(code, EntraErrors.blockedByConditionalAccess()));
+  // A sign-in asked for MFA (a resource's claims challenge) completes only for a user who has it.
+  const requested = ctx.deviceCodes.requestedFor(code);
+  const signIn = requested ? completeSignIn(requested, user.mfa, ctx.now()) : null;
+  if (requested && !signIn) {
+    ctx.deviceCodes.refuse(code, EntraErrors.mfaNotRegistered(user.upn));
+    return `This sign-in asks for multi-factor authentication, and ${user.upn} has no second factor registered, so it was refused. Your terminal says so; sign in again as a user with MFA.`;
+  }
+  return explainSettled(state, ctx.deviceCodes.approve(code, user.oid, signIn));
 }
 
 /** Settles the pending sign-in the form names (`settle`: approve or refuse it); returns what is wrong instead when it cannot. */
 function settleOrExplain(state: FormState, settle: (code: string) => ApproveResult): string | null {
   const code = normalizeUserCode(state.userCode);
   if (!code) return 'Enter the code your terminal shows.';
-  const result = settle(code);
+  return explainSettled(state, settle(code));
+}
+
+/** What is wrong with the code the form named, when settling it did not work; null when it did. */
+function explainSettled(state: FormState, result: ApproveResult): string | null {
   if (result === 'unknown') {
     return `The code "${state.userCode}" is not a pending sign-in (unknown, or already used). Check the code your terminal shows.`;
   }
@@ -122,7 +135,8 @@ function formPage(ctx: TenantContext, state: FormState): string {
     .users()
     .map((user) => {
       const checked = user.upn.toLowerCase() === state.username.trim().toLowerCase() ? ' checked' : '';
-      return `<label class="user"><input type="radio" name="username" value="${escapeHtml(user.upn)}" required${checked}> <strong>${escapeHtml(user.name)}</strong> ${escapeHtml(user.upn)} <span class="groups">${escapeHtml(groupSummary(user))}</span></label>`;
+      const mfa = user.mfa ? ' <span class="groups">(MFA)</span>' : '';
+      return `<label class="user"><input type="radio" name="username" value="${escapeHtml(user.upn)}" required${checked}> <strong>${escapeHtml(user.name)}</strong> ${escapeHtml(user.upn)}${mfa} <span class="groups">${escapeHtml(groupSummary(user))}</span></label>`;
     })
     .join('\n');
   return renderPage(

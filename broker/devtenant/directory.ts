@@ -12,6 +12,8 @@ export interface DirectoryUser {
   readonly name: string;
   /** Names of the groups the user is a direct member of. */
   readonly groups: ReadonlySet<string>;
+  /** Can complete multi-factor sign-in (DevUser.mfa). */
+  readonly mfa: boolean;
 }
 
 export interface DirectoryGroup {
@@ -107,6 +109,7 @@ export class Directory {
       upn: u.upn,
       name: u.name,
       groups: new Set(u.groups),
+      mfa: u.mfa ?? false,
     }));
   }
 

@@ -150,6 +150,24 @@ export const EntraErrors = {
     ),
   refreshTokenInvalid: () =>
     entra(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid: the refresh token is not one this tenant issued. Sign in again.'),
+  /** The `claims` request parameter is not a claims request (dev tenant wording). */
+  invalidClaims: (why: string) => entra(400, 'invalid_request', 90014, `The 'claims' parameter is not valid: ${why}`),
+  /** A refresh cannot prove what the claims request asks (MFA, an authentication context, a fresh sign-in): sign in interactively. */
+  interactionRequired: () =>
+    entra(
+      400,
+      'interaction_required',
+      50076,
+      'Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access this resource. Sign in again interactively.',
+    ),
+  /** The sign-in asked for MFA of a user with no second factor registered. */
+  mfaNotRegistered: (upn: string) =>
+    entra(
+      400,
+      'invalid_grant',
+      50079,
+      `Due to a configuration change made by your administrator, or because you moved to a new location, you must enroll in multi-factor authentication to access this resource. ${upn} has no second factor registered (in the dev tenant: mfa: true on the dev user).`,
+    ),
   refreshTokenExpired: () => entra(400, 'invalid_grant', 700082, 'The refresh token has expired due to inactivity. Sign in again.'),
   refreshTokenOtherClient: () =>
     entra(

@@ -13,6 +13,7 @@ import type { DirectoryUser } from './directory.js';
 import { EntraErrors, sendEntraError } from './entra-errors.js';
 import { renderPage } from './html.js';
 import { handleAuthorize } from './authorize-page.js';
+import { completeSignIn, NOTHING_REQUESTED, parseRequestedSignIn, satisfies, type RequestedSignIn, type SignInRecord } from './sign-in-claims.js';
 import { mediaType, parseForm, MAX_REQUEST_BODY_BYTES, sendHtml } from './http-io.js';
 import { readBody, sendJson } from '../http/respond.js';
 
@@ -128,7 +129,7 @@ function discoveryDocument(ctx: TenantContext, base: string, alias: boolean): Re
 async function deviceAuthorization(ctx: TenantContext, form: Map<string, string>, from: string): Promise<Record<string, unknown>> {
   const app = publicClient(ctx, form);
   const permissions = apiPermissions(ctx, required(form, 'scope'));
-  const result = ctx.deviceCodes.start(app.clientId, permissions, from);
+  const result = ctx.deviceCodes.start(app.clientId, permissions, from, requestedSignIn(form));
   if ('refused' in result) {
     throw new Refusal(
       result.refused === 'full'
@@ -175,13 +176,13 @@ async function deviceCodeGrant(ctx: TenantContext, form: Map<string, string>): P
     case 'unknown':
     case 'other_client':
       throw new Refusal(EntraErrors.deviceCodeInvalid());
-    case 'declined':
-      throw new Refusal(EntraErrors.deviceSignInDeclined());
-    case 'blocked':
-      throw new Refusal(EntraErrors.blockedByConditionalAccess());
+    case 'refused':
+      throw new Refusal(result.error);
     case 'approved': {
-      const oid = result.authorization.approvedOid as string;
-      return userTokens(ctx, app, existingUser(ctx, oid), result.authorization.scopes);
+      const { approvedOid, scopes, signIn } = result.authorization;
+      const user = existingUser(ctx, approvedOid as string);
+      // Approved before sign-ins were recorded (never now): a password sign-in at this instant.
+      return userTokens(ctx, app, user, scopes, signIn ?? (completeSignIn(NOTHING_REQUESTED, false, ctx.now()) as SignInRecord));
     }
   }
 }
@@ -196,7 +197,7 @@ async function authorizationCodeGrant(ctx: TenantContext, form: Map<string, stri
   });
   switch (result.state) {
     case 'ok':
-      return userTokens(ctx, app, existingUser(ctx, result.grant.oid), result.grant.scopes);
+      return userTokens(ctx, app, existingUser(ctx, result.grant.oid), result.grant.scopes, result.grant.signIn);
     case 'unknown':
     case 'other_client':
       throw new Refusal(EntraErrors.authorizationCodeInvalid());
@@ -222,8 +223,10 @@ async function refreshTokenGrant(ctx: TenantContext, form: Map<string, string>):
     throw new Refusal(EntraErrors.refreshTokenInvalid());
   }
   const user = existingUser(ctx, check.oid);
+  // A refresh proves what the sign-in proved; asked for more (MFA, a context, a fresh sign-in), the client must sign in again.
+  if (!satisfies(check.signIn, requestedSignIn(form))) throw new Refusal(EntraErrors.interactionRequired());
   const scope = form.get('scope')?.trim();
-  return userTokens(ctx, app, user, scope ? apiPermissions(ctx, scope) : [API_SCOPE_NAME]);
+  return userTokens(ctx, app, user, scope ? apiPermissions(ctx, scope) : [API_SCOPE_NAME], check.signIn);
 }
 
 function existingUser(ctx: TenantContext, oid: string): DirectoryUser {
@@ -232,7 +235,20 @@ function existingUser(ctx: TenantContext, oid: string): DirectoryUser {
   return user;
 }
 
-async function userTokens(ctx: TenantContext, app: AppRegistration, user: DirectoryUser, permissions: readonly string[]): Promise<Record<string, unknown>> {
+/** The client's `claims` request parameter (sign-in-claims.ts), refused in Entra's shape when it is not one. */
+function requestedSignIn(form: Map<string, string>): RequestedSignIn {
+  const requested = parseRequestedSignIn(form.get('claims'));
+  if (typeof requested === 'string') throw new Refusal(EntraErrors.invalidClaims(requested));
+  return requested;
+}
+
+async function userTokens(
+  ctx: TenantContext,
+  app: AppRegistration,
+  user: DirectoryUser,
+  permissions: readonly string[],
+  signIn: SignInRecord,
+): Promise<Record<string, unknown>> {
   const lifetime = ctx.tokens.accessTokenLifetimeSec;
   const [accessToken, idToken, refreshToken] = await Promise.all([
     ctx.tokens.userAccessToken({
@@ -241,9 +257,10 @@ async function userTokens(ctx: TenantContext, app: AppRegistration, user: Direct
       clientId: app.clientId,
       apiClientId: ctx.apps.api.clientId,
       scopes: permissions,
+      signIn,
     }),
     ctx.tokens.idToken(user, app.clientId),
-    ctx.tokens.refreshToken(user.oid, app.clientId),
+    ctx.tokens.refreshToken(user.oid, app.clientId, signIn),
   ]);
   return {
     token_type: 'Bearer',

@@ -21,8 +21,8 @@ const groups: DevGroup[] = [
 export const DEV_DIRECTORY: DevDirectory = {
   groups,
   users: [
-    { upn: 'alice@contoso.dev', name: 'Alice Requester', groups: ['sg-eng'] },
-    { upn: 'bob@contoso.dev', name: 'Bob Approver', groups: ['sg-dba'] },
+    { upn: 'alice@contoso.dev', name: 'Alice Requester', groups: ['sg-eng'], mfa: true },
+    { upn: 'bob@contoso.dev', name: 'Bob Approver', groups: ['sg-dba'], mfa: true },
     { upn: 'carol@contoso.dev', name: 'Carol Approver', groups: ['sg-dba'] },
     { upn: 'dave@contoso.dev', name: 'Dave Auditor', groups: ['sg-audit'] },
     { upn: 'erin@contoso.dev', name: 'Erin Admin', groups: ['sg-platform'] },

@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { CLOUDS, v1IssuerOf, v2IssuersOf, type Cloud } from '../identity/clouds.js';
 import type { DirectoryGroup, DirectoryUser } from './directory.js';
+import type { SignInRecord } from './sign-in-claims.js';
 import type { SigningKeys } from './signing-keys.js';
 
 /** Microsoft Graph of the public cloud (a tenant presenting another cloud uses that cloud's: clouds.ts). */
@@ -38,7 +39,7 @@ export interface AppPrincipal {
   displayName: string;
 }
 
-export type RefreshCheck = { ok: true; oid: string } | { ok: false; reason: 'invalid' | 'expired' | 'other_client' };
+export type RefreshCheck = { ok: true; oid: string; signIn: SignInRecord } | { ok: false; reason: 'invalid' | 'expired' | 'other_client' };
 
 export class TokenIssuer {
   readonly #o: TokenIssuerOptions;
@@ -79,6 +80,8 @@ export class TokenIssuer {
     clientId: string;
     apiClientId: string;
     scopes: readonly string[];
+    /** What the sign-in proved: amr, acrs (when any) and auth_time go into the token. */
+    signIn: SignInRecord;
   }): Promise<string> {
     const { user, groups } = input;
     const tenantId = this.#o.tenantId;
@@ -103,6 +106,9 @@ export class TokenIssuer {
       sub: pairwiseSubject(user.oid, input.apiClientId),
       tid: tenantId,
       ver: '2.0',
+      amr: input.signIn.amr,
+      ...(input.signIn.acrs.length > 0 ? { acrs: input.signIn.acrs } : {}),
+      auth_time: input.signIn.authTime,
       ...groupClaims,
     });
   }
@@ -148,10 +154,10 @@ export class TokenIssuer {
     });
   }
 
-  /** A refresh token bound to the client and the user's object id. */
-  refreshToken(oid: string, clientId: string): Promise<string> {
+  /** A refresh token bound to the client and the user's object id, carrying what the sign-in proved. */
+  refreshToken(oid: string, clientId: string, signIn: SignInRecord): Promise<string> {
     const now = this.#seconds();
-    return new SignJWT({ tid: this.#o.tenantId, token_use: 'refresh' })
+    return new SignJWT({ tid: this.#o.tenantId, token_use: 'refresh', amr: signIn.amr, acrs: signIn.acrs, auth_time: signIn.authTime })
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuer(REFRESH_ISSUER)
       .setSubject(oid)
@@ -173,7 +179,7 @@ export class TokenIssuer {
       if (payload.tid !== this.#o.tenantId || payload.token_use !== 'refresh' || !payload.sub) {
         return { ok: false, reason: 'invalid' };
       }
-      return { ok: true, oid: payload.sub };
+      return { ok: true, oid: payload.sub, signIn: signInOf(payload) };
     } catch (error) {
       if (error instanceof errors.JWTExpired) return { ok: false, reason: 'expired' };
       if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'aud') return { ok: false, reason: 'other_client' };
@@ -195,6 +201,14 @@ export class TokenIssuer {
       .setExpirationTime(now + this.#o.accessTokenLifetimeSec)
       .sign(key.privateKey);
   }
+}
+
+/** The sign-in a refresh token carries; one from before sign-ins were recorded counts as a password sign-in at its issue. */
+function signInOf(payload: JWTPayload): SignInRecord {
+  const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+  const amr = strings(payload['amr']);
+  const authTime = typeof payload['auth_time'] === 'number' ? payload['auth_time'] : (payload.iat ?? 0);
+  return { amr: amr.length > 0 ? amr : ['pwd'], acrs: strings(payload['acrs']), authTime };
 }
 
 /**

@@ -30,9 +30,25 @@ interface Subscriber {
  * (or was, until this change) pending. `created` only counts while the request is still pending:
  * an auto-approved request never waited for anyone.
  */
-const PENDING_CHANGES: ReadonlySet<RequestChange> = new Set(['review_recorded', 'approved', 'denied', 'cancelled', 'timed_out']);
+const PENDING_CHANGES: ReadonlySet<RequestChange> = new Set([
+  'review_recorded',
+  'approved',
+  'denied',
+  'cancelled',
+  'timed_out',
+  'extension_review_recorded',
+  'extended',
+  'extension_denied',
+  'extension_lapsed',
+  // Break-glass: every approver of the resource is told at once, and when one post-reviewed it.
+  'break_glass',
+  'post_reviewed',
+]);
 
 function concernsApprovers(change: RequestChange, request: AccessRequest): boolean {
+  if (change === 'extension_requested') return request.extensions.at(-1)?.state === 'pending';
+  // An extension approved by policy is news for the requester only.
+  if (change === 'extended' && request.extensions.at(-1)?.approvalsRequired === 0) return false;
   return PENDING_CHANGES.has(change) || (change === 'created' && request.state === 'pending');
 }
 

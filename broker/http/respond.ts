@@ -3,6 +3,7 @@
 // without leaking their details to the caller.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { claimsChallengeHeader } from '../../shared/claims-challenge.js';
 import { AccessError, type ErrorBody } from '../../shared/errors.js';
 import { MAX_API_BODY_BYTES } from '../../shared/limits.js';
 import { storeWriteFailure } from '../store/write-failure.js';
@@ -18,13 +19,20 @@ export const MAX_JSON_BODY_BYTES = MAX_API_BODY_BYTES;
 export const RETRY_AFTER_SECONDS = 2;
 
 /**
- * The extra headers an error answer carries: the Bearer challenge on 401, Retry-After on 503 and
- * on a rate limit's 429 (the wait it names, http/rate-limit.ts).
+ * The extra headers an error answer carries: the Bearer challenge on 401 (a claims challenge when
+ * the error names claims a new sign-in must satisfy, with the tenant's authorize endpoint
+ * `authorizationUri`), Retry-After on 503 and on a rate limit's 429 (the wait it names, http/rate-limit.ts).
  */
-export function errorHeaders(error: AccessError): Record<string, string> {
+export function errorHeaders(error: AccessError, authorizationUri = ''): Record<string, string> {
+  if (error.status === 401 && error.claims !== null) return { 'WWW-Authenticate': claimsChallengeHeader(error.claims, authorizationUri) };
   if (error.status === 401) return { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${error.code}"` };
   if (error.status === 503) return { 'Retry-After': String(RETRY_AFTER_SECONDS) };
   return retryAfterHeader(error);
+}
+
+/** The tenant's authorize endpoint (for claims challenges) from the CLI's MSAL authority. */
+export function authorizeEndpoint(authority: string): string {
+  return `${authority.replace(/\/+$/, '')}/oauth2/v2.0/authorize`;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -44,13 +52,13 @@ export function toAccessError(error: unknown): AccessError {
   return storeWriteFailure(error) ?? new AccessError('internal', 'the broker hit an unexpected error; it has been logged');
 }
 
-export function sendError(res: ServerResponse, error: AccessError): void {
+export function sendError(res: ServerResponse, error: AccessError, authorizationUri = ''): void {
   const body: ErrorBody = error.toBody();
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  for (const [name, value] of Object.entries(errorHeaders(error))) res.setHeader(name, value);
+  for (const [name, value] of Object.entries(errorHeaders(error, authorizationUri))) res.setHeader(name, value);
   // The rest of an oversized body is not read: close the connection rather than drain it.
   if (error.code === 'payload_too_large') res.setHeader('connection', 'close');
   sendJson(res, error.status, body);

@@ -34,7 +34,7 @@ export interface UpgradeRoute {
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /** Writes `error` as an HTTP response on a socket that has not become a WebSocket, then closes it. */
-export function refuseUpgrade(socket: Duplex, error: AccessError): void {
+export function refuseUpgrade(socket: Duplex, error: AccessError, authorizationUri = ''): void {
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -47,7 +47,7 @@ export function refuseUpgrade(socket: Duplex, error: AccessError): void {
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Cache-Control: no-store',
   ];
-  for (const [name, value] of Object.entries(errorHeaders(error))) headers.push(`${name}: ${value}`);
+  for (const [name, value] of Object.entries(errorHeaders(error, authorizationUri))) headers.push(`${name}: ${value}`);
   // Destroy only once the response has been flushed, or the client may see a reset instead of it.
   socket.once('finish', () => socket.destroy());
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
@@ -59,13 +59,15 @@ function isWebSocketUpgrade(req: IncomingMessage): boolean {
 
 /**
  * Routes upgrades by path: a Host not in `hosts` 421 (host-allow-list.ts; null: any Host), unknown
- * path 404, wrong method 405, not a WebSocket 400, bad token 401.
+ * path 404, wrong method 405, not a WebSocket 400, bad token 401. `authorizationUri` (the tenant's
+ * authorize endpoint) goes into claims challenges.
  */
 export function upgradeRouter(
   authenticate: Authenticate,
   log: Logger,
   routes: readonly UpgradeRoute[],
   hosts: HostAllowList | null = null,
+  authorizationUri = '',
   clientCertificates = false,
 ): UpgradeListener {
   const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
@@ -94,7 +96,7 @@ export function upgradeRouter(
         log.error('upgrade failed', { path: url.pathname, error: error instanceof Error ? error.stack : String(error) });
       }
       // The error guard stays: a client may reset while the refusal is being written.
-      refuseUpgrade(socket, accessError);
+      refuseUpgrade(socket, accessError, authorizationUri);
     }
   };
   return (req, socket, head) => {

@@ -13,7 +13,8 @@ import { GraphDirectory } from './graph-directory.js';
 import { graphAppClient } from './graph-app-client.js';
 import { graphScopeOf } from './clouds.js';
 import type { IdentitySettings } from './identity-settings.js';
-import { READINESS_CHECK_TIMEOUT_MS, type ReadinessCheck } from '../readiness.js';
+import type { GraphCallObserver } from '../../shared/graph-middleware.js';
+import { cachedCheck, READINESS_CHECK_TIMEOUT_MS, type ReadinessCheck } from '../readiness.js';
 
 /**
  * The user `/readyz` asks Graph about: an object id no directory has, so the answer is an empty
@@ -43,6 +44,8 @@ export function buildIdentity(
     /** Where Graph warnings go (limited-information groups). */
     warn?: (message: string) => void;
     now?: () => number;
+    /** Told about every exchange with Graph (the broker's metrics, metrics/metrics.ts). */
+    observeGraph?: GraphCallObserver | null;
   },
 ): Identity {
   const now = options.now ?? Date.now;
@@ -66,16 +69,18 @@ export function buildIdentity(
       customAuthority: settings.devTenantOrigin !== null,
       scope: graphScopeOf(settings.cloud.graphHost),
       retry: { retryBudgetMs: options.graphRetryBudgetMs },
+      observe: options.observeGraph ?? null,
     },
     options.transport,
   );
   // Every membership read has a deadline (deadline-directory.ts): a Graph that hangs is an outage, not a wait.
   const graph = new DeadlineDirectory(new GraphDirectory(client, { groupNamesMatter: options.groupNamesMatter ?? false, warn: options.warn }));
   const directory = new CachedDirectory(graph, options.groupCacheSeconds * 1000, now);
+  // Both go over the network: a probe every second reuses an answer for READINESS_CACHE_MS.
   const readiness: ReadinessCheck[] = [
-    { name: 'signing keys', check: () => checkJwks(settings.jwksUri, options.transport) },
+    cachedCheck({ name: 'signing keys', check: () => checkJwks(settings.jwksUri, options.transport) }, undefined, now),
     // Through the uncached directory: a token from the authority and an answer from Graph itself.
-    { name: 'graph', check: async () => void (await graph.memberGroups(READINESS_PROBE_OID)) },
+    cachedCheck({ name: 'graph', check: async () => void (await graph.memberGroups(READINESS_PROBE_OID)) }, undefined, now),
   ];
   return { verifier: withAppNames(verifier, new GraphAppNames(client, now)), directory, readiness, graph: client };
 }

@@ -3,7 +3,7 @@
 // membership with one; doctor, tests and scripts use the same function for other apps.
 
 import type { Client } from '@microsoft/microsoft-graph-client';
-import { graphClientOverTransport, type GraphRetryOptions } from '../../shared/graph-middleware.js';
+import { graphClientOverTransport, type GraphCallObserver, type GraphRetryOptions } from '../../shared/graph-middleware.js';
 import type { HttpTransport } from '../../shared/http-transport.js';
 import { CLOUDS, graphScopeOf } from './clouds.js';
 import { appTokenSource, type AppIdentity } from '../../shared/app-token.js';
@@ -18,9 +18,11 @@ export interface GraphApp extends AppIdentity {
   scope?: string;
   /** How throttled calls are retried (shared/graph-middleware.ts): the budget, and in tests the sleep. */
   retry?: GraphRetryOptions;
+  /** Told about every exchange with Graph (the broker's metrics). Default: none. */
+  observe?: GraphCallObserver | null;
 }
 
 export function graphAppClient(app: GraphApp, transport: HttpTransport): Client {
   const token = appTokenSource(app, transport);
-  return graphClientOverTransport(transport, () => token(app.scope ?? GRAPH_SCOPE), app.baseUrl, app.retry);
+  return graphClientOverTransport(transport, () => token(app.scope ?? GRAPH_SCOPE), app.baseUrl, app.retry, app.observe ?? null);
 }

@@ -8,6 +8,7 @@ import { MAX_REASON_CHARS, MAX_TICKET_CHARS } from '../../shared/limits.js';
 import type { GroupRef } from '../../shared/wire.js';
 import type { ResourcePolicy } from '../config/types.js';
 import { inAnyGroup } from '../identity/directory.js';
+import { checkBreakGlass } from './break-glass.js';
 import { grantAccess } from './grant.js';
 import type { AccessRequest, Actor, NewRequestInput, RequestChange } from './types.js';
 import { groupList } from './wording.js';
@@ -54,6 +55,7 @@ export function openRequest(
 ): { request: AccessRequest; changes: RequestChange[] } {
   const { policy, now } = ctx;
   assertPolicyFor(input.resource, policy);
+  if (input.breakGlass) return openBreakGlass(input, requester, requesterGroups, ctx, id);
   const workload = ctx.workload ?? null;
   // Who asks comes first: a stranger learns nothing about the resource's other rules.
   if (workload !== null && !policy.workloads.includes(workload)) {
@@ -69,13 +71,29 @@ export function openRequest(
         'Ask an admin to add you to one of those groups.',
     );
   }
-  const request: AccessRequest = {
-    id,
-    resource: policy.name,
-    requester,
+  const request = newRequest(id, policy, requester, now, {
     durationMs: checkDuration(input.duration, policy),
     reason: checkReason(input.reason, policy),
     ticket: checkTicket(input.ticket, policy),
+  });
+  const approvedByPolicy = workload === null ? inAnyGroup(requesterGroups, policy.autoApprove) : policy.autoApproveWorkloads.includes(workload);
+  if (!approvedByPolicy) return { request, changes: ['created'] };
+  return { request: grantAccess(request, now, true), changes: ['created', 'auto_approved'] };
+}
+
+/** A pending request as validated: the one shape every new request starts from. */
+function newRequest(
+  id: string,
+  policy: ResourcePolicy,
+  requester: Actor,
+  now: number,
+  asked: { durationMs: number; reason: string | null; ticket: string | null },
+): AccessRequest {
+  return {
+    id,
+    resource: policy.name,
+    requester,
+    ...asked,
     state: 'pending',
     createdAt: now,
     pendingUntil: now + policy.requestTtlMs,
@@ -87,10 +105,32 @@ export function openRequest(
     closedBy: null,
     closeReason: null,
     autoApproved: false,
+    extensions: [],
+    breakGlass: false,
+    postReview: null,
   };
-  const approvedByPolicy = workload === null ? inAnyGroup(requesterGroups, policy.autoApprove) : policy.autoApproveWorkloads.includes(workload);
-  if (!approvedByPolicy) return { request, changes: ['created'] };
-  return { request: grantAccess(request, now, true), changes: ['created', 'auto_approved'] };
+}
+
+/**
+ * Break-glass (break-glass.ts): granted at once to a member of breakGlass.groups, who need not be a
+ * requester; a reason is always required, a ticket is optional (an emergency may not have one yet).
+ */
+function openBreakGlass(
+  input: NewRequestInput,
+  requester: Actor,
+  requesterGroups: readonly GroupRef[],
+  ctx: RequestContext,
+  id: string,
+): { request: AccessRequest; changes: RequestChange[] } {
+  const { policy, now } = ctx;
+  const durationMs = checkBreakGlass(policy, requesterGroups, input.duration);
+  const reason = checkFreeText(input.reason, 'reason', MAX_REASON_LENGTH, 'reason_too_long', 'reason_invalid');
+  if (reason === null) {
+    throw new AccessError('reason_required', `Break-glass access needs a reason: say what the emergency is, e.g. --reason "INC-4211: orders are failing".`);
+  }
+  const ticket = checkFreeText(input.ticket, 'ticket', MAX_TICKET_LENGTH, 'ticket_invalid', 'ticket_invalid');
+  const request = { ...newRequest(id, policy, requester, now, { durationMs, reason, ticket }), breakGlass: true };
+  return { request: grantAccess(request, now, false), changes: ['created', 'break_glass'] };
 }
 
 /**

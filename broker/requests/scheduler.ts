@@ -41,7 +41,7 @@ export class DeadlineScheduler {
   readonly #options: DeadlineSchedulerOptions;
   readonly #leadMs: number;
   readonly #maxDelayMs: number;
-  /** Grants already warned (once per grant; forgotten when the grant ends). */
+  /** Grants already warned, as id@expiresAt (once per grant and end: an extended grant is warned again before its new end; forgotten when it ends). */
   readonly #warned = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #nextRun: number | null = null;
@@ -132,12 +132,12 @@ export class DeadlineScheduler {
   #warnDue(): void {
     const now = this.#options.now();
     const grants = this.#grants();
-    const live = new Set(grants.map((g) => g.id));
-    for (const id of this.#warned) if (!live.has(id)) this.#warned.delete(id);
+    const live = new Set(grants.map(warnKey));
+    for (const key of this.#warned) if (!live.has(key)) this.#warned.delete(key);
     for (const grant of grants) {
       const at = this.#warnAt(grant);
-      if (at === null || at > now || this.#warned.has(grant.id) || grant.expiresAt === null || grant.expiresAt <= now) continue;
-      this.#warned.add(grant.id);
+      if (at === null || at > now || this.#warned.has(warnKey(grant)) || grant.expiresAt === null || grant.expiresAt <= now) continue;
+      this.#warned.add(warnKey(grant));
       this.#options.warn(grant, grant.expiresAt - now);
     }
   }
@@ -147,11 +147,16 @@ export class DeadlineScheduler {
     for (const grant of this.#grants()) {
       const at = this.#warnAt(grant);
       // A warning already due but not sent yet (its timer was re-armed away) counts: it is sent at once.
-      if (at === null || this.#warned.has(grant.id) || grant.expiresAt === null || grant.expiresAt <= now) continue;
+      if (at === null || this.#warned.has(warnKey(grant)) || grant.expiresAt === null || grant.expiresAt <= now) continue;
       next = earliest(next, at);
     }
     return next;
   }
+}
+
+/** A grant's warning is owed once per end: an extension makes a new one. */
+function warnKey(grant: AccessRequest): string {
+  return `${grant.id}@${grant.expiresAt}`;
 }
 
 function earliest(a: number | null, b: number | null): number | null {

@@ -15,11 +15,13 @@ import { refusalEntry, requestEntries, type RefusedAction } from '../audit/reque
 import type { Principal } from '../auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
 import { callerGroups, hasFreshReads, inAnyGroup, type Directory } from '../identity/directory.js';
+import { requireConditions } from '../policy/enforce.js';
 import { LIST_LIMIT_MAX, type RequestStore, type RowPosition } from '../store/request-store.js';
+import { pendingExtension } from './extension.js';
 import { randomRequestId, type IdGenerator } from './ids.js';
 import { openRequest, type RequestContext } from './policy.js';
 import { applyEvent, type Outcome } from './state-machine.js';
-import type { AccessRequest, Actor, RequestChange, RequestEvent, RequestState } from './types.js';
+import type { AccessRequest, Actor, PostReviewVerdict, RequestChange, RequestEvent, RequestState } from './types.js';
 import { toRequestView } from './view.js';
 import { actorName, actorOf } from './wording.js';
 
@@ -47,6 +49,11 @@ export interface RequestServiceOptions {
    * that stores it, every refusal in a transaction of its own. Absent: nothing is audited.
    */
   audit?: AuditAppender;
+  /**
+   * Called inside the transaction that stores every change (like the audit log): the notification
+   * outbox writes its rows there, so a notice exists exactly when its change does.
+   */
+  notify?: (request: AccessRequest, changes: readonly RequestChange[], at: number) => void;
 }
 
 export interface ListMineOptions {
@@ -63,6 +70,7 @@ export class RequestService {
   readonly #log: Logger;
   readonly #newId: IdGenerator;
   readonly #audit: AuditAppender | null;
+  readonly #notify: RequestServiceOptions['notify'] | null;
   readonly #listeners = new Set<ChangeListener>();
   /** The per-caller limits of this broker (its config's `limits` over the defaults). */
   readonly limits: CallerLimits;
@@ -76,6 +84,7 @@ export class RequestService {
     this.#log = options.log;
     this.#newId = options.newId ?? randomRequestId;
     this.#audit = options.audit ?? null;
+    this.#notify = options.notify ?? null;
   }
 
   /** Registers a listener for committed changes; returns its removal. */
@@ -94,17 +103,35 @@ export class RequestService {
   }
 
   async create(principal: Principal, body: CreateRequestBody): Promise<RequestView> {
-    const asked = { duration: body.duration ?? null, reason: body.reason ?? null, ticket: body.ticket ?? null };
+    const asked = {
+      duration: body.duration ?? null,
+      reason: body.reason ?? null,
+      ticket: body.ticket ?? null,
+      ...(body.breakGlass ? { breakGlass: true } : {}),
+    };
     return this.#refusing('create', principal, { requestId: null, resource: body.resource }, asked, () => this.#create(principal, body));
   }
 
   async #create(principal: Principal, body: CreateRequestBody): Promise<RequestView> {
-    // A workload asks under the resource's `workloads`; a person under its requester groups.
-    const groups = await callerGroups(this.#directory, principal);
+    // A workload asks under the resource's `workloads`, a person under its requester groups.
+    const workload = principal.kind === 'app' ? (principal.appId?.toLowerCase() ?? '') : null;
+    // Break-glass skips approval, so membership of its groups is read from Graph now, never the cache.
+    const groups =
+      workload !== null ? [] : body.breakGlass ? (await this.#groupsForDecision(principal)).current : await this.#directory.memberGroups(principal.oid);
     const policy = this.policyOf(body.resource);
     if (!policy) throw this.#unknownResource(body.resource, groups);
-    const ctx = { ...this.#context(policy), workload: principal.kind === 'app' ? (principal.appId?.toLowerCase() ?? '') : null };
-    const input = { resource: body.resource, duration: body.duration ?? null, reason: body.reason ?? null, ticket: body.ticket ?? null };
+    // The resource's conditions, for its requesters (or workloads) only: a stranger learns nothing about
+    // them (openRequest refuses them as not_a_requester / not_a_workload).
+    const eligible = workload !== null ? policy.workloads.includes(workload) : inAnyGroup(groups, policy.requesters);
+    if (eligible) requireConditions(policy, principal, this.#now());
+    const ctx = { ...this.#context(policy), workload };
+    const input = {
+      resource: body.resource,
+      duration: body.duration ?? null,
+      reason: body.reason ?? null,
+      ticket: body.ticket ?? null,
+      breakGlass: body.breakGlass === true,
+    };
     const { request, changes } = this.#store.transaction(() => {
       // Counted in the transaction that inserts, so two racing calls cannot both pass at the cap.
       this.#assertPendingRoom(principal);
@@ -166,8 +193,13 @@ export class RequestService {
     const groups = await this.#directory.memberGroups(principal.oid);
     const now = this.#now();
     const resources = this.#config.resources.filter((policy) => inAnyGroup(groups, policy.approvers)).map((policy) => policy.name);
-    const actionable = (r: AccessRequest): boolean =>
-      r.requester.oid !== principal.oid && r.pendingUntil > now && !r.reviews.some((v) => v.reviewer.oid === principal.oid);
+    const actionable = (r: AccessRequest): boolean => {
+      if (r.requester.oid === principal.oid) return false;
+      // A live grant in this queue waits for a decision on its extension.
+      const extension = r.state === 'approved' ? pendingExtension(r) : null;
+      if (extension) return r.expiresAt !== null && r.expiresAt > now && !extension.reviews.some((v) => v.reviewer.oid === principal.oid);
+      return r.pendingUntil > now && !r.reviews.some((v) => v.reviewer.oid === principal.oid);
+    };
     // Whole store pages are consumed, so `next` never skips a row; rows the caller cannot act on
     // (their own, already reviewed) leave room that the next store page fills.
     const waiting: AccessRequest[] = [];
@@ -208,6 +240,7 @@ export class RequestService {
     return this.#refusing('review', principal, { requestId: id }, { decision, comment }, async () => {
       requirePerson(principal, 'review requests');
       const { seen, current } = await this.#groupsForDecision(principal);
+      if (decision === 'approve') this.#requireApproverConditions(principal, id, current);
       const reviewer = actorOf(principal);
       return this.#mutate(id, principal, seen, { type: 'review', reviewer, reviewerGroups: current, decision, comment });
     });
@@ -225,6 +258,39 @@ export class RequestService {
       const { seen, current } = await this.#groupsForDecision(principal);
       return this.#mutate(id, principal, seen, { type: 'revoke', by: actorOf(principal), byGroups: current, reason });
     });
+  }
+
+  /**
+   * Asks for `duration` more on a live grant of the caller's (`access extend`): approved by policy
+   * within extend.approval none-within, else pending for the resource's approvers.
+   */
+  async extend(principal: Principal, id: string, duration: string, reason: string | null): Promise<RequestView> {
+    return this.#refusing('extend', principal, { requestId: id }, { duration, reason }, async () => {
+      requirePerson(principal, 'extend a grant');
+      // The requester's membership now: someone who left the requester groups gets no more time.
+      const { seen, current } = await this.#groupsForDecision(principal);
+      return this.#mutate(id, principal, seen, { type: 'extend', by: actorOf(principal), byGroups: current, duration, reason });
+    });
+  }
+
+  /** Records an approver's verdict on a break-glass grant (its mandatory post-review). */
+  async postReview(principal: Principal, id: string, verdict: PostReviewVerdict, comment: string | null): Promise<RequestView> {
+    return this.#refusing('post_review', principal, { requestId: id }, { verdict, comment }, async () => {
+      requirePerson(principal, 'post-review a break-glass grant');
+      const { seen, current } = await this.#groupsForDecision(principal);
+      return this.#mutate(id, principal, seen, { type: 'post_review', by: actorOf(principal), byGroups: current, verdict, comment });
+    });
+  }
+
+  /** Break-glass grants on resources the caller approves that wait for a post-review (not their own), oldest first. */
+  async breakGlassToReview(principal: Principal): Promise<RequestView[]> {
+    if (principal.kind !== 'user') return [];
+    const groups = await this.#directory.memberGroups(principal.oid);
+    const resources = this.#config.resources.filter((policy) => inAnyGroup(groups, policy.approvers)).map((policy) => policy.name);
+    return this.#store
+      .listUnreviewedBreakGlass(resources, LIST_LIMIT_MAX)
+      .filter((request) => request.requester.oid !== principal.oid)
+      .map((request) => this.view(request));
   }
 
   /**
@@ -269,8 +335,9 @@ export class RequestService {
     return outcome;
   }
 
-  /** Inside the transaction that stores the change: its audit entries commit with it or not at all. */
+  /** Inside the transaction that stores the change: its audit entries and notices commit with it or not at all. */
   #record(request: AccessRequest, changes: readonly RequestChange[], actor: Actor | null, at: number): void {
+    if (changes.length > 0) this.#notify?.(request, changes, at);
     if (!this.#audit) return;
     for (const entry of requestEntries(request, changes, actor, at)) this.#audit.append(entry);
   }
@@ -328,7 +395,8 @@ export class RequestService {
       state: request.state,
     };
     if (actor) fields['by'] = actorName(actor);
-    if (request.expiresAt !== null && (change === 'approved' || change === 'auto_approved')) fields['expiresAt'] = new Date(request.expiresAt).toISOString();
+    if (request.expiresAt !== null && (change === 'approved' || change === 'auto_approved' || change === 'extended' || change === 'break_glass'))
+      fields['expiresAt'] = new Date(request.expiresAt).toISOString();
     if (request.closeReason) fields['reason'] = request.closeReason;
     // A clock transition handled well after its deadline happened while the broker was not running.
     const late = actor === null && request.closedAt !== null ? this.#now() - request.closedAt : 0;
@@ -351,6 +419,20 @@ export class RequestService {
       'request_not_found',
       `No request "${id}" that you can see — list yours with \`access requests\`, pending reviews with \`access approvals\`.`,
     );
+  }
+
+  /**
+   * An approval counts only from an approver whose own sign-in and connection meet the resource's
+   * conditions (an approver without MFA must not open an MFA-only resource to someone else). Checked
+   * for eligible approvers of a request they can see; everyone else is refused as before by the
+   * state machine, learning nothing of the conditions. A deny needs no conditions: it grants nothing.
+   */
+  #requireApproverConditions(principal: Principal, id: string, current: readonly GroupRef[]): void {
+    const request = this.#store.get(id);
+    if (!request) return;
+    const policy = this.policyOf(request.resource);
+    if (!policy || !inAnyGroup(current, policy.approvers)) return;
+    requireConditions(policy, principal, this.#now());
   }
 
   #unknownResource(resource: string, groups: readonly GroupRef[]): AccessError {
@@ -397,6 +479,8 @@ function eventActor(event: RequestEvent): Actor | null {
       return event.reviewer;
     case 'cancel':
     case 'revoke':
+    case 'extend':
+    case 'post_review':
       return event.by;
     case 'tick':
       return null;

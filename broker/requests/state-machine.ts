@@ -9,6 +9,8 @@
 import { AccessError, type ErrorCode } from '../../shared/errors.js';
 import type { ResourcePolicy } from '../config/types.js';
 import { inAnyGroup } from '../identity/directory.js';
+import { applyPostReview } from './break-glass.js';
+import { applyExtend, applyExtensionReview, lapsePending, pendingExtension, type ExtensionOutcome } from './extension.js';
 import { grantAccess } from './grant.js';
 import { assertPolicyFor, readComment } from './policy.js';
 import type { AccessRequest, RequestChange, RequestEvent } from './types.js';
@@ -51,6 +53,8 @@ export interface EventContext {
 type ReviewEvent = Extract<RequestEvent, { type: 'review' }>;
 type CancelEvent = Extract<RequestEvent, { type: 'cancel' }>;
 type RevokeEvent = Extract<RequestEvent, { type: 'revoke' }>;
+/** What an event can be refused for when the request's state does not allow it. */
+type StateAction = 'review' | 'cancel' | 'revoke' | 'extend';
 
 /**
  * Applies the clock at `ctx.now`, then `event`. Throws only on a programming error (the policy of
@@ -60,18 +64,38 @@ export function applyEvent(request: AccessRequest, event: RequestEvent, ctx: Eve
   if (ctx.policy) assertPolicyFor(request.resource, ctx.policy);
   const clocked = advanceClock(request, ctx.now);
   if (event.type === 'tick') return clocked;
+  // A post-review applies to the grant as the clock left it, ended or not.
+  if (event.type === 'post_review') return postReview(clocked, event, ctx);
   if (clocked.changes.length > 0) {
     const { code, message } = refusalFor(event.type, clocked.request, ctx.now);
     return { ok: false, refusal: new AccessError(code, message), request: clocked.request, changes: clocked.changes };
   }
   switch (event.type) {
     case 'review':
+      // On a live grant, a review is a decision on its pending extension.
+      if (request.state === 'approved' && pendingExtension(request) !== null)
+        return extensionOutcome(request, applyExtensionReview(request, event, ctx.policy, ctx.now));
       return applyReview(request, event, ctx);
     case 'cancel':
       return applyCancel(request, event, ctx);
     case 'revoke':
       return applyRevoke(request, event, ctx);
+    case 'extend':
+      if (request.state !== 'approved') return refuseInState(request, 'extend', ctx.now);
+      return extensionOutcome(request, applyExtend(request, event, ctx.policy, ctx.now));
   }
+}
+
+function postReview(clocked: Transition, event: Extract<RequestEvent, { type: 'post_review' }>, ctx: EventContext): Outcome {
+  const read = readComment(event.comment, 'comment');
+  if (!read.ok) return { ok: false, refusal: read.refusal, request: clocked.request, changes: clocked.changes };
+  const outcome = applyPostReview(clocked.request, event, ctx.policy, ctx.now, read.comment);
+  if (!outcome.ok) return { ok: false, refusal: outcome.refusal, request: clocked.request, changes: clocked.changes };
+  return { ok: true, request: outcome.request, changes: [...clocked.changes, ...outcome.changes] };
+}
+
+function extensionOutcome(request: AccessRequest, outcome: ExtensionOutcome): Outcome {
+  return outcome.ok ? outcome : { ok: false, refusal: outcome.refusal, request, changes: [] };
 }
 
 /** The next instant the clock changes this request: pendingUntil when pending, expiresAt when approved, else null. */
@@ -93,7 +117,9 @@ function advanceClock(request: AccessRequest, now: number): Transition {
   if (request.state === 'pending') {
     return { ok: true, request: { ...request, state: 'timed_out', closedAt: deadline }, changes: ['timed_out'] };
   }
-  return { ok: true, request: { ...request, state: 'expired', closedAt: deadline }, changes: ['expired'] };
+  // An extension still waiting when the grant ends lapses with it.
+  const lapsed = lapsePending(request, deadline);
+  return { ok: true, request: { ...lapsed.request, state: 'expired', closedAt: deadline }, changes: ['expired', ...lapsed.changes] };
 }
 
 /** A refusal of an event that left the request as it was. */
@@ -197,22 +223,30 @@ function applyRevoke(request: AccessRequest, event: RevokeEvent, ctx: EventConte
   }
   const read = readComment(event.reason, 'revoke reason');
   if (!read.ok) return { ok: false, refusal: read.refusal, request, changes: [] };
+  const lapsed = lapsePending(request, now);
   return {
     ok: true,
-    request: { ...request, state: 'revoked', closedAt: now, closedBy: by, closeReason: read.comment },
-    changes: ['revoked'],
+    request: { ...lapsed.request, state: 'revoked', closedAt: now, closedBy: by, closeReason: read.comment },
+    changes: ['revoked', ...lapsed.changes],
   };
 }
 
 /** Refuses `action` on a request whose state does not allow it. */
-function refuseInState(request: AccessRequest, action: 'review' | 'cancel' | 'revoke', now: number): Refusal {
+function refuseInState(request: AccessRequest, action: StateAction, now: number): Refusal {
   const { code, message } = refusalFor(action, request, now);
   return refuse(request, code, message);
 }
 
 /** Why `action` is refused on a request in its current (non-actionable) state. */
-function refusalFor(action: 'review' | 'cancel' | 'revoke', request: AccessRequest, now: number): { code: ErrorCode; message: string } {
+function refusalFor(action: StateAction, request: AccessRequest, now: number): { code: ErrorCode; message: string } {
   const state = `Request ${request.id} ${describeState(request, now)}`;
+  if (action === 'extend') {
+    const hint =
+      request.state === 'pending'
+        ? ' — extend it once it is approved.'
+        : `; only an active grant can be extended — ask again with \`access request ${request.resource}\`.`;
+    return { code: 'grant_not_active', message: `${state}${hint}` };
+  }
   if (action === 'revoke') {
     const hint = request.state === 'pending' ? ' — cancel or deny it instead.' : '; only an active grant can be revoked.';
     return { code: 'grant_not_active', message: `${state}${hint}` };

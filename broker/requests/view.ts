@@ -1,11 +1,12 @@
 // How a stored request reads on the wire (shared/wire.ts RequestView): instants become ISO
 // strings, and the resource's approver groups are added so a CLI can say whom the request waits for.
 
-import type { ActorView, RequestView, ReviewView } from '../../shared/wire.js';
+import type { ActorView, ExtensionView, PostReviewView, RequestView, ReviewView } from '../../shared/wire.js';
 import type { ResourcePolicy } from '../config/types.js';
+import { extendableMs, extensionApprovals } from './extension.js';
 import { countApprovals } from './state-machine.js';
 import { describeGroups } from './wording.js';
-import type { AccessRequest, Actor, Review } from './types.js';
+import type { AccessRequest, Actor, Extension, PostReview, Review } from './types.js';
 
 function actorView(actor: Actor): ActorView {
   return { oid: actor.oid, upn: actor.upn };
@@ -41,5 +42,28 @@ export function toRequestView(request: AccessRequest, policy: ResourcePolicy | n
     closedBy: request.closedBy ? actorView(request.closedBy) : null,
     closeReason: request.closeReason,
     autoApproved: request.autoApproved,
+    extensions: request.extensions.map(extensionView),
+    extendableMs: request.state === 'approved' ? extendableMs(request, policy) : null,
+    breakGlass: request.breakGlass,
+    postReview: request.postReview ? postReviewView(request.postReview) : null,
+  };
+}
+
+export function postReviewView(review: PostReview): PostReviewView {
+  return { reviewer: actorView(review.reviewer), verdict: review.verdict, comment: review.comment, at: new Date(review.at).toISOString() };
+}
+
+function extensionView(extension: Extension): ExtensionView {
+  return {
+    seq: extension.seq,
+    durationMs: extension.durationMs,
+    reason: extension.reason,
+    requestedAt: new Date(extension.requestedAt).toISOString(),
+    state: extension.state,
+    approvalsRequired: extension.approvalsRequired,
+    approvals: extensionApprovals(extension),
+    reviews: extension.reviews.map(reviewView),
+    decidedAt: iso(extension.decidedAt),
+    previousExpiresAt: new Date(extension.previousExpiresAt).toISOString(),
   };
 }

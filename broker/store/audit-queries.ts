@@ -3,7 +3,7 @@
 // the raw entries in sequence order for `events --follow` and `export`.
 
 import { AccessError } from '../../shared/errors.js';
-import type { AuditEntryView, AuditEventsResponse, AuditSessionView, AuditShowResponse } from '../../shared/wire.js';
+import type { AuditEntryView, AuditEventsResponse, AuditSessionView, AuditShowResponse, PostReviewVerdict } from '../../shared/wire.js';
 import type { Database } from './database.js';
 import { SqliteSessionStore, type SessionRecord } from './session-store.js';
 import { AUDIT_COLUMNS, toEntryView, type AuditRow } from '../audit/entry.js';
@@ -28,6 +28,8 @@ export interface SessionQuery {
   /** Sessions opened before this instant (ms). */
   until?: number;
   limit?: number;
+  /** Only sessions under break-glass grants. */
+  breakGlass?: boolean;
   /** Only sessions after this position in the listing (newest first): where the previous page ended. */
   before?: RowPosition;
 }
@@ -40,7 +42,18 @@ export interface EventsQuery {
   limit?: number;
 }
 
-type SessionParams = { user?: string; resource?: string; since?: number; until?: number; at?: number; row?: number; limit: number };
+type SessionParams = { user?: string; resource?: string; since?: number; until?: number; breakGlass?: 1; at?: number; row?: number; limit: number };
+
+/** What a session's view takes from the grant it ran under. */
+interface GrantRow {
+  reason: string | null;
+  break_glass: 0 | 1;
+  post_review_verdict: PostReviewVerdict | null;
+  post_review_by_oid: string | null;
+  post_review_by_upn: string | null;
+  post_review_comment: string | null;
+  post_review_at: number | null;
+}
 
 export class AuditQueries {
   readonly #db: Database;
@@ -60,9 +73,15 @@ export class AuditQueries {
       // A range scan of the covering `at` index; `at` is nearly in seq order, not exactly (batches).
       firstSince: db.prepare<[number], { seq: number | null }>('SELECT min(seq) AS seq FROM audit_log INDEXED BY audit_log_at WHERE at >= ?'),
       bySubject: db.prepare<[string, number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE subject = ? AND seq > ? ORDER BY seq LIMIT ?`),
-      queryCount: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM audit_log WHERE subject = ? AND type = 'pg.query'"),
+      // What the client asked of the target: Postgres and MySQL statements, http requests, grpc calls.
+      queryCount: db.prepare<[string], { n: number }>(
+        "SELECT count(*) AS n FROM audit_log WHERE subject = ? AND type IN ('pg.query', 'mysql.query', 'http.request', 'grpc.call')",
+      ),
       // Why the person had access: an auditor reads a session next to the reason of its grant.
-      requestReason: db.prepare<[string], { reason: string | null }>('SELECT reason FROM requests WHERE id = ?'),
+      // …and whether it was break-glass, with its post-review.
+      grantOf: db.prepare<[string], GrantRow>(
+        'SELECT reason, break_glass, post_review_verdict, post_review_by_oid, post_review_by_upn, post_review_comment, post_review_at FROM requests WHERE id = ?',
+      ),
     };
   }
 
@@ -85,6 +104,7 @@ export class AuditQueries {
     if (query.resource !== undefined) params.resource = query.resource;
     if (query.since !== undefined) params.since = query.since;
     if (query.until !== undefined) params.until = query.until;
+    if (query.breakGlass) params.breakGlass = 1;
     if (query.before !== undefined) {
       params.at = query.before.at;
       params.row = query.before.row;
@@ -160,7 +180,7 @@ export class AuditQueries {
       bytesDown: record.bytesDown,
       endReason: record.reason,
       queries: this.#statements.queryCount.get(record.id)?.n ?? 0,
-      reason: this.#statements.requestReason.get(record.requestId)?.reason ?? null,
+      ...grantFields(this.#statements.grantOf.get(record.requestId)),
     };
   }
 
@@ -174,6 +194,7 @@ export class AuditQueries {
     if (params.resource !== undefined) terms.push('resource = @resource');
     if (params.since !== undefined) terms.push('started_at >= @since');
     if (params.until !== undefined) terms.push('started_at < @until');
+    if (params.breakGlass !== undefined) terms.push('request_id IN (SELECT id FROM requests WHERE break_glass = @breakGlass)');
     if (params.at !== undefined) terms.push('(started_at < @at OR (started_at = @at AND rowid < @row))');
     const key = terms.join(' AND ');
     let statement = this.#sessionLists.get(key);
@@ -184,6 +205,23 @@ export class AuditQueries {
     }
     return statement;
   }
+}
+
+function grantFields(grant: GrantRow | undefined): Pick<AuditSessionView, 'reason' | 'breakGlass' | 'postReview'> {
+  if (!grant) return { reason: null, breakGlass: false, postReview: null };
+  const reviewed = grant.post_review_verdict !== null && grant.post_review_by_oid !== null;
+  return {
+    reason: grant.reason,
+    breakGlass: grant.break_glass === 1,
+    postReview: reviewed
+      ? {
+          reviewer: { oid: grant.post_review_by_oid as string, upn: grant.post_review_by_upn },
+          verdict: grant.post_review_verdict as PostReviewVerdict,
+          comment: grant.post_review_comment ?? '',
+          at: new Date(grant.post_review_at ?? 0).toISOString(),
+        }
+      : null,
+  };
 }
 
 function checkLimit(limit: number, max: number): number {

@@ -33,6 +33,9 @@ export const BUSY_TIMEOUT_MS = 5_000;
  */
 export const CONNECTION_PRAGMAS: readonly string[] = [`busy_timeout = ${BUSY_TIMEOUT_MS}`, 'journal_mode = WAL', 'synchronous = NORMAL', 'foreign_keys = ON'];
 
+/** The database file in a broker's data directory (`serve --data`, `dev --data`, `backup --data`). */
+export const DATABASE_FILE_NAME = 'access.db';
+
 /** Owner read/write only: requests carry reasons and tickets, and the audit log will live here too. */
 const DATABASE_FILE_MODE = 0o600;
 

@@ -168,6 +168,80 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_user_upn_started ON sessions (user_upn COLLATE NOCASE, started_at);
     `,
   },
+  {
+    version: 4,
+    name: 'grant extensions',
+    // One row per extension asked for on a grant (`access extend`, broker/requests/extension.ts).
+    // Its reviews are a JSON array: they belong to the extension, and an approver of the grant
+    // may review its extensions too (the reviews table allows one review per request and person).
+    sql: `
+      CREATE TABLE extensions (
+        request_id          TEXT    NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+        seq                 INTEGER NOT NULL CHECK (seq >= 1),
+        duration_ms         INTEGER NOT NULL CHECK (duration_ms > 0),
+        reason              TEXT,
+        requested_at        INTEGER NOT NULL,
+        state               TEXT    NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'lapsed')),
+        approvals_required  INTEGER NOT NULL CHECK (approvals_required >= 0),
+        -- [{ reviewerOid, reviewerUpn, decision, comment, at }], in order.
+        reviews             TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(reviews)),
+        decided_at          INTEGER,
+        previous_expires_at INTEGER NOT NULL,
+        PRIMARY KEY (request_id, seq),
+        CHECK ((state = 'pending') = (decided_at IS NULL))
+      ) STRICT;
+
+      -- At most one pending extension per grant, whatever code writes.
+      CREATE UNIQUE INDEX extensions_one_pending ON extensions (request_id) WHERE state = 'pending';
+    `,
+  },
+  {
+    version: 5,
+    name: 'break-glass grants and their post-review',
+    // A break-glass grant (broker/requests/break-glass.ts) is a request row marked break_glass = 1;
+    // its post-review is recorded once, by an approver, in the same row.
+    sql: `
+      ALTER TABLE requests ADD COLUMN break_glass INTEGER NOT NULL DEFAULT 0 CHECK (break_glass IN (0, 1));
+      ALTER TABLE requests ADD COLUMN post_review_verdict TEXT CHECK (post_review_verdict IN ('acceptable', 'not_acceptable'));
+      ALTER TABLE requests ADD COLUMN post_review_by_oid TEXT;
+      ALTER TABLE requests ADD COLUMN post_review_by_upn TEXT;
+      ALTER TABLE requests ADD COLUMN post_review_comment TEXT;
+      ALTER TABLE requests ADD COLUMN post_review_at INTEGER;
+
+      -- The approvers' queue of break-glass grants that wait for a post-review.
+      CREATE INDEX requests_break_glass_unreviewed ON requests (created_at) WHERE break_glass = 1 AND post_review_verdict IS NULL;
+      -- access audit sessions --break-glass: the break-glass grants.
+      CREATE INDEX requests_break_glass ON requests (id) WHERE break_glass = 1;
+    `,
+  },
+  {
+    version: 6,
+    name: 'notification outbox',
+    // Notifications to deliver (broker/notifications): one row per notice and destination, written
+    // in the transaction of the change that causes it, so a crash loses none and a restart resumes
+    // delivery. `notice` is the Notice as JSON; the destination formats it at delivery.
+    sql: `
+      CREATE TABLE notification_outbox (
+        id              INTEGER NOT NULL PRIMARY KEY,
+        -- Sent as X-Access-Delivery: the same on every retry, so receivers can drop duplicates.
+        delivery_id     TEXT    NOT NULL UNIQUE,
+        destination     TEXT    NOT NULL,
+        kind            TEXT    NOT NULL,
+        notice          TEXT    NOT NULL CHECK (json_valid(notice)),
+        created_at      INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        next_attempt_at INTEGER,
+        last_error      TEXT,
+        delivered_at    INTEGER,
+        gave_up_at      INTEGER,
+        -- Waiting rows have a next attempt; delivered and given-up ones have none.
+        CHECK ((next_attempt_at IS NULL) = (delivered_at IS NOT NULL OR gave_up_at IS NOT NULL))
+      ) STRICT;
+
+      -- The dispatcher's queue: what is due next.
+      CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -4,7 +4,7 @@
 
 import Sqlite from 'better-sqlite3';
 import { AccessError } from '../../shared/errors.js';
-import type { AccessRequest, Actor, RequestState, Review } from '../requests/types.js';
+import type { AccessRequest, Actor, Extension, ExtensionState, PostReviewVerdict, RequestState, Review } from '../requests/types.js';
 import { immediateTransaction, type Database } from './database.js';
 
 /**
@@ -57,8 +57,18 @@ export interface RequestStore {
    * open. It may already have passed (the broker was down): then listDue has work at once.
    */
   nextDeadline(): number | null;
+  /** Break-glass grants on `resources` that wait for a post-review, oldest first (bounded by `limit`). */
+  listUnreviewedBreakGlass(resources: readonly string[], limit: number): AccessRequest[];
   /** The requester's most recent requests on a resource (for `access review` context), newest first. */
   recentFor(requesterOid: string, resource: string, limit: number): AccessRequest[];
+}
+
+/** Open requests of one resource in one state; `live` counts approved ones whose grant has not yet expired. */
+export interface OpenCount {
+  resource: string;
+  state: 'pending' | 'approved';
+  count: number;
+  live: number;
 }
 
 /** Where a page of a listing ordered by (created_at, rowid) ends. */
@@ -93,6 +103,35 @@ interface RequestRow {
   closed_by_upn: string | null;
   close_reason: string | null;
   auto_approved: 0 | 1;
+  break_glass: 0 | 1;
+  post_review_verdict: PostReviewVerdict | null;
+  post_review_by_oid: string | null;
+  post_review_by_upn: string | null;
+  post_review_comment: string | null;
+  post_review_at: number | null;
+}
+
+/** An `extensions` row, column for column. */
+interface ExtensionRow {
+  request_id: string;
+  seq: number;
+  duration_ms: number;
+  reason: string | null;
+  requested_at: number;
+  state: ExtensionState;
+  approvals_required: number;
+  reviews: string;
+  decided_at: number | null;
+  previous_expires_at: number;
+}
+
+/** One review inside extensions.reviews. */
+interface StoredExtensionReview {
+  reviewerOid: string;
+  reviewerUpn: string | null;
+  decision: 'approve' | 'deny';
+  comment: string | null;
+  at: number;
 }
 
 /** A `requests` row read for a page, with its rowid (the tie-break of the listing order). */
@@ -130,6 +169,12 @@ const REQUEST_COLUMNS = [
   'closed_by_upn',
   'close_reason',
   'auto_approved',
+  'break_glass',
+  'post_review_verdict',
+  'post_review_by_oid',
+  'post_review_by_upn',
+  'post_review_comment',
+  'post_review_at',
 ] as const satisfies readonly (keyof RequestRow)[];
 
 /** Newest first; rowid (insertion order) breaks ties between requests made in the same millisecond. */
@@ -154,11 +199,17 @@ const SQL = {
                     WHERE requester_oid = @oid AND (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
                       AND (@at IS NULL OR created_at < @at OR (created_at = @at AND rowid < @row))
                     ${NEWEST_FIRST} LIMIT @limit`,
+  // Pending requests, and live grants with an extension waiting: both wait for an approver.
   pagePending: `SELECT *, rowid AS position FROM requests
-                WHERE state = 'pending' AND resource IN (SELECT value FROM json_each(@resources))
+                WHERE (state = 'pending'
+                       OR (state = 'approved' AND EXISTS (SELECT 1 FROM extensions e WHERE e.request_id = requests.id AND e.state = 'pending')))
+                  AND resource IN (SELECT value FROM json_each(@resources))
                   AND (@at IS NULL OR created_at > @at OR (created_at = @at AND rowid > @row))
                 ORDER BY created_at, rowid LIMIT @limit`,
   countPending: `SELECT count(*) AS n FROM requests WHERE requester_oid = @oid AND state = 'pending' AND pending_until > @now`,
+  // Only the open states, which the (state, …) indexes reach: a scrape never scans the closed history.
+  countOpen: `SELECT resource, state, count(*) AS count, coalesce(sum(expires_at > @now), 0) AS live
+    FROM requests WHERE state IN ('pending', 'approved') GROUP BY resource, state ORDER BY resource, state`,
   byStates: `SELECT * FROM requests
              WHERE state IN (SELECT value FROM json_each(@states)) AND (@resource IS NULL OR resource = @resource)
              ${NEWEST_FIRST} LIMIT @limit`,
@@ -174,6 +225,14 @@ const SQL = {
                    SELECT min(expires_at) FROM requests WHERE state = 'approved'
                  )`,
   recentFor: `SELECT * FROM requests WHERE requester_oid = ? AND resource = ? ${NEWEST_FIRST} LIMIT ?`,
+  unreviewedBreakGlass: `SELECT * FROM requests
+                         WHERE break_glass = 1 AND post_review_verdict IS NULL AND resource IN (SELECT value FROM json_each(?))
+                         ORDER BY created_at, rowid LIMIT ?`,
+  extensionsOfMany: 'SELECT * FROM extensions WHERE request_id IN (SELECT value FROM json_each(?)) ORDER BY request_id, seq',
+  countExtensions: 'SELECT count(*) AS n FROM extensions WHERE request_id = ?',
+  upsertExtension: `INSERT INTO extensions (request_id, seq, duration_ms, reason, requested_at, state, approvals_required, reviews, decided_at, previous_expires_at)
+                    VALUES (@request_id, @seq, @duration_ms, @reason, @requested_at, @state, @approvals_required, @reviews, @decided_at, @previous_expires_at)
+                    ON CONFLICT (request_id, seq) DO UPDATE SET state = excluded.state, reviews = excluded.reviews, decided_at = excluded.decided_at`,
 } as const;
 
 export class SqliteRequestStore implements RequestStore {
@@ -192,10 +251,15 @@ export class SqliteRequestStore implements RequestStore {
       pageByRequester: db.prepare<{ oid: string; states: string | null; at: number | null; row: number | null; limit: number }, PagedRow>(SQL.pageByRequester),
       pagePending: db.prepare<{ resources: string; at: number | null; row: number | null; limit: number }, PagedRow>(SQL.pagePending),
       countPending: db.prepare<{ oid: string; now: number }, { n: number }>(SQL.countPending),
+      countOpen: db.prepare<{ now: number }, OpenCount>(SQL.countOpen),
       byStates: db.prepare<{ states: string; resource: string | null; limit: number }, RequestRow>(SQL.byStates),
       due: db.prepare<{ now: number }, RequestRow>(SQL.due),
       nextDeadline: db.prepare<[], { deadline: number | null }>(SQL.nextDeadline),
       recentFor: db.prepare<[string, string, number], RequestRow>(SQL.recentFor),
+      unreviewedBreakGlass: db.prepare<[string, number], RequestRow>(SQL.unreviewedBreakGlass),
+      extensionsOfMany: db.prepare<[string], ExtensionRow>(SQL.extensionsOfMany),
+      countExtensions: db.prepare<[string], { n: number }>(SQL.countExtensions),
+      upsertExtension: db.prepare<ExtensionRow>(SQL.upsertExtension),
     };
   }
 
@@ -214,13 +278,14 @@ export class SqliteRequestStore implements RequestStore {
         throw error;
       }
       this.#appendReviews(request, 0);
+      this.#saveExtensions(request);
     });
   }
 
   get(id: string): AccessRequest | null {
     const row = this.#statements.getRequest.get(id);
     if (!row) return null;
-    return toRequest(row, this.#statements.reviewsOf.all(id).map(toReview));
+    return toRequest(row, this.#statements.reviewsOf.all(id).map(toReview), this.#extensionsOf([id]).get(id) ?? []);
   }
 
   save(next: AccessRequest): void {
@@ -232,7 +297,31 @@ export class SqliteRequestStore implements RequestStore {
       const stored = this.#statements.reviewsOf.all(next.id).map(toReview);
       assertExtends(next, stored);
       this.#appendReviews(next, stored.length);
+      const storedExtensions = this.#statements.countExtensions.get(next.id)?.n ?? 0;
+      if (next.extensions.length < storedExtensions) {
+        throw new AccessError(
+          'store_conflict',
+          `request "${next.id}" changed since it was read: it has ${storedExtensions} extensions, the update ${next.extensions.length}; read it again`,
+        );
+      }
+      this.#saveExtensions(next);
     });
+  }
+
+  /** Extensions are few per grant: each is written as it stands (insert, or its state and reviews updated). */
+  #saveExtensions(request: AccessRequest): void {
+    for (const extension of request.extensions) this.#statements.upsertExtension.run(toExtensionRow(request.id, extension));
+  }
+
+  /** The extensions of each of `ids`, oldest first. */
+  #extensionsOf(ids: readonly string[]): Map<string, Extension[]> {
+    const found = new Map<string, Extension[]>();
+    for (const row of this.#statements.extensionsOfMany.all(JSON.stringify(ids))) {
+      const list = found.get(row.request_id) ?? [];
+      list.push(toExtension(row));
+      found.set(row.request_id, list);
+    }
+    return found;
   }
 
   listByRequester(oid: string, options: { states?: RequestState[]; limit?: number } = {}): AccessRequest[] {
@@ -271,6 +360,11 @@ export class SqliteRequestStore implements RequestStore {
     return this.#statements.countPending.get({ oid, now })?.n ?? 0;
   }
 
+  /** Pending and approved requests per resource, and how many of the approved are live grants at `now` (the metrics). */
+  countOpen(now: number): OpenCount[] {
+    return this.#statements.countOpen.all({ now });
+  }
+
   listByStates(states: RequestState[], options: { resource?: string; limit?: number } = {}): AccessRequest[] {
     const limit = checkLimit(options.limit ?? LIST_LIMIT_DEFAULT);
     if (states.length === 0) return [];
@@ -283,6 +377,11 @@ export class SqliteRequestStore implements RequestStore {
 
   nextDeadline(): number | null {
     return this.#statements.nextDeadline.get()?.deadline ?? null;
+  }
+
+  listUnreviewedBreakGlass(resources: readonly string[], limit: number): AccessRequest[] {
+    if (resources.length === 0) return [];
+    return this.#withReviews(this.#statements.unreviewedBreakGlass.all(JSON.stringify(resources), checkLimit(limit)));
   }
 
   recentFor(requesterOid: string, resource: string, limit: number): AccessRequest[] {
@@ -313,7 +412,8 @@ export class SqliteRequestStore implements RequestStore {
       list.push(toReview(row));
       reviews.set(row.request_id, list);
     }
-    return rows.map((row) => toRequest(row, reviews.get(row.id) ?? []));
+    const extensions = this.#extensionsOf(rows.map((r) => r.id));
+    return rows.map((row) => toRequest(row, reviews.get(row.id) ?? [], extensions.get(row.id) ?? []));
   }
 }
 
@@ -337,10 +437,55 @@ function toRow(request: AccessRequest): RequestRow {
     closed_by_upn: request.closedBy?.upn ?? null,
     close_reason: request.closeReason,
     auto_approved: request.autoApproved ? 1 : 0,
+    break_glass: request.breakGlass ? 1 : 0,
+    post_review_verdict: request.postReview?.verdict ?? null,
+    post_review_by_oid: request.postReview?.reviewer.oid ?? null,
+    post_review_by_upn: request.postReview?.reviewer.upn ?? null,
+    post_review_comment: request.postReview?.comment ?? null,
+    post_review_at: request.postReview?.at ?? null,
   };
 }
 
-function toRequest(row: RequestRow, reviews: Review[]): AccessRequest {
+function toExtensionRow(requestId: string, extension: Extension): ExtensionRow {
+  const reviews: StoredExtensionReview[] = extension.reviews.map((r) => ({
+    reviewerOid: r.reviewer.oid,
+    reviewerUpn: r.reviewer.upn,
+    decision: r.decision,
+    comment: r.comment,
+    at: r.at,
+  }));
+  return {
+    request_id: requestId,
+    seq: extension.seq,
+    duration_ms: extension.durationMs,
+    reason: extension.reason,
+    requested_at: extension.requestedAt,
+    state: extension.state,
+    approvals_required: extension.approvalsRequired,
+    reviews: JSON.stringify(reviews),
+    decided_at: extension.decidedAt,
+    previous_expires_at: extension.previousExpiresAt,
+  };
+}
+
+function toExtension(row: ExtensionRow): Extension {
+  const reviews = (JSON.parse(row.reviews) as StoredExtensionReview[]).map(
+    (r): Review => ({ reviewer: actor(r.reviewerOid, r.reviewerUpn), decision: r.decision, comment: r.comment, at: r.at }),
+  );
+  return {
+    seq: row.seq,
+    durationMs: row.duration_ms,
+    reason: row.reason,
+    requestedAt: row.requested_at,
+    state: row.state,
+    approvalsRequired: row.approvals_required,
+    reviews,
+    decidedAt: row.decided_at,
+    previousExpiresAt: row.previous_expires_at,
+  };
+}
+
+function toRequest(row: RequestRow, reviews: Review[], extensions: Extension[]): AccessRequest {
   return {
     id: row.id,
     resource: row.resource,
@@ -359,6 +504,17 @@ function toRequest(row: RequestRow, reviews: Review[]): AccessRequest {
     closedBy: row.closed_by_oid === null ? null : actor(row.closed_by_oid, row.closed_by_upn),
     closeReason: row.close_reason,
     autoApproved: row.auto_approved === 1,
+    extensions,
+    breakGlass: row.break_glass === 1,
+    postReview:
+      row.post_review_verdict === null || row.post_review_by_oid === null
+        ? null
+        : {
+            reviewer: actor(row.post_review_by_oid, row.post_review_by_upn),
+            verdict: row.post_review_verdict,
+            comment: row.post_review_comment ?? '',
+            at: row.post_review_at ?? 0,
+          },
   };
 }
 

@@ -25,11 +25,16 @@ export interface NewSession {
   requestId: string;
   user: { oid: string; upn: string | null };
   resource: string;
-  /** The peer address of the client's connection (no X-Forwarded-For). */
+  /**
+   * The client's address: the peer of its connection, or behind a proxy in `trustedProxies` the
+   * client X-Forwarded-For names (policy/networks.ts clientAddress).
+   */
   clientAddress: string | null;
   /** host:port as dialled. */
   target: string;
   startedAt: number;
+  /** The grant is break-glass: recorded in the session.opened entry (not a column: the grant's row says it). */
+  breakGlass?: boolean;
 }
 
 export interface SessionEnd {

@@ -1,16 +1,20 @@
 // Who may open a tunnel, checked in order during the HTTP upgrade (after the token): the resource
 // exists → the caller holds a live grant on it → for a person, Microsoft Graph says, now, that they
-// are still in one of its requester groups; for a workload (service principal), its client id is
-// one of the resource's `workloads`. Each refusal says what to do next.
+// are still in one of its requester groups; for a workload (service principal), its client id is one
+// of the resource's `workloads` → the resource's conditions hold for this token and connection
+// (policy/conditions.ts). Each refusal says what to do next.
 
 import { AccessError } from '../../shared/errors.js';
 import type { Principal } from '../auth/principal.js';
-import type { ResourcePolicy } from '../config/types.js';
+import type { DatabaseCredential, ResourcePolicy } from '../config/types.js';
 import { currentGroups, inAnyGroup, type Directory } from '../identity/directory.js';
+import { requireConditions } from '../policy/enforce.js';
+import { tunnelGroups } from '../requests/break-glass.js';
 import { isLive } from '../requests/state-machine.js';
 import type { AccessRequest } from '../requests/types.js';
 import { describeState, formatInstant, groupList } from '../requests/wording.js';
 import { LIST_LIMIT_MAX, type RequestStore } from '../store/request-store.js';
+import { tunnelCredential } from './database-credential.js';
 
 /** The reads admission needs from the request store. */
 export type GrantLookup = Pick<RequestStore, 'get' | 'listByRequester' | 'recentFor'>;
@@ -24,8 +28,12 @@ export interface AdmissionContext {
 
 export interface Admission {
   policy: ResourcePolicy;
+  /** The stored database login the broker uses for this tunnel (tunnel/database-credential.ts); null: the client logs in itself. */
+  credential: DatabaseCredential | null;
   /** The live grant the tunnel runs under (the one lasting longest when there are several). */
   grant: AccessRequest;
+  /** When the resource's conditions stop holding by themselves (its window closes, the sign-in grows too old); null: never. */
+  conditionsUntil: number | null;
 }
 
 export async function admit(principal: Principal, resource: string | null, ctx: AdmissionContext): Promise<Admission> {
@@ -41,18 +49,21 @@ export async function admit(principal: Principal, resource: string | null, ctx: 
   // A workload stands on the resource's `workloads` (the config now), a person on group membership (Graph now).
   if (principal.kind === 'app') {
     requireWorkload(principal, policy);
-    return { policy, grant };
+    return { policy, grant, credential: tunnelCredential(policy, []), conditionsUntil: requireConditions(policy, principal, ctx.now) };
   }
   // Never the cache: someone removed from the group a minute ago must not get a new tunnel.
   const groups = await currentGroups(ctx.directory, principal.oid);
-  if (!inAnyGroup(groups, policy.requesters)) {
+  const allowed = tunnelGroups(policy, grant.breakGlass);
+  if (!inAnyGroup(groups, allowed)) {
     throw new AccessError(
       'not_a_requester',
-      `You are no longer in a group allowed to use ${policy.name} (${groupList(policy.requesters, policy.groupNames)}), so grant ${grant.id} cannot open a tunnel. ` +
+      `You are no longer in a group allowed to use ${policy.name} (${groupList(allowed, policy.groupNames)}), so grant ${grant.id} cannot open a tunnel. ` +
         'Ask an admin if you should be.',
     );
   }
-  return { policy, grant };
+  // Last: the resource's conditions on this token and this connection (a claims challenge when a new sign-in helps).
+  const conditionsUntil = requireConditions(policy, principal, ctx.now);
+  return { policy, grant, credential: tunnelCredential(policy, groups), conditionsUntil };
 }
 
 /** Throws not_a_workload unless the app's client id is one of the resource's `workloads`. */

@@ -3,6 +3,7 @@
 // UTF-8: a revoker's free-text reason is cut on a character boundary to fit.
 
 import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
+import type { ConditionRefusal } from '../policy/conditions.js';
 import type { Actor } from '../requests/types.js';
 import { actorName } from '../requests/wording.js';
 
@@ -40,4 +41,20 @@ export function revokedReason(by: Actor | null, reason: string | null): string {
 /** "you are no longer in a group allowed to use demo-db", fitted. */
 export function membershipLostReason(resource: string): string {
   return fitCloseReason(`you are no longer in a group allowed to use ${resource}`);
+}
+
+/**
+ * The close code and reason for a live tunnel whose resource's conditions stopped holding: the
+ * window's end ("the time window of prod-db (Mon-Fri 07:00-19:00 Europe/Berlin) closed"), or the
+ * condition's own message (a sign-in grown too old), fitted.
+ */
+export function conditionCut(
+  resource: string,
+  refusal: Pick<ConditionRefusal, 'condition' | 'message'>,
+  hours: string | null,
+): { code: CloseCode; reason: string } {
+  if (refusal.condition === 'hours') {
+    return { code: CloseCode.outsideHours, reason: fitCloseReason(`the time window of ${resource}${hours ? ` (${hours})` : ''} closed`) };
+  }
+  return { code: CloseCode.conditionUnmet, reason: fitCloseReason(refusal.message) };
 }

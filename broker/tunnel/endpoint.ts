@@ -11,9 +11,15 @@
 //
 // Per resource kind (tunnel/protocol.ts), the target may be prepared after the dial (TLS to a
 // Postgres server) and the client's first bytes handled before the plain relay (a Postgres
-// SSLRequest answered by the broker); an observer (the Postgres query log) sees what the client sends.
+// SSLRequest answered by the broker); an observer (the Postgres or MySQL statement log) sees what
+// the client sends, and what the server answers before the client does.
 // A kind's target watch ends the session on the server too when the broker cuts it (a Postgres
-// CancelRequest for the running query), logged and recorded in the session's audit trail.
+// CancelRequest for the running query), or the query log does when it knows the server's session
+// from the stream (MySQL: KILL QUERY on the greeting's connection id), logged and recorded in the
+// session's audit trail.
+// For the kinds the broker speaks itself (http, grpc: tunnel/http/gateway.ts), `serve` puts the
+// broker's own HTTP server in the target's place: the relay is unchanged, and the server forwards
+// each request to the dialled target, recording it first.
 
 import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
@@ -24,23 +30,29 @@ import { callerLimits } from '../../shared/limits.js';
 import type { Logger } from '../log.js';
 import type { Principal } from '../auth/principal.js';
 import { formatTarget } from '../config/target.js';
-import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
+import type { BrokerConfig, DatabaseCredential, ResourcePolicy } from '../config/types.js';
 import { OpenCounter } from '../http/rate-limit.js';
 import type { UpgradeContext, UpgradeRoute } from '../http/upgrade.js';
 import type { Directory } from '../identity/directory.js';
 import { randomRequestId, type IdGenerator } from '../requests/ids.js';
+import { tunnelGroups } from '../requests/break-glass.js';
 import { isLive } from '../requests/state-machine.js';
 import type { AccessRequest, RequestChange } from '../requests/types.js';
 import { actorName, actorOf } from '../requests/wording.js';
 import type { NewSession, SessionRecord, SessionStore } from '../store/session-store.js';
-import { admit, noLiveGrant, type GrantLookup } from './admission.js';
-import { expiredReason, revokedReason } from './close-reason.js';
+import type { AuditAppender } from '../audit/audit-log.js';
+import { refusalEntry } from '../audit/request-entries.js';
+import { CONDITION_OF_CODE } from '../policy/conditions.js';
+import { checkConditions } from '../policy/enforce.js';
+import { admit, noLiveGrant, type Admission, type GrantLookup } from './admission.js';
+import { conditionCut, expiredReason, revokedReason } from './close-reason.js';
 import { dialTarget, TARGET_CONNECT_TIMEOUT_MS } from './dial.js';
 import { GrantDeadlines } from './grant-deadlines.js';
 import { MembershipRecheck, type RecheckedTunnel } from './membership-recheck.js';
 import type { TargetWatch, TunnelObserver } from './protocol.js';
 import { protocolFor } from './protocols.js';
 import { closeCodeName, Relay, type TunnelEnd } from './relay.js';
+import type { ServedTunnel } from './http/gateway.js';
 
 export const TUNNEL_PATH = '/v1/tunnel';
 /**
@@ -60,6 +72,8 @@ const SERVER_SIDE_CUTS: ReadonlySet<number> = new Set([
   CloseCode.grantRevoked,
   CloseCode.membershipLost,
   CloseCode.membershipUnconfirmed,
+  CloseCode.outsideHours,
+  CloseCode.conditionUnmet,
   CloseCode.idleTimeout,
   CloseCode.goingAway,
 ]);
@@ -86,6 +100,13 @@ export interface TunnelEndpointOptions {
    * For the audit log's Postgres query capture (tunnel/postgres/session-capture.ts).
    */
   observe?: (session: NewSession, policy: ResourcePolicy) => TunnelObserver | null;
+  /**
+   * Per tunnel of a kind the broker speaks itself (http: tunnel/http/gateway.ts), the stream the relay
+   * uses in place of the dialled socket (which the server then owns), or null to relay to the target.
+   */
+  serve?: (session: NewSession, policy: ResourcePolicy, target: net.Socket) => ServedTunnel | null;
+  /** Where tunnels refused for a resource condition are audited (policy.refused); absent: not audited. */
+  audit?: AuditAppender;
 }
 
 /** An open tunnel as the endpoint tracks it. */
@@ -98,6 +119,10 @@ interface Tunnel {
   observer: TunnelObserver | null;
   /** The kind's reader of the target stream (tunnel/protocol.ts), or null. */
   watch: TargetWatch | null;
+  /** The broker's own server standing in for the target (http), or null. */
+  served: ServedTunnel | null;
+  /** The stored database login the broker uses for this tunnel, or null (tunnel/database-credential.ts). */
+  credential: DatabaseCredential | null;
 }
 
 /** An open tunnel as `status()` shows it. */
@@ -125,10 +150,14 @@ export class TunnelEndpoint implements UpgradeRoute {
   /** Per person and resource: their share of those slots, against limits.maxTunnelsPerUserPerResource. */
   readonly #userSlots = new OpenCounter();
   readonly #deadlines: GrantDeadlines<Tunnel>;
+  /** Per tunnel (by session id): when its resource's conditions stop holding by themselves (the window's end, the sign-in's age). */
+  readonly #conditionDeadlines: GrantDeadlines<Tunnel>;
   readonly #listeners = new Set<SessionListener>();
   /** Server-side ends in progress after cuts; shutdown waits for them (each is bounded by its timeout). */
   readonly #afterCuts = new Set<Promise<void>>();
   readonly #membership: MembershipRecheck;
+  /** Told when the last open tunnel ends (drain). */
+  readonly #idleWaiters = new Set<() => void>();
   #tick: NodeJS.Timeout | null = null;
   #closing = false;
 
@@ -143,6 +172,50 @@ export class TunnelEndpoint implements UpgradeRoute {
     this.#deadlines = new GrantDeadlines<Tunnel>(options.now, (_grantId, expiresAt, tunnels) => {
       for (const tunnel of tunnels) tunnel.relay.cut(CloseCode.grantExpired, expiredReason(expiresAt));
     });
+    this.#conditionDeadlines = new GrantDeadlines<Tunnel>(options.now, (_sessionId, _at, tunnels) => {
+      for (const tunnel of tunnels) this.#enforceConditions(tunnel);
+    });
+  }
+
+  /**
+   * At a tunnel's conditions deadline: cut it when they no longer hold, else (the next window
+   * follows at once, e.g. Mon-Fri 00:00-24:00 at midnight) watch for the next deadline.
+   */
+  #enforceConditions(tunnel: Tunnel): void {
+    const id = tunnel.session.id;
+    this.#conditionDeadlines.remove(id, tunnel);
+    const { policy, principal, relay } = tunnel;
+    const result = checkConditions(policy, principal, this.#options.now());
+    if (!result.ok) {
+      const cut = conditionCut(policy.name, result, policy.conditions?.hours?.text ?? null);
+      relay.cut(cut.code, cut.reason);
+      return;
+    }
+    if (result.until !== null && !relay.ending) this.#conditionDeadlines.add(id, result.until, tunnel);
+  }
+
+  /** A tunnel refused for a resource condition is audited (policy.refused, action connect, with the condition). */
+  #auditConditionRefusal(principal: Principal, resource: string | null, error: unknown): void {
+    const audit = this.#options.audit;
+    if (!audit || !(error instanceof AccessError) || !CONDITION_OF_CODE[error.code]) return;
+    try {
+      audit.append(
+        refusalEntry(
+          'connect',
+          { oid: principal.oid, upn: principal.upn },
+          { requestId: null, resource },
+          error,
+          { clientAddress: principal.clientAddress },
+          this.#options.now(),
+        ),
+      );
+    } catch (auditError) {
+      // The caller must still learn why they were refused; the failed append is the operator's problem.
+      this.#options.log.error('audit entry for a refused tunnel could not be written', {
+        code: error.code,
+        error: auditError instanceof Error ? auditError.message : String(auditError),
+      });
+    }
   }
 
   /** Open tunnels (for logs and tests). */
@@ -171,12 +244,15 @@ export class TunnelEndpoint implements UpgradeRoute {
 
   async handle(ctx: UpgradeContext, principal: Principal): Promise<void> {
     const { grants, directory, now } = this.#options;
-    const { policy, grant } = await admit(principal, ctx.url.searchParams.get('resource'), {
-      resources: this.#options.config.resources,
-      grants,
-      directory,
-      now: now(),
-    });
+    const resource = ctx.url.searchParams.get('resource');
+    let admission: Admission;
+    try {
+      admission = await admit(principal, resource, { resources: this.#options.config.resources, grants, directory, now: now() });
+    } catch (error) {
+      this.#auditConditionRefusal(principal, resource, error);
+      throw error;
+    }
+    const { policy, grant, conditionsUntil, credential } = admission;
     if (ctx.socket.destroyed || this.#closing) {
       ctx.socket.destroy();
       return;
@@ -199,7 +275,7 @@ export class TunnelEndpoint implements UpgradeRoute {
       ctx.socket.off('close', onClientGone);
     }
     try {
-      this.#open(ctx, principal, policy, grant.id, target, release);
+      this.#open(ctx, principal, policy, { grantId: grant.id, conditionsUntil, credential }, target, release);
     } catch (error) {
       target.destroy();
       release();
@@ -207,8 +283,15 @@ export class TunnelEndpoint implements UpgradeRoute {
     }
   }
 
-  /** Cuts the tunnels of a grant that was revoked or expired (RequestService.onChange). */
+  /**
+   * Cuts the tunnels of a grant that was revoked or expired, and moves the end of those of a grant
+   * that was extended (RequestService.onChange): they keep running, no reconnect.
+   */
   onRequestChange(request: AccessRequest, changes: readonly RequestChange[]): void {
+    if (changes.includes('extended') && request.state === 'approved' && request.expiresAt !== null) {
+      this.#deadlines.move(request.id, request.expiresAt);
+      return;
+    }
     if (changes.includes('revoked')) {
       const reason = revokedReason(request.closedBy, request.closeReason);
       for (const tunnel of this.#deadlines.members(request.id)) tunnel.relay.cut(CloseCode.grantRevoked, reason);
@@ -218,6 +301,28 @@ export class TunnelEndpoint implements UpgradeRoute {
     }
   }
 
+  /**
+   * Waits until no tunnel is open, or `timeoutMs`, whichever comes first; resolves with how many are
+   * still open. Tunnels are not cut here: their grants' expiries, revokes and re-checks still apply,
+   * and `close` cuts what is left.
+   */
+  async drain(timeoutMs: number): Promise<{ open: number }> {
+    if (this.#tunnels.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      let done: (() => void) | undefined;
+      await new Promise<void>((resolve) => {
+        done = resolve;
+        this.#idleWaiters.add(resolve);
+        timer = setTimeout(resolve, timeoutMs);
+        // The open tunnels keep the process alive while they last; the deadline alone must not.
+        timer.unref();
+      });
+      clearTimeout(timer);
+      if (done) this.#idleWaiters.delete(done);
+    }
+    return { open: this.#tunnels.size };
+  }
+
   /** Closes every tunnel with "going away" (sessions recorded as goingAway) and stops the timers. */
   async close(): Promise<void> {
     this.#closing = true;
@@ -225,11 +330,19 @@ export class TunnelEndpoint implements UpgradeRoute {
     await Promise.all([...this.#tunnels].map((tunnel) => this.#closeGracefully(tunnel)));
     await Promise.all([...this.#afterCuts]);
     this.#deadlines.clear();
+    this.#conditionDeadlines.clear();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 
   /** After the dial: checks again, records the session and completes the upgrade, all in one synchronous step. */
-  #open(ctx: UpgradeContext, principal: Principal, policy: ResourcePolicy, grantId: string, target: net.Socket, release: () => void): void {
+  #open(
+    ctx: UpgradeContext,
+    principal: Principal,
+    policy: ResourcePolicy,
+    { grantId, conditionsUntil, credential }: { grantId: string; conditionsUntil: number | null; credential: DatabaseCredential | null },
+    target: net.Socket,
+    release: () => void,
+  ): void {
     const { sessions, grants, now } = this.#options;
     if (ctx.socket.destroyed || this.#closing) {
       target.destroy();
@@ -245,27 +358,39 @@ export class TunnelEndpoint implements UpgradeRoute {
       requestId: grant.id,
       user: actorOf(principal),
       resource: policy.name,
-      clientAddress: ctx.req.socket.remoteAddress ?? null,
+      // The address the conditions saw: the peer, or X-Forwarded-For behind a trusted proxy.
+      clientAddress: principal.clientAddress ?? ctx.req.socket.remoteAddress ?? null,
       target: formatTarget(policy.target),
       startedAt: now(),
+      // A session under a break-glass grant says so in its session.opened entry.
+      ...(grant.breakGlass ? { breakGlass: true } : {}),
     };
     // Everything that may fail happens before the WebSocket exists, so a failure is still an HTTP error.
     const observer = this.#options.observe?.(session, policy) ?? null;
+    const served = this.#options.serve?.(session, policy, target) ?? null;
     // Recorded before the WebSocket exists: a tunnel the audit cannot see never carries a byte.
-    sessions.open(session);
+    try {
+      sessions.open(session);
+    } catch (error) {
+      served?.stream.destroy();
+      served?.end();
+      throw error;
+    }
     let upgraded = false;
     this.#wss.handleUpgrade(ctx.req, ctx.socket, ctx.head, (ws: WebSocket, _req: IncomingMessage) => {
       upgraded = true;
-      this.#start(ws, target, { session, principal, policy, release, observer }, grant);
+      this.#start(ws, served?.stream ?? target, { session, principal, policy, credential, release, observer, served }, grant, conditionsUntil);
     });
     if (upgraded) return;
     // ws refused the handshake itself (bad Sec-WebSocket-Key or version) and answered 400.
+    served?.stream.destroy();
+    served?.end();
     target.destroy();
     release();
     sessions.close(session.id, { endedAt: now(), bytesUp: 0, bytesDown: 0, reason: 'clientClosed', detail: 'the WebSocket handshake was invalid' });
   }
 
-  #start(ws: WebSocket, target: net.Socket, parts: Omit<Tunnel, 'relay' | 'watch'>, grant: AccessRequest): void {
+  #start(ws: WebSocket, target: net.Socket, parts: Omit<Tunnel, 'relay' | 'watch'>, grant: AccessRequest, conditionsUntil: number | null): void {
     const { now, log } = this.#options;
     const { observer } = parts;
     const protocol = protocolFor(parts.policy.kind);
@@ -279,15 +404,23 @@ export class TunnelEndpoint implements UpgradeRoute {
         now,
         onEnd: (end) => this.#ended(tunnel, end),
         observeUp: observer ? (chunk) => observer.up(chunk) : null,
-        beforeDown: observer?.beforeDown ? () => observer.beforeDown?.() ?? null : null,
-        preamble: protocol.preamble?.(parts.policy) ?? null,
-        onCut: protocol.watchTarget ? (code) => this.#afterCut(tunnel, code) : null,
+        beforeDown: observer?.beforeDown ? (chunk) => observer.beforeDown?.(chunk) ?? null : null,
+        preamble:
+          protocol.preamble?.(parts.policy, {
+            target,
+            credential: parts.credential,
+            session: parts.session,
+            record: (entry) => observer?.record?.(entry),
+            now,
+          }) ?? null,
+        onCut: protocol.watchTarget || observer?.afterCut ? (code) => this.#afterCut(tunnel, code) : null,
       }),
     };
     // After the relay's own listener, so the relay reads the target first; neither misses a byte.
     tunnel.watch = protocol.watchTarget?.(target, parts.policy) ?? null;
     this.#tunnels.add(tunnel);
     this.#deadlines.add(grant.id, expiresAt, tunnel);
+    if (conditionsUntil !== null) this.#conditionDeadlines.add(tunnel.session.id, conditionsUntil, tunnel);
     this.#startTick();
     const { session } = tunnel;
     log.info('tunnel opened', {
@@ -305,10 +438,12 @@ export class TunnelEndpoint implements UpgradeRoute {
   /** After the broker cut `tunnel`: ends the session on the server too (a Postgres cancel), logs and audits it. */
   #afterCut(tunnel: Tunnel, code: CloseCode): void {
     const { watch, session, observer } = tunnel;
-    if (!watch || !SERVER_SIDE_CUTS.has(code)) return;
+    // The kind's own watch (Postgres), else the query log when it knows the server's session (MySQL).
+    const ender = watch ?? (observer?.afterCut ? observer : null);
+    if (!ender?.afterCut || !SERVER_SIDE_CUTS.has(code)) return;
     const { log, now } = this.#options;
     const cut = closeCodeName(code);
-    const done = watch
+    const done = ender
       .afterCut(session, cut, now())
       .then((ended) => {
         if (!ended) return;
@@ -330,10 +465,15 @@ export class TunnelEndpoint implements UpgradeRoute {
   #ended(tunnel: Tunnel, end: TunnelEnd): void {
     const { session, relay } = tunnel;
     tunnel.watch?.stop();
+    tunnel.served?.end();
     this.#tunnels.delete(tunnel);
     this.#deadlines.remove(session.requestId, tunnel);
+    this.#conditionDeadlines.remove(session.id, tunnel);
     tunnel.release();
-    if (this.#tunnels.size === 0) this.#stopTick();
+    if (this.#tunnels.size === 0) {
+      this.#stopTick();
+      for (const waiter of this.#idleWaiters) waiter();
+    }
     try {
       tunnel.observer?.end();
     } catch (error) {
@@ -403,9 +543,7 @@ export class TunnelEndpoint implements UpgradeRoute {
     const interval = this.#options.membershipRecheckMs ?? this.#options.config.membershipRecheckSeconds * 1000;
     this.#tick = setInterval(() => {
       this.#recordProgress();
-      // A workload's tunnel stands on the resource's `workloads` (the config), not on group membership.
-      const people = [...this.#tunnels].filter((tunnel) => tunnel.principal.kind === 'user');
-      this.#membership.run(people.map(recheckable)).catch((error: unknown) => {
+      this.#membership.run([...this.#tunnels].map((tunnel) => recheckable(tunnel, this.#options.now))).catch((error: unknown) => {
         this.#options.log.error('tunnel membership re-check failed unexpectedly', { error: error instanceof Error ? error.stack : String(error) });
       });
     }, interval);
@@ -448,15 +586,24 @@ export class TunnelEndpoint implements UpgradeRoute {
   }
 }
 
-function recheckable({ session, policy, relay }: Tunnel): RecheckedTunnel {
+function recheckable(tunnel: Tunnel, now: () => number): RecheckedTunnel {
+  const { session, policy, relay } = tunnel;
   return {
     oid: session.user.oid,
     resource: policy.name,
-    requesters: policy.requesters,
+    requesters: tunnelGroups(policy, session.breakGlass === true),
+    workload: tunnel.principal.kind === 'app',
     openedAt: session.startedAt,
     ending: relay.ending,
     cut: (code, reason) => relay.cut(code, reason),
+    conditionCut: () => conditionsCutOf(tunnel, now()),
   };
+}
+
+/** The cut a tunnel's resource conditions call for at `now` (on the token it opened with), or null while they hold. */
+function conditionsCutOf({ policy, principal }: Tunnel, now: number): { code: CloseCode; reason: string } | null {
+  const result = checkConditions(policy, principal, now);
+  return result.ok ? null : conditionCut(policy.name, result, policy.conditions?.hours?.text ?? null);
 }
 
 function record(session: NewSession, end: TunnelEnd | null, bytesUp: number, bytesDown: number): SessionRecord {

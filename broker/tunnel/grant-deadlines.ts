@@ -1,6 +1,7 @@
 // One timer per grant with open tunnels, armed for the grant's absolute expiresAt: the tunnels of
 // a grant end when the grant does, however long after the tunnel opened that is. The timer exists
-// only while the grant has tunnels.
+// only while the grant has tunnels. The endpoint keeps a second set keyed by session id for the
+// instant a tunnel's resource conditions stop holding (a time window's end, a sign-in's age limit).
 
 /** setTimeout's largest delay (about 24.8 days); longer waits are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -40,6 +41,18 @@ export class GrantDeadlines<T> {
     if (watch.members.size > 0) return;
     if (watch.timer) clearTimeout(watch.timer);
     this.#watches.delete(grantId);
+  }
+
+  /**
+   * Moves a grant's deadline (an approved extension): its tunnels keep running and end at the new
+   * expiresAt instead. No-op when the grant has no tunnels here.
+   */
+  move(grantId: string, expiresAt: number): void {
+    const watch = this.#watches.get(grantId);
+    if (!watch || watch.expiresAt === expiresAt) return;
+    if (watch.timer) clearTimeout(watch.timer);
+    watch.expiresAt = expiresAt;
+    this.#arm(grantId, watch);
   }
 
   /** The tunnels of a grant now. */

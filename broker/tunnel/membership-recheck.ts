@@ -1,5 +1,7 @@
 // The periodic membership re-check of open tunnels: one fresh directory read per user (never the
 // cache), and every tunnel whose resource no longer admits that user is cut with membershipLost.
+// Each round also re-evaluates the resource's conditions on the token the tunnel opened with
+// (a sign-in grown older than maxSignInAge, a closed time window) and cuts what they no longer admit.
 //
 // When the directory cannot answer (Graph down, or so slow a read is still running at the next
 // tick), a tunnel lives on for the membership grace after its user's membership was last
@@ -27,6 +29,13 @@ export interface RecheckedTunnel {
   /** Already closing: not worth a read. */
   readonly ending: boolean;
   cut(code: CloseCode, reason: string): void;
+  /**
+   * The cut the resource's conditions call for now (policy/conditions.ts: the window closed, the
+   * sign-in grew too old), or null while they hold. Absent: the resource has no conditions.
+   */
+  conditionCut?: () => { code: CloseCode; reason: string } | null;
+  /** A workload's tunnel: it stands on the resource's `workloads` (the config), not on groups, so only its conditions are re-checked. */
+  readonly workload?: boolean;
 }
 
 export interface MembershipRecheckOptions {
@@ -60,6 +69,13 @@ export class MembershipRecheck {
     const byUser = new Map<string, RecheckedTunnel[]>();
     for (const tunnel of tunnels) {
       if (tunnel.ending) continue;
+      // The conditions first: they need no directory, and a tunnel they cut needs no read.
+      const cut = tunnel.conditionCut?.() ?? null;
+      if (cut) {
+        tunnel.cut(cut.code, cut.reason);
+        continue;
+      }
+      if (tunnel.workload) continue;
       const list = byUser.get(tunnel.oid) ?? [];
       list.push(tunnel);
       byUser.set(tunnel.oid, list);

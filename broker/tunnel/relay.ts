@@ -13,7 +13,10 @@
 // A protocol that needs the client's first bytes (Postgres answering SSLRequest, tunnel/protocol.ts)
 // gives a preamble: it sees the client's chunks until it says it is done, may answer the client, and
 // decides what reaches the target; from then on (and from the start for every other kind) it costs
-// one null check per frame.
+// one null check per frame. A preamble may also log in to the target itself (credential injection):
+// then the relay holds — target bytes are the login's, client frames wait — until the login
+// settles, sends its answer to the client, and relays from there, or cuts the tunnel when the
+// database refused the login (CloseCode.credentialRefused).
 //
 // Fail closed: an observer (the Postgres query log) sees each client chunk before the target does,
 // and a chunk it cannot record, like a chunk the preamble refuses, is never written: the tunnel ends
@@ -29,7 +32,7 @@ import { formatDuration } from '../../shared/duration.js';
 import { CLIENT_CLOSED, type SessionEndReason } from '../store/session-store.js';
 import { fitCloseReason } from './close-reason.js';
 import { describeSocketError } from './dial.js';
-import type { ClientPreamble, PreambleStep } from './protocol.js';
+import type { ClientPreamble, LoginOutcome, PreambleStep } from './protocol.js';
 
 /**
  * Bytes queued towards the client at which the target is paused. A megabyte keeps a fast link busy
@@ -50,6 +53,13 @@ const CLOSE_CODE_NAMES = new Map<number, CloseCodeName>((Object.keys(CloseCode) 
 export function closeCodeName(code: CloseCode): CloseCodeName {
   return CLOSE_CODE_NAMES.get(code) as CloseCodeName;
 }
+/**
+ * Client bytes held while a preamble's login runs. A Postgres client sends nothing between its
+ * StartupMessage and the server's answer, a pipelining one its first few queries; more than this
+ * is not a client waiting for its login. (The WebSocket is paused meanwhile: this bounds only
+ * what it had already read.)
+ */
+export const MAX_HELD_BYTES = 64 * 1024;
 /** Shared by every send: ws reads the options, so one object serves all frames. */
 const BINARY = { binary: true } as const;
 
@@ -80,7 +90,7 @@ export interface RelayOptions {
    * returns null when it could, or why not: the tunnel is then cut and the chunk not sent, so a client
    * never sees the answer to a statement the log does not hold.
    */
-  beforeDown?: (() => string | null) | null;
+  beforeDown?: ((chunk: Buffer) => string | null) | null;
   /** Runs on the client's first chunks before the plain relay (tunnel/protocol.ts); null for plain bytes. */
   preamble?: ClientPreamble | null;
   /** Called once when the broker cuts the tunnel (`cut`), right after the target socket was destroyed. */
@@ -100,6 +110,9 @@ export class Relay {
   readonly #options: RelayOptions;
   readonly #observeUp: ((chunk: Buffer) => string | null) | null;
   #preamble: ClientPreamble | null;
+  /** While a preamble's login runs: the client frames that arrived meanwhile; null otherwise. */
+  #held: Buffer[] | null = null;
+  #heldBytes = 0;
   #end: TunnelEnd | null = null;
   #resolveClosed!: (end: TunnelEnd) => void;
 
@@ -164,6 +177,10 @@ export class Relay {
     }
     // The server's binaryType is 'nodebuffer': a message, even a fragmented one, is one Buffer.
     let chunk: Buffer | null = data as Buffer;
+    if (this.#held) {
+      this.#hold(this.#held, chunk);
+      return;
+    }
     if (this.#preamble) {
       chunk = this.#runPreamble(this.#preamble, chunk);
       if (chunk === null || chunk.length === 0) return;
@@ -186,9 +203,48 @@ export class Relay {
       this.cut(CloseCode.unrecordable, step.refuse);
       return null;
     }
+    if ('login' in step) {
+      this.#preamble = null;
+      // Copied: the relay's chunk is not the preamble's to keep, nor ours past this call.
+      this.#held = step.rest.length > 0 ? [Buffer.from(step.rest)] : [];
+      this.#heldBytes = step.rest.length;
+      this.#ws.pause();
+      void step.login.then(this.#loggedIn, (error: unknown) => {
+        this.cut(CloseCode.credentialRefused, `the broker's login to the target failed: ${error instanceof Error ? error.message : String(error)}`);
+      });
+      return step.forward;
+    }
     if (step.done) this.#preamble = null;
     return step.forward;
   }
+
+  /** Keeps a client frame that arrived while the login runs, up to MAX_HELD_BYTES. */
+  #hold(held: Buffer[], chunk: Buffer): void {
+    this.#heldBytes += chunk.length;
+    if (this.#heldBytes > MAX_HELD_BYTES) {
+      this.cut(CloseCode.policyViolation, `the client sent more than ${MAX_HELD_BYTES} bytes before its login to the target was done`);
+      return;
+    }
+    held.push(chunk);
+  }
+
+  /** The preamble's login settled: its answer goes to the client, then the relay runs (or the tunnel is cut). */
+  readonly #loggedIn = (outcome: LoginOutcome): void => {
+    const held = this.#held ?? [];
+    this.#held = null;
+    if (this.#end) return;
+    if ('refused' in outcome) {
+      this.#answerClient(outcome.answer);
+      this.cut(CloseCode.credentialRefused, outcome.refused);
+      return;
+    }
+    // The server's own bytes (AuthenticationOk onwards): counted and gated like any it sends.
+    if (outcome.answer.length > 0) this.#onTargetData(outcome.answer);
+    if (this.#end) return;
+    this.#target.resume();
+    this.#ws.resume();
+    for (const chunk of held) this.#onClientMessage(chunk, true);
+  };
 
   /** Whether the observer lets `chunk` through; when it does not, the tunnel is cut. */
   #observed(observe: (chunk: Buffer) => string | null, chunk: Buffer): boolean {
@@ -214,8 +270,9 @@ export class Relay {
   // ---- target → client --------------------------------------------------------------------------
 
   readonly #onTargetData = (chunk: Buffer): void => {
-    if (this.#ws.readyState !== WebSocket.OPEN) return;
-    const unwritten = this.#options.beforeDown?.() ?? null;
+    // While a preamble's login runs, what the target sends is the login's (it reads the socket itself).
+    if (this.#held || this.#ws.readyState !== WebSocket.OPEN) return;
+    const unwritten = this.#options.beforeDown?.(chunk) ?? null;
     if (unwritten !== null) {
       this.cut(CloseCode.unrecordable, unwritten);
       return;

@@ -134,10 +134,29 @@ export function describeEntry(entry: AuditEntryView): string {
       return 'access ended (expired)';
     case 'request.revoked':
       return `revoked${quoted(str(body, 'reason'))}`;
+    case 'request.extension_requested':
+      return `asked for ${extraTime(body)} more${quoted(str(body, 'reason'))}`;
+    case 'request.extension_review_recorded': {
+      const decision = str(body, 'decision');
+      return `extension ${decision === 'deny' ? 'denied' : 'approved'}${quoted(str(body, 'comment'))}`;
+    }
+    case 'request.extended': {
+      const approvers = Array.isArray(body.approvers) ? body.approvers.filter((a): a is string => typeof a === 'string') : [];
+      return `extended by ${extraTime(body)}, ${until(body)} (approved by ${approvers.length ? approvers.join(', ') : 'policy'})`;
+    }
+    case 'request.extension_denied':
+      return `extension of ${extraTime(body)} denied; the grant is unchanged`;
+    case 'request.extension_lapsed':
+      return `extension of ${extraTime(body)} lapsed: the grant ended before a decision`;
+    case 'request.break_glass':
+      return `BREAK-GLASS access taken without approval, ${until(body)}${quoted(str(body, 'reason'))}`;
+    case 'request.post_reviewed':
+      return `post-review: ${str(body, 'verdict') === 'acceptable' ? 'acceptable' : 'NOT acceptable'}${quoted(str(body, 'comment'))}`;
     case 'policy.refused':
-      return `refused ${str(body, 'action') ?? 'an action'} (${str(body, 'code') ?? 'refused'}): ${oneLine(str(body, 'message') ?? '')}`;
+      // A resource condition's refusal names it: "refused connect (mfa_required, condition requireMfa): …".
+      return `refused ${str(body, 'action') ?? 'an action'} (${str(body, 'code') ?? 'refused'}${str(body, 'condition') ? `, condition ${str(body, 'condition')}` : ''}): ${oneLine(str(body, 'message') ?? '')}`;
     case 'session.opened':
-      return `tunnel opened from ${str(body, 'client') ?? 'an unknown address'} to ${str(body, 'target') ?? 'the target'}`;
+      return `${body.breakGlass === true ? 'BREAK-GLASS ' : ''}tunnel opened from ${str(body, 'client') ?? 'an unknown address'} to ${str(body, 'target') ?? 'the target'}`;
     case 'session.closed': {
       const queries = num(body, 'queries');
       const detail = str(body, 'detail');
@@ -164,12 +183,95 @@ export function describeEntry(entry: AuditEntryView): string {
       return `let through the proxy ${num(body, 'count') ?? '?'} times between ${timestamp(str(body, 'firstAt') ?? '')} and ${timestamp(str(body, 'lastAt') ?? '')}`;
     case 'forward_auth.refused':
       return `refused at the proxy ${num(body, 'count') ?? '?'} times (${str(body, 'code') ?? 'refused'}): ${oneLine(str(body, 'message') ?? '')}`;
+    case 'http.request': {
+      const upgrade = str(body, 'upgrade');
+      return `${httpLine(body)}${upgrade ? ` (upgrade to ${upgrade})` : ''}`;
+    }
+    case 'http.response': {
+      const status = num(body, 'status');
+      const outcome = str(body, 'outcome');
+      const detail = str(body, 'detail');
+      const ended = outcome === 'complete' || outcome === null ? '' : ` — ${endWords(outcome)}${detail ? `: ${oneLine(detail)}` : ''}`;
+      return `${httpLine(body)} → ${status ?? 'no status'}: ↑${bytes(num(body, 'bytesUp'))} ↓${bytes(num(body, 'bytesDown'))} in ${num(body, 'durationMs') ?? '?'} ms${ended}`;
+    }
+    case 'grpc.call':
+      return `call ${oneLine(str(body, 'method') ?? '?', SQL_LINE_CHARS)}`;
+    case 'grpc.status': {
+      const status = num(body, 'grpcStatus');
+      const message = str(body, 'grpcMessage');
+      const outcome = str(body, 'outcome');
+      const detail = str(body, 'detail');
+      const ended = outcome === 'complete' || outcome === null ? '' : ` — ${endWords(outcome)}${detail ? `: ${oneLine(detail)}` : ''}`;
+      return (
+        `call ${oneLine(str(body, 'method') ?? '?', SQL_LINE_CHARS)} → ${status === null ? 'no status' : grpcStatusWords(status)}${message && status !== 0 ? ` "${oneLine(message)}"` : ''}: ` +
+        `↑${bytes(num(body, 'bytesUp'))} ↓${bytes(num(body, 'bytesDown'))} in ${num(body, 'durationMs') ?? '?'} ms${ended}`
+      );
+    }
+    case 'mysql.query': {
+      const params = Array.isArray(body.params) ? ` [${body.params.map(paramWords).join(', ')}]` : '';
+      return `${body.truncated === true ? '(cut) ' : ''}${oneLine(str(body, 'sql') ?? `(statement ${num(body, 'statementId') ?? '?'}, text not seen)`, SQL_LINE_CHARS)}${params}`;
+    }
+    case 'mysql.handshake': {
+      const program = str(body, 'program');
+      return `mysql session for database ${str(body, 'database') ?? '(none)'} as ${str(body, 'dbUser') ?? '?'}${program ? ` (${program})` : ''}, server connection ${num(body, 'connectionId') ?? '?'}`;
+    }
+    case 'mysql.command':
+      return mysqlCommandWords(body);
+    case 'mysql.killed':
+      return `killed the running statement of connection ${num(body, 'connectionId') ?? '?'} when the tunnel was cut (${endWords(str(body, 'cut'))})`;
+    case 'mysql.unrecordable':
+      return `ended the session at byte ${num(body, 'atByte') ?? '?'}, which it could not record: ${oneLine(str(body, 'reason') ?? 'unreadable data')} (none of it reached the database)`;
+    case 'db.login': {
+      const method = str(body, 'method');
+      const how = `as ${str(body, 'dbUser') ?? '?'} with the stored login ${str(body, 'credential') ?? '?'}${method ? ` (${method})` : ''}`;
+      return str(body, 'outcome') === 'accepted'
+        ? `the broker logged in to the database ${how}`
+        : `the database refused the broker's login ${how}: ${oneLine(str(body, 'reason') ?? 'no reason given')}`;
+    }
     case 'audit.dropped':
       return `${num(body, 'count') ?? 'some'} query entries were lost between ${timestamp(str(body, 'firstAt') ?? '')} and ${timestamp(str(body, 'lastAt') ?? '')} (the database refused writes meanwhile)`;
     default:
       // A kind this CLI does not know yet (a newer broker): its body as it is.
       return JSON.stringify(body);
   }
+}
+
+/** gRPC status codes by number (grpc/doc/statuscodes.md). */
+const GRPC_STATUS_NAMES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+] as const;
+
+/** "0 OK", "5 NOT_FOUND", "42" (a code gRPC does not define). */
+function grpcStatusWords(status: number): string {
+  const name = GRPC_STATUS_NAMES[status];
+  return name ? `${status} ${name}` : String(status);
+}
+
+/** "GET /api/health" of an http entry, the path cut on a line of text. */
+function httpLine(body: Record<string, unknown>): string {
+  return `${str(body, 'method') ?? '?'} ${oneLine(str(body, 'path') ?? '', SQL_LINE_CHARS)}${body.pathChars === undefined ? '' : ' (cut)'}`;
+}
+
+/** The time an extension entry adds: "30m". */
+function extraTime(body: Record<string, unknown>): string {
+  const ms = num(body, 'durationMs');
+  return ms === null ? 'more time' : formatDuration(ms);
 }
 
 /** The widest event type, so a feed's columns line up without knowing what comes next. */
@@ -190,4 +292,34 @@ export function entryLine(entry: AuditEntryView): string {
     describeEntry(entry),
   ];
   return safeCells(cells).join('  ');
+}
+
+/** A MySQL command that is not a statement (mysql.command), in words. */
+function mysqlCommandWords(body: Record<string, unknown>): string {
+  const command = str(body, 'command') ?? 'command';
+  switch (command) {
+    case 'prepare':
+      return `prepared ${body.truncated === true ? '(cut) ' : ''}${oneLine(str(body, 'sql') ?? '', SQL_LINE_CHARS - 9)}`;
+    case 'initDb':
+      return `changed the default database to ${str(body, 'database') ?? '?'} (COM_INIT_DB)`;
+    case 'changeUser':
+      return `changed the database user to ${str(body, 'dbUser') ?? '?'}${str(body, 'database') ? `, database ${str(body, 'database')}` : ''} (COM_CHANGE_USER)`;
+    case 'processKill':
+      return `asked the server to kill connection ${num(body, 'connectionId') ?? '?'} (COM_PROCESS_KILL)`;
+    case 'localInfile':
+      return `LOAD DATA LOCAL file sent: ${num(body, 'packets') ?? '?'} packets, ${bytes(num(body, 'bytes'))} (${str(body, 'outcome') ?? 'unknown outcome'}); the data itself is not logged`;
+    default: {
+      const { command: _command, ...rest } = body;
+      return `${command} ${oneLine(JSON.stringify(rest))}`;
+    }
+  }
+}
+
+/** A bound parameter in a statement line: text quoted, NULL bare, a cut value with its size. */
+function paramWords(value: unknown): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null && 'text' in value)
+    return `${JSON.stringify(String(value.text))}… (${String((value as { bytes?: unknown }).bytes)} bytes)`;
+  return JSON.stringify(value);
 }

@@ -29,6 +29,7 @@ import { explainSignInFailure, type TenantErrorAnswer } from './sign-in-outcome.
 import type { ConnectFailureExplainer } from '../broker-client.js';
 import { chooseSecretStore, type SecretStore } from './secret-store.js';
 import { tokenCachePlugin } from './token-cache-plugin.js';
+import { type FetchedToken, TokenReuse } from './token-reuse.js';
 
 /** How long `access login` waits for the person to finish in the browser (Entra's codes live 15 min). */
 export const DEVICE_CODE_TIMEOUT_SEC = 900;
@@ -149,6 +150,8 @@ export class Session {
   readonly #brokerUrl: string;
   readonly #failures: NetworkFailures;
   readonly #trust: ConnectFailureExplainer | null;
+  /** The token MSAL returned last, reused for a few seconds (a listener asks for one per connection). */
+  readonly #tokens = new TokenReuse(() => this.#freshAccessToken());
 
   private constructor(
     pca: PublicClientApplication,
@@ -215,6 +218,7 @@ export class Session {
    * redirect. Every failure is an AccessError whose code says what happened (sign-in-outcome.ts).
    */
   async signInInteractively(request: SignInRequest): Promise<AccountInfo> {
+    this.#tokens.clear();
     let result: AuthenticationResult | null;
     this.#failures.reset();
     const claims = request.claims ? { claims: request.claims } : {};
@@ -278,13 +282,18 @@ export class Session {
   }
 
   /** A valid access token for the broker, refreshed silently; never prompts. */
-  async accessToken(): Promise<string> {
+  accessToken(): Promise<string> {
+    return this.#tokens.get();
+  }
+
+  async #freshAccessToken(): Promise<FetchedToken> {
     const account = await this.account();
     if (!account) throw new AccessError('not_signed_in', 'you are not signed in — run `access login`');
     this.#failures.last = null;
     try {
       const result = await this.#pca.acquireTokenSilent({ account, scopes: this.signIn.scopes });
-      return result.accessToken;
+      // No expiry from MSAL (it always gives one): not reused.
+      return { token: result.accessToken, expiresAt: result.expiresOn?.getTime() ?? 0 };
     } catch (error) {
       if (error instanceof InteractionRequiredAuthError || (error instanceof AuthError && error.errorCode === 'no_tokens_found')) {
         throw new AccessError('not_signed_in', `your sign-in as ${account.username} has expired — run \`access login\``, { cause: error });
@@ -295,6 +304,7 @@ export class Session {
 
   /** Forgets every account and token; returns who was signed in. */
   async signOut(): Promise<AccountInfo[]> {
+    this.#tokens.clear();
     const cache = this.#pca.getTokenCache();
     const accounts = await cache.getAllAccounts();
     for (const account of accounts) await cache.removeAccount(account);

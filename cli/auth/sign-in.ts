@@ -8,7 +8,6 @@ import { safeText } from '../../shared/safe-text.js';
 import { DEFAULT_SIGN_IN_METHOD, type BrokerConfigResponse, type SignInMethod } from '../../shared/wire.js';
 import { AccessError } from '../../shared/errors.js';
 import type { AccountInfo } from '@azure/msal-node';
-import type { CliContext } from '../context.js';
 import { browserPlan, startBrowser } from './browser.js';
 import type { Session } from './session.js';
 
@@ -22,14 +21,19 @@ export function chooseSignInMethod(flags: { browser: boolean; deviceCode: boolea
 }
 
 /** Where a sign-in talks to the person: notices on stderr, whether stderr is a terminal, the environment. */
-export type SignInTerminal = Pick<CliContext, 'env' | 'out'> & { interactive: boolean; platform: NodeJS.Platform };
+export interface SignInTerminal {
+  env: NodeJS.ProcessEnv;
+  notice: (line: string) => void;
+  interactive: boolean;
+  platform: NodeJS.Platform;
+}
 
 /** Signs the person in with `method` (and `claims`, when a broker asked for them), telling them what to do. */
 export function signInAtTerminal(terminal: SignInTerminal, session: Session, request: { method: SignInMethod; claims?: string }): Promise<AccountInfo> {
   return session.signInInteractively({
     method: request.method,
     ...(request.claims ? { claims: request.claims } : {}),
-    onDeviceCode: (message) => terminal.out.notice(safeText(message, { multiline: true })),
+    onDeviceCode: (message) => terminal.notice(safeText(message, { multiline: true })),
     openBrowser: (url) => showSignInPage(terminal, url),
   });
 }
@@ -38,10 +42,10 @@ async function showSignInPage(terminal: SignInTerminal, url: string): Promise<vo
   const shown = safeText(url);
   const plan = browserPlan(url, { env: terminal.env, platform: terminal.platform, interactive: terminal.interactive });
   if (plan.kind === 'print') {
-    terminal.out.notice(`To sign in, open this page in a browser on this machine (none was opened: ${plan.reason}):\n\n  ${shown}\n`);
+    terminal.notice(`To sign in, open this page in a browser on this machine (none was opened: ${plan.reason}):\n\n  ${shown}\n`);
     return;
   }
-  terminal.out.notice(`Opening your browser to sign in. If it does not open, open this page in a browser on this machine:\n\n  ${shown}\n`);
+  terminal.notice(`Opening your browser to sign in. If it does not open, open this page in a browser on this machine:\n\n  ${shown}\n`);
   const failed = await startBrowser(plan);
-  if (failed) terminal.out.notice(`Could not start the browser (${safeText(failed)}); open the page above yourself.`);
+  if (failed) terminal.notice(`Could not start the browser (${safeText(failed)}); open the page above yourself.`);
 }

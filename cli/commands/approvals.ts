@@ -2,7 +2,7 @@
 
 import type { ApprovalView } from '../../shared/wire.js';
 import { allPages } from '../pages.js';
-import { actorName, ago, cell, span } from '../request-format.js';
+import { actorName, ago, cell, pendingExtension, span } from '../request-format.js';
 import { stringOption, type CommandRun } from './command.js';
 
 export const run: CommandRun = async (ctx, options) => {
@@ -20,16 +20,32 @@ export const run: CommandRun = async (ctx, options) => {
   const now = ctx.now();
   ctx.out.table(
     ['ID', 'REQUESTER', 'RESOURCE', 'FOR', 'REASON', 'TICKET', 'AGE', 'APPROVALS'],
-    approvals.map((a) => [
-      a.id,
-      actorName(a.requester),
-      a.resource,
-      span(a.durationMs),
-      cell(a.reason),
-      a.ticket ?? '-',
-      ago(a.createdAt, now),
-      `${a.approvals}/${a.approvalsRequired}`,
-    ]),
+    approvals.map((a) => {
+      // A live grant in the queue waits for a decision on its extension: shown as such.
+      const extension = pendingExtension(a);
+      if (extension) {
+        return [
+          a.id,
+          actorName(a.requester),
+          a.resource,
+          `+${span(extension.durationMs)} (extension)`,
+          cell(extension.reason),
+          a.ticket ?? '-',
+          ago(extension.requestedAt, now),
+          `${extension.approvals}/${extension.approvalsRequired}`,
+        ];
+      }
+      return [
+        a.id,
+        actorName(a.requester),
+        a.resource,
+        span(a.durationMs),
+        cell(a.reason),
+        a.ticket ?? '-',
+        ago(a.createdAt, now),
+        `${a.approvals}/${a.approvalsRequired}`,
+      ];
+    }),
   );
   ctx.out.notice(ctx.out.dim('`access approve ID`, `access deny ID --reason TEXT`, or `access review` to go through them one by one'));
 };

@@ -92,6 +92,10 @@ export const requestCommand: CommandSpec = {
   args: '<name>',
   options: [
     ...requestOptions,
+    {
+      flags: '--break-glass',
+      description: "emergency: granted at once to members of the resource's breakGlass groups (--reason required); every approver is told and post-reviews it",
+    },
     { flags: '--no-wait', description: 'print the request id and state, and exit without waiting for the decision' },
     brokerOption,
     { flags: '--json', description: 'print the final request as JSON' },
@@ -120,6 +124,20 @@ export const revokeCommand: CommandSpec = {
   args: '<id>',
   options: [{ flags: '--reason <text>', description: 'why, recorded in the audit log and shown to the requester' }, brokerOption, jsonOption],
   load: () => import('./revoke.js'),
+};
+
+export const extendCommand: CommandSpec = {
+  name: 'extend',
+  summary: 'ask for more time on a live grant of yours; open sessions keep running',
+  args: '<id>',
+  options: [
+    { flags: '--for <duration>', description: 'how much longer, e.g. 30m, 1h (required)' },
+    { flags: '--reason <text>', description: 'why you need more time (required when the policy requires reasons)' },
+    { flags: '--no-wait', description: 'print where the extension stands and exit without waiting for the decision' },
+    brokerOption,
+    { flags: '--json', description: 'print the grant as JSON' },
+  ],
+  load: () => import('./extend.js'),
 };
 
 export const connectCommand: CommandSpec = {
@@ -162,8 +180,13 @@ export const denyCommand: CommandSpec = {
 
 export const reviewCommand: CommandSpec = {
   name: 'review',
-  summary: 'go through the requests waiting for you and approve, deny or skip each',
-  options: [brokerOption],
+  summary: 'go through what waits for you: break-glass grants to post-review, then requests to approve, deny or skip',
+  args: '[id]',
+  options: [
+    { flags: '--verdict <verdict>', description: 'with ID: post-review that break-glass grant without questions — acceptable or not-acceptable' },
+    { flags: '--comment <text>', description: 'with ID and --verdict: what you found (required)' },
+    brokerOption,
+  ],
   load: () => import('./review.js'),
 };
 
@@ -183,6 +206,7 @@ export const auditSessionsCommand: CommandSpec = {
     { flags: '--since <when>', description: `opened at or after: ${WHEN}` },
     { flags: '--until <when>', description: 'opened before this time (same forms as --since)' },
     { flags: '--limit <n>', description: `at most this many, newest first (default ${SESSIONS_SHOWN})` },
+    { flags: '--break-glass', description: 'only sessions under break-glass grants, with their post-review' },
     brokerOption,
     jsonOption,
     { flags: '--csv', description: 'print CSV (RFC 4180) for a spreadsheet' },
@@ -251,6 +275,7 @@ export const commands: readonly (CommandSpec | CommandGroupSpec)[] = [
   requestsCommand,
   cancelCommand,
   revokeCommand,
+  extendCommand,
   // Using access.
   connectCommand,
   // Approving.

@@ -63,7 +63,7 @@ export const run: CommandRun = async (ctx, options) => {
   ctx.out.notice(session.storeNotice);
 
   const method = chooseSignInMethod({ browser: options.browser === true, deviceCode: options.deviceCode === true }, signIn);
-  const terminal = { env: ctx.env, out: ctx.out, interactive: Boolean(process.stderr.isTTY), platform: process.platform };
+  const terminal = { env: ctx.env, notice: (line: string) => ctx.out.notice(line), interactive: Boolean(process.stderr.isTTY), platform: process.platform };
   const account = await signInAtTerminal(terminal, session, { method });
   await writeSettings(ctx.home, { broker: brokerUrl, signIn, ...remembered });
 

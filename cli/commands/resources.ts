@@ -5,7 +5,11 @@ import type { ResourcesResponse, ResourceSummary } from '../../shared/wire.js';
 import { stringOption, type CommandRun } from './command.js';
 
 function access(r: ResourceSummary): string {
-  const can = [r.canRequest ? (r.autoApproved ? 'request (auto-approved)' : 'request') : '', r.canApprove ? 'approve' : ''].filter(Boolean);
+  const can = [
+    r.canRequest ? (r.autoApproved ? 'request (auto-approved)' : 'request') : '',
+    r.canApprove ? 'approve' : '',
+    r.canBreakGlass ? 'break-glass' : '',
+  ].filter(Boolean);
   return can.join(', ') || 'admin';
 }
 
@@ -13,6 +17,10 @@ function policy(r: ResourceSummary): string {
   const parts = [`${r.approvals} of ${r.approvers.join('/')}`, `default ${formatDuration(r.defaultDurationMs)}`];
   if (r.reason === 'required') parts.push('reason required');
   if (r.ticketPattern) parts.push(`ticket ${r.ticketPattern}`);
+  // An older broker sends no conditions.
+  if (r.conditions?.length) parts.push(`conditions: ${r.conditions.join('; ')}`);
+  if (r.extendMaxTotalMs) parts.push(`extend to ${formatDuration(r.extendMaxTotalMs)}`);
+  if (r.breakGlassMaxDurationMs) parts.push(`break-glass ${formatDuration(r.breakGlassMaxDurationMs)}`);
   return parts.join(', ');
 }
 

@@ -5,7 +5,52 @@
 import { ExitCode } from '../../shared/errors.js';
 import type { EventMessage, RequestView } from '../../shared/wire.js';
 import type { Output } from '../output.js';
-import { accessUntil, actorName, approvers, cell, clockTime, outcome, span, stillNeeded, timeOfDay } from '../request-format.js';
+import {
+  accessUntil,
+  actorName,
+  approvers,
+  cell,
+  clockTime,
+  extendCommand,
+  extensionApprovedBy,
+  extensionOutcome,
+  outcome,
+  postReviewState,
+  span,
+  stillNeeded,
+  timeOfDay,
+} from '../request-format.js';
+
+/** Changes that concern a grant's extension rather than the request itself. */
+const EXTENSION_CHANGES: ReadonlySet<string> = new Set([
+  'extension_requested',
+  'extension_review_recorded',
+  'extended',
+  'extension_denied',
+  'extension_lapsed',
+]);
+
+/** An extension change, for the requester (mine) or an approver (theirs). */
+function extensionLine(change: string, view: RequestView, mine: boolean, now: number, out: Output): string | null {
+  const extension = view.extensions?.at(-1);
+  if (!extension) return null;
+  if (mine) return `Your grant ${view.id} for ${view.resource}: ${extensionOutcome(view, extension, now, out).line}`;
+  const head = `${view.id} ${actorName(view.requester)} → ${view.resource}`;
+  switch (change) {
+    case 'extension_requested': {
+      const why = extension.reason ? ` — "${cell(extension.reason)}"` : '';
+      return `${out.yellow('Extension request')} ${head} +${span(extension.durationMs)} (${accessUntil(view, now)})${why} · access approve ${view.id} / access deny ${view.id} --reason …`;
+    }
+    case 'extension_review_recorded':
+      return `${head}: extension ${extension.approvals} of ${extension.approvalsRequired} approvals`;
+    case 'extended':
+      return `${head}: extended by ${span(extension.durationMs)} (${extensionApprovedBy(extension)}) — ${accessUntil(view, now)}`;
+    case 'extension_denied':
+      return `${head}: extension denied — grant unchanged, ${accessUntil(view, now)}`;
+    default:
+      return `${head}: extension lapsed with the grant`;
+  }
+}
 import { stringOption, type CommandRun } from './command.js';
 
 /** A change to one of your own requests. */
@@ -41,6 +86,14 @@ function theirs(change: string, view: RequestView, now: number, out: Output): st
   }
 }
 
+/** A break-glass grant taken, or its post-review recorded. */
+function breakGlassLine(change: string, view: RequestView, mine: boolean, now: number, out: Output): string {
+  if (change === 'post_reviewed') return `${view.id} ${actorName(view.requester)} → ${view.resource}: break-glass post-review ${postReviewState(view)}`;
+  if (mine) return `Your break-glass grant ${view.id} for ${view.resource}: ${accessUntil(view, now)}; every approver was told`;
+  const why = view.reason ? ` — "${cell(view.reason)}"` : '';
+  return `${out.red('Break-glass')} ${view.id} ${actorName(view.requester)} → ${view.resource} for ${span(view.durationMs)}, ${accessUntil(view, now)}${why} · post-review it: access review`;
+}
+
 /** The feed line for one event, or null for an event that is not news (hello). */
 export function describeEvent(event: EventMessage, me: string | null, now: number, out: Output): string | null {
   switch (event.type) {
@@ -48,9 +101,14 @@ export function describeEvent(event: EventMessage, me: string | null, now: numbe
       return null;
     case 'expiring': {
       const end = event.request.expiresAt ? clockTime(Date.parse(event.request.expiresAt), now) : 'soon';
-      return `${out.yellow('Ending')} your access to ${event.request.resource} (${event.request.id}) ends at ${end} (in ${span(event.inMs)}) — \`access request ${event.request.resource}\` for more time`;
+      // The exact command when the policy allows more time on this grant; else a new request.
+      const more = extendCommand(event.request) ?? `access request ${event.request.resource}`;
+      return `${out.yellow('Ending')} your access to ${event.request.resource} (${event.request.id}) ends at ${end} (in ${span(event.inMs)}) — \`${more}\` for more time`;
     }
     case 'request':
+      if (event.change === 'break_glass' || event.change === 'post_reviewed')
+        return breakGlassLine(event.change, event.request, event.request.requester.oid === me, now, out);
+      if (EXTENSION_CHANGES.has(event.change)) return extensionLine(event.change, event.request, event.request.requester.oid === me, now, out);
       return event.request.requester.oid === me ? mine(event.change, event.request, now, out) : theirs(event.change, event.request, now, out);
   }
 }

@@ -39,6 +39,9 @@ const GRANT_ENDINGS: Partial<Record<number, ExitCode>> = {
   [CloseCode.grantExpired]: ExitCode.ok,
   [CloseCode.grantRevoked]: ExitCode.denied,
   [CloseCode.membershipLost]: ExitCode.denied,
+  // The resource's conditions (its time window, the sign-in's age) cut every tunnel of the grant alike.
+  [CloseCode.outsideHours]: ExitCode.denied,
+  [CloseCode.conditionUnmet]: ExitCode.denied,
 };
 
 /** The exit code when `close` ended the grant (every tunnel, and the command); null when it ended one connection. */
@@ -94,11 +97,20 @@ export function closeWords(close: TunnelClose, subject: TunnelSubject, now: numb
     case CloseCode.membershipUnconfirmed:
       // The broker's reason says for how long: "… could not be confirmed for 2m (the directory is unavailable)".
       return reason || CLOSE_REASONS[CloseCode.membershipUnconfirmed];
+    case CloseCode.outsideHours:
+      // "the time window of prod-db (Mon-Fri 07:00-19:00 Europe/Berlin) closed"
+      return reason || CLOSE_REASONS[CloseCode.outsideHours];
+    case CloseCode.conditionUnmet:
+      // The condition's own words, e.g. "prod-db requires a sign-in within the last 8h; … Run `access login` again."
+      return reason || CLOSE_REASONS[CloseCode.conditionUnmet];
     case CloseCode.idleTimeout:
       return 'idle too long';
     case CloseCode.unrecordable:
       // The broker's reason names what it saw, e.g. "unknown message type 0x16 ('\x16')".
       return `the broker ended the session: it could not record what the client sent${reason ? ` (${reason})` : ''}`;
+    case CloseCode.credentialRefused:
+      // The broker's reason names the resource's stored login and what the database said.
+      return reason || CLOSE_REASONS[CloseCode.credentialRefused];
     case CloseCode.targetClosed:
       return `the ${targetNoun(subject.kind)} closed the connection`;
     case CloseCode.targetFailed:

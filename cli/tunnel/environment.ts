@@ -31,7 +31,13 @@ export function hostPort(address: LocalAddress): string {
  * tunnel (a PGHOST left over from elsewhere must not send the client around it); the user and
  * database defaults only fill what the person has not set.
  */
-export function connectionEnv(kind: string, address: LocalAddress, defaults: ConnectionDefaults, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function connectionEnv(
+  kind: string,
+  address: LocalAddress,
+  defaults: ConnectionDefaults,
+  base: NodeJS.ProcessEnv,
+  localTls: { caFile: string } | null = null,
+): NodeJS.ProcessEnv {
   const port = String(address.port);
   const env: NodeJS.ProcessEnv = { ...base, ACCESS_HOST: address.host, ACCESS_PORT: port };
   const fill = (name: string, value: string | null | undefined): void => {
@@ -43,16 +49,54 @@ export function connectionEnv(kind: string, address: LocalAddress, defaults: Con
       env.PGPORT = port;
       fill('PGUSER', defaults.user);
       fill('PGDATABASE', defaults.database);
+      // The certificate the client meets is the listener's own (local-tls.ts), so its CA is the
+      // one verify-full must trust, whatever PGSSLROOTCERT said for other servers. PGSSLMODE stays the person's.
+      if (localTls) env.PGSSLROOTCERT = localTls.caFile;
       break;
     case 'mysql':
-      // The mysql and mariadb clients read these (a host, not "localhost", so they use TCP).
+      // The mysql and mariadb clients read these (a host, not "localhost", so they use TCP). They
+      // read no variable for the user or database: those come in an option file (mysqlOptionFile).
       env.MYSQL_HOST = address.host;
       env.MYSQL_TCP_PORT = port;
+      break;
+    case 'http':
+      // `access connect grafana -- sh -c 'curl "$ACCESS_URL"api/health'`
+      env.ACCESS_URL = localUrl(address);
+      break;
+    case 'grpc':
+      // A gRPC channel's target ("host:port", plaintext): `grpcurl -plaintext "$ACCESS_GRPC_TARGET" list`.
+      env.ACCESS_GRPC_TARGET = hostPort(address);
       break;
     default:
       break;
   }
   return env;
+}
+
+/** "http://127.0.0.1:54321/": where a browser or curl reaches an http resource through the tunnel. */
+export function localUrl(address: LocalAddress): string {
+  return `http://${hostPort(address)}/`;
+}
+
+/**
+ * The resource's user and database for the mysql and mariadb clients, as an option file to put at
+ * `$MYSQL_HOME/my.cnf` (both read it, after /etc/my.cnf and before ~/.my.cnf, so the person's own
+ * ~/.my.cnf and command-line options still win). Null when there is nothing to give, the kind is not
+ * mysql, or MYSQL_HOME is set already (the person's own option directory is left alone).
+ */
+export function mysqlOptionFile(kind: string, defaults: ConnectionDefaults, base: NodeJS.ProcessEnv): string | null {
+  if (kind !== 'mysql' || base.MYSQL_HOME || (!defaults.user && !defaults.database)) return null;
+  const lines = ['# Written by `access connect` for this command only.'];
+  // [client] is read by every client program; `database` only by mysql/mariadb, which read [mysql].
+  if (defaults.user) lines.push('[client]', `user=${optionValue(defaults.user)}`);
+  if (defaults.database) lines.push('[mysql]', `database=${optionValue(defaults.database)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** An option file value, quoted, with the file's escapes for backslash, quote and line breaks (MySQL reads \\n, \\r). */
+function optionValue(value: string): string {
+  const escaped = value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+  return `"${escaped}"`;
 }
 
 /** A command line that connects through the tunnel with the kind's usual client. */
@@ -69,6 +113,10 @@ export function connectHint(kind: string, address: LocalAddress, defaults: Conne
       );
     case 'ssh':
       return `ssh -p ${port} ${defaults.user ? `${defaults.user}@` : ''}${host}`;
+    case 'http':
+      return `curl ${localUrl(address)} (or open it in a browser)`;
+    case 'grpc':
+      return `grpcurl -plaintext ${hostPort(address)} list (a plaintext gRPC channel to ${hostPort(address)})`;
     default:
       return `nc ${host} ${port}`;
   }

@@ -4,10 +4,12 @@
 // sees the disconnect) and the words are printed; CMD still decides when the command ends.
 
 import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { constants, tmpdir } from 'node:os';
+import path from 'node:path';
 import { AccessError } from '../../shared/errors.js';
 import type { CliContext } from '../context.js';
-import { connectionEnv } from './environment.js';
+import { connectionEnv, mysqlOptionFile } from './environment.js';
 import { listenerOutcome, tunnelLine } from './listen.js';
 import { listenForGrant, type TunnelPlan } from './plan.js';
 
@@ -48,7 +50,7 @@ function ignoreInterrupts(ctx: CliContext): () => void {
 
 export async function runExec(ctx: CliContext, plan: TunnelPlan, where: { bind: string; port: number }, argv: readonly string[]): Promise<number> {
   // CMD owns the terminal: only refusals and failures are logged, not every connection.
-  const { listener, stopTimer } = await listenForGrant(ctx, plan, where, ctx.env.ACCESS_DEBUG === '1');
+  const { listener, localTls, stopTimer } = await listenForGrant(ctx, plan, where, ctx.env.ACCESS_DEBUG === '1');
   const stopIgnoring = ignoreInterrupts(ctx);
   try {
     ctx.out.notice(`${tunnelLine(plan, listener.address, ctx.now())}; running ${argv[0] ?? ''}`);
@@ -56,10 +58,24 @@ export async function runExec(ctx: CliContext, plan: TunnelPlan, where: { bind: 
       const { words } = listenerOutcome(end, plan, ctx.now());
       if (words) ctx.out.notice(words);
     });
-    return await runCommand(argv, connectionEnv(plan.subject.kind, listener.address, plan.defaults, ctx.env));
+    const env = connectionEnv(plan.subject.kind, listener.address, plan.defaults, ctx.env, localTls);
+    const optionFile = mysqlOptionFile(plan.subject.kind, plan.defaults, ctx.env);
+    if (optionFile === null) return await runCommand(argv, env);
+    return await withOptionDirectory(optionFile, (home) => runCommand(argv, { ...env, MYSQL_HOME: home }));
   } finally {
     stopTimer();
     stopIgnoring();
     await listener.shutdown();
+  }
+}
+
+/** Runs `use` with a private directory holding `my.cnf` (mode 0600: mysql ignores a world-writable one), removed after. */
+async function withOptionDirectory<T>(content: string, use: (home: string) => Promise<T>): Promise<T> {
+  const home = await mkdtemp(path.join(tmpdir(), 'access-mysql-'));
+  try {
+    await writeFile(path.join(home, 'my.cnf'), content, { mode: 0o600 });
+    return await use(home);
+  } finally {
+    await rm(home, { recursive: true, force: true });
   }
 }

@@ -29,11 +29,12 @@ export function listenerOutcome(end: ListenerEnd, plan: TunnelPlan, now: number)
 }
 
 export async function runListener(ctx: CliContext, plan: TunnelPlan, where: { bind: string; port: number }): Promise<number> {
-  const { listener, stopTimer } = await listenForGrant(ctx, plan, where, true);
+  const { listener, localTls, stopTimer } = await listenForGrant(ctx, plan, where, true);
   const stopListening = ctx.onInterrupt(() => void listener.shutdown());
   try {
     ctx.out.line(`${tunnelLine(plan, listener.address, ctx.now())}. Ctrl-C to close.`);
     ctx.out.line(`Connect with: ${connectHint(plan.subject.kind, listener.address, plan.defaults)}`);
+    if (localTls) ctx.out.line(`Clients that require TLS get it here; for sslmode=verify-full trust ${localTls.caFile} (sslrootcert)`);
     if (!isLoopbackHost(where.bind)) {
       ctx.out.notice(`warning: listening on ${where.bind}: anyone who can reach this machine can use your access to ${plan.subject.name}`);
     }

@@ -10,6 +10,9 @@
 //   - `expire()` was called (the grant's end on our clock) and the last open tunnel has closed;
 //   - `shutdown()` was called (Ctrl-C, CMD exited).
 // It stops accepting at that moment; `shutdown()` then closes whatever is still open.
+//
+// With `localTls` (postgres resources), a client that asks for TLS gets it here, on the loopback,
+// and its plaintext goes into the tunnel (local-tls.ts): the broker still reads every query.
 
 import net from 'node:net';
 import type WebSocket from 'ws';
@@ -18,7 +21,8 @@ import { AccessError, ExitCode } from '../../shared/errors.js';
 import { closeWords, grantEndingExit, isNormalEnd, type TunnelClose, type TunnelSubject } from './close-words.js';
 import { closedLine, openLine, refusedLine } from './connection-log.js';
 import { dialHost, type LocalAddress } from './environment.js';
-import { LOCAL_CLOSE, socketEnd, startRelay, type Relay, type RelayResult } from './relay.js';
+import { type LocalTls, postgresLocalEnd } from './local-tls.js';
+import { LOCAL_CLOSE, socketEnd, startRelay, type LocalEnd, type Relay, type RelayResult } from './relay.js';
 
 export type ListenerEnd =
   /** The broker ended the grant (close 4110/4111/4112), or it reached its end on our clock (`expire()`). */
@@ -41,6 +45,8 @@ export interface ListenerOptions {
   /** Whether to log connections that open and close normally; refusals and failures are always logged. */
   logEveryConnection: boolean;
   now: () => number;
+  /** Postgres only: terminate the client's TLS here with this certificate (local-tls.ts); null or absent: bytes as they come. */
+  localTls?: LocalTls | null;
 }
 
 /** Refusals no later connection can get past: the grant is gone, or the person must sign in again. */
@@ -174,9 +180,18 @@ export class TunnelListener {
       else this.#afterClose();
       return;
     }
+    // Still in #opening while the client negotiates TLS: shutdown() ends that too.
+    const negotiated = this.#options.localTls ? await negotiate(socket, ws, this.#options.localTls) : { local: socketEnd(socket) };
     this.#opening.delete(socket);
     socket.off('error', ignore);
-    if (socket.destroyed || !this.#accepting) {
+    if ('closed' in negotiated) {
+      // The broker closed the tunnel while the client was still negotiating (a revoke, the grant's end).
+      socket.destroy();
+      this.#closed(id, opened, negotiated.closed);
+      return;
+    }
+    const { local } = negotiated;
+    if (local === null || socket.destroyed || !this.#accepting) {
       // The client left, or the listener ended, while the tunnel was opening.
       ws.resume();
       ws.close(LOCAL_CLOSE.code, LOCAL_CLOSE.reason);
@@ -184,11 +199,17 @@ export class TunnelListener {
       this.#afterClose();
       return;
     }
-    const relay = startRelay(ws, socketEnd(socket));
+    const relay = startRelay(ws, local);
     this.#relays.add(relay);
     if (this.#options.logEveryConnection) log(openLine(opened, id, from));
     const result = await relay.done;
     this.#relays.delete(relay);
+    this.#closed(id, opened, result);
+  }
+
+  /** A connection's tunnel closed: its line, and the listener's end when the grant ended. */
+  #closed(id: number, opened: number, result: RelayResult): void {
+    const { log, now } = this.#options;
     if (this.#options.logEveryConnection || isTrouble(result)) {
       const words = this.#wordsFor(result);
       log(closedLine(now(), id, words, result, now() - opened));
@@ -206,4 +227,37 @@ export class TunnelListener {
   #afterClose(): void {
     if (this.#expired && this.#relays.size === 0 && this.#opening.size === 0) this.#end({ kind: 'grant', close: EXPIRED_HERE });
   }
+}
+
+/**
+ * The client's TLS negotiation (local-tls.ts) while the tunnel waits: the tunnel is read meanwhile,
+ * so a close from the broker (a revoke, the grant's end) ends the wait at once instead of after the
+ * client's first bytes. A Postgres server never speaks first, so nothing else is expected; what
+ * comes anyway is kept and handed to the client before the relay starts.
+ */
+async function negotiate(socket: net.Socket, ws: WebSocket, localTls: LocalTls): Promise<{ local: LocalEnd | null } | { closed: RelayResult }> {
+  const early: Buffer[] = [];
+  let closed: RelayResult | null = null;
+  const abort = new AbortController();
+  const onMessage = (data: WebSocket.RawData): void => {
+    early.push(data as Buffer);
+  };
+  const onClose = (code: number, reason: Buffer): void => {
+    closed = { code, reason: reason.toString('utf8'), endedBy: 'broker', bytesUp: 0, bytesDown: 0 };
+    abort.abort();
+  };
+  // Errors come before the close, which says what happened.
+  const onError = (): void => undefined;
+  ws.on('message', onMessage);
+  ws.once('close', onClose);
+  ws.on('error', onError);
+  ws.resume();
+  const local = await postgresLocalEnd(socket, localTls, abort.signal);
+  ws.pause();
+  ws.off('message', onMessage);
+  ws.off('close', onClose);
+  ws.off('error', onError);
+  if (closed) return { closed };
+  if (local) for (const chunk of early) local.writable.write(chunk);
+  return { local };
 }

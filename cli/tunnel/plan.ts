@@ -9,6 +9,7 @@ import type { TunnelSubject } from './close-words.js';
 import type { ConnectionDefaults } from './environment.js';
 import { atTime } from './grant.js';
 import { TunnelListener } from './listener.js';
+import { type LocalTls, loadLocalTls } from './local-tls.js';
 
 export interface TunnelPlan {
   subject: TunnelSubject;
@@ -20,6 +21,8 @@ export interface TunnelPlan {
 
 export interface Listening {
   listener: TunnelListener;
+  /** Postgres: the local TLS clients may ask for (its CA file is what verify-full trusts); else null. */
+  localTls: LocalTls | null;
   /** Stops the grant's end timer (call once the listener is done). */
   stopTimer: () => void;
 }
@@ -31,8 +34,10 @@ export async function listenForGrant(
   where: { bind: string; port: number },
   logEveryConnection: boolean,
 ): Promise<Listening> {
+  const localTls = plan.subject.kind === 'postgres' ? await localTlsFor(ctx) : null;
   const listener = await TunnelListener.listen({
     ...where,
+    localTls,
     open: plan.open,
     subject: plan.subject,
     log: (line) => ctx.out.notice(line),
@@ -42,5 +47,17 @@ export async function listenForGrant(
   const end = Date.parse(plan.grant.expiresAt ?? '');
   // The broker cuts every tunnel at the grant's end on its clock; here no new one is accepted.
   const stopTimer = Number.isNaN(end) ? () => undefined : atTime(end, ctx.now, () => listener.expire());
-  return { listener, stopTimer };
+  return { listener, localTls, stopTimer };
+}
+
+/** The state dir's local certificate; a state dir it cannot be kept in is said, not fatal: clients that need no TLS still connect. */
+async function localTlsFor(ctx: CliContext): Promise<LocalTls | null> {
+  try {
+    return await loadLocalTls(ctx.home, ctx.now());
+  } catch (error) {
+    ctx.out.notice(
+      `warning: no local TLS for clients that require it (sslmode=require): ${error instanceof Error ? error.message : String(error)} — check that ${ctx.home} is writable`,
+    );
+    return null;
+  }
 }

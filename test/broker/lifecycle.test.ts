@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { assembleBroker, type AssembledBroker } from '../../broker/assemble.js';
-import { Lifecycle } from '../../broker/lifecycle.js';
+import { Lifecycle, type Servable } from '../../broker/lifecycle.js';
 import type { ReadinessCheck } from '../../broker/readiness.js';
 import { AccessError } from '../../shared/errors.js';
 import { FakeDirectory, config, principal, recordingLog } from './requests/harness.js';
@@ -106,5 +106,81 @@ describe('Lifecycle', () => {
     expect(status).toBe(503);
     expect(body).toMatchObject({ code: 'shutting_down' });
     expect(await get(`${base}/healthz`)).toMatchObject({ status: 200, body: { phase: 'stopping' } });
+  });
+
+  describe('draining', () => {
+    /** A broker whose tunnels end when the test says so; records what the lifecycle asked of it. */
+    function drainable(): { broker: Servable; calls: string[]; tunnelsEnd: () => void } {
+      const base = assemble();
+      const calls: string[] = [];
+      let end: () => void = () => undefined;
+      const ended = new Promise<void>((resolve) => {
+        end = resolve;
+      });
+      const broker: Servable = {
+        handleRequest: base.handleRequest,
+        handleUpgrade: base.handleUpgrade,
+        readiness: () => base.readiness(),
+        drain: async (timeoutMs) => {
+          calls.push(`drain ${timeoutMs}`);
+          await ended;
+          calls.push('drained');
+          return { open: 0 };
+        },
+        close: async () => {
+          calls.push('close');
+          await base.close();
+        },
+      };
+      return { broker, calls, tunnelsEnd: end };
+    }
+
+    it('answers /readyz 503 at once, waits for the open tunnels to end, then closes the broker', async () => {
+      const log = recordingLog();
+      const lifecycle = new Lifecycle(log, { drainTimeoutMs: 30_000 });
+      const { broker, calls, tunnelsEnd } = drainable();
+      lifecycle.serve(broker);
+      const server = http.createServer(lifecycle.handleRequest);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+      const stopped = lifecycle.stop();
+      expect(await get(`${base}/readyz`)).toMatchObject({ status: 503, body: { code: 'shutting_down' } });
+      expect(calls).toEqual(['drain 30000']);
+      tunnelsEnd();
+      await stopped;
+      expect(calls).toEqual(['drain 30000', 'drained', 'close']);
+      expect(log.lines.map((line) => line.message)).toEqual([
+        'draining: new requests and tunnels are refused, open tunnels may finish',
+        'drained: no tunnel is open',
+      ]);
+    });
+
+    it('ends the drain at once when hurried (a second signal), cutting what is open', async () => {
+      const log = recordingLog();
+      const lifecycle = new Lifecycle(log, { drainTimeoutMs: 30_000 });
+      const { broker, calls } = drainable();
+      lifecycle.serve(broker);
+      const stopped = lifecycle.stop();
+      lifecycle.hurry();
+      await stopped;
+      expect(calls).toEqual(['drain 30000', 'close']);
+      expect(log.lines.at(-1)).toMatchObject({ level: 'warn', message: 'drain cut short by a second signal: cutting the open tunnels' });
+    });
+
+    it('does not drain without a drain timeout: the broker closes at once', async () => {
+      const lifecycle = new Lifecycle(recordingLog());
+      const { broker, calls } = drainable();
+      lifecycle.serve(broker);
+      await lifecycle.stop();
+      expect(calls).toEqual(['close']);
+    });
+
+    it('finds an assembled broker with no open tunnel drained at once, long before its timeout', async () => {
+      const broker = assemble();
+      cleanups.push(() => broker.close());
+      expect(await broker.drain(3_600_000)).toEqual({ open: 0 });
+    });
   });
 });

@@ -6,6 +6,7 @@ import type { Verifier } from '../../broker/app.js';
 import { assembleBroker } from '../../broker/assemble.js';
 import type { Principal } from '../../broker/auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../../broker/config/types.js';
+import { databaseCredential } from '../../broker/config/database-credentials.js';
 import type { Directory } from '../../broker/identity/directory.js';
 import type { Lifecycle } from '../../broker/lifecycle.js';
 import { AccessError } from '../../shared/errors.js';
@@ -26,6 +27,8 @@ function principal(oid: string, kind: Principal['kind'] = 'user'): Principal {
     groupsClaim: null,
     groupOverage: false,
     expiresAt: new Date('2030-01-01T00:00:00Z'),
+    signIn: { amr: ['pwd'], acrs: [], authTime: null },
+    clientAddress: '127.0.0.1',
   };
 }
 
@@ -67,7 +70,16 @@ const config: BrokerConfig = {
   membershipRecheckSeconds: 30,
   membershipGraceSeconds: 120,
   devDirectory: null,
-  resources: [resource('prod-db'), resource('secret-db', { requesters: ['sg-secret'], approvers: ['sg-secret'] })],
+  resources: [
+    resource('prod-db', {
+      user: 'readonly',
+      credentials: [
+        databaseCredential({ user: 'app_owner', source: '$OWNER', groups: ['sg-platform'] }, 'owner-secret'),
+        databaseCredential({ user: 'app_readonly', source: '$RO', groups: [] }, 'ro-secret'),
+      ],
+    }),
+    resource('secret-db', { requesters: ['sg-secret'], approvers: ['sg-secret'] }),
+  ],
 };
 
 const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -135,6 +147,14 @@ describe('broker API', () => {
     expect(alice.resources[0]).toMatchObject({ canRequest: true, canApprove: false });
     const frank = (await get('/v1/resources', 'good-frank')).body as ResourcesResponse;
     expect(frank.resources).toEqual([]);
+  });
+
+  it("names the database user the caller's sessions run as when the broker logs in for them, never a password", async () => {
+    const alice = (await get('/v1/resources', 'good-alice')).body as ResourcesResponse;
+    const erin = (await get('/v1/resources', 'good-erin')).body as ResourcesResponse;
+    expect(alice.resources[0]?.user).toBe('app_readonly');
+    expect(erin.resources[0]?.user).toBe('app_owner');
+    expect(JSON.stringify([alice, erin])).not.toMatch(/owner-secret|ro-secret|\$RO|\$OWNER/);
   });
 
   it('shows admins every resource', async () => {

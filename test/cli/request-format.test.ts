@@ -64,6 +64,19 @@ describe('request-format', () => {
   it('describes each state for the requests table', () => {
     expect(untilOrAge(makeView(), NOW)).toMatch(/^asked 2m ago, open until (?:tomorrow )?\d\d:\d\d$/);
     expect(untilOrAge(approvedView(), NOW)).toMatch(/^until (?:tomorrow )?\d\d:\d\d \(59m\)$/);
+    const extension = {
+      seq: 1,
+      durationMs: 1_800_000,
+      reason: null,
+      requestedAt: '',
+      state: 'pending' as const,
+      approvalsRequired: 1,
+      approvals: 0,
+      reviews: [],
+      decidedAt: null,
+      previousExpiresAt: '',
+    };
+    expect(untilOrAge(approvedView({ extensions: [extension] }), NOW)).toMatch(/^until (?:tomorrow )?\d\d:\d\d \(59m\); \+30m asked$/);
     expect(untilOrAge(makeView({ state: 'denied', closedAt: new Date(NOW - 7_200_000).toISOString() }), NOW)).toBe('closed 2h ago');
   });
 

@@ -3,8 +3,14 @@
 // test, so it lives with the end-to-end tests; the rest of `access connect` is in
 // test/cli/commands/connect.test.ts.
 
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { setup } from '../cli/commands/connect-setup.js';
+import { createWebSocketStream } from 'ws';
+import { demoDb, grant, setup } from '../cli/commands/connect-setup.js';
+import { approvedView } from '../cli/commands/fakes.js';
+import { tempDir } from '../helpers/processes.js';
 
 /** A node one-liner run as CMD: talks to the tunnel through the connection environment. */
 const PING_SCRIPT = `
@@ -44,5 +50,28 @@ s.resume();
     const s = await setup();
     expect(await s.h.run('connect', 'demo-db', '--', 'no-such-command-xyz')).toBe(2);
     expect(s.h.stderr()).toContain('error: cannot run "no-such-command-xyz": it is not installed or not on PATH');
+  });
+
+  it("gives `-- mariadb` the mysql resource's user and database (an option file in MYSQL_HOME, gone after)", async () => {
+    // The fake broker relays each tunnel to the machine's MariaDB (root, no password).
+    const s = await setup({
+      resources: [{ ...demoDb, name: 'demo-my', kind: 'mysql', user: 'root', database: 'mysql' }],
+      grants: [grant, approvedView({ resource: 'demo-my' })],
+      broker: {
+        onTunnel: (ws) => {
+          const stream = createWebSocketStream(ws);
+          const target = net.connect(3306, '127.0.0.1');
+          stream.on('error', () => target.destroy());
+          target.on('error', () => stream.destroy());
+          stream.pipe(target).pipe(stream);
+        },
+      },
+    });
+    const out = path.join(await tempDir('connect-mysql'), 'out.txt');
+    const script = `mariadb -N -B -e 'select current_user(), database(); select @@hostname' > '${out}'; echo "$MYSQL_HOME" >> '${out}'`;
+    expect(await s.h.run('connect', 'demo-my', '--', 'sh', '-c', script), s.h.stderr()).toBe(0);
+    const [who, , home] = (await readFile(out, 'utf8')).trim().split('\n');
+    expect(who).toMatch(/^root@\S+\tmysql$/);
+    await expect(readFile(path.join(home ?? '', 'my.cnf'))).rejects.toThrow();
   });
 });

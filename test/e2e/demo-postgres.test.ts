@@ -21,6 +21,13 @@ interface PgClient {
   end(): Promise<void>;
 }
 const { Client } = pg as unknown as { Client: new (config: { host: string; port: number; user: string; database: string }) => PgClient };
+const PasswordClient = Client as unknown as new (config: {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  password: string | undefined;
+}) => PgClient;
 
 async function query(target: DemoPostgres, sql: string): Promise<Record<string, unknown>[]> {
   const client = new Client({ host: target.host, port: target.port, user: target.user, database: target.database });
@@ -79,6 +86,41 @@ describe('demo PostgreSQL', () => {
         'SELECT current_user AS "user", current_database() AS db, (SELECT tableowner FROM pg_tables WHERE tablename = \'orders\') AS owner',
       );
       expect(who).toEqual({ user: 'demo', db: 'demo', owner: 'demo' });
+    } finally {
+      await target.stop();
+    }
+  });
+
+  it('has the password-protected role demo_app: refused without its password, in with the fresh one of this start (SCRAM)', async () => {
+    const first = await startDemoPostgres({ dataDir });
+    const firstPassword = first.app.password;
+    await first.stop();
+    const target = await startDemoPostgres({ dataDir });
+    try {
+      expect(target.app.user).toBe('demo_app');
+      expect(target.app.password).not.toBe(firstPassword);
+      const as = (password: string | undefined): PgClient =>
+        new PasswordClient({ host: target.host, port: target.port, user: target.app.user, database: target.database, password });
+      await expect(as('').connect()).rejects.toThrow(/password/);
+      await expect(as(firstPassword).connect()).rejects.toThrow(/password authentication failed for user "demo_app"/);
+      const client = as(target.app.password);
+      await client.connect();
+      try {
+        const { rows } = await client.query('SELECT current_user AS who, (SELECT count(*)::int FROM orders) AS orders');
+        expect(rows).toEqual([{ who: 'demo_app', orders: expect.any(Number) }]);
+      } finally {
+        await client.end();
+      }
+      const superuser = new Client({ host: target.host, port: target.port, user: 'postgres', database: 'postgres' });
+      await superuser.connect();
+      try {
+        const { rows } = await superuser.query("SELECT left(rolpassword, 13) AS stored FROM pg_authid WHERE rolname = 'demo_app'");
+        expect(rows).toEqual([{ stored: 'SCRAM-SHA-256' }]);
+      } finally {
+        await superuser.end();
+      }
+      // The demo role and everyone else stay trusted on loopback.
+      expect(await query(target, 'SELECT current_user AS who')).toEqual([{ who: 'demo' }]);
     } finally {
       await target.stop();
     }

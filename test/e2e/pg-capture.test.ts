@@ -29,7 +29,8 @@ import type { AuditEntryView } from '../../shared/wire.js';
 import { resource } from '../broker/requests/harness.js';
 import { startTunnelBroker, until, type TunnelBroker } from '../broker/tunnel/harness.js';
 import { tempDir } from '../helpers/processes.js';
-import { createTestCa, type TestCertificate } from '../helpers/test-ca.js';
+import { createTestCa } from '../helpers/test-ca.js';
+import { startTlsFront, type TlsFront } from '../helpers/pg-tls-front.js';
 
 const POSTGRES = { host: '127.0.0.1', port: 5432 };
 
@@ -51,7 +52,7 @@ beforeAll(async () => {
   if (!reachable) throw new Error('PostgreSQL is not accepting connections on 127.0.0.1:5432 (user postgres, database test); .ci/run starts it');
   const dir = await tempDir('pg-capture');
   const ca = await createTestCa(dir, 'db-ca');
-  tlsFront = await startTlsFront(await ca.issue('db'));
+  tlsFront = await startTlsFront(await ca.issue('db'), POSTGRES);
   broker = await startTunnelBroker([
     resource('pg', { target: POSTGRES }),
     resource('pg-tls', { target: { host: '127.0.0.1', port: tlsFront.port }, targetTls: 'verify-full', targetCa: { file: ca.certFile, pem: ca.cert } }),
@@ -88,47 +89,6 @@ function canConnect(where: { host: string; port: number }): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-/** A TLS front for PostgreSQL: answers SSLRequest with 'S', terminates TLS, relays to 5432 in plaintext. */
-interface TlsFront {
-  port: number;
-  /** TLS handshakes completed (each a tunnel's broker → database leg). */
-  handshakes: number;
-  close(): Promise<void>;
-}
-
-async function startTlsFront(certificate: TestCertificate): Promise<TlsFront> {
-  const sockets = new Set<net.Socket>();
-  const front: TlsFront = { port: 0, handshakes: 0, close: () => Promise.resolve() };
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    const onReadable = (): void => {
-      const request = socket.read(8) as Buffer | null;
-      if (request === null) return;
-      socket.off('readable', onReadable);
-      socket.write('S');
-      const secure = new tls.TLSSocket(socket, { isServer: true, cert: certificate.cert, key: certificate.key });
-      secure.on('error', () => undefined);
-      secure.once('secure', () => {
-        front.handshakes++;
-        const upstream = net.connect(POSTGRES);
-        upstream.on('error', () => secure.destroy());
-        secure.pipe(upstream).pipe(secure);
-      });
-    };
-    socket.on('readable', onReadable);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  front.port = (server.address() as net.AddressInfo).port;
-  front.close = () =>
-    new Promise((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    });
-  return front;
 }
 
 interface Run {

@@ -209,7 +209,7 @@ describe('refusals', () => {
 
     const unknown = await runCli(['request', 'nope-db', '--reason', 'typo'], home.alice);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('No resource named "nope-db". You may request: demo-db, demo-db-critical, demo-echo.');
+    expect(unknown.stderr).toContain('No resource named "nope-db". You may request: demo-db, demo-db-critical, demo-db-app, demo-echo.');
 
     for (const result of [tooLong, noReason, badTicket, unknown]) expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(await runCliJson<RequestView[]>(['requests', '--all'], home.alice)).toHaveLength(before.length);

@@ -46,6 +46,8 @@ export interface DevBrokerProcess {
   url: string;
   child: ChildProcess;
   output: () => string;
+  /** What the broker wrote to stderr so far: its operational log. */
+  stderr: () => string;
   stop(): Promise<void>;
   /** SIGKILL, as a crash or the OOM killer would: no exit handler runs. Resolves once the process is gone. */
   kill(): Promise<void>;
@@ -102,6 +104,7 @@ export async function startDevBrokerProcess(args: string[] = [], env: Record<str
     url,
     child,
     output: () => `${out}\n${err}`,
+    stderr: () => err,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

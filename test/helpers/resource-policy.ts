@@ -29,6 +29,7 @@ export function resourcePolicy(overrides: Partial<ResourcePolicy> & Pick<Resourc
     targetCa: null,
     workloads: [],
     autoApproveWorkloads: [],
+    credentials: [],
     ...overrides,
   };
 }

@@ -10,7 +10,7 @@ import { BrokerApi, DirectoryAdmin, signIn, writeTunnelConfig, type Person } fro
 import { startBlobServer, startEchoServer, type BlobServer, type LoopbackServer } from './tunnel-targets.js';
 
 /** The dev users of the fixture, by first name. */
-export type PersonName = 'alice' | 'carol' | 'erin' | 'bob' | 'dave';
+export type PersonName = 'alice' | 'carol' | 'erin' | 'bob' | 'dave' | 'olive';
 
 export interface TunnelWorldOptions {
   people: readonly PersonName[];

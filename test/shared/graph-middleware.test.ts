@@ -9,6 +9,7 @@ import {
   graphClientOverTransport,
   MAX_GRAPH_RETRIES,
   retryAfterMs,
+  type GraphCall,
   type GraphRetryOptions,
 } from '../../shared/graph-middleware.js';
 import { HttpTransport } from '../../shared/http-transport.js';
@@ -125,5 +126,39 @@ describe('graphClientOverTransport', () => {
     expect(retryAfterMs('Tue, 01 Jan 2030 00:00:05 GMT', now)).toBe(5000);
     expect(retryAfterMs('soon', now)).toBeNull();
     expect(retryAfterMs(null, now)).toBeNull();
+  });
+
+  it('tells the observer about every exchange, each retry of a throttled call included, with its status', async () => {
+    answers.push({ status: 429, headers: { 'retry-after': '1' } }, { status: 404 });
+    const calls: GraphCall[] = [];
+    const transport = new HttpTransport({ plaintextOrigins: [origin] });
+    const observed = graphClientOverTransport(
+      transport,
+      async () => 'token-1',
+      `${origin}/graph`,
+      recordingSleep(),
+      (call) => calls.push(call),
+    );
+    await expect(observed.api('/users/x/checkMemberGroups').post({ groupIds: [] })).rejects.toMatchObject({ statusCode: 404 });
+    expect(calls.map((call) => call.status)).toEqual([429, 404]);
+    for (const call of calls) expect(call.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('tells the observer about an exchange that got no answer as status null', async () => {
+    const calls: GraphCall[] = [];
+    // A port nothing listens on: the connection is refused.
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const transport = new HttpTransport({ plaintextOrigins: [origin] });
+    const observed = graphClientOverTransport(
+      transport,
+      async () => 'token-1',
+      `${origin}/graph`,
+      {},
+      (call) => calls.push(call),
+    );
+    await expect(observed.api('/groups').get()).rejects.toBeDefined();
+    expect(calls.map((call) => call.status)).toEqual([null]);
+    server = http.createServer();
   });
 });

@@ -102,8 +102,8 @@ class Reader {
   }
 }
 
-/** StartupMessage parameters: pairs of NUL-terminated strings, then one NUL. */
-export function decodeStartup(version: number, body: Buffer): StartupInfo {
+/** StartupMessage parameters: pairs of NUL-terminated strings, then one NUL. Throws MalformedMessage. */
+export function startupParameters(body: Buffer): Map<string, string> {
   const reader = new Reader(body, false, 'StartupMessage');
   const params = new Map<string, string>();
   for (;;) {
@@ -111,6 +111,11 @@ export function decodeStartup(version: number, body: Buffer): StartupInfo {
     if (key === '') break;
     params.set(key, reader.name());
   }
+  return params;
+}
+
+export function decodeStartup(version: number, body: Buffer): StartupInfo {
+  const params = startupParameters(body);
   const user = params.get('user') ?? null;
   return {
     protocol: `${version >>> 16}.${version & 0xffff}`,

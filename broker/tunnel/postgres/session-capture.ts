@@ -26,12 +26,9 @@
 // COPY FROM STDIN, PostgreSQL takes a Terminate as a protocol error, not a goodbye), so what follows
 // one is framed and recorded like anything else.
 
-import type { Logger } from '../../log.js';
 import type { NewAuditEntry } from '../../audit/entry.js';
 import { pgCopyEntry, pgQueryEntry, pgStartupEntry, pgUnrecordableEntry, type PgQuery } from '../../audit/session-entries.js';
-import type { ResourcePolicy } from '../../config/types.js';
-import type { NewSession } from '../../store/session-store.js';
-import type { TunnelObserver } from '../protocol.js';
+import { remember, StatementCapture, type EntrySubject } from '../capture.js';
 import { describeRequest, Frontend } from './codes.js';
 import { FramingError, FrontendFramer, type FrontendFrame } from './frontend-framer.js';
 import {
@@ -46,32 +43,9 @@ import {
   type Bind,
 } from './frontend-messages.js';
 
-/**
- * Prepared statements (and portals) remembered per session. Enough for an ORM's statement cache
- * (pgx keeps 512, pgJDBC 256) while bounding memory to a few MiB per session; beyond it the oldest
- * is forgotten, and an Execute of it is logged with `sql: null` and its name.
- */
-export const MAX_TRACKED_STATEMENTS = 512;
+export { MAX_TRACKED_STATEMENTS } from '../capture.js';
 
-/** Where the entries go: the audit log's batched appender. */
-export interface CaptureSink {
-  add(entry: NewAuditEntry): void;
-  /** Writes what is buffered: called when the session ends, so its entries come before `session.closed`. */
-  flush(): void;
-  /** Entries still buffered: after a flush, those the log could not write (a full disk, a failed store). */
-  readonly pending: number;
-}
-
-export interface CaptureOptions {
-  sink: CaptureSink;
-  log: Logger;
-  now: () => number;
-}
-
-/** The tunnel endpoint's `observe` hook: a capture for every postgres tunnel, none for other kinds. */
-export function pgQueryCapture(options: CaptureOptions): (session: NewSession, policy: ResourcePolicy) => TunnelObserver | null {
-  return (session, policy) => (policy.kind === 'postgres' ? new SessionCapture(session, options) : null);
-}
+export type { CaptureOptions, CaptureSink } from '../capture.js';
 
 /** SQL as the capture holds it for a later Execute. */
 interface Statement {
@@ -88,65 +62,34 @@ interface Portal {
   executed: boolean;
 }
 
-export class SessionCapture implements TunnelObserver {
-  readonly #session: NewSession;
-  readonly #options: CaptureOptions;
+export class SessionCapture extends StatementCapture {
   readonly #framer = new FrontendFramer();
-  /** Why the capture refused the stream, once it has (every later chunk is refused the same). */
-  #refused: string | null = null;
   #database: string | null = null;
   readonly #statements = new Map<string, Statement>();
   readonly #portals = new Map<string, Portal>();
   #copy: { messages: number; bytes: number } | null = null;
-  #wrote = false;
-  /** Entries added since the last flush this capture asked for. */
-  #unflushed = false;
 
-  constructor(session: NewSession, options: CaptureOptions) {
-    this.#session = session;
-    this.#options = options;
+  protected readUp(chunk: Buffer): void {
+    const from = this.#framer.offset;
+    this.#framer.push(chunk, this.#onFrame);
+    // The framer stops at a CancelRequest; nothing may follow one on its connection.
+    if (this.#framer.finished && this.#framer.offset - from < chunk.length) throw new FramingError('bytes after a CancelRequest');
   }
 
-  /** Why the capture refused the stream, or null while it records it. */
-  get refused(): string | null {
-    return this.#refused;
+  protected aboutTheBytes(error: unknown): boolean {
+    return error instanceof FramingError || error instanceof MalformedMessage;
   }
 
-  up(chunk: Buffer): string | null {
-    if (this.#refused !== null) return this.#refused;
-    try {
-      const from = this.#framer.offset;
-      this.#framer.push(chunk, this.#onFrame);
-      // The framer stops at a CancelRequest; nothing may follow one on its connection.
-      if (this.#framer.finished && this.#framer.offset - from < chunk.length) throw new FramingError('bytes after a CancelRequest');
-      return null;
-    } catch (error) {
-      return this.#refuse(error);
-    }
+  protected unrecordableEntry(subject: EntrySubject, reason: string, atByte: number): NewAuditEntry {
+    return pgUnrecordableEntry({ ...subject, reason, atByte });
   }
 
-  /**
-   * The target is about to answer: what the client sent is written first (one transaction for
-   * everything buffered). A SIGKILL can then lose only statements whose answers nobody has seen;
-   * without this, up to a flush interval of statements that ran would be missing from the log.
-   */
-  beforeDown(): string | null {
-    if (!this.#unflushed) return null;
-    this.#options.sink.flush();
-    if (this.#options.sink.pending > 0) return 'the audit log could not record what the client sent, so the answer was not passed on';
-    this.#unflushed = false;
-    return null;
+  protected get atByte(): number {
+    return this.#framer.offset;
   }
 
-  end(): void {
+  protected override finish(): void {
     if (this.#copy) this.#endCopy('unfinished');
-    if (this.#wrote) this.#options.sink.flush();
-  }
-
-  /** An entry about the session from elsewhere (the broker cancelled its query at a cut): written at once. */
-  record(entry: NewAuditEntry): void {
-    this.#options.sink.add(entry);
-    this.#options.sink.flush();
   }
 
   readonly #onFrame = (frame: FrontendFrame): void => {
@@ -160,9 +103,9 @@ export class SessionCapture implements TunnelObserver {
   #startup(version: number, body: Buffer): void {
     const info = decodeStartup(version, body);
     this.#database = info.database;
-    this.#add(
+    this.add(
       pgStartupEntry({
-        ...this.#subject(),
+        ...this.subject(),
         dbUser: info.user,
         database: info.database,
         applicationName: info.applicationName,
@@ -234,51 +177,12 @@ export class SessionCapture implements TunnelObserver {
   }
 
   #query(query: Omit<PgQuery, 'sessionId' | 'user' | 'resource' | 'at' | 'database'>): void {
-    this.#add(pgQueryEntry({ ...this.#subject(), database: this.#database, ...query }));
+    this.add(pgQueryEntry({ ...this.subject(), database: this.#database, ...query }));
   }
 
   #endCopy(outcome: 'done' | 'failed' | 'unfinished'): void {
     const copy = this.#copy ?? { messages: 0, bytes: 0 };
     this.#copy = null;
-    this.#add(pgCopyEntry({ ...this.#subject(), ...copy, outcome }));
+    this.add(pgCopyEntry({ ...this.subject(), ...copy, outcome }));
   }
-
-  /** Refuses the stream for good: logged and recorded once; returns the reason the relay closes with. */
-  #refuse(error: unknown): string {
-    const expected = error instanceof FramingError || error instanceof MalformedMessage;
-    const message = error instanceof Error ? error.message : String(error);
-    // Not the client's bytes but this code: said so, with the stack for whoever fixes it.
-    const reason = expected ? message : `the capture failed: ${message}`;
-    this.#refused = reason;
-    const fields = { session: this.#session.id, resource: this.#session.resource, atByte: this.#framer.offset };
-    try {
-      this.#options.log.warn(
-        `ended the session at bytes it cannot record: ${reason}`,
-        expected ? fields : { ...fields, error: error instanceof Error ? error.stack : message },
-      );
-      this.#add(pgUnrecordableEntry({ ...this.#subject(), reason, atByte: this.#framer.offset }));
-    } catch {
-      // Logging and the audit buffer do not throw; if they ever do, the session still ends.
-    }
-    return reason;
-  }
-
-  #subject(): { sessionId: string; user: NewSession['user']; resource: string; at: number } {
-    return { sessionId: this.#session.id, user: this.#session.user, resource: this.#session.resource, at: this.#options.now() };
-  }
-
-  #add(entry: NewAuditEntry): void {
-    this.#wrote = true;
-    this.#unflushed = true;
-    this.#options.sink.add(entry);
-  }
-}
-
-/** Sets `key` as the newest entry, forgetting the oldest beyond MAX_TRACKED_STATEMENTS. */
-function remember<T>(map: Map<string, T>, key: string, value: T): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size <= MAX_TRACKED_STATEMENTS) return;
-  const oldest = map.keys().next();
-  if (!oldest.done) map.delete(oldest.value);
 }

@@ -5,9 +5,10 @@
 // database leg is TLS is the resource's `targetTls`, set up before the tunnel opened.
 //
 // The client then sends its StartupMessage, which ends the preamble. A client that insists on
-// encryption (sslmode=require, gssencmode=require) closes the connection after the 'N', with
-// libpq's "server does not support SSL, but SSL was required": the tunnel cannot give it TLS to
-// the database end to end, and says so the only way the protocol allows.
+// encryption (sslmode=require, gssencmode=require) and reaches the broker with its request closes
+// the connection after the 'N', with libpq's "server does not support SSL, but SSL was required".
+// `access connect` spares it that: its listener answers the SSLRequest itself and terminates TLS
+// on the loopback (cli/tunnel/local-tls.ts), so what arrives here is already the plaintext startup.
 //
 // Fail closed: no request is ever passed to the database. One beyond MAX_NEGOTIATION_REQUESTS is
 // refused, which ends the session: passed on, a TLS-capable server would answer 'S' and the client

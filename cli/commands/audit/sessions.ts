@@ -7,7 +7,8 @@ import type { AuditSessionsResponse, AuditSessionView } from '../../../shared/wi
 import { wholeNumberFlag } from '../../audit/flags.js';
 import { optionalTime } from '../../audit/options.js';
 import { sessionsCsv, SESSION_TABLE_HEADERS, sessionTableRow } from '../../audit/sessions-format.js';
-import { plural } from '../../request-format.js';
+import { safeCells } from '../../audit/entry-words.js';
+import { plural, postReviewState } from '../../request-format.js';
 import { SESSIONS_SHOWN, stringOption, type CommandRun } from '../command.js';
 
 export const run: CommandRun = async (ctx, options) => {
@@ -22,6 +23,8 @@ export const run: CommandRun = async (ctx, options) => {
   if (resource !== undefined) query.set('resource', resource);
   if (since !== undefined) query.set('since', since);
   if (until !== undefined) query.set('until', until);
+  const breakGlass = options['breakGlass'] === true;
+  if (breakGlass) query.set('break_glass', '1');
   const { client } = await ctx.connect(stringOption(options, 'broker'));
   // Page by page (a page holds at most PAGE_LIMIT_MAX) until --limit sessions or the last page.
   const sessions: AuditSessionView[] = [];
@@ -40,6 +43,12 @@ export const run: CommandRun = async (ctx, options) => {
   if (options.json) ctx.out.json(sessions);
   else if (options.csv) ctx.stdio.stdout.write(sessionsCsv(sessions));
   else if (sessions.length === 0) ctx.out.line('No sessions match.');
+  else if (breakGlass)
+    // Break-glass sessions carry their grant's post-review state.
+    ctx.out.table(
+      [...SESSION_TABLE_HEADERS, 'GRANT', 'POST-REVIEW'],
+      sessions.map((s) => [...sessionTableRow(s, ctx.now()), ...safeCells([s.requestId ?? '-', postReviewState(s)])]),
+    );
   else
     ctx.out.table(
       SESSION_TABLE_HEADERS,

@@ -62,6 +62,22 @@ describe('BatchedAppender', () => {
     expect(rows(db)).toHaveLength(3);
   });
 
+  it('commits what several callers added in one turn in one transaction at the end of it (flushSoon)', async () => {
+    const { db, log, batch } = setup();
+    // appendAll is one transaction (audit-log.ts).
+    const appendAll = vi.spyOn(log, 'appendAll');
+    batch.add(entry(1, { subject: 'ses-a' }));
+    batch.flushSoon();
+    batch.add(entry(2, { subject: 'ses-b' }));
+    batch.flushSoon();
+    expect(rows(db)).toHaveLength(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(rows(db).map((r) => r.subject)).toEqual(['ses-a', 'ses-b']);
+    expect(batch.pending).toBe(0);
+    expect(appendAll).toHaveBeenCalledTimes(1);
+    expect(verifyChain(db)).toMatchObject({ ok: true, count: 2 });
+  });
+
   it('flushes on its own after the flush interval', () => {
     vi.useFakeTimers();
     const { db, batch } = setup({ flushIntervalMs: 10 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished, 
 import { exportJWK, exportSPKI, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { AccessError, type ErrorCode } from '../../../shared/errors.js';
 import { HttpTransport } from '../../../shared/http-transport.js';
-import { TokenVerifier, type TokenVerifierOptions } from '../../../broker/auth/token-verifier.js';
+import { TokenVerifier, VERIFIED_TOKEN_REUSE_MS, type TokenVerifierOptions } from '../../../broker/auth/token-verifier.js';
 import { CLOUDS, type Cloud } from '../../../broker/identity/clouds.js';
 import { preGeneratedKeyPair } from '../../helpers/signing-keys.js';
 
@@ -210,6 +210,9 @@ describe('TokenVerifier', () => {
         groupsClaim: null,
         groupOverage: false,
         expiresAt: new Date((NOW + 3600) * 1000),
+        // A v2 token without amr/acrs/auth_time: the sign-in time is its iat.
+        signIn: { amr: [], acrs: [], authTime: (NOW - 300) * 1000 },
+        clientAddress: null,
       });
     });
 
@@ -535,10 +538,34 @@ describe('TokenVerifier', () => {
 
     it('refetches keys older than the cache max age', async () => {
       const v = verifier({ jwksCacheMaxAgeMs: 0 });
-      const token = await mint(primary, baseClaims('v2-user'));
-      await v.verify(token);
-      await v.verify(token);
+      // Two tokens: the same token again is taken from the verified-token cache (below), without keys.
+      await v.verify(await mint(primary, { ...baseClaims('v2-user'), jti: 'first' }));
+      await v.verify(await mint(primary, { ...baseClaims('v2-user'), jti: 'second' }));
       expect(server.hits).toBe(2);
+    });
+
+    it('accepts a token it verified moments ago without verifying its signature again, for VERIFIED_TOKEN_REUSE_MS', async () => {
+      let clock = NOW_MS;
+      // Keys are refetched for every full verification, so a full one fails while the endpoint is down.
+      const v = verifier({ jwksCacheMaxAgeMs: 0, now: () => clock });
+      const token = await mint(primary, baseClaims('v2-user'));
+      const first = await v.verify(token);
+      server.mode = 'error';
+      clock += VERIFIED_TOKEN_REUSE_MS - 1;
+      await expect(v.verify(token)).resolves.toEqual(first);
+      expect(server.hits).toBe(1);
+      clock += 1;
+      expect((await refusal(v, token)).code).toBe('jwks_unavailable');
+    });
+
+    it('refuses a token it verified before once the token has expired, however recently it was verified', async () => {
+      let clock = NOW_MS;
+      const v = verifier({ now: () => clock });
+      const token = await mint(primary, { ...baseClaims('v2-user'), exp: NOW + 30 });
+      await v.verify(token);
+      // Past exp and the 60 s clock tolerance, still inside the reuse window.
+      clock += 91_000;
+      expect((await refusal(v, token)).code).toBe('token_expired');
     });
 
     it('answers jwks_unavailable (503) when the JWKS endpoint is down', async () => {

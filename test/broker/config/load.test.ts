@@ -101,8 +101,12 @@ describe('parseConfig: valid files', () => {
       targetCa: null,
       workloads: [],
       autoApproveWorkloads: [],
+      credentials: [],
       groupNames: config.groupLabels,
+      conditions: expect.objectContaining({ requireMfa: true, requireAuthContext: 'c1', maxSignInAgeMs: 8 * H }),
     });
+    expect(config.resources[0]?.conditions?.sourceNetworks?.describe()).toBe('10.0.0.0/8');
+    expect(config.resources[0]?.conditions?.hours?.text).toBe('Mon-Fri 07:00-19:00 Europe/Berlin');
     expect(config.resources[1]).toMatchObject({ approvals: 2, maxDurationMs: H, defaultDurationMs: H / 2, ticketPattern: '^(INC|CHG)-\\d+$' });
     expect(config.resources[2]).toMatchObject({ kind: 'mysql', description: null, reason: 'optional', autoApprove: [], defaultDurationMs: H });
     expect(config.resources[3]).toMatchObject({ kind: 'ssh', target: { host: '10.20.0.5', port: 22 }, requestTtlMs: H / 2 });
@@ -232,6 +236,7 @@ describe('parseConfig: valid files', () => {
           targetCa: null,
           workloads: [],
           autoApproveWorkloads: [],
+          credentials: [],
         },
       ],
     });
@@ -253,12 +258,12 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     {
       claim: 'an unknown top-level key, listing what is allowed',
       text: file(...RESOURCE, 'frobnicate: true'),
-      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, membershipRecheckSeconds, membershipGraceSeconds, graphRetryBudget, resources, auditors, admins, limits, forwardAuth, tls, devTenant',
+      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, membershipRecheckSeconds, membershipGraceSeconds, graphRetryBudget, resources, auditors, admins, limits, forwardAuth, tls, notifications, trustedProxies, devTenant',
     },
     {
       claim: 'a kind that is not a resource kind',
       text: file(...RESOURCE.slice(0, 2), '    kind: mssql', ...RESOURCE.slice(3)),
-      line: 'config.yaml:3 resources.prod-db.kind: must be one of postgres, mysql, ssh, tcp (got "mssql")',
+      line: 'config.yaml:3 resources.prod-db.kind: must be one of postgres, mysql, ssh, tcp, http, grpc (got "mssql")',
     },
     {
       claim: 'a target without a port',
@@ -522,7 +527,7 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     );
     expect(error.message.split('\n')).toEqual([
       'The broker config config.yaml has 4 problems:',
-      'config.yaml:3 resources.prod-db.kind: must be one of postgres, mysql, ssh, tcp (got "mssql")',
+      'config.yaml:3 resources.prod-db.kind: must be one of postgres, mysql, ssh, tcp, http, grpc (got "mssql")',
       'config.yaml:4 resources.prod-db.target: must be host:port — e.g. db.internal:5432 (got "db.internal")',
       'config.yaml:7 resources.prod-db.maxDuration: is not a duration — use e.g. 30m, 4h, 1d (got "4x")',
       'config.yaml:8 resources.prod-db.approvals: must be a whole number from 1 to 10 — distinct approvers needed (got 0)',

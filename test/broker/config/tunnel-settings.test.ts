@@ -1,5 +1,5 @@
 // The tunnel's settings in the config file: per-resource maxConnections, idleTimeout and the
-// postgres/mysql connection defaults, and the top-level membershipRecheckSeconds.
+// postgres/mysql connection defaults, http/grpc hostHeader, and the top-level membershipRecheckSeconds.
 
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../broker/config/load.js';
@@ -85,5 +85,29 @@ describe('tunnel settings', () => {
     ],
   ])('refuses %s, naming the line and key', (_claim, text, line) => {
     expect(refusal(text)).toContain(line);
+  });
+});
+
+describe('http and grpc resources', () => {
+  it.each(['http', 'grpc'])('reads kind %s with no hostHeader (the target host:port is sent)', (kind) => {
+    const [app] = parseConfig(file(...resource(kind)), 'config.yaml', {}).resources;
+    expect(app?.kind).toBe(kind);
+    expect(app?.hostHeader).toBeUndefined();
+  });
+
+  it.each(['target', 'client', 'grafana.internal', 'grafana.internal:8443'])('reads hostHeader: %s', (value) => {
+    expect(parseConfig(file(...resource('http'), `    hostHeader: ${value}`), 'config.yaml', {}).resources[0]?.hostHeader).toBe(value);
+  });
+
+  it('refuses a hostHeader on a postgres resource', () => {
+    expect(refusal(file(...resource('postgres'), '    hostHeader: db.internal'))).toContain(
+      'config.yaml:8 resources.db.hostHeader: applies to http and grpc resources only, not kind postgres — remove it',
+    );
+  });
+
+  it('refuses a hostHeader that could smuggle a header into the request', () => {
+    expect(refusal(file(...resource('http'), '    hostHeader: "a\\r\\nX-Access-User: root"'))).toContain(
+      'config.yaml:8 resources.db.hostHeader: must be target, client, or a host name with an optional :port, e.g. grafana.internal',
+    );
   });
 });

@@ -5,7 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { AuthorizationCodes, MAX_PENDING_AUTH_CODES, s256Challenge } from '../../../broker/devtenant/auth-codes.js';
 
 const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
-const grant = { clientId: 'cli', redirectUri: 'http://localhost:1234', codeChallenge: s256Challenge(VERIFIER), scopes: ['user_impersonation'], oid: 'u1' };
+const grant = {
+  clientId: 'cli',
+  redirectUri: 'http://localhost:1234',
+  codeChallenge: s256Challenge(VERIFIER),
+  scopes: ['user_impersonation'],
+  oid: 'u1',
+  signIn: { amr: ['pwd'], acrs: [], authTime: 0 },
+};
 
 describe('AuthorizationCodes', () => {
   it("computes RFC 7636's S256 example challenge", () => {

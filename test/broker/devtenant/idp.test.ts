@@ -332,3 +332,71 @@ describe('client credentials refusals', () => {
     expect(json(res).error).toBe('invalid_client');
   });
 });
+
+describe('claims requests (a step-up sign-in)', () => {
+  const MFA = '{"access_token":{"amr":{"essential":true,"values":["mfa"]},"acrs":{"essential":true,"value":"c1"}}}';
+  const payload = (token: unknown): Record<string, unknown> =>
+    JSON.parse(Buffer.from(String(token).split('.')[1] as string, 'base64url').toString()) as Record<string, unknown>;
+
+  async function startWithClaims(claims: string): Promise<Record<string, unknown>> {
+    const res = await postForm(served.transport, `${served.tenant.authority}/oauth2/v2.0/devicecode`, {
+      client_id: served.tenant.cliClientId,
+      scope: `${served.tenant.api.scope} openid profile offline_access`,
+      claims,
+    });
+    expect(res.status).toBe(200);
+    return json(res);
+  }
+
+  it('gives a plain sign-in amr pwd and auth_time, no acrs', async () => {
+    const claims = payload((await signIn(served, 'dave@contoso.dev')).access_token);
+    expect(claims).toMatchObject({ amr: ['pwd'], auth_time: expect.any(Number) });
+    expect(claims.acrs).toBeUndefined();
+  });
+
+  it('gives a user with MFA amr mfa and the context asked for, and a refresh keeps them', async () => {
+    const started = await startWithClaims(MFA);
+    expect((await approveOnPage(served, String(started.user_code), 'alice@contoso.dev')).status).toBe(200);
+    const tokens = json(await pollToken(served, String(started.device_code)));
+    expect(payload(tokens.access_token)).toMatchObject({ amr: ['pwd', 'mfa'], acrs: ['c1'] });
+    const refreshed = await postForm(served.transport, tokenUrl(), {
+      grant_type: 'refresh_token',
+      client_id: served.tenant.cliClientId,
+      refresh_token: String(tokens.refresh_token),
+      scope: `${served.tenant.api.scope} openid profile offline_access`,
+      claims: MFA,
+    });
+    expect(refreshed.status).toBe(200);
+    expect(payload(json(refreshed).access_token)).toMatchObject({ amr: ['pwd', 'mfa'], acrs: ['c1'], auth_time: payload(tokens.access_token).auth_time });
+  });
+
+  it('refuses a user without MFA on the page, and the next poll ends the sign-in with AADSTS50079', async () => {
+    const started = await startWithClaims(MFA);
+    const page = await approveOnPage(served, String(started.user_code), 'dave@contoso.dev');
+    expect(page.status).toBe(400);
+    expect(page.body.toString()).toContain('dave@contoso.dev has no second factor registered');
+    const poll = await pollToken(served, String(started.device_code));
+    expectEntraError(json(poll), 'invalid_grant', 50079);
+  });
+
+  it('will not raise a password sign-in to MFA by refresh: interaction_required (AADSTS50076)', async () => {
+    const tokens = await signIn(served, 'alice@contoso.dev');
+    const res = await postForm(served.transport, tokenUrl(), {
+      grant_type: 'refresh_token',
+      client_id: served.tenant.cliClientId,
+      refresh_token: tokens.refresh_token as string,
+      scope: `${served.tenant.api.scope} openid profile offline_access`,
+      claims: MFA,
+    });
+    expectEntraError(json(res), 'interaction_required', 50076);
+  });
+
+  it('refuses a claims parameter that is not JSON', async () => {
+    const res = await postForm(served.transport, `${served.tenant.authority}/oauth2/v2.0/devicecode`, {
+      client_id: served.tenant.cliClientId,
+      scope: `${served.tenant.api.scope} openid`,
+      claims: '{nope',
+    });
+    expectEntraError(json(res), 'invalid_request', 90014);
+  });
+});

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { EventHub } from '../../../broker/events/hub.js';
-import type { AccessRequest, RequestChange } from '../../../broker/requests/types.js';
+import type { AccessRequest, Extension, RequestChange } from '../../../broker/requests/types.js';
 import type { EventMessage } from '../../../shared/wire.js';
 import { HOUR, T0, config, g, recordingLog } from '../requests/harness.js';
 
@@ -26,6 +26,9 @@ function request(over: Partial<AccessRequest> = {}): AccessRequest {
     closedBy: null,
     closeReason: null,
     autoApproved: false,
+    extensions: [],
+    breakGlass: false,
+    postReview: null,
     ...over,
   };
 }
@@ -36,6 +39,20 @@ function listen(hub: EventHub, oid: string, groups = [g.dba]): EventMessage[] {
   const got: EventMessage[] = [];
   hub.subscribe({ oid, upn: null }, groups, (m) => got.push(m));
   return got;
+}
+
+function extension(state: Extension['state'], approvalsRequired: number): Extension {
+  return {
+    seq: 1,
+    durationMs: 1_800_000,
+    reason: null,
+    requestedAt: 0,
+    state,
+    approvalsRequired,
+    reviews: [],
+    decidedAt: state === 'pending' ? null : 1,
+    previousExpiresAt: 0,
+  };
 }
 
 function changesOf(messages: EventMessage[]): string[] {
@@ -54,6 +71,14 @@ describe('EventHub', () => {
     ['auto_approved', { ...approved, autoApproved: true }, false],
     ['revoked', request({ state: 'revoked' }), false],
     ['expired', request({ state: 'expired' }), false],
+    // Break-glass: every approver is told at once, and of its post-review.
+    ['break_glass', { ...approved, breakGlass: true }, true],
+    ['post_reviewed', { ...approved, breakGlass: true }, true],
+    // Extensions: approvers hear of one waiting for them and of its decision, not of one the policy approved.
+    ['extension_requested', { ...approved, extensions: [extension('pending', 1)] }, true],
+    ['extended', { ...approved, extensions: [extension('approved', 1)] }, true],
+    ['extension_requested', { ...approved, extensions: [extension('approved', 0)] }, false],
+    ['extended', { ...approved, extensions: [extension('approved', 0)] }, false],
   ])('sends %s (request %s) to the requester, and to approvers: %s', (change, req, toApprovers) => {
     const hub = new EventHub(config());
     const requester = listen(hub, 'alice', [g.eng]);

@@ -47,6 +47,7 @@ export function policy(overrides: Partial<ResourcePolicy> = {}): ResourcePolicy 
     approvers: ['7c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f'],
     requestTtlMs: HOUR,
     autoApprove: ['sg-oncall'],
+    credentials: [],
     ...overrides,
   });
 }
@@ -82,4 +83,18 @@ export const events = {
     reason,
   }),
   tick: (): RequestEvent => ({ type: 'tick' }),
+  postReview: (who: PersonName, verdict: 'acceptable' | 'not_acceptable' = 'acceptable', comment: string | null = 'INC-4211 confirmed'): RequestEvent => ({
+    type: 'post_review',
+    by: people[who].actor,
+    byGroups: people[who].groups,
+    verdict,
+    comment,
+  }),
+  extend: (who: PersonName, duration: string, reason: string | null = 'migration still running', memberOf: GroupRef[] = people[who].groups): RequestEvent => ({
+    type: 'extend',
+    by: people[who].actor,
+    byGroups: memberOf,
+    duration,
+    reason,
+  }),
 };

@@ -54,6 +54,8 @@ export function principal(oid: string, kind: Principal['kind'] = 'user'): Princi
     groupsClaim: null,
     groupOverage: false,
     expiresAt: new Date('2100-01-01T00:00:00Z'),
+    signIn: { amr: ['pwd'], acrs: [], authTime: null },
+    clientAddress: '127.0.0.1',
   };
 }
 

@@ -166,6 +166,9 @@ describe('openRequest', () => {
       closedBy: null,
       closeReason: null,
       autoApproved: false,
+      extensions: [],
+      breakGlass: false,
+      postReview: null,
     });
   });
 
@@ -225,6 +228,55 @@ describe('openRequest', () => {
     const onCallOnly = [groups.oncall];
     const error = refusal(() => openRequest(input(), people.oscar.actor, onCallOnly, context(policy(), T0), 'r'));
     expect(error.code).toBe('not_a_requester');
+  });
+
+  it('grants break-glass at once to a member of breakGlass.groups, who need not be a requester, marked and without approvals', () => {
+    const p = policy({ breakGlass: { groups: ['sg-oncall'], maxDurationMs: HOUR }, ticketPattern: TICKETS });
+    const onCallOnly = [groups.oncall];
+    const { request, changes } = openRequest(input({ breakGlass: true, duration: null }), people.oscar.actor, onCallOnly, context(p, T0), 'r');
+    expect(changes).toEqual(['created', 'break_glass']);
+    // No ticket in an emergency; the default duration (1h) within breakGlass.maxDuration.
+    expect(request).toMatchObject({
+      state: 'approved',
+      breakGlass: true,
+      autoApproved: false,
+      postReview: null,
+      grantedAt: T0,
+      expiresAt: T0 + HOUR,
+      ticket: null,
+    });
+  });
+
+  it.each([
+    ['a resource without breakGlass', {}, people.oscar.groups, input({ breakGlass: true }), 'break_glass_not_allowed', 'has no break-glass access'],
+    [
+      'someone outside breakGlass.groups',
+      { breakGlass: { groups: ['sg-oncall'], maxDurationMs: HOUR } },
+      people.alice.groups,
+      input({ breakGlass: true }),
+      'break_glass_not_allowed',
+      'only members of sg-oncall may',
+    ],
+    [
+      'no reason',
+      { breakGlass: { groups: ['sg-oncall'], maxDurationMs: HOUR } },
+      people.oscar.groups,
+      input({ breakGlass: true, reason: '  ' }),
+      'reason_required',
+      'Break-glass access needs a reason',
+    ],
+    [
+      'more than breakGlass.maxDuration',
+      { breakGlass: { groups: ['sg-oncall'], maxDurationMs: HOUR } },
+      people.oscar.groups,
+      input({ breakGlass: true, duration: '2h' }),
+      'duration_too_long',
+      'at most 1h',
+    ],
+  ] as const)('refuses break-glass with %s', (_name, overrides, memberOf, asked, code, says) => {
+    const error = refusal(() => openRequest(asked, people.oscar.actor, memberOf, context(policy(overrides as Partial<ResourcePolicy>), T0), 'r'));
+    expect(error.code).toBe(code);
+    expect(error.message).toContain(says);
   });
 
   it('refuses to run with the policy of another resource', () => {

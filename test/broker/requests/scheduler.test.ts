@@ -27,6 +27,9 @@ function stored(id: string, over: Partial<AccessRequest>): AccessRequest {
     closedBy: null,
     closeReason: null,
     autoApproved: false,
+    extensions: [],
+    breakGlass: false,
+    postReview: null,
     ...over,
   };
 }

@@ -6,7 +6,15 @@ import type { AccessRequest, RequestChange, RequestEvent, RequestState } from '.
 import { AccessError, type ErrorCode } from '../../../shared/errors.js';
 import { context, events, HOUR, input, MINUTE, people, policy, T0, type PersonName } from './fixtures.js';
 
-const { approve, deny, cancel, revoke, tick } = events;
+const { approve, deny, cancel, revoke, tick, extend, postReview } = events;
+
+/** breakGlass: { groups: [sg-oncall], maxDuration: 1h }. */
+const BREAK_GLASS: Partial<ResourcePolicy> = { breakGlass: { groups: ['sg-oncall'], maxDurationMs: HOUR } };
+
+/** extend: { maxTotal: 3h, approval: required }. */
+const EXTEND_REQUIRED: Partial<ResourcePolicy> = { extend: { maxTotalMs: 3 * HOUR, autoApproveWithinMs: null } };
+/** extend: { maxTotal: 3h, approval: { none-within: 1h } }. */
+const EXTEND_WITHIN_1H: Partial<ResourcePolicy> = { extend: { maxTotalMs: 3 * HOUR, autoApproveWithinMs: HOUR } };
 
 interface Step {
   /** Minutes after the request was made. */
@@ -20,6 +28,10 @@ interface Step {
   changes?: RequestChange[];
   /** expiresAt, in minutes after the request was made. */
   expiresAt?: number;
+  /** States of the grant's extensions after the step, oldest first. */
+  extensions?: string[];
+  /** The post-review verdict after the step (null: none yet). */
+  verdict?: string | null;
 }
 
 interface Scenario {
@@ -30,6 +42,8 @@ interface Scenario {
   duration?: string;
   /** State right after creation (default pending). */
   opened?: RequestState;
+  /** Opened as break-glass (`access request --break-glass`). */
+  breakGlass?: boolean;
   steps: Step[];
 }
 
@@ -278,13 +292,212 @@ const scenarios: Scenario[] = [
     opened: 'approved',
     steps: [{ at: 5, event: revoke('bob'), state: 'revoked' }],
   },
+
+  // Extensions (access extend): approval required.
+  {
+    name: 'an extension that needs approval waits, then moves the expiry by its length once approved',
+    policy: EXTEND_REQUIRED,
+    steps: [
+      { at: 0, event: approve('bob'), state: 'approved', expiresAt: 60 },
+      { at: 50, event: extend('alice', '30m'), state: 'approved', changes: ['extension_requested'], expiresAt: 60, extensions: ['pending'] },
+      { at: 55, event: approve('carol'), state: 'approved', changes: ['extension_review_recorded', 'extended'], expiresAt: 90, extensions: ['approved'] },
+      { at: 60, event: tick(), state: 'approved', changes: [] },
+      { at: 90, event: tick(), state: 'expired', changes: ['expired'] },
+    ],
+  },
+  {
+    name: 'a refused extension leaves the grant as it was',
+    policy: EXTEND_REQUIRED,
+    steps: [
+      { at: 0, event: approve('bob'), state: 'approved', expiresAt: 60 },
+      { at: 10, event: extend('alice', '30m'), state: 'approved', extensions: ['pending'] },
+      { at: 11, event: deny('bob', null), refused: 'reason_required', state: 'approved', extensions: ['pending'] },
+      {
+        at: 12,
+        event: deny('bob', 'hand over to the night shift'),
+        state: 'approved',
+        changes: ['extension_review_recorded', 'extension_denied'],
+        expiresAt: 60,
+        extensions: ['denied'],
+      },
+      { at: 60, event: tick(), state: 'expired', changes: ['expired'] },
+    ],
+  },
+  {
+    name: 'an extension needs the approvals the resource needs, from distinct approvers who are not the requester',
+    policy: { ...EXTEND_REQUIRED, approvals: 2 },
+    requester: 'dan',
+    steps: [
+      { at: 0, event: approve('bob'), state: 'pending' },
+      { at: 1, event: approve('carol'), state: 'approved', expiresAt: 61 },
+      { at: 30, event: extend('dan', '1h'), state: 'approved', extensions: ['pending'] },
+      { at: 31, event: approve('dan'), refused: 'self_review', state: 'approved' },
+      { at: 32, event: approve('mallory'), refused: 'not_an_approver', state: 'approved' },
+      { at: 33, event: approve('bob'), state: 'approved', changes: ['extension_review_recorded'], expiresAt: 61, extensions: ['pending'] },
+      { at: 34, event: approve('bob'), refused: 'already_reviewed', state: 'approved' },
+      { at: 35, event: approve('carol'), state: 'approved', changes: ['extension_review_recorded', 'extended'], expiresAt: 121, extensions: ['approved'] },
+    ],
+  },
+  {
+    name: 'an extension still pending when the grant ends lapses with it',
+    policy: EXTEND_REQUIRED,
+    steps: [
+      { at: 0, event: approve('bob'), state: 'approved' },
+      { at: 50, event: extend('alice', '30m'), state: 'approved', extensions: ['pending'] },
+      { at: 60, event: approve('bob'), refused: 'request_not_pending', state: 'expired', changes: ['expired', 'extension_lapsed'], extensions: ['lapsed'] },
+    ],
+  },
+  {
+    name: 'a revoke lapses a pending extension',
+    policy: EXTEND_REQUIRED,
+    steps: [
+      { at: 0, event: approve('bob'), state: 'approved' },
+      { at: 10, event: extend('alice', '30m'), state: 'approved' },
+      { at: 11, event: revoke('bob', 'incident over'), state: 'revoked', changes: ['revoked', 'extension_lapsed'], extensions: ['lapsed'] },
+    ],
+  },
+  {
+    name: 'one pending extension at a time',
+    policy: EXTEND_REQUIRED,
+    steps: [
+      { at: 0, event: approve('bob'), state: 'approved' },
+      { at: 10, event: extend('alice', '30m'), state: 'approved' },
+      { at: 11, event: extend('alice', '15m'), refused: 'extension_pending', state: 'approved', extensions: ['pending'] },
+    ],
+  },
+
+  // Extensions: who, what and how long.
+  {
+    name: 'only the requester may extend their grant, and only while still a requester',
+    policy: EXTEND_REQUIRED,
+    steps: [
+      { at: 0, event: approve('bob'), state: 'approved' },
+      { at: 10, event: extend('bob', '30m'), refused: 'not_allowed_to_extend', state: 'approved' },
+      { at: 11, event: extend('alice', '30m', 'still working', []), refused: 'not_a_requester', state: 'approved', extensions: [] },
+    ],
+  },
+  {
+    name: 'a resource without extend allows no extension',
+    steps: [
+      { at: 0, event: approve('bob'), state: 'approved' },
+      { at: 10, event: extend('alice', '30m'), refused: 'extend_not_allowed', state: 'approved', expiresAt: 60, extensions: [] },
+    ],
+  },
+  {
+    name: 'maxTotal caps the grant with its extensions, counted from approval',
+    policy: EXTEND_REQUIRED,
+    duration: '2h',
+    steps: [
+      { at: 0, event: approve('bob'), state: 'approved', expiresAt: 120 },
+      { at: 10, event: extend('alice', '1h1m'), refused: 'extension_too_long', state: 'approved', expiresAt: 120, extensions: [] },
+      { at: 11, event: extend('alice', '1h'), state: 'approved', extensions: ['pending'] },
+      { at: 12, event: approve('bob'), state: 'approved', expiresAt: 180 },
+      { at: 13, event: extend('alice', '1m'), refused: 'extension_too_long', state: 'approved', expiresAt: 180 },
+    ],
+  },
+  {
+    name: 'an extension of a pending request or an ended grant is refused',
+    policy: EXTEND_REQUIRED,
+    steps: [
+      { at: 1, event: extend('alice', '30m'), refused: 'grant_not_active', state: 'pending' },
+      { at: 2, event: approve('bob'), state: 'approved', expiresAt: 62 },
+      { at: 62, event: extend('alice', '30m'), refused: 'grant_not_active', state: 'expired', changes: ['expired'] },
+    ],
+  },
+  {
+    name: 'an extension needs a duration that parses and a reason when the policy requires one',
+    policy: { ...EXTEND_REQUIRED, reason: 'required' },
+    steps: [
+      { at: 0, event: approve('bob'), state: 'approved' },
+      { at: 1, event: extend('alice', 'soon'), refused: 'duration_invalid', state: 'approved' },
+      { at: 2, event: extend('alice', '30m', null), refused: 'reason_required', state: 'approved' },
+      { at: 3, event: extend('alice', '30m', 'x\u001b[2J'), refused: 'reason_invalid', state: 'approved', extensions: [] },
+    ],
+  },
+
+  // Extensions: approval by policy (none-within).
+  {
+    name: 'within none-within extensions are approved by policy; beyond it they need approval',
+    policy: EXTEND_WITHIN_1H,
+    steps: [
+      { at: 0, event: approve('bob'), state: 'approved', expiresAt: 60 },
+      { at: 50, event: extend('alice', '40m'), state: 'approved', changes: ['extension_requested', 'extended'], expiresAt: 100, extensions: ['approved'] },
+      {
+        at: 90,
+        event: extend('alice', '20m'),
+        state: 'approved',
+        changes: ['extension_requested', 'extended'],
+        expiresAt: 120,
+        extensions: ['approved', 'approved'],
+      },
+      // 1h added so far: one more minute is beyond none-within.
+      {
+        at: 110,
+        event: extend('alice', '30m'),
+        state: 'approved',
+        changes: ['extension_requested'],
+        expiresAt: 120,
+        extensions: ['approved', 'approved', 'pending'],
+      },
+      { at: 111, event: approve('carol'), state: 'approved', expiresAt: 150, extensions: ['approved', 'approved', 'approved'] },
+    ],
+  },
+  {
+    name: 'an extension that would cross none-within needs approval as a whole',
+    policy: EXTEND_WITHIN_1H,
+    steps: [
+      { at: 0, event: approve('bob'), state: 'approved', expiresAt: 60 },
+      { at: 50, event: extend('alice', '1h30m'), state: 'approved', changes: ['extension_requested'], expiresAt: 60, extensions: ['pending'] },
+    ],
+  },
+  // Break-glass and its post-review.
+  {
+    name: 'a break-glass grant is live at once and waits for a post-review by an approver, once',
+    policy: BREAK_GLASS,
+    requester: 'oscar',
+    breakGlass: true,
+    opened: 'approved',
+    steps: [
+      { at: 1, event: approve('bob'), refused: 'request_not_pending', state: 'approved', verdict: null },
+      { at: 2, event: postReview('oscar'), refused: 'self_review', state: 'approved', verdict: null },
+      { at: 3, event: postReview('mallory'), refused: 'not_an_approver', state: 'approved', verdict: null },
+      { at: 4, event: postReview('erin'), refused: 'not_an_approver', state: 'approved', verdict: null },
+      { at: 5, event: postReview('bob', 'acceptable', null), refused: 'reason_required', state: 'approved', verdict: null },
+      { at: 6, event: postReview('bob', 'not_acceptable', 'nothing was down'), state: 'approved', changes: ['post_reviewed'], verdict: 'not_acceptable' },
+      { at: 7, event: postReview('carol'), refused: 'already_reviewed', state: 'approved', verdict: 'not_acceptable' },
+    ],
+  },
+  {
+    name: 'a post-review may come after the break-glass grant ended, and records the expiry with it',
+    policy: BREAK_GLASS,
+    requester: 'oscar',
+    breakGlass: true,
+    opened: 'approved',
+    steps: [{ at: 90, event: postReview('carol'), state: 'expired', changes: ['expired', 'post_reviewed'], verdict: 'acceptable' }],
+  },
+  {
+    name: 'a grant that was not break-glass takes no post-review',
+    steps: [
+      { at: 1, event: approve('bob'), state: 'approved' },
+      { at: 2, event: postReview('carol'), refused: 'not_a_break_glass_grant', state: 'approved', verdict: null },
+    ],
+  },
+  {
+    name: 'an auto-approved grant may be extended within none-within by policy too',
+    policy: EXTEND_WITHIN_1H,
+    requester: 'oscar',
+    opened: 'approved',
+    steps: [{ at: 30, event: extend('oscar', '1h'), state: 'approved', changes: ['extension_requested', 'extended'], expiresAt: 120 }],
+  },
 ];
 
 describe('applyEvent', () => {
   it.each(scenarios)('$name', (scenario) => {
     const p = policy(scenario.policy);
     const requester = people[scenario.requester ?? 'alice'];
-    let { request } = openRequest(input({ duration: scenario.duration ?? '1h' }), requester.actor, requester.groups, context(p, T0), 'req-1');
+    const asked = input({ duration: scenario.duration ?? '1h', ...(scenario.breakGlass ? { breakGlass: true } : {}) });
+    let { request } = openRequest(asked, requester.actor, requester.groups, context(p, T0), 'req-1');
+    if (scenario.breakGlass) expect(request).toMatchObject({ breakGlass: true, autoApproved: false, reviews: [] });
     expect(request.state, 'after creation').toBe(scenario.opened ?? 'pending');
 
     scenario.steps.forEach((step, index) => {
@@ -295,6 +508,11 @@ describe('applyEvent', () => {
       request = outcome.request;
       expect(request.state, label).toBe(step.state);
       if (step.expiresAt !== undefined) expect(request.expiresAt, label).toBe(T0 + step.expiresAt * MINUTE);
+      if (step.extensions !== undefined)
+        expect(
+          request.extensions.map((e) => e.state),
+          label,
+        ).toEqual(step.extensions);
     });
   });
 });

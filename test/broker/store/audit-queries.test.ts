@@ -100,6 +100,8 @@ describe('AuditQueries.sessions', () => {
       endReason: 'clientClosed',
       queries: 3,
       reason: 'INC-1: replica lag',
+      breakGlass: false,
+      postReview: null,
     });
     expect(audit.queries.sessions({ user: 'alice', since: T0 + DAY })[0]).toMatchObject({ id: 's4', closedAt: null, endReason: null });
   });

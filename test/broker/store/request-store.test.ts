@@ -268,3 +268,45 @@ describe('deadlines', () => {
     expect(store.nextDeadline()).toBeNull();
   });
 });
+
+describe('extensions', () => {
+  const extension = (state: 'pending' | 'approved', reviews = [approval('oid-bob', T0 + 20 * MINUTE)]) => ({
+    seq: 1,
+    durationMs: 30 * MINUTE,
+    reason: 'migration still running',
+    requestedAt: T0 + 10 * MINUTE,
+    state,
+    approvalsRequired: 1,
+    reviews: state === 'pending' ? [] : reviews,
+    decidedAt: state === 'pending' ? null : T0 + 20 * MINUTE,
+    previousExpiresAt: T0 + HOUR,
+  });
+
+  it('keeps a grant’s extensions with their reviews, and updates one as it is decided', () => {
+    const grant = approvedRequest(pendingRequest({ id: 'req-ext' }), T0, [approval('oid-bob', T0)]);
+    store.insert(grant);
+    store.save({ ...grant, extensions: [extension('pending')] });
+    expect(store.get('req-ext')?.extensions).toEqual([extension('pending')]);
+    // The approver of the grant reviews its extension too: the reviews table's one-per-person rule does not apply.
+    const extended = { ...grant, expiresAt: T0 + HOUR + 30 * MINUTE, extensions: [extension('approved')] };
+    store.save(extended);
+    expect(store.get('req-ext')).toEqual(extended);
+  });
+
+  it('puts a live grant with a pending extension in the approvers’ queue, and takes it out once decided', () => {
+    const grant = approvedRequest(pendingRequest({ id: 'req-ext' }), T0);
+    store.insert(grant);
+    expect(ids(store.pagePending(['prod-db'], { limit: 10, after: null }).requests)).toEqual([]);
+    store.save({ ...grant, extensions: [extension('pending')] });
+    expect(ids(store.pagePending(['prod-db'], { limit: 10, after: null }).requests)).toEqual(['req-ext']);
+    store.save({ ...grant, extensions: [extension('approved')] });
+    expect(ids(store.pagePending(['prod-db'], { limit: 10, after: null }).requests)).toEqual([]);
+  });
+
+  it('refuses an update from a stale read that lacks an extension stored since', () => {
+    const grant = approvedRequest(pendingRequest({ id: 'req-ext' }), T0);
+    store.insert(grant);
+    store.save({ ...grant, extensions: [extension('pending')] });
+    expect(codeOf(() => store.save(grant))).toBe('store_conflict');
+  });
+});

@@ -25,6 +25,9 @@ export function pendingRequest(overrides: Partial<AccessRequest> = {}): AccessRe
     closedBy: null,
     closeReason: null,
     autoApproved: false,
+    extensions: [],
+    breakGlass: false,
+    postReview: null,
     ...overrides,
   };
 }

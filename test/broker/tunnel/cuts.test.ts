@@ -240,4 +240,37 @@ describe('broker shutdown', () => {
     await targetClosed;
     expect(recorded).toMatchObject({ id: session?.id, reason: 'goingAway' });
   });
+
+  it('drains: waits while a tunnel is open, and resolves as soon as the last one closes, without cutting it', async () => {
+    const own = await startTunnelBroker([resource('prod-db', { target: { host: '127.0.0.1', port: echoTarget.port } })]);
+    try {
+      await own.grant('prod-db');
+      const client = await TunnelClient.open(own.wsBase, 'prod-db');
+      let drained: { open: number } | null = null;
+      const draining = own.runtime.tunnels.drain(3_600_000).then((result) => {
+        drained = result;
+      });
+      // Still open and still relaying while the drain waits.
+      client.ws.send(Buffer.from('ping'));
+      expect((await client.receive(4)).toString()).toBe('ping');
+      expect(drained).toBeNull();
+      client.ws.close(1000);
+      await draining;
+      expect(drained).toEqual({ open: 0 });
+      expect(await client.closed).toMatchObject({ code: 1000 });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('drains up to its timeout and says how many tunnels are still open', async () => {
+    const own = await startTunnelBroker([resource('prod-db', { target: { host: '127.0.0.1', port: echoTarget.port } })]);
+    try {
+      await own.grant('prod-db');
+      await TunnelClient.open(own.wsBase, 'prod-db');
+      expect(await own.runtime.tunnels.drain(50)).toEqual({ open: 1 });
+    } finally {
+      await own.close();
+    }
+  });
 });

@@ -23,6 +23,9 @@ const verifier: Verifier = {
   async verify(token) {
     const [kind, oid] = token.split(/-(.*)/s);
     if (kind === 'good' && oid) return principal(oid);
+    // `signedin<ms>-<oid>`: a person who signed in at <ms> (for maxSignInAge).
+    const signedIn = /^signedin(\d+)$/.exec(kind ?? '');
+    if (signedIn && oid) return { ...principal(oid), signIn: { amr: ['pwd'], acrs: [], authTime: Number(signedIn[1]) } };
     if (kind === 'app' && oid) return principal(oid, 'app');
     throw new AccessError('token_signature_invalid', 'the token signature does not verify');
   },

@@ -34,6 +34,11 @@ describe('describeEntry', () => {
       'refused create (duration_too_long): "9h" is longer than prod-db allows',
     ],
     [
+      "a resource condition's refusal, naming the condition",
+      { type: 'policy.refused', body: { action: 'connect', code: 'mfa_required', condition: 'requireMfa', message: 'prod-db requires multi-factor sign-in' } },
+      'refused connect (mfa_required, condition requireMfa): prod-db requires multi-factor sign-in',
+    ],
+    [
       'a tunnel opening',
       { type: 'session.opened', body: { requestId: 'r1', target: '10.0.0.5:5432', client: '127.0.0.1' } },
       'tunnel opened from 127.0.0.1 to 10.0.0.5:5432',
@@ -72,6 +77,76 @@ describe('describeEntry', () => {
       'tunnel closed (unrecordable): ↑51 B ↓0 B — unknown message type 0x16',
     ],
     ['a cut query', { type: 'pg.query', body: { sql: 'copy x from stdin', truncated: true, sqlChars: 90_000 } }, '(cut) copy x from stdin'],
+    ['an http request', { type: 'http.request', body: { n: 1, method: 'GET', path: '/api/health?x=1' } }, 'GET /api/health?x=1'],
+    ['a WebSocket upgrade', { type: 'http.request', body: { n: 2, method: 'GET', path: '/ws', upgrade: 'websocket' } }, 'GET /ws (upgrade to websocket)'],
+    [
+      'an http response',
+      {
+        type: 'http.response',
+        body: { n: 1, method: 'POST', path: '/upload', status: 201, bytesUp: 4096, bytesDown: 12, durationMs: 31, outcome: 'complete' },
+      },
+      'POST /upload → 201: ↑4.0 KiB ↓12 B in 31 ms',
+    ],
+    [
+      'an http exchange the revoke cut',
+      {
+        type: 'http.response',
+        body: {
+          n: 3,
+          method: 'GET',
+          path: '/stream',
+          status: 200,
+          bytesUp: 0,
+          bytesDown: 90,
+          durationMs: 900,
+          outcome: 'connectionClosed',
+          detail: 'the tunnel closed',
+        },
+      },
+      'GET /stream → 200: ↑0 B ↓90 B in 900 ms — connection closed: the tunnel closed',
+    ],
+    ['a grpc call', { type: 'grpc.call', body: { n: 1, method: '/orders.Orders/Get' } }, 'call /orders.Orders/Get'],
+    [
+      'a grpc status',
+      {
+        type: 'grpc.status',
+        body: { n: 1, method: '/orders.Orders/Get', grpcStatus: 5, grpcMessage: 'no such order', bytesUp: 9, bytesDown: 0, durationMs: 4, outcome: 'complete' },
+      },
+      'call /orders.Orders/Get → 5 NOT_FOUND "no such order": ↑9 B ↓0 B in 4 ms',
+    ],
+    [
+      'a successful grpc call (no "OK" message echoed)',
+      {
+        type: 'grpc.status',
+        body: { n: 2, method: '/o.O/List', grpcStatus: 0, grpcMessage: 'OK', bytesUp: 5, bytesDown: 70, durationMs: 2, outcome: 'complete' },
+      },
+      'call /o.O/List → 0 OK: ↑5 B ↓70 B in 2 ms',
+    ],
+    [
+      'a MySQL prepared statement with its parameters beside it',
+      {
+        type: 'mysql.query',
+        body: {
+          sql: 'select * from t where id = ? and note = ?',
+          protocol: 'prepared',
+          statementId: 3,
+          params: ['7', null, { text: 'ab', bytes: 4000, truncated: true }],
+        },
+      },
+      'select * from t where id = ? and note = ? ["7", NULL, "ab"… (4000 bytes)]',
+    ],
+    ['a MySQL text statement', { type: 'mysql.query', body: { sql: 'select 1', protocol: 'text' } }, 'select 1'],
+    [
+      'a MySQL handshake',
+      { type: 'mysql.handshake', body: { dbUser: 'app', database: 'shop', program: 'mysql', serverVersion: '10.11', connectionId: 42 } },
+      'mysql session for database shop as app (mysql), server connection 42',
+    ],
+    ['a MySQL USE', { type: 'mysql.command', body: { command: 'initDb', database: 'archive' } }, 'changed the default database to archive (COM_INIT_DB)'],
+    [
+      'a MySQL kill at a cut',
+      { type: 'mysql.killed', body: { connectionId: 42, dbUser: 'app', cut: 'grantRevoked' } },
+      'killed the running statement of connection 42 when the tunnel was cut (grant revoked)',
+    ],
   ])('tells %s in words', (_case, overrides, words) => {
     expect(describeEntry(entryView(1, overrides))).toBe(words);
   });
@@ -118,7 +193,7 @@ describe('the shared pieces', () => {
   it('lines a feed up: seq, time, type padded to the widest type, who, resource, subject, words', () => {
     const entry = entryView(12, { type: 'session.opened', subject: 's9', body: { client: '127.0.0.1', target: 'db:5432' } });
     expect(entryLine(entry)).toBe(
-      `#12  ${timestamp(entry.at)}  ${'session.opened'.padEnd('request.review_recorded'.length)}  alice@contoso.com  prod-db  s9  tunnel opened from 127.0.0.1 to db:5432`,
+      `#12  ${timestamp(entry.at)}  ${'session.opened'.padEnd('request.extension_review_recorded'.length)}  alice@contoso.com  prod-db  s9  tunnel opened from 127.0.0.1 to db:5432`,
     );
     expect(entryLine(entryView(3, { actor: null, resource: null, subject: null, type: 'request.expired', body: {} }))).toContain(
       '  broker  -  -  access ended (expired)',

@@ -60,6 +60,12 @@ async function declineOnPage(userCode: string): Promise<void> {
 }
 
 /** A browser: opens the authorize page and presses Sign in as `username` or Decline, then posts the answer to the loopback redirect. */
+/** What a browser reads out of an HTML attribute value the dev tenant escaped (html.ts escapeHtml). */
+function unescapeHtml(text: string): string {
+  const entities: Record<string, string> = { '&amp;': '&', '&quot;': '"', '&#39;': "'", '&lt;': '<', '&gt;': '>' };
+  return text.replace(/&(amp|quot|#39|lt|gt);/g, (entity) => entities[entity] ?? entity);
+}
+
 function browserChoosing(choice: string | 'decline'): SignInRequest {
   return {
     method: 'browser',
@@ -68,7 +74,7 @@ function browserChoosing(choice: string | 'decline'): SignInRequest {
       const browser = new HttpTransport();
       const page = (await browser.request(url)).body.toString('utf8');
       const fields = Object.fromEntries(
-        [...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], m[2]?.replace(/&amp;/g, '&')]),
+        [...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], unescapeHtml(m[2] ?? '')]),
       );
       const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1] as string;
       const answer = await postForm(browser, new URL(action, url).toString(), {
@@ -78,7 +84,7 @@ function browserChoosing(choice: string | 'decline'): SignInRequest {
       const html = answer.body.toString('utf8');
       const redirect = /<form method="post" action="([^"]+)"/.exec(html)?.[1] as string;
       const posted = Object.fromEntries(
-        [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], m[2]?.replace(/&amp;/g, '&')]),
+        [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], unescapeHtml(m[2] ?? '')]),
       );
       // The loopback listens on 127.0.0.1 (the redirect names localhost); a real browser's answer is in the background.
       const loopback = new URL(redirect);

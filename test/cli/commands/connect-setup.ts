@@ -23,6 +23,7 @@ export const demoDb: ResourceSummary = {
   defaultDurationMs: 3_600_000,
   reason: 'required',
   ticketPattern: null,
+  conditions: [],
   user: 'demo',
   database: 'demo',
 };

@@ -30,6 +30,69 @@ describe('access watch', () => {
     expect(h.events.closed).toBe(true);
   });
 
+  it('prints the exact `access extend` command in the expiring warning when the policy allows more time', async () => {
+    const h = harness();
+    h.events.push(
+      { type: 'hello', oid: 'oid-alice', upn: 'alice@contoso.com' },
+      // 1h granted, 25m left under maxTotal: the suggestion is capped at what the policy still allows.
+      { type: 'expiring', request: approvedView({ extendableMs: 25 * 60_000 }), inMs: 300_000 },
+      { type: 'expiring', request: approvedView({ extendableMs: 3 * 3_600_000 }), inMs: 300_000 },
+      // No more room: a new request is the way.
+      { type: 'expiring', request: approvedView({ extendableMs: 0 }), inMs: 300_000 },
+    );
+    const exit = h.run('watch');
+    await vi.waitFor(() => expect(h.stdout().split('\n')).toHaveLength(4));
+    h.interrupt();
+    await exit;
+    const lines = h.stdout().trimEnd().split('\n');
+    expect(lines[0]).toContain('— `access extend r7f3c0a1b2 --for 25m` for more time');
+    expect(lines[1]).toContain('— `access extend r7f3c0a1b2 --for 1h` for more time');
+    expect(lines[2]).toContain('— `access request prod-db` for more time');
+  });
+
+  it('shows an extension request to approvers as such, and its outcome to the requester', async () => {
+    const h = harness();
+    const pending = {
+      seq: 1,
+      durationMs: 30 * 60_000,
+      reason: 'migration still running',
+      requestedAt: '2025-03-04T11:59:00.000Z',
+      state: 'pending' as const,
+      approvalsRequired: 1,
+      approvals: 0,
+      reviews: [],
+      decidedAt: null,
+      previousExpiresAt: '2025-03-04T12:59:59.000Z',
+    };
+    h.events.push(
+      { type: 'hello', oid: 'oid-alice', upn: 'alice@contoso.com' },
+      { type: 'request', change: 'extension_requested', request: approvedView({ id: 'theirs2', requester: carol, extensions: [pending] }) },
+      {
+        type: 'request',
+        change: 'extension_denied',
+        request: approvedView({
+          extensions: [
+            {
+              ...pending,
+              state: 'denied',
+              decidedAt: '2025-03-04T12:00:00.000Z',
+              reviews: [{ reviewer: carol, decision: 'deny', comment: 'hand over', at: '2025-03-04T12:00:00.000Z' }],
+            },
+          ],
+        }),
+      },
+    );
+    const exit = h.run('watch');
+    await vi.waitFor(() => expect(h.stdout().split('\n')).toHaveLength(3));
+    h.interrupt();
+    await exit;
+    const lines = h.stdout().trimEnd().split('\n');
+    expect(lines[0]).toMatch(
+      /Extension request theirs2 carol@contoso\.com → prod-db \+30m \(access until .*\) — "migration still running" · access approve theirs2/,
+    );
+    expect(lines[1]).toContain('Your grant r7f3c0a1b2 for prod-db: ✖ Extension of r7f3c0a1b2 denied by carol@contoso.com: hand over — the grant is unchanged');
+  });
+
   it('prints one JSON object per line with --json', async () => {
     const h = harness();
     scripted(h);

@@ -22,6 +22,9 @@ describe('closeWords', () => {
       'your group membership could not be confirmed for 2m (the directory is unavailable)',
     ],
     [4115, '', 'your group membership could not be confirmed (the directory is unavailable)'],
+    [4116, 'the time window of demo-db (Mon-Fri 07:00-19:00 Europe/Berlin) closed', 'the time window of demo-db (Mon-Fri 07:00-19:00 Europe/Berlin) closed'],
+    [4116, '', "the resource's time window closed"],
+    [4117, 'demo-db requires a sign-in within the last 8h', 'demo-db requires a sign-in within the last 8h'],
     [1001, '', 'the broker is shutting down'],
     [1006, '', 'the connection to the broker was lost'],
     [4999, 'something new', 'something new (close code 4999)'],
@@ -49,6 +52,9 @@ describe('exit codes', () => {
     expect(grantEndingExit({ code: 4110, reason: '' })).toBe(0);
     expect(grantEndingExit({ code: 4111, reason: '' })).toBe(3);
     expect(grantEndingExit({ code: 4112, reason: '' })).toBe(3);
+    // A resource's conditions end every tunnel of the grant alike: the window closed, the sign-in grew too old.
+    expect(grantEndingExit({ code: 4116, reason: '' })).toBe(3);
+    expect(grantEndingExit({ code: 4117, reason: '' })).toBe(3);
     expect(grantEndingExit({ code: 4100, reason: '' })).toBeNull();
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectHint, connectionEnv, dialHost, hostPort } from '../../../cli/tunnel/environment.js';
+import { connectHint, connectionEnv, dialHost, hostPort, mysqlOptionFile } from '../../../cli/tunnel/environment.js';
 
 const at = { host: '127.0.0.1', port: 54321 };
 
@@ -28,10 +28,43 @@ describe('connectionEnv', () => {
     expect(env.PGDATABASE).toBeUndefined();
   });
 
+  it("trusts the listener's local CA for verify-full (PGSSLROOTCERT), over one set for other servers, and leaves PGSSLMODE to the person", () => {
+    const env = connectionEnv(
+      'postgres',
+      at,
+      {},
+      { PGSSLROOTCERT: '/etc/ssl/prod-ca.pem', PGSSLMODE: 'verify-full' },
+      { caFile: '/home/a/.config/access/local-tls/ca-1.crt' },
+    );
+    expect(env).toMatchObject({ PGSSLROOTCERT: '/home/a/.config/access/local-tls/ca-1.crt', PGSSLMODE: 'verify-full' });
+    expect(connectionEnv('postgres', at, {}, {}, { caFile: '/x/ca.crt' }).PGSSLMODE).toBeUndefined();
+  });
+
   it('gives mysql MYSQL_HOST and MYSQL_TCP_PORT, and every kind ACCESS_HOST and ACCESS_PORT', () => {
     expect(connectionEnv('mysql', at, {}, {})).toEqual({ MYSQL_HOST: '127.0.0.1', MYSQL_TCP_PORT: '54321', ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
     expect(connectionEnv('ssh', at, {}, {})).toEqual({ ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
     expect(connectionEnv('tcp', at, {}, {})).toEqual({ ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
+  });
+
+  it('gives http ACCESS_URL (ending in a slash) and grpc ACCESS_GRPC_TARGET, host:port of a plaintext channel', () => {
+    expect(connectionEnv('http', at, {}, {})).toEqual({ ACCESS_URL: 'http://127.0.0.1:54321/', ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
+    expect(connectionEnv('http', { host: '::1', port: 5 }, {}, {}).ACCESS_URL).toBe('http://[::1]:5/');
+    expect(connectionEnv('grpc', at, {}, {})).toEqual({ ACCESS_GRPC_TARGET: '127.0.0.1:54321', ACCESS_HOST: '127.0.0.1', ACCESS_PORT: '54321' });
+  });
+});
+
+describe('mysqlOptionFile', () => {
+  it("gives the mysql client the resource's user ([client]) and database ([mysql]), quoted", () => {
+    expect(mysqlOptionFile('mysql', { user: 'app', database: 'shop' }, {})).toBe(
+      '# Written by `access connect` for this command only.\n[client]\nuser="app"\n[mysql]\ndatabase="shop"\n',
+    );
+    expect(mysqlOptionFile('mysql', { user: 'o"k\\x\ny' }, {})).toContain('user="o\\"k\\\\x\\ny"');
+  });
+
+  it('writes nothing without defaults, for other kinds, or when the person has a MYSQL_HOME of their own', () => {
+    expect(mysqlOptionFile('mysql', {}, {})).toBeNull();
+    expect(mysqlOptionFile('postgres', { user: 'app' }, {})).toBeNull();
+    expect(mysqlOptionFile('mysql', { user: 'app' }, { MYSQL_HOME: '/etc/mine' })).toBeNull();
   });
 });
 
@@ -42,6 +75,8 @@ describe('connectHint', () => {
     ['mysql', { user: 'app', database: 'shop' }, 'mysql -h 127.0.0.1 -P 54321 -u app shop'],
     ['ssh', {}, 'ssh -p 54321 127.0.0.1'],
     ['tcp', {}, 'nc 127.0.0.1 54321'],
+    ['http', {}, 'curl http://127.0.0.1:54321/ (or open it in a browser)'],
+    ['grpc', {}, 'grpcurl -plaintext 127.0.0.1:54321 list (a plaintext gRPC channel to 127.0.0.1:54321)'],
   ])('for %s with %j suggests `%s`', (kind, defaults, hint) => {
     expect(connectHint(kind, at, defaults)).toBe(hint);
   });

@@ -19,6 +19,7 @@ const resource: ResourceSummary = {
   ticketPattern: '^INC-\\d+$',
   user: null,
   database: null,
+  conditions: [],
 };
 
 describe('liveGrant', () => {

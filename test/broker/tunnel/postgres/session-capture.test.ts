@@ -44,6 +44,8 @@ interface Run {
   entries: NewAuditEntry[];
   log: ReturnType<typeof recordingLog>;
   flushes: number;
+  /** Commits asked for at the end of the turn (group commit). */
+  soonFlushes: number;
   /** Whether the log's writes fail now (a full disk): flushes then leave everything buffered. */
   failing: boolean;
 }
@@ -55,11 +57,13 @@ function capture(): Run {
     entries,
     log,
     flushes: 0,
+    soonFlushes: 0,
     failing: false,
     capture: new SessionCapture(SESSION, {
       sink: {
         add: (entry) => entries.push(entry),
         flush: () => void run.flushes++,
+        flushSoon: () => void run.soonFlushes++,
         get pending() {
           return run.failing ? 1 : 0;
         },
@@ -292,23 +296,35 @@ describe('before the target answers', () => {
   it('writes the statements it holds, so no client sees an answer to a statement a crash could still take from the log', () => {
     const run = feed(startup({ user: 'alice', database: 'orders' }), query('select 1'));
     const before = run.flushes;
-    run.capture.beforeDown();
+    run.capture.beforeDown(Buffer.alloc(0));
     expect(run.flushes).toBe(before + 1);
     // Nothing new since: the next answer chunk costs no write.
-    run.capture.beforeDown();
+    run.capture.beforeDown(Buffer.alloc(0));
     expect(run.flushes).toBe(before + 1);
     run.capture.up(query('select 2'));
-    run.capture.beforeDown();
+    run.capture.beforeDown(Buffer.alloc(0));
     expect(run.flushes).toBe(before + 2);
+  });
+
+  it('asks for a commit at the end of the turn when a chunk brings statements, so it runs while the server works', () => {
+    const run = feed(startup({ user: 'alice', database: 'orders' }));
+    run.capture.beforeDown(Buffer.alloc(0));
+    const before = run.soonFlushes;
+    run.capture.up(query('select 1'));
+    expect(run.soonFlushes).toBe(before + 1);
+    run.capture.beforeDown(Buffer.alloc(0));
+    // A chunk that records nothing (Sync alone) asks for no commit.
+    run.capture.up(sync());
+    expect(run.soonFlushes).toBe(before + 1);
   });
 
   it('refuses to let an answer through when the log cannot write the statements it answers, and keeps trying', () => {
     const run = feed(startup({ user: 'alice', database: 'orders' }), query('select 1'));
     run.failing = true;
-    expect(run.capture.beforeDown()).toMatch(/audit log could not record what the client sent/);
+    expect(run.capture.beforeDown(Buffer.alloc(0))).toMatch(/audit log could not record what the client sent/);
     // Still unwritten: the next answer is refused too, until a write succeeds.
-    expect(run.capture.beforeDown()).not.toBeNull();
+    expect(run.capture.beforeDown(Buffer.alloc(0))).not.toBeNull();
     run.failing = false;
-    expect(run.capture.beforeDown()).toBeNull();
+    expect(run.capture.beforeDown(Buffer.alloc(0))).toBeNull();
   });
 });

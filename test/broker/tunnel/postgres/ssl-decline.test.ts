@@ -33,7 +33,7 @@ function run(chunks: Buffer[]): Outcome {
       return;
     }
     forwarded.push(step.forward);
-    if (step.done) doneAt = index;
+    if ('done' in step && step.done) doneAt = index;
   });
   return { answers, forwarded: Buffer.concat(forwarded), doneAt, ...(refused === undefined ? {} : { refused }) };
 }

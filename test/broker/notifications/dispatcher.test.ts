@@ -1,0 +1,179 @@
+// NotificationDispatcher over a real SQLite outbox with a recording POST: notices go to the
+// destinations that want them, a failure is retried after its backoff and logged, attempts run
+// out into "given up", and the outbox keeps what a stopped dispatcher did not deliver.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import type { NotificationsConfig } from '../../../broker/config/types.js';
+import { NotificationDispatcher, type Post, type PostResult } from '../../../broker/notifications/dispatcher.js';
+import { openDatabase, type Database } from '../../../broker/store/database.js';
+import { NotificationOutbox } from '../../../broker/store/notification-outbox.js';
+import type { RequestView } from '../../../shared/wire.js';
+import { recordingLog } from '../requests/harness.js';
+
+const T0 = Date.UTC(2025, 2, 4, 12, 0);
+
+const pending: RequestView = {
+  id: 'r1',
+  resource: 'prod-db',
+  requester: { oid: 'oid-alice', upn: 'alice@contoso.com' },
+  state: 'pending',
+  durationMs: 3_600_000,
+  reason: 'INC-1',
+  ticket: null,
+  createdAt: new Date(T0).toISOString(),
+  pendingUntil: new Date(T0 + 3_600_000).toISOString(),
+  approvalsRequired: 1,
+  approvals: 0,
+  reviews: [],
+  approvers: ['sg-dba'],
+  grantedAt: null,
+  expiresAt: null,
+  closedAt: null,
+  closedBy: null,
+  closeReason: null,
+  autoApproved: false,
+};
+
+const config: NotificationsConfig = {
+  destinations: [
+    { name: 'slack', kind: 'slack', url: 'https://hooks.slack.test/1', secret: null, events: ['new_request'] },
+    { name: 'siem', kind: 'webhook', url: 'https://siem.test/hook', secret: 's'.repeat(32), events: ['revoke'] },
+  ],
+  firstRetryMs: 1_000,
+  maxRetryMs: 4_000,
+  maxAttempts: 3,
+};
+
+let db: Database;
+
+afterEach(() => {
+  db?.close();
+});
+
+function setup(answers: PostResult[]) {
+  db = openDatabase(':memory:');
+  const outbox = new NotificationOutbox(db);
+  const clock = { now: T0 };
+  const log = recordingLog();
+  const posts: { url: string; headers: Record<string, string>; body: string }[] = [];
+  const post: Post = async (url, headers, body) => {
+    posts.push({ url, headers, body });
+    return answers.shift() ?? { ok: true };
+  };
+  const dispatcher = new NotificationDispatcher({ config, outbox, now: () => clock.now, log, post, random: () => 1 });
+  return { outbox, clock, log, posts, dispatcher };
+}
+
+/** Runs one pass now (the dispatcher's timer is real; the clock it reads is the test's). */
+async function pass(dispatcher: NotificationDispatcher): Promise<void> {
+  dispatcher.kick();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await dispatcher.idle();
+}
+
+describe('NotificationDispatcher', () => {
+  it('sends a notice only to the destinations whose events include it', async () => {
+    const h = setup([]);
+    h.dispatcher.enqueueChange(pending, ['created'], T0);
+    h.dispatcher.start();
+    await pass(h.dispatcher);
+    expect(h.posts.map((p) => p.url)).toEqual(['https://hooks.slack.test/1']);
+    expect(h.outbox.waiting()).toBe(0);
+    await h.dispatcher.stop();
+  });
+
+  it('retries a failed delivery after its backoff, logs each failure, and gives up after the attempts', async () => {
+    const h = setup([
+      { ok: false, error: 'HTTP 500: down' },
+      { ok: false, error: 'HTTP 502: still down' },
+      { ok: false, error: 'fetch failed' },
+    ]);
+    h.dispatcher.enqueueChange(pending, ['created'], T0);
+    h.dispatcher.start();
+    await pass(h.dispatcher);
+    expect(h.posts).toHaveLength(1);
+    // Not due yet: the first retry waits 1 s (random() = 1: the whole backoff).
+    h.clock.now = T0 + 999;
+    await pass(h.dispatcher);
+    expect(h.posts).toHaveLength(1);
+    h.clock.now = T0 + 1_000;
+    await pass(h.dispatcher);
+    expect(h.posts).toHaveLength(2);
+    h.clock.now = T0 + 3_000;
+    await pass(h.dispatcher);
+    expect(h.posts).toHaveLength(3);
+    expect(h.outbox.waiting()).toBe(0);
+    expect(
+      h.log.lines.filter((l) => l.message === 'notification delivery failed').map((l) => [l.fields['attempt'], l.fields['error'], l.fields['retryInMs']]),
+    ).toEqual([
+      [1, 'HTTP 500: down', 1_000],
+      [2, 'HTTP 502: still down', 2_000],
+    ]);
+    expect(h.log.lines.find((l) => l.level === 'error')).toMatchObject({
+      message: 'notification given up',
+      fields: { destination: 'slack', attempts: 3, error: 'fetch failed' },
+    });
+    await h.dispatcher.stop();
+  });
+
+  it('keeps an undelivered notice in the outbox for the next dispatcher (a restart)', async () => {
+    const h = setup([{ ok: false, error: 'HTTP 503' }]);
+    h.dispatcher.enqueueChange(pending, ['created'], T0);
+    h.dispatcher.start();
+    await pass(h.dispatcher);
+    await h.dispatcher.stop();
+    expect(h.outbox.waiting()).toBe(1);
+    const posts: string[] = [];
+    const next = new NotificationDispatcher({
+      config,
+      outbox: h.outbox,
+      now: () => T0 + 60_000,
+      log: h.log,
+      post: async (_url, headers) => {
+        posts.push(headers['content-type'] ?? '');
+        return { ok: true };
+      },
+    });
+    next.start();
+    await pass(next);
+    expect(posts).toEqual(['application/json']);
+    expect(h.outbox.waiting()).toBe(0);
+    expect(h.log.lines.some((l) => l.message === 'notification delivered after retries')).toBe(true);
+    await next.stop();
+  });
+
+  it('aborts a delivery in flight when stopped, keeping the notice for the next start', async () => {
+    db = openDatabase(':memory:');
+    const outbox = new NotificationOutbox(db);
+    const log = recordingLog();
+    let started = false;
+    // A destination that never answers: only the abort ends the POST.
+    const hanging: Post = (_url, _headers, _body, stop) =>
+      new Promise((resolve) => {
+        started = true;
+        stop.addEventListener('abort', () => resolve({ ok: false, error: 'AbortError: the broker is stopping' }));
+      });
+    const dispatcher = new NotificationDispatcher({ config, outbox, now: () => T0, log, post: hanging });
+    dispatcher.enqueueChange(pending, ['created'], T0);
+    dispatcher.start();
+    while (!started) await new Promise((resolve) => setTimeout(resolve, 5));
+    await dispatcher.stop();
+    expect(outbox.waiting()).toBe(1);
+    expect(log.lines.find((l) => l.message === 'notification delivery failed')?.fields['error']).toBe('AbortError: the broker is stopping');
+  });
+
+  it('signs webhook deliveries and names them with one delivery id across tries', async () => {
+    const h = setup([{ ok: false, error: 'HTTP 500' }]);
+    h.dispatcher.enqueueChange({ ...pending, state: 'revoked', closeReason: 'done' }, ['revoked'], T0);
+    h.dispatcher.start();
+    await pass(h.dispatcher);
+    h.clock.now = T0 + 5_000;
+    await pass(h.dispatcher);
+    expect(h.posts).toHaveLength(2);
+    const ids = h.posts.map((p) => p.headers['X-Access-Delivery']);
+    expect(ids[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ids[1]).toBe(ids[0]);
+    expect(h.posts[1]?.headers['X-Access-Signature']).toMatch(/^t=1741089605,v1=[0-9a-f]{64}$/);
+    await h.dispatcher.stop();
+  });
+});
