@@ -13,6 +13,10 @@ export class Sink implements CaptureSink {
   add(entry: NewAuditEntry): void {
     this.buffered.push(entry);
   }
+  /** The gateway flushes before forwarding; a later group commit would find nothing left. */
+  flushSoon(): void {
+    this.flush();
+  }
   flush(): void {
     if (this.failing) return;
     this.written.push(...this.buffered);
