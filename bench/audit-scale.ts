@@ -81,6 +81,8 @@ const resources: ResourcePolicy[] = Array.from({ length: RESOURCES }, (_, i) => 
   targetTls: 'disable',
   targetCa: null,
   credentials: [],
+  workloads: [],
+  autoApproveWorkloads: [],
 }));
 
 const config: BrokerConfig = {
