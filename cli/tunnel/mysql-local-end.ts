@@ -30,9 +30,9 @@ export function mysqlLocalEnd(socket: net.Socket, local: LocalTls): LocalEnd {
       if (out.length === 0 || client.write(out)) callback();
       else client.once('drain', () => callback());
     },
+    // Finished once the client's socket has flushed what the broker sent last.
     final: (callback) => {
-      client.end();
-      callback();
+      client.end(() => callback());
     },
   });
 

@@ -9,6 +9,11 @@
 // handshake, every packet's sequence id is shifted by one: down +1, up -1. The command phase numbers
 // each command from 0 again, so from there the bytes pass unchanged.
 //
+// A client on TLS sends its password in the clear when the server asks for it that way
+// (caching_sha2_password's full authentication, a switch to mysql_clear_password or
+// sha256_password), but the broker's leg to the database is plaintext: such an answer is not sent
+// up, and the connection ends saying why.
+//
 // A client that does not ask for TLS is relayed unchanged (it sees CLIENT_SSL offered, as a server
 // offers it). A first client packet that is no handshake ends the connection with the reason.
 //
@@ -73,9 +78,17 @@ function capabilityOffset(payload: Buffer): number {
   return offset + 2 <= payload.length ? offset : -1;
 }
 
+/** Of each packet in authentication, the first bytes are kept: enough for an auth switch's plugin name. */
+const HEAD_BYTES = 64;
+/** caching_sha2_password's "perform full authentication": a client on TLS answers with its password in the clear. */
+const FULL_AUTHENTICATION = Buffer.from([0x01, 0x04]);
+const AUTH_SWITCH = 0xfe;
+/** Plugins a client on TLS sends its password to in the clear. */
+const CLEARTEXT_PLUGINS: ReadonlySet<string> = new Set(['mysql_clear_password', 'sha256_password']);
+
 /**
  * Shifts the sequence id of every packet in a byte stream by `by`, chunk by chunk, and tells
- * `onPacket` each packet's first payload byte once its packet has ended (null: an empty payload).
+ * `onPacket` each packet's first payload bytes (HEAD_BYTES at most) once its packet has ended.
  */
 class Renumber {
   readonly #by: number;
@@ -83,7 +96,8 @@ class Renumber {
   #fill = 0;
   /** Payload bytes of the current packet still to pass. */
   #left = 0;
-  #first: number | null = null;
+  readonly #head = Buffer.alloc(HEAD_BYTES);
+  #headFill = 0;
   #inPacket = false;
   #length = 0;
   #seq = 0;
@@ -96,7 +110,7 @@ class Renumber {
    * Rewrites `chunk` from `at`; stops after the packet for which `onPacket` returns true and
    * returns where it stopped (chunk.length when all of it was read).
    */
-  push(chunk: Buffer, at: number, out: Buffer[], onPacket: (seq: number, first: number | null, length: number) => boolean): number {
+  push(chunk: Buffer, at: number, out: Buffer[], onPacket: (seq: number, head: Buffer, length: number) => boolean): number {
     let i = at;
     while (i < chunk.length) {
       if (!this.#inPacket) {
@@ -113,24 +127,34 @@ class Renumber {
         header[3] = shifted;
         out.push(header);
         this.#left = this.#length;
-        this.#first = null;
+        this.#headFill = 0;
         this.#inPacket = true;
         this.#seq = seq;
       }
       const take = Math.min(this.#left, chunk.length - i);
       if (take > 0) {
-        if (this.#left === this.#length) this.#first = chunk[i] as number;
+        const keep = Math.min(HEAD_BYTES - this.#headFill, take);
+        if (keep > 0) this.#headFill += chunk.copy(this.#head, this.#headFill, i, i + keep);
         out.push(chunk.subarray(i, i + take));
         this.#left -= take;
         i += take;
       }
       if (this.#left === 0) {
         this.#inPacket = false;
-        if (onPacket(this.#seq, this.#first, this.#length)) return i;
+        if (onPacket(this.#seq, this.#head.subarray(0, this.#headFill), this.#length)) return i;
       }
     }
     return i;
   }
+}
+
+/** What in a server's authentication packet makes a client on TLS answer with its password in the clear; null for anything else. */
+function asksForCleartext(head: Buffer, length: number): string | null {
+  if (length === FULL_AUTHENTICATION.length && head.equals(FULL_AUTHENTICATION)) return "caching_sha2_password's full authentication";
+  if (head[0] !== AUTH_SWITCH) return null;
+  const end = head.indexOf(0, 1);
+  const plugin = head.subarray(1, end < 0 ? head.length : end).toString('latin1');
+  return CLEARTEXT_PLUGINS.has(plugin) ? `a switch to ${plugin}` : null;
 }
 
 /** Collects one whole packet from a stream; null until it is complete. */
@@ -173,6 +197,8 @@ export class MysqlTlsOffer {
   readonly #first = new OnePacket();
   readonly #down = new Renumber(1);
   readonly #up = new Renumber(-1);
+  /** What the server asked for that makes a client on TLS send its password in the clear, once it did. */
+  #cleartextAsked: string | null = null;
 
   get phase(): Phase {
     return this.#phase;
@@ -185,9 +211,10 @@ export class MysqlTlsOffer {
         return this.#downGreeting(chunk);
       case 'auth': {
         const out: Buffer[] = [];
-        const at = this.#down.push(chunk, 0, out, (_seq, first, length) => {
+        const at = this.#down.push(chunk, 0, out, (_seq, head, length) => {
           // OK or ERR: authentication is over (a whole answer, not a 16 MiB packet continued).
-          if ((first === OK || first === ERR) && length < 0xff_ffff) this.#phase = 'relay';
+          if ((head[0] === OK || head[0] === ERR) && length < 0xff_ffff) this.#phase = 'relay';
+          else this.#cleartextAsked ??= asksForCleartext(head, length);
           return this.#phase === 'relay';
         });
         if (at < chunk.length) out.push(chunk.subarray(at));
@@ -234,6 +261,12 @@ export class MysqlTlsOffer {
       case 'response':
         return this.#upResponse(chunk);
       case 'auth': {
+        if (this.#cleartextAsked !== null && chunk.length > 0) {
+          // What the client sends now is its password in the clear: it must not reach the broker's plaintext leg to the database.
+          throw new MysqlHandshakeError(
+            `the server asked for ${this.#cleartextAsked}, to which a client on TLS sends its password in the clear, and the broker's connection to the database is not TLS; connect without TLS (--ssl-mode=DISABLED, --skip-ssl), or ask for a stored login on the resource`,
+          );
+        }
         const out: Buffer[] = [];
         this.#up.push(chunk, 0, out, (seq) => {
           if (seq < 2) throw new MysqlHandshakeError(`the client sent a packet with sequence id ${seq} during authentication: out of order`);

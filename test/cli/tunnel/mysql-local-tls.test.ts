@@ -23,8 +23,10 @@ function tlsHandshake(user: string, database: string | null): Buffer {
   return bytes;
 }
 
-const AUTH_SWITCH = (seq: number): Buffer => packet(seq, Buffer.concat([Buffer.from([0xfe]), Buffer.from('mysql_clear_password\0')]));
-const AUTH_DATA = (seq: number): Buffer => packet(seq, Buffer.from('secret\0'));
+const switchTo = (plugin: string, seq: number): Buffer =>
+  packet(seq, Buffer.concat([Buffer.from([0xfe]), Buffer.from(`${plugin}\0`), Buffer.alloc(20, 0x33), Buffer.from([0])]));
+const AUTH_SWITCH = (seq: number): Buffer => switchTo('mysql_native_password', seq);
+const AUTH_DATA = (seq: number): Buffer => packet(seq, Buffer.alloc(20, 0x44));
 
 function payloadOf(bytes: Buffer): Buffer {
   return bytes.subarray(4, 4 + bytes.readUIntLE(0, 3));
@@ -145,6 +147,28 @@ describe('a client that asks for TLS', () => {
     offer.up(tlsHandshake('alice', null));
     const err = (seq: number): Buffer => packet(seq, Buffer.concat([Buffer.from([0xff, 0x15, 0x04]), Buffer.from('#28000Access denied')]));
     expect(offer.down(err(2))).toEqual(err(3));
+    expect(offer.phase).toBe('relay');
+  });
+});
+
+describe('a password the client would send in the clear, believing the connection is TLS end to end', () => {
+  it.each([
+    ["caching_sha2_password's full authentication", packet(2, Buffer.from([0x01, 0x04]))],
+    ['a switch to mysql_clear_password', switchTo('mysql_clear_password', 2)],
+    ['a switch to sha256_password', switchTo('sha256_password', 2)],
+  ])('is not sent up after %s: the connection ends, saying why', (what, ask) => {
+    const offer = afterSslRequest();
+    offer.up(tlsHandshake('alice', null));
+    expect(offer.down(ask)[3]).toBe(3);
+    const password = packet(3, Buffer.from('secret\0'));
+    expect(() => offer.up(password)).toThrow(new RegExp(`asked for ${what}, to which a client on TLS sends its password in the clear`));
+  });
+
+  it("lets caching_sha2_password's fast path through (the scramble, then 0x01 0x03 and the OK)", () => {
+    const offer = afterSslRequest();
+    offer.up(tlsHandshake('alice', null));
+    expect(offer.down(packet(2, Buffer.from([0x01, 0x03])))).toEqual(packet(3, Buffer.from([0x01, 0x03])));
+    expect(offer.down(OK(3))).toEqual(OK(4));
     expect(offer.phase).toBe('relay');
   });
 });
