@@ -8,7 +8,7 @@ import { Readable, Writable } from 'node:stream';
 import type tls from 'node:tls';
 import { FLUSH_GRACE_MS, type LocalEnd } from './relay.js';
 import { type LocalTls, serverTls } from './local-tls.js';
-import { MysqlTlsOffer } from './mysql-local-tls.js';
+import { MysqlHandshakeError, MysqlTlsOffer } from './mysql-local-tls.js';
 
 /** The client's socket (paused, as the listener accepted it) as a LocalEnd that offers TLS. */
 export function mysqlLocalEnd(socket: net.Socket, local: LocalTls): LocalEnd {
@@ -20,7 +20,8 @@ export function mysqlLocalEnd(socket: net.Socket, local: LocalTls): LocalEnd {
       client.resume();
     },
     destroy: (error, callback) => {
-      client.destroy();
+      // An ending socket flushes its last words (an ERR) first; finish() destroys it after a grace period.
+      if (!client.writableEnded) client.destroy();
       callback(error);
     },
   });
@@ -41,6 +42,8 @@ export function mysqlLocalEnd(socket: net.Socket, local: LocalTls): LocalEnd {
     try {
       result = offer.up(chunk);
     } catch (error) {
+      // The client hears why when it can show it (an ERR inside its handshake), then the connection ends.
+      if (error instanceof MysqlHandshakeError && error.answer) client.end(error.answer);
       up.destroy(error instanceof Error ? error : new Error(String(error)));
       return;
     }

@@ -35,7 +35,27 @@ const CLIENT_SSL = 0x0000_0800;
 const OK = 0x00;
 const ERR = 0xff;
 
-export class MysqlHandshakeError extends Error {}
+export class MysqlHandshakeError extends Error {
+  /** An ERR packet to send the client before the connection ends, when it is one that can show it. */
+  readonly answer: Buffer | null;
+
+  constructor(message: string, answer: Buffer | null = null) {
+    super(message);
+    this.answer = answer;
+  }
+}
+
+/** ER_HANDSHAKE_ERROR and its SQLSTATE: what the client shows for a handshake the listener ends. */
+const HANDSHAKE_ERRNO = 1043;
+const HANDSHAKE_SQLSTATE = '08S01';
+
+/** An ERR packet (protocol 4.1) with `message`. */
+function errorPacket(seq: number, message: string): Buffer {
+  const head = Buffer.alloc(3);
+  head[0] = ERR;
+  head.writeUInt16LE(HANDSHAKE_ERRNO, 1);
+  return packet(seq, Buffer.concat([head, Buffer.from(`#${HANDSHAKE_SQLSTATE}${message}`, 'utf8')]));
+}
 
 export type Phase =
   /** Waiting for the server's greeting (it speaks first). */
@@ -199,6 +219,8 @@ export class MysqlTlsOffer {
   readonly #up = new Renumber(-1);
   /** What the server asked for that makes a client on TLS send its password in the clear, once it did. */
   #cleartextAsked: string | null = null;
+  /** The sequence id, as the server numbered it, of the packet that asked. */
+  #cleartextAskedSeq = 0;
 
   get phase(): Phase {
     return this.#phase;
@@ -211,10 +233,13 @@ export class MysqlTlsOffer {
         return this.#downGreeting(chunk);
       case 'auth': {
         const out: Buffer[] = [];
-        const at = this.#down.push(chunk, 0, out, (_seq, head, length) => {
+        const at = this.#down.push(chunk, 0, out, (seq, head, length) => {
           // OK or ERR: authentication is over (a whole answer, not a 16 MiB packet continued).
           if ((head[0] === OK || head[0] === ERR) && length < 0xff_ffff) this.#phase = 'relay';
-          else this.#cleartextAsked ??= asksForCleartext(head, length);
+          else if (this.#cleartextAsked === null) {
+            this.#cleartextAsked = asksForCleartext(head, length);
+            this.#cleartextAskedSeq = seq;
+          }
           return this.#phase === 'relay';
         });
         if (at < chunk.length) out.push(chunk.subarray(at));
@@ -263,9 +288,9 @@ export class MysqlTlsOffer {
       case 'auth': {
         if (this.#cleartextAsked !== null && chunk.length > 0) {
           // What the client sends now is its password in the clear: it must not reach the broker's plaintext leg to the database.
-          throw new MysqlHandshakeError(
-            `the server asked for ${this.#cleartextAsked}, to which a client on TLS sends its password in the clear, and the broker's connection to the database is not TLS; connect without TLS (--ssl-mode=DISABLED, --skip-ssl), or ask for a stored login on the resource`,
-          );
+          const why = `the server asked for ${this.#cleartextAsked}, to which a client on TLS sends its password in the clear, and the broker's connection to the database is not TLS; connect without TLS (--ssl-mode=DISABLED, --skip-ssl), or ask for a stored login on the resource`;
+          // The client numbered the server's ask one higher, and its answer one more: the ERR follows that.
+          throw new MysqlHandshakeError(why, errorPacket(this.#cleartextAskedSeq + 3, `access connect: ${why}`));
         }
         const out: Buffer[] = [];
         this.#up.push(chunk, 0, out, (seq) => {

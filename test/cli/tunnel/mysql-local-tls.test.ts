@@ -160,8 +160,20 @@ describe('a password the client would send in the clear, believing the connectio
     const offer = afterSslRequest();
     offer.up(tlsHandshake('alice', null));
     expect(offer.down(ask)[3]).toBe(3);
-    const password = packet(3, Buffer.from('secret\0'));
-    expect(() => offer.up(password)).toThrow(new RegExp(`asked for ${what}, to which a client on TLS sends its password in the clear`));
+    const password = packet(4, Buffer.from('secret\0'));
+    let refusal: unknown;
+    try {
+      offer.up(password);
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(MysqlHandshakeError);
+    expect((refusal as Error).message).toMatch(new RegExp(`asked for ${what}, to which a client on TLS sends its password in the clear`));
+    // The client hears it as an ERR after its own answer (its seq 4): ER_HANDSHAKE_ERROR, 08S01.
+    const answer = (refusal as MysqlHandshakeError).answer as Buffer;
+    expect(answer[3]).toBe(5);
+    expect(payloadOf(answer).subarray(0, 9)).toEqual(Buffer.from([0xff, 0x13, 0x04, ...Buffer.from('#08S01')]));
+    expect(payloadOf(answer).subarray(9).toString()).toMatch(/^access connect: the server asked for /);
   });
 
   it("lets caching_sha2_password's fast path through (the scramble, then 0x01 0x03 and the OK)", () => {
