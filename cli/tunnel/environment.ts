@@ -81,14 +81,24 @@ export function localUrl(address: LocalAddress): string {
 /**
  * The resource's user and database for the mysql and mariadb clients, as an option file to put at
  * `$MYSQL_HOME/my.cnf` (both read it, after /etc/my.cnf and before ~/.my.cnf, so the person's own
- * ~/.my.cnf and command-line options still win). Null when there is nothing to give, the kind is not
+ * ~/.my.cnf and command-line options still win), and the local CA for clients that verify the
+ * listener's certificate. Null when there is nothing to give, the kind is not
  * mysql, or MYSQL_HOME is set already (the person's own option directory is left alone).
  */
-export function mysqlOptionFile(kind: string, defaults: ConnectionDefaults, base: NodeJS.ProcessEnv): string | null {
-  if (kind !== 'mysql' || base.MYSQL_HOME || (!defaults.user && !defaults.database)) return null;
+export function mysqlOptionFile(
+  kind: string,
+  defaults: ConnectionDefaults,
+  base: NodeJS.ProcessEnv,
+  localTls: { caFile: string } | null = null,
+): string | null {
+  if (kind !== 'mysql' || base.MYSQL_HOME || (!defaults.user && !defaults.database && !localTls)) return null;
   const lines = ['# Written by `access connect` for this command only.'];
   // [client] is read by every client program; `database` only by mysql/mariadb, which read [mysql].
-  if (defaults.user) lines.push('[client]', `user=${optionValue(defaults.user)}`);
+  if (defaults.user || localTls) lines.push('[client]');
+  if (defaults.user) lines.push(`user=${optionValue(defaults.user)}`);
+  // The certificate a client meets is the listener's own (mysql-local-end.ts): its CA is what
+  // --ssl-verify-server-cert must trust (the mariadb client then uses TLS, which the listener gives).
+  if (localTls) lines.push(`ssl-ca=${optionValue(localTls.caFile)}`);
   if (defaults.database) lines.push('[mysql]', `database=${optionValue(defaults.database)}`);
   return `${lines.join('\n')}\n`;
 }
@@ -97,6 +107,13 @@ export function mysqlOptionFile(kind: string, defaults: ConnectionDefaults, base
 function optionValue(value: string): string {
   const escaped = value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
   return `"${escaped}"`;
+}
+
+/** The listener's line about the TLS it offers: which file a client verifying the certificate trusts, and how it says so. */
+export function localTlsHint(kind: string, caFile: string): string {
+  const how =
+    kind === 'mysql' ? `--ssl-verify-server-cert trust ${caFile} (--ssl-ca, or ssl: { ca } in a driver)` : `sslmode=verify-full trust ${caFile} (sslrootcert)`;
+  return `Clients that require TLS get it here; for ${how}`;
 }
 
 /** A command line that connects through the tunnel with the kind's usual client. */

@@ -59,7 +59,7 @@ export async function runExec(ctx: CliContext, plan: TunnelPlan, where: { bind: 
       if (words) ctx.out.notice(words);
     });
     const env = connectionEnv(plan.subject.kind, listener.address, plan.defaults, ctx.env, localTls);
-    const optionFile = mysqlOptionFile(plan.subject.kind, plan.defaults, ctx.env);
+    const optionFile = mysqlOptionFile(plan.subject.kind, plan.defaults, ctx.env, localTls);
     if (optionFile === null) return await runCommand(argv, env);
     return await withOptionDirectory(optionFile, (home) => runCommand(argv, { ...env, MYSQL_HOME: home }));
   } finally {

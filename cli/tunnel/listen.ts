@@ -7,7 +7,7 @@ import { isLoopbackHost } from '../../shared/http-transport.js';
 import type { CliContext } from '../context.js';
 import { accessUntil } from '../request-format.js';
 import { closeWords, grantEndingExit } from './close-words.js';
-import { connectHint, hostPort, type LocalAddress } from './environment.js';
+import { connectHint, hostPort, type LocalAddress, localTlsHint } from './environment.js';
 import type { ListenerEnd } from './listener.js';
 import { listenForGrant, type TunnelPlan } from './plan.js';
 
@@ -34,7 +34,7 @@ export async function runListener(ctx: CliContext, plan: TunnelPlan, where: { bi
   try {
     ctx.out.line(`${tunnelLine(plan, listener.address, ctx.now())}. Ctrl-C to close.`);
     ctx.out.line(`Connect with: ${connectHint(plan.subject.kind, listener.address, plan.defaults)}`);
-    if (localTls) ctx.out.line(`Clients that require TLS get it here; for sslmode=verify-full trust ${localTls.caFile} (sslrootcert)`);
+    if (localTls) ctx.out.line(localTlsHint(plan.subject.kind, localTls.caFile));
     if (!isLoopbackHost(where.bind)) {
       ctx.out.notice(`warning: listening on ${where.bind}: anyone who can reach this machine can use your access to ${plan.subject.name}`);
     }

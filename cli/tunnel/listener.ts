@@ -11,8 +11,9 @@
 //   - `shutdown()` was called (Ctrl-C, CMD exited).
 // It stops accepting at that moment; `shutdown()` then closes whatever is still open.
 //
-// With `localTls` (postgres resources), a client that asks for TLS gets it here, on the loopback,
-// and its plaintext goes into the tunnel (local-tls.ts): the broker still reads every query.
+// With `localTls` (postgres and mysql resources), a client that asks for TLS gets it here, on the
+// loopback, and its plaintext goes into the tunnel (local-tls.ts, mysql-local-end.ts): the broker
+// still reads every query.
 
 import net from 'node:net';
 import type WebSocket from 'ws';
@@ -22,6 +23,7 @@ import { closeWords, grantEndingExit, isNormalEnd, type TunnelClose, type Tunnel
 import { closedLine, openLine, refusedLine } from './connection-log.js';
 import { dialHost, type LocalAddress } from './environment.js';
 import { type LocalTls, postgresLocalEnd } from './local-tls.js';
+import { mysqlLocalEnd } from './mysql-local-end.js';
 import { LOCAL_CLOSE, socketEnd, startRelay, type LocalEnd, type Relay, type RelayResult } from './relay.js';
 
 export type ListenerEnd =
@@ -45,7 +47,7 @@ export interface ListenerOptions {
   /** Whether to log connections that open and close normally; refusals and failures are always logged. */
   logEveryConnection: boolean;
   now: () => number;
-  /** Postgres only: terminate the client's TLS here with this certificate (local-tls.ts); null or absent: bytes as they come. */
+  /** Postgres and MySQL (subject.kind): terminate the client's TLS here with this certificate (local-tls.ts); null or absent: bytes as they come. */
   localTls?: LocalTls | null;
 }
 
@@ -181,7 +183,7 @@ export class TunnelListener {
       return;
     }
     // Still in #opening while the client negotiates TLS: shutdown() ends that too.
-    const negotiated = this.#options.localTls ? await negotiate(socket, ws, this.#options.localTls) : { local: socketEnd(socket) };
+    const negotiated = await this.#localEnd(socket, ws);
     this.#opening.delete(socket);
     socket.off('error', ignore);
     if ('closed' in negotiated) {
@@ -205,6 +207,17 @@ export class TunnelListener {
     const result = await relay.done;
     this.#relays.delete(relay);
     this.#closed(id, opened, result);
+  }
+
+  /**
+   * The client's side of the relay: Postgres negotiates TLS before the relay starts; MySQL's server
+   * speaks first, so its TLS offer rides on the relay's bytes (mysql-local-end.ts).
+   */
+  async #localEnd(socket: net.Socket, ws: WebSocket): Promise<{ local: LocalEnd | null } | { closed: RelayResult }> {
+    const { localTls, subject } = this.#options;
+    if (!localTls) return { local: socketEnd(socket) };
+    if (subject.kind === 'mysql') return { local: mysqlLocalEnd(socket, localTls) };
+    return negotiate(socket, ws, localTls);
   }
 
   /** A connection's tunnel closed: its line, and the listener's end when the grant ended. */

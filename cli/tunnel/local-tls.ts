@@ -180,11 +180,16 @@ export async function postgresLocalEnd(
 }
 
 function secured(socket: net.Socket, local: LocalTls): LocalEnd {
-  const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: local.context, ALPNProtocols: [POSTGRES_ALPN] });
+  return socketEnd(serverTls(socket, local, [POSTGRES_ALPN]));
+}
+
+/** The server side of TLS on a client's socket, with the local certificate (mysql-local-end.ts too). */
+export function serverTls(socket: net.Socket, local: LocalTls, alpn: string[]): tls.TLSSocket {
+  const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: local.context, ...(alpn.length > 0 ? { ALPNProtocols: alpn } : {}) });
   // A client that fails the handshake (it does not trust the CA) errors the TLS socket: the relay,
   // which starts at once, ends the tunnel on it; this keeps an error before that from going unheard.
   secure.on('error', () => undefined);
-  return socketEnd(secure);
+  return secure;
 }
 
 /**

@@ -11,6 +11,9 @@ import { atTime } from './grant.js';
 import { TunnelListener } from './listener.js';
 import { type LocalTls, loadLocalTls } from './local-tls.js';
 
+/** The resource kinds whose clients may ask the listener for TLS (local-tls.ts, mysql-local-end.ts). */
+const LOCAL_TLS_KINDS: ReadonlySet<string> = new Set(['postgres', 'mysql']);
+
 export interface TunnelPlan {
   subject: TunnelSubject;
   grant: RequestView;
@@ -21,7 +24,7 @@ export interface TunnelPlan {
 
 export interface Listening {
   listener: TunnelListener;
-  /** Postgres: the local TLS clients may ask for (its CA file is what verify-full trusts); else null. */
+  /** Postgres and MySQL: the local TLS clients may ask for (its CA file is what verify-full / --ssl-verify-server-cert trusts); else null. */
   localTls: LocalTls | null;
   /** Stops the grant's end timer (call once the listener is done). */
   stopTimer: () => void;
@@ -34,7 +37,7 @@ export async function listenForGrant(
   where: { bind: string; port: number },
   logEveryConnection: boolean,
 ): Promise<Listening> {
-  const localTls = plan.subject.kind === 'postgres' ? await localTlsFor(ctx) : null;
+  const localTls = LOCAL_TLS_KINDS.has(plan.subject.kind) ? await localTlsFor(ctx) : null;
   const listener = await TunnelListener.listen({
     ...where,
     localTls,
@@ -56,7 +59,7 @@ async function localTlsFor(ctx: CliContext): Promise<LocalTls | null> {
     return await loadLocalTls(ctx.home, ctx.now());
   } catch (error) {
     ctx.out.notice(
-      `warning: no local TLS for clients that require it (sslmode=require): ${error instanceof Error ? error.message : String(error)} — check that ${ctx.home} is writable`,
+      `warning: no local TLS for clients that require it: ${error instanceof Error ? error.message : String(error)} — check that ${ctx.home} is writable`,
     );
     return null;
   }

@@ -6,21 +6,28 @@
 // sent, in order, prepared ones with their parameters.
 //
 // TLS: the broker takes TLS out of the server's greeting (the client → broker leg is inside the
-// tunnel's TLS, and the broker must read the statements), so a client that requires TLS fails at
-// once, and a client that sends garbage ends its session before the garbage reaches the server.
+// tunnel's TLS, and the broker must read the statements); the listener, as `access connect` runs it,
+// offers TLS again to the local client and terminates it with the state dir's local certificate
+// (cli/tunnel/mysql-local-tls.ts), so a client that requires TLS connects and is still audited. A
+// client that sends garbage ends its session before the garbage reaches the server.
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type net from 'node:net';
+import { readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mysqlOptionFile } from '../../cli/tunnel/environment.js';
 import { TunnelListener } from '../../cli/tunnel/listener.js';
+import { loadLocalTls, type LocalTls } from '../../cli/tunnel/local-tls.js';
 import { openTunnel } from '../../cli/tunnel/tunnel-client.js';
 import type { SessionRecord } from '../../broker/store/session-store.js';
 import type { AuditEntryView } from '../../shared/wire.js';
 import { databaseCredential } from '../../broker/config/database-credentials.js';
 import { principal, resource } from '../broker/requests/harness.js';
 import { startTunnelBroker, until, type TunnelBroker } from '../broker/tunnel/harness.js';
+import { tempDir } from '../helpers/processes.js';
 
 const MARIADB = { host: '127.0.0.1', port: 3306 };
 const suffix = randomBytes(4).toString('hex');
@@ -32,6 +39,10 @@ const OTHER_DB = `acc_db2_${suffix}`;
 let broker: TunnelBroker;
 let admin: mysql.Connection;
 const listeners: TunnelListener[] = [];
+/** The local certificate `access connect` offers TLS with (its state dir's, made here). */
+let localTls: LocalTls;
+/** What the listeners logged (refusals and failures). */
+const logged: string[] = [];
 
 async function listen(name: string): Promise<TunnelListener> {
   const listener = await TunnelListener.listen({
@@ -39,7 +50,8 @@ async function listen(name: string): Promise<TunnelListener> {
     port: 0,
     open: () => openTunnel({ url: `${broker.wsBase}/v1/tunnel?resource=${name}`, token: () => Promise.resolve('good-alice') }),
     subject: { name, kind: 'mysql', expiresAt: null },
-    log: () => undefined,
+    localTls,
+    log: (line) => logged.push(line),
     logEveryConnection: false,
     now: Date.now,
   });
@@ -70,6 +82,7 @@ beforeAll(async () => {
     resource('my-inj-cut', { kind: 'mysql', target: MARIADB, credentials: [stored] }),
     resource('my-bad', { kind: 'mysql', target: MARIADB, credentials: [wrong] }),
   ]);
+  localTls = await loadLocalTls(await tempDir('mysql-local-tls'), Date.now());
   await broker.grant('my');
   through = await listen('my');
 });
@@ -208,11 +221,95 @@ describe('MySQL statement capture through the tunnel', () => {
     expect(String(entry?.sql)).toMatch(/^select length\('xxxx/);
     expect(after).toMatchObject({ sql: 'select 1' });
   });
+});
 
-  it('refuses a client that requires TLS with a clear error, before any statement', async () => {
-    const run = await mariadb(through, ['--ssl', '--ssl-verify-server-cert', '-e', 'select 1']);
+describe('clients that require TLS (terminated by the listener)', () => {
+  it('connects `mariadb --ssl --ssl-verify-server-cert` trusting the local CA, over TLS, and records its statements', async () => {
+    let run: Run | undefined;
+    const session = await sessionOf(
+      async () =>
+        (run = await mariadb(
+          through,
+          ['--ssl', '--ssl-verify-server-cert', `--ssl-ca=${localTls.caFile}`, DB],
+          'status\nselect 40 + 2 as answer;\nuse ' + OTHER_DB + ';\nselect database();\n',
+        )),
+    );
+    expect(run?.code, run?.stderr).toBe(0);
+    // The client's own report: the connection it has is TLS.
+    expect(run?.stdout).toMatch(/SSL:\s+Cipher in use is \S+/);
+    expect(run?.stdout).toContain('42');
+    expect(bodies(session, 'mysql.handshake')[0]).toMatchObject({ dbUser: USER, database: DB });
+    expect(bodies(session, 'mysql.query').map((body) => body.sql)).toEqual(expect.arrayContaining(['select 40 + 2 as answer', 'select database()']));
+    expect(bodies(session, 'mysql.command')).toContainEqual({ command: 'initDb', database: OTHER_DB });
+  });
+
+  it('refuses the local certificate to a client that verifies it against other CAs, before anything reaches the broker', async () => {
+    const before = new Set(broker.sessions().map((session) => session.id));
+    const run = await mariadb(through, ['--ssl', '--ssl-verify-server-cert', '--ssl-ca=/etc/ssl/certs/ca-certificates.crt', '-e', 'select 1']);
     expect(run.code).not.toBe(0);
-    expect(run.stderr).toMatch(/SSL/i);
+    expect(run.stderr).toMatch(/SSL|certificate/i);
+    await until(() => broker.runtime.tunnels.connections === 0);
+    // The tunnel opened (the greeting comes through it), but no handshake reached the broker's capture.
+    const opened = broker.sessions().filter((session) => !before.has(session.id));
+    for (const session of opened) expect(bodies(session, 'mysql.handshake')).toEqual([]);
+  });
+
+  it('verifies the listener with the ssl-ca that `access connect -- mariadb` writes into its option file', async () => {
+    const home = await tempDir('mysql-home');
+    const options = mysqlOptionFile('mysql', { user: USER }, {}, localTls);
+    expect(options).toContain(`ssl-ca="${localTls.caFile}"`);
+    await writeFile(path.join(home, 'my.cnf'), options ?? '', { mode: 0o600 });
+    const child = spawn('mariadb', ['-h', through.address.host, '-P', String(through.address.port), `-p${PASSWORD}`, '--ssl-verify-server-cert', '-N', '-B'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, MYSQL_HOME: home, HOME: home },
+    });
+    child.stdin.end('select current_user();\nstatus\n');
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(new RegExp(`^${USER}@`));
+    expect(stdout).toMatch(/Cipher in use is \S+/);
+  });
+
+  it('connects mysql2 with ssl: { ca } and records its prepared statements with their parameters', async () => {
+    const ca = await readFile(localTls.caFile, 'utf8');
+    const session = await sessionOf(async () => {
+      const connection = await mysql.createConnection({
+        host: through.address.host,
+        port: through.address.port,
+        user: USER,
+        password: PASSWORD,
+        database: DB,
+        ssl: { ca },
+      });
+      const [cipher] = await connection.query("show session status like 'Ssl_cipher'");
+      // The server's own leg is plaintext (the broker's); the client's TLS ends at the listener.
+      expect(cipher).toEqual([{ Variable_name: 'Ssl_cipher', Value: '' }]);
+      expect((connection as unknown as { connection: { stream: { encrypted?: boolean } } }).connection.stream.encrypted).toBe(true);
+      const [rows] = await connection.execute('select ? * ? as p', [6, 7]);
+      expect(rows).toEqual([{ p: 42 }]);
+      await connection.end();
+    });
+    expect(bodies(session, 'mysql.query').find((body) => body.protocol === 'prepared')).toMatchObject({ sql: 'select ? * ? as p', params: ['6', '7'] });
+  });
+
+  it('ends a connection whose first packet is no MySQL handshake, and says why in the log', async () => {
+    const socket = net.connect(through.address.port, through.address.host);
+    socket.on('error', () => undefined);
+    let greeted = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      greeted = Buffer.concat([greeted, chunk]);
+    });
+    await until(() => greeted.length > 4);
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await until(() => logged.some((line) => line.includes('is not a MySQL handshake')));
+    expect(logged.find((line) => line.includes('is not a MySQL handshake'))).toMatch(
+      /closed: .*first packet \(sequence id 32, \d+ bytes\) is not a MySQL handshake/,
+    );
   });
 });
 
@@ -297,6 +394,40 @@ describe('credential injection (a stored login)', () => {
     expect(bodies(session, 'db.login')).toEqual([{ dbUser: USER, credential: '$ACC_TEST_PASSWORD', method: 'mysql_native_password', outcome: 'accepted' }]);
     expect(bodies(session, 'mysql.handshake')[0]).toMatchObject({ dbUser: USER, database: DB });
     expect(bodies(session, 'mysql.query').map((body) => body.sql)).toContain('select current_user(), database()');
+  });
+
+  it('logs `mariadb --ssl --ssl-verify-server-cert` in over the local TLS with the stored login, and records its statements', async () => {
+    const inj = injected;
+    let run: Run | undefined;
+    const session = await sessionOf(
+      async () =>
+        (run = await mariadb(inj, ['--ssl', '--ssl-verify-server-cert', `--ssl-ca=${localTls.caFile}`, '-N', '-B'], 'select current_user();\nstatus\n', [
+          '-u',
+          'whoever',
+          '-pguess',
+        ])),
+    );
+    expect(run?.code, run?.stderr).toBe(0);
+    expect(run?.stdout).toMatch(new RegExp(`^${USER}@`));
+    expect(run?.stdout).toMatch(/Cipher in use is \S+/);
+    expect(bodies(session, 'db.login')).toEqual([{ dbUser: USER, credential: '$ACC_TEST_PASSWORD', method: 'mysql_native_password', outcome: 'accepted' }]);
+    expect(bodies(session, 'mysql.query').map((body) => body.sql)).toContain('select current_user()');
+  });
+
+  it('logs mysql2 with ssl: { ca } in without a password as the stored user', async () => {
+    const inj = injected;
+    const ca = await readFile(localTls.caFile, 'utf8');
+    const session = await sessionOf(async () => {
+      const connection = await mysql.createConnection({ host: inj.address.host, port: inj.address.port, user: 'nobody', ssl: { ca } });
+      const [rows] = await connection.execute('select current_user() as u, ? as v', ['tls']);
+      expect(rows).toEqual([{ u: expect.stringMatching(new RegExp(`^${USER}@`)), v: 'tls' }]);
+      await connection.end();
+    });
+    expect(bodies(session, 'db.login')[0]).toMatchObject({ dbUser: USER, outcome: 'accepted' });
+    expect(bodies(session, 'mysql.query').find((body) => body.protocol === 'prepared')).toMatchObject({
+      sql: 'select current_user() as u, ? as v',
+      params: ['tls'],
+    });
   });
 
   it('logs mysql2 in without a password and records its prepared statements as the stored user', async () => {

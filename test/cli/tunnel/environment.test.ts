@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectHint, connectionEnv, dialHost, hostPort, mysqlOptionFile } from '../../../cli/tunnel/environment.js';
+import { connectHint, connectionEnv, dialHost, hostPort, localTlsHint, mysqlOptionFile } from '../../../cli/tunnel/environment.js';
 
 const at = { host: '127.0.0.1', port: 54321 };
 
@@ -65,6 +65,27 @@ describe('mysqlOptionFile', () => {
     expect(mysqlOptionFile('mysql', {}, {})).toBeNull();
     expect(mysqlOptionFile('postgres', { user: 'app' }, {})).toBeNull();
     expect(mysqlOptionFile('mysql', { user: 'app' }, { MYSQL_HOME: '/etc/mine' })).toBeNull();
+    expect(mysqlOptionFile('mysql', { user: 'app' }, { MYSQL_HOME: '/etc/mine' }, { caFile: '/s/ca.crt' })).toBeNull();
+    expect(mysqlOptionFile('postgres', {}, {}, { caFile: '/s/ca.crt' })).toBeNull();
+  });
+
+  it("names the listener's local CA (ssl-ca, for --ssl-verify-server-cert), with or without defaults", () => {
+    const ca = { caFile: '/home/a/.access/local-tls/ca-0123.crt' };
+    expect(mysqlOptionFile('mysql', { user: 'app', database: 'shop' }, {}, ca)).toBe(
+      '# Written by `access connect` for this command only.\n[client]\nuser="app"\nssl-ca="/home/a/.access/local-tls/ca-0123.crt"\n[mysql]\ndatabase="shop"\n',
+    );
+    expect(mysqlOptionFile('mysql', {}, {}, ca)).toBe(
+      '# Written by `access connect` for this command only.\n[client]\nssl-ca="/home/a/.access/local-tls/ca-0123.crt"\n',
+    );
+  });
+});
+
+describe('localTlsHint', () => {
+  it('tells each kind how its clients trust the local CA', () => {
+    expect(localTlsHint('postgres', '/s/ca.crt')).toBe('Clients that require TLS get it here; for sslmode=verify-full trust /s/ca.crt (sslrootcert)');
+    expect(localTlsHint('mysql', '/s/ca.crt')).toBe(
+      'Clients that require TLS get it here; for --ssl-verify-server-cert trust /s/ca.crt (--ssl-ca, or ssl: { ca } in a driver)',
+    );
   });
 });
 
