@@ -21,6 +21,7 @@ import type { TenantContext } from './context.js';
 import type { DirectoryUser } from './directory.js';
 import { EntraErrors, entraDescription, entraTimestamp, type EntraError } from './entra-errors.js';
 import { FORM_TOKEN_FIELD } from './form-guard.js';
+import { signInFormPage } from './sign-in-form.js';
 import { completeSignIn, parseRequestedSignIn, type SignInRecord } from './sign-in-claims.js';
 import { escapeHtml, renderPage } from './html.js';
 import { MAX_REQUEST_BODY_BYTES, mediaType, parseForm, sendHtml } from './http-io.js';
@@ -187,32 +188,15 @@ ${inputs}
 }
 
 function pickerPage(ctx: TenantContext, action: string, addressed: Addressed, error: string | null): string {
-  const chosen = (addressed.fields.get('username') ?? '').trim().toLowerCase();
-  const users = ctx.directory
-    .users()
-    .map((user) => {
-      const checked = user.upn.toLowerCase() === chosen ? ' checked' : '';
-      const mfa = user.mfa ? ' <span class="groups">(MFA)</span>' : '';
-      return `<label class="user"><input type="radio" name="username" value="${escapeHtml(user.upn)}" required${checked}> <strong>${escapeHtml(user.name)}</strong> ${escapeHtml(user.upn)}${mfa}</label>`;
-    })
-    .join('\n');
   const carried = REQUEST_FIELDS.filter((name) => addressed.fields.has(name))
     .map((name) => `<input type="hidden" name="${name}" value="${escapeHtml(addressed.fields.get(name) as string)}">`)
     .join('\n');
   const returnTo = new URL(addressed.redirectUri);
-  return renderPage(
-    'Sign in to the access dev tenant',
-    `${error ? `<p class="error">${escapeHtml(error)}</p>\n` : ''}<p class="note">Pick who you want to be. Your browser then returns to <code>${escapeHtml(returnTo.origin)}</code>, the terminal that asked.</p>
-<form method="post" action="${escapeHtml(action)}">
-<input type="hidden" name="${FORM_TOKEN_FIELD}" value="${escapeHtml(ctx.forms.issue())}">
-${carried}
-<fieldset>
-<legend>Sign in as</legend>
-${users}
-</fieldset>
-<button type="submit" name="action" value="sign_in">Sign in</button>
-<button type="submit" name="action" value="decline" formnovalidate>Decline</button>
-</form>
-<p class="note">Tenant ${escapeHtml(ctx.tenantId)}</p>`,
-  );
+  return signInFormPage(ctx, {
+    action,
+    intro: `<p class="note">Pick who you want to be. Your browser then returns to <code>${escapeHtml(returnTo.origin)}</code>, the terminal that asked.</p>`,
+    error,
+    chosen: addressed.fields.get('username') ?? '',
+    fields: carried,
+  });
 }

@@ -15,14 +15,13 @@ import { type ApproveResult, normalizeUserCode } from './device-codes.js';
 import { EntraErrors } from './entra-errors.js';
 import { completeSignIn } from './sign-in-claims.js';
 import { FORM_TOKEN_FIELD } from './form-guard.js';
+import { signInFormPage } from './sign-in-form.js';
 import type { DirectoryUser } from './directory.js';
 import { escapeHtml, renderPage } from './html.js';
 import { mediaType, parseForm, MAX_REQUEST_BODY_BYTES, sendHtml } from './http-io.js';
 import { readBody } from '../http/respond.js';
 
 export const DEVICE_LOGIN_PATH = '/devicelogin';
-/** Direct groups listed next to a user before "and N more" (grace is in 251). */
-const GROUPS_SHOWN = 4;
 
 interface FormState {
   userCode: string;
@@ -130,35 +129,11 @@ function explainSettled(state: FormState, result: ApproveResult): string | null 
 }
 
 function formPage(ctx: TenantContext, state: FormState): string {
-  const error = state.error ? `<p class="error">${escapeHtml(state.error)}</p>\n` : '';
-  const users = ctx.directory
-    .users()
-    .map((user) => {
-      const checked = user.upn.toLowerCase() === state.username.trim().toLowerCase() ? ' checked' : '';
-      const mfa = user.mfa ? ' <span class="groups">(MFA)</span>' : '';
-      return `<label class="user"><input type="radio" name="username" value="${escapeHtml(user.upn)}" required${checked}> <strong>${escapeHtml(user.name)}</strong> ${escapeHtml(user.upn)}${mfa} <span class="groups">${escapeHtml(groupSummary(user))}</span></label>`;
-    })
-    .join('\n');
-  return renderPage(
-    'Sign in to the access dev tenant',
-    `${error}<p class="note">Enter the code shown by <code>access login</code> and pick who you want to be.</p>
-<form method="post" action="${DEVICE_LOGIN_PATH}">
-<input type="hidden" name="${FORM_TOKEN_FIELD}" value="${escapeHtml(ctx.forms.issue())}">
-<p><label>Code <input name="user_code" value="${escapeHtml(state.userCode)}" autocomplete="off" spellcheck="false" maxlength="32" required autofocus></label></p>
-<fieldset>
-<legend>Sign in as</legend>
-${users}
-</fieldset>
-<button type="submit" name="action" value="sign_in">Sign in</button>
-<button type="submit" name="action" value="decline" formnovalidate>Decline</button>
-</form>
-<p class="note">Tenant ${escapeHtml(ctx.tenantId)}</p>`,
-  );
-}
-
-function groupSummary(user: DirectoryUser): string {
-  const groups = [...user.groups];
-  if (groups.length === 0) return 'no groups';
-  const shown = groups.slice(0, GROUPS_SHOWN).join(', ');
-  return groups.length > GROUPS_SHOWN ? `${shown} and ${groups.length - GROUPS_SHOWN} more` : shown;
+  return signInFormPage(ctx, {
+    action: DEVICE_LOGIN_PATH,
+    intro: '<p class="note">Enter the code shown by <code>access login</code> and pick who you want to be.</p>',
+    error: state.error,
+    chosen: state.username,
+    fields: `<p><label>Code <input name="user_code" value="${escapeHtml(state.userCode)}" autocomplete="off" spellcheck="false" maxlength="32" required autofocus></label></p>`,
+  });
 }
