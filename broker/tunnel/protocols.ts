@@ -20,6 +20,11 @@ export function protocolFor(kind: ResourceKind): TunnelProtocol {
   return PROTOCOLS[kind] ?? {};
 }
 
+/** Whether the broker relays `kind` as plain bytes: no protocol steps and no statement log read the target. */
+export function relayedAsPlainBytes(kind: ResourceKind): boolean {
+  return PROTOCOLS[kind] === undefined && CAPTURES[kind] === undefined;
+}
+
 /** The statement log of each kind whose protocol the broker reads. */
 const CAPTURES: Partial<Record<ResourceKind, (session: NewSession, policy: ResourcePolicy, options: CaptureOptions) => StatementCapture>> = {
   postgres: (session, _policy, options) => new SessionCapture(session, options),
