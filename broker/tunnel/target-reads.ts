@@ -17,8 +17,11 @@
 
 import net from 'node:net';
 
-/** The first slab of a tunnel: small, so an idle tunnel holds little. */
-export const FIRST_SLAB_BYTES = 16 * 1024;
+/**
+ * The first slab of a tunnel: small enough to come from Node's shared Buffer pool, so an idle
+ * tunnel holds 2 KiB (a slab of its own, even untouched, costs it several times that in RSS).
+ */
+export const FIRST_SLAB_BYTES = 2 * 1024;
 /** The largest slab: two of these per busy tunnel. */
 export const MAX_SLAB_BYTES = 1024 * 1024;
 /**
@@ -27,8 +30,14 @@ export const MAX_SLAB_BYTES = 1024 * 1024;
  * frames, which ws hands on without copying (a frame split across two reads is copied whole).
  */
 export const MAX_READ_BYTES = 64 * 1024 - 4;
-/** A slab with less than this left is retired: smaller reads would cost more calls than they save. */
+/** A slab with less than this left (or a quarter of it, for the small first ones) is retired: smaller reads would cost more calls than they save. */
 export const MIN_READ_BYTES = 8 * 1024;
+
+/** Whether `slab` has too little left after `offset` for another read. */
+function spent(slab: Buffer, offset: number): boolean {
+  const left = slab.length - offset;
+  return left < MIN_READ_BYTES && left < slab.length >>> 2;
+}
 
 /** Gets each chunk read; `release` is non-null on a slab's last chunk and must be called once that chunk is sent. */
 export type TargetChunkSink = (chunk: Buffer, release: (() => void) | null) => void;
@@ -63,7 +72,7 @@ export class TargetReads {
   /** The memory the next read goes into: the rest of the slab, or a new slab (the spare if it fits). */
   #nextBuffer(): Buffer {
     let slab = this.#slab;
-    if (slab === null || slab.length - this.#offset < MIN_READ_BYTES) {
+    if (slab === null || spent(slab, this.#offset)) {
       const spare = this.#spare;
       slab = spare !== null && spare.length >= this.#slabBytes ? spare : Buffer.allocUnsafe(this.#slabBytes);
       this.#spare = null;
@@ -80,7 +89,7 @@ export class TargetReads {
     // A read that filled all it was offered: more is waiting, so the next slab is larger.
     if (bytes === this.#offered && this.#slabBytes < MAX_SLAB_BYTES) this.#slabBytes = Math.min(MAX_SLAB_BYTES, this.#slabBytes * 4);
     this.#offset += bytes;
-    const last = slab.length - this.#offset < MIN_READ_BYTES;
+    const last = spent(slab, this.#offset);
     const release = last
       ? (): void => {
           this.#spare = slab;
