@@ -6,6 +6,7 @@ import net from 'node:net';
 import { formatDuration } from '../../shared/duration.js';
 import { AccessError } from '../../shared/errors.js';
 import { formatTarget, type Target } from '../config/target.js';
+import { connectWithReads, type TargetReads } from './target-reads.js';
 
 /**
  * How long the broker waits for a target to accept (DNS lookup included). A healthy target on the
@@ -25,13 +26,16 @@ export interface DialOptions {
   timeoutMs: number;
   /** Aborts the dial (the client went away meanwhile). */
   signal?: AbortSignal;
+  /** Read the target into reused memory (target-reads.ts); the socket then stays paused until the relay resumes it. */
+  reads?: TargetReads;
 }
 
 /** Connects to `target`; rejects with AccessError `target_unreachable` naming it and the cause. */
 export function dialTarget(target: Target, options: DialOptions): Promise<net.Socket> {
   const where = formatTarget(target);
   return new Promise<net.Socket>((resolve, reject) => {
-    const socket = net.connect({ host: target.host, port: target.port });
+    const address = { host: target.host, port: target.port };
+    const socket = options.reads ? connectWithReads(address, options.reads) : net.connect(address);
     const settle = (): void => {
       clearTimeout(timer);
       socket.off('error', onError);

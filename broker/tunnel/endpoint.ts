@@ -50,9 +50,10 @@ import { dialTarget, TARGET_CONNECT_TIMEOUT_MS } from './dial.js';
 import { GrantDeadlines } from './grant-deadlines.js';
 import { MembershipRecheck, type RecheckedTunnel } from './membership-recheck.js';
 import type { TargetWatch, TunnelObserver } from './protocol.js';
-import { protocolFor } from './protocols.js';
+import { protocolFor, relayedAsPlainBytes } from './protocols.js';
 import { closeCodeName, Relay, type TunnelEnd } from './relay.js';
 import type { ServedTunnel } from './http/gateway.js';
+import { TargetReads } from './target-reads.js';
 
 export const TUNNEL_PATH = '/v1/tunnel';
 /**
@@ -123,6 +124,8 @@ interface Tunnel {
   served: ServedTunnel | null;
   /** The stored database login the broker uses for this tunnel, or null (tunnel/database-credential.ts). */
   credential: DatabaseCredential | null;
+  /** The reused read slabs of a plain-bytes target (target-reads.ts); null for kinds whose protocol the broker reads. */
+  reads: TargetReads | null;
 }
 
 /** An open tunnel as `status()` shows it. */
@@ -263,9 +266,10 @@ export class TunnelEndpoint implements UpgradeRoute {
     const onClientGone = (): void => abandoned.abort();
     ctx.socket.once('close', onClientGone);
     let target: net.Socket;
+    const reads = relayedAsPlainBytes(policy.kind) ? new TargetReads() : null;
     try {
       const timeoutMs = this.#options.connectTimeoutMs ?? TARGET_CONNECT_TIMEOUT_MS;
-      target = await dialTarget(policy.target, { resource: policy.name, timeoutMs, signal: abandoned.signal });
+      target = await dialTarget(policy.target, { resource: policy.name, timeoutMs, signal: abandoned.signal, ...(reads ? { reads } : {}) });
       const prepare = protocolFor(policy.kind).prepareTarget;
       if (prepare) target = await prepare(target, policy, { timeoutMs, signal: abandoned.signal });
     } catch (error) {
@@ -275,7 +279,7 @@ export class TunnelEndpoint implements UpgradeRoute {
       ctx.socket.off('close', onClientGone);
     }
     try {
-      this.#open(ctx, principal, policy, { grantId: grant.id, conditionsUntil, credential }, target, release);
+      this.#open(ctx, principal, policy, { grantId: grant.id, conditionsUntil, credential, reads }, target, release);
     } catch (error) {
       target.destroy();
       release();
@@ -339,7 +343,12 @@ export class TunnelEndpoint implements UpgradeRoute {
     ctx: UpgradeContext,
     principal: Principal,
     policy: ResourcePolicy,
-    { grantId, conditionsUntil, credential }: { grantId: string; conditionsUntil: number | null; credential: DatabaseCredential | null },
+    {
+      grantId,
+      conditionsUntil,
+      credential,
+      reads,
+    }: { grantId: string; conditionsUntil: number | null; credential: DatabaseCredential | null; reads: TargetReads | null },
     target: net.Socket,
     release: () => void,
   ): void {
@@ -379,7 +388,7 @@ export class TunnelEndpoint implements UpgradeRoute {
     let upgraded = false;
     this.#wss.handleUpgrade(ctx.req, ctx.socket, ctx.head, (ws: WebSocket, _req: IncomingMessage) => {
       upgraded = true;
-      this.#start(ws, served?.stream ?? target, { session, principal, policy, credential, release, observer, served }, grant, conditionsUntil);
+      this.#start(ws, served?.stream ?? target, { session, principal, policy, credential, release, observer, served, reads }, grant, conditionsUntil);
     });
     if (upgraded) return;
     // ws refused the handshake itself (bad Sec-WebSocket-Key or version) and answered 400.
@@ -414,6 +423,7 @@ export class TunnelEndpoint implements UpgradeRoute {
             now,
           }) ?? null,
         onCut: protocol.watchTarget || observer?.afterCut ? (code) => this.#afterCut(tunnel, code) : null,
+        reads: parts.reads,
       }),
     };
     // After the relay's own listener, so the relay reads the target first; neither misses a byte.

@@ -20,6 +20,18 @@ export function protocolFor(kind: ResourceKind): TunnelProtocol {
   return PROTOCOLS[kind] ?? {};
 }
 
+/**
+ * Kinds the broker relays as plain bytes: no protocol steps, statement log or gateway (http, grpc:
+ * tunnel/http/) reads the target, so the relay may read it into reused slabs (target-reads.ts). Named,
+ * not derived: a new kind is not plain bytes until someone says so.
+ */
+const PLAIN_BYTES_KINDS: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['tcp', 'ssh']);
+
+/** Whether the broker relays `kind` as plain bytes (PLAIN_BYTES_KINDS). */
+export function relayedAsPlainBytes(kind: ResourceKind): boolean {
+  return PLAIN_BYTES_KINDS.has(kind);
+}
+
 /** The statement log of each kind whose protocol the broker reads. */
 const CAPTURES: Partial<Record<ResourceKind, (session: NewSession, policy: ResourcePolicy, options: CaptureOptions) => StatementCapture>> = {
   postgres: (session, _policy, options) => new SessionCapture(session, options),

@@ -33,6 +33,7 @@ import { CLIENT_CLOSED, type SessionEndReason } from '../store/session-store.js'
 import { fitCloseReason } from './close-reason.js';
 import { describeSocketError } from './dial.js';
 import type { ClientPreamble, LoginOutcome, PreambleStep } from './protocol.js';
+import type { TargetReads } from './target-reads.js';
 
 /**
  * Bytes queued towards the client at which the target is paused. A megabyte keeps a fast link busy
@@ -95,6 +96,11 @@ export interface RelayOptions {
   preamble?: ClientPreamble | null;
   /** Called once when the broker cuts the tunnel (`cut`), right after the target socket was destroyed. */
   onCut?: ((code: CloseCode) => void) | null;
+  /**
+   * The target was dialled reading into reused slabs (target-reads.ts, plain-bytes kinds only):
+   * its chunks come from there instead of 'data' events, and the relay resumes the socket.
+   */
+  reads?: TargetReads | null;
 }
 
 export class Relay {
@@ -129,7 +135,8 @@ export class Relay {
     ws.on('message', this.#onClientMessage);
     ws.on('close', this.#onClientClose);
     ws.on('error', this.#onClientError);
-    target.on('data', this.#onTargetData);
+    if (options.reads) options.reads.attach(this.#onTargetData);
+    else target.on('data', this.#onTargetData);
     target.on('drain', this.#onTargetDrain);
     target.on('end', this.#onTargetEnd);
     target.on('error', this.#onTargetError);
@@ -138,6 +145,7 @@ export class Relay {
     // Node resets a socket's timeout on every read and write, and every byte of the tunnel passes
     // through the target socket: this is "no bytes either way for idleTimeoutMs".
     target.setTimeout(options.idleTimeoutMs);
+    if (options.reads) target.resume();
   }
 
   /** Bytes the broker holds for each side right now: what backpressure keeps bounded. */
@@ -269,7 +277,7 @@ export class Relay {
 
   // ---- target → client --------------------------------------------------------------------------
 
-  readonly #onTargetData = (chunk: Buffer): void => {
+  readonly #onTargetData = (chunk: Buffer, release: (() => void) | null = null): void => {
     // While a preamble's login runs, what the target sends is the login's (it reads the socket itself).
     if (this.#held || this.#ws.readyState !== WebSocket.OPEN) return;
     const unwritten = this.#options.beforeDown?.(chunk) ?? null;
@@ -278,13 +286,18 @@ export class Relay {
       return;
     }
     this.bytesDown += chunk.length;
-    if (this.#ws.bufferedAmount + chunk.length < HIGH_WATER_MARK_BYTES) {
-      this.#ws.send(chunk, BINARY);
+    // This frame takes the queue past the mark: read no more from the target until it is flushed.
+    const overMark = this.#ws.bufferedAmount + chunk.length >= HIGH_WATER_MARK_BYTES;
+    if (overMark) this.#target.pause();
+    if (release === null) {
+      this.#ws.send(chunk, BINARY, overMark ? this.#onClientFlushed : undefined);
       return;
     }
-    // This frame takes the queue past the mark: read no more from the target until it is flushed.
-    this.#target.pause();
-    this.#ws.send(chunk, BINARY, this.#onClientFlushed);
+    // The last chunk of a read slab (once per slab, not per chunk): once sent, the slab may be read into again.
+    this.#ws.send(chunk, BINARY, (error?: Error) => {
+      if (!error) release();
+      if (overMark) this.#onClientFlushed(error);
+    });
   };
 
   readonly #onClientFlushed = (error?: Error): void => {
