@@ -241,6 +241,8 @@ export class Session {
     for (const other of await cache.getAllAccounts()) {
       if (other.homeAccountId !== result.account.homeAccountId) await cache.removeAccount(other);
     }
+    // A call made while the person was signing in may have been handed the token this sign-in replaces.
+    this.#tokens.clear();
     return result.account;
   }
 

@@ -22,6 +22,8 @@ export class TokenReuse {
   readonly #now: () => number;
   #held: { token: FetchedToken; fetchedAt: number } | null = null;
   #inFlight: Promise<string> | null = null;
+  /** Bumped by clear(): a fetch started before it neither fills #held nor serves later callers. */
+  #generation = 0;
 
   constructor(fetch: () => Promise<FetchedToken>, now: () => number = Date.now) {
     this.#fetch = fetch;
@@ -33,19 +35,27 @@ export class TokenReuse {
     const now = this.#now();
     const held = this.#held;
     if (held && now - held.fetchedAt < TOKEN_REUSE_MS && held.token.expiresAt - now > TOKEN_RENEWAL_MARGIN_MS) return Promise.resolve(held.token.token);
-    this.#inFlight ??= this.#fetch()
+    if (this.#inFlight) return this.#inFlight;
+    const generation = this.#generation;
+    const fetching = this.#fetch()
       .then((token) => {
-        this.#held = { token, fetchedAt: this.#now() };
+        if (generation === this.#generation) this.#held = { token, fetchedAt: this.#now() };
         return token.token;
       })
       .finally(() => {
-        this.#inFlight = null;
+        if (this.#inFlight === fetching) this.#inFlight = null;
       });
-    return this.#inFlight;
+    this.#inFlight = fetching;
+    return fetching;
   }
 
-  /** Forgets the held token (after a sign-in or sign-out in this process). */
+  /**
+   * Forgets the held token (a sign-in or sign-out in this process), and any fetch still running: its
+   * token may be the one the sign-in replaces.
+   */
   clear(): void {
+    this.#generation += 1;
     this.#held = null;
+    this.#inFlight = null;
   }
 }

@@ -188,6 +188,11 @@ describe('access audit sessions', () => {
       'queries',
       'end_reason',
       'reason',
+      'break_glass',
+      'post_review_verdict',
+      'post_reviewer',
+      'post_reviewed_at',
+      'post_review_comment',
     ]);
     const records = rows.map((row) => Object.fromEntries((header ?? []).map((name, i) => [name, row[i]])));
     const [json] = await sessionsOf('alice@contoso.dev');
@@ -207,6 +212,12 @@ describe('access audit sessions', () => {
       queries: String(json?.queries),
       end_reason: json?.endReason,
       reason: REASON,
+      // Not a break-glass grant: nothing to post-review.
+      break_glass: 'no',
+      post_review_verdict: '',
+      post_reviewer: '',
+      post_reviewed_at: '',
+      post_review_comment: '',
     });
     expect(records.map((r) => r.user)).toEqual(['carol@contoso.dev', 'alice@contoso.dev']);
   });

@@ -150,7 +150,7 @@ describe('conditions', () => {
     expect(page.status).toBe(200);
     const result = await run.done;
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(/fresh-echo requires a sign-in within the last 20s; you signed in \S+ ago\. Run `access login` again\./);
+    expect(result.stderr).toMatch(/fresh-echo requires a sign-in within the last 20s; you signed in [^.]+ ago\. Run `access login` again\./);
     expect(result.stdout).toContain('Approved by policy');
     const audited = await refusalsIn('fresh-echo');
     expect(audited.map((e) => [e.body.condition, e.body.code])).toContainEqual(['maxSignInAge', 'sign_in_too_old']);

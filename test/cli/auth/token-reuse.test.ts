@@ -69,4 +69,15 @@ describe('TokenReuse', () => {
     await reuse.get();
     expect(fetches()).toBe(2);
   });
+
+  it('keeps no token from a fetch that was running when cleared (a sign-in replacing it)', async () => {
+    const { reuse, fetches } = setup();
+    const before = reuse.get();
+    reuse.clear();
+    expect(await before).toBe('token-1');
+    // The fetch that began before the sign-in neither fills the cache nor serves later callers.
+    expect(await reuse.get()).toBe('token-2');
+    expect(await reuse.get()).toBe('token-2');
+    expect(fetches()).toBe(2);
+  });
 });
