@@ -74,6 +74,11 @@ export class BrokerMetrics {
   readonly #graphErrors: Counter;
   readonly #storeDuration: Histogram<'store' | 'operation'>;
   readonly #notifications: Counter<'destination' | 'outcome'>;
+  /**
+   * What one scrape read from the broker's state, so the gauges that share a source (requests and
+   * live grants: one store query; open tunnels and their bytes) read it once; null outside a scrape.
+   */
+  #scraped: { openCounts?: OpenCount[]; tunnels?: ReturnType<MetricsSources['tunnels']> } | null = null;
 
   constructor() {
     const registers = [this.registry];
@@ -143,7 +148,7 @@ export class BrokerMetrics {
         this.reset();
         const sources = metrics.#sources;
         if (!sources) return;
-        for (const { resource, state, count } of sources.openRequests(sources.now())) this.set({ resource, state }, count);
+        for (const { resource, state, count } of metrics.#openCounts(sources)) this.set({ resource, state }, count);
       },
     });
     new Gauge({
@@ -155,7 +160,7 @@ export class BrokerMetrics {
         this.reset();
         const sources = metrics.#sources;
         if (!sources) return;
-        for (const { resource, live } of sources.openRequests(sources.now())) if (live > 0) this.set({ resource }, live);
+        for (const { resource, live } of metrics.#openCounts(sources)) if (live > 0) this.set({ resource }, live);
       },
     });
     new Gauge({
@@ -166,7 +171,7 @@ export class BrokerMetrics {
       collect() {
         this.reset();
         const counts = new Map<string, number>();
-        for (const { resource } of metrics.#sources?.tunnels() ?? []) counts.set(resource, (counts.get(resource) ?? 0) + 1);
+        for (const { resource } of metrics.#openTunnels()) counts.set(resource, (counts.get(resource) ?? 0) + 1);
         for (const [resource, count] of counts) this.set({ resource }, count);
       },
     });
@@ -179,7 +184,7 @@ export class BrokerMetrics {
         // Closed tunnels' bytes plus the open ones' so far: a tunnel's bytes move from one to the
         // other when it closes, so the sum only grows.
         const totals = new Map([...metrics.#closedBytes].map(([resource, bytes]) => [resource, { ...bytes }]));
-        for (const { resource, bytesUp, bytesDown } of metrics.#sources?.tunnels() ?? []) {
+        for (const { resource, bytesUp, bytesDown } of metrics.#openTunnels()) {
           const total = totals.get(resource) ?? { up: 0, down: 0 };
           total.up += bytesUp;
           total.down += bytesDown;
@@ -286,6 +291,24 @@ export class BrokerMetrics {
 
   /** The exposition: what `GET /metrics` answers. */
   async scrape(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    this.#scraped = {};
+    try {
+      return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    } finally {
+      this.#scraped = null;
+    }
+  }
+
+  #openCounts(sources: MetricsSources): OpenCount[] {
+    if (!this.#scraped) return sources.openRequests(sources.now());
+    this.#scraped.openCounts ??= sources.openRequests(sources.now());
+    return this.#scraped.openCounts;
+  }
+
+  #openTunnels(): ReturnType<MetricsSources['tunnels']> {
+    const tunnels = (): ReturnType<MetricsSources['tunnels']> => this.#sources?.tunnels() ?? [];
+    if (!this.#scraped) return tunnels();
+    this.#scraped.tunnels ??= tunnels();
+    return this.#scraped.tunnels;
   }
 }

@@ -3,10 +3,12 @@
 // Pure: the groups are the ones admission just read from Graph for this tunnel.
 
 import { AccessError } from '../../shared/errors.js';
+import { dbLoginEntry } from '../audit/session-entries.js';
 import type { GroupRef } from '../../shared/wire.js';
 import type { DatabaseCredential, ResourcePolicy } from '../config/types.js';
 import { inAnyGroup } from '../identity/directory.js';
 import { groupList } from '../requests/wording.js';
+import type { PreambleContext } from './protocol.js';
 
 /** The login for a requester in `groups`, or null when none of the resource's entries is for them (or it has none). */
 export function chooseDatabaseCredential(policy: Pick<ResourcePolicy, 'credentials'>, groups: readonly GroupRef[]): DatabaseCredential | null {
@@ -30,5 +32,23 @@ export function tunnelCredential(policy: ResourcePolicy, groups: readonly GroupR
     'no_database_credential',
     `${policy.name} logs in to the database for you, but none of its logins is for your groups (${groupList(listed, policy.groupNames)}). ` +
       'Ask an admin to add a login for a group you are in.',
+  );
+}
+
+/** Records how the broker's login with the tunnel's stored credential went (`refused`: why not; null: accepted). */
+export function recordDbLogin(tunnel: PreambleContext, credential: DatabaseCredential, method: string | null, refused: string | null): void {
+  const { session } = tunnel;
+  tunnel.record(
+    dbLoginEntry({
+      sessionId: session.id,
+      user: session.user,
+      resource: session.resource,
+      at: tunnel.now(),
+      dbUser: credential.user,
+      credential: credential.source,
+      method,
+      outcome: refused === null ? 'accepted' : 'refused',
+      reason: refused,
+    }),
   );
 }

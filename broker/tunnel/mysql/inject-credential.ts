@@ -13,8 +13,8 @@
 // packet naming the resource's stored login (`ERROR 1045 (28000): …` in the mysql client) and the
 // tunnel is cut with CloseCode.credentialRefused: an administrator's to fix, said at once, not a hang.
 
-import { dbLoginEntry } from '../../audit/session-entries.js';
 import type { DatabaseCredential, ResourcePolicy } from '../../config/types.js';
+import { recordDbLogin } from '../database-credential.js';
 import type { ClientPreamble, LoginOutcome, PreambleContext, PreambleStep } from '../protocol.js';
 import { LOGIN_TIMEOUT_MS } from '../postgres/login.js';
 import { passwordProof } from './auth.js';
@@ -84,7 +84,7 @@ export class InjectMysqlCredential implements ClientPreamble {
     });
     try {
       const { ok, method } = await Promise.race([conversation.authenticate(this.#credential.password, plugin, scramble), timeout]);
-      this.#audit(method, null);
+      recordDbLogin(this.#tunnel, this.#credential, method, null);
       return { answer: packet(2, ok.body) };
     } catch (error) {
       const said =
@@ -93,7 +93,7 @@ export class InjectMysqlCredential implements ClientPreamble {
           : error instanceof Error
             ? error.message
             : String(error);
-      this.#audit(plugin, said);
+      recordDbLogin(this.#tunnel, this.#credential, plugin, said);
       const { name } = this.#policy;
       const { user, source } = this.#credential;
       const message =
@@ -107,22 +107,5 @@ export class InjectMysqlCredential implements ClientPreamble {
       clearTimeout(timer);
       conversation.detach();
     }
-  }
-
-  #audit(method: string, refused: string | null): void {
-    const { session } = this.#tunnel;
-    this.#tunnel.record(
-      dbLoginEntry({
-        sessionId: session.id,
-        user: session.user,
-        resource: session.resource,
-        at: this.#tunnel.now(),
-        dbUser: this.#credential.user,
-        credential: this.#credential.source,
-        method,
-        outcome: refused === null ? 'accepted' : 'refused',
-        reason: refused,
-      }),
-    );
   }
 }

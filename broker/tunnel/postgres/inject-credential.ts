@@ -13,8 +13,8 @@
 // A CancelRequest (a client cancelling its running query over a new connection) needs no login:
 // it is passed on as it is, with the key the server gave the session.
 
-import { dbLoginEntry } from '../../audit/session-entries.js';
 import type { DatabaseCredential, ResourcePolicy } from '../../config/types.js';
+import { recordDbLogin } from '../database-credential.js';
 import type { ClientPreamble, LoginOutcome, PreambleContext, PreambleStep } from '../protocol.js';
 import { CANCEL_REQUEST_CODE, MAX_STARTUP_BYTES, PROTOCOL_MAJOR_3 } from './codes.js';
 import { MalformedMessage, startupParameters } from './frontend-messages.js';
@@ -92,20 +92,8 @@ export class InjectCredential implements ClientPreamble {
   }
 
   #audit(result: LoginResult): void {
-    const { session } = this.#tunnel;
-    this.#tunnel.record(
-      dbLoginEntry({
-        sessionId: session.id,
-        user: session.user,
-        resource: session.resource,
-        at: this.#tunnel.now(),
-        dbUser: this.#credential.user,
-        credential: this.#credential.source,
-        method: result.method,
-        outcome: result.ok ? 'accepted' : 'refused',
-        reason: result.ok ? null : result.serverError ? `${result.serverError.code ?? '?'}: ${result.serverError.message}` : result.reason,
-      }),
-    );
+    const refused = result.ok ? null : result.serverError ? `${result.serverError.code ?? '?'}: ${result.serverError.message}` : result.reason;
+    recordDbLogin(this.#tunnel, this.#credential, result.method, refused);
   }
 }
 

@@ -6,31 +6,19 @@ import { EventHub } from '../../../broker/events/hub.js';
 import type { AccessRequest, Extension, RequestChange } from '../../../broker/requests/types.js';
 import type { EventMessage } from '../../../shared/wire.js';
 import { HOUR, T0, config, g, recordingLog } from '../requests/harness.js';
+import { pendingRequest } from '../store/sample-requests.js';
 
 function request(over: Partial<AccessRequest> = {}): AccessRequest {
-  return {
+  return pendingRequest({
     id: 'r1',
-    resource: 'prod-db',
     requester: { oid: 'alice', upn: 'alice@contoso.com' },
-    durationMs: HOUR,
     reason: null,
     ticket: null,
-    state: 'pending',
+    approvalsRequired: 1,
     createdAt: T0,
     pendingUntil: T0 + HOUR,
-    approvalsRequired: 1,
-    reviews: [],
-    grantedAt: null,
-    expiresAt: null,
-    closedAt: null,
-    closedBy: null,
-    closeReason: null,
-    autoApproved: false,
-    extensions: [],
-    breakGlass: false,
-    postReview: null,
     ...over,
-  };
+  });
 }
 
 const approved = request({ state: 'approved', grantedAt: T0, expiresAt: T0 + HOUR });

@@ -7,6 +7,7 @@ import type { AccessRequest } from '../../../broker/requests/types.js';
 import type { SessionRecord } from '../../../broker/store/session-store.js';
 import { VERSION } from '../../../shared/version.js';
 import { T0 } from '../requests/harness.js';
+import { pendingRequest } from '../store/sample-requests.js';
 
 /** The samples of `name` now, as `labels → value` with labels written `k=v,…` (empty for none). */
 async function samples(metrics: BrokerMetrics, name: string): Promise<Record<string, number>> {
@@ -34,29 +35,17 @@ function sources(over: Partial<MetricsSources> = {}): MetricsSources {
 }
 
 function request(over: Partial<AccessRequest>): AccessRequest {
-  return {
+  return pendingRequest({
     id: 'r1',
-    resource: 'prod-db',
     requester: { oid: 'alice', upn: 'alice@contoso.dev' },
-    durationMs: 3_600_000,
     reason: null,
     ticket: null,
-    state: 'pending',
+    approvalsRequired: 1,
     createdAt: T0,
     pendingUntil: T0 + 3_600_000,
-    approvalsRequired: 1,
-    reviews: [],
-    grantedAt: null,
-    expiresAt: null,
-    closedAt: null,
-    closedBy: null,
-    closeReason: null,
-    autoApproved: false,
-    extensions: [],
-    breakGlass: false,
-    postReview: null,
+    durationMs: 3_600_000,
     ...over,
-  };
+  });
 }
 
 function session(over: Partial<SessionRecord>): SessionRecord {

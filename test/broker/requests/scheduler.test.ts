@@ -4,34 +4,22 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DeadlineScheduler, EXPIRY_WARNING_LEAD_MS, MAX_TIMER_DELAY_MS } from '../../../broker/requests/scheduler.js';
 import type { AccessRequest } from '../../../broker/requests/types.js';
 import { HOUR, MINUTE, T0, harness, principal, resource, type Harness } from './harness.js';
+import { pendingRequest } from '../store/sample-requests.js';
 
 const alice = principal('alice');
 const bob = principal('bob');
 
 function stored(id: string, over: Partial<AccessRequest>): AccessRequest {
-  return {
+  return pendingRequest({
     id,
-    resource: 'prod-db',
     requester: { oid: 'alice', upn: 'alice@contoso.com' },
-    durationMs: HOUR,
     reason: null,
     ticket: null,
-    state: 'pending',
+    approvalsRequired: 1,
     createdAt: T0,
     pendingUntil: T0 + HOUR,
-    approvalsRequired: 1,
-    reviews: [],
-    grantedAt: null,
-    expiresAt: null,
-    closedAt: null,
-    closedBy: null,
-    closeReason: null,
-    autoApproved: false,
-    extensions: [],
-    breakGlass: false,
-    postReview: null,
     ...over,
-  };
+  });
 }
 
 interface Running {
