@@ -30,8 +30,8 @@ import { RequestService } from './requests/service.js';
 import { brokerRequestHandler, type RequestHandler, type SideHandler } from './server.js';
 import { openDatabase } from './store/database.js';
 import { NotificationOutbox } from './store/notification-outbox.js';
-import { SqliteRequestStore } from './store/request-store.js';
-import { SqliteSessionStore, type SessionStore } from './store/session-store.js';
+import { SqlRequestStore } from './store/request-store.js';
+import { SqlSessionStore, type SessionStore } from './store/session-store.js';
 import { TunnelEndpoint, type TunnelEndpointOptions } from './tunnel/endpoint.js';
 import { HttpGateway } from './tunnel/http/gateway.js';
 import { IdentityTokens } from './tunnel/http/identity-token.js';
@@ -109,7 +109,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   const metrics = options.metrics ?? new BrokerMetrics();
   const db = openDatabase(options.dataFile);
   // Every call into the stores is timed (access_store_operation_duration_seconds).
-  const store = metrics.timed('requests', new SqliteRequestStore(db));
+  const store = metrics.timed('requests', new SqlRequestStore(db));
   const audit = new Audit({ db, config, directory, now, logger: log, ...(options.auditBatch ? { batch: options.auditBatch } : {}) });
   // Notifications (Teams, Slack, signed webhooks): an outbox in this database, filled in the
   // transaction of each change, delivered after the commit.
@@ -169,7 +169,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   });
 
   // Every session opening and closing is also an audit entry, in the same transaction as its row.
-  const sessions = metrics.timed('sessions', new AuditedSessionStore(db, new SqliteSessionStore(db), audit.log));
+  const sessions = metrics.timed('sessions', new AuditedSessionStore(db, new SqlSessionStore(db), audit.log));
   // Sessions a crashed broker left open are closed at start.
   const leftovers = sessions.closeLeftovers(now());
   if (leftovers > 0) log.warn('closed tunnel sessions the previous broker left open', { sessions: leftovers });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { AccessError } from '../shared/errors.js';
 import { verifyChainAsync } from './audit/verify.js';
-import { BUSY_TIMEOUT_MS, DATABASE_FILE_NAME, type Database } from './store/database.js';
+import { BUSY_TIMEOUT_MS, DATABASE_FILE_NAME, SqliteDatabase } from './store/database.js';
 import { currentVersion } from './store/migrations.js';
 
 /** Owner read/write only, like the database itself: requests carry reasons and tickets. */
@@ -48,7 +48,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupReport> {
   if (!existsSync(path.dirname(file))) throw new AccessError('usage', `the directory of ${file} does not exist — create it first`);
 
   const partial = path.join(path.dirname(file), `.${path.basename(file)}.partial-${process.pid}`);
-  let db: Database;
+  let db: Sqlite.Database;
   try {
     db = new Sqlite(source, { readonly: true, fileMustExist: true });
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -82,8 +82,9 @@ async function checkCopy(copy: string): Promise<Omit<BackupReport, 'file' | 'byt
     const integrity = db.pragma('integrity_check', { simple: true });
     if (integrity !== 'ok')
       throw new AccessError('store_unavailable', `the copy fails SQLite's integrity check (${String(integrity)}); the source database may be damaged`);
-    const schemaVersion = currentVersion(db);
-    const verified = await verifyChainAsync(db);
+    const copyDb = new SqliteDatabase(db);
+    const schemaVersion = currentVersion(copyDb);
+    const verified = await verifyChainAsync(copyDb);
     if (!verified.ok) {
       throw new AccessError(
         'store_unavailable',

@@ -8,8 +8,9 @@
 // cached head is noticed — after a caller's transaction rolled back an append, the cache is ahead
 // of the table — and the append is redone once on the head as stored.
 
-import Sqlite from 'better-sqlite3';
-import { immediateTransaction, type Database } from '../store/database.js';
+import type { Database } from '../store/database.js';
+import type { SqlStatement } from '../store/sql-database.js';
+import { constraintViolated } from '../store/sql-errors.js';
 import { AUDIT_COLUMNS, GENESIS_HASH, sealEntry, type AuditRow, type NewAuditEntry } from './entry.js';
 
 export interface AuditHead {
@@ -28,13 +29,10 @@ const SQL = {
   head: 'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
 } as const;
 
-/** Errors by which SQLite says a row does not extend the stored chain. */
-const CHAIN_REFUSALS = new Set(['SQLITE_CONSTRAINT_TRIGGER', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
-
-export class SqliteAuditLog implements AuditAppender {
+export class SqlAuditLog implements AuditAppender {
   readonly #db: Database;
-  readonly #insert: Sqlite.Statement<AuditRow>;
-  readonly #readHead: Sqlite.Statement<[], AuditHead>;
+  readonly #insert: SqlStatement<AuditRow>;
+  readonly #readHead: SqlStatement<[], AuditHead>;
   readonly #listeners = new Set<() => void>();
   #head: AuditHead | null = null;
   #notifyScheduled = false;
@@ -51,12 +49,14 @@ export class SqliteAuditLog implements AuditAppender {
    * rolls back with it.
    */
   append(entry: NewAuditEntry): AuditRow {
+    if (this.#db.shared) return this.#appendShared(entry);
     const head = this.#head ?? this.#storedHead();
     let row = sealEntry(entry, head.seq + 1, head.hash);
     try {
       this.#insert.run(row);
     } catch (error) {
-      if (!(error instanceof Sqlite.SqliteError && CHAIN_REFUSALS.has(error.code))) throw error;
+      const refused = constraintViolated(error);
+      if (refused !== 'trigger' && refused !== 'primary_key') throw error;
       // The cached head is not the stored one (an append rolled back with its transaction): redo
       // the entry on the stored head. A second refusal is a real fault and propagates.
       const stored = this.#storedHead();
@@ -68,10 +68,23 @@ export class SqliteAuditLog implements AuditAppender {
     return row;
   }
 
+  /**
+   * Other brokers append to the same log: the head is read in the writing transaction, whose write
+   * lock keeps every other writer out until it commits, so the chain stays one sequence.
+   */
+  #appendShared(entry: NewAuditEntry): AuditRow {
+    if (!this.#db.inTransaction) return this.#db.transaction(() => this.#appendShared(entry));
+    const head = this.#storedHead();
+    const row = sealEntry(entry, head.seq + 1, head.hash);
+    this.#insert.run(row);
+    this.#scheduleNotify();
+    return row;
+  }
+
   /** Appends `entries` in order in one transaction (joining the caller's, if any). */
   appendAll(entries: readonly NewAuditEntry[]): AuditRow[] {
     if (entries.length === 0) return [];
-    return immediateTransaction(this.#db, () => entries.map((entry) => this.append(entry)));
+    return this.#db.transaction(() => entries.map((entry) => this.append(entry)));
   }
 
   /** The newest committed entry (seq 0 and the genesis hash for an empty log). */

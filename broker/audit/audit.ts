@@ -10,7 +10,7 @@ import type { BrokerConfig } from '../config/types.js';
 import { callerGroups, inAnyGroup, type Directory } from '../identity/directory.js';
 import type { Database } from '../store/database.js';
 import { groupList } from '../requests/wording.js';
-import { SqliteAuditLog } from './audit-log.js';
+import { SqlAuditLog } from './audit-log.js';
 import { BatchedAppender } from './batch-appender.js';
 import { AuditQueries } from '../store/audit-queries.js';
 import { SignInRecorder } from './signins.js';
@@ -29,7 +29,7 @@ export interface AuditOptions {
 
 export class Audit {
   /** Appends in the caller's transaction (request changes, sessions). */
-  readonly log: SqliteAuditLog;
+  readonly log: SqlAuditLog;
   /** Appends in batches (Postgres queries). */
   readonly batch: BatchedAppender;
   readonly signins: SignInRecorder;
@@ -46,7 +46,7 @@ export class Audit {
     this.#db = options.db;
     this.#config = options.config;
     this.#directory = options.directory;
-    this.log = new SqliteAuditLog(options.db);
+    this.log = new SqlAuditLog(options.db);
     this.batch = new BatchedAppender({ log: this.log, logger: options.logger, now: options.now, ...options.batch });
     this.signins = new SignInRecorder(this.log, options.now);
     this.queries = new AuditQueries(options.db);

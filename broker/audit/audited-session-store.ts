@@ -3,7 +3,7 @@
 // `session.closed` per leftover a crash left open. The tunnel takes a SessionStore and needs no
 // other change: give it this one.
 
-import { immediateTransaction, type Database } from '../store/database.js';
+import type { Database } from '../store/database.js';
 import type { NewSession, SessionEnd, SessionRecord, SessionStore } from '../store/session-store.js';
 import type { AuditAppender } from './audit-log.js';
 import { sessionClosedEntry, sessionOpenedEntry } from './session-entries.js';
@@ -23,7 +23,7 @@ export class AuditedSessionStore implements SessionStore {
   }
 
   open(session: NewSession): void {
-    immediateTransaction(this.#db, () => {
+    this.#db.transaction(() => {
       this.#store.open(session);
       this.#audit.append(sessionOpenedEntry(session));
     });
@@ -35,7 +35,7 @@ export class AuditedSessionStore implements SessionStore {
   }
 
   close(id: string, end: SessionEnd): boolean {
-    return immediateTransaction(this.#db, () => {
+    return this.#db.transaction(() => {
       if (!this.#store.close(id, end)) return false;
       this.#appendClosed(id);
       return true;
@@ -43,7 +43,7 @@ export class AuditedSessionStore implements SessionStore {
   }
 
   closeLeftovers(now: number): number {
-    return immediateTransaction(this.#db, () => {
+    return this.#db.transaction(() => {
       const open = this.#openIds.all();
       const closed = this.#store.closeLeftovers(now);
       for (const id of open) this.#appendClosed(id);

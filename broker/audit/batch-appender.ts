@@ -7,7 +7,7 @@
 // flush; seq is the order of record.
 
 import type { Logger } from '../log.js';
-import type { SqliteAuditLog } from './audit-log.js';
+import type { SqlAuditLog } from './audit-log.js';
 import type { NewAuditEntry } from './entry.js';
 
 /** Flush at least this often: `access audit events --follow` must show a query within a second. */
@@ -22,7 +22,7 @@ export const DEFAULT_MAX_BATCH = 1_000;
 export const DEFAULT_MAX_PENDING = 100_000;
 
 export interface BatchedAppenderOptions {
-  log: SqliteAuditLog;
+  log: SqlAuditLog;
   /** For flush failures and drops. */
   logger: Logger;
   /** Used for the `at` of an `audit.dropped` entry. */

@@ -53,12 +53,12 @@ export async function verifyChainAsync(db: Database, chunkRows = VERIFY_CHUNK_RO
  */
 function* verifySteps(db: Database, chunkRows: number): Generator<void, VerifyResult> {
   const last = db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM audit_log').get()?.seq ?? 0;
-  const chunk = db.prepare<[number, number, number]>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`).raw(true);
+  const chunk = db.prepare<[number, number, number]>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`).raw();
   let expected = 1;
   let prevHash = GENESIS_HASH;
   while (expected <= last) {
     let read = 0;
-    for (const row of chunk.iterate(expected - 1, last, chunkRows) as IterableIterator<unknown[]>) {
+    for (const row of chunk.all(expected - 1, last, chunkRows)) {
       read += 1;
       // What remains of the row after pop() is the nine hashed fields in canonical order.
       const stored = row.pop();

@@ -51,7 +51,7 @@ const STORE_BUCKETS_SECONDS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025
 
 /** What the broker's state is read from at scrape time (assemble.ts hands the real parts). */
 export interface MetricsSources {
-  /** Open requests and live grants per resource (SqliteRequestStore.countOpen). */
+  /** Open requests and live grants per resource (SqlRequestStore.countOpen). */
   openRequests(now: number): OpenCount[];
   /** The open tunnels with their resource and bytes so far (TunnelEndpoint.status). */
   tunnels(): ReadonlyArray<{ resource: string; bytesUp: number; bytesDown: number }>;

@@ -5,7 +5,7 @@
 import { AccessError } from '../../shared/errors.js';
 import type { AuditEntryView, AuditEventsResponse, AuditSessionView, AuditShowResponse, PostReviewVerdict } from '../../shared/wire.js';
 import type { Database } from './database.js';
-import { SqliteSessionStore, type SessionRecord } from './session-store.js';
+import { SqlSessionStore, type SessionRecord } from './session-store.js';
 import { AUDIT_COLUMNS, toEntryView, type AuditRow } from '../audit/entry.js';
 import type { RowPosition } from './request-store.js';
 
@@ -57,14 +57,14 @@ interface GrantRow {
 
 export class AuditQueries {
   readonly #db: Database;
-  readonly #sessions: SqliteSessionStore;
+  readonly #sessions: SqlSessionStore;
   /** One prepared statement per combination of filters, so each can use its index. */
   readonly #sessionLists = new Map<string, ReturnType<Database['prepare']>>();
   readonly #statements;
 
   constructor(db: Database) {
     this.#db = db;
-    this.#sessions = new SqliteSessionStore(db);
+    this.#sessions = new SqlSessionStore(db);
     this.#statements = {
       head: db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM audit_log'),
       page: db.prepare<[number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`),

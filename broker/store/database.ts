@@ -1,13 +1,16 @@
 // Opens the broker's SQLite database (better-sqlite3) with the settings every connection needs and
 // the schema brought up to date. One connection serves the whole broker: better-sqlite3 is
 // synchronous, so statements never interleave and a transaction is one uninterrupted call.
+// SqliteDatabase is the SqlDatabase (sql-database.ts) the stores write through.
 
 import { closeSync, openSync } from 'node:fs';
 import Sqlite from 'better-sqlite3';
 import { AccessError } from '../../shared/errors.js';
 import { applyMigrations } from './migrations.js';
+import { assertSynchronous, type SqlDatabase, type SqlStatement } from './sql-database.js';
 
-export type Database = Sqlite.Database;
+/** What the stores are given: SQLite here, or PostgreSQL (postgres/postgres-database.ts). */
+export type Database = SqlDatabase;
 
 /**
  * How long a statement waits for another connection's lock (a second process on the same file,
@@ -40,39 +43,69 @@ export const DATABASE_FILE_NAME = 'access.db';
 const DATABASE_FILE_MODE = 0o600;
 
 /** Opens (creating if needed) the database at `file`, or a private in-memory one, ready to use. */
-export function openDatabase(file: string | ':memory:'): Database {
-  const db = connect(file);
+export function openDatabase(file: string | ':memory:'): SqliteDatabase {
+  const sqlite = connect(file);
   try {
-    for (const pragma of CONNECTION_PRAGMAS) db.pragma(pragma);
-    assertWal(db);
+    for (const pragma of CONNECTION_PRAGMAS) sqlite.pragma(pragma);
+    assertWal(sqlite);
+    const db = new SqliteDatabase(sqlite);
     applyMigrations(db);
     return db;
   } catch (error) {
-    db.close();
+    sqlite.close();
     throw error;
   }
 }
 
-/**
- * Runs `fn` in one IMMEDIATE transaction on `db`: everything written inside commits together or
- * not at all. IMMEDIATE takes the write lock up front, so a read-then-write inside `fn` cannot be
- * invalidated by another connection between the read and the write. Called inside another
- * transaction it becomes a savepoint of the outer one. Every store on the same connection (requests,
- * sessions, the audit log) writes through here, so one `transaction` call spans all of them.
- */
-export function immediateTransaction<T>(db: Database, fn: () => T): T {
-  return db
-    .transaction(() => {
-      const result = fn();
-      // better-sqlite3 commits when fn returns; an async fn would commit before its awaits run.
-      // Throwing here rolls back whatever the synchronous part wrote.
-      if (isPromiseLike(result)) throw new TypeError('a store transaction must be synchronous; do the awaiting before or after it');
-      return result;
-    })
-    .immediate();
+/** A better-sqlite3 connection as the stores' SqlDatabase. */
+export class SqliteDatabase implements SqlDatabase {
+  readonly dialect = 'sqlite';
+  /** One process owns the file: what a store remembers between transactions stays true. */
+  readonly shared = false;
+  /** The better-sqlite3 connection itself, for what only SQLite has (pragmas, the online backup). */
+  readonly sqlite: Sqlite.Database;
+
+  constructor(sqlite: Sqlite.Database) {
+    this.sqlite = sqlite;
+  }
+
+  get name(): string {
+    return this.sqlite.name;
+  }
+
+  get inTransaction(): boolean {
+    return this.sqlite.inTransaction;
+  }
+
+  prepare<Params extends unknown[] | object = unknown[], Row = unknown>(sql: string): SqlStatement<Params, Row> {
+    return this.sqlite.prepare(sql) as unknown as SqlStatement<Params, Row>;
+  }
+
+  exec(sql: string): void {
+    this.sqlite.exec(sql);
+  }
+
+  /**
+   * One IMMEDIATE transaction: IMMEDIATE takes the write lock up front, so a read-then-write inside
+   * `fn` cannot be invalidated by another connection between the read and the write. Every store on
+   * the connection (requests, sessions, the audit log) writes through here, so one call spans them all.
+   */
+  transaction<T>(fn: () => T): T {
+    return this.sqlite
+      .transaction(() => {
+        const result = fn();
+        assertSynchronous(result);
+        return result;
+      })
+      .immediate();
+  }
+
+  close(): void {
+    this.sqlite.close();
+  }
 }
 
-function connect(file: string): Database {
+function connect(file: string): Sqlite.Database {
   try {
     if (file !== ':memory:') createPrivately(file);
     return new Sqlite(file);
@@ -89,15 +122,11 @@ function createPrivately(file: string): void {
 }
 
 /** Some filesystems (network mounts) cannot do WAL; SQLite then silently keeps the old mode. */
-function assertWal(db: Database): void {
+function assertWal(db: Sqlite.Database): void {
   if (db.memory) return;
   const mode = db.pragma('journal_mode', { simple: true });
   if (mode === 'wal') return;
   throw new AccessError('store_unavailable', `the database "${db.name}" stays in journal mode "${String(mode)}" instead of WAL; put it on a local filesystem`);
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function messageOf(error: unknown): string {

@@ -6,12 +6,8 @@
 // The list is plain data (no functions) so a child process in the tests can build the same
 // schema with better-sqlite3 alone.
 
-import type Sqlite from 'better-sqlite3';
 import { AccessError } from '../../shared/errors.js';
-
-// The connection type itself, not database.ts's alias: database.ts runs these migrations, so
-// importing from it would make the two modules depend on each other.
-type Database = Sqlite.Database;
+import type { SqlDatabase } from './sql-database.js';
 
 export interface Migration {
   /** 1, 2, 3 … without gaps; the position in MIGRATIONS is version - 1. */
@@ -261,7 +257,7 @@ const CREATE_SCHEMA_MIGRATIONS = `
  * is newer than `migrations` knows: older code writing to a newer schema could break it.
  * `migrations` is a parameter only so tests can exercise a failing migration.
  */
-export function applyMigrations(db: Database, migrations: readonly Migration[] = MIGRATIONS, now: () => number = Date.now): void {
+export function applyMigrations(db: SqlDatabase, migrations: readonly Migration[] = MIGRATIONS, now: () => number = Date.now): void {
   assertOrdered(migrations);
   const known = migrations.length;
   db.transaction(() => {
@@ -279,11 +275,11 @@ export function applyMigrations(db: Database, migrations: readonly Migration[] =
       db.exec(migration.sql);
       record.run(migration.version, migration.name, now());
     }
-  }).immediate();
+  });
 }
 
 /** The highest version recorded in `schema_migrations` (0 for a new database). */
-export function currentVersion(db: Database): number {
+export function currentVersion(db: SqlDatabase): number {
   const row = db.prepare<[], { version: number | null }>('SELECT max(version) AS version FROM schema_migrations').get();
   return row?.version ?? 0;
 }

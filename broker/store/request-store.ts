@@ -2,10 +2,10 @@
 // migrations.ts). The broker loads a request, applies the pure state machine and saves the result
 // inside one `transaction`, together with the audit entry for the change.
 
-import Sqlite from 'better-sqlite3';
 import { AccessError } from '../../shared/errors.js';
 import type { AccessRequest, Actor, Extension, ExtensionState, PostReviewVerdict, RequestState, Review } from '../requests/types.js';
-import { immediateTransaction, type Database } from './database.js';
+import type { Database } from './database.js';
+import { constraintViolated } from './sql-errors.js';
 
 /**
  * Default page of a listing: what fits a screen or a JSON page, and keeps the broker from
@@ -235,7 +235,7 @@ const SQL = {
                     ON CONFLICT (request_id, seq) DO UPDATE SET state = excluded.state, reviews = excluded.reviews, decided_at = excluded.decided_at`,
 } as const;
 
-export class SqliteRequestStore implements RequestStore {
+export class SqlRequestStore implements RequestStore {
   // Prepared once: preparing is the expensive part of a better-sqlite3 statement.
   readonly #statements;
 
@@ -264,7 +264,7 @@ export class SqliteRequestStore implements RequestStore {
   }
 
   transaction<T>(fn: () => T): T {
-    return immediateTransaction(this.db, fn);
+    return this.db.transaction(fn);
   }
 
   insert(request: AccessRequest): void {
@@ -272,7 +272,7 @@ export class SqliteRequestStore implements RequestStore {
       try {
         this.#statements.insertRequest.run(toRow(request));
       } catch (error) {
-        if (isConstraint(error, 'SQLITE_CONSTRAINT_PRIMARYKEY')) {
+        if (constraintViolated(error) === 'primary_key') {
           throw new AccessError('store_conflict', `a request with id "${request.id}" already exists; new requests need a fresh id`, { cause: error });
         }
         throw error;
@@ -393,7 +393,7 @@ export class SqliteRequestStore implements RequestStore {
       try {
         this.#statements.insertReview.run(toReviewRow(request.id, from + offset, review));
       } catch (error) {
-        if (isConstraint(error, 'SQLITE_CONSTRAINT_UNIQUE')) {
+        if (constraintViolated(error) === 'unique') {
           throw new AccessError('store_conflict', `request "${request.id}" already has a review by "${review.reviewer.oid}"; a reviewer counts once`, {
             cause: error,
           });
@@ -560,8 +560,4 @@ function sameReview(a: Review, b: Review): boolean {
 function checkLimit(limit: number): number {
   if (Number.isInteger(limit) && limit >= 1 && limit <= LIST_LIMIT_MAX) return limit;
   throw new AccessError('bad_request', `limit ${limit} is not a whole number from 1 to ${LIST_LIMIT_MAX}`);
-}
-
-function isConstraint(error: unknown, code: string): boolean {
-  return error instanceof Sqlite.SqliteError && error.code === code;
 }

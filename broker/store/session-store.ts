@@ -3,10 +3,10 @@
 // byte counts of open tunnels now and then, so a crash leaves them roughly right; the next start
 // closes what the crash left open.
 
-import Sqlite from 'better-sqlite3';
 import type { CloseCode } from '../../shared/close-codes.js';
 import { AccessError } from '../../shared/errors.js';
 import type { Database } from './database.js';
+import { constraintViolated } from './sql-errors.js';
 
 /** The end reason of sessions a crashed broker left open (closed at the next start). */
 export const BROKER_RESTART = 'broker_restart';
@@ -103,7 +103,7 @@ const SQL = {
   byRequest: 'SELECT * FROM sessions WHERE request_id = ? ORDER BY started_at, rowid',
 } as const;
 
-export class SqliteSessionStore implements SessionStore {
+export class SqlSessionStore implements SessionStore {
   readonly #statements;
 
   constructor(db: Database) {
@@ -130,7 +130,7 @@ export class SqliteSessionStore implements SessionStore {
         started_at: session.startedAt,
       });
     } catch (error) {
-      if (error instanceof Sqlite.SqliteError && error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+      if (constraintViolated(error) === 'primary_key') {
         throw new AccessError('store_conflict', `a session with id "${session.id}" already exists; new sessions need a fresh id`, { cause: error });
       }
       throw error;

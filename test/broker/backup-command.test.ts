@@ -7,7 +7,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqliteAuditLog } from '../../broker/audit/audit-log.js';
+import { SqlAuditLog } from '../../broker/audit/audit-log.js';
 import { verifyChain } from '../../broker/audit/verify.js';
 import { runBackup } from '../../broker/backup-command.js';
 import { DATABASE_FILE_NAME, openDatabase, type Database } from '../../broker/store/database.js';
@@ -26,7 +26,7 @@ beforeEach(async () => {
   dataDir = path.join(dir, 'data');
   await mkdir(dataDir);
   live = openDatabase(path.join(dataDir, DATABASE_FILE_NAME));
-  new SqliteAuditLog(live).appendAll(Array.from({ length: ENTRIES }, (_, n) => entry(n)));
+  new SqlAuditLog(live).appendAll(Array.from({ length: ENTRIES }, (_, n) => entry(n)));
 });
 
 afterEach(async () => {

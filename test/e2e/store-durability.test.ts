@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { CONNECTION_PRAGMAS, openDatabase } from '../../broker/store/database.js';
-import { SqliteRequestStore } from '../../broker/store/request-store.js';
+import { SqlRequestStore } from '../../broker/store/request-store.js';
 import { REPO, tempDir, waitForMatch } from '../helpers/processes.js';
 import { HOUR, T0, approvedRequest, pendingRequest } from '../broker/store/sample-requests.js';
 
@@ -24,7 +24,7 @@ it('keeps a committed transition when the process is killed with SIGKILL right a
   const file = path.join(dir, 'broker.db');
   const pending = pendingRequest();
   const created = openDatabase(file);
-  new SqliteRequestStore(created).insert(pending);
+  new SqlRequestStore(created).insert(pending);
   created.close();
 
   const approvedAt = T0 + HOUR / 2;
@@ -46,7 +46,7 @@ it('keeps a committed transition when the process is killed with SIGKILL right a
 
   const reopened = openDatabase(file);
   try {
-    expect(new SqliteRequestStore(reopened).get(pending.id)).toEqual(
+    expect(new SqlRequestStore(reopened).get(pending.id)).toEqual(
       approvedRequest(pending, approvedAt, [{ reviewer: { oid: 'oid-bob', upn: 'bob@contoso.test' }, decision: 'approve', comment: 'ok', at: approvedAt }]),
     );
   } finally {

@@ -3,10 +3,10 @@
 // or DELETE.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteAuditLog } from '../../../broker/audit/audit-log.js';
+import { SqlAuditLog } from '../../../broker/audit/audit-log.js';
 import { GENESIS_HASH, sealEntry } from '../../../broker/audit/entry.js';
 import { verifyChain } from '../../../broker/audit/verify.js';
-import { immediateTransaction, openDatabase, type Database } from '../../../broker/store/database.js';
+import { openDatabase, type Database } from '../../../broker/store/database.js';
 import { entry, rows } from './entries.js';
 
 const open: Database[] = [];
@@ -20,10 +20,10 @@ afterEach(() => {
   for (const db of open.splice(0)) db.close();
 });
 
-describe('SqliteAuditLog.append', () => {
+describe('SqlAuditLog.append', () => {
   it('numbers entries 1, 2, 3 … and chains each to the hash of the one before, from the genesis hash', () => {
     const db = database();
-    const log = new SqliteAuditLog(db);
+    const log = new SqlAuditLog(db);
     const appended = [1, 2, 3].map((n) => log.append(entry(n)));
     expect(appended.map((r) => r.seq)).toEqual([1, 2, 3]);
     expect(appended[0]?.prev_hash).toBe(GENESIS_HASH);
@@ -35,18 +35,18 @@ describe('SqliteAuditLog.append', () => {
 
   it('continues the stored chain when a new log object opens the same database', () => {
     const db = database();
-    new SqliteAuditLog(db).append(entry(1));
-    const second = new SqliteAuditLog(db).append(entry(2));
+    new SqlAuditLog(db).append(entry(1));
+    const second = new SqlAuditLog(db).append(entry(2));
     expect(second.seq).toBe(2);
     expect(verifyChain(db).ok).toBe(true);
   });
 
   it("commits with the caller's transaction and vanishes with its rollback, and the next append still extends the stored chain", () => {
     const db = database();
-    const log = new SqliteAuditLog(db);
+    const log = new SqlAuditLog(db);
     log.append(entry(1));
     expect(() =>
-      immediateTransaction(db, () => {
+      db.transaction(() => {
         log.append(entry(2));
         log.append(entry(3));
         throw new Error('the state change failed');
@@ -60,7 +60,7 @@ describe('SqliteAuditLog.append', () => {
 
   it('is refused by the database when a row does not extend the head (a gap, a wrong prev_hash, a reused seq)', () => {
     const db = database();
-    const head = new SqliteAuditLog(db).append(entry(1));
+    const head = new SqlAuditLog(db).append(entry(1));
     const insert = db.prepare(
       'INSERT INTO audit_log (seq, at, type, actor_oid, actor_upn, subject, resource, body, prev_hash, hash) VALUES (@seq, @at, @type, @actor_oid, @actor_upn, @subject, @resource, @body, @prev_hash, @hash)',
     );
@@ -72,7 +72,7 @@ describe('SqliteAuditLog.append', () => {
 
   it('cannot be updated or deleted through SQL', () => {
     const db = database();
-    new SqliteAuditLog(db).append(entry(1));
+    new SqlAuditLog(db).append(entry(1));
     expect(() => db.prepare("UPDATE audit_log SET actor_oid = 'mallory'").run()).toThrow(/append-only/);
     expect(() => db.prepare('DELETE FROM audit_log').run()).toThrow(/append-only/);
     expect(rows(db)[0]?.actor_oid).toBe('alice');
@@ -80,7 +80,7 @@ describe('SqliteAuditLog.append', () => {
 
   it('tells listeners about appends after the transaction, once per burst', async () => {
     const db = database();
-    const log = new SqliteAuditLog(db);
+    const log = new SqlAuditLog(db);
     const seen: number[] = [];
     log.onAppend(() => seen.push(log.storedHead().seq));
     log.appendAll([entry(1), entry(2), entry(3)]);

@@ -2,19 +2,19 @@
 // (open, close, crash leftover closed at start) has its audit entry in the same transaction.
 
 import { describe, expect, it } from 'vitest';
-import { SqliteAuditLog } from '../../../broker/audit/audit-log.js';
+import { SqlAuditLog } from '../../../broker/audit/audit-log.js';
 import { AuditedSessionStore } from '../../../broker/audit/audited-session-store.js';
 import { verifyChain } from '../../../broker/audit/verify.js';
 import { openDatabase } from '../../../broker/store/database.js';
-import { SqliteRequestStore } from '../../../broker/store/request-store.js';
-import { SqliteSessionStore, type NewSession } from '../../../broker/store/session-store.js';
+import { SqlRequestStore } from '../../../broker/store/request-store.js';
+import { SqlSessionStore, type NewSession } from '../../../broker/store/session-store.js';
 import { approvedRequest, pendingRequest } from '../store/sample-requests.js';
 import { T0, rows } from './entries.js';
 
 function setup() {
   const db = openDatabase(':memory:');
-  new SqliteRequestStore(db).insert(approvedRequest(pendingRequest({ id: 'r1' }), T0));
-  const sessions = new AuditedSessionStore(db, new SqliteSessionStore(db), new SqliteAuditLog(db));
+  new SqlRequestStore(db).insert(approvedRequest(pendingRequest({ id: 'r1' }), T0));
+  const sessions = new AuditedSessionStore(db, new SqlSessionStore(db), new SqlAuditLog(db));
   return { db, sessions };
 }
 

@@ -2,7 +2,7 @@
 // single appends that committed in between, so interleaving never breaks the chain.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SqliteAuditLog } from '../../../broker/audit/audit-log.js';
+import { SqlAuditLog } from '../../../broker/audit/audit-log.js';
 import { BatchedAppender } from '../../../broker/audit/batch-appender.js';
 import { verifyChain } from '../../../broker/audit/verify.js';
 import { openDatabase, type Database } from '../../../broker/store/database.js';
@@ -13,7 +13,7 @@ const open: Database[] = [];
 function setup(options: { maxBatch?: number; maxPending?: number; flushIntervalMs?: number } = {}) {
   const db = openDatabase(':memory:');
   open.push(db);
-  const log = new SqliteAuditLog(db);
+  const log = new SqlAuditLog(db);
   const logger = recordingLog();
   // A long interval: flushes happen when the test says so (or at maxBatch).
   const batch = new BatchedAppender({ log, logger, now: () => T0, flushIntervalMs: 60_000, ...options });
@@ -22,7 +22,7 @@ function setup(options: { maxBatch?: number; maxPending?: number; flushIntervalM
 
 afterEach(() => {
   vi.useRealTimers();
-  for (const db of open.splice(0)) if (db.open) db.close();
+  for (const db of open.splice(0)) db.close();
 });
 
 describe('BatchedAppender', () => {

@@ -2,12 +2,12 @@
 // failed store leaves no entry), each refusal in a small transaction of its own.
 
 import { describe, expect, it } from 'vitest';
-import { SqliteAuditLog } from '../../../broker/audit/audit-log.js';
+import { SqlAuditLog } from '../../../broker/audit/audit-log.js';
 import { verifyChain } from '../../../broker/audit/verify.js';
 import { RequestService } from '../../../broker/requests/service.js';
 import type { AccessRequest } from '../../../broker/requests/types.js';
 import { openDatabase } from '../../../broker/store/database.js';
-import { SqliteRequestStore } from '../../../broker/store/request-store.js';
+import { SqlRequestStore } from '../../../broker/store/request-store.js';
 import { AccessError } from '../../../shared/errors.js';
 import { FakeDirectory, HOUR, MINUTE, T0, config, principal, recordingLog } from '../requests/harness.js';
 import { rows, types } from './entries.js';
@@ -18,7 +18,7 @@ const carol = principal('carol');
 const oscar = principal('oscar');
 
 /** A store whose save can be made to fail, as a full disk would. */
-class FlakyStore extends SqliteRequestStore {
+class FlakyStore extends SqlRequestStore {
   failSaves = false;
   override save(next: AccessRequest): void {
     if (this.failSaves) throw new Error('disk I/O error');
@@ -29,7 +29,7 @@ class FlakyStore extends SqliteRequestStore {
 function setup() {
   const db = openDatabase(':memory:');
   const store = new FlakyStore(db);
-  const audit = new SqliteAuditLog(db);
+  const audit = new SqlAuditLog(db);
   const clock = { now: T0 };
   let n = 0;
   const service = new RequestService({

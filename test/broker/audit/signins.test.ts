@@ -1,7 +1,7 @@
 // signin.seen: once per token, remembered in a bounded LRU, never the token itself.
 
 import { describe, expect, it } from 'vitest';
-import { SqliteAuditLog } from '../../../broker/audit/audit-log.js';
+import { SqlAuditLog } from '../../../broker/audit/audit-log.js';
 import { SignInRecorder } from '../../../broker/audit/signins.js';
 import { openDatabase } from '../../../broker/store/database.js';
 import { principal } from '../requests/harness.js';
@@ -9,7 +9,7 @@ import { T0, rows } from './entries.js';
 
 function setup(max?: number) {
   const db = openDatabase(':memory:');
-  return { db, signins: new SignInRecorder(new SqliteAuditLog(db), () => T0, max) };
+  return { db, signins: new SignInRecorder(new SqlAuditLog(db), () => T0, max) };
 }
 
 describe('SignInRecorder', () => {

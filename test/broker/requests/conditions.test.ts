@@ -7,7 +7,7 @@ import type { AuditRow, NewAuditEntry } from '../../../broker/audit/entry.js';
 import type { Principal } from '../../../broker/auth/principal.js';
 import { RequestService } from '../../../broker/requests/service.js';
 import { openDatabase } from '../../../broker/store/database.js';
-import { SqliteRequestStore } from '../../../broker/store/request-store.js';
+import { SqlRequestStore } from '../../../broker/store/request-store.js';
 import { NetworkList, parseNetwork, type Network } from '../../../broker/policy/networks.js';
 import { AccessError } from '../../../shared/errors.js';
 import { config, FakeDirectory, principal, recordingLog, resource, T0 } from './harness.js';
@@ -34,7 +34,7 @@ function service(): { service: RequestService; audited: NewAuditEntry[] } {
     audited,
     service: new RequestService({
       config: config(resources),
-      store: new SqliteRequestStore(db),
+      store: new SqlRequestStore(db),
       directory: new FakeDirectory(),
       log: recordingLog(),
       now: () => T0,

@@ -8,7 +8,7 @@ import type { Directory } from '../../../broker/identity/directory.js';
 import { RequestService } from '../../../broker/requests/service.js';
 import type { AccessRequest, RequestChange } from '../../../broker/requests/types.js';
 import { openDatabase, type Database } from '../../../broker/store/database.js';
-import { SqliteRequestStore } from '../../../broker/store/request-store.js';
+import { SqlRequestStore } from '../../../broker/store/request-store.js';
 import { AccessError } from '../../../shared/errors.js';
 import type { GroupRef } from '../../../shared/wire.js';
 import { resourcePolicy } from '../../helpers/resource-policy.js';
@@ -133,7 +133,7 @@ export function recordingLog(): Logger & { lines: LogLine[] } {
 
 export interface Harness {
   db: Database;
-  store: SqliteRequestStore;
+  store: SqlRequestStore;
   service: RequestService;
   directory: FakeDirectory;
   log: ReturnType<typeof recordingLog>;
@@ -145,7 +145,7 @@ export interface Harness {
 
 export function harness(options: { resources?: ResourcePolicy[]; now?: () => number; db?: Database } = {}): Harness {
   const db = options.db ?? openDatabase(':memory:');
-  const store = new SqliteRequestStore(db);
+  const store = new SqlRequestStore(db);
   const directory = new FakeDirectory();
   const log = recordingLog();
   const clock = { now: T0 };

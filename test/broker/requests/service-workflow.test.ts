@@ -9,7 +9,7 @@ import { NotificationDispatcher } from '../../../broker/notifications/dispatcher
 import { RequestService } from '../../../broker/requests/service.js';
 import { openDatabase, type Database } from '../../../broker/store/database.js';
 import { NotificationOutbox } from '../../../broker/store/notification-outbox.js';
-import { SqliteRequestStore } from '../../../broker/store/request-store.js';
+import { SqlRequestStore } from '../../../broker/store/request-store.js';
 import { AccessError } from '../../../shared/errors.js';
 import { config, FakeDirectory, HOUR, MINUTE, principal, recordingLog, resource, T0 } from './harness.js';
 
@@ -30,7 +30,7 @@ afterEach(() => {
 
 function setup() {
   db = openDatabase(':memory:');
-  const store = new SqliteRequestStore(db);
+  const store = new SqlRequestStore(db);
   const outbox = new NotificationOutbox(db);
   const clock = { now: T0 };
   const log = recordingLog();

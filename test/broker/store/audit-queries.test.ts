@@ -8,8 +8,8 @@ import { AuditedSessionStore } from '../../../broker/audit/audited-session-store
 import { pgQueryEntry } from '../../../broker/audit/session-entries.js';
 import { RequestService } from '../../../broker/requests/service.js';
 import { openDatabase, type Database } from '../../../broker/store/database.js';
-import { SqliteRequestStore } from '../../../broker/store/request-store.js';
-import { SqliteSessionStore, type NewSession } from '../../../broker/store/session-store.js';
+import { SqlRequestStore } from '../../../broker/store/request-store.js';
+import { SqlSessionStore, type NewSession } from '../../../broker/store/session-store.js';
 import { AccessError } from '../../../shared/errors.js';
 import { FakeDirectory, HOUR, MINUTE, T0, config, principal, recordingLog } from '../requests/harness.js';
 
@@ -27,14 +27,14 @@ beforeAll(async () => {
   let n = 0;
   const service = new RequestService({
     config: config(),
-    store: new SqliteRequestStore(db),
+    store: new SqlRequestStore(db),
     directory,
     log: recordingLog(),
     now: () => clock.now,
     audit: audit.log,
     newId: () => `r${++n}`,
   });
-  const sessions = new AuditedSessionStore(db, new SqliteSessionStore(db), audit.log);
+  const sessions = new AuditedSessionStore(db, new SqlSessionStore(db), audit.log);
   const alice = principal('alice');
   const oscar = principal('oscar');
 

@@ -3,9 +3,9 @@ import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RequestState } from '../../../broker/requests/types.js';
-import { openDatabase, type Database } from '../../../broker/store/database.js';
+import { openDatabase, SqliteDatabase, type Database } from '../../../broker/store/database.js';
 import { MIGRATIONS, SCHEMA_VERSION, applyMigrations, currentVersion, type Migration } from '../../../broker/store/migrations.js';
-import { SqliteRequestStore } from '../../../broker/store/request-store.js';
+import { SqlRequestStore } from '../../../broker/store/request-store.js';
 import { AccessError } from '../../../shared/errors.js';
 import { tempDir } from '../../helpers/processes.js';
 import { pendingRequest } from './sample-requests.js';
@@ -36,7 +36,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const db of open.splice(0)) if (db.open) db.close();
+  for (const db of open.splice(0)) db.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -65,7 +65,7 @@ describe('applyMigrations', () => {
   });
 
   it('applies only the migrations a database is missing', () => {
-    const db = track(new Sqlite(':memory:'));
+    const db = track(new SqliteDatabase(new Sqlite(':memory:')));
     applyMigrations(db);
     const next: Migration = { version: SCHEMA_VERSION + 1, name: 'add a note', sql: 'ALTER TABLE requests ADD COLUMN note TEXT' };
     applyMigrations(db, [...MIGRATIONS, next], () => 42);
@@ -74,7 +74,7 @@ describe('applyMigrations', () => {
   });
 
   it('rolls back every migration of the run when one fails', () => {
-    const db = track(new Sqlite(':memory:'));
+    const db = track(new SqliteDatabase(new Sqlite(':memory:')));
     const broken: Migration = { version: SCHEMA_VERSION + 1, name: 'broken', sql: 'CREATE TABLE half_done (a TEXT); SELECT * FROM no_such_table' };
     expect(() => applyMigrations(db, [...MIGRATIONS, broken])).toThrow(/no_such_table/);
     expect(tables(db)).toEqual([]);
@@ -101,7 +101,7 @@ describe('applyMigrations', () => {
   });
 
   it('refuses a migration list with a gap', () => {
-    const db = track(new Sqlite(':memory:'));
+    const db = track(new SqliteDatabase(new Sqlite(':memory:')));
     const gap: Migration = { version: SCHEMA_VERSION + 2, name: 'skips one', sql: 'SELECT 1' };
     expect(() => applyMigrations(db, [...MIGRATIONS, gap])).toThrow(/versions must be 1, 2, 3/);
   });
@@ -109,17 +109,17 @@ describe('applyMigrations', () => {
 
 describe('schema', () => {
   it('refuses a state outside the state machine', () => {
-    const store = new SqliteRequestStore(track(openDatabase(':memory:')));
+    const store = new SqlRequestStore(track(openDatabase(':memory:')));
     expect(() => store.insert(pendingRequest({ state: 'paused' as RequestState }))).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_CHECK' }));
   });
 
   it('refuses an approved request without its grant times', () => {
-    const store = new SqliteRequestStore(track(openDatabase(':memory:')));
+    const store = new SqlRequestStore(track(openDatabase(':memory:')));
     expect(() => store.insert(pendingRequest({ state: 'approved' }))).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_CHECK' }));
   });
 
   it('refuses a closed request without its closing time', () => {
-    const store = new SqliteRequestStore(track(openDatabase(':memory:')));
+    const store = new SqlRequestStore(track(openDatabase(':memory:')));
     expect(() => store.insert(pendingRequest({ state: 'denied' }))).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_CHECK' }));
   });
 });

@@ -1,16 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AccessRequest } from '../../../broker/requests/types.js';
 import { openDatabase, type Database } from '../../../broker/store/database.js';
-import { LIST_LIMIT_MAX, SqliteRequestStore } from '../../../broker/store/request-store.js';
+import { LIST_LIMIT_MAX, SqlRequestStore } from '../../../broker/store/request-store.js';
 import { AccessError } from '../../../shared/errors.js';
 import { HOUR, MINUTE, T0, approval, approvedRequest, pendingRequest } from './sample-requests.js';
 
 let db: Database;
-let store: SqliteRequestStore;
+let store: SqlRequestStore;
 
 beforeEach(() => {
   db = openDatabase(':memory:');
-  store = new SqliteRequestStore(db);
+  store = new SqlRequestStore(db);
 });
 
 afterEach(() => {

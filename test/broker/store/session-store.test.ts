@@ -5,15 +5,15 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../../broker/store/database.js';
-import { SqliteRequestStore } from '../../../broker/store/request-store.js';
-import { BROKER_RESTART, SqliteSessionStore, type NewSession } from '../../../broker/store/session-store.js';
+import { SqlRequestStore } from '../../../broker/store/request-store.js';
+import { BROKER_RESTART, SqlSessionStore, type NewSession } from '../../../broker/store/session-store.js';
 import { AccessError } from '../../../shared/errors.js';
 import { tempDir } from '../../helpers/processes.js';
 import { startTunnelBroker } from '../tunnel/harness.js';
 import { MINUTE, T0, approval, approvedRequest, pendingRequest } from './sample-requests.js';
 
 let db: Database;
-let sessions: SqliteSessionStore;
+let sessions: SqlSessionStore;
 
 function session(overrides: Partial<NewSession> = {}): NewSession {
   return {
@@ -30,7 +30,7 @@ function session(overrides: Partial<NewSession> = {}): NewSession {
 
 beforeEach(() => {
   db = openDatabase(':memory:');
-  const requests = new SqliteRequestStore(db);
+  const requests = new SqlRequestStore(db);
   // Sessions belong to a grant (foreign key).
   requests.insert(approvedRequest(pendingRequest({ id: 'req-1' }), T0, [approval('bob', T0), approval('carol', T0)]));
   requests.insert(
@@ -39,14 +39,14 @@ beforeEach(() => {
       approval('carol', T0),
     ]),
   );
-  sessions = new SqliteSessionStore(db);
+  sessions = new SqlSessionStore(db);
 });
 
 afterEach(() => {
   db.close();
 });
 
-describe('SqliteSessionStore', () => {
+describe('SqlSessionStore', () => {
   it('records a session as open, then its end with bytes, reason and detail', () => {
     sessions.open(session());
     expect(sessions.get('ses-1')).toEqual({ ...session(), endedAt: null, bytesUp: 0, bytesDown: 0, reason: null, detail: null });
@@ -121,8 +121,8 @@ describe('a broker restarting on a database with open sessions', () => {
   it('closes them at start, before it serves anything', async () => {
     const file = path.join(dir, 'access.db');
     const crashed = openDatabase(file);
-    new SqliteRequestStore(crashed).insert(approvedRequest(pendingRequest({ id: 'req-1' }), T0, [approval('bob', T0), approval('carol', T0)]));
-    new SqliteSessionStore(crashed).open(session());
+    new SqlRequestStore(crashed).insert(approvedRequest(pendingRequest({ id: 'req-1' }), T0, [approval('bob', T0), approval('carol', T0)]));
+    new SqlSessionStore(crashed).open(session());
     // The crashed broker never closed it.
     crashed.close();
 
