@@ -62,14 +62,14 @@ export async function connectBroker(inputs: ConnectInputs, brokerFlag: string | 
   const brokerUrl = resolveBrokerUrl(brokerFlag, env, settings);
   const trust = await resolveBrokerTrust({ env, settings, brokerUrl });
   const signIn = settings.broker === brokerUrl && settings.signIn ? settings.signIn : await fetchSignInConfig(brokerUrl, trust);
-  const { Session, transportFor, servesOwnTenant } = await import('./auth/session.js');
+  const { Session, transportFor, isCustomAuthority } = await import('./auth/session.js');
   const transport = transportFor(brokerUrl, signIn, trust.extraCa);
   const workload = settings.broker === brokerUrl ? settings.workload : undefined;
   const session = workload
     ? new (await import('./auth/workload.js')).WorkloadSession(workload, signIn, transport, {
         env,
         now: Date.now(),
-        customAuthority: servesOwnTenant(brokerUrl, signIn),
+        customAuthority: isCustomAuthority(brokerUrl, signIn),
       })
     : await Session.open({ home, env, brokerUrl, signIn, transport, trust, ...(debug ? { debug } : {}) });
   const terminal = inputs.notice ? { env, notice: inputs.notice, interactive: Boolean(process.stderr.isTTY), platform: process.platform } : null;

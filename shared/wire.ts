@@ -24,6 +24,13 @@ export interface BrokerConfigResponse {
    */
   devTenant?: { origin: string };
   /**
+   * Present when the broker's config writes the tenant's cloud out host by host (`tenant.cloud`
+   * with an authorityHost): MSAL knows only Microsoft's own sign-in hosts and would ask Microsoft's
+   * instance discovery about any other, which knows nothing of it. The CLI then names the authority's
+   * host as known, trusting the broker for it exactly as it already does for `authority` itself.
+   */
+  customCloud?: true;
+  /**
    * The tenant's preferred sign-in (`tenant.signIn` in the broker's config): `access login` uses it
    * unless told otherwise. Absent from older brokers: DEFAULT_SIGN_IN_METHOD.
    */

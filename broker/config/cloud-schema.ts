@@ -13,6 +13,12 @@ export function cloudSchema() {
       authorityHost: httpsOrigin('the Entra sign-in host, e.g. https://login.microsoftonline.us'),
       v1IssuerHost: httpsOrigin('the host in v1 token issuers, e.g. https://sts.windows.net'),
       graphHost: httpsOrigin('Microsoft Graph of that cloud, e.g. https://graph.microsoft.us'),
+      // A cloud may sign tokens under another host than the one it signs people in at (21Vianet's
+      // login.partner.microsoftonline.cn; a tenant that presents itself as Microsoft's public cloud).
+      v2IssuerHosts: z
+        .array(httpsOrigin('a host in v2 token issuers, e.g. https://login.partner.microsoftonline.cn'))
+        .min(1, 'must name at least one host — or leave it out: the authorityHost')
+        .optional(),
     },
     `the cloud's hosts: ${NAMED_HINT}`,
   ).transform(
@@ -20,7 +26,7 @@ export function cloudSchema() {
       name: 'custom',
       authorityHost: raw.authorityHost,
       v1IssuerHost: raw.v1IssuerHost,
-      v2IssuerHosts: [raw.authorityHost],
+      v2IssuerHosts: raw.v2IssuerHosts ?? [raw.authorityHost],
       graphHost: raw.graphHost,
     }),
   );

@@ -66,7 +66,8 @@ export function buildIdentity(
     {
       ...settings.graph,
       authority: settings.authority,
-      customAuthority: settings.devTenantOrigin !== null,
+      // Neither the dev tenant nor a cloud written out host by host is known to Microsoft's instance discovery.
+      customAuthority: settings.devTenantOrigin !== null || settings.cloud.name === 'custom',
       scope: graphScopeOf(settings.cloud.graphHost),
       retry: { retryBudgetMs: options.graphRetryBudgetMs },
       observe: options.observeGraph ?? null,

@@ -63,6 +63,7 @@ export function signInResponse(identity: IdentitySettings): BrokerConfigResponse
     clientId: identity.cliClientId,
     scopes: [identity.cliScope],
     ...(identity.devTenantOrigin && identity.devTenantPlaintext ? { devTenant: { origin: identity.devTenantOrigin } } : {}),
+    ...(identity.cloud.name === 'custom' ? { customCloud: true as const } : {}),
     signIn: identity.preferredSignIn ?? DEFAULT_SIGN_IN_METHOD,
     brokerVersion: VERSION,
   };

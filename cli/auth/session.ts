@@ -67,6 +67,15 @@ export function servesOwnTenant(brokerUrl: string, signIn: BrokerConfigResponse)
 }
 
 /**
+ * Whether MSAL must be told the authority's host is known rather than ask Microsoft's instance
+ * discovery, which only knows Microsoft's clouds: a tenant the broker serves itself, or a cloud the
+ * broker's config writes out host by host (`customCloud`).
+ */
+export function isCustomAuthority(brokerUrl: string, signIn: BrokerConfigResponse): boolean {
+  return signIn.customCloud === true || servesOwnTenant(brokerUrl, signIn);
+}
+
+/**
  * The transport MSAL reaches the tenant with. A broker that serves the embedded dev tenant itself
  * on loopback HTTP names the https origin MSAL sees; we accept that only for the loopback origin
  * of the very broker we were pointed at. A broker serving its own tenant over TLS is trusted with
@@ -187,8 +196,8 @@ export class Session {
       auth: {
         clientId: signIn.clientId,
         authority: signIn.authority,
-        // The dev tenant is not a Microsoft cloud host: name it so MSAL skips cloud instance discovery.
-        ...(servesOwnTenant(options.brokerUrl, signIn) ? { knownAuthorities: [new URL(signIn.authority).host] } : {}),
+        // The dev tenant or a custom cloud is not a Microsoft cloud host: name it so MSAL skips cloud instance discovery.
+        ...(isCustomAuthority(options.brokerUrl, signIn) ? { knownAuthorities: [new URL(signIn.authority).host] } : {}),
       },
       cache: { cachePlugin: tokenCachePlugin(store) },
       system: {

@@ -7,7 +7,7 @@
 
 import type { WhoAmIResponse } from '../../shared/wire.js';
 import { AccessError } from '../../shared/errors.js';
-import { Session, servesOwnTenant, transportFor } from '../auth/session.js';
+import { isCustomAuthority, Session, transportFor } from '../auth/session.js';
 import { WorkloadSession, workloadFromFlags, type WorkloadSettings } from '../auth/workload.js';
 import { chooseSignInMethod, signInAtTerminal } from '../auth/sign-in.js';
 import { BrokerClient } from '../broker-client.js';
@@ -49,7 +49,7 @@ export const run: CommandRun = async (ctx, options) => {
   const transport = transportFor(brokerUrl, signIn, trust.extraCa);
   if (options.servicePrincipal === true) {
     const workload = workloadFromFlags(Object.fromEntries(WORKLOAD_FLAGS.map((name) => [name, stringOption(options, name)])), ctx.env, signIn, process.cwd());
-    const session = new WorkloadSession(workload, signIn, transport, { env: ctx.env, now: ctx.now(), customAuthority: servesOwnTenant(brokerUrl, signIn) });
+    const session = new WorkloadSession(workload, signIn, transport, { env: ctx.env, now: ctx.now(), customAuthority: isCustomAuthority(brokerUrl, signIn) });
     // A token now, and the broker's view of it: a wrong credential or an app the broker does not accept fails here, not later.
     const me = await new BrokerClient(brokerUrl, trust.transport(), () => session.accessToken(), trust).get<WhoAmIResponse>('/v1/whoami');
     await writeSettings(ctx.home, { broker: brokerUrl, signIn, ...remembered, workload });

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { servesOwnTenant, transportFor } from '../../cli/auth/session.js';
+import { isCustomAuthority, servesOwnTenant, transportFor } from '../../cli/auth/session.js';
 import { BrokerClient } from '../../cli/broker-client.js';
 import { BrokerTrust, caFileToRemember, resolveBrokerTrust } from '../../cli/broker-trust.js';
 import { eventsUrl, openEventStream } from '../../cli/events-client.js';
@@ -245,6 +245,13 @@ describe('the transport MSAL reaches the tenant with', () => {
   it("counts a tenant on the broker's own host (dev over TLS) as served by the broker, and a Microsoft authority as not", () => {
     expect(servesOwnTenant(broker.url, devOverTls(broker.url))).toBe(true);
     expect(servesOwnTenant(broker.url, realTenant)).toBe(false);
+  });
+
+  it('names the authority as known (no instance discovery) for a tenant the broker serves or a cloud its config writes out, not for a Microsoft authority', () => {
+    const customCloud: BrokerConfigResponse = { ...realTenant, authority: 'https://login.example.gov/t', customCloud: true };
+    expect(isCustomAuthority(broker.url, devOverTls(broker.url))).toBe(true);
+    expect(isCustomAuthority(broker.url, customCloud)).toBe(true);
+    expect(isCustomAuthority(broker.url, realTenant)).toBe(false);
   });
 
   it('trusts the private CA for a dev tenant served over TLS by the broker itself', async () => {

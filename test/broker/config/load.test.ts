@@ -184,6 +184,15 @@ describe('parseConfig: valid files', () => {
     expect(config.tenant?.graph.baseUrl).toBe('https://graph.example.gov');
   });
 
+  it('reads the v2 token issuer hosts of a cloud given by its hosts, when they differ from its sign-in host', () => {
+    const hosts =
+      '{ authorityHost: https://login.example.cn, v1IssuerHost: https://sts.example.cn, graphHost: https://graph.example.cn, v2IssuerHosts: [https://login.example.cn, https://login.partner.example.cn] }';
+    const config = parseConfig(file(...TENANT.slice(0, 2), `  cloud: ${hosts}`, ...TENANT.slice(2), ...ID_RESOURCE), 'config.yaml', ENV, {
+      requireTenant: true,
+    });
+    expect(config.tenant?.cloud.v2IssuerHosts).toEqual(['https://login.example.cn', 'https://login.partner.example.cn']);
+  });
+
   it('keeps display names under the dev tenant, beside object ids', () => {
     const config = parseConfig(file(...RESOURCE.slice(0, 5), `    approvers: [sg-dba, ${DBA}]`, RESOURCE[6] as string), 'config.yaml', {});
     expect(config.resources[0]).toMatchObject({ requesters: ['sg-eng'], approvers: ['sg-dba', DBA] });
