@@ -25,19 +25,7 @@ export async function writeDoctorConfig(file: string, v: DoctorConfigValues): Pr
   await writeFile(
     file,
     [
-      'tenant:',
-      `  id: ${v.tenantId}`,
-      '  cloud:',
-      `    authorityHost: ${v.origin}`,
-      '    v1IssuerHost: https://sts.windows.net',
-      '    graphHost: https://graph.microsoft.com',
-      `  cliClientId: ${v.cliClientId}`,
-      `  audiences: [${v.apiClientId}]`,
-      `  cliScope: api://${v.apiClientId}/user_impersonation`,
-      '  graph:',
-      ...(v.credential?.includes('managedIdentity') ? [] : [`    clientId: ${v.graphClientId}`]),
-      `    credential: ${v.credential ?? `{ kind: secret, env: ${DOCTOR_SECRET_ENV} }`}`,
-      `    baseUrl: ${v.origin}/graph`,
+      ...tenantBlock(v),
       'resources:',
       '  orders-db:',
       '    kind: postgres',
@@ -48,6 +36,30 @@ export async function writeDoctorConfig(file: string, v: DoctorConfigValues): Pr
       '',
     ].join('\n'),
   );
+}
+
+/**
+ * The `tenant:` block of a serve config for the dev tenant at `v.origin`. `v2IssuerHosts`: the hosts
+ * of the issuers its tokens carry, when the config must accept them (the dev tenant presents itself
+ * as the public cloud: login.microsoftonline.com). Default: not written (the authority host).
+ */
+export function tenantBlock(v: DoctorConfigValues, v2IssuerHosts: readonly string[] = []): string[] {
+  return [
+    'tenant:',
+    `  id: ${v.tenantId}`,
+    '  cloud:',
+    `    authorityHost: ${v.origin}`,
+    '    v1IssuerHost: https://sts.windows.net',
+    '    graphHost: https://graph.microsoft.com',
+    ...(v2IssuerHosts.length ? [`    v2IssuerHosts: [${v2IssuerHosts.join(', ')}]`] : []),
+    `  cliClientId: ${v.cliClientId}`,
+    `  audiences: [${v.apiClientId}]`,
+    `  cliScope: api://${v.apiClientId}/user_impersonation`,
+    '  graph:',
+    ...(v.credential?.includes('managedIdentity') ? [] : [`    clientId: ${v.graphClientId}`]),
+    `    credential: ${v.credential ?? `{ kind: secret, env: ${DOCTOR_SECRET_ENV} }`}`,
+    `    baseUrl: ${v.origin}/graph`,
+  ];
 }
 
 export interface DevTenantState {

@@ -42,6 +42,7 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
+/** A running `access-broker dev` or `serve`. */
 export interface DevBrokerProcess {
   url: string;
   child: ChildProcess;
@@ -82,9 +83,29 @@ function tlsArgs(tls: DevBrokerOptions['tls']): string[] {
 }
 
 /** Starts `access-broker dev --port 0` (or `options.port`, with `options.tls`) and resolves once it prints "Ready.". */
-export async function startDevBrokerProcess(args: string[] = [], env: Record<string, string> = {}, options: DevBrokerOptions = {}): Promise<DevBrokerProcess> {
+export function startDevBrokerProcess(args: string[] = [], env: Record<string, string> = {}, options: DevBrokerOptions = {}): Promise<DevBrokerProcess> {
   const port = String(options.port ?? 0);
-  const child = spawn(process.execPath, [BROKER_BIN, 'dev', '--port', port, ...tlsArgs(options.tls), ...args], {
+  return startBrokerProcess(['dev', '--port', port, ...tlsArgs(options.tls), ...args], env, (out) => {
+    const match = /Broker URL\s+(\S+)/.exec(out.stdout);
+    return match && out.stdout.includes('Ready.') ? (match[1] as string) : null;
+  });
+}
+
+/**
+ * Starts `access-broker serve ARGS` (a real tenant's broker: `--config`, `--data`, `--port`) and
+ * resolves once it logs that it listens.
+ */
+export function startServeBrokerProcess(args: string[], env: Record<string, string> = {}): Promise<DevBrokerProcess> {
+  return startBrokerProcess(['serve', ...args], env, (out) => /broker listening url=(\S+)/.exec(out.stderr)?.[1] ?? null);
+}
+
+/** Spawns `access-broker ARGS`; resolves with its URL once `urlOf` reads one from its output so far. */
+async function startBrokerProcess(
+  args: string[],
+  env: Record<string, string>,
+  urlOf: (out: { stdout: string; stderr: string }) => string | null,
+): Promise<DevBrokerProcess> {
+  const child = spawn(process.execPath, [BROKER_BIN, ...args], {
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -94,11 +115,12 @@ export async function startDevBrokerProcess(args: string[] = [], env: Record<str
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (): void => {
-      const match = /Broker URL\s+(\S+)/.exec(out);
-      if (match && out.includes('Ready.')) resolve(match[1] as string);
+      const found = urlOf({ stdout: out, stderr: err });
+      if (found) resolve(found);
     };
     child.stdout.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`access-broker dev exited with ${code}\nstdout:\n${out}\nstderr:\n${err}`)));
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`access-broker ${args[0]} exited with ${code}\nstdout:\n${out}\nstderr:\n${err}`)));
   });
   return {
     url,
@@ -197,6 +219,8 @@ export interface LoginOptions {
   args?: string[];
   /** PEM certificates the sign-in page is verified with (an https dev broker's private CA). Default: none. */
   pageCa?: readonly string[];
+  /** Where the sign-in page is when the tenant is not the broker (a `serve` broker's tenant). Default: the broker's URL. */
+  pageOrigin?: string;
 }
 
 /** `access login` as `username`, completing the device code through the sign-in page. */
@@ -209,7 +233,7 @@ export async function login(
 ): Promise<CliResult> {
   const run = startCli(['login', '--broker', brokerUrl, ...(options.args ?? [])], home, env);
   const match = await waitForMatch(run.stderr, DEVICE_CODE_MESSAGE);
-  const page = await submitDeviceLogin(brokerUrl, match[2] as string, username, options.pageCa);
+  const page = await submitDeviceLogin(options.pageOrigin ?? brokerUrl, match[2] as string, username, options.pageCa);
   if (page.status !== 200) throw new Error(`device login form answered ${page.status}: ${page.body}`);
   return run.done;
 }

@@ -1,6 +1,7 @@
-// Real nginx and HAProxy (Debian's /usr/sbin binaries) in front of a test upstream, each started from
-// the repo's own copy-paste config (deploy/nginx, deploy/haproxy) with only the names of the setup
-// replaced: the broker's URL, the resource, the app's address and the listening port. Each runs in
+// Real nginx and HAProxy (Debian's /usr/sbin binaries) in front of a test upstream, or HAProxy in
+// front of three brokers, each started from the repo's own copy-paste config (deploy/nginx,
+// deploy/haproxy) with only the names of the setup replaced: the broker's URL, the resource, the
+// app's or brokers' addresses, the certificate and the listening port. Each runs in
 // the foreground with its pid, logs and temporary files in a directory of its own, and is killed by
 // `stop`.
 
@@ -16,6 +17,9 @@ export const HAPROXY_BIN = process.env.HAPROXY ?? '/usr/sbin/haproxy';
 const NGINX_SITE = path.join(REPO, 'deploy/nginx/access-forward-auth.conf');
 const HAPROXY_CFG = path.join(REPO, 'deploy/haproxy/haproxy.cfg');
 const HAPROXY_LUA = path.join(REPO, 'deploy/haproxy/access-auth.lua');
+const BROKERS_CFG = path.join(REPO, 'deploy/haproxy/access-brokers.cfg');
+/** The brokers deploy/haproxy/access-brokers.cfg names, in its order. */
+const BROKERS_IN_CFG = ['broker1 10.0.5.11:4780', 'broker2 10.0.5.12:4780', 'broker3 10.0.5.13:4780'] as const;
 /** How long a proxy may take to accept connections on a loaded machine. */
 const START_DEADLINE_MS = 20_000;
 
@@ -85,7 +89,32 @@ export async function startHaproxy(setup: Setup): Promise<RunningProxy> {
   return started('haproxy', child, port, async () => '');
 }
 
-async function started(name: RunningProxy['name'], child: ChildProcess, port: number, log: () => Promise<string>): Promise<RunningProxy> {
+/**
+ * HAProxy from deploy/haproxy/access-brokers.cfg in front of three brokers: TLS with `pem` (the
+ * certificate, then its key), the brokers at `brokers` (host:port, named broker1..3 in its log and
+ * its X-Access-Broker header).
+ */
+export async function startBrokerBalancer(brokers: readonly [string, string, string], pem: string): Promise<RunningProxy> {
+  const dir = await tempDir('haproxy-brokers');
+  const port = await freePort();
+  await writeFile(path.join(dir, 'edge.pem'), pem, { mode: 0o600 });
+  let cfg = await readFile(BROKERS_CFG, 'utf8');
+  cfg = replace(cfg, 'bind :443 ssl crt /etc/haproxy/access.pem', `bind 127.0.0.1:${port} ssl crt ${dir}/edge.pem`, BROKERS_CFG);
+  BROKERS_IN_CFG.forEach((server, i) => {
+    cfg = replace(cfg, `server ${server}`, `server broker${i + 1} ${brokers[i]}`, BROKERS_CFG);
+  });
+  await writeFile(path.join(dir, 'haproxy.cfg'), cfg);
+  const child = spawn(HAPROXY_BIN, ['-db', '-f', path.join(dir, 'haproxy.cfg'), '-p', path.join(dir, 'haproxy.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return started('haproxy', child, port, async () => '', 'https');
+}
+
+async function started(
+  name: RunningProxy['name'],
+  child: ChildProcess,
+  port: number,
+  log: () => Promise<string>,
+  scheme: 'http' | 'https' = 'http',
+): Promise<RunningProxy> {
   let out = '';
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -93,7 +122,7 @@ async function started(name: RunningProxy['name'], child: ChildProcess, port: nu
     child.once('exit', (code, signal) => reject(new Error(`${name} exited (${code ?? signal}) before it listened:\n${out}`)));
   });
   exited.catch(() => {});
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${scheme}://127.0.0.1:${port}`;
   await Promise.race([exited, listening(port, name)]);
   const stop = (): Promise<void> =>
     new Promise<void>((resolve) => {

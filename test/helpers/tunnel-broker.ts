@@ -68,11 +68,11 @@ export class Person {
   }
 }
 
-/** `access login` as `upn` into `home` (already created). */
-export async function signIn(brokerUrl: string, upn: string, home: string, options: LoginOptions = {}): Promise<Person> {
-  const result = await login(brokerUrl, home, upn, TOKEN_FILE_ENV, options);
+/** `access login` as `upn` into `home` (already created); `env` is kept for every later CLI run of theirs. */
+export async function signIn(brokerUrl: string, upn: string, home: string, options: LoginOptions = {}, env: Record<string, string> = {}): Promise<Person> {
+  const result = await login(brokerUrl, home, upn, { ...TOKEN_FILE_ENV, ...env }, options);
   if (result.code !== 0) throw new Error(`login of ${upn} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
-  return new Person(upn, home, { ...TOKEN_FILE_ENV });
+  return new Person(upn, home, { ...TOKEN_FILE_ENV, ...env });
 }
 
 /** Each dev user `NAME@contoso.dev` signed in at once, each in an ACCESS_HOME of their own. */
