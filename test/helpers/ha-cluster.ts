@@ -48,6 +48,12 @@ export interface EdgeLine {
   uri: string;
 }
 
+export interface CallInit {
+  method?: string;
+  /** Sent as JSON. */
+  body?: unknown;
+}
+
 /** An answer to a call made through the edge, with the broker that gave it. */
 export interface EdgeAnswer {
   status: number;
@@ -148,6 +154,13 @@ export class HaCluster {
     await launch(this.#slot(name), this.#serveConfig, this.#brokerEnv);
   }
 
+  /** Restarts broker `name` if it is not running, and resolves once HAProxy sends it work again. */
+  async revive(name: BrokerName): Promise<void> {
+    if (isRunning(this.#slot(name).process)) return;
+    await this.restart(name);
+    await this.waitForHealth(name, 'UP');
+  }
+
   /** `kill -9` of broker `name`, as a crash or the OOM killer: nothing of it runs after. Resolves once it is gone. */
   async kill(name: BrokerName): Promise<void> {
     const slot = this.#slot(name);
@@ -168,15 +181,34 @@ export class HaCluster {
   }
 
   /** A call through the edge as a script makes it (`token`: a bearer token, or none). */
-  async call(pathAndQuery: string, token: string | null = null, init: { method?: string; body?: unknown } = {}): Promise<EdgeAnswer> {
+  async call(pathAndQuery: string, token: string | null = null, init: CallInit = {}): Promise<EdgeAnswer> {
+    const answer = await this.#request(this.url, pathAndQuery, token, init);
+    return { ...answer, servedBy: answer.headers['x-access-broker'] ?? null };
+  }
+
+  /**
+   * A call straight to broker `name`, past HAProxy, as a script on the brokers' network could make
+   * it: how a test makes sure a decision is taken on another broker than the one holding a tunnel.
+   */
+  async callBroker(name: BrokerName, pathAndQuery: string, token: string | null = null, init: CallInit = {}): Promise<EdgeAnswer> {
+    const answer = await this.#request(`http://127.0.0.1:${this.#slot(name).port}`, pathAndQuery, token, init);
+    return { ...answer, servedBy: name };
+  }
+
+  async #request(base: string, pathAndQuery: string, token: string | null, init: CallInit): Promise<EdgeAnswer & { headers: Record<string, string> }> {
     const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
     if (init.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await this.#transport.request(`${this.url}${pathAndQuery}`, {
+    const res = await this.#transport.request(`${base}${pathAndQuery}`, {
       method: init.method ?? 'GET',
       headers,
       ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
     });
-    return { status: res.status, servedBy: res.headers['x-access-broker'] ?? null, body: res.body.toString('utf8') };
+    return { status: res.status, servedBy: null, body: res.body.toString('utf8'), headers: res.headers };
+  }
+
+  /** The broker that answered the newest request HAProxy logged that `matches`, if any. */
+  lastServer(matches: (line: EdgeLine) => boolean): string | undefined {
+    return this.edgeLog().findLast(matches)?.server;
   }
 
   /** Every request HAProxy logged so far, oldest first. */
@@ -217,18 +249,23 @@ export class HaCluster {
   }
 }
 
+function isRunning(broker: DevBrokerProcess | null): boolean {
+  return broker !== null && broker.child.exitCode === null && broker.child.signalCode === null;
+}
+
 /** Starts the slot's broker on its own port with its own data directory; resolves once it listens. */
 async function launch(slot: BrokerSlot, serveConfig: string, env: Record<string, string>): Promise<void> {
-  const running = slot.process;
-  if (running && running.child.exitCode === null && running.child.signalCode === null) throw new Error(`${slot.name} is still running`);
+  if (isRunning(slot.process)) throw new Error(`${slot.name} is still running`);
   await mkdir(slot.dataDir, { recursive: true });
   slot.process = await startServeBrokerProcess(['--config', serveConfig, '--data', slot.dataDir, '--port', String(slot.port), '--drain-timeout', '0'], env);
 }
 
 /**
  * The brokers' config, as an admin writes it for this tenant: groups by object id, HAProxy on
- * loopback as the trusted proxy, and the resources — `echo` (a TCP echo server; alice asks, bob or
- * carol approves) and `pg` (the machine's PostgreSQL, approved by policy for sg-eng).
+ * loopback as the trusted proxy, limits that let one person make bursts of requests, and the
+ * resources — `echo` (a TCP echo server; alice asks, bob or carol approves), `orders` (the same
+ * rules, for request and approval flows that hold no tunnel) and `pg` (the machine's PostgreSQL,
+ * approved by policy for sg-eng).
  */
 async function writeServeConfig(file: string, tenantUrl: string, state: DevTenantState, echoPort: number): Promise<void> {
   const values = valuesFromState(tenantUrl, state, ['sg-eng', 'sg-dba', 'sg-audit']);
@@ -238,11 +275,20 @@ async function writeServeConfig(file: string, tenantUrl: string, state: DevTenan
     [
       ...tenantBlock(values, [DEV_TENANT_ISSUER_HOST]),
       'trustedProxies: [127.0.0.1/32]',
+      // Bursts of requests from one person, spread over three brokers.
+      'limits: { requestsPerMinute: 200, maxPendingPerUser: 200 }',
       `auditors: [${audit}]`,
       'resources:',
       '  echo:',
       '    kind: tcp',
       '    description: Echoes every byte back',
+      `    target: 127.0.0.1:${echoPort}`,
+      `    requesters: [${eng}]`,
+      `    approvers: [${dba}]`,
+      '    maxDuration: 1h',
+      '  orders:',
+      '    kind: tcp',
+      '    description: Requests and approvals only (never connected to)',
       `    target: 127.0.0.1:${echoPort}`,
       `    requesters: [${eng}]`,
       `    approvers: [${dba}]`,
