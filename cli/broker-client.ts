@@ -5,12 +5,11 @@
 // A call the broker did not answer (it died behind a load balancer) is tried again on a new
 // connection when that cannot do it twice (broker-retry.ts).
 
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseClaimsChallenge } from '../shared/claims-challenge.js';
 import { AccessError, type ErrorCode, isErrorCode } from '../shared/errors.js';
 import type { HttpTransport } from '../shared/http-transport.js';
 import { safeText } from '../shared/safe-text.js';
-import { answerFailure, backoffMs, type CallFailure, connectionFailure, describeFailures, isRepeatable, shouldRetry } from './broker-retry.js';
+import { answerFailure, backoffMs, type CallFailure, connectionFailure, describeFailures, isRepeatable, pause, shouldRetry } from './broker-retry.js';
 
 export type TokenSource = () => Promise<string>;
 
@@ -47,15 +46,6 @@ function unreachable(baseUrl: string, what: string, cause?: unknown): AccessErro
   return new AccessError('broker_unreachable', `cannot reach the broker at ${baseUrl} (${what}) — is it running? Check the URL, or pass --broker URL`, {
     cause,
   });
-}
-
-/** Waits between attempts; an abandoned call (Ctrl-C) stops waiting and rejects with the signal's reason, like the call itself. */
-async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  try {
-    await sleep(ms, undefined, signal ? { signal } : {});
-  } catch (error) {
-    throw signal?.aborted ? signal.reason : error;
-  }
 }
 
 export class BrokerClient {

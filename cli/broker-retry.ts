@@ -9,8 +9,10 @@
 //     anything (broker/lifecycle.ts). The broker does not deduplicate any of them: a second
 //     request would be a second request, a second extension another extension.
 // A refusal by the broker itself (4xx, a sign-in problem, any other error code) is its answer and is
-// never repeated. Pure: the client (broker-client.ts) does the waiting and the calls.
+// never repeated. The REST client (broker-client.ts) and tunnel opening (tunnel/tunnel-client.ts)
+// make the calls; everything here but `pause` is pure.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ErrorCode } from '../shared/errors.js';
 
 /**
@@ -84,4 +86,13 @@ export function describeFailures(failures: readonly CallFailure[]): string {
   if (words.length === 1) return words[0] ?? '';
   if (words.every((what) => what === words[0])) return `${words[0]}, ${words.length} attempts`;
   return `${words.length} attempts: ${words.join('; ')}`;
+}
+
+/** Waits between attempts; an abandoned call (Ctrl-C) stops waiting and rejects with the signal's reason, like the call itself. */
+export async function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await sleep(ms, undefined, signal ? { signal } : {});
+  } catch (error) {
+    throw signal?.aborted ? signal.reason : error;
+  }
 }
