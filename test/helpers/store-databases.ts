@@ -27,7 +27,7 @@ export interface PostgresSchema {
   /** Its URL: database `test`, with the schema as the search path. */
   readonly url: string;
   /** A migrated connection to the schema. Closing the last one open drops the schema. */
-  connect(): Database;
+  connect(options?: { timeoutMs?: number }): Database;
 }
 
 /** A fresh, migrated schema in database `test`, with a name no other test uses. */
@@ -44,8 +44,8 @@ export function openPostgresSchema(): PostgresSchema {
   return {
     name,
     url,
-    connect(): Database {
-      const db = new PostgresDatabase({ url, applicationName: `access-test ${name}` });
+    connect(options = {}): Database {
+      const db = new PostgresDatabase({ url, applicationName: `access-test ${name}`, ...options });
       open += 1;
       const connection = closesWith(db, closed);
       try {
