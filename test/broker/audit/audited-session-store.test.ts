@@ -62,6 +62,18 @@ describe.each(STORE_KINDS)('AuditedSessionStore on %s', (kind) => {
     expect(rows(db)).toHaveLength(1);
   });
 
+  it('closes the leftovers in the order they opened, also when they opened in the same millisecond', () => {
+    const { db, sessions } = setup(kind);
+    for (const id of ['s-z', 's-a', 's-m']) sessions.open(session(id, T0 + 1));
+    sessions.open(session('s-early', T0));
+    sessions.closeLeftovers(T0 + 10);
+    expect(
+      rows(db)
+        .filter((r) => r.type === 'session.closed')
+        .map((r) => r.subject),
+    ).toEqual(['s-early', 's-z', 's-a', 's-m']);
+  });
+
   it('records the closing of sessions a crash left open', () => {
     const { db, sessions } = setup(kind);
     sessions.open(session('s1'));
