@@ -402,3 +402,34 @@ describe.each(STORE_KINDS)('on %s', (kind) => {
     });
   });
 });
+
+// A PostgreSQL database created with a language's collation (en_US.UTF-8 is common) sorts 'a'
+// before 'B'; SQLite compares bytes ('B' first). The listings must not depend on which.
+describe('on postgres whose text columns sort by a language collation', () => {
+  let db: Database;
+  let store: SqlRequestStore;
+
+  beforeEach(() => {
+    db = openStoreDatabase('postgres');
+    db.exec(`ALTER TABLE requests ALTER COLUMN id TYPE TEXT COLLATE "en-x-icu",
+                                 ALTER COLUMN resource TYPE TEXT COLLATE "en-x-icu",
+                                 ALTER COLUMN state TYPE TEXT COLLATE "en-x-icu"`);
+    store = new SqlRequestStore(db);
+  });
+
+  afterEach(() => {
+    db.close();
+  });
+
+  it('breaks a tie of deadlines by id in byte order, as SQLite does', () => {
+    store.insert(pendingRequest({ id: 'a-due' }));
+    store.insert(pendingRequest({ id: 'B-due' }));
+    expect(ids(store.listDue(T0 + HOUR))).toEqual(['B-due', 'a-due']);
+  });
+
+  it('orders the open counts by resource in byte order, as SQLite does', () => {
+    store.insert(pendingRequest({ id: 'r1', resource: 'alpha' }));
+    store.insert(pendingRequest({ id: 'r2', resource: 'Zeta' }));
+    expect(store.countOpen(T0).map((c) => c.resource)).toEqual(['Zeta', 'alpha']);
+  });
+});
