@@ -88,6 +88,25 @@ interface SessionRow {
   end_detail: string | null;
 }
 
+const SESSION_COLUMNS = [
+  'id',
+  'request_id',
+  'user_oid',
+  'user_upn',
+  'resource',
+  'client_address',
+  'target',
+  'started_at',
+  'ended_at',
+  'bytes_up',
+  'bytes_down',
+  'end_reason',
+  'end_detail',
+] as const satisfies readonly (keyof SessionRow)[];
+
+/** Named, never `*`: see request-store.ts. */
+const SESSION = SESSION_COLUMNS.join(', ');
+
 const SQL = {
   insert: `INSERT INTO sessions (id, request_id, user_oid, user_upn, resource, client_address, target, started_at)
            VALUES (@id, @request_id, @user_oid, @user_upn, @resource, @client_address, @target, @started_at)`,
@@ -99,8 +118,8 @@ const SQL = {
   closeLeftovers: `UPDATE sessions SET ended_at = max(@now, started_at), end_reason = '${BROKER_RESTART}',
                                        end_detail = 'the broker stopped while the tunnel was open; bytes are as last recorded'
                    WHERE ended_at IS NULL`,
-  get: 'SELECT * FROM sessions WHERE id = ?',
-  byRequest: 'SELECT * FROM sessions WHERE request_id = ? ORDER BY started_at, rowid',
+  get: `SELECT ${SESSION} FROM sessions WHERE id = ?`,
+  byRequest: `SELECT ${SESSION} FROM sessions WHERE request_id = ? ORDER BY started_at, rowid`,
 } as const;
 
 /** The same for PostgreSQL, whose two-argument maximum is greatest(). */

@@ -7,6 +7,8 @@
 // Starting a PostgreSQL connection is the slow part (a worker thread that loads node-postgres), so
 // a closed test database keeps its connection for the next test, which gets a new schema of the
 // same name: the connection's search path names it, so even a reconnect lands in the right schema.
+// Its statements stay prepared across tests, so a test that changes a column's type takes a
+// connection of its own (openPostgresSchema).
 
 import { randomBytes } from 'node:crypto';
 import { openDatabase, type Database } from '../../broker/store/database.js';

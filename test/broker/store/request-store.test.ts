@@ -3,7 +3,7 @@ import type { AccessRequest } from '../../../broker/requests/types.js';
 import type { Database } from '../../../broker/store/database.js';
 import { LIST_LIMIT_MAX, type RowPosition, SqlRequestStore, type StorePage } from '../../../broker/store/request-store.js';
 import { AccessError } from '../../../shared/errors.js';
-import { STORE_KINDS, openStoreDatabase } from '../../helpers/store-databases.js';
+import { STORE_KINDS, openPostgresSchema, openStoreDatabase } from '../../helpers/store-databases.js';
 import { HOUR, MINUTE, T0, approval, approvedRequest, pendingRequest } from './sample-requests.js';
 
 function codeOf(action: () => unknown): string | null {
@@ -410,7 +410,8 @@ describe('on postgres whose text columns sort by a language collation', () => {
   let store: SqlRequestStore;
 
   beforeEach(() => {
-    db = openStoreDatabase('postgres');
+    // A connection of its own: a pooled one would keep statements prepared before the change of type.
+    db = openPostgresSchema().connect();
     db.exec(`ALTER TABLE requests ALTER COLUMN id TYPE TEXT COLLATE "en-x-icu",
                                  ALTER COLUMN resource TYPE TEXT COLLATE "en-x-icu",
                                  ALTER COLUMN state TYPE TEXT COLLATE "en-x-icu"`);
