@@ -74,19 +74,15 @@ export async function startNginx(setup: Setup): Promise<RunningProxy> {
   return started('nginx', child, port, () => readFile(path.join(dir, 'error.log'), 'utf8').catch(() => ''));
 }
 
-export async function startHaproxy(setup: Setup): Promise<RunningProxy> {
-  const dir = await tempDir('haproxy');
-  const port = await freePort();
-  await copyFile(HAPROXY_LUA, path.join(dir, 'access-auth.lua'));
-  let cfg = await readFile(HAPROXY_CFG, 'utf8');
-  cfg = replace(cfg, 'lua-load /etc/haproxy/access-auth.lua', `lua-load ${dir}/access-auth.lua`, HAPROXY_CFG);
-  cfg = replace(cfg, 'bind :8080', `bind 127.0.0.1:${port}`, HAPROXY_CFG);
-  cfg = replace(cfg, 'https://access.example.com grafana', `${setup.broker} ${setup.resource}`, HAPROXY_CFG);
-  cfg = replace(cfg, 'server app1 app.internal:8080', `server app1 127.0.0.1:${setup.upstreamPort}`, HAPROXY_CFG);
-  await writeFile(path.join(dir, 'haproxy.cfg'), cfg);
-  // -db: foreground, no daemon; -W off: one process.
-  const child = spawn(HAPROXY_BIN, ['-db', '-f', path.join(dir, 'haproxy.cfg'), '-p', path.join(dir, 'haproxy.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return started('haproxy', child, port, async () => '');
+export function startHaproxy(setup: Setup): Promise<RunningProxy> {
+  return startHaproxyWithConfig(async (port, dir) => {
+    await copyFile(HAPROXY_LUA, path.join(dir, 'access-auth.lua'));
+    let cfg = await readFile(HAPROXY_CFG, 'utf8');
+    cfg = replace(cfg, 'lua-load /etc/haproxy/access-auth.lua', `lua-load ${dir}/access-auth.lua`, HAPROXY_CFG);
+    cfg = replace(cfg, 'bind :8080', `bind 127.0.0.1:${port}`, HAPROXY_CFG);
+    cfg = replace(cfg, 'https://access.example.com grafana', `${setup.broker} ${setup.resource}`, HAPROXY_CFG);
+    return replace(cfg, 'server app1 app.internal:8080', `server app1 127.0.0.1:${setup.upstreamPort}`, HAPROXY_CFG);
+  });
 }
 
 /**
@@ -94,18 +90,16 @@ export async function startHaproxy(setup: Setup): Promise<RunningProxy> {
  * certificate, then its key), the brokers at `brokers` (host:port, named broker1..3 in its log and
  * its X-Access-Broker header).
  */
-export async function startBrokerBalancer(brokers: readonly [string, string, string], pem: string): Promise<RunningProxy> {
-  const dir = await tempDir('haproxy-brokers');
-  const port = await freePort();
-  await writeFile(path.join(dir, 'edge.pem'), pem, { mode: 0o600 });
-  let cfg = await readFile(BROKERS_CFG, 'utf8');
-  cfg = replace(cfg, 'bind :443 ssl crt /etc/haproxy/access.pem', `bind 127.0.0.1:${port} ssl crt ${dir}/edge.pem`, BROKERS_CFG);
-  BROKERS_IN_CFG.forEach((server, i) => {
-    cfg = replace(cfg, `server ${server}`, `server broker${i + 1} ${brokers[i]}`, BROKERS_CFG);
-  });
-  await writeFile(path.join(dir, 'haproxy.cfg'), cfg);
-  const child = spawn(HAPROXY_BIN, ['-db', '-f', path.join(dir, 'haproxy.cfg'), '-p', path.join(dir, 'haproxy.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return started('haproxy', child, port, async () => '', 'https');
+export function startBrokerBalancer(brokers: readonly [string, string, string], pem: string): Promise<RunningProxy> {
+  return startHaproxyWithConfig(async (port, dir) => {
+    await writeFile(path.join(dir, 'edge.pem'), pem, { mode: 0o600 });
+    let cfg = await readFile(BROKERS_CFG, 'utf8');
+    cfg = replace(cfg, 'bind :443 ssl crt /etc/haproxy/access.pem', `bind 127.0.0.1:${port} ssl crt ${dir}/edge.pem`, BROKERS_CFG);
+    BROKERS_IN_CFG.forEach((server, i) => {
+      cfg = replace(cfg, `server ${server}`, `server broker${i + 1} ${brokers[i]}`, BROKERS_CFG);
+    });
+    return cfg;
+  }, 'https');
 }
 
 async function started(
@@ -187,13 +181,18 @@ export async function startUpstream(): Promise<Upstream> {
 }
 
 /**
- * HAProxy with a configuration of the test's own (`config` gets the port to bind on 127.0.0.1),
- * run like the others: in the foreground, in a directory of its own, killed by `stop`.
+ * HAProxy with a configuration of the test's own (`config` gets the port to bind on 127.0.0.1 and
+ * the directory HAProxy runs in, for files it names), run like the others: in the foreground, in a
+ * directory of its own, killed by `stop`. `scheme`: what the port serves.
  */
-export async function startHaproxyWithConfig(config: (port: number) => string): Promise<RunningProxy> {
+export async function startHaproxyWithConfig(
+  config: (port: number, dir: string) => string | Promise<string>,
+  scheme: 'http' | 'https' = 'http',
+): Promise<RunningProxy> {
   const dir = await tempDir('haproxy');
   const port = await freePort();
-  await writeFile(path.join(dir, 'haproxy.cfg'), config(port));
+  await writeFile(path.join(dir, 'haproxy.cfg'), await config(port, dir));
+  // -db: foreground, no daemon; -W off: one process.
   const child = spawn(HAPROXY_BIN, ['-db', '-f', path.join(dir, 'haproxy.cfg'), '-p', path.join(dir, 'haproxy.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return started('haproxy', child, port, async () => '');
+  return started('haproxy', child, port, async () => '', scheme);
 }
