@@ -5,6 +5,7 @@
 
 import path from 'node:path';
 import { AccessError } from '../../shared/errors.js';
+import { loadStoreUrl } from '../config/load.js';
 import { DATABASE_URL_ENV, storeUrlProblem } from '../config/store-url.js';
 import { DATABASE_FILE_NAME } from './database.js';
 import { redactedUrl } from './postgres/postgres-database.js';
@@ -42,4 +43,22 @@ function postgres(url: string, from: string): StoreSetting {
   const problem = storeUrlProblem(url.trim());
   if (problem) throw new AccessError('config_invalid', `${from} ${problem}`);
   return { kind: 'postgres', url: url.trim(), from };
+}
+
+export interface MaintenanceSources {
+  /** `--config FILE`: only its `store:` is read. */
+  configFile: string | null;
+  /** `--data DIR`: the SQLite store's directory. */
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** The store `access-broker migrate` and `backup` work on, decided as for `serve`. */
+export async function maintenanceStore(sources: MaintenanceSources): Promise<StoreSetting> {
+  const url = sources.configFile ? await loadStoreUrl(sources.configFile) : undefined;
+  return storeSetting({
+    env: sources.env,
+    configured: url && sources.configFile ? { url, source: sources.configFile } : null,
+    dataDir: sources.dataDir,
+  });
 }
