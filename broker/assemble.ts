@@ -22,7 +22,7 @@ import type { Directory } from './identity/directory.js';
 import type { Servable } from './lifecycle.js';
 import type { Logger } from './log.js';
 import { BrokerMetrics } from './metrics/metrics.js';
-import { checkReadiness, type Readiness, type ReadinessCheck } from './readiness.js';
+import { checkReadiness, storeCheck, type Readiness, type ReadinessCheck } from './readiness.js';
 import type { IdGenerator } from './requests/ids.js';
 import { NotificationDispatcher, type Post } from './notifications/dispatcher.js';
 import { DeadlineScheduler } from './requests/scheduler.js';
@@ -225,16 +225,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   const hosts = options.hosts ?? null;
   // Mutual TLS: the listener (http/tls.ts createListener) asks for certificates; here they are required.
   const clientCertificates = config.tls !== undefined;
-  const checks: ReadinessCheck[] = [
-    {
-      name: 'store',
-      // PostgreSQL answers or fails within its timeout (postgres-database.ts), so a probe cannot hang the broker.
-      check: async () => {
-        db.prepare('SELECT 1').get();
-      },
-    },
-    ...(options.readiness ?? []),
-  ];
+  const checks: ReadinessCheck[] = [storeCheck(db), ...(options.readiness ?? [])];
   let closing: Promise<void> | null = null;
   return {
     app,
