@@ -55,8 +55,10 @@ export async function startBroker(options: ServeOptions): Promise<RunningBroker>
   if (!written.tenant)
     throw new AccessError('config_invalid', `${options.configFile}: a \`tenant\` block is required to serve a real tenant (or use \`access-broker dev\`)`);
   const identity = identityFromTenant(written.tenant);
-  // Before Graph is asked anything: a wrong store URL is the first thing reported.
+  // Before Graph is asked anything: a store that cannot be used is the first thing reported.
   const store = storeSetting({ env: options.env, configured: written.store ? { url: written.store, source: written.source } : null, dataDir: options.dataDir });
+  if (store.kind === 'sqlite') await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const db = openStore(store, { schema: options.migrate === false ? 'check' : 'migrate' });
   const operations = options.operations ?? { drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS, metrics: null };
   const metrics = new BrokerMetrics();
   const { verifier, directory, readiness, graph } = buildIdentity(identity, {
@@ -66,13 +68,14 @@ export async function startBroker(options: ServeOptions): Promise<RunningBroker>
     graphRetryBudgetMs: written.graphRetryBudgetMs,
     warn: (message) => options.log.warn(message),
   });
-  const checked = await checkPolicyGroups(written, graphGroupLookup(graph));
+  const checked = await checkPolicyGroups(written, graphGroupLookup(graph)).catch((error: unknown) => {
+    db.close();
+    throw error;
+  });
   for (const warning of checked.warnings) options.log.warn(warning);
   // People see "sg-dba (0f8e…)" in messages and listings; matching stays by id.
   const config = withGroupNames(written, checked.names);
   const clientCa = clientCaOf(config, tls);
-  if (store.kind === 'sqlite') await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
-  const db = openStore(store, { schema: options.migrate === false ? 'check' : 'migrate' });
   const broker = assembleBroker({
     config,
     signIn: signInResponse(identity),
