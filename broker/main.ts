@@ -172,7 +172,10 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       .option('--host <addr>', `address to listen on: loopback only, unless ${UNSAFE_EXPOSE_FLAG}`, '127.0.0.1')
       .option('--data <dir>', 'keep state (tenant keys, users, demo database) in DIR across restarts')
       .option('--config <file>', "use a team's own resources, policy and dev users/groups instead of the demo set")
-      .option('--store <url>', `keep requests, grants and the audit log in this PostgreSQL database (postgres://USER@HOST:5432/DATABASE) instead of SQLite; overrides ${DATABASE_URL_ENV} and the config's \`store\``)
+      .option(
+        '--store <url>',
+        `keep requests, grants and the audit log in this PostgreSQL database (postgres://USER@HOST:5432/DATABASE) instead of SQLite; overrides ${DATABASE_URL_ENV} and the config's \`store\``,
+      )
       .option('--tls-cert <file>', `${TLS_CERT_HELP}; the dev tenant is then served over https too`)
       .option('--tls-key <file>', TLS_KEY_HELP)
       .option(
@@ -242,8 +245,12 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       .command('serve')
       .description('run the broker for a real Microsoft Entra tenant')
       .requiredOption('--config <file>', 'the resources/policy/tenant YAML file')
-      .option('--data <dir>', `where the SQLite store (requests, grants, audit log) lives, unless the config's \`store\` or ${DATABASE_URL_ENV} names PostgreSQL`, 'access-data')
-      .option('--no-migrate', 'do not bring the store\'s schema up to date at start: refuse to start unless `access-broker migrate` already did')
+      .option(
+        '--data <dir>',
+        `where the SQLite store (requests, grants, audit log) lives, unless the config's \`store\` or ${DATABASE_URL_ENV} names PostgreSQL`,
+        'access-data',
+      )
+      .option('--no-migrate', "do not bring the store's schema up to date at start: refuse to start unless `access-broker migrate` already did")
       .option('--port <n>', 'port to listen on', parsePort, DEFAULT_DEV_PORT)
       .option('--host <addr>', 'address to listen on', '127.0.0.1')
       .option('--tls-cert <file>', TLS_CERT_HELP)

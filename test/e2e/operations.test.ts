@@ -5,7 +5,6 @@
 // tunnel, first until the tunnel ends on its own, then up to a short drain timeout after which the
 // tunnel is cut with 1001 and the CLI says the broker is shutting down.
 
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type net from 'node:net';
@@ -13,7 +12,7 @@ import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestView } from '../../shared/wire.js';
-import { BROKER_BIN, cleanEnv, runBroker, startDevBrokerProcess, tempDir, waitForMatch, type DevBrokerProcess } from '../helpers/processes.js';
+import { runBroker, startDevBrokerProcess, tempDir, waitForMatch, type DevBrokerProcess } from '../helpers/processes.js';
 import { accessToken, BrokerApi, signIn, startListener, type Listening, type Person } from '../helpers/tunnel-broker.js';
 import { closed, connectTcp, echoRoundTrip, startEchoServer, type LoopbackServer } from '../helpers/tunnel-targets.js';
 

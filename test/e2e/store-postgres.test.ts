@@ -74,7 +74,10 @@ describe('access-broker migrate', () => {
     await mkdir(data);
     openDatabase(path.join(data, 'access.db'), { schema: 'leave' }).close();
     const applied = await runBroker(['migrate', '--data', data]);
-    expect(applied).toMatchObject({ code: 0, stdout: `${path.join(data, 'access.db')}: migrated schema from version 0 to ${migrationsFor('sqlite').length}\n` });
+    expect(applied).toMatchObject({
+      code: 0,
+      stdout: `${path.join(data, 'access.db')}: migrated schema from version 0 to ${migrationsFor('sqlite').length}\n`,
+    });
 
     const missing = await runBroker(['migrate', '--data', path.join(dir, 'nowhere')]);
     expect(missing.code).toBe(2);
@@ -94,9 +97,21 @@ describe('a broker that cannot use its PostgreSQL store', () => {
   }
 
   it.each([
-    ['nothing listens', 'postgres://access:hunter2@127.0.0.1:1/test', 'cannot reach its PostgreSQL database postgres://access:***@127.0.0.1:1/test: connect ECONNREFUSED'],
-    ['the database is missing', 'postgres://postgres:hunter2@127.0.0.1:5432/access_missing', 'postgres://postgres:***@127.0.0.1:5432/access_missing does not exist'],
-    ['the user is unknown', 'postgres://access_nobody:hunter2@127.0.0.1:5432/test', "refused the broker's sign-in (PostgreSQL says: role \"access_nobody\" does not exist)"],
+    [
+      'nothing listens',
+      'postgres://access:hunter2@127.0.0.1:1/test',
+      'cannot reach its PostgreSQL database postgres://access:***@127.0.0.1:1/test: connect ECONNREFUSED',
+    ],
+    [
+      'the database is missing',
+      'postgres://postgres:hunter2@127.0.0.1:5432/access_missing',
+      'postgres://postgres:***@127.0.0.1:5432/access_missing does not exist',
+    ],
+    [
+      'the user is unknown',
+      'postgres://access_nobody:hunter2@127.0.0.1:5432/test',
+      'refused the broker\'s sign-in (PostgreSQL says: role "access_nobody" does not exist)',
+    ],
     ['the URL is not PostgreSQL', 'mysql://access:hunter2@127.0.0.1/test', 'ACCESS_DATABASE_URL is a mysql:// URL'],
   ])('dev and migrate refuse in one line when %s', async (_, url, expected) => {
     expect(await refusedStart(['dev', '--port', '0', '--store', url], {})).toContain(expected.replace('ACCESS_DATABASE_URL', '--store'));
@@ -107,7 +122,15 @@ describe('a broker that cannot use its PostgreSQL store', () => {
     const schema = await freshSchema();
     const config = path.join(dir, 'serve.yaml');
     const group = '5b0c3d2e-1f4a-4b6c-9d8e-7a6b5c4d3e2f';
-    const resource = ['resources:', '  web:', '    kind: tcp', '    target: 127.0.0.1:8080', `    requesters: [${group}]`, `    approvers: [${group}]`, '    maxDuration: 4h'];
+    const resource = [
+      'resources:',
+      '  web:',
+      '    kind: tcp',
+      '    target: 127.0.0.1:8080',
+      `    requesters: [${group}]`,
+      `    approvers: [${group}]`,
+      '    maxDuration: 4h',
+    ];
     // The tenant is not real: the store is refused before Graph would be asked about the group.
     await writeFile(config, `${[...TENANT_LINES, ...resource, `store: ${schema.url()}`].join('\n')}\n`);
     const env = { ACCESS_GRAPH_CLIENT_SECRET: 'not-a-real-secret' };

@@ -33,12 +33,13 @@ function refusal(run: () => unknown): string {
 const parseStore = (value: string) => parseConfig(file(...RESOURCE, `store: ${value}`), 'config.yaml', {});
 
 describe('store: in the config', () => {
-  it.each(['postgres://access@db.internal:5432/access', `postgresql://access:${SECRET}@db.internal/access?sslmode=require`, 'postgres:///access?host=/var/run/postgresql'])(
-    'takes %s',
-    (url) => {
-      expect(parseStore(url).store).toBe(url);
-    },
-  );
+  it.each([
+    'postgres://access@db.internal:5432/access',
+    `postgresql://access:${SECRET}@db.internal/access?sslmode=require`,
+    'postgres:///access?host=/var/run/postgresql',
+  ])('takes %s', (url) => {
+    expect(parseStore(url).store).toBe(url);
+  });
 
   it('is absent unless written (SQLite in the data directory)', () => {
     expect(parseConfig(file(...RESOURCE), 'config.yaml', {}).store).toBeUndefined();
@@ -50,7 +51,7 @@ describe('store: in the config', () => {
     [`db.internal:5432/${SECRET}`, 'store: is a db.internal:// URL'],
     [`not a url ${SECRET}`, 'store: is not a URL — write the PostgreSQL store as postgres://access@db.internal:5432/access'],
     [`postgres://access:${SECRET}@db.internal:5432`, 'store: names no database — add it after the host'],
-    ["postgres:///access", "store: names no host"],
+    ['postgres:///access', 'store: names no host'],
     ['[postgres]', 'store: must be a PostgreSQL URL such as postgres://access@db.internal:5432/access'],
   ])('refuses %s, saying what to write and never quoting it', (value, expected) => {
     const message = refusal(() => parseStore(value));
@@ -88,13 +89,18 @@ describe('storeSetting', () => {
   it('lets ACCESS_DATABASE_URL win over the config, and dev --store over both', () => {
     const env = { ACCESS_DATABASE_URL: `postgres://access:${SECRET}@env-db/access` };
     expect(storeSetting({ env, configured, dataDir: '/d' })).toEqual({ kind: 'postgres', url: env.ACCESS_DATABASE_URL, from: 'ACCESS_DATABASE_URL' });
-    expect(storeSetting({ flag: 'postgres://flag-db/access', env, configured, dataDir: '/d' })).toMatchObject({ url: 'postgres://flag-db/access', from: '--store' });
+    expect(storeSetting({ flag: 'postgres://flag-db/access', env, configured, dataDir: '/d' })).toMatchObject({
+      url: 'postgres://flag-db/access',
+      from: '--store',
+    });
   });
 
   it('refuses a bad ACCESS_DATABASE_URL or --store naming it, never quoting the URL', () => {
     const env = { ACCESS_DATABASE_URL: `mysql://root:${SECRET}@db/access` };
     const message = refusal(() => storeSetting({ env, dataDir: '/d' }));
-    expect(message).toBe('ACCESS_DATABASE_URL is a mysql:// URL — the store is PostgreSQL: write postgres://USER@HOST:5432/DATABASE (leave it out for SQLite in the data directory)');
+    expect(message).toBe(
+      'ACCESS_DATABASE_URL is a mysql:// URL — the store is PostgreSQL: write postgres://USER@HOST:5432/DATABASE (leave it out for SQLite in the data directory)',
+    );
     expect(refusal(() => storeSetting({ flag: `postgres://u:${SECRET}@db`, env: {}, dataDir: '/d' }))).toMatch(/^--store names no database/);
   });
 
