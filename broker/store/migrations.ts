@@ -9,15 +9,7 @@
 
 import { AccessError } from '../../shared/errors.js';
 import { POSTGRES_MIGRATIONS } from './postgres/migrations.js';
-import type { SqlDatabase, SqlDialect } from './sql-database.js';
-
-export interface Migration {
-  /** 1, 2, 3 … without gaps; the position in MIGRATIONS is version - 1. */
-  readonly version: number;
-  /** Says what the migration does; recorded next to the version for whoever inspects the file. */
-  readonly name: string;
-  readonly sql: string;
-}
+import type { Migration, SqlDatabase, SqlDialect } from './sql-database.js';
 
 const REQUEST_STATES = `'pending', 'approved', 'denied', 'cancelled', 'timed_out', 'expired', 'revoked'`;
 

@@ -5,7 +5,7 @@
 // instants, durations and byte counts are BIGINT (JavaScript numbers once read), flags are 0/1
 // integers, JSON is stored as the text that was written. Append-only, like the SQLite list.
 
-import type { Migration } from '../migrations.js';
+import type { Migration } from '../sql-database.js';
 
 const REQUEST_STATES = `'pending', 'approved', 'denied', 'cancelled', 'timed_out', 'expired', 'revoked'`;
 const GENESIS_HASH = '0'.repeat(64);
