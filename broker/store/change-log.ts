@@ -15,6 +15,9 @@ import type { Database } from './database.js';
  */
 export const CHANGE_LOG_RETENTION_MS = 60 * 60_000;
 
+/** The PostgreSQL channel on which each new row's seq is NOTIFYed (postgres/migrations.ts). */
+export const CHANGES_CHANNEL = 'access_request_changes';
+
 /** One change another broker committed. */
 export interface LoggedChange {
   seq: number;

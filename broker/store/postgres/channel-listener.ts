@@ -8,7 +8,6 @@
 import pg from 'pg';
 import { retryDelay } from '../../../shared/backoff.js';
 import type { Logger } from '../../log.js';
-import { redactedUrl } from './postgres-database.js';
 
 /** The first wait before reconnecting; doubled after each failed try up to RECONNECT_MAX_MS. */
 export const RECONNECT_FIRST_MS = 100;
@@ -46,6 +45,8 @@ const { Client } = pg as unknown as {
 export interface ChannelListenerOptions {
   /** postgres://… as for PostgresDatabase. */
   url: string;
+  /** What to call the database in a log line: the URL without its password. */
+  name: string;
   /** A channel name NOTIFY sends to (an identifier: letters, digits, underscores). */
   channel: string;
   /** Each notification's payload. */
@@ -53,8 +54,8 @@ export interface ChannelListenerOptions {
   /** After every connect and reconnect, once LISTEN is in place. */
   onListening: () => void;
   log: Logger;
-  /** Shows in pg_stat_activity. Default "access-broker listener". */
-  applicationName?: string;
+  /** Shows in pg_stat_activity. */
+  applicationName: string;
   /** Default Math.random (the jitter of the reconnect backoff). */
   random?: () => number;
 }
@@ -93,7 +94,7 @@ export class ChannelListener {
     this.#retry = null;
     const client = new Client({
       connectionString: this.#options.url,
-      application_name: this.#options.applicationName ?? 'access-broker listener',
+      application_name: this.#options.applicationName,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
@@ -142,7 +143,7 @@ export class ChannelListener {
     // Once per outage: a database down for minutes must not fill the log.
     if (this.#failures === 1) {
       this.#options.log.warn('lost the database connection that listens for other brokers’ changes; reconnecting', {
-        database: redactedUrl(this.#options.url),
+        database: this.#options.name,
         channel: this.#options.channel,
         error: error instanceof Error ? error.message : String(error),
         retryInMs: waitMs,

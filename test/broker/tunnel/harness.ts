@@ -49,7 +49,15 @@ export interface TunnelBroker {
 
 export async function startTunnelBroker(
   resources: ResourcePolicy[],
-  options: { tunnel?: AssembleOptions['tunnel']; dataFile?: string; limits?: Partial<CallerLimits> } = {},
+  options: {
+    tunnel?: AssembleOptions['tunnel'];
+    dataFile?: string;
+    /** A shared database (PostgreSQL) instead of `dataFile`: several brokers on one. */
+    database?: AssembleOptions['database'];
+    /** Request ids are `<idPrefix>001`, `<idPrefix>002` …; brokers sharing a database need their own. Default "req". */
+    idPrefix?: string;
+    limits?: Partial<CallerLimits>;
+  } = {},
 ): Promise<TunnelBroker> {
   const directory = new FakeDirectory();
   const log = recordingLog();
@@ -62,7 +70,8 @@ export async function startTunnelBroker(
     directory,
     log,
     dataFile: options.dataFile ?? ':memory:',
-    newId: () => `req${String(++n).padStart(3, '0')}`,
+    ...(options.database ? { database: options.database } : {}),
+    newId: () => `${options.idPrefix ?? 'req'}${String(++n).padStart(3, '0')}`,
     tunnel: { newId: () => `ses${String(++s).padStart(3, '0')}`, ...options.tunnel },
   });
   const { app } = runtime;
