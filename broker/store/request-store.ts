@@ -1,4 +1,4 @@
-// Access requests in SQLite: one `requests` row per request, its reviews in `reviews` (schema in
+// Access requests in SQLite or PostgreSQL: one `requests` row per request, its reviews in `reviews` (schema in
 // migrations.ts). The broker loads a request, applies the pure state machine and saves the result
 // inside one `transaction`, together with the audit entry for the change.
 
@@ -235,31 +235,78 @@ const SQL = {
                     ON CONFLICT (request_id, seq) DO UPDATE SET state = excluded.state, reviews = excluded.reviews, decided_at = excluded.decided_at`,
 } as const;
 
+/** The ids, states or resources a statement takes as one JSON array parameter, as rows of text. */
+const JSON_VALUES = (parameter: string): string => `SELECT jsonb_array_elements_text(${parameter}::jsonb)`;
+
+/**
+ * The same statements for PostgreSQL: JSON array parameters through jsonb, nullable parameters
+ * typed (PostgreSQL must know a parameter's type before `IS NULL`), subqueries named, and text
+ * ties broken in byte order (COLLATE "C"), as SQLite's BINARY collation does, whatever the
+ * database's own collation.
+ */
+const POSTGRES_SQL: Record<keyof typeof SQL, string> = {
+  ...SQL,
+  reviewsOfMany: `SELECT * FROM reviews WHERE request_id IN (${JSON_VALUES('?')}) ORDER BY request_id, position`,
+  byRequester: `SELECT * FROM requests
+                WHERE requester_oid = @oid AND (@states::jsonb IS NULL OR state IN (${JSON_VALUES('@states')}))
+                ${NEWEST_FIRST} LIMIT @limit`,
+  pageByRequester: `SELECT *, rowid AS position FROM requests
+                    WHERE requester_oid = @oid AND (@states::jsonb IS NULL OR state IN (${JSON_VALUES('@states')}))
+                      AND (@at::bigint IS NULL OR created_at < @at OR (created_at = @at AND rowid < @row::bigint))
+                    ${NEWEST_FIRST} LIMIT @limit`,
+  pagePending: `SELECT *, rowid AS position FROM requests
+                WHERE (state = 'pending'
+                       OR (state = 'approved' AND EXISTS (SELECT 1 FROM extensions e WHERE e.request_id = requests.id AND e.state = 'pending')))
+                  AND resource IN (${JSON_VALUES('@resources')})
+                  AND (@at::bigint IS NULL OR created_at > @at OR (created_at = @at AND rowid > @row::bigint))
+                ORDER BY created_at, rowid LIMIT @limit`,
+  countOpen: `SELECT resource, state, count(*) AS count, count(*) FILTER (WHERE expires_at > @now) AS live
+    FROM requests WHERE state IN ('pending', 'approved') GROUP BY resource, state ORDER BY resource COLLATE "C", state COLLATE "C"`,
+  byStates: `SELECT * FROM requests
+             WHERE state IN (${JSON_VALUES('@states')}) AND (@resource::text IS NULL OR resource = @resource)
+             ${NEWEST_FIRST} LIMIT @limit`,
+  due: `SELECT * FROM (
+          SELECT *, pending_until AS deadline FROM requests WHERE state = 'pending' AND pending_until <= @now
+          UNION ALL
+          SELECT *, expires_at AS deadline FROM requests WHERE state = 'approved' AND expires_at <= @now
+        ) AS due ORDER BY deadline, id COLLATE "C"`,
+  nextDeadline: `SELECT min(deadline) AS deadline FROM (
+                   SELECT min(pending_until) AS deadline FROM requests WHERE state = 'pending'
+                   UNION ALL
+                   SELECT min(expires_at) FROM requests WHERE state = 'approved'
+                 ) AS deadlines`,
+  unreviewedBreakGlass: `SELECT * FROM requests
+                         WHERE break_glass = 1 AND post_review_verdict IS NULL AND resource IN (${JSON_VALUES('?')})
+                         ORDER BY created_at, rowid LIMIT ?`,
+  extensionsOfMany: `SELECT * FROM extensions WHERE request_id IN (${JSON_VALUES('?')}) ORDER BY request_id, seq`,
+};
+
 export class SqlRequestStore implements RequestStore {
   // Prepared once: preparing is the expensive part of a better-sqlite3 statement.
   readonly #statements;
 
   constructor(private readonly db: Database) {
+    const sql = db.dialect === 'postgres' ? POSTGRES_SQL : SQL;
     this.#statements = {
-      insertRequest: db.prepare<RequestRow>(SQL.insertRequest),
-      updateRequest: db.prepare<RequestRow>(SQL.updateRequest),
-      insertReview: db.prepare<ReviewRow>(SQL.insertReview),
-      getRequest: db.prepare<[string], RequestRow>(SQL.getRequest),
-      reviewsOf: db.prepare<[string], ReviewRow>(SQL.reviewsOf),
-      reviewsOfMany: db.prepare<[string], ReviewRow>(SQL.reviewsOfMany),
-      byRequester: db.prepare<{ oid: string; states: string | null; limit: number }, RequestRow>(SQL.byRequester),
-      pageByRequester: db.prepare<{ oid: string; states: string | null; at: number | null; row: number | null; limit: number }, PagedRow>(SQL.pageByRequester),
-      pagePending: db.prepare<{ resources: string; at: number | null; row: number | null; limit: number }, PagedRow>(SQL.pagePending),
-      countPending: db.prepare<{ oid: string; now: number }, { n: number }>(SQL.countPending),
-      countOpen: db.prepare<{ now: number }, OpenCount>(SQL.countOpen),
-      byStates: db.prepare<{ states: string; resource: string | null; limit: number }, RequestRow>(SQL.byStates),
-      due: db.prepare<{ now: number }, RequestRow>(SQL.due),
-      nextDeadline: db.prepare<[], { deadline: number | null }>(SQL.nextDeadline),
-      recentFor: db.prepare<[string, string, number], RequestRow>(SQL.recentFor),
-      unreviewedBreakGlass: db.prepare<[string, number], RequestRow>(SQL.unreviewedBreakGlass),
-      extensionsOfMany: db.prepare<[string], ExtensionRow>(SQL.extensionsOfMany),
-      countExtensions: db.prepare<[string], { n: number }>(SQL.countExtensions),
-      upsertExtension: db.prepare<ExtensionRow>(SQL.upsertExtension),
+      insertRequest: db.prepare<RequestRow>(sql.insertRequest),
+      updateRequest: db.prepare<RequestRow>(sql.updateRequest),
+      insertReview: db.prepare<ReviewRow>(sql.insertReview),
+      getRequest: db.prepare<[string], RequestRow>(sql.getRequest),
+      reviewsOf: db.prepare<[string], ReviewRow>(sql.reviewsOf),
+      reviewsOfMany: db.prepare<[string], ReviewRow>(sql.reviewsOfMany),
+      byRequester: db.prepare<{ oid: string; states: string | null; limit: number }, RequestRow>(sql.byRequester),
+      pageByRequester: db.prepare<{ oid: string; states: string | null; at: number | null; row: number | null; limit: number }, PagedRow>(sql.pageByRequester),
+      pagePending: db.prepare<{ resources: string; at: number | null; row: number | null; limit: number }, PagedRow>(sql.pagePending),
+      countPending: db.prepare<{ oid: string; now: number }, { n: number }>(sql.countPending),
+      countOpen: db.prepare<{ now: number }, OpenCount>(sql.countOpen),
+      byStates: db.prepare<{ states: string; resource: string | null; limit: number }, RequestRow>(sql.byStates),
+      due: db.prepare<{ now: number }, RequestRow>(sql.due),
+      nextDeadline: db.prepare<[], { deadline: number | null }>(sql.nextDeadline),
+      recentFor: db.prepare<[string, string, number], RequestRow>(sql.recentFor),
+      unreviewedBreakGlass: db.prepare<[string, number], RequestRow>(sql.unreviewedBreakGlass),
+      extensionsOfMany: db.prepare<[string], ExtensionRow>(sql.extensionsOfMany),
+      countExtensions: db.prepare<[string], { n: number }>(sql.countExtensions),
+      upsertExtension: db.prepare<ExtensionRow>(sql.upsertExtension),
     };
   }
 

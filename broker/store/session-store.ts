@@ -1,4 +1,4 @@
-// Tunnel sessions in SQLite (`sessions`, migration 2): one row per tunnel, inserted when it opens
+// Tunnel sessions in SQLite or PostgreSQL (`sessions`, migration 2): one row per tunnel, inserted when it opens
 // and completed when it closes, with the bytes each way and why it ended. The broker writes the
 // byte counts of open tunnels now and then, so a crash leaves them roughly right; the next start
 // closes what the crash left open.
@@ -103,17 +103,29 @@ const SQL = {
   byRequest: 'SELECT * FROM sessions WHERE request_id = ? ORDER BY started_at, rowid',
 } as const;
 
+/** The same for PostgreSQL, whose two-argument maximum is greatest(). */
+const POSTGRES_SQL: Record<keyof typeof SQL, string> = {
+  ...SQL,
+  close: `UPDATE sessions SET ended_at = greatest(@ended_at::bigint, started_at), bytes_up = @bytes_up, bytes_down = @bytes_down,
+                              end_reason = @end_reason, end_detail = @end_detail
+          WHERE id = @id AND ended_at IS NULL`,
+  closeLeftovers: `UPDATE sessions SET ended_at = greatest(@now::bigint, started_at), end_reason = '${BROKER_RESTART}',
+                                       end_detail = 'the broker stopped while the tunnel was open; bytes are as last recorded'
+                   WHERE ended_at IS NULL`,
+};
+
 export class SqlSessionStore implements SessionStore {
   readonly #statements;
 
   constructor(db: Database) {
+    const sql = db.dialect === 'postgres' ? POSTGRES_SQL : SQL;
     this.#statements = {
-      insert: db.prepare<Omit<SessionRow, 'ended_at' | 'bytes_up' | 'bytes_down' | 'end_reason' | 'end_detail'>>(SQL.insert),
-      progress: db.prepare<{ id: string; bytes_up: number; bytes_down: number }>(SQL.progress),
-      close: db.prepare<{ id: string; ended_at: number; bytes_up: number; bytes_down: number; end_reason: string; end_detail: string | null }>(SQL.close),
-      closeLeftovers: db.prepare<{ now: number }>(SQL.closeLeftovers),
-      get: db.prepare<[string], SessionRow>(SQL.get),
-      byRequest: db.prepare<[string], SessionRow>(SQL.byRequest),
+      insert: db.prepare<Omit<SessionRow, 'ended_at' | 'bytes_up' | 'bytes_down' | 'end_reason' | 'end_detail'>>(sql.insert),
+      progress: db.prepare<{ id: string; bytes_up: number; bytes_down: number }>(sql.progress),
+      close: db.prepare<{ id: string; ended_at: number; bytes_up: number; bytes_down: number; end_reason: string; end_detail: string | null }>(sql.close),
+      closeLeftovers: db.prepare<{ now: number }>(sql.closeLeftovers),
+      get: db.prepare<[string], SessionRow>(sql.get),
+      byRequest: db.prepare<[string], SessionRow>(sql.byRequest),
     };
   }
 
