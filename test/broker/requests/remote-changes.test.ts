@@ -12,7 +12,7 @@ import { Audit } from '../../../broker/audit/audit.js';
 import { SqlChangeLog } from '../../../broker/store/change-log.js';
 import { CloseCode } from '../../../shared/close-codes.js';
 import type { EventMessage } from '../../../shared/wire.js';
-import { administer, openPostgresSchema, type PostgresSchema } from '../../helpers/store-databases.js';
+import { openPostgresSchema, type PostgresSchema } from '../../helpers/store-databases.js';
 import { EventsClient } from '../events/broker-harness.js';
 import { echo, startTarget, startTunnelBroker, TunnelClient, until, type Target, type TunnelBroker } from '../tunnel/harness.js';
 import { FakeDirectory, HOUR, MINUTE, T0, config, principal, recordingLog } from './harness.js';
@@ -23,9 +23,12 @@ describe('two brokers on one PostgreSQL database', () => {
   let target: Target;
   let a: TunnelBroker;
   let b: TunnelBroker;
+  /** The test's own connection (the server's superuser): it ends the brokers' sessions. */
+  let admin: Database;
 
   beforeAll(async () => {
     schema = openPostgresSchema();
+    admin = schema.connect();
     target = await startTarget(echo);
     const resources = [
       resourcePolicy({ name: 'echo', kind: 'tcp', target: { host: '127.0.0.1', port: target.port }, extend: { maxTotalMs: 4 * HOUR, autoApproveWithinMs: null } }),
@@ -42,6 +45,7 @@ describe('two brokers on one PostgreSQL database', () => {
 
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()]);
+    admin?.close();
     await target?.close();
   });
 
@@ -51,7 +55,9 @@ describe('two brokers on one PostgreSQL database', () => {
       const created = await b.runtime.service.create(principal('alice'), { resource: 'echo', duration: '1h', reason: 'INC-1' });
       expect(await nextRequestChange(alice)).toMatchObject({ change: 'created', request: { id: created.id, state: 'pending' } });
       await a.runtime.service.review(principal('bob'), created.id, 'approve', null);
-      expect(await nextRequestChange(alice)).toMatchObject({ change: 'approved', request: { id: created.id, state: 'approved' } });
+      expect(await nextRequestChange(alice, 'approved')).toMatchObject({ request: { id: created.id, state: 'approved' } });
+      // Ended, so the tunnels of the tests below open on their own grants.
+      await b.runtime.service.revoke(principal('bob'), created.id, null);
     } finally {
       alice.close();
     }
@@ -75,7 +81,7 @@ describe('two brokers on one PostgreSQL database', () => {
       tunnel.ws.send(Buffer.from('ping'));
       expect((await tunnel.receive(4)).toString()).toBe('ping');
       await a.runtime.service.revoke(principal('bob'), grant.id, 'INC-3 over');
-      expect(await nextRequestChange(alice)).toMatchObject({ change: 'revoked', request: { id: grant.id, state: 'revoked' } });
+      expect(await nextRequestChange(alice, 'revoked')).toMatchObject({ request: { id: grant.id, state: 'revoked' } });
       expect((await tunnel.closed).code).toBe(CloseCode.grantRevoked);
     } finally {
       alice.close();
@@ -83,16 +89,17 @@ describe('two brokers on one PostgreSQL database', () => {
   });
 
   it('keeps B’s tunnel open past its old end when A approves an extension', async () => {
-    const grant = await a.grant('echo', { duration: '3s' });
-    const tunnel = await TunnelClient.open(b.wsBase, 'echo');
-    await a.runtime.service.extend(principal('alice'), grant.id, '1h', 'INC-4 takes longer');
+    // Oscar's grant: the only one of his, so his tunnel is on it.
+    const grant = await a.grant('echo', { requester: 'oscar', duration: '3s' });
+    const tunnel = await TunnelClient.open(b.wsBase, 'echo', 'good-oscar');
+    await a.runtime.service.extend(principal('oscar'), grant.id, '1h', 'INC-4 takes longer');
     const extended = await a.runtime.service.review(principal('carol'), grant.id, 'approve', null);
     const oldEnd = Date.parse(grant.expiresAt ?? '');
     expect(Date.parse(extended.expiresAt ?? '')).toBeGreaterThan(oldEnd);
     // Past the old end, B's tunnel is still open: B moved its end when A's extension committed.
     await new Promise((resolve) => setTimeout(resolve, oldEnd - Date.now() + 500));
     tunnel.ws.send(Buffer.from('pong'));
-    expect((await tunnel.receive(4)).toString()).toBe('pong');
+    expect(await Promise.race([tunnel.receive(4).then(String), tunnel.closed])).toBe('pong');
     await a.runtime.service.revoke(principal('bob'), grant.id, null);
     expect((await tunnel.closed).code).toBe(CloseCode.grantRevoked);
   });
@@ -102,17 +109,21 @@ describe('two brokers on one PostgreSQL database', () => {
     try {
       const reconnectsBefore = reconnects(b);
       // Both brokers' listening connections end (the server or a proxy dropping them), then A writes.
-      administer(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'access-test ${schema.name} listener'`);
+      const listeners = admin.prepare<[string], number>('SELECT pid FROM pg_stat_activity WHERE application_name = ?').pluck().all(`access-test ${schema.name} listener`);
+      expect(listeners).toHaveLength(2);
+      for (const pid of listeners) admin.prepare<[number]>('SELECT pg_terminate_backend(?)').get(pid);
       const ids: string[] = [];
       for (let i = 0; i < 20; i++) {
-        ids.push((await a.runtime.service.create(principal('alice'), { resource: 'echo', duration: '1h', reason: `INC-5.${i}` })).id);
+        const { id } = await a.runtime.service.create(principal('alice'), { resource: 'echo', duration: '1h', reason: `INC-5.${i}` });
+        await a.runtime.service.cancel(principal('alice'), id);
+        ids.push(id);
       }
       const seen: string[] = [];
-      while (seen.length < ids.length) {
+      while (seen.length < 2 * ids.length) {
         const message = await nextRequestChange(alice);
-        if (message.change === 'created') seen.push(message.request.id);
+        seen.push(`${message.change} ${message.request.id}`);
       }
-      expect(seen).toEqual(ids);
+      expect(seen).toEqual(ids.flatMap((id) => [`created ${id}`, `cancelled ${id}`]));
       await until(() => reconnects(b) > reconnectsBefore);
     } finally {
       alice.close();
@@ -193,11 +204,13 @@ describe('a grant’s expiry on brokers sharing a database', () => {
   });
 });
 
-/** The next `request` message on an events stream (keepalives and warnings skipped). */
-async function nextRequestChange(client: EventsClient): Promise<Extract<EventMessage, { type: 'request' }>> {
+type RequestMessage = Extract<EventMessage, { type: 'request' }>;
+
+/** The next `request` message on an events stream (keepalives and warnings skipped), or the next one of `change`. */
+async function nextRequestChange(client: EventsClient, change?: RequestMessage['change']): Promise<RequestMessage> {
   for (;;) {
     const message = await client.next();
-    if (message.type === 'request') return message;
+    if (message.type === 'request' && (change === undefined || message.change === change)) return message;
   }
 }
 
