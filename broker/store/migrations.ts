@@ -237,12 +237,12 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'request change log',
     // Every committed request change, written in its transaction (store/change-log.ts): brokers
     // sharing a PostgreSQL database read the others' changes from it (requests/remote-changes.ts).
-    // `seq` only grows (AUTOINCREMENT never reuses a pruned number); `changes` is the JSON array
-    // of change names; `origin` the writing broker's instance id. Rows older than the retention
-    // are dropped as new ones are written.
+    // `seq` only grows (pruning runs after each insert, so the newest row always stays and its
+    // number is never reused); `changes` is the JSON array of change names; `origin` the writing
+    // broker's instance id. Rows older than the retention are dropped as new ones are written.
     sql: `
       CREATE TABLE request_changes (
-        seq        INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+        seq        INTEGER NOT NULL PRIMARY KEY,
         request_id TEXT    NOT NULL REFERENCES requests (id),
         changes    TEXT    NOT NULL CHECK (json_valid(changes)),
         at         INTEGER NOT NULL,
