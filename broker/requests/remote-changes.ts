@@ -96,7 +96,10 @@ export class RemoteChanges {
     } catch (error) {
       // Read again on the next notification or tick, from the last change handed on: none is skipped.
       if (!this.#failing) {
-        this.#options.log.error('cannot read other brokers’ changes; retrying', { seq: this.#last, error: error instanceof Error ? error.message : String(error) });
+        this.#options.log.error('cannot read other brokers’ changes; retrying', {
+          seq: this.#last,
+          error: error instanceof Error ? error.message : String(error),
+        });
       }
       this.#failing = true;
     }

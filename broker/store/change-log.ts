@@ -6,7 +6,7 @@
 // itself. The log prunes itself as it is written: it is a feed, not a history (the audit log is that).
 
 import type { RequestChange } from '../requests/types.js';
-import type { Database } from './database.js';
+import type { SqlDatabase } from './sql-database.js';
 
 /**
  * How long a change stays in the log. A broker that could not read its database for longer than
@@ -38,7 +38,7 @@ export class SqlChangeLog {
   readonly #statements;
 
   /** `origin`: this broker's instance id, recorded on every row it writes and skipped when it reads. */
-  constructor(db: Database, origin: string) {
+  constructor(db: SqlDatabase, origin: string) {
     this.#origin = origin;
     this.#statements = {
       insert: db.prepare<[string, string, number, string]>('INSERT INTO request_changes (request_id, changes, at, origin) VALUES (?, ?, ?, ?)'),

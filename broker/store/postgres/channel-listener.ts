@@ -116,15 +116,12 @@ export class ChannelListener {
     client
       .connect()
       .then(() => client.query(`LISTEN ${this.#options.channel}`))
-      .then(
-        () => {
-          if (lost || this.#client !== client) return;
-          if (this.#failures > 0) this.#options.log.info('listening to the database again', { channel: this.#options.channel, failedTries: this.#failures });
-          this.#failures = 0;
-          this.#safely(this.#options.onListening);
-        },
-        lose,
-      );
+      .then(() => {
+        if (lost || this.#client !== client) return;
+        if (this.#failures > 0) this.#options.log.info('listening to the database again', { channel: this.#options.channel, failedTries: this.#failures });
+        this.#failures = 0;
+        this.#safely(this.#options.onListening);
+      }, lose);
   }
 
   /** The caller's handlers run inside pg's socket events: what they throw is logged, never thrown there. */
@@ -132,7 +129,10 @@ export class ChannelListener {
     try {
       handler();
     } catch (error) {
-      this.#options.log.error('database notification handler failed', { channel: this.#options.channel, error: error instanceof Error ? error.stack : String(error) });
+      this.#options.log.error('database notification handler failed', {
+        channel: this.#options.channel,
+        error: error instanceof Error ? error.stack : String(error),
+      });
     }
   }
 

@@ -31,7 +31,12 @@ describe('two brokers on one PostgreSQL database', () => {
     admin = schema.connect();
     target = await startTarget(echo);
     const resources = [
-      resourcePolicy({ name: 'echo', kind: 'tcp', target: { host: '127.0.0.1', port: target.port }, extend: { maxTotalMs: 4 * HOUR, autoApproveWithinMs: null } }),
+      resourcePolicy({
+        name: 'echo',
+        kind: 'tcp',
+        target: { host: '127.0.0.1', port: target.port },
+        extend: { maxTotalMs: 4 * HOUR, autoApproveWithinMs: null },
+      }),
     ];
     const broker = (name: string): Promise<TunnelBroker> =>
       startTunnelBroker(resources, {
@@ -109,7 +114,10 @@ describe('two brokers on one PostgreSQL database', () => {
     try {
       const reconnectsBefore = reconnects(b);
       // Both brokers' listening connections end (the server or a proxy dropping them), then A writes.
-      const listeners = admin.prepare<[string], number>('SELECT pid FROM pg_stat_activity WHERE application_name = ?').pluck().all(`access-test ${schema.name} listener`);
+      const listeners = admin
+        .prepare<[string], number>('SELECT pid FROM pg_stat_activity WHERE application_name = ?')
+        .pluck()
+        .all(`access-test ${schema.name} listener`);
       expect(listeners).toHaveLength(2);
       for (const pid of listeners) admin.prepare<[number]>('SELECT pg_terminate_backend(?)').get(pid);
       const ids: string[] = [];
@@ -179,7 +187,9 @@ describe('a grant’s expiry on brokers sharing a database', () => {
     const seenDue = two.store.listDue(clock.now).map((request) => request.id);
     expect(seenDue).toContain(grant);
     expect(one.service.sweep()).toBe(1);
-    const stale: RequestStore = Object.assign(Object.create(two.store) as RequestStore, { listDue: () => seenDue.map((id) => two.store.get(id)).filter((r) => r !== null) });
+    const stale: RequestStore = Object.assign(Object.create(two.store) as RequestStore, {
+      listDue: () => seenDue.map((id) => two.store.get(id)).filter((r) => r !== null),
+    });
     const late = new RequestService({ config: config(), store: stale, directory: new FakeDirectory(), now: () => clock.now, log: recordingLog() });
     expect(late.sweep()).toBe(0);
     expect(two.service.sweep()).toBe(0);
@@ -243,4 +253,3 @@ function sessionIds(prefix: string): () => string {
   let n = 0;
   return () => `${prefix}-ses${++n}`;
 }
-

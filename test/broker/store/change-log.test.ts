@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CHANGE_LOG_RETENTION_MS, CHANGES_CHANNEL, SqlChangeLog } from '../../../broker/store/change-log.js';
 import type { Database } from '../../../broker/store/database.js';
-import { PostgresDatabase } from '../../../broker/store/postgres/postgres-database.js';
+import type { PostgresDatabase } from '../../../broker/store/postgres/postgres-database.js';
 import { SqlRequestStore } from '../../../broker/store/request-store.js';
 import { recordingLog } from '../requests/harness.js';
 import { STORE_KINDS, openPostgresSchema, openStoreDatabase } from '../../helpers/store-databases.js';
@@ -55,7 +55,10 @@ describe.each(STORE_KINDS)('SqlChangeLog on %s', (kind) => {
     db.transaction(() => a.append('req-1', ['created'], T0));
     db.transaction(() => a.append('req-2', ['created'], T0 + 1));
     db.transaction(() => a.append('req-2', ['cancelled'], T0 + CHANGE_LOG_RETENTION_MS + 1));
-    expect(b.othersAfter(0, 10)).toMatchObject([{ requestId: 'req-2', changes: ['created'] }, { requestId: 'req-2', changes: ['cancelled'] }]);
+    expect(b.othersAfter(0, 10)).toMatchObject([
+      { requestId: 'req-2', changes: ['created'] },
+      { requestId: 'req-2', changes: ['cancelled'] },
+    ]);
   });
 
   it('skips change names it does not know (written by a newer broker)', () => {
@@ -71,7 +74,12 @@ describe('the change log on PostgreSQL', () => {
     const received: string[] = [];
     let listening!: () => void;
     const ready = new Promise<void>((resolve) => (listening = resolve));
-    const listener = db.listen({ channel: CHANGES_CHANNEL, log: recordingLog(), onNotify: (payload) => received.push(payload), onListening: () => listening() });
+    const listener = db.listen({
+      channel: CHANGES_CHANNEL,
+      log: recordingLog(),
+      onNotify: (payload) => received.push(payload),
+      onListening: () => listening(),
+    });
     try {
       new SqlRequestStore(db).insert(pendingRequest({ id: 'req-1' }));
       listener.start();
