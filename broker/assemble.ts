@@ -214,7 +214,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     audit: audit.log,
     ...options.tunnel,
   });
-  // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit.
+  // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit, on any broker.
   service.onChange((request, changes) => tunnels.onRequestChange(request, changes));
   // Counted by the broker that made the change only: the brokers' metrics add up.
   service.onChange((request, changes, origin) => {
