@@ -1,15 +1,17 @@
 // Two brokers side by side on one PostgreSQL schema (the machine's server), each assembled like
 // every broker (broker/assemble.ts) and served on loopback: a change committed on one reaches the
 // other's waiting requesters, event streams and tunnels, also across a lost LISTEN connection; and
-// a grant's expiry is closed exactly once however many schedulers sweep it.
+// a grant's expiry is closed exactly once however many schedulers sweep it. And the catch-up alone,
+// over a fake log: each change handed on once, a failed read resumed where it stopped.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RemoteChanges } from '../../../broker/requests/remote-changes.js';
 import { RequestService } from '../../../broker/requests/service.js';
 import { DeadlineScheduler } from '../../../broker/requests/scheduler.js';
 import type { Database } from '../../../broker/store/database.js';
 import { SqlRequestStore, type RequestStore } from '../../../broker/store/request-store.js';
 import { Audit } from '../../../broker/audit/audit.js';
-import { SqlChangeLog } from '../../../broker/store/change-log.js';
+import { SqlChangeLog, type LoggedChange } from '../../../broker/store/change-log.js';
 import { CloseCode } from '../../../shared/close-codes.js';
 import type { EventMessage } from '../../../shared/wire.js';
 import { openPostgresSchema, type PostgresSchema } from '../../helpers/store-databases.js';
@@ -17,6 +19,7 @@ import { EventsClient } from '../events/broker-harness.js';
 import { echo, startTarget, startTunnelBroker, TunnelClient, until, type Target, type TunnelBroker } from '../tunnel/harness.js';
 import { FakeDirectory, HOUR, MINUTE, T0, config, principal, recordingLog } from './harness.js';
 import { resourcePolicy } from '../../helpers/resource-policy.js';
+import { pendingRequest } from '../store/sample-requests.js';
 
 describe('two brokers on one PostgreSQL database', () => {
   let schema: PostgresSchema;
@@ -215,6 +218,52 @@ describe('a grant’s expiry on brokers sharing a database', () => {
 });
 
 type RequestMessage = Extract<EventMessage, { type: 'request' }>;
+
+describe('RemoteChanges catching up', () => {
+  const request = (id: string) => pendingRequest({ id });
+  function follower(rows: LoggedChange[], failures: { next: number }) {
+    const relayed: string[] = [];
+    const log = recordingLog();
+    const remote = new RemoteChanges({
+      changeLog: {
+        lastSeq: () => 0,
+        othersAfter: (seq, limit) => {
+          if (failures.next > 0) {
+            failures.next -= 1;
+            throw new Error('the database does not answer');
+          }
+          return rows.filter((row) => row.seq > seq).slice(0, limit);
+        },
+      },
+      requests: { get: (id) => request(id) },
+      relay: (changed, changes) => relayed.push(`${changes.join('+')} ${changed.id}`),
+      signal: () => ({ start: () => undefined, close: async () => undefined }),
+      log,
+    });
+    return { remote, relayed, log };
+  }
+
+  it('hands on every change once, and after a failed read resumes where it stopped', async () => {
+    const rows: LoggedChange[] = [
+      { seq: 3, requestId: 'r1', changes: ['created'], at: T0 },
+      { seq: 7, requestId: 'r1', changes: ['review_recorded', 'approved'], at: T0 },
+    ];
+    const failures = { next: 1 };
+    const { remote, relayed, log } = follower(rows, failures);
+    remote.start();
+    try {
+      expect(remote.catchUp()).toBe(0);
+      expect(log.lines.filter((line) => line.level === 'error')).toHaveLength(1);
+      expect(remote.catchUp()).toBe(2);
+      expect(remote.catchUp()).toBe(0);
+      rows.push({ seq: 8, requestId: 'r2', changes: ['created'], at: T0 });
+      expect(remote.catchUp()).toBe(1);
+      expect(relayed).toEqual(['created r1', 'review_recorded+approved r1', 'created r2']);
+    } finally {
+      await remote.stop();
+    }
+  });
+});
 
 /** The next `request` message on an events stream (keepalives and warnings skipped), or the next one of `change`. */
 async function nextRequestChange(client: EventsClient, change?: RequestMessage['change']): Promise<RequestMessage> {
