@@ -4,6 +4,7 @@
 // `serve`, the test harnesses and the benchmarks all assemble a broker here; what differs between
 // them (the identity edge, the data file, tuning for tests) comes in as options.
 
+import { randomUUID } from 'node:crypto';
 import { callerLimits } from '../shared/limits.js';
 import type { BrokerConfigResponse } from '../shared/wire.js';
 import { authenticator, type BrokerApp, type Verifier } from './app.js';
@@ -26,11 +27,14 @@ import { checkReadiness, storeCheck, type Readiness, type ReadinessCheck } from 
 import type { IdGenerator } from './requests/ids.js';
 import { NotificationDispatcher, type Post } from './notifications/dispatcher.js';
 import { DeadlineScheduler } from './requests/scheduler.js';
+import { RemoteChanges } from './requests/remote-changes.js';
 import { RequestService } from './requests/service.js';
 import { brokerRequestHandler, type RequestHandler, type SideHandler } from './server.js';
+import { CHANGES_CHANNEL, SqlChangeLog } from './store/change-log.js';
 import type { Database } from './store/database.js';
 import { NotificationOutbox } from './store/notification-outbox.js';
 import { SqlRequestStore } from './store/request-store.js';
+import { PostgresDatabase } from './store/postgres/postgres-database.js';
 import { SqlSessionStore, type SessionStore } from './store/session-store.js';
 import { TunnelEndpoint, type TunnelEndpointOptions } from './tunnel/endpoint.js';
 import { HttpGateway } from './tunnel/http/gateway.js';
@@ -111,6 +115,8 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   const now = options.now ?? Date.now;
   const metrics = options.metrics ?? new BrokerMetrics();
   const { db } = options;
+  // Who wrote a change to the change log: this broker, until it stops (brokers sharing a database skip their own).
+  const changeLog = new SqlChangeLog(db, randomUUID());
   // Every call into the stores is timed (access_store_operation_duration_seconds).
   const store = metrics.timed('requests', new SqlRequestStore(db));
   const audit = new Audit({ db, config, directory, now, logger: log, ...(options.auditBatch ? { batch: options.auditBatch } : {}) });
@@ -133,6 +139,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     now,
     log,
     audit: audit.log,
+    changeLog,
     ...(notifier ? { notify: (request, changes, at) => notifier.enqueueChange(service.view(request), changes, at) } : {}),
     ...(options.newId ? { newId: options.newId } : {}),
   });
@@ -154,10 +161,25 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
       notifier.kick();
     },
   });
+  // Brokers sharing a PostgreSQL database: the changes the others commit reach this one's listeners
+  // (every one of them, the tunnels' and forward-auth's registered below included: nothing is read
+  // before this function returns).
+  const remoteChanges =
+    db instanceof PostgresDatabase
+      ? new RemoteChanges({
+          changeLog,
+          requests: store,
+          relay: (request, changes) => service.relay(request, changes),
+          signal: (handlers) => db.listen({ channel: CHANGES_CHANNEL, log, ...handlers }),
+          log,
+        })
+      : null;
   try {
     scheduler.start();
     notifier?.start();
+    remoteChanges?.start();
   } catch (error) {
+    scheduler.stop();
     audit.close();
     db.close();
     throw error;
@@ -193,9 +215,12 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     audit: audit.log,
     ...options.tunnel,
   });
-  // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit.
+  // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit, on any broker.
   service.onChange((request, changes) => tunnels.onRequestChange(request, changes));
-  service.onChange((request, changes) => metrics.requestChanged(request, changes));
+  // Counted by the broker that made the change only: the brokers' metrics add up.
+  service.onChange((request, changes, origin) => {
+    if (origin === 'local') metrics.requestChanged(request, changes);
+  });
   tunnels.onSession((event) => {
     if (event.type === 'closed') metrics.tunnelClosed(event.session);
   });
@@ -245,6 +270,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     close() {
       closing ??= (async () => {
         scheduler.stop();
+        await remoteChanges?.stop();
         // Tunnels record their end in the database, so they close before it does; so does a delivery in flight.
         await Promise.all([events.close(), tunnels.close(), notifier?.stop()]);
         // The window's forward-auth counts go to the batch, which is written next.

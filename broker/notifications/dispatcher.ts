@@ -4,6 +4,7 @@
 // exponential backoff and jitter (retryDelay) until the config's attempts are spent, then logged
 // as an error and given up. Rows live in the store, so a restarted broker resumes where it stopped.
 
+import { retryDelay } from '../../shared/backoff.js';
 import type { RequestView } from '../../shared/wire.js';
 import type { NotificationDestination, NotificationsConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -20,16 +21,6 @@ const BATCH = 20;
 const MAX_SLEEP_MS = 60_000;
 /** Text of a failed answer kept in the log and the outbox. */
 const ERROR_TEXT_CHARS = 200;
-
-/**
- * The wait before try `attempt + 1` after `attempt` failed tries: `first · 2^(attempt−1)`, capped at
- * `max`, of which a random half is taken off ("equal jitter"): brokers and notices that failed
- * together do not retry in lockstep, and the wait never drops below half the backoff.
- */
-export function retryDelay(attempt: number, firstMs: number, maxMs: number, random: () => number): number {
-  const backoff = Math.min(maxMs, firstMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(backoff / 2 + random() * (backoff / 2));
-}
 
 /** What one POST answered: ok, or why not. */
 export type PostResult = { ok: true } | { ok: false; error: string };

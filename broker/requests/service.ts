@@ -1,6 +1,8 @@
 // The broker's request service: reads the caller's groups, then in ONE store transaction loads the
 // request, applies the pure domain (policy.ts, state-machine.ts) and stores the result; after the
-// commit it tells its listeners (events hub, deadline scheduler) and logs the change.
+// commit it tells its listeners (events hub, deadline scheduler) and logs the change. Each change
+// is also written to the change log in its transaction; changes other brokers committed on a shared
+// database come back from there (remote-changes.ts) and reach the same listeners through `relay`.
 //
 // Group reads are async and happen before the transaction; the transaction re-loads the request,
 // so an event always applies to the state as committed at that instant (two approvers racing on
@@ -16,6 +18,7 @@ import type { Principal } from '../auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../config/types.js';
 import { callerGroups, hasFreshReads, inAnyGroup, type Directory } from '../identity/directory.js';
 import { requireConditions } from '../policy/enforce.js';
+import type { SqlChangeLog } from '../store/change-log.js';
 import { LIST_LIMIT_MAX, type RequestStore, type RowPosition } from '../store/request-store.js';
 import { pendingExtension } from './extension.js';
 import { randomRequestId, type IdGenerator } from './ids.js';
@@ -32,8 +35,11 @@ const MAX_ID_ATTEMPTS = 5;
 /** A deadline handled later than this is logged as overdue (the broker was down or busy at the time). */
 const OVERDUE_AFTER_MS = 1_000;
 
+/** Where a change was committed: by this broker, or by another one sharing its database (read from the change log). */
+export type ChangeOrigin = 'local' | 'remote';
+
 /** Called after every committed mutation with the request as stored and what happened to it. */
-export type ChangeListener = (request: AccessRequest, changes: readonly RequestChange[]) => void;
+export type ChangeListener = (request: AccessRequest, changes: readonly RequestChange[], origin: ChangeOrigin) => void;
 
 export interface RequestServiceOptions {
   config: BrokerConfig;
@@ -54,6 +60,8 @@ export interface RequestServiceOptions {
    * outbox writes its rows there, so a notice exists exactly when its change does.
    */
   notify?: (request: AccessRequest, changes: readonly RequestChange[], at: number) => void;
+  /** Records every change in the transaction that stores it (store/change-log.ts), for the other brokers. Absent: not recorded. */
+  changeLog?: Pick<SqlChangeLog, 'append'>;
 }
 
 export interface ListMineOptions {
@@ -71,6 +79,7 @@ export class RequestService {
   readonly #newId: IdGenerator;
   readonly #audit: AuditAppender | null;
   readonly #notify: RequestServiceOptions['notify'] | null;
+  readonly #changeLog: RequestServiceOptions['changeLog'] | null;
   readonly #listeners = new Set<ChangeListener>();
   /** The per-caller limits of this broker (its config's `limits` over the defaults). */
   readonly limits: CallerLimits;
@@ -85,12 +94,22 @@ export class RequestService {
     this.#newId = options.newId ?? randomRequestId;
     this.#audit = options.audit ?? null;
     this.#notify = options.notify ?? null;
+    this.#changeLog = options.changeLog ?? null;
   }
 
-  /** Registers a listener for committed changes; returns its removal. */
+  /** Registers a listener for committed changes, this broker's and the others'; returns its removal. */
   onChange(listener: ChangeListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Tells the listeners of a change another broker committed (remote-changes.ts): its waiting
+   * requesters, `watch` streams and tunnels held here learn of it as of one made here. Nothing is
+   * written or logged: the broker that made the change did that.
+   */
+  relay(request: AccessRequest, changes: readonly RequestChange[]): void {
+    this.#tell(request, changes, 'remote');
   }
 
   /** The resource's policy as configured now, or null when the resource has left the configuration. */
@@ -337,7 +356,10 @@ export class RequestService {
 
   /** Inside the transaction that stores the change: its audit entries and notices commit with it or not at all. */
   #record(request: AccessRequest, changes: readonly RequestChange[], actor: Actor | null, at: number): void {
-    if (changes.length > 0) this.#notify?.(request, changes, at);
+    if (changes.length > 0) {
+      this.#notify?.(request, changes, at);
+      this.#changeLog?.append(request.id, changes, at);
+    }
     if (!this.#audit) return;
     for (const entry of requestEntries(request, changes, actor, at)) this.#audit.append(entry);
   }
@@ -377,9 +399,13 @@ export class RequestService {
 
   #announce(request: AccessRequest, changes: readonly RequestChange[], actor: Actor | null): void {
     for (const change of changes) this.#logChange(change, request, actor);
+    this.#tell(request, changes, 'local');
+  }
+
+  #tell(request: AccessRequest, changes: readonly RequestChange[], origin: ChangeOrigin): void {
     for (const listener of this.#listeners) {
       try {
-        listener(request, changes);
+        listener(request, changes, origin);
       } catch (error) {
         // The change is committed: a failing listener must not turn it into an error for the caller.
         this.#log.error('request change listener failed', { id: request.id, error: error instanceof Error ? error.stack : String(error) });

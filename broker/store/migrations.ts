@@ -232,6 +232,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
     `,
   },
+  {
+    version: 7,
+    name: 'request change log',
+    // Every committed request change, written in its transaction (store/change-log.ts): brokers
+    // sharing a PostgreSQL database read the others' changes from it (requests/remote-changes.ts).
+    // `seq` only grows (pruning runs after each insert, so the newest row always stays and its
+    // number is never reused); `changes` is the JSON array of change names; `origin` the writing
+    // broker's instance id. Rows older than the retention are dropped as new ones are written.
+    sql: `
+      CREATE TABLE request_changes (
+        seq        INTEGER NOT NULL PRIMARY KEY,
+        request_id TEXT    NOT NULL REFERENCES requests (id),
+        changes    TEXT    NOT NULL CHECK (json_valid(changes)),
+        at         INTEGER NOT NULL,
+        origin     TEXT    NOT NULL
+      ) STRICT;
+
+      -- The pruning: the oldest rows first.
+      CREATE INDEX request_changes_at ON request_changes (at);
+    `,
+  },
 ];
 
 /** The newest schema version this code knows (SQLite's list). */

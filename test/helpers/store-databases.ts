@@ -97,6 +97,8 @@ class TestDatabase implements Database {
 
 /** A fresh PostgreSQL schema; each connect() is another broker's connection to it. */
 export interface PostgresSchema {
+  /** The schema's name (connections show as `access-test <name>` in pg_stat_activity). */
+  readonly name: string;
   /** A migrated connection to the schema. Closing the last one open drops the schema. */
   connect(options?: { timeoutMs?: number }): Database;
 }
@@ -108,6 +110,7 @@ export function openPostgresSchema(): PostgresSchema {
   let migrated = false;
   let open = 0;
   return {
+    name,
     connect(options = {}): Database {
       const db = new PostgresDatabase({ url: schemaUrl(name), applicationName: `access-test ${name}`, ...options });
       open += 1;

@@ -5,6 +5,7 @@
 // instants, durations and byte counts are BIGINT (JavaScript numbers once read), flags are 0/1
 // integers, JSON is stored as the text that was written. Append-only, like the SQLite list.
 
+import { CHANGES_CHANNEL } from '../change-log.js';
 import type { Migration } from '../sql-database.js';
 
 const REQUEST_STATES = `'pending', 'approved', 'denied', 'cancelled', 'timed_out', 'expired', 'revoked'`;
@@ -160,6 +161,30 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         CHECK ((next_attempt_at IS NULL) = (delivered_at IS NOT NULL OR gave_up_at IS NOT NULL))
       );
       CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+    `,
+  },
+  {
+    version: 2,
+    name: 'request change log',
+    // SQLite's migration 7, plus the notification: each row NOTIFYs its seq on CHANGES_CHANNEL,
+    // which PostgreSQL delivers when (and only if) the writing transaction commits. Brokers LISTEN
+    // there and read the rows they have not seen (broker/requests/remote-changes.ts).
+    sql: `
+      CREATE TABLE request_changes (
+        seq        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        request_id TEXT   NOT NULL REFERENCES requests (id),
+        changes    TEXT   NOT NULL CHECK (json_typeof(changes::json) = 'array'),
+        at         BIGINT NOT NULL,
+        origin     TEXT   NOT NULL
+      );
+      CREATE INDEX request_changes_at ON request_changes (at);
+
+      CREATE FUNCTION request_changes_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('${CHANGES_CHANNEL}', NEW.seq::text);
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER request_changes_notify AFTER INSERT ON request_changes FOR EACH ROW EXECUTE FUNCTION request_changes_notify();
     `,
   },
 ];

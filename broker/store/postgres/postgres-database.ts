@@ -6,6 +6,7 @@
 
 import { AccessError } from '../../../shared/errors.js';
 import { assertSynchronous, type SqlDatabase, type SqlRunResult, type SqlStatement } from '../sql-database.js';
+import { ChannelListener, type ChannelListenerOptions } from './channel-listener.js';
 import { SyncPostgresConnection } from './sync-connection.js';
 
 /** The advisory lock key every write transaction holds until it ends ('acce' in ASCII). */
@@ -26,16 +27,20 @@ export class PostgresDatabase implements SqlDatabase {
   readonly dialect = 'postgres';
   readonly shared = true;
   readonly name: string;
+  readonly #url: string;
+  readonly #applicationName: string;
   readonly #connection: SyncPostgresConnection;
   #depth = 0;
 
   constructor(options: PostgresDatabaseOptions) {
     this.name = redactedUrl(options.url);
+    this.#url = options.url;
+    this.#applicationName = options.applicationName ?? 'access-broker';
     this.#connection = new SyncPostgresConnection({
       url: options.url,
       name: this.name,
       timeoutMs: options.timeoutMs ?? POSTGRES_TIMEOUT_MS,
-      applicationName: options.applicationName ?? 'access-broker',
+      applicationName: this.#applicationName,
     });
   }
 
@@ -71,6 +76,14 @@ export class PostgresDatabase implements SqlDatabase {
 
   close(): void {
     this.#connection.close();
+  }
+
+  /**
+   * A connection of its own to the same database that LISTENs on `channel` (channel-listener.ts): a
+   * notification is not the answer to a call, so it cannot come through this one. Not started yet.
+   */
+  listen(options: Omit<ChannelListenerOptions, 'url' | 'name' | 'applicationName'>): ChannelListener {
+    return new ChannelListener({ ...options, url: this.#url, name: this.name, applicationName: `${this.#applicationName} listener` });
   }
 
   /** A transaction inside a transaction: its writes undo alone if `fn` throws, the outer one goes on. */

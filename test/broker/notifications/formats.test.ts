@@ -3,7 +3,7 @@
 
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { retryDelay } from '../../../broker/notifications/dispatcher.js';
+import { retryDelay } from '../../../shared/backoff.js';
 import { escapeMarkdown, escapeSlack, signature, slackMessage, teamsMessage, webhookMessage } from '../../../broker/notifications/formats.js';
 import { expiringNotice, noticesFor } from '../../../broker/notifications/notice.js';
 import type { RequestView } from '../../../shared/wire.js';

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import type { BrokerApp, Verifier } from '../../../broker/app.js';
 import { assembleBroker, type AssembleOptions, type AssembledBroker } from '../../../broker/assemble.js';
-import { openDatabase } from '../../../broker/store/database.js';
+import { openDatabase, type Database } from '../../../broker/store/database.js';
 import type { CallerLimits } from '../../../shared/limits.js';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
 import type { SessionQuery } from '../../../broker/store/audit-queries.js';
@@ -50,7 +50,15 @@ export interface TunnelBroker {
 
 export async function startTunnelBroker(
   resources: ResourcePolicy[],
-  options: { tunnel?: AssembleOptions['tunnel']; dataFile?: string; limits?: Partial<CallerLimits> } = {},
+  options: {
+    tunnel?: AssembleOptions['tunnel'];
+    dataFile?: string;
+    /** A shared database (PostgreSQL) instead of `dataFile`: several brokers on one. */
+    database?: Database;
+    /** Request ids are `<idPrefix>001`, `<idPrefix>002` …; brokers sharing a database need their own. Default "req". */
+    idPrefix?: string;
+    limits?: Partial<CallerLimits>;
+  } = {},
 ): Promise<TunnelBroker> {
   const directory = new FakeDirectory();
   const log = recordingLog();
@@ -62,8 +70,8 @@ export async function startTunnelBroker(
     verifier,
     directory,
     log,
-    db: openDatabase(options.dataFile ?? ':memory:'),
-    newId: () => `req${String(++n).padStart(3, '0')}`,
+    db: options.database ?? openDatabase(options.dataFile ?? ':memory:'),
+    newId: () => `${options.idPrefix ?? 'req'}${String(++n).padStart(3, '0')}`,
     tunnel: { newId: () => `ses${String(++s).padStart(3, '0')}`, ...options.tunnel },
   });
   const { app } = runtime;
