@@ -21,7 +21,7 @@ import { closed, connectTcp, echoRoundTrip } from '../helpers/tunnel-targets.js'
 const HAVE_HAPROXY = existsSync(HAPROXY_BIN);
 if (!HAVE_HAPROXY) console.warn(`skipping the HA end-to-end test: no HAProxy at ${HAPROXY_BIN} (apt-get install haproxy)`);
 
-/** Start-up of the tenant, three brokers (migrating one schema together) and HAProxy, and four sign-ins, on a loaded 2-core machine. */
+/** Start-up of the tenant, three brokers (migrating one schema together) and HAProxy, and three sign-ins, on a loaded 2-core machine. */
 const START_TIMEOUT_MS = 240_000;
 /** The issue's bound: a decision on one broker reaches a tunnel on another within a second. */
 const CUT_WITHIN_MS = 1000;
