@@ -34,7 +34,6 @@ import { CHANGES_CHANNEL, SqlChangeLog } from './store/change-log.js';
 import type { Database } from './store/database.js';
 import { NotificationOutbox } from './store/notification-outbox.js';
 import { SqlRequestStore } from './store/request-store.js';
-import { PostgresDatabase } from './store/postgres/postgres-database.js';
 import { SqlSessionStore, type SessionStore } from './store/session-store.js';
 import { TunnelEndpoint, type TunnelEndpointOptions } from './tunnel/endpoint.js';
 import { HttpGateway } from './tunnel/http/gateway.js';
@@ -164,13 +163,14 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   // Brokers sharing a PostgreSQL database: the changes the others commit reach this one's listeners
   // (every one of them, the tunnels' and forward-auth's registered below included: nothing is read
   // before this function returns).
+  const listen = db.listen?.bind(db);
   const remoteChanges =
-    db instanceof PostgresDatabase
+    listen !== undefined
       ? new RemoteChanges({
           changeLog,
           requests: store,
           relay: (request, changes) => service.relay(request, changes),
-          signal: (handlers) => db.listen({ channel: CHANGES_CHANNEL, log, ...handlers }),
+          signal: (handlers) => listen({ channel: CHANGES_CHANNEL, log, ...handlers }),
           log,
         })
       : null;
