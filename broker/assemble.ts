@@ -4,12 +4,14 @@
 // `serve`, the test harnesses and the benchmarks all assemble a broker here; what differs between
 // them (the identity edge, the data file, tuning for tests) comes in as options.
 
+import { randomUUID } from 'node:crypto';
 import { callerLimits } from '../shared/limits.js';
 import type { BrokerConfigResponse } from '../shared/wire.js';
 import { authenticator, type BrokerApp, type Verifier } from './app.js';
 import { Audit, type AuditOptions } from './audit/audit.js';
 import { FailedSignIns } from './auth/failed-sign-ins.js';
 import { AuditedSessionStore } from './audit/audited-session-store.js';
+import { BrokerPresence } from './broker-presence.js';
 import type { BrokerConfig } from './config/types.js';
 import { EventsEndpoint } from './events/endpoint.js';
 import { EventHub } from './events/hub.js';
@@ -28,6 +30,7 @@ import { NotificationDispatcher, type Post } from './notifications/dispatcher.js
 import { DeadlineScheduler } from './requests/scheduler.js';
 import { RequestService } from './requests/service.js';
 import { brokerRequestHandler, type RequestHandler, type SideHandler } from './server.js';
+import { BrokerInstances } from './store/broker-instances.js';
 import { openDatabase } from './store/database.js';
 import { NotificationOutbox } from './store/notification-outbox.js';
 import { SqlRequestStore } from './store/request-store.js';
@@ -169,10 +172,11 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   });
 
   // Every session opening and closing is also an audit entry, in the same transaction as its row.
-  const sessions = metrics.timed('sessions', new AuditedSessionStore(db, new SqlSessionStore(db), audit.log));
-  // Sessions a crashed broker left open are closed at start.
-  const leftovers = sessions.closeLeftovers(now());
-  if (leftovers > 0) log.warn('closed tunnel sessions the previous broker left open', { sessions: leftovers });
+  // Each session row names this broker; sessions of crashed (SQLite) or lost (PostgreSQL) brokers are closed by the presence.
+  const brokerId = randomUUID();
+  const sessions = metrics.timed('sessions', new AuditedSessionStore(db, new SqlSessionStore(db, brokerId), audit.log));
+  const presence = new BrokerPresence({ id: brokerId, instances: new BrokerInstances(db), sessions, shared: db.shared, now, log });
+  presence.start();
   // http resources: the broker forwards each request itself, with the caller's identity signed by this key.
   const identityTokens = new IdentityTokens();
   const gateway = new HttpGateway({ sink: audit.batch, log, now, tokens: identityTokens });
@@ -252,6 +256,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
         scheduler.stop();
         // Tunnels record their end in the database, so they close before it does; so does a delivery in flight.
         await Promise.all([events.close(), tunnels.close(), notifier?.stop()]);
+        presence.stop();
         // The window's forward-auth counts go to the batch, which is written next.
         forwardAuth.close();
         // Batched entries are written before the database closes.
