@@ -31,6 +31,7 @@ import { DeadlineScheduler } from './requests/scheduler.js';
 import { RequestService } from './requests/service.js';
 import { brokerRequestHandler, type RequestHandler, type SideHandler } from './server.js';
 import { BrokerInstances } from './store/broker-instances.js';
+import { IdentityKeyStore } from './store/identity-keys.js';
 import { openDatabase } from './store/database.js';
 import { NotificationOutbox } from './store/notification-outbox.js';
 import { SqlRequestStore } from './store/request-store.js';
@@ -177,8 +178,8 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   const sessions = metrics.timed('sessions', new AuditedSessionStore(db, new SqlSessionStore(db, brokerId), audit.log));
   const presence = new BrokerPresence({ id: brokerId, instances: new BrokerInstances(db), sessions, shared: db.shared, now, log });
   presence.start();
-  // http resources: the broker forwards each request itself, with the caller's identity signed by this key.
-  const identityTokens = new IdentityTokens();
+  // http resources: the broker forwards each request itself, with the caller's identity signed by the key all brokers on the database share.
+  const identityTokens = IdentityTokens.shared(new IdentityKeyStore(db), now());
   const gateway = new HttpGateway({ sink: audit.batch, log, now, tokens: identityTokens });
   const tunnels = new TunnelEndpoint({
     config,
