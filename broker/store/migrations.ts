@@ -1,21 +1,15 @@
 // The schema, as an ordered list of migrations. A database records the versions applied to it in
 // `schema_migrations`; opening applies the missing ones in one transaction, so a crash mid-upgrade
 // leaves the previous schema intact. Migrations are append-only: never edit a shipped one, add
-// the next version instead.
+// the next version instead. This is SQLite's list; PostgreSQL has its own
+// (postgres/migrations.ts), and applyMigrations picks by the database's dialect.
 //
 // The list is plain data (no functions) so a child process in the tests can build the same
 // schema with better-sqlite3 alone.
 
 import { AccessError } from '../../shared/errors.js';
-import type { SqlDatabase } from './sql-database.js';
-
-export interface Migration {
-  /** 1, 2, 3 … without gaps; the position in MIGRATIONS is version - 1. */
-  readonly version: number;
-  /** Says what the migration does; recorded next to the version for whoever inspects the file. */
-  readonly name: string;
-  readonly sql: string;
-}
+import { POSTGRES_MIGRATIONS } from './postgres/migrations.js';
+import type { Migration, SqlDatabase, SqlDialect } from './sql-database.js';
 
 const REQUEST_STATES = `'pending', 'approved', 'denied', 'cancelled', 'timed_out', 'expired', 'revoked'`;
 
@@ -292,28 +286,41 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** The newest schema version this code knows. */
+/** The newest schema version this code knows (SQLite's list). */
 export const SCHEMA_VERSION: number = MIGRATIONS.length;
 
-const CREATE_SCHEMA_MIGRATIONS = `
-  CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    INTEGER NOT NULL PRIMARY KEY,
-    name       TEXT    NOT NULL,
-    applied_at INTEGER NOT NULL
-  ) STRICT
-`;
+/** The migrations of a database of `dialect`. */
+export function migrationsFor(dialect: SqlDialect): readonly Migration[] {
+  return dialect === 'postgres' ? POSTGRES_MIGRATIONS : MIGRATIONS;
+}
+
+const CREATE_SCHEMA_MIGRATIONS: Readonly<Record<SqlDialect, string>> = {
+  sqlite: `
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER NOT NULL PRIMARY KEY,
+      name       TEXT    NOT NULL,
+      applied_at INTEGER NOT NULL
+    ) STRICT`,
+  postgres: `
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER NOT NULL PRIMARY KEY,
+      name       TEXT    NOT NULL,
+      applied_at BIGINT  NOT NULL
+    )`,
+};
 
 /**
- * Brings the database up to the newest known version in one IMMEDIATE transaction (so two
- * processes opening the same file at once do not both migrate). Refuses a database whose version
- * is newer than `migrations` knows: older code writing to a newer schema could break it.
- * `migrations` is a parameter only so tests can exercise a failing migration.
+ * Brings the database up to the newest known version in one write transaction (so two processes
+ * opening the same database at once do not both migrate: SQLite's IMMEDIATE lock, PostgreSQL's
+ * write lock). Refuses a database whose version is newer than `migrations` knows: older code
+ * writing to a newer schema could break it. `migrations` is a parameter only so tests can exercise
+ * a failing migration.
  */
-export function applyMigrations(db: SqlDatabase, migrations: readonly Migration[] = MIGRATIONS, now: () => number = Date.now): void {
+export function applyMigrations(db: SqlDatabase, migrations: readonly Migration[] = migrationsFor(db.dialect), now: () => number = Date.now): void {
   assertOrdered(migrations);
   const known = migrations.length;
   db.transaction(() => {
-    db.exec(CREATE_SCHEMA_MIGRATIONS);
+    db.exec(CREATE_SCHEMA_MIGRATIONS[db.dialect]);
     const current = currentVersion(db);
     if (current > known) {
       throw new AccessError(

@@ -10,6 +10,15 @@
 
 export type SqlDialect = 'sqlite' | 'postgres';
 
+/** One step of a database's schema (migrations.ts for SQLite, postgres/migrations.ts for PostgreSQL). */
+export interface Migration {
+  /** 1, 2, 3 … without gaps; the position in MIGRATIONS is version - 1. */
+  readonly version: number;
+  /** Says what the migration does; recorded next to the version for whoever inspects the file. */
+  readonly name: string;
+  readonly sql: string;
+}
+
 /** A statement prepared on a SqlDatabase; the subset of better-sqlite3's Statement the stores use. */
 export interface SqlStatement<Params extends unknown[] | object = unknown[], Row = unknown> {
   run(...params: Params extends unknown[] ? Params : [Params]): SqlRunResult;

@@ -10,6 +10,13 @@ import { inAnyGroup } from '../identity/directory.js';
 import { groupList } from '../requests/wording.js';
 import type { PreambleContext } from './protocol.js';
 
+/**
+ * How long the database (PostgreSQL, MySQL) has to finish the login. A server on the network answers in milliseconds
+ * (SCRAM's PBKDF2 is a few more); one that says nothing must not leave the client hanging until
+ * the idle timeout.
+ */
+export const LOGIN_TIMEOUT_MS = 10_000;
+
 /** The login for a requester in `groups`, or null when none of the resource's entries is for them (or it has none). */
 export function chooseDatabaseCredential(policy: Pick<ResourcePolicy, 'credentials'>, groups: readonly GroupRef[]): DatabaseCredential | null {
   for (const credential of policy.credentials) {

@@ -11,10 +11,20 @@ import type { AccountInfo } from '@azure/msal-node';
 import { browserPlan, startBrowser } from './browser.js';
 import type { Session } from './session.js';
 
-/** What `access login` was told: `--browser`, `--device-code`, or neither (the tenant's preference). */
-export function chooseSignInMethod(flags: { browser: boolean; deviceCode: boolean }, signIn: BrokerConfigResponse): SignInMethod {
+export interface SignInFlags {
+  browser: boolean;
+  deviceCode: boolean;
+}
+
+/** Refuses flags that contradict each other, before anything is asked of the broker. */
+export function checkSignInFlags(flags: SignInFlags): void {
   if (flags.browser && flags.deviceCode)
     throw new AccessError('usage', '--browser and --device-code contradict each other — give one (or neither, for the tenant’s preferred sign-in)');
+}
+
+/** What `access login` was told: `--browser`, `--device-code`, or neither (the tenant's preference). */
+export function chooseSignInMethod(flags: SignInFlags, signIn: BrokerConfigResponse): SignInMethod {
+  checkSignInFlags(flags);
   if (flags.browser) return 'browser';
   if (flags.deviceCode) return 'device-code';
   return signIn.signIn ?? DEFAULT_SIGN_IN_METHOD;

@@ -9,7 +9,7 @@ import type { WhoAmIResponse } from '../../shared/wire.js';
 import { AccessError } from '../../shared/errors.js';
 import { Session, servesOwnTenant, transportFor } from '../auth/session.js';
 import { WorkloadSession, workloadFromFlags, type WorkloadSettings } from '../auth/workload.js';
-import { chooseSignInMethod, signInAtTerminal } from '../auth/sign-in.js';
+import { checkSignInFlags, chooseSignInMethod, signInAtTerminal } from '../auth/sign-in.js';
 import { BrokerClient } from '../broker-client.js';
 import { fetchSignInConfig } from '../broker-connection.js';
 import { caFileToRemember, resolveBrokerTrust } from '../broker-trust.js';
@@ -32,6 +32,8 @@ export const run: CommandRun = async (ctx, options) => {
   if (options.servicePrincipal === true && (options.browser === true || options.deviceCode === true)) {
     throw new AccessError('usage', '--service-principal signs in with client credentials: it takes no --browser or --device-code');
   }
+  const flags = { browser: options.browser === true, deviceCode: options.deviceCode === true };
+  checkSignInFlags(flags);
   const settings = await readSettings(ctx.home);
   const brokerUrl = resolveBrokerUrl(stringOption(options, 'broker'), ctx.env, settings);
   const trust = await resolveBrokerTrust({
@@ -62,7 +64,7 @@ export const run: CommandRun = async (ctx, options) => {
   const session = await Session.open({ home: ctx.home, env: ctx.env, brokerUrl, signIn, transport, trust, ...(debug ? { debug } : {}) });
   ctx.out.notice(session.storeNotice);
 
-  const method = chooseSignInMethod({ browser: options.browser === true, deviceCode: options.deviceCode === true }, signIn);
+  const method = chooseSignInMethod(flags, signIn);
   const terminal = { env: ctx.env, notice: (line: string) => ctx.out.notice(line), interactive: Boolean(process.stderr.isTTY), platform: process.platform };
   const account = await signInAtTerminal(terminal, session, { method });
   await writeSettings(ctx.home, { broker: brokerUrl, signIn, ...remembered });

@@ -137,6 +137,12 @@ describe.skipIf(missing !== null)('a tenant that blocks device code sign-in, wit
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--browser and --device-code contradict each other');
   });
+
+  it('refuses the contradiction before reaching for the broker, so an unreachable one does not hide it', async () => {
+    const result = await runCli(['login', '--broker', 'http://127.0.0.1:1', '--browser', '--device-code'], await tempDir('both-unreachable'));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--browser and --device-code contradict each other');
+  });
 });
 
 describe.skipIf(missing !== null)('device code outcomes', () => {

@@ -16,7 +16,7 @@
 import type { DatabaseCredential, ResourcePolicy } from '../../config/types.js';
 import { recordDbLogin } from '../database-credential.js';
 import type { ClientPreamble, LoginOutcome, PreambleContext, PreambleStep } from '../protocol.js';
-import { LOGIN_TIMEOUT_MS } from '../postgres/login.js';
+import { LOGIN_TIMEOUT_MS } from '../database-credential.js';
 import { passwordProof } from './auth.js';
 import { Capability, DECLINED_CAPABILITIES, MAX_PACKET_PAYLOAD_BYTES, PACKET_HEADER_BYTES } from './codes.js';
 import { Conversation, errorPayload, ServerRefused } from './conversation.js';

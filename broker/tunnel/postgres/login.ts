@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { DatabaseCredential } from '../../config/types.js';
+import { LOGIN_TIMEOUT_MS } from '../database-credential.js';
 import { MAX_STARTUP_MESSAGE_BYTES } from './backend-key.js';
 import { serverEndPoint } from './channel-binding.js';
 import {
@@ -25,13 +26,6 @@ import {
   type ScramContinue,
   type ScramStart,
 } from './scram.js';
-
-/**
- * How long the server has to finish the login. A server on the network answers in milliseconds
- * (SCRAM's PBKDF2 is a few more); one that says nothing must not leave the client hanging until
- * the idle timeout.
- */
-export const LOGIN_TIMEOUT_MS = 10_000;
 
 /** Backend message types the login reads. */
 const Backend = {
