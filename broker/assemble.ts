@@ -18,6 +18,7 @@ import { EventHub } from './events/hub.js';
 import { ForwardAuthEndpoint } from './forward-auth/endpoint.js';
 import { DEFAULT_FORWARD_AUTH_AUDIT_WINDOW_MS } from './config/schema.js';
 import type { HostAllowList } from './http/host-allow-list.js';
+import { SharedRateLimiter } from './http/rate-limit.js';
 import { authorizeEndpoint } from './http/respond.js';
 import { upgradeRouter, type UpgradeListener } from './http/upgrade.js';
 import type { Directory } from './identity/directory.js';
@@ -34,6 +35,7 @@ import { BrokerInstances } from './store/broker-instances.js';
 import { IdentityKeyStore } from './store/identity-keys.js';
 import { openDatabase } from './store/database.js';
 import { NotificationOutbox } from './store/notification-outbox.js';
+import { RateBucketStore } from './store/rate-buckets.js';
 import { SqlRequestStore } from './store/request-store.js';
 import { SqlSessionStore, type SessionStore } from './store/session-store.js';
 import { TunnelEndpoint, type TunnelEndpointOptions } from './tunnel/endpoint.js';
@@ -208,7 +210,9 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     now,
   });
 
-  const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit, identityTokens };
+  // Shared by every broker on the database, so more brokers do not mean more requests per person.
+  const requestCreations = new SharedRateLimiter(new RateBucketStore(db), 'request_creation', service.limits.requestCreation, now);
+  const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit, identityTokens, requestCreations };
   // Counts failed token checks per source address for this broker (auth/failed-sign-ins.ts).
   const authenticate = authenticator(options.verifier, audit.signins, new FailedSignIns(), config.trustedProxies);
   const forwardAuth = new ForwardAuthEndpoint({

@@ -51,7 +51,7 @@ export function openPostgresSchema(): PostgresSchema {
       open += 1;
       const connection = closesWith(db, closed);
       try {
-        if (!migrated) { if (process.env.SCRATCH_PG) connection.exec(require('node:fs').readFileSync('/tmp/scratch-body.sql','utf8')); else applyMigrations(connection); }
+        if (!migrated) applyMigrations(connection);
         migrated = true;
       } catch (error) {
         connection.close();
