@@ -41,6 +41,7 @@ export class BrokerPresence {
   readonly #lostAfterMs: number;
   #timer: NodeJS.Timeout | null = null;
   #lastBeat = 0;
+  #stopped = false;
 
   constructor(options: BrokerPresenceOptions) {
     this.id = options.id;
@@ -65,6 +66,7 @@ export class BrokerPresence {
 
   /** Records that this broker is alive, then reconciles. Never throws: a failed beat is logged and the next one tries again. */
   beat(): void {
+    if (this.#stopped) return;
     const { instances, now, log } = this.#options;
     try {
       const at = now();
@@ -95,6 +97,7 @@ export class BrokerPresence {
 
   /** Stops heartbeating and marks this broker stopped (call after its tunnels have closed). */
   stop(): void {
+    this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     try {
