@@ -212,7 +212,18 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
 
   // Shared by every broker on the database, so more brokers do not mean more requests per person.
   const requestCreations = new SharedRateLimiter(new RateBucketStore(db), 'request_creation', service.limits.requestCreation, now);
-  const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit, identityTokens, requestCreations };
+  const app: BrokerApp = {
+    config,
+    signIn: options.signIn,
+    verifier: options.verifier,
+    directory,
+    now,
+    log,
+    requests: service,
+    audit,
+    identityTokens,
+    requestCreations,
+  };
   // Counts failed token checks per source address for this broker (auth/failed-sign-ins.ts).
   const authenticate = authenticator(options.verifier, audit.signins, new FailedSignIns(), config.trustedProxies);
   const forwardAuth = new ForwardAuthEndpoint({

@@ -51,7 +51,9 @@ export class NotificationOutbox {
       delivered: db.prepare<[number, number, number]>(
         'UPDATE notification_outbox SET delivered_at = ?, next_attempt_at = NULL, last_error = NULL WHERE id = ? AND next_attempt_at = ?',
       ),
-      retry: db.prepare<[number, string, number, number]>('UPDATE notification_outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND next_attempt_at = ?'),
+      retry: db.prepare<[number, string, number, number]>(
+        'UPDATE notification_outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND next_attempt_at = ?',
+      ),
       gaveUp: db.prepare<[number, string, number, number]>(
         'UPDATE notification_outbox SET gave_up_at = ?, next_attempt_at = NULL, last_error = ? WHERE id = ? AND next_attempt_at = ?',
       ),

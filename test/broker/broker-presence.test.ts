@@ -29,12 +29,28 @@ function broker(db: Database, id: string) {
   const sessions = new AuditedSessionStore(db, new SqlSessionStore(db, id), new SqlAuditLog(db));
   const log = recordingLog();
   // The test beats by hand: the timer would beat with the test's clock at moments of its own.
-  const presence = new BrokerPresence({ id, instances: new BrokerInstances(db), sessions, shared: db.shared, now: () => clock.now, log, heartbeatIntervalMs: 3_600_000 });
+  const presence = new BrokerPresence({
+    id,
+    instances: new BrokerInstances(db),
+    sessions,
+    shared: db.shared,
+    now: () => clock.now,
+    log,
+    heartbeatIntervalMs: 3_600_000,
+  });
   return { db, id, sessions, presence, log };
 }
 
 function session(id: string): NewSession {
-  return { id, requestId: 'r1', user: { oid: 'oid-alice', upn: 'alice@contoso.test' }, resource: 'prod-db', clientAddress: '127.0.0.1', target: 'db:5432', startedAt: clock.now };
+  return {
+    id,
+    requestId: 'r1',
+    user: { oid: 'oid-alice', upn: 'alice@contoso.test' },
+    resource: 'prod-db',
+    clientAddress: '127.0.0.1',
+    target: 'db:5432',
+    startedAt: clock.now,
+  };
 }
 
 /** Two brokers, A and B, on one fresh PostgreSQL schema, both started at T0, with grant r1 stored. */

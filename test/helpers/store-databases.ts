@@ -5,8 +5,6 @@
 // PostgreSQL not running is a failure, not a skip: CI has it, and a skipped half proves nothing.
 
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-const require = createRequire(import.meta.url);
 import { openDatabase, type Database } from '../../broker/store/database.js';
 import { applyMigrations } from '../../broker/store/migrations.js';
 import { PostgresDatabase } from '../../broker/store/postgres/postgres-database.js';
@@ -29,7 +27,7 @@ export interface PostgresSchema {
   /** Its URL: database `test`, with the schema as the search path. */
   readonly url: string;
   /** A migrated connection to the schema. Closing the last one open drops the schema. */
-  connect(): Database;
+  connect(options?: { timeoutMs?: number }): Database;
 }
 
 /** A fresh, migrated schema in database `test`, with a name no other test uses. */
@@ -46,8 +44,8 @@ export function openPostgresSchema(): PostgresSchema {
   return {
     name,
     url,
-    connect(): Database {
-      const db = new PostgresDatabase({ url, applicationName: `access-test ${name}` });
+    connect(options = {}): Database {
+      const db = new PostgresDatabase({ url, applicationName: `access-test ${name}`, ...options });
       open += 1;
       const connection = closesWith(db, closed);
       try {

@@ -211,8 +211,16 @@ describe('NotificationDispatcher, several brokers on one PostgreSQL database', (
   it('delivers each notice once with two brokers dispatching from one outbox', async () => {
     const schema = openPostgresSchema();
     const posts: { broker: string; delivery: string }[] = [];
-    const a = brokerOn(() => schema.connect(), () => T0, recorder('a', posts));
-    const b = brokerOn(() => schema.connect(), () => T0, recorder('b', posts));
+    const a = brokerOn(
+      () => schema.connect(),
+      () => T0,
+      recorder('a', posts),
+    );
+    const b = brokerOn(
+      () => schema.connect(),
+      () => T0,
+      recorder('b', posts),
+    );
     for (let n = 0; n < 12; n += 1) a.dispatcher.enqueueChange({ ...pending, id: `r${n}` }, ['created'], T0);
     a.dispatcher.start();
     b.dispatcher.start();
@@ -237,7 +245,11 @@ describe('NotificationDispatcher, several brokers on one PostgreSQL database', (
           answerA = resolve;
         }),
     );
-    const b = brokerOn(() => schema.connect(), () => clock.now, recorder('b', posts));
+    const b = brokerOn(
+      () => schema.connect(),
+      () => clock.now,
+      recorder('b', posts),
+    );
     a.dispatcher.enqueueChange(pending, ['created'], T0);
     a.dispatcher.start();
     while (!answerA) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -253,9 +265,11 @@ describe('NotificationDispatcher, several brokers on one PostgreSQL database', (
     // A's late answer records nothing over B's outcome.
     (answerA as unknown as (result: PostResult) => void)({ ok: false, error: 'HTTP 500' });
     await a.dispatcher.idle();
-    const row = a.connection.prepare<[], { attempts: number; delivered_at: number | null; next_attempt_at: number | null }>(
-      'SELECT attempts, delivered_at, next_attempt_at FROM notification_outbox',
-    ).get();
+    const row = a.connection
+      .prepare<[], { attempts: number; delivered_at: number | null; next_attempt_at: number | null }>(
+        'SELECT attempts, delivered_at, next_attempt_at FROM notification_outbox',
+      )
+      .get();
     expect(row).toEqual({ attempts: 2, delivered_at: T0 + DELIVERY_LEASE_MS, next_attempt_at: null });
     await Promise.all([a.dispatcher.stop(), b.dispatcher.stop()]);
   });
