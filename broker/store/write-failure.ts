@@ -7,9 +7,13 @@
 import { AccessError } from '../../shared/errors.js';
 import { codeOf } from './sql-errors.js';
 
-/** SQLSTATE classes and codes by which PostgreSQL says it cannot write now (Appendix A). */
+/**
+ * SQLSTATE classes and codes by which PostgreSQL says it cannot write now (Appendix A): disk full;
+ * connection lost, out of resources, cancelled or shut down, system error; a lock wait timed out.
+ */
 const POSTGRES_FULL = new Set(['53100']);
 const POSTGRES_UNAVAILABLE_CLASSES = ['08', '53', '57', '58'];
+const POSTGRES_UNAVAILABLE_CODES = new Set(['55P03']);
 
 /** The AccessError for a database write failure the operator must fix, or null for any other error. */
 export function storeWriteFailure(error: unknown): AccessError | null {
@@ -22,11 +26,7 @@ export function storeWriteFailure(error: unknown): AccessError | null {
       { cause: error },
     );
   }
-  if (
-    code.startsWith('SQLITE_IOERR') ||
-    code.startsWith('SQLITE_READONLY') ||
-    POSTGRES_UNAVAILABLE_CLASSES.some((c) => code.length === 5 && code.startsWith(c))
-  ) {
+  if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_READONLY') || isPostgresUnavailable(code)) {
     return new AccessError(
       'store_unavailable',
       `the broker's database could not write (${code}), so this was not done (what was recorded before is intact) — ask the broker's operator to check the database, then try again`,
@@ -34,4 +34,8 @@ export function storeWriteFailure(error: unknown): AccessError | null {
     );
   }
   return null;
+}
+
+function isPostgresUnavailable(code: string): boolean {
+  return code.length === 5 && (POSTGRES_UNAVAILABLE_CODES.has(code) || POSTGRES_UNAVAILABLE_CLASSES.some((c) => code.startsWith(c)));
 }

@@ -236,13 +236,14 @@ function toValue(value: unknown): unknown {
   return value;
 }
 
+const POSTGRES_SCHEMES = new Set(['postgres:', 'postgresql:']);
+
 /** The URL as it may be shown: without its password. */
 export function redactedUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    throw new AccessError('config_invalid', 'the PostgreSQL store is not a valid URL; write it as postgres://USER:PASSWORD@HOST:5432/DATABASE');
+  const parsed = URL.canParse(url) ? new URL(url) : null;
+  if (parsed === null || !POSTGRES_SCHEMES.has(parsed.protocol)) {
+    throw new AccessError('config_invalid', 'the PostgreSQL store is not a postgres:// URL; write it as postgres://USER:PASSWORD@HOST:5432/DATABASE');
   }
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
 }

@@ -6,6 +6,7 @@
 // A call that gets no answer in time (server gone, network cut) fails as store_unavailable and the
 // worker is replaced, so the next call starts on a fresh connection.
 
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
@@ -131,5 +132,7 @@ function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.js')) return path.join(path.dirname(here), 'sync-worker.js');
   const repo = path.resolve(path.dirname(here), '../../..');
-  return path.join(repo, 'dist/broker/store/postgres/sync-worker.js');
+  const built = path.join(repo, 'dist/broker/store/postgres/sync-worker.js');
+  if (!existsSync(built)) throw new Error(`the PostgreSQL store's worker is not built (${built}): run \`npm run build\` first`);
+  return built;
 }

@@ -13,13 +13,19 @@ interface QueryResult {
   rows: unknown[];
   rowCount: number | null;
 }
+interface QueryConfig {
+  text: string;
+  values: unknown[];
+  name?: string;
+  rowMode?: 'array';
+}
 interface PoolClient {
-  query(config: { text: string; values: unknown[]; rowMode?: 'array' }): Promise<QueryResult>;
+  query(config: QueryConfig): Promise<QueryResult>;
   release(destroy?: Error | boolean): void;
 }
 interface Pool {
   connect(): Promise<PoolClient>;
-  query(config: { text: string; values: unknown[]; rowMode?: 'array' }): Promise<QueryResult>;
+  query(config: QueryConfig): Promise<QueryResult>;
   on(event: 'error', listener: (error: Error) => void): void;
   end(): Promise<void>;
 }
@@ -63,7 +69,7 @@ async function answer(call: PostgresCall): Promise<PostgresAnswer> {
       case 'end':
         return await end(call.sql);
       case 'query': {
-        const config = { text: call.sql, values: call.params, ...(call.rowMode ? { rowMode: call.rowMode } : {}) };
+        const config = { text: call.sql, values: call.params, ...preparedName(call), ...(call.rowMode ? { rowMode: call.rowMode } : {}) };
         const result = await (pinned ?? pool).query(config);
         return { ok: true, rows: result.rows, rowCount: result.rowCount ?? 0 };
       }
@@ -74,6 +80,21 @@ async function answer(call: PostgresCall): Promise<PostgresAnswer> {
   } catch (error) {
     return { ok: false, error: describe(error) };
   }
+}
+
+/**
+ * A statement with parameters is prepared once per connection under a name derived from its text
+ * (node-postgres then sends only Bind/Execute): the stores run the same few dozen texts all day.
+ */
+const names = new Map<string, string>();
+function preparedName(call: Extract<PostgresCall, { op: 'query' }>): { name?: string } {
+  if (call.params.length === 0) return {};
+  let name = names.get(call.sql);
+  if (name === undefined) {
+    name = `access_${names.size + 1}`;
+    names.set(call.sql, name);
+  }
+  return { name };
 }
 
 async function begin(sql: string): Promise<void> {
