@@ -24,8 +24,8 @@ const BATCH = 20;
  * died mid-try delays that notice by at most this much.
  */
 export const DELIVERY_LEASE_MS = 60_000;
-/** The longest sleep between looks at the outbox (also setTimeout's comfort zone). */
-const MAX_SLEEP_MS = 60_000;
+/** The longest sleep between looks at the outbox, also when nothing waits (also setTimeout's comfort zone). */
+export const MAX_SLEEP_MS = 60_000;
 /** Text of a failed answer kept in the log and the outbox. */
 const ERROR_TEXT_CHARS = 200;
 
@@ -172,8 +172,9 @@ export class NotificationDispatcher {
       this.#options.log.error('notification outbox cannot be read', { error: error instanceof Error ? error.message : String(error) });
       next = this.#options.now() + MAX_SLEEP_MS;
     }
-    if (next === null) return;
-    this.#arm(Math.min(MAX_SLEEP_MS, Math.max(0, next - this.#options.now())));
+    // Even with nothing waiting it looks again: another broker on the database may have left rows
+    // (it died before delivering them, or while its claim on one was running).
+    this.#arm(next === null ? MAX_SLEEP_MS : Math.min(MAX_SLEEP_MS, Math.max(0, next - this.#options.now())));
   }
 
   async #pass(): Promise<void> {

@@ -3,9 +3,9 @@
 // out into "given up", and the outbox keeps what a stopped dispatcher did not deliver. With several
 // brokers on one PostgreSQL database (one connection each), each try is made by one of them.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NotificationsConfig } from '../../../broker/config/types.js';
-import { DELIVERY_LEASE_MS, NotificationDispatcher, type Post, type PostResult } from '../../../broker/notifications/dispatcher.js';
+import { DELIVERY_LEASE_MS, MAX_SLEEP_MS, NotificationDispatcher, type Post, type PostResult } from '../../../broker/notifications/dispatcher.js';
 import { openDatabase, type Database } from '../../../broker/store/database.js';
 import { NotificationOutbox } from '../../../broker/store/notification-outbox.js';
 import type { RequestView } from '../../../shared/wire.js';
@@ -228,6 +228,37 @@ describe('NotificationDispatcher, several brokers on one PostgreSQL database', (
     await Promise.all([a.dispatcher.stop(), b.dispatcher.stop()]);
     expect(posts).toHaveLength(12);
     expect(new Set(posts.map((p) => p.delivery)).size).toBe(12);
+  });
+
+  it('looks again while idle, so it delivers what another broker enqueued and never delivered', async () => {
+    const schema = openPostgresSchema();
+    const posts: string[] = [];
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const b = brokerOn(
+        () => schema.connect(),
+        () => T0,
+        async (_url, headers) => {
+          posts.push(headers['X-Access-Delivery'] ?? '');
+          return { ok: true };
+        },
+      );
+      b.dispatcher.start();
+      await vi.advanceTimersByTimeAsync(0);
+      await b.dispatcher.idle();
+      // Broker A enqueues (its dispatcher is never started: it died) and B is not told.
+      brokerOn(
+        () => schema.connect(),
+        () => T0,
+        recorder('a', []),
+      ).dispatcher.enqueueChange(pending, ['created'], T0);
+      await vi.advanceTimersByTimeAsync(MAX_SLEEP_MS);
+      await b.dispatcher.idle();
+      expect(posts).toHaveLength(1);
+      await b.dispatcher.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('lets another broker try again, under the same delivery id, once the claim of a broker that died mid-try lapses', async () => {
