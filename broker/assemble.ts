@@ -175,11 +175,9 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   });
 
   // Every session opening and closing is also an audit entry, in the same transaction as its row.
-  // Each session row names this broker; sessions of crashed (SQLite) or lost (PostgreSQL) brokers are closed by the presence.
+  // Each session row names this broker; sessions of crashed (SQLite) or lost (PostgreSQL) brokers are closed by its presence.
   const brokerId = randomUUID();
   const sessions = metrics.timed('sessions', new AuditedSessionStore(db, new SqlSessionStore(db, brokerId), audit.log));
-  const presence = new BrokerPresence({ id: brokerId, instances: new BrokerInstances(db), sessions, shared: db.shared, now, log });
-  presence.start();
   // http resources: the broker forwards each request itself, with the caller's identity signed by the key all brokers on the database share.
   const identityTokens = IdentityTokens.shared(new IdentityKeyStore(db), now());
   const gateway = new HttpGateway({ sink: audit.batch, log, now, tokens: identityTokens });
@@ -197,6 +195,17 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     audit: audit.log,
     ...options.tunnel,
   });
+  // Registers this broker before any tunnel opens (the server listens only after assembly).
+  const presence = new BrokerPresence({
+    id: brokerId,
+    instances: new BrokerInstances(db),
+    sessions,
+    shared: db.shared,
+    now,
+    log,
+    onOutOfTouch: () => tunnels.cutClosedElsewhere(),
+  });
+  presence.start();
   // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit.
   service.onChange((request, changes) => tunnels.onRequestChange(request, changes));
   service.onChange((request, changes) => metrics.requestChanged(request, changes));

@@ -33,6 +33,11 @@ export interface BrokerPresenceOptions {
   heartbeatIntervalMs?: number;
   /** Default BROKER_LOST_AFTER_MS. */
   lostAfterMs?: number;
+  /**
+   * Told when a beat finds this broker was silent longer than its peers wait: they may have closed
+   * its sessions, whose tunnels must then be cut (TunnelEndpoint.cutClosedElsewhere).
+   */
+  onOutOfTouch?: () => void;
 }
 
 export class BrokerPresence {
@@ -70,16 +75,18 @@ export class BrokerPresence {
     const { instances, now, log } = this.#options;
     try {
       const at = now();
-      if (at - this.#lastBeat > this.#lostAfterMs) {
-        // Its peers may have judged it lost and closed its sessions in the store (with their audit
-        // entries) while its tunnels went on relaying.
-        log.error('this broker went longer without a heartbeat than its peers wait; they may have closed its tunnel sessions', {
+      // Silent longer than its peers wait (a stalled event loop, the database out of reach): they may
+      // have judged it lost and closed its sessions in the store while its tunnels went on relaying.
+      const outOfTouch = at - this.#lastBeat > this.#lostAfterMs;
+      if (outOfTouch) {
+        log.error('this broker went longer without a heartbeat than its peers wait; cutting the tunnels whose sessions they closed', {
           silentMs: at - this.#lastBeat,
           lostAfterMs: this.#lostAfterMs,
         });
       }
       instances.heartbeat(this.id, at);
       this.#lastBeat = at;
+      if (outOfTouch) this.#options.onOutOfTouch?.();
       this.reconcile();
     } catch (error) {
       log.error('broker heartbeat failed', { error: error instanceof Error ? error.message : String(error) });

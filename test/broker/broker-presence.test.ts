@@ -28,6 +28,7 @@ const clock = { now: T0 };
 function broker(db: Database, id: string) {
   const sessions = new AuditedSessionStore(db, new SqlSessionStore(db, id), new SqlAuditLog(db));
   const log = recordingLog();
+  const outOfTouch: number[] = [];
   // The test beats by hand: the timer would beat with the test's clock at moments of its own.
   const presence = new BrokerPresence({
     id,
@@ -37,8 +38,9 @@ function broker(db: Database, id: string) {
     now: () => clock.now,
     log,
     heartbeatIntervalMs: 3_600_000,
+    onOutOfTouch: () => outOfTouch.push(clock.now),
   });
-  return { db, id, sessions, presence, log };
+  return { db, id, sessions, presence, log, outOfTouch };
 }
 
 function session(id: string): NewSession {
@@ -128,6 +130,22 @@ describe('BrokerPresence on PostgreSQL (several brokers)', () => {
     }
     expect([a.sessions.get('s-a')?.endedAt, a.sessions.get('s-b')?.endedAt]).toEqual([null, null]);
     expect(closedEntries(a.db, 's-b')).toEqual([]);
+  });
+
+  it('tells a broker that comes back after its peers judged it lost, so it cuts the tunnels they closed', () => {
+    const { a, b } = twoBrokers();
+    b.sessions.open(session('s-b'));
+    // B's event loop stalls; A closes B's session meanwhile.
+    clock.now = T0 + BROKER_LOST_AFTER_MS + 1;
+    a.presence.beat();
+    expect(b.outOfTouch).toEqual([]);
+    b.presence.beat();
+    expect(b.outOfTouch).toEqual([T0 + BROKER_LOST_AFTER_MS + 1]);
+    expect(b.sessions.get('s-b')).toMatchObject({ reason: BROKER_LOST });
+    // Beating again in time, it is not told again.
+    clock.now += BROKER_LOST_AFTER_MS / 2;
+    b.presence.beat();
+    expect(b.outOfTouch).toHaveLength(1);
   });
 
   it('closes at once what a broker that stopped cleanly left open, and a stopped broker beats no more', () => {
