@@ -46,7 +46,11 @@ export function showBreakGlass(ctx: CliContext, grant: RequestView, index: numbe
 
 /** Sends a verdict and says where the grant stands. */
 export async function sendPostReview(ctx: CliContext, client: BrokerClient, id: string, body: PostReviewBody): Promise<RequestView> {
-  const view = await client.post<RequestView>(`${requestPath(id)}/post-review`, body);
+  const view = await client.post<RequestView>(
+    `${requestPath(id)}/post-review`,
+    body,
+    `your post-review of ${id} may or may not have been recorded — \`access review\` still offers the grant if it was not`,
+  );
   const shown = ctx.out.forPeople(view);
   ctx.out.line(`${ctx.out.green('✔')} Post-reviewed break-glass grant ${shown.id}: ${postReviewState(shown)}`);
   return view;

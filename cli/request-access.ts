@@ -27,7 +27,11 @@ export async function createRequest(ctx: CliContext, client: BrokerClient, first
   const asked = new Set<string>();
   for (;;) {
     try {
-      return await client.post<RequestView>('/v1/requests', body);
+      return await client.post<RequestView>(
+        '/v1/requests',
+        body,
+        `the request for ${body.resource} may or may not have been made — \`access requests\` lists it if it was`,
+      );
     } catch (error) {
       if (!(error instanceof AccessError)) throw error;
       const askable = ASKABLE[error.code];

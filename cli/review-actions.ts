@@ -8,7 +8,11 @@ import { requestPath, reviewResult } from './request-format.js';
 
 /** Sends one review and prints where the request stands after it (the view as JSON with `json`). */
 export async function sendReview(ctx: CliContext, client: BrokerClient, id: string, body: ReviewBody, json: boolean): Promise<RequestView> {
-  const view = await client.post<RequestView>(requestPath(id, 'review'), body);
+  const view = await client.post<RequestView>(
+    requestPath(id, 'review'),
+    body,
+    `your review of ${id} may or may not have been recorded — \`access approvals\` still lists the request if it was not`,
+  );
   if (json) ctx.out.json(view);
   else ctx.out.line(reviewResult(ctx.out.forPeople(view), ctx.now(), ctx.out));
   return view;

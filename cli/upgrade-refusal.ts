@@ -16,6 +16,11 @@ export const MAX_REFUSAL_BYTES = 16 * 1024;
  * Consumes the response body (up to MAX_REFUSAL_BYTES).
  */
 export async function readUpgradeRefusal(what: string, url: string, res: IncomingMessage): Promise<AccessError> {
+  return (await readRefusal(what, url, res)).error;
+}
+
+/** As readUpgradeRefusal, saying also whether the body was the broker's `{code, message}` (else a load balancer's page, or nothing). */
+export async function readRefusal(what: string, url: string, res: IncomingMessage): Promise<{ error: AccessError; fromBroker: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -32,13 +37,17 @@ export async function readUpgradeRefusal(what: string, url: string, res: Incomin
     if (isErrorCode(body.code) && typeof body.message === 'string') {
       // A claims challenge (a resource's condition needs a stronger sign-in) rides along for a retry.
       const claims = res.statusCode === 401 ? parseClaimsChallenge(res.headers['www-authenticate']) : null;
-      return new AccessError(body.code, safeText(body.message), { claims });
+      return { error: new AccessError(body.code, safeText(body.message), { claims }), fromBroker: true };
     }
   } catch {
     // Not JSON: fall through to the status.
   }
   const status = res.statusCode ?? 0;
-  if (status === 401) return new AccessError('not_signed_in', `the broker refused the ${what} at ${url} (HTTP 401) — run \`access login\``);
-  if (status === 404) return new AccessError('broker_response_invalid', `the broker has no ${what} at ${url} (HTTP 404) — is it older than this CLI?`);
-  return new AccessError('broker_response_invalid', `the broker answered the ${what} at ${url} with HTTP ${status}`);
+  const error =
+    status === 401
+      ? new AccessError('not_signed_in', `the broker refused the ${what} at ${url} (HTTP 401) — run \`access login\``)
+      : status === 404
+        ? new AccessError('broker_response_invalid', `the broker has no ${what} at ${url} (HTTP 404) — is it older than this CLI?`)
+        : new AccessError('broker_response_invalid', `the broker answered the ${what} at ${url} with HTTP ${status}`);
+  return { error, fromBroker: false };
 }

@@ -35,6 +35,11 @@ export interface HttpRequest {
   body?: string | Uint8Array;
   /** Aborts the request (and the underlying socket) when signalled. */
   signal?: AbortSignal;
+  /**
+   * Sends the request on a new connection of its own rather than a kept-alive one, so a load
+   * balancer chooses a backend for it afresh (a retry after a broker died). Default: false.
+   */
+  freshConnection?: boolean;
 }
 
 export interface HttpResponse {
@@ -92,6 +97,7 @@ export class HttpTransport {
           headers,
           timeout: this.#timeoutMs,
           ...(init.signal ? { signal: init.signal } : {}),
+          ...(init.freshConnection ? { agent: false } : {}),
           ...(this.#ca && target.protocol === 'https:' ? { ca: this.#ca } : {}),
           ...(this.#clientCertificate && target.protocol === 'https:' && target.origin === new URL(this.#clientCertificate.origin).origin
             ? { cert: this.#clientCertificate.cert, key: this.#clientCertificate.key }

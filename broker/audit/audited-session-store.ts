@@ -19,7 +19,8 @@ export class AuditedSessionStore implements SessionStore {
     this.#db = db;
     this.#store = store;
     this.#audit = audit;
-    this.#openIds = db.prepare<[], string>('SELECT id FROM sessions WHERE ended_at IS NULL ORDER BY started_at').pluck();
+    // Opening order (rowid breaks ties of started_at in both databases): the log closes them in it.
+    this.#openIds = db.prepare<[], string>('SELECT id FROM sessions WHERE ended_at IS NULL ORDER BY started_at, rowid').pluck();
   }
 
   open(session: NewSession): void {

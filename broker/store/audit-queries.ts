@@ -55,33 +55,52 @@ interface GrantRow {
   post_review_at: number | null;
 }
 
+const SQL = {
+  head: 'SELECT max(seq) AS seq FROM audit_log',
+  page: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+  // `+at` keeps the planner on the primary key: the page is in seq order, `at` only filters.
+  pageSince: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? AND +at >= ? ORDER BY seq LIMIT ?`,
+  // A range scan of the covering `at` index; `at` is nearly in seq order, not exactly (batches).
+  firstSince: 'SELECT min(seq) AS seq FROM audit_log INDEXED BY audit_log_at WHERE at >= ?',
+  bySubject: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE subject = ? AND seq > ? ORDER BY seq LIMIT ?`,
+  // What the client asked of the target: Postgres and MySQL statements, http requests, grpc calls.
+  queryCount: "SELECT count(*) AS n FROM audit_log WHERE subject = ? AND type IN ('pg.query', 'mysql.query', 'http.request', 'grpc.call')",
+  // Why the person had access: an auditor reads a session next to the reason of its grant.
+  // …and whether it was break-glass, with its post-review.
+  grantOf:
+    'SELECT reason, break_glass, post_review_verdict, post_review_by_oid, post_review_by_upn, post_review_comment, post_review_at FROM requests WHERE id = ?',
+  // A user by oid, or by UPN in any case: sessions_user_upn_started indexes the UPN without case.
+  userTerm: '(user_oid = @user OR user_upn = @user COLLATE NOCASE)',
+} as const;
+
+/** The same for PostgreSQL, whose planner needs no hints, and whose index on the UPN is on lower(user_upn). */
+const POSTGRES_SQL: Record<keyof typeof SQL, string> = {
+  ...SQL,
+  pageSince: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?`,
+  firstSince: 'SELECT min(seq) AS seq FROM audit_log WHERE at >= ?',
+  userTerm: '(user_oid = @user OR lower(user_upn) = lower(@user))',
+};
+
 export class AuditQueries {
   readonly #db: Database;
   readonly #sessions: SqlSessionStore;
   /** One prepared statement per combination of filters, so each can use its index. */
   readonly #sessionLists = new Map<string, ReturnType<Database['prepare']>>();
+  readonly #sql: Record<keyof typeof SQL, string>;
   readonly #statements;
 
   constructor(db: Database) {
     this.#db = db;
     this.#sessions = new SqlSessionStore(db);
+    this.#sql = db.dialect === 'postgres' ? POSTGRES_SQL : SQL;
     this.#statements = {
-      head: db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM audit_log'),
-      page: db.prepare<[number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`),
-      // `+at` keeps the planner on the primary key: the page is in seq order, `at` only filters.
-      pageSince: db.prepare<[number, number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? AND +at >= ? ORDER BY seq LIMIT ?`),
-      // A range scan of the covering `at` index; `at` is nearly in seq order, not exactly (batches).
-      firstSince: db.prepare<[number], { seq: number | null }>('SELECT min(seq) AS seq FROM audit_log INDEXED BY audit_log_at WHERE at >= ?'),
-      bySubject: db.prepare<[string, number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE subject = ? AND seq > ? ORDER BY seq LIMIT ?`),
-      // What the client asked of the target: Postgres and MySQL statements, http requests, grpc calls.
-      queryCount: db.prepare<[string], { n: number }>(
-        "SELECT count(*) AS n FROM audit_log WHERE subject = ? AND type IN ('pg.query', 'mysql.query', 'http.request', 'grpc.call')",
-      ),
-      // Why the person had access: an auditor reads a session next to the reason of its grant.
-      // …and whether it was break-glass, with its post-review.
-      grantOf: db.prepare<[string], GrantRow>(
-        'SELECT reason, break_glass, post_review_verdict, post_review_by_oid, post_review_by_upn, post_review_comment, post_review_at FROM requests WHERE id = ?',
-      ),
+      head: db.prepare<[], { seq: number | null }>(this.#sql.head),
+      page: db.prepare<[number, number], AuditRow>(this.#sql.page),
+      pageSince: db.prepare<[number, number, number], AuditRow>(this.#sql.pageSince),
+      firstSince: db.prepare<[number], { seq: number | null }>(this.#sql.firstSince),
+      bySubject: db.prepare<[string, number, number], AuditRow>(this.#sql.bySubject),
+      queryCount: db.prepare<[string], { n: number }>(this.#sql.queryCount),
+      grantOf: db.prepare<[string], GrantRow>(this.#sql.grantOf),
     };
   }
 
@@ -190,7 +209,7 @@ export class AuditQueries {
    */
   #sessionList(params: SessionParams): ReturnType<Database['prepare']> {
     const terms: string[] = [];
-    if (params.user !== undefined) terms.push('(user_oid = @user OR user_upn = @user COLLATE NOCASE)');
+    if (params.user !== undefined) terms.push(this.#sql.userTerm);
     if (params.resource !== undefined) terms.push('resource = @resource');
     if (params.since !== undefined) terms.push('started_at >= @since');
     if (params.until !== undefined) terms.push('started_at < @until');

@@ -36,7 +36,7 @@ export class BrokerInstances {
       ),
       heartbeat: db.prepare<[number, string]>('UPDATE broker_instances SET heartbeat_at = ? WHERE id = ? AND stopped_at IS NULL'),
       stop: db.prepare<[number, string]>('UPDATE broker_instances SET stopped_at = ? WHERE id = ? AND stopped_at IS NULL'),
-      get: db.prepare<[string], Row>('SELECT * FROM broker_instances WHERE id = ?'),
+      get: db.prepare<[string], Row>('SELECT id, host, pid, started_at, heartbeat_at, stopped_at FROM broker_instances WHERE id = ?'),
     };
   }
 

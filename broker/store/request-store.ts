@@ -1,4 +1,4 @@
-// Access requests in SQLite: one `requests` row per request, its reviews in `reviews` (schema in
+// Access requests in SQLite or PostgreSQL: one `requests` row per request, its reviews in `reviews` (schema in
 // migrations.ts). The broker loads a request, applies the pure state machine and saves the result
 // inside one `transaction`, together with the audit entry for the change.
 
@@ -177,30 +177,52 @@ const REQUEST_COLUMNS = [
   'post_review_at',
 ] as const satisfies readonly (keyof RequestRow)[];
 
+const REVIEW_COLUMNS = ['request_id', 'position', 'reviewer_oid', 'reviewer_upn', 'decision', 'comment', 'at'] as const satisfies readonly (keyof ReviewRow)[];
+
+const EXTENSION_COLUMNS = [
+  'request_id',
+  'seq',
+  'duration_ms',
+  'reason',
+  'requested_at',
+  'state',
+  'approvals_required',
+  'reviews',
+  'decided_at',
+  'previous_expires_at',
+] as const satisfies readonly (keyof ExtensionRow)[];
+
+// Columns are named, never `*`: a PostgreSQL statement is prepared once per connection, and one
+// whose `*` would widen (another broker added a column in a migration) fails until the broker
+// restarts; named columns read the same whatever is added.
+const REQUEST = REQUEST_COLUMNS.join(', ');
+const REVIEW = REVIEW_COLUMNS.join(', ');
+const EXTENSION = EXTENSION_COLUMNS.join(', ');
+
 /** Newest first; rowid (insertion order) breaks ties between requests made in the same millisecond. */
 const NEWEST_FIRST = 'ORDER BY created_at DESC, rowid DESC';
 
 const SQL = {
-  insertRequest: `INSERT INTO requests (${REQUEST_COLUMNS.join(', ')}) VALUES (${REQUEST_COLUMNS.map((c) => `@${c}`).join(', ')})`,
+  insertRequest: `INSERT INTO requests (${REQUEST}) VALUES (${REQUEST_COLUMNS.map((c) => `@${c}`).join(', ')})`,
   updateRequest: `UPDATE requests SET ${REQUEST_COLUMNS.filter((c) => c !== 'id')
     .map((c) => `${c} = @${c}`)
     .join(', ')} WHERE id = @id`,
   insertReview: `INSERT INTO reviews (request_id, position, reviewer_oid, reviewer_upn, decision, comment, at)
                  VALUES (@request_id, @position, @reviewer_oid, @reviewer_upn, @decision, @comment, @at)`,
-  getRequest: 'SELECT * FROM requests WHERE id = ?',
-  reviewsOf: 'SELECT * FROM reviews WHERE request_id = ? ORDER BY position',
+  getRequest: `SELECT ${REQUEST} FROM requests WHERE id = ?`,
+  reviewsOf: `SELECT ${REVIEW} FROM reviews WHERE request_id = ? ORDER BY position`,
   // Ids travel as one JSON array parameter so a single prepared statement serves any number.
-  reviewsOfMany: 'SELECT * FROM reviews WHERE request_id IN (SELECT value FROM json_each(?)) ORDER BY request_id, position',
-  byRequester: `SELECT * FROM requests
+  reviewsOfMany: `SELECT ${REVIEW} FROM reviews WHERE request_id IN (SELECT value FROM json_each(?)) ORDER BY request_id, position`,
+  byRequester: `SELECT ${REQUEST} FROM requests
                 WHERE requester_oid = @oid AND (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
                 ${NEWEST_FIRST} LIMIT @limit`,
   // Keyset pages: (created_at, rowid) is the listing order, so a page starts exactly where the last ended.
-  pageByRequester: `SELECT *, rowid AS position FROM requests
+  pageByRequester: `SELECT ${REQUEST}, rowid AS position FROM requests
                     WHERE requester_oid = @oid AND (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
                       AND (@at IS NULL OR created_at < @at OR (created_at = @at AND rowid < @row))
                     ${NEWEST_FIRST} LIMIT @limit`,
   // Pending requests, and live grants with an extension waiting: both wait for an approver.
-  pagePending: `SELECT *, rowid AS position FROM requests
+  pagePending: `SELECT ${REQUEST}, rowid AS position FROM requests
                 WHERE (state = 'pending'
                        OR (state = 'approved' AND EXISTS (SELECT 1 FROM extensions e WHERE e.request_id = requests.id AND e.state = 'pending')))
                   AND resource IN (SELECT value FROM json_each(@resources))
@@ -210,56 +232,103 @@ const SQL = {
   // Only the open states, which the (state, …) indexes reach: a scrape never scans the closed history.
   countOpen: `SELECT resource, state, count(*) AS count, coalesce(sum(expires_at > @now), 0) AS live
     FROM requests WHERE state IN ('pending', 'approved') GROUP BY resource, state ORDER BY resource, state`,
-  byStates: `SELECT * FROM requests
+  byStates: `SELECT ${REQUEST} FROM requests
              WHERE state IN (SELECT value FROM json_each(@states)) AND (@resource IS NULL OR resource = @resource)
              ${NEWEST_FIRST} LIMIT @limit`,
   // Two index range scans, one per state and its own deadline column.
   due: `SELECT * FROM (
-          SELECT *, pending_until AS deadline FROM requests WHERE state = 'pending' AND pending_until <= @now
+          SELECT ${REQUEST}, pending_until AS deadline FROM requests WHERE state = 'pending' AND pending_until <= @now
           UNION ALL
-          SELECT *, expires_at AS deadline FROM requests WHERE state = 'approved' AND expires_at <= @now
+          SELECT ${REQUEST}, expires_at AS deadline FROM requests WHERE state = 'approved' AND expires_at <= @now
         ) ORDER BY deadline, id`,
   nextDeadline: `SELECT min(deadline) AS deadline FROM (
                    SELECT min(pending_until) AS deadline FROM requests WHERE state = 'pending'
                    UNION ALL
                    SELECT min(expires_at) FROM requests WHERE state = 'approved'
                  )`,
-  recentFor: `SELECT * FROM requests WHERE requester_oid = ? AND resource = ? ${NEWEST_FIRST} LIMIT ?`,
-  unreviewedBreakGlass: `SELECT * FROM requests
+  recentFor: `SELECT ${REQUEST} FROM requests WHERE requester_oid = ? AND resource = ? ${NEWEST_FIRST} LIMIT ?`,
+  unreviewedBreakGlass: `SELECT ${REQUEST} FROM requests
                          WHERE break_glass = 1 AND post_review_verdict IS NULL AND resource IN (SELECT value FROM json_each(?))
                          ORDER BY created_at, rowid LIMIT ?`,
-  extensionsOfMany: 'SELECT * FROM extensions WHERE request_id IN (SELECT value FROM json_each(?)) ORDER BY request_id, seq',
+  extensionsOfMany: `SELECT ${EXTENSION} FROM extensions WHERE request_id IN (SELECT value FROM json_each(?)) ORDER BY request_id, seq`,
   countExtensions: 'SELECT count(*) AS n FROM extensions WHERE request_id = ?',
   upsertExtension: `INSERT INTO extensions (request_id, seq, duration_ms, reason, requested_at, state, approvals_required, reviews, decided_at, previous_expires_at)
                     VALUES (@request_id, @seq, @duration_ms, @reason, @requested_at, @state, @approvals_required, @reviews, @decided_at, @previous_expires_at)
                     ON CONFLICT (request_id, seq) DO UPDATE SET state = excluded.state, reviews = excluded.reviews, decided_at = excluded.decided_at`,
 } as const;
 
+/** The ids, states or resources a statement takes as one JSON array parameter, as rows of text. */
+const JSON_VALUES = (parameter: string): string => `SELECT jsonb_array_elements_text(${parameter}::jsonb)`;
+
+/**
+ * The same statements for PostgreSQL: JSON array parameters through jsonb, nullable parameters
+ * typed (PostgreSQL must know a parameter's type before `IS NULL`), subqueries named, and text
+ * ties broken in byte order (COLLATE "C"), as SQLite's BINARY collation does, whatever the
+ * database's own collation.
+ */
+const POSTGRES_SQL: Record<keyof typeof SQL, string> = {
+  ...SQL,
+  reviewsOfMany: `SELECT ${REVIEW} FROM reviews WHERE request_id IN (${JSON_VALUES('?')}) ORDER BY request_id, position`,
+  byRequester: `SELECT ${REQUEST} FROM requests
+                WHERE requester_oid = @oid AND (@states::jsonb IS NULL OR state IN (${JSON_VALUES('@states')}))
+                ${NEWEST_FIRST} LIMIT @limit`,
+  pageByRequester: `SELECT ${REQUEST}, rowid AS position FROM requests
+                    WHERE requester_oid = @oid AND (@states::jsonb IS NULL OR state IN (${JSON_VALUES('@states')}))
+                      AND (@at::bigint IS NULL OR created_at < @at OR (created_at = @at AND rowid < @row::bigint))
+                    ${NEWEST_FIRST} LIMIT @limit`,
+  pagePending: `SELECT ${REQUEST}, rowid AS position FROM requests
+                WHERE (state = 'pending'
+                       OR (state = 'approved' AND EXISTS (SELECT 1 FROM extensions e WHERE e.request_id = requests.id AND e.state = 'pending')))
+                  AND resource IN (${JSON_VALUES('@resources')})
+                  AND (@at::bigint IS NULL OR created_at > @at OR (created_at = @at AND rowid > @row::bigint))
+                ORDER BY created_at, rowid LIMIT @limit`,
+  countOpen: `SELECT resource, state, count(*) AS count, count(*) FILTER (WHERE expires_at > @now) AS live
+    FROM requests WHERE state IN ('pending', 'approved') GROUP BY resource, state ORDER BY resource COLLATE "C", state COLLATE "C"`,
+  byStates: `SELECT ${REQUEST} FROM requests
+             WHERE state IN (${JSON_VALUES('@states')}) AND (@resource::text IS NULL OR resource = @resource)
+             ${NEWEST_FIRST} LIMIT @limit`,
+  due: `SELECT * FROM (
+          SELECT ${REQUEST}, pending_until AS deadline FROM requests WHERE state = 'pending' AND pending_until <= @now
+          UNION ALL
+          SELECT ${REQUEST}, expires_at AS deadline FROM requests WHERE state = 'approved' AND expires_at <= @now
+        ) AS due ORDER BY deadline, id COLLATE "C"`,
+  nextDeadline: `SELECT min(deadline) AS deadline FROM (
+                   SELECT min(pending_until) AS deadline FROM requests WHERE state = 'pending'
+                   UNION ALL
+                   SELECT min(expires_at) FROM requests WHERE state = 'approved'
+                 ) AS deadlines`,
+  unreviewedBreakGlass: `SELECT ${REQUEST} FROM requests
+                         WHERE break_glass = 1 AND post_review_verdict IS NULL AND resource IN (${JSON_VALUES('?')})
+                         ORDER BY created_at, rowid LIMIT ?`,
+  extensionsOfMany: `SELECT ${EXTENSION} FROM extensions WHERE request_id IN (${JSON_VALUES('?')}) ORDER BY request_id, seq`,
+};
+
 export class SqlRequestStore implements RequestStore {
   // Prepared once: preparing is the expensive part of a better-sqlite3 statement.
   readonly #statements;
 
   constructor(private readonly db: Database) {
+    const sql = db.dialect === 'postgres' ? POSTGRES_SQL : SQL;
     this.#statements = {
-      insertRequest: db.prepare<RequestRow>(SQL.insertRequest),
-      updateRequest: db.prepare<RequestRow>(SQL.updateRequest),
-      insertReview: db.prepare<ReviewRow>(SQL.insertReview),
-      getRequest: db.prepare<[string], RequestRow>(SQL.getRequest),
-      reviewsOf: db.prepare<[string], ReviewRow>(SQL.reviewsOf),
-      reviewsOfMany: db.prepare<[string], ReviewRow>(SQL.reviewsOfMany),
-      byRequester: db.prepare<{ oid: string; states: string | null; limit: number }, RequestRow>(SQL.byRequester),
-      pageByRequester: db.prepare<{ oid: string; states: string | null; at: number | null; row: number | null; limit: number }, PagedRow>(SQL.pageByRequester),
-      pagePending: db.prepare<{ resources: string; at: number | null; row: number | null; limit: number }, PagedRow>(SQL.pagePending),
-      countPending: db.prepare<{ oid: string; now: number }, { n: number }>(SQL.countPending),
-      countOpen: db.prepare<{ now: number }, OpenCount>(SQL.countOpen),
-      byStates: db.prepare<{ states: string; resource: string | null; limit: number }, RequestRow>(SQL.byStates),
-      due: db.prepare<{ now: number }, RequestRow>(SQL.due),
-      nextDeadline: db.prepare<[], { deadline: number | null }>(SQL.nextDeadline),
-      recentFor: db.prepare<[string, string, number], RequestRow>(SQL.recentFor),
-      unreviewedBreakGlass: db.prepare<[string, number], RequestRow>(SQL.unreviewedBreakGlass),
-      extensionsOfMany: db.prepare<[string], ExtensionRow>(SQL.extensionsOfMany),
-      countExtensions: db.prepare<[string], { n: number }>(SQL.countExtensions),
-      upsertExtension: db.prepare<ExtensionRow>(SQL.upsertExtension),
+      insertRequest: db.prepare<RequestRow>(sql.insertRequest),
+      updateRequest: db.prepare<RequestRow>(sql.updateRequest),
+      insertReview: db.prepare<ReviewRow>(sql.insertReview),
+      getRequest: db.prepare<[string], RequestRow>(sql.getRequest),
+      reviewsOf: db.prepare<[string], ReviewRow>(sql.reviewsOf),
+      reviewsOfMany: db.prepare<[string], ReviewRow>(sql.reviewsOfMany),
+      byRequester: db.prepare<{ oid: string; states: string | null; limit: number }, RequestRow>(sql.byRequester),
+      pageByRequester: db.prepare<{ oid: string; states: string | null; at: number | null; row: number | null; limit: number }, PagedRow>(sql.pageByRequester),
+      pagePending: db.prepare<{ resources: string; at: number | null; row: number | null; limit: number }, PagedRow>(sql.pagePending),
+      countPending: db.prepare<{ oid: string; now: number }, { n: number }>(sql.countPending),
+      countOpen: db.prepare<{ now: number }, OpenCount>(sql.countOpen),
+      byStates: db.prepare<{ states: string; resource: string | null; limit: number }, RequestRow>(sql.byStates),
+      due: db.prepare<{ now: number }, RequestRow>(sql.due),
+      nextDeadline: db.prepare<[], { deadline: number | null }>(sql.nextDeadline),
+      recentFor: db.prepare<[string, string, number], RequestRow>(sql.recentFor),
+      unreviewedBreakGlass: db.prepare<[string, number], RequestRow>(sql.unreviewedBreakGlass),
+      extensionsOfMany: db.prepare<[string], ExtensionRow>(sql.extensionsOfMany),
+      countExtensions: db.prepare<[string], { n: number }>(sql.countExtensions),
+      upsertExtension: db.prepare<ExtensionRow>(sql.upsertExtension),
     };
   }
 

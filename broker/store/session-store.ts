@@ -99,8 +99,26 @@ interface SessionRow {
   bytes_down: number;
   end_reason: string | null;
   end_detail: string | null;
-  broker_id: string | null;
 }
+
+const SESSION_COLUMNS = [
+  'id',
+  'request_id',
+  'user_oid',
+  'user_upn',
+  'resource',
+  'client_address',
+  'target',
+  'started_at',
+  'ended_at',
+  'bytes_up',
+  'bytes_down',
+  'end_reason',
+  'end_detail',
+] as const satisfies readonly (keyof SessionRow)[];
+
+/** Named, never `*`: see request-store.ts. */
+const SESSION = SESSION_COLUMNS.join(', ');
 
 /** Written as the end detail of sessions closed as BROKER_LOST. */
 const LOST_DETAIL = 'the broker relaying the tunnel stopped or stopped heartbeating; bytes are as last recorded';
@@ -119,8 +137,8 @@ const SQL = {
   closeLost: `UPDATE sessions SET ended_at = max(@now, started_at), end_reason = '${BROKER_LOST}', end_detail = '${LOST_DETAIL}'
               WHERE ended_at IS NULL AND broker_id IN (SELECT id FROM broker_instances WHERE stopped_at IS NOT NULL OR heartbeat_at < @heartbeat_before)
               RETURNING id`,
-  get: 'SELECT * FROM sessions WHERE id = ?',
-  byRequest: 'SELECT * FROM sessions WHERE request_id = ? ORDER BY started_at, rowid',
+  get: `SELECT ${SESSION} FROM sessions WHERE id = ?`,
+  byRequest: `SELECT ${SESSION} FROM sessions WHERE request_id = ? ORDER BY started_at, rowid`,
 } as const;
 
 /** The same for PostgreSQL, whose two-argument maximum is greatest(). */
@@ -146,7 +164,7 @@ export class SqlSessionStore implements SessionStore {
     this.#brokerId = brokerId;
     const sql = db.dialect === 'postgres' ? POSTGRES_SQL : SQL;
     this.#statements = {
-      insert: db.prepare<Omit<SessionRow, 'ended_at' | 'bytes_up' | 'bytes_down' | 'end_reason' | 'end_detail'>>(sql.insert),
+      insert: db.prepare<Omit<SessionRow, 'ended_at' | 'bytes_up' | 'bytes_down' | 'end_reason' | 'end_detail'> & { broker_id: string | null }>(sql.insert),
       closeLost: db.prepare<{ now: number; heartbeat_before: number }, string>(sql.closeLost).pluck(),
       progress: db.prepare<{ id: string; bytes_up: number; bytes_down: number }>(sql.progress),
       close: db.prepare<{ id: string; ended_at: number; bytes_up: number; bytes_down: number; end_reason: string; end_detail: string | null }>(sql.close),

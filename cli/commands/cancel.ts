@@ -7,7 +7,11 @@ import { stringOption, type CommandRun } from './command.js';
 export const run: CommandRun = async (ctx, options, args) => {
   const id = args[0] ?? '';
   const { client } = await ctx.connect(stringOption(options, 'broker'));
-  const view = await client.post<RequestView>(requestPath(id, 'cancel'), {});
+  const view = await client.post<RequestView>(
+    requestPath(id, 'cancel'),
+    {},
+    `${id} may or may not have been cancelled — \`access requests --all\` shows its state`,
+  );
   if (options.json) {
     ctx.out.json(view);
     return;

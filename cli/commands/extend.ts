@@ -26,7 +26,11 @@ export const run: CommandRun = async (ctx, options, args) => {
   // Opened before asking, so no decision can slip between the two.
   const events = wait ? await connection.openEvents() : null;
   try {
-    let view = await connection.client.post<RequestView>(requestPath(id, 'extend'), body);
+    let view = await connection.client.post<RequestView>(
+      requestPath(id, 'extend'),
+      body,
+      `the extension of ${id} may or may not have been asked for — \`access requests\` shows the grant and its end`,
+    );
     let extension = lastExtension(view);
     say(extensionOutcome(ctx.out.forPeople(view), ctx.out.forPeople(extension), ctx.now(), ctx.out).line);
     if (extension.state === 'pending' && events) {

@@ -10,7 +10,11 @@ export const run: CommandRun = async (ctx, options, args) => {
   const reason = stringOption(options, 'reason');
   const body: ReasonBody = reason ? { reason } : {};
   const { client } = await ctx.connect(stringOption(options, 'broker'));
-  const view = await client.post<RequestView>(requestPath(id, 'revoke'), body);
+  const view = await client.post<RequestView>(
+    requestPath(id, 'revoke'),
+    body,
+    `${id} may or may not have been revoked — \`access revoke ${id}\` again is safe: it says so when the grant has already ended`,
+  );
   if (options.json) {
     ctx.out.json(view);
     return;

@@ -5,6 +5,7 @@
 import { ExitCode } from '../../shared/errors.js';
 import type { EventMessage, RequestView } from '../../shared/wire.js';
 import type { Output } from '../output.js';
+import { catchUp, rememberOpen, WatchMemory } from '../watch-catch-up.js';
 import {
   accessUntil,
   actorName,
@@ -115,35 +116,53 @@ export function describeEvent(event: EventMessage, me: string | null, now: numbe
 
 export const run: CommandRun = async (ctx, options) => {
   const json = Boolean(options.json);
-  const { openEvents } = await ctx.connect(stringOption(options, 'broker'));
+  const { client, openEvents } = await ctx.connect(stringOption(options, 'broker'));
   const events = await openEvents();
   // Ctrl-C is how a feed ends: stop cleanly and exit 0.
   const stopListening = ctx.onInterrupt(() => events.close());
+  const memory = new WatchMemory();
   let me: string | null = null;
+  const show = (event: EventMessage, now: number, missed: boolean): void => {
+    if (json) {
+      ctx.out.jsonLine({ receivedAt: new Date(now).toISOString(), ...(missed ? { missed } : {}), ...event });
+      return;
+    }
+    const line = describeEvent(ctx.out.forPeople(event), me, now, ctx.out);
+    if (line) ctx.out.line(`${ctx.out.dim(timeOfDay(now))}  ${missed ? 'while disconnected: ' : ''}${line}`);
+  };
   try {
     for await (const item of events) {
       const now = ctx.now();
       switch (item.type) {
         case 'hello':
-          if (me === null) ctx.out.notice(`Watching as ${ctx.out.forPeople(item.upn ?? item.oid)} — Ctrl-C stops`);
+          if (me !== null) continue;
+          ctx.out.notice(`Watching as ${ctx.out.forPeople(item.upn ?? item.oid)} — Ctrl-C stops`);
           me = item.oid;
+          await rememberOpen(client, memory).catch((error: unknown) => {
+            ctx.out.notice(
+              `could not read your open requests (${ctx.out.forPeople(messageOf(error))}): a change made while the stream is down may go unreported`,
+            );
+          });
           continue;
         case 'disconnected':
           ctx.out.notice(`${timeOfDay(now)}  lost the broker (${ctx.out.forPeople(item.reason)}) — reconnecting in ${span(item.retryInMs)}`);
           continue;
-        case 'reconnected':
-          ctx.out.notice(
-            `${timeOfDay(now)}  reconnected — events during the gap are not replayed; \`access approvals\` and \`access requests\` show the current state`,
-          );
+        case 'reconnected': {
+          // Events sent during the gap are not replayed: read the state once and show what changed.
+          const missed = await catchUp(client, memory, me ?? '').catch((error: unknown) => {
+            ctx.out.notice(
+              `${timeOfDay(now)}  reconnected, but could not read what changed meanwhile (${ctx.out.forPeople(messageOf(error))}) — \`access approvals\` and \`access requests\` show the current state`,
+            );
+            return null;
+          });
+          if (missed === null) continue;
+          ctx.out.notice(`${timeOfDay(now)}  reconnected — ${missed.length === 0 ? 'nothing changed' : `${missed.length} change(s)`} while disconnected`);
+          for (const event of missed) show(event, now, true);
           continue;
-        default: {
-          if (json) {
-            ctx.out.jsonLine({ receivedAt: new Date(now).toISOString(), ...item });
-            continue;
-          }
-          const line = describeEvent(ctx.out.forPeople(item), me, now, ctx.out);
-          if (line) ctx.out.line(`${ctx.out.dim(timeOfDay(now))}  ${line}`);
         }
+        default:
+          if (item.type === 'request') memory.see(item.request);
+          show(item, now, false);
       }
     }
   } finally {
@@ -152,3 +171,7 @@ export const run: CommandRun = async (ctx, options) => {
   }
   return ExitCode.ok;
 };
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

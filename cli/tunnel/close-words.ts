@@ -62,6 +62,14 @@ export function tunnelExit(close: TunnelClose): ExitCode {
   return grantEndingExit(close) ?? (isNormalEnd(close) ? ExitCode.ok : ExitCode.error);
 }
 
+/**
+ * Whether the broker holding the tunnel is gone (it died, or was stopped): the tunnel is lost, but
+ * not the grant. Behind a load balancer the next tunnel is opened through another broker.
+ */
+export function isBrokerGone(close: TunnelClose): boolean {
+  return close.code === ABNORMAL || close.code === CloseCode.goingAway;
+}
+
 /** What sits behind the tunnel, as people call it. */
 function targetNoun(kind: string): string {
   switch (kind) {
@@ -119,7 +127,7 @@ export function closeWords(close: TunnelClose, subject: TunnelSubject, now: numb
     case NO_STATUS:
       return 'closed';
     case ABNORMAL:
-      return 'the connection to the broker was lost';
+      return 'the broker holding the tunnel went away (the connection to it was lost), so the connection was closed';
     case INTERNAL_ERROR:
       return `the broker failed${reason ? `: ${reason}` : ''}`;
     default: {

@@ -2,6 +2,7 @@
 // closes (never per chunk): "14:02:11 #1 127.0.0.1:53412 open", "14:02:15 #1 closed: the database
 // closed the connection — 1.2 kB up, 340 kB down in 4s".
 
+import { safeText } from '../../shared/safe-text.js';
 import { span, timeOfDay } from '../request-format.js';
 import type { RelayResult } from './relay.js';
 
@@ -28,6 +29,7 @@ export function refusedLine(at: number, id: number, from: string, why: string): 
 }
 
 export function closedLine(at: number, id: number, words: string, result: RelayResult, elapsedMs: number): string {
-  const problem = result.error ? ` (${result.error})` : '';
+  // A socket error's text comes from outside (a peer's words may be in it): shown safely.
+  const problem = result.error ? ` (${safeText(result.error)})` : '';
   return `${timeOfDay(at)} #${id} closed: ${words}${problem} — ${byteCount(result.bytesUp)} up, ${byteCount(result.bytesDown)} down in ${span(elapsedMs)}`;
 }

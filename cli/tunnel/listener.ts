@@ -19,7 +19,7 @@ import net from 'node:net';
 import type WebSocket from 'ws';
 import { CloseCode } from '../../shared/close-codes.js';
 import { AccessError, ExitCode } from '../../shared/errors.js';
-import { closeWords, grantEndingExit, isNormalEnd, type TunnelClose, type TunnelSubject } from './close-words.js';
+import { closeWords, grantEndingExit, isBrokerGone, isNormalEnd, type TunnelClose, type TunnelSubject } from './close-words.js';
 import { closedLine, openLine, refusedLine } from './connection-log.js';
 import { dialHost, type LocalAddress } from './environment.js';
 import { type LocalTls, postgresLocalEnd } from './local-tls.js';
@@ -233,7 +233,9 @@ export class TunnelListener {
 
   #wordsFor(result: RelayResult): string {
     if (result.endedBy === 'local' && grantEndingExit(result) === null) return this.#stopped ? 'closed by access connect' : 'the client closed the connection';
-    return closeWords(result, this.#options.subject, this.#options.now());
+    const words = closeWords(result, this.#options.subject, this.#options.now());
+    // The grant outlives its broker: say that this listener still serves.
+    return isBrokerGone(result) && !this.#stopped ? `${words}; still listening: the next connection opens a new tunnel` : words;
   }
 
   /** After an expiry on our clock, the last tunnel closing ends the listener. */

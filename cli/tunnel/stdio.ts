@@ -7,6 +7,7 @@ import type WebSocket from 'ws';
 import type { ExitCode } from '../../shared/errors.js';
 import { closeWords, grantEndingExit, tunnelExit, type TunnelSubject } from './close-words.js';
 import { startRelay, type LocalEnd } from './relay.js';
+import { safeText } from '../../shared/safe-text.js';
 
 export interface StdioOptions {
   stdin: Readable;
@@ -43,7 +44,7 @@ export async function runStdio(options: StdioOptions): Promise<ExitCode> {
   const exit = tunnelExit(result);
   if (grantEndingExit(result) !== null || exit !== 0 || result.error) {
     options.notice(
-      `Tunnel to ${options.subject.name} closed: ${closeWords(result, options.subject, options.now())}${result.error ? ` (${result.error})` : ''}`,
+      `Tunnel to ${options.subject.name} closed: ${closeWords(result, options.subject, options.now())}${result.error ? ` (${safeText(result.error)})` : ''}`,
     );
   }
   return exit;

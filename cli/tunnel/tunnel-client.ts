@@ -6,8 +6,9 @@
 import type WebSocket from 'ws';
 import { AccessError } from '../../shared/errors.js';
 import type { BrokerTrust } from '../broker-trust.js';
+import { answerFailure, backoffMs, type CallFailure, connectionFailure, pause, shouldRetry } from '../broker-retry.js';
 import { openBrokerSocket } from '../broker-socket.js';
-import { readUpgradeRefusal } from '../upgrade-refusal.js';
+import { readRefusal } from '../upgrade-refusal.js';
 
 /**
  * How long the upgrade may take. The broker dials the target before it answers (with its own
@@ -43,10 +44,26 @@ export function tunnelUrl(brokerUrl: string, resource: string): string {
  * Opens one tunnel. Resolves with an OPEN socket that is PAUSED: a target that speaks first (an SSH
  * banner) may have its bytes in the same packet as the upgrade answer, and they must not be emitted
  * before the caller listens. Attach 'message', then call `resume()`.
+ *
+ * Opening is tried again, each time on a new connection, when the broker (or the load balancer in
+ * front) fails it before answering (broker-retry.ts): a broker dies with the grant intact, and the
+ * next attempt reaches another. Opening does nothing that lasts when the socket never reaches us
+ * (the broker closes the target connection with the lost socket), so it is always repeatable.
  */
 export async function openTunnel(options: TunnelClientOptions): Promise<WebSocket> {
+  for (let attempt = 1; ; attempt += 1) {
+    const result = await openOnce(options);
+    if ('socket' in result) return result.socket;
+    if (!result.failure || !shouldRetry('GET', result.failure, attempt)) throw result.error;
+    await pause(backoffMs(attempt));
+  }
+}
+
+type Attempt = { socket: WebSocket } | { error: AccessError; failure: CallFailure | null };
+
+async function openOnce(options: TunnelClientOptions): Promise<Attempt> {
   const bearer = await options.token();
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const socket = openBrokerSocket(options.url, bearer, options.trust, {
       maxPayload: MAX_TUNNEL_FRAME_BYTES,
       handshakeTimeout: TUNNEL_HANDSHAKE_TIMEOUT_MS,
@@ -54,32 +71,34 @@ export async function openTunnel(options: TunnelClientOptions): Promise<WebSocke
     // Messages are raw bytes; 'nodebuffer' makes every message a single Buffer (the relay relies on it).
     socket.binaryType = 'nodebuffer';
     let settled = false;
-    const fail = (error: AccessError): void => {
+    const fail = (error: AccessError, failure: CallFailure | null): void => {
       if (settled) return;
       settled = true;
       socket.terminate();
-      reject(error);
+      resolve({ error, failure });
     };
     // Stays attached after open: ws emits errors on a live socket too, and the relay reports them
     // through 'close'.
     socket.on('error', (error: NodeJS.ErrnoException) => {
+      const tlsFailure = options.trust?.explain(error, options.url);
+      if (tlsFailure) return fail(tlsFailure, null);
       fail(
-        options.trust?.explain(error, options.url) ??
-          new AccessError('broker_unreachable', `cannot open a tunnel through the broker at ${options.url} (${error.code ?? error.message}) — is it running?`, {
-            cause: error,
-          }),
+        new AccessError('broker_unreachable', `cannot open a tunnel through the broker at ${options.url} (${error.code ?? error.message}) — is it running?`, {
+          cause: error,
+        }),
+        connectionFailure(error.code),
       );
     });
     socket.once('unexpected-response', (req, res) => {
-      void readUpgradeRefusal('tunnel', options.url, res).then((error) => {
+      void readRefusal('tunnel', options.url, res).then(({ error, fromBroker }) => {
         req.destroy();
-        fail(error);
+        fail(error, answerFailure(res.statusCode ?? 0, fromBroker ? error.code : null));
       });
     });
     socket.once('open', () => {
       settled = true;
       socket.pause();
-      resolve(socket);
+      resolve({ socket });
     });
   });
 }

@@ -80,7 +80,7 @@ describe('BrokerClient step-up', () => {
         token = 'strong';
       },
     );
-    expect(await client.post('/v1/requests', { resource: 'prod-db' })).toEqual({ ok: true });
+    expect(await client.post('/v1/requests', { resource: 'prod-db' }, 'unsure')).toEqual({ ok: true });
     expect(asked).toEqual([MFA_CLAIMS]);
     expect(calls).toEqual(['weak', 'strong']);
   });

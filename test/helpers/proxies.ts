@@ -156,3 +156,15 @@ export async function startUpstream(): Promise<Upstream> {
       }),
   };
 }
+
+/**
+ * HAProxy with a configuration of the test's own (`config` gets the port to bind on 127.0.0.1),
+ * run like the others: in the foreground, in a directory of its own, killed by `stop`.
+ */
+export async function startHaproxyWithConfig(config: (port: number) => string): Promise<RunningProxy> {
+  const dir = await tempDir('haproxy');
+  const port = await freePort();
+  await writeFile(path.join(dir, 'haproxy.cfg'), config(port));
+  const child = spawn(HAPROXY_BIN, ['-db', '-f', path.join(dir, 'haproxy.cfg'), '-p', path.join(dir, 'haproxy.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return started('haproxy', child, port, async () => '');
+}

@@ -3,12 +3,18 @@
 // a PostgreSQL one is a fresh schema in database `test` on the machine's server (127.0.0.1:5432,
 // user postgres, trust), migrated as the broker migrates, and dropped when the database is closed.
 // PostgreSQL not running is a failure, not a skip: CI has it, and a skipped half proves nothing.
+//
+// Starting a PostgreSQL connection is the slow part (a worker thread that loads node-postgres), so
+// a closed test database keeps its connection for the next test, which gets a new schema of the
+// same name: the connection's search path names it, so even a reconnect lands in the right schema.
+// Its statements stay prepared across tests, so a test that changes a column's type takes a
+// connection of its own (openPostgresSchema).
 
 import { randomBytes } from 'node:crypto';
 import { openDatabase, type Database } from '../../broker/store/database.js';
 import { applyMigrations } from '../../broker/store/migrations.js';
 import { PostgresDatabase } from '../../broker/store/postgres/postgres-database.js';
-import type { SqlDialect } from '../../broker/store/sql-database.js';
+import type { SqlDialect, SqlStatement } from '../../broker/store/sql-database.js';
 import { AccessError } from '../../shared/errors.js';
 
 export const STORE_KINDS: readonly SqlDialect[] = ['sqlite', 'postgres'];
@@ -18,36 +24,98 @@ export const TEST_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 /** A migrated, empty database of `kind`. Closing it also drops its PostgreSQL schema. */
 export function openStoreDatabase(kind: SqlDialect): Database {
-  return kind === 'sqlite' ? openDatabase(':memory:') : openPostgresSchema().connect();
+  return kind === 'sqlite' ? openDatabase(':memory:') : borrowPostgresDatabase();
+}
+
+/** A connection kept between tests, always on the schema of its own name. */
+interface Slot {
+  readonly name: string;
+  readonly db: PostgresDatabase;
+}
+
+const idleSlots: Slot[] = [];
+
+function borrowPostgresDatabase(): Database {
+  const slot = idleSlots.pop() ?? newSlot();
+  administer(`CREATE SCHEMA ${slot.name}`);
+  const release = (): void => {
+    administer(`DROP SCHEMA ${slot.name} CASCADE`);
+    idleSlots.push(slot);
+  };
+  try {
+    applyMigrations(slot.db);
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return new TestDatabase(slot.db, release);
+}
+
+function newSlot(): Slot {
+  const name = newSchemaName();
+  return { name, db: new PostgresDatabase({ url: schemaUrl(name), applicationName: `access-test ${name}` }) };
+}
+
+/** A connection as one test sees it: its close() is `onClose` (give a slot back, or close and clean up), run once. */
+class TestDatabase implements Database {
+  readonly dialect = 'postgres';
+  readonly shared = true;
+  readonly #db: PostgresDatabase;
+  #onClose: (() => void) | null;
+
+  constructor(db: PostgresDatabase, onClose: () => void) {
+    this.#db = db;
+    this.#onClose = onClose;
+  }
+
+  get name(): string {
+    return this.#db.name;
+  }
+
+  get inTransaction(): boolean {
+    return this.#db.inTransaction;
+  }
+
+  prepare<Params extends unknown[] | object = unknown[], Row = unknown>(sql: string): SqlStatement<Params, Row> {
+    return this.#db.prepare<Params, Row>(sql);
+  }
+
+  exec(sql: string): void {
+    this.#db.exec(sql);
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.#db.transaction(fn);
+  }
+
+  close(): void {
+    const onClose = this.#onClose;
+    this.#onClose = null;
+    onClose?.();
+  }
 }
 
 /** A fresh PostgreSQL schema; each connect() is another broker's connection to it. */
 export interface PostgresSchema {
-  readonly name: string;
-  /** Its URL: database `test`, with the schema as the search path. */
-  readonly url: string;
   /** A migrated connection to the schema. Closing the last one open drops the schema. */
   connect(options?: { timeoutMs?: number }): Database;
 }
 
-/** A fresh, migrated schema in database `test`, with a name no other test uses. */
+/** A fresh, migrated schema in database `test` for several connections (several brokers). */
 export function openPostgresSchema(): PostgresSchema {
-  const name = `store_test_${randomBytes(6).toString('hex')}`;
-  const url = `${TEST_POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${name}`)}`;
+  const name = newSchemaName();
   administer(`CREATE SCHEMA ${name}`);
   let migrated = false;
   let open = 0;
-  const closed = (): void => {
-    open -= 1;
-    if (open === 0) administer(`DROP SCHEMA ${name} CASCADE`);
-  };
   return {
-    name,
-    url,
     connect(options = {}): Database {
-      const db = new PostgresDatabase({ url, applicationName: `access-test ${name}`, ...options });
+      const db = new PostgresDatabase({ url: schemaUrl(name), applicationName: `access-test ${name}`, ...options });
       open += 1;
-      const connection = closesWith(db, closed);
+      const connection = new TestDatabase(db, () => {
+        db.close();
+        open -= 1;
+        if (open === 0) administer(`DROP SCHEMA ${name} CASCADE`);
+      });
       try {
         if (!migrated) applyMigrations(connection);
         migrated = true;
@@ -60,22 +128,24 @@ export function openPostgresSchema(): PostgresSchema {
   };
 }
 
-/** `db`, whose close() then calls `after`. */
-function closesWith(db: PostgresDatabase, after: () => void): Database {
-  const close = db.close.bind(db);
-  return Object.assign(db, {
-    close(): void {
-      close();
-      after();
-    },
-  });
+/** Test data need not survive a crash of the server: a commit does not wait for its WAL flush. */
+const NO_COMMIT_FLUSH = '-c synchronous_commit=off';
+
+/** A name no other test uses. */
+function newSchemaName(): string {
+  return `store_test_${randomBytes(6).toString('hex')}`;
+}
+
+/** Database `test` with `schema` as the search path of every connection made to it. */
+function schemaUrl(schema: string): string {
+  return `${TEST_POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema} ${NO_COMMIT_FLUSH}`)}`;
 }
 
 /** Creating and dropping schemas: one connection for the whole run (its worker does not keep the process alive). */
 let admin: PostgresDatabase | null = null;
 
 function administer(sql: string): void {
-  admin ??= new PostgresDatabase({ url: TEST_POSTGRES_URL, applicationName: 'access-test admin' });
+  admin ??= new PostgresDatabase({ url: `${TEST_POSTGRES_URL}?options=${encodeURIComponent(NO_COMMIT_FLUSH)}`, applicationName: 'access-test admin' });
   try {
     admin.exec(sql);
   } catch (error) {

@@ -6,21 +6,23 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SqlAuditLog } from '../../../broker/audit/audit-log.js';
 import { GENESIS_HASH, sealEntry } from '../../../broker/audit/entry.js';
 import { verifyChain } from '../../../broker/audit/verify.js';
-import { openDatabase, type Database } from '../../../broker/store/database.js';
+import type { Database } from '../../../broker/store/database.js';
+import { STORE_KINDS, openStoreDatabase } from '../../helpers/store-databases.js';
 import { entry, rows } from './entries.js';
 
 const open: Database[] = [];
-function database(): Database {
-  const db = openDatabase(':memory:');
-  open.push(db);
-  return db;
-}
 
 afterEach(() => {
   for (const db of open.splice(0)) db.close();
 });
 
-describe('SqlAuditLog.append', () => {
+describe.each(STORE_KINDS)('SqlAuditLog.append on %s', (kind) => {
+  function database(): Database {
+    const db = openStoreDatabase(kind);
+    open.push(db);
+    return db;
+  }
+
   it('numbers entries 1, 2, 3 … and chains each to the hash of the one before, from the genesis hash', () => {
     const db = database();
     const log = new SqlAuditLog(db);

@@ -5,13 +5,28 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqlAuditLog } from '../../../broker/audit/audit-log.js';
 import { BatchedAppender } from '../../../broker/audit/batch-appender.js';
 import { verifyChain } from '../../../broker/audit/verify.js';
-import { openDatabase, type Database } from '../../../broker/store/database.js';
+import type { Database } from '../../../broker/store/database.js';
+import type { SqlDialect } from '../../../broker/store/sql-database.js';
+import { STORE_KINDS, openStoreDatabase } from '../../helpers/store-databases.js';
 import { recordingLog } from '../requests/harness.js';
 import { T0, entry, rows } from './entries.js';
 
+/** A trigger that makes every audit insert fail as a full disk would, and how to remove it. */
+const REFUSE_WRITES: Record<SqlDialect, { create: string; drop: string }> = {
+  sqlite: {
+    create: "CREATE TEMP TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    drop: 'DROP TRIGGER temp.refuse',
+  },
+  postgres: {
+    create: `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$;
+             CREATE TRIGGER refuse BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse()`,
+    drop: 'DROP TRIGGER refuse ON audit_log; DROP FUNCTION refuse()',
+  },
+};
+
 const open: Database[] = [];
-function setup(options: { maxBatch?: number; maxPending?: number; flushIntervalMs?: number } = {}) {
-  const db = openDatabase(':memory:');
+function setup(kind: SqlDialect, options: { maxBatch?: number; maxPending?: number; flushIntervalMs?: number } = {}) {
+  const db = openStoreDatabase(kind);
   open.push(db);
   const log = new SqlAuditLog(db);
   const logger = recordingLog();
@@ -25,9 +40,9 @@ afterEach(() => {
   for (const db of open.splice(0)) db.close();
 });
 
-describe('BatchedAppender', () => {
+describe.each(STORE_KINDS)('BatchedAppender on %s', (kind) => {
   it('keeps the chain exact when batched and single appends interleave', () => {
-    const { db, log, batch } = setup();
+    const { db, log, batch } = setup(kind);
     batch.add(entry(1, { subject: 'batched' }));
     batch.add(entry(2, { subject: 'batched' }));
     log.append(entry(3, { subject: 'single' }));
@@ -45,7 +60,7 @@ describe('BatchedAppender', () => {
   });
 
   it('writes nothing until a flush, then the whole batch in one transaction', () => {
-    const { db, batch } = setup();
+    const { db, batch } = setup(kind);
     for (let n = 1; n <= 5; n++) batch.add(entry(n));
     expect(rows(db)).toHaveLength(0);
     expect(batch.pending).toBe(5);
@@ -55,7 +70,7 @@ describe('BatchedAppender', () => {
   });
 
   it('flushes on its own once maxBatch entries wait', async () => {
-    const { db, batch } = setup({ maxBatch: 3 });
+    const { db, batch } = setup(kind, { maxBatch: 3 });
     for (let n = 1; n <= 3; n++) batch.add(entry(n));
     expect(rows(db)).toHaveLength(0);
     await new Promise((resolve) => setImmediate(resolve));
@@ -63,7 +78,7 @@ describe('BatchedAppender', () => {
   });
 
   it('commits what several callers added in one turn in one transaction at the end of it (flushSoon)', async () => {
-    const { db, log, batch } = setup();
+    const { db, log, batch } = setup(kind);
     // appendAll is one transaction (audit-log.ts).
     const appendAll = vi.spyOn(log, 'appendAll');
     batch.add(entry(1, { subject: 'ses-a' }));
@@ -80,29 +95,29 @@ describe('BatchedAppender', () => {
 
   it('flushes on its own after the flush interval', () => {
     vi.useFakeTimers();
-    const { db, batch } = setup({ flushIntervalMs: 10 });
+    const { db, batch } = setup(kind, { flushIntervalMs: 10 });
     batch.add(entry(1));
     vi.advanceTimersByTime(10);
     expect(rows(db)).toHaveLength(1);
   });
 
   it('keeps a batch the database refused and writes it at the next flush', () => {
-    const { db, batch, logger } = setup();
+    const { db, batch, logger } = setup(kind);
     batch.add(entry(1));
-    db.exec("CREATE TEMP TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    db.exec(REFUSE_WRITES[kind].create);
     expect(batch.flush()).toBe(0);
     expect(logger.lines.at(-1)).toMatchObject({ level: 'error', fields: { entries: 1, error: 'disk full' } });
-    db.exec('DROP TRIGGER temp.refuse');
+    db.exec(REFUSE_WRITES[kind].drop);
     expect(batch.flush()).toBe(1);
     expect(verifyChain(db)).toMatchObject({ ok: true, count: 1 });
   });
 
   it('bounds what it keeps while writes fail, and records how many entries were lost once they work again', () => {
-    const { db, batch } = setup({ maxPending: 2 });
-    db.exec("CREATE TEMP TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    const { db, batch } = setup(kind, { maxPending: 2 });
+    db.exec(REFUSE_WRITES[kind].create);
     for (let n = 1; n <= 5; n++) batch.add(entry(n));
     expect(batch.pending).toBe(2);
-    db.exec('DROP TRIGGER temp.refuse');
+    db.exec(REFUSE_WRITES[kind].drop);
     batch.flush();
     const stored = rows(db);
     expect(stored.map((r) => r.type)).toEqual(['audit.dropped', 'pg.query', 'pg.query']);
@@ -115,7 +130,7 @@ describe('BatchedAppender', () => {
   });
 
   it('writes what is buffered on close and refuses (logs) entries after it', () => {
-    const { db, batch, logger } = setup();
+    const { db, batch, logger } = setup(kind);
     batch.add(entry(1));
     batch.close();
     batch.add(entry(2));

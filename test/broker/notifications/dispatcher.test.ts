@@ -1,4 +1,4 @@
-// NotificationDispatcher over a real SQLite outbox with a recording POST: notices go to the
+// NotificationDispatcher over a real outbox (SQLite and PostgreSQL) with a recording POST: notices go to the
 // destinations that want them, a failure is retried after its backoff and logged, attempts run
 // out into "given up", and the outbox keeps what a stopped dispatcher did not deliver. With several
 // brokers on one PostgreSQL database (one connection each), each try is made by one of them.
@@ -6,10 +6,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NotificationsConfig } from '../../../broker/config/types.js';
 import { DELIVERY_LEASE_MS, MAX_SLEEP_MS, NotificationDispatcher, type Post, type PostResult } from '../../../broker/notifications/dispatcher.js';
-import { openDatabase, type Database } from '../../../broker/store/database.js';
+import type { Database } from '../../../broker/store/database.js';
 import { NotificationOutbox } from '../../../broker/store/notification-outbox.js';
+import type { SqlDialect } from '../../../broker/store/sql-database.js';
 import type { RequestView } from '../../../shared/wire.js';
-import { openPostgresSchema } from '../../helpers/store-databases.js';
+import { STORE_KINDS, openPostgresSchema, openStoreDatabase } from '../../helpers/store-databases.js';
 import { recordingLog } from '../requests/harness.js';
 
 const T0 = Date.UTC(2025, 2, 4, 12, 0);
@@ -52,8 +53,8 @@ afterEach(() => {
   db?.close();
 });
 
-function setup(answers: PostResult[]) {
-  db = openDatabase(':memory:');
+function setup(kind: SqlDialect, answers: PostResult[]) {
+  db = openStoreDatabase(kind);
   const outbox = new NotificationOutbox(db);
   const clock = { now: T0 };
   const log = recordingLog();
@@ -73,9 +74,9 @@ async function pass(dispatcher: NotificationDispatcher): Promise<void> {
   await dispatcher.idle();
 }
 
-describe('NotificationDispatcher', () => {
+describe.each(STORE_KINDS)('NotificationDispatcher on %s', (kind) => {
   it('sends a notice only to the destinations whose events include it', async () => {
-    const h = setup([]);
+    const h = setup(kind, []);
     h.dispatcher.enqueueChange(pending, ['created'], T0);
     h.dispatcher.start();
     await pass(h.dispatcher);
@@ -85,7 +86,7 @@ describe('NotificationDispatcher', () => {
   });
 
   it('retries a failed delivery after its backoff, logs each failure, and gives up after the attempts', async () => {
-    const h = setup([
+    const h = setup(kind, [
       { ok: false, error: 'HTTP 500: down' },
       { ok: false, error: 'HTTP 502: still down' },
       { ok: false, error: 'fetch failed' },
@@ -119,7 +120,7 @@ describe('NotificationDispatcher', () => {
   });
 
   it('keeps an undelivered notice in the outbox for the next dispatcher (a restart)', async () => {
-    const h = setup([{ ok: false, error: 'HTTP 503' }]);
+    const h = setup(kind, [{ ok: false, error: 'HTTP 503' }]);
     h.dispatcher.enqueueChange(pending, ['created'], T0);
     h.dispatcher.start();
     await pass(h.dispatcher);
@@ -145,7 +146,7 @@ describe('NotificationDispatcher', () => {
   });
 
   it('aborts a delivery in flight when stopped, keeping the notice for the next start', async () => {
-    db = openDatabase(':memory:');
+    db = openStoreDatabase(kind);
     const outbox = new NotificationOutbox(db);
     const log = recordingLog();
     let started = false;
@@ -165,7 +166,7 @@ describe('NotificationDispatcher', () => {
   });
 
   it('signs webhook deliveries and names them with one delivery id across tries', async () => {
-    const h = setup([{ ok: false, error: 'HTTP 500' }]);
+    const h = setup(kind, [{ ok: false, error: 'HTTP 500' }]);
     h.dispatcher.enqueueChange({ ...pending, state: 'revoked', closeReason: 'done' }, ['revoked'], T0);
     h.dispatcher.start();
     await pass(h.dispatcher);

@@ -1,4 +1,4 @@
-// Tunnel sessions in SQLite: opened, progressed, closed once, listed by user/resource/time, and
+// Tunnel sessions in SQLite and PostgreSQL: opened, progressed, closed once, listed by user/resource/time, and
 // the ones a crash left open closed at the next start.
 
 import { rm } from 'node:fs/promises';
@@ -7,13 +7,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../../broker/store/database.js';
 import { SqlRequestStore } from '../../../broker/store/request-store.js';
 import { BROKER_RESTART, SqlSessionStore, type NewSession } from '../../../broker/store/session-store.js';
+import { constraintViolated } from '../../../broker/store/sql-errors.js';
 import { AccessError } from '../../../shared/errors.js';
 import { tempDir } from '../../helpers/processes.js';
+import { STORE_KINDS, openStoreDatabase } from '../../helpers/store-databases.js';
 import { startTunnelBroker } from '../tunnel/harness.js';
 import { MINUTE, T0, approval, approvedRequest, pendingRequest } from './sample-requests.js';
-
-let db: Database;
-let sessions: SqlSessionStore;
 
 function session(overrides: Partial<NewSession> = {}): NewSession {
   return {
@@ -28,25 +27,28 @@ function session(overrides: Partial<NewSession> = {}): NewSession {
   };
 }
 
-beforeEach(() => {
-  db = openDatabase(':memory:');
-  const requests = new SqlRequestStore(db);
-  // Sessions belong to a grant (foreign key).
-  requests.insert(approvedRequest(pendingRequest({ id: 'req-1' }), T0, [approval('bob', T0), approval('carol', T0)]));
-  requests.insert(
-    approvedRequest(pendingRequest({ id: 'req-2', resource: 'billing', requester: { oid: 'oid-dan', upn: null } }), T0, [
-      approval('bob', T0),
-      approval('carol', T0),
-    ]),
-  );
-  sessions = new SqlSessionStore(db);
-});
+describe.each(STORE_KINDS)('SqlSessionStore on %s', (kind) => {
+  let db: Database;
+  let sessions: SqlSessionStore;
 
-afterEach(() => {
-  db.close();
-});
+  beforeEach(() => {
+    db = openStoreDatabase(kind);
+    const requests = new SqlRequestStore(db);
+    // Sessions belong to a grant (foreign key).
+    requests.insert(approvedRequest(pendingRequest({ id: 'req-1' }), T0, [approval('bob', T0), approval('carol', T0)]));
+    requests.insert(
+      approvedRequest(pendingRequest({ id: 'req-2', resource: 'billing', requester: { oid: 'oid-dan', upn: null } }), T0, [
+        approval('bob', T0),
+        approval('carol', T0),
+      ]),
+    );
+    sessions = new SqlSessionStore(db);
+  });
 
-describe('SqlSessionStore', () => {
+  afterEach(() => {
+    db.close();
+  });
+
   it('records a session as open, then its end with bytes, reason and detail', () => {
     sessions.open(session());
     expect(sessions.get('ses-1')).toEqual({ ...session(), endedAt: null, bytesUp: 0, bytesDown: 0, reason: null, detail: null });
@@ -84,7 +86,13 @@ describe('SqlSessionStore', () => {
   });
 
   it('refuses a session under a grant that does not exist', () => {
-    expect(() => sessions.open(session({ requestId: 'req-404' }))).toThrow(/FOREIGN KEY/);
+    let refused: unknown;
+    try {
+      sessions.open(session({ requestId: 'req-404' }));
+    } catch (error) {
+      refused = error;
+    }
+    expect(constraintViolated(refused)).toBe('foreign_key');
   });
 
   it('lists the sessions of one grant, oldest first', () => {
@@ -107,6 +115,7 @@ describe('SqlSessionStore', () => {
   });
 });
 
+// SQLite only: the tunnel broker of these tests runs on a database file.
 describe('a broker restarting on a database with open sessions', () => {
   let dir: string;
 

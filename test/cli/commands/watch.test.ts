@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { approvedView, carol, harness, makeView } from './fakes.js';
+import { approvedView, carol, harness, makeApproval, makeView } from './fakes.js';
 
 function scripted(h: ReturnType<typeof harness>): void {
   h.events.push(
@@ -122,6 +122,61 @@ describe('access watch', () => {
     h.interrupt();
     await exit;
     expect(h.stderr()).toContain('lost the broker (closed by the broker (code 1006)) — reconnecting in 1s');
+    expect(h.stdout()).toBe('');
+  });
+
+  it('after a reconnect (perhaps to another broker) shows what was decided while the stream was down', async () => {
+    let reconnected = false;
+    const mine = makeView({ id: 'rmine' });
+    const denied = makeView({
+      id: 'rmine',
+      state: 'denied',
+      reviews: [{ reviewer: { oid: 'oid-bob', upn: 'bob@contoso.com' }, decision: 'deny', comment: 'not now', at: new Date().toISOString() }],
+      closedAt: new Date().toISOString(),
+      closedBy: { oid: 'oid-bob', upn: 'bob@contoso.com' },
+      closeReason: 'not now',
+    });
+    const h = harness({
+      routes: {
+        'GET /v1/requests?state=pending%2Capproved&limit=100': () => ({ requests: reconnected ? [] : [mine], next: null }),
+        'GET /v1/approvals?limit=100': () => ({ approvals: reconnected ? [makeApproval({ id: 'rtheirs' })] : [], next: null }),
+        'GET /v1/requests/rmine': () => denied,
+      },
+    });
+    h.events.push(
+      { type: 'hello', oid: 'oid-alice', upn: null },
+      { type: 'disconnected', reason: 'the connection was lost (close code 1006)', retryInMs: 1000 },
+    );
+    const exit = h.run('watch');
+    await vi.waitFor(() => expect(h.stderr()).toContain('lost the broker'));
+    reconnected = true;
+    h.events.push({ type: 'hello', oid: 'oid-alice', upn: null }, { type: 'reconnected' });
+    await vi.waitFor(() => expect(h.stdout().trimEnd().split('\n')).toHaveLength(2));
+    h.interrupt();
+    expect(await exit).toBe(0);
+    const lines = h.stdout().trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d {2}while disconnected: Your request rmine for prod-db: .*[Dd]enied by bob@contoso\.com/);
+    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d {2}while disconnected: New request rtheirs carol@contoso\.com → prod-db/);
+    expect(h.stderr()).toContain('reconnected — 2 change(s) while disconnected');
+  });
+
+  it('reports nothing missed when nothing changed during the gap', async () => {
+    const h = harness({
+      routes: {
+        'GET /v1/requests?state=pending%2Capproved&limit=100': () => ({ requests: [makeView({ id: 'rmine' })], next: null }),
+        'GET /v1/approvals?limit=100': () => ({ approvals: [makeApproval({ id: 'rtheirs' })], next: null }),
+      },
+    });
+    h.events.push(
+      { type: 'hello', oid: 'oid-alice', upn: null },
+      { type: 'disconnected', reason: 'the connection was lost (close code 1006)', retryInMs: 1000 },
+      { type: 'hello', oid: 'oid-alice', upn: null },
+      { type: 'reconnected' },
+    );
+    const exit = h.run('watch');
+    await vi.waitFor(() => expect(h.stderr()).toContain('reconnected — nothing changed while disconnected'));
+    h.interrupt();
+    await exit;
     expect(h.stdout()).toBe('');
   });
 });

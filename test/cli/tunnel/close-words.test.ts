@@ -26,7 +26,7 @@ describe('closeWords', () => {
     [4116, '', "the resource's time window closed"],
     [4117, 'demo-db requires a sign-in within the last 8h', 'demo-db requires a sign-in within the last 8h'],
     [1001, '', 'the broker is shutting down'],
-    [1006, '', 'the connection to the broker was lost'],
+    [1006, '', 'the broker holding the tunnel went away (the connection to it was lost), so the connection was closed'],
     [4999, 'something new', 'something new (close code 4999)'],
   ])('reads close %i "%s" as "%s"', (code, reason, words) => {
     expect(closeWords({ code, reason }, db, NOW)).toBe(words);
