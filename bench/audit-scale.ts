@@ -108,7 +108,7 @@ function broker(now: () => number, newId?: () => string): AssembledBroker {
     verifier: { verify: () => Promise.reject(new Error('the benchmark verifies no tokens')) },
     directory,
     log: quiet,
-    dataFile: FILE,
+    db: openDatabase(FILE),
     now,
     ...(newId ? { newId } : {}),
   });

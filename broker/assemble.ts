@@ -25,15 +25,15 @@ import type { Directory } from './identity/directory.js';
 import type { Servable } from './lifecycle.js';
 import type { Logger } from './log.js';
 import { BrokerMetrics } from './metrics/metrics.js';
-import { checkReadiness, type Readiness, type ReadinessCheck } from './readiness.js';
+import { checkReadiness, storeCheck, type Readiness, type ReadinessCheck } from './readiness.js';
 import type { IdGenerator } from './requests/ids.js';
 import { NotificationDispatcher, type Post } from './notifications/dispatcher.js';
 import { DeadlineScheduler } from './requests/scheduler.js';
 import { RequestService } from './requests/service.js';
 import { brokerRequestHandler, type RequestHandler, type SideHandler } from './server.js';
 import { BrokerInstances } from './store/broker-instances.js';
+import type { Database } from './store/database.js';
 import { IdentityKeyStore } from './store/identity-keys.js';
-import { openDatabase } from './store/database.js';
 import { NotificationOutbox } from './store/notification-outbox.js';
 import { RateBucketStore } from './store/rate-buckets.js';
 import { SqlRequestStore } from './store/request-store.js';
@@ -51,8 +51,11 @@ export interface AssembleOptions {
   verifier: Verifier;
   directory: Directory;
   log: Logger;
-  /** The SQLite file (under the broker's data directory), or ':memory:' for a throwaway broker. */
-  dataFile: string;
+  /**
+   * The opened store (store/open-store.ts: SQLite in the data directory or the shared PostgreSQL;
+   * `openDatabase(':memory:')` for a throwaway broker). The broker owns it from here: close() closes it.
+   */
+  db: Database;
   /** Default Date.now. */
   now?: () => number;
   /** The embedded dev tenant under `access-broker dev`: answers the non-/v1 paths it knows. */
@@ -113,7 +116,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   const { config, directory, log } = options;
   const now = options.now ?? Date.now;
   const metrics = options.metrics ?? new BrokerMetrics();
-  const db = openDatabase(options.dataFile);
+  const { db } = options;
   // Every call into the stores is timed (access_store_operation_duration_seconds).
   const store = metrics.timed('requests', new SqlRequestStore(db));
   const audit = new Audit({ db, config, directory, now, logger: log, ...(options.auditBatch ? { batch: options.auditBatch } : {}) });
@@ -251,15 +254,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   const hosts = options.hosts ?? null;
   // Mutual TLS: the listener (http/tls.ts createListener) asks for certificates; here they are required.
   const clientCertificates = config.tls !== undefined;
-  const checks: ReadinessCheck[] = [
-    {
-      name: 'store',
-      check: async () => {
-        db.prepare('SELECT 1').get();
-      },
-    },
-    ...(options.readiness ?? []),
-  ];
+  const checks: ReadinessCheck[] = [storeCheck(db), ...(options.readiness ?? [])];
   let closing: Promise<void> | null = null;
   return {
     app,

@@ -1,4 +1,4 @@
-// `access-broker backup FILE [--data DIR] [--force]`: a consistent copy of the broker's SQLite
+// `access-broker backup FILE [--data DIR | --config FILE] [--force]`: a consistent copy of the broker's SQLite
 // database, taken with SQLite's online backup API (better-sqlite3 `db.backup`) while the broker
 // runs: the copy is one snapshot, and the broker keeps serving (WAL: a reader never blocks the
 // writer). The copy is written next to FILE under a temporary name, checked (`PRAGMA
@@ -11,15 +11,16 @@ import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { AccessError } from '../shared/errors.js';
 import { verifyChainAsync } from './audit/verify.js';
-import { BUSY_TIMEOUT_MS, DATABASE_FILE_NAME, SqliteDatabase } from './store/database.js';
+import { BUSY_TIMEOUT_MS, SqliteDatabase } from './store/database.js';
+import { describeStore, type StoreSetting } from './store/store-setting.js';
 import { currentVersion } from './store/migrations.js';
 
 /** Owner read/write only, like the database itself: requests carry reasons and tickets. */
 const BACKUP_FILE_MODE = 0o600;
 
 export interface BackupOptions {
-  /** The broker's data directory (serve's --data). */
-  dataDir: string;
+  /** The broker's store: SQLite only; a PostgreSQL store is backed up with PostgreSQL's own tools. */
+  store: StoreSetting;
   /** Where the copy goes. */
   file: string;
   /** Replace `file` when it exists. */
@@ -36,7 +37,13 @@ export interface BackupReport {
 }
 
 export async function runBackup(options: BackupOptions): Promise<BackupReport> {
-  const source = path.join(options.dataDir, DATABASE_FILE_NAME);
+  if (options.store.kind === 'postgres') {
+    throw new AccessError(
+      'usage',
+      `the broker's store is PostgreSQL (${describeStore(options.store)}, from ${options.store.from}): back it up with pg_dump, e.g. \`pg_dump --format=custom --file=access.dump DATABASE\`, and restore with pg_restore (README, "Running several brokers on PostgreSQL")`,
+    );
+  }
+  const source = options.store.file;
   const file = path.resolve(options.file);
   if (!existsSync(source)) {
     throw new AccessError('usage', `there is no broker database at ${source} — pass --data DIR, the directory \`access-broker serve --data\` uses`);

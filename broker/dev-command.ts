@@ -31,7 +31,8 @@ import type { CloudName } from './identity/clouds.js';
 import { identityFromDevTenant } from './identity/dev-identity.js';
 import { signInResponse } from './identity/identity-settings.js';
 import { Lifecycle } from './lifecycle.js';
-import { DATABASE_FILE_NAME } from './store/database.js';
+import { openStore } from './store/open-store.js';
+import { describeStore, storeSetting } from './store/store-setting.js';
 import { BrokerMetrics } from './metrics/metrics.js';
 import { serveMetrics } from './metrics/listener.js';
 import { DEFAULT_DEV_DRAIN_TIMEOUT_MS, type OperationsOptions } from './operations.js';
@@ -63,6 +64,8 @@ export interface DevOptions {
   deviceCodeLifetimeSec?: number;
   /** Drain timeout and the metrics listener (operations.ts). Default: DEFAULT_DEV_DRAIN_TIMEOUT_MS, no metrics listener. */
   operations?: OperationsOptions;
+  /** `--store URL`: a PostgreSQL store instead of SQLite in the data directory (store/store-setting.ts). Default: none. */
+  store?: string | null;
 }
 
 export interface RunningDevBroker {
@@ -99,6 +102,12 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
   }
 
   try {
+    const store = storeSetting({
+      flag: options.store ?? null,
+      env: options.env,
+      configured: config?.store ? { url: config.store, source: config.source } : null,
+      dataDir,
+    });
     // The port listens first (the dev tenant's URLs name it); until the broker is assembled below,
     // the lifecycle answers every request with 503 not_ready rather than leaving it unanswered.
     const operations = options.operations ?? { drainTimeoutMs: DEFAULT_DEV_DRAIN_TIMEOUT_MS, metrics: null };
@@ -157,13 +166,14 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
       origins: [browserOrigin, publicOrigin],
       names: certificateHostNames(tls?.chain[0]?.x509.subjectAltName),
     });
+    const db = openStore(store);
     const broker = assembleBroker({
       config: effective,
       signIn: signInResponse(identity),
       verifier,
       directory,
       log: options.log,
-      dataFile: path.join(dataDir, DATABASE_FILE_NAME),
+      db,
       side: tenant,
       hosts,
       readiness,
@@ -180,6 +190,7 @@ export async function startDevBroker(options: DevOptions): Promise<RunningDevBro
     printBanner(options.print, {
       url: browserOrigin,
       dataDir: ephemeral ? null : dataDir,
+      store: store.kind === 'postgres' ? describeStore(store) : null,
       tenant,
       config: effective,
       targets,
@@ -199,6 +210,8 @@ function printBanner(
   info: {
     url: string;
     dataDir: string | null;
+    /** The PostgreSQL store, when not SQLite in the data directory. */
+    store: string | null;
     tenant: DevTenant;
     config: BrokerConfig;
     targets: DemoTarget[];
@@ -225,6 +238,7 @@ function printBanner(
   }
   print(`  Tenant        ${info.tenant.tenantId} (dev)`);
   print(`  Data          ${info.dataDir ?? 'temporary, removed on exit (--data DIR keeps it)'}`);
+  if (info.store) print(`  Store         ${info.store} (PostgreSQL)`);
   print('');
   print('  Dev users (choose one on the sign-in page):');
   const users = info.tenant.users();

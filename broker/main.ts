@@ -1,5 +1,5 @@
 // `access-broker`'s entry point: `dev` (embedded dev tenant and demo targets), `serve` (a real
-// Entra tenant), `backup` and `doctor`. The commands that open the store are loaded when run, so
+// Entra tenant), `backup`, `migrate` and `doctor`. The commands that open the store are loaded when run, so
 // `--help` and `doctor` work without the SQLite binding (native-store.ts). The only top-level catch:
 // errors print as one clear line, stack traces only with ACCESS_DEBUG=1.
 
@@ -12,6 +12,7 @@ import { SIGN_IN_METHODS, type SignInMethod } from '../shared/wire.js';
 import { parseDuration } from '../shared/duration.js';
 import { DEVICE_CODE_LIFETIME_SEC } from './devtenant/device-codes.js';
 import { parseWholeNumber } from '../shared/whole-number.js';
+import { DATABASE_URL_ENV } from './config/store-url.js';
 import { UNSAFE_EXPOSE_FLAG } from './dev-exposure.js';
 import { runDoctor } from './doctor-command.js';
 import type { TlsFiles } from './http/tls.js';
@@ -103,6 +104,16 @@ interface OperationsFlags {
   metrics?: ListenAddress;
 }
 
+interface StoreFlags {
+  config?: string;
+  data: string;
+}
+
+/** Where `migrate` and `backup` find the store (store/store-setting.ts maintenanceStore). */
+function storeSources(opts: StoreFlags): { configFile: string | null; dataDir: string; env: NodeJS.ProcessEnv } {
+  return { configFile: opts.config ? path.resolve(opts.config) : null, dataDir: path.resolve(opts.data), env: process.env };
+}
+
 function operationsOf(opts: OperationsFlags): OperationsOptions {
   return { drainTimeoutMs: opts.drainTimeout, metrics: opts.metrics ?? null };
 }
@@ -161,6 +172,10 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       .option('--host <addr>', `address to listen on: loopback only, unless ${UNSAFE_EXPOSE_FLAG}`, '127.0.0.1')
       .option('--data <dir>', 'keep state (tenant keys, users, demo database) in DIR across restarts')
       .option('--config <file>', "use a team's own resources, policy and dev users/groups instead of the demo set")
+      .option(
+        '--store <url>',
+        `keep requests, grants and the audit log in this PostgreSQL database (postgres://USER@HOST:5432/DATABASE) instead of SQLite; overrides ${DATABASE_URL_ENV} and the config's \`store\``,
+      )
       .option('--tls-cert <file>', `${TLS_CERT_HELP}; the dev tenant is then served over https too`)
       .option('--tls-key <file>', TLS_KEY_HELP)
       .option(
@@ -193,6 +208,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
         host: string;
         data?: string;
         config?: string;
+        store?: string;
         cloud: CloudName;
         unsafeExposeDevTenant?: boolean;
         signIn?: SignInMethod;
@@ -215,6 +231,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
         host: opts.host,
         dataDir: opts.data ? path.resolve(opts.data) : null,
         configFile: opts.config ? path.resolve(opts.config) : null,
+        store: opts.store ?? null,
         env: process.env,
         log,
         print: (line) => process.stdout.write(`${line}\n`),
@@ -228,13 +245,18 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       .command('serve')
       .description('run the broker for a real Microsoft Entra tenant')
       .requiredOption('--config <file>', 'the resources/policy/tenant YAML file')
-      .option('--data <dir>', 'where the store (requests, grants, audit log) lives', 'access-data')
+      .option(
+        '--data <dir>',
+        `where the SQLite store (requests, grants, audit log) lives, unless the config's \`store\` or ${DATABASE_URL_ENV} names PostgreSQL`,
+        'access-data',
+      )
+      .option('--no-migrate', "do not bring the store's schema up to date at start: refuse to start unless `access-broker migrate` already did")
       .option('--port <n>', 'port to listen on', parsePort, DEFAULT_DEV_PORT)
       .option('--host <addr>', 'address to listen on', '127.0.0.1')
       .option('--tls-cert <file>', TLS_CERT_HELP)
       .option('--tls-key <file>', TLS_KEY_HELP),
     DEFAULT_DRAIN_TIMEOUT_MS,
-  ).action(async (opts: { port: number; host: string; config: string; data: string } & TlsFlags & OperationsFlags) => {
+  ).action(async (opts: { port: number; host: string; config: string; data: string; migrate: boolean } & TlsFlags & OperationsFlags) => {
     const log = consoleLogger(undefined, opts.logFormat);
     const { startBroker } = await withStoreBinding(() => import('./serve-command.js'));
     const broker = await startBroker({
@@ -242,6 +264,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       tls: tlsFiles(opts),
       configFile: path.resolve(opts.config),
       dataDir: path.resolve(opts.data),
+      migrate: opts.migrate,
       port: opts.port,
       host: opts.host,
       env: process.env,
@@ -252,14 +275,33 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 
   program
     .command('backup')
-    .description("copy the broker's SQLite database to FILE while it runs (SQLite's online backup API), then check the copy (integrity and the audit chain)")
+    .description(
+      "copy the broker's SQLite database to FILE while it runs (SQLite's online backup API), then check the copy (integrity and the audit chain); a PostgreSQL store is backed up with pg_dump",
+    )
     .argument('<file>', 'where the copy goes (written under a temporary name, renamed once checked)')
     .option('--data <dir>', 'the data directory the broker serves from (serve --data)', 'access-data')
+    .option('--config <file>', `the config \`serve\` uses: only its \`store\` is read, to refuse a PostgreSQL store (as ${DATABASE_URL_ENV} does)`)
     .option('--force', 'replace FILE when it exists')
-    .action(async (file: string, opts: { data: string; force?: boolean }) => {
+    .action(async (file: string, opts: StoreFlags & { force?: boolean }) => {
       const { runBackup, backupLines } = await withStoreBinding(() => import('./backup-command.js'));
-      const report = await runBackup({ dataDir: path.resolve(opts.data), file, force: opts.force === true });
+      const { maintenanceStore } = await import('./store/store-setting.js');
+      const report = await runBackup({ store: await maintenanceStore(storeSources(opts)), file, force: opts.force === true });
       process.stdout.write(`${backupLines(report).join('\n')}\n`);
+    });
+
+  program
+    .command('migrate')
+    .description(
+      `bring the store's schema up to the version this broker knows (brokers do it at start unless \`serve --no-migrate\`); safe to repeat, and brokers starting meanwhile wait for it`,
+    )
+    .option('--config <file>', `the config \`serve\` uses: only its \`store\` is read (${DATABASE_URL_ENV} wins over it)`)
+    .option('--data <dir>', 'the data directory of a SQLite store (serve --data), when no PostgreSQL store is named', 'access-data')
+    .option('--status', 'only show the schema version of the store and the migrations still to apply')
+    .action(async (opts: StoreFlags & { status?: boolean }) => {
+      const { runMigrate, migrateLines } = await withStoreBinding(() => import('./migrate-command.js'));
+      const { maintenanceStore } = await import('./store/store-setting.js');
+      const report = runMigrate({ store: await maintenanceStore(storeSources(opts)), statusOnly: opts.status === true });
+      process.stdout.write(`${migrateLines(report).join('\n')}\n`);
     });
 
   program

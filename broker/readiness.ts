@@ -2,13 +2,15 @@
 // Graph) is asked now, in parallel, each within a bounded time. `GET /readyz` answers with the
 // result; a load balancer or service manager routes traffic only to a broker that is ready.
 
+import type { SqlDatabase } from './store/sql-database.js';
+
 /** How long one check may take before it counts as not answering: a probe must answer promptly. */
 export const READINESS_CHECK_TIMEOUT_MS = 5_000;
 
 /**
  * How long the answer of a check that goes over the network (signing keys, Graph) is reused: a
  * probe every second must not become a Graph call every second, and an outage still shows within
- * a few seconds. The store is asked every time (it is local and cheap).
+ * a few seconds. The store is asked every time (storeCheck).
  */
 export const READINESS_CACHE_MS = 5_000;
 
@@ -46,6 +48,19 @@ async function outcomeOf(check: () => Promise<void>, timeoutMs: number): Promise
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Whether the store answers a query. SQLite is local and cheap; PostgreSQL answers or fails within
+ * its timeout (store/postgres/postgres-database.ts), so a probe cannot hang the broker on a dead server.
+ */
+export function storeCheck(db: SqlDatabase): ReadinessCheck {
+  return {
+    name: 'store',
+    check: async () => {
+      db.prepare('SELECT 1').get();
+    },
+  };
 }
 
 /**

@@ -3,7 +3,6 @@
 // proxy in front of it).
 
 import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { HttpTransport, isLoopbackHost } from '../shared/http-transport.js';
 import { AccessError } from '../shared/errors.js';
 import { assembleBroker } from './assemble.js';
@@ -13,7 +12,8 @@ import { buildIdentity } from './identity/build-identity.js';
 import { checkPolicyGroups, graphGroupLookup, withGroupNames } from './identity/group-check.js';
 import { identityFromTenant, signInResponse } from './identity/identity-settings.js';
 import { Lifecycle } from './lifecycle.js';
-import { DATABASE_FILE_NAME } from './store/database.js';
+import { openStore } from './store/open-store.js';
+import { describeStore, storeSetting } from './store/store-setting.js';
 import { BrokerMetrics } from './metrics/metrics.js';
 import { serveMetrics } from './metrics/listener.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, type OperationsOptions } from './operations.js';
@@ -22,8 +22,10 @@ import { listen } from './server.js';
 
 export interface ServeOptions {
   configFile: string;
-  /** Where the store (requests, grants, audit log) lives. */
+  /** Where the SQLite store (requests, grants, audit log) lives when the config and ACCESS_DATABASE_URL name no PostgreSQL store. */
   dataDir: string;
+  /** Bring the store's schema up to date at start (default), or only check it is (`--no-migrate`). */
+  migrate?: boolean;
   port: number;
   host: string;
   env: NodeJS.ProcessEnv;
@@ -53,6 +55,10 @@ export async function startBroker(options: ServeOptions): Promise<RunningBroker>
   if (!written.tenant)
     throw new AccessError('config_invalid', `${options.configFile}: a \`tenant\` block is required to serve a real tenant (or use \`access-broker dev\`)`);
   const identity = identityFromTenant(written.tenant);
+  // Before Graph is asked anything: a store that cannot be used is the first thing reported.
+  const store = storeSetting({ env: options.env, configured: written.store ? { url: written.store, source: written.source } : null, dataDir: options.dataDir });
+  if (store.kind === 'sqlite') await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const db = openStore(store, { schema: options.migrate === false ? 'check' : 'migrate' });
   const operations = options.operations ?? { drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS, metrics: null };
   const metrics = new BrokerMetrics();
   const { verifier, directory, readiness, graph } = buildIdentity(identity, {
@@ -62,19 +68,21 @@ export async function startBroker(options: ServeOptions): Promise<RunningBroker>
     graphRetryBudgetMs: written.graphRetryBudgetMs,
     warn: (message) => options.log.warn(message),
   });
-  const checked = await checkPolicyGroups(written, graphGroupLookup(graph));
+  const checked = await checkPolicyGroups(written, graphGroupLookup(graph)).catch((error: unknown) => {
+    db.close();
+    throw error;
+  });
   for (const warning of checked.warnings) options.log.warn(warning);
   // People see "sg-dba (0f8e…)" in messages and listings; matching stays by id.
   const config = withGroupNames(written, checked.names);
   const clientCa = clientCaOf(config, tls);
-  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const broker = assembleBroker({
     config,
     signIn: signInResponse(identity),
     verifier,
     directory,
     log: options.log,
-    dataFile: path.join(options.dataDir, DATABASE_FILE_NAME),
+    db,
     readiness,
     metrics,
   });
@@ -96,7 +104,7 @@ export async function startBroker(options: ServeOptions): Promise<RunningBroker>
     url,
     tenant: identity.tenantId,
     resources: config.resources.length,
-    data: options.dataDir,
+    store: describeStore(store),
     ...(tls ? { certificate: tls.files.certFile } : {}),
   });
   if (!tls && !isLoopbackHost(address.address)) {

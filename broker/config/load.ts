@@ -5,10 +5,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { AccessError } from '../../shared/errors.js';
 import { ConfigInvalidError, locateProblems, type ConfigPath, type ConfigProblem } from './problems.js';
 import { configSchema } from './schema.js';
+import { storeUrl } from './store-url.js';
 import type { BrokerConfig } from './types.js';
 
 export interface ConfigOptions {
@@ -34,6 +35,30 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
  * `config_invalid`) listing every problem.
  */
 export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv, options: ConfigOptions = {}): BrokerConfig {
+  const schema = configSchema({
+    env,
+    allowDevDirectory: options.allowDevDirectory ?? false,
+    requireTenant: options.requireTenant ?? false,
+    groupIdsOnly: (options.requireTenant ?? false) && !(options.allowGroupNames ?? false),
+    baseDir: options.baseDir ?? process.cwd(),
+  });
+  return { source, ...(validateYaml(text, source, schema) as Omit<BrokerConfig, 'source'>) };
+}
+
+/** Only what the file says under `store:`, for the commands that need nothing else (schema below). */
+const storeOnlySchema = z.looseObject({ store: storeUrl().optional() }, { error: 'must be a mapping — the broker config (see examples/access.yaml)' });
+
+/**
+ * The `store:` of a config file (undefined when absent), for `migrate` and `backup`: they need the
+ * database and nothing else, so the rest of the file (and the secrets it names) is not checked.
+ */
+export async function loadStoreUrl(file: string): Promise<string | undefined> {
+  const text = await readConfigText(file);
+  return validateYaml(text, file, storeOnlySchema).store;
+}
+
+/** Parses YAML text and validates it with `schema`, or throws ConfigInvalidError listing every problem. */
+function validateYaml<T>(text: string, source: string, schema: z.ZodType<T>): T {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const refuse = (problems: ConfigProblem[], tree: Document | null): never => {
@@ -60,20 +85,18 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     refuse([{ path: [], reason: 'the file is empty — it needs at least `resources` (see examples/access.yaml)' }], doc);
   }
 
-  const schema = configSchema({
-    env,
-    allowDevDirectory: options.allowDevDirectory ?? false,
-    requireTenant: options.requireTenant ?? false,
-    groupIdsOnly: (options.requireTenant ?? false) && !(options.allowGroupNames ?? false),
-    baseDir: options.baseDir ?? process.cwd(),
-  });
   const result = schema.safeParse(data, { reportInput: true, error: fallbackMessage });
   if (!result.success) refuse(result.error.issues.map(issueProblem), doc);
-  return { source, ...(result.data as Omit<BrokerConfig, 'source'>) };
+  return result.data as T;
 }
 
 /** Reads and parses a config file; a missing or unreadable file is refused naming the path. */
 export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv, options: ConfigOptions = {}): Promise<BrokerConfig> {
+  const text = await readConfigText(file);
+  return parseConfig(text, file, env, { baseDir: path.dirname(path.resolve(file)), ...options });
+}
+
+async function readConfigText(file: string): Promise<string> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -86,7 +109,7 @@ export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv, optio
       `config file ${file} is ${bytes.length} bytes, more than the ${MAX_CONFIG_BYTES} a config may be — is this the right file?`,
     );
   }
-  return parseConfig(bytes.toString('utf8'), file, env, { baseDir: path.dirname(path.resolve(file)), ...options });
+  return bytes.toString('utf8');
 }
 
 function unreadableMessage(file: string, error: unknown): string {

@@ -13,6 +13,7 @@ import { cloudSchema } from './cloud-schema.js';
 import { conditionsSchema, networkList } from './conditions-schema.js';
 import { graphSchema } from './graph-credential-schema.js';
 import { notificationsSchema } from './notifications-schema.js';
+import { storeUrl } from './store-url.js';
 import { credentialList } from './database-credentials.js';
 import { collectLabels, groupRefList, refsOf, isGroupId, type GroupRefEntry } from './group-refs.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
@@ -490,6 +491,7 @@ export function configSchema(options: SchemaOptions) {
       tls: tlsSchema(options.baseDir).optional(),
       notifications: notificationsSchema({ env: options.env, baseDir: options.baseDir }).optional(),
       trustedProxies: networkList('the reverse proxies whose X-Forwarded-For the broker believes, e.g. [10.0.5.10/32]').optional(),
+      store: storeUrl().optional(),
       devTenant,
     },
     'the broker config: resources, auditors, admins and (for `serve`) tenant',
@@ -530,6 +532,7 @@ export function configSchema(options: SchemaOptions) {
       ...(raw.tls ? { tls: raw.tls } : {}),
       ...(raw.notifications ? { notifications: raw.notifications } : {}),
       ...(raw.trustedProxies ? { trustedProxies: raw.trustedProxies } : {}),
+      ...(raw.store ? { store: raw.store } : {}),
     };
   });
 }

@@ -281,4 +281,9 @@ export interface BrokerConfig {
   trustedProxies?: NetworkList;
   /** `notifications:` — Teams, Slack and signed webhook destinations; absent: none. */
   notifications?: NotificationsConfig;
+  /**
+   * `store:` — the PostgreSQL database several brokers share (postgres://USER@HOST:PORT/DATABASE,
+   * config/store-url.ts). ACCESS_DATABASE_URL wins over it. Absent: SQLite in the data directory.
+   */
+  store?: string;
 }

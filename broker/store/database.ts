@@ -6,7 +6,7 @@
 import { closeSync, openSync } from 'node:fs';
 import Sqlite from 'better-sqlite3';
 import { AccessError } from '../../shared/errors.js';
-import { applyMigrations } from './migrations.js';
+import { applyMigrations, assertSchemaCurrent } from './migrations.js';
 import { assertSynchronous, type SqlDatabase, type SqlStatement } from './sql-database.js';
 
 /** What the stores are given: SQLite here, or PostgreSQL (postgres/postgres-database.ts). */
@@ -42,19 +42,36 @@ export const DATABASE_FILE_NAME = 'access.db';
 /** Owner read/write only: requests carry reasons and tickets, and the audit log will live here too. */
 const DATABASE_FILE_MODE = 0o600;
 
+/**
+ * What opening does to the schema: bring it up to date ('migrate', the default), refuse it unless
+ * it is up to date ('check': `serve --no-migrate`), or leave it as it is ('leave': `access-broker migrate`,
+ * which reports the version before migrating).
+ */
+export type SchemaAction = 'migrate' | 'check' | 'leave';
+
+export interface OpenOptions {
+  schema?: SchemaAction;
+}
+
 /** Opens (creating if needed) the database at `file`, or a private in-memory one, ready to use. */
-export function openDatabase(file: string | ':memory:'): SqliteDatabase {
+export function openDatabase(file: string | ':memory:', options: OpenOptions = {}): SqliteDatabase {
   const sqlite = connect(file);
   try {
     for (const pragma of CONNECTION_PRAGMAS) sqlite.pragma(pragma);
     assertWal(sqlite);
     const db = new SqliteDatabase(sqlite);
-    applyMigrations(db);
+    prepareSchema(db, options.schema ?? 'migrate');
     return db;
   } catch (error) {
     sqlite.close();
     throw error;
   }
+}
+
+/** Does `action` to the schema of a freshly opened database, SQLite or PostgreSQL. */
+export function prepareSchema(db: SqlDatabase, action: SchemaAction): void {
+  if (action === 'migrate') applyMigrations(db);
+  else if (action === 'check') assertSchemaCurrent(db);
 }
 
 /** A better-sqlite3 connection as the stores' SqlDatabase. */

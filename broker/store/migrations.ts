@@ -309,6 +309,12 @@ const CREATE_SCHEMA_MIGRATIONS: Readonly<Record<SqlDialect, string>> = {
     )`,
 };
 
+/** What applyMigrations found and left: the schema version before and after. */
+export interface MigrationResult {
+  from: number;
+  to: number;
+}
+
 /**
  * Brings the database up to the newest known version in one write transaction (so two processes
  * opening the same database at once do not both migrate: SQLite's IMMEDIATE lock, PostgreSQL's
@@ -316,24 +322,19 @@ const CREATE_SCHEMA_MIGRATIONS: Readonly<Record<SqlDialect, string>> = {
  * writing to a newer schema could break it. `migrations` is a parameter only so tests can exercise
  * a failing migration.
  */
-export function applyMigrations(db: SqlDatabase, migrations: readonly Migration[] = migrationsFor(db.dialect), now: () => number = Date.now): void {
+export function applyMigrations(db: SqlDatabase, migrations: readonly Migration[] = migrationsFor(db.dialect), now: () => number = Date.now): MigrationResult {
   assertOrdered(migrations);
   const known = migrations.length;
-  db.transaction(() => {
+  return db.transaction(() => {
     db.exec(CREATE_SCHEMA_MIGRATIONS[db.dialect]);
     const current = currentVersion(db);
-    if (current > known) {
-      throw new AccessError(
-        'store_incompatible',
-        `the database "${db.name}" has schema version ${current}, but this broker knows versions up to ${known}; ` +
-          `run the newer broker that wrote it, or restore a backup made for version ${known}`,
-      );
-    }
+    if (current > known) throw newerSchema(db, current, known);
     const record = db.prepare<[number, string, number]>('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
     for (const migration of migrations.slice(current)) {
       db.exec(migration.sql);
       record.run(migration.version, migration.name, now());
     }
+    return { from: current, to: known };
   });
 }
 
@@ -341,6 +342,43 @@ export function applyMigrations(db: SqlDatabase, migrations: readonly Migration[
 export function currentVersion(db: SqlDatabase): number {
   const row = db.prepare<[], { version: number | null }>('SELECT max(version) AS version FROM schema_migrations').get();
   return row?.version ?? 0;
+}
+
+/** Whether `schema_migrations` exists, asked without creating it (its schema: PostgreSQL's search_path). */
+const HAS_SCHEMA_MIGRATIONS: Readonly<Record<SqlDialect, string>> = {
+  sqlite: `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`,
+  postgres: `SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'`,
+};
+
+/** The schema version of the database, changing nothing: 0 for an empty one. */
+export function recordedVersion(db: SqlDatabase): number {
+  const tables = db.prepare<[], number>(HAS_SCHEMA_MIGRATIONS[db.dialect]).pluck().get() ?? 0;
+  return tables > 0 ? currentVersion(db) : 0;
+}
+
+/**
+ * For a broker started without migrating (`serve --no-migrate`): refuses a schema older than this
+ * code (someone must run `access-broker migrate`) or newer (as applyMigrations does).
+ */
+export function assertSchemaCurrent(db: SqlDatabase, migrations: readonly Migration[] = migrationsFor(db.dialect)): void {
+  const current = recordedVersion(db);
+  const known = migrations.length;
+  if (current > known) throw newerSchema(db, current, known);
+  if (current < known) {
+    throw new AccessError(
+      'store_incompatible',
+      `the database "${db.name}" has schema version ${current}, but this broker needs version ${known}; ` +
+        'run `access-broker migrate` with the same config (or start the broker without --no-migrate)',
+    );
+  }
+}
+
+function newerSchema(db: SqlDatabase, current: number, known: number): AccessError {
+  return new AccessError(
+    'store_incompatible',
+    `the database "${db.name}" has schema version ${current}, but this broker knows versions up to ${known}; ` +
+      `run the newer broker that wrote it, or restore a backup made for version ${known}`,
+  );
 }
 
 /** A gap or reordering would make `slice(current)` skip or repeat a migration. */

@@ -11,6 +11,7 @@ import { SqlAuditLog } from '../../broker/audit/audit-log.js';
 import { verifyChain } from '../../broker/audit/verify.js';
 import { runBackup } from '../../broker/backup-command.js';
 import { DATABASE_FILE_NAME, openDatabase, type Database } from '../../broker/store/database.js';
+import { storeSetting, type StoreSetting } from '../../broker/store/store-setting.js';
 import { tempDir } from '../helpers/processes.js';
 import { entry } from './audit/entries.js';
 
@@ -29,6 +30,11 @@ beforeEach(async () => {
   new SqlAuditLog(live).appendAll(Array.from({ length: ENTRIES }, (_, n) => entry(n)));
 });
 
+/** The store `backup --data DIR` names. */
+function sqliteIn(dataDir: string): StoreSetting {
+  return storeSetting({ env: {}, dataDir });
+}
+
 afterEach(async () => {
   live.close();
   await rm(dir, { recursive: true, force: true });
@@ -37,7 +43,7 @@ afterEach(async () => {
 describe('runBackup', () => {
   it("copies the live database, checks it and reports the audit chain's head, readable by the owner only", async () => {
     const file = path.join(dir, 'copy.db');
-    const report = await runBackup({ dataDir, file, force: false });
+    const report = await runBackup({ store: sqliteIn(dataDir), file, force: false });
     const head = verifyChain(live);
     expect(head.ok).toBe(true);
     expect(report).toMatchObject({ file, auditEntries: ENTRIES, auditHead: head.ok ? head.head : null });
@@ -55,20 +61,30 @@ describe('runBackup', () => {
   it('refuses to replace an existing file without force, and replaces it with force', async () => {
     const file = path.join(dir, 'copy.db');
     await writeFile(file, 'yesterday');
-    await expect(runBackup({ dataDir, file, force: false })).rejects.toMatchObject({
+    await expect(runBackup({ store: sqliteIn(dataDir), file, force: false })).rejects.toMatchObject({
       code: 'usage',
       message: `${file} already exists — name another file, or pass --force to replace it`,
     });
-    await runBackup({ dataDir, file, force: true });
+    await runBackup({ store: sqliteIn(dataDir), file, force: true });
     expect(statSync(file).size).toBeGreaterThan('yesterday'.length);
   });
 
   it('refuses a data directory without a broker database, naming the path', async () => {
     const empty = path.join(dir, 'empty');
-    await expect(runBackup({ dataDir: empty, file: path.join(dir, 'copy.db'), force: false })).rejects.toMatchObject({
+    await expect(runBackup({ store: sqliteIn(empty), file: path.join(dir, 'copy.db'), force: false })).rejects.toMatchObject({
       code: 'usage',
       message: expect.stringContaining(`there is no broker database at ${path.join(empty, DATABASE_FILE_NAME)}`),
     });
+  });
+
+  it('refuses a PostgreSQL store, pointing to pg_dump without showing the password', async () => {
+    const store = storeSetting({ env: { ACCESS_DATABASE_URL: 'postgres://access:s3cret@db.internal:5432/access' }, dataDir });
+    const file = path.join(dir, 'copy.db');
+    const refused = runBackup({ store, file, force: false });
+    await expect(refused).rejects.toMatchObject({ code: 'usage', message: expect.stringContaining('pg_dump') });
+    await expect(refused).rejects.toMatchObject({ message: expect.stringContaining('postgres://access:***@db.internal:5432/access') });
+    await expect(refused).rejects.toMatchObject({ message: expect.not.stringContaining('s3cret') });
+    expect(existsSync(file)).toBe(false);
   });
 
   it('refuses a copy whose audit chain does not verify and leaves no file behind', async () => {
@@ -80,7 +96,7 @@ describe('runBackup', () => {
       raw.close();
     }
     const file = path.join(dir, 'copy.db');
-    await expect(runBackup({ dataDir, file, force: false })).rejects.toMatchObject({
+    await expect(runBackup({ store: sqliteIn(dataDir), file, force: false })).rejects.toMatchObject({
       code: 'store_unavailable',
       message: expect.stringContaining("the copy's audit chain does not verify: entry 7 is altered"),
     });

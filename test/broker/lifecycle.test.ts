@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { assembleBroker, type AssembledBroker } from '../../broker/assemble.js';
+import { openDatabase } from '../../broker/store/database.js';
 import { Lifecycle, type Servable } from '../../broker/lifecycle.js';
 import type { ReadinessCheck } from '../../broker/readiness.js';
 import { AccessError } from '../../shared/errors.js';
@@ -27,7 +28,7 @@ const verifier = {
 };
 
 function assemble(readiness: ReadinessCheck[] = []): AssembledBroker {
-  return assembleBroker({ config: config(), signIn, verifier, directory: new FakeDirectory(), log: recordingLog(), dataFile: ':memory:', readiness });
+  return assembleBroker({ config: config(), signIn, verifier, directory: new FakeDirectory(), log: recordingLog(), db: openDatabase(':memory:'), readiness });
 }
 
 const cleanups: Array<() => Promise<void>> = [];

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Verifier } from '../../broker/app.js';
 import { assembleBroker } from '../../broker/assemble.js';
+import { openDatabase } from '../../broker/store/database.js';
 import type { Principal } from '../../broker/auth/principal.js';
 import type { BrokerConfig, ResourcePolicy } from '../../broker/config/types.js';
 import { databaseCredential } from '../../broker/config/database-credentials.js';
@@ -94,7 +95,7 @@ beforeAll(async () => {
     verifier,
     directory,
     log,
-    dataFile: ':memory:',
+    db: openDatabase(':memory:'),
   });
   const served = await serveOnLoopback(broker, log);
   lifecycle = served.lifecycle;

@@ -5,7 +5,6 @@
 // tunnel, first until the tunnel ends on its own, then up to a short drain timeout after which the
 // tunnel is cut with 1001 and the CLI says the broker is shutting down.
 
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type net from 'node:net';
@@ -13,7 +12,7 @@ import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestView } from '../../shared/wire.js';
-import { BROKER_BIN, cleanEnv, startDevBrokerProcess, tempDir, waitForMatch, type CliResult, type DevBrokerProcess } from '../helpers/processes.js';
+import { runBroker, startDevBrokerProcess, tempDir, waitForMatch, type DevBrokerProcess } from '../helpers/processes.js';
 import { accessToken, BrokerApi, signIn, startListener, type Listening, type Person } from '../helpers/tunnel-broker.js';
 import { closed, connectTcp, echoRoundTrip, startEchoServer, type LoopbackServer } from '../helpers/tunnel-targets.js';
 
@@ -74,17 +73,6 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 async function scrape(url: string): Promise<{ status: number; contentType: string | null; text: string }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
   return { status: res.status, contentType: res.headers.get('content-type'), text: await res.text() };
-}
-
-function runBroker(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BROKER_BIN, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 /** Resolves with the exit code once the process has exited. */

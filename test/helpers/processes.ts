@@ -126,6 +126,18 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Runs `access-broker ARGS` to completion (migrate, backup: commands that exit). */
+export function runBroker(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BROKER_BIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 export interface CliRun {
   child: ChildProcess;
   stdout: () => string;

@@ -258,7 +258,7 @@ describe('parseConfig: refusals name file, line, key and reason', () => {
     {
       claim: 'an unknown top-level key, listing what is allowed',
       text: file(...RESOURCE, 'frobnicate: true'),
-      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, membershipRecheckSeconds, membershipGraceSeconds, graphRetryBudget, resources, auditors, admins, limits, forwardAuth, tls, notifications, trustedProxies, devTenant',
+      line: 'config.yaml:8 frobnicate: unknown key — allowed here: tenant, groupCacheSeconds, membershipRecheckSeconds, membershipGraceSeconds, graphRetryBudget, resources, auditors, admins, limits, forwardAuth, tls, notifications, trustedProxies, store, devTenant',
     },
     {
       claim: 'a kind that is not a resource kind',

@@ -4,6 +4,7 @@
 import { WebSocket } from 'ws';
 import type { BrokerApp, Verifier } from '../../../broker/app.js';
 import { assembleBroker, type AssembledBroker } from '../../../broker/assemble.js';
+import { openDatabase } from '../../../broker/store/database.js';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
 import { AccessError } from '../../../shared/errors.js';
 import type { CallerLimits } from '../../../shared/limits.js';
@@ -47,7 +48,7 @@ export async function startTestBroker(
     verifier,
     directory,
     log,
-    dataFile: ':memory:',
+    db: openDatabase(':memory:'),
     newId: () => `req${String(++n).padStart(3, '0')}`,
     ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
   });

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import type { BrokerApp, Verifier } from '../../../broker/app.js';
 import { assembleBroker, type AssembleOptions, type AssembledBroker } from '../../../broker/assemble.js';
+import { openDatabase } from '../../../broker/store/database.js';
 import type { CallerLimits } from '../../../shared/limits.js';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
 import type { SessionQuery } from '../../../broker/store/audit-queries.js';
@@ -61,7 +62,7 @@ export async function startTunnelBroker(
     verifier,
     directory,
     log,
-    dataFile: options.dataFile ?? ':memory:',
+    db: openDatabase(options.dataFile ?? ':memory:'),
     newId: () => `req${String(++n).padStart(3, '0')}`,
     tunnel: { newId: () => `ses${String(++s).padStart(3, '0')}`, ...options.tunnel },
   });
