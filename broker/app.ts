@@ -8,6 +8,7 @@ import type { Audit } from './audit/audit.js';
 import type { SignInRecorder } from './audit/signins.js';
 import { FailedSignIns } from './auth/failed-sign-ins.js';
 import type { IdentityTokens } from './tunnel/http/identity-token.js';
+import type { CallLimiter } from './http/rate-limit.js';
 import type { Principal } from './auth/principal.js';
 import { bearerTokenFrom } from './auth/token-verifier.js';
 import type { BrokerConfig } from './config/types.js';
@@ -34,6 +35,11 @@ export interface BrokerApp {
   readonly audit: Audit;
   /** The key http resources' identity tokens are signed with; its JWKS is public (`GET /v1/identity/jwks`). */
   readonly identityTokens: IdentityTokens;
+  /**
+   * New requests per person (limits.requestsPerMinute): buckets in the database, so the limit holds
+   * across every broker on it.
+   */
+  readonly requestCreations: CallLimiter;
 }
 
 /** The caller behind a request's bearer token (REST and WebSocket upgrades alike). */

@@ -11,12 +11,14 @@ import { authenticator, type BrokerApp, type Verifier } from './app.js';
 import { Audit, type AuditOptions } from './audit/audit.js';
 import { FailedSignIns } from './auth/failed-sign-ins.js';
 import { AuditedSessionStore } from './audit/audited-session-store.js';
+import { BrokerPresence } from './broker-presence.js';
 import type { BrokerConfig } from './config/types.js';
 import { EventsEndpoint } from './events/endpoint.js';
 import { EventHub } from './events/hub.js';
 import { ForwardAuthEndpoint } from './forward-auth/endpoint.js';
 import { DEFAULT_FORWARD_AUTH_AUDIT_WINDOW_MS } from './config/schema.js';
 import type { HostAllowList } from './http/host-allow-list.js';
+import { SharedRateLimiter } from './http/rate-limit.js';
 import { authorizeEndpoint } from './http/respond.js';
 import { upgradeRouter, type UpgradeListener } from './http/upgrade.js';
 import type { Directory } from './identity/directory.js';
@@ -31,10 +33,12 @@ import { RemoteChanges } from './requests/remote-changes.js';
 import { RequestService } from './requests/service.js';
 import { brokerRequestHandler, type RequestHandler, type SideHandler } from './server.js';
 import { CHANGES_CHANNEL, SqlChangeLog } from './store/change-log.js';
+import { BrokerInstances } from './store/broker-instances.js';
 import type { Database } from './store/database.js';
+import { IdentityKeyStore } from './store/identity-keys.js';
 import { NotificationOutbox } from './store/notification-outbox.js';
+import { RateBucketStore } from './store/rate-buckets.js';
 import { SqlRequestStore } from './store/request-store.js';
-import { PostgresDatabase } from './store/postgres/postgres-database.js';
 import { SqlSessionStore, type SessionStore } from './store/session-store.js';
 import { TunnelEndpoint, type TunnelEndpointOptions } from './tunnel/endpoint.js';
 import { HttpGateway } from './tunnel/http/gateway.js';
@@ -115,8 +119,10 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   const now = options.now ?? Date.now;
   const metrics = options.metrics ?? new BrokerMetrics();
   const { db } = options;
-  // Who wrote a change to the change log: this broker, until it stops (brokers sharing a database skip their own).
-  const changeLog = new SqlChangeLog(db, randomUUID());
+  // This broker process among those sharing the database: the writer of its change-log rows (the
+  // others skip their own) and the owner of the tunnel sessions it relays.
+  const brokerId = randomUUID();
+  const changeLog = new SqlChangeLog(db, brokerId);
   // Every call into the stores is timed (access_store_operation_duration_seconds).
   const store = metrics.timed('requests', new SqlRequestStore(db));
   const audit = new Audit({ db, config, directory, now, logger: log, ...(options.auditBatch ? { batch: options.auditBatch } : {}) });
@@ -164,13 +170,14 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   // Brokers sharing a PostgreSQL database: the changes the others commit reach this one's listeners
   // (every one of them, the tunnels' and forward-auth's registered below included: nothing is read
   // before this function returns).
+  const listen = db.listen?.bind(db);
   const remoteChanges =
-    db instanceof PostgresDatabase
+    listen !== undefined
       ? new RemoteChanges({
           changeLog,
           requests: store,
           relay: (request, changes) => service.relay(request, changes),
-          signal: (handlers) => db.listen({ channel: CHANGES_CHANNEL, log, ...handlers }),
+          signal: (handlers) => listen({ channel: CHANGES_CHANNEL, log, ...handlers }),
           log,
         })
       : null;
@@ -194,12 +201,10 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
   });
 
   // Every session opening and closing is also an audit entry, in the same transaction as its row.
-  const sessions = metrics.timed('sessions', new AuditedSessionStore(db, new SqlSessionStore(db), audit.log));
-  // Sessions a crashed broker left open are closed at start.
-  const leftovers = sessions.closeLeftovers(now());
-  if (leftovers > 0) log.warn('closed tunnel sessions the previous broker left open', { sessions: leftovers });
-  // http resources: the broker forwards each request itself, with the caller's identity signed by this key.
-  const identityTokens = new IdentityTokens();
+  // Each session row names this broker; sessions of crashed (SQLite) or lost (PostgreSQL) brokers are closed by its presence.
+  const sessions = metrics.timed('sessions', new AuditedSessionStore(db, new SqlSessionStore(db, brokerId), audit.log));
+  // http resources: the broker forwards each request itself, with the caller's identity signed by the key all brokers on the database share.
+  const identityTokens = IdentityTokens.shared(new IdentityKeyStore(db), now());
   const gateway = new HttpGateway({ sink: audit.batch, log, now, tokens: identityTokens });
   const tunnels = new TunnelEndpoint({
     config,
@@ -215,7 +220,18 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     audit: audit.log,
     ...options.tunnel,
   });
-  // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit, on any broker.
+  // Registers this broker before any tunnel opens (the server listens only after assembly).
+  const presence = new BrokerPresence({
+    id: brokerId,
+    instances: new BrokerInstances(db),
+    sessions,
+    shared: db.shared,
+    now,
+    log,
+    onOutOfTouch: () => tunnels.cutClosedElsewhere(),
+  });
+  presence.start();
+  // Revokes (and expiries the sweep records) cut the grant's tunnels the moment they commit.
   service.onChange((request, changes) => tunnels.onRequestChange(request, changes));
   // Counted by the broker that made the change only: the brokers' metrics add up.
   service.onChange((request, changes, origin) => {
@@ -231,7 +247,20 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
     now,
   });
 
-  const app: BrokerApp = { config, signIn: options.signIn, verifier: options.verifier, directory, now, log, requests: service, audit, identityTokens };
+  // Shared by every broker on the database, so more brokers do not mean more requests per person.
+  const requestCreations = new SharedRateLimiter(new RateBucketStore(db), 'request_creation', service.limits.requestCreation, now);
+  const app: BrokerApp = {
+    config,
+    signIn: options.signIn,
+    verifier: options.verifier,
+    directory,
+    now,
+    log,
+    requests: service,
+    audit,
+    identityTokens,
+    requestCreations,
+  };
   // Counts failed token checks per source address for this broker (auth/failed-sign-ins.ts).
   const authenticate = authenticator(options.verifier, audit.signins, new FailedSignIns(), config.trustedProxies);
   const forwardAuth = new ForwardAuthEndpoint({
@@ -273,6 +302,7 @@ export function assembleBroker(options: AssembleOptions): AssembledBroker {
         await remoteChanges?.stop();
         // Tunnels record their end in the database, so they close before it does; so does a delivery in flight.
         await Promise.all([events.close(), tunnels.close(), notifier?.stop()]);
+        presence.stop();
         // The window's forward-auth counts go to the batch, which is written next.
         forwardAuth.close();
         // Batched entries are written before the database closes.

@@ -22,7 +22,7 @@ export interface SideHandler {
 
 /** Every API route of a broker (also what the fuzz test walks). */
 export function brokerRoutes(app: BrokerApp): Route[] {
-  return [...identityRoutes(app), ...resourceRoutes(app), ...requestRoutes(app.requests), ...auditRoutes(app.audit, app.now)];
+  return [...identityRoutes(app), ...resourceRoutes(app), ...requestRoutes(app.requests, app.requestCreations), ...auditRoutes(app.audit, app.now)];
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;

@@ -8,7 +8,7 @@ import type { ApprovalsResponse, CreateRequestBody, RequestsResponse, RequestVie
 import { MAX_DURATION_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, MAX_RESOURCE_NAME_CHARS, MAX_TICKET_CHARS } from '../../shared/limits.js';
 import { bodyObject, boundedText, optionalString, requiredChoice, requiredString } from '../http/body.js';
 import { readJsonBody } from '../http/respond.js';
-import { RateLimiter, RetryLaterError, retryAfterSeconds } from '../http/rate-limit.js';
+import { RetryLaterError, retryAfterSeconds, type CallLimiter } from '../http/rate-limit.js';
 import type { Route } from '../http/router.js';
 import { decodeCursor, encodeCursor, pageLimit } from '../http/cursor.js';
 import type { RequestService } from '../requests/service.js';
@@ -22,9 +22,8 @@ const VERDICTS = ['acceptable', 'not_acceptable'] as const;
 const REQUESTS_LISTING = 'requests';
 const APPROVALS_LISTING = 'approvals';
 
-export function requestRoutes(service: RequestService): Route[] {
-  // Every attempt counts, refused ones too: a flood of refusals is what fills the audit log.
-  const creations = new RateLimiter(service.limits.requestCreation, Date.now);
+/** `creations` limits new requests per person; every attempt counts, refused ones too: a flood of refusals is what fills the audit log. */
+export function requestRoutes(service: RequestService, creations: CallLimiter): Route[] {
   return [
     {
       method: 'POST',
@@ -129,7 +128,7 @@ export function requestRoutes(service: RequestService): Route[] {
 const CREATE_FIELDS = { duration: MAX_DURATION_CHARS, reason: MAX_REASON_CHARS, ticket: MAX_TICKET_CHARS } as const;
 
 /** Refuses (429, not audited: that is the point) a person over their rate of new requests. */
-function limitCreation(creations: RateLimiter, oid: string): void {
+function limitCreation(creations: CallLimiter, oid: string): void {
   const wait = creations.take(oid);
   if (wait === 0) return;
   const { burst, perMinute } = creations.limit;

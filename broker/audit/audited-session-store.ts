@@ -1,6 +1,6 @@
 // A SessionStore that also writes the audit log: `session.opened` in the transaction that inserts
 // the `sessions` row, `session.closed` (bytes, end reason) in the one that completes it, and one
-// `session.closed` per leftover a crash left open. The tunnel takes a SessionStore and needs no
+// `session.closed` per leftover a crash left open or session a lost broker held. The tunnel takes a SessionStore and needs no
 // other change: give it this one.
 
 import type { Database } from '../store/database.js';
@@ -48,6 +48,18 @@ export class AuditedSessionStore implements SessionStore {
       const open = this.#openIds.all();
       const closed = this.#store.closeLeftovers(now);
       for (const id of open) this.#appendClosed(id);
+      return closed;
+    });
+  }
+
+  /**
+   * One transaction for the rows and their entries: on PostgreSQL it holds the write lock, so two
+   * brokers reconciling at once close (and log) each lost session once.
+   */
+  closeLost(now: number, heartbeatBefore: number): string[] {
+    return this.#db.transaction(() => {
+      const closed = this.#store.closeLost(now, heartbeatBefore);
+      for (const id of closed) this.#appendClosed(id);
       return closed;
     });
   }

@@ -5,6 +5,7 @@
 // The limits themselves are named in shared/limits.ts (with their reasons) and listed in README.md.
 
 import { AccessError, type ErrorCode } from '../../shared/errors.js';
+import type { RateBucketStore } from '../store/rate-buckets.js';
 
 /** A refusal that says when to try again: sent with `Retry-After` (whole seconds, at least 1). */
 export class RetryLaterError extends AccessError {
@@ -34,6 +35,26 @@ interface Bucket {
   at: number;
 }
 
+/** A rate limit per key, wherever its buckets live. */
+export interface CallLimiter {
+  readonly limit: RateLimit;
+  /** Counts one call by `key`; returns the wait in ms when it is over the limit (the call is not counted then), else 0. */
+  take(key: string): number;
+}
+
+/** `bucket` (a fresh, full one when null) as it stands at `now`. */
+function refill(bucket: Bucket | null, limit: RateLimit, now: number): Bucket {
+  if (!bucket) return { tokens: limit.burst, at: now };
+  // max(): a clock stepped back (or another broker's a little ahead) neither drains nor overfills.
+  const tokens = Math.min(limit.burst, bucket.tokens + (Math.max(0, now - bucket.at) * limit.perMinute) / 60_000);
+  return { tokens, at: now };
+}
+
+/** Milliseconds until a refilled `bucket` holds one token; 0 when it does. */
+function waitFor(bucket: Bucket, limit: RateLimit): number {
+  return bucket.tokens >= 1 ? 0 : Math.ceil(((1 - bucket.tokens) * 60_000) / limit.perMinute);
+}
+
 /**
  * Keys remembered at once. A key whose bucket is full again is forgotten first; beyond this the
  * oldest is dropped, so a flood of distinct addresses costs bounded memory (and at worst gives a
@@ -41,8 +62,8 @@ interface Bucket {
  */
 export const MAX_TRACKED_KEYS = 10_000;
 
-/** A token bucket per key (a user's object id, a source address). */
-export class RateLimiter {
+/** A token bucket per key (a user's object id, a source address), in this process's memory. */
+export class RateLimiter implements CallLimiter {
   readonly #limit: RateLimit;
   readonly #now: () => number;
   readonly #buckets = new Map<string, Bucket>();
@@ -58,8 +79,7 @@ export class RateLimiter {
 
   /** Milliseconds until `key` may make one more call; 0 when it may now. Takes nothing. */
   waitMs(key: string): number {
-    const bucket = this.#refilled(key);
-    return bucket.tokens >= 1 ? 0 : Math.ceil(((1 - bucket.tokens) * 60_000) / this.#limit.perMinute);
+    return waitFor(this.#refilled(key), this.#limit);
   }
 
   /** Counts one call by `key`; returns the wait in ms when it is over the limit (the call is not counted then), else 0. */
@@ -73,11 +93,7 @@ export class RateLimiter {
   }
 
   #refilled(key: string): Bucket {
-    const now = this.#now();
-    const bucket = this.#buckets.get(key);
-    if (!bucket) return { tokens: this.#limit.burst, at: now };
-    const tokens = Math.min(this.#limit.burst, bucket.tokens + ((now - bucket.at) * this.#limit.perMinute) / 60_000);
-    return { tokens, at: now };
+    return refill(this.#buckets.get(key) ?? null, this.#limit, this.#now());
   }
 
   #remember(key: string, bucket: Bucket): void {
@@ -87,6 +103,33 @@ export class RateLimiter {
     // Map iteration is insertion order: the first key is the least recently used.
     const oldest = this.#buckets.keys().next().value;
     if (oldest !== undefined) this.#buckets.delete(oldest);
+  }
+}
+
+/**
+ * A token bucket per key kept in the database: one limit for a caller whichever broker their calls
+ * reach (several brokers on PostgreSQL), where RateLimiter would give them one bucket per broker.
+ */
+export class SharedRateLimiter implements CallLimiter {
+  readonly limit: RateLimit;
+  readonly #store: RateBucketStore;
+  readonly #scope: string;
+  readonly #now: () => number;
+
+  /** `scope` names what is limited, so limits sharing the table keep separate buckets. */
+  constructor(store: RateBucketStore, scope: string, limit: RateLimit, now: () => number) {
+    this.#store = store;
+    this.#scope = scope;
+    this.limit = limit;
+    this.#now = now;
+  }
+
+  take(key: string): number {
+    return this.#store.update(this.#scope, key, (stored) => {
+      const bucket = refill(stored, this.limit, this.#now());
+      const wait = waitFor(bucket, this.limit);
+      return wait > 0 ? { bucket: null, result: wait } : { bucket: { tokens: bucket.tokens - 1, at: bucket.at }, result: 0 };
+    });
   }
 }
 

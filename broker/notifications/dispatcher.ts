@@ -3,6 +3,8 @@
 // HTTP POST with a timeout; a failure is logged (`notification delivery failed`) and retried with
 // exponential backoff and jitter (retryDelay) until the config's attempts are spent, then logged
 // as an error and given up. Rows live in the store, so a restarted broker resumes where it stopped.
+// With several brokers on one database each try is claimed first (NotificationOutbox.claimNext), so
+// one broker makes it; a broker that dies mid-try leaves the row to another once the lease lapses.
 
 import { retryDelay } from '../../shared/backoff.js';
 import type { RequestView } from '../../shared/wire.js';
@@ -17,8 +19,14 @@ import { expiringNotice, noticesFor, type Notice } from './notice.js';
 export const DELIVERY_TIMEOUT_MS = 10_000;
 /** Rows taken per pass; the next pass follows at once when more are due. */
 const BATCH = 20;
-/** The longest sleep between looks at the outbox (also setTimeout's comfort zone). */
-const MAX_SLEEP_MS = 60_000;
+/**
+ * How long a claimed row is left to the broker that claimed it: one try takes at most
+ * DELIVERY_TIMEOUT_MS, so a live broker records its outcome well within the lease; a broker that
+ * died mid-try delays that notice by at most this much.
+ */
+export const DELIVERY_LEASE_MS = 60_000;
+/** The longest sleep between looks at the outbox, also when nothing waits (also setTimeout's comfort zone). */
+export const MAX_SLEEP_MS = 60_000;
 /** Text of a failed answer kept in the log and the outbox. */
 const ERROR_TEXT_CHARS = 200;
 
@@ -155,18 +163,20 @@ export class NotificationDispatcher {
       this.#options.log.error('notification outbox cannot be read', { error: error instanceof Error ? error.message : String(error) });
       next = this.#options.now() + MAX_SLEEP_MS;
     }
-    if (next === null) return;
-    this.#arm(Math.min(MAX_SLEEP_MS, Math.max(0, next - this.#options.now())));
+    // Even with nothing waiting it looks again: another broker on the database may have left rows
+    // (it died before delivering them, or while its claim on one was running).
+    this.#arm(next === null ? MAX_SLEEP_MS : Math.min(MAX_SLEEP_MS, Math.max(0, next - this.#options.now())));
   }
 
   async #pass(): Promise<void> {
     try {
-      const due = this.#options.outbox.due(this.#options.now(), BATCH);
-      for (const row of due) {
+      for (let taken = 0; taken < BATCH; taken += 1) {
         if (this.#stopped) return;
+        const row = this.#options.outbox.claimNext(this.#options.now(), DELIVERY_LEASE_MS);
+        if (!row) return;
         await this.#deliver(row);
       }
-      if (due.length === BATCH) this.#again = true;
+      this.#again = true;
     } catch (error) {
       this.#options.log.error('notification pass failed', { error: error instanceof Error ? error.stack : String(error) });
     }
@@ -178,7 +188,7 @@ export class NotificationDispatcher {
     const attempt = row.attempts + 1;
     if (!destination) {
       // The destination left the config since the notice was written: nobody to tell.
-      outbox.failed(row.id, 'destination no longer configured', null, this.#options.now());
+      outbox.failed(row, 'destination no longer configured', null, this.#options.now());
       log.warn('notification dropped: its destination is no longer configured', {
         destination: row.destination,
         kind: row.notice.kind,
@@ -190,7 +200,8 @@ export class NotificationDispatcher {
     const result = await this.#post(destination.url, headers, body, this.#stopping.signal);
     const now = this.#options.now();
     if (result.ok) {
-      outbox.delivered(row.id, now);
+      // Rare: this try outlived its lease and another broker took the row; receivers drop the repeat by its delivery id.
+      if (!outbox.delivered(row, now)) log.warn('notification delivered after its claim lapsed', { destination: destination.name, delivery: row.deliveryId });
       this.#options.onTry?.(destination.name, 'delivered');
       if (attempt > 1)
         log.info('notification delivered after retries', { destination: destination.name, kind: row.notice.kind, attempts: attempt, delivery: row.deliveryId });
@@ -205,13 +216,13 @@ export class NotificationDispatcher {
       error: result.error,
     };
     if (attempt >= config.maxAttempts) {
-      outbox.failed(row.id, result.error, null, now);
+      outbox.failed(row, result.error, null, now);
       this.#options.onTry?.(destination.name, 'given_up');
       log.error('notification given up', { ...fields, attempts: attempt });
       return;
     }
     const wait = retryDelay(attempt, config.firstRetryMs, config.maxRetryMs, this.#random);
-    outbox.failed(row.id, result.error, now + wait, now);
+    outbox.failed(row, result.error, now + wait, now);
     this.#options.onTry?.(destination.name, 'failed');
     log.warn('notification delivery failed', { ...fields, retryInMs: wait });
   }

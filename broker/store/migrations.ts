@@ -253,6 +253,52 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX request_changes_at ON request_changes (at);
     `,
   },
+  {
+    version: 8,
+    name: 'broker instances, shared identity keys and rate buckets',
+    // What one broker process used to hold alone, shared by every broker on the database:
+    // - broker_instances: each broker's row, written at start, refreshed by its heartbeat
+    //   (broker/broker-presence.ts) and marked stopped at a clean shutdown. A session belongs to the
+    //   broker that relays it (sessions.broker_id); the others close it only once that broker has
+    //   stopped or gone silent (broker_lost).
+    // - identity_keys: the key pairs that sign identity tokens for http/grpc targets
+    //   (broker/tunnel/http/identity-token.ts), so every broker signs with a key every broker publishes.
+    // - rate_buckets: per-caller token buckets (broker/store/rate-buckets.ts), so a limit is one limit
+    //   however many brokers a caller's calls reach.
+    sql: `
+      CREATE TABLE broker_instances (
+        id           TEXT    NOT NULL PRIMARY KEY,
+        host         TEXT    NOT NULL,
+        pid          INTEGER NOT NULL,
+        started_at   INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        stopped_at   INTEGER
+      ) STRICT;
+
+      -- Null for sessions opened before this version (closed at the next start, as before).
+      ALTER TABLE sessions ADD COLUMN broker_id TEXT REFERENCES broker_instances (id);
+      -- Reconciliation: the open sessions of one broker.
+      CREATE INDEX sessions_open_broker ON sessions (broker_id) WHERE ended_at IS NULL;
+
+      CREATE TABLE identity_keys (
+        kid         TEXT    NOT NULL PRIMARY KEY,
+        -- The private key as a JWK (JSON text). It sits beside everything else the broker keeps
+        -- secret (grants, the audit log): whoever can read this database is already trusted.
+        private_jwk TEXT    NOT NULL CHECK (json_valid(private_jwk)),
+        public_jwk  TEXT    NOT NULL CHECK (json_valid(public_jwk)),
+        created_at  INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE rate_buckets (
+        -- What is limited (e.g. 'request_creation') and whose bucket (a user's object id).
+        scope  TEXT    NOT NULL,
+        key    TEXT    NOT NULL,
+        tokens REAL    NOT NULL CHECK (tokens >= 0),
+        at     INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows (SQLite's list). */

@@ -1,7 +1,13 @@
 // The notification outbox in SQLite (schema in migrations.ts, version "notification outbox"): the
 // notices waiting for delivery, one row per destination. Rows are added inside the transaction of
-// the change that causes them (RequestService), and the dispatcher (broker/notifications) takes the
-// due ones, records each try, and re-arms for the next due one.
+// the change that causes them (RequestService), and the dispatcher (broker/notifications) claims
+// the due ones, records each try, and re-arms for the next due one.
+//
+// Several brokers may dispatch from one database: a dispatcher claims a row before it POSTs, in a
+// write transaction that moves the row's next attempt one lease ahead, so no other broker takes it
+// meanwhile. The outcome is recorded only under that claim: a broker that died mid-delivery lets the
+// lease lapse and another tries again (same delivery id, so receivers drop a duplicate), and the
+// late outcome of a claim that lapsed changes nothing.
 
 import { randomUUID } from 'node:crypto';
 import type { Notice } from '../notifications/notice.js';
@@ -12,7 +18,10 @@ export interface OutboxRow {
   deliveryId: string;
   destination: string;
   notice: Notice;
+  /** Tries made before this one. */
   attempts: number;
+  /** The claim's lease end: the row's next_attempt_at while this try runs, and the token its outcome is recorded under. */
+  claim: number;
 }
 
 interface Row {
@@ -24,23 +33,29 @@ interface Row {
 }
 
 export class NotificationOutbox {
+  readonly #db: Database;
   readonly #statements;
 
   constructor(db: Database) {
+    this.#db = db;
     this.#statements = {
       insert: db.prepare<[string, string, string, string, number, number]>(
         'INSERT INTO notification_outbox (delivery_id, destination, kind, notice, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)',
       ),
-      due: db.prepare<[number, number], Row>(
-        'SELECT id, delivery_id, destination, notice, attempts FROM notification_outbox WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?',
+      firstDue: db.prepare<[number], Row>(
+        'SELECT id, delivery_id, destination, notice, attempts FROM notification_outbox WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1',
       ),
+      claim: db.prepare<[number, number]>('UPDATE notification_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?'),
       nextDue: db.prepare<[], { at: number | null }>('SELECT min(next_attempt_at) AS at FROM notification_outbox WHERE next_attempt_at IS NOT NULL'),
-      delivered: db.prepare<[number, number]>(
-        'UPDATE notification_outbox SET attempts = attempts + 1, delivered_at = ?, next_attempt_at = NULL, last_error = NULL WHERE id = ?',
+      // The attempt was counted by the claim; each outcome applies only while the claim holds.
+      delivered: db.prepare<[number, number, number]>(
+        'UPDATE notification_outbox SET delivered_at = ?, next_attempt_at = NULL, last_error = NULL WHERE id = ? AND next_attempt_at = ?',
       ),
-      retry: db.prepare<[number, string, number]>('UPDATE notification_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?'),
-      gaveUp: db.prepare<[number, string, number]>(
-        'UPDATE notification_outbox SET attempts = attempts + 1, gave_up_at = ?, next_attempt_at = NULL, last_error = ? WHERE id = ?',
+      retry: db.prepare<[number, string, number, number]>(
+        'UPDATE notification_outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND next_attempt_at = ?',
+      ),
+      gaveUp: db.prepare<[number, string, number, number]>(
+        'UPDATE notification_outbox SET gave_up_at = ?, next_attempt_at = NULL, last_error = ? WHERE id = ? AND next_attempt_at = ?',
       ),
       waiting: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM notification_outbox WHERE next_attempt_at IS NOT NULL'),
     };
@@ -51,15 +66,27 @@ export class NotificationOutbox {
     this.#statements.insert.run(randomUUID(), destination, notice.kind, JSON.stringify(notice), at, at);
   }
 
-  /** Rows due at `now`, oldest due first. */
-  due(now: number, limit: number): OutboxRow[] {
-    return this.#statements.due.all(now, limit).map((row) => ({
-      id: row.id,
-      deliveryId: row.delivery_id,
-      destination: row.destination,
-      notice: JSON.parse(row.notice) as Notice,
-      attempts: row.attempts,
-    }));
+  /**
+   * Takes the row due first at `now` for one try, leased for `leaseMs` (no other dispatcher takes it
+   * until then, unless its outcome is recorded first); null when nothing is due.
+   */
+  claimNext(now: number, leaseMs: number): OutboxRow | null {
+    return this.#db.transaction(() => {
+      const row = this.#statements.firstDue.get(now);
+      if (!row) return null;
+      // Strictly later than any earlier claim of the row (that one lapsed at or before now), so a
+      // lapsed claim's outcome never matches this one.
+      const claim = now + leaseMs;
+      this.#statements.claim.run(claim, row.id);
+      return {
+        id: row.id,
+        deliveryId: row.delivery_id,
+        destination: row.destination,
+        notice: JSON.parse(row.notice) as Notice,
+        attempts: row.attempts,
+        claim,
+      };
+    });
   }
 
   /** The earliest next attempt (possibly past), or null when nothing waits. */
@@ -67,14 +94,15 @@ export class NotificationOutbox {
     return this.#statements.nextDue.get()?.at ?? null;
   }
 
-  delivered(id: number, at: number): void {
-    this.#statements.delivered.run(at, id);
+  /** Records the claimed try as delivered; false when the claim had lapsed and was taken again (nothing recorded). */
+  delivered(row: Pick<OutboxRow, 'id' | 'claim'>, at: number): boolean {
+    return this.#statements.delivered.run(at, row.id, row.claim).changes > 0;
   }
 
-  /** Records a failed try: again at `nextAt`, or given up (`nextAt` null). */
-  failed(id: number, error: string, nextAt: number | null, now: number): void {
-    if (nextAt === null) this.#statements.gaveUp.run(now, error, id);
-    else this.#statements.retry.run(nextAt, error, id);
+  /** Records the claimed try as failed: again at `nextAt`, or given up (`nextAt` null); false as for delivered(). */
+  failed(row: Pick<OutboxRow, 'id' | 'claim'>, error: string, nextAt: number | null, now: number): boolean {
+    const result = nextAt === null ? this.#statements.gaveUp.run(now, error, row.id, row.claim) : this.#statements.retry.run(nextAt, error, row.id, row.claim);
+    return result.changes > 0;
   }
 
   /** Notices not yet delivered nor given up (for logs and tests). */

@@ -1,23 +1,30 @@
 // Tunnel sessions in SQLite or PostgreSQL (`sessions`, migration 2): one row per tunnel, inserted when it opens
 // and completed when it closes, with the bytes each way and why it ended. The broker writes the
-// byte counts of open tunnels now and then, so a crash leaves them roughly right; the next start
-// closes what the crash left open.
+// byte counts of open tunnels now and then, so a crash leaves them roughly right. Each row names
+// the broker that relays it (broker_id): on SQLite (one broker) the next start closes what a crash
+// left open; on PostgreSQL (several brokers) a session is closed by another broker only once its
+// own broker has stopped or gone silent (closeLost, broker/broker-presence.ts).
 
 import type { CloseCode } from '../../shared/close-codes.js';
 import { AccessError } from '../../shared/errors.js';
 import type { Database } from './database.js';
 import { constraintViolated } from './sql-errors.js';
 
-/** The end reason of sessions a crashed broker left open (closed at the next start). */
+/** The end reason of sessions a crashed broker left open (closed at the next start; SQLite's one broker). */
 export const BROKER_RESTART = 'broker_restart';
+/**
+ * The end reason of sessions whose broker stopped or stopped heartbeating while they were open,
+ * closed by another broker on the same database (PostgreSQL).
+ */
+export const BROKER_LOST = 'broker_lost';
 /** The end reason of a session the client ended (closed its WebSocket or vanished). */
 export const CLIENT_CLOSED = 'clientClosed';
 
 /**
  * Why a session ended: the name of the close code the broker sent (shared/close-codes.ts, e.g.
- * `grantExpired`, `targetClosed`), CLIENT_CLOSED or BROKER_RESTART.
+ * `grantExpired`, `targetClosed`), CLIENT_CLOSED, BROKER_RESTART or BROKER_LOST.
  */
-export type SessionEndReason = keyof typeof CloseCode | typeof CLIENT_CLOSED | typeof BROKER_RESTART;
+export type SessionEndReason = keyof typeof CloseCode | typeof CLIENT_CLOSED | typeof BROKER_RESTART | typeof BROKER_LOST;
 
 export interface NewSession {
   id: string;
@@ -66,6 +73,12 @@ export interface SessionStore {
   close(id: string, end: SessionEnd): boolean;
   /** Ends every session still open (left by a crash) with BROKER_RESTART at `now`; returns how many. */
   closeLeftovers(now: number): number;
+  /**
+   * Ends with BROKER_LOST at `now` every open session whose broker has stopped or whose last
+   * heartbeat is before `heartbeatBefore`; returns their ids. Sessions of live brokers, and rows
+   * that name no broker, are left alone.
+   */
+  closeLost(now: number, heartbeatBefore: number): string[];
   get(id: string): SessionRecord | null;
   /** The sessions run under one grant, oldest first. */
   listByRequest(requestId: string): SessionRecord[];
@@ -107,9 +120,12 @@ const SESSION_COLUMNS = [
 /** Named, never `*`: see request-store.ts. */
 const SESSION = SESSION_COLUMNS.join(', ');
 
+/** Written as the end detail of sessions closed as BROKER_LOST. */
+const LOST_DETAIL = 'the broker relaying the tunnel stopped or stopped heartbeating; bytes are as last recorded';
+
 const SQL = {
-  insert: `INSERT INTO sessions (id, request_id, user_oid, user_upn, resource, client_address, target, started_at)
-           VALUES (@id, @request_id, @user_oid, @user_upn, @resource, @client_address, @target, @started_at)`,
+  insert: `INSERT INTO sessions (id, request_id, user_oid, user_upn, resource, client_address, target, started_at, broker_id)
+           VALUES (@id, @request_id, @user_oid, @user_upn, @resource, @client_address, @target, @started_at, @broker_id)`,
   progress: 'UPDATE sessions SET bytes_up = @bytes_up, bytes_down = @bytes_down WHERE id = @id AND ended_at IS NULL',
   // A wall clock stepped back must not make the row break its CHECK (and stay open forever).
   close: `UPDATE sessions SET ended_at = max(@ended_at, started_at), bytes_up = @bytes_up, bytes_down = @bytes_down,
@@ -118,6 +134,9 @@ const SQL = {
   closeLeftovers: `UPDATE sessions SET ended_at = max(@now, started_at), end_reason = '${BROKER_RESTART}',
                                        end_detail = 'the broker stopped while the tunnel was open; bytes are as last recorded'
                    WHERE ended_at IS NULL`,
+  closeLost: `UPDATE sessions SET ended_at = max(@now, started_at), end_reason = '${BROKER_LOST}', end_detail = '${LOST_DETAIL}'
+              WHERE ended_at IS NULL AND broker_id IN (SELECT id FROM broker_instances WHERE stopped_at IS NOT NULL OR heartbeat_at < @heartbeat_before)
+              RETURNING id`,
   get: `SELECT ${SESSION} FROM sessions WHERE id = ?`,
   byRequest: `SELECT ${SESSION} FROM sessions WHERE request_id = ? ORDER BY started_at, rowid`,
 } as const;
@@ -131,15 +150,22 @@ const POSTGRES_SQL: Record<keyof typeof SQL, string> = {
   closeLeftovers: `UPDATE sessions SET ended_at = greatest(@now::bigint, started_at), end_reason = '${BROKER_RESTART}',
                                        end_detail = 'the broker stopped while the tunnel was open; bytes are as last recorded'
                    WHERE ended_at IS NULL`,
+  closeLost: `UPDATE sessions SET ended_at = greatest(@now::bigint, started_at), end_reason = '${BROKER_LOST}', end_detail = '${LOST_DETAIL}'
+              WHERE ended_at IS NULL AND broker_id IN (SELECT id FROM broker_instances WHERE stopped_at IS NOT NULL OR heartbeat_at < @heartbeat_before)
+              RETURNING id`,
 };
 
 export class SqlSessionStore implements SessionStore {
   readonly #statements;
+  readonly #brokerId: string | null;
 
-  constructor(db: Database) {
+  /** `brokerId`: the broker_instances row of this broker, recorded on every session it opens. */
+  constructor(db: Database, brokerId: string | null = null) {
+    this.#brokerId = brokerId;
     const sql = db.dialect === 'postgres' ? POSTGRES_SQL : SQL;
     this.#statements = {
-      insert: db.prepare<Omit<SessionRow, 'ended_at' | 'bytes_up' | 'bytes_down' | 'end_reason' | 'end_detail'>>(sql.insert),
+      insert: db.prepare<Omit<SessionRow, 'ended_at' | 'bytes_up' | 'bytes_down' | 'end_reason' | 'end_detail'> & { broker_id: string | null }>(sql.insert),
+      closeLost: db.prepare<{ now: number; heartbeat_before: number }, string>(sql.closeLost).pluck(),
       progress: db.prepare<{ id: string; bytes_up: number; bytes_down: number }>(sql.progress),
       close: db.prepare<{ id: string; ended_at: number; bytes_up: number; bytes_down: number; end_reason: string; end_detail: string | null }>(sql.close),
       closeLeftovers: db.prepare<{ now: number }>(sql.closeLeftovers),
@@ -159,6 +185,7 @@ export class SqlSessionStore implements SessionStore {
         client_address: session.clientAddress,
         target: session.target,
         started_at: session.startedAt,
+        broker_id: this.#brokerId,
       });
     } catch (error) {
       if (constraintViolated(error) === 'primary_key') {
@@ -186,6 +213,10 @@ export class SqlSessionStore implements SessionStore {
 
   closeLeftovers(now: number): number {
     return this.#statements.closeLeftovers.run({ now }).changes;
+  }
+
+  closeLost(now: number, heartbeatBefore: number): string[] {
+    return this.#statements.closeLost.all({ now, heartbeat_before: heartbeatBefore });
   }
 
   get(id: string): SessionRecord | null {

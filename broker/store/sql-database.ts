@@ -8,6 +8,8 @@
 // The stores own their SQL, one text per dialect; parameters are written the same way in both:
 // `?` positional, or `@name` with one object argument.
 
+import type { Logger } from '../log.js';
+
 export type SqlDialect = 'sqlite' | 'postgres';
 
 /** One step of a database's schema (migrations.ts for SQLite, postgres/migrations.ts for PostgreSQL). */
@@ -58,6 +60,26 @@ export interface SqlDatabase {
    */
   transaction<T>(fn: () => T): T;
   close(): void;
+  /**
+   * Where other brokers write (PostgreSQL): a connection of its own that LISTENs on a channel for
+   * what they commit, not started yet. Absent where no other process writes (SQLite).
+   */
+  listen?(options: ChannelOptions): ChannelSubscription;
+}
+
+export interface ChannelOptions {
+  /** A channel name NOTIFY sends to (an identifier: letters, digits, underscores). */
+  channel: string;
+  /** Each notification's payload. */
+  onNotify: (payload: string) => void;
+  /** After every connect and reconnect, once LISTEN is in place: read what may have been missed. */
+  onListening: () => void;
+  log: Logger;
+}
+
+export interface ChannelSubscription {
+  start(): void;
+  close(): Promise<void>;
 }
 
 /**

@@ -306,6 +306,17 @@ export class TunnelEndpoint implements UpgradeRoute {
   }
 
   /**
+   * Cuts the live tunnels whose session another broker has already closed in the store: this broker
+   * went silent long enough to be judged lost (broker-presence.ts), so what it relays now would be
+   * outside the audited session. Closed as "going away": the client may connect again. Returns how many.
+   */
+  cutClosedElsewhere(): number {
+    const closed = [...this.#tunnels].filter((tunnel) => this.#options.sessions.get(tunnel.session.id)?.endedAt != null);
+    for (const tunnel of closed) tunnel.relay.cut(CloseCode.goingAway, 'this broker lost touch with the others; connect again');
+    return closed.length;
+  }
+
+  /**
    * Waits until no tunnel is open, or `timeoutMs`, whichever comes first; resolves with how many are
    * still open. Tunnels are not cut here: their grants' expiries, revokes and re-checks still apply,
    * and `close` cuts what is left.

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BrokerClient } from '../../cli/broker-client.js';
 import type { BrokerConnection } from '../../cli/broker-connection.js';
 import { closeWords } from '../../cli/tunnel/close-words.js';
@@ -135,7 +135,8 @@ describe('safe terminal output', () => {
     h.events.push({ type: 'hello', oid: 'oid-me', upn: 'me@contoso.com', at: new Date(NOW).toISOString() } as never);
     h.events.push({ type: 'request', change: 'revoked', request: revoked } as never);
     h.events.push({ type: 'disconnected', reason: HOSTILE, retryInMs: 500 });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The command loads lazily: interrupt only once it is listening (it has shown the last event).
+    await vi.waitFor(() => expect(h.stderr()).toContain('lost the broker'), { timeout: 10_000 });
     h.interrupt();
     expect(await running).toBe(0);
     expectSafe(h.stdout());

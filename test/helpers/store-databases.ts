@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { openDatabase, type Database } from '../../broker/store/database.js';
 import { applyMigrations } from '../../broker/store/migrations.js';
 import { PostgresDatabase } from '../../broker/store/postgres/postgres-database.js';
-import type { SqlDialect, SqlStatement } from '../../broker/store/sql-database.js';
+import type { ChannelOptions, ChannelSubscription, SqlDialect, SqlStatement } from '../../broker/store/sql-database.js';
 import { AccessError } from '../../shared/errors.js';
 
 export const STORE_KINDS: readonly SqlDialect[] = ['sqlite', 'postgres'];
@@ -86,6 +86,10 @@ class TestDatabase implements Database {
 
   transaction<T>(fn: () => T): T {
     return this.#db.transaction(fn);
+  }
+
+  listen(options: ChannelOptions): ChannelSubscription {
+    return this.#db.listen(options);
   }
 
   close(): void {

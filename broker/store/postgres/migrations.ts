@@ -187,4 +187,38 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER request_changes_notify AFTER INSERT ON request_changes FOR EACH ROW EXECUTE FUNCTION request_changes_notify();
     `,
   },
+  {
+    // SQLite's version 8 (broker/store/migrations.ts says what each table is for).
+    version: 3,
+    name: 'broker instances, shared identity keys and rate buckets',
+    sql: `
+      CREATE TABLE broker_instances (
+        id           TEXT    NOT NULL PRIMARY KEY,
+        host         TEXT    NOT NULL,
+        pid          INTEGER NOT NULL,
+        started_at   BIGINT  NOT NULL,
+        heartbeat_at BIGINT  NOT NULL,
+        stopped_at   BIGINT
+      );
+
+      ALTER TABLE sessions ADD COLUMN broker_id TEXT REFERENCES broker_instances (id);
+      CREATE INDEX sessions_open_broker ON sessions (broker_id) WHERE ended_at IS NULL;
+
+      CREATE TABLE identity_keys (
+        kid         TEXT    NOT NULL PRIMARY KEY,
+        -- The private key as a JWK: the database already holds everything the broker keeps secret.
+        private_jwk TEXT    NOT NULL CHECK (json_typeof(private_jwk::json) = 'object'),
+        public_jwk  TEXT    NOT NULL CHECK (json_typeof(public_jwk::json) = 'object'),
+        created_at  BIGINT  NOT NULL
+      );
+
+      CREATE TABLE rate_buckets (
+        scope  TEXT             NOT NULL,
+        key    TEXT             NOT NULL,
+        tokens DOUBLE PRECISION NOT NULL CHECK (tokens >= 0),
+        at     BIGINT           NOT NULL,
+        PRIMARY KEY (scope, key)
+      );
+    `,
+  },
 ];

@@ -5,8 +5,8 @@
 // stays true until its commit, the audit log's head is the head, a grant expires exactly once.
 
 import { AccessError } from '../../../shared/errors.js';
-import { assertSynchronous, type SqlDatabase, type SqlRunResult, type SqlStatement } from '../sql-database.js';
-import { ChannelListener, type ChannelListenerOptions } from './channel-listener.js';
+import { assertSynchronous, type ChannelOptions, type SqlDatabase, type SqlRunResult, type SqlStatement } from '../sql-database.js';
+import { ChannelListener } from './channel-listener.js';
 import { SyncPostgresConnection } from './sync-connection.js';
 
 /** The advisory lock key every write transaction holds until it ends ('acce' in ASCII). */
@@ -82,7 +82,7 @@ export class PostgresDatabase implements SqlDatabase {
    * A connection of its own to the same database that LISTENs on `channel` (channel-listener.ts): a
    * notification is not the answer to a call, so it cannot come through this one. Not started yet.
    */
-  listen(options: Omit<ChannelListenerOptions, 'url' | 'name' | 'applicationName'>): ChannelListener {
+  listen(options: ChannelOptions): ChannelListener {
     return new ChannelListener({ ...options, url: this.#url, name: this.name, applicationName: `${this.#applicationName} listener` });
   }
 

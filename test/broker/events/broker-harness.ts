@@ -4,7 +4,7 @@
 import { WebSocket } from 'ws';
 import type { BrokerApp, Verifier } from '../../../broker/app.js';
 import { assembleBroker, type AssembledBroker } from '../../../broker/assemble.js';
-import { openDatabase } from '../../../broker/store/database.js';
+import { openDatabase, type Database } from '../../../broker/store/database.js';
 import type { ResourcePolicy } from '../../../broker/config/types.js';
 import { AccessError } from '../../../shared/errors.js';
 import type { CallerLimits } from '../../../shared/limits.js';
@@ -37,7 +37,8 @@ export interface TestBroker {
 }
 
 export async function startTestBroker(
-  options: { resources?: ResourcePolicy[]; pingIntervalMs?: number; limits?: Partial<CallerLimits> } = {},
+  /** `db`: the broker's store (another broker's too: several brokers on one PostgreSQL database); default a private in-memory SQLite. */
+  options: { resources?: ResourcePolicy[]; pingIntervalMs?: number; limits?: Partial<CallerLimits>; db?: Database } = {},
 ): Promise<TestBroker> {
   const directory = new FakeDirectory();
   const log = recordingLog();
@@ -48,8 +49,9 @@ export async function startTestBroker(
     verifier,
     directory,
     log,
-    db: openDatabase(':memory:'),
-    newId: () => `req${String(++n).padStart(3, '0')}`,
+    db: options.db ?? openDatabase(':memory:'),
+    // Counted ids are per broker: brokers sharing a store take random ones.
+    ...(options.db ? {} : { newId: () => `req${String(++n).padStart(3, '0')}` }),
     ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
   });
   const { app } = runtime;

@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { MAX_TRACKED_KEYS, OpenCounter, RateLimiter, retryAfterSeconds } from '../../../broker/http/rate-limit.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_TRACKED_KEYS, OpenCounter, RateLimiter, SharedRateLimiter, retryAfterSeconds } from '../../../broker/http/rate-limit.js';
+import type { Database } from '../../../broker/store/database.js';
+import { RateBucketStore } from '../../../broker/store/rate-buckets.js';
+import { openPostgresSchema } from '../../helpers/store-databases.js';
 
 describe('RateLimiter', () => {
   it('allows a burst, then one call per refill interval, and says how long to wait', () => {
@@ -40,6 +43,33 @@ describe('RateLimiter', () => {
 
   it('rounds a wait up to whole seconds, at least 1, for Retry-After', () => {
     expect([retryAfterSeconds(1), retryAfterSeconds(1000), retryAfterSeconds(1001)]).toEqual([1, 1, 2]);
+  });
+});
+
+describe('SharedRateLimiter, two brokers on one PostgreSQL database', () => {
+  const open: Database[] = [];
+  afterEach(() => {
+    for (const db of open.splice(0).reverse()) db.close();
+  });
+
+  it('holds one limit per person whichever broker each call reaches', () => {
+    const schema = openPostgresSchema();
+    let now = 0;
+    const limit = { burst: 3, perMinute: 6 };
+    const [a, b] = [schema.connect(), schema.connect()].map((db) => {
+      open.push(db);
+      return new SharedRateLimiter(new RateBucketStore(db), 'request_creation', limit, () => now);
+    });
+    if (!a || !b) throw new Error('two limiters');
+    // Three calls at once in all, not three per broker.
+    expect([a.take('alice'), b.take('alice'), a.take('alice')]).toEqual([0, 0, 0]);
+    expect([b.take('alice'), a.take('alice')]).toEqual([10_000, 10_000]);
+    // Another person, or another limit's scope, has a bucket of their own.
+    expect(b.take('bob')).toBe(0);
+    expect(new SharedRateLimiter(new RateBucketStore(open[0] as Database), 'other', limit, () => now).take('alice')).toBe(0);
+    // The refill (one every 10 s) is shared too: one call, on either broker.
+    now = 10_000;
+    expect([b.take('alice'), a.take('alice')]).toEqual([0, 10_000]);
   });
 });
 

@@ -1,15 +1,16 @@
 // NotificationDispatcher over a real outbox (SQLite and PostgreSQL) with a recording POST: notices go to the
 // destinations that want them, a failure is retried after its backoff and logged, attempts run
-// out into "given up", and the outbox keeps what a stopped dispatcher did not deliver.
+// out into "given up", and the outbox keeps what a stopped dispatcher did not deliver. With several
+// brokers on one PostgreSQL database (one connection each), each try is made by one of them.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NotificationsConfig } from '../../../broker/config/types.js';
-import { NotificationDispatcher, type Post, type PostResult } from '../../../broker/notifications/dispatcher.js';
+import { DELIVERY_LEASE_MS, MAX_SLEEP_MS, NotificationDispatcher, type Post, type PostResult } from '../../../broker/notifications/dispatcher.js';
 import type { Database } from '../../../broker/store/database.js';
 import { NotificationOutbox } from '../../../broker/store/notification-outbox.js';
 import type { SqlDialect } from '../../../broker/store/sql-database.js';
 import type { RequestView } from '../../../shared/wire.js';
-import { STORE_KINDS, openStoreDatabase } from '../../helpers/store-databases.js';
+import { STORE_KINDS, openPostgresSchema, openStoreDatabase } from '../../helpers/store-databases.js';
 import { recordingLog } from '../requests/harness.js';
 
 const T0 = Date.UTC(2025, 2, 4, 12, 0);
@@ -177,5 +178,131 @@ describe.each(STORE_KINDS)('NotificationDispatcher on %s', (kind) => {
     expect(ids[1]).toBe(ids[0]);
     expect(h.posts[1]?.headers['X-Access-Signature']).toMatch(/^t=1741089605,v1=[0-9a-f]{64}$/);
     await h.dispatcher.stop();
+  });
+});
+
+describe('NotificationDispatcher, several brokers on one PostgreSQL database', () => {
+  const webhooks: NotificationsConfig = {
+    ...config,
+    destinations: [{ name: 'siem', kind: 'webhook', url: 'https://siem.test/hook', secret: 's'.repeat(32), events: ['new_request'] }],
+  };
+  const open: Database[] = [];
+  afterEach(() => {
+    for (const each of open.splice(0).reverse()) each.close();
+  });
+
+  /** A broker's dispatcher on its own connection to the shared schema. */
+  function brokerOn(connect: () => Database, now: () => number, post: Post) {
+    const connection = connect();
+    open.push(connection);
+    const outbox = new NotificationOutbox(connection);
+    const log = recordingLog();
+    return { connection, outbox, log, dispatcher: new NotificationDispatcher({ config: webhooks, outbox, now, log, post, random: () => 1 }) };
+  }
+
+  /** A POST that answers ok after a moment (so the other broker's pass runs meanwhile) and records the delivery id. */
+  function recorder(broker: string, posts: { broker: string; delivery: string }[]): Post {
+    return async (_url, headers) => {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      posts.push({ broker, delivery: headers['X-Access-Delivery'] ?? '' });
+      return { ok: true };
+    };
+  }
+
+  it('delivers each notice once with two brokers dispatching from one outbox', async () => {
+    const schema = openPostgresSchema();
+    const posts: { broker: string; delivery: string }[] = [];
+    const a = brokerOn(
+      () => schema.connect(),
+      () => T0,
+      recorder('a', posts),
+    );
+    const b = brokerOn(
+      () => schema.connect(),
+      () => T0,
+      recorder('b', posts),
+    );
+    for (let n = 0; n < 12; n += 1) a.dispatcher.enqueueChange({ ...pending, id: `r${n}` }, ['created'], T0);
+    a.dispatcher.start();
+    b.dispatcher.start();
+    while (a.outbox.waiting() > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await Promise.all([a.dispatcher.stop(), b.dispatcher.stop()]);
+    expect(posts).toHaveLength(12);
+    expect(new Set(posts.map((p) => p.delivery)).size).toBe(12);
+  });
+
+  it('looks again while idle, so it delivers what another broker enqueued and never delivered', async () => {
+    const schema = openPostgresSchema();
+    const posts: string[] = [];
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const b = brokerOn(
+        () => schema.connect(),
+        () => T0,
+        async (_url, headers) => {
+          posts.push(headers['X-Access-Delivery'] ?? '');
+          return { ok: true };
+        },
+      );
+      b.dispatcher.start();
+      await vi.advanceTimersByTimeAsync(0);
+      await b.dispatcher.idle();
+      // Broker A enqueues (its dispatcher is never started: it died) and B is not told.
+      brokerOn(
+        () => schema.connect(),
+        () => T0,
+        recorder('a', []),
+      ).dispatcher.enqueueChange(pending, ['created'], T0);
+      await vi.advanceTimersByTimeAsync(MAX_SLEEP_MS);
+      await b.dispatcher.idle();
+      expect(posts).toHaveLength(1);
+      await b.dispatcher.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('lets another broker try again, under the same delivery id, once the claim of a broker that died mid-try lapses', async () => {
+    const schema = openPostgresSchema();
+    const clock = { now: T0 };
+    const posts: { broker: string; delivery: string }[] = [];
+    let answerA: ((result: PostResult) => void) | null = null;
+    // Broker A claims the row and never hears back (it is dying) until the test says so.
+    const a = brokerOn(
+      () => schema.connect(),
+      () => clock.now,
+      (_url, headers) =>
+        new Promise((resolve) => {
+          posts.push({ broker: 'a', delivery: headers['X-Access-Delivery'] ?? '' });
+          answerA = resolve;
+        }),
+    );
+    const b = brokerOn(
+      () => schema.connect(),
+      () => clock.now,
+      recorder('b', posts),
+    );
+    a.dispatcher.enqueueChange(pending, ['created'], T0);
+    a.dispatcher.start();
+    while (!answerA) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Within the lease B leaves the row alone; once it lapses B takes it.
+    clock.now = T0 + DELIVERY_LEASE_MS - 1;
+    b.dispatcher.start();
+    await pass(b.dispatcher);
+    expect(posts.map((p) => p.broker)).toEqual(['a']);
+    clock.now = T0 + DELIVERY_LEASE_MS;
+    await pass(b.dispatcher);
+    expect(posts.map((p) => p.broker)).toEqual(['a', 'b']);
+    expect(posts[1]?.delivery).toBe(posts[0]?.delivery);
+    // A's late answer records nothing over B's outcome.
+    (answerA as unknown as (result: PostResult) => void)({ ok: false, error: 'HTTP 500' });
+    await a.dispatcher.idle();
+    const row = a.connection
+      .prepare<[], { attempts: number; delivered_at: number | null; next_attempt_at: number | null }>(
+        'SELECT attempts, delivered_at, next_attempt_at FROM notification_outbox',
+      )
+      .get();
+    expect(row).toEqual({ attempts: 2, delivered_at: T0 + DELIVERY_LEASE_MS, next_attempt_at: null });
+    await Promise.all([a.dispatcher.stop(), b.dispatcher.stop()]);
   });
 });

@@ -53,7 +53,19 @@ describe('applyMigrations', () => {
     const db = track(openDatabase(file));
     expect(currentVersion(db)).toBe(SCHEMA_VERSION);
     expect(recorded(db)).toHaveLength(SCHEMA_VERSION);
-    expect(tables(db)).toEqual(['audit_log', 'extensions', 'notification_outbox', 'request_changes', 'requests', 'reviews', 'schema_migrations', 'sessions']);
+    expect(tables(db)).toEqual([
+      'audit_log',
+      'broker_instances',
+      'extensions',
+      'identity_keys',
+      'notification_outbox',
+      'rate_buckets',
+      'request_changes',
+      'requests',
+      'reviews',
+      'schema_migrations',
+      'sessions',
+    ]);
   });
 
   it('applies nothing twice: reopening and re-running change nothing', () => {

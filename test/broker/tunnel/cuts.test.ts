@@ -105,6 +105,19 @@ describe('tunnel cuts', () => {
     expect(closed.reason).toMatch(/^revoked by bob@contoso\.com: Zugriff entzogen — ü+…$/);
   });
 
+  it('cuts with 1001 a tunnel whose session another broker closed (this broker was judged lost), recording the end once', async () => {
+    await broker.grant('prod-db');
+    const client = await open('prod-db');
+    const id = latestSessionId('prod-db');
+    // What a peer's reconciliation writes (broker-presence.ts) while this broker's tunnel still relays.
+    broker.runtime.sessions.close(id, { endedAt: Date.now(), bytesUp: 0, bytesDown: 0, reason: 'broker_lost', detail: 'closed by a peer' });
+    expect(broker.runtime.tunnels.cutClosedElsewhere()).toBe(1);
+    const closed = await client.closed;
+    expect(closed).toMatchObject({ code: CloseCode.goingAway, reason: 'this broker lost touch with the others; connect again' });
+    expect(broker.runtime.sessions.get(id)).toMatchObject({ reason: 'broker_lost', detail: 'closed by a peer' });
+    expect(broker.runtime.audit.queries.show(id).entries.filter((e) => e.type === 'session.closed')).toHaveLength(1);
+  });
+
   it('closes with 4112 when the periodic re-check finds the user gone from the requester groups', async () => {
     await broker.grant('prod-db');
     const client = await open('prod-db');
