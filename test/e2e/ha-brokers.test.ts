@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type net from 'node:net';
-import type { RequestView } from '../../shared/wire.js';
+import type { AuditSessionsResponse, RequestView } from '../../shared/wire.js';
 import { BROKER_NAMES, type BrokerName, HaCluster } from '../helpers/ha-cluster.js';
 import { createPgSchema, type PgTestSchema } from '../helpers/pg-schema.js';
 import { HAPROXY_BIN } from '../helpers/proxies.js';
@@ -26,6 +26,8 @@ const START_TIMEOUT_MS = 240_000;
 /** The issue's bound: a decision on one broker reaches a tunnel on another within a second. */
 const CUT_WITHIN_MS = 1000;
 
+/** A dead broker's sessions are closed once its heartbeat is 30 s old (broker-presence.ts), plus a beat and a busy machine. */
+const RECONCILED_WITHIN_MS = 90_000;
 /** The seconds since `start` (performance.now()), for the printed measurements. */
 function secondsSince(start: number): number {
   return Math.round((performance.now() - start) / 10) / 100;
@@ -169,6 +171,50 @@ describe.skipIf(!HAVE_HAPROXY)('three brokers on one PostgreSQL database behind 
       await stopListener(listening);
     }
   });
+
+  it(
+    'loses a tunnel with its broker (kill -9): the CLI says so, the next connection goes through another broker, the session is recorded as lost',
+    async () => {
+      await echoGrant();
+      const listening = await startListener(alice, 'echo');
+      try {
+        const first = await openTunnel(listening, 'before the kill');
+        const killedAt = performance.now();
+        await cluster.kill(first.holder);
+        await closed(first.socket);
+        const cutAfter = secondsSince(killedAt);
+        const said = await eventually('the CLI to say the broker is gone', async () => {
+          const out = `${listening.run.stdout()}${listening.run.stderr()}`;
+          return /broker holding the tunnel went away/.test(out) ? out : undefined;
+        });
+        expect(said).toMatch(/still listening/);
+        const second = await openTunnel(listening, 'after the kill');
+        const againAfter = secondsSince(killedAt);
+        expect(second.holder).not.toBe(first.holder);
+        const dead = first.holder;
+        const sessions = await eventually(
+          `the session held by ${dead} recorded as lost`,
+          async () => {
+            const answer = await cluster.call('/v1/audit/sessions?resource=echo', await accessToken(dave));
+            const lost = (JSON.parse(answer.body) as AuditSessionsResponse).sessions.filter((s) => s.endReason === 'broker_lost');
+            return lost.length > 0 ? lost : undefined;
+          },
+          RECONCILED_WITHIN_MS,
+        );
+        console.log(
+          `[ha] kill -9 of ${dead} holding a tunnel: the tunnel closed after ${cutAfter}s; the next connection went through ${second.holder} after ${againAfter}s; the session was recorded as broker_lost after ${secondsSince(killedAt)}s`,
+        );
+        // Only the dead broker's session: the tunnel the live broker holds stays open.
+        expect(sessions).toHaveLength(1);
+        expect(sessions[0]?.closedAt).not.toBeNull();
+        expect(await echoRoundTrip(second.socket, 'after the reconciliation')).toBe('after the reconciliation');
+        second.socket.destroy();
+      } finally {
+        await stopListener(listening);
+      }
+    },
+    RECONCILED_WITHIN_MS + 60_000,
+  );
 
   it('loses nothing it acknowledged when a broker is killed during a burst of requests and approvals', async () => {
     const pending = [];
