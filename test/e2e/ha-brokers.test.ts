@@ -1,7 +1,8 @@
 // Three `access-broker serve` processes on one PostgreSQL database behind a real HAProxy
 // (deploy/haproxy/access-brokers.cfg), with an `access-broker dev` process as their tenant
 // (test/helpers/ha-cluster.ts), used the way a team uses them: people sign in and work through the
-// edge, any broker answers any call, a decision taken on one broker reaches a requester waiting on
+// edge (tunnels too, to an echo server and to the machine's PostgreSQL), any broker answers any
+// call, a decision taken on one broker reaches a requester waiting on
 // another and cuts a tunnel another holds, and a broker killed with `kill -9` mid-flow loses nothing
 // the cluster acknowledged: its tunnel is gone (the CLI says so, the next connection goes through
 // another broker, the audit records the session as lost once reconciled) and the audit chain verifies.
@@ -13,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type net from 'node:net';
 import type { AuditSessionsResponse, RequestView } from '../../shared/wire.js';
 import { BROKER_NAMES, type BrokerName, HaCluster } from '../helpers/ha-cluster.js';
+import { connectPg } from '../helpers/pg-client.js';
 import { createPgSchema, type PgTestSchema } from '../helpers/pg-schema.js';
 import { HAPROXY_BIN } from '../helpers/proxies.js';
 import { accessToken, eventually, type Listening, type Person, startListener, stopListener } from '../helpers/tunnel-broker.js';
@@ -109,6 +111,20 @@ describe.skipIf(!HAVE_HAPROXY)('three brokers on one PostgreSQL database behind 
     for (let i = 0; i < 6; i++) answers.push(await cluster.call('/v1/whoami', token));
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
     expect(new Set(answers.map((a) => a.servedBy))).toEqual(new Set(BROKER_NAMES));
+  });
+
+  it("relays a PostgreSQL session through the edge (the machine's PostgreSQL, approved by policy)", async () => {
+    const granted = await alice.json<RequestView>(['request', 'pg', '--for', '30m', '--reason', 'ha: psql']);
+    expect(granted.state).toBe('approved');
+    const listening = await startListener(alice, 'pg');
+    try {
+      const client = await connectPg({ host: listening.host, port: listening.port, user: 'postgres', database: 'test', application_name: 'ha-e2e' });
+      const { rows } = await client.query<{ answer: number }>('select 40 + 2 as answer');
+      await client.end();
+      expect(rows).toEqual([{ answer: 42 }]);
+    } finally {
+      await stopListener(listening);
+    }
   });
 
   it('takes requests on one broker and approvals on another, and every broker reads the outcome', async () => {

@@ -270,6 +270,15 @@ async function launch(slot: BrokerSlot, serveConfig: string, env: Record<string,
 async function writeServeConfig(file: string, tenantUrl: string, state: DevTenantState, echoPort: number): Promise<void> {
   const values = valuesFromState(tenantUrl, state, ['sg-eng', 'sg-dba', 'sg-audit']);
   const [eng, dba, audit] = values.groupIds;
+  const echoResource = (name: string, description: string): string[] => [
+    `  ${name}:`,
+    '    kind: tcp',
+    `    description: ${description}`,
+    `    target: 127.0.0.1:${echoPort}`,
+    `    requesters: [${eng}]`,
+    `    approvers: [${dba}]`,
+    '    maxDuration: 1h',
+  ];
   await writeFile(
     file,
     [
@@ -279,20 +288,8 @@ async function writeServeConfig(file: string, tenantUrl: string, state: DevTenan
       'limits: { requestsPerMinute: 200, maxPendingPerUser: 200 }',
       `auditors: [${audit}]`,
       'resources:',
-      '  echo:',
-      '    kind: tcp',
-      '    description: Echoes every byte back',
-      `    target: 127.0.0.1:${echoPort}`,
-      `    requesters: [${eng}]`,
-      `    approvers: [${dba}]`,
-      '    maxDuration: 1h',
-      '  orders:',
-      '    kind: tcp',
-      '    description: Requests and approvals only (never connected to)',
-      `    target: 127.0.0.1:${echoPort}`,
-      `    requesters: [${eng}]`,
-      `    approvers: [${dba}]`,
-      '    maxDuration: 1h',
+      ...echoResource('echo', 'Echoes every byte back'),
+      ...echoResource('orders', 'Requests and approvals only (never connected to)'),
       '  pg:',
       '    kind: postgres',
       "    description: The machine's PostgreSQL",
