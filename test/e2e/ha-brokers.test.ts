@@ -2,10 +2,10 @@
 // (deploy/haproxy/access-brokers.cfg), with an `access-broker dev` process as their tenant
 // (test/helpers/ha-cluster.ts), used the way a team uses them: people sign in and work through the
 // edge (tunnels too, to an echo server and to the machine's PostgreSQL), any broker answers any
-// call, a decision taken on one broker reaches a requester waiting on
-// another and cuts a tunnel another holds, and a broker killed with `kill -9` mid-flow loses nothing
-// the cluster acknowledged: its tunnel is gone (the CLI says so, the next connection goes through
-// another broker, the audit records the session as lost once reconciled) and the audit chain verifies.
+// call, a decision taken on one broker reaches a requester waiting on another and cuts a tunnel
+// another holds, and a broker killed with `kill -9` mid-flow loses nothing the cluster acknowledged:
+// its tunnel is gone (the CLI says so, the next connection goes through another broker, the audit
+// records the session as lost once reconciled) and the audit chain verifies.
 // Against the machine's PostgreSQL (127.0.0.1:5432, database test), in a schema of this file's own.
 // Times are measured and printed ([ha] lines); the only one asserted is the issue's own second.
 
