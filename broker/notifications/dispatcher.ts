@@ -93,13 +93,16 @@ export class NotificationDispatcher {
 
   /** Adds the `expiring` notice of a grant (its own small transaction is the caller's). */
   enqueueExpiring(view: RequestView, inMs: number, at: number): void {
-    this.#enqueue([expiringNotice(view, inMs, at)], at);
+    // Every broker's scheduler warns of the same expiry: one notice per grant and end time.
+    this.#enqueue([expiringNotice(view, inMs, at)], at, `expiring:${view.id}:${view.expiresAt}`);
   }
 
-  #enqueue(notices: readonly Notice[], at: number): void {
+  /** `key` names a notice several brokers may raise (its delivery id per destination); absent, each is new. */
+  #enqueue(notices: readonly Notice[], at: number, key?: string): void {
     for (const notice of notices) {
       for (const destination of this.#destinations.values()) {
-        if (destination.events.includes(notice.kind)) this.#options.outbox.enqueue(destination.name, notice, at);
+        if (!destination.events.includes(notice.kind)) continue;
+        this.#options.outbox.enqueue(destination.name, notice, at, key === undefined ? undefined : `${key}:${destination.name}`);
       }
     }
   }

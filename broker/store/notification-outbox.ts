@@ -40,7 +40,8 @@ export class NotificationOutbox {
     this.#db = db;
     this.#statements = {
       insert: db.prepare<[string, string, string, string, number, number]>(
-        'INSERT INTO notification_outbox (delivery_id, destination, kind, notice, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)',
+        // A notice with a delivery id already in the outbox is the same notice raised again: kept once.
+        'INSERT INTO notification_outbox (delivery_id, destination, kind, notice, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING',
       ),
       firstDue: db.prepare<[number], Row>(
         'SELECT id, delivery_id, destination, notice, attempts FROM notification_outbox WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1',
@@ -61,9 +62,13 @@ export class NotificationOutbox {
     };
   }
 
-  /** Adds a notice for `destination`, due at once. Call inside the transaction of the change. */
-  enqueue(destination: string, notice: Notice, at: number): void {
-    this.#statements.insert.run(randomUUID(), destination, notice.kind, JSON.stringify(notice), at, at);
+  /**
+   * Adds a notice for `destination`, due at once. Call inside the transaction of the change.
+   * `deliveryId` names a notice several brokers may raise for the same fact (each broker's
+   * scheduler sees a grant about to expire): the first to enqueue it wins, the others add nothing.
+   */
+  enqueue(destination: string, notice: Notice, at: number, deliveryId: string = randomUUID()): void {
+    this.#statements.insert.run(deliveryId, destination, notice.kind, JSON.stringify(notice), at, at);
   }
 
   /**

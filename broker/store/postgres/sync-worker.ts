@@ -1,8 +1,7 @@
 // The worker thread behind SyncPostgresConnection (sync-connection.ts): node-postgres with a pool,
 // answering one call at a time. The broker's main thread posts a call on its port and waits on the
-// shared signal; this thread runs it, posts the answer and wakes it. A transaction pins one pooled
-// client from BEGIN to COMMIT or ROLLBACK; anything else runs on whichever client the pool gives.
-// A client whose connection broke is discarded by the pool, so the next call reconnects.
+// shared signal; this thread runs it, posts the answer and wakes it. Calls run on one connection
+// kept out of the pool; one that broke is discarded and the next call connects again.
 
 import { type MessagePort, workerData } from 'node:worker_threads';
 // @ts-expect-error -- pg ships no type declarations; the little used here is typed below.
@@ -22,6 +21,7 @@ interface QueryConfig {
 interface PoolClient {
   query(config: QueryConfig): Promise<QueryResult>;
   release(destroy?: Error | boolean): void;
+  on(event: 'error', listener: (error: Error) => void): void;
 }
 interface Pool {
   connect(): Promise<PoolClient>;
@@ -50,7 +50,16 @@ const pool: Pool = new pg.Pool({
 // An idle client losing its server is reported here, not to a caller: the pool drops it.
 pool.on('error', () => undefined);
 
-let pinned: PoolClient | null = null;
+/**
+ * The connection every call runs on, checked out of the pool and kept (a pool.query per call costs
+ * a checkout each time). A connection that broke is given back destroyed and the next call takes
+ * a fresh one.
+ */
+let client: PoolClient | null = null;
+/** Between BEGIN and COMMIT/ROLLBACK. */
+let inTransaction = false;
+/** The connection broke inside the open transaction: the server rolled it back, so nothing more of it may run, least of all a COMMIT. */
+let transactionLost = false;
 
 port.on('message', (call: PostgresCall) => {
   void answer(call).then((reply) => {
@@ -64,22 +73,73 @@ async function answer(call: PostgresCall): Promise<PostgresAnswer> {
   try {
     switch (call.op) {
       case 'begin':
-        await begin(call.sql);
+        if (inTransaction) throw new Error('a transaction is already open on this connection');
+        inTransaction = true;
+        try {
+          await run({ text: call.sql, values: [] });
+        } catch (error) {
+          // BEGIN ran but taking the write lock failed (timed out): leave no aborted transaction behind.
+          await end('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
         return { ok: true, rows: [], rowCount: 0 };
       case 'end':
         return await end(call.sql);
       case 'query': {
-        const config = { text: call.sql, values: call.params, ...preparedName(call), ...(call.rowMode ? { rowMode: call.rowMode } : {}) };
-        const result = await (pinned ?? pool).query(config);
+        if (transactionLost) throw new Error('the connection to the database was lost in the middle of this transaction, which the server rolled back');
+        const result = await run({ text: call.sql, values: call.params, ...preparedName(call), ...(call.rowMode ? { rowMode: call.rowMode } : {}) });
         return { ok: true, rows: result.rows, rowCount: result.rowCount ?? 0 };
       }
       case 'close':
+        client?.release();
+        client = null;
         await pool.end();
         return { ok: true, rows: [], rowCount: 0 };
     }
   } catch (error) {
     return { ok: false, error: describe(error) };
   }
+}
+
+/** Runs `config` on the kept connection; a connection that fails without a server error is discarded. */
+async function run(config: QueryConfig): Promise<QueryResult> {
+  client ??= await checkOut();
+  const running = client;
+  try {
+    return await running.query(config);
+  } catch (error) {
+    if (endsConnection(error)) discard(running, error);
+    throw error;
+  }
+}
+
+/** A connection to keep; losing it while idle (the server restarted, the network cut) discards it. */
+async function checkOut(): Promise<PoolClient> {
+  const taken = await pool.connect();
+  taken.on('error', (error) => discard(taken, error));
+  return taken;
+}
+
+/** Gives a broken connection back to be destroyed, once; the next call connects again. */
+function discard(taken: PoolClient, error: unknown): void {
+  if (client !== taken) return;
+  client = null;
+  if (inTransaction) transactionLost = true;
+  taken.release(error instanceof Error ? error : true);
+}
+
+/** COMMIT or ROLLBACK. After a lost connection only the rollback "succeeds": the server already did it. */
+async function end(sql: string): Promise<PostgresAnswer> {
+  if (!inTransaction) throw new Error('no transaction is open on this connection');
+  const lost = transactionLost;
+  inTransaction = false;
+  transactionLost = false;
+  if (lost) {
+    if (sql === 'ROLLBACK') return { ok: true, rows: [], rowCount: 0 };
+    throw new Error('the connection to the database was lost in the middle of this transaction, which the server rolled back');
+  }
+  await run({ text: sql, values: [] });
+  return { ok: true, rows: [], rowCount: 0 };
 }
 
 /**
@@ -97,31 +157,15 @@ function preparedName(call: Extract<PostgresCall, { op: 'query' }>): { name?: st
   return { name };
 }
 
-async function begin(sql: string): Promise<void> {
-  if (pinned) throw new Error('a transaction is already open on this connection');
-  const client = await pool.connect();
-  try {
-    await client.query({ text: sql, values: [] });
-    pinned = client;
-  } catch (error) {
-    client.release(error instanceof Error ? error : true);
-    throw error;
-  }
-}
-
-/** COMMIT or ROLLBACK, then the client goes back to the pool (destroyed if the end itself failed). */
-async function end(sql: string): Promise<PostgresAnswer> {
-  const client = pinned;
-  pinned = null;
-  if (!client) throw new Error('no transaction is open on this connection');
-  try {
-    await client.query({ text: sql, values: [] });
-    client.release();
-    return { ok: true, rows: [], rowCount: 0 };
-  } catch (error) {
-    client.release(error instanceof Error ? error : true);
-    throw error;
-  }
+/**
+ * Whether the connection is gone after `error`: no SQLSTATE (the socket closed, a timeout), a
+ * connection exception (class 08), or the server ending the session (57P01–57P03: terminated,
+ * shutting down, restarting). Any other server error leaves the connection usable.
+ */
+function endsConnection(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
+  return code.startsWith('08') || /^57P0[123]$/.test(code);
 }
 
 function describe(error: unknown): Extract<PostgresAnswer, { ok: false }>['error'] {

@@ -33,6 +33,21 @@ afterEach(() => {
 });
 
 describe('two brokers on one PostgreSQL audit log', () => {
+  it('write a large batch in a few statements, each row chained to the one before, exactly as one at a time would', () => {
+    const a = new SqlAuditLog(first);
+    const b = new SqlAuditLog(second);
+    b.append(entry(1, { subject: 'b' }));
+    // More rows than one statement carries, with bodies that JSON must carry unchanged.
+    const batch = Array.from({ length: 1_234 }, (_, n) => entry(n + 2, { subject: `a-${n}`, body: { sql: `select '${n}' -- "quoted" \\ ünïcode ✓` } }));
+    const written = a.appendAll(batch);
+    expect(written.map((row) => row.seq)).toEqual(batch.map((_, n) => n + 2));
+    b.append(entry(1_236, { subject: 'b' }));
+    const stored = rows(second);
+    expect(stored).toHaveLength(1_236);
+    expect(stored.slice(1, -1)).toEqual(written);
+    expect(verifyChain(first)).toMatchObject({ ok: true, count: 1_236 });
+  });
+
   it('keep one gapless chain when they append in turn, singly, in transactions and in batches', () => {
     const a = new SqlAuditLog(first);
     const b = new SqlAuditLog(second);

@@ -231,6 +231,34 @@ describe('NotificationDispatcher, several brokers on one PostgreSQL database', (
     expect(new Set(posts.map((p) => p.delivery)).size).toBe(12);
   });
 
+  it('sends one expiry warning for a grant, though every broker’s scheduler raises it', async () => {
+    const schema = openPostgresSchema();
+    const posts: { broker: string; delivery: string }[] = [];
+    const expiringHook: NotificationsConfig = {
+      ...webhooks,
+      destinations: [{ ...webhooks.destinations[0], events: ['expiring'] } as (typeof webhooks.destinations)[number]],
+    };
+    const brokers = ['a', 'b'].map((name) => {
+      const connection = schema.connect();
+      open.push(connection);
+      const outbox = new NotificationOutbox(connection);
+      return {
+        outbox,
+        dispatcher: new NotificationDispatcher({ config: expiringHook, outbox, now: () => T0, log: recordingLog(), post: recorder(name, posts) }),
+      };
+    });
+    const grant = { ...pending, state: 'approved' as const, expiresAt: new Date(T0 + 600_000).toISOString() };
+    for (const broker of brokers) broker.dispatcher.enqueueExpiring(grant, 600_000, T0);
+    expect(brokers[0]?.outbox.waiting()).toBe(1);
+    // The same grant extended ends at another time: that warning is a new one.
+    brokers[1]?.dispatcher.enqueueExpiring({ ...grant, expiresAt: new Date(T0 + 1_200_000).toISOString() }, 600_000, T0);
+    expect(brokers[0]?.outbox.waiting()).toBe(2);
+    for (const broker of brokers) broker.dispatcher.start();
+    while ((brokers[0]?.outbox.waiting() ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await Promise.all(brokers.map((broker) => broker.dispatcher.stop()));
+    expect(posts).toHaveLength(2);
+  });
+
   it('looks again while idle, so it delivers what another broker enqueued and never delivered', async () => {
     const schema = openPostgresSchema();
     const posts: string[] = [];

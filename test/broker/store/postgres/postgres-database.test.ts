@@ -164,6 +164,22 @@ describe('PostgresDatabase', () => {
     }
   });
 
+  it('commits nothing when the connection is lost inside a transaction, and the next one runs on a new connection', () => {
+    db.exec('CREATE TABLE IF NOT EXISTS lost (id BIGINT PRIMARY KEY)');
+    expect(() =>
+      db.transaction(() => {
+        db.prepare('INSERT INTO lost (id) VALUES (?)').run(1);
+        const pid = db.prepare('SELECT pg_backend_pid() AS pid').pluck().get() as number;
+        // The server ends this broker's session between its last write and the COMMIT.
+        admin.prepare('SELECT pg_terminate_backend(?)').get(pid);
+      }),
+    ).toThrow();
+    expect(db.inTransaction).toBe(false);
+    expect(db.prepare('SELECT count(*) AS n FROM lost').pluck().get()).toBe(0);
+    db.transaction(() => db.prepare('INSERT INTO lost (id) VALUES (?)').run(2));
+    expect(db.prepare('SELECT id FROM lost').pluck().all()).toEqual([2]);
+  });
+
   it('gives up a statement at its timeout, and the next one runs', () => {
     const slow = new PostgresDatabase({ url: IN_SCHEMA, timeoutMs: 300 });
     try {
