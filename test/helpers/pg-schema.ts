@@ -7,6 +7,9 @@ import { connectPg } from './pg-client.js';
 
 export const TEST_PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' } as const;
 
+/** The test server as a store URL (no schema chosen). */
+export const TEST_POSTGRES_URL = `postgres://${TEST_PG.user}@${TEST_PG.host}:${TEST_PG.port}/${TEST_PG.database}`;
+
 export interface PgTestSchema {
   name: string;
   /** The store URL for this schema (on `port`, default the server's own). */
@@ -14,9 +17,10 @@ export interface PgTestSchema {
   drop(): Promise<void>;
 }
 
-/** The store URL of `schema` on the test server, reached on `port`. */
-export function pgSchemaUrl(schema: string, port: number = TEST_PG.port): string {
-  return `postgres://${TEST_PG.user}@${TEST_PG.host}:${port}/${TEST_PG.database}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+/** The store URL of `schema` on the test server, reached on `port`; `settings` are more `-c name=value` options. */
+export function pgSchemaUrl(schema: string, port: number = TEST_PG.port, settings = ''): string {
+  const options = `-c search_path=${schema}${settings ? ` ${settings}` : ''}`;
+  return `postgres://${TEST_PG.user}@${TEST_PG.host}:${port}/${TEST_PG.database}?options=${encodeURIComponent(options)}`;
 }
 
 export async function createPgSchema(prefix: string): Promise<PgTestSchema> {

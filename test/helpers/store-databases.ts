@@ -16,11 +16,9 @@ import { applyMigrations } from '../../broker/store/migrations.js';
 import { PostgresDatabase } from '../../broker/store/postgres/postgres-database.js';
 import type { ChannelOptions, ChannelSubscription, SqlDialect, SqlStatement } from '../../broker/store/sql-database.js';
 import { AccessError } from '../../shared/errors.js';
+import { pgSchemaUrl, TEST_POSTGRES_URL } from './pg-schema.js';
 
 export const STORE_KINDS: readonly SqlDialect[] = ['sqlite', 'postgres'];
-
-/** The server the PostgreSQL variants use: the machine's (CI's) PostgreSQL, database `test`. */
-export const TEST_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 /** A migrated, empty database of `kind`. Closing it also drops its PostgreSQL schema. */
 export function openStoreDatabase(kind: SqlDialect): Database {
@@ -145,7 +143,7 @@ function newSchemaName(): string {
 
 /** Database `test` with `schema` as the search path of every connection made to it. */
 function schemaUrl(schema: string): string {
-  return `${TEST_POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema} ${NO_COMMIT_FLUSH}`)}`;
+  return pgSchemaUrl(schema, undefined, NO_COMMIT_FLUSH);
 }
 
 /** Creating and dropping schemas: one connection for the whole run (its worker does not keep the process alive). */

@@ -9,10 +9,11 @@ import { PostgresError } from '../../../../broker/store/postgres/sync-connection
 import { constraintViolated } from '../../../../broker/store/sql-errors.js';
 import { storeWriteFailure } from '../../../../broker/store/write-failure.js';
 import { AccessError } from '../../../../shared/errors.js';
+import { pgSchemaUrl, TEST_POSTGRES_URL } from '../../../helpers/pg-schema.js';
 
-const SERVER = 'postgres://postgres@127.0.0.1:5432/test';
+const SERVER = TEST_POSTGRES_URL;
 const SCHEMA = `conn_test_${process.pid}`;
-const IN_SCHEMA = `${SERVER}?options=-c%20search_path%3D${SCHEMA}`;
+const IN_SCHEMA = pgSchemaUrl(SCHEMA);
 
 describe('toPositional', () => {
   it('numbers ? placeholders in order', () => {
