@@ -7,7 +7,7 @@ import type { AuditEntryView, AuditEventsResponse, AuditSessionView, AuditShowRe
 import type { Database } from './database.js';
 import { SqlSessionStore, type SessionRecord } from './session-store.js';
 import { AUDIT_COLUMNS, toEntryView, type AuditRow } from '../audit/entry.js';
-import type { RowPosition } from './request-store.js';
+import type { RequestRow, RowPosition } from './request-store.js';
 
 /** A page of `sessions`: a screen or a JSON page; more is an export. */
 export const SESSIONS_LIMIT_DEFAULT = 100;
@@ -45,15 +45,10 @@ export interface EventsQuery {
 type SessionParams = { user?: string; resource?: string; since?: number; until?: number; breakGlass?: 1; at?: number; row?: number; limit: number };
 
 /** What a session's view takes from the grant it ran under. */
-interface GrantRow {
-  reason: string | null;
-  break_glass: 0 | 1;
-  post_review_verdict: PostReviewVerdict | null;
-  post_review_by_oid: string | null;
-  post_review_by_upn: string | null;
-  post_review_comment: string | null;
-  post_review_at: number | null;
-}
+type GrantRow = Pick<
+  RequestRow,
+  'reason' | 'break_glass' | 'post_review_verdict' | 'post_review_by_oid' | 'post_review_by_upn' | 'post_review_comment' | 'post_review_at'
+>;
 
 const SQL = {
   head: 'SELECT max(seq) AS seq FROM audit_log',

@@ -84,7 +84,7 @@ export interface StorePage {
 }
 
 /** A `requests` row, column for column. */
-interface RequestRow {
+export interface RequestRow {
   id: string;
   resource: string;
   requester_oid: string;

@@ -15,8 +15,7 @@ import { openDatabase, type Database } from '../../broker/store/database.js';
 import { applyMigrations } from '../../broker/store/migrations.js';
 import { PostgresDatabase } from '../../broker/store/postgres/postgres-database.js';
 import type { ChannelOptions, ChannelSubscription, SqlDialect, SqlStatement } from '../../broker/store/sql-database.js';
-import { AccessError } from '../../shared/errors.js';
-import { pgSchemaUrl, TEST_POSTGRES_URL } from './pg-schema.js';
+import { administer, NO_COMMIT_FLUSH, pgSchemaUrl } from './pg-schema.js';
 
 export const STORE_KINDS: readonly SqlDialect[] = ['sqlite', 'postgres'];
 
@@ -133,9 +132,6 @@ export function openPostgresSchema(): PostgresSchema {
   };
 }
 
-/** Test data need not survive a crash of the server: a commit does not wait for its WAL flush. */
-const NO_COMMIT_FLUSH = '-c synchronous_commit=off';
-
 /** A name no other test uses. */
 function newSchemaName(): string {
   return `store_test_${randomBytes(6).toString('hex')}`;
@@ -144,17 +140,4 @@ function newSchemaName(): string {
 /** Database `test` with `schema` as the search path of every connection made to it. */
 function schemaUrl(schema: string): string {
   return pgSchemaUrl(schema, undefined, NO_COMMIT_FLUSH);
-}
-
-/** Creating and dropping schemas: one connection for the whole run (its worker does not keep the process alive). */
-let admin: PostgresDatabase | null = null;
-
-function administer(sql: string): void {
-  admin ??= new PostgresDatabase({ url: `${TEST_POSTGRES_URL}?options=${encodeURIComponent(NO_COMMIT_FLUSH)}`, applicationName: 'access-test admin' });
-  try {
-    admin.exec(sql);
-  } catch (error) {
-    if (!(error instanceof AccessError && error.code === 'store_unavailable')) throw error;
-    throw new Error(`the store tests need PostgreSQL at ${TEST_POSTGRES_URL} (user postgres, trust auth; CI runs one): ${error.message}`, { cause: error });
-  }
 }

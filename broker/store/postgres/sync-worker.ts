@@ -25,7 +25,6 @@ interface PoolClient {
 }
 interface Pool {
   connect(): Promise<PoolClient>;
-  query(config: QueryConfig): Promise<QueryResult>;
   on(event: 'error', listener: (error: Error) => void): void;
   end(): Promise<void>;
 }

@@ -11,31 +11,12 @@ import { NotificationOutbox } from '../../../broker/store/notification-outbox.js
 import type { SqlDialect } from '../../../broker/store/sql-database.js';
 import type { RequestView } from '../../../shared/wire.js';
 import { STORE_KINDS, openPostgresSchema, openStoreDatabase } from '../../helpers/store-databases.js';
+import { requestView } from '../../helpers/request-views.js';
 import { recordingLog } from '../requests/harness.js';
 
 const T0 = Date.UTC(2025, 2, 4, 12, 0);
 
-const pending: RequestView = {
-  id: 'r1',
-  resource: 'prod-db',
-  requester: { oid: 'oid-alice', upn: 'alice@contoso.com' },
-  state: 'pending',
-  durationMs: 3_600_000,
-  reason: 'INC-1',
-  ticket: null,
-  createdAt: new Date(T0).toISOString(),
-  pendingUntil: new Date(T0 + 3_600_000).toISOString(),
-  approvalsRequired: 1,
-  approvals: 0,
-  reviews: [],
-  approvers: ['sg-dba'],
-  grantedAt: null,
-  expiresAt: null,
-  closedAt: null,
-  closedBy: null,
-  closeReason: null,
-  autoApproved: false,
-};
+const pending: RequestView = requestView(T0, { id: 'r1', reason: 'INC-1' });
 
 const config: NotificationsConfig = {
   destinations: [

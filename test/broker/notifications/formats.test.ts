@@ -7,32 +7,12 @@ import { retryDelay } from '../../../shared/backoff.js';
 import { escapeMarkdown, escapeSlack, signature, slackMessage, teamsMessage, webhookMessage } from '../../../broker/notifications/formats.js';
 import { expiringNotice, noticesFor } from '../../../broker/notifications/notice.js';
 import type { RequestView } from '../../../shared/wire.js';
+import { requestView } from '../../helpers/request-views.js';
 
 const AT = Date.UTC(2025, 2, 4, 12, 0);
 
 function view(overrides: Partial<RequestView> = {}): RequestView {
-  return {
-    id: 'r7f3c0a1b2',
-    resource: 'prod-db',
-    requester: { oid: 'oid-alice', upn: 'alice@contoso.com' },
-    state: 'pending',
-    durationMs: 3_600_000,
-    reason: 'INC-4211: stuck migration',
-    ticket: null,
-    createdAt: new Date(AT).toISOString(),
-    pendingUntil: new Date(AT + 3_600_000).toISOString(),
-    approvalsRequired: 1,
-    approvals: 0,
-    reviews: [],
-    approvers: ['sg-dba'],
-    grantedAt: null,
-    expiresAt: null,
-    closedAt: null,
-    closedBy: null,
-    closeReason: null,
-    autoApproved: false,
-    ...overrides,
-  };
+  return requestView(AT, overrides);
 }
 
 describe('noticesFor', () => {

@@ -13,33 +13,13 @@ import type { EventStream, StreamItem } from '../../../cli/events-client.js';
 import { buildProgram, describeFailure } from '../../../cli/main.js';
 import { Output } from '../../../cli/output.js';
 import type { Prompts } from '../../../cli/prompts.js';
+import { requestView } from '../../helpers/request-views.js';
 
 /** 2025-03-04 12:00 UTC; tests read times through the functions under test, never the real clock. */
 export const NOW = Date.UTC(2025, 2, 4, 12, 0, 0);
 
 export function makeView(overrides: Partial<RequestView> = {}): RequestView {
-  return {
-    id: 'r7f3c0a1b2',
-    resource: 'prod-db',
-    requester: { oid: 'oid-alice', upn: 'alice@contoso.com' },
-    state: 'pending',
-    durationMs: 3_600_000,
-    reason: 'INC-4211: stuck migration',
-    ticket: 'INC-4211',
-    createdAt: new Date(NOW - 120_000).toISOString(),
-    pendingUntil: new Date(NOW + 3_480_000).toISOString(),
-    approvalsRequired: 1,
-    approvals: 0,
-    reviews: [],
-    approvers: ['sg-dba'],
-    grantedAt: null,
-    expiresAt: null,
-    closedAt: null,
-    closedBy: null,
-    closeReason: null,
-    autoApproved: false,
-    ...overrides,
-  };
+  return requestView(NOW - 120_000, { ticket: 'INC-4211', ...overrides });
 }
 
 export function approvedView(overrides: Partial<RequestView> = {}): RequestView {
