@@ -21,7 +21,8 @@ import { passwordProof } from './auth.js';
 import { Capability, DECLINED_CAPABILITIES, MAX_PACKET_PAYLOAD_BYTES, PACKET_HEADER_BYTES } from './codes.js';
 import { Conversation, errorPayload, ServerRefused } from './conversation.js';
 import { greetingOf } from './greeting.js';
-import { decodeHandshakeResponse, MalformedMessage, withLogin } from './messages.js';
+import { MalformedMessage } from '../message-reader.js';
+import { decodeHandshakeResponse, withLogin } from './messages.js';
 import { packet } from './packets.js';
 
 /** A handshake with its connection attributes is a few hundred bytes; MySQL caps attributes at 64 KiB. */

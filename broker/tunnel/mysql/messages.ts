@@ -11,11 +11,7 @@
 import type { ParamValue } from '../postgres/frontend-messages.js';
 import { MAX_PARAM_VALUE_BYTES } from '../postgres/frontend-messages.js';
 import { Capability, FieldType, HANDSHAKE_V10, Reply } from './codes.js';
-
-export class MalformedMessage extends Error {}
-
-/** Thrown inside the decoders when a cut body ends mid-field; never escapes this module. */
-class CutShort extends Error {}
+import { CutShort, MalformedMessage, MessageReader } from '../message-reader.js';
 
 /** What the server said about itself in its first packet. */
 export interface Greeting {
@@ -43,25 +39,7 @@ export interface HandshakeResponse {
   program: string | null;
 }
 
-class Reader {
-  at = 0;
-  constructor(
-    readonly buffer: Buffer,
-    /** The buffer is a prefix of the message: running off its end is not an error. */
-    readonly cut: boolean,
-    readonly what: string,
-  ) {}
-
-  get left(): number {
-    return this.buffer.length - this.at;
-  }
-
-  need(bytes: number): void {
-    if (this.left >= bytes) return;
-    if (this.cut) throw new CutShort();
-    throw new MalformedMessage(`${this.what}: ends ${bytes - this.left} byte(s) short`);
-  }
-
+class Reader extends MessageReader {
   int(bytes: 1 | 2 | 3 | 4 | 6): number {
     this.need(bytes);
     const value = this.buffer.readUIntLE(this.at, bytes);

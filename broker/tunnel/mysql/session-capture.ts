@@ -51,9 +51,9 @@ import {
   decodePrepareOk,
   decodeText,
   executeStatementId,
-  MalformedMessage,
   type ParamType,
 } from './messages.js';
+import { MalformedMessage } from '../message-reader.js';
 import { FramingError, PacketFramer, type Message } from './packets.js';
 
 /**

@@ -6,13 +6,10 @@
 // Text is decoded as UTF-8, the encoding drivers and psql use almost everywhere; a client whose
 // client_encoding is another one (pg.startup records it) has its non-ASCII text shown with U+FFFD.
 
+import { CutShort, MalformedMessage, MessageReader } from '../message-reader.js';
+
 /** A parameter value kept in full up to this many bytes; a longer one is cut (bulk data, documents). */
 export const MAX_PARAM_VALUE_BYTES = 1024;
-
-export class MalformedMessage extends Error {}
-
-/** Thrown inside the decoders when a cut body ends mid-field; never escapes this module. */
-class CutShort extends Error {}
 
 export interface StartupInfo {
   /** "3.0" */
@@ -47,19 +44,7 @@ export interface Parse {
   sqlCut: boolean;
 }
 
-class Reader {
-  at = 0;
-  constructor(
-    readonly buffer: Buffer,
-    /** The buffer is a prefix of the message: running off its end is not an error. */
-    readonly cut: boolean,
-    readonly what: string,
-  ) {}
-
-  get left(): number {
-    return this.buffer.length - this.at;
-  }
-
+class Reader extends MessageReader {
   /** A NUL-terminated string; in a cut body, the rest of the body when its NUL is beyond the cut. */
   cstring(): { text: string; whole: boolean } {
     const end = this.buffer.indexOf(0, this.at);
@@ -82,23 +67,17 @@ class Reader {
   }
 
   int16(): number {
-    this.#need(2);
+    this.need(2);
     const value = this.buffer.readInt16BE(this.at);
     this.at += 2;
     return value;
   }
 
   int32(): number {
-    this.#need(4);
+    this.need(4);
     const value = this.buffer.readInt32BE(this.at);
     this.at += 4;
     return value;
-  }
-
-  #need(bytes: number): void {
-    if (this.left >= bytes) return;
-    if (this.cut) throw new CutShort();
-    throw new MalformedMessage(`${this.what}: ends ${bytes - this.left} byte(s) short`);
   }
 }
 

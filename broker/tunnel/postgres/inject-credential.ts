@@ -17,7 +17,8 @@ import type { DatabaseCredential, ResourcePolicy } from '../../config/types.js';
 import { recordDbLogin } from '../database-credential.js';
 import type { ClientPreamble, LoginOutcome, PreambleContext, PreambleStep } from '../protocol.js';
 import { CANCEL_REQUEST_CODE, MAX_STARTUP_BYTES, PROTOCOL_MAJOR_3 } from './codes.js';
-import { MalformedMessage, startupParameters } from './frontend-messages.js';
+import { MalformedMessage } from '../message-reader.js';
+import { startupParameters } from './frontend-messages.js';
 import { fatalError, loginToPostgres, type LoginResult } from './login.js';
 import { DeclineEncryption } from './ssl-decline.js';
 

@@ -31,17 +31,8 @@ import { pgCopyEntry, pgQueryEntry, pgStartupEntry, pgUnrecordableEntry, type Pg
 import { remember, StatementCapture, type EntrySubject } from '../capture.js';
 import { describeRequest, Frontend } from './codes.js';
 import { FramingError, FrontendFramer, type FrontendFrame } from './frontend-framer.js';
-import {
-  decodeBind,
-  decodeClose,
-  decodeExecute,
-  decodeFunctionCall,
-  decodeParse,
-  decodeQuery,
-  decodeStartup,
-  MalformedMessage,
-  type Bind,
-} from './frontend-messages.js';
+import { decodeBind, decodeClose, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeStartup, type Bind } from './frontend-messages.js';
+import { MalformedMessage } from '../message-reader.js';
 
 export { MAX_TRACKED_STATEMENTS } from '../capture.js';
 
