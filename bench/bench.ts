@@ -3,6 +3,10 @@
 // alike. Prints a table of medians and ratios and writes it as JSON under bench/results/.
 //
 //   npm run bench -- [--quick] [--rounds N] [--seconds S] [--only cli,bulk,pgbench,conns,idle,push,revoke] [--tunnels N]
+//                    [--profile DIR]
+//
+// --profile DIR: the broker and every CLI process write a V8 CPU profile (--cpu-prof) into DIR at
+// their exit; open one in Chrome's DevTools, or list its top frames with `node bench/top-frames.mjs FILE`.
 //
 // Measurements (the references in brackets):
 //   cli      process time (user+sys) and wall of `access --help` and `access whoami` (empty
@@ -68,6 +72,8 @@ interface Options {
   /** Idle tunnels held open in `idle`. */
   idleTunnels: number;
   only: readonly Measurement[];
+  /** Where the broker and the CLI write CPU profiles; null: not profiled. */
+  profileDir: string | null;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -85,6 +91,7 @@ function parseOptions(argv: readonly string[]): Options {
     connClients: 8,
     idleTunnels: Math.min(MAX_CONNECTIONS_LIMIT, Number(value('--tunnels') ?? (quick ? 300 : MAX_CONNECTIONS_LIMIT))),
     only: only as Measurement[],
+    profileDir: value('--profile') ?? null,
   };
 }
 
@@ -487,6 +494,11 @@ function printTable(rows: readonly Row[]): string {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.profileDir !== null) {
+    await mkdir(options.profileDir, { recursive: true });
+    // Read by test/helpers/processes.ts when it spawns the broker and the CLI.
+    process.env.ACCESS_CHILD_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${path.resolve(options.profileDir)}`;
+  }
   const [load1, load5] = os.loadavg();
   const machine = {
     cpu: os.cpus()[0]?.model ?? 'unknown',

@@ -27,6 +27,13 @@ function findRepo(): string {
 export const REPO = findRepo();
 export const ACCESS_BIN = path.join(REPO, 'bin/access');
 export const BROKER_BIN = path.join(REPO, 'bin/access-broker');
+/**
+ * Node options for every broker and CLI process spawned here, e.g. `--cpu-prof --cpu-prof-dir=DIR`
+ * from `npm run bench -- --profile DIR` (NODE_OPTIONS refuses --cpu-prof). Empty by default.
+ */
+function childNodeFlags(): string[] {
+  return process.env.ACCESS_CHILD_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+}
 
 export async function tempDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `access-test-${prefix}-`));
@@ -105,7 +112,7 @@ async function startBrokerProcess(
   env: Record<string, string>,
   urlOf: (out: { stdout: string; stderr: string }) => string | null,
 ): Promise<DevBrokerProcess> {
-  const child = spawn(process.execPath, [BROKER_BIN, ...args], {
+  const child = spawn(process.execPath, [...childNodeFlags(), BROKER_BIN, ...args], {
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -151,7 +158,7 @@ export interface CliResult {
 /** Runs `access-broker ARGS` to completion (migrate, backup: commands that exit). */
 export function runBroker(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BROKER_BIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...childNodeFlags(), BROKER_BIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -168,7 +175,7 @@ export interface CliRun {
 }
 
 export function startCli(args: string[], home: string, env: Record<string, string> = {}): CliRun {
-  const child = spawn(process.execPath, [ACCESS_BIN, ...args], {
+  const child = spawn(process.execPath, [...childNodeFlags(), ACCESS_BIN, ...args], {
     env: cleanEnv({ ACCESS_HOME: home, ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
