@@ -29,6 +29,7 @@ import type net from 'node:net';
 import { WebSocket, type RawData } from 'ws';
 import { CLOSE_REASONS, CloseCode } from '../../shared/close-codes.js';
 import { formatDuration } from '../../shared/duration.js';
+import { retainFreedHeap } from '../../shared/heap-retention.js';
 import { CLIENT_CLOSED, type SessionEndReason } from '../store/session-store.js';
 import { fitCloseReason } from './close-reason.js';
 import { describeSocketError } from './dial.js';
@@ -123,6 +124,7 @@ export class Relay {
   #resolveClosed!: (end: TunnelEnd) => void;
 
   constructor(ws: WebSocket, target: net.Socket, options: RelayOptions) {
+    retainFreedHeap();
     this.#ws = ws;
     this.#target = target;
     this.#options = options;

@@ -12,6 +12,7 @@
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type WebSocket from 'ws';
+import { retainFreedHeap } from '../../shared/heap-retention.js';
 
 /**
  * Bytes the WebSocket may hold unsent before the local side is paused. Large enough to keep a
@@ -73,6 +74,7 @@ export function socketEnd(socket: Socket): LocalEnd {
  * `local`. The local readable must be in paused or flowing mode without other 'data' consumers.
  */
 export function startRelay(ws: WebSocket, local: LocalEnd): Relay {
+  retainFreedHeap();
   let bytesUp = 0;
   let bytesDown = 0;
   let endedBy: RelayResult['endedBy'] = 'broker';
