@@ -9,8 +9,14 @@
 // kernel. The released slab is then the spare, reused when the current one fills up: two slabs
 // take turns while bytes stream, and nothing is allocated per read.
 //
-// Slabs start small, so an idle tunnel holds little, and grow while reads keep filling the space
-// offered them (a bulk transfer), up to MAX_SLAB_BYTES; each read is offered at most MAX_READ_BYTES.
+// Until its target first fills a read, a tunnel reads into one buffer shared by the whole broker
+// (SHARED_READ_BYTES) and each chunk is copied out of it: an idle or chatty tunnel holds no read
+// memory of its own (a socket always holds the buffer of its next read, so a slab of its own,
+// even a 2 KiB one, was 2 KiB of every idle tunnel). Sharing is safe because reads run one at a
+// time on this thread and the chunk is copied before the read's callback returns. The first read
+// that fills the shared buffer starts the tunnel's own slabs (a bulk transfer), which grow while
+// reads keep filling the space offered them, up to MAX_SLAB_BYTES; each read is offered at most
+// MAX_READ_BYTES.
 //
 // Kinds whose protocol the broker reads (Postgres, MySQL) keep Node's ordinary 'data' reads: their
 // logins, TLS and captures read the target socket themselves.
@@ -18,10 +24,13 @@
 import net from 'node:net';
 
 /**
- * The first slab of a tunnel: small enough to come from Node's shared Buffer pool, so an idle
- * tunnel holds 2 KiB (a slab of its own, even untouched, costs it several times that in RSS).
+ * The shared buffer every tunnel reads into until one read fills it. Small enough that the copy of
+ * a chunk comes from Node's Buffer pool (under 4 KiB), as interactive traffic (a shell, a query
+ * and its answer) mostly is.
  */
-export const FIRST_SLAB_BYTES = 2 * 1024;
+export const SHARED_READ_BYTES = 2 * 1024;
+/** A tunnel's first slab of its own, once a read filled the shared buffer. */
+export const FIRST_SLAB_BYTES = 4 * SHARED_READ_BYTES;
 /** The largest slab: two of these per busy tunnel. */
 export const MAX_SLAB_BYTES = 1024 * 1024;
 /**
@@ -42,9 +51,13 @@ function spent(slab: Buffer, offset: number): boolean {
 /** Gets each chunk read; `release` is non-null on a slab's last chunk and must be called once that chunk is sent. */
 export type TargetChunkSink = (chunk: Buffer, release: (() => void) | null) => void;
 
+/** Read into by every tunnel that has no slab of its own yet; never handed out, only copied from. */
+const shared = Buffer.allocUnsafeSlow(SHARED_READ_BYTES);
+
 export class TargetReads {
   #sink: TargetChunkSink | null = null;
-  #slabBytes = FIRST_SLAB_BYTES;
+  /** The size of the next slab of its own; 0 while the tunnel still reads into the shared buffer. */
+  #slabBytes = 0;
   #slab: Buffer | null = null;
   #offset = 0;
   /** A released slab, ready to be read into again. */
@@ -69,8 +82,17 @@ export class TargetReads {
     this.#sink = sink;
   }
 
-  /** The memory the next read goes into: the rest of the slab, or a new slab (the spare if it fits). */
+  /** Bytes of read memory this tunnel holds of its own (its slab and spare): 0 until its target first fills a read. */
+  get heldBytes(): number {
+    return (this.#slab?.length ?? 0) + (this.#spare?.length ?? 0);
+  }
+
+  /** The memory the next read goes into: the shared buffer, the rest of the slab, or a new slab (the spare if it fits). */
   #nextBuffer(): Buffer {
+    if (this.#slabBytes === 0) {
+      this.#offered = SHARED_READ_BYTES;
+      return shared;
+    }
     let slab = this.#slab;
     if (slab === null || spent(slab, this.#offset)) {
       const spare = this.#spare;
@@ -84,6 +106,14 @@ export class TargetReads {
   }
 
   #delivered(bytes: number): void {
+    if (this.#slabBytes === 0) {
+      // Copied out before the next read (of any tunnel) lands in the shared buffer.
+      const chunk = Buffer.from(shared.subarray(0, bytes));
+      // A read that filled the shared buffer: more is waiting, so this tunnel reads into slabs of its own.
+      if (bytes === this.#offered) this.#slabBytes = FIRST_SLAB_BYTES;
+      this.#sink?.(chunk, null);
+      return;
+    }
     const slab = this.#slab as Buffer;
     const chunk = slab.subarray(this.#offset, this.#offset + bytes);
     // A read that filled all it was offered: more is waiting, so the next slab is larger.

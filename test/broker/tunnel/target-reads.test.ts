@@ -1,4 +1,5 @@
-// Reading a plain-bytes target into reused slabs: a chunk handed out is never read into again until
+// Reading a plain-bytes target into reused slabs: until a read fills the buffer shared by every
+// tunnel, a tunnel holds no read memory of its own; a chunk handed out is never read into again until
 // its slab was released, released slabs are reused (no allocation per read), slabs grow while reads
 // fill them, and over a real socket the bytes arrive whole and in order, not before the relay resumes.
 
@@ -6,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { dialTarget } from '../../../broker/tunnel/dial.js';
-import { FIRST_SLAB_BYTES, MAX_READ_BYTES, MAX_SLAB_BYTES, TargetReads } from '../../../broker/tunnel/target-reads.js';
+import { FIRST_SLAB_BYTES, MAX_READ_BYTES, MAX_SLAB_BYTES, SHARED_READ_BYTES, TargetReads } from '../../../broker/tunnel/target-reads.js';
 import { startTarget } from './harness.js';
 
 interface Delivered {
@@ -36,8 +37,9 @@ function reader(): { reads: TargetReads; delivered: Delivered[]; read: (size?: n
 }
 
 describe('TargetReads', () => {
-  it('starts with a small slab and grows it while reads fill what they are offered, each read at most MAX_READ_BYTES', () => {
+  it('starts in the shared buffer, then grows slabs of its own while reads fill what they are offered, each read at most MAX_READ_BYTES', () => {
     const { read, delivered } = reader();
+    expect(read().length).toBe(SHARED_READ_BYTES);
     expect(read().length).toBe(FIRST_SLAB_BYTES);
     const sizes = Array.from({ length: 40 }, () => read().length);
     expect(Math.max(...sizes)).toBe(MAX_READ_BYTES);
@@ -60,12 +62,20 @@ describe('TargetReads', () => {
     expect(reused).toBe(true);
   });
 
-  it('small reads share a slab: an idle tunnel holds one 2 KiB slab', () => {
-    const { read, delivered } = reader();
-    read(100);
-    read(100);
-    expect(delivered[0]?.chunk.buffer).toBe(delivered[1]?.chunk.buffer);
-    expect(delivered[1]?.chunk.byteOffset).toBe((delivered[0]?.chunk.byteOffset ?? 0) + 100);
+  it('an idle or chatty tunnel holds no read memory of its own: small reads land in one buffer shared by every tunnel', () => {
+    const one = reader();
+    const other = reader();
+    // Both sockets would read into the same memory next.
+    expect(one.read(100).buffer).toBe(other.read(100).buffer);
+    for (let i = 0; i < 20; i++) one.read(SHARED_READ_BYTES - 1);
+    expect(one.reads.heldBytes).toBe(0);
+    expect(other.reads.heldBytes).toBe(0);
+    // Each chunk was copied out: later reads into the shared buffer never change one handed out.
+    for (const d of [...one.delivered, ...other.delivered]) expect(d.chunk.equals(d.copy)).toBe(true);
+    // The first read that fills the shared buffer starts slabs of its own (a bulk transfer).
+    one.read();
+    one.read(100);
+    expect(one.reads.heldBytes).toBe(FIRST_SLAB_BYTES);
   });
 
   it('carries a target’s bytes whole and in order over a real socket, and reads nothing until resumed', async () => {
