@@ -3,6 +3,7 @@
 // BEFORE it completes the upgrade, so an open socket means bytes can flow; a refusal is a plain
 // HTTP answer carrying the broker's `{code, message}`, rethrown here as that AccessError.
 
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
 import { AccessError } from '../../shared/errors.js';
 import type { BrokerTrust } from '../broker-trust.js';
@@ -61,6 +62,14 @@ export async function openTunnel(options: TunnelClientOptions): Promise<WebSocke
 
 type Attempt = { socket: WebSocket } | { error: AccessError; failure: CallFailure | null };
 
+/**
+ * An open tunnel's error listener until the relay attaches its own: ws emits errors on a live socket
+ * too (an unhandled one would crash the CLI), and the relay learns what happened from 'close'. One
+ * function for every tunnel, so an open tunnel keeps nothing of its opening (the options, the token
+ * source, the refusal handling): with a thousand idle tunnels, that is memory per tunnel.
+ */
+function afterOpenError(): void {}
+
 async function openOnce(options: TunnelClientOptions): Promise<Attempt> {
   const bearer = await options.token();
   return new Promise((resolve) => {
@@ -77,26 +86,33 @@ async function openOnce(options: TunnelClientOptions): Promise<Attempt> {
       socket.terminate();
       resolve({ error, failure });
     };
-    // Stays attached after open: ws emits errors on a live socket too, and the relay reports them
-    // through 'close'.
-    socket.on('error', (error: NodeJS.ErrnoException) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
       const tlsFailure = options.trust?.explain(error, options.url);
-      if (tlsFailure) return fail(tlsFailure, null);
+      if (tlsFailure) {
+        fail(tlsFailure, null);
+        return;
+      }
       fail(
         new AccessError('broker_unreachable', `cannot open a tunnel through the broker at ${options.url} (${error.code ?? error.message}) — is it running?`, {
           cause: error,
         }),
         connectionFailure(error.code),
       );
-    });
-    socket.once('unexpected-response', (req, res) => {
+    };
+    socket.on('error', onError);
+    const onRefusal = (req: ClientRequest, res: IncomingMessage): void => {
       void readRefusal('tunnel', options.url, res).then(({ error, fromBroker }) => {
         req.destroy();
         fail(error, answerFailure(res.statusCode ?? 0, fromBroker ? error.code : null));
       });
-    });
+    };
+    socket.once('unexpected-response', onRefusal);
     socket.once('open', () => {
       settled = true;
+      // The opening's listeners go: a tunnel that stays open for hours must not keep them (afterOpenError).
+      socket.off('error', onError);
+      socket.on('error', afterOpenError);
+      socket.off('unexpected-response', onRefusal);
       socket.pause();
       resolve({ socket });
     });

@@ -42,6 +42,22 @@ describe('openTunnel', () => {
     expect(broker.attempts.map((a) => a.token)).toEqual([GOOD_TOKEN, GOOD_TOKEN]);
   });
 
+  it('an open tunnel keeps none of its opening: one shared error listener, no refusal handler', async () => {
+    broker = await startFakeBroker();
+    const url = tunnelUrl(broker.url, 'demo-db');
+    const one = await openTunnel({ url, token: async () => GOOD_TOKEN });
+    const other = await openTunnel({ url, token: async () => GOOD_TOKEN });
+    try {
+      // Still listened to (an unhandled error would crash the CLI), by one function for every tunnel.
+      expect(one.listenerCount('error')).toBe(1);
+      expect(one.listeners('error')).toEqual(other.listeners('error'));
+      expect(one.listenerCount('unexpected-response')).toBe(0);
+    } finally {
+      one.terminate();
+      other.terminate();
+    }
+  });
+
   it("rethrows a 403 no_live_grant refusal as the broker's own error (exit 3)", async () => {
     const message = 'you have no live grant for demo-db — run `access request demo-db --for 1h --reason …`';
     broker = await startFakeBroker({ refuse: () => ({ status: 403, code: 'no_live_grant', message }) });
