@@ -11,6 +11,7 @@ import { ConfidentialClientApplication, LogLevel, ManagedIdentityApplication, ty
 import { AccessError, type ErrorCode } from './errors.js';
 import type { HttpTransport } from './http-transport.js';
 import { msalNetworkModule } from './msal-network.js';
+import { type FetchedToken, TokenReuse } from './token-reuse.js';
 
 /**
  * How an app proves who it is, resolved before use (files read, environment looked up), so a wrong
@@ -60,7 +61,11 @@ export function describeCredential(identity: Pick<AppIdentity, 'clientId' | 'cre
   }
 }
 
-/** `failure`: the code of a failed token request (the broker's Graph app: directory_unavailable; a workload's sign-in: sign_in_failed). */
+/**
+ * `failure`: the code of a failed token request (the broker's Graph app: directory_unavailable; a
+ * workload's sign-in: sign_in_failed). A token is reused per scope as TokenReuse allows (it is the
+ * one MSAL's cache would hand out again).
+ */
 export function appTokenSource(identity: AppIdentity, transport: HttpTransport, failure: ErrorCode = 'directory_unavailable'): AppTokenSource {
   const system: NodeSystemOptions = {
     networkClient: msalNetworkModule(transport),
@@ -68,10 +73,10 @@ export function appTokenSource(identity: AppIdentity, transport: HttpTransport, 
   };
   const who = identity.clientId ? `app ${identity.clientId}` : 'the managed identity';
   const acquire = acquirer(identity, system);
-  return async (scope) => {
-    let accessToken: string | undefined;
+  return reusedPerScope(async (scope) => {
+    let token: FetchedToken | null;
     try {
-      accessToken = await acquire(scope);
+      token = await acquire(scope);
     } catch (error) {
       throw new AccessError(
         failure,
@@ -79,12 +84,30 @@ export function appTokenSource(identity: AppIdentity, transport: HttpTransport, 
         { cause: error },
       );
     }
-    if (!accessToken) throw new AccessError(failure, `the tenant gave no token for ${scope} to ${who}`);
-    return accessToken;
+    if (!token?.token) throw new AccessError(failure, `the tenant gave no token for ${scope} to ${who}`);
+    return token;
+  });
+}
+
+/** An AppTokenSource that fetches through `fetch` only when TokenReuse holds no fresh token for the scope. */
+export function reusedPerScope(fetch: (scope: string) => Promise<FetchedToken>, now: () => number = Date.now): AppTokenSource {
+  const perScope = new Map<string, TokenReuse>();
+  return (scope) => {
+    let reuse = perScope.get(scope);
+    if (!reuse) {
+      reuse = new TokenReuse(() => fetch(scope), now);
+      perScope.set(scope, reuse);
+    }
+    return reuse.get();
   };
 }
 
-function acquirer(identity: AppIdentity, system: NodeSystemOptions): (scope: string) => Promise<string | undefined> {
+/** MSAL's answer as a FetchedToken; without an expiry (MSAL always gives one) it is never reused. */
+function fetched(result: { accessToken: string; expiresOn: Date | null } | null): FetchedToken | null {
+  return result ? { token: result.accessToken, expiresAt: result.expiresOn?.getTime() ?? 0 } : null;
+}
+
+function acquirer(identity: AppIdentity, system: NodeSystemOptions): (scope: string) => Promise<FetchedToken | null> {
   const { credential } = identity;
   if (credential.kind === 'managedIdentity') {
     const msal = new ManagedIdentityApplication({
@@ -92,7 +115,7 @@ function acquirer(identity: AppIdentity, system: NodeSystemOptions): (scope: str
       system,
     });
     // Managed identity endpoints take a resource, not a scope.
-    return async (scope) => (await msal.acquireToken({ resource: scope.replace(/\/\.default$/, '') })).accessToken;
+    return async (scope) => fetched(await msal.acquireToken({ resource: scope.replace(/\/\.default$/, '') }));
   }
   if (identity.clientId === null) throw new AccessError('config_invalid', `a ${credential.kind} credential needs the Graph app's client id`);
   const auth: Configuration['auth'] = {
@@ -119,5 +142,5 @@ function acquirer(identity: AppIdentity, system: NodeSystemOptions): (scope: str
     }
   }
   const msal = new ConfidentialClientApplication({ auth, system });
-  return async (scope) => (await msal.acquireTokenByClientCredential({ scopes: [scope] }))?.accessToken;
+  return async (scope) => fetched(await msal.acquireTokenByClientCredential({ scopes: [scope] }));
 }

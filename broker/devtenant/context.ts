@@ -6,6 +6,7 @@ import type { Cloud } from '../identity/clouds.js';
 import type { AppRegistry } from './apps.js';
 import type { AuthorizationCodes } from './auth-codes.js';
 import type { DeviceCodes } from './device-codes.js';
+import type { VerifiedGraphTokens } from './graph-tokens.js';
 import type { GraphFaultPlan } from './graph-faults.js';
 import type { Directory } from './directory.js';
 import type { FormGuard } from './form-guard.js';
@@ -43,4 +44,6 @@ export interface TenantContext {
   readonly graphAvailable: () => boolean;
   /** True while a fault test has Graph hold every call unanswered (graph-faults.ts). */
   readonly graphStalled: () => boolean;
+  /** Graph tokens already verified (graph-auth.ts), so a token presented again is not verified again until it expires. */
+  readonly graphTokens: VerifiedGraphTokens;
 }

@@ -22,6 +22,7 @@ import { handleDeviceLogin } from './devicelogin-page.js';
 import { Directory, validateDirectory } from './directory.js';
 import { FormGuard, refuseCrossSitePost } from './form-guard.js';
 import { handleGraphApplications } from './graph-application-routes.js';
+import { VerifiedGraphTokens } from './graph-tokens.js';
 import { type GraphFault, GraphFaultPlan, type GraphFaults } from './graph-faults.js';
 import { handleGraph } from './graph-routes.js';
 import { handleIdp } from './idp-routes.js';
@@ -149,6 +150,7 @@ export class DevTenant {
       now: options.now,
       graphAvailable: () => this.#graphAvailable && options.graphFault() !== 'down',
       graphStalled: () => options.graphFault() === 'stall',
+      graphTokens: new VerifiedGraphTokens(),
       graphFaults: this.#graphFaults,
       cloud,
     };

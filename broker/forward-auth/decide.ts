@@ -11,7 +11,7 @@ import type { ResourcePolicy } from '../config/types.js';
 import { inAnyGroup, type Directory } from '../identity/directory.js';
 import type { AccessRequest } from '../requests/types.js';
 import { groupList } from '../requests/wording.js';
-import { liveGrant, noLiveGrant, requireWorkload, type GrantLookup } from '../tunnel/admission.js';
+import { noLiveGrant, requireWorkload, type GrantLookup } from '../tunnel/admission.js';
 
 export interface DecisionContext {
   resources: readonly ResourcePolicy[];
@@ -57,7 +57,7 @@ export function resourcePolicy(resources: readonly ResourcePolicy[], resource: s
 export async function decide(principal: Principal, resource: string | null, ctx: DecisionContext): Promise<Allowed> {
   const policy = resourcePolicy(ctx.resources, resource);
   if (principal.kind === 'app') return workloadAllowed(principal, policy);
-  const grant = liveGrant(ctx.grants, principal.oid, policy.name, ctx.now);
+  const grant = ctx.grants.liveGrant(principal.oid, policy.name, ctx.now);
   if (!grant) throw noLiveGrant(ctx.grants, principal.oid, policy.name, ctx.now);
   const groups = await ctx.directory.memberGroups(principal.oid);
   if (!inAnyGroup(groups, policy.requesters)) {

@@ -61,6 +61,12 @@ export interface RequestStore {
   listUnreviewedBreakGlass(resources: readonly string[], limit: number): AccessRequest[];
   /** The requester's most recent requests on a resource (for `access review` context), newest first. */
   recentFor(requesterOid: string, resource: string, limit: number): AccessRequest[];
+  /**
+   * The requester's live grant on `resource` at `now` (approved, expiresAt after now) that lasts
+   * longest, the newest of equals; null when there is none. One indexed read: every tunnel and
+   * every forward-auth check asks it.
+   */
+  liveGrant(requesterOid: string, resource: string, now: number): AccessRequest | null;
 }
 
 /** Open requests of one resource in one state; `live` counts approved ones whose grant has not yet expired. */
@@ -247,6 +253,9 @@ const SQL = {
                    SELECT min(expires_at) FROM requests WHERE state = 'approved'
                  )`,
   recentFor: `SELECT ${REQUEST} FROM requests WHERE requester_oid = ? AND resource = ? ${NEWEST_FIRST} LIMIT ?`,
+  liveGrant: `SELECT ${REQUEST} FROM requests
+              WHERE requester_oid = @oid AND resource = @resource AND state = 'approved' AND expires_at > @now
+              ORDER BY expires_at DESC, created_at DESC, rowid DESC LIMIT 1`,
   unreviewedBreakGlass: `SELECT ${REQUEST} FROM requests
                          WHERE break_glass = 1 AND post_review_verdict IS NULL AND resource IN (SELECT value FROM json_each(?))
                          ORDER BY created_at, rowid LIMIT ?`,
@@ -325,6 +334,7 @@ export class SqlRequestStore implements RequestStore {
       due: db.prepare<{ now: number }, RequestRow>(sql.due),
       nextDeadline: db.prepare<[], { deadline: number | null }>(sql.nextDeadline),
       recentFor: db.prepare<[string, string, number], RequestRow>(sql.recentFor),
+      liveGrant: db.prepare<{ oid: string; resource: string; now: number }, RequestRow>(sql.liveGrant),
       unreviewedBreakGlass: db.prepare<[string, number], RequestRow>(sql.unreviewedBreakGlass),
       extensionsOfMany: db.prepare<[string], ExtensionRow>(sql.extensionsOfMany),
       countExtensions: db.prepare<[string], { n: number }>(sql.countExtensions),
@@ -455,6 +465,11 @@ export class SqlRequestStore implements RequestStore {
 
   recentFor(requesterOid: string, resource: string, limit: number): AccessRequest[] {
     return this.#withReviews(this.#statements.recentFor.all(requesterOid, resource, checkLimit(limit)));
+  }
+
+  liveGrant(requesterOid: string, resource: string, now: number): AccessRequest | null {
+    const row = this.#statements.liveGrant.get({ oid: requesterOid, resource, now });
+    return row ? (this.#withReviews([row])[0] ?? null) : null;
   }
 
   #appendReviews(request: AccessRequest, from: number): void {

@@ -10,14 +10,13 @@ import type { DatabaseCredential, ResourcePolicy } from '../config/types.js';
 import { currentGroups, inAnyGroup, type Directory } from '../identity/directory.js';
 import { requireConditions } from '../policy/enforce.js';
 import { tunnelGroups } from '../requests/break-glass.js';
-import { isLive } from '../requests/state-machine.js';
 import type { AccessRequest } from '../requests/types.js';
 import { describeState, formatInstant, groupList } from '../requests/wording.js';
-import { LIST_LIMIT_MAX, type RequestStore } from '../store/request-store.js';
+import type { RequestStore } from '../store/request-store.js';
 import { tunnelCredential } from './database-credential.js';
 
 /** The reads admission needs from the request store. */
-export type GrantLookup = Pick<RequestStore, 'get' | 'listByRequester' | 'recentFor'>;
+export type GrantLookup = Pick<RequestStore, 'get' | 'liveGrant' | 'recentFor'>;
 
 export interface AdmissionContext {
   resources: readonly ResourcePolicy[];
@@ -44,7 +43,7 @@ export async function admit(principal: Principal, resource: string | null, ctx: 
   if (!policy) {
     throw new AccessError('unknown_resource', `No resource named ${JSON.stringify(resource)}. List the ones you may use with \`access resources\`.`);
   }
-  const grant = liveGrant(ctx.grants, principal.oid, policy.name, ctx.now);
+  const grant = ctx.grants.liveGrant(principal.oid, policy.name, ctx.now);
   if (!grant) throw noLiveGrant(ctx.grants, principal.oid, policy.name, ctx.now);
   // A workload stands on the resource's `workloads` (the config now), a person on group membership (Graph now).
   if (principal.kind === 'app') {
@@ -74,16 +73,6 @@ export function requireWorkload(principal: Principal, policy: ResourcePolicy): v
     'not_a_workload',
     `The workload ${principal.appId ?? principal.oid} is not one of ${policy.name}'s workloads; an administrator adds its client id to resources.${policy.name}.workloads.`,
   );
-}
-
-/** The caller's live grant on `resource` that lasts longest, or null. */
-export function liveGrant(grants: GrantLookup, oid: string, resource: string, now: number): AccessRequest | null {
-  let best: AccessRequest | null = null;
-  for (const request of grants.listByRequester(oid, { states: ['approved'], limit: LIST_LIMIT_MAX })) {
-    if (request.resource !== resource || !isLive(request, now)) continue;
-    if (best === null || (request.expiresAt ?? 0) > (best.expiresAt ?? 0)) best = request;
-  }
-  return best;
 }
 
 /** The refusal for a caller without a live grant, saying what became of their latest request and how to ask. */

@@ -29,7 +29,7 @@ import { explainSignInFailure, type TenantErrorAnswer } from './sign-in-outcome.
 import type { ConnectFailureExplainer } from '../broker-client.js';
 import { chooseSecretStore, type SecretStore } from './secret-store.js';
 import { tokenCachePlugin } from './token-cache-plugin.js';
-import { type FetchedToken, TokenReuse } from './token-reuse.js';
+import { type FetchedToken, TokenReuse } from '../../shared/token-reuse.js';
 
 /** How long `access login` waits for the person to finish in the browser (Entra's codes live 15 min). */
 export const DEVICE_CODE_TIMEOUT_SEC = 900;

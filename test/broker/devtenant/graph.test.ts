@@ -165,6 +165,17 @@ describe('Graph emulator token checks', () => {
     expect(json(call)).toMatchObject({ error: { code: 'InvalidAuthenticationToken', message: expect.stringContaining('expired') } });
   });
 
+  it('refuses a Graph token it accepted before once it has expired', async () => {
+    const res = await clientCredentials(served, served.tenant.graphApp.clientId, served.tenant.graphApp.clientSecret, 'https://graph.microsoft.com/.default');
+    const headers = { authorization: `Bearer ${json(res).access_token as string}` };
+    expect((await served.transport.request(url(), { headers })).status).toBe(200);
+    expect((await served.transport.request(url(), { headers })).status).toBe(200);
+    served.clock.now += 2 * 3600_000;
+    const call = await served.transport.request(url(), { headers });
+    expect(call.status).toBe(401);
+    expect(json(call)).toMatchObject({ error: { code: 'InvalidAuthenticationToken', message: expect.stringContaining('expired') } });
+  });
+
   it('refuses a token signed by another dev tenant', async () => {
     const other = await serveDevTenant();
     try {

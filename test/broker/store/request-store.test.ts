@@ -191,6 +191,26 @@ describe.each(STORE_KINDS)('on %s', (kind) => {
       expect(store.listByRequester('oid-nobody')).toEqual([]);
     });
 
+    it('finds the live grant on a resource that lasts longest, the newest of equals, and only a live one', () => {
+      const grant = (id: string, createdAt: number, durationMs: number, overrides: Partial<AccessRequest> = {}): AccessRequest =>
+        approvedRequest(pendingRequest({ id, createdAt, durationMs, ...overrides }), createdAt + 1, [approval('oid-dba', createdAt + 1)]);
+      store.insert(grant('g-short', T0 + 30, HOUR));
+      store.insert(grant('g-long', T0 + 31, 2 * HOUR));
+      // Ends at the same instant as g-long, made later: the newest of equals.
+      store.insert(grant('g-long-newer', T0 + 41, 2 * HOUR - 10));
+      store.insert(grant('g-other-resource', T0 + 32, 5 * HOUR, { resource: 'prod-ssh' }));
+      store.insert(grant('g-bob', T0 + 33, 5 * HOUR, { requester: { oid: 'oid-bob', upn: null } }));
+      store.insert({ ...grant('g-revoked', T0 + 34, 5 * HOUR), state: 'revoked', closedAt: T0 + 35 });
+      const found = store.liveGrant('oid-alice', 'prod-db', T0 + 100);
+      expect(found?.id).toBe('g-long-newer');
+      expect(found?.reviews.map((r) => r.reviewer.oid)).toEqual(['oid-dba']);
+      // At its end a grant is no longer live (isLive: now < expiresAt), even before the clock closes it.
+      expect(store.liveGrant('oid-alice', 'prod-db', T0 + 31 + 1 + 2 * HOUR)).toBeNull();
+      expect(store.liveGrant('oid-alice', 'prod-db', T0 + 31 + 2 * HOUR)?.id).toBe('g-long-newer');
+      expect(store.liveGrant('oid-alice', 'prod-db', T0 + 30 + 1 + HOUR)?.id).toBe('g-long-newer');
+      expect(store.liveGrant('oid-alice', 'billing', T0 + 100)).toBeNull();
+    });
+
     it('lists by state across requesters, optionally for one resource', () => {
       expect(ids(store.listByStates(['pending']))).toEqual(['a-tie', 'b-1', 'a-mid', 'a-old']);
       expect(ids(store.listByStates(['pending', 'denied'], { resource: 'prod-db' }))).toEqual(['a-tie', 'a-new', 'b-1', 'a-old']);

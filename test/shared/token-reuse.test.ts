@@ -2,7 +2,7 @@
 // expiry, concurrent callers sharing one fetch, a failed fetch never kept.
 
 import { describe, expect, it } from 'vitest';
-import { TOKEN_RENEWAL_MARGIN_MS, TOKEN_REUSE_MS, TokenReuse, type FetchedToken } from '../../../cli/auth/token-reuse.js';
+import { TOKEN_RENEWAL_MARGIN_MS, TOKEN_REUSE_MS, TokenReuse, type FetchedToken } from '../../shared/token-reuse.js';
 
 const T0 = Date.parse('2026-06-01T12:00:00Z');
 const HOUR = 3_600_000;

@@ -4,7 +4,9 @@
 // profile of `access connect` at a few hundred new connections a second that was about 40 % of
 // the CLI's CPU. A token is reused only while it was fetched less than TOKEN_REUSE_MS ago AND is
 // still valid for longer than MSAL's own renewal margin, so it is the very token MSAL would have
-// returned; callers that ask at the same moment share one fetch.
+// returned; callers that ask at the same moment share one fetch. App-only tokens (app-token.ts)
+// are reused the same way: the broker asks for its Graph token at every tunnel's membership check,
+// and MSAL's client-credential path rebuilds its authority and walks its cache each time.
 
 /** How long a fetched token is reused: a sign-out in another shell reaches new tunnels within this. */
 export const TOKEN_REUSE_MS = 10_000;
