@@ -3,7 +3,7 @@
 // Before, both processes handed the read buffers a garbage collection freed back to the kernel,
 // and every later read faulted its pages in again: tens of page faults per MiB moved, over a third
 // of the CLI's CPU on an upload. Counted, not timed: the minor page faults each process takes
-// (Linux's /proc/PID/stat) while 128 MiB go each way, after a first exchange that lets the first
+// (Linux's /proc/PID/stat) while 512 MiB go each way, after a first exchange that lets the first
 // collections run.
 
 import { readFile } from 'node:fs/promises';
@@ -13,11 +13,12 @@ import { exchangeBlob } from '../helpers/tunnel-targets.js';
 import { BLOB_SEED, startTunnelWorld, type TunnelWorld } from '../helpers/tunnel-world.js';
 
 const MIB = 1024 * 1024;
-const BYTES_EACH_WAY = 128 * MIB;
+const BYTES_EACH_WAY = 512 * MIB;
 /**
- * Faults per MiB moved (both ways) a process may take. Reusing its memory, each took a few hundred
- * in all (0.3–5 per MiB) as its heaps settled; handing it back, the CLI took about 80 per MiB and
- * the broker 13–46.
+ * Faults per MiB moved (both ways) a process may take. Reusing its memory, each took under 1 per MiB
+ * on a quiet machine and up to about 3 with the whole suite running beside it (what a growing heap
+ * faults in regardless); handing it back, the CLI took about 25 per MiB and the broker 11–31.
+ * Large transfers, so that what the heap faults in anyway stays small per MiB.
  */
 const MAX_FAULTS_PER_MIB = 8;
 
