@@ -10,6 +10,7 @@
 import { hash } from 'node:crypto';
 import type { Principal } from '../auth/principal.js';
 import type { AuditAppender } from './audit-log.js';
+import { setBounded } from '../../shared/bounded-map.js';
 
 /**
  * Tokens remembered. An Entra access token lives about an hour, so this covers the tokens of ten
@@ -60,11 +61,7 @@ export class SignInRecorder {
         tokenExpiresAt: principal.expiresAt.toISOString(),
       },
     });
-    this.#seen.set(id, true);
-    if (this.#seen.size > this.#max) {
-      const oldest = this.#seen.keys().next();
-      if (!oldest.done) this.#seen.delete(oldest.value);
-    }
+    setBounded(this.#seen, id, true, this.#max);
     return true;
   }
 }

@@ -20,6 +20,7 @@ import { callingAppOf, checkCallingApp } from './calling-app.js';
 import { checkIssuer } from './issuer.js';
 import { remoteKeyResolver, type KeyResolver } from './jwks.js';
 import { principalFromClaims, type Principal } from './principal.js';
+import { setBounded } from '../../shared/bounded-map.js';
 
 export { bearerTokenFrom } from './bearer-token.js';
 
@@ -124,12 +125,8 @@ export class TokenVerifier {
     // Gone stale, or past its times: the full path refuses it with the precise reason, or renews it.
     if (known) this.#verified.delete(token);
     const { principal, claims } = await this.#verifyFully(token);
-    if (this.#verified.size >= MAX_VERIFIED_TOKENS) {
-      const oldest = this.#verified.keys().next();
-      if (!oldest.done) this.#verified.delete(oldest.value);
-    }
     const nbf = typeof claims.nbf === 'number' ? claims.nbf : null;
-    this.#verified.set(token, { principal, exp: claims.exp as number, nbf, until: now + VERIFIED_TOKEN_REUSE_MS });
+    setBounded(this.#verified, token, { principal, exp: claims.exp as number, nbf, until: now + VERIFIED_TOKEN_REUSE_MS }, MAX_VERIFIED_TOKENS);
     return principal;
   }
 

@@ -3,6 +3,8 @@
 // (one per tunnel opened), and an RSA verification per call was the emulator's largest cost. A
 // remembered token's exp and its signing key are still checked on every call.
 
+import { setBounded } from '../../shared/bounded-map.js';
+
 /** Clock skew Graph tolerates on `nbf`/`exp` (seconds). */
 export const CLOCK_TOLERANCE_SEC = 300;
 /** Verified tokens remembered at once; beyond it the oldest is forgotten (and verified again when seen). */
@@ -30,10 +32,6 @@ export class VerifiedGraphTokens {
   }
 
   remember(token: string, verified: VerifiedGraphToken): void {
-    if (this.#entries.size >= MAX_VERIFIED_GRAPH_TOKENS) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
-    this.#entries.set(token, verified);
+    setBounded(this.#entries, token, verified, MAX_VERIFIED_GRAPH_TOKENS);
   }
 }

@@ -6,6 +6,7 @@
 
 import { AccessError, type ErrorCode } from '../../shared/errors.js';
 import type { RateBucketStore } from '../store/rate-buckets.js';
+import { setBounded } from '../../shared/bounded-map.js';
 
 /** A refusal that says when to try again: sent with `Retry-After` (whole seconds, at least 1). */
 export class RetryLaterError extends AccessError {
@@ -97,12 +98,8 @@ export class RateLimiter implements CallLimiter {
   }
 
   #remember(key: string, bucket: Bucket): void {
-    this.#buckets.delete(key);
-    this.#buckets.set(key, bucket);
-    if (this.#buckets.size <= MAX_TRACKED_KEYS) return;
-    // Map iteration is insertion order: the first key is the least recently used.
-    const oldest = this.#buckets.keys().next().value;
-    if (oldest !== undefined) this.#buckets.delete(oldest);
+    // The least recently used key goes first.
+    setBounded(this.#buckets, key, bucket, MAX_TRACKED_KEYS);
   }
 }
 

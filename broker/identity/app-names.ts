@@ -5,6 +5,7 @@
 
 import type { Client } from '@microsoft/microsoft-graph-client';
 import type { Verifier } from '../app.js';
+import { setBounded } from '../../shared/bounded-map.js';
 
 /** App registrations are renamed rarely; an hour-old name is fine for display. */
 export const APP_NAME_CACHE_MS = 60 * 60_000;
@@ -39,8 +40,7 @@ export class GraphAppNames implements AppNames {
     } catch {
       // Without Application.Read.All (or with Graph down) the workload is shown by its client id.
     }
-    if (this.#names.size >= MAX_APP_NAMES) this.#names.delete(this.#names.keys().next().value as string);
-    this.#names.set(appId, { name, at: this.#now() });
+    setBounded(this.#names, appId, { name, at: this.#now() }, MAX_APP_NAMES);
     return name;
   }
 }

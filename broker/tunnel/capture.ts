@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import type { NewAuditEntry } from '../audit/entry.js';
 import type { NewSession } from '../store/session-store.js';
 import type { TunnelObserver } from './protocol.js';
+import { setBounded } from '../../shared/bounded-map.js';
 
 /**
  * Prepared statements (and portals) remembered per session. Enough for an ORM's statement cache
@@ -30,11 +31,7 @@ export const MAX_TRACKED_STATEMENTS = 512;
 
 /** Sets `key` as the newest entry, forgetting the oldest beyond MAX_TRACKED_STATEMENTS. */
 export function remember<K, T>(map: Map<K, T>, key: K, value: T): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size <= MAX_TRACKED_STATEMENTS) return;
-  const oldest = map.keys().next();
-  if (!oldest.done) map.delete(oldest.value);
+  setBounded(map, key, value, MAX_TRACKED_STATEMENTS);
 }
 
 /** Where the entries go: the audit log's batched appender. */
