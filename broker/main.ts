@@ -19,6 +19,7 @@ import type { TlsFiles } from './http/tls.js';
 import { CLOUD_NAMES, type CloudName } from './identity/clouds.js';
 import { consoleLogger, LOG_FORMATS, type LogFormat, type Logger } from './log.js';
 import { withStoreBinding } from './native-store.js';
+import { onSignal } from '../shared/relay-launch.js';
 import {
   DEFAULT_DEV_DRAIN_TIMEOUT_MS,
   DEFAULT_DEV_PORT,
@@ -134,24 +135,28 @@ function withOperationsFlags(command: Command, defaultDrainMs: number): Command 
     );
 }
 
+/** What stops a running broker: Ctrl-C, or a service manager's stop. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
 /**
  * Runs `broker` until the process is asked to stop (Ctrl-C or a service manager's SIGTERM), then
  * drains and closes it; a second signal while draining cuts the open tunnels at once.
  */
 async function runUntilSignal(broker: { stop(): Promise<void>; hurry(): void }, log: Logger): Promise<void> {
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    const stops = STOP_SIGNALS.map((stop) =>
+      onSignal(stop, () => {
+        for (const off of stops) off();
+        resolve(stop);
+      }),
+    );
   });
   log.info('stopping', { signal });
-  const again = (): void => broker.hurry();
-  process.on('SIGINT', again);
-  process.on('SIGTERM', again);
+  const again = STOP_SIGNALS.map((stop) => onSignal(stop, () => broker.hurry()));
   try {
     await broker.stop();
   } finally {
-    process.off('SIGINT', again);
-    process.off('SIGTERM', again);
+    for (const off of again) off();
   }
   log.info('stopped');
 }

@@ -7,6 +7,7 @@ import type { BrokerConnection } from './broker-connection.js';
 import { Output, type OutputStreams } from './output.js';
 import { terminalPrompts, type Prompts } from './prompts.js';
 import { accessHome } from './state-dir.js';
+import { onceSignal } from '../shared/relay-launch.js';
 
 export interface CliContext {
   env: NodeJS.ProcessEnv;
@@ -37,10 +38,7 @@ export function debugLogger(ctx: Pick<CliContext, 'env' | 'out'>): ((line: strin
 }
 
 function onProcessInterrupt(listener: () => void): () => void {
-  process.once('SIGINT', listener);
-  return () => {
-    process.off('SIGINT', listener);
-  };
+  return onceSignal('SIGINT', listener);
 }
 
 export function processContext(streams: OutputStreams = process, env: NodeJS.ProcessEnv = process.env): CliContext {

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpTransport } from '../../shared/http-transport.js';
+import { RELAY_NODE_FLAGS } from '../../shared/relay-launch.js';
 
 /**
  * The repository root: the nearest directory above this file with bin/access. Found rather than
@@ -28,11 +29,13 @@ export const REPO = findRepo();
 export const ACCESS_BIN = path.join(REPO, 'bin/access');
 export const BROKER_BIN = path.join(REPO, 'bin/access-broker');
 /**
- * Node options for every broker and CLI process spawned here, e.g. `--cpu-prof --cpu-prof-dir=DIR`
- * from `npm run bench -- --profile DIR` (NODE_OPTIONS refuses --cpu-prof). Empty by default.
+ * Node options for every broker and CLI process spawned here: the relays' own (RELAY_NODE_FLAGS, so
+ * a relay runs in the process spawned, as the bin would start it again, and its pid is the relay's),
+ * then e.g. `--cpu-prof --cpu-prof-dir=DIR` from `npm run bench -- --profile DIR` (NODE_OPTIONS
+ * refuses --cpu-prof). test/e2e/relay-launch.test.ts starts the bins without them.
  */
 function childNodeFlags(): string[] {
-  return process.env.ACCESS_CHILD_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  return [...RELAY_NODE_FLAGS, ...(process.env.ACCESS_CHILD_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
 }
 
 export async function tempDir(prefix: string): Promise<string> {
