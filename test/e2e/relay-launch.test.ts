@@ -75,10 +75,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const { launcher } of started) {
-    if (launcher.exitCode === null && launcher.signalCode === null && launcher.pid) process.kill(-launcher.pid, 'SIGKILL');
+  try {
+    for (const { launcher } of started) {
+      if (launcher.exitCode === null && launcher.signalCode === null && launcher.pid) process.kill(-launcher.pid, 'SIGKILL');
+    }
+  } finally {
+    await world?.stop();
   }
-  await world?.stop();
 });
 
 /** `access connect echo` as alice types it; resolves once it listens, with the relay child. */
