@@ -11,7 +11,8 @@
 // Measurements (the references in brackets):
 //   cli      process time (user+sys) and wall of `access --help` and `access whoami` (empty
 //            ACCESS_HOME: refused, exit 4) [`node -e 0`]
-//   bulk     iperf3 up (-c) and down (-R) through `access connect` [direct; two socat relays]
+//   bulk     iperf3 up (-c) and down (-R) through `access connect` [direct; two socat relays], and
+//            the CPU the relays spent per GB moved (broker + listener; both socat processes) [socat]
 //   pgbench  `pgbench -S -c4 -j2` tps and `-c1` latency through a tcp and a postgres resource
 //            [direct; two socat relays]
 //   conns    new connections per second through one `access connect` listener to a TCP echo
@@ -200,28 +201,50 @@ async function listener(world: World, resource: string): Promise<number> {
 
 /** Two socat relays in a row in front of `target` (the issue's reference: the tunnel is two hops too, CLI and broker). */
 async function socatChain(target: number, stops: World['stops']): Promise<number> {
+  return (await socatPair(target, stops)).port;
+}
+
+/** socatChain, with the process ids of both relays (each forks a child per connection, whose CPU it collects when the child exits). */
+async function socatPair(target: number, stops: World['stops']): Promise<{ port: number; pids: number[] }> {
   const second = await startSocat(target, true);
   stops.push(() => void second.child.kill());
   const first = await startSocat(second.port, true);
   stops.push(() => void first.child.kill());
-  return first.port;
+  return { port: first.port, pids: [first.child.pid ?? 0, second.child.pid ?? 0] };
 }
+
+/** CPU ms (user + system, with the children it has collected) process `pid` has used so far (Linux's /proc). */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // After the command name in parentheses, utime..cstime are fields 14-17 (state is field 3), in clock ticks.
+  const [utime, stime, cutime, cstime] = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .slice(11, 15)
+    .map(Number);
+  return (((utime ?? 0) + (stime ?? 0) + (cutime ?? 0) + (cstime ?? 0)) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Linux's USER_HZ, the unit of /proc/PID/stat's times, on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 // ---- bulk: iperf3 ---------------------------------------------------------------------------------
 
 interface IperfReport {
   error?: string;
-  end: { sum_received?: { bits_per_second: number } };
+  end: { sum_received?: { bits_per_second: number; bytes: number } };
 }
 
 /** How often, 200 ms apart, an iperf3 run is retried while the server still finishes the last test. */
 const IPERF_BUSY_RETRIES = 50;
 
-async function iperf(port: number, seconds: number, reverse: boolean): Promise<number> {
+/** One iperf3 run through `port`: Gbit/s received, and the bytes that crossed. */
+async function iperf(port: number, seconds: number, reverse: boolean): Promise<{ gbits: number; bytes: number }> {
   for (let attempt = 0; ; attempt++) {
     const { stdout } = await run('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])]);
     const report = JSON.parse(stdout) as IperfReport;
-    if (report.end.sum_received) return report.end.sum_received.bits_per_second / 1e9;
+    const received = report.end.sum_received;
+    if (received) return { gbits: received.bits_per_second / 1e9, bytes: received.bytes };
     // The last run's connections may still be closing (through a relay, the server hears the FIN last).
     if (report.error?.includes('busy') && attempt < IPERF_BUSY_RETRIES) {
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -231,22 +254,53 @@ async function iperf(port: number, seconds: number, reverse: boolean): Promise<n
   }
 }
 
+/**
+ * iperf3 both ways through each path, and what the relays of each path spent per GB moved (the
+ * socat pair's two processes with the children they forked, the broker and the listener): a
+ * measure of the work the relays do that a busy machine disturbs less than throughput.
+ */
 async function benchBulk(options: Options, world: World, iperfPort: number): Promise<Row[]> {
-  const chain = await socatChain(iperfPort, world.stops);
+  const chain = await socatPair(iperfPort, world.stops);
   const tunnel = await listener(world, 'iperf');
-  const paths = { direct: iperfPort, 'two socat relays': chain, 'access tunnel': tunnel };
+  const paths = [
+    { name: 'direct', port: iperfPort, relays: [] },
+    { name: 'two socat relays', port: chain.port, relays: chain.pids },
+    { name: 'access tunnel', port: tunnel, relays: [world.brokerPid, world.listenerPids.get(tunnel) ?? 0] },
+  ];
   const rows: Row[] = [];
   for (const [direction, reverse] of [
     ['up', false],
     ['down', true],
   ] as const) {
+    const cpuPerGb = new Map(paths.filter((p) => p.relays.length > 0).map((p) => [p.name, [] as number[]]));
     const samples = await rounds(
       options.rounds,
-      Object.entries(paths).map(([name, port]) => ({ name, measure: () => iperf(port, options.seconds, reverse) })),
+      paths.map(({ name, port, relays }) => ({
+        name,
+        measure: async () => {
+          const before = await totalCpuMs(relays);
+          const { gbits, bytes } = await iperf(port, options.seconds, reverse);
+          // socat collects a forked relay's CPU once that child has exited, just after the run.
+          await new Promise((resolve) => setTimeout(resolve, RELAY_EXIT_MS));
+          const spent = (await totalCpuMs(relays)) - before;
+          cpuPerGb.get(name)?.push(spent / (bytes / 1e9));
+          return gbits;
+        },
+      })),
     );
     rows.push(...rowsOf(`iperf3 ${direction}`, 'Gbit/s', samples, ['direct', 'two socat relays']));
+    rows.push(...rowsOf(`iperf3 ${direction}, relays' CPU per GB`, 'ms/GB', cpuPerGb, ['two socat relays']));
   }
   return rows;
+}
+
+/** How long after an iperf3 run its relays' CPU is read: socat's forked child must have exited and been collected. */
+const RELAY_EXIT_MS = 300;
+
+async function totalCpuMs(pids: readonly number[]): Promise<number> {
+  let total = 0;
+  for (const pid of pids) total += await cpuMs(pid);
+  return total;
 }
 
 // ---- pgbench --------------------------------------------------------------------------------------
