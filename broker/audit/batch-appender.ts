@@ -15,6 +15,13 @@ export const DEFAULT_FLUSH_INTERVAL_MS = 200;
 /** Flush early once this many entries wait: one transaction of this size takes a few milliseconds. */
 export const DEFAULT_MAX_BATCH = 1_000;
 /**
+ * Event-loop turns a group commit waits at most while entries keep arriving (flushSoon). Each wait
+ * is one turn whose poll does not block (an immediate is pending), so a turn costs microseconds;
+ * the bound keeps a client that streams statements without waiting for answers from postponing
+ * its commit indefinitely.
+ */
+export const MAX_GROUP_COMMIT_TURNS = 8;
+/**
  * Entries kept while the database refuses writes (disk full, locked by another process). Beyond it
  * the oldest are dropped, and the loss itself is recorded as an `audit.dropped` entry once writes
  * work again: memory stays bounded and the log says what it is missing.
@@ -47,6 +54,9 @@ export class BatchedAppender {
   #dropped: Dropped | null = null;
   #timer: NodeJS.Timeout | null = null;
   #immediate: NodeJS.Immediate | null = null;
+  /** While a group commit waits (flushSoon): the entries pending at its last look, and the turns it waited. */
+  #pendingAtLook = 0;
+  #turnsWaited = 0;
   #closed = false;
 
   constructor(options: BatchedAppenderOptions) {
@@ -80,11 +90,14 @@ export class BatchedAppender {
   }
 
   /**
-   * Appends what is buffered at the end of this event-loop turn (setImmediate), in one transaction
-   * with everything else added meanwhile: group commit. A fail-closed caller asks for it when its
-   * client's statements arrive, so the commit runs while the server works on them, and the
-   * statements of every session that sent some in the same turn share it; when the answer comes it
-   * calls `flush` (nothing left to write, or a retry that fails closed).
+   * Appends what is buffered at the end of the first event-loop turn that added nothing new, in one
+   * transaction with everything else added meanwhile: group commit. A fail-closed caller asks for it
+   * when its client's statements arrive, so the commit runs while the server works on them; it
+   * waits out the turns in which other sessions' statements keep arriving (at most
+   * MAX_GROUP_COMMIT_TURNS, or until maxBatch entries wait), so they share it: a commit costs the
+   * same few page writes and locks however many entries it carries. When an answer comes the
+   * caller calls `flush` (nothing left to write, or the commit the wait would have made, or a retry
+   * that fails closed), so waiting never delays an answer.
    */
   flushSoon(): void {
     if (this.#closed || this.#pending.length === 0) return;
@@ -136,11 +149,24 @@ export class BatchedAppender {
   #flushSoon(): void {
     if (this.#immediate) return;
     // Not inline: `add` may be called inside someone's transaction or a hot socket handler.
-    this.#immediate = setImmediate(() => {
-      this.#immediate = null;
-      this.flush();
-    });
+    // -1: the first look always waits one more turn, whose poll picks up what other sessions sent meanwhile.
+    this.#pendingAtLook = -1;
+    this.#turnsWaited = 0;
+    this.#immediate = setImmediate(this.#groupCommit);
   }
+
+  /** At the end of a turn: commits unless this turn added entries and the commit may still wait for more. */
+  readonly #groupCommit = (): void => {
+    const arriving = this.#pending.length > this.#pendingAtLook;
+    if (arriving && this.#turnsWaited < MAX_GROUP_COMMIT_TURNS && this.#pending.length < this.#maxBatch) {
+      this.#pendingAtLook = this.#pending.length;
+      this.#turnsWaited++;
+      this.#immediate = setImmediate(this.#groupCommit);
+      return;
+    }
+    this.#immediate = null;
+    this.flush();
+  };
 
   #clearTimers(): void {
     if (this.#timer) clearTimeout(this.#timer);

@@ -11,7 +11,7 @@
 //
 //   Statement before answer: before the server's bytes reach the client, what the client sent so
 //   far is written to the log (one transaction for everything buffered; usually already written by
-//   the group commit `up` asked for at the end of its event-loop turn). When it cannot be, the
+//   the group commit `up` asked for, batch-appender.ts flushSoon). When it cannot be, the
 //   answer is not passed on and the session ends (4114): a SIGKILL can lose only statements whose
 //   answers nobody has seen.
 
@@ -37,7 +37,7 @@ export function remember<K, T>(map: Map<K, T>, key: K, value: T): void {
 /** Where the entries go: the audit log's batched appender. */
 export interface CaptureSink {
   add(entry: NewAuditEntry): void;
-  /** Writes what is buffered at the end of this event-loop turn, with whatever other sessions added meanwhile (group commit). */
+  /** Writes what is buffered soon, with whatever other sessions add meanwhile (group commit; never later than the next `flush`). */
   flushSoon(): void;
   /** Writes what is buffered: called when the session ends, so its entries come before `session.closed`. */
   flush(): void;
@@ -83,8 +83,8 @@ export abstract class StatementCapture implements TunnelObserver {
     try {
       this.readUp(chunk);
       // Committed after the relay wrote the chunk, while the server runs it (one transaction for
-      // every session's statements of this turn): by the time its answer arrives (beforeDown) there
-      // is usually nothing left to write.
+      // the statements every session sent meanwhile): by the time its answer arrives (beforeDown)
+      // there is usually nothing left to write.
       if (this.#unflushed) this.options.sink.flushSoon();
       return null;
     } catch (error) {

@@ -3,7 +3,7 @@
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqlAuditLog } from '../../../broker/audit/audit-log.js';
-import { BatchedAppender } from '../../../broker/audit/batch-appender.js';
+import { BatchedAppender, MAX_GROUP_COMMIT_TURNS } from '../../../broker/audit/batch-appender.js';
 import { verifyChain } from '../../../broker/audit/verify.js';
 import type { Database } from '../../../broker/store/database.js';
 import type { SqlDialect } from '../../../broker/store/sql-database.js';
@@ -33,6 +33,11 @@ function setup(kind: SqlDialect, options: { maxBatch?: number; maxPending?: numb
   // A long interval: flushes happen when the test says so (or at maxBatch).
   const batch = new BatchedAppender({ log, logger, now: () => T0, flushIntervalMs: 60_000, ...options });
   return { db, log, batch, logger };
+}
+
+/** Resolves after the event loop's current turn (and the immediates queued before this call). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 afterEach(() => {
@@ -73,11 +78,11 @@ describe.each(STORE_KINDS)('BatchedAppender on %s', (kind) => {
     const { db, batch } = setup(kind, { maxBatch: 3 });
     for (let n = 1; n <= 3; n++) batch.add(entry(n));
     expect(rows(db)).toHaveLength(0);
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     expect(rows(db)).toHaveLength(3);
   });
 
-  it('commits what several callers added in one turn in one transaction at the end of it (flushSoon)', async () => {
+  it('commits what several callers added in one turn in one transaction once a turn adds nothing (flushSoon)', async () => {
     const { db, log, batch } = setup(kind);
     // appendAll is one transaction (audit-log.ts).
     const appendAll = vi.spyOn(log, 'appendAll');
@@ -86,11 +91,37 @@ describe.each(STORE_KINDS)('BatchedAppender on %s', (kind) => {
     batch.add(entry(2, { subject: 'ses-b' }));
     batch.flushSoon();
     expect(rows(db)).toHaveLength(0);
-    await new Promise((resolve) => setImmediate(resolve));
+    // The turn that added them, then one that adds nothing.
+    await nextTurn();
+    await nextTurn();
     expect(rows(db).map((r) => r.subject)).toEqual(['ses-a', 'ses-b']);
     expect(batch.pending).toBe(0);
     expect(appendAll).toHaveBeenCalledTimes(1);
     expect(verifyChain(db)).toMatchObject({ ok: true, count: 2 });
+  });
+
+  it('lets entries of the next turns join a commit it was asked for, so they share one transaction', async () => {
+    const { db, log, batch } = setup(kind);
+    const appendAll = vi.spyOn(log, 'appendAll');
+    batch.add(entry(1, { subject: 'ses-a' }));
+    batch.flushSoon();
+    await nextTurn();
+    // Another session's statement, read in the next turn.
+    batch.add(entry(2, { subject: 'ses-b' }));
+    batch.flushSoon();
+    for (let turn = 0; turn < 3; turn++) await nextTurn();
+    expect(rows(db).map((r) => r.subject)).toEqual(['ses-a', 'ses-b']);
+    expect(appendAll).toHaveBeenCalledTimes(1);
+  });
+
+  it('commits after MAX_GROUP_COMMIT_TURNS turns even while entries keep arriving', async () => {
+    const { db, batch } = setup(kind);
+    for (let turn = 1; turn <= MAX_GROUP_COMMIT_TURNS + 2; turn++) {
+      batch.add(entry(turn));
+      batch.flushSoon();
+      await nextTurn();
+    }
+    expect(rows(db).length).toBeGreaterThanOrEqual(MAX_GROUP_COMMIT_TURNS);
   });
 
   it('flushes on its own after the flush interval', () => {
