@@ -192,7 +192,7 @@ async function generate(): Promise<{ entries: number; seconds: number; sessions:
       const queries = resource.kind === 'postgres' ? Math.floor(rand() * 80) : 0;
       for (let q = 0; q < queries; q++) {
         clock.now += 200;
-        audit.batch.add(pgQueryEntry({ sessionId: id, user, resource: resource.name, at: clock.now, sql: pick(SQL_SAMPLES), protocol: 'extended' }));
+        audit.batch.add(pgQueryEntry({ sessionId: id, user, resource: resource.name, at: clock.now }, { sql: pick(SQL_SAMPLES), protocol: 'extended' }));
       }
       clock.now += 10_000;
       sessionStore.close(id, {
@@ -285,7 +285,8 @@ async function measure(): Promise<void> {
 
   console.log('\nappend cost on the generated file');
   const user42 = { oid: user.oid, upn: user.upn };
-  const query = (n: number) => pgQueryEntry({ sessionId: 'bench', user: user42, resource: 'pg-01', at: END + n, sql: pick(SQL_SAMPLES), protocol: 'simple' });
+  const query = (n: number) =>
+    pgQueryEntry({ sessionId: 'bench', user: user42, resource: 'pg-01', at: END + n }, { sql: pick(SQL_SAMPLES), protocol: 'simple' });
   const BATCHED = 100_000;
   const batched = time(`${BATCHED.toLocaleString()} batched appends (flushes of 1,000)`, null, () => {
     for (let n = 0; n < BATCHED; n++) {

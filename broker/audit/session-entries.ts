@@ -18,6 +18,13 @@ import type { NewAuditEntry } from './entry.js';
  */
 export const MAX_QUERY_TEXT_CHARS = 8 * 1024;
 
+/** Who an entry of a session is about (the session's user), where and when. */
+type SessionSubject = { sessionId: string; user: { oid: string; upn: string | null }; resource: string; at: number };
+
+function sessionEntry(type: NewAuditEntry['type'], subject: SessionSubject, body: Record<string, unknown>): NewAuditEntry {
+  return { type, at: subject.at, actor: subject.user, subject: subject.sessionId, resource: subject.resource, body };
+}
+
 export function sessionOpenedEntry(session: NewSession): NewAuditEntry {
   return {
     type: 'session.opened',
@@ -51,11 +58,8 @@ export function sessionClosedEntry(
   };
 }
 
-export interface PgQuery {
-  sessionId: string;
-  user: { oid: string; upn: string | null };
-  resource: string;
-  at: number;
+/** One statement a Postgres client sent: what a `pg.query` entry says besides who and where. */
+export interface PgStatement {
   /**
    * The statement text as the client sent it (simple query, or Parse of the extended protocol);
    * null when an Execute ran a statement whose Parse the capture no longer holds.
@@ -63,11 +67,10 @@ export interface PgQuery {
   sql: string | null;
   /** Which protocol message carried it (`function`: a fast-path FunctionCall, no SQL). */
   protocol: 'simple' | 'extended' | 'function';
-  database?: string | null;
   /** The SQL is already a prefix (its message was larger than the capture keeps); `messageBytes` is the message's size. */
   sqlCut?: boolean;
   messageBytes?: number;
-  /** Extended protocol: the prepared statement and portal names when named, and the Bind parameters. */
+  /** Extended protocol: the prepared statement and portal names when named (empty: unnamed, not shown), and the Bind parameters. */
   statement?: string;
   portal?: string;
   params?: readonly ParamValue[];
@@ -77,37 +80,49 @@ export interface PgQuery {
   functionOid?: number;
 }
 
-/**
- * A statement's text as an entry keeps it: at most MAX_QUERY_TEXT_CHARS, and when cut (here or
- * upstream, `sqlCut`) marked `truncated` with the size known (characters, or the message's bytes).
- */
-function sqlFields(sql: string | null, sqlCut: boolean | undefined, messageBytes: number | undefined): Record<string, unknown> {
-  const cut = sql !== null && sql.length > MAX_QUERY_TEXT_CHARS;
-  // Cut upstream, the text's full length in characters is unknown; its message's size is known.
-  const size = sqlCut ? { messageBytes } : cut ? { sqlChars: sql.length } : {};
-  return { sql: cut ? sql.slice(0, MAX_QUERY_TEXT_CHARS) : sql, ...(cut || sqlCut ? { truncated: true, ...size } : {}) };
+/** Who ran a statement, where and when, and the database the session's client asked for. */
+export interface PgQuerySubject extends SessionSubject {
+  database?: string | null;
 }
 
-export function pgQueryEntry(query: PgQuery): NewAuditEntry {
-  const { sql: text, truncated, ...size } = sqlFields(query.sql, query.sqlCut, query.messageBytes);
-  return {
-    type: 'pg.query',
-    at: query.at,
-    actor: query.user,
-    subject: query.sessionId,
-    resource: query.resource,
-    body: {
-      sql: text,
-      protocol: query.protocol,
-      ...(query.database ? { database: query.database } : {}),
-      ...(truncated ? { truncated, ...size } : {}),
-      ...(query.statement ? { statement: query.statement } : {}),
-      ...(query.portal ? { portal: query.portal } : {}),
-      ...(query.params ? { params: query.params } : {}),
-      ...(query.paramsNotShown ? { paramsNotShown: query.paramsNotShown } : {}),
-      ...(query.functionOid === undefined ? {} : { functionOid: query.functionOid }),
-    },
-  };
+/**
+ * Writes a statement's text into `body` as an entry keeps it: at most MAX_QUERY_TEXT_CHARS, and when
+ * cut (here or upstream, `sqlCut`) marked `truncated` with the size known (characters, or the
+ * message's bytes).
+ */
+function putSql(body: Record<string, unknown>, sql: string | null, sqlCut: boolean | undefined, messageBytes: number | undefined): void {
+  const cut = sql !== null && sql.length > MAX_QUERY_TEXT_CHARS;
+  body.sql = cut ? sql.slice(0, MAX_QUERY_TEXT_CHARS) : sql;
+  if (!cut && !sqlCut) return;
+  body.truncated = true;
+  // Cut upstream, the text's full length in characters is unknown; its message's size is known.
+  if (sqlCut) body.messageBytes = messageBytes;
+  else if (sql !== null) body.sqlChars = sql.length;
+}
+
+/** The SQL fields of an entry's body on their own (putSql). */
+function sqlFields(sql: string | null, sqlCut: boolean | undefined, messageBytes: number | undefined): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  putSql(body, sql, sqlCut, messageBytes);
+  return body;
+}
+
+/**
+ * The entry of one statement. Its body is built field by field rather than with object spreads:
+ * this runs for every statement an audited client sends, and spreads cost several times more (the
+ * body is stored as canonical JSON, keys sorted, so the order they are set in does not matter).
+ */
+export function pgQueryEntry(subject: PgQuerySubject, statement: PgStatement): NewAuditEntry {
+  const body: Record<string, unknown> = {};
+  putSql(body, statement.sql, statement.sqlCut, statement.messageBytes);
+  body.protocol = statement.protocol;
+  if (subject.database) body.database = subject.database;
+  if (statement.statement) body.statement = statement.statement;
+  if (statement.portal) body.portal = statement.portal;
+  if (statement.params) body.params = statement.params;
+  if (statement.paramsNotShown) body.paramsNotShown = statement.paramsNotShown;
+  if (statement.functionOid !== undefined) body.functionOid = statement.functionOid;
+  return sessionEntry('pg.query', subject, body);
 }
 
 /** Who a Postgres session's client said it is: the first entry of its timeline after `session.opened`. */
@@ -215,12 +230,6 @@ export function pgCancelledEntry(cancelled: PgCancelled): NewAuditEntry {
 }
 
 // ---- MySQL / MariaDB (broker/tunnel/mysql/session-capture.ts) ------------------------------------
-
-type SessionSubject = { sessionId: string; user: { oid: string; upn: string | null }; resource: string; at: number };
-
-function sessionEntry(type: NewAuditEntry['type'], subject: SessionSubject, body: Record<string, unknown>): NewAuditEntry {
-  return { type, at: subject.at, actor: subject.user, subject: subject.sessionId, resource: subject.resource, body };
-}
 
 /** Who a MySQL session's client said it is (its HandshakeResponse), and the server's id of the connection. */
 export interface MysqlHandshake extends SessionSubject {

@@ -27,7 +27,7 @@
 // one is framed and recorded like anything else.
 
 import type { NewAuditEntry } from '../../audit/entry.js';
-import { pgCopyEntry, pgQueryEntry, pgStartupEntry, pgUnrecordableEntry, type PgQuery } from '../../audit/session-entries.js';
+import { pgCopyEntry, pgQueryEntry, pgStartupEntry, pgUnrecordableEntry, type PgQuerySubject, type PgStatement } from '../../audit/session-entries.js';
 import { remember, StatementCapture, type EntrySubject } from '../capture.js';
 import { describeRequest, Frontend } from './codes.js';
 import { FramingError, FrontendFramer, type FrontendFrame } from './frontend-framer.js';
@@ -156,19 +156,23 @@ export class SessionCapture extends StatementCapture {
     if (portal?.executed) return;
     if (portal) portal.executed = true;
     const parsed = portal?.parsed ?? null;
+    // Names that are empty (unnamed) and absent fields are left out of the entry by pgQueryEntry.
     this.#query({
       sql: parsed?.sql ?? null,
       protocol: 'extended',
-      ...(parsed?.sqlCut ? { sqlCut: true, messageBytes: parsed.messageBytes } : {}),
-      ...(portal?.statement ? { statement: portal.statement } : {}),
-      ...(portalName ? { portal: portalName } : {}),
+      sqlCut: parsed?.sqlCut,
+      messageBytes: parsed?.messageBytes,
+      statement: portal?.statement,
+      portal: portalName,
       params: portal?.bind.params ?? [],
-      ...(portal?.bind.paramsNotShown ? { paramsNotShown: portal.bind.paramsNotShown } : {}),
+      paramsNotShown: portal?.bind.paramsNotShown,
     });
   }
 
-  #query(query: Omit<PgQuery, 'sessionId' | 'user' | 'resource' | 'at' | 'database'>): void {
-    this.add(pgQueryEntry({ ...this.subject(), database: this.#database, ...query }));
+  #query(statement: PgStatement): void {
+    const subject: PgQuerySubject = this.subject();
+    subject.database = this.#database;
+    this.add(pgQueryEntry(subject, statement));
   }
 
   #endCopy(outcome: 'done' | 'failed' | 'unfinished'): void {

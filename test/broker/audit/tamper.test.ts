@@ -52,7 +52,7 @@ async function writeChain(db: Database): Promise<void> {
   const second = await service.create(alice, { resource: 'prod-db' }); // 5 created
   await service.cancel(alice, second.id); // 6 cancelled
   for (let q = 0; q < 5; q++) {
-    audit.batch.add(pgQueryEntry({ sessionId: 's1', user: alice, resource: 'prod-db', at: T0 + q, sql: `select ${q}`, protocol: 'simple' }));
+    audit.batch.add(pgQueryEntry({ sessionId: 's1', user: alice, resource: 'prod-db', at: T0 + q }, { sql: `select ${q}`, protocol: 'simple' }));
   } // 7-11
   audit.batch.flush();
   h.clock.now = T0 + 2 * HOUR;

@@ -61,7 +61,7 @@ describe.each(STORE_KINDS)('on %s', (kind) => {
     });
     sessions.open(session('s1', ids.alicePg, alice, 'prod-db', T0));
     for (let q = 1; q <= 3; q++) {
-      audit.batch.add(pgQueryEntry({ sessionId: 's1', user: alice, resource: 'prod-db', at: T0 + q * 1000, sql: `select ${q}`, protocol: 'simple' }));
+      audit.batch.add(pgQueryEntry({ sessionId: 's1', user: alice, resource: 'prod-db', at: T0 + q * 1000 }, { sql: `select ${q}`, protocol: 'simple' }));
     }
     audit.batch.flush();
     sessions.close('s1', { endedAt: T0 + MINUTE, bytesUp: 120, bytesDown: 4096, reason: 'clientClosed', detail: null });
