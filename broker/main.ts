@@ -17,7 +17,7 @@ import { UNSAFE_EXPOSE_FLAG } from './dev-exposure.js';
 import { runDoctor } from './doctor-command.js';
 import type { TlsFiles } from './http/tls.js';
 import { CLOUD_NAMES, type CloudName } from './identity/clouds.js';
-import { consoleLogger, LOG_FORMATS, type LogFormat, type Logger } from './log.js';
+import { consoleLogger, flushLogLines, LOG_FORMATS, type LogFormat, type Logger } from './log.js';
 import { withStoreBinding } from './native-store.js';
 import { onSignal } from '../shared/relay-launch.js';
 import {
@@ -331,6 +331,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       return exit;
     }
     const debug = process.env.ACCESS_DEBUG === '1';
+    // What the broker logged before it failed comes first.
+    flushLogLines();
     if (error instanceof AccessError) {
       process.stderr.write(`error: ${debug && error.stack ? error.stack : error.message}\n`);
       return error.exitCode === ExitCode.usage ? ExitCode.usage : ExitCode.error;

@@ -1,12 +1,44 @@
 // The operational log: text lines by default, one JSON object per line with `--log-format json`.
 
 import { describe, expect, it } from 'vitest';
-import { consoleLogger } from '../../broker/log.js';
+import { consoleLogger, turnLines } from '../../broker/log.js';
 
 function recorded(format?: 'text' | 'json'): { lines: string[]; log: ReturnType<typeof consoleLogger> } {
   const lines: string[] = [];
   return { lines, log: consoleLogger((line) => lines.push(line), format) };
 }
+
+/** Resolves after the current event-loop turn has ended (its setImmediate callbacks ran). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
+describe('turnLines', () => {
+  it('writes the lines of one turn together at its end, in order, and a later turn in a write of its own', async () => {
+    const writes: string[] = [];
+    const lines = turnLines((text) => writes.push(text));
+    lines.add('tunnel opened a');
+    lines.add('tunnel opened b');
+    lines.add('tunnel closed a');
+    expect(writes).toEqual([]);
+    await nextTurn();
+    expect(writes).toEqual(['tunnel opened a\ntunnel opened b\ntunnel closed a\n']);
+    lines.add('tunnel closed b');
+    await nextTurn();
+    expect(writes).toEqual(['tunnel opened a\ntunnel opened b\ntunnel closed a\n', 'tunnel closed b\n']);
+  });
+
+  it('flush writes what is queued at once, and nothing twice', async () => {
+    const writes: string[] = [];
+    const lines = turnLines((text) => writes.push(text));
+    lines.add('stopping');
+    lines.flush();
+    expect(writes).toEqual(['stopping\n']);
+    lines.flush();
+    await nextTurn();
+    expect(writes).toEqual(['stopping\n']);
+  });
+});
 
 describe('consoleLogger', () => {
   it('writes text by default: time, level, message and key=value fields', () => {
