@@ -1,6 +1,6 @@
 // A short-lived cache in front of the directory. Fresh entries are served from memory; a stale
 // entry is never served when the directory fails (fail closed), and concurrent lookups for the
-// same user share one directory call.
+// same user share one directory call while it is young (JOIN_READ_MS).
 
 import type { GroupRef } from '../../shared/wire.js';
 import type { Directory } from './directory.js';
@@ -8,14 +8,32 @@ import type { Directory } from './directory.js';
 interface Entry {
   groups: GroupRef[];
   fetchedAt: number;
+  /** When the read that answered began: an older read answering later does not replace it. */
+  readStartedAt: number;
 }
+
+/** A directory call under way, and when it started. */
+interface InFlight {
+  read: Promise<GroupRef[]>;
+  startedAt: number;
+}
+
+/**
+ * How old a directory call still under way may be for another lookup of the same user to wait for
+ * its answer instead of reading again. Even a tunnel's admission, which must read membership now
+ * ("never the cache"), may share one: the read began at most a second before the lookup, and a
+ * membership change takes Graph itself longer than that to show (its replicas converge in seconds
+ * to minutes), so a read that starts now cannot know more. A slow read (Graph retries, up to the
+ * 8 s DeadlineDirectory) is not joined once older: the next lookup reads again.
+ */
+export const JOIN_READ_MS = 1_000;
 
 export class CachedDirectory implements Directory {
   readonly #inner: Directory;
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
-  readonly #inFlight = new Map<string, Promise<GroupRef[]>>();
+  readonly #inFlight = new Map<string, InFlight>();
 
   /** @param ttlMs how long a lookup is trusted; 0 disables caching. */
   constructor(inner: Directory, ttlMs: number, now: () => number = Date.now) {
@@ -36,12 +54,14 @@ export class CachedDirectory implements Directory {
   }
 
   #fetch(oid: string): Promise<GroupRef[]> {
+    const startedAt = this.#now();
     const pending = this.#inFlight.get(oid);
-    if (pending) return pending;
-    const lookup = this.#inner
+    if (pending && startedAt - pending.startedAt <= JOIN_READ_MS) return pending.read;
+    const read = this.#inner
       .memberGroups(oid)
       .then((groups) => {
-        this.#entries.set(oid, { groups, fetchedAt: this.#now() });
+        const kept = this.#entries.get(oid);
+        if (!kept || kept.readStartedAt <= startedAt) this.#entries.set(oid, { groups, fetchedAt: this.#now(), readStartedAt: startedAt });
         return groups;
       })
       .catch((error: unknown) => {
@@ -49,8 +69,11 @@ export class CachedDirectory implements Directory {
         this.#entries.delete(oid);
         throw error;
       })
-      .finally(() => this.#inFlight.delete(oid));
-    this.#inFlight.set(oid, lookup);
-    return lookup;
+      .finally(() => {
+        // A newer read may have taken the slot (this one grew too old to join): it stays.
+        if (this.#inFlight.get(oid)?.read === read) this.#inFlight.delete(oid);
+      });
+    this.#inFlight.set(oid, { read, startedAt });
+    return read;
   }
 }

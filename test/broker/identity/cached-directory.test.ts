@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AccessError } from '../../../shared/errors.js';
 import type { GroupRef } from '../../../shared/wire.js';
-import { CachedDirectory } from '../../../broker/identity/cached-directory.js';
+import { CachedDirectory, JOIN_READ_MS } from '../../../broker/identity/cached-directory.js';
 import { inAnyGroup, type Directory } from '../../../broker/identity/directory.js';
 
 class FakeDirectory implements Directory {
@@ -12,6 +12,14 @@ class FakeDirectory implements Directory {
     this.calls++;
     if (this.failing) throw new AccessError('directory_unavailable', 'Graph is down');
     return this.groups;
+  }
+}
+
+/** A directory whose reads answer when the test says, in any order. */
+class HeldDirectory implements Directory {
+  readonly reads: { resolve: (groups: GroupRef[]) => void; reject: (error: Error) => void }[] = [];
+  memberGroups(): Promise<GroupRef[]> {
+    return new Promise((resolve, reject) => this.reads.push({ resolve, reject }));
   }
 }
 
@@ -54,6 +62,48 @@ describe('CachedDirectory', () => {
     const cached = new CachedDirectory(inner, 60_000, () => 0);
     await Promise.all([cached.memberGroups('u1'), cached.memberGroups('u1'), cached.memberGroups('u1')]);
     expect(inner.calls).toBe(1);
+  });
+
+  it('makes one directory call for two fresh reads of the same user at the same time (two tunnels opening)', async () => {
+    const inner = new HeldDirectory();
+    const cached = new CachedDirectory(inner, 60_000, () => 0);
+    const both = Promise.all([cached.fresh('u1'), cached.fresh('u1')]);
+    expect(inner.reads).toHaveLength(1);
+    inner.reads[0]?.resolve([{ id: 'g1', displayName: 'sg-eng' }]);
+    expect(await both).toEqual([[{ id: 'g1', displayName: 'sg-eng' }], [{ id: 'g1', displayName: 'sg-eng' }]]);
+  });
+
+  it(`joins a read under way only while it is at most ${JOIN_READ_MS} ms old; after that a lookup reads again`, async () => {
+    const inner = new HeldDirectory();
+    let now = 0;
+    const cached = new CachedDirectory(inner, 60_000, () => now);
+    const first = cached.fresh('u1');
+    now = JOIN_READ_MS;
+    const joined = cached.fresh('u1');
+    expect(inner.reads).toHaveLength(1);
+    now = JOIN_READ_MS + 1;
+    const own = cached.fresh('u1');
+    expect(inner.reads).toHaveLength(2);
+    // The newer read is the one joined from now on.
+    const joinsTheNewer = cached.fresh('u1');
+    expect(inner.reads).toHaveLength(2);
+    inner.reads[1]?.resolve([]);
+    inner.reads[0]?.resolve([{ id: 'g1', displayName: 'sg-eng' }]);
+    expect(await own).toEqual([]);
+    expect(await joinsTheNewer).toEqual([]);
+    expect(await first).toEqual([{ id: 'g1', displayName: 'sg-eng' }]);
+    expect(await joined).toEqual([{ id: 'g1', displayName: 'sg-eng' }]);
+    // The older read answered last, but the cache keeps what the newer one said.
+    expect(await cached.memberGroups('u1')).toEqual([]);
+    expect(inner.reads).toHaveLength(2);
+  });
+
+  it('fails every lookup that joined a read when that read fails', async () => {
+    const inner = new HeldDirectory();
+    const cached = new CachedDirectory(inner, 60_000, () => 0);
+    const lookups = [cached.fresh('u1'), cached.fresh('u1')];
+    inner.reads[0]?.reject(new AccessError('directory_unavailable', 'Graph is down'));
+    for (const lookup of lookups) await expect(lookup).rejects.toMatchObject({ code: 'directory_unavailable' });
   });
 
   it('reads the directory for fresh() whatever the cache holds', async () => {
