@@ -18,7 +18,6 @@ import { errorHeaders, sendJson, toAccessError } from '../http/respond.js';
 import type { PublicRoute, RouteContext } from '../http/router.js';
 import type { Directory } from '../identity/directory.js';
 import type { Logger } from '../log.js';
-import { isLive } from '../requests/state-machine.js';
 import type { AccessRequest, RequestChange } from '../requests/types.js';
 import type { GrantLookup } from '../tunnel/admission.js';
 import { DecisionCache, decisionKey } from './decision-cache.js';
@@ -119,8 +118,8 @@ export class ForwardAuthEndpoint {
     if (allowed.grant === null) return allowed;
     // The directory read above yielded: a revoke that committed meanwhile has already dropped the
     // cache, so the grant is read again here, with no await between this read and the caching.
-    const current = grants.get(allowed.grant.id);
-    if (!current || !isLive(current, now())) throw new AccessError('no_live_grant', `Grant ${allowed.grant.id} on ${allowed.policy.name} ended just now.`);
+    if (grants.liveUntil(allowed.grant.id, now()) === null)
+      throw new AccessError('no_live_grant', `Grant ${allowed.grant.id} on ${allowed.policy.name} ended just now.`);
     return allowed;
   }
 

@@ -67,6 +67,12 @@ export interface RequestStore {
    * every forward-auth check asks it.
    */
   liveGrant(requesterOid: string, resource: string, now: number): AccessRequest | null;
+  /**
+   * When grant `id` ends if it is live at `now` (approved, expiresAt after now), else null (revoked,
+   * expired, never approved, unknown). One read by primary key, without the reviews and extensions
+   * `get` loads: a tunnel asks it again right after its dial, forward-auth before caching a decision.
+   */
+  liveUntil(id: string, now: number): number | null;
 }
 
 /** Open requests of one resource in one state; `live` counts approved ones whose grant has not yet expired. */
@@ -256,6 +262,7 @@ const SQL = {
   liveGrant: `SELECT ${REQUEST} FROM requests
               WHERE requester_oid = @oid AND resource = @resource AND state = 'approved' AND expires_at > @now
               ORDER BY expires_at DESC, created_at DESC, rowid DESC LIMIT 1`,
+  liveUntil: `SELECT expires_at FROM requests WHERE id = @id AND state = 'approved' AND expires_at > @now`,
   unreviewedBreakGlass: `SELECT ${REQUEST} FROM requests
                          WHERE break_glass = 1 AND post_review_verdict IS NULL AND resource IN (SELECT value FROM json_each(?))
                          ORDER BY created_at, rowid LIMIT ?`,
@@ -335,6 +342,7 @@ export class SqlRequestStore implements RequestStore {
       nextDeadline: db.prepare<[], { deadline: number | null }>(sql.nextDeadline),
       recentFor: db.prepare<[string, string, number], RequestRow>(sql.recentFor),
       liveGrant: db.prepare<{ oid: string; resource: string; now: number }, RequestRow>(sql.liveGrant),
+      liveUntil: db.prepare<{ id: string; now: number }, number>(sql.liveUntil).pluck(),
       unreviewedBreakGlass: db.prepare<[string, number], RequestRow>(sql.unreviewedBreakGlass),
       extensionsOfMany: db.prepare<[string], ExtensionRow>(sql.extensionsOfMany),
       countExtensions: db.prepare<[string], { n: number }>(sql.countExtensions),
@@ -470,6 +478,10 @@ export class SqlRequestStore implements RequestStore {
   liveGrant(requesterOid: string, resource: string, now: number): AccessRequest | null {
     const row = this.#statements.liveGrant.get({ oid: requesterOid, resource, now });
     return row ? (this.#withReviews([row])[0] ?? null) : null;
+  }
+
+  liveUntil(id: string, now: number): number | null {
+    return this.#statements.liveUntil.get({ id, now }) ?? null;
   }
 
   #appendReviews(request: AccessRequest, from: number): void {

@@ -16,7 +16,7 @@ import type { RequestStore } from '../store/request-store.js';
 import { tunnelCredential } from './database-credential.js';
 
 /** The reads admission needs from the request store. */
-export type GrantLookup = Pick<RequestStore, 'get' | 'liveGrant' | 'recentFor'>;
+export type GrantLookup = Pick<RequestStore, 'liveGrant' | 'liveUntil' | 'recentFor'>;
 
 export interface AdmissionContext {
   resources: readonly ResourcePolicy[];

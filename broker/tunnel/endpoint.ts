@@ -36,7 +36,6 @@ import type { UpgradeContext, UpgradeRoute } from '../http/upgrade.js';
 import type { Directory } from '../identity/directory.js';
 import { randomRequestId, type IdGenerator } from '../requests/ids.js';
 import { tunnelGroups } from '../requests/break-glass.js';
-import { isLive } from '../requests/state-machine.js';
 import type { AccessRequest, RequestChange } from '../requests/types.js';
 import { actorName, actorOf } from '../requests/wording.js';
 import type { NewSession, SessionRecord, SessionStore } from '../store/session-store.js';
@@ -279,7 +278,7 @@ export class TunnelEndpoint implements UpgradeRoute {
       ctx.socket.off('close', onClientGone);
     }
     try {
-      this.#open(ctx, principal, policy, { grantId: grant.id, conditionsUntil, credential, reads }, target, release);
+      this.#open(ctx, principal, policy, { grant, conditionsUntil, credential, reads }, target, release);
     } catch (error) {
       target.destroy();
       release();
@@ -355,11 +354,11 @@ export class TunnelEndpoint implements UpgradeRoute {
     principal: Principal,
     policy: ResourcePolicy,
     {
-      grantId,
+      grant,
       conditionsUntil,
       credential,
       reads,
-    }: { grantId: string; conditionsUntil: number | null; credential: DatabaseCredential | null; reads: TargetReads | null },
+    }: { grant: AccessRequest; conditionsUntil: number | null; credential: DatabaseCredential | null; reads: TargetReads | null },
     target: net.Socket,
     release: () => void,
   ): void {
@@ -370,9 +369,10 @@ export class TunnelEndpoint implements UpgradeRoute {
       ctx.socket.destroy();
       return;
     }
-    // A revoke or the expiry may have landed during the dial; from here on the change listener sees the tunnel.
-    const grant = grants.get(grantId);
-    if (!grant || !isLive(grant, now())) throw noLiveGrant(grants, principal.oid, policy.name, now());
+    // A revoke or the expiry may have landed during the dial, or an extension moved the end; from here
+    // on the change listener sees the tunnel.
+    const expiresAt = grants.liveUntil(grant.id, now());
+    if (expiresAt === null) throw noLiveGrant(grants, principal.oid, policy.name, now());
     const session: NewSession = {
       id: this.#freshId(),
       requestId: grant.id,
@@ -399,7 +399,7 @@ export class TunnelEndpoint implements UpgradeRoute {
     let upgraded = false;
     this.#wss.handleUpgrade(ctx.req, ctx.socket, ctx.head, (ws: WebSocket, _req: IncomingMessage) => {
       upgraded = true;
-      this.#start(ws, served?.stream ?? target, { session, principal, policy, credential, release, observer, served, reads }, grant, conditionsUntil);
+      this.#start(ws, served?.stream ?? target, { session, principal, policy, credential, release, observer, served, reads }, expiresAt, conditionsUntil);
     });
     if (upgraded) return;
     // ws refused the handshake itself (bad Sec-WebSocket-Key or version) and answered 400.
@@ -410,12 +410,11 @@ export class TunnelEndpoint implements UpgradeRoute {
     sessions.close(session.id, { endedAt: now(), bytesUp: 0, bytesDown: 0, reason: 'clientClosed', detail: 'the WebSocket handshake was invalid' });
   }
 
-  #start(ws: WebSocket, target: net.Socket, parts: Omit<Tunnel, 'relay' | 'watch'>, grant: AccessRequest, conditionsUntil: number | null): void {
+  /** `expiresAt`: the grant's end as read a moment ago (liveUntil). */
+  #start(ws: WebSocket, target: net.Socket, parts: Omit<Tunnel, 'relay' | 'watch'>, expiresAt: number, conditionsUntil: number | null): void {
     const { now, log } = this.#options;
     const { observer } = parts;
     const protocol = protocolFor(parts.policy.kind);
-    // isLive(grant) held a moment ago, and a live grant has an expiresAt.
-    const expiresAt = grant.expiresAt as number;
     const tunnel: Tunnel = {
       ...parts,
       watch: null,
@@ -440,7 +439,7 @@ export class TunnelEndpoint implements UpgradeRoute {
     // After the relay's own listener, so the relay reads the target first; neither misses a byte.
     tunnel.watch = protocol.watchTarget?.(target, parts.policy) ?? null;
     this.#tunnels.add(tunnel);
-    this.#deadlines.add(grant.id, expiresAt, tunnel);
+    this.#deadlines.add(parts.session.requestId, expiresAt, tunnel);
     if (conditionsUntil !== null) this.#conditionDeadlines.add(tunnel.session.id, conditionsUntil, tunnel);
     this.#startTick();
     const { session } = tunnel;

@@ -211,6 +211,25 @@ describe.each(STORE_KINDS)('on %s', (kind) => {
       expect(store.liveGrant('oid-alice', 'billing', T0 + 100)).toBeNull();
     });
 
+    it("gives a grant's end while it is live, and null once it is not (ended, revoked, pending, unknown)", () => {
+      const granted = approvedRequest(pendingRequest({ id: 'g-live', createdAt: T0, durationMs: HOUR }), T0 + 1, [approval('oid-dba', T0 + 1)]);
+      store.insert(granted);
+      store.insert({
+        ...approvedRequest(pendingRequest({ id: 'g-revoked', createdAt: T0, durationMs: HOUR }), T0 + 1, [approval('oid-dba', T0 + 1)]),
+        state: 'revoked',
+        closedAt: T0 + 2,
+      });
+      store.insert(pendingRequest({ id: 'p-waiting', createdAt: T0 }));
+      const end = granted.expiresAt as number;
+      expect(store.liveUntil('g-live', T0 + 100)).toBe(end);
+      expect(store.liveUntil('g-live', end - 1)).toBe(end);
+      // At its end a grant is no longer live (isLive: now < expiresAt), even before the clock closes it.
+      expect(store.liveUntil('g-live', end)).toBeNull();
+      expect(store.liveUntil('g-revoked', T0 + 100)).toBeNull();
+      expect(store.liveUntil('p-waiting', T0 + 100)).toBeNull();
+      expect(store.liveUntil('nothing', T0 + 100)).toBeNull();
+    });
+
     it('lists by state across requesters, optionally for one resource', () => {
       expect(ids(store.listByStates(['pending']))).toEqual(['a-tie', 'b-1', 'a-mid', 'a-old']);
       expect(ids(store.listByStates(['pending', 'denied'], { resource: 'prod-db' }))).toEqual(['a-tie', 'a-new', 'b-1', 'a-old']);
