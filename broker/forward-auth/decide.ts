@@ -9,8 +9,8 @@ import type { Principal } from '../auth/principal.js';
 import { RESOURCE_NAME } from '../config/schema.js';
 import type { ResourcePolicy } from '../config/types.js';
 import { inAnyGroup, type Directory } from '../identity/directory.js';
-import type { AccessRequest } from '../requests/types.js';
 import { groupList } from '../requests/wording.js';
+import type { LiveGrant } from '../store/request-store.js';
 import { noLiveGrant, requireWorkload, type GrantLookup } from '../tunnel/admission.js';
 
 export interface DecisionContext {
@@ -23,7 +23,7 @@ export interface DecisionContext {
 export interface Allowed {
   policy: ResourcePolicy;
   /** The person's live grant; null for a workload, which is allowed by policy. */
-  grant: AccessRequest | null;
+  grant: LiveGrant | null;
   /** The caller's groups that the resource's policy names (none for a workload). */
   groups: GroupRef[];
   /** The decision holds no longer than this (the grant's end, else the token's). */
@@ -71,7 +71,7 @@ export async function decide(principal: Principal, resource: string | null, ctx:
     policy,
     grant,
     groups: groups.filter((group) => inAnyGroup([group], named)),
-    validUntil: grant.expiresAt as number,
+    validUntil: grant.expiresAt,
   };
 }
 

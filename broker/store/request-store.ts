@@ -15,6 +15,17 @@ export const LIST_LIMIT_DEFAULT = 100;
 /** Largest page a caller may ask for; more is an export, not a listing. */
 export const LIST_LIMIT_MAX = 1_000;
 
+/**
+ * What admitting a tunnel or a forward-auth request needs of a live grant: which one, until when,
+ * and whether it is break-glass (its requesters). Not its reviews or extensions, which would take
+ * two more queries on every new tunnel.
+ */
+export interface LiveGrant {
+  id: string;
+  expiresAt: number;
+  breakGlass: boolean;
+}
+
 export interface RequestStore {
   /**
    * Runs fn in one IMMEDIATE transaction; everything written inside commits or nothing does.
@@ -66,7 +77,7 @@ export interface RequestStore {
    * longest, the newest of equals; null when there is none. One indexed read: every tunnel and
    * every forward-auth check asks it.
    */
-  liveGrant(requesterOid: string, resource: string, now: number): AccessRequest | null;
+  liveGrant(requesterOid: string, resource: string, now: number): LiveGrant | null;
   /**
    * When grant `id` ends if it is live at `now` (approved, expiresAt after now), else null (revoked,
    * expired, never approved, unknown). One read by primary key, without the reviews and extensions
@@ -259,7 +270,7 @@ const SQL = {
                    SELECT min(expires_at) FROM requests WHERE state = 'approved'
                  )`,
   recentFor: `SELECT ${REQUEST} FROM requests WHERE requester_oid = ? AND resource = ? ${NEWEST_FIRST} LIMIT ?`,
-  liveGrant: `SELECT ${REQUEST} FROM requests
+  liveGrant: `SELECT id, expires_at, break_glass FROM requests
               WHERE requester_oid = @oid AND resource = @resource AND state = 'approved' AND expires_at > @now
               ORDER BY expires_at DESC, created_at DESC, rowid DESC LIMIT 1`,
   liveUntil: `SELECT expires_at FROM requests WHERE id = @id AND state = 'approved' AND expires_at > @now`,
@@ -341,7 +352,7 @@ export class SqlRequestStore implements RequestStore {
       due: db.prepare<{ now: number }, RequestRow>(sql.due),
       nextDeadline: db.prepare<[], { deadline: number | null }>(sql.nextDeadline),
       recentFor: db.prepare<[string, string, number], RequestRow>(sql.recentFor),
-      liveGrant: db.prepare<{ oid: string; resource: string; now: number }, RequestRow>(sql.liveGrant),
+      liveGrant: db.prepare<{ oid: string; resource: string; now: number }, Pick<RequestRow, 'id' | 'expires_at' | 'break_glass'>>(sql.liveGrant),
       liveUntil: db.prepare<{ id: string; now: number }, number>(sql.liveUntil).pluck(),
       unreviewedBreakGlass: db.prepare<[string, number], RequestRow>(sql.unreviewedBreakGlass),
       extensionsOfMany: db.prepare<[string], ExtensionRow>(sql.extensionsOfMany),
@@ -475,9 +486,10 @@ export class SqlRequestStore implements RequestStore {
     return this.#withReviews(this.#statements.recentFor.all(requesterOid, resource, checkLimit(limit)));
   }
 
-  liveGrant(requesterOid: string, resource: string, now: number): AccessRequest | null {
+  liveGrant(requesterOid: string, resource: string, now: number): LiveGrant | null {
     const row = this.#statements.liveGrant.get({ oid: requesterOid, resource, now });
-    return row ? (this.#withReviews([row])[0] ?? null) : null;
+    // expires_at > now: an approved row with an end.
+    return row ? { id: row.id, expiresAt: row.expires_at as number, breakGlass: row.break_glass === 1 } : null;
   }
 
   liveUntil(id: string, now: number): number | null {

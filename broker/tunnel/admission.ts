@@ -12,7 +12,7 @@ import { requireConditions } from '../policy/enforce.js';
 import { tunnelGroups } from '../requests/break-glass.js';
 import type { AccessRequest } from '../requests/types.js';
 import { describeState, formatInstant, groupList } from '../requests/wording.js';
-import type { RequestStore } from '../store/request-store.js';
+import type { LiveGrant, RequestStore } from '../store/request-store.js';
 import { tunnelCredential } from './database-credential.js';
 
 /** The reads admission needs from the request store. */
@@ -30,7 +30,7 @@ export interface Admission {
   /** The stored database login the broker uses for this tunnel (tunnel/database-credential.ts); null: the client logs in itself. */
   credential: DatabaseCredential | null;
   /** The live grant the tunnel runs under (the one lasting longest when there are several). */
-  grant: AccessRequest;
+  grant: LiveGrant;
   /** When the resource's conditions stop holding by themselves (its window closes, the sign-in grows too old); null: never. */
   conditionsUntil: number | null;
 }

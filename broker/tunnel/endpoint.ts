@@ -38,6 +38,7 @@ import { randomRequestId, type IdGenerator } from '../requests/ids.js';
 import { tunnelGroups } from '../requests/break-glass.js';
 import type { AccessRequest, RequestChange } from '../requests/types.js';
 import { actorName, actorOf } from '../requests/wording.js';
+import type { LiveGrant } from '../store/request-store.js';
 import type { NewSession, SessionRecord, SessionStore } from '../store/session-store.js';
 import type { AuditAppender } from '../audit/audit-log.js';
 import { refusalEntry } from '../audit/request-entries.js';
@@ -358,7 +359,7 @@ export class TunnelEndpoint implements UpgradeRoute {
       conditionsUntil,
       credential,
       reads,
-    }: { grant: AccessRequest; conditionsUntil: number | null; credential: DatabaseCredential | null; reads: TargetReads | null },
+    }: { grant: LiveGrant; conditionsUntil: number | null; credential: DatabaseCredential | null; reads: TargetReads | null },
     target: net.Socket,
     release: () => void,
   ): void {

@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { DecisionCache, FORWARD_AUTH_CACHE_MS, MAX_CACHED_DECISIONS, decisionKey } from '../../../broker/forward-auth/decision-cache.js';
 import type { Allowed } from '../../../broker/forward-auth/decide.js';
-import type { AccessRequest } from '../../../broker/requests/types.js';
 import { principal, resource } from '../requests/harness.js';
 
 const NOW = 1_000_000;
 
 function decision(grantId: string | null, validUntil = NOW + 3_600_000) {
-  const allowed: Allowed = { policy: resource('web'), grant: grantId === null ? null : ({ id: grantId } as AccessRequest), groups: [], validUntil };
+  const allowed: Allowed = {
+    policy: resource('web'),
+    grant: grantId === null ? null : { id: grantId, expiresAt: validUntil, breakGlass: false },
+    groups: [],
+    validUntil,
+  };
   return { principal: principal('alice'), allowed, headers: {} };
 }
 
