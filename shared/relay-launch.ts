@@ -29,7 +29,7 @@ import { EventEmitter } from 'node:events';
  * CPU per GB unchanged within noise).
  */
 export const RELAY_NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--max-semi-space-size=4'];
-/** Set by the launcher in the child's environment; removed by the child at once. */
+/** Set by the launcher in the child's environment (with an IPC channel); removed by the child at once. */
 export const RELAUNCHED_ENV = 'ACCESS_RELAUNCHED';
 /** The signals a launcher forwards (a terminal's Ctrl-C and hang-up, a service manager's stop). */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -55,7 +55,11 @@ export function forwardedSignal(message: unknown): NodeJS.Signals | null {
  */
 export async function launch(script: string, relayCommands: readonly string[], main: () => Promise<number | undefined>): Promise<number | undefined> {
   const args = process.argv.slice(2);
-  if (process.env[RELAUNCHED_ENV] === '1') followLauncher();
+  const relaunched = process.env[RELAUNCHED_ENV] === '1';
+  // Not passed on: a relay started from this one (`access connect … -- CMD`) is not the launcher's child.
+  delete process.env[RELAUNCHED_ENV];
+  // Only with the launcher's channel: a stray variable must not make this process ignore its signals.
+  if (relaunched && process.channel) followLauncher();
   else if (needsRelaunch(args, process.execArgv, relayCommands)) return relaunch(script, args);
   return main();
 }
@@ -115,8 +119,6 @@ export function onceSignal(signal: NodeJS.Signals, listener: () => void): () => 
 
 /** In a relaunched child: takes the signals from the launcher, once each, and stops when the launcher is gone. */
 function followLauncher(): void {
-  // A relay started from this one (`access connect … -- CMD`) is not the launcher's child.
-  delete process.env[RELAUNCHED_ENV];
   const launcher = new EventEmitter();
   fromLauncher = launcher;
   for (const signal of FORWARDED_SIGNALS) process.on(signal, receivedDirectly);

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RELAY_NODE_FLAGS } from '../../shared/relay-launch.js';
+import { RELAUNCHED_ENV, RELAY_NODE_FLAGS } from '../../shared/relay-launch.js';
 import { ACCESS_BIN, BROKER_BIN, cleanEnv, tempDir, waitForMatch } from '../helpers/processes.js';
 import { eventually, grant } from '../helpers/tunnel-broker.js';
 import { startTunnelWorld, type TunnelWorld } from '../helpers/tunnel-world.js';
@@ -117,6 +117,20 @@ describe.runIf(process.platform === 'linux')('relays started without their Node 
     run.launcher.kill('SIGKILL');
     await eventually('the relay gone', async () => ((await alive(run.relay.pid)) ? undefined : true));
     await expect(echoOnce(run.port)).rejects.toThrow(/ECONNREFUSED/);
+  }, 60_000);
+
+  it('a stray ACCESS_RELAUNCHED without a launcher changes nothing: the relay still stops on Ctrl-C', async () => {
+    const alice = world.people.alice;
+    const run = startBin(ACCESS_BIN, ['connect', 'echo'], {
+      ACCESS_HOME: alice.home,
+      ...alice.env,
+      [RELAUNCHED_ENV]: '1',
+    });
+    started.push(run);
+    const port = Number((await waitForMatch(run.output, LISTENING))[1]);
+    expect(await echoOnce(port)).toBe('ping');
+    process.kill(-(run.launcher.pid as number), 'SIGINT');
+    expect(await run.exit).toEqual({ code: 0, signal: null });
   }, 60_000);
 
   it('`access-broker dev` runs in a child with RELAY_NODE_FLAGS and stops once on Ctrl-C', async () => {
