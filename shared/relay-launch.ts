@@ -1,5 +1,6 @@
 // The two relays — `access connect` and the broker (`access-broker serve|dev`) — run with V8's
-// garbage collector on the main thread and a small young generation (RELAY_NODE_FLAGS). Bulk bytes reach both processes in a
+// garbage collector on the main thread, a small young generation and no pretenuring
+// (RELAY_NODE_FLAGS). Bulk bytes reach both processes in a
 // fresh 64 KiB Buffer per socket read (Node reads every socket it did not connect itself that way,
 // and ws copies a frame split across two reads), and each such allocation counts as external
 // memory. With V8's default concurrent marking, that pressure starts a major GC every few tens of
@@ -22,13 +23,17 @@
 import { EventEmitter } from 'node:events';
 
 /**
- * Node flags the relays run with: the collector on the main thread (above), and a young generation
- * of at most 4 MiB per semi-space instead of V8's 16: a burst of openings grew it once and it stayed
- * resident for many seconds, most of what 1,000 idle tunnels measured as resident memory (idle RSS
- * per tunnel, `npm run bench -- --only idle`: broker 29-33 → 15-20 KiB, CLI 32-38 → 17-18 KiB; bulk
- * CPU per GB unchanged within noise).
+ * Node flags the relays run with: the collector on the main thread (above); a young generation of
+ * at most 4 MiB per semi-space instead of V8's 16 (a burst of openings grew it once and it stayed
+ * resident for many seconds, most of what 1,000 idle tunnels measured as resident memory: idle RSS
+ * per tunnel, `npm run bench -- --only idle`, broker 29-33 → 15-20 KiB, CLI 32-38 → 17-18 KiB; bulk
+ * CPU per GB unchanged within noise); and no allocation-site pretenuring: after 1,000 tunnels had
+ * been open (their objects long-lived), V8 allocated objects of the upload path directly in the old
+ * generation, where the short-lived ones of a bulk transfer then started a major GC every ~110 ms,
+ * each freeing under 1 MiB (60-78 in 12 s of transfer): twice the broker's CPU per GB after such a
+ * burst (1.5-2.1 s/GB; with this flag 0.8, and 4 major GCs).
  */
-export const RELAY_NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--max-semi-space-size=4'];
+export const RELAY_NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--max-semi-space-size=4', '--no-allocation-site-pretenuring'];
 /** Set by the launcher in the child's environment (with an IPC channel); removed by the child at once. */
 export const RELAUNCHED_ENV = 'ACCESS_RELAUNCHED';
 /** The signals a launcher forwards (a terminal's Ctrl-C and hang-up, a service manager's stop). */

@@ -112,11 +112,11 @@ describe.runIf(process.platform === 'linux')('relays started without their Node 
     await eventually('the relay gone', async () => ((await alive(run.relay.pid)) ? undefined : true));
   }, 60_000);
 
-  it('a relay whose launcher was killed outright stops too: nothing keeps listening', async () => {
+  it('a relay whose launcher was killed outright stops too', async () => {
     const run = await connectEcho();
     run.launcher.kill('SIGKILL');
+    // Its port is not checked: with the suite running, another test's listener may take it at once.
     await eventually('the relay gone', async () => ((await alive(run.relay.pid)) ? undefined : true));
-    await expect(echoOnce(run.port)).rejects.toThrow(/ECONNREFUSED/);
   }, 60_000);
 
   it('a stray ACCESS_RELAUNCHED without a launcher changes nothing: the relay still stops on Ctrl-C', async () => {
