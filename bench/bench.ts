@@ -34,7 +34,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { MAX_CONNECTIONS_LIMIT } from '../broker/config/schema.js';
-import { ACCESS_BIN, freePort, REPO, startDevBrokerProcess, tempDir } from '../test/helpers/processes.js';
+import { ACCESS_BIN, freePort, procStatFields, REPO, startDevBrokerProcess, tempDir } from '../test/helpers/processes.js';
 import { grant, signIn, startListener, stopListener, type Person } from '../test/helpers/tunnel-broker.js';
 import {
   accepting,
@@ -215,14 +215,9 @@ async function socatPair(target: number, stops: World['stops']): Promise<{ port:
 
 /** CPU ms (user + system, with the children it has collected) process `pid` has used so far (Linux's /proc). */
 async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // After the command name in parentheses, utime..cstime are fields 14-17 (state is field 3), in clock ticks.
-  const [utime, stime, cutime, cstime] = stat
-    .slice(stat.lastIndexOf(')') + 2)
-    .split(' ')
-    .slice(11, 15)
-    .map(Number);
-  return (((utime ?? 0) + (stime ?? 0) + (cutime ?? 0) + (cstime ?? 0)) * 1000) / CLOCK_TICKS_PER_SECOND;
+  // utime, stime, cutime, cstime, in clock ticks.
+  const ticks = (await procStatFields(pid)).slice(11, 15).reduce((sum, field) => sum + Number(field), 0);
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** Linux's USER_HZ, the unit of /proc/PID/stat's times, on every architecture Node runs on. */
@@ -280,6 +275,7 @@ async function benchBulk(options: Options, world: World, iperfPort: number): Pro
         measure: async () => {
           const before = await totalCpuMs(relays);
           const { gbits, bytes } = await iperf(port, options.seconds, reverse);
+          if (relays.length === 0) return gbits;
           // socat collects a forked relay's CPU once that child has exited, just after the run.
           await new Promise((resolve) => setTimeout(resolve, RELAY_EXIT_MS));
           const spent = (await totalCpuMs(relays)) - before;

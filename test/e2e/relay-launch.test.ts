@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RELAUNCHED_ENV, RELAY_NODE_FLAGS } from '../../shared/relay-launch.js';
-import { ACCESS_BIN, BROKER_BIN, cleanEnv, tempDir, waitForMatch } from '../helpers/processes.js';
+import { ACCESS_BIN, BROKER_BIN, cleanEnv, procStatFields, tempDir, waitForMatch } from '../helpers/processes.js';
 import { eventually, grant } from '../helpers/tunnel-broker.js';
 import { startTunnelWorld, type TunnelWorld } from '../helpers/tunnel-world.js';
 
@@ -44,9 +44,8 @@ async function onlyChild(pid: number): Promise<{ pid: number; argv: string[] }> 
 
 async function alive(pid: number): Promise<boolean> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // A zombie (state Z) has exited; only its parent has not collected it yet.
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+    return (await procStatFields(pid))[0] !== 'Z';
   } catch {
     return false;
   }

@@ -6,8 +6,8 @@
 // (Linux's /proc/PID/stat) while 512 MiB go each way, after a first exchange that lets the first
 // collections run.
 
-import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { procStatFields } from '../helpers/processes.js';
 import { grant, startListener, stopListener, type Listening } from '../helpers/tunnel-broker.js';
 import { exchangeBlob } from '../helpers/tunnel-targets.js';
 import { BLOB_SEED, startTunnelWorld, type TunnelWorld } from '../helpers/tunnel-world.js';
@@ -24,9 +24,7 @@ const MAX_FAULTS_PER_MIB = 8;
 
 /** Minor page faults process `pid` has taken so far (field 10 of /proc/PID/stat). */
 async function minorFaults(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // After the command name in parentheses: state is field 3, minflt field 10.
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+  return Number((await procStatFields(pid))[7]);
 }
 
 let world: TunnelWorld;

@@ -3,7 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,15 @@ export const BROKER_BIN = path.join(REPO, 'bin/access-broker');
  */
 function childNodeFlags(): string[] {
   return [...RELAY_NODE_FLAGS, ...(process.env.ACCESS_CHILD_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
+}
+
+/**
+ * The fields of Linux's /proc/PID/stat after the command name (which may hold spaces and
+ * parentheses): index 0 is field 3 (state), index n is field n + 3 (minflt 7, utime..cstime 11-14).
+ */
+export async function procStatFields(pid: number): Promise<string[]> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 export async function tempDir(prefix: string): Promise<string> {
