@@ -1,6 +1,6 @@
 // A short-lived cache in front of the directory. Fresh entries are served from memory; a stale
-// entry is never served when the directory fails (fail closed), and concurrent lookups for the
-// same user share one directory call while it is young (JOIN_READ_MS).
+// entry is never served when the directory fails (fail closed), and lookups of the same user share
+// one directory read while it is young (SHARED_READ_MS), under way or answered.
 
 import type { GroupRef } from '../../shared/wire.js';
 import type { Directory } from './directory.js';
@@ -19,14 +19,15 @@ interface InFlight {
 }
 
 /**
- * How old a directory call still under way may be for another lookup of the same user to wait for
- * its answer instead of reading again. Even a tunnel's admission, which must read membership now
- * ("never the cache"), may share one: the read began at most a second before the lookup, and a
- * membership change takes Graph itself longer than that to show (its replicas converge in seconds
- * to minutes), so a read that starts now cannot know more. A slow read (Graph retries, up to the
- * 8 s DeadlineDirectory) is not joined once older: the next lookup reads again.
+ * How long after a directory read began another lookup of the same user may take its answer
+ * instead of reading again: waiting for it while it is under way, or at once when it has answered.
+ * Even a tunnel's admission, which must read membership now ("never the cache"), may share one: the
+ * read began at most a second before the lookup, and a membership change takes Graph itself longer
+ * than that to show (its replicas converge in seconds to minutes), so a read that starts now cannot
+ * know more. A slow read (Graph retries, up to the 8 s DeadlineDirectory) is not joined once older:
+ * the next lookup reads again. A read that failed is never shared after it failed.
  */
-export const JOIN_READ_MS = 1_000;
+export const SHARED_READ_MS = 1_000;
 
 export class CachedDirectory implements Directory {
   readonly #inner: Directory;
@@ -48,15 +49,20 @@ export class CachedDirectory implements Directory {
     return this.#fetch(oid);
   }
 
-  /** Reads the directory now, whatever the cache holds (used where a decision must be current). */
+  /**
+   * Membership as a read begun at most SHARED_READ_MS ago saw it (used where a decision must be
+   * current): that read's answer, or a new read of the directory.
+   */
   fresh(oid: string): Promise<GroupRef[]> {
+    const answered = this.#entries.get(oid);
+    if (answered && this.#now() - answered.readStartedAt <= SHARED_READ_MS) return Promise.resolve(answered.groups);
     return this.#fetch(oid);
   }
 
   #fetch(oid: string): Promise<GroupRef[]> {
     const startedAt = this.#now();
     const pending = this.#inFlight.get(oid);
-    if (pending && startedAt - pending.startedAt <= JOIN_READ_MS) return pending.read;
+    if (pending && startedAt - pending.startedAt <= SHARED_READ_MS) return pending.read;
     const read = this.#inner
       .memberGroups(oid)
       .then((groups) => {

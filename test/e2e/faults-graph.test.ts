@@ -9,6 +9,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHARED_READ_MS } from '../../broker/identity/cached-directory.js';
 import { DIRECTORY_READ_DEADLINE_MS } from '../../broker/identity/deadline-directory.js';
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../../shared/http-transport.js';
 import type { AuditSessionView, RequestView } from '../../shared/wire.js';
@@ -138,6 +139,8 @@ describe('Graph down', () => {
     const { listening, socket } = await liveTunnel();
     await graph('down');
     try {
+      // Past the window in which a new connection may take the live tunnel's read as its own.
+      await new Promise((resolve) => setTimeout(resolve, SHARED_READ_MS + 100));
       const start = Date.now();
       const second = await connectTcp(listening.host, listening.port);
       await closed(second);

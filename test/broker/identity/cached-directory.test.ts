@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AccessError } from '../../../shared/errors.js';
 import type { GroupRef } from '../../../shared/wire.js';
-import { CachedDirectory, JOIN_READ_MS } from '../../../broker/identity/cached-directory.js';
+import { CachedDirectory, SHARED_READ_MS } from '../../../broker/identity/cached-directory.js';
 import { inAnyGroup, type Directory } from '../../../broker/identity/directory.js';
 
 class FakeDirectory implements Directory {
@@ -73,15 +73,15 @@ describe('CachedDirectory', () => {
     expect(await both).toEqual([[{ id: 'g1', displayName: 'sg-eng' }], [{ id: 'g1', displayName: 'sg-eng' }]]);
   });
 
-  it(`joins a read under way only while it is at most ${JOIN_READ_MS} ms old; after that a lookup reads again`, async () => {
+  it(`joins a read under way only while it is at most ${SHARED_READ_MS} ms old; after that a lookup reads again`, async () => {
     const inner = new HeldDirectory();
     let now = 0;
     const cached = new CachedDirectory(inner, 60_000, () => now);
     const first = cached.fresh('u1');
-    now = JOIN_READ_MS;
+    now = SHARED_READ_MS;
     const joined = cached.fresh('u1');
     expect(inner.reads).toHaveLength(1);
-    now = JOIN_READ_MS + 1;
+    now = SHARED_READ_MS + 1;
     const own = cached.fresh('u1');
     expect(inner.reads).toHaveLength(2);
     // The newer read is the one joined from now on.
@@ -106,12 +106,47 @@ describe('CachedDirectory', () => {
     for (const lookup of lookups) await expect(lookup).rejects.toMatchObject({ code: 'directory_unavailable' });
   });
 
-  it('reads the directory for fresh() whatever the cache holds', async () => {
+  it(`reads the directory for fresh() once the cached read began over ${SHARED_READ_MS} ms ago, however long the cache would trust it`, async () => {
     const inner = new FakeDirectory();
-    const cached = new CachedDirectory(inner, 60_000, () => 0);
+    let now = 0;
+    const cached = new CachedDirectory(inner, 60_000, () => now);
     await cached.memberGroups('u1');
-    await cached.fresh('u1');
+    inner.groups = [];
+    now = SHARED_READ_MS + 1;
+    expect(await cached.fresh('u1')).toEqual([]);
     expect(inner.calls).toBe(2);
+  });
+
+  it(`answers fresh() from a read that answered and began at most ${SHARED_READ_MS} ms ago (tunnels opening one after another)`, async () => {
+    const inner = new HeldDirectory();
+    let now = 0;
+    const cached = new CachedDirectory(inner, 0, () => now);
+    const first = cached.fresh('u1');
+    now = 300;
+    inner.reads[0]?.resolve([{ id: 'g1', displayName: 'sg-eng' }]);
+    await first;
+    // Counted from when the read began (0), not from its answer (300).
+    now = SHARED_READ_MS;
+    expect(await cached.fresh('u1')).toEqual([{ id: 'g1', displayName: 'sg-eng' }]);
+    expect(inner.reads).toHaveLength(1);
+    now = SHARED_READ_MS + 1;
+    const next = cached.fresh('u1');
+    expect(inner.reads).toHaveLength(2);
+    inner.reads[1]?.resolve([]);
+    expect(await next).toEqual([]);
+  });
+
+  it('never answers fresh() from a read that failed, nor from what was cached before it', async () => {
+    const inner = new FakeDirectory();
+    let now = 0;
+    const cached = new CachedDirectory(inner, 60_000, () => now);
+    await cached.memberGroups('u1');
+    now = SHARED_READ_MS + 1;
+    inner.failing = true;
+    await expect(cached.fresh('u1')).rejects.toMatchObject({ code: 'directory_unavailable' });
+    now += 1;
+    await expect(cached.fresh('u1')).rejects.toMatchObject({ code: 'directory_unavailable' });
+    expect(inner.calls).toBe(3);
   });
 });
 
