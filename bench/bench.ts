@@ -11,12 +11,18 @@
 // Measurements (the references in brackets):
 //   cli      process time (user+sys) and wall of `access --help` and `access whoami` (empty
 //            ACCESS_HOME: refused, exit 4) [`node -e 0`]
-//   bulk     iperf3 up (-c) and down (-R) through `access connect` [direct; two socat relays], and
-//            the CPU the relays spent per GB moved (broker + listener; both socat processes) [socat]
+//   bulk     iperf3 up (-c) and down (-R) through `access connect` [direct; two socat relays; two
+//            plain Node relays], and the CPU the relays spent per GB moved (broker + listener; both
+//            socat processes; both Node relays) [socat; plain Node]
 //   pgbench  `pgbench -S -c4 -j2` tps and `-c1` latency through a tcp and a postgres resource
-//            [direct; two socat relays]
+//            [direct; two socat relays; two plain Node relays]
 //   conns    new connections per second through one `access connect` listener to a TCP echo
-//            server (connect, one round trip, close) [direct; two socat relays]
+//            server (connect, one round trip, close) [direct; two socat relays; two plain Node relays]
+//
+// "Two plain Node relays" are the floor of any relay written for Node on this machine: two
+// processes of this Node, with the relays' V8 flags (RELAY_NODE_FLAGS), each relaying accepted
+// connections to the next with net sockets alone (no WebSocket, no sign-in, no audit). The tunnel
+// can approach them, not pass them; what socat does beyond them is C against JavaScript.
 //   idle     RSS each idle tunnel adds to the broker and to `access connect` (--tunnels N, default
 //            1,000, the most one resource allows; --quick 300)
 //   push     approve → requester notified on its events stream, with PUSH_REQUESTERS (100) people
@@ -34,6 +40,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { MAX_CONNECTIONS_LIMIT } from '../broker/config/schema.js';
+import { RELAY_NODE_FLAGS } from '../shared/relay-launch.js';
 import { ACCESS_BIN, freePort, procStatFields, REPO, startDevBrokerProcess, tempDir } from '../test/helpers/processes.js';
 import { grant, signIn, startListener, stopListener, type Person } from '../test/helpers/tunnel-broker.js';
 import {
@@ -108,6 +115,11 @@ interface Row {
 }
 
 const skipped: string[] = [];
+
+/** The floor of a relay in Node (see the top of this file). */
+const PLAIN_NODE = 'two plain Node relays';
+/** What the relay paths are compared with: every measurement's own references among these. */
+const REFERENCES = ['direct', 'two socat relays', PLAIN_NODE];
 
 /** Runs `paths` in interleaved rounds; each path's `measure` returns one sample. */
 async function rounds(rounds: number, paths: readonly { name: string; measure: () => Promise<number> }[]): Promise<Map<string, number[]>> {
@@ -213,6 +225,18 @@ async function socatPair(target: number, stops: World['stops']): Promise<{ port:
   return { port: first.port, pids: [first.child.pid ?? 0, second.child.pid ?? 0] };
 }
 
+/** Two plain Node relays in a row in front of `target` (the floor of a relay in Node: see the top of this file). */
+async function plainNodePair(target: number, stops: World['stops']): Promise<{ port: number; pids: number[] }> {
+  const relay = async (to: number) => {
+    const relayProcess = await startChild(process.execPath, [...RELAY_NODE_FLAGS, SELF, '--plain-relay', String(to)], 'a plain Node relay');
+    stops.push(() => void relayProcess.child.kill());
+    return relayProcess;
+  };
+  const second = await relay(target);
+  const first = await relay(second.port);
+  return { port: first.port, pids: [first.child.pid ?? 0, second.child.pid ?? 0] };
+}
+
 /** CPU ms (user + system, with the children it has collected) process `pid` has used so far (Linux's /proc). */
 async function cpuMs(pid: number): Promise<number> {
   // utime, stime, cutime, cstime, in clock ticks.
@@ -256,10 +280,12 @@ async function iperf(port: number, seconds: number, reverse: boolean): Promise<{
  */
 async function benchBulk(options: Options, world: World, iperfPort: number): Promise<Row[]> {
   const chain = await socatPair(iperfPort, world.stops);
+  const plain = await plainNodePair(iperfPort, world.stops);
   const tunnel = await listener(world, 'iperf');
   const paths = [
     { name: 'direct', port: iperfPort, relays: [] },
     { name: 'two socat relays', port: chain.port, relays: chain.pids },
+    { name: PLAIN_NODE, port: plain.port, relays: plain.pids },
     { name: 'access tunnel', port: tunnel, relays: [world.brokerPid, world.listenerPids.get(tunnel) ?? 0] },
   ];
   const rows: Row[] = [];
@@ -284,8 +310,8 @@ async function benchBulk(options: Options, world: World, iperfPort: number): Pro
         },
       })),
     );
-    rows.push(...rowsOf(`iperf3 ${direction}`, 'Gbit/s', samples, ['direct', 'two socat relays']));
-    rows.push(...rowsOf(`iperf3 ${direction}, relays' CPU per GB`, 'ms/GB', cpuPerGb, ['two socat relays']));
+    rows.push(...rowsOf(`iperf3 ${direction}`, 'Gbit/s', samples, REFERENCES));
+    rows.push(...rowsOf(`iperf3 ${direction}, relays' CPU per GB`, 'ms/GB', cpuPerGb, REFERENCES));
   }
   return rows;
 }
@@ -307,10 +333,10 @@ async function benchPgbench(options: Options, world: World): Promise<Row[]> {
   const paths = {
     direct: PG.port,
     'two socat relays': chain,
+    [PLAIN_NODE]: (await plainNodePair(PG.port, world.stops)).port,
     'access tunnel (tcp)': await listener(world, 'pg-tcp'),
     'access tunnel (postgres, queries audited)': await listener(world, 'pg'),
   };
-  const refs = ['direct', 'two socat relays'];
   const tps = await rounds(
     options.rounds,
     Object.entries(paths).map(([name, port]) => ({ name, measure: async () => (await pgbench(port, options.seconds, 4, 2)).tps })),
@@ -319,7 +345,7 @@ async function benchPgbench(options: Options, world: World): Promise<Row[]> {
     options.rounds,
     Object.entries(paths).map(([name, port]) => ({ name, measure: async () => (await pgbench(port, options.seconds, 1, 1)).latencyMs })),
   );
-  return [...rowsOf('pgbench -S -c4 -j2', 'tps', tps, refs), ...rowsOf('pgbench -S -c1 latency', 'ms', latency, refs)];
+  return [...rowsOf('pgbench -S -c4 -j2', 'tps', tps, REFERENCES), ...rowsOf('pgbench -S -c1 latency', 'ms', latency, REFERENCES)];
 }
 
 // ---- conns: new connections per second --------------------------------------------------------------
@@ -353,12 +379,17 @@ async function connectionsPerSecond(port: number, seconds: number, clients: numb
 }
 
 async function benchConns(options: Options, world: World, echoPort: number): Promise<Row[]> {
-  const paths = { direct: echoPort, 'two socat relays': await socatChain(echoPort, world.stops), 'access tunnel': await listener(world, 'echo') };
+  const paths = {
+    direct: echoPort,
+    'two socat relays': await socatChain(echoPort, world.stops),
+    [PLAIN_NODE]: (await plainNodePair(echoPort, world.stops)).port,
+    'access tunnel': await listener(world, 'echo'),
+  };
   const samples = await rounds(
     options.rounds,
     Object.entries(paths).map(([name, port]) => ({ name, measure: () => connectionsPerSecond(port, options.seconds, options.connClients) })),
   );
-  return rowsOf(`new connections/s (${options.connClients} clients)`, 'conn/s', samples, ['direct', 'two socat relays']);
+  return rowsOf(`new connections/s (${options.connClients} clients)`, 'conn/s', samples, REFERENCES);
 }
 
 // ---- idle: memory per idle tunnel ------------------------------------------------------------------
@@ -503,6 +534,27 @@ function serveEcho(): void {
   server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`));
 }
 
+/**
+ * A plain relay to `target` on loopback: each accepted connection to a new one, bytes both ways
+ * with backpressure, Nagle off, nothing else. Prints its port.
+ */
+function servePlainRelay(target: number): void {
+  const server = net.createServer({ noDelay: true }, (client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port: target, noDelay: true });
+    const relay = (from: net.Socket, to: net.Socket): void => {
+      from.on('data', (chunk: Buffer) => {
+        if (!to.write(chunk)) from.pause();
+      });
+      to.on('drain', () => from.resume());
+      from.on('end', () => to.end());
+      from.on('error', () => to.destroy());
+    };
+    relay(client, upstream);
+    relay(upstream, client);
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`));
+}
+
 async function startChild(command: string, args: string[], what: string): Promise<{ port: number; child: ChildProcess }> {
   const child = started(spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] }), what);
   const port = await new Promise<number>((resolve) => child.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
@@ -523,7 +575,7 @@ function format(value: number): string {
 }
 
 function printTable(rows: readonly Row[]): string {
-  const lines = [['measurement', 'path', 'median', 'unit', 'vs direct / node -e 0', 'vs two socat relays']];
+  const lines = [['measurement', 'path', 'median', 'unit', 'vs direct / node -e 0', 'vs two socat relays', `vs ${PLAIN_NODE}`]];
   for (const row of rows) {
     const versus = (ref: string): string => {
       const r = row.versus.find((v) => v.path === ref);
@@ -537,6 +589,7 @@ function printTable(rows: readonly Row[]): string {
       row.unit,
       versus(row.path === 'node -e 0' ? '' : row.measurement.startsWith('cli') ? 'node -e 0' : 'direct'),
       versus('two socat relays'),
+      versus(PLAIN_NODE),
     ]);
   }
   return table(lines);
@@ -611,5 +664,7 @@ async function main(): Promise<void> {
   console.log(`written: ${path.relative(REPO, file)}`);
 }
 
+const plainRelayTarget = process.argv.indexOf('--plain-relay');
 if (process.argv.includes('--echo')) serveEcho();
+else if (plainRelayTarget >= 0) servePlainRelay(Number(process.argv[plainRelayTarget + 1]));
 else await main();
