@@ -19,10 +19,12 @@
 //   conns    new connections per second through one `access connect` listener to a TCP echo
 //            server (connect, one round trip, close) [direct; two socat relays; two plain Node relays]
 //
-// "Two plain Node relays" are the floor of any relay written for Node on this machine: two
+// "Two plain Node relays" are what the simplest relay written for Node does on this machine: two
 // processes of this Node, with the relays' V8 flags (RELAY_NODE_FLAGS), each relaying accepted
-// connections to the next with net sockets alone (no WebSocket, no sign-in, no audit). The tunnel
-// can approach them, not pass them; what socat does beyond them is C against JavaScript.
+// connections to the next with net sockets alone (no WebSocket, no sign-in, no audit, Node's own
+// read buffers). For small messages (pgbench) and new connections they bound what a Node relay
+// can do, and what socat does beyond them is C against JavaScript; in bulk the tunnel beats them,
+// by reading into reused buffers.
 //   idle     RSS each idle tunnel adds to the broker and to `access connect` (--tunnels N, default
 //            1,000, the most one resource allows; --quick 300)
 //   push     approve → requester notified on its events stream, with PUSH_REQUESTERS (100) people
@@ -116,7 +118,7 @@ interface Row {
 
 const skipped: string[] = [];
 
-/** The floor of a relay in Node (see the top of this file). */
+/** The simplest relay in Node (see the top of this file). */
 const PLAIN_NODE = 'two plain Node relays';
 /** What the relay paths are compared with: every measurement's own references among these. */
 const REFERENCES = ['direct', 'two socat relays', PLAIN_NODE];
@@ -225,7 +227,7 @@ async function socatPair(target: number, stops: World['stops']): Promise<{ port:
   return { port: first.port, pids: [first.child.pid ?? 0, second.child.pid ?? 0] };
 }
 
-/** Two plain Node relays in a row in front of `target` (the floor of a relay in Node: see the top of this file). */
+/** Two plain Node relays in a row in front of `target` (the simplest relay in Node: see the top of this file). */
 async function plainNodePair(target: number, stops: World['stops']): Promise<{ port: number; pids: number[] }> {
   const relay = async (to: number) => {
     const relayProcess = await startChild(process.execPath, [...RELAY_NODE_FLAGS, SELF, '--plain-relay', String(to)], 'a plain Node relay');
