@@ -11,13 +11,16 @@ import { BrokerClient } from '../../cli/broker-client.js';
 import { AccessError } from '../../shared/errors.js';
 import { HttpTransport } from '../../shared/http-transport.js';
 import { freePort } from '../helpers/processes.js';
-import { type RunningProxy, startHaproxyWithConfig } from '../helpers/proxies.js';
+import { haproxyMissing, type RunningProxy, startHaproxyWithConfig } from '../helpers/proxies.js';
 
 let live: Server;
 const seen: string[] = [];
 let haproxy: RunningProxy;
+const MISSING = haproxyMissing();
+if (MISSING) console.warn(`skipping the BrokerClient-behind-HAProxy tests: ${MISSING}`);
 
 beforeAll(async () => {
+  if (MISSING) return;
   live = createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -56,7 +59,7 @@ afterAll(async () => {
 
 const client = (): BrokerClient => new BrokerClient(haproxy.url, new HttpTransport(), async () => 'token');
 
-describe('BrokerClient behind HAProxy with one of two brokers dead', () => {
+describe.skipIf(MISSING !== null)('BrokerClient behind HAProxy with one of two brokers dead', () => {
   it('reads through the live broker on the attempt after HAProxy answers 503 for the dead one', async () => {
     // Two reads: whichever broker HAProxy's turn starts at, one of them meets the dead broker first.
     for (const path of ['/v1/whoami', '/v1/requests']) {

@@ -9,19 +9,18 @@
 // Against the machine's PostgreSQL (127.0.0.1:5432, database test), in a schema of this file's own.
 // Times are measured and printed ([ha] lines); the only one asserted is the issue's own second.
 
-import { existsSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type net from 'node:net';
 import type { AuditSessionsResponse, RequestView } from '../../shared/wire.js';
 import { BROKER_NAMES, type BrokerName, HaCluster } from '../helpers/ha-cluster.js';
 import { connectPg } from '../helpers/pg-client.js';
 import { createPgSchema, type PgTestSchema } from '../helpers/pg-schema.js';
-import { HAPROXY_BIN } from '../helpers/proxies.js';
+import { haproxyMissing } from '../helpers/proxies.js';
 import { accessToken, eventually, type Listening, type Person, startListener, stopListener } from '../helpers/tunnel-broker.js';
 import { closed, connectTcp, echoRoundTrip } from '../helpers/tunnel-targets.js';
 
-const HAVE_HAPROXY = existsSync(HAPROXY_BIN);
-if (!HAVE_HAPROXY) console.warn(`skipping the HA end-to-end test: no HAProxy at ${HAPROXY_BIN} (apt-get install haproxy)`);
+const MISSING = haproxyMissing();
+if (MISSING) console.warn(`skipping the HA end-to-end test: ${MISSING}`);
 
 /** Start-up of the tenant, three brokers (migrating one schema together) and HAProxy, and three sign-ins, on a loaded 2-core machine. */
 const START_TIMEOUT_MS = 240_000;
@@ -41,7 +40,7 @@ function otherThan(...names: string[]): BrokerName {
   return other;
 }
 
-describe.skipIf(!HAVE_HAPROXY)('three brokers on one PostgreSQL database behind HAProxy', () => {
+describe.skipIf(MISSING !== null)('three brokers on one PostgreSQL database behind HAProxy', () => {
   let schema: PgTestSchema;
   let cluster: HaCluster;
   let alice: Person;

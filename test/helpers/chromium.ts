@@ -4,23 +4,17 @@
 // person.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import WebSocket from 'ws';
 import { tempDir } from './processes.js';
+import { programMissing } from './programs.js';
 
 /** The Chromium the tests use; CHROMIUM overrides it. */
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 /** Why browser tests cannot run here, or null when they can. */
 export function chromiumMissing(): string | null {
-  try {
-    accessSync(CHROMIUM, constants.X_OK);
-    if (statSync(CHROMIUM).isFile()) return null;
-  } catch {
-    // not there, or not executable: say so below
-  }
-  return `${CHROMIUM} is not an installed program (apt-get install chromium)`;
+  return programMissing(CHROMIUM, 'chromium');
 }
 
 /** How long to wait for Chromium to start or a page element to appear: generous, the machine is shared. */

@@ -11,9 +11,20 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { REPO, freePort, tempDir } from './processes.js';
+import { programMissing } from './programs.js';
 
 export const NGINX_BIN = process.env.NGINX ?? '/usr/sbin/nginx';
 export const HAPROXY_BIN = process.env.HAPROXY ?? '/usr/sbin/haproxy';
+
+/** Why the nginx tests cannot run here, or null when they can. */
+export function nginxMissing(): string | null {
+  return programMissing(NGINX_BIN, 'nginx');
+}
+
+/** Why the HAProxy tests cannot run here, or null when they can. */
+export function haproxyMissing(): string | null {
+  return programMissing(HAPROXY_BIN, 'haproxy');
+}
 const NGINX_SITE = path.join(REPO, 'deploy/nginx/access-forward-auth.conf');
 const HAPROXY_CFG = path.join(REPO, 'deploy/haproxy/haproxy.cfg');
 const HAPROXY_LUA = path.join(REPO, 'deploy/haproxy/access-auth.lua');
@@ -114,6 +125,7 @@ async function started(
   child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const exited = new Promise<never>((_, reject) => {
     child.once('exit', (code, signal) => reject(new Error(`${name} exited (${code ?? signal}) before it listened:\n${out}`)));
+    child.once('error', (error) => reject(new Error(`${name} could not start: ${error.message}`)));
   });
   exited.catch(() => {});
   const url = `${scheme}://127.0.0.1:${port}`;
