@@ -18,13 +18,6 @@
 //            [direct; two socat relays; two plain Node relays]
 //   conns    new connections per second through one `access connect` listener to a TCP echo
 //            server (connect, one round trip, close) [direct; two socat relays; two plain Node relays]
-//
-// "Two plain Node relays" are what the simplest relay written for Node does on this machine: two
-// processes of this Node, with the relays' V8 flags (RELAY_NODE_FLAGS), each relaying accepted
-// connections to the next with net sockets alone (no WebSocket, no sign-in, no audit, Node's own
-// read buffers). For small messages (pgbench) and new connections they bound what a Node relay
-// can do, and what socat does beyond them is C against JavaScript; in bulk the tunnel beats them,
-// by reading into reused buffers.
 //   idle     RSS each idle tunnel adds to the broker and to `access connect` (--tunnels N, default
 //            1,000, the most one resource allows; --quick 300)
 //   push     approve → requester notified on its events stream, with PUSH_REQUESTERS (100) people
@@ -33,6 +26,13 @@
 //   revoke   revoke → every tunnel of the grant closed at the client, with 200 open (p50/p99/max
 //            of each tunnel's close after the revoke was sent)
 // What is not installed (iperf3, socat, pgbench) is skipped, and the run says so.
+//
+// "Two plain Node relays" are what the simplest relay written for Node does on this machine: two
+// processes of this Node, with the relays' V8 flags (RELAY_NODE_FLAGS), each relaying accepted
+// connections to the next with net sockets alone (no WebSocket, no sign-in, no audit, Node's own
+// read buffers). For small messages (pgbench) and new connections they bound what a Node relay
+// can do, and what socat does beyond them is C against JavaScript; in bulk the tunnel beats them,
+// by reading into reused buffers.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
