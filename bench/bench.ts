@@ -218,25 +218,27 @@ async function socatChain(target: number, stops: World['stops']): Promise<number
   return (await socatPair(target, stops)).port;
 }
 
-/** socatChain, with the process ids of both relays (each forks a child per connection, whose CPU it collects when the child exits). */
-async function socatPair(target: number, stops: World['stops']): Promise<{ port: number; pids: number[] }> {
-  const second = await startSocat(target, true);
+/** Two relays in a row in front of `target`, each started by `start` towards the next: the port of the first, and both process ids. */
+async function relayPair(
+  start: (to: number) => Promise<{ port: number; child: ChildProcess }>,
+  target: number,
+  stops: World['stops'],
+): Promise<{ port: number; pids: number[] }> {
+  const second = await start(target);
   stops.push(() => void second.child.kill());
-  const first = await startSocat(second.port, true);
+  const first = await start(second.port);
   stops.push(() => void first.child.kill());
   return { port: first.port, pids: [first.child.pid ?? 0, second.child.pid ?? 0] };
 }
 
+/** socatChain, with the process ids of both relays (each forks a child per connection, whose CPU it collects when the child exits). */
+function socatPair(target: number, stops: World['stops']): Promise<{ port: number; pids: number[] }> {
+  return relayPair((to) => startSocat(to, true), target, stops);
+}
+
 /** Two plain Node relays in a row in front of `target` (the simplest relay in Node: see the top of this file). */
-async function plainNodePair(target: number, stops: World['stops']): Promise<{ port: number; pids: number[] }> {
-  const relay = async (to: number) => {
-    const relayProcess = await startChild(process.execPath, [...RELAY_NODE_FLAGS, SELF, '--plain-relay', String(to)], 'a plain Node relay');
-    stops.push(() => void relayProcess.child.kill());
-    return relayProcess;
-  };
-  const second = await relay(target);
-  const first = await relay(second.port);
-  return { port: first.port, pids: [first.child.pid ?? 0, second.child.pid ?? 0] };
+function plainNodePair(target: number, stops: World['stops']): Promise<{ port: number; pids: number[] }> {
+  return relayPair((to) => startChild(process.execPath, [...RELAY_NODE_FLAGS, SELF, '--plain-relay', String(to)], 'a plain Node relay'), target, stops);
 }
 
 /** CPU ms (user + system, with the children it has collected) process `pid` has used so far (Linux's /proc). */

@@ -8,11 +8,11 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RELAUNCHED_ENV, RELAY_NODE_FLAGS } from '../../shared/relay-launch.js';
 import { ACCESS_BIN, BROKER_BIN, cleanEnv, procStatFields, tempDir, waitForMatch } from '../helpers/processes.js';
-import { eventually, grant } from '../helpers/tunnel-broker.js';
+import { eventually, grant, LISTENING_LINE } from '../helpers/tunnel-broker.js';
+import { connectTcp, echoRoundTrip } from '../helpers/tunnel-targets.js';
 import { startTunnelWorld, type TunnelWorld } from '../helpers/tunnel-world.js';
 
 interface Started {
@@ -52,18 +52,14 @@ async function alive(pid: number): Promise<boolean> {
 }
 
 /** One round trip through the listener at `port` to the echo target. */
-function echoOnce(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write('ping'));
-    socket.once('data', (chunk) => {
-      resolve(chunk.toString());
-      socket.destroy();
-    });
-    socket.once('error', reject);
-  });
+async function echoOnce(port: number): Promise<string> {
+  const socket = await connectTcp('127.0.0.1', port);
+  try {
+    return await echoRoundTrip(socket, 'ping');
+  } finally {
+    socket.destroy();
+  }
 }
-
-const LISTENING = /Tunnel to echo \(tcp\) on 127\.0\.0\.1:(\d+) —/;
 
 let world: TunnelWorld;
 const started: Started[] = [];
@@ -83,13 +79,18 @@ afterAll(async () => {
   }
 });
 
-/** `access connect echo` as alice types it; resolves once it listens, with the relay child. */
-async function connectEcho(): Promise<Started & { port: number; relay: { pid: number; argv: string[] } }> {
+/** `access connect echo` as alice types it (with `env` added); resolves once it listens, with its port. */
+async function listenEcho(env: Record<string, string> = {}): Promise<Started & { port: number }> {
   const alice = world.people.alice;
-  const run = startBin(ACCESS_BIN, ['connect', 'echo'], { ACCESS_HOME: alice.home, ...alice.env });
+  const run = startBin(ACCESS_BIN, ['connect', 'echo'], { ACCESS_HOME: alice.home, ...alice.env, ...env });
   started.push(run);
-  const port = Number((await waitForMatch(run.output, LISTENING))[1]);
-  return { ...run, port, relay: await onlyChild(run.launcher.pid as number) };
+  return { ...run, port: Number((await waitForMatch(run.output, LISTENING_LINE))[2]) };
+}
+
+/** listenEcho, with the relay child it started. */
+async function connectEcho(): Promise<Started & { port: number; relay: { pid: number; argv: string[] } }> {
+  const run = await listenEcho();
+  return { ...run, relay: await onlyChild(run.launcher.pid as number) };
 }
 
 describe.runIf(process.platform === 'linux')('relays started without their Node flags', () => {
@@ -119,15 +120,8 @@ describe.runIf(process.platform === 'linux')('relays started without their Node 
   }, 60_000);
 
   it('a stray ACCESS_RELAUNCHED without a launcher changes nothing: the relay still stops on Ctrl-C', async () => {
-    const alice = world.people.alice;
-    const run = startBin(ACCESS_BIN, ['connect', 'echo'], {
-      ACCESS_HOME: alice.home,
-      ...alice.env,
-      [RELAUNCHED_ENV]: '1',
-    });
-    started.push(run);
-    const port = Number((await waitForMatch(run.output, LISTENING))[1]);
-    expect(await echoOnce(port)).toBe('ping');
+    const run = await listenEcho({ [RELAUNCHED_ENV]: '1' });
+    expect(await echoOnce(run.port)).toBe('ping');
     process.kill(-(run.launcher.pid as number), 'SIGINT');
     expect(await run.exit).toEqual({ code: 0, signal: null });
   }, 60_000);

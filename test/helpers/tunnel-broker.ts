@@ -110,7 +110,7 @@ export interface Listening {
 }
 
 /** "Tunnel to pg (postgres) on 127.0.0.1:54321 — access until …": where the listener listens. */
-const LISTENING_LINE = /Tunnel to \S+ \(\S+\) on \[?([^\]\s]+?)\]?:(\d+) —/;
+export const LISTENING_LINE = /Tunnel to \S+ \(\S+\) on \[?([^\]\s]+?)\]?:(\d+) —/;
 
 /** `access connect NAME [args]` in listener mode; resolves once it printed where it listens. */
 export async function startListener(person: Person, resource: string, args: string[] = []): Promise<Listening> {
